@@ -1,0 +1,435 @@
+#include "common/contract.h"
+
+#include <array>
+#include <cctype>
+#include <nlohmann/json.hpp>
+
+namespace bim::contract {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::array<std::pair<Stage, std::string_view>, 9> kStageNames{{
+    {Stage::kQueued, "queued"},
+    {Stage::kCommitting, "committing"},
+    {Stage::kCreatingNamespace, "creating_namespace"},
+    {Stage::kCreatingPvc, "creating_pvc"},
+    {Stage::kBuilding, "building"},
+    {Stage::kDeploying, "deploying"},
+    {Stage::kHealthCheck, "health_check"},
+    {Stage::kComplete, "complete"},
+    {Stage::kFailed, "failed"},
+}};
+
+// Invalid UTF-8 in a string would make dump() throw; callers validate content before they
+// upload (see deploy's project reader), so replacement here only guards against a crash.
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+Error ProtocolError(std::string what) {
+  return Error(ErrorCode::kProtocol, "response outside the API contract: " + std::move(what));
+}
+
+// Field readers: each names the field in its error so a contract break is easy to find.
+class Reader {
+ public:
+  explicit Reader(const json& j) : j_(j) {}
+
+  std::string Str(const char* key) {
+    auto it = j_.find(key);
+    if (it == j_.end() || !it->is_string()) {
+      Fail(std::string("missing or non-string field \"") + key + "\"");
+      return {};
+    }
+    return it->get<std::string>();
+  }
+  std::optional<std::string> OptStr(const char* key) {
+    auto it = j_.find(key);
+    if (it == j_.end() || it->is_null()) return std::nullopt;
+    if (!it->is_string()) {
+      Fail(std::string("field \"") + key + "\" is not a string");
+      return std::nullopt;
+    }
+    return it->get<std::string>();
+  }
+  std::optional<int64_t> OptInt(const char* key) {
+    auto it = j_.find(key);
+    if (it == j_.end() || it->is_null()) return std::nullopt;
+    if (!it->is_number_integer()) {
+      Fail(std::string("field \"") + key + "\" is not an integer");
+      return std::nullopt;
+    }
+    return it->get<int64_t>();
+  }
+  bool Bool(const char* key) {
+    auto it = j_.find(key);
+    if (it == j_.end() || !it->is_boolean()) {
+      Fail(std::string("missing or non-boolean field \"") + key + "\"");
+      return false;
+    }
+    return it->get<bool>();
+  }
+  Stage StageField(const char* key) {
+    std::string name = Str(key);
+    if (!error_.empty()) return Stage::kQueued;
+    auto s = ParseStage(name);
+    if (!s) {
+      Fail(std::string("unknown status \"") + name.substr(0, 64) + "\"");
+      return Stage::kQueued;
+    }
+    return *s;
+  }
+  std::vector<std::string> StrList(const char* key, bool required) {
+    std::vector<std::string> out;
+    auto it = j_.find(key);
+    if (it == j_.end() || it->is_null()) {
+      if (required) Fail(std::string("missing field \"") + key + "\"");
+      return out;
+    }
+    if (!it->is_array()) {
+      Fail(std::string("field \"") + key + "\" is not an array");
+      return out;
+    }
+    for (const auto& e : *it) {
+      if (!e.is_string()) {
+        Fail(std::string("field \"") + key + "\" holds a non-string");
+        return {};
+      }
+      out.push_back(e.get<std::string>());
+    }
+    return out;
+  }
+  FileMap Files(const char* key) {
+    FileMap out;
+    auto it = j_.find(key);
+    if (it == j_.end() || !it->is_object()) {
+      Fail(std::string("missing or non-object field \"") + key + "\"");
+      return out;
+    }
+    for (const auto& [path, content] : it->items()) {
+      if (!content.is_string()) {
+        Fail(std::string("file \"") + path.substr(0, 200) + "\" has non-string content");
+        return {};
+      }
+      out[path] = content.get<std::string>();
+    }
+    return out;
+  }
+
+  bool ok() const { return error_.empty(); }
+  Error error() const { return ProtocolError(error_); }
+
+ private:
+  void Fail(std::string what) {
+    if (error_.empty()) error_ = std::move(what);
+  }
+  const json& j_;
+  std::string error_;
+};
+
+// Parses a JSON object and hands it to fill; any failure becomes a kProtocol error.
+template <typename T, typename Fill>
+Result<T> ParseObject(std::string_view body, const char* what, Fill fill) {
+  json j = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return ProtocolError(std::string(what) + " is not valid JSON");
+  if (!j.is_object()) return ProtocolError(std::string(what) + " is not a JSON object");
+  try {
+    Reader r(j);
+    T out = fill(r);
+    if (!r.ok()) return r.error();
+    return out;
+  } catch (const json::exception& e) {
+    return ProtocolError(std::string(what) + ": " + e.what());
+  }
+}
+
+json FilesJson(const FileMap& files) {
+  json f = json::object();
+  for (const auto& [path, content] : files) f[path] = content;
+  return f;
+}
+
+}  // namespace
+
+const std::vector<Stage>& SuccessPath() {
+  static const std::vector<Stage> kPath = {
+      Stage::kQueued,   Stage::kCommitting, Stage::kCreatingNamespace, Stage::kCreatingPvc,
+      Stage::kBuilding, Stage::kDeploying,  Stage::kHealthCheck,       Stage::kComplete};
+  return kPath;
+}
+
+std::string_view StageName(Stage s) {
+  for (const auto& [stage, name] : kStageNames) {
+    if (stage == s) return name;
+  }
+  return "unknown";
+}
+
+std::optional<Stage> ParseStage(std::string_view name) {
+  for (const auto& [stage, n] : kStageNames) {
+    if (n == name) return stage;
+  }
+  return std::nullopt;
+}
+
+bool IsTerminal(Stage s) { return s == Stage::kComplete || s == Stage::kFailed; }
+
+int StageRank(Stage s) { return static_cast<int>(s); }
+
+std::string ToJson(const ErrorBody& v) {
+  return Dump(json{{"error", v.error}, {"message", v.message}});
+}
+
+std::string ToJson(const GenerateRequest& v) { return Dump(json{{"prompt", v.prompt}}); }
+
+std::string ToJson(const GenerateResponse& v) {
+  json j{{"files", FilesJson(v.files)}};
+  if (v.project_id) j["projectId"] = *v.project_id;
+  return Dump(j);
+}
+
+std::string ToJson(const DeployRequest& v) {
+  json j{{"files", FilesJson(v.files)}};
+  if (!v.project_id.empty()) j["projectId"] = v.project_id;
+  return Dump(j);
+}
+
+std::string ToJson(const DeployResponse& v) {
+  json j{{"deploymentId", v.deployment_id},
+         {"projectId", v.project_id},
+         {"commitHash", v.commit_hash},
+         {"status", StageName(v.status)}};
+  if (v.websocket_url) j["websocketUrl"] = *v.websocket_url;
+  return Dump(j);
+}
+
+std::string ToJson(const StatusResponse& v) {
+  json j{{"id", v.id},
+         {"projectId", v.project_id},
+         {"commitHash", v.commit_hash},
+         {"status", StageName(v.status)},
+         {"logs", v.logs}};
+  if (v.url) j["url"] = *v.url;
+  if (v.seq) j["seq"] = *v.seq;
+  return Dump(j);
+}
+
+std::string ToJson(const StageMessage& v) {
+  json j{{"deploymentId", v.deployment_id},
+         {"projectId", v.project_id},
+         {"commitHash", v.commit_hash},
+         {"status", StageName(v.status)},
+         {"logs", v.logs}};
+  if (v.url) j["url"] = *v.url;
+  if (v.seq) j["seq"] = *v.seq;
+  return Dump(j);
+}
+
+std::string ToJson(const VerifyResponse& v) {
+  return Dump(json{{"valid", v.valid}, {"userId", v.user_id}, {"email", v.email}});
+}
+
+std::string ToJson(const DeviceCodeResponse& v) {
+  json j{{"device_code", v.device_code},
+         {"user_code", v.user_code},
+         {"verification_uri", v.verification_uri},
+         {"expires_in", v.expires_in},
+         {"interval", v.interval}};
+  if (v.verification_uri_complete) j["verification_uri_complete"] = *v.verification_uri_complete;
+  return Dump(j);
+}
+
+std::string ToJson(const TokenResponse& v) {
+  json j{{"access_token", v.access_token}, {"token_type", v.token_type}};
+  if (v.expires_in) j["expires_in"] = *v.expires_in;
+  if (v.refresh_token) j["refresh_token"] = *v.refresh_token;
+  return Dump(j);
+}
+
+std::string ToJson(const OAuthError& v) {
+  json j{{"error", v.error}};
+  if (!v.error_description.empty()) j["error_description"] = v.error_description;
+  return Dump(j);
+}
+
+Result<ErrorBody> ParseErrorBody(std::string_view body) {
+  return ParseObject<ErrorBody>(body, "error body", [](Reader& r) {
+    ErrorBody b;
+    b.error = r.Str("error");
+    b.message = r.OptStr("message").value_or("");
+    return b;
+  });
+}
+
+Result<GenerateRequest> ParseGenerateRequest(std::string_view body) {
+  return ParseObject<GenerateRequest>(body, "generate request", [](Reader& r) {
+    return GenerateRequest{r.Str("prompt")};
+  });
+}
+
+Result<GenerateResponse> ParseGenerateResponse(std::string_view body) {
+  return ParseObject<GenerateResponse>(body, "generate response", [](Reader& r) {
+    GenerateResponse g;
+    g.files = r.Files("files");
+    g.project_id = r.OptStr("projectId");
+    return g;
+  });
+}
+
+Result<DeployRequest> ParseDeployRequest(std::string_view body) {
+  return ParseObject<DeployRequest>(body, "deploy request", [](Reader& r) {
+    DeployRequest d;
+    d.files = r.Files("files");
+    d.project_id = r.OptStr("projectId").value_or("");
+    return d;
+  });
+}
+
+Result<DeployResponse> ParseDeployResponse(std::string_view body) {
+  return ParseObject<DeployResponse>(body, "deploy response", [](Reader& r) {
+    DeployResponse d;
+    d.deployment_id = r.Str("deploymentId");
+    d.project_id = r.Str("projectId");
+    d.commit_hash = r.Str("commitHash");
+    d.status = r.StageField("status");
+    d.websocket_url = r.OptStr("websocketUrl");
+    return d;
+  });
+}
+
+Result<StatusResponse> ParseStatusResponse(std::string_view body) {
+  return ParseObject<StatusResponse>(body, "status response", [](Reader& r) {
+    StatusResponse s;
+    s.id = r.Str("id");
+    s.project_id = r.Str("projectId");
+    s.commit_hash = r.Str("commitHash");
+    s.status = r.StageField("status");
+    s.url = r.OptStr("url");
+    s.logs = r.StrList("logs", /*required=*/false);
+    s.seq = r.OptInt("seq");
+    return s;
+  });
+}
+
+Result<StageMessage> ParseStageMessage(std::string_view body) {
+  return ParseObject<StageMessage>(body, "stage message", [](Reader& r) {
+    StageMessage m;
+    m.deployment_id = r.Str("deploymentId");
+    m.project_id = r.OptStr("projectId").value_or("");
+    m.commit_hash = r.OptStr("commitHash").value_or("");
+    m.status = r.StageField("status");
+    m.logs = r.StrList("logs", /*required=*/false);
+    m.url = r.OptStr("url");
+    m.seq = r.OptInt("seq");
+    return m;
+  });
+}
+
+Result<VerifyResponse> ParseVerifyResponse(std::string_view body) {
+  return ParseObject<VerifyResponse>(body, "verify response", [](Reader& r) {
+    VerifyResponse v;
+    v.valid = r.Bool("valid");  // the seed's only field; the others are read when present
+    v.user_id = r.OptStr("userId").value_or("");
+    v.email = r.OptStr("email").value_or("");
+    return v;
+  });
+}
+
+Result<DeviceCodeResponse> ParseDeviceCodeResponse(std::string_view body) {
+  return ParseObject<DeviceCodeResponse>(body, "device code response", [](Reader& r) {
+    DeviceCodeResponse d;
+    d.device_code = r.Str("device_code");
+    d.user_code = r.Str("user_code");
+    d.verification_uri = r.Str("verification_uri");
+    d.verification_uri_complete = r.OptStr("verification_uri_complete");
+    d.expires_in = r.OptInt("expires_in").value_or(0);
+    d.interval = r.OptInt("interval").value_or(5);  // RFC 8628 §3.2: default 5 s
+    return d;
+  });
+}
+
+Result<TokenResponse> ParseTokenResponse(std::string_view body) {
+  return ParseObject<TokenResponse>(body, "token response", [](Reader& r) {
+    TokenResponse t;
+    t.access_token = r.Str("access_token");
+    t.token_type = r.OptStr("token_type").value_or("Bearer");
+    t.expires_in = r.OptInt("expires_in");
+    t.refresh_token = r.OptStr("refresh_token");
+    return t;
+  });
+}
+
+Result<OAuthError> ParseOAuthError(std::string_view body) {
+  return ParseObject<OAuthError>(body, "OAuth error", [](Reader& r) {
+    OAuthError e;
+    e.error = r.Str("error");
+    e.error_description = r.OptStr("error_description").value_or("");
+    return e;
+  });
+}
+
+std::string PercentEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string PercentDecode(std::string_view s) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string out;
+  for (const auto& [k, v] : fields) {
+    if (!out.empty()) out += '&';
+    out += PercentEncode(k) + "=" + PercentEncode(v);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> FormDecode(std::string_view body) {
+  std::map<std::string, std::string> out;
+  size_t pos = 0;
+  while (pos <= body.size()) {
+    size_t amp = body.find('&', pos);
+    if (amp == std::string_view::npos) amp = body.size();
+    std::string_view pair = body.substr(pos, amp - pos);
+    if (!pair.empty()) {
+      size_t eq = pair.find('=');
+      if (eq == std::string_view::npos) {
+        out[PercentDecode(pair)] = "";
+      } else {
+        out[PercentDecode(pair.substr(0, eq))] = PercentDecode(pair.substr(eq + 1));
+      }
+    }
+    pos = amp + 1;
+  }
+  return out;
+}
+
+}  // namespace bim::contract

@@ -1,0 +1,151 @@
+#pragma once
+// The Backend.im platform API contract as C++ types (docs/API_CONTRACTS.md).
+//
+// Parse* functions take bytes from the network, so they never throw and never trust:
+// anything outside the contract comes back as an ErrorCode::kProtocol Error naming the field.
+// Unknown fields are ignored, so a platform may add fields freely. Optional fields of ours
+// (extensions beyond the seed's contract) are std::optional and may be absent.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace bim::contract {
+
+// Deployment status values, in the order a deployment passes through them.
+enum class Stage {
+  kQueued,
+  kCommitting,
+  kCreatingNamespace,
+  kCreatingPvc,
+  kBuilding,
+  kDeploying,
+  kHealthCheck,
+  kComplete,
+  kFailed,
+};
+
+// The stages a successful deployment passes, in order (ends with kComplete).
+const std::vector<Stage>& SuccessPath();
+std::string_view StageName(Stage s);
+std::optional<Stage> ParseStage(std::string_view name);
+bool IsTerminal(Stage s);
+// Position in the lifecycle; kFailed ranks after every stage because it ends the deployment.
+int StageRank(Stage s);
+
+using FileMap = std::map<std::string, std::string>;  // path -> content; byte-wise path order
+
+struct ErrorBody {
+  std::string error;    // machine-readable code, e.g. "unauthorized"
+  std::string message;  // for people
+};
+
+struct GenerateRequest {
+  std::string prompt;
+};
+
+struct GenerateResponse {
+  FileMap files;
+  std::optional<std::string> project_id;  // extension
+};
+
+struct DeployRequest {
+  FileMap files;
+  std::string project_id;  // empty: the platform makes one
+};
+
+struct DeployResponse {
+  std::string deployment_id;
+  std::string project_id;
+  std::string commit_hash;
+  Stage status = Stage::kQueued;
+  std::optional<std::string> websocket_url;
+};
+
+struct StatusResponse {
+  std::string id;
+  std::string project_id;
+  std::string commit_hash;
+  Stage status = Stage::kQueued;
+  std::optional<std::string> url;
+  std::vector<std::string> logs;
+  std::optional<int64_t> seq;  // extension: seq of the newest stage message
+};
+
+// One WebSocket message on /ws?deploymentId=.
+struct StageMessage {
+  std::string deployment_id;
+  std::string project_id;
+  std::string commit_hash;
+  Stage status = Stage::kQueued;
+  std::vector<std::string> logs;
+  std::optional<std::string> url;
+  std::optional<int64_t> seq;  // extension: 1, 2, 3... per deployment
+};
+
+struct VerifyResponse {
+  bool valid = false;
+  std::string user_id;
+  std::string email;
+};
+
+// RFC 8628 §3.2.
+struct DeviceCodeResponse {
+  std::string device_code;
+  std::string user_code;
+  std::string verification_uri;
+  std::optional<std::string> verification_uri_complete;
+  int64_t expires_in = 0;
+  int64_t interval = 5;
+};
+
+// RFC 6749 §5.1 (also /api/auth/callback's body).
+struct TokenResponse {
+  std::string access_token;
+  std::string token_type;
+  std::optional<int64_t> expires_in;
+  std::optional<std::string> refresh_token;
+};
+
+// RFC 6749 §5.2 error response of the token endpoint.
+struct OAuthError {
+  std::string error;  // authorization_pending, slow_down, expired_token, access_denied, ...
+  std::string error_description;
+};
+
+std::string ToJson(const ErrorBody& v);
+std::string ToJson(const GenerateRequest& v);
+std::string ToJson(const GenerateResponse& v);
+std::string ToJson(const DeployRequest& v);
+std::string ToJson(const DeployResponse& v);
+std::string ToJson(const StatusResponse& v);
+std::string ToJson(const StageMessage& v);
+std::string ToJson(const VerifyResponse& v);
+std::string ToJson(const DeviceCodeResponse& v);
+std::string ToJson(const TokenResponse& v);
+std::string ToJson(const OAuthError& v);
+
+Result<ErrorBody> ParseErrorBody(std::string_view body);
+Result<GenerateRequest> ParseGenerateRequest(std::string_view body);
+Result<GenerateResponse> ParseGenerateResponse(std::string_view body);
+Result<DeployRequest> ParseDeployRequest(std::string_view body);
+Result<DeployResponse> ParseDeployResponse(std::string_view body);
+Result<StatusResponse> ParseStatusResponse(std::string_view body);
+Result<StageMessage> ParseStageMessage(std::string_view body);
+Result<VerifyResponse> ParseVerifyResponse(std::string_view body);
+Result<DeviceCodeResponse> ParseDeviceCodeResponse(std::string_view body);
+Result<TokenResponse> ParseTokenResponse(std::string_view body);
+Result<OAuthError> ParseOAuthError(std::string_view body);
+
+// application/x-www-form-urlencoded, as the OAuth endpoints take it.
+std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields);
+std::map<std::string, std::string> FormDecode(std::string_view body);
+std::string PercentEncode(std::string_view s);
+std::string PercentDecode(std::string_view s);
+
+}  // namespace bim::contract

@@ -1,0 +1,113 @@
+#pragma once
+// What integration tests use to run the real programs: child processes with their own
+// environment, temporary XDG folders, and a running backend-im-mock on a free port.
+// Paths of the built binaries come in as compile definitions (see tests/CMakeLists.txt).
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bim::test {
+
+// Paths of the programs under test (absolute, in build/bin).
+std::string MockBinary();
+std::string AgentBinary();
+std::string CtlBinary();
+
+// A folder removed with everything in it when the object goes away.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
+
+ private:
+  std::string path_;
+};
+
+using Env = std::map<std::string, std::string>;
+
+struct ProcessOptions {
+  Env env;                     // set on top of the test's own environment
+  std::vector<std::string> unset_env;
+  std::string cwd;             // empty: the test's
+  std::string stdin_data;      // written to the child's stdin, then closed
+  bool new_process_group = false;
+};
+
+// A child process; its stdout and stderr go to files read back on demand. The destructor
+// kills (SIGKILL) and reaps a child that is still running.
+class Process {
+ public:
+  Process(std::vector<std::string> argv, ProcessOptions options = {});
+  ~Process();
+  Process(Process&&) noexcept;
+  Process& operator=(Process&&) = delete;
+  Process(const Process&) = delete;
+
+  int pid() const { return pid_; }
+  bool Running();
+  // The exit code (128+N for a signal), or nullopt when still running at the deadline.
+  std::optional<int> Wait(std::chrono::milliseconds timeout);
+  void Signal(int sig);
+  std::string Stdout() const;
+  std::string Stderr() const;
+  // Waits until stdout or stderr contains needle; false at the deadline.
+  bool WaitForOutput(const std::string& needle, std::chrono::milliseconds timeout,
+                     bool in_stderr = false) const;
+
+ private:
+  int pid_ = -1;
+  std::optional<int> exit_code_;
+  std::string out_path_, err_path_;
+  std::unique_ptr<TempDir> io_dir_;
+};
+
+struct RunResult {
+  int exit_code = -1;  // -1: timed out (the child was killed)
+  std::string out;
+  std::string err;
+};
+
+// Runs argv to completion (killed after timeout).
+RunResult Run(std::vector<std::string> argv, ProcessOptions options = {},
+              std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// backend-im-mock on 127.0.0.1 and a free port, stopped (SIGTERM) with the object.
+class MockPlatform {
+ public:
+  explicit MockPlatform(std::vector<std::string> extra_args = {});
+  ~MockPlatform();
+  int port() const { return port_; }
+  std::string http_url() const;  // http://127.0.0.1:PORT
+  std::string ws_url() const;    // ws://127.0.0.1:PORT
+  Process& process() { return *process_; }
+  std::string Log() const { return process_->Stderr() + process_->Stdout(); }
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<Process> process_;
+  int port_ = 0;
+};
+
+// Blocking HTTP for tests (libcurl).
+struct HttpReply {
+  long status = 0;  // 0: no response (connection error)
+  std::string body;
+  std::map<std::string, std::string> headers;  // names lower-cased
+};
+HttpReply HttpRequest(const std::string& method, const std::string& url,
+                      const std::string& body = "",
+                      const std::vector<std::string>& headers = {},
+                      std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// Reads a whole file; empty when missing.
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& content);  // creates parents
+
+}  // namespace bim::test

@@ -1,0 +1,111 @@
+#include "common/contract.h"
+
+#include <doctest/doctest.h>
+
+using namespace bim::contract;
+
+TEST_CASE("stage names round-trip and the success path is the seed's order") {
+  std::vector<std::string> names;
+  for (Stage s : SuccessPath()) names.emplace_back(StageName(s));
+  CHECK(names == std::vector<std::string>{"queued", "committing", "creating_namespace",
+                                          "creating_pvc", "building", "deploying",
+                                          "health_check", "complete"});
+  for (Stage s : SuccessPath()) CHECK(ParseStage(StageName(s)) == s);
+  CHECK(ParseStage("failed") == Stage::kFailed);
+  CHECK_FALSE(ParseStage("exploded").has_value());
+  CHECK(IsTerminal(Stage::kComplete));
+  CHECK(IsTerminal(Stage::kFailed));
+  CHECK_FALSE(IsTerminal(Stage::kHealthCheck));
+  CHECK(StageRank(Stage::kQueued) < StageRank(Stage::kBuilding));
+}
+
+TEST_CASE("a stage message in the seed's shape parses, with no seq") {
+  auto m = ParseStageMessage(R"({"deploymentId":"d1","projectId":"p","commitHash":"abc",
+      "status":"creating_namespace","logs":["a","b"]})");
+  REQUIRE(m.ok());
+  CHECK(m->deployment_id == "d1");
+  CHECK(m->status == Stage::kCreatingNamespace);
+  CHECK(m->logs == std::vector<std::string>{"a", "b"});
+  CHECK_FALSE(m->seq.has_value());
+  CHECK_FALSE(m->url.has_value());
+}
+
+TEST_CASE("stage messages round-trip through JSON with the extensions") {
+  StageMessage in{"d", "p", "c", Stage::kComplete, {"done"}, "https://c.backend.im", 8};
+  auto out = ParseStageMessage(ToJson(in));
+  REQUIRE(out.ok());
+  CHECK(out->seq == 8);
+  CHECK(out->url == "https://c.backend.im");
+  CHECK(out->status == Stage::kComplete);
+}
+
+TEST_CASE("unknown fields are tolerated, missing or mistyped required ones are named") {
+  CHECK(ParseStageMessage(R"({"deploymentId":"d","status":"queued","extra":{"x":1}})").ok());
+  auto no_status = ParseStageMessage(R"({"deploymentId":"d"})");
+  REQUIRE_FALSE(no_status.ok());
+  CHECK(no_status.error().code == bim::ErrorCode::kProtocol);
+  CHECK(no_status.error().message.find("\"status\"") != std::string::npos);
+  auto bad_status = ParseStageMessage(R"({"deploymentId":"d","status":"exploded"})");
+  REQUIRE_FALSE(bad_status.ok());
+  CHECK(bad_status.error().message.find("exploded") != std::string::npos);
+  auto bad_seq = ParseStageMessage(R"({"deploymentId":"d","status":"queued","seq":"7"})");
+  REQUIRE_FALSE(bad_seq.ok());
+  CHECK(bad_seq.error().message.find("\"seq\"") != std::string::npos);
+}
+
+TEST_CASE("garbage never throws and comes back as a protocol error") {
+  for (const char* body : {"", "{", "[]", "null", "\"x\"", "{\"files\": 3}", "\xff\xfe"}) {
+    CHECK_FALSE(ParseGenerateResponse(body).ok());
+    CHECK_FALSE(ParseDeployResponse(body).ok());
+    CHECK_FALSE(ParseStatusResponse(body).ok());
+    CHECK_FALSE(ParseStageMessage(body).ok());
+    CHECK_FALSE(ParseTokenResponse(body).ok());
+  }
+}
+
+TEST_CASE("generate and deploy bodies round-trip their files") {
+  FileMap files{{"main.py", "print('hi')\n"}, {"app/models.py", "x = 1\n"}};
+  auto g = ParseGenerateResponse(ToJson(GenerateResponse{files, "proj-1"}));
+  REQUIRE(g.ok());
+  CHECK(g->files == files);
+  CHECK(g->project_id == "proj-1");
+  auto d = ParseDeployRequest(ToJson(DeployRequest{files, ""}));
+  REQUIRE(d.ok());
+  CHECK(d->files == files);
+  CHECK(d->project_id.empty());
+}
+
+TEST_CASE("status, verify, device code and token responses parse") {
+  auto s = ParseStatusResponse(
+      R"({"id":"d","projectId":"p","commitHash":"c","status":"deploying","logs":["x"]})");
+  REQUIRE(s.ok());
+  CHECK(s->status == Stage::kDeploying);
+  CHECK_FALSE(s->seq.has_value());
+
+  auto v = ParseVerifyResponse(R"({"valid":true})");
+  REQUIRE(v.ok());
+  CHECK(v->valid);
+  CHECK(v->email.empty());
+  CHECK_FALSE(ParseVerifyResponse(R"({"userId":"u"})").ok());
+
+  auto dc = ParseDeviceCodeResponse(
+      R"({"device_code":"dc","user_code":"ABCD-EFGH","verification_uri":"http://x/device","expires_in":600})");
+  REQUIRE(dc.ok());
+  CHECK(dc->interval == 5);  // RFC 8628 default when absent
+
+  auto t = ParseTokenResponse(R"({"access_token":"at","token_type":"Bearer","expires_in":60})");
+  REQUIRE(t.ok());
+  CHECK(t->expires_in == 60);
+  CHECK_FALSE(t->refresh_token.has_value());
+}
+
+TEST_CASE("form encoding round-trips reserved characters") {
+  std::string enc = FormEncode({{"grant_type", "urn:ietf:params:oauth:grant-type:device_code"},
+                                {"x", "a b&c=d"}});
+  CHECK(enc.find(' ') == std::string::npos);
+  auto dec = FormDecode(enc);
+  CHECK(dec["grant_type"] == "urn:ietf:params:oauth:grant-type:device_code");
+  CHECK(dec["x"] == "a b&c=d");
+  CHECK(FormDecode("a=1&b=&c")["c"].empty());
+  CHECK(PercentDecode("%zz%4") == "%zz%4");
+}

@@ -1,0 +1,1 @@
+#include "ws/ws_client.h"

@@ -1,0 +1,71 @@
+#pragma once
+// A WebSocket client behind an interface of ours. The implementation uses websocketpp 0.8.2,
+// which does not compile as C++20, so it lives in bim_ws, built as C++17; this header is
+// C++17-clean and carries no websocketpp types.
+//
+// Threading: Connector::Connect and Connection::Receive block the calling thread; Close may be
+// called from any thread and wakes a blocked Receive. One Connection is read by one thread.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+
+namespace bim::ws {
+
+struct TlsOptions {
+  std::string ca_file;  // extra CA bundle; empty = the system's
+};
+
+struct ConnectOptions {
+  std::vector<std::pair<std::string, std::string>> headers;  // e.g. Authorization
+  std::chrono::milliseconds connect_timeout{10000};
+  // A ping every ping_interval; no pong within pong_timeout ends the connection as kClosed.
+  std::chrono::milliseconds ping_interval{20000};
+  std::chrono::milliseconds pong_timeout{10000};
+  std::size_t max_message_size = 16 * 1024 * 1024;
+};
+
+enum class EventKind {
+  kMessage,  // payload holds one text (or binary) message
+  kClosed,   // the connection is over; payload says why (close reason, or error)
+  kTimeout,  // nothing arrived within the timeout given to Receive
+};
+
+struct Event {
+  EventKind kind = EventKind::kTimeout;
+  std::string payload;
+  int close_code = 0;  // the peer's close code; 1006 when the connection just dropped
+};
+
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  // The next message, or kClosed once the connection is over (and on every call after), or
+  // kTimeout. Messages that arrived before a drop are still delivered before kClosed.
+  virtual Event Receive(std::chrono::milliseconds timeout) = 0;
+  // Sends a text message; false when the connection is already closed.
+  virtual bool Send(const std::string& text) = 0;
+  // Starts a clean close (1000) and wakes Receive. Idempotent; thread-safe.
+  virtual void Close() = 0;
+};
+
+class Connector {
+ public:
+  virtual ~Connector() = default;
+  // url: ws://host:port/path?query or wss://... A handshake answered with an HTTP status
+  // comes back as an Error: 401 -> kUnauthenticated, 404 -> kNotFound, 429/503 ->
+  // kRateLimited, anything else (including refused connections) -> kUnavailable.
+  virtual Result<std::unique_ptr<Connection>> Connect(const std::string& url,
+                                                      const ConnectOptions& options) = 0;
+};
+
+// The websocketpp-backed connector. It owns one asio thread shared by its connections; it
+// must outlive them.
+std::unique_ptr<Connector> MakeConnector(const TlsOptions& tls);
+
+}  // namespace bim::ws
