@@ -1,0 +1,31 @@
+#pragma once
+// The config file, $XDG_CONFIG_HOME/backend-im/config: one `key = value` per line, `#` starts
+// a comment line, blank lines are ignored, values may be "quoted". Unknown keys are errors
+// (a typo must not be silently ignored); each error names the line.
+//
+//   api_url   = https://api.backend.im
+//   ca_file   = /etc/ssl/my-ca.pem
+//   log_level = info
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace bim {
+
+struct Config {
+  std::optional<std::string> api_url;
+  std::optional<std::string> ca_file;
+  std::optional<std::string> log_level;
+};
+
+Result<Config> ParseConfig(std::string_view text);
+// A missing file is an empty Config, not an error.
+Result<Config> LoadConfig(const std::string& path);
+
+inline constexpr const char* kDefaultApiUrl = "https://api.backend.im";
+
+}  // namespace bim

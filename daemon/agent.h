@@ -1,0 +1,72 @@
+#pragma once
+// The agent's core: what `backend-imd` does, independent of gRPC. AgentService adapts it to the
+// wire; tests could drive it directly.
+//
+// Owns the watchers (one DeploymentWatcher per deployment not yet terminal) and resumes them on
+// start. Calls block; they are made from the service's worker threads.
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/contract.h"
+#include "common/random.h"
+#include "common/stop_signal.h"
+#include "daemon/auth_manager.h"
+#include "daemon/deployment_store.h"
+#include "daemon/deployment_watcher.h"
+#include "daemon/platform_client.h"
+#include "daemon/watch_hub.h"
+#include "ws/ws_client.h"
+
+namespace bim::daemon {
+
+struct AgentDeps {
+  DeploymentStore& store;
+  WatchHub& hub;
+  PlatformClient& platform;
+  AuthManager& auth;
+  ws::Connector& connector;
+  const Clock& clock;
+  Random& random;
+  StopSignal& stop;
+};
+
+class Agent {
+ public:
+  explicit Agent(AgentDeps deps);
+  ~Agent();
+
+  // Resumes watching every deployment that is not terminal.
+  void ResumeWatching();
+  // Stops every watcher thread (after deps.stop was signalled).
+  void StopWatching();
+
+  Result<contract::GenerateResponse> Generate(const std::string& prompt);
+  Result<DeploymentRecord> Deploy(const contract::FileMap& files, const std::string& project_id,
+                                  const std::string& directory);
+  // From the store; a deployment the store does not know is looked up on the platform, recorded
+  // and followed.
+  Result<DeploymentRecord> Find(const std::string& id);
+  std::vector<std::string> WatchedDeployments();
+
+  DeploymentStore& store() { return deps_.store; }
+  WatchHub& hub() { return deps_.hub; }
+  AuthManager& auth() { return deps_.auth; }
+  const std::string& api_url() const { return deps_.platform.base_url(); }
+
+ private:
+  void EnsureWatching(const DeploymentRecord& record);
+
+  AgentDeps deps_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<DeploymentWatcher>> watchers_;  // guarded by mu_
+};
+
+// Checks a deployment id before it reaches the platform or a URL.
+Status ValidateDeploymentId(const std::string& id);
+
+}  // namespace bim::daemon

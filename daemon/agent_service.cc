@@ -1,0 +1,417 @@
+#include "daemon/agent_service.h"
+
+#include <deque>
+#include <thread>
+#include <unistd.h>
+
+#include "common/log.h"
+
+namespace bim::daemon {
+
+namespace pb = backend_im::v1;
+
+grpc::Status ToGrpcStatus(const bim::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  grpc::StatusCode code = grpc::StatusCode::INTERNAL;
+  switch (s.error().code) {
+    case ErrorCode::kInvalidArgument: code = grpc::StatusCode::INVALID_ARGUMENT; break;
+    case ErrorCode::kNotFound: code = grpc::StatusCode::NOT_FOUND; break;
+    case ErrorCode::kUnauthenticated: code = grpc::StatusCode::UNAUTHENTICATED; break;
+    case ErrorCode::kPermissionDenied: code = grpc::StatusCode::PERMISSION_DENIED; break;
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kRateLimited:
+    case ErrorCode::kTimeout: code = grpc::StatusCode::UNAVAILABLE; break;
+    case ErrorCode::kRejected:
+    case ErrorCode::kConflict: code = grpc::StatusCode::FAILED_PRECONDITION; break;
+    case ErrorCode::kProtocol: code = grpc::StatusCode::DATA_LOSS; break;
+    case ErrorCode::kCancelled: code = grpc::StatusCode::CANCELLED; break;
+    case ErrorCode::kIo:
+    case ErrorCode::kInternal: code = grpc::StatusCode::INTERNAL; break;
+  }
+  return grpc::Status(code, s.error().message);
+}
+
+namespace {
+
+void FillEvent(const EventRecord& e, pb::DeploymentEvent* out) {
+  out->set_deployment_id(e.deployment_id);
+  out->set_seq(e.seq);
+  out->set_status(e.status);
+  for (const auto& l : e.logs) out->add_logs(l);
+  out->set_url(e.url);
+  out->set_received_at_unix_ms(e.received_at_ms);
+  out->set_terminal(e.terminal);
+  out->set_source(e.source);
+}
+
+// One watch stream. Reads the store from its own cursor whenever the hub says there is
+// something new, with at most one write in flight; finishes after the terminal event.
+// Lifetime: deletes itself in OnDone, after leaving the hub.
+class WatchReactor final : public grpc::ServerWriteReactor<pb::DeploymentEvent>,
+                           public WatchHub::Listener {
+ public:
+  WatchReactor(grpc::CallbackServerContext* ctx, DeploymentStore& store, WatchHub& hub,
+               std::string id, int64_t after_seq)
+      : ctx_(ctx), store_(store), hub_(hub), id_(std::move(id)), cursor_(after_seq) {}
+
+  // Called once, from a worker, after the deployment was found (or not).
+  void Begin(const bim::Status& found) {
+    {
+      std::lock_guard lock(mu_);
+      if (!found.ok() || cancelled_) {
+        if (!found.ok()) ctx_->AddTrailingMetadata(kErrorCodeKey, ErrorCodeName(found.error().code));
+        FinishLocked(found.ok() ? grpc::Status::CANCELLED : ToGrpcStatus(found));
+        return;
+      }
+      subscribed_ = true;
+    }
+    hub_.Subscribe(id_, this);
+    Pump();
+  }
+
+  void OnNewEvents() override { Pump(); }
+
+  void OnShutdown() override {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    if (!writing_) {
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the agent is stopping"));
+    }
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      std::lock_guard lock(mu_);
+      writing_ = false;
+      if (!ok) {
+        FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the watcher went away"));
+        return;
+      }
+      if (stopping_) {
+        FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the agent is stopping"));
+        return;
+      }
+    }
+    Pump();
+  }
+
+  void OnCancel() override {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    if (subscribed_ && !writing_) FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    bool subscribed;
+    {
+      std::lock_guard lock(mu_);
+      subscribed = subscribed_;
+    }
+    if (subscribed) hub_.Unsubscribe(id_, this);
+    delete this;
+  }
+
+ private:
+  void Pump() {
+    std::unique_lock lock(mu_);
+    if (writing_ || finished_ || cancelled_) return;
+    if (buffer_.empty()) {
+      auto batch = store_.EventsAfter(id_, cursor_, 64);
+      if (!batch.ok()) {
+        FinishLocked(ToGrpcStatus(batch.error()));
+        return;
+      }
+      for (auto& e : *batch) buffer_.push_back(std::move(e));
+    }
+    if (buffer_.empty()) {
+      if (terminal_sent_) FinishLocked(grpc::Status::OK);
+      return;
+    }
+    msg_.Clear();
+    FillEvent(buffer_.front(), &msg_);
+    cursor_ = buffer_.front().seq;
+    terminal_sent_ = buffer_.front().terminal;
+    buffer_.pop_front();
+    writing_ = true;
+    lock.unlock();
+    StartWrite(&msg_);
+  }
+
+  void FinishLocked(const grpc::Status& s) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(s);
+  }
+
+  grpc::CallbackServerContext* ctx_;
+  DeploymentStore& store_;
+  WatchHub& hub_;
+  const std::string id_;
+  std::mutex mu_;
+  int64_t cursor_;                      // guarded by mu_: seq of the last event handed to gRPC
+  std::deque<EventRecord> buffer_;      // guarded by mu_
+  pb::DeploymentEvent msg_;             // lives until OnWriteDone
+  bool writing_ = false;                // guarded by mu_
+  bool finished_ = false;               // guarded by mu_
+  bool cancelled_ = false;              // guarded by mu_
+  bool subscribed_ = false;             // guarded by mu_
+  bool stopping_ = false;               // guarded by mu_
+  bool terminal_sent_ = false;          // guarded by mu_
+};
+
+}  // namespace
+
+AgentService::AgentService(Agent& agent, ServiceInfo info, std::function<void()> request_shutdown)
+    : agent_(agent), info_(std::move(info)), request_shutdown_(std::move(request_shutdown)) {}
+
+AgentService::~AgentService() { DrainWorkers(std::chrono::seconds(5)); }
+
+void AgentService::DrainWorkers(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(workers_mu_);
+  workers_cv_.wait_for(lock, timeout, [this] { return workers_ == 0; });
+}
+
+void AgentService::StampVersion(grpc::CallbackServerContext* ctx) {
+  ctx->AddInitialMetadata(kVersionKey, info_.version);
+  if (info_.autostarted) ctx->AddInitialMetadata(kAutostartedKey, "1");
+}
+
+grpc::ServerUnaryReactor* AgentService::Inline(grpc::CallbackServerContext* ctx,
+                                               const bim::Status& s) {
+  if (!s.ok()) ctx->AddTrailingMetadata(kErrorCodeKey, ErrorCodeName(s.error().code));
+  auto* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(s));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AgentService::OnWorker(grpc::CallbackServerContext* ctx,
+                                                 std::function<bim::Status()> fn) {
+  StampVersion(ctx);
+  auto* reactor = ctx->DefaultReactor();
+  {
+    std::lock_guard lock(workers_mu_);
+    ++workers_;
+  }
+  std::thread([this, ctx, reactor, fn = std::move(fn)] {
+    bim::Status s = fn();
+    if (!s.ok()) ctx->AddTrailingMetadata(kErrorCodeKey, ErrorCodeName(s.error().code));
+    reactor->Finish(ToGrpcStatus(s));
+    std::lock_guard lock(workers_mu_);
+    --workers_;
+    workers_cv_.notify_all();
+  }).detach();
+  return reactor;
+}
+
+void AgentService::FillAuth(const AuthState& s, pb::AuthStatusReply* out) {
+  out->set_logged_in(s.logged_in);
+  out->set_source(s.source);
+  out->set_user_id(s.user_id);
+  out->set_email(s.email);
+  out->set_expires_at_unix_ms(s.expires_at_ms);
+  out->set_can_refresh(s.can_refresh);
+  out->set_api_url(agent_.api_url());
+}
+
+bim::Status AgentService::FillDeployment(const DeploymentRecord& d, bool with_logs,
+                                         pb::Deployment* out) {
+  out->set_id(d.id);
+  out->set_project_id(d.project_id);
+  out->set_commit_hash(d.commit_hash);
+  out->set_status(d.status);
+  out->set_url(d.url);
+  out->set_created_at_unix_ms(d.created_at_ms);
+  out->set_updated_at_unix_ms(d.updated_at_ms);
+  out->set_directory(d.directory);
+  out->set_terminal(d.terminal);
+  out->set_last_seq(d.last_seq);
+  out->set_stream_problem(d.stream_problem);
+  if (with_logs) {
+    auto logs = agent_.store().Logs(d.id);
+    if (!logs.ok()) return logs.error();
+    for (auto& l : *logs) out->add_logs(std::move(l));
+  }
+  return OkStatus();
+}
+
+grpc::ServerUnaryReactor* AgentService::GetInfo(grpc::CallbackServerContext* ctx,
+                                                const pb::GetInfoRequest*, pb::AgentInfo* resp) {
+  StampVersion(ctx);
+  resp->set_version(info_.version);
+  resp->set_pid(::getpid());
+  resp->set_started_at_unix_ms(info_.started_at_ms);
+  resp->set_api_url(agent_.api_url());
+  resp->set_logged_in(agent_.auth().State().logged_in);
+  for (auto& id : agent_.WatchedDeployments()) resp->add_watched_deployments(id);
+  resp->set_systemd_managed(info_.systemd_managed);
+  resp->set_socket_path(info_.socket_path);
+  resp->set_state_dir(info_.state_dir);
+  resp->set_autostarted(info_.autostarted);
+  resp->set_watchers(static_cast<int32_t>(agent_.hub().TotalWatchers()));
+  return Inline(ctx, OkStatus());
+}
+
+grpc::ServerUnaryReactor* AgentService::Shutdown(grpc::CallbackServerContext* ctx,
+                                                 const pb::ShutdownRequest*, pb::ShutdownReply*) {
+  StampVersion(ctx);
+  log::Info("shutdown requested over the socket");
+  request_shutdown_();
+  return Inline(ctx, OkStatus());
+}
+
+grpc::ServerUnaryReactor* AgentService::AuthStatus(grpc::CallbackServerContext* ctx,
+                                                   const pb::AuthStatusRequest* req,
+                                                   pb::AuthStatusReply* resp) {
+  bool verify = req->verify();
+  return OnWorker(ctx, [this, verify, resp]() -> bim::Status {
+    AuthState s = agent_.auth().State();
+    if (verify && s.logged_in) {
+      auto v = agent_.auth().Verify();
+      if (!v.ok()) return v.error();
+      s = *v;
+      resp->set_verified(true);
+    }
+    FillAuth(s, resp);
+    return OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AgentService::LoginStart(grpc::CallbackServerContext* ctx,
+                                                   const pb::LoginStartRequest*,
+                                                   pb::LoginStartReply* resp) {
+  return OnWorker(ctx, [this, resp]() -> bim::Status {
+    auto t = agent_.auth().LoginStart();
+    if (!t.ok()) return t.error();
+    resp->set_login_id(t->login_id);
+    resp->set_verification_uri(t->device.verification_uri);
+    resp->set_verification_uri_complete(t->device.verification_uri_complete.value_or(""));
+    resp->set_user_code(t->device.user_code);
+    resp->set_expires_in_seconds(t->device.expires_in);
+    resp->set_interval_seconds(t->device.interval);
+    return OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AgentService::LoginCheck(grpc::CallbackServerContext* ctx,
+                                                   const pb::LoginCheckRequest* req,
+                                                   pb::LoginCheckReply* resp) {
+  std::string id = req->login_id();
+  int wait = std::clamp(req->wait_seconds(), 0, 60);
+  return OnWorker(ctx, [this, id, wait, resp]() -> bim::Status {
+    auto o = agent_.auth().LoginCheck(id, std::chrono::seconds(wait));
+    if (!o.ok()) return o.error();
+    switch (o->state) {
+      case LoginState::kPending: resp->set_state(pb::LoginCheckReply::PENDING); break;
+      case LoginState::kApproved: resp->set_state(pb::LoginCheckReply::APPROVED); break;
+      case LoginState::kDenied: resp->set_state(pb::LoginCheckReply::DENIED); break;
+      case LoginState::kExpired: resp->set_state(pb::LoginCheckReply::EXPIRED); break;
+      case LoginState::kFailed: resp->set_state(pb::LoginCheckReply::FAILED); break;
+    }
+    resp->set_message(o->message);
+    FillAuth(agent_.auth().State(), resp->mutable_auth());
+    return OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AgentService::LoginWithToken(grpc::CallbackServerContext* ctx,
+                                                       const pb::LoginWithTokenRequest* req,
+                                                       pb::AuthStatusReply* resp) {
+  std::string token = req->access_token();
+  return OnWorker(ctx, [this, token, resp]() -> bim::Status {
+    auto s = agent_.auth().LoginWithToken(token);
+    if (!s.ok()) return s.error();
+    FillAuth(*s, resp);
+    resp->set_verified(true);
+    return OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AgentService::Logout(grpc::CallbackServerContext* ctx,
+                                               const pb::LogoutRequest*, pb::LogoutReply* resp) {
+  return OnWorker(ctx, [this, resp]() -> bim::Status {
+    auto was = agent_.auth().Logout();
+    if (!was.ok()) return was.error();
+    resp->set_was_logged_in(*was);
+    return OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AgentService::Generate(grpc::CallbackServerContext* ctx,
+                                                 const pb::GenerateRequest* req,
+                                                 pb::GenerateReply* resp) {
+  std::string prompt = req->prompt();
+  return OnWorker(ctx, [this, prompt, resp]() -> bim::Status {
+    auto g = agent_.Generate(prompt);
+    if (!g.ok()) return g.error();
+    for (const auto& [path, content] : g->files) {
+      auto* f = resp->add_files();
+      f->set_path(path);
+      f->set_content(content);
+    }
+    resp->set_project_id(g->project_id.value_or(""));
+    return OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AgentService::Deploy(grpc::CallbackServerContext* ctx,
+                                               const pb::DeployRequest* req,
+                                               pb::DeployReply* resp) {
+  return OnWorker(ctx, [this, req, resp]() -> bim::Status {
+    contract::FileMap files;
+    for (const auto& f : req->files()) {
+      if (!files.emplace(f.path(), f.content()).second) {
+        return Error(ErrorCode::kInvalidArgument, "the upload names " + f.path() + " twice");
+      }
+    }
+    auto d = agent_.Deploy(files, req->project_id(), req->directory());
+    if (!d.ok()) return d.error();
+    return FillDeployment(*d, /*with_logs=*/false, resp->mutable_deployment());
+  });
+}
+
+grpc::ServerUnaryReactor* AgentService::Status(grpc::CallbackServerContext* ctx,
+                                               const pb::StatusRequest* req,
+                                               pb::Deployment* resp) {
+  std::string id = req->deployment_id();
+  return OnWorker(ctx, [this, id, resp]() -> bim::Status {
+    auto d = agent_.Find(id);
+    if (!d.ok()) return d.error();
+    return FillDeployment(*d, /*with_logs=*/true, resp);
+  });
+}
+
+grpc::ServerWriteReactor<pb::DeploymentEvent>* AgentService::Watch(
+    grpc::CallbackServerContext* ctx, const pb::WatchRequest* req) {
+  StampVersion(ctx);
+  auto* reactor = new WatchReactor(ctx, agent_.store(), agent_.hub(), req->deployment_id(),
+                                   std::max<int64_t>(0, req->after_seq()));
+  std::string id = req->deployment_id();
+  {
+    std::lock_guard lock(workers_mu_);
+    ++workers_;
+  }
+  // Finding the deployment may ask the platform; never block a gRPC thread on that.
+  std::thread([this, reactor, id] {
+    auto d = agent_.Find(id);
+    reactor->Begin(d.ok() ? OkStatus() : bim::Status(d.error()));
+    std::lock_guard lock(workers_mu_);
+    --workers_;
+    workers_cv_.notify_all();
+  }).detach();
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AgentService::History(grpc::CallbackServerContext* ctx,
+                                                const pb::HistoryRequest* req,
+                                                pb::HistoryReply* resp) {
+  StampVersion(ctx);
+  int limit = req->limit() <= 0 ? 20 : std::min(req->limit(), 1000);
+  auto list = agent_.store().List(req->project_id(), limit);
+  if (!list.ok()) return Inline(ctx, list.error());
+  for (const auto& d : *list) {
+    if (auto s = FillDeployment(d, false, resp->add_deployments()); !s.ok()) return Inline(ctx, s);
+  }
+  return Inline(ctx, OkStatus());
+}
+
+}  // namespace bim::daemon

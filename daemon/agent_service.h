@@ -1,0 +1,102 @@
+#pragma once
+// The gRPC face of the agent (proto/backend_im/v1/agent.proto), on the callback API.
+//
+// Every reply carries the agent's version in the initial metadata (kVersionKey) and, on
+// failure, the bim::ErrorCode name in the trailing metadata (kErrorCodeKey), so the ctl can
+// tell "the platform is unreachable" from "the agent is unreachable".
+//
+// Calls that reach the platform run on a worker thread of their own, never on gRPC's callback
+// threads. Watch streams are WatchReactors: one write in flight each, fed from the store.
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "backend_im/v1/agent.grpc.pb.h"
+#include "daemon/agent.h"
+
+namespace bim::daemon {
+
+inline constexpr const char* kVersionKey = "x-backend-im-agent-version";
+inline constexpr const char* kAutostartedKey = "x-backend-im-agent-autostarted";
+inline constexpr const char* kErrorCodeKey = "x-backend-im-error-code";
+
+struct ServiceInfo {
+  std::string version;
+  int64_t started_at_ms = 0;
+  bool systemd_managed = false;
+  bool autostarted = false;
+  std::string socket_path;
+  std::string state_dir;
+};
+
+class AgentService final : public backend_im::v1::Agent::CallbackService {
+ public:
+  AgentService(Agent& agent, ServiceInfo info, std::function<void()> request_shutdown);
+  ~AgentService() override;
+
+  // Waits (up to timeout) for worker threads still running a call.
+  void DrainWorkers(std::chrono::milliseconds timeout);
+
+  grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* ctx,
+                                    const backend_im::v1::GetInfoRequest* req,
+                                    backend_im::v1::AgentInfo* resp) override;
+  grpc::ServerUnaryReactor* Shutdown(grpc::CallbackServerContext* ctx,
+                                     const backend_im::v1::ShutdownRequest* req,
+                                     backend_im::v1::ShutdownReply* resp) override;
+  grpc::ServerUnaryReactor* AuthStatus(grpc::CallbackServerContext* ctx,
+                                       const backend_im::v1::AuthStatusRequest* req,
+                                       backend_im::v1::AuthStatusReply* resp) override;
+  grpc::ServerUnaryReactor* LoginStart(grpc::CallbackServerContext* ctx,
+                                       const backend_im::v1::LoginStartRequest* req,
+                                       backend_im::v1::LoginStartReply* resp) override;
+  grpc::ServerUnaryReactor* LoginCheck(grpc::CallbackServerContext* ctx,
+                                       const backend_im::v1::LoginCheckRequest* req,
+                                       backend_im::v1::LoginCheckReply* resp) override;
+  grpc::ServerUnaryReactor* LoginWithToken(grpc::CallbackServerContext* ctx,
+                                           const backend_im::v1::LoginWithTokenRequest* req,
+                                           backend_im::v1::AuthStatusReply* resp) override;
+  grpc::ServerUnaryReactor* Logout(grpc::CallbackServerContext* ctx,
+                                   const backend_im::v1::LogoutRequest* req,
+                                   backend_im::v1::LogoutReply* resp) override;
+  grpc::ServerUnaryReactor* Generate(grpc::CallbackServerContext* ctx,
+                                     const backend_im::v1::GenerateRequest* req,
+                                     backend_im::v1::GenerateReply* resp) override;
+  grpc::ServerUnaryReactor* Deploy(grpc::CallbackServerContext* ctx,
+                                   const backend_im::v1::DeployRequest* req,
+                                   backend_im::v1::DeployReply* resp) override;
+  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx,
+                                   const backend_im::v1::StatusRequest* req,
+                                   backend_im::v1::Deployment* resp) override;
+  grpc::ServerWriteReactor<backend_im::v1::DeploymentEvent>* Watch(
+      grpc::CallbackServerContext* ctx, const backend_im::v1::WatchRequest* req) override;
+  grpc::ServerUnaryReactor* History(grpc::CallbackServerContext* ctx,
+                                    const backend_im::v1::HistoryRequest* req,
+                                    backend_im::v1::HistoryReply* resp) override;
+
+ private:
+  // Finishes the call with fn's Status, run on a worker thread.
+  grpc::ServerUnaryReactor* OnWorker(grpc::CallbackServerContext* ctx,
+                                     std::function<bim::Status()> fn);
+  grpc::ServerUnaryReactor* Inline(grpc::CallbackServerContext* ctx, const bim::Status& s);
+  void StampVersion(grpc::CallbackServerContext* ctx);
+  void FillAuth(const AuthState& s, backend_im::v1::AuthStatusReply* out);
+  bim::Status FillDeployment(const DeploymentRecord& d, bool with_logs,
+                             backend_im::v1::Deployment* out);
+
+  Agent& agent_;
+  ServiceInfo info_;
+  std::function<void()> request_shutdown_;
+
+  std::mutex workers_mu_;
+  std::condition_variable workers_cv_;
+  int workers_ = 0;  // guarded by workers_mu_
+};
+
+grpc::Status ToGrpcStatus(const bim::Status& s);
+
+}  // namespace bim::daemon

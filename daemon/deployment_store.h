@@ -1,0 +1,81 @@
+#pragma once
+// The agent's deployment history: one row per deployment and an append-only log of its
+// events, each with a per-deployment sequence number 1, 2, 3... with no gaps.
+//
+// Events are written here before any watcher sees them (WatchHub only says "something new");
+// watchers read from here by cursor, so a late or slow watcher replays and never loses one.
+// Thread-safe: every method takes the Database mutex.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "daemon/database.h"
+
+namespace bim::daemon {
+
+struct DeploymentRecord {
+  std::string id;
+  std::string project_id;
+  std::string commit_hash;
+  std::string status;
+  std::string url;
+  std::string directory;
+  std::string api_url;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+  bool terminal = false;
+  int64_t last_seq = 0;
+  int64_t upstream_seq = 0;  // the platform's seq of the newest message taken in; 0 = none
+  int64_t log_count = 0;     // how many of the platform's log lines are stored
+  std::string stream_problem;
+};
+
+struct EventRecord {
+  std::string deployment_id;
+  int64_t seq = 0;
+  std::string status;
+  std::vector<std::string> logs;
+  std::string url;
+  std::string source;  // "stream" or "poll"
+  int64_t received_at_ms = 0;
+  bool terminal = false;
+};
+
+struct NewEvent {
+  std::string status;
+  std::vector<std::string> logs;
+  std::string url;
+  std::string source;
+  std::optional<int64_t> upstream_seq;
+};
+
+class DeploymentStore {
+ public:
+  DeploymentStore(Database& db, const Clock& clock) : db_(db), clock_(clock) {}
+
+  // Records a deployment the platform accepted; a second insert of the same id is a no-op.
+  Status Insert(const DeploymentRecord& d);
+  Result<std::optional<DeploymentRecord>> Get(const std::string& id);
+  // Newest first. project_id empty: all projects.
+  Result<std::vector<DeploymentRecord>> List(const std::string& project_id, int limit);
+  Result<std::vector<DeploymentRecord>> ListActive();
+
+  // Appends an event and moves the deployment on, in one transaction. Returns the stored event.
+  Result<EventRecord> Append(const std::string& deployment_id, const NewEvent& e);
+  // Events with seq > after_seq, oldest first, at most limit.
+  Result<std::vector<EventRecord>> EventsAfter(const std::string& deployment_id, int64_t after_seq,
+                                               int limit);
+  // All log lines of a deployment, in order.
+  Result<std::vector<std::string>> Logs(const std::string& deployment_id);
+  Status SetStreamProblem(const std::string& deployment_id, const std::string& problem);
+
+ private:
+  Database& db_;
+  const Clock& clock_;
+};
+
+}  // namespace bim::daemon

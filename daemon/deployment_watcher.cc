@@ -1,0 +1,174 @@
+#include "daemon/deployment_watcher.h"
+
+#include "common/backoff.h"
+#include "common/log.h"
+
+namespace bim::daemon {
+
+using contract::StageRank;
+
+DeploymentWatcher::DeploymentWatcher(WatcherDeps deps, DeploymentRecord record)
+    : deps_(deps), id_(record.id) {
+  // Until an event is stored the status is only what the deploy call said; the first stage
+  // message or poll must still be recorded as an event.
+  if (auto s = contract::ParseStage(record.status); s && record.last_seq > 0) {
+    last_rank_ = StageRank(*s);
+  }
+  upstream_seq_ = record.upstream_seq;
+  log_count_ = record.log_count;
+  terminal_ = record.terminal;
+  problem_ = record.stream_problem;
+}
+
+DeploymentWatcher::~DeploymentWatcher() { Stop(); }
+
+void DeploymentWatcher::Start() {
+  thread_ = std::thread([this] {
+    Run();
+    finished_ = true;
+  });
+}
+
+void DeploymentWatcher::Stop() {
+  {
+    std::lock_guard lock(conn_mu_);
+    if (conn_) conn_->Close();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void DeploymentWatcher::SetProblem(const std::string& problem) {
+  if (problem == problem_) return;
+  problem_ = problem;
+  if (problem.empty()) {
+    log::Info("deployment {}: stream restored", id_);
+  } else {
+    log::Warn("deployment {}: {}", id_, problem);
+  }
+  if (auto s = deps_.store.SetStreamProblem(id_, problem); !s.ok()) {
+    log::Error("deployment {}: {}", id_, s.error().message);
+  }
+}
+
+void DeploymentWatcher::Store(const std::string& status, std::vector<std::string> logs,
+                              const std::string& url, const char* source,
+                              std::optional<int64_t> upstream_seq) {
+  size_t n = logs.size();
+  NewEvent e{status, std::move(logs), url, source, upstream_seq};
+  auto stored = deps_.store.Append(id_, e);
+  if (!stored.ok()) {
+    // Not stored means not seen: leave the cursors alone so the next replay or poll retries.
+    log::Error("deployment {}: cannot store the {} event: {}", id_, status, stored.error().message);
+    return;
+  }
+  if (auto st = contract::ParseStage(status)) last_rank_ = StageRank(*st);
+  if (upstream_seq) upstream_seq_ = *upstream_seq;
+  log_count_ += static_cast<int64_t>(n);
+  terminal_ = stored->terminal;
+  log::Info("deployment {}: {} (event {}, from {})", id_, status, stored->seq, source);
+  deps_.hub.Notify(id_);
+}
+
+bool DeploymentWatcher::Accept(const contract::StageMessage& m) {
+  if (terminal_) return false;
+  if (m.deployment_id != id_) {
+    log::Warn("deployment {}: skipped a message for another deployment ({})", id_,
+              m.deployment_id.substr(0, 64));
+    return false;
+  }
+  int rank = StageRank(m.status);
+  if (m.seq) {
+    if (*m.seq <= upstream_seq_) return false;
+    if (rank < last_rank_) {
+      log::Warn("deployment {}: skipped message {} going back to {}", id_, *m.seq,
+                contract::StageName(m.status));
+      return false;
+    }
+  } else if (rank <= last_rank_) {
+    return false;
+  }
+  Store(std::string(contract::StageName(m.status)), m.logs, m.url.value_or(""), "stream", m.seq);
+  return true;
+}
+
+void DeploymentWatcher::AcceptStatus(const contract::StatusResponse& s) {
+  if (terminal_) return;
+  int rank = StageRank(s.status);
+  if (rank < last_rank_) return;
+  std::vector<std::string> fresh;
+  if (static_cast<int64_t>(s.logs.size()) > log_count_) {
+    fresh.assign(s.logs.begin() + log_count_, s.logs.end());
+  }
+  if (rank == last_rank_ && fresh.empty()) return;
+  Store(std::string(contract::StageName(s.status)), std::move(fresh), s.url.value_or(""), "poll",
+        s.seq);
+}
+
+void DeploymentWatcher::Run() {
+  Backoff backoff(std::chrono::milliseconds(500), deps_.max_backoff, deps_.random, 1.7);
+  int not_found = 0;
+  while (!terminal_ && !deps_.stop.stopped()) {
+    ws::ConnectOptions options;
+    options.ping_interval = deps_.ping_interval;
+    auto conn = deps_.auth.Call<std::unique_ptr<ws::Connection>>([&](const std::string& token) {
+      ws::ConnectOptions o = options;
+      o.headers.emplace_back("Authorization", "Bearer " + token);
+      return deps_.connector.Connect(deps_.platform.WebSocketUrl(id_, upstream_seq_), o);
+    });
+    if (conn.ok()) {
+      {
+        std::lock_guard lock(conn_mu_);
+        conn_ = conn->get();
+      }
+      if (deps_.stop.stopped()) (*conn)->Close();  // a Stop() that came before conn_ was set
+      std::string why;
+      while (!terminal_) {
+        ws::Event ev = (*conn)->Receive(std::chrono::minutes(10));
+        if (ev.kind == ws::EventKind::kTimeout) continue;
+        if (ev.kind == ws::EventKind::kClosed) {
+          why = ev.payload.empty() ? "closed" : ev.payload;
+          break;
+        }
+        auto m = contract::ParseStageMessage(ev.payload);
+        if (!m.ok()) {
+          log::Warn("deployment {}: skipped a frame outside the contract: {}", id_,
+                    m.error().message);
+          continue;
+        }
+        if (Accept(*m)) {
+          backoff.Reset();
+          SetProblem("");
+        }
+      }
+      {
+        std::lock_guard lock(conn_mu_);
+        conn_ = nullptr;
+      }
+      (*conn)->Close();
+      if (terminal_ || deps_.stop.stopped()) break;
+      SetProblem("the platform's event stream ended before the deployment finished (" + why +
+                 "); reconnecting and polling the status meanwhile");
+    } else if (conn.error().code == ErrorCode::kUnauthenticated) {
+      SetProblem(conn.error().message);
+    } else {
+      SetProblem("cannot open the platform's event stream (" + conn.error().message +
+                 "); retrying and polling the status meanwhile");
+    }
+
+    auto status = deps_.auth.Call<contract::StatusResponse>(
+        [&](const std::string& token) { return deps_.platform.Status(token, id_); });
+    if (status.ok()) {
+      not_found = 0;
+      AcceptStatus(*status);
+    } else if (status.error().code == ErrorCode::kNotFound && ++not_found >= 5) {
+      SetProblem("the platform does not know this deployment any more; stopped following it");
+      return;
+    } else if (status.error().code != ErrorCode::kCancelled) {
+      log::Warn("deployment {}: status poll failed: {}", id_, status.error().message);
+    }
+    if (terminal_) break;
+    if (!deps_.stop.SleepFor(backoff.Next())) break;
+  }
+}
+
+}  // namespace bim::daemon

@@ -1,0 +1,80 @@
+#pragma once
+// Follows one deployment on the platform until it is terminal, on a thread of its own, and
+// writes every new stage into the store, then pokes the hub. One per active deployment,
+// however many terminals watch it: fan-out happens downstream, from the store.
+//
+// Upstream it holds one WebSocket (/ws?deploymentId=, with since= when the platform sends seq).
+// When the stream drops it reconnects with jittered backoff and meanwhile polls
+// GET /api/status/{id}. A lost stream is never a failed deployment: only the platform's
+// "failed" is. Frames outside the contract are logged and skipped.
+//
+// De-duplication, so a replay after a reconnect stores nothing twice: with seq, a message is
+// new when its seq is above the newest one taken in; without seq (a seed-only platform), when
+// its stage is later than the newest stage stored. A status poll adds an event when its stage
+// is later, or it carries log lines not yet stored.
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/contract.h"
+#include "common/random.h"
+#include "common/stop_signal.h"
+#include "daemon/auth_manager.h"
+#include "daemon/deployment_store.h"
+#include "daemon/platform_client.h"
+#include "daemon/watch_hub.h"
+#include "ws/ws_client.h"
+
+namespace bim::daemon {
+
+struct WatcherDeps {
+  DeploymentStore& store;
+  WatchHub& hub;
+  PlatformClient& platform;
+  AuthManager& auth;
+  ws::Connector& connector;
+  Random& random;
+  StopSignal& stop;
+  std::chrono::milliseconds ping_interval{20000};
+  std::chrono::milliseconds max_backoff{30000};
+};
+
+class DeploymentWatcher {
+ public:
+  DeploymentWatcher(WatcherDeps deps, DeploymentRecord record);
+  ~DeploymentWatcher();
+
+  void Start();
+  // Wakes the thread if it is blocked on the stream (used at shutdown) and joins it.
+  void Stop();
+  bool finished() const { return finished_; }
+  const std::string& id() const { return id_; }
+
+ private:
+  void Run();
+  // Stores what is new in a stage message; returns false when the message was not taken.
+  bool Accept(const contract::StageMessage& m);
+  void AcceptStatus(const contract::StatusResponse& s);
+  void Store(const std::string& status, std::vector<std::string> logs, const std::string& url,
+             const char* source, std::optional<int64_t> upstream_seq);
+  void SetProblem(const std::string& problem);
+
+  WatcherDeps deps_;
+  const std::string id_;
+  // Only the watcher thread touches these after Start().
+  int last_rank_ = -1;
+  int64_t upstream_seq_ = 0;
+  int64_t log_count_ = 0;
+  bool terminal_ = false;
+  std::string problem_;
+
+  std::atomic<bool> finished_{false};
+  std::mutex conn_mu_;
+  ws::Connection* conn_ = nullptr;  // guarded by conn_mu_; the stream being read, if any
+  std::thread thread_;
+};
+
+}  // namespace bim::daemon

@@ -1,0 +1,40 @@
+#pragma once
+// HTTP behind an interface of ours (STYLE.md §2): PlatformClient talks to this, CurlHttpClient
+// implements it, and tests can put faults in between.
+//
+// Send returns an Error only when no HTTP response arrived (connection refused, timeout, TLS
+// failure); any status code, 500 included, is a response for the caller to judge.
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+
+namespace bim::daemon {
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::chrono::milliseconds timeout{30000};
+};
+
+struct HttpResponse {
+  long status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::optional<int64_t> retry_after_seconds;
+};
+
+class HttpClient {
+ public:
+  virtual ~HttpClient() = default;
+  virtual Result<HttpResponse> Send(const HttpRequest& request) = 0;
+};
+
+}  // namespace bim::daemon

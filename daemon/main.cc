@@ -1,0 +1,43 @@
+// backend-imd: the per-user agent. Flags only; everything else is in daemon_main.cc.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "common/version.h"
+#include "daemon/daemon_main.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "backend-imd: the Backend.im agent. Keeps your login, your deployment history and the "
+      "deployment streams you watch; the backend-im command talks to it over a Unix socket.\n"
+      "Usually started by systemd (`systemctl --user start backend-imd`) or on demand by "
+      "backend-im.",
+      "backend-imd"};
+  bim::daemon::DaemonOptions options;
+  bool version = false;
+  app.add_flag("--version", version, "Print the version and exit");
+  app.add_option("--socket", options.socket_path,
+                 "Unix socket to listen on (env BACKEND_IM_SOCKET; default "
+                 "$XDG_RUNTIME_DIR/backend-im/agent.sock)");
+  app.add_option("--state-dir", options.state_dir,
+                 "Folder for the database and lock (default $XDG_STATE_HOME/backend-im)");
+  app.add_option("--api-url", options.api_url,
+                 "Platform URL (env BACKEND_IM_API_URL, then api_url in the config file)");
+  app.add_option("--log-level", options.log_level,
+                 "debug, info, warn or error (env BACKEND_IM_LOG_LEVEL; default info)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (version) {
+    std::printf("backend-imd %s\n", bim::kVersion);
+    return 0;
+  }
+  try {
+    return bim::daemon::RunDaemon(options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "backend-imd: fatal: %s\n", e.what());
+    return 1;
+  }
+}

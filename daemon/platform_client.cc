@@ -1,0 +1,250 @@
+#include "daemon/platform_client.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "common/backoff.h"
+#include "common/log.h"
+
+namespace bim::daemon {
+namespace {
+
+bool Retryable(long status) { return status == 429 || status == 502 || status == 503 || status == 504; }
+
+std::string Host(const std::string& url) {
+  auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return "";
+  std::string rest = url.substr(scheme_end + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
+  if (!rest.empty() && rest[0] == '[') return rest.substr(0, rest.find(']') + 1);
+  return rest.substr(0, rest.find(':'));
+}
+
+bool IsLoopbackHost(const std::string& host) {
+  if (host == "localhost" || host == "[::1]") return true;
+  // 127.0.0.0/8 written as a dotted quad of digits only.
+  if (host.rfind("127.", 0) != 0) return false;
+  int dots = 0;
+  for (char c : host) {
+    if (c == '.') {
+      ++dots;
+    } else if (c < '0' || c > '9') {
+      return false;
+    }
+  }
+  return dots == 3;
+}
+
+}  // namespace
+
+Status ValidateApiUrl(const std::string& url) {
+  bool https = url.rfind("https://", 0) == 0;
+  bool http = url.rfind("http://", 0) == 0;
+  if (!https && !http) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("API URL \"{}\" must start with https://", url));
+  }
+  std::string host = Host(url);
+  if (host.empty()) {
+    return Error(ErrorCode::kInvalidArgument, fmt::format("API URL \"{}\" has no host", url));
+  }
+  if (http && !IsLoopbackHost(host)) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("API URL \"{}\" uses plain http to a non-loopback host; https is "
+                             "required (plain http is allowed only for localhost/127.0.0.1/[::1])",
+                             url));
+  }
+  return OkStatus();
+}
+
+PlatformClient::PlatformClient(std::string base_url, HttpClient& http, Random& random,
+                               StopSignal& stop, RetryPolicy policy)
+    : base_url_(std::move(base_url)), http_(http), random_(random), stop_(stop), policy_(policy) {
+  while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
+}
+
+Result<HttpResponse> PlatformClient::Execute(HttpRequest request) {
+  Backoff backoff(policy_.base_delay, policy_.max_delay, random_);
+  auto started = std::chrono::steady_clock::now();
+  Error last(ErrorCode::kUnavailable, "no attempt made");
+  for (int attempt = 1;; ++attempt) {
+    auto r = http_.Send(request);
+    std::chrono::milliseconds delay = backoff.Next();
+    if (r.ok()) {
+      if (!Retryable(r->status)) return r;
+      if (r->retry_after_seconds) {
+        delay = std::chrono::seconds(std::clamp<int64_t>(*r->retry_after_seconds, 1, 60));
+      }
+      last = ErrorFromResponse(*r, request.method + " " + request.url);
+    } else {
+      last = r.error();
+    }
+    auto spent = std::chrono::steady_clock::now() - started;
+    if (attempt >= policy_.max_attempts || spent + delay > policy_.total_budget) break;
+    log::Info("{} {}: {}; retry {} in {} ms", request.method, request.url, last.message, attempt,
+              delay.count());
+    if (!stop_.SleepFor(delay)) return Error(ErrorCode::kCancelled, "the agent is stopping");
+  }
+  return last;
+}
+
+Error PlatformClient::ErrorFromResponse(const HttpResponse& r, const std::string& what) const {
+  std::string detail;
+  if (auto body = contract::ParseErrorBody(r.body); body.ok()) {
+    detail = body->message.empty() ? body->error : body->error + ": " + body->message;
+  } else if (auto oauth = contract::ParseOAuthError(r.body); oauth.ok()) {
+    detail = oauth->error_description.empty() ? oauth->error
+                                              : oauth->error + ": " + oauth->error_description;
+  } else {
+    detail = r.body.substr(0, 200);
+  }
+  std::string msg = fmt::format("the platform answered {} to {}{}{}", r.status, what,
+                                detail.empty() ? "" : ": ", detail);
+  switch (r.status) {
+    case 400: return Error(ErrorCode::kInvalidArgument, msg);
+    case 401: return Error(ErrorCode::kUnauthenticated, msg);
+    case 403: return Error(ErrorCode::kPermissionDenied, msg);
+    case 404: return Error(ErrorCode::kNotFound, msg);
+    case 409:
+    case 422: return Error(ErrorCode::kConflict, msg);
+    case 429: return Error(ErrorCode::kRateLimited, msg);
+    default:
+      if (r.status >= 500) return Error(ErrorCode::kUnavailable, msg);
+      return Error(ErrorCode::kRejected, msg);
+  }
+}
+
+namespace {
+
+HttpRequest JsonRequest(std::string method, std::string url, const std::string& token,
+                        std::string body = "") {
+  HttpRequest req;
+  req.method = std::move(method);
+  req.url = std::move(url);
+  req.headers.emplace_back("Authorization", "Bearer " + token);
+  req.headers.emplace_back("Accept", "application/json");
+  if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
+  req.body = std::move(body);
+  return req;
+}
+
+HttpRequest FormRequest(std::string url, std::string body) {
+  HttpRequest req;
+  req.method = "POST";
+  req.url = std::move(url);
+  req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+  req.headers.emplace_back("Accept", "application/json");
+  req.body = std::move(body);
+  return req;
+}
+
+template <typename T, typename Parse>
+Result<T> Decode(const Result<HttpResponse>& r, Parse parse) {
+  if (!r.ok()) return r.error();
+  return parse(r->body);
+}
+
+}  // namespace
+
+Result<contract::GenerateResponse> PlatformClient::Generate(const std::string& token,
+                                                            const std::string& prompt) {
+  auto req = JsonRequest("POST", base_url_ + "/api/generate", token,
+                         contract::ToJson(contract::GenerateRequest{prompt}));
+  req.timeout = std::chrono::minutes(5);  // generation by a model can take a while
+  auto r = Execute(std::move(req));
+  if (r.ok() && r->status != 200) return ErrorFromResponse(*r, "POST /api/generate");
+  return Decode<contract::GenerateResponse>(r, contract::ParseGenerateResponse);
+}
+
+Result<contract::DeployResponse> PlatformClient::Deploy(const std::string& token,
+                                                        const contract::DeployRequest& request,
+                                                        const std::string& idempotency_key) {
+  auto req = JsonRequest("POST", base_url_ + "/api/deploy", token, contract::ToJson(request));
+  req.headers.emplace_back("Idempotency-Key", idempotency_key);
+  req.timeout = std::chrono::minutes(5);
+  auto r = Execute(std::move(req));
+  if (r.ok() && r->status != 200 && r->status != 201 && r->status != 202) {
+    return ErrorFromResponse(*r, "POST /api/deploy");
+  }
+  return Decode<contract::DeployResponse>(r, contract::ParseDeployResponse);
+}
+
+Result<contract::StatusResponse> PlatformClient::Status(const std::string& token,
+                                                        const std::string& id) {
+  auto r = Execute(JsonRequest("GET", base_url_ + "/api/status/" + contract::PercentEncode(id), token));
+  if (r.ok() && r->status != 200) return ErrorFromResponse(*r, "GET /api/status");
+  return Decode<contract::StatusResponse>(r, contract::ParseStatusResponse);
+}
+
+Result<contract::VerifyResponse> PlatformClient::Verify(const std::string& token) {
+  auto r = Execute(JsonRequest("GET", base_url_ + "/api/auth/verify", token));
+  if (r.ok() && r->status != 200) return ErrorFromResponse(*r, "GET /api/auth/verify");
+  return Decode<contract::VerifyResponse>(r, contract::ParseVerifyResponse);
+}
+
+Result<contract::DeviceCodeResponse> PlatformClient::StartDeviceLogin(const std::string& client_id) {
+  auto r = Execute(FormRequest(base_url_ + "/oauth/device/code",
+                               contract::FormEncode({{"client_id", client_id},
+                                                     {"scope", "deploy"}})));
+  if (r.ok() && r->status == 404) {
+    return Error(ErrorCode::kRejected,
+                 "this platform does not offer the device login (POST /oauth/device/code is "
+                 "404); log in with a token instead: backend-im auth login --with-token");
+  }
+  if (r.ok() && r->status != 200) return ErrorFromResponse(*r, "POST /oauth/device/code");
+  return Decode<contract::DeviceCodeResponse>(r, contract::ParseDeviceCodeResponse);
+}
+
+Result<DevicePollResult> PlatformClient::PollDeviceLogin(const std::string& client_id,
+                                                         const std::string& device_code) {
+  auto r = Execute(FormRequest(
+      base_url_ + "/oauth/token",
+      contract::FormEncode({{"grant_type", "urn:ietf:params:oauth:grant-type:device_code"},
+                            {"device_code", device_code},
+                            {"client_id", client_id}})));
+  if (!r.ok()) return r.error();
+  if (r->status == 200) {
+    auto t = contract::ParseTokenResponse(r->body);
+    if (!t.ok()) return t.error();
+    return DevicePollResult(std::move(*t));
+  }
+  if (r->status == 400 || r->status == 401) {
+    if (auto e = contract::ParseOAuthError(r->body); e.ok()) return DevicePollResult(std::move(*e));
+  }
+  return ErrorFromResponse(*r, "POST /oauth/token");
+}
+
+Result<contract::TokenResponse> PlatformClient::Refresh(const std::string& client_id,
+                                                        const std::string& refresh_token) {
+  auto r = Execute(FormRequest(base_url_ + "/oauth/token",
+                               contract::FormEncode({{"grant_type", "refresh_token"},
+                                                     {"refresh_token", refresh_token},
+                                                     {"client_id", client_id}})));
+  if (!r.ok()) return r.error();
+  if (r->status == 400 || r->status == 401) {
+    auto e = contract::ParseOAuthError(r->body);
+    return Error(ErrorCode::kUnauthenticated,
+                 fmt::format("the platform refused to refresh the login ({}); run `backend-im "
+                             "auth login`",
+                             e.ok() ? e->error : std::to_string(r->status)));
+  }
+  if (r->status != 200) return ErrorFromResponse(*r, "POST /oauth/token");
+  return contract::ParseTokenResponse(r->body);
+}
+
+std::string PlatformClient::WebSocketUrl(const std::string& deployment_id, int64_t since) const {
+  std::string base = base_url_;
+  if (base.rfind("https://", 0) == 0) {
+    base = "wss://" + base.substr(8);
+  } else if (base.rfind("http://", 0) == 0) {
+    base = "ws://" + base.substr(7);
+  }
+  std::string url = base + "/ws?deploymentId=" + contract::PercentEncode(deployment_id);
+  if (since > 0) url += "&since=" + std::to_string(since);
+  return url;
+}
+
+}  // namespace bim::daemon

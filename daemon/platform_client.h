@@ -1,0 +1,74 @@
+#pragma once
+// The Backend.im REST API (docs/API_CONTRACTS.md) as typed calls.
+//
+// Retries: connection errors, timeouts, 429, 502, 503 and 504 are retried with jittered
+// exponential backoff, honouring Retry-After (clamped to 1..60 s), up to a total budget. POST
+// /api/deploy carries an Idempotency-Key, the same on every retry, so a retry after a lost
+// response never makes a second deployment. Other statuses come back as Errors whose message
+// is the platform's own (from its {"error","message"} body) when it sent one.
+//
+// Thread-safe; calls block. Tokens are passed in per call: AuthManager owns them.
+
+#include <chrono>
+#include <string>
+#include <variant>
+
+#include "common/clock.h"
+#include "common/contract.h"
+#include "common/random.h"
+#include "common/result.h"
+#include "common/stop_signal.h"
+#include "daemon/http_client.h"
+
+namespace bim::daemon {
+
+struct RetryPolicy {
+  int max_attempts = 6;
+  std::chrono::milliseconds base_delay{500};
+  std::chrono::milliseconds max_delay{8000};
+  std::chrono::milliseconds total_budget{60000};
+};
+
+// One answer of the device flow's token endpoint: tokens, or an RFC 8628 error code.
+using DevicePollResult = std::variant<contract::TokenResponse, contract::OAuthError>;
+
+class PlatformClient {
+ public:
+  PlatformClient(std::string base_url, HttpClient& http, Random& random, StopSignal& stop,
+                 RetryPolicy policy = {});
+
+  const std::string& base_url() const { return base_url_; }
+
+  Result<contract::GenerateResponse> Generate(const std::string& token, const std::string& prompt);
+  Result<contract::DeployResponse> Deploy(const std::string& token,
+                                          const contract::DeployRequest& request,
+                                          const std::string& idempotency_key);
+  Result<contract::StatusResponse> Status(const std::string& token, const std::string& id);
+  Result<contract::VerifyResponse> Verify(const std::string& token);
+
+  Result<contract::DeviceCodeResponse> StartDeviceLogin(const std::string& client_id);
+  Result<DevicePollResult> PollDeviceLogin(const std::string& client_id,
+                                           const std::string& device_code);
+  // An OAuth error (e.g. invalid_grant) comes back as kUnauthenticated.
+  Result<contract::TokenResponse> Refresh(const std::string& client_id,
+                                          const std::string& refresh_token);
+
+  // ws(s)://host/ws?deploymentId=ID[&since=N]
+  std::string WebSocketUrl(const std::string& deployment_id, int64_t since) const;
+
+ private:
+  Result<HttpResponse> Execute(HttpRequest request);
+  Error ErrorFromResponse(const HttpResponse& r, const std::string& what) const;
+
+  std::string base_url_;
+  HttpClient& http_;
+  Random& random_;
+  StopSignal& stop_;
+  RetryPolicy policy_;
+};
+
+// Checks an API URL before anything connects: http(s) only, and plain http only to a loopback
+// host (localhost, 127.0.0.0/8, [::1]), decided from the URL text alone.
+Status ValidateApiUrl(const std::string& url);
+
+}  // namespace bim::daemon
