@@ -1,0 +1,201 @@
+#include "ctl/agent_client.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "common/paths.h"
+#include "common/version.h"
+
+
+namespace bim::ctl {
+namespace {
+
+constexpr const char* kVersionKey = "x-backend-im-agent-version";
+constexpr const char* kAutostartedKey = "x-backend-im-agent-autostarted";
+constexpr const char* kErrorCodeKey = "x-backend-im-error-code";
+constexpr int kMaxMessageBytes = 256 * 1024 * 1024;
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+std::string Metadata(const std::multimap<grpc::string_ref, grpc::string_ref>& md, const char* key) {
+  auto it = md.find(key);
+  if (it == md.end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+// backend-imd next to this binary (a build tree or /usr/bin), else on PATH.
+std::string AgentBinary() {
+  std::string explicit_path = Env("BACKEND_IMD");
+  if (!explicit_path.empty()) return explicit_path;
+  char self[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    self[n] = '\0';
+    std::string dir = paths::Dirname(self);
+    std::string candidate = dir + "/backend-imd";
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "backend-imd";
+}
+
+}  // namespace
+
+AgentClient::AgentClient() : socket_path_(paths::SocketPath()) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  channel_ = grpc::CreateCustomChannel("unix:" + socket_path_, grpc::InsecureChannelCredentials(), args);
+  stub_ = backend_im::v1::Agent::NewStub(channel_);
+}
+
+bool AgentClient::Listening(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    ::close(fd);
+    return false;
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+Status AgentClient::StartAgent() {
+  std::string binary = AgentBinary();
+  std::string log_dir = paths::StateDir();
+  if (auto s = paths::EnsurePrivateDir(log_dir); !s.ok()) return s;
+  std::string log_path = log_dir + "/agent.log";
+
+  pid_t child = ::fork();
+  if (child < 0) return Error(ErrorCode::kInternal, fmt::format("fork failed: {}", std::strerror(errno)));
+  if (child == 0) {
+    // Detach twice so the agent is nobody's child here and outlives this terminal.
+    ::setsid();
+    if (::fork() != 0) ::_exit(0);
+    int in = ::open("/dev/null", O_RDONLY);
+    int out = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (in >= 0) ::dup2(in, 0);
+    if (out >= 0) {
+      ::dup2(out, 1);
+      ::dup2(out, 2);
+    }
+    for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+    ::setenv("BACKEND_IM_AUTOSTARTED", "1", 1);
+    char* argv[] = {const_cast<char*>(binary.c_str()), nullptr};
+    ::execvp(binary.c_str(), argv);
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+
+  // Wait for the socket with doubling pauses, ~3 s in all.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  auto pause = std::chrono::milliseconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (Listening(socket_path_)) return OkStatus();
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(200));
+  }
+  return Error(ErrorCode::kUnavailable,
+               fmt::format("started {} but it did not listen on {} within 3 s; see {} for why",
+                           binary, socket_path_, log_path));
+}
+
+Status AgentClient::Connect() {
+  if (Listening(socket_path_)) return OkStatus();
+  if (Env("BACKEND_IM_NO_AUTOSTART") == "1") {
+    return Error(ErrorCode::kUnavailable,
+                 fmt::format("no agent is listening on {}; start it with `systemctl --user start "
+                             "backend-imd` (or run `backend-imd`), or unset "
+                             "BACKEND_IM_NO_AUTOSTART to let backend-im start it",
+                             socket_path_));
+  }
+  return StartAgent();
+}
+
+std::unique_ptr<grpc::ClientContext> AgentClient::NewContext(std::chrono::milliseconds timeout) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  if (timeout.count() > 0) ctx->set_deadline(std::chrono::system_clock::now() + timeout);
+  return ctx;
+}
+
+void AgentClient::CheckReply(const grpc::ClientContext& ctx) {
+  const auto& md = ctx.GetServerInitialMetadata();
+  std::string version = Metadata(md, kVersionKey);
+  if (version.empty() || version == kVersion || warned_) return;
+  warned_ = true;
+  bool autostarted = Metadata(md, kAutostartedKey) == "1";
+  if (autostarted) {
+    std::fprintf(stderr,
+                 "note: the running agent is version %s and this backend-im is %s; restarting "
+                 "the agent after this command.\n",
+                 version.c_str(), kVersion);
+    outdated_autostarted_ = true;
+  } else {
+    std::fprintf(stderr,
+                 "warning: the running agent is version %s but this backend-im is %s. Restart "
+                 "it to pick up the new version: `systemctl --user restart backend-imd` (or "
+                 "`backend-im daemon stop`).\n",
+                 version.c_str(), kVersion);
+  }
+}
+
+void AgentClient::RestartIfOutdated() {
+  if (!outdated_autostarted_) return;
+  outdated_autostarted_ = false;
+  auto ctx = NewContext(std::chrono::seconds(5));
+  backend_im::v1::ShutdownReply reply;
+  if (!stub_->Shutdown(ctx.get(), {}, &reply).ok()) return;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (Listening(socket_path_) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (Env("BACKEND_IM_NO_AUTOSTART") != "1") (void)StartAgent();
+}
+
+int AgentClient::Fail(const grpc::ClientContext& ctx, const grpc::Status& status,
+                      const std::string& what) {
+  std::string platform_code = Metadata(ctx.GetServerTrailingMetadata(), kErrorCodeKey);
+  std::string message = status.error_message();
+  int code = kExitPlatform;
+  switch (status.error_code()) {
+    case grpc::StatusCode::INVALID_ARGUMENT: code = kExitUsage; break;
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED: code = kExitAuth; break;
+    case grpc::StatusCode::NOT_FOUND: code = kExitNotFound; break;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      code = kExitAgent;
+      message = "the agent did not answer in time";
+      break;
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::CANCELLED:
+      if (platform_code.empty()) {
+        code = kExitAgent;
+        message = fmt::format("lost the connection to the agent on {} ({}); run the command "
+                              "again, or check `backend-im daemon status`",
+                              socket_path_, message);
+      }
+      break;
+    default: break;
+  }
+  std::fprintf(stderr, "backend-im: %s: %s\n", what.c_str(), message.c_str());
+  return code;
+}
+
+}  // namespace bim::ctl

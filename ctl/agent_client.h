@@ -1,0 +1,67 @@
+#pragma once
+// The ctl's connection to the agent over its Unix socket.
+//
+// Connect() first probes the socket with a plain connect(2) (microseconds). When nothing
+// listens it starts backend-imd itself, detached and with the same environment, and waits at
+// most ~3 s for the socket (BACKEND_IM_NO_AUTOSTART=1 turns this off), then fails with a
+// message that says what to do. After each call, CheckReply() compares the agent's version
+// (from the reply's metadata) with the ctl's: on a difference it says so, and an agent that a
+// ctl started is asked to stop, so the next command starts the new one.
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "backend_im/v1/agent.grpc.pb.h"
+#include "common/result.h"
+
+namespace bim::ctl {
+
+// Exit codes of backend-im (docs/CLI.md).
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitDeployFailed = 1,
+  kExitUsage = 2,
+  kExitAuth = 3,
+  kExitAgent = 4,
+  kExitPlatform = 5,
+  kExitLocalFiles = 6,
+  kExitNotFound = 7,
+  kExitInterrupted = 130,
+};
+
+class AgentClient {
+ public:
+  AgentClient();
+
+  // Makes sure an agent listens (starting one if allowed).
+  Status Connect();
+  backend_im::v1::Agent::Stub& stub() { return *stub_; }
+  const std::string& socket_path() const { return socket_path_; }
+
+  // A context with a deadline (none when timeout is zero).
+  std::unique_ptr<grpc::ClientContext> NewContext(std::chrono::milliseconds timeout);
+  // Looks at a finished call's metadata for version skew.
+  void CheckReply(const grpc::ClientContext& ctx);
+  // Stops an outdated agent that a ctl started; called once the command is done.
+  void RestartIfOutdated();
+
+  // Turns a failed call into an exit code and prints the message to stderr.
+  int Fail(const grpc::ClientContext& ctx, const grpc::Status& status, const std::string& what);
+
+  // True when a socket accepts connections at path.
+  static bool Listening(const std::string& path);
+
+ private:
+  Status StartAgent();
+
+  std::string socket_path_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<backend_im::v1::Agent::Stub> stub_;
+  bool outdated_autostarted_ = false;
+  bool warned_ = false;
+};
+
+}  // namespace bim::ctl

@@ -1,0 +1,14 @@
+#pragma once
+// Ctrl-C and SIGTERM for the ctl. Install() blocks both signals (before gRPC starts threads,
+// which inherit the mask) and waits for them on a thread of its own. While a handler is set it
+// runs on that thread (e.g. to cancel a watch stream and detach); otherwise the ctl exits 130.
+
+#include <functional>
+
+namespace bim::ctl::interrupt {
+
+void Install();
+// Replaces the handler; an empty function restores "exit 130".
+void SetHandler(std::function<void()> handler);
+
+}  // namespace bim::ctl::interrupt

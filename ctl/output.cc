@@ -1,0 +1,88 @@
+#include "ctl/output.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <ctime>
+
+namespace bim::ctl {
+
+Style::Style() {
+  tty_ = ::isatty(STDOUT_FILENO) == 1;
+  const char* no_color = std::getenv("NO_COLOR");
+  const char* term = std::getenv("TERM");
+  color_ = tty_ && !(no_color && *no_color) && !(term && std::string(term) == "dumb");
+}
+
+std::string Style::Wrap(const char* code, const std::string& s) const {
+  if (!color_) return s;
+  return fmt::format("\033[{}m{}\033[0m", code, s);
+}
+
+std::string FormatTime(int64_t unix_ms) {
+  if (unix_ms <= 0) return "-";
+  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+std::string FormatIso(int64_t unix_ms) {
+  if (unix_ms <= 0) return "";
+  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:03d}Z", buf, static_cast<int>(unix_ms % 1000));
+}
+
+std::string Dump(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+nlohmann::json DeploymentJson(const backend_im::v1::Deployment& d) {
+  nlohmann::json j{{"id", d.id()},
+                   {"projectId", d.project_id()},
+                   {"commitHash", d.commit_hash()},
+                   {"status", d.status()},
+                   {"terminal", d.terminal()},
+                   {"createdAt", FormatIso(d.created_at_unix_ms())},
+                   {"updatedAt", FormatIso(d.updated_at_unix_ms())},
+                   {"lastSeq", d.last_seq()}};
+  j["url"] = d.url().empty() ? nlohmann::json(nullptr) : nlohmann::json(d.url());
+  if (!d.directory().empty()) j["directory"] = d.directory();
+  if (!d.stream_problem().empty()) j["streamProblem"] = d.stream_problem();
+  if (d.logs_size() > 0) j["logs"] = std::vector<std::string>(d.logs().begin(), d.logs().end());
+  return j;
+}
+
+nlohmann::json EventJson(const backend_im::v1::DeploymentEvent& e) {
+  nlohmann::json j{{"deploymentId", e.deployment_id()},
+                   {"seq", e.seq()},
+                   {"status", e.status()},
+                   {"logs", std::vector<std::string>(e.logs().begin(), e.logs().end())},
+                   {"terminal", e.terminal()},
+                   {"source", e.source()},
+                   {"receivedAt", FormatIso(e.received_at_unix_ms())}};
+  j["url"] = e.url().empty() ? nlohmann::json(nullptr) : nlohmann::json(e.url());
+  return j;
+}
+
+nlohmann::json AuthJson(const backend_im::v1::AuthStatusReply& a) {
+  nlohmann::json j{{"loggedIn", a.logged_in()}, {"apiUrl", a.api_url()}};
+  if (!a.logged_in()) return j;
+  j["source"] = a.source();
+  j["userId"] = a.user_id();
+  j["email"] = a.email();
+  j["verified"] = a.verified();
+  j["canRefresh"] = a.can_refresh();
+  j["expiresAt"] = a.expires_at_unix_ms() > 0 ? nlohmann::json(FormatIso(a.expires_at_unix_ms()))
+                                              : nlohmann::json(nullptr);
+  return j;
+}
+
+}  // namespace bim::ctl

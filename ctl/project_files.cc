@@ -1,0 +1,363 @@
+#include "ctl/project_files.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/path_policy.h"
+
+namespace bim::ctl {
+namespace {
+
+std::string Errno(const std::string& what, const std::string& path) {
+  return fmt::format("{} {}: {}", what, path, std::strerror(errno));
+}
+
+std::optional<std::string> RealPath(const std::string& p) {
+  char buf[PATH_MAX];
+  if (!::realpath(p.c_str(), buf)) return std::nullopt;
+  return std::string(buf);
+}
+
+bool Within(const std::string& root, const std::string& p) {
+  return p == root || (p.size() > root.size() && p.compare(0, root.size(), root) == 0 &&
+                       p[root.size()] == '/');
+}
+
+Status MakeDirs(const std::string& dir, mode_t mode) {
+  for (size_t pos = 1; pos <= dir.size(); ++pos) {
+    if (pos != dir.size() && dir[pos] != '/') continue;
+    std::string prefix = dir.substr(0, pos);
+    if (::mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST) {
+      return Error(ErrorCode::kIo, Errno("cannot create", prefix));
+    }
+  }
+  return OkStatus();
+}
+
+Result<std::string> ReadWhole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error(ErrorCode::kIo, Errno("cannot read", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Status WriteWhole(const std::string& path, const std::string& content, mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return Error(ErrorCode::kIo, Errno("cannot write", path));
+  size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Error e(ErrorCode::kIo, Errno("cannot write", path));
+      ::close(fd);
+      return e;
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) return Error(ErrorCode::kIo, Errno("cannot write", path));
+  return OkStatus();
+}
+
+void RemoveTree(const std::string& path) {
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) != 0) return;
+  if (S_ISDIR(st.st_mode)) {
+    if (DIR* d = ::opendir(path.c_str())) {
+      while (dirent* e = ::readdir(d)) {
+        std::string name = e->d_name;
+        if (name == "." || name == "..") continue;
+        RemoveTree(path + "/" + name);
+      }
+      ::closedir(d);
+    }
+    ::rmdir(path.c_str());
+  } else {
+    ::unlink(path.c_str());
+  }
+}
+
+// Checks the folders on the way to root/rel: each must be a folder (or absent), and a symlink
+// among them must resolve inside root.
+Status CheckParents(const std::string& root_real, const std::string& root, const std::string& rel) {
+  size_t pos = 0;
+  while (true) {
+    size_t slash = rel.find('/', pos);
+    if (slash == std::string::npos) return OkStatus();
+    std::string prefix = root + "/" + rel.substr(0, slash);
+    struct stat st{};
+    if (::lstat(prefix.c_str(), &st) != 0) return OkStatus();  // absent: created later
+    if (S_ISLNK(st.st_mode)) {
+      auto real = RealPath(prefix);
+      if (!real || !Within(root_real, *real)) {
+        return Error(ErrorCode::kInvalidArgument,
+                     fmt::format("unsafe path \"{}\": {} is a symlink that leads outside {}", rel,
+                                 rel.substr(0, slash), root));
+      }
+    } else if (!S_ISDIR(st.st_mode)) {
+      return Error(ErrorCode::kConflict,
+                   fmt::format("{} is a file, but {} needs it to be a folder", rel.substr(0, slash), rel));
+    }
+    pos = slash + 1;
+  }
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Why a name is left out of an upload, or empty to keep it.
+std::string SkipReason(const std::string& name, bool is_dir) {
+  if (name == ".git") return "version control";
+  if (!name.empty() && name[0] == '.') {
+    if (name.rfind(".env", 0) == 0) return "secret (.env)";
+    return "hidden";
+  }
+  if (is_dir) {
+    if (name == "node_modules") return "dependencies";
+    if (name == "__pycache__") return "cache";
+    if (name == "venv" || name == "env") return "virtualenv";
+    return "";
+  }
+  if (EndsWith(name, ".pyc") || EndsWith(name, ".pyo")) return "compiled Python";
+  if (EndsWith(name, ".pem") || EndsWith(name, ".key")) return "secret (key)";
+  if (name.rfind("id_", 0) == 0) return "secret (ssh key)";
+  return "";
+}
+
+struct Walker {
+  const std::string& root;
+  const std::string& root_real;
+  const ReadLimits& limits;
+  ProjectSnapshot& snap;
+
+  Status Walk(const std::string& rel_dir) {
+    std::string abs_dir = rel_dir.empty() ? root : root + "/" + rel_dir;
+    DIR* d = ::opendir(abs_dir.c_str());
+    if (!d) return Error(ErrorCode::kIo, Errno("cannot read folder", abs_dir));
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n != "." && n != "..") names.push_back(std::move(n));
+    }
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+      std::string rel = rel_dir.empty() ? name : rel_dir + "/" + name;
+      std::string abs = root + "/" + rel;
+      struct stat lst{};
+      if (::lstat(abs.c_str(), &lst) != 0) return Error(ErrorCode::kIo, Errno("cannot stat", abs));
+      struct stat st = lst;
+      if (S_ISLNK(lst.st_mode)) {
+        auto real = RealPath(abs);
+        if (!real || !Within(root_real, *real)) {
+          snap.skipped.push_back({rel, "symlink leading outside the project"});
+          continue;
+        }
+        if (::stat(abs.c_str(), &st) != 0) return Error(ErrorCode::kIo, Errno("cannot stat", abs));
+        if (S_ISDIR(st.st_mode)) {
+          snap.skipped.push_back({rel, "symlink to a folder (its files are uploaded where they are)"});
+          continue;
+        }
+      }
+      if (S_ISDIR(st.st_mode)) {
+        std::string why = SkipReason(name, true);
+        if (why.empty() && ::access((abs + "/pyvenv.cfg").c_str(), F_OK) == 0) why = "virtualenv";
+        if (!why.empty()) {
+          snap.skipped.push_back({rel + "/", why});
+          continue;
+        }
+        if (auto s = Walk(rel); !s.ok()) return s;
+        continue;
+      }
+      if (!S_ISREG(st.st_mode)) {
+        snap.skipped.push_back({rel, "not a regular file"});
+        continue;
+      }
+      if (std::string why = SkipReason(name, false); !why.empty()) {
+        snap.skipped.push_back({rel, why});
+        continue;
+      }
+      if (auto s = CheckRelativePath(rel); !s.ok()) return s;
+      uint64_t size = static_cast<uint64_t>(st.st_size);
+      if (size > limits.max_file_bytes) {
+        return Error(ErrorCode::kInvalidArgument,
+                     fmt::format("{} is {} bytes; the limit for one file is {} bytes", rel, size,
+                                 limits.max_file_bytes));
+      }
+      if (snap.files.size() + 1 > limits.max_files) {
+        return Error(ErrorCode::kInvalidArgument,
+                     fmt::format("the project has more than {} files (at {}); add what should "
+                                 "not be uploaded to .backendimignore",
+                                 limits.max_files, rel));
+      }
+      if (snap.total_bytes + size > limits.max_total_bytes) {
+        return Error(ErrorCode::kInvalidArgument,
+                     fmt::format("the project is over {} bytes in all (at {})", limits.max_total_bytes, rel));
+      }
+      auto content = ReadWhole(abs);
+      if (!content.ok()) return content.error();
+      if (!IsValidUtf8(*content) || content->find('\0') != std::string::npos) {
+        return Error(ErrorCode::kInvalidArgument,
+                     fmt::format("{} is not UTF-8 text; the platform takes text files only. Add it "
+                                 "to .backendimignore to leave it out",
+                                 rel));
+      }
+      snap.total_bytes += content->size();
+      snap.files.emplace(rel, std::move(*content));
+    }
+    return OkStatus();
+  }
+};
+
+}  // namespace
+
+Result<WriteReport> WriteProjectFiles(const std::string& dir, const contract::FileMap& files,
+                                      bool force) {
+  // 1. Every name first: one bad name rejects the whole answer, before anything is touched.
+  for (const auto& [path, content] : files) {
+    if (auto s = CheckRelativePath(path); !s.ok()) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "the platform's answer was rejected and nothing was written: " + s.error().message);
+    }
+  }
+  if (auto s = MakeDirs(dir, 0755); !s.ok()) return s.error();
+  auto root_real = RealPath(dir);
+  if (!root_real) return Error(ErrorCode::kIo, Errno("cannot resolve", dir));
+
+  // 2. Where each file would land, and what is there now.
+  WriteReport report;
+  std::vector<std::string> conflicts;
+  for (const auto& [path, content] : files) {
+    if (auto s = CheckParents(*root_real, dir, path); !s.ok()) {
+      if (s.error().code == ErrorCode::kConflict) {
+        conflicts.push_back(path);
+        continue;
+      }
+      return Error(ErrorCode::kInvalidArgument,
+                   "the platform's answer was rejected and nothing was written: " + s.error().message);
+    }
+    std::string target = dir + "/" + path;
+    struct stat st{};
+    if (::lstat(target.c_str(), &st) != 0) {
+      report.written.push_back(path);
+      continue;
+    }
+    if (S_ISREG(st.st_mode)) {
+      auto existing = ReadWhole(target);
+      if (existing.ok() && *existing == content) {
+        report.unchanged.push_back(path);
+        continue;
+      }
+    }
+    if (S_ISDIR(st.st_mode) || !force) {
+      conflicts.push_back(path);
+      continue;
+    }
+    report.written.push_back(path);
+  }
+  if (!conflicts.empty()) {
+    std::string list;
+    for (const auto& c : conflicts) list += "\n  " + c;
+    return Error(ErrorCode::kConflict,
+                 fmt::format("{} file(s) in {} differ from what was generated; nothing was "
+                             "written. Use --force to overwrite them:{}",
+                             conflicts.size(), dir, list));
+  }
+
+  // 3. Stage everything beside the target, then move into place.
+  std::string parent = dir.find('/') == std::string::npos ? "." : dir.substr(0, dir.find_last_of('/'));
+  if (parent.empty()) parent = "/";
+  std::string base = dir.substr(dir.find_last_of('/') + 1);
+  std::string tmpl = parent + "/." + base + ".staging-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (!::mkdtemp(buf.data())) return Error(ErrorCode::kIo, Errno("cannot create a staging folder in", parent));
+  std::string staging = buf.data();
+  for (const auto& path : report.written) {
+    std::string staged = staging + "/" + path;
+    Status s = MakeDirs(staged.substr(0, staged.find_last_of('/')), 0755);
+    if (s.ok()) s = WriteWhole(staged, files.at(path), 0644);
+    if (!s.ok()) {
+      RemoveTree(staging);
+      return Error(s.error().code, s.error().message + " (nothing was written to " + dir + ")");
+    }
+  }
+  for (const auto& path : report.written) {
+    std::string target = dir + "/" + path;
+    Status s = MakeDirs(target.substr(0, target.find_last_of('/')), 0755);
+    if (s.ok() && ::rename((staging + "/" + path).c_str(), target.c_str()) != 0) {
+      s = Error(ErrorCode::kIo, Errno("cannot move into place", target));
+    }
+    if (!s.ok()) {
+      RemoveTree(staging);
+      return s.error();
+    }
+  }
+  RemoveTree(staging);
+  return report;
+}
+
+Result<ProjectSnapshot> ReadProjectFiles(const std::string& dir, const ReadLimits& limits) {
+  struct stat st{};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Error(ErrorCode::kInvalidArgument, fmt::format("{} is not a folder", dir));
+  }
+  auto root_real = RealPath(dir);
+  if (!root_real) return Error(ErrorCode::kIo, Errno("cannot resolve", dir));
+  ProjectSnapshot snap;
+  Walker w{dir, *root_real, limits, snap};
+  if (auto s = w.Walk(""); !s.ok()) return s.error();
+  return snap;
+}
+
+std::optional<ProjectMeta> LoadProjectMeta(const std::string& dir) {
+  auto text = ReadWhole(dir + "/.backend-im/project.json");
+  if (!text.ok()) return std::nullopt;
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  auto it = j.find("projectId");
+  if (it == j.end() || !it->is_string()) return std::nullopt;
+  return ProjectMeta{it->get<std::string>()};
+}
+
+Status SaveProjectMeta(const std::string& dir, const ProjectMeta& meta) {
+  std::string folder = dir + "/.backend-im";
+  if (auto s = MakeDirs(folder, 0755); !s.ok()) return s;
+  std::string body = nlohmann::json{{"projectId", meta.project_id}}.dump(2) + "\n";
+  std::string tmp = folder + "/project.json.tmp";
+  if (auto s = WriteWhole(tmp, body, 0644); !s.ok()) return s;
+  if (::rename(tmp.c_str(), (folder + "/project.json").c_str()) != 0) {
+    return Error(ErrorCode::kIo, Errno("cannot write", folder + "/project.json"));
+  }
+  return OkStatus();
+}
+
+std::string FolderNameForPrompt(const std::string& prompt) {
+  std::string out;
+  for (unsigned char c : prompt) {
+    if (std::isalnum(c)) {
+      out += static_cast<char>(std::tolower(c));
+    } else if (!out.empty() && out.back() != '-') {
+      out += '-';
+    }
+    if (out.size() >= 40) break;
+  }
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out.empty() ? "backend" : out;
+}
+
+}  // namespace bim::ctl

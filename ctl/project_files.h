@@ -1,0 +1,62 @@
+#pragma once
+// Local project files: where generate writes and what deploy reads. The ctl does this, not the
+// agent, so the agent never needs write access outside its own folders.
+//
+// Writing (generate) treats the platform's answer as untrusted: every name must pass
+// CheckRelativePath, no existing folder on the way may be a symlink that leads outside the
+// target, and an existing file with other content is a conflict unless `force`. Nothing is
+// written unless everything can be: files go to a staging folder beside the target first and
+// are moved into place only once all of them are written.
+//
+// Reading (deploy) walks the folder in byte-wise name order, so the same tree always gives the
+// same upload and the same commit hash.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/contract.h"
+#include "common/result.h"
+
+namespace bim::ctl {
+
+struct WriteReport {
+  std::vector<std::string> written;    // new or changed
+  std::vector<std::string> unchanged;  // already there with the same content
+};
+
+// On conflicts without force the Error lists every conflicting path (kConflict).
+Result<WriteReport> WriteProjectFiles(const std::string& dir, const contract::FileMap& files,
+                                      bool force);
+
+struct ReadLimits {
+  uint64_t max_file_bytes = 5ull * 1024 * 1024;
+  uint64_t max_total_bytes = 50ull * 1024 * 1024;
+  size_t max_files = 5000;
+};
+
+struct SkippedFile {
+  std::string path;
+  std::string reason;
+};
+
+struct ProjectSnapshot {
+  contract::FileMap files;
+  std::vector<SkippedFile> skipped;
+  uint64_t total_bytes = 0;
+};
+
+Result<ProjectSnapshot> ReadProjectFiles(const std::string& dir, const ReadLimits& limits = {});
+
+// DIR/.backend-im/project.json: which platform project this folder deploys to.
+struct ProjectMeta {
+  std::string project_id;
+};
+std::optional<ProjectMeta> LoadProjectMeta(const std::string& dir);
+Status SaveProjectMeta(const std::string& dir, const ProjectMeta& meta);
+
+// A folder name made from a prompt: "REST API for users" -> "rest-api-for-users".
+std::string FolderNameForPrompt(const std::string& prompt);
+
+}  // namespace bim::ctl
