@@ -1,1 +1,461 @@
+// The websocketpp-backed Connector (ws/ws_client.h).
+//
+// One asio io_context and one thread per Connector, shared by a plain (ws://) and a TLS
+// (wss://) endpoint. websocketpp objects are touched only on that thread: callers' threads
+// post work to it and wait on a ConnectionState's condition variable. A connection_ptr never
+// leaves the io thread; the state keeps only the connection_hdl.
+
 #include "ws/ws_client.h"
+
+#include <websocketpp/client.hpp>
+#include <websocketpp/config/asio_client.hpp>
+
+#include <asio/ssl/host_name_verification.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace bim::ws {
+namespace {
+
+using PlainClient = websocketpp::client<websocketpp::config::asio_client>;
+using TlsClient = websocketpp::client<websocketpp::config::asio_tls_client>;
+using SslContext = asio::ssl::context;
+
+// What a Connection and its websocketpp handlers share. The handlers run on the io thread;
+// Connect, Receive, Send and Close run on callers' threads.
+class ConnectionState {
+ public:
+  enum class Phase { kConnecting, kOpen, kClosed };
+
+  explicit ConnectionState(bool tls) : tls_(tls) {}
+
+  bool tls() const { return tls_; }
+
+  // The handshake succeeded; false when Connect already gave up on this connection.
+  bool MarkOpen() {
+    std::lock_guard lock(mu_);
+    if (phase_ != Phase::kConnecting) return false;
+    phase_ = Phase::kOpen;
+    cv_.notify_all();
+    return true;
+  }
+
+  void FailConnect(Error error) {
+    std::lock_guard lock(mu_);
+    if (phase_ != Phase::kConnecting) return;
+    phase_ = Phase::kClosed;
+    connect_error_ = std::move(error);
+    cv_.notify_all();
+  }
+
+  // Waits for the handshake's outcome. On timeout the connection is abandoned (its late
+  // handlers are ignored) and an error comes back.
+  std::optional<Error> WaitConnected(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    bool done = cv_.wait_for(lock, timeout, [&] { return phase_ != Phase::kConnecting; });
+    if (!done) {
+      phase_ = Phase::kClosed;
+      return Error(ErrorCode::kUnavailable,
+                   "WebSocket connection not established within " +
+                       std::to_string(timeout.count()) + " ms");
+    }
+    if (phase_ == Phase::kOpen) return std::nullopt;
+    return connect_error_.value_or(Error(ErrorCode::kUnavailable, "WebSocket connection failed"));
+  }
+
+  void PushMessage(std::string payload) {
+    std::lock_guard lock(mu_);
+    // websocketpp can run handlers after a close (zaphoyd/websocketpp#773): only an open
+    // connection delivers messages.
+    if (phase_ != Phase::kOpen) return;
+    events_.push_back(Event{EventKind::kMessage, std::move(payload), 0});
+    cv_.notify_all();
+  }
+
+  // Ends the connection as seen by the reader; false when it had already ended.
+  bool PushClosed(int code, std::string why) {
+    std::lock_guard lock(mu_);
+    if (phase_ == Phase::kClosed) return false;
+    phase_ = Phase::kClosed;
+    events_.push_back(Event{EventKind::kClosed, std::move(why), code});
+    cv_.notify_all();
+    return true;
+  }
+
+  Event Receive(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, timeout, [&] { return !events_.empty(); })) return Event{};
+    Event e = events_.front();
+    // kClosed stays at the front so that every later call sees it too.
+    if (e.kind != EventKind::kClosed) events_.pop_front();
+    return e;
+  }
+
+  bool IsOpen() {
+    std::lock_guard lock(mu_);
+    return phase_ == Phase::kOpen;
+  }
+
+  // Set on the io thread before the connection starts; read there only afterwards.
+  websocketpp::connection_hdl hdl;
+  // io thread only.
+  std::shared_ptr<asio::steady_timer> ping_timer;
+  std::string tls_error;  // why the peer's certificate was rejected
+
+ private:
+  const bool tls_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Phase phase_ = Phase::kConnecting;      // guarded by mu_
+  std::optional<Error> connect_error_;    // guarded by mu_
+  std::deque<Event> events_;              // guarded by mu_
+};
+
+Error HandshakeError(int status, const std::string& body, const std::string& transport_error) {
+  if (status == 0) {
+    return Error(ErrorCode::kUnavailable, "WebSocket connection failed: " + transport_error);
+  }
+  std::string detail = "WebSocket handshake answered HTTP " + std::to_string(status);
+  if (!body.empty()) detail += ": " + body.substr(0, 300);
+  switch (status) {
+    case 401: return Error(ErrorCode::kUnauthenticated, detail);
+    case 404: return Error(ErrorCode::kNotFound, detail);
+    case 429:
+    case 503: return Error(ErrorCode::kRateLimited, detail);
+    default: return Error(ErrorCode::kUnavailable, detail);
+  }
+}
+
+// Owns the io thread and both endpoints. Shared by the Connector and its Connections, so a
+// Connection that outlives its Connector still finds everything it points to.
+class Core {
+ public:
+  explicit Core(TlsOptions tls) : tls_options_(std::move(tls)) {
+    InitEndpoint(plain_);
+    InitEndpoint(tls_);
+    tls_.set_tls_init_handler([this](websocketpp::connection_hdl hdl) { return MakeTlsContext(hdl); });
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+  ~Core() {
+    asio::post(io_, [this] {
+      std::lock_guard lock(mu_);
+      for (auto& weak : live_) {
+        if (auto st = weak.lock()) Abort(*st, websocketpp::close::status::going_away);
+      }
+      live_.clear();
+      plain_.stop_perpetual();
+      tls_.stop_perpetual();
+    });
+    if (thread_.get_id() == std::this_thread::get_id()) {
+      thread_.detach();  // cannot happen by construction; never join ourselves
+    } else {
+      thread_.join();
+    }
+  }
+
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+
+  template <typename F>
+  void Post(F f) {
+    asio::post(io_, std::move(f));
+  }
+
+  Result<std::shared_ptr<ConnectionState>> Connect(const std::string& url,
+                                                   const ConnectOptions& options) {
+    bool tls;
+    if (url.rfind("wss://", 0) == 0) {
+      tls = true;
+    } else if (url.rfind("ws://", 0) == 0) {
+      tls = false;
+    } else {
+      return Error(ErrorCode::kInvalidArgument,
+                   "not a WebSocket URL (want ws:// or wss://): " + url.substr(0, 200));
+    }
+    if (tls && !tls_options_.ca_file.empty() && !std::ifstream(tls_options_.ca_file).good()) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "cannot read the CA file " + tls_options_.ca_file);
+    }
+    auto st = std::make_shared<ConnectionState>(tls);
+    {
+      std::lock_guard lock(mu_);
+      live_.erase(std::remove_if(live_.begin(), live_.end(),
+                                 [](const auto& w) { return w.expired(); }),
+                  live_.end());
+      live_.push_back(st);
+    }
+    Post([this, st, url, options] {
+      if (st->tls()) {
+        Start(tls_, st, url, options);
+      } else {
+        Start(plain_, st, url, options);
+      }
+    });
+    if (auto err = st->WaitConnected(options.connect_timeout)) {
+      Post([this, st] { Abort(*st, websocketpp::close::status::normal); });
+      return *err;
+    }
+    return st;
+  }
+
+  void Send(const std::shared_ptr<ConnectionState>& st, std::string text) {
+    Post([this, st, text = std::move(text)] {
+      websocketpp::lib::error_code ec;
+      if (st->tls()) {
+        tls_.send(st->hdl, text, websocketpp::frame::opcode::text, ec);
+      } else {
+        plain_.send(st->hdl, text, websocketpp::frame::opcode::text, ec);
+      }
+    });
+  }
+
+  void Close(const std::shared_ptr<ConnectionState>& st) {
+    Post([this, st] { Abort(*st, websocketpp::close::status::normal); });
+  }
+
+ private:
+  template <typename Client>
+  void InitEndpoint(Client& ep) {
+    ep.clear_access_channels(websocketpp::log::alevel::all);
+    ep.clear_error_channels(websocketpp::log::elevel::all);
+    ep.init_asio(&io_);
+    ep.start_perpetual();
+    ep.set_close_handshake_timeout(2000);
+    ep.set_user_agent("backend-im");
+  }
+
+  std::shared_ptr<SslContext> MakeTlsContext(websocketpp::connection_hdl) {
+    auto ctx = std::make_shared<SslContext>(SslContext::tls_client);
+    asio::error_code ec;
+    ctx->set_options(SslContext::default_workarounds | SslContext::no_sslv2 |
+                         SslContext::no_sslv3 | SslContext::no_tlsv1 | SslContext::no_tlsv1_1,
+                     ec);
+    // websocketpp verifies nothing by default: ask for the chain and the host name.
+    ctx->set_verify_mode(asio::ssl::verify_peer, ec);
+    ctx->set_default_verify_paths(ec);
+    if (!tls_options_.ca_file.empty()) ctx->load_verify_file(tls_options_.ca_file, ec);
+    // websocketpp asks for the context inside get_connection, before the connection knows
+    // its URI, so Start() leaves the host and state here first (io thread only). The
+    // callback keeps the reason for a rejection, which the handshake error would lose.
+    std::string host = pending_tls_host_;
+    auto st = pending_tls_state_;
+    ctx->set_verify_callback(
+        [st, host, check_host = asio::ssl::host_name_verification(host)](
+            bool preverified, asio::ssl::verify_context& vctx) mutable {
+          if (!preverified) {
+            int err = X509_STORE_CTX_get_error(vctx.native_handle());
+            if (st) st->tls_error = std::string("certificate not trusted: ") +
+                                    X509_verify_cert_error_string(err);
+            return false;
+          }
+          if (!check_host(preverified, vctx)) {
+            if (st) st->tls_error = "certificate is not valid for host " + host;
+            return false;
+          }
+          return true;
+        },
+        ec);
+    return ctx;
+  }
+
+  template <typename Client>
+  void Start(Client& ep, const std::shared_ptr<ConnectionState>& st, const std::string& url,
+             const ConnectOptions& options) {
+    websocketpp::lib::error_code ec;
+    auto uri = std::make_shared<websocketpp::uri>(url);
+    if (!uri->get_valid()) {
+      st->FailConnect(Error(ErrorCode::kInvalidArgument, "bad WebSocket URL " + url.substr(0, 200)));
+      return;
+    }
+    pending_tls_host_ = uri->get_host();
+    pending_tls_state_ = st;
+    auto con = ep.get_connection(uri, ec);
+    pending_tls_state_.reset();
+    if (ec) {
+      st->FailConnect(Error(ErrorCode::kInvalidArgument,
+                            "bad WebSocket URL " + url.substr(0, 200) + ": " + ec.message()));
+      return;
+    }
+    st->hdl = con->get_handle();
+    for (const auto& [name, value] : options.headers) con->append_header(name, value);
+    con->set_open_handshake_timeout(static_cast<long>(options.connect_timeout.count()));
+    con->set_max_message_size(options.max_message_size);
+
+    con->set_open_handler([this, &ep, st, options](websocketpp::connection_hdl) {
+      if (!st->MarkOpen()) {
+        Abort(*st, websocketpp::close::status::normal);
+        return;
+      }
+      if (options.ping_interval.count() > 0) SchedulePing(ep, st, options.ping_interval);
+    });
+    con->set_fail_handler([&ep, st](websocketpp::connection_hdl hdl) {
+      websocketpp::lib::error_code gec;
+      auto c = ep.get_con_from_hdl(hdl, gec);
+      if (gec) {
+        st->FailConnect(Error(ErrorCode::kUnavailable, "WebSocket connection failed"));
+        return;
+      }
+      std::string why = c->get_ec().message();
+      if (!st->tls_error.empty()) {
+        why = "TLS handshake failed: " + st->tls_error;
+      } else if (c->get_ec() == websocketpp::transport::asio::socket::make_error_code(
+                                    websocketpp::transport::asio::socket::error::tls_handshake_failed) &&
+                 c->get_transport_ec()) {
+        why += " (" + c->get_transport_ec().message() + ")";
+      }
+      st->FailConnect(HandshakeError(static_cast<int>(c->get_response_code()),
+                                     c->get_response().get_body(), why));
+    });
+    con->set_message_handler([st](websocketpp::connection_hdl,
+                                  typename Client::message_ptr msg) {
+      st->PushMessage(msg->get_payload());
+    });
+    con->set_close_handler([&ep, st](websocketpp::connection_hdl hdl) {
+      CancelPing(*st);
+      websocketpp::lib::error_code gec;
+      auto c = ep.get_con_from_hdl(hdl, gec);
+      int code = websocketpp::close::status::abnormal_close;
+      std::string why = "connection dropped";
+      if (!gec) {
+        code = c->get_remote_close_code();
+        if (!c->get_remote_close_reason().empty()) {
+          why = c->get_remote_close_reason();
+        } else if (code == websocketpp::close::status::abnormal_close) {
+          why = "connection dropped without a close frame";
+          if (c->get_ec()) why += " (" + c->get_ec().message() + ")";
+        } else {
+          why = "closed by the peer with code " + std::to_string(code);
+        }
+      }
+      st->PushClosed(code, why);
+    });
+    if (options.pong_timeout.count() > 0) {
+      con->set_pong_timeout(static_cast<long>(options.pong_timeout.count()));
+      con->set_pong_timeout_handler([this, st, options](websocketpp::connection_hdl,
+                                                        std::string) {
+        // A peer that does not answer pings is gone; report a drop and cut the socket.
+        st->PushClosed(websocketpp::close::status::abnormal_close,
+                       "no pong within " + std::to_string(options.pong_timeout.count()) +
+                           " ms; connection considered dead");
+        Abort(*st, websocketpp::close::status::abnormal_close);
+      });
+    }
+    ep.connect(con);
+  }
+
+  template <typename Client>
+  void SchedulePing(Client& ep, const std::shared_ptr<ConnectionState>& st,
+                    std::chrono::milliseconds interval) {
+    auto timer = std::make_shared<asio::steady_timer>(io_, interval);
+    st->ping_timer = timer;
+    timer->async_wait([this, &ep, st, interval, timer](const asio::error_code& ec) {
+      if (ec || !st->IsOpen()) return;
+      websocketpp::lib::error_code gec;
+      auto con = ep.get_con_from_hdl(st->hdl, gec);
+      if (gec) return;
+      con->ping("", gec);
+      SchedulePing(ep, st, interval);
+    });
+  }
+
+  static void CancelPing(ConnectionState& st) {
+    if (st.ping_timer) {
+      st.ping_timer->cancel();
+      st.ping_timer.reset();
+    }
+  }
+
+  // io thread. A clean close (code 1000/1001) for an open connection; anything else, or a
+  // connection still connecting, is cut at the socket.
+  void Abort(ConnectionState& st, websocketpp::close::status::value code) {
+    CancelPing(st);
+    st.PushClosed(websocketpp::close::status::normal, "closed by this side");
+    if (st.tls()) {
+      AbortOn(tls_, st, code);
+    } else {
+      AbortOn(plain_, st, code);
+    }
+  }
+
+  template <typename Client>
+  void AbortOn(Client& ep, ConnectionState& st, websocketpp::close::status::value code) {
+    websocketpp::lib::error_code ec;
+    auto con = ep.get_con_from_hdl(st.hdl, ec);
+    if (ec) return;
+    if (con->get_state() == websocketpp::session::state::open &&
+        code != websocketpp::close::status::abnormal_close) {
+      con->close(code, "", ec);
+      if (!ec) return;
+    }
+    if (con->get_state() == websocketpp::session::state::closed) return;
+    asio::error_code aec;
+    con->get_raw_socket().close(aec);
+  }
+
+  TlsOptions tls_options_;
+  std::string pending_tls_host_;                           // io thread only; see
+  std::shared_ptr<ConnectionState> pending_tls_state_;     // MakeTlsContext
+  asio::io_context io_;
+  PlainClient plain_;
+  TlsClient tls_;
+  std::mutex mu_;
+  std::vector<std::weak_ptr<ConnectionState>> live_;  // guarded by mu_
+  std::thread thread_;
+};
+
+class WebSocketConnection final : public Connection {
+ public:
+  WebSocketConnection(std::shared_ptr<Core> core, std::shared_ptr<ConnectionState> st)
+      : core_(std::move(core)), st_(std::move(st)) {}
+  ~WebSocketConnection() override { Close(); }
+
+  Event Receive(std::chrono::milliseconds timeout) override { return st_->Receive(timeout); }
+
+  bool Send(const std::string& text) override {
+    if (!st_->IsOpen()) return false;
+    core_->Send(st_, text);
+    return true;
+  }
+
+  void Close() override {
+    if (st_->PushClosed(websocketpp::close::status::normal, "closed by this side")) {
+      core_->Close(st_);
+    }
+  }
+
+ private:
+  std::shared_ptr<Core> core_;
+  std::shared_ptr<ConnectionState> st_;
+};
+
+class WebSocketConnector final : public Connector {
+ public:
+  explicit WebSocketConnector(const TlsOptions& tls) : core_(std::make_shared<Core>(tls)) {}
+
+  Result<std::unique_ptr<Connection>> Connect(const std::string& url,
+                                              const ConnectOptions& options) override {
+    auto st = core_->Connect(url, options);
+    if (!st.ok()) return st.error();
+    return std::unique_ptr<Connection>(
+        std::make_unique<WebSocketConnection>(core_, std::move(st).value()));
+  }
+
+ private:
+  std::shared_ptr<Core> core_;
+};
+
+}  // namespace
+
+std::unique_ptr<Connector> MakeConnector(const TlsOptions& tls) {
+  return std::make_unique<WebSocketConnector>(tls);
+}
+
+}  // namespace bim::ws
