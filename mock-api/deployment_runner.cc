@@ -1,0 +1,260 @@
+#include "mock-api/deployment_runner.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "common/commit_hash.h"
+
+namespace bim::mock {
+
+using contract::Stage;
+
+DeploymentRunner::DeploymentRunner(ws::HttpWsServer& server, const MockOptions& options,
+                                   Random& random)
+    : server_(server), options_(options), random_(random) {}
+
+contract::DeployResponse DeploymentRunner::Create(const contract::DeployRequest& request,
+                                                  const std::string& ws_base) {
+  Deployment d;
+  d.id = NewUuid(random_);
+  d.project_id = request.project_id.empty()
+                     ? fmt::format("proj-{:08x}", static_cast<uint32_t>(random_.Next64()))
+                     : request.project_id;
+  d.commit_hash = CommitHash(request.files);
+  d.file_count = request.files.size();
+  for (const auto& [path, content] : request.files) d.bytes += content.size();
+  d.has_requirements = request.files.count("requirements.txt") > 0;
+  auto last = last_commit_.find(d.project_id);
+  if (last != last_commit_.end() && last->second != d.commit_hash) d.previous_commit = last->second;
+  last_commit_[d.project_id] = d.commit_hash;
+
+  // The stage it fails at, if any: the earlier of a missing main.py (caught when building)
+  // and --fail-at.
+  std::optional<Stage> fail_at = options_.fail_at;
+  if (!request.files.count("main.py")) {
+    std::string found;
+    int shown = 0;
+    for (const auto& [path, content] : request.files) {
+      if (shown == 5) {
+        found += ", ...";
+        break;
+      }
+      found += (shown++ ? ", " : "") + path;
+    }
+    d.failure = "Build failed: main.py is missing at the project root. The image runs "
+                "`uvicorn main:app`, so upload a top-level main.py that defines `app` "
+                "(received: " + found + ")";
+    if (!fail_at || contract::StageRank(*fail_at) > contract::StageRank(Stage::kBuilding)) {
+      fail_at = Stage::kBuilding;
+    }
+  } else if (fail_at) {
+    d.failure = fmt::format("Stage {} failed (simulated by backend-im-mock --fail-at {})",
+                            contract::StageName(*fail_at), contract::StageName(*fail_at));
+  }
+  for (Stage s : contract::SuccessPath()) {
+    d.plan.push_back(s);
+    if (fail_at && s == *fail_at) {
+      d.plan.push_back(Stage::kFailed);
+      break;
+    }
+  }
+
+  contract::DeployResponse r;
+  r.deployment_id = d.id;
+  r.project_id = d.project_id;
+  r.commit_hash = d.commit_hash;
+  r.status = Stage::kQueued;
+  r.websocket_url = ws_base + "/ws?deploymentId=" + d.id;
+
+  std::string id = d.id;
+  order_.push_back(id);
+  Deployment& stored = deployments_.emplace(id, std::move(d)).first->second;
+  Emit(stored, stored.plan[0]);
+  server_.RunAfter(std::chrono::milliseconds(options_.stage_delay_ms), [this, id] { Advance(id); });
+  return r;
+}
+
+bool DeploymentRunner::Exists(const std::string& id) const { return deployments_.count(id) > 0; }
+
+std::optional<contract::StatusResponse> DeploymentRunner::Status(const std::string& id) const {
+  auto it = deployments_.find(id);
+  if (it == deployments_.end()) return std::nullopt;
+  const Deployment& d = it->second;
+  contract::StatusResponse s;
+  s.id = d.id;
+  s.project_id = d.project_id;
+  s.commit_hash = d.commit_hash;
+  const auto& latest = d.messages.back();
+  s.status = latest.status;
+  s.url = latest.url;
+  for (const auto& m : d.messages) s.logs.insert(s.logs.end(), m.logs.begin(), m.logs.end());
+  if (!options_.seed_only) s.seq = latest.seq;
+  return s;
+}
+
+void DeploymentRunner::Advance(const std::string& id) {
+  auto it = deployments_.find(id);
+  if (it == deployments_.end()) return;
+  Deployment& d = it->second;
+  if (++d.next >= d.plan.size()) return;
+  Stage stage = d.plan[d.next];
+  Emit(d, stage);
+  if (!contract::IsTerminal(stage)) {
+    server_.RunAfter(std::chrono::milliseconds(options_.stage_delay_ms), [this, id] { Advance(id); });
+  }
+}
+
+std::vector<std::string> DeploymentRunner::LogsFor(const Deployment& d, Stage stage) const {
+  const std::string ns = d.project_id + "-" + d.commit_hash;
+  switch (stage) {
+    case Stage::kQueued:
+      return {fmt::format("Deployment {} queued: {} file{}, {} bytes, project {}", d.id,
+                          d.file_count, d.file_count == 1 ? "" : "s", d.bytes, d.project_id)};
+    case Stage::kCommitting:
+      return {fmt::format("Committing {} file{} to the project repository", d.file_count,
+                          d.file_count == 1 ? "" : "s"),
+              fmt::format("Created commit {}", d.commit_hash)};
+    case Stage::kCreatingNamespace: {
+      std::vector<std::string> logs;
+      if (d.previous_commit) {
+        logs.push_back(fmt::format("Deleting the previous namespace {}-{}", d.project_id,
+                                   *d.previous_commit));
+      }
+      logs.push_back(fmt::format("Creating Kubernetes namespace {}", ns));
+      return logs;
+    }
+    case Stage::kCreatingPvc:
+      return {fmt::format("Creating PersistentVolumeClaim {} (1Gi, ReadWriteOnce)", ns),
+              fmt::format("PersistentVolumeClaim {} is Bound", ns)};
+    case Stage::kBuilding:
+      return {fmt::format("Building image registry.backend.im/{}:{}", d.project_id,
+                          d.commit_hash),
+              d.has_requirements ? "Installing dependencies from requirements.txt"
+                                 : "No requirements.txt; installing fastapi and uvicorn only"};
+    case Stage::kDeploying:
+      return {fmt::format("Rolling out {} in namespace {}", d.project_id, ns),
+              "1/1 replicas ready"};
+    case Stage::kHealthCheck:
+      return {fmt::format("GET http://{}.{}.svc.cluster.local:8000/health", d.project_id, ns),
+              "Health check passed (200 OK)"};
+    case Stage::kComplete:
+      return {fmt::format("Deployment complete: https://{}.backend.im", d.commit_hash)};
+    case Stage::kFailed:
+      return {d.failure};
+  }
+  return {};
+}
+
+void DeploymentRunner::Emit(Deployment& d, Stage stage) {
+  contract::StageMessage m;
+  m.deployment_id = d.id;
+  m.project_id = d.project_id;
+  m.commit_hash = d.commit_hash;
+  m.status = stage;
+  m.logs = LogsFor(d, stage);
+  if (stage == Stage::kComplete) m.url = "https://" + d.commit_hash + ".backend.im";
+  m.seq = static_cast<int64_t>(d.messages.size()) + 1;
+  d.messages.push_back(m);
+  for (auto& w : d.watchers) Deliver(w, m);
+  d.watchers.erase(std::remove_if(d.watchers.begin(), d.watchers.end(),
+                                  [&](const Watcher& w) {
+                                    bool gone = !w.session->IsOpen();
+                                    if (gone) watched_.erase(w.session->id());
+                                    return gone;
+                                  }),
+                   d.watchers.end());
+}
+
+std::string DeploymentRunner::WireJson(const contract::StageMessage& m) const {
+  if (!options_.seed_only) return contract::ToJson(m);
+  contract::StageMessage seed = m;
+  seed.seq.reset();
+  return contract::ToJson(seed);
+}
+
+void DeploymentRunner::SendMalformed(Watcher& w) {
+  if (options_.ws_malformed_after < 0 || w.malformed_sent ||
+      w.sent < options_.ws_malformed_after) {
+    return;
+  }
+  w.malformed_sent = true;
+  w.session->Send("{\"deploymentId\": this frame is not JSON (backend-im-mock --ws-malformed-after)");
+}
+
+void DeploymentRunner::Deliver(Watcher& w, const contract::StageMessage& m) {
+  if (!w.session->IsOpen()) return;
+  w.session->Send(WireJson(m));
+  ++w.sent;
+  SendMalformed(w);
+  if (w.drop && w.sent >= options_.ws_drop_after) {
+    w.session->Drop();
+    return;
+  }
+  if (contract::IsTerminal(m.status)) {
+    w.session->Close(1000, std::string("deployment ") + std::string(contract::StageName(m.status)));
+  }
+}
+
+void DeploymentRunner::Watch(const std::shared_ptr<ws::WsSession>& session, const std::string& id,
+                             std::optional<int64_t> since) {
+  auto it = deployments_.find(id);
+  if (it == deployments_.end()) {
+    session->Close(1008, "unknown deployment");
+    return;
+  }
+  Deployment& d = it->second;
+  Watcher w;
+  w.session = session;
+  ++ws_connections_;
+  w.drop = options_.ws_drop_after >= 0 &&
+           (options_.ws_drop_times == 0 || ws_connections_ <= options_.ws_drop_times);
+  if (w.drop && options_.ws_drop_after == 0) {
+    session->Drop();
+    return;
+  }
+  SendMalformed(w);
+  if (options_.seed_only) since.reset();
+  for (const auto& m : d.messages) {
+    if (since && m.seq.value_or(0) <= *since) continue;
+    Deliver(w, m);
+    if (!session->IsOpen()) return;
+  }
+  if (contract::IsTerminal(d.messages.back().status)) {
+    // Everything after `since` was already sent and there is nothing more to come.
+    session->Close(1000, std::string("deployment ") +
+                             std::string(contract::StageName(d.messages.back().status)));
+    return;
+  }
+  watched_[session->id()] = id;
+  d.watchers.push_back(std::move(w));
+}
+
+void DeploymentRunner::Unwatch(uint64_t session_id) {
+  auto it = watched_.find(session_id);
+  if (it == watched_.end()) return;
+  auto d = deployments_.find(it->second);
+  watched_.erase(it);
+  if (d == deployments_.end()) return;
+  auto& ws = d->second.watchers;
+  ws.erase(std::remove_if(ws.begin(), ws.end(),
+                          [&](const Watcher& w) { return w.session->id() == session_id; }),
+           ws.end());
+}
+
+std::string DeploymentRunner::SummaryJson() const {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& id : order_) {
+    const Deployment& d = deployments_.at(id);
+    list.push_back({{"id", d.id},
+                    {"projectId", d.project_id},
+                    {"commitHash", d.commit_hash},
+                    {"status", contract::StageName(d.messages.back().status)},
+                    {"seq", d.messages.back().seq.value_or(0)},
+                    {"watchers", d.watchers.size()}});
+  }
+  return list.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace bim::mock

@@ -1,0 +1,84 @@
+#pragma once
+// The mock's deployments: each one walks the seed's stages on timers (one per
+// --stage-delay-ms), keeps every stage message it produced (numbered by seq 1, 2, 3...),
+// and streams them to any number of WebSocket watchers, each of which first gets the ones
+// it missed. Fault flags that act on WebSockets (--ws-drop-after, --ws-malformed-after) are
+// applied here, per watcher.
+//
+// Threading: not thread-safe; every method runs on the server's io thread, and so do the
+// timers it sets on the server.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/contract.h"
+#include "common/random.h"
+#include "mock-api/mock_options.h"
+#include "ws/http_ws_server.h"
+
+namespace bim::mock {
+
+class DeploymentRunner {
+ public:
+  DeploymentRunner(ws::HttpWsServer& server, const MockOptions& options, Random& random);
+
+  // Starts a deployment of an already validated request; ws_base is "ws://host:port".
+  contract::DeployResponse Create(const contract::DeployRequest& request,
+                                  const std::string& ws_base);
+  bool Exists(const std::string& id) const;
+  std::optional<contract::StatusResponse> Status(const std::string& id) const;
+
+  // Sends the deployment's messages with seq > since (all of them when since is unset),
+  // then each new one as it happens; closes the session (1000) after the terminal one.
+  void Watch(const std::shared_ptr<ws::WsSession>& session, const std::string& id,
+             std::optional<int64_t> since);
+  void Unwatch(uint64_t session_id);
+
+  // Mock only (GET /mock/deployments): a JSON array with every deployment's id, projectId,
+  // commitHash, status, seq and number of watchers, oldest first.
+  std::string SummaryJson() const;
+
+ private:
+  struct Watcher {
+    std::shared_ptr<ws::WsSession> session;
+    int sent = 0;
+    bool malformed_sent = false;
+    bool drop = false;  // --ws-drop-after applies to this connection
+  };
+  struct Deployment {
+    std::string id;
+    std::string project_id;
+    std::string commit_hash;
+    size_t file_count = 0;
+    size_t bytes = 0;
+    bool has_requirements = false;
+    std::optional<std::string> previous_commit;  // of the same project, if different
+    std::string failure;                         // why it fails, when it does
+    std::vector<contract::Stage> plan;           // the stages it will pass, in order
+    size_t next = 0;                             // index into plan of the next stage
+    std::vector<contract::StageMessage> messages;
+    std::vector<Watcher> watchers;
+  };
+
+  void Advance(const std::string& id);
+  void Emit(Deployment& d, contract::Stage stage);
+  std::vector<std::string> LogsFor(const Deployment& d, contract::Stage stage) const;
+  void Deliver(Watcher& w, const contract::StageMessage& m);
+  void SendMalformed(Watcher& w);
+  std::string WireJson(const contract::StageMessage& m) const;
+
+  ws::HttpWsServer& server_;
+  const MockOptions& options_;
+  Random& random_;
+  std::map<std::string, Deployment> deployments_;            // by id
+  std::vector<std::string> order_;                           // ids, oldest first
+  std::map<std::string, std::string> last_commit_;           // project -> commit hash
+  std::map<uint64_t, std::string> watched_;                  // session id -> deployment id
+  int ws_connections_ = 0;
+};
+
+}  // namespace bim::mock

@@ -1,0 +1,125 @@
+#include "mock-api/mock_options.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "common/version.h"
+
+namespace bim::mock {
+
+int ParseMockOptions(int argc, char** argv, MockOptions& o) {
+  CLI::App app{
+      "backend-im-mock: an in-memory Backend.im platform for development and tests.\n"
+      "Implements the API in docs/API_CONTRACTS.md (the seed's contract plus this project's\n"
+      "documented extensions) and can inject faults. Binds 127.0.0.1 unless told otherwise.",
+      "backend-im-mock"};
+  app.set_version_flag("--version", std::string(bim::kVersion));
+
+  app.add_option("--host", o.host, "Address to listen on")->capture_default_str();
+  app.add_option("--port", o.port, "Port to listen on; 0 picks any free port")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  app.add_option("--port-file", o.port_file,
+                 "Write the bound port to this file (atomically, via rename) once listening");
+  app.add_option("--token", o.tokens,
+                 "A bearer token accepted forever on /api/* and /ws (repeatable)");
+  app.add_option("--stage-delay-ms", o.stage_delay_ms,
+                 "Milliseconds between two deployment stages")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+  app.add_option("--token-ttl", o.token_ttl_s,
+                 "Lifetime in seconds of access tokens issued by /oauth/token and "
+                 "/api/auth/callback")
+      ->check(CLI::Range(1, 365 * 86400))
+      ->capture_default_str();
+  app.add_option("--auto-approve-after", o.auto_approve_after,
+                 "Device flow: approve a device code on its Nth token poll (0 = only "
+                 "POST /oauth/device/approve approves)")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  app.add_option("--device-interval", o.device_interval_s,
+                 "Device flow: polling interval in seconds returned by /oauth/device/code; "
+                 "polls faster than this get slow_down (0 = no limit)")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
+  app.add_option("--device-code-ttl", o.device_code_ttl_s,
+                 "Device flow: seconds until a device code expires (expired_token)")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  app.add_option("--oauth-client-id", o.oauth_client_id,
+                 "The only client_id the OAuth endpoints accept")
+      ->capture_default_str();
+  app.add_option("--seed", o.seed, "Seed of the random source behind --fault-rate")
+      ->capture_default_str();
+  app.add_flag("--log-requests,!--no-log-requests", o.log_requests,
+               "Log one line per request to stderr: method, path, status, milliseconds "
+               "(never tokens, queries or headers); on by default");
+
+  app.add_option("--ws-drop-after", o.ws_drop_after,
+                 "Fault: cut each WebSocket (no close frame; the client sees 1006) after N "
+                 "messages were sent on it")
+      ->check(CLI::Range(0, 1000000));
+  app.add_option("--ws-drop-times", o.ws_drop_times,
+                 "Fault: --ws-drop-after applies to the first K WebSocket connections only "
+                 "(0 = every connection)")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  app.add_option("--ws-malformed-after", o.ws_malformed_after,
+                 "Fault: after N messages on a WebSocket, send one frame that is not JSON, then "
+                 "carry on")
+      ->check(CLI::Range(0, 1000000));
+  app.add_option("--fault-status", o.fault_status,
+                 "Fault: the status of injected failures, 429 or 503")
+      ->check(CLI::IsMember({429, 503}))
+      ->capture_default_str();
+  app.add_option("--fault-rate", o.fault_rate,
+                 "Fault: share (0..1) of /api/* and /oauth/* requests answered --fault-status "
+                 "(random, see --seed)")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--fault-first", o.fault_first,
+                 "Fault: answer the first N /api/* and /oauth/* requests with --fault-status")
+      ->check(CLI::Range(0, 1000000));
+  app.add_option("--retry-after", o.retry_after_s,
+                 "Retry-After header (seconds) on injected 429/503 responses")
+      ->check(CLI::Range(0, 86400))
+      ->capture_default_str();
+  app.add_option("--delay-ms", o.delay_ms, "Fault: delay every HTTP response by N ms")
+      ->check(CLI::Range(0, 600000));
+  app.add_option("--drop-deploy-response-first", o.drop_deploy_response_first,
+                 "Fault: for the first N successful POST /api/deploy, create (or replay) the "
+                 "deployment, then close the connection without a response")
+      ->check(CLI::Range(0, 1000000));
+  app.add_flag("--seed-only", o.seed_only,
+               "Implement only the seed's contract: no seq, ?since ignored, Idempotency-Key "
+               "ignored, no /oauth/* (404), no projectId in /api/generate's response");
+  std::string fail_at;
+  app.add_option("--fail-at", fail_at,
+                 "Fault: every deployment fails at this stage (queued, committing, "
+                 "creating_namespace, creating_pvc, building, deploying, health_check)");
+  app.add_option("--ws-cat", o.ws_cat_url,
+                 "Helper mode, no server: connect to this WebSocket URL (sending the first "
+                 "--token as a bearer token), print each message on its own line, exit 0 after "
+                 "a normal close");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (!fail_at.empty()) {
+    auto stage = contract::ParseStage(fail_at);
+    if (!stage || contract::IsTerminal(*stage)) {
+      std::fprintf(stderr,
+                   "--fail-at: \"%s\" is not a deployment stage that can fail; use one of "
+                   "queued, committing, creating_namespace, creating_pvc, building, deploying, "
+                   "health_check\n",
+                   fail_at.c_str());
+      return 2;
+    }
+    o.fail_at = stage;
+  }
+  return -1;
+}
+
+}  // namespace bim::mock

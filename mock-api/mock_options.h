@@ -1,0 +1,49 @@
+#pragma once
+// backend-im-mock's command line: what the mock platform does and which faults it injects.
+// Parsed once in main and then read-only, so any thread may read it.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/contract.h"
+
+namespace bim::mock {
+
+struct MockOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;          // 0: any free port
+  std::string port_file;    // the bound port is written here (atomically)
+  std::vector<std::string> tokens;  // static bearer tokens, valid forever
+  int stage_delay_ms = 1000;
+  int token_ttl_s = 3600;           // device-flow and callback access tokens
+  int auto_approve_after = 0;       // approve a device code on its Nth poll; 0 = never
+  int device_interval_s = 5;
+  int device_code_ttl_s = 600;
+  std::string oauth_client_id = "backend-im-cli";
+  uint64_t seed = 1;                // fault RNG
+  bool log_requests = true;
+
+  // Faults.
+  int ws_drop_after = -1;           // -1: off
+  int ws_drop_times = 1;            // 0: every connection
+  int ws_malformed_after = -1;      // -1: off
+  int fault_status = 503;
+  double fault_rate = 0.0;
+  int fault_first = 0;
+  int retry_after_s = 1;
+  int delay_ms = 0;
+  int drop_deploy_response_first = 0;
+  bool seed_only = false;
+  std::optional<contract::Stage> fail_at;
+
+  // Helper mode: print the messages of one WebSocket and exit.
+  std::string ws_cat_url;
+};
+
+// Parses argv into out. Returns -1 to go on, or the exit code when the program should end
+// now (--help, --version, a bad flag: CLI11 has printed why).
+int ParseMockOptions(int argc, char** argv, MockOptions& out);
+
+}  // namespace bim::mock

@@ -1,0 +1,331 @@
+#include "mock-api/mock_platform.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "common/commit_hash.h"
+#include "common/contract.h"
+#include "common/log.h"
+#include "mock-api/fastapi_generator.h"
+#include "mock-api/responses.h"
+
+namespace bim::mock {
+namespace {
+
+bool StartsWith(const std::string& s, std::string_view prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+// A file path the platform would accept into a repository: relative, no "..", no oddities.
+std::optional<std::string> BadPath(const std::string& path) {
+  if (path.empty()) return "an empty file path";
+  if (path.size() > 1024) return "a file path longer than 1024 bytes";
+  if (path.front() == '/') return "an absolute file path \"" + path.substr(0, 100) + "\"";
+  if (path.find('\\') != std::string::npos || path.find('\0') != std::string::npos) {
+    return "a file path with a backslash or NUL \"" + path.substr(0, 100) + "\"";
+  }
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    std::string_view seg(path.data() + start, end - start);
+    if (seg.empty() || seg == "." || seg == "..") {
+      return "a file path with an empty, \".\" or \"..\" segment \"" + path.substr(0, 100) + "\"";
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::string Trimmed(const std::string& s) {
+  auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return "";
+  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+ws::HttpResponse Unauthorized() {
+  auto r = ErrorResponse(401, "unauthorized",
+                         "missing, unknown or expired bearer token: send "
+                         "\"Authorization: Bearer <token>\" with a token from `backend-im auth "
+                         "login`");
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+ws::HttpResponse MethodNotAllowed(const char* allow) {
+  auto r = ErrorResponse(405, "method_not_allowed", std::string("use ") + allow);
+  r.headers.emplace_back("Allow", allow);
+  return r;
+}
+
+}  // namespace
+
+MockPlatform::MockPlatform(ws::HttpWsServer& server, const MockOptions& options,
+                           const Clock& clock, Random& ids, Random& faults)
+    : server_(server),
+      options_(options),
+      clock_(clock),
+      faults_(faults),
+      auth_(options, clock, ids),
+      runner_(server, options, ids),
+      idempotency_(clock) {
+  server_.SetServerName("backend-im-mock");
+  server_.SetHttpHandler([this](const ws::HttpRequest& req,
+                                std::shared_ptr<ws::HttpResponder> responder) {
+    OnHttp(req, std::move(responder));
+  });
+  ws::WsHandlers h;
+  h.validate = [this](const ws::HttpRequest& req) { return ValidateUpgrade(req); };
+  h.on_open = [this](const std::shared_ptr<ws::WsSession>& s) {
+    const auto& q = s->request().query;
+    std::optional<int64_t> since;
+    if (auto it = q.find("since"); it != q.end() && !options_.seed_only) {
+      since = std::stoll(it->second);  // validated in ValidateUpgrade
+    }
+    runner_.Watch(s, q.at("deploymentId"), since);
+  };
+  h.on_close = [this](const std::shared_ptr<ws::WsSession>& s, int) { runner_.Unwatch(s->id()); };
+  server_.SetWsHandlers(std::move(h));
+}
+
+void MockPlatform::SetListenAddress(const std::string& host, int port) {
+  listen_address_ = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                    std::to_string(port);
+}
+
+void MockPlatform::LogRequest(const std::string& method, const std::string& path,
+                              const std::string& outcome,
+                              std::chrono::steady_clock::time_point start) const {
+  if (!options_.log_requests) return;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Steady() - start);
+  // The path only: queries can carry codes, and headers carry tokens.
+  log::Info("{} {} {} {}ms", method.substr(0, 16), path.substr(0, 200), outcome, ms.count());
+}
+
+void MockPlatform::OnHttp(const ws::HttpRequest& req,
+                          std::shared_ptr<ws::HttpResponder> responder) {
+  auto start = clock_.Steady();
+  Reply reply = Handle(req);
+  auto finish = [this, responder, start, method = req.method, path = req.path,
+                 reply = std::move(reply)]() mutable {
+    if (reply.drop) {
+      responder->Abort();
+      LogRequest(method, path, "(response dropped)", start);
+    } else {
+      int status = reply.response.status;
+      responder->Respond(std::move(reply.response));
+      LogRequest(method, path, std::to_string(status), start);
+    }
+  };
+  if (options_.delay_ms > 0) {
+    server_.RunAfter(std::chrono::milliseconds(options_.delay_ms), std::move(finish));
+  } else {
+    finish();
+  }
+}
+
+bool MockPlatform::InjectFault() {
+  ++faultable_requests_;
+  if (faultable_requests_ <= options_.fault_first) return true;
+  return options_.fault_rate > 0 && faults_.Uniform() < options_.fault_rate;
+}
+
+ws::HttpResponse MockPlatform::FaultResponse() const {
+  bool limited = options_.fault_status == 429;
+  auto r = ErrorResponse(
+      options_.fault_status, limited ? "rate_limited" : "unavailable",
+      fmt::format("{} (injected by backend-im-mock); retry after {} s",
+                  limited ? "too many requests" : "the platform is temporarily unavailable",
+                  options_.retry_after_s));
+  r.headers.emplace_back("Retry-After", std::to_string(options_.retry_after_s));
+  return r;
+}
+
+std::string MockPlatform::BaseUrl(const ws::HttpRequest& req, const char* scheme) const {
+  std::string host = req.Header("host");
+  bool ok = !host.empty() && host.size() < 256;
+  for (unsigned char c : host) {
+    if (!(std::isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']')) ok = false;
+  }
+  return std::string(scheme) + "://" + (ok ? host : listen_address_);
+}
+
+MockPlatform::Reply MockPlatform::Handle(const ws::HttpRequest& req) {
+  const std::string& p = req.path;
+  const std::string& m = req.method;
+  const bool api = StartsWith(p, "/api/");
+  const bool oauth = StartsWith(p, "/oauth/") || p == "/device";
+
+  if (p == "/healthz") {
+    if (m != "GET") return {MethodNotAllowed("GET")};
+    return {JsonResponse(200, R"({"ok":true})")};
+  }
+  if (p == "/mock/deployments") {
+    if (m != "GET") return {MethodNotAllowed("GET")};
+    return {JsonResponse(200, runner_.SummaryJson())};
+  }
+  if (p == "/ws") {
+    return {ErrorResponse(426, "upgrade_required",
+                          "/ws is a WebSocket endpoint: connect with a WebSocket client, e.g. "
+                          "backend-im-mock --ws-cat 'ws://HOST:PORT/ws?deploymentId=ID'")};
+  }
+  if (oauth && options_.seed_only) {
+    return {ErrorResponse(404, "not_found", "no such endpoint (--seed-only: no device flow)")};
+  }
+  if ((api || StartsWith(p, "/oauth/")) && InjectFault()) return {FaultResponse()};
+
+  if (api) {
+    if (p == "/api/auth/callback") {
+      if (m != "GET") return {MethodNotAllowed("GET")};
+      return {auth_.Callback(req)};
+    }
+    if (!auth_.IsAuthorized(req.Header("authorization"))) return {Unauthorized()};
+    if (p == "/api/generate") {
+      if (m != "POST") return {MethodNotAllowed("POST")};
+      return Generate(req);
+    }
+    if (p == "/api/deploy") {
+      if (m != "POST") return {MethodNotAllowed("POST")};
+      return Deploy(req);
+    }
+    if (StartsWith(p, "/api/status/") && p.size() > std::string("/api/status/").size()) {
+      if (m != "GET") return {MethodNotAllowed("GET")};
+      return StatusOf(contract::PercentDecode(p.substr(std::string("/api/status/").size())));
+    }
+    if (p == "/api/auth/verify") {
+      if (m != "GET") return {MethodNotAllowed("GET")};
+      return {auth_.Verify()};
+    }
+  } else if (oauth) {
+    if (p == "/oauth/device/code") {
+      if (m != "POST") return {MethodNotAllowed("POST")};
+      return {auth_.DeviceCode(req, BaseUrl(req, "http"))};
+    }
+    if (p == "/oauth/token") {
+      if (m != "POST") return {MethodNotAllowed("POST")};
+      return {auth_.Token(req)};
+    }
+    if (p == "/oauth/device/approve" || p == "/oauth/device/deny") {
+      if (m != "POST") return {MethodNotAllowed("POST")};
+      return {auth_.Decide(req, p == "/oauth/device/approve")};
+    }
+    if (p == "/device") {
+      if (m != "GET") return {MethodNotAllowed("GET")};
+      return {auth_.DevicePage(req)};
+    }
+  }
+  return {ErrorResponse(404, "not_found", "no such endpoint: " + p.substr(0, 200))};
+}
+
+MockPlatform::Reply MockPlatform::Generate(const ws::HttpRequest& req) {
+  auto parsed = contract::ParseGenerateRequest(req.body);
+  if (!parsed.ok()) {
+    return {ErrorResponse(400, "invalid_request",
+                          "the body must be JSON of the form {\"prompt\": \"...\"}")};
+  }
+  std::string prompt = Trimmed(parsed->prompt);
+  if (prompt.empty()) {
+    return {ErrorResponse(400, "invalid_request",
+                          "the prompt is empty: describe the API to generate, e.g. \"a REST API "
+                          "for users and orders\"")};
+  }
+  contract::GenerateResponse g;
+  g.files = FastApiGenerator::Generate(prompt);
+  if (!options_.seed_only) g.project_id = FastApiGenerator::ProjectId(prompt);
+  return {JsonResponse(200, contract::ToJson(g))};
+}
+
+MockPlatform::Reply MockPlatform::Deploy(const ws::HttpRequest& req) {
+  auto parsed = contract::ParseDeployRequest(req.body);
+  if (!parsed.ok()) {
+    return {ErrorResponse(400, "invalid_request",
+                          "the body must be JSON of the form {\"files\": {\"path\": \"content\", "
+                          "...}, \"projectId\": \"...\"}")};
+  }
+  if (parsed->files.empty()) {
+    return {ErrorResponse(400, "invalid_request",
+                          "files is empty: upload at least main.py")};
+  }
+  for (const auto& [path, content] : parsed->files) {
+    if (auto bad = BadPath(path)) {
+      return {ErrorResponse(400, "invalid_request", "the upload has " + *bad)};
+    }
+  }
+  std::string key = options_.seed_only ? std::string() : req.Header("idempotency-key");
+  if (key.size() > 255) {
+    return {ErrorResponse(400, "invalid_request", "Idempotency-Key is longer than 255 bytes")};
+  }
+  std::string fingerprint = Sha256Hex(contract::ToJson(*parsed));
+  std::string body;
+  if (!key.empty()) {
+    switch (idempotency_.Lookup(key, fingerprint, body)) {
+      case IdempotencyCache::Outcome::kConflict:
+        return {ErrorResponse(422, "idempotency_key_reused",
+                              "this Idempotency-Key was already used for a different request; "
+                              "use a new key for a new deployment")};
+      case IdempotencyCache::Outcome::kReplay:
+        break;
+      case IdempotencyCache::Outcome::kMiss:
+        body.clear();
+        break;
+    }
+  }
+  if (body.empty()) {
+    body = contract::ToJson(runner_.Create(*parsed, BaseUrl(req, "ws")));
+    if (!key.empty()) idempotency_.Store(key, fingerprint, body);
+  }
+  Reply reply{JsonResponse(200, body)};
+  if (deploy_responses_++ < options_.drop_deploy_response_first) reply.drop = true;
+  return reply;
+}
+
+MockPlatform::Reply MockPlatform::StatusOf(const std::string& id) {
+  auto s = runner_.Status(id);
+  if (!s) {
+    return {ErrorResponse(404, "not_found",
+                          "no deployment with id \"" + id.substr(0, 100) + "\"")};
+  }
+  return {JsonResponse(200, contract::ToJson(*s))};
+}
+
+std::optional<ws::HttpResponse> MockPlatform::ValidateUpgrade(const ws::HttpRequest& req) {
+  auto start = clock_.Steady();
+  // A WebSocket's log line names its deployment (ids are not secrets), so a log shows how
+  // many streams each deployment had.
+  std::string target = req.path;
+  if (auto id = req.query.find("deploymentId"); id != req.query.end()) {
+    target += "?deploymentId=" + contract::PercentEncode(id->second.substr(0, 100));
+  }
+  if (auto since = req.query.find("since"); since != req.query.end()) {
+    target += (target.find('?') == std::string::npos ? "?since=" : "&since=") +
+              contract::PercentEncode(since->second.substr(0, 20));
+  }
+  auto reject = [&](ws::HttpResponse r) {
+    LogRequest(req.method, target, std::to_string(r.status), start);
+    return std::optional<ws::HttpResponse>(std::move(r));
+  };
+  if (req.path != "/ws") return reject(ErrorResponse(404, "not_found", "no WebSocket endpoint here; use /ws"));
+  if (!auth_.IsAuthorized(req.Header("authorization"))) return reject(Unauthorized());
+  auto id = req.query.find("deploymentId");
+  if (id == req.query.end() || id->second.empty()) {
+    return reject(ErrorResponse(400, "invalid_request", "missing ?deploymentId="));
+  }
+  if (auto since = req.query.find("since"); since != req.query.end() && !options_.seed_only) {
+    int64_t v = -1;
+    const std::string& s = since->second;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || ptr != s.data() + s.size() || v < 0) {
+      return reject(ErrorResponse(400, "invalid_request",
+                                  "since must be a non-negative integer (a seq number)"));
+    }
+  }
+  if (!runner_.Exists(id->second)) {
+    return reject(ErrorResponse(404, "not_found",
+                                "no deployment with id \"" + id->second.substr(0, 100) + "\""));
+  }
+  LogRequest(req.method, target, "101", start);
+  return std::nullopt;
+}
+
+}  // namespace bim::mock

@@ -1,0 +1,62 @@
+#pragma once
+// backend-im-mock's platform: routes every HTTP request and WebSocket upgrade of
+// docs/API_CONTRACTS.md to the AuthServer and the DeploymentRunner, and applies the HTTP
+// fault flags (--fault-*, --delay-ms, --drop-deploy-response-first) and the request log.
+//
+// Ownership: holds references to the server, options, clock and random sources, which must
+// outlive it. Threading: registers its handlers on the server, so all of it runs on the
+// server's io thread; construct it before server.Run().
+
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/random.h"
+#include "mock-api/auth_server.h"
+#include "mock-api/deployment_runner.h"
+#include "mock-api/idempotency_cache.h"
+#include "mock-api/mock_options.h"
+#include "ws/http_ws_server.h"
+
+namespace bim::mock {
+
+class MockPlatform {
+ public:
+  // ids: deployment and project ids, tokens; faults: --fault-rate (seeded with --seed).
+  MockPlatform(ws::HttpWsServer& server, const MockOptions& options, const Clock& clock,
+               Random& ids, Random& faults);
+
+  // The address it listens on, for URLs in answers to requests that carry no Host header.
+  void SetListenAddress(const std::string& host, int port);
+
+ private:
+  struct Reply {
+    ws::HttpResponse response;
+    bool drop = false;  // close the connection instead of answering
+  };
+
+  void OnHttp(const ws::HttpRequest& req, std::shared_ptr<ws::HttpResponder> responder);
+  Reply Handle(const ws::HttpRequest& req);
+  Reply Generate(const ws::HttpRequest& req);
+  Reply Deploy(const ws::HttpRequest& req);
+  Reply StatusOf(const std::string& id);
+  std::optional<ws::HttpResponse> ValidateUpgrade(const ws::HttpRequest& req);
+  bool InjectFault();
+  ws::HttpResponse FaultResponse() const;
+  std::string BaseUrl(const ws::HttpRequest& req, const char* scheme) const;
+  void LogRequest(const std::string& method, const std::string& path, const std::string& outcome,
+                  std::chrono::steady_clock::time_point start) const;
+
+  ws::HttpWsServer& server_;
+  const MockOptions& options_;
+  const Clock& clock_;
+  Random& faults_;
+  AuthServer auth_;
+  DeploymentRunner runner_;
+  IdempotencyCache idempotency_;
+  std::string listen_address_ = "127.0.0.1:8080";
+  int faultable_requests_ = 0;
+  int deploy_responses_ = 0;
+};
+
+}  // namespace bim::mock
