@@ -43,6 +43,7 @@ class ConnectionState {
     std::lock_guard lock(mu_);
     if (phase_ != Phase::kConnecting) return false;
     phase_ = Phase::kOpen;
+    opened_ = true;
     cv_.notify_all();
     return true;
   }
@@ -66,7 +67,8 @@ class ConnectionState {
                    "WebSocket connection not established within " +
                        std::to_string(timeout.count()) + " ms");
     }
-    if (phase_ == Phase::kOpen) return std::nullopt;
+    // It may already have closed again; what it delivered is still waiting in events_.
+    if (opened_) return std::nullopt;
     return connect_error_.value_or(Error(ErrorCode::kUnavailable, "WebSocket connection failed"));
   }
 
@@ -107,13 +109,15 @@ class ConnectionState {
   websocketpp::connection_hdl hdl;
   // io thread only.
   std::shared_ptr<asio::steady_timer> ping_timer;
-  std::string tls_error;  // why the peer's certificate was rejected
+  std::string tls_error;       // why the peer's certificate was rejected
+  bool awaiting_pong = false;  // a ping is out; the next one waits for its pong
 
  private:
   const bool tls_;
   std::mutex mu_;
   std::condition_variable cv_;
   Phase phase_ = Phase::kConnecting;      // guarded by mu_
+  bool opened_ = false;                   // guarded by mu_
   std::optional<Error> connect_error_;    // guarded by mu_
   std::deque<Event> events_;              // guarded by mu_
 };
@@ -337,6 +341,9 @@ class Core {
       }
       st->PushClosed(code, why);
     });
+    con->set_pong_handler([st](websocketpp::connection_hdl, std::string) {
+      st->awaiting_pong = false;
+    });
     if (options.pong_timeout.count() > 0) {
       con->set_pong_timeout(static_cast<long>(options.pong_timeout.count()));
       con->set_pong_timeout_handler([this, st, options](websocketpp::connection_hdl,
@@ -361,7 +368,12 @@ class Core {
       websocketpp::lib::error_code gec;
       auto con = ep.get_con_from_hdl(st->hdl, gec);
       if (gec) return;
-      con->ping("", gec);
+      // websocketpp restarts the pong timer with every ping, so a ping interval shorter than
+      // the pong timeout would keep a dead peer alive: ping again only after a pong.
+      if (!st->awaiting_pong) {
+        st->awaiting_pong = true;
+        con->ping("", gec);
+      }
       SchedulePing(ep, st, interval);
     });
   }
