@@ -1,0 +1,320 @@
+// bim::ws::MakeConnector against an in-process HttpWsServer, raw sockets that misbehave, and
+// `openssl s_server` for the TLS checks.
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <csignal>
+#include <memory>
+#include <mutex>
+
+#include "tests/support/harness.h"
+#include "tests/unit/ws/ws_test_util.h"
+#include "ws/ws_client.h"
+
+namespace bim::ws {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ServerThread;
+
+// Echoes messages; on open says which Authorization header came; ?close=N closes with N,
+// ?drop=N drops after sending N messages; ?status=N rejects the upgrade with N.
+void EchoServer(HttpWsServer& s) {
+  WsHandlers h;
+  h.validate = [](const HttpRequest& req) -> std::optional<HttpResponse> {
+    auto it = req.query.find("status");
+    if (it == req.query.end()) return std::nullopt;
+    return HttpResponse{std::stoi(it->second), "application/json", {},
+                        R"({"error":"nope","message":"rejected on purpose"})"};
+  };
+  h.on_open = [](const std::shared_ptr<WsSession>& s) {
+    s->Send("auth:" + s->request().Header("authorization"));
+    const auto& q = s->request().query;
+    if (auto it = q.find("drop"); it != q.end()) {
+      for (int i = 0; i < std::stoi(it->second); ++i) s->Send("m" + std::to_string(i));
+      s->Drop();
+    } else if (auto c = q.find("close"); c != q.end()) {
+      s->Close(std::stoi(c->second), "bye");
+    } else if (auto big = q.find("big"); big != q.end()) {
+      s->Send(std::string(std::stoul(big->second), 'x'));
+    }
+  };
+  h.on_message = [](const std::shared_ptr<WsSession>& s, const std::string& m) {
+    s->Send("echo:" + m);
+  };
+  s.SetWsHandlers(std::move(h));
+}
+
+std::unique_ptr<Connection> MustConnect(Connector& c, const std::string& url,
+                                        ConnectOptions o = {}) {
+  auto r = c.Connect(url, o);
+  INFO(url << ": " << (r.ok() ? "" : r.error().message));
+  REQUIRE(r.ok());
+  return std::move(r).value();
+}
+
+TEST_CASE("messages go both ways and headers reach the server") {
+  ServerThread server(EchoServer);
+  auto connector = MakeConnector({});
+  ConnectOptions o;
+  o.headers.emplace_back("Authorization", "Bearer t0k");
+  auto c = MustConnect(*connector, server.ws("/x"), o);
+  auto first = c->Receive(5s);
+  CHECK(first.kind == EventKind::kMessage);
+  CHECK(first.payload == "auth:Bearer t0k");
+  REQUIRE(c->Send("hello"));
+  auto echo = c->Receive(5s);
+  CHECK(echo.kind == EventKind::kMessage);
+  CHECK(echo.payload == "echo:hello");
+  CHECK(c->Receive(50ms).kind == EventKind::kTimeout);
+}
+
+TEST_CASE("a close from the server reports its code and reason, every time asked") {
+  ServerThread server(EchoServer);
+  auto connector = MakeConnector({});
+  auto c = MustConnect(*connector, server.ws("/?close=4001"));
+  CHECK(c->Receive(5s).kind == EventKind::kMessage);
+  auto end = c->Receive(5s);
+  CHECK(end.kind == EventKind::kClosed);
+  CHECK(end.close_code == 4001);
+  CHECK(end.payload == "bye");
+  auto again = c->Receive(10ms);
+  CHECK(again.kind == EventKind::kClosed);
+  CHECK(again.close_code == 4001);
+  CHECK_FALSE(c->Send("late"));
+}
+
+TEST_CASE("a dropped connection delivers what came before it, then 1006") {
+  ServerThread server(EchoServer);
+  auto connector = MakeConnector({});
+  auto c = MustConnect(*connector, server.ws("/?drop=3"));
+  std::vector<std::string> got;
+  Event e;
+  while ((e = c->Receive(5s)).kind == EventKind::kMessage) got.push_back(e.payload);
+  CHECK(got == std::vector<std::string>{"auth:", "m0", "m1", "m2"});
+  CHECK(e.kind == EventKind::kClosed);
+  CHECK(e.close_code == 1006);
+}
+
+TEST_CASE("handshake statuses map to error codes, with the server's body in the message") {
+  ServerThread server(EchoServer);
+  auto connector = MakeConnector({});
+  struct Case {
+    int status;
+    ErrorCode code;
+  };
+  for (auto [status, code] : {Case{401, ErrorCode::kUnauthenticated},
+                              Case{404, ErrorCode::kNotFound},
+                              Case{429, ErrorCode::kRateLimited},
+                              Case{503, ErrorCode::kRateLimited},
+                              Case{400, ErrorCode::kUnavailable},
+                              Case{403, ErrorCode::kUnavailable},
+                              Case{500, ErrorCode::kUnavailable}}) {
+    CAPTURE(status);
+    auto r = connector->Connect(server.ws("/?status=" + std::to_string(status)), {});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == code);
+    CHECK(r.error().message.find(std::to_string(status)) != std::string::npos);
+    CHECK(r.error().message.find("rejected on purpose") != std::string::npos);
+  }
+}
+
+TEST_CASE("refused connections and bad URLs fail fast") {
+  auto connector = MakeConnector({});
+  auto start = std::chrono::steady_clock::now();
+  auto refused = connector->Connect("ws://127.0.0.1:" + std::to_string(testing::UnusedPort()) + "/",
+                                    {});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::kUnavailable);
+  CHECK(std::chrono::steady_clock::now() - start < 3s);
+  for (const char* url : {"http://127.0.0.1/", "127.0.0.1:80", "", "ws://"}) {
+    CAPTURE(url);
+    auto r = connector->Connect(url, {});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::kInvalidArgument);
+  }
+}
+
+TEST_CASE("connect_timeout bounds a server that never answers the handshake") {
+  int port = 0;
+  int fd = testing::ListenTcp(&port);  // the kernel accepts; nobody ever answers
+  auto connector = MakeConnector({});
+  ConnectOptions o;
+  o.connect_timeout = 300ms;
+  auto start = std::chrono::steady_clock::now();
+  auto r = connector->Connect("ws://127.0.0.1:" + std::to_string(port) + "/", o);
+  auto took = std::chrono::steady_clock::now() - start;
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == ErrorCode::kUnavailable);
+  CHECK(took >= 250ms);
+  CHECK(took < 2s);
+  connector.reset();  // shuts down cleanly with the abandoned attempt
+  ::close(fd);
+}
+
+TEST_CASE("a peer that stops answering pings is reported as a drop") {
+  int port = 0;
+  int lfd = testing::ListenTcp(&port);
+  std::thread peer([lfd] {
+    int fd = ::accept(lfd, nullptr, nullptr);
+    if (fd < 0) return;
+    std::string head = testing::ReadHead(fd);
+    std::string key = testing::HeaderValue(head, "Sec-WebSocket-Key");
+    testing::WriteAll(fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                          "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
+                              testing::WebSocketAccept(key) + "\r\n\r\n");
+    char buf[512];
+    while (::read(fd, buf, sizeof buf) > 0) {
+    }  // swallow pings, never pong
+    ::close(fd);
+  });
+  auto connector = MakeConnector({});
+  ConnectOptions o;
+  o.ping_interval = 100ms;
+  o.pong_timeout = 200ms;
+  auto c = MustConnect(*connector, "ws://127.0.0.1:" + std::to_string(port) + "/", o);
+  auto start = std::chrono::steady_clock::now();
+  auto e = c->Receive(5s);
+  CHECK(e.kind == EventKind::kClosed);
+  CHECK(e.close_code == 1006);
+  CHECK(e.payload.find("pong") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+  c.reset();
+  peer.join();
+  ::close(lfd);
+}
+
+TEST_CASE("a peer that answers pings keeps the connection") {
+  ServerThread server(EchoServer);
+  auto connector = MakeConnector({});
+  ConnectOptions o;
+  o.ping_interval = 30ms;
+  o.pong_timeout = 200ms;
+  auto c = MustConnect(*connector, server.ws("/"), o);
+  CHECK(c->Receive(5s).kind == EventKind::kMessage);
+  CHECK(c->Receive(500ms).kind == EventKind::kTimeout);
+  REQUIRE(c->Send("still here"));
+  CHECK(c->Receive(5s).payload == "echo:still here");
+}
+
+TEST_CASE("Close from another thread wakes a blocked Receive") {
+  ServerThread server(EchoServer);
+  auto connector = MakeConnector({});
+  auto c = MustConnect(*connector, server.ws("/"));
+  CHECK(c->Receive(5s).kind == EventKind::kMessage);
+  std::atomic<bool> woke{false};
+  Event got;
+  std::thread reader([&] {
+    got = c->Receive(10s);
+    woke = true;
+  });
+  std::this_thread::sleep_for(100ms);
+  CHECK_FALSE(woke.load());
+  auto start = std::chrono::steady_clock::now();
+  c->Close();
+  reader.join();
+  CHECK(std::chrono::steady_clock::now() - start < 1s);
+  CHECK(got.kind == EventKind::kClosed);
+  CHECK(got.close_code == 1000);
+  c->Close();  // idempotent
+  CHECK_FALSE(c->Send("x"));
+}
+
+TEST_CASE("a message over max_message_size ends the connection") {
+  ServerThread server(EchoServer);
+  auto connector = MakeConnector({});
+  ConnectOptions o;
+  o.max_message_size = 1000;
+  auto c = MustConnect(*connector, server.ws("/?big=5000"), o);
+  CHECK(c->Receive(5s).kind == EventKind::kMessage);  // "auth:"
+  auto e = c->Receive(5s);
+  CHECK(e.kind == EventKind::kClosed);
+  CHECK(e.close_code != 1000);
+}
+
+TEST_CASE("many connections at once, and a connection that outlives its connector") {
+  ServerThread server(EchoServer);
+  auto connector = MakeConnector({});
+  std::vector<std::unique_ptr<Connection>> conns;
+  for (int i = 0; i < 20; ++i) conns.push_back(MustConnect(*connector, server.ws("/")));
+  for (size_t i = 0; i < conns.size(); ++i) {
+    CHECK(conns[i]->Receive(5s).kind == EventKind::kMessage);
+    conns[i]->Send(std::to_string(i));
+  }
+  for (size_t i = 0; i < conns.size(); ++i) CHECK(conns[i]->Receive(5s).payload == "echo:" + std::to_string(i));
+  connector.reset();
+  CHECK(conns[0]->Send("after"));
+  CHECK(conns[0]->Receive(5s).payload == "echo:after");
+  conns.clear();
+}
+
+// TLS against `openssl s_server -www`, which speaks HTTPS but not WebSocket: a handshake
+// that gets as far as an HTTP answer proves that the TLS checks passed.
+class TlsPeer {
+ public:
+  TlsPeer() {
+    auto r = test::Run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        dir_ / "key.pem", "-out", dir_ / "cert.pem", "-days", "2", "-subj",
+                        "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"},
+                       {}, 60s);
+    if (r.exit_code != 0) return;
+    port_ = testing::UnusedPort();
+    server_ = std::make_unique<test::Process>(std::vector<std::string>{
+        "openssl", "s_server", "-accept", std::to_string(port_), "-cert", dir_ / "cert.pem",
+        "-key", dir_ / "key.pem", "-www", "-quiet"});
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline && server_->Running()) {
+      int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a = testing::Loopback(port_);
+      bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      ::close(fd);
+      if (up) {
+        ready_ = true;
+        return;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  bool ready() const { return ready_; }
+  std::string ca() const { return dir_ / "cert.pem"; }
+  std::string url(const char* host) const {
+    return std::string("wss://") + host + ":" + std::to_string(port_) + "/";
+  }
+
+ private:
+  test::TempDir dir_;
+  std::unique_ptr<test::Process> server_;
+  int port_ = 0;
+  bool ready_ = false;
+};
+
+TEST_CASE("wss checks the certificate chain and the host name") {
+  TlsPeer peer;
+  if (!peer.ready()) {
+    MESSAGE("openssl is not available; skipping the TLS checks");
+    return;
+  }
+  auto untrusted = MakeConnector({})->Connect(peer.url("127.0.0.1"), {});
+  REQUIRE_FALSE(untrusted.ok());
+  CHECK(untrusted.error().code == ErrorCode::kUnavailable);
+  CHECK(untrusted.error().message.find("certificate not trusted") != std::string::npos);
+
+  auto trusted = MakeConnector({peer.ca()})->Connect(peer.url("127.0.0.1"), {});
+  REQUIRE_FALSE(trusted.ok());  // TLS passed; s_server then answers HTTP, not WebSocket
+  CHECK(trusted.error().message.find("answered HTTP") != std::string::npos);
+  auto by_name = MakeConnector({peer.ca()})->Connect(peer.url("localhost"), {});
+  REQUIRE_FALSE(by_name.ok());
+  CHECK(by_name.error().message.find("answered HTTP") != std::string::npos);
+
+  auto wrong_host = MakeConnector({peer.ca()})->Connect(peer.url("127.0.0.2"), {});
+  REQUIRE_FALSE(wrong_host.ok());
+  CHECK(wrong_host.error().message.find("not valid for host 127.0.0.2") != std::string::npos);
+
+  auto no_ca = MakeConnector({"/nonexistent/ca.pem"})->Connect(peer.url("127.0.0.1"), {});
+  REQUIRE_FALSE(no_ca.ok());
+  CHECK(no_ca.error().code == ErrorCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace bim::ws
