@@ -94,16 +94,16 @@ ws::HttpResponse AuthServer::Callback(const ws::HttpRequest& req) {
 }
 
 ws::HttpResponse AuthServer::Verify() const {
-  return JsonResponse(200, contract::ToJson(contract::VerifyResponse{true, "user-123",
-                                                                     "dev@example.com"}));
+  return JsonResponse(
+      200, contract::ToJson(contract::VerifyResponse{true, "user-123", "dev@example.com"}));
 }
 
 ws::HttpResponse AuthServer::DeviceCode(const ws::HttpRequest& req, const std::string& base_url) {
   auto form = contract::FormDecode(req.body);
   if (Get(form, "client_id") != options_.oauth_client_id) {
-    return OAuthErrorResponse(400, "invalid_client",
-                              "unknown client_id; this platform knows \"" +
-                                  options_.oauth_client_id + "\"");
+    return OAuthErrorResponse(
+        400, "invalid_client",
+        "unknown client_id; this platform knows \"" + options_.oauth_client_id + "\"");
   }
   std::string device_code = "mock-dc-" + RandomHex(16);
   DeviceGrant g;
@@ -132,9 +132,9 @@ ws::HttpResponse AuthServer::Token(const ws::HttpRequest& req) {
     return OAuthErrorResponse(400, "invalid_request",
                               "missing grant_type (form-encoded body expected)");
   }
-  return OAuthErrorResponse(400, "unsupported_grant_type",
-                            "supported grant types: " + std::string(kDeviceGrant) +
-                                ", refresh_token");
+  return OAuthErrorResponse(
+      400, "unsupported_grant_type",
+      "supported grant types: " + std::string(kDeviceGrant) + ", refresh_token");
 }
 
 ws::HttpResponse AuthServer::DeviceCodeGrant(const std::map<std::string, std::string>& form) {
@@ -160,9 +160,8 @@ ws::HttpResponse AuthServer::DeviceCodeGrant(const std::map<std::string, std::st
   if (g.interval_s > 0 && g.last_poll && now - *g.last_poll < std::chrono::seconds(g.interval_s)) {
     g.interval_s += 5;
     g.last_poll = now;
-    return OAuthErrorResponse(400, "slow_down",
-                              fmt::format("polling too fast; wait {} s between polls",
-                                          g.interval_s));
+    return OAuthErrorResponse(
+        400, "slow_down", fmt::format("polling too fast; wait {} s between polls", g.interval_s));
   }
   g.last_poll = now;
   ++g.polls;
@@ -199,14 +198,15 @@ ws::HttpResponse AuthServer::Decide(const ws::HttpRequest& req, bool approve) {
   if (user_code.empty()) user_code = NormalizeUserCode(Get(req.query, "user_code"));
   auto uc = user_codes_.find(user_code);
   if (uc == user_codes_.end()) {
-    return ErrorResponse(404, "not_found", "no pending login has the user code \"" +
-                                               user_code.substr(0, 32) + "\"");
+    return ErrorResponse(404, "not_found",
+                         "no pending login has the user code \"" + user_code.substr(0, 32) + "\"");
   }
   DeviceGrant& g = grants_.at(uc->second);
   if (clock_.Steady() >= g.expires_at) {
     return ErrorResponse(400, "expired_token", "that code expired; start the login again");
   }
-  if (g.state == GrantState::kPending) g.state = approve ? GrantState::kApproved : GrantState::kDenied;
+  if (g.state == GrantState::kPending)
+    g.state = approve ? GrantState::kApproved : GrantState::kDenied;
   bool html = req.Header("accept").find("text/html") != std::string::npos;
   std::string what = g.state == GrantState::kApproved ? "approved" : "denied";
   if (html) {
@@ -224,10 +224,12 @@ ws::HttpResponse AuthServer::DevicePage(const ws::HttpRequest& req) const {
       "<!doctype html>\n<html><head><title>backend-im-mock: device login</title></head><body>\n"
       "<h1>Log in to the mock Backend.im</h1>\n"
       "<form method=\"post\" action=\"/oauth/device/approve\">\n"
-      "<label>Code <input name=\"user_code\" value=\"" + code + "\"></label>\n"
-      "<button type=\"submit\">Approve</button>\n"
-      "<button type=\"submit\" formaction=\"/oauth/device/deny\">Deny</button>\n"
-      "</form>\n</body></html>\n");
+      "<label>Code <input name=\"user_code\" value=\"" +
+          code +
+          "\"></label>\n"
+          "<button type=\"submit\">Approve</button>\n"
+          "<button type=\"submit\" formaction=\"/oauth/device/deny\">Deny</button>\n"
+          "</form>\n</body></html>\n");
 }
 
 }  // namespace bim::mock

@@ -63,8 +63,8 @@ class AuthServer {
   std::set<std::string> static_tokens_;
   std::map<std::string, std::chrono::steady_clock::time_point> access_tokens_;  // -> expiry
   std::set<std::string> refresh_tokens_;
-  std::map<std::string, DeviceGrant> grants_;          // by device_code
-  std::map<std::string, std::string> user_codes_;      // user_code -> device_code
+  std::map<std::string, DeviceGrant> grants_;      // by device_code
+  std::map<std::string, std::string> user_codes_;  // user_code -> device_code
 };
 
 }  // namespace bim::mock

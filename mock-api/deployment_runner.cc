@@ -43,9 +43,11 @@ contract::DeployResponse DeploymentRunner::Create(const contract::DeployRequest&
       }
       found += (shown++ ? ", " : "") + path;
     }
-    d.failure = "Build failed: main.py is missing at the project root. The image runs "
-                "`uvicorn main:app`, so upload a top-level main.py that defines `app` "
-                "(received: " + found + ")";
+    d.failure =
+        "Build failed: main.py is missing at the project root. The image runs "
+        "`uvicorn main:app`, so upload a top-level main.py that defines `app` "
+        "(received: " +
+        found + ")";
     if (!fail_at || contract::StageRank(*fail_at) > contract::StageRank(Stage::kBuilding)) {
       fail_at = Stage::kBuilding;
     }
@@ -102,7 +104,8 @@ void DeploymentRunner::Advance(const std::string& id) {
   Stage stage = d.plan[d.next];
   Emit(d, stage);
   if (!contract::IsTerminal(stage)) {
-    server_.RunAfter(std::chrono::milliseconds(options_.stage_delay_ms), [this, id] { Advance(id); });
+    server_.RunAfter(std::chrono::milliseconds(options_.stage_delay_ms),
+                     [this, id] { Advance(id); });
   }
 }
 
@@ -119,8 +122,8 @@ std::vector<std::string> DeploymentRunner::LogsFor(const Deployment& d, Stage st
     case Stage::kCreatingNamespace: {
       std::vector<std::string> logs;
       if (d.previous_commit) {
-        logs.push_back(fmt::format("Deleting the previous namespace {}-{}", d.project_id,
-                                   *d.previous_commit));
+        logs.push_back(
+            fmt::format("Deleting the previous namespace {}-{}", d.project_id, *d.previous_commit));
       }
       logs.push_back(fmt::format("Creating Kubernetes namespace {}", ns));
       return logs;
@@ -129,8 +132,7 @@ std::vector<std::string> DeploymentRunner::LogsFor(const Deployment& d, Stage st
       return {fmt::format("Creating PersistentVolumeClaim {} (1Gi, ReadWriteOnce)", ns),
               fmt::format("PersistentVolumeClaim {} is Bound", ns)};
     case Stage::kBuilding:
-      return {fmt::format("Building image registry.backend.im/{}:{}", d.project_id,
-                          d.commit_hash),
+      return {fmt::format("Building image registry.backend.im/{}:{}", d.project_id, d.commit_hash),
               d.has_requirements ? "Installing dependencies from requirements.txt"
                                  : "No requirements.txt; installing fastapi and uvicorn only"};
     case Stage::kDeploying:
@@ -175,12 +177,12 @@ std::string DeploymentRunner::WireJson(const contract::StageMessage& m) const {
 }
 
 void DeploymentRunner::SendMalformed(Watcher& w) {
-  if (options_.ws_malformed_after < 0 || w.malformed_sent ||
-      w.sent < options_.ws_malformed_after) {
+  if (options_.ws_malformed_after < 0 || w.malformed_sent || w.sent < options_.ws_malformed_after) {
     return;
   }
   w.malformed_sent = true;
-  w.session->Send("{\"deploymentId\": this frame is not JSON (backend-im-mock --ws-malformed-after)");
+  w.session->Send(
+      "{\"deploymentId\": this frame is not JSON (backend-im-mock --ws-malformed-after)");
 }
 
 void DeploymentRunner::Deliver(Watcher& w, const contract::StageMessage& m) {

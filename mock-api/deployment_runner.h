@@ -74,10 +74,10 @@ class DeploymentRunner {
   ws::HttpWsServer& server_;
   const MockOptions& options_;
   Random& random_;
-  std::map<std::string, Deployment> deployments_;            // by id
-  std::vector<std::string> order_;                           // ids, oldest first
-  std::map<std::string, std::string> last_commit_;           // project -> commit hash
-  std::map<uint64_t, std::string> watched_;                  // session id -> deployment id
+  std::map<std::string, Deployment> deployments_;   // by id
+  std::vector<std::string> order_;                  // ids, oldest first
+  std::map<std::string, std::string> last_commit_;  // project -> commit hash
+  std::map<uint64_t, std::string> watched_;         // session id -> deployment id
   int ws_connections_ = 0;
 };
 

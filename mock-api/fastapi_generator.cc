@@ -16,23 +16,21 @@ constexpr size_t kMaxResources = 5;
 // Words that describe the request rather than the data ("a REST API for users").
 const std::set<std::string>& StopWords() {
   static const std::set<std::string> kWords = {
-      "a",          "about",    "add",        "all",        "allow",     "allows",
-      "an",         "and",      "any",        "api",        "apis",      "app",
-      "application","applications", "are",    "as",         "at",        "backend",
-      "basic",      "be",       "build",      "by",         "can",       "create",
-      "creates",    "crud",     "data",       "database",   "db",        "delete",
-      "endpoint",   "endpoints","fastapi",    "for",        "from",      "full",
-      "get",        "handle",   "handles",    "has",        "have",      "i",
-      "in",         "into",     "is",         "it",         "its",       "json",
-      "let",        "list",     "make",       "manage",     "management","manager",
-      "me",         "microservice", "model",  "models",     "my",        "need",
-      "new",        "of",       "on",         "or",         "our",       "please",
-      "postgres",   "python",   "read",       "rest",       "restful",   "sample",
-      "schema",     "server",   "service",    "services",   "simple",    "small",
-      "some",       "sql",      "sqlite",     "store",      "support",   "supports",
-      "system",     "table",    "tables",     "that",       "the",       "their",
-      "them",       "this",     "to",         "track",      "tracking",  "update",
-      "using",      "want",     "web",        "which",      "with",      "write",
+      "a",       "about",  "add",      "all",        "allow",   "allows",      "an",
+      "and",     "any",    "api",      "apis",       "app",     "application", "applications",
+      "are",     "as",     "at",       "backend",    "basic",   "be",          "build",
+      "by",      "can",    "create",   "creates",    "crud",    "data",        "database",
+      "db",      "delete", "endpoint", "endpoints",  "fastapi", "for",         "from",
+      "full",    "get",    "handle",   "handles",    "has",     "have",        "i",
+      "in",      "into",   "is",       "it",         "its",     "json",        "let",
+      "list",    "make",   "manage",   "management", "manager", "me",          "microservice",
+      "model",   "models", "my",       "need",       "new",     "of",          "on",
+      "or",      "our",    "please",   "postgres",   "python",  "read",        "rest",
+      "restful", "sample", "schema",   "server",     "service", "services",    "simple",
+      "small",   "some",   "sql",      "sqlite",     "store",   "support",     "supports",
+      "system",  "table",  "tables",   "that",       "the",     "their",       "them",
+      "this",    "to",     "track",    "tracking",   "update",  "using",       "want",
+      "web",     "which",  "with",     "write",
   };
   return kWords;
 }
@@ -40,19 +38,17 @@ const std::set<std::string>& StopWords() {
 // Python keywords and names the generated modules already use: a resource called one of
 // these gets a suffix so the code still compiles and means what it says.
 const std::set<std::string>& ReservedNames() {
+  // clang-format off
   static const std::set<std::string> kNames = {
-      "false",   "none",     "true",     "and",      "as",       "assert",  "async",
-      "await",   "break",    "class",    "continue", "def",      "del",     "elif",
-      "else",    "except",   "finally",  "for",      "from",     "global",  "if",
-      "import",  "in",       "is",       "lambda",   "nonlocal", "not",     "or",
-      "pass",    "raise",    "return",   "try",      "while",    "with",    "yield",
-      "match",   "case",     "base",     "column",   "integer",  "string",  "text",
-      "datetime","float",    "boolean",  "func",     "session",  "optional","basemodel",
-      "configdict", "router", "models",  "schemas",  "database", "main",    "app",
-      "status",  "depends",  "httpexception", "apirouter", "fastapi", "typing", "engine",
-      "payload", "db",       "skip",     "limit",    "self",     "type",    "id",
-      "int",     "str",      "bool",     "dict",     "bytes",    "object",  "record",
-  };
+      "false", "none", "true", "and", "as", "assert", "async", "await", "break", "class",
+      "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global",
+      "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return",
+      "try", "while", "with", "yield", "match", "case", "base", "column", "integer", "string",
+      "text", "datetime", "float", "boolean", "func", "session", "optional", "basemodel",
+      "configdict", "router", "models", "schemas", "database", "main", "app", "status", "depends",
+      "httpexception", "apirouter", "fastapi", "typing", "engine", "payload", "db", "skip",
+      "limit", "self", "type", "id", "int", "str", "bool", "dict", "bytes", "object", "record"};
+  // clang-format on
   return kNames;
 }
 
@@ -80,8 +76,7 @@ std::vector<Field> FieldsFor(const std::string& resource) {
             {"total", "Float", "float", "REAL"},
             {"state", "String(32)", "str", "VARCHAR(32)"}};
   }
-  if (resource == "post" || resource == "article" || resource == "note" ||
-      resource == "message") {
+  if (resource == "post" || resource == "article" || resource == "note" || resource == "message") {
     return {title, body};
   }
   if (resource == "comment" || resource == "review") return {body};
@@ -109,7 +104,8 @@ std::string Plural(const std::string& w) {
   auto ends = [&](const std::string& suf) {
     return w.size() >= suf.size() && w.compare(w.size() - suf.size(), suf.size(), suf) == 0;
   };
-  if (ends("y") && w.size() > 1 && std::string("aeiou").find(w[w.size() - 2]) == std::string::npos) {
+  if (ends("y") && w.size() > 1 &&
+      std::string("aeiou").find(w[w.size() - 2]) == std::string::npos) {
     return w.substr(0, w.size() - 1) + "ies";
   }
   if (ends("s") || ends("x") || ends("z") || ends("ch") || ends("sh")) return w + "es";
@@ -298,15 +294,14 @@ def delete_{name}({name}_id: int, db: Session = Depends(get_db)):
     db.delete(record)
     db.commit()
 )",
-                     fmt::arg("plural", Plural(r)), fmt::arg("name", r),
-                     fmt::arg("cls", Camel(r)));
+                     fmt::arg("plural", Plural(r)), fmt::arg("name", r), fmt::arg("cls", Camel(r)));
 }
 
 std::string SchemaSql(const std::string& prompt, const std::vector<std::string>& resources) {
   std::string out = "-- Generated by backend-im-mock from the prompt: " + OneLine(prompt) + "\n";
   for (const auto& r : resources) {
-    out += fmt::format("\nCREATE TABLE IF NOT EXISTS {} (\n    id INTEGER PRIMARY KEY,\n",
-                       Plural(r));
+    out +=
+        fmt::format("\nCREATE TABLE IF NOT EXISTS {} (\n    id INTEGER PRIMARY KEY,\n", Plural(r));
     for (const auto& f : FieldsFor(r)) {
       out += fmt::format("    {} {} NOT NULL,\n", f.name, f.sql_type);
     }

@@ -24,8 +24,7 @@ class IdempotencyCache {
   };
   enum class Outcome { kMiss, kReplay, kConflict };
 
-  explicit IdempotencyCache(const Clock& clock,
-                            std::chrono::seconds ttl = std::chrono::hours(24))
+  explicit IdempotencyCache(const Clock& clock, std::chrono::seconds ttl = std::chrono::hours(24))
       : clock_(clock), ttl_(ttl) {}
 
   // kReplay fills response with the stored body; kConflict: same key, other request.

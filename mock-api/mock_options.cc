@@ -1,7 +1,6 @@
 #include "mock-api/mock_options.h"
 
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 
 #include "common/version.h"
@@ -24,8 +23,7 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
                  "Write the bound port to this file (atomically, via rename) once listening");
   app.add_option("--token", o.tokens,
                  "A bearer token accepted forever on /api/* and /ws (repeatable)");
-  app.add_option("--stage-delay-ms", o.stage_delay_ms,
-                 "Milliseconds between two deployment stages")
+  app.add_option("--stage-delay-ms", o.stage_delay_ms, "Milliseconds between two deployment stages")
       ->check(CLI::Range(0, 3600000))
       ->capture_default_str();
   app.add_option("--token-ttl", o.token_ttl_s,

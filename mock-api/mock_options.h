@@ -13,22 +13,22 @@ namespace bim::mock {
 
 struct MockOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;          // 0: any free port
-  std::string port_file;    // the bound port is written here (atomically)
+  int port = 8080;                  // 0: any free port
+  std::string port_file;            // the bound port is written here (atomically)
   std::vector<std::string> tokens;  // static bearer tokens, valid forever
   int stage_delay_ms = 1000;
-  int token_ttl_s = 3600;           // device-flow and callback access tokens
-  int auto_approve_after = 0;       // approve a device code on its Nth poll; 0 = never
+  int token_ttl_s = 3600;      // device-flow and callback access tokens
+  int auto_approve_after = 0;  // approve a device code on its Nth poll; 0 = never
   int device_interval_s = 5;
   int device_code_ttl_s = 600;
   std::string oauth_client_id = "backend-im-cli";
-  uint64_t seed = 1;                // fault RNG
+  uint64_t seed = 1;  // fault RNG
   bool log_requests = true;
 
   // Faults.
-  int ws_drop_after = -1;           // -1: off
-  int ws_drop_times = 1;            // 0: every connection
-  int ws_malformed_after = -1;      // -1: off
+  int ws_drop_after = -1;       // -1: off
+  int ws_drop_times = 1;        // 0: every connection
+  int ws_malformed_after = -1;  // -1: off
   int fault_status = 503;
   double fault_rate = 0.0;
   int fault_first = 0;

@@ -61,8 +61,8 @@ ws::HttpResponse MethodNotAllowed(const char* allow) {
 
 }  // namespace
 
-MockPlatform::MockPlatform(ws::HttpWsServer& server, const MockOptions& options,
-                           const Clock& clock, Random& ids, Random& faults)
+MockPlatform::MockPlatform(ws::HttpWsServer& server, const MockOptions& options, const Clock& clock,
+                           Random& ids, Random& faults)
     : server_(server),
       options_(options),
       clock_(clock),
@@ -71,10 +71,10 @@ MockPlatform::MockPlatform(ws::HttpWsServer& server, const MockOptions& options,
       runner_(server, options, ids),
       idempotency_(clock) {
   server_.SetServerName("backend-im-mock");
-  server_.SetHttpHandler([this](const ws::HttpRequest& req,
-                                std::shared_ptr<ws::HttpResponder> responder) {
-    OnHttp(req, std::move(responder));
-  });
+  server_.SetHttpHandler(
+      [this](const ws::HttpRequest& req, std::shared_ptr<ws::HttpResponder> responder) {
+        OnHttp(req, std::move(responder));
+      });
   ws::WsHandlers h;
   h.validate = [this](const ws::HttpRequest& req) { return ValidateUpgrade(req); };
   h.on_open = [this](const std::shared_ptr<ws::WsSession>& s) {
@@ -90,8 +90,8 @@ MockPlatform::MockPlatform(ws::HttpWsServer& server, const MockOptions& options,
 }
 
 void MockPlatform::SetListenAddress(const std::string& host, int port) {
-  listen_address_ = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-                    std::to_string(port);
+  listen_address_ =
+      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 void MockPlatform::LogRequest(const std::string& method, const std::string& path,
@@ -244,8 +244,7 @@ MockPlatform::Reply MockPlatform::Deploy(const ws::HttpRequest& req) {
                           "...}, \"projectId\": \"...\"}")};
   }
   if (parsed->files.empty()) {
-    return {ErrorResponse(400, "invalid_request",
-                          "files is empty: upload at least main.py")};
+    return {ErrorResponse(400, "invalid_request", "files is empty: upload at least main.py")};
   }
   for (const auto& [path, content] : parsed->files) {
     if (auto bad = BadPath(path)) {
@@ -283,8 +282,7 @@ MockPlatform::Reply MockPlatform::Deploy(const ws::HttpRequest& req) {
 MockPlatform::Reply MockPlatform::StatusOf(const std::string& id) {
   auto s = runner_.Status(id);
   if (!s) {
-    return {ErrorResponse(404, "not_found",
-                          "no deployment with id \"" + id.substr(0, 100) + "\"")};
+    return {ErrorResponse(404, "not_found", "no deployment with id \"" + id.substr(0, 100) + "\"")};
   }
   return {JsonResponse(200, contract::ToJson(*s))};
 }
@@ -305,7 +303,8 @@ std::optional<ws::HttpResponse> MockPlatform::ValidateUpgrade(const ws::HttpRequ
     LogRequest(req.method, target, std::to_string(r.status), start);
     return std::optional<ws::HttpResponse>(std::move(r));
   };
-  if (req.path != "/ws") return reject(ErrorResponse(404, "not_found", "no WebSocket endpoint here; use /ws"));
+  if (req.path != "/ws")
+    return reject(ErrorResponse(404, "not_found", "no WebSocket endpoint here; use /ws"));
   if (!auth_.IsAuthorized(req.Header("authorization"))) return reject(Unauthorized());
   auto id = req.query.find("deploymentId");
   if (id == req.query.end() || id->second.empty()) {

@@ -9,7 +9,8 @@ namespace bim::mock {
 int RunWsCat(const std::string& url, const std::string& bearer_token) {
   auto connector = ws::MakeConnector(ws::TlsOptions{});
   ws::ConnectOptions options;
-  if (!bearer_token.empty()) options.headers.emplace_back("Authorization", "Bearer " + bearer_token);
+  if (!bearer_token.empty())
+    options.headers.emplace_back("Authorization", "Bearer " + bearer_token);
   auto conn = connector->Connect(url, options);
   if (!conn.ok()) {
     std::fprintf(stderr, "backend-im-mock --ws-cat: %s\n", conn.error().message.c_str());

@@ -6,17 +6,15 @@
 
 #include "ws/http_ws_server.h"
 
-#include <websocketpp/config/asio_no_tls.hpp>
-#include <websocketpp/server.hpp>
-
+#include <algorithm>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
-
-#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <set>
 #include <thread>
+#include <websocketpp/config/asio_no_tls.hpp>
+#include <websocketpp/server.hpp>
 
 #include "common/contract.h"
 #include "common/log.h"
@@ -38,8 +36,10 @@ std::string Lower(std::string s) {
 
 std::string Reason(int status) {
   switch (status) {
-    case 422: return "Unprocessable Entity";
-    default: break;
+    case 422:
+      return "Unprocessable Entity";
+    default:
+      break;
   }
   std::string r = websocketpp::http::status_code::get_string(
       static_cast<websocketpp::http::status_code::value>(status));
@@ -134,8 +134,8 @@ class HttpWsServer::Impl {
     }
     asio::error_code aec;
     asio::ip::tcp::resolver resolver(io_);
-    auto results = resolver.resolve(host, std::to_string(port),
-                                    asio::ip::tcp::resolver::passive, aec);
+    auto results =
+        resolver.resolve(host, std::to_string(port), asio::ip::tcp::resolver::passive, aec);
     if (aec || results.empty()) {
       return Error(ErrorCode::kInvalidArgument,
                    "cannot resolve listen address " + host + ": " + aec.message());
@@ -143,8 +143,8 @@ class HttpWsServer::Impl {
     websocketpp::lib::error_code ec;
     ep_.listen(results.begin()->endpoint(), ec);
     if (ec) {
-      return Error(ErrorCode::kUnavailable, "cannot listen on " + host + ":" +
-                                                std::to_string(port) + ": " + ec.message());
+      return Error(ErrorCode::kUnavailable,
+                   "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
     }
     ep_.start_accept(ec);
     if (ec) return Error(ErrorCode::kUnavailable, "cannot accept on " + host + ": " + ec.message());
@@ -192,7 +192,6 @@ class HttpWsServer::Impl {
   }
 
  private:
-
   void OnHttp(Hdl hdl);
   bool OnValidate(Hdl hdl);
   void OnOpen(Hdl hdl);
@@ -228,7 +227,7 @@ class HttpWsServer::Impl {
   uint64_t next_session_id_ = 0;  // io thread
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::map<Hdl, std::shared_ptr<Session>, std::owner_less<Hdl>> sessions_;  // io thread
-  std::set<std::shared_ptr<asio::steady_timer>> timers_;                     // io thread
+  std::set<std::shared_ptr<asio::steady_timer>> timers_;                    // io thread
   std::unique_ptr<asio::signal_set> signals_;
 };
 
@@ -240,7 +239,9 @@ class HttpWsServer::Impl::Responder final : public HttpResponder {
     if (!done_.exchange(true) && !impl_->destroying_) {
       ConnectionPtr con = std::move(con_);
       impl_->RunOnIo([con] {
-        HttpResponse r{500, "application/json", {},
+        HttpResponse r{500,
+                       "application/json",
+                       {},
                        R"({"error":"internal","message":"the handler did not answer"})"};
         ApplyResponse(con, r);
         websocketpp::lib::error_code ec;
@@ -272,7 +273,7 @@ class HttpWsServer::Impl::Responder final : public HttpResponder {
 };
 
 class HttpWsServer::Impl::Session final : public WsSession,
-                                           public std::enable_shared_from_this<Session> {
+                                          public std::enable_shared_from_this<Session> {
  public:
   Session(Impl* impl, Hdl hdl, uint64_t id, HttpRequest request)
       : impl_(impl), hdl_(std::move(hdl)), id_(id), request_(std::move(request)) {}
@@ -303,7 +304,8 @@ class HttpWsServer::Impl::Session final : public WsSession,
     if (!IsOpen()) return;
     ending_ = true;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    asio::post(impl_->io_, [self = shared_from_this(), deadline] { self->DropWhenFlushed(deadline); });
+    asio::post(impl_->io_,
+               [self = shared_from_this(), deadline] { self->DropWhenFlushed(deadline); });
   }
 
   bool opened() const { return open_; }
@@ -320,9 +322,8 @@ class HttpWsServer::Impl::Session final : public WsSession,
     if (con->get_buffered_amount() > 0 && std::chrono::steady_clock::now() < deadline) {
       auto self = shared_from_this();
       auto timer = std::make_shared<asio::steady_timer>(impl_->io_, std::chrono::milliseconds(2));
-      timer->async_wait([self, timer, deadline](const asio::error_code&) {
-        self->DropWhenFlushed(deadline);
-      });
+      timer->async_wait(
+          [self, timer, deadline](const asio::error_code&) { self->DropWhenFlushed(deadline); });
       return;
     }
     con->terminate(websocketpp::lib::error_code());
@@ -353,13 +354,17 @@ void HttpWsServer::Impl::OnHttp(Hdl hdl) {
   HttpRequest req = BuildRequest(con);
   if (Lower(req.Header("transfer-encoding")).find("chunked") != std::string::npos) {
     // websocketpp reads only Content-Length bodies.
-    ApplyResponse(con, HttpResponse{411, "application/json", {{"Connection", "close"}},
+    ApplyResponse(con, HttpResponse{411,
+                                    "application/json",
+                                    {{"Connection", "close"}},
                                     R"({"error":"length_required","message":"send the body )"
                                     R"(with a Content-Length header, not chunked"})"});
     return;
   }
   if (stopping_ || !http_) {
-    ApplyResponse(con, HttpResponse{503, "application/json", {{"Connection", "close"}},
+    ApplyResponse(con, HttpResponse{503,
+                                    "application/json",
+                                    {{"Connection", "close"}},
                                     R"({"error":"unavailable","message":"server stopping"})"});
     return;
   }
@@ -369,8 +374,8 @@ void HttpWsServer::Impl::OnHttp(Hdl hdl) {
     http_(req, responder);
   } catch (const std::exception& e) {
     log::Error("http/ws server: handler for {} {} threw: {}", req.method, req.path, e.what());
-    responder->Respond(HttpResponse{500, "application/json", {},
-                                    R"({"error":"internal","message":"handler failed"})"});
+    responder->Respond(HttpResponse{
+        500, "application/json", {}, R"({"error":"internal","message":"handler failed"})"});
   }
 }
 
@@ -381,15 +386,15 @@ bool HttpWsServer::Impl::OnValidate(Hdl hdl) {
   HttpRequest req = BuildRequest(con);
   std::optional<HttpResponse> rejection;
   if (stopping_) {
-    rejection = HttpResponse{503, "application/json", {},
-                             R"({"error":"unavailable","message":"server stopping"})"};
+    rejection = HttpResponse{
+        503, "application/json", {}, R"({"error":"unavailable","message":"server stopping"})"};
   } else if (ws_.validate) {
     try {
       rejection = ws_.validate(req);
     } catch (const std::exception& e) {
       log::Error("http/ws server: upgrade validation threw: {}", e.what());
-      rejection = HttpResponse{500, "application/json", {},
-                               R"({"error":"internal","message":"validation failed"})"};
+      rejection = HttpResponse{
+          500, "application/json", {}, R"({"error":"internal","message":"validation failed"})"};
     }
   }
   if (rejection) {
@@ -442,9 +447,7 @@ void HttpWsServer::SetHttpHandler(HttpHandler handler) { impl_->http_ = std::mov
 void HttpWsServer::SetWsHandlers(WsHandlers handlers) { impl_->ws_ = std::move(handlers); }
 void HttpWsServer::SetMaxBodySize(std::size_t bytes) { impl_->ep_.set_max_http_body_size(bytes); }
 void HttpWsServer::SetServerName(const std::string& name) { impl_->ep_.set_user_agent(name); }
-void HttpWsServer::StopOnSignals(const std::vector<int>& signals) {
-  impl_->StopOnSignals(signals);
-}
+void HttpWsServer::StopOnSignals(const std::vector<int>& signals) { impl_->StopOnSignals(signals); }
 Result<int> HttpWsServer::Listen(const std::string& host, int port) {
   return impl_->Listen(host, port);
 }

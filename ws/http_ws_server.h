@@ -33,7 +33,7 @@ struct HttpRequest {
   std::map<std::string, std::string> query;    // decoded
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
-  std::string remote;                          // peer address, for logs
+  std::string remote;  // peer address, for logs
 
   // The header's value, or "" when absent; name in lower case.
   std::string Header(const std::string& lower_name) const;
@@ -97,7 +97,7 @@ class HttpWsServer {
   // Set these before Run().
   void SetHttpHandler(HttpHandler handler);
   void SetWsHandlers(WsHandlers handlers);
-  void SetMaxBodySize(std::size_t bytes);  // default 64 MiB; larger requests get 413
+  void SetMaxBodySize(std::size_t bytes);       // default 64 MiB; larger requests get 413
   void SetServerName(const std::string& name);  // the Server header
   // Stop() when one of these signals arrives (e.g. SIGTERM, SIGINT).
   void StopOnSignals(const std::vector<int>& signals);

@@ -7,19 +7,17 @@
 
 #include "ws/ws_client.h"
 
-#include <websocketpp/client.hpp>
-#include <websocketpp/config/asio_client.hpp>
-
+#include <algorithm>
 #include <asio/ssl/host_name_verification.hpp>
 #include <asio/steady_timer.hpp>
-
-#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <fstream>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <websocketpp/client.hpp>
+#include <websocketpp/config/asio_client.hpp>
 
 namespace bim::ws {
 namespace {
@@ -63,9 +61,8 @@ class ConnectionState {
     bool done = cv_.wait_for(lock, timeout, [&] { return phase_ != Phase::kConnecting; });
     if (!done) {
       phase_ = Phase::kClosed;
-      return Error(ErrorCode::kUnavailable,
-                   "WebSocket connection not established within " +
-                       std::to_string(timeout.count()) + " ms");
+      return Error(ErrorCode::kUnavailable, "WebSocket connection not established within " +
+                                                std::to_string(timeout.count()) + " ms");
     }
     // It may already have closed again; what it delivered is still waiting in events_.
     if (opened_) return std::nullopt;
@@ -116,10 +113,10 @@ class ConnectionState {
   const bool tls_;
   std::mutex mu_;
   std::condition_variable cv_;
-  Phase phase_ = Phase::kConnecting;      // guarded by mu_
-  bool opened_ = false;                   // guarded by mu_
-  std::optional<Error> connect_error_;    // guarded by mu_
-  std::deque<Event> events_;              // guarded by mu_
+  Phase phase_ = Phase::kConnecting;    // guarded by mu_
+  bool opened_ = false;                 // guarded by mu_
+  std::optional<Error> connect_error_;  // guarded by mu_
+  std::deque<Event> events_;            // guarded by mu_
 };
 
 Error HandshakeError(int status, const std::string& body, const std::string& transport_error) {
@@ -129,11 +126,15 @@ Error HandshakeError(int status, const std::string& body, const std::string& tra
   std::string detail = "WebSocket handshake answered HTTP " + std::to_string(status);
   if (!body.empty()) detail += ": " + body.substr(0, 300);
   switch (status) {
-    case 401: return Error(ErrorCode::kUnauthenticated, detail);
-    case 404: return Error(ErrorCode::kNotFound, detail);
+    case 401:
+      return Error(ErrorCode::kUnauthenticated, detail);
+    case 404:
+      return Error(ErrorCode::kNotFound, detail);
     case 429:
-    case 503: return Error(ErrorCode::kRateLimited, detail);
-    default: return Error(ErrorCode::kUnavailable, detail);
+    case 503:
+      return Error(ErrorCode::kRateLimited, detail);
+    default:
+      return Error(ErrorCode::kUnavailable, detail);
   }
 }
 
@@ -144,7 +145,8 @@ class Core {
   explicit Core(TlsOptions tls) : tls_options_(std::move(tls)) {
     InitEndpoint(plain_);
     InitEndpoint(tls_);
-    tls_.set_tls_init_handler([this](websocketpp::connection_hdl hdl) { return MakeTlsContext(hdl); });
+    tls_.set_tls_init_handler(
+        [this](websocketpp::connection_hdl hdl) { return MakeTlsContext(hdl); });
     thread_ = std::thread([this] { io_.run(); });
   }
 
@@ -185,15 +187,14 @@ class Core {
                    "not a WebSocket URL (want ws:// or wss://): " + url.substr(0, 200));
     }
     if (tls && !tls_options_.ca_file.empty() && !std::ifstream(tls_options_.ca_file).good()) {
-      return Error(ErrorCode::kInvalidArgument,
-                   "cannot read the CA file " + tls_options_.ca_file);
+      return Error(ErrorCode::kInvalidArgument, "cannot read the CA file " + tls_options_.ca_file);
     }
     auto st = std::make_shared<ConnectionState>(tls);
     {
       std::lock_guard lock(mu_);
-      live_.erase(std::remove_if(live_.begin(), live_.end(),
-                                 [](const auto& w) { return w.expired(); }),
-                  live_.end());
+      live_.erase(
+          std::remove_if(live_.begin(), live_.end(), [](const auto& w) { return w.expired(); }),
+          live_.end());
       live_.push_back(st);
     }
     Post([this, st, url, options] {
@@ -239,8 +240,8 @@ class Core {
   std::shared_ptr<SslContext> MakeTlsContext(websocketpp::connection_hdl) {
     auto ctx = std::make_shared<SslContext>(SslContext::tls_client);
     asio::error_code ec;
-    ctx->set_options(SslContext::default_workarounds | SslContext::no_sslv2 |
-                         SslContext::no_sslv3 | SslContext::no_tlsv1 | SslContext::no_tlsv1_1,
+    ctx->set_options(SslContext::default_workarounds | SslContext::no_sslv2 | SslContext::no_sslv3 |
+                         SslContext::no_tlsv1 | SslContext::no_tlsv1_1,
                      ec);
     // websocketpp verifies nothing by default: ask for the chain and the host name.
     ctx->set_verify_mode(asio::ssl::verify_peer, ec);
@@ -256,8 +257,9 @@ class Core {
             bool preverified, asio::ssl::verify_context& vctx) mutable {
           if (!preverified) {
             int err = X509_STORE_CTX_get_error(vctx.native_handle());
-            if (st) st->tls_error = std::string("certificate not trusted: ") +
-                                    X509_verify_cert_error_string(err);
+            if (st)
+              st->tls_error =
+                  std::string("certificate not trusted: ") + X509_verify_cert_error_string(err);
             return false;
           }
           if (!check_host(preverified, vctx)) {
@@ -276,7 +278,8 @@ class Core {
     websocketpp::lib::error_code ec;
     auto uri = std::make_shared<websocketpp::uri>(url);
     if (!uri->get_valid()) {
-      st->FailConnect(Error(ErrorCode::kInvalidArgument, "bad WebSocket URL " + url.substr(0, 200)));
+      st->FailConnect(
+          Error(ErrorCode::kInvalidArgument, "bad WebSocket URL " + url.substr(0, 200)));
       return;
     }
     pending_tls_host_ = uri->get_host();
@@ -310,16 +313,16 @@ class Core {
       std::string why = c->get_ec().message();
       if (!st->tls_error.empty()) {
         why = "TLS handshake failed: " + st->tls_error;
-      } else if (c->get_ec() == websocketpp::transport::asio::socket::make_error_code(
-                                    websocketpp::transport::asio::socket::error::tls_handshake_failed) &&
+      } else if (c->get_ec() ==
+                     websocketpp::transport::asio::socket::make_error_code(
+                         websocketpp::transport::asio::socket::error::tls_handshake_failed) &&
                  c->get_transport_ec()) {
         why += " (" + c->get_transport_ec().message() + ")";
       }
       st->FailConnect(HandshakeError(static_cast<int>(c->get_response_code()),
                                      c->get_response().get_body(), why));
     });
-    con->set_message_handler([st](websocketpp::connection_hdl,
-                                  typename Client::message_ptr msg) {
+    con->set_message_handler([st](websocketpp::connection_hdl, typename Client::message_ptr msg) {
       st->PushMessage(msg->get_payload());
     });
     con->set_close_handler([&ep, st](websocketpp::connection_hdl hdl) {
@@ -341,13 +344,11 @@ class Core {
       }
       st->PushClosed(code, why);
     });
-    con->set_pong_handler([st](websocketpp::connection_hdl, std::string) {
-      st->awaiting_pong = false;
-    });
+    con->set_pong_handler(
+        [st](websocketpp::connection_hdl, std::string) { st->awaiting_pong = false; });
     if (options.pong_timeout.count() > 0) {
       con->set_pong_timeout(static_cast<long>(options.pong_timeout.count()));
-      con->set_pong_timeout_handler([this, st, options](websocketpp::connection_hdl,
-                                                        std::string) {
+      con->set_pong_timeout_handler([this, st, options](websocketpp::connection_hdl, std::string) {
         // A peer that does not answer pings is gone; report a drop and cut the socket.
         st->PushClosed(websocketpp::close::status::abnormal_close,
                        "no pong within " + std::to_string(options.pong_timeout.count()) +
@@ -413,8 +414,8 @@ class Core {
   }
 
   TlsOptions tls_options_;
-  std::string pending_tls_host_;                           // io thread only; see
-  std::shared_ptr<ConnectionState> pending_tls_state_;     // MakeTlsContext
+  std::string pending_tls_host_;                        // io thread only; see
+  std::shared_ptr<ConnectionState> pending_tls_state_;  // MakeTlsContext
   asio::io_context io_;
   PlainClient plain_;
   TlsClient tls_;

@@ -56,7 +56,8 @@ TEST_CASE("generate is deterministic and shapes a FastAPI project after the prom
   auto single = GenerateOk(mock, "Create a REST API for user management");
   std::set<std::string> routers;
   for (const auto& [path, content] : single.files) {
-    if (path.rfind("app/routers/", 0) == 0 && path != "app/routers/__init__.py") routers.insert(path);
+    if (path.rfind("app/routers/", 0) == 0 && path != "app/routers/__init__.py")
+      routers.insert(path);
   }
   CHECK(routers == std::set<std::string>{"app/routers/user.py"});
   CHECK(single.project_id != g.project_id);
@@ -129,7 +130,7 @@ TEST_CASE("a deployment streams every stage in order and completes at its commit
   REQUIRE_FALSE(ms.empty());
   CHECK(ms.back().url == "https://" + CommitHash(files) + ".backend.im");
   const std::string ns = d.project_id + "-" + d.commit_hash;
-  CHECK(ms[2].logs.back().find(ns) != std::string::npos);  // creating_namespace
+  CHECK(ms[2].logs.back().find(ns) != std::string::npos);             // creating_namespace
   CHECK(ms[1].logs.back().find(d.commit_hash) != std::string::npos);  // committing
 }
 
@@ -156,8 +157,7 @@ TEST_CASE("an upload without a top-level main.py fails at building and says why"
   REQUIRE_FALSE(ms.empty());
   CHECK_FALSE(ms.back().url.has_value());
   REQUIRE_FALSE(ms.back().logs.empty());
-  CHECK(ms.back().logs.back().find("main.py is missing at the project root") !=
-        std::string::npos);
+  CHECK(ms.back().logs.back().find("main.py is missing at the project root") != std::string::npos);
   auto s = Status(mock, d.deployment_id);
   CHECK(s.status == contract::Stage::kFailed);
   CHECK(s.logs.back().find("main.py is missing") != std::string::npos);
@@ -241,7 +241,10 @@ TEST_CASE("every /api route and /ws need a valid bearer token") {
       {"GET", "/api/no-such-route", ""},
   };
   const std::vector<std::vector<std::string>> bad_headers = {
-      {}, Bearer("wrong-token"), {"Authorization: Basic ZGV2LXRva2VuOg=="}, {"Authorization: Bearer"},
+      {},
+      Bearer("wrong-token"),
+      {"Authorization: Basic ZGV2LXRva2VuOg=="},
+      {"Authorization: Bearer"},
       {"Authorization: " + kToken}};
   for (const auto& c : calls) {
     for (const auto& h : bad_headers) {
@@ -254,7 +257,8 @@ TEST_CASE("every /api route and /ws need a valid bearer token") {
   }
   // The scheme is case-insensitive (RFC 7235).
   CHECK(HttpRequest("GET", mock.http_url() + "/api/auth/verify", "",
-                    {"Authorization: bearer " + kToken}).status == 200);
+                    {"Authorization: bearer " + kToken})
+            .status == 200);
 
   auto connector = ws::MakeConnector({});
   for (const std::string token : {"", "wrong-token"}) {
@@ -292,9 +296,9 @@ TEST_CASE("unknown deployments are 404 on status and /ws; a /ws without an id is
 TEST_CASE("deploy rejects bodies outside the contract, empty uploads and unsafe paths") {
   MockPlatform mock(kArgs);
   for (const std::string body :
-       {"", "not json", "{\"files\": []}", "{\"files\": {\"main.py\": 3}}", "{}",
-        "{\"files\": {}}", "{\"files\": {\"/etc/passwd\": \"x\"}}",
-        "{\"files\": {\"../main.py\": \"x\"}}", "{\"files\": {\"a//b.py\": \"x\"}}"}) {
+       {"", "not json", "{\"files\": []}", "{\"files\": {\"main.py\": 3}}", "{}", "{\"files\": {}}",
+        "{\"files\": {\"/etc/passwd\": \"x\"}}", "{\"files\": {\"../main.py\": \"x\"}}",
+        "{\"files\": {\"a//b.py\": \"x\"}}"}) {
     CAPTURE(body);
     CheckError(HttpRequest("POST", mock.http_url() + "/api/deploy", body, Bearer()), 400,
                "invalid_request");
@@ -362,8 +366,8 @@ TEST_CASE("verify names the user, callback issues a working token, healthz answe
   REQUIRE(tok.ok());
   CHECK(tok->token_type == "Bearer");
   CHECK(tok->expires_in == 3600);
-  CHECK(HttpRequest("GET", mock.http_url() + "/api/auth/verify", "",
-                    Bearer(tok->access_token)).status == 200);
+  CHECK(HttpRequest("GET", mock.http_url() + "/api/auth/verify", "", Bearer(tok->access_token))
+            .status == 200);
 
   auto h = HttpRequest("GET", mock.http_url() + "/healthz");
   CHECK(h.status == 200);

@@ -157,9 +157,9 @@ TEST_CASE("a refresh rotates the refresh token; the old one is rejected") {
   MockPlatform mock({"--device-interval", "0", "--auto-approve-after", "1"});
   auto first = TokensOf(Poll(mock, StartLogin(mock).device_code));
   auto refresh = [&](const std::string& rt) {
-    return Form(mock, "/oauth/token",
-                {{"grant_type", "refresh_token"}, {"refresh_token", rt},
-                 {"client_id", "backend-im-cli"}});
+    return Form(
+        mock, "/oauth/token",
+        {{"grant_type", "refresh_token"}, {"refresh_token", rt}, {"client_id", "backend-im-cli"}});
   };
   auto second = TokensOf(refresh(*first.refresh_token));
   CHECK(second.access_token != first.access_token);
@@ -179,9 +179,10 @@ TEST_CASE("unknown and missing grant types are refused") {
   CHECK(OAuthErrorOf(Form(mock, "/oauth/token", {{"grant_type", "password"}})) ==
         "unsupported_grant_type");
   CHECK(OAuthErrorOf(Form(mock, "/oauth/token", {})) == "invalid_request");
-  CHECK(OAuthErrorOf(Form(mock, "/oauth/token", {{"grant_type", kDeviceGrant},
-                                                 {"device_code", "x"},
-                                                 {"client_id", "nope"}})) == "invalid_client");
+  CHECK(OAuthErrorOf(
+            Form(mock, "/oauth/token",
+                 {{"grant_type", kDeviceGrant}, {"device_code", "x"}, {"client_id", "nope"}})) ==
+        "invalid_client");
   CheckError(HttpRequest("GET", mock.http_url() + "/oauth/token"), 405, "method_not_allowed");
 }
 

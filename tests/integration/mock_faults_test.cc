@@ -1,9 +1,8 @@
 // backend-im-mock's fault flags, its seed-only mode, its --help, its shutdown, and its
 // robustness against bytes that are not HTTP.
 
-#include <doctest/doctest.h>
-
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -78,7 +77,8 @@ TEST_CASE("--ws-drop-times 0 cuts every stream; --ws-drop-times 2 the first two"
   auto d2 = Deploy(two, SampleFiles("two"));
   WaitTerminal(two, d2.deployment_id);
   std::vector<int> codes;
-  for (int i = 0; i < 3; ++i) codes.push_back(ReadToEnd(*Watch(*connector, *d2.websocket_url)).end.close_code);
+  for (int i = 0; i < 3; ++i)
+    codes.push_back(ReadToEnd(*Watch(*connector, *d2.websocket_url)).end.close_code);
   CHECK(codes == std::vector<int>{1006, 1006, 1000});
 }
 
@@ -199,13 +199,15 @@ TEST_CASE("--fail-at STAGE fails every deployment there") {
 TEST_CASE("--seed-only speaks only the seed's contract") {
   MockPlatform mock(Args({"--seed-only"}));
   auto connector = ws::MakeConnector({});
-  auto g = HttpRequest("POST", mock.http_url() + "/api/generate", R"({"prompt":"users"})", Bearer());
+  auto g =
+      HttpRequest("POST", mock.http_url() + "/api/generate", R"({"prompt":"users"})", Bearer());
   REQUIRE(g.status == 200);
   CHECK_FALSE(ParseJson(g.body).contains("projectId"));
-  CheckError(HttpRequest("POST", mock.http_url() + "/oauth/device/code", "client_id=backend-im-cli"),
-             404, "not_found");
-  CheckError(HttpRequest("POST", mock.http_url() + "/oauth/token", "grant_type=refresh_token"),
-             404, "not_found");
+  CheckError(
+      HttpRequest("POST", mock.http_url() + "/oauth/device/code", "client_id=backend-im-cli"), 404,
+      "not_found");
+  CheckError(HttpRequest("POST", mock.http_url() + "/oauth/token", "grant_type=refresh_token"), 404,
+             "not_found");
 
   auto d = Deploy(mock, SampleFiles("seed"));
   auto t = ReadToEnd(*Watch(*connector, WsUrl(mock, d.deployment_id, "&since=5")));
@@ -240,12 +242,30 @@ TEST_CASE("SIGTERM stops the mock cleanly, even with a stream open") {
 TEST_CASE("--help documents every flag") {
   auto r = Run({MockBinary(), "--help"}, {}, std::chrono::seconds(10));
   CHECK(r.exit_code == 0);
-  for (const char* flag :
-       {"--host", "--port", "--port-file", "--token", "--stage-delay-ms", "--token-ttl",
-        "--auto-approve-after", "--device-interval", "--device-code-ttl", "--oauth-client-id",
-        "--seed", "--log-requests", "--ws-drop-after", "--ws-drop-times", "--ws-malformed-after",
-        "--fault-status", "--fault-rate", "--fault-first", "--retry-after", "--delay-ms",
-        "--drop-deploy-response-first", "--seed-only", "--fail-at", "--ws-cat"}) {
+  for (const char* flag : {"--host",
+                           "--port",
+                           "--port-file",
+                           "--token",
+                           "--stage-delay-ms",
+                           "--token-ttl",
+                           "--auto-approve-after",
+                           "--device-interval",
+                           "--device-code-ttl",
+                           "--oauth-client-id",
+                           "--seed",
+                           "--log-requests",
+                           "--ws-drop-after",
+                           "--ws-drop-times",
+                           "--ws-malformed-after",
+                           "--fault-status",
+                           "--fault-rate",
+                           "--fault-first",
+                           "--retry-after",
+                           "--delay-ms",
+                           "--drop-deploy-response-first",
+                           "--seed-only",
+                           "--fail-at",
+                           "--ws-cat"}) {
     CHECK_MESSAGE(r.out.find(flag) != std::string::npos, flag);
   }
   CHECK(Run({MockBinary(), "--fault-status", "500"}, {}, std::chrono::seconds(10)).exit_code != 0);
@@ -253,7 +273,8 @@ TEST_CASE("--help documents every flag") {
 
 TEST_CASE("bytes that are not HTTP get an error or a close, and the mock carries on") {
   MockPlatform mock(Args({}));
-  std::string big_claim = "POST /api/deploy HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n";
+  std::string big_claim =
+      "POST /api/deploy HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n";
   CHECK(RawExchange(mock.port(), big_claim).find("413") != std::string::npos);
   RawExchange(mock.port(), "GARBAGE\r\n\r\n");
   RawExchange(mock.port(), std::string(20000, 'A'));

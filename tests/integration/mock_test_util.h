@@ -7,8 +7,8 @@
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/commit_hash.h"
@@ -55,8 +55,8 @@ inline contract::DeployResponse Deploy(const MockPlatform& mock, const contract:
                                        const std::string& project_id = "") {
   auto headers = Bearer();
   headers.insert(headers.end(), extra_headers.begin(), extra_headers.end());
-  auto r = HttpRequest("POST", mock.http_url() + "/api/deploy", DeployBody(files, project_id),
-                       headers);
+  auto r =
+      HttpRequest("POST", mock.http_url() + "/api/deploy", DeployBody(files, project_id), headers);
   INFO("deploy answered " << r.status << ": " << r.body);
   REQUIRE(r.status == 200);
   auto d = contract::ParseDeployResponse(r.body);
@@ -74,8 +74,9 @@ inline contract::StatusResponse Status(const MockPlatform& mock, const std::stri
 }
 
 // Polls the status endpoint until the deployment ends.
-inline contract::StatusResponse WaitTerminal(const MockPlatform& mock, const std::string& id,
-                                             std::chrono::seconds timeout = std::chrono::seconds(20)) {
+inline contract::StatusResponse WaitTerminal(
+    const MockPlatform& mock, const std::string& id,
+    std::chrono::seconds timeout = std::chrono::seconds(20)) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto s = Status(mock, id);

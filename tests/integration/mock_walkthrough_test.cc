@@ -64,7 +64,8 @@ TEST_CASE("the walkthrough in docs/API_CONTRACTS.md works as written") {
   TempDir work;
   ProcessOptions opts;
   opts.cwd = work.path();
-  opts.env["PATH"] = std::string(BIM_BIN_DIR) + ":" + (std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin");
+  opts.env["PATH"] = std::string(BIM_BIN_DIR) + ":" +
+                     (std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin");
   auto r = Run({"bash", "-c", script}, opts, std::chrono::seconds(60));
   INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err << "\nmock:\n" << mock.Log());
   REQUIRE(r.exit_code == 0);
@@ -89,7 +90,10 @@ TEST_CASE("the walkthrough in docs/API_CONTRACTS.md works as written") {
   std::vector<int> expected_seqs = {1, 2, 3, 4, 5, 6, 7, 8, 7, 8};
   CHECK(seqs == expected_seqs);
   CHECK(statuses.at(7) == "complete");
-  CHECK(std::regex_search(r.out, std::regex(R"("status": "complete",\s*"url": "https://[0-9a-f]{12}\.backend\.im",\s*"seq": 8)")));
+  CHECK(std::regex_search(
+      r.out,
+      std::regex(
+          R"("status": "complete",\s*"url": "https://[0-9a-f]{12}\.backend\.im",\s*"seq": 8)")));
   CHECK(r.out.find("\"expires_in\": 3600") != std::string::npos);
   // the raw frames through curl
   CHECK(r.out.find("\"status\":\"queued\"\n\"status\":\"committing\"") != std::string::npos);

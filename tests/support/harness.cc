@@ -2,9 +2,10 @@
 // (tests/support/harness.h).
 
 // harness.h uses std::unique_ptr without including <memory>; include it first.
+// clang-format off
 #include <memory>
-
 #include "tests/support/harness.h"
+// clang-format on
 
 #include <curl/curl.h>
 #include <fcntl.h>

@@ -142,9 +142,10 @@ TEST_CASE("a peer that vanishes without a close frame ends its session with 1006
     s.SetWsHandlers(std::move(h));
   });
   int fd = testing::ConnectTcp(server.port());
-  testing::WriteAll(fd, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                        "Sec-WebSocket-Version: 13\r\n\r\n");
+  testing::WriteAll(fd,
+                    "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    "Sec-WebSocket-Version: 13\r\n\r\n");
   std::string head = testing::ReadHead(fd);
   CHECK(head.rfind("HTTP/1.1 101", 0) == 0);
   CHECK(testing::HeaderValue(head, "Sec-WebSocket-Accept") ==

@@ -1,6 +1,8 @@
 // bim::ws::MakeConnector against an in-process HttpWsServer, raw sockets that misbehave, and
 // `openssl s_server` for the TLS checks.
 
+#include "ws/ws_client.h"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -10,7 +12,6 @@
 
 #include "tests/support/harness.h"
 #include "tests/unit/ws/ws_test_util.h"
-#include "ws/ws_client.h"
 
 namespace bim::ws {
 namespace {
@@ -25,7 +26,9 @@ void EchoServer(HttpWsServer& s) {
   h.validate = [](const HttpRequest& req) -> std::optional<HttpResponse> {
     auto it = req.query.find("status");
     if (it == req.query.end()) return std::nullopt;
-    return HttpResponse{std::stoi(it->second), "application/json", {},
+    return HttpResponse{std::stoi(it->second),
+                        "application/json",
+                        {},
                         R"({"error":"nope","message":"rejected on purpose"})"};
   };
   h.on_open = [](const std::shared_ptr<WsSession>& s) {
@@ -104,13 +107,11 @@ TEST_CASE("handshake statuses map to error codes, with the server's body in the 
     int status;
     ErrorCode code;
   };
-  for (auto [status, code] : {Case{401, ErrorCode::kUnauthenticated},
-                              Case{404, ErrorCode::kNotFound},
-                              Case{429, ErrorCode::kRateLimited},
-                              Case{503, ErrorCode::kRateLimited},
-                              Case{400, ErrorCode::kUnavailable},
-                              Case{403, ErrorCode::kUnavailable},
-                              Case{500, ErrorCode::kUnavailable}}) {
+  for (auto [status, code] :
+       {Case{401, ErrorCode::kUnauthenticated}, Case{404, ErrorCode::kNotFound},
+        Case{429, ErrorCode::kRateLimited}, Case{503, ErrorCode::kRateLimited},
+        Case{400, ErrorCode::kUnavailable}, Case{403, ErrorCode::kUnavailable},
+        Case{500, ErrorCode::kUnavailable}}) {
     CAPTURE(status);
     auto r = connector->Connect(server.ws("/?status=" + std::to_string(status)), {});
     REQUIRE_FALSE(r.ok());
@@ -123,8 +124,8 @@ TEST_CASE("handshake statuses map to error codes, with the server's body in the 
 TEST_CASE("refused connections and bad URLs fail fast") {
   auto connector = MakeConnector({});
   auto start = std::chrono::steady_clock::now();
-  auto refused = connector->Connect("ws://127.0.0.1:" + std::to_string(testing::UnusedPort()) + "/",
-                                    {});
+  auto refused =
+      connector->Connect("ws://127.0.0.1:" + std::to_string(testing::UnusedPort()) + "/", {});
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code == ErrorCode::kUnavailable);
   CHECK(std::chrono::steady_clock::now() - start < 3s);
@@ -161,9 +162,10 @@ TEST_CASE("a peer that stops answering pings is reported as a drop") {
     if (fd < 0) return;
     std::string head = testing::ReadHead(fd);
     std::string key = testing::HeaderValue(head, "Sec-WebSocket-Key");
-    testing::WriteAll(fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                          "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
-                              testing::WebSocketAccept(key) + "\r\n\r\n");
+    testing::WriteAll(fd,
+                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
+                          testing::WebSocketAccept(key) + "\r\n\r\n");
     char buf[512];
     while (::read(fd, buf, sizeof buf) > 0) {
     }  // swallow pings, never pong
@@ -242,7 +244,8 @@ TEST_CASE("many connections at once, and a connection that outlives its connecto
     CHECK(conns[i]->Receive(5s).kind == EventKind::kMessage);
     conns[i]->Send(std::to_string(i));
   }
-  for (size_t i = 0; i < conns.size(); ++i) CHECK(conns[i]->Receive(5s).payload == "echo:" + std::to_string(i));
+  for (size_t i = 0; i < conns.size(); ++i)
+    CHECK(conns[i]->Receive(5s).payload == "echo:" + std::to_string(i));
   connector.reset();
   CHECK(conns[0]->Send("after"));
   CHECK(conns[0]->Receive(5s).payload == "echo:after");
@@ -260,9 +263,9 @@ class TlsPeer {
                        {}, 60s);
     if (r.exit_code != 0) return;
     port_ = testing::UnusedPort();
-    server_ = std::make_unique<test::Process>(std::vector<std::string>{
-        "openssl", "s_server", "-accept", std::to_string(port_), "-cert", dir_ / "cert.pem",
-        "-key", dir_ / "key.pem", "-www", "-quiet"});
+    server_ = std::make_unique<test::Process>(
+        std::vector<std::string>{"openssl", "s_server", "-accept", std::to_string(port_), "-cert",
+                                 dir_ / "cert.pem", "-key", dir_ / "key.pem", "-www", "-quiet"});
     auto deadline = std::chrono::steady_clock::now() + 10s;
     while (std::chrono::steady_clock::now() < deadline && server_->Running()) {
       int fd = ::socket(AF_INET, SOCK_STREAM, 0);

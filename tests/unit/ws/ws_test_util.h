@@ -3,12 +3,11 @@
 // peers that misbehave in ways a real server never would (never answering, never ponging).
 
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <doctest/doctest.h>
 
 #include <functional>
 #include <string>
