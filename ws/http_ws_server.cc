@@ -68,6 +68,12 @@ void ApplyResponse(const ConnectionPtr& con, const HttpResponse& resp) {
   con->set_body(resp.body);
 }
 
+// Plain HTTP connections answer one request and close: say so, so no client reuses them.
+void ApplyPlainResponse(const ConnectionPtr& con, const HttpResponse& resp) {
+  ApplyResponse(con, resp);
+  con->replace_header("Connection", "close");
+}
+
 }  // namespace
 
 std::string HttpRequest::Header(const std::string& lower_name) const {
@@ -243,7 +249,7 @@ class HttpWsServer::Impl::Responder final : public HttpResponder {
                        "application/json",
                        {},
                        R"({"error":"internal","message":"the handler did not answer"})"};
-        ApplyResponse(con, r);
+        ApplyPlainResponse(con, r);
         websocketpp::lib::error_code ec;
         con->send_http_response(ec);
       });
@@ -253,9 +259,7 @@ class HttpWsServer::Impl::Responder final : public HttpResponder {
   void Respond(HttpResponse response) override {
     if (done_.exchange(true) || impl_->destroying_) return;
     impl_->RunOnIo([con = con_, response = std::move(response)] {
-      ApplyResponse(con, response);
-      // One request per connection: say so, so no client tries to reuse it.
-      con->replace_header("Connection", "close");
+      ApplyPlainResponse(con, response);
       websocketpp::lib::error_code ec;
       con->send_http_response(ec);
     });
@@ -354,18 +358,18 @@ void HttpWsServer::Impl::OnHttp(Hdl hdl) {
   HttpRequest req = BuildRequest(con);
   if (Lower(req.Header("transfer-encoding")).find("chunked") != std::string::npos) {
     // websocketpp reads only Content-Length bodies.
-    ApplyResponse(con, HttpResponse{411,
-                                    "application/json",
-                                    {{"Connection", "close"}},
-                                    R"({"error":"length_required","message":"send the body )"
-                                    R"(with a Content-Length header, not chunked"})"});
+    ApplyPlainResponse(con, HttpResponse{411,
+                                         "application/json",
+                                         {},
+                                         R"({"error":"length_required","message":"send the )"
+                                         R"(body with a Content-Length header, not chunked"})"});
     return;
   }
   if (stopping_ || !http_) {
-    ApplyResponse(con, HttpResponse{503,
-                                    "application/json",
-                                    {{"Connection", "close"}},
-                                    R"({"error":"unavailable","message":"server stopping"})"});
+    ApplyPlainResponse(
+        con,
+        HttpResponse{
+            503, "application/json", {}, R"({"error":"unavailable","message":"server stopping"})"});
     return;
   }
   con->defer_http_response();
