@@ -157,7 +157,10 @@ ws::HttpResponse AuthServer::DeviceCodeGrant(const std::map<std::string, std::st
     return OAuthErrorResponse(400, "access_denied", "the user denied the request");
   }
   // RFC 8628 §3.5: polling faster than the interval earns slow_down and 5 more seconds.
-  if (g.interval_s > 0 && g.last_poll && now - *g.last_poll < std::chrono::seconds(g.interval_s)) {
+  // A client that sleeps exactly the interval may be measured a hair short of it.
+  constexpr auto kLeeway = std::chrono::milliseconds(50);
+  if (g.interval_s > 0 && g.last_poll &&
+      now - *g.last_poll < std::chrono::seconds(g.interval_s) - kLeeway) {
     g.interval_s += 5;
     g.last_poll = now;
     return OAuthErrorResponse(

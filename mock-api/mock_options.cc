@@ -52,7 +52,8 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
       ->capture_default_str();
   app.add_flag("--log-requests,!--no-log-requests", o.log_requests,
                "Log one line per request to stderr: method, path, status, milliseconds "
-               "(never tokens, queries or headers); on by default");
+               "(never tokens or headers; of query strings only a WebSocket's deploymentId "
+               "and since); on by default");
 
   app.add_option("--ws-drop-after", o.ws_drop_after,
                  "Fault: cut each WebSocket (no close frame; the client sees 1006) after N "
@@ -90,7 +91,7 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
       ->check(CLI::Range(0, 1000000));
   app.add_flag("--seed-only", o.seed_only,
                "Implement only the seed's contract: no seq, ?since ignored, Idempotency-Key "
-               "ignored, no /oauth/* (404), no projectId in /api/generate's response");
+               "ignored, /oauth/* and /device are 404, no projectId in /api/generate's response");
   std::string fail_at;
   app.add_option("--fail-at", fail_at,
                  "Fault: every deployment fails at this stage (queued, committing, "
