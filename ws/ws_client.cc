@@ -103,11 +103,11 @@ class ConnectionState {
   }
 
   // Set on the io thread before the connection starts; read there only afterwards.
-  websocketpp::connection_hdl hdl;
+  websocketpp::connection_hdl hdl_;
   // io thread only.
-  std::shared_ptr<asio::steady_timer> ping_timer;
-  std::string tls_error;       // why the peer's certificate was rejected
-  bool awaiting_pong = false;  // a ping is out; the next one waits for its pong
+  std::shared_ptr<asio::steady_timer> ping_timer_;
+  std::string tls_error_;       // why the peer's certificate was rejected
+  bool awaiting_pong_ = false;  // a ping is out; the next one waits for its pong
 
  private:
   const bool tls_;
@@ -215,9 +215,9 @@ class Core {
     Post([this, st, text = std::move(text)] {
       websocketpp::lib::error_code ec;
       if (st->tls()) {
-        tls_.send(st->hdl, text, websocketpp::frame::opcode::text, ec);
+        tls_.send(st->hdl_, text, websocketpp::frame::opcode::text, ec);
       } else {
-        plain_.send(st->hdl, text, websocketpp::frame::opcode::text, ec);
+        plain_.send(st->hdl_, text, websocketpp::frame::opcode::text, ec);
       }
     });
   }
@@ -258,12 +258,12 @@ class Core {
           if (!preverified) {
             int err = X509_STORE_CTX_get_error(vctx.native_handle());
             if (st)
-              st->tls_error =
+              st->tls_error_ =
                   std::string("certificate not trusted: ") + X509_verify_cert_error_string(err);
             return false;
           }
           if (!check_host(preverified, vctx)) {
-            if (st) st->tls_error = "certificate is not valid for host " + host;
+            if (st) st->tls_error_ = "certificate is not valid for host " + host;
             return false;
           }
           return true;
@@ -291,7 +291,7 @@ class Core {
                             "bad WebSocket URL " + url.substr(0, 200) + ": " + ec.message()));
       return;
     }
-    st->hdl = con->get_handle();
+    st->hdl_ = con->get_handle();
     for (const auto& [name, value] : options.headers) con->append_header(name, value);
     con->set_open_handshake_timeout(static_cast<long>(options.connect_timeout.count()));
     con->set_max_message_size(options.max_message_size);
@@ -311,8 +311,8 @@ class Core {
         return;
       }
       std::string why = c->get_ec().message();
-      if (!st->tls_error.empty()) {
-        why = "TLS handshake failed: " + st->tls_error;
+      if (!st->tls_error_.empty()) {
+        why = "TLS handshake failed: " + st->tls_error_;
       } else if (c->get_ec() ==
                      websocketpp::transport::asio::socket::make_error_code(
                          websocketpp::transport::asio::socket::error::tls_handshake_failed) &&
@@ -345,7 +345,7 @@ class Core {
       st->PushClosed(code, why);
     });
     con->set_pong_handler(
-        [st](websocketpp::connection_hdl, std::string) { st->awaiting_pong = false; });
+        [st](websocketpp::connection_hdl, std::string) { st->awaiting_pong_ = false; });
     if (options.pong_timeout.count() > 0) {
       con->set_pong_timeout(static_cast<long>(options.pong_timeout.count()));
       con->set_pong_timeout_handler([this, st, options](websocketpp::connection_hdl, std::string) {
@@ -363,16 +363,16 @@ class Core {
   void SchedulePing(Client& ep, const std::shared_ptr<ConnectionState>& st,
                     std::chrono::milliseconds interval) {
     auto timer = std::make_shared<asio::steady_timer>(io_, interval);
-    st->ping_timer = timer;
+    st->ping_timer_ = timer;
     timer->async_wait([this, &ep, st, interval, timer](const asio::error_code& ec) {
       if (ec || !st->IsOpen()) return;
       websocketpp::lib::error_code gec;
-      auto con = ep.get_con_from_hdl(st->hdl, gec);
+      auto con = ep.get_con_from_hdl(st->hdl_, gec);
       if (gec) return;
       // websocketpp restarts the pong timer with every ping, so a ping interval shorter than
       // the pong timeout would keep a dead peer alive: ping again only after a pong.
-      if (!st->awaiting_pong) {
-        st->awaiting_pong = true;
+      if (!st->awaiting_pong_) {
+        st->awaiting_pong_ = true;
         con->ping("", gec);
       }
       SchedulePing(ep, st, interval);
@@ -380,9 +380,9 @@ class Core {
   }
 
   static void CancelPing(ConnectionState& st) {
-    if (st.ping_timer) {
-      st.ping_timer->cancel();
-      st.ping_timer.reset();
+    if (st.ping_timer_) {
+      st.ping_timer_->cancel();
+      st.ping_timer_.reset();
     }
   }
 
@@ -401,7 +401,7 @@ class Core {
   template <typename Client>
   void AbortOn(Client& ep, ConnectionState& st, websocketpp::close::status::value code) {
     websocketpp::lib::error_code ec;
-    auto con = ep.get_con_from_hdl(st.hdl, ec);
+    auto con = ep.get_con_from_hdl(st.hdl_, ec);
     if (ec) return;
     if (con->get_state() == websocketpp::session::state::open &&
         code != websocketpp::close::status::abnormal_close) {
