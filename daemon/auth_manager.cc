@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include "common/log.h"
@@ -10,6 +11,12 @@ namespace bim::daemon {
 namespace {
 
 constexpr int64_t kRefreshMarginMs = 60'000;
+
+// Refresh this long before expiry: a minute, or a tenth of a short token's lifetime, so a
+// token that lives two seconds is not refreshed on every call.
+int64_t RefreshMargin(int64_t lifetime_ms) {
+  return lifetime_ms > 0 ? std::min(kRefreshMarginMs, lifetime_ms / 10) : kRefreshMarginMs;
+}
 
 Error NotLoggedIn() {
   return Error(ErrorCode::kUnauthenticated, "not logged in: run `backend-im auth login`");
@@ -54,7 +61,7 @@ Result<std::string> AuthManager::AccessToken() {
     std::lock_guard lock(mu_);
     if (!creds_) return NotLoggedIn();
     bool fresh = creds_->expires_at_ms == 0 ||
-                 clock_.NowUnixMs() + kRefreshMarginMs < creds_->expires_at_ms;
+                 clock_.NowUnixMs() + RefreshMargin(lifetime_ms_) < creds_->expires_at_ms;
     if (fresh || creds_->refresh_token.empty()) return creds_->access_token;
   }
   std::lock_guard refresh(refresh_mu_);
@@ -62,7 +69,10 @@ Result<std::string> AuthManager::AccessToken() {
     // Someone may have refreshed while we waited for refresh_mu_.
     std::lock_guard lock(mu_);
     if (!creds_) return NotLoggedIn();
-    if (clock_.NowUnixMs() + kRefreshMarginMs < creds_->expires_at_ms) return creds_->access_token;
+    if (creds_->expires_at_ms == 0 ||
+        clock_.NowUnixMs() + RefreshMargin(lifetime_ms_) < creds_->expires_at_ms) {
+      return creds_->access_token;
+    }
   }
   return RefreshLocked();
 }
@@ -102,6 +112,7 @@ Result<std::string> AuthManager::RefreshLocked() {
   creds_->access_token = t->access_token;
   if (t->refresh_token) creds_->refresh_token = *t->refresh_token;
   creds_->expires_at_ms = t->expires_in ? clock_.NowUnixMs() + *t->expires_in * 1000 : 0;
+  lifetime_ms_ = t->expires_in.value_or(0) * 1000;
   if (auto s = store_.Save(*creds_); !s.ok()) {
     // The new token works for this run; losing it at restart costs only a login.
     log::Error("cannot save refreshed credentials: {}", s.error().message);
@@ -157,6 +168,7 @@ Status AuthManager::Adopt(const contract::TokenResponse& t, const std::string& s
   if (auto s = store_.Save(c); !s.ok()) return s;
   std::lock_guard lock(mu_);
   creds_ = std::move(c);
+  lifetime_ms_ = t.expires_in.value_or(0) * 1000;
   return OkStatus();
 }
 

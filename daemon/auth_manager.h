@@ -116,6 +116,7 @@ class AuthManager {
   std::mutex mu_;
   std::condition_variable login_cv_;
   std::optional<Credentials> creds_;                     // guarded by mu_
+  int64_t lifetime_ms_ = 0;  // guarded by mu_: lifetime of the current token; 0 = unknown
   std::map<std::string, std::unique_ptr<Login>> logins_;  // guarded by mu_
 };
 

@@ -10,7 +10,7 @@ packages=(
   libwebsocketpp-dev libasio-dev
   libsqlite3-dev sqlite3
   libfmt-dev doctest-dev nlohmann-json3-dev libcli11-dev libsystemd-dev
-  python3 curl
+  python3 curl jq openssl
 )
 
 missing=()
