@@ -15,6 +15,7 @@
 #include "ctl/agent_client.h"
 #include "ctl/editor.h"
 #include "ctl/interrupt.h"
+#include "ctl/mcp_command.h"
 #include "ctl/output.h"
 #include "ctl/project_files.h"
 
@@ -683,6 +684,8 @@ int RunCtl(int argc, char** argv) {
   auto* ver = app.add_subcommand("version", "Print the versions of backend-im and of the running agent");
   json_flag(ver);
   ver->callback(run([](Ctl& c) { return c.Version(); }));
+
+  AddMcpCommand(app, exit_code);
 
   interrupt::Install();
   try {
