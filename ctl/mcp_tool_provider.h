@@ -1,0 +1,47 @@
+#pragma once
+// The seam between the MCP protocol (McpServer: framing, lifecycle, threads) and what the tools
+// do (McpTools: the agent over gRPC, the local files). The server calls CallTool on a worker
+// thread of its own, one per tools/call, possibly several at once, so an implementation must
+// be safe to call concurrently. ListTools and HasTool are called from the reading thread.
+//
+// Argument validation belongs to the provider: a bad argument is a tool result with is_error
+// set and a message that names the argument, so the model can correct itself. Only a tool name
+// that HasTool rejects is a protocol error (JSON-RPC -32602), decided by the server.
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "ctl/mcp_cancel_token.h"
+
+namespace bim::ctl {
+
+// One tools/call in progress, as the provider sees it.
+struct McpToolCall {
+  std::string protocol_version;  // the negotiated one, e.g. "2025-06-18"
+  // Reports progress (notifications/progress) when the request asked for it; a no-op
+  // otherwise. progress must grow from one report to the next; total <= 0 means unknown.
+  std::function<void(double progress, double total, const std::string& message)> progress;
+  McpCancelToken* cancel = nullptr;  // never null while CallTool runs
+};
+
+struct McpToolResult {
+  bool is_error = false;
+  // For a success: a JSON object that matches the tool's outputSchema (structuredContent).
+  nlohmann::json structured;
+  // For an error: what went wrong and what to do next, written for a model.
+  std::string message;
+};
+
+class McpToolProvider {
+ public:
+  virtual ~McpToolProvider() = default;
+  // The `tools` array of a tools/list result, shaped for the negotiated protocol version.
+  virtual nlohmann::json ListTools(const std::string& protocol_version) const = 0;
+  virtual bool HasTool(const std::string& name) const = 0;
+  // arguments is a JSON object (empty when the call had none). Never throws for bad input.
+  virtual McpToolResult CallTool(const std::string& name, const nlohmann::json& arguments,
+                                 McpToolCall& call) = 0;
+};
+
+}  // namespace bim::ctl
