@@ -221,7 +221,11 @@ class Ctl {
       return kExitPlatform;
     }
     auto written = WriteProjectFiles(dir, files, force);
-    if (!written.ok()) return LocalFail(written.error(), "generate");
+    if (!written.ok()) {
+      int code = LocalFail(written.error(), "generate");
+      // An unsafe name came from the platform, not from the user's command line.
+      return written.error().code == ErrorCode::kInvalidArgument ? kExitPlatform : code;
+    }
     if (!reply.project_id().empty()) {
       if (auto s = SaveProjectMeta(dir, {reply.project_id()}); !s.ok()) {
         return LocalFail(s.error(), "generate");

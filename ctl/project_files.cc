@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/ignore_rules.h"
 #include "common/path_policy.h"
 
 namespace bim::ctl {
@@ -119,22 +120,20 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// Why a name is left out of an upload, or empty to keep it.
-std::string SkipReason(const std::string& name, bool is_dir) {
-  if (name == ".git") return "version control";
-  if (!name.empty() && name[0] == '.') {
-    if (name.rfind(".env", 0) == 0) return "secret (.env)";
-    return "hidden";
-  }
+// Why deploy leaves a name out by default, or empty to keep it. A .backendimignore rule can
+// re-include any of these but .git and .backend-im.
+std::string DefaultSkipReason(const std::string& name, bool is_dir) {
+  if (name.rfind(".env", 0) == 0) return "secret (.env); re-include with !" + name + " in .backendimignore";
+  if (!name.empty() && name[0] == '.') return "hidden";
   if (is_dir) {
     if (name == "node_modules") return "dependencies";
     if (name == "__pycache__") return "cache";
-    if (name == "venv" || name == "env") return "virtualenv";
     return "";
   }
   if (EndsWith(name, ".pyc") || EndsWith(name, ".pyo")) return "compiled Python";
-  if (EndsWith(name, ".pem") || EndsWith(name, ".key")) return "secret (key)";
-  if (name.rfind("id_", 0) == 0) return "secret (ssh key)";
+  if (EndsWith(name, ".pem") || EndsWith(name, ".key") || name.rfind("id_", 0) == 0) {
+    return "secret (key); re-include with !" + name + " in .backendimignore";
+  }
   return "";
 }
 
@@ -142,7 +141,22 @@ struct Walker {
   const std::string& root;
   const std::string& root_real;
   const ReadLimits& limits;
+  const IgnoreRules& user_rules;
   ProjectSnapshot& snap;
+
+  // Why to leave rel out, or empty to upload it. The user's rules come after the defaults, so
+  // any of them that matches decides (gitignore's "last match wins").
+  std::string Exclusion(const std::string& rel, const std::string& name, bool is_dir,
+                        const std::string& abs) const {
+    if (name == ".git") return "version control";
+    if (name == ".backend-im") return "backend-im's own metadata";
+    int user = user_rules.Decide(rel, is_dir);
+    if (user > 0) return "excluded by .backendimignore";
+    if (user < 0) return "";
+    std::string why = DefaultSkipReason(name, is_dir);
+    if (why.empty() && is_dir && ::access((abs + "/pyvenv.cfg").c_str(), F_OK) == 0) why = "virtualenv";
+    return why;
+  }
 
   Status Walk(const std::string& rel_dir) {
     std::string abs_dir = rel_dir.empty() ? root : root + "/" + rel_dir;
@@ -174,8 +188,7 @@ struct Walker {
         }
       }
       if (S_ISDIR(st.st_mode)) {
-        std::string why = SkipReason(name, true);
-        if (why.empty() && ::access((abs + "/pyvenv.cfg").c_str(), F_OK) == 0) why = "virtualenv";
+        std::string why = Exclusion(rel, name, true, abs);
         if (!why.empty()) {
           snap.skipped.push_back({rel + "/", why});
           continue;
@@ -187,7 +200,7 @@ struct Walker {
         snap.skipped.push_back({rel, "not a regular file"});
         continue;
       }
-      if (std::string why = SkipReason(name, false); !why.empty()) {
+      if (std::string why = Exclusion(rel, name, false, abs); !why.empty()) {
         snap.skipped.push_back({rel, why});
         continue;
       }
@@ -318,8 +331,10 @@ Result<ProjectSnapshot> ReadProjectFiles(const std::string& dir, const ReadLimit
   }
   auto root_real = RealPath(dir);
   if (!root_real) return Error(ErrorCode::kIo, Errno("cannot resolve", dir));
+  IgnoreRules user_rules;
+  if (auto text = ReadWhole(dir + "/.backendimignore"); text.ok()) user_rules.Add(*text);
   ProjectSnapshot snap;
-  Walker w{dir, *root_real, limits, snap};
+  Walker w{dir, *root_real, limits, user_rules, snap};
   if (auto s = w.Walk(""); !s.ok()) return s.error();
   return snap;
 }

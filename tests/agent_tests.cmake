@@ -1,14 +1,15 @@
 # Tests of the agent and the ctl: units over real SQLite and real files, and integration tests
 # that run the real mock, agent and ctl as processes.
 bim_add_test(agent_unit_tests
-  SOURCES unit/common/path_policy_test.cc unit/ctl/project_files_test.cc
+  SOURCES unit/common/path_policy_test.cc unit/common/ignore_rules_test.cc
+          unit/ctl/project_files_test.cc
           unit/daemon/deployment_store_test.cc
   LIBS bim::daemon bim::ctl bim_test_support
   LABELS unit)
 
 bim_add_test(agent_integration_tests
   SOURCES integration/agent_auth_test.cc integration/agent_deploy_test.cc
-          integration/agent_daemon_test.cc
-  LIBS bim::common bim_test_support nlohmann_json::nlohmann_json
+          integration/agent_daemon_test.cc integration/agent_files_test.cc
+  LIBS bim::common bim::ws bim_test_support nlohmann_json::nlohmann_json
   LABELS integration)
 add_dependencies(agent_integration_tests backend-im backend-imd backend-im-mock)

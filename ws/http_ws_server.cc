@@ -341,10 +341,9 @@ class HttpWsServer::Impl::Session final : public WsSession,
   bool ending_ = false;  // io thread: Close or Drop was called
 };
 
-int HttpWsServer::Impl::OpenSessions() const {
-  return static_cast<int>(std::count_if(sessions_.begin(), sessions_.end(),
-                                        [](const auto& kv) { return kv.second->opened(); }));
-}
+// Upgrading sessions count too: a client may already see its handshake answered while our
+// open handler has yet to run, and OnOpen closes such a session once it runs.
+int HttpWsServer::Impl::OpenSessions() const { return static_cast<int>(sessions_.size()); }
 
 void HttpWsServer::Impl::CloseAllSessions() {
   auto copy = sessions_;
