@@ -60,57 +60,66 @@ bool MatchClass(std::string_view p, char c, size_t& consumed, bool& matched) {
   return false;
 }
 
-bool Match(std::string_view p, std::string_view t, bool at_start) {
-  while (!p.empty()) {
-    char c = p[0];
+// Matching by recursion with memoization on (pattern index, text index): every state is
+// decided once, so a pattern like "*a*a*a*a*b" costs O(|pattern| x |text|), not exponential time.
+class Matcher {
+ public:
+  Matcher(std::string_view p, std::string_view t)
+      : p_(p), t_(t), memo_((p.size() + 1) * (t.size() + 1), kUnknown) {}
+
+  bool Run() { return At(0, 0); }
+
+ private:
+  static constexpr signed char kUnknown = -1;
+
+  bool At(size_t pi, size_t ti) {
+    signed char& m = memo_[pi * (t_.size() + 1) + ti];
+    if (m == kUnknown) m = Compute(pi, ti) ? 1 : 0;
+    return m == 1;
+  }
+
+  bool Compute(size_t pi, size_t ti) {
+    if (pi == p_.size()) return ti == t_.size();
+    char c = p_[pi];
     if (c == '*') {
-      bool double_star = p.size() >= 2 && p[1] == '*';
-      bool delimited_before = at_start;
-      if (double_star && delimited_before && (p.size() == 2 || p[2] == '/')) {
-        if (p.size() == 2) return true;  // trailing "**": everything that is left
-        std::string_view rest = p.substr(3);
+      bool double_star = pi + 1 < p_.size() && p_[pi + 1] == '*';
+      bool after_slash = pi == 0 || p_[pi - 1] == '/';
+      if (double_star && after_slash && (pi + 2 == p_.size() || p_[pi + 2] == '/')) {
+        if (pi + 2 == p_.size()) return true;  // trailing "**": everything that is left
         // "**/" matches zero or more whole folders.
-        if (Match(rest, t, true)) return true;
-        for (size_t i = 0; i < t.size(); ++i) {
-          if (t[i] == '/' && Match(rest, t.substr(i + 1), true)) return true;
+        if (At(pi + 3, ti)) return true;
+        for (size_t i = ti; i < t_.size(); ++i) {
+          if (t_[i] == '/' && At(pi + 3, i + 1)) return true;
         }
         return false;
       }
-      while (!p.empty() && p[0] == '*') p.remove_prefix(1);
-      if (p.empty()) return t.find('/') == std::string_view::npos;
-      for (size_t i = 0; i <= t.size(); ++i) {
-        if (Match(p, t.substr(i), false)) return true;
-        if (i < t.size() && t[i] == '/') return false;
+      size_t next = pi;
+      while (next < p_.size() && p_[next] == '*') ++next;
+      for (size_t i = ti; i <= t_.size(); ++i) {
+        if (At(next, i)) return true;
+        if (i < t_.size() && t_[i] == '/') return false;  // a single star stops at '/'
       }
       return false;
     }
-    if (t.empty()) return false;
-    if (c == '?') {
-      if (t[0] == '/') return false;
-    } else if (c == '[') {
+    if (ti == t_.size()) return false;
+    char tc = t_[ti];
+    if (c == '?') return tc != '/' && At(pi + 1, ti + 1);
+    if (c == '[') {
       size_t consumed = 0;
       bool matched = false;
-      if (t[0] != '/' && MatchClass(p.substr(1), t[0], consumed, matched)) {
-        if (!matched) return false;
-        p.remove_prefix(consumed + 1);
-        at_start = false;
-        t.remove_prefix(1);
-        continue;
+      if (MatchClass(p_.substr(pi + 1), tc, consumed, matched)) {
+        return tc != '/' && matched && At(pi + 1 + consumed, ti + 1);
       }
-      if (t[0] == '/' ) return false;
-      if (t[0] != '[') return false;
-    } else if (c == '\\' && p.size() >= 2) {
-      if (t[0] != p[1]) return false;
-      p.remove_prefix(1);
-    } else if (c != t[0]) {
-      return false;
+      return tc == '[' && At(pi + 1, ti + 1);  // a malformed class is a literal '['
     }
-    at_start = (t[0] == '/');
-    p.remove_prefix(1);
-    t.remove_prefix(1);
+    if (c == '\\' && pi + 1 < p_.size()) return tc == p_[pi + 1] && At(pi + 2, ti + 1);
+    return c == tc && At(pi + 1, ti + 1);
   }
-  return t.empty();
-}
+
+  std::string_view p_;
+  std::string_view t_;
+  std::vector<signed char> memo_;
+};
 
 std::string_view BaseName(std::string_view path) {
   auto slash = path.rfind('/');
@@ -119,7 +128,9 @@ std::string_view BaseName(std::string_view path) {
 
 }  // namespace
 
-bool GlobMatch(std::string_view pattern, std::string_view text) { return Match(pattern, text, true); }
+bool GlobMatch(std::string_view pattern, std::string_view text) {
+  return Matcher(pattern, text).Run();
+}
 
 void IgnoreRules::Add(std::string_view text) {
   size_t pos = 0;
@@ -129,7 +140,7 @@ void IgnoreRules::Add(std::string_view text) {
     std::string line(text.substr(pos, nl - pos));
     pos = nl + 1;
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || line[0] == '#') continue;
+    if (line.empty() || line[0] == '#' || line.size() > kMaxRuleBytes) continue;
     // Trailing spaces go unless escaped with a backslash.
     while (!line.empty() && line.back() == ' ') {
       size_t bs = 0;

@@ -19,6 +19,10 @@ namespace bim {
 
 class IgnoreRules {
  public:
+  // Longer lines are skipped: no real pattern is this long, and matching costs
+  // O(pattern x path).
+  static constexpr size_t kMaxRuleBytes = 4096;
+
   // Adds the rules in text (one per line), after those already added.
   void Add(std::string_view text);
 

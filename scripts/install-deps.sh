@@ -11,6 +11,7 @@ packages=(
   libsqlite3-dev sqlite3
   libfmt-dev doctest-dev nlohmann-json3-dev libcli11-dev libsystemd-dev
   python3 curl jq openssl
+  clang libclang-rt-14-dev
 )
 
 missing=()

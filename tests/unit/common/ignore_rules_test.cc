@@ -102,3 +102,14 @@ TEST_CASE("glob basics") {
   CHECK_FALSE(bim::GlobMatch("[", "x"));
   CHECK(bim::GlobMatch("[", "["));
 }
+
+TEST_CASE("patterns that make naive backtracking exponential are decided quickly") {
+  // With plain backtracking this takes longer than the test's timeout; memoized it is instant.
+  std::string pattern;
+  for (int i = 0; i < 40; ++i) pattern += "*a";
+  pattern += "*b";
+  CHECK_FALSE(bim::GlobMatch(pattern, std::string(1000, 'a')));
+  std::string deep;
+  for (int i = 0; i < 30; ++i) deep += "**/x/";
+  CHECK_FALSE(bim::GlobMatch(deep + "y", std::string(500, 'x')));
+}
