@@ -66,11 +66,33 @@ void Agent::EnsureWatching(const DeploymentRecord& record) {
     }
   }
   if (watchers_.count(record.id)) return;
-  WatcherDeps wd{deps_.store, deps_.hub,   deps_.platform, deps_.auth,
-                 deps_.connector, deps_.random, deps_.stop};
+  WatcherDeps wd{deps_.store,
+                 deps_.hub,
+                 deps_.platform,
+                 deps_.auth,
+                 deps_.connector,
+                 deps_.random,
+                 deps_.stop,
+                 std::chrono::seconds(20),
+                 std::chrono::seconds(30),
+                 [this] {
+                   --active_;
+                   ReportStatus();
+                 }};
   auto w = std::make_unique<DeploymentWatcher>(wd, record);
+  ++active_;  // before Start, so the watcher's own decrement can never come first
   w->Start();
   watchers_[record.id] = std::move(w);
+  ReportStatus();
+}
+
+// Lock-free: watcher threads call it as they end, possibly while EnsureWatching holds mu_ and
+// waits to join them.
+void Agent::ReportStatus() {
+  if (!deps_.report_status) return;
+  int n = active_.load();
+  deps_.report_status(n == 0 ? std::string("idle, no deployments to watch")
+                             : fmt::format("watching {} deployment{}", n, n == 1 ? "" : "s"));
 }
 
 std::vector<std::string> Agent::WatchedDeployments() {

@@ -5,6 +5,8 @@
 // Owns the watchers (one DeploymentWatcher per deployment not yet terminal) and resumes them on
 // start. Calls block; they are made from the service's worker threads.
 
+#include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +35,9 @@ struct AgentDeps {
   const Clock& clock;
   Random& random;
   StopSignal& stop;
+  // Told what the agent is doing whenever the set of followed deployments changes, e.g.
+  // "watching 2 deployments" (the daemon passes it to systemd as STATUS=). May be empty.
+  std::function<void(const std::string&)> report_status;
 };
 
 class Agent {
@@ -52,6 +57,8 @@ class Agent {
   // and followed.
   Result<DeploymentRecord> Find(const std::string& id);
   std::vector<std::string> WatchedDeployments();
+  // Reports the current activity through report_status.
+  void ReportStatus();
 
   DeploymentStore& store() { return deps_.store; }
   WatchHub& hub() { return deps_.hub; }
@@ -64,6 +71,7 @@ class Agent {
   AgentDeps deps_;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<DeploymentWatcher>> watchers_;  // guarded by mu_
+  std::atomic<int> active_{0};  // watchers still following their deployment
 };
 
 // Checks a deployment id before it reaches the platform or a URL.

@@ -49,9 +49,14 @@ class ShutdownLatch {
     }
     cv_.notify_all();
   }
-  void Wait() {
+  // True once a stop was requested; false when timeout passed first.
+  bool WaitFor(std::chrono::microseconds timeout) {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [this] { return requested_; });
+    if (timeout.count() <= 0) {
+      cv_.wait(lock, [this] { return requested_; });
+      return true;
+    }
+    return cv_.wait_for(lock, timeout, [this] { return requested_; });
   }
 
  private:
@@ -135,7 +140,10 @@ int RunDaemon(const DaemonOptions& options) {
   WatchHub hub;
   auto connector = ws::MakeConnector(ws::TlsOptions{ca_file});
   AuthManager auth(platform, tokens, clock, random, stop, Env("BACKEND_IM_TOKEN"));
-  Agent agent(AgentDeps{store, hub, platform, auth, *connector, clock, random, stop});
+  auto report_status = [](const std::string& status) {
+    sd_notifyf(0, "STATUS=%s", status.c_str());
+  };
+  Agent agent(AgentDeps{store, hub, platform, auth, *connector, clock, random, stop, report_status});
 
   ShutdownLatch latch;
   ServiceInfo info;
@@ -169,9 +177,14 @@ int RunDaemon(const DaemonOptions& options) {
 
   agent.ResumeWatching();
   log::Info("backend-imd {} listening on {} (platform {})", info.version, socket_path, api_url);
-  sd_notifyf(0, "READY=1\nSTATUS=listening on %s\nMAINPID=%d", socket_path.c_str(), getpid());
+  sd_notifyf(0, "READY=1\nMAINPID=%d", getpid());
+  agent.ReportStatus();
 
-  latch.Wait();
+  // With WatchdogSec= set, answer at half the interval; otherwise sleep until told to stop.
+  uint64_t watchdog_usec = 0;
+  if (sd_watchdog_enabled(0, &watchdog_usec) <= 0) watchdog_usec = 0;
+  std::chrono::microseconds tick(watchdog_usec / 2);
+  while (!latch.WaitFor(tick)) sd_notify(0, "WATCHDOG=1");
   sd_notify(0, "STOPPING=1\nSTATUS=stopping");
   stop.Stop();
   hub.Shutdown();

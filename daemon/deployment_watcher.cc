@@ -26,6 +26,7 @@ void DeploymentWatcher::Start() {
   thread_ = std::thread([this] {
     Run();
     finished_ = true;
+    if (deps_.on_finished && !deps_.stop.stopped()) deps_.on_finished();
   });
 }
 

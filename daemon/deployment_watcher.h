@@ -40,6 +40,8 @@ struct WatcherDeps {
   StopSignal& stop;
   std::chrono::milliseconds ping_interval{20000};
   std::chrono::milliseconds max_backoff{30000};
+  // Called on the watcher's thread when it stops following the deployment.
+  std::function<void()> on_finished;
 };
 
 class DeploymentWatcher {
