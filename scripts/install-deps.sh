@@ -13,6 +13,12 @@ packages=(
   python3 curl jq openssl
   clang libclang-rt-14-dev
 )
+# Node.js and npm for the MCP interop test (tests/mcp-interop, the official MCP SDK): Debian's
+# (Node 18, which the SDK supports) only when the machine has none. A Node.js from elsewhere
+# stays untouched: NodeSource's nodejs package conflicts with Debian's npm.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

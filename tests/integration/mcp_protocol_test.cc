@@ -1,0 +1,288 @@
+// `backend-im mcp` as a JSON-RPC peer: lifecycle, version negotiation, tools/list, malformed
+// input, batches, shutdown and `mcp config`. Raw lines over pipes to the real binary, in an
+// isolated HOME with a real mock platform behind a real agent.
+#include <climits>
+#include <cstdlib>
+
+#include "tests/integration/mcp_test_util.h"
+
+using namespace bim::test;
+
+namespace {
+
+const std::set<std::string> kToolNames = {
+    "generate",          "deploy",           "wait_for_deployment", "deployment_status",
+    "list_deployments",  "auth_status",      "auth_login_start",    "auth_login_check"};
+
+std::string RealPath(const std::string& p) {
+  char buf[PATH_MAX];
+  return ::realpath(p.c_str(), buf) ? std::string(buf) : p;
+}
+
+}  // namespace
+
+TEST_CASE("initialize answers a supported version with that version, else 2025-06-18") {
+  AgentFixture f;
+  for (const std::string asked : {"2025-06-18", "2025-03-26", "2024-11-05", "1999-01-01",
+                                  "2099-12-31"}) {
+    CAPTURE(asked);
+    McpSession s(f.Options());
+    json r = s.Initialize(asked);
+    bool supported = asked != "1999-01-01" && asked != "2099-12-31";
+    CHECK(r["protocolVersion"] == (supported ? asked : std::string("2025-06-18")));
+    CHECK(r["capabilities"]["tools"].is_object());
+    CHECK(r["serverInfo"]["name"] == "backend-im");
+    CHECK(r["serverInfo"]["version"].is_string());
+    CHECK(Contains(r.value("instructions", ""), "wait_for_deployment"));
+    CHECK(s.Call("ping")["result"] == json::object());
+    // Structured output is a 2025-06-18 feature: older sessions see no outputSchema.
+    json tools = s.Call("tools/list")["result"]["tools"];
+    REQUIRE(tools.size() == kToolNames.size());
+    CHECK(tools[0].contains("outputSchema") == (r["protocolVersion"] == "2025-06-18"));
+    CHECK(s.stray().empty());
+  }
+}
+
+TEST_CASE("initialize is sent once, and needs a protocolVersion") {
+  AgentFixture f;
+  McpSession s(f.Options());
+  json bad = s.Call("initialize", {{"capabilities", json::object()}});
+  CHECK(ErrorCodeOf(bad) == -32602);
+  s.Initialize();
+  json again = s.Call("initialize", {{"protocolVersion", "2025-06-18"}});
+  CHECK(ErrorCodeOf(again) == -32600);
+  CHECK(Contains(again["error"]["message"], "already initialized"));
+}
+
+TEST_CASE("requests before initialize are refused, except ping") {
+  AgentFixture f;
+  McpSession s(f.Options());
+  json list = s.Call("tools/list");
+  CHECK(ErrorCodeOf(list) == -32002);
+  CHECK(Contains(list["error"]["message"], "initialize"));
+  json call = s.Call("tools/call", {{"name", "auth_status"}, {"arguments", json::object()}});
+  CHECK(ErrorCodeOf(call) == -32002);
+  CHECK(s.Call("ping")["result"] == json::object());
+  s.Initialize();
+  CHECK(s.Call("tools/list")["result"]["tools"].size() == kToolNames.size());
+  // Nothing before initialize reached the agent or the platform.
+  CHECK(f.AgentPid() == 0);
+}
+
+TEST_CASE("tools/list: every tool has a description, an object inputSchema and an outputSchema") {
+  AgentFixture f;
+  McpSession s(f.Options());
+  s.Initialize();
+  json tools = s.Call("tools/list")["result"]["tools"];
+  std::set<std::string> names;
+  for (const auto& t : tools) {
+    std::string name = t["name"];
+    CAPTURE(name);
+    names.insert(name);
+    CHECK(t["description"].get<std::string>().size() > 40);
+    CHECK(t["title"].is_string());
+    const json& in = t["inputSchema"];
+    CHECK(in["type"] == "object");
+    CHECK(in["properties"].is_object());
+    CHECK(in["additionalProperties"] == false);
+    for (const auto& [prop, schema] : in["properties"].items()) {
+      CAPTURE(prop);
+      CHECK(schema["description"].get<std::string>().size() > 10);
+      CHECK(schema["type"].is_string());
+    }
+    for (const auto& req : in.value("required", json::array())) {
+      CHECK(in["properties"].contains(req.get<std::string>()));
+    }
+    CHECK(t["outputSchema"]["type"] == "object");
+    CHECK(t["annotations"].is_object());
+  }
+  CHECK(names == kToolNames);
+  auto find = [&](const std::string& n) {
+    for (const auto& t : tools) {
+      if (t["name"] == n) return t;
+    }
+    return json();
+  };
+  CHECK(find("generate")["inputSchema"]["required"] == json({"prompt", "directory"}));
+  CHECK(find("deploy")["inputSchema"]["required"] == json({"directory"}));
+  CHECK(find("wait_for_deployment")["inputSchema"]["required"] == json({"deploymentId"}));
+  CHECK(find("wait_for_deployment")["inputSchema"]["properties"]["timeoutSeconds"]["type"] ==
+        "integer");
+  CHECK(find("auth_login_check")["inputSchema"]["required"] == json({"loginId"}));
+  CHECK_FALSE(find("auth_status")["inputSchema"].contains("required"));
+  CHECK(find("deployment_status")["annotations"]["readOnlyHint"] == true);
+  CHECK(find("deploy")["annotations"]["readOnlyHint"] == false);
+  // Relative directories are explained with the folder they resolve against.
+  CHECK(Contains(find("generate")["inputSchema"]["properties"]["directory"]["description"],
+                 "relative"));
+}
+
+TEST_CASE("malformed lines get JSON-RPC errors and the server keeps serving") {
+  AgentFixture f;
+  McpSession s(f.Options());
+  s.Initialize();
+  auto expect_error = [&](const std::string& line, int code, const json& id) {
+    CAPTURE(line);
+    s.SendLine(line);
+    auto r = s.Next(seconds(10));
+    REQUIRE(r.has_value());
+    CHECK(ErrorCodeOf(*r) == code);
+    CHECK((*r)["id"] == id);
+    CHECK((*r)["jsonrpc"] == "2.0");
+  };
+  expect_error("this is not json", -32700, nullptr);
+  expect_error(R"({"jsonrpc":"2.0","id":1,"method":"ping")", -32700, nullptr);
+  expect_error("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"p\xff\xfeng\"}", -32700, nullptr);
+  expect_error("42", -32600, nullptr);
+  expect_error(R"("ping")", -32600, nullptr);
+  expect_error("[]", -32600, nullptr);
+  expect_error(R"({"jsonrpc":"1.0","id":5,"method":"ping"})", -32600, 5);
+  expect_error(R"({"id":6,"method":"ping"})", -32600, 6);
+  expect_error(R"({"jsonrpc":"2.0","id":7,"method":17})", -32600, 7);
+  expect_error(R"({"jsonrpc":"2.0","id":{"a":1},"method":"ping"})", -32600, nullptr);
+  expect_error(R"({"jsonrpc":"2.0","id":null,"method":"ping"})", -32600, nullptr);
+  expect_error(R"({"jsonrpc":"2.0","id":8})", -32600, 8);
+  expect_error(R"({"jsonrpc":"2.0","id":9,"method":"resources/list"})", -32601, 9);
+  expect_error(R"({"jsonrpc":"2.0","id":"x","method":"tools/list","params":[1]})", -32602, "x");
+  expect_error(R"({"jsonrpc":"2.0","id":10,"method":"tools/call","params":{}})", -32602, 10);
+  expect_error(R"({"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"rm_rf"}})",
+               -32602, 11);
+  expect_error(
+      R"({"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"auth_status","arguments":[1]}})",
+      -32602, 12);
+  expect_error(R"([{"jsonrpc":"2.0","id":13,"method":"ping"}])", -32600, nullptr);
+  // Unknown notifications, client responses and blank lines get nothing back.
+  s.SendLine(R"({"jsonrpc":"2.0","method":"notifications/whatever","params":{}})");
+  s.SendLine(R"({"jsonrpc":"2.0","id":99,"result":{}})");
+  s.SendLine("   ");
+  s.SendLine("");
+  // A line far over the size limit is dropped with one parse error.
+  s.SendLine(R"({"jsonrpc":"2.0","id":14,"method":"ping","params":{"pad":")" +
+             std::string(17 * 1024 * 1024, 'x') + "\"}}");
+  auto big = s.Next(seconds(30));
+  REQUIRE(big.has_value());
+  CHECK(ErrorCodeOf(*big) == -32700);
+  CHECK((*big)["id"] == nullptr);
+  // Still alive and in order: the next answer is the ping's.
+  int64_t id = s.SendRequest("ping");
+  auto pong = s.Next(seconds(10));
+  REQUIRE(pong.has_value());
+  CHECK((*pong)["id"] == id);
+  CHECK((*pong)["result"] == json::object());
+  CHECK(s.Running());
+  CHECK(s.stray().empty());
+}
+
+TEST_CASE("a string id and a CRLF line are answered as such") {
+  AgentFixture f;
+  McpSession s(f.Options());
+  s.SendLine(
+      R"({"jsonrpc":"2.0","id":"init-1","method":"initialize","params":{"protocolVersion":"2025-03-26"}})"
+      "\r");
+  auto r = s.Next(seconds(10));
+  REQUIRE(r.has_value());
+  CHECK((*r)["id"] == "init-1");
+  CHECK((*r)["result"]["protocolVersion"] == "2025-03-26");
+}
+
+TEST_CASE("2025-03-26 sessions may send batches; each request in it is answered") {
+  AgentFixture f;
+  McpSession s(f.Options());
+  s.Initialize("2025-03-26");
+  s.SendLine(R"([{"jsonrpc":"2.0","id":1,"method":"ping"},)"
+             R"({"jsonrpc":"2.0","method":"notifications/initialized"},)"
+             R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_deployments"}},)"
+             R"({"jsonrpc":"2.0","id":3,"method":"nope"}])");
+  auto r = s.Next(seconds(30));
+  REQUIRE(r.has_value());
+  REQUIRE(r->is_array());
+  REQUIRE(r->size() == 3);
+  std::map<int, json> by_id;
+  for (const auto& m : *r) by_id[m["id"].get<int>()] = m;
+  CHECK(by_id[1]["result"] == json::object());
+  CHECK(by_id[2]["result"]["isError"] == false);
+  CHECK(by_id[2]["result"].contains("structuredContent") == false);  // not in 2025-03-26
+  CHECK(json::parse(ResultText(by_id[2]["result"]))["deployments"] == json::array());
+  CHECK(ErrorCodeOf(by_id[3]) == -32601);
+}
+
+TEST_CASE("end of input ends the server with exit 0, even with a call in flight") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "2000"});
+  f.LoginWithToken();
+  auto d = f.Deploy(f.MakeProject("p"));
+  McpSession s(f.Options());
+  s.Initialize();
+  s.SendRequest("tools/call", {{"name", "wait_for_deployment"},
+                               {"arguments", {{"deploymentId", d["id"]}, {"timeoutSeconds", 600}}}});
+  std::this_thread::sleep_for(milliseconds(500));
+  auto started = std::chrono::steady_clock::now();
+  s.CloseInput();
+  auto code = s.Wait(seconds(10));
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  CHECK(std::chrono::steady_clock::now() - started < seconds(5));
+}
+
+TEST_CASE("SIGTERM ends the server cleanly") {
+  AgentFixture f;
+  McpSession s(f.Options());
+  s.Initialize();
+  ::kill(s.pid(), SIGTERM);
+  auto code = s.Wait(seconds(10));
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+}
+
+TEST_CASE("stdout carries protocol messages only; logs go to stderr") {
+  AgentFixture f;
+  McpSession s(f.Options());
+  s.Initialize();
+  s.CallTool("auth_status");  // starts the agent: the busiest path for stray output
+  s.CloseInput();
+  REQUIRE(s.Wait(seconds(10)).has_value());
+  while (s.Next(milliseconds(200))) {
+  }
+  CHECK(s.stray().empty());
+  CHECK(Contains(s.Stderr(), "mcp"));
+}
+
+TEST_CASE("mcp config prints the registration with the binary's absolute path") {
+  AgentFixture f;
+  std::string bin = RealPath(CtlBinary());
+
+  auto claude = f.Ctl({"mcp", "config", "--client", "claude"});
+  REQUIRE(claude.exit_code == 0);
+  CHECK(Contains(claude.out, "claude mcp add backend-im"));
+  CHECK(Contains(claude.out, "-- " + bin + " mcp\n"));
+  // The platform URL in force is carried over, so the assistant's server uses the same one.
+  CHECK(Contains(claude.out, "--env BACKEND_IM_API_URL=" + f.mock().http_url()));
+
+  auto cursor = f.Ctl({"mcp", "config", "--client", "cursor"});
+  REQUIRE(cursor.exit_code == 0);
+  json c = json::parse(cursor.out);
+  CHECK(c["mcpServers"]["backend-im"]["command"] == bin);
+  CHECK(c["mcpServers"]["backend-im"]["args"] == json({"mcp"}));
+  CHECK(c["mcpServers"]["backend-im"]["env"]["BACKEND_IM_API_URL"] == f.mock().http_url());
+
+  auto generic = f.Ctl({"mcp", "config", "--client", "generic"});
+  REQUIRE(generic.exit_code == 0);
+  json g = json::parse(generic.out);
+  CHECK(g["mcpServers"]["backend-im"]["type"] == "stdio");
+  CHECK(g["mcpServers"]["backend-im"]["command"] == bin);
+
+  auto all = f.Ctl({"mcp", "config"});
+  REQUIRE(all.exit_code == 0);
+  CHECK(Contains(all.out, "claude mcp add"));
+  CHECK(Contains(all.out, "Cursor"));
+  CHECK(CountOf(all.out, "\"mcpServers\"") == 2);
+
+  auto bad = f.Ctl({"mcp", "config", "--client", "vim"});
+  CHECK(bad.exit_code == 2);
+
+  // A token in the environment is a secret: never copied into a snippet.
+  ProcessOptions o = f.Options();
+  o.env["BACKEND_IM_TOKEN"] = "secret-token-value";
+  auto with_token = Run({CtlBinary(), "mcp", "config"}, o);
+  REQUIRE(with_token.exit_code == 0);
+  CHECK_FALSE(Contains(with_token.out, "secret-token-value"));
+}

@@ -1,0 +1,364 @@
+// Every tool of `backend-im mcp`, through raw JSON-RPC against the real agent and mock:
+// the generate -> deploy -> wait flow with progress, cancellation, timeouts, the device login,
+// argument errors that never reach the platform, and the not-logged-in hint.
+#include "common/commit_hash.h"
+#include "tests/integration/mcp_test_util.h"
+
+using namespace bim::test;
+
+namespace {
+
+// A successful tool result's structuredContent, checked against its text twin.
+json Structured(const json& result) {
+  REQUIRE_MESSAGE(!IsErrorResult(result), ResultText(result));
+  REQUIRE(result.contains("structuredContent"));
+  CHECK(json::parse(ResultText(result)) == result["structuredContent"]);
+  return result["structuredContent"];
+}
+
+std::vector<json> ProgressFor(const std::vector<json>& messages, const json& token) {
+  std::vector<json> out;
+  for (const auto& m : messages) {
+    if (m.is_object() && m.value("method", "") == "notifications/progress" &&
+        m["params"]["progressToken"] == token) {
+      out.push_back(m["params"]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("generate, deploy and wait_for_deployment take a prompt to its URL, with progress") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100"});
+  f.LoginWithToken();
+  McpSession s(f.Options());
+  s.Initialize();
+
+  std::string dir = f.home() / "users-api";
+  json g = Structured(s.CallTool("generate", {{"prompt", "REST API for users"}, {"directory", dir}}));
+  CHECK(g["directory"] == dir);
+  REQUIRE(g["files"].size() >= 5);
+  for (const auto& file : g["files"]) {
+    CHECK(ReadFile(dir + "/" + file["path"].get<std::string>()).size() == file["bytes"]);
+  }
+  CHECK(g["written"].size() == g["files"].size());
+  CHECK(g["projectId"].is_string());
+  CHECK(Contains(ReadFile(dir + "/.backend-im/project.json"), g["projectId"]));
+  CHECK(Contains(g["nextStep"], "deploy"));
+
+  json d = Structured(s.CallTool("deploy", {{"directory", dir}}));
+  std::string id = d["deploymentId"];
+  CHECK(d["projectId"] == g["projectId"]);  // the project generate remembered
+  bim::contract::FileMap files;
+  for (const auto& file : g["files"]) {
+    std::string p = file["path"];
+    files[p] = ReadFile(dir + "/" + p);
+  }
+  CHECK(d["commitHash"] == bim::CommitHash(files));
+  CHECK(d["fileCount"] == g["files"].size());
+  CHECK(Contains(d["nextStep"], "wait_for_deployment"));
+
+  json w = Structured(s.CallTool("wait_for_deployment", {{"deploymentId", id}},
+                                 {{"progressToken", "deploy-1"}}));
+  CHECK(w["status"] == "complete");
+  CHECK(w["terminal"] == true);
+  CHECK(w["timedOut"] == false);
+  CHECK(w["url"] == "https://" + d["commitHash"].get<std::string>() + ".backend.im");
+  CHECK(w["logs"].size() >= SuccessStages().size());
+  CHECK(Contains(w["nextStep"], w["url"]));
+
+  // One progress notification per stage, before the result, growing to total.
+  auto progress = ProgressFor(s.others(), "deploy-1");
+  REQUIRE(progress.size() == SuccessStages().size());
+  for (size_t i = 0; i < progress.size(); ++i) {
+    CHECK(progress[i]["progress"] == static_cast<double>(i + 1));
+    CHECK(progress[i]["total"] == static_cast<double>(SuccessStages().size()));
+    CHECK(Contains(progress[i]["message"], SuccessStages()[i]));
+  }
+
+  json st = Structured(s.CallTool("deployment_status", {{"deploymentId", id}}));
+  CHECK(st["status"] == "complete");
+  CHECK(st["url"] == w["url"]);
+  CHECK(st["directory"] == dir);
+
+  json list = Structured(s.CallTool("list_deployments"));
+  REQUIRE(list["deployments"].size() == 1);
+  CHECK(list["deployments"][0]["deploymentId"] == id);
+  json other = Structured(s.CallTool("list_deployments", {{"projectId", "proj-other"}, {"limit", 5}}));
+  CHECK(other["deployments"].empty());
+
+  // The person at the terminal sees the same deployment in the same history.
+  auto hist = f.Ctl({"history", "--json"});
+  REQUIRE(hist.exit_code == 0);
+  CHECK(json::parse(hist.out)[0]["id"] == id);
+  CHECK(s.stray().empty());
+}
+
+TEST_CASE("wait_for_deployment without a progressToken sends no progress; failures are results") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "50"});
+  f.LoginWithToken();
+  McpSession s(f.Options());
+  s.Initialize();
+  json d = Structured(s.CallTool("deploy", {{"directory", f.MakeProject("nomain", false)}}));
+  json w = Structured(s.CallTool("wait_for_deployment", {{"deploymentId", d["deploymentId"]}}));
+  CHECK(w["status"] == "failed");
+  CHECK(w["url"].is_null());
+  CHECK(Contains(w["logs"].dump(), "main.py"));
+  CHECK(Contains(w["nextStep"], "logs"));
+  for (const auto& m : s.lines()) CHECK(m.value("method", "") != "notifications/progress");
+}
+
+TEST_CASE("wait_for_deployment returns timedOut when the deployment is slower; it goes on") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "700"});
+  f.LoginWithToken();
+  auto d = f.Deploy(f.MakeProject("p"));
+  McpSession s(f.Options());
+  s.Initialize();
+  auto started = std::chrono::steady_clock::now();
+  json w = Structured(
+      s.CallTool("wait_for_deployment", {{"deploymentId", d["id"]}, {"timeoutSeconds", 1}}));
+  CHECK(std::chrono::steady_clock::now() - started < seconds(4));
+  CHECK(w["timedOut"] == true);
+  CHECK(w["terminal"] == false);
+  CHECK(Contains(w["nextStep"], "wait_for_deployment again"));
+  json done = Structured(
+      s.CallTool("wait_for_deployment", {{"deploymentId", d["id"]}, {"timeoutSeconds", 30}}));
+  CHECK(done["status"] == "complete");
+}
+
+TEST_CASE("notifications/cancelled stops a wait: no response for it, and the server goes on") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "400"});
+  f.LoginWithToken();
+  auto d = f.Deploy(f.MakeProject("p"));
+  std::string id = d["id"];
+  McpSession s(f.Options());
+  s.Initialize();
+  int64_t wait_id = s.SendRequest(
+      "tools/call", {{"name", "wait_for_deployment"},
+                     {"arguments", {{"deploymentId", id}, {"timeoutSeconds", 120}}},
+                     {"_meta", {{"progressToken", 77}}}});
+  // Cancel once the wait is demonstrably under way.
+  bool progressed = false;
+  while (auto m = s.Next(seconds(10))) {
+    if (m->value("method", "") == "notifications/progress") {
+      progressed = true;
+      break;
+    }
+  }
+  REQUIRE(progressed);
+  s.Notify("notifications/cancelled", {{"requestId", wait_id}, {"reason", "user pressed stop"}});
+  s.Notify("notifications/cancelled", {{"requestId", 424242}});  // unknown: ignored
+  // The server keeps answering...
+  json pong = s.Call("ping");
+  CHECK(pong["result"] == json::object());
+  // ...and never answers the cancelled request, even after the deployment has finished.
+  json w = Structured(s.CallTool("wait_for_deployment", {{"deploymentId", id}}));
+  CHECK(w["status"] == "complete");
+  while (s.Next(milliseconds(500))) {
+  }
+  for (const auto& m : s.lines()) {
+    CHECK_FALSE((m.contains("id") && m["id"] == wait_id));
+  }
+  // Progress for the cancelled call stopped with it: far fewer than every stage.
+  CHECK(ProgressFor(s.lines(), 77).size() < SuccessStages().size());
+  CHECK(s.Running());
+}
+
+TEST_CASE("not logged in: the server starts, and tools that need a login say how to log in") {
+  AgentFixture f;
+  McpSession s(f.Options());
+  s.Initialize();
+  json a = Structured(s.CallTool("auth_status"));
+  CHECK(a["loggedIn"] == false);
+  CHECK(a["apiUrl"] == f.mock().http_url());
+  CHECK(Contains(a["nextStep"], "auth_login_start"));
+
+  std::string project = f.MakeProject("p");
+  for (auto [tool, args] : std::vector<std::pair<std::string, json>>{
+           {"generate", {{"prompt", "todo API"}, {"directory", f.home() / "todo"}}},
+           {"deploy", {{"directory", project}}},
+           {"deployment_status", {{"deploymentId", "550e8400-e29b-41d4-a716-446655440000"}}},
+           {"wait_for_deployment", {{"deploymentId", "550e8400-e29b-41d4-a716-446655440000"}}}}) {
+    CAPTURE(tool);
+    json r = s.CallTool(tool, args);
+    CHECK(IsErrorResult(r));
+    CHECK(Contains(ResultText(r), "not logged in: ask the user to run `backend-im auth login`"));
+    CHECK(Contains(ResultText(r), "auth_login_start"));
+  }
+  // Nothing was written for the refused generate.
+  CHECK(ReadFile(f.home() / "todo/main.py").empty());
+  // History is local: it needs no login.
+  CHECK(Structured(s.CallTool("list_deployments"))["deployments"].empty());
+}
+
+TEST_CASE("bad arguments are error results that name the argument, and reach no platform") {
+  AgentFixture f;
+  f.LoginWithToken();
+  McpSession s(f.Options());
+  s.Initialize();
+  CHECK_FALSE(IsErrorResult(s.CallTool("auth_status")));  // the agent is up and logged in
+  int before = PlatformRequests(f.mock());
+  std::string project = f.MakeProject("p");
+  std::string file = project + "/main.py";
+  struct Case {
+    std::string tool;
+    json args;
+    std::string expect;  // in the message
+  };
+  const std::vector<Case> cases = {
+      {"generate", {{"directory", f.home() / "x"}}, "missing \"prompt\""},
+      {"generate", {{"prompt", ""}, {"directory", f.home() / "x"}}, "\"prompt\" must be"},
+      {"generate", {{"prompt", "api"}, {"directory", f.home() / "no/such/parent/x"}},
+       "parent folder"},
+      {"generate", {{"prompt", "api"}, {"directory", file}}, "not a folder"},
+      {"generate", {{"prompt", "api"}, {"directory", f.home() / "x"}, {"force", "yes"}},
+       "\"force\" must be true or false"},
+      {"generate", {{"prompt", 42}, {"directory", f.home() / "x"}}, "\"prompt\" must be a string"},
+      {"deploy", {}, "missing \"directory\""},
+      {"deploy", {{"directory", f.home() / "does-not-exist"}}, "does not exist"},
+      {"deploy", {{"directory", file}}, "not a folder"},
+      {"deploy", {{"directory", project}, {"projectId", "../etc"}}, "\"projectId\" is not an id"},
+      {"deploy", {{"directory", project}, {"dir", "."}}, "unknown argument \"dir\""},
+      {"wait_for_deployment", {{"deploymentId", "../../etc/passwd"}}, "is not an id"},
+      {"wait_for_deployment", {{"deploymentId", "not an id!"}}, "is not an id"},
+      {"wait_for_deployment", {{"deploymentId", ".."}}, "is not an id"},
+      {"wait_for_deployment", {{"deploymentId", std::string(200, 'a')}}, "1 to 128 characters"},
+      {"wait_for_deployment", {{"deploymentId", 12345}}, "must be a string"},
+      {"wait_for_deployment", {{"deploymentId", "abc"}, {"timeoutSeconds", 0}}, "from 1 to 900"},
+      {"wait_for_deployment", {{"deploymentId", "abc"}, {"timeoutSeconds", 5000}}, "from 1 to 900"},
+      {"wait_for_deployment", {{"deploymentId", "abc"}, {"timeoutSeconds", 2.5}}, "whole number"},
+      {"wait_for_deployment", {{"deploymentId", "abc"}, {"timeoutSeconds", "10"}}, "whole number"},
+      {"wait_for_deployment", {{"deployment_id", "abc"}}, "unknown argument \"deployment_id\""},
+      {"deployment_status", {}, "missing \"deploymentId\""},
+      {"deployment_status", {{"deploymentId", "a/b"}}, "is not an id"},
+      {"list_deployments", {{"limit", 0}}, "from 1 to 100"},
+      {"list_deployments", {{"limit", -3}}, "from 1 to 100"},
+      {"auth_status", {{"verbose", true}}, "takes no arguments"},
+      {"auth_login_check", {}, "missing \"loginId\""},
+      {"auth_login_check", {{"loginId", "x y"}}, "is not an id"},
+      {"auth_login_check", {{"loginId", "abc"}, {"waitSeconds", 3600}}, "from 0 to 50"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.tool);
+    CAPTURE(c.args.dump());
+    json r = s.CallTool(c.tool, c.args);
+    CHECK(IsErrorResult(r));
+    CHECK_MESSAGE(Contains(ResultText(r), c.expect), ResultText(r));
+    CHECK(Contains(ResultText(r), "invalid arguments for " + c.tool));
+  }
+  CHECK(PlatformRequests(f.mock()) == before);
+  CHECK(ReadFile(f.home() / "x/main.py").empty());
+  // Optional arguments given as null count as absent; 5.0 is a whole number.
+  json ok = s.CallTool("list_deployments", {{"projectId", nullptr}, {"limit", 5.0}});
+  CHECK_FALSE(IsErrorResult(ok));
+}
+
+TEST_CASE("a well-formed id that nobody knows is a not-found result") {
+  AgentFixture f;
+  f.LoginWithToken();
+  McpSession s(f.Options());
+  s.Initialize();
+  json r = s.CallTool("deployment_status", {{"deploymentId", "550e8400-e29b-41d4-a716-446655440000"}});
+  CHECK(IsErrorResult(r));
+  CHECK(Contains(ResultText(r), "no deployment"));
+  CHECK(Contains(ResultText(r), "list_deployments"));
+}
+
+TEST_CASE("generate never overwrites a changed file unless force, and deploy of an empty folder") {
+  AgentFixture f;
+  f.LoginWithToken();
+  McpSession s(f.Options());
+  s.Initialize();
+  std::string dir = f.home() / "api";
+  Structured(s.CallTool("generate", {{"prompt", "orders API"}, {"directory", dir}}));
+  WriteFile(dir + "/main.py", "# mine\n");
+  json again = s.CallTool("generate", {{"prompt", "orders API"}, {"directory", dir}});
+  CHECK(IsErrorResult(again));
+  CHECK(Contains(ResultText(again), "main.py"));
+  CHECK(Contains(ResultText(again), "force"));
+  CHECK(ReadFile(dir + "/main.py") == "# mine\n");
+  json forced = Structured(
+      s.CallTool("generate", {{"prompt", "orders API"}, {"directory", dir}, {"force", true}}));
+  CHECK(forced["written"] == json({"main.py"}));
+  CHECK(ReadFile(dir + "/main.py") != "# mine\n");
+  // Relative directories resolve against the server's working folder.
+  ProcessOptions in_home = f.Options("", f.home().path());
+  McpSession rel(in_home);
+  rel.Initialize();
+  json r = Structured(rel.CallTool("generate", {{"prompt", "orders API"}, {"directory", "rel-api"}}));
+  CHECK(r["directory"] == f.home() / "rel-api");
+  CHECK_FALSE(ReadFile(f.home() / "rel-api/main.py").empty());
+
+  ::mkdir((f.home() / "empty").c_str(), 0755);
+  json empty = s.CallTool("deploy", {{"directory", f.home() / "empty"}});
+  CHECK(IsErrorResult(empty));
+  CHECK(Contains(ResultText(empty), "nothing to upload"));
+}
+
+TEST_CASE("device login in two steps: pending, approved by the user, then logged in") {
+  AgentFixture f({"--device-interval", "1", "--stage-delay-ms", "50"});
+  McpSession s(f.Options());
+  s.Initialize();
+  json start = Structured(s.CallTool("auth_login_start"));
+  std::string login = start["loginId"];
+  CHECK(Contains(start["verificationUri"], "/device"));
+  CHECK_FALSE(start["userCode"].get<std::string>().empty());
+  CHECK(Contains(start["nextStep"], start["userCode"]));
+  CHECK(Contains(start["nextStep"], login));
+
+  json pending = Structured(s.CallTool("auth_login_check", {{"loginId", login}, {"waitSeconds", 0}}));
+  CHECK(pending["state"] == "pending");
+  CHECK(pending["loggedIn"] == false);
+
+  auto approve = HttpRequest("POST", f.mock().http_url() + "/oauth/device/approve",
+                             "user_code=" + start["userCode"].get<std::string>(),
+                             {"Content-Type: application/x-www-form-urlencoded"});
+  REQUIRE(approve.status == 200);
+  json done = Structured(s.CallTool("auth_login_check", {{"loginId", login}, {"waitSeconds", 15}}));
+  CHECK(done["state"] == "approved");
+  CHECK(done["loggedIn"] == true);
+  json a = Structured(s.CallTool("auth_status"));
+  CHECK(a["loggedIn"] == true);
+  CHECK(a["source"] == "device");
+
+  json unknown = s.CallTool("auth_login_check", {{"loginId", "no-such-login"}});
+  CHECK(IsErrorResult(unknown));
+  CHECK(Contains(ResultText(unknown), "auth_login_start"));
+}
+
+TEST_CASE("device login that the user denies, and one that expires") {
+  AgentFixture f({"--device-interval", "1", "--device-code-ttl", "2"});
+  McpSession s(f.Options());
+  s.Initialize();
+  json denied_start = Structured(s.CallTool("auth_login_start"));
+  auto deny = HttpRequest("POST", f.mock().http_url() + "/oauth/device/deny",
+                          "user_code=" + denied_start["userCode"].get<std::string>(),
+                          {"Content-Type: application/x-www-form-urlencoded"});
+  REQUIRE(deny.status == 200);
+  json denied = Structured(
+      s.CallTool("auth_login_check", {{"loginId", denied_start["loginId"]}, {"waitSeconds", 15}}));
+  CHECK(denied["state"] == "denied");
+  CHECK(denied["loggedIn"] == false);
+
+  json expiring = Structured(s.CallTool("auth_login_start"));
+  json expired = Structured(
+      s.CallTool("auth_login_check", {{"loginId", expiring["loginId"]}, {"waitSeconds", 15}}));
+  CHECK(expired["state"] == "expired");
+  CHECK(Contains(expired["nextStep"], "auth_login_start"));
+}
+
+TEST_CASE("tool calls run side by side: a status answers while a wait is in flight") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "300"});
+  f.LoginWithToken();
+  auto d = f.Deploy(f.MakeProject("p"));
+  McpSession s(f.Options());
+  s.Initialize();
+  int64_t wait_id = s.SendRequest(
+      "tools/call", {{"name", "wait_for_deployment"}, {"arguments", {{"deploymentId", d["id"]}}}});
+  json st = Structured(s.CallTool("deployment_status", {{"deploymentId", d["id"]}}));
+  CHECK(st["terminal"] == false);  // answered before the wait could end
+  auto w = s.Response(wait_id, seconds(30));
+  REQUIRE(w.has_value());
+  CHECK((*w)["result"]["structuredContent"]["status"] == "complete");
+}
