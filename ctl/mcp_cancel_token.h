@@ -40,7 +40,7 @@ class McpCancelToken {
 
  private:
   mutable std::mutex mu_;
-  bool cancelled_ = false;          // guarded by mu_
+  bool cancelled_ = false;              // guarded by mu_
   grpc::ClientContext* ctx_ = nullptr;  // guarded by mu_; not owned
 };
 

@@ -56,8 +56,9 @@ std::vector<std::pair<std::string, std::string>> Settings() {
 }
 
 std::string ShellQuote(const std::string& s) {
-  bool plain = !s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                 "0123456789/._-=:+,@%") == std::string::npos;
+  bool plain = !s.empty() && s.find_first_not_of(
+                                 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                 "0123456789/._-=:+,@%") == std::string::npos;
   if (plain) return s;
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -119,8 +120,7 @@ int RunServer() {
   AgentClient client;
   McpTools tools(client, dir);
   auto server = std::make_shared<McpServer>(
-      tools, STDIN_FILENO, out,
-      McpServerInfo{"backend-im", "Backend.im", kVersion, kInstructions});
+      tools, STDIN_FILENO, out, McpServerInfo{"backend-im", "Backend.im", kVersion, kInstructions});
   // Ctrl-C or SIGTERM (the spec's way to end a stdio server) stops it cleanly.
   std::weak_ptr<McpServer> weak = server;
   interrupt::SetHandler([weak] {
@@ -141,8 +141,8 @@ void AddMcpCommand(CLI::App& app, int& exit_code) {
       "mcp",
       "Serve the Model Context Protocol on stdin/stdout, for AI coding tools (Claude Code, "
       "Cursor, ...): generate, deploy and follow deployments through this agent and login");
-  auto* config = mcp->add_subcommand(
-      "config", "Print what registers `backend-im mcp` with an AI coding tool");
+  auto* config =
+      mcp->add_subcommand("config", "Print what registers `backend-im mcp` with an AI coding tool");
   auto client = std::make_shared<std::string>();
   config->add_option("--client", *client, "claude, cursor or generic (default: all three)")
       ->check(CLI::IsMember({"claude", "cursor", "generic"}));

@@ -124,9 +124,9 @@ int McpServer::Run() {
     buf.erase(0, start);
     if (buf.size() > kMaxLineBytes) {
       if (!discarding) {
-        Send(ErrorResponse(nullptr, kParseError,
-                           fmt::format("parse error: a message longer than {} bytes was dropped",
-                                       kMaxLineBytes)));
+        Send(ErrorResponse(
+            nullptr, kParseError,
+            fmt::format("parse error: a message longer than {} bytes was dropped", kMaxLineBytes)));
       }
       discarding = true;
       buf.clear();
@@ -338,9 +338,9 @@ McpServer::Outcome McpServer::ToolsCall(const json& id, const json& params) {
   json arguments = json::object();
   if (auto a = params.find("arguments"); a != params.end() && !a->is_null()) {
     if (!a->is_object()) {
-      return {ErrorResponse(id, kInvalidParams,
-                            "invalid params: params.arguments must be an object"),
-              std::nullopt};
+      return {
+          ErrorResponse(id, kInvalidParams, "invalid params: params.arguments must be an object"),
+          std::nullopt};
     }
     arguments = *a;
   }
@@ -348,13 +348,17 @@ McpServer::Outcome McpServer::ToolsCall(const json& id, const json& params) {
   if (auto meta = params.find("_meta"); meta != params.end() && meta->is_object()) {
     if (auto t = meta->find("progressToken"); t != meta->end() && ValidId(*t)) progress_token = *t;
   }
-  ToolJob job{id, id.dump(), name, std::move(arguments), progress_token,
+  ToolJob job{id,
+              id.dump(),
+              name,
+              std::move(arguments),
+              progress_token,
               std::make_shared<McpCancelToken>()};
   std::lock_guard lock(mu_);
   if (in_flight_.count(job.key) != 0) {
-    return {ErrorResponse(id, kInvalidRequest,
-                          fmt::format("invalid request: id {} is already used by a call in flight",
-                                      job.key)),
+    return {ErrorResponse(
+                id, kInvalidRequest,
+                fmt::format("invalid request: id {} is already used by a call in flight", job.key)),
             std::nullopt};
   }
   if (in_flight_.size() >= kMaxCallsInFlight) {
@@ -400,12 +404,18 @@ void McpServer::HandleBatch(const json& batch) {
     return;
   }
   // The batch's answer is one array, so its tool calls run one after another on one worker.
-  StartWorker([this, responses, jobs] {
-    for (auto& job : *jobs) {
-      if (auto r = RunJob(job)) responses->push_back(std::move(*r));
-    }
-    if (!responses->empty()) Send(*responses);
-  });
+  try {
+    StartWorker([this, responses, jobs] {
+      for (auto& job : *jobs) {
+        if (auto r = RunJob(job)) responses->push_back(std::move(*r));
+      }
+      if (!responses->empty()) Send(*responses);
+    });
+  } catch (...) {
+    std::lock_guard lock(mu_);
+    for (const auto& job : *jobs) in_flight_.erase(job.key);
+    throw;
+  }
 }
 
 std::optional<json> McpServer::RunJob(ToolJob& job) {

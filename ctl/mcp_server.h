@@ -107,10 +107,10 @@ class McpServer {
 
   std::mutex mu_;
   std::condition_variable workers_cv_;
-  bool initialized_ = false;            // guarded by mu_: initialize was answered
-  std::string protocol_version_;        // guarded by mu_
+  bool initialized_ = false;      // guarded by mu_: initialize was answered
+  std::string protocol_version_;  // guarded by mu_
   std::map<std::string, std::shared_ptr<McpCancelToken>> in_flight_;  // guarded by mu_
-  size_t workers_ = 0;                  // guarded by mu_: worker threads still running
+  size_t workers_ = 0;  // guarded by mu_: worker threads still running
 };
 
 }  // namespace bim::ctl

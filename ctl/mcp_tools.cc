@@ -28,7 +28,9 @@ constexpr const char* kLoginHint =
     "not logged in: ask the user to run `backend-im auth login` in a terminal, or log in from "
     "here with auth_login_start and auth_login_check";
 
-McpToolResult Failure(std::string message) { return McpToolResult{true, nullptr, std::move(message)}; }
+McpToolResult Failure(std::string message) {
+  return McpToolResult{true, nullptr, std::move(message)};
+}
 McpToolResult Success(json structured) { return McpToolResult{false, std::move(structured), {}}; }
 McpToolResult Cancelled() { return Failure("cancelled by the client"); }
 
@@ -48,12 +50,12 @@ bool LooksLikeId(const std::string& s) {
 }
 
 bool IsDir(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 bool Exists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
 }
 
@@ -108,15 +110,16 @@ json Object(json properties) {
 }
 
 json DeploymentSchema(bool with_logs) {
-  json p{{"deploymentId", Str("The deployment's id")},
-         {"projectId", Str("The project it belongs to")},
-         {"commitHash", Str("Hash of the uploaded files; the URL is https://<commitHash>.backend.im")},
-         {"status", Str("queued, committing, creating_namespace, creating_pvc, building, "
-                        "deploying, health_check, complete or failed")},
-         {"terminal", Bool("True once complete or failed")},
-         {"url", StrOrNull("The live URL once complete")},
-         {"createdAt", Str("When it was created (ISO 8601, UTC)")},
-         {"directory", StrOrNull("The local folder it was deployed from")}};
+  json p{
+      {"deploymentId", Str("The deployment's id")},
+      {"projectId", Str("The project it belongs to")},
+      {"commitHash", Str("Hash of the uploaded files; the URL is https://<commitHash>.backend.im")},
+      {"status", Str("queued, committing, creating_namespace, creating_pvc, building, "
+                     "deploying, health_check, complete or failed")},
+      {"terminal", Bool("True once complete or failed")},
+      {"url", StrOrNull("The live URL once complete")},
+      {"createdAt", Str("When it was created (ISO 8601, UTC)")},
+      {"directory", StrOrNull("The local folder it was deployed from")}};
   if (with_logs) {
     p["updatedAt"] = Str("When it last changed (ISO 8601, UTC)");
     p["logs"] = StrArray("The platform's log lines, oldest first");
@@ -134,45 +137,56 @@ McpTools::McpTools(AgentClient& client, std::string cwd) : client_(client), cwd_
 void McpTools::DefineTools() {
   const std::string where =
       fmt::format("An absolute path is best; a relative one is taken from {}.", cwd_);
-  const Arg deployment_id{"deploymentId", ArgType::kString, true,
+  const Arg deployment_id{"deploymentId",
+                          ArgType::kString,
+                          true,
                           "The deploymentId that deploy returned (list_deployments lists them).",
-                          1, 128, Check::kId, nullptr};
-  const json deploy_hints{{"readOnlyHint", false}, {"destructiveHint", true},
-                          {"idempotentHint", false}, {"openWorldHint", true}};
+                          1,
+                          128,
+                          Check::kId,
+                          nullptr};
+  const json deploy_hints{{"readOnlyHint", false},
+                          {"destructiveHint", true},
+                          {"idempotentHint", false},
+                          {"openWorldHint", true}};
   const json read_hints{{"readOnlyHint", true}, {"openWorldHint", true}};
 
-  tools_.push_back(Tool{
-      "generate",
-      "Generate a FastAPI backend",
-      "Generate a FastAPI (Python) backend from a plain-language description and write its "
-      "files into a local folder. Returns the files written. Nothing is written outside the "
-      "folder, and a local file with different content is never overwritten unless force is "
-      "true (then nothing is written and the conflicts are listed). Next: read or adapt the "
-      "files, then call deploy with the same directory. Needs a login (see auth_status).",
-      {{"prompt", ArgType::kString, true,
-        "What the backend should do, in plain words, e.g. \"REST API for users and orders "
-        "with SQLite\".",
-        1, 20000, Check::kNone, nullptr},
-       {"directory", ArgType::kString, true,
-        "The folder to write the project into; created if missing, but its parent folder must "
-        "exist. " + where,
-        1, 4096, Check::kNewDir, nullptr},
-       {"force", ArgType::kBoolean, false,
-        "Overwrite local files whose content differs from the generated ones. Default false.",
-        0, 0, Check::kNone, false}},
-      Object({{"directory", Str("The absolute folder the project is in")},
-              {"projectId", StrOrNull("The platform's project for this code, remembered in "
-                                      "the folder for deploy")},
-              {"files", {{"type", "array"},
-                         {"description", "Every generated file"},
-                         {"items", Object({{"path", Str("Path inside the folder")},
-                                           {"bytes", Int("Size in bytes")}})}}},
-              {"written", StrArray("Files created or changed")},
-              {"unchanged", StrArray("Files that already had this content")},
-              {"nextStep", Str("What to do next")}}),
-      {{"readOnlyHint", false}, {"destructiveHint", true}, {"idempotentHint", true},
-       {"openWorldHint", true}},
-      &McpTools::Generate});
+  tools_.push_back(
+      Tool{"generate",
+           "Generate a FastAPI backend",
+           "Generate a FastAPI (Python) backend from a plain-language description and write its "
+           "files into a local folder. Returns the files written. Nothing is written outside the "
+           "folder, and a local file with different content is never overwritten unless force is "
+           "true (then nothing is written and the conflicts are listed). Next: read or adapt the "
+           "files, then call deploy with the same directory. Needs a login (see auth_status).",
+           {{"prompt", ArgType::kString, true,
+             "What the backend should do, in plain words, e.g. \"REST API for users and orders "
+             "with SQLite\".",
+             1, 20000, Check::kNone, nullptr},
+            {"directory", ArgType::kString, true,
+             "The folder to write the project into; created if missing, but its parent folder must "
+             "exist. " +
+                 where,
+             1, 4096, Check::kNewDir, nullptr},
+            {"force", ArgType::kBoolean, false,
+             "Overwrite local files whose content differs from the generated ones. Default false.",
+             0, 0, Check::kNone, false}},
+           Object({{"directory", Str("The absolute folder the project is in")},
+                   {"projectId", StrOrNull("The platform's project for this code, remembered in "
+                                           "the folder for deploy")},
+                   {"files",
+                    {{"type", "array"},
+                     {"description", "Every generated file"},
+                     {"items", Object({{"path", Str("Path inside the folder")},
+                                       {"bytes", Int("Size in bytes")}})}}},
+                   {"written", StrArray("Files created or changed")},
+                   {"unchanged", StrArray("Files that already had this content")},
+                   {"nextStep", Str("What to do next")}}),
+           {{"readOnlyHint", false},
+            {"destructiveHint", true},
+            {"idempotentHint", true},
+            {"openWorldHint", true}},
+           &McpTools::Generate});
 
   tools_.push_back(Tool{
       "deploy",
@@ -184,8 +198,8 @@ void McpTools::DefineTools() {
       "(.env*, *.pem, *.key) are never uploaded. Deploying again replaces the project's "
       "previous deployment. Needs a login (see auth_status).",
       {{"directory", ArgType::kString, true,
-        "The project folder to upload; it must exist, e.g. the one given to generate. " + where,
-        1, 4096, Check::kExistingDir, nullptr},
+        "The project folder to upload; it must exist, e.g. the one given to generate. " + where, 1,
+        4096, Check::kExistingDir, nullptr},
        {"projectId", ArgType::kString, false,
         "The project to deploy to. Default: the one generate or an earlier deploy remembered "
         "in the folder (.backend-im/project.json), else a new project.",
@@ -198,10 +212,11 @@ void McpTools::DefineTools() {
               {"directory", Str("The absolute folder that was uploaded")},
               {"fileCount", Int("How many files were uploaded")},
               {"totalBytes", Int("How many bytes were uploaded")},
-              {"skipped", {{"type", "array"},
-                           {"description", "Files left out, and why"},
-                           {"items", Object({{"path", Str("Path inside the folder")},
-                                             {"reason", Str("Why it was left out")}})}}},
+              {"skipped",
+               {{"type", "array"},
+                {"description", "Files left out, and why"},
+                {"items", Object({{"path", Str("Path inside the folder")},
+                                  {"reason", Str("Why it was left out")}})}}},
               {"nextStep", Str("What to do next")}}),
       deploy_hints,
       &McpTools::Deploy});
@@ -229,85 +244,90 @@ void McpTools::DefineTools() {
       read_hints,
       &McpTools::WaitForDeployment});
 
-  tools_.push_back(Tool{
-      "deployment_status",
-      "Deployment status",
-      "The current status, URL and logs of one deployment, without waiting.",
-      {deployment_id},
-      DeploymentSchema(/*with_logs=*/true),
-      read_hints,
-      &McpTools::DeploymentStatus});
+  tools_.push_back(Tool{"deployment_status",
+                        "Deployment status",
+                        "The current status, URL and logs of one deployment, without waiting.",
+                        {deployment_id},
+                        DeploymentSchema(/*with_logs=*/true),
+                        read_hints,
+                        &McpTools::DeploymentStatus});
 
-  tools_.push_back(Tool{
-      "list_deployments",
-      "List deployments",
-      "Past deployments made from this computer, newest first, with their status and URL.",
-      {{"projectId", ArgType::kString, false, "Only the deployments of this project.", 1, 128,
-        Check::kId, nullptr},
-       {"limit", ArgType::kInteger, false, "How many at most (1 to 100, default 20).", 1, 100,
-        Check::kNone, 20}},
-      Object({{"deployments", {{"type", "array"},
-                               {"description", "Newest first"},
-                               {"items", DeploymentSchema(/*with_logs=*/false)}}}}),
-      {{"readOnlyHint", true}, {"openWorldHint", false}},
-      &McpTools::ListDeployments});
+  tools_.push_back(
+      Tool{"list_deployments",
+           "List deployments",
+           "Past deployments made from this computer, newest first, with their status and URL.",
+           {{"projectId", ArgType::kString, false, "Only the deployments of this project.", 1, 128,
+             Check::kId, nullptr},
+            {"limit", ArgType::kInteger, false, "How many at most (1 to 100, default 20).", 1, 100,
+             Check::kNone, 20}},
+           Object({{"deployments",
+                    {{"type", "array"},
+                     {"description", "Newest first"},
+                     {"items", DeploymentSchema(/*with_logs=*/false)}}}}),
+           {{"readOnlyHint", true}, {"openWorldHint", false}},
+           &McpTools::ListDeployments});
 
-  tools_.push_back(Tool{
-      "auth_status",
-      "Login status",
-      "Whether the user is logged in to Backend.im, as whom, and to which platform. Checks "
-      "the stored login with the platform. Call it before generate or deploy when unsure.",
-      {},
-      Object({{"loggedIn", Bool("True when generate and deploy can run")},
-              {"apiUrl", Str("The Backend.im platform in use")},
-              {"source", StrOrNull("How the login was made: device, token or environment")},
-              {"userId", StrOrNull("The user's id")},
-              {"email", StrOrNull("The user's email")},
-              {"expiresAt", StrOrNull("When the access token expires (renewed automatically "
-                                      "when possible)")},
-              {"nextStep", Str("What to do next")}}),
-      read_hints,
-      &McpTools::AuthStatus});
+  tools_.push_back(
+      Tool{"auth_status",
+           "Login status",
+           "Whether the user is logged in to Backend.im, as whom, and to which platform. Checks "
+           "the stored login with the platform. Call it before generate or deploy when unsure.",
+           {},
+           Object({{"loggedIn", Bool("True when generate and deploy can run")},
+                   {"apiUrl", Str("The Backend.im platform in use")},
+                   {"source", StrOrNull("How the login was made: device, token or environment")},
+                   {"userId", StrOrNull("The user's id")},
+                   {"email", StrOrNull("The user's email")},
+                   {"expiresAt", StrOrNull("When the access token expires (renewed automatically "
+                                           "when possible)")},
+                   {"nextStep", Str("What to do next")}}),
+           read_hints,
+           &McpTools::AuthStatus});
 
-  tools_.push_back(Tool{
-      "auth_login_start",
-      "Start a login",
-      "Start a browser login to Backend.im for the user (device flow, step 1). Returns a URL "
-      "and a one-time code: show both to the user and ask them to open the URL and approve; "
-      "only the user can approve. Then call auth_login_check with the loginId.",
-      {},
-      Object({{"loginId", Str("Pass this to auth_login_check")},
-              {"verificationUri", Str("The page the user opens")},
-              {"verificationUriComplete", StrOrNull("The same page with the code filled in")},
-              {"userCode", Str("The code the user enters there")},
-              {"expiresInSeconds", Int("How long the code is valid")},
-              {"intervalSeconds", Int("How often the platform may be asked")},
-              {"nextStep", Str("What to do next")}}),
-      {{"readOnlyHint", false}, {"destructiveHint", false}, {"idempotentHint", false},
-       {"openWorldHint", true}},
-      &McpTools::AuthLoginStart});
+  tools_.push_back(
+      Tool{"auth_login_start",
+           "Start a login",
+           "Start a browser login to Backend.im for the user (device flow, step 1). Returns a URL "
+           "and a one-time code: show both to the user and ask them to open the URL and approve; "
+           "only the user can approve. Then call auth_login_check with the loginId.",
+           {},
+           Object({{"loginId", Str("Pass this to auth_login_check")},
+                   {"verificationUri", Str("The page the user opens")},
+                   {"verificationUriComplete", StrOrNull("The same page with the code filled in")},
+                   {"userCode", Str("The code the user enters there")},
+                   {"expiresInSeconds", Int("How long the code is valid")},
+                   {"intervalSeconds", Int("How often the platform may be asked")},
+                   {"nextStep", Str("What to do next")}}),
+           {{"readOnlyHint", false},
+            {"destructiveHint", false},
+            {"idempotentHint", false},
+            {"openWorldHint", true}},
+           &McpTools::AuthLoginStart});
 
-  tools_.push_back(Tool{
-      "auth_login_check",
-      "Check a login",
-      "Check a login started with auth_login_start (device flow, step 2). state is pending "
-      "(the user has not approved yet: call again), approved (logged in), denied, expired or "
-      "failed (start again with auth_login_start if the user wants).",
-      {{"loginId", ArgType::kString, true, "The loginId that auth_login_start returned.", 1, 128,
-        Check::kId, nullptr},
-       {"waitSeconds", ArgType::kInteger, false,
-        "Wait up to this long for the user to finish (0 to 50, default 5).", 0, 50,
-        Check::kNone, 5}},
-      Object({{"state", {{"type", "string"},
-                         {"enum", {"pending", "approved", "denied", "expired", "failed"}},
-                         {"description", "Where the login is"}}},
-              {"message", Str("The platform's words about it, if any")},
-              {"loggedIn", Bool("True once approved")},
-              {"email", StrOrNull("The user's email once logged in")},
-              {"nextStep", Str("What to do next")}}),
-      {{"readOnlyHint", false}, {"destructiveHint", false}, {"idempotentHint", true},
-       {"openWorldHint", true}},
-      &McpTools::AuthLoginCheck});
+  tools_.push_back(
+      Tool{"auth_login_check",
+           "Check a login",
+           "Check a login started with auth_login_start (device flow, step 2). state is pending "
+           "(the user has not approved yet: call again), approved (logged in), denied, expired or "
+           "failed (start again with auth_login_start if the user wants).",
+           {{"loginId", ArgType::kString, true, "The loginId that auth_login_start returned.", 1,
+             128, Check::kId, nullptr},
+            {"waitSeconds", ArgType::kInteger, false,
+             "Wait up to this long for the user to finish (0 to 50, default 5).", 0, 50,
+             Check::kNone, 5}},
+           Object({{"state",
+                    {{"type", "string"},
+                     {"enum", {"pending", "approved", "denied", "expired", "failed"}},
+                     {"description", "Where the login is"}}},
+                   {"message", Str("The platform's words about it, if any")},
+                   {"loggedIn", Bool("True once approved")},
+                   {"email", StrOrNull("The user's email once logged in")},
+                   {"nextStep", Str("What to do next")}}),
+           {{"readOnlyHint", false},
+            {"destructiveHint", false},
+            {"idempotentHint", true},
+            {"openWorldHint", true}},
+           &McpTools::AuthLoginCheck});
 }
 
 const McpTools::Tool* McpTools::Find(const std::string& name) const {
@@ -338,7 +358,9 @@ json McpTools::ListTools(const std::string& version) const {
           p["minimum"] = a.min;
           p["maximum"] = a.max;
           break;
-        case ArgType::kBoolean: p["type"] = "boolean"; break;
+        case ArgType::kBoolean:
+          p["type"] = "boolean";
+          break;
       }
       if (!a.default_value.is_null()) p["default"] = a.default_value;
       props[a.name] = std::move(p);
@@ -385,9 +407,9 @@ std::optional<McpToolResult> McpTools::Validate(const Tool& tool, json& args) co
     if (known) continue;
     std::string names;
     for (const auto& a : tool.args) names += (names.empty() ? "" : ", ") + a.name;
-    return bad(fmt::format("unknown argument \"{}\"; {}", it.key(),
-                           names.empty() ? "this tool takes no arguments"
-                                         : "this tool takes: " + names));
+    return bad(
+        fmt::format("unknown argument \"{}\"; {}", it.key(),
+                    names.empty() ? "this tool takes no arguments" : "this tool takes: " + names));
   }
   for (const auto& a : tool.args) {
     auto it = args.find(a.name);
@@ -417,8 +439,8 @@ std::optional<McpToolResult> McpTools::Validate(const Tool& tool, json& args) co
           n = ok ? static_cast<int64_t>(d) : 0;
         }
         if (!ok || n < a.min || n > a.max) {
-          return bad(fmt::format("\"{}\" must be a whole number from {} to {}", a.name, a.min,
-                                 a.max));
+          return bad(
+              fmt::format("\"{}\" must be a whole number from {} to {}", a.name, a.min, a.max));
         }
         v = n;
         break;
@@ -430,20 +452,23 @@ std::optional<McpToolResult> McpTools::Validate(const Tool& tool, json& args) co
           return bad(fmt::format("\"{}\" must be {} to {} characters long", a.name, a.min, a.max));
         }
         switch (a.check) {
-          case Check::kNone: break;
+          case Check::kNone:
+            break;
           case Check::kId:
             if (!LooksLikeId(s)) {
-              return bad(fmt::format("\"{}\" is not an id: \"{}\" (ids are letters, digits, "
-                                     "'-', '_' and '.'). {}",
-                                     a.name, s.substr(0, 64), a.description));
+              return bad(
+                  fmt::format("\"{}\" is not an id: \"{}\" (ids are letters, digits, "
+                              "'-', '_' and '.'). {}",
+                              a.name, s.substr(0, 64), a.description));
             }
             break;
           case Check::kExistingDir: {
             std::string abs = Absolute(s);
             if (!Exists(abs)) {
-              return bad(fmt::format("\"{}\": the folder {} does not exist. Pass the folder "
-                                     "that holds the project, e.g. the one given to generate.",
-                                     a.name, abs));
+              return bad(
+                  fmt::format("\"{}\": the folder {} does not exist. Pass the folder "
+                              "that holds the project, e.g. the one given to generate.",
+                              a.name, abs));
             }
             if (!IsDir(abs)) return bad(fmt::format("\"{}\": {} is not a folder", a.name, abs));
             v = abs;
@@ -456,9 +481,10 @@ std::optional<McpToolResult> McpTools::Validate(const Tool& tool, json& args) co
             }
             std::string parent = std::filesystem::path(abs).parent_path().string();
             if (!IsDir(parent)) {
-              return bad(fmt::format("\"{}\": the parent folder {} does not exist; create it "
-                                     "first or choose another place",
-                                     a.name, parent));
+              return bad(
+                  fmt::format("\"{}\": the parent folder {} does not exist; create it "
+                              "first or choose another place",
+                              a.name, parent));
             }
             v = abs;
             break;
@@ -514,32 +540,37 @@ McpToolResult McpTools::RpcError(const RpcOutcome& o, const std::string& what,
   switch (o.status.error_code()) {
     case grpc::StatusCode::UNAUTHENTICATED:
     case grpc::StatusCode::PERMISSION_DENIED:
-      if (msg.rfind("not logged in", 0) == 0) return Failure(fmt::format("{}: {}", what, kLoginHint));
+      if (msg.rfind("not logged in", 0) == 0)
+        return Failure(fmt::format("{}: {}", what, kLoginHint));
       return Failure(fmt::format("{}: {} (the agent said: {})", what, kLoginHint, msg));
     case grpc::StatusCode::INVALID_ARGUMENT:
       return Failure(fmt::format("{} failed: {}", what, msg));
     case grpc::StatusCode::NOT_FOUND:
-      return Failure(fmt::format("{} failed: {}. Check the id: list_deployments shows the "
-                                 "deployments made here.",
-                                 what, msg));
+      return Failure(
+          fmt::format("{} failed: {}. Check the id: list_deployments shows the "
+                      "deployments made here.",
+                      what, msg));
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return Failure(fmt::format("{} failed: the backend-im agent did not answer in time; try "
-                                 "again, or ask the user to check `backend-im daemon status`",
-                                 what));
+      return Failure(
+          fmt::format("{} failed: the backend-im agent did not answer in time; try "
+                      "again, or ask the user to check `backend-im daemon status`",
+                      what));
     case grpc::StatusCode::FAILED_PRECONDITION:
       return Failure(fmt::format("{} failed: Backend.im refused: {}", what, msg));
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::CANCELLED:
       if (call.cancel->cancelled()) return Cancelled();
       if (o.platform_code.empty()) {
-        return Failure(fmt::format("{} failed: lost the connection to the backend-im agent ({}); "
-                                   "call the tool again, and if it keeps failing ask the user "
-                                   "to run `backend-im daemon status`",
-                                   what, msg));
+        return Failure(
+            fmt::format("{} failed: lost the connection to the backend-im agent ({}); "
+                        "call the tool again, and if it keeps failing ask the user "
+                        "to run `backend-im daemon status`",
+                        what, msg));
       }
-      return Failure(fmt::format("{} failed: Backend.im could not be reached ({}); try again in "
-                                 "a minute",
-                                 what, msg));
+      return Failure(
+          fmt::format("{} failed: Backend.im could not be reached ({}); try again in "
+                      "a minute",
+                      what, msg));
     default:
       return Failure(fmt::format("{} failed: {}", what, msg));
   }
@@ -553,23 +584,24 @@ McpToolResult McpTools::Generate(const json& args, McpToolCall& call) {
   pb::GenerateRequest req;
   req.set_prompt(args["prompt"].get<std::string>());
   pb::GenerateReply reply;
-  auto o = Rpc(call, kSlow, [&](grpc::ClientContext* ctx) {
-    return client_.stub().Generate(ctx, req, &reply);
-  });
+  auto o = Rpc(call, kSlow,
+               [&](grpc::ClientContext* ctx) { return client_.stub().Generate(ctx, req, &reply); });
   if (!o.status.ok()) return RpcError(o, "generate", call);
   if (call.cancel->cancelled()) return Cancelled();  // nothing written for a cancelled call
 
   contract::FileMap files;
   for (const auto& f : reply.files()) files[f.path()] = f.content();
   if (static_cast<int>(files.size()) != reply.files_size()) {
-    return Failure("generate failed: the platform's answer names a file twice; nothing was written");
+    return Failure(
+        "generate failed: the platform's answer names a file twice; nothing was written");
   }
   auto written = WriteProjectFiles(dir, files, args["force"].get<bool>());
   if (!written.ok()) {
     if (written.error().code == ErrorCode::kConflict) {
-      return Failure(fmt::format("generate wrote nothing: {}. Call generate again with force "
-                                 "true to overwrite them, or choose another directory.",
-                                 written.error().message));
+      return Failure(
+          fmt::format("generate wrote nothing: {}. Call generate again with force "
+                      "true to overwrite them, or choose another directory.",
+                      written.error().message));
     }
     return Failure("generate failed: " + written.error().message);
   }
@@ -580,7 +612,8 @@ McpToolResult McpTools::Generate(const json& args, McpToolCall& call) {
     }
   }
   json list = json::array();
-  for (const auto& [path, content] : files) list.push_back({{"path", path}, {"bytes", content.size()}});
+  for (const auto& [path, content] : files)
+    list.push_back({{"path", path}, {"bytes", content.size()}});
   return Success({{"directory", dir},
                   {"projectId", NullIfEmpty(reply.project_id())},
                   {"files", list},
@@ -596,10 +629,11 @@ McpToolResult McpTools::Deploy(const json& args, McpToolCall& call) {
   auto snap = ReadProjectFiles(dir);
   if (!snap.ok()) return Failure("deploy failed: " + snap.error().message);
   if (snap->files.empty()) {
-    return Failure(fmt::format("deploy failed: nothing to upload in {} (hidden files, caches and "
-                               "secrets are left out). Call generate first, or pass the folder "
-                               "that holds main.py.",
-                               dir));
+    return Failure(
+        fmt::format("deploy failed: nothing to upload in {} (hidden files, caches and "
+                    "secrets are left out). Call generate first, or pass the folder "
+                    "that holds main.py.",
+                    dir));
   }
   std::string project = args.contains("projectId") ? args["projectId"].get<std::string>() : "";
   if (project.empty()) {
@@ -615,9 +649,8 @@ McpToolResult McpTools::Deploy(const json& args, McpToolCall& call) {
   req.set_project_id(project);
   req.set_directory(dir);
   pb::DeployReply reply;
-  auto o = Rpc(call, kSlow, [&](grpc::ClientContext* ctx) {
-    return client_.stub().Deploy(ctx, req, &reply);
-  });
+  auto o = Rpc(call, kSlow,
+               [&](grpc::ClientContext* ctx) { return client_.stub().Deploy(ctx, req, &reply); });
   if (!o.status.ok()) return RpcError(o, "deploy", call);
   const auto& d = reply.deployment();
   if (!d.project_id().empty() && d.project_id() != project) {
@@ -685,9 +718,8 @@ McpToolResult McpTools::WaitForDeployment(const json& args, McpToolCall& call) {
   pb::StatusRequest sreq;
   sreq.set_deployment_id(id);
   pb::Deployment d;
-  auto o = Rpc(call, kQuick, [&](grpc::ClientContext* c) {
-    return client_.stub().Status(c, sreq, &d);
-  });
+  auto o =
+      Rpc(call, kQuick, [&](grpc::ClientContext* c) { return client_.stub().Status(c, sreq, &d); });
   if (!o.status.ok()) return RpcError(o, "wait_for_deployment", call);
   json out = DeploymentStructured(d, /*with_logs=*/true);
   out["timedOut"] = deadline && !d.terminal();
@@ -700,9 +732,8 @@ McpToolResult McpTools::DeploymentStatus(const json& args, McpToolCall& call) {
   pb::StatusRequest req;
   req.set_deployment_id(args["deploymentId"].get<std::string>());
   pb::Deployment d;
-  auto o = Rpc(call, kQuick, [&](grpc::ClientContext* ctx) {
-    return client_.stub().Status(ctx, req, &d);
-  });
+  auto o = Rpc(call, kQuick,
+               [&](grpc::ClientContext* ctx) { return client_.stub().Status(ctx, req, &d); });
   if (!o.status.ok()) return RpcError(o, "deployment_status", call);
   return Success(DeploymentStructured(d, /*with_logs=*/true));
 }
@@ -713,9 +744,8 @@ McpToolResult McpTools::ListDeployments(const json& args, McpToolCall& call) {
   if (args.contains("projectId")) req.set_project_id(args["projectId"].get<std::string>());
   req.set_limit(static_cast<int32_t>(args["limit"].get<int64_t>()));
   pb::HistoryReply reply;
-  auto o = Rpc(call, kQuick, [&](grpc::ClientContext* ctx) {
-    return client_.stub().History(ctx, req, &reply);
-  });
+  auto o = Rpc(call, kQuick,
+               [&](grpc::ClientContext* ctx) { return client_.stub().History(ctx, req, &reply); });
   if (!o.status.ok()) return RpcError(o, "list_deployments", call);
   json list = json::array();
   for (const auto& d : reply.deployments()) list.push_back(DeploymentStructured(d, false));
@@ -727,9 +757,8 @@ McpToolResult McpTools::AuthStatus(const json&, McpToolCall& call) {
   pb::AuthStatusRequest req;
   req.set_verify(true);
   pb::AuthStatusReply a;
-  auto o = Rpc(call, kQuick, [&](grpc::ClientContext* ctx) {
-    return client_.stub().AuthStatus(ctx, req, &a);
-  });
+  auto o = Rpc(call, kQuick,
+               [&](grpc::ClientContext* ctx) { return client_.stub().AuthStatus(ctx, req, &a); });
   if (!o.status.ok()) return RpcError(o, "auth_status", call);
   json out{{"loggedIn", a.logged_in()},
            {"apiUrl", a.api_url()},
@@ -739,8 +768,9 @@ McpToolResult McpTools::AuthStatus(const json&, McpToolCall& call) {
            {"expiresAt", NullIfEmpty(FormatIso(a.expires_at_unix_ms()))}};
   out["nextStep"] = a.logged_in()
                         ? std::string("Logged in: generate and deploy can run.")
-                        : std::string("Not logged in: ask the user to run `backend-im auth login` "
-                                      "in a terminal, or call auth_login_start.");
+                        : std::string(
+                              "Not logged in: ask the user to run `backend-im auth login` "
+                              "in a terminal, or call auth_login_start.");
   return Success(std::move(out));
 }
 
@@ -751,12 +781,11 @@ McpToolResult McpTools::AuthLoginStart(const json&, McpToolCall& call) {
     return client_.stub().LoginStart(ctx, pb::LoginStartRequest(), &s);
   });
   if (!o.status.ok()) return RpcError(o, "auth_login_start", call);
-  std::string show = s.verification_uri_complete().empty()
-                         ? fmt::format("open {} and enter the code {}", s.verification_uri(),
-                                       s.user_code())
-                         : fmt::format("open {} and enter the code {} (or open {} directly)",
-                                       s.verification_uri(), s.user_code(),
-                                       s.verification_uri_complete());
+  std::string show =
+      s.verification_uri_complete().empty()
+          ? fmt::format("open {} and enter the code {}", s.verification_uri(), s.user_code())
+          : fmt::format("open {} and enter the code {} (or open {} directly)", s.verification_uri(),
+                        s.user_code(), s.verification_uri_complete());
   return Success({{"loginId", s.login_id()},
                   {"verificationUri", s.verification_uri()},
                   {"verificationUriComplete", NullIfEmpty(s.verification_uri_complete())},
@@ -776,14 +805,14 @@ McpToolResult McpTools::AuthLoginCheck(const json& args, McpToolCall& call) {
   req.set_login_id(id);
   req.set_wait_seconds(static_cast<int32_t>(wait));
   pb::LoginCheckReply r;
-  auto o = Rpc(call, seconds(wait) + kQuick, [&](grpc::ClientContext* ctx) {
-    return client_.stub().LoginCheck(ctx, req, &r);
-  });
+  auto o = Rpc(call, seconds(wait) + kQuick,
+               [&](grpc::ClientContext* ctx) { return client_.stub().LoginCheck(ctx, req, &r); });
   if (!o.status.ok()) {
     if (o.status.error_code() == grpc::StatusCode::NOT_FOUND) {
-      return Failure(fmt::format("auth_login_check failed: no login {} is in progress (the agent "
-                                 "may have restarted); start again with auth_login_start",
-                                 id));
+      return Failure(
+          fmt::format("auth_login_check failed: no login {} is in progress (the agent "
+                      "may have restarted); start again with auth_login_start",
+                      id));
     }
     return RpcError(o, "auth_login_check", call);
   }
@@ -791,9 +820,10 @@ McpToolResult McpTools::AuthLoginCheck(const json& args, McpToolCall& call) {
   switch (r.state()) {
     case pb::LoginCheckReply::PENDING:
       state = "pending";
-      next = fmt::format("The user has not approved yet: call auth_login_check with loginId "
-                         "\"{}\" again in a few seconds.",
-                         id);
+      next = fmt::format(
+          "The user has not approved yet: call auth_login_check with loginId "
+          "\"{}\" again in a few seconds.",
+          id);
       break;
     case pb::LoginCheckReply::APPROVED:
       state = "approved";
@@ -809,17 +839,18 @@ McpToolResult McpTools::AuthLoginCheck(const json& args, McpToolCall& call) {
       break;
     default:
       state = "failed";
-      next = "The login failed (see message). Start again with auth_login_start, or ask the "
-             "user to run `backend-im auth login` in a terminal.";
+      next =
+          "The login failed (see message). Start again with auth_login_start, or ask the "
+          "user to run `backend-im auth login` in a terminal.";
       break;
   }
-  return Success({{"state", state},
-                  {"message", r.message()},
-                  {"loggedIn", r.state() == pb::LoginCheckReply::APPROVED && r.auth().logged_in()},
-                  {"email", r.state() == pb::LoginCheckReply::APPROVED
-                                ? NullIfEmpty(r.auth().email())
-                                : json(nullptr)},
-                  {"nextStep", next}});
+  return Success(
+      {{"state", state},
+       {"message", r.message()},
+       {"loggedIn", r.state() == pb::LoginCheckReply::APPROVED && r.auth().logged_in()},
+       {"email",
+        r.state() == pb::LoginCheckReply::APPROVED ? NullIfEmpty(r.auth().email()) : json(nullptr)},
+       {"nextStep", next}});
 }
 
 }  // namespace bim::ctl

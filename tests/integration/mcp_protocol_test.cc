@@ -11,8 +11,8 @@ using namespace bim::test;
 namespace {
 
 const std::set<std::string> kToolNames = {
-    "generate",          "deploy",           "wait_for_deployment", "deployment_status",
-    "list_deployments",  "auth_status",      "auth_login_start",    "auth_login_check"};
+    "generate",         "deploy",      "wait_for_deployment", "deployment_status",
+    "list_deployments", "auth_status", "auth_login_start",    "auth_login_check"};
 
 std::string RealPath(const std::string& p) {
   char buf[PATH_MAX];
@@ -23,8 +23,8 @@ std::string RealPath(const std::string& p) {
 
 TEST_CASE("initialize answers a supported version with that version, else 2025-06-18") {
   AgentFixture f;
-  for (const std::string asked : {"2025-06-18", "2025-03-26", "2024-11-05", "1999-01-01",
-                                  "2099-12-31"}) {
+  for (const std::string asked :
+       {"2025-06-18", "2025-03-26", "2024-11-05", "1999-01-01", "2099-12-31"}) {
     CAPTURE(asked);
     McpSession s(f.Options());
     json r = s.Initialize(asked);
@@ -185,14 +185,15 @@ TEST_CASE("a string id and a CRLF line are answered as such") {
   CHECK((*r)["result"]["protocolVersion"] == "2025-03-26");
 }
 
-TEST_CASE("2025-03-26 sessions may send batches; each request in it is answered") {
+TEST_CASE("2025-03-26 sessions may send batches, and each request in one is answered") {
   AgentFixture f;
   McpSession s(f.Options());
   s.Initialize("2025-03-26");
-  s.SendLine(R"([{"jsonrpc":"2.0","id":1,"method":"ping"},)"
-             R"({"jsonrpc":"2.0","method":"notifications/initialized"},)"
-             R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_deployments"}},)"
-             R"({"jsonrpc":"2.0","id":3,"method":"nope"}])");
+  s.SendLine(
+      R"([{"jsonrpc":"2.0","id":1,"method":"ping"},)"
+      R"({"jsonrpc":"2.0","method":"notifications/initialized"},)"
+      R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_deployments"}},)"
+      R"({"jsonrpc":"2.0","id":3,"method":"nope"}])");
   auto r = s.Next(seconds(30));
   REQUIRE(r.has_value());
   REQUIRE(r->is_array());
@@ -212,8 +213,9 @@ TEST_CASE("end of input ends the server with exit 0, even with a call in flight"
   auto d = f.Deploy(f.MakeProject("p"));
   McpSession s(f.Options());
   s.Initialize();
-  s.SendRequest("tools/call", {{"name", "wait_for_deployment"},
-                               {"arguments", {{"deploymentId", d["id"]}, {"timeoutSeconds", 600}}}});
+  s.SendRequest("tools/call",
+                {{"name", "wait_for_deployment"},
+                 {"arguments", {{"deploymentId", d["id"]}, {"timeoutSeconds", 600}}}});
   std::this_thread::sleep_for(milliseconds(500));
   auto started = std::chrono::steady_clock::now();
   s.CloseInput();
@@ -233,7 +235,7 @@ TEST_CASE("SIGTERM ends the server cleanly") {
   CHECK(*code == 0);
 }
 
-TEST_CASE("stdout carries protocol messages only; logs go to stderr") {
+TEST_CASE("stdout carries protocol messages only, logs go to stderr") {
   AgentFixture f;
   McpSession s(f.Options());
   s.Initialize();

@@ -127,8 +127,8 @@ class McpSession {
   std::optional<json> Next(milliseconds timeout = seconds(30)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (pending_.empty()) {
-      auto left = std::chrono::duration_cast<milliseconds>(deadline -
-                                                           std::chrono::steady_clock::now());
+      auto left =
+          std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0 || !ReadSome(left)) return std::nullopt;
     }
     json m = pending_.front();
@@ -140,8 +140,8 @@ class McpSession {
   std::optional<json> Response(const json& id, milliseconds timeout = seconds(30)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
-      auto left = std::chrono::duration_cast<milliseconds>(deadline -
-                                                           std::chrono::steady_clock::now());
+      auto left =
+          std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
       auto m = Next(std::max(left, milliseconds(0)));
       if (!m) return std::nullopt;
       if (m->contains("id") && (*m)["id"] == id && !m->contains("method")) return m;
@@ -170,10 +170,10 @@ class McpSession {
 
   // initialize + notifications/initialized; returns the initialize result.
   json Initialize(const std::string& version = "2025-06-18") {
-    json r = Call("initialize",
-                  {{"protocolVersion", version},
-                   {"capabilities", json::object()},
-                   {"clientInfo", {{"name", "mcp-protocol-test"}, {"version", "1.0"}}}});
+    json r =
+        Call("initialize", {{"protocolVersion", version},
+                            {"capabilities", json::object()},
+                            {"clientInfo", {{"name", "mcp-protocol-test"}, {"version", "1.0"}}}});
     REQUIRE_MESSAGE(r.contains("result"), r.dump());
     Notify("notifications/initialized");
     return r["result"];

@@ -36,7 +36,8 @@ TEST_CASE("generate, deploy and wait_for_deployment take a prompt to its URL, wi
   s.Initialize();
 
   std::string dir = f.home() / "users-api";
-  json g = Structured(s.CallTool("generate", {{"prompt", "REST API for users"}, {"directory", dir}}));
+  json g =
+      Structured(s.CallTool("generate", {{"prompt", "REST API for users"}, {"directory", dir}}));
   CHECK(g["directory"] == dir);
   REQUIRE(g["files"].size() >= 5);
   for (const auto& file : g["files"]) {
@@ -59,8 +60,8 @@ TEST_CASE("generate, deploy and wait_for_deployment take a prompt to its URL, wi
   CHECK(d["fileCount"] == g["files"].size());
   CHECK(Contains(d["nextStep"], "wait_for_deployment"));
 
-  json w = Structured(s.CallTool("wait_for_deployment", {{"deploymentId", id}},
-                                 {{"progressToken", "deploy-1"}}));
+  json w = Structured(
+      s.CallTool("wait_for_deployment", {{"deploymentId", id}}, {{"progressToken", "deploy-1"}}));
   CHECK(w["status"] == "complete");
   CHECK(w["terminal"] == true);
   CHECK(w["timedOut"] == false);
@@ -85,7 +86,8 @@ TEST_CASE("generate, deploy and wait_for_deployment take a prompt to its URL, wi
   json list = Structured(s.CallTool("list_deployments"));
   REQUIRE(list["deployments"].size() == 1);
   CHECK(list["deployments"][0]["deploymentId"] == id);
-  json other = Structured(s.CallTool("list_deployments", {{"projectId", "proj-other"}, {"limit", 5}}));
+  json other =
+      Structured(s.CallTool("list_deployments", {{"projectId", "proj-other"}, {"limit", 5}}));
   CHECK(other["deployments"].empty());
 
   // The person at the terminal sees the same deployment in the same history.
@@ -95,7 +97,8 @@ TEST_CASE("generate, deploy and wait_for_deployment take a prompt to its URL, wi
   CHECK(s.stray().empty());
 }
 
-TEST_CASE("wait_for_deployment without a progressToken sends no progress; failures are results") {
+TEST_CASE(
+    "wait_for_deployment without a progressToken sends no progress, and a failure is a result") {
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "50"});
   f.LoginWithToken();
   McpSession s(f.Options());
@@ -109,7 +112,7 @@ TEST_CASE("wait_for_deployment without a progressToken sends no progress; failur
   for (const auto& m : s.lines()) CHECK(m.value("method", "") != "notifications/progress");
 }
 
-TEST_CASE("wait_for_deployment returns timedOut when the deployment is slower; it goes on") {
+TEST_CASE("wait_for_deployment returns timedOut when the deployment is slower, and it goes on") {
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "700"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
@@ -134,10 +137,10 @@ TEST_CASE("notifications/cancelled stops a wait: no response for it, and the ser
   std::string id = d["id"];
   McpSession s(f.Options());
   s.Initialize();
-  int64_t wait_id = s.SendRequest(
-      "tools/call", {{"name", "wait_for_deployment"},
-                     {"arguments", {{"deploymentId", id}, {"timeoutSeconds", 120}}},
-                     {"_meta", {{"progressToken", 77}}}});
+  int64_t wait_id =
+      s.SendRequest("tools/call", {{"name", "wait_for_deployment"},
+                                   {"arguments", {{"deploymentId", id}, {"timeoutSeconds", 120}}},
+                                   {"_meta", {{"progressToken", 77}}}});
   // Cancel once the wait is demonstrably under way.
   bool progressed = false;
   while (auto m = s.Next(seconds(10))) {
@@ -209,10 +212,12 @@ TEST_CASE("bad arguments are error results that name the argument, and reach no 
   const std::vector<Case> cases = {
       {"generate", {{"directory", f.home() / "x"}}, "missing \"prompt\""},
       {"generate", {{"prompt", ""}, {"directory", f.home() / "x"}}, "\"prompt\" must be"},
-      {"generate", {{"prompt", "api"}, {"directory", f.home() / "no/such/parent/x"}},
+      {"generate",
+       {{"prompt", "api"}, {"directory", f.home() / "no/such/parent/x"}},
        "parent folder"},
       {"generate", {{"prompt", "api"}, {"directory", file}}, "not a folder"},
-      {"generate", {{"prompt", "api"}, {"directory", f.home() / "x"}, {"force", "yes"}},
+      {"generate",
+       {{"prompt", "api"}, {"directory", f.home() / "x"}, {"force", "yes"}},
        "\"force\" must be true or false"},
       {"generate", {{"prompt", 42}, {"directory", f.home() / "x"}}, "\"prompt\" must be a string"},
       {"deploy", {}, "missing \"directory\""},
@@ -259,7 +264,8 @@ TEST_CASE("a well-formed id that nobody knows is a not-found result") {
   f.LoginWithToken();
   McpSession s(f.Options());
   s.Initialize();
-  json r = s.CallTool("deployment_status", {{"deploymentId", "550e8400-e29b-41d4-a716-446655440000"}});
+  json r =
+      s.CallTool("deployment_status", {{"deploymentId", "550e8400-e29b-41d4-a716-446655440000"}});
   CHECK(IsErrorResult(r));
   CHECK(Contains(ResultText(r), "no deployment"));
   CHECK(Contains(ResultText(r), "list_deployments"));
@@ -286,7 +292,8 @@ TEST_CASE("generate never overwrites a changed file unless force, and deploy of 
   ProcessOptions in_home = f.Options("", f.home().path());
   McpSession rel(in_home);
   rel.Initialize();
-  json r = Structured(rel.CallTool("generate", {{"prompt", "orders API"}, {"directory", "rel-api"}}));
+  json r =
+      Structured(rel.CallTool("generate", {{"prompt", "orders API"}, {"directory", "rel-api"}}));
   CHECK(r["directory"] == f.home() / "rel-api");
   CHECK_FALSE(ReadFile(f.home() / "rel-api/main.py").empty());
 
@@ -307,7 +314,8 @@ TEST_CASE("device login in two steps: pending, approved by the user, then logged
   CHECK(Contains(start["nextStep"], start["userCode"]));
   CHECK(Contains(start["nextStep"], login));
 
-  json pending = Structured(s.CallTool("auth_login_check", {{"loginId", login}, {"waitSeconds", 0}}));
+  json pending =
+      Structured(s.CallTool("auth_login_check", {{"loginId", login}, {"waitSeconds", 0}}));
   CHECK(pending["state"] == "pending");
   CHECK(pending["loggedIn"] == false);
 
