@@ -13,7 +13,7 @@ using contract::Stage;
 
 DeploymentRunner::DeploymentRunner(ws::HttpWsServer& server, const MockOptions& options,
                                    Random& random)
-    : server_(server), options_(options), random_(random) {}
+    : server_(server), options_(options), breaks_(options), random_(random) {}
 
 contract::DeployResponse DeploymentRunner::Create(const contract::DeployRequest& request,
                                                   const std::string& ws_base) {
@@ -22,7 +22,7 @@ contract::DeployResponse DeploymentRunner::Create(const contract::DeployRequest&
   d.project_id = request.project_id.empty()
                      ? fmt::format("proj-{:08x}", static_cast<uint32_t>(random_.Next64()))
                      : request.project_id;
-  d.commit_hash = CommitHash(request.files);
+  d.commit_hash = breaks_.CommitHash(request.files);
   d.file_count = request.files.size();
   for (const auto& [path, content] : request.files) d.bytes += content.size();
   d.has_requirements = request.files.count("requirements.txt") > 0;
@@ -62,6 +62,7 @@ contract::DeployResponse DeploymentRunner::Create(const contract::DeployRequest&
       break;
     }
   }
+  d.plan = breaks_.Plan(std::move(d.plan));
 
   contract::DeployResponse r;
   r.deployment_id = d.id;
@@ -170,10 +171,10 @@ void DeploymentRunner::Emit(Deployment& d, Stage stage) {
 }
 
 std::string DeploymentRunner::WireJson(const contract::StageMessage& m) const {
-  if (!options_.seed_only) return contract::ToJson(m);
+  if (!options_.seed_only) return breaks_.Wire(contract::ToJson(m));
   contract::StageMessage seed = m;
   seed.seq.reset();
-  return contract::ToJson(seed);
+  return breaks_.Wire(contract::ToJson(seed));
 }
 
 void DeploymentRunner::SendMalformed(Watcher& w) {

@@ -17,6 +17,7 @@
 
 #include "common/contract.h"
 #include "common/random.h"
+#include "mock-api/contract_breaks.h"
 #include "mock-api/mock_options.h"
 #include "ws/http_ws_server.h"
 
@@ -73,6 +74,7 @@ class DeploymentRunner {
 
   ws::HttpWsServer& server_;
   const MockOptions& options_;
+  ContractBreaks breaks_;
   Random& random_;
   std::map<std::string, Deployment> deployments_;   // by id
   std::vector<std::string> order_;                  // ids, oldest first

@@ -54,6 +54,12 @@ int main(int argc, char** argv) {
     }
     bim::log::Info("backend-im-mock listening on http://{}:{}{}", options.host, *port,
                    options.seed_only ? " (seed contract only)" : "");
+    if (options.break_rename_field || options.break_status_order || options.break_commit_hash) {
+      bim::log::Warn("the contract is broken on purpose (--break):{}{}{}",
+                     options.break_rename_field ? " rename-field" : "",
+                     options.break_status_order ? " status-order" : "",
+                     options.break_commit_hash ? " commit-hash" : "");
+    }
     server.Run();
     bim::log::Info("backend-im-mock stopped");
     return 0;

@@ -96,6 +96,14 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
   app.add_option("--fail-at", fail_at,
                  "Fault: every deployment fails at this stage (queued, committing, "
                  "creating_namespace, creating_pvc, building, deploying, health_check)");
+  std::vector<std::string> breaks;
+  app.add_option("--break", breaks,
+                 "Break the contract on purpose, to test backend-im-contract-test (repeatable): "
+                 "rename-field (commitHash is sent as commit_hash in deploy answers, status "
+                 "answers and WebSocket messages), status-order (health_check comes before "
+                 "deploying), commit-hash (the commit hash is computed over the files in "
+                 "reverse path order)")
+      ->check(CLI::IsMember({"rename-field", "status-order", "commit-hash"}));
   app.add_option("--ws-cat", o.ws_cat_url,
                  "Helper mode, no server: connect to this WebSocket URL (sending the first "
                  "--token as a bearer token), print each message on its own line, exit 0 after "
@@ -105,6 +113,11 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  for (const auto& b : breaks) {
+    if (b == "rename-field") o.break_rename_field = true;
+    if (b == "status-order") o.break_status_order = true;
+    if (b == "commit-hash") o.break_commit_hash = true;
   }
   if (!fail_at.empty()) {
     auto stage = contract::ParseStage(fail_at);

@@ -38,6 +38,12 @@ struct MockOptions {
   bool seed_only = false;
   std::optional<contract::Stage> fail_at;
 
+  // Deliberate contract breaks (--break), so backend-im-contract-test can be shown to catch
+  // them. Off by default; see ContractBreaks.
+  bool break_rename_field = false;  // commitHash is sent as commit_hash
+  bool break_status_order = false;  // health_check is streamed before deploying
+  bool break_commit_hash = false;   // the commit hash is computed in reverse path order
+
   // Helper mode: print the messages of one WebSocket and exit.
   std::string ws_cat_url;
 };

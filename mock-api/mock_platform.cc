@@ -67,6 +67,7 @@ MockPlatform::MockPlatform(ws::HttpWsServer& server, const MockOptions& options,
       options_(options),
       clock_(clock),
       faults_(faults),
+      breaks_(options),
       auth_(options, clock, ids),
       runner_(server, options, ids),
       idempotency_(clock) {
@@ -271,7 +272,7 @@ MockPlatform::Reply MockPlatform::Deploy(const ws::HttpRequest& req) {
     }
   }
   if (body.empty()) {
-    body = contract::ToJson(runner_.Create(*parsed, BaseUrl(req, "ws")));
+    body = breaks_.Wire(contract::ToJson(runner_.Create(*parsed, BaseUrl(req, "ws"))));
     if (!key.empty()) idempotency_.Store(key, fingerprint, body);
   }
   Reply reply{JsonResponse(200, body)};
@@ -284,7 +285,7 @@ MockPlatform::Reply MockPlatform::StatusOf(const std::string& id) {
   if (!s) {
     return {ErrorResponse(404, "not_found", "no deployment with id \"" + id.substr(0, 100) + "\"")};
   }
-  return {JsonResponse(200, contract::ToJson(*s))};
+  return {JsonResponse(200, breaks_.Wire(contract::ToJson(*s)))};
 }
 
 std::optional<ws::HttpResponse> MockPlatform::ValidateUpgrade(const ws::HttpRequest& req) {

@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "mock-api/auth_server.h"
+#include "mock-api/contract_breaks.h"
 #include "mock-api/deployment_runner.h"
 #include "mock-api/idempotency_cache.h"
 #include "mock-api/mock_options.h"
@@ -51,6 +52,7 @@ class MockPlatform {
   const MockOptions& options_;
   const Clock& clock_;
   Random& faults_;
+  ContractBreaks breaks_;
   AuthServer auth_;
   DeploymentRunner runner_;
   IdempotencyCache idempotency_;
