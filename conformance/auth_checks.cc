@@ -1,0 +1,181 @@
+// auth.*, status.unknown_id, ws.unknown_id and errors.bad_body.*: requests that can create
+// nothing, so they all run under --read-only. Bodies sent without a token, or deliberately
+// broken, are chosen so that even a platform that skips authentication or validation could not
+// turn them into a deployment (a deploy body that is not JSON has no files to deploy).
+
+#include "common/contract.h"
+#include "conformance/check_helpers.h"
+#include "conformance/checks.h"
+#include "conformance/contract_shapes.h"
+
+namespace bim::conformance {
+namespace {
+
+constexpr const char* kNotJson = "conformance: this body is not JSON";
+
+CheckResult NoToken(Context& ctx) {
+  return ExpectStatus(
+      {
+          ctx.Get("/api/auth/verify", Auth::kNone, "no Authorization"),
+          ctx.Get("/api/status/" + ctx.NewId(), Auth::kNone, "no Authorization"),
+          ctx.PostJson("/api/generate", R"({"prompt": ""})", Auth::kNone, {},
+                       "no Authorization, blank prompt"),
+          ctx.PostJson("/api/deploy", kNotJson, Auth::kNone, {}, "no Authorization, body not JSON"),
+      },
+      401);
+}
+
+CheckResult BadToken(Context& ctx) {
+  return ExpectStatus(
+      {
+          ctx.Get("/api/auth/verify", Auth::kInvalid, "unknown token"),
+          ctx.Get("/api/status/" + ctx.NewId(), Auth::kInvalid, "unknown token"),
+      },
+      401);
+}
+
+CheckResult Verify(Context& ctx) {
+  Exchange ex = ctx.Get("/api/auth/verify");
+  CheckResult r = ExpectStatus({ex}, 200);
+  if (r.outcome == Outcome::kFail) return r;
+  auto problems = shapes::VerifyAnswer().CheckBody(ex.answer.body);
+  if (problems.empty() && ex.Json()["valid"] != true) {
+    problems.push_back("field \"valid\" is false for the token the run uses");
+  }
+  return FromProblems(problems, std::move(r.evidence));
+}
+
+CheckResult VerifyUser(Context& ctx) {
+  Exchange ex = ctx.Get("/api/auth/verify");
+  CheckResult r;
+  r.evidence.push_back(ex.ToEvidence());
+  if (ex.answer.status != 200) {
+    r.outcome = Outcome::kSkipped;
+    r.detail = "verify answered " + std::to_string(ex.answer.status) + " (see auth.verify)";
+    return r;
+  }
+  auto j = ex.Json();
+  auto user = StringField(j, "userId");
+  auto email = StringField(j, "email");
+  if (user && email && !user->empty() && !email->empty()) {
+    r.detail = "userId and email present";
+  } else {
+    r.outcome = Outcome::kNotSupported;
+    r.detail = "verify answers without a non-empty userId and email (fields: " + FieldNames(j) +
+               "); clients treat them as unknown";
+  }
+  return r;
+}
+
+CheckResult CallbackMissingCode(Context& ctx) {
+  return ExpectStatus({ctx.Get("/api/auth/callback", Auth::kNone, "no code")}, 400);
+}
+
+CheckResult UnknownStatus(Context& ctx) {
+  return ExpectStatus({ctx.Get("/api/status/" + ctx.NewId(), Auth::kToken, "unknown id")}, 404);
+}
+
+CheckResult UnknownWs(Context& ctx) {
+  std::string id = ctx.NewId();
+  WsAttempt a = ctx.OpenWs(ctx.WsUrl(id), Auth::kToken);
+  CheckResult r;
+  Evidence e{"WS " + ctx.WsPath(id) + " [unknown id]", a.connection ? 101 : a.refused_status,
+             EvidenceBody(a.error), ""};
+  if (a.refused_status == 404) {
+    r.evidence.push_back(e);
+    return r;
+  }
+  if (!a.connection) {
+    r.outcome = Outcome::kFail;
+    r.detail = "the upgrade for an unknown deployment was refused with " +
+               (a.refused_status ? std::to_string(a.refused_status) : "no HTTP status") +
+               ", expected 404: " + a.error;
+    r.evidence.push_back(e);
+    return r;
+  }
+  ws::Event ev = a.connection->Receive(std::chrono::milliseconds(2000));
+  a.connection->Close();
+  if (ev.kind == ws::EventKind::kMessage) {
+    e.body = EvidenceBody(ev.payload);
+    e.note = "message 1";
+    r.outcome = Outcome::kFail;
+    r.detail =
+        "the platform accepted a WebSocket for a deployment that does not exist and sent a "
+        "message on it";
+  } else {
+    e.note = ev.kind == ws::EventKind::kClosed ? "closed " + std::to_string(ev.close_code)
+                                               : "no message in 2 s";
+    r.outcome = Outcome::kNotSupported;
+    r.detail =
+        "the platform accepts the upgrade for an unknown id instead of refusing it with "
+        "404 (the 404 is this project's assumption)";
+  }
+  r.evidence.push_back(e);
+  return r;
+}
+
+CheckResult BadGenerateBody(Context& ctx) {
+  return ExpectStatus(
+      {
+          ctx.PostJson("/api/generate", kNotJson, Auth::kToken, {}, "body not JSON"),
+          ctx.PostJson("/api/generate", R"({"prompt": "   "})", Auth::kToken, {}, "blank prompt"),
+          ctx.PostJson("/api/generate", R"({"prompt": 42})", Auth::kToken, {},
+                       "prompt not a string"),
+      },
+      400);
+}
+
+CheckResult BadDeployBody(Context& ctx) {
+  return ExpectStatus(
+      {
+          ctx.PostJson("/api/deploy", kNotJson, Auth::kToken, {}, "body not JSON"),
+          ctx.PostJson("/api/deploy", "[]", Auth::kToken, {}, "body a JSON array"),
+      },
+      400);
+}
+
+}  // namespace
+
+std::vector<Check> AuthAndErrorChecks() {
+  return {
+      {.id = "auth.no_token",
+       .description = "Without a token, /api/auth/verify, /api/status, /api/generate and "
+                      "/api/deploy answer 401",
+       .run = NoToken},
+      {.id = "auth.bad_token",
+       .description = "With an unknown bearer token, verify and status answer 401",
+       .run = BadToken},
+      {.id = "auth.verify",
+       .description = "GET /api/auth/verify accepts the run's token: 200 {\"valid\": true}",
+       .needs_token = true,
+       .run = Verify},
+      {.id = "ext.verify_user",
+       .description = "Extension: verify also names the user (userId, email)",
+       .needs_token = true,
+       .run = VerifyUser},
+      {.id = "auth.callback_missing_code",
+       .description = "GET /api/auth/callback without ?code= answers 400",
+       .run = CallbackMissingCode},
+      {.id = "status.unknown_id",
+       .description = "GET /api/status/{id} of a deployment that does not exist answers 404",
+       .needs_token = true,
+       .run = UnknownStatus},
+      {.id = "ws.unknown_id",
+       .description = "The WebSocket upgrade for a deployment that does not exist is refused "
+                      "with 404",
+       .needs_token = true,
+       .run = UnknownWs},
+      {.id = "errors.bad_body.generate",
+       .description = "POST /api/generate answers 400 to a body that is not JSON, a blank prompt "
+                      "and a prompt that is not a string",
+       .needs_token = true,
+       .run = BadGenerateBody},
+      {.id = "errors.bad_body.deploy",
+       .description = "POST /api/deploy answers 400 to a body that is not JSON and to a JSON "
+                      "array (bodies no platform could deploy, so this runs under --read-only)",
+       .needs_token = true,
+       .run = BadDeployBody},
+  };
+}
+
+}  // namespace bim::conformance

@@ -1,0 +1,57 @@
+#include "conformance/check.h"
+
+#include <nlohmann/json.hpp>
+
+namespace bim::conformance {
+namespace {
+
+// Whether a JSON object holds a secret of the OAuth flows under one of these names.
+bool MaskSecrets(nlohmann::json& j) {
+  bool masked = false;
+  if (!j.is_object()) return false;
+  for (const char* key : {"access_token", "refresh_token", "device_code"}) {
+    auto it = j.find(key);
+    if (it != j.end() && it->is_string()) {
+      *it = "<redacted>";
+      masked = true;
+    }
+  }
+  return masked;
+}
+
+}  // namespace
+
+std::string_view OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kPass:
+      return "pass";
+    case Outcome::kFail:
+      return "fail";
+    case Outcome::kNotSupported:
+      return "not-supported";
+    case Outcome::kSkipped:
+      return "skipped";
+  }
+  return "unknown";
+}
+
+CheckResult Pass(std::string detail) { return {Outcome::kPass, std::move(detail), {}}; }
+CheckResult Fail(std::string detail) { return {Outcome::kFail, std::move(detail), {}}; }
+CheckResult NotSupported(std::string detail) {
+  return {Outcome::kNotSupported, std::move(detail), {}};
+}
+CheckResult Skipped(std::string detail) { return {Outcome::kSkipped, std::move(detail), {}}; }
+
+std::string EvidenceBody(std::string_view body, size_t max_bytes) {
+  std::string text(body);
+  auto j = nlohmann::json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  if (MaskSecrets(j)) text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.size() <= max_bytes) return text;
+  size_t cut = max_bytes;
+  // Back up over UTF-8 continuation bytes so the cut never splits a character.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return text.substr(0, cut) + "... (" + std::to_string(text.size()) + " bytes)";
+}
+
+}  // namespace bim::conformance

@@ -1,0 +1,59 @@
+#pragma once
+// A conformance check as data: an id such as "deploy.commit_hash", a sentence saying what it
+// proves, whether it creates anything on the platform, and a function that runs it against a
+// Context and says pass, fail, not-supported or skipped, with the evidence (request line,
+// status, trimmed body) a person needs to see why.
+//
+// Outcomes:
+//   pass          the platform does what docs/API_CONTRACTS.md says
+//   fail          a contract violation; the only outcome that makes the run exit non-zero
+//   not-supported one of the contract's optional extensions is absent; reported, not failed
+//   skipped       not run: --read-only, no token, or what it needs is missing
+//
+// Plain values; no threads.
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bim::conformance {
+
+class Context;
+
+enum class Outcome { kPass, kFail, kNotSupported, kSkipped };
+
+// "pass", "fail", "not-supported", "skipped": the words of the report and its JSON.
+std::string_view OutcomeName(Outcome outcome);
+
+struct Evidence {
+  std::string request;  // e.g. "POST /api/deploy [no Authorization]", "WS /ws?deploymentId=..."
+  long status = 0;      // HTTP status; 101 for a WebSocket message; 0 when nothing answered
+  std::string body;     // trimmed, with tokens and device codes masked
+  std::string note;     // e.g. "Retry-After: 1", "message 3", "closed 1000"
+};
+
+struct CheckResult {
+  Outcome outcome = Outcome::kPass;
+  std::string detail;  // why, for people; names the field, status or endpoint at fault
+  std::vector<Evidence> evidence;
+};
+
+struct Check {
+  std::string id;
+  std::string description;
+  bool creates = false;      // creates a deployment or runs the generator: not with --read-only
+  bool needs_token = false;  // skipped without --token or --device-login
+  std::function<CheckResult(Context&)> run;
+};
+
+CheckResult Pass(std::string detail = "");
+CheckResult Fail(std::string detail);
+CheckResult NotSupported(std::string detail);
+CheckResult Skipped(std::string detail);
+
+// A body as evidence shows it: values of access_token, refresh_token and device_code masked,
+// cut to max_bytes at a UTF-8 boundary with the full size noted.
+std::string EvidenceBody(std::string_view body, size_t max_bytes = 300);
+
+}  // namespace bim::conformance

@@ -1,0 +1,102 @@
+#include "conformance/check_helpers.h"
+
+#include "conformance/contract_shapes.h"
+
+namespace bim::conformance {
+
+std::string Join(const std::vector<std::string>& parts, std::string_view separator) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i) out += separator;
+    out += parts[i];
+  }
+  return out;
+}
+
+std::string Quoted(std::string_view s) {
+  constexpr size_t kMax = 80;
+  std::string out = "\"" + std::string(s.substr(0, kMax));
+  if (s.size() > kMax) out += "...";
+  return out + "\"";
+}
+
+CheckResult ExpectStatus(const std::vector<Exchange>& exchanges, long expected) {
+  std::vector<std::string> wrong;
+  CheckResult r;
+  for (const auto& ex : exchanges) {
+    r.evidence.push_back(ex.ToEvidence());
+    if (ex.answer.status == expected) continue;
+    wrong.push_back(ex.Line() + " answered " +
+                    (ex.answer.status ? std::to_string(ex.answer.status)
+                                      : "nothing (" + ex.answer.error + ")") +
+                    ", expected " + std::to_string(expected));
+  }
+  if (!wrong.empty()) {
+    r.outcome = Outcome::kFail;
+    r.detail = Join(wrong, "\n");
+  }
+  return r;
+}
+
+CheckResult ExpectOAuthError(const Exchange& ex, const std::string& code) {
+  CheckResult r;
+  r.evidence.push_back(ex.ToEvidence());
+  if (ex.answer.status == 404) {
+    r.outcome = Outcome::kNotSupported;
+    r.detail = ex.Line() + " answered 404: the platform has no device flow (an extension)";
+    return r;
+  }
+  std::vector<std::string> problems;
+  if (ex.answer.status != 400) {
+    problems.push_back(ex.Line() + " answered " + std::to_string(ex.answer.status) +
+                       ", expected 400 with error " + Quoted(code));
+  }
+  auto shape = shapes::OAuthError().CheckBody(ex.answer.body);
+  problems.insert(problems.end(), shape.begin(), shape.end());
+  if (shape.empty()) {
+    std::string got = ex.Json()["error"].get<std::string>();
+    if (got != code) problems.push_back("error is " + Quoted(got) + ", expected " + Quoted(code));
+  }
+  if (!problems.empty()) {
+    r.outcome = Outcome::kFail;
+    r.detail = Join(problems, "\n");
+  }
+  return r;
+}
+
+CheckResult FromProblems(const std::vector<std::string>& problems, std::vector<Evidence> evidence,
+                         std::string pass_detail) {
+  CheckResult r = problems.empty() ? Pass(std::move(pass_detail)) : Fail(Join(problems, "\n"));
+  r.evidence = std::move(evidence);
+  return r;
+}
+
+std::optional<std::string> StringField(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return std::nullopt;
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+std::optional<int64_t> IntField(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return std::nullopt;
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number_integer()) return std::nullopt;
+  return it->get<int64_t>();
+}
+
+std::string FieldNames(const nlohmann::json& j) {
+  if (!j.is_object()) return "(not an object)";
+  std::vector<std::string> names;
+  for (const auto& [key, value] : j.items()) names.push_back(key);
+  return Join(names, ", ");
+}
+
+CheckResult NoDeployment(Context& ctx) {
+  const CreatedDeployment* d = ctx.Deployment();
+  if (!d) return Skipped("needs the sample deployment, and there is none: " + ctx.why());
+  return Skipped("needs the sample deployment, and POST /api/deploy made none (answered " +
+                 std::to_string(d->exchange.answer.status) + "; see deploy.shape)");
+}
+
+}  // namespace bim::conformance

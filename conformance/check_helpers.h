@@ -1,0 +1,46 @@
+#pragma once
+// Small pieces the checks share: expecting a status from several requests and naming each one
+// that differs, judging an OAuth error answer, reading fields of parsed bodies, and the
+// "skipped" a check gives when the sample deployment it needs does not exist. Free functions,
+// no state.
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conformance/check.h"
+#include "conformance/context.h"
+#include "conformance/shape.h"
+
+namespace bim::conformance {
+
+std::string Join(const std::vector<std::string>& parts, std::string_view separator);
+std::string Quoted(std::string_view s);  // "\"s\"", cut at 80 bytes
+
+// Pass when every exchange answered expected; otherwise fail, naming each request that did
+// not and what it answered. Every exchange becomes evidence.
+CheckResult ExpectStatus(const std::vector<Exchange>& exchanges, long expected);
+
+// An answer of an OAuth endpoint that should be the RFC 6749 §5.2 error `code` with status
+// 400: pass when it is, not-supported when the endpoint is 404 (no device flow), fail
+// otherwise, naming the status or the error code it got.
+CheckResult ExpectOAuthError(const Exchange& exchange, const std::string& code);
+
+// Problems as a failed result, each on its own line; pass (with pass_detail) when there are
+// none. Either way the evidence goes with it.
+CheckResult FromProblems(const std::vector<std::string>& problems,
+                         std::vector<Evidence> evidence = {}, std::string pass_detail = "");
+
+// Fields of a parsed object, when present with the right type.
+std::optional<std::string> StringField(const nlohmann::json& j, const char* key);
+std::optional<int64_t> IntField(const nlohmann::json& j, const char* key);
+// The object's field names, for a detail that shows what was there instead.
+std::string FieldNames(const nlohmann::json& j);
+
+// The skip of a check that needs the sample deployment and has none, saying why.
+CheckResult NoDeployment(Context& ctx);
+
+}  // namespace bim::conformance

@@ -1,0 +1,21 @@
+#pragma once
+// Waiting behind an interface, so retry waits and device-flow polling are tested without real
+// sleeps (STYLE.md §2). RealSleeper sleeps the calling thread.
+
+#include <chrono>
+#include <thread>
+
+namespace bim::conformance {
+
+class Sleeper {
+ public:
+  virtual ~Sleeper() = default;
+  virtual void SleepFor(std::chrono::milliseconds d) = 0;
+};
+
+class RealSleeper final : public Sleeper {
+ public:
+  void SleepFor(std::chrono::milliseconds d) override { std::this_thread::sleep_for(d); }
+};
+
+}  // namespace bim::conformance

@@ -1,0 +1,169 @@
+// ext.error_body, ext.www_authenticate and ext.retry_after: judged over every answer the run
+// received (Context::history, retried ones included), which is why they run last. Each is an
+// extension of the seed's contract: a platform with none of it is not-supported; a platform
+// that has it only sometimes, or with the wrong code, fails.
+
+#include <map>
+#include <regex>
+#include <set>
+
+#include "conformance/check_helpers.h"
+#include "conformance/checks.h"
+#include "conformance/contract_shapes.h"
+
+namespace bim::conformance {
+namespace {
+
+bool IsApi(const Exchange& ex) { return ex.path.rfind("/api/", 0) == 0; }
+
+// The error code docs/API_CONTRACTS.md §2 gives each status.
+const std::map<long, std::string>& CodeForStatus() {
+  static const std::map<long, std::string> kCodes = {
+      {400, "invalid_request"},    {401, "unauthorized"},           {404, "not_found"},
+      {405, "method_not_allowed"}, {422, "idempotency_key_reused"}, {429, "rate_limited"},
+      {503, "unavailable"},
+  };
+  return kCodes;
+}
+
+// One piece of evidence per (status, request line), so repeats do not crowd the report.
+void AddDistinct(std::vector<Evidence>& evidence, std::set<std::string>& seen, const Exchange& ex,
+                 size_t max = 8) {
+  std::string key = std::to_string(ex.answer.status) + " " + ex.Line();
+  if (evidence.size() >= max || !seen.insert(key).second) return;
+  evidence.push_back(ex.ToEvidence());
+}
+
+CheckResult ErrorBody(Context& ctx) {
+  std::vector<std::string> problems;
+  std::vector<Evidence> evidence;
+  std::set<std::string> seen;
+  int errors = 0, with_body = 0;
+  for (const Exchange& ex : ctx.history()) {
+    if (!IsApi(ex) || ex.answer.status < 400) continue;
+    ++errors;
+    auto shape = shapes::ErrorBody().CheckBody(ex.answer.body);
+    if (!shape.empty()) {
+      problems.push_back(ex.Line() + " answered " + std::to_string(ex.answer.status) + ": " +
+                         shape.front());
+      AddDistinct(evidence, seen, ex);
+      continue;
+    }
+    ++with_body;
+    std::string code = ex.Json()["error"].get<std::string>();
+    auto want = CodeForStatus().find(ex.answer.status);
+    if (want != CodeForStatus().end() && code != want->second) {
+      problems.push_back(ex.Line() + " answered " + std::to_string(ex.answer.status) +
+                         " with error " + Quoted(code) + "; the contract's code for " +
+                         std::to_string(ex.answer.status) + " is " + Quoted(want->second));
+      AddDistinct(evidence, seen, ex);
+    }
+  }
+  if (errors == 0) return Skipped("no /api/* request of this run got an error answer");
+  if (with_body == 0) {
+    CheckResult r = NotSupported("none of the " + std::to_string(errors) +
+                                 " /api/* errors has the {\"error\", \"message\"} body; clients "
+                                 "fall back to the HTTP status");
+    r.evidence = std::move(evidence);
+    return r;
+  }
+  if (problems.empty()) {
+    for (const Exchange& ex : ctx.history()) {
+      if (IsApi(ex) && ex.answer.status >= 400) AddDistinct(evidence, seen, ex, 4);
+    }
+  }
+  return FromProblems(problems, std::move(evidence),
+                      std::to_string(errors) +
+                          " /api/* errors, each with the error body and the "
+                          "code of its status");
+}
+
+CheckResult WwwAuthenticate(Context& ctx) {
+  std::vector<Evidence> evidence;
+  std::set<std::string> seen;
+  std::vector<std::string> missing;
+  int total = 0;
+  for (const Exchange& ex : ctx.history()) {
+    if (!IsApi(ex) || ex.answer.status != 401) continue;
+    ++total;
+    std::string v = ex.answer.Header("www-authenticate");
+    std::string scheme = v.substr(0, 6);
+    for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (scheme == "bearer") continue;
+    missing.push_back(ex.Line() + (v.empty() ? " has no WWW-Authenticate"
+                                             : " has WWW-Authenticate " + Quoted(v)));
+    AddDistinct(evidence, seen, ex);
+  }
+  if (total == 0) return Skipped("no /api/* request of this run got a 401");
+  if (static_cast<int>(missing.size()) == total) {
+    CheckResult r = NotSupported("no 401 carries \"WWW-Authenticate: Bearer\"");
+    r.evidence = std::move(evidence);
+    return r;
+  }
+  if (missing.empty()) {
+    for (const Exchange& ex : ctx.history()) {
+      if (IsApi(ex) && ex.answer.status == 401) AddDistinct(evidence, seen, ex, 2);
+    }
+  }
+  return FromProblems(
+      missing, std::move(evidence),
+      std::to_string(total) + " answers of 401, each with WWW-Authenticate: Bearer");
+}
+
+CheckResult RetryAfter(Context& ctx) {
+  static const std::regex kSeconds("^[0-9]+$");
+  static const std::regex kHttpDate(
+      "^[A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$");
+  std::vector<std::string> problems;
+  std::vector<Evidence> evidence;
+  std::set<std::string> seen;
+  int total = 0, with_header = 0;
+  for (const Exchange& ex : ctx.history()) {
+    if (ex.answer.status != 429 && ex.answer.status != 503) continue;
+    ++total;
+    AddDistinct(evidence, seen, ex);
+    std::string v = ex.answer.Header("retry-after");
+    if (v.empty()) continue;
+    ++with_header;
+    if (!std::regex_match(v, kSeconds) && !std::regex_match(v, kHttpDate)) {
+      problems.push_back(ex.Line() + " answered " + std::to_string(ex.answer.status) +
+                         " with Retry-After " + Quoted(v) +
+                         ", which is neither seconds nor an HTTP date");
+    }
+  }
+  if (total == 0) {
+    return Skipped("no 429 or 503 answer was seen during the run, so there was nothing to judge");
+  }
+  if (with_header == 0) {
+    CheckResult r = NotSupported("none of the " + std::to_string(total) +
+                                 " answers of 429 or 503 carries Retry-After; clients use their "
+                                 "own backoff");
+    r.evidence = std::move(evidence);
+    return r;
+  }
+  return FromProblems(problems, std::move(evidence),
+                      std::to_string(with_header) + " of " + std::to_string(total) +
+                          " answers of 429 or 503 carried a valid Retry-After (the suite retried "
+                          "them)");
+}
+
+}  // namespace
+
+std::vector<Check> WholeRunChecks() {
+  return {
+      {.id = "ext.error_body",
+       .description = "Extension: every /api/* error has the body {\"error\", \"message\"} with "
+                      "the code of its status (401 unauthorized, 400 invalid_request, 404 "
+                      "not_found, ...)",
+       .run = ErrorBody},
+      {.id = "ext.www_authenticate",
+       .description = "Extension: every 401 carries WWW-Authenticate: Bearer",
+       .run = WwwAuthenticate},
+      {.id = "ext.retry_after",
+       .description = "Extension: 429 and 503 answers carry a valid Retry-After (judged when "
+                      "seen)",
+       .run = RetryAfter},
+  };
+}
+
+}  // namespace bim::conformance
