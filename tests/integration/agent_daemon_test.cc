@@ -1,6 +1,11 @@
 // The agent as a process: auto-start, one per user, clean stop, status, socket folder checks.
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+
+#include <cstring>
 
 #include "tests/integration/agent_fixture.h"
 
@@ -125,4 +130,92 @@ TEST_CASE("every command has --help") {
   CHECK(Run({AgentBinary(), "--help"}).exit_code == 0);
   auto bad = Run({CtlBinary(), "deploy", "--no-such-flag"});
   CHECK(bad.exit_code == 2);
+}
+
+namespace {
+
+// A notify listener like systemd's: a datagram socket whose path goes in NOTIFY_SOCKET.
+class NotifyListener {
+ public:
+  NotifyListener() {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::string path = dir_ / "notify";
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    path_ = path;
+  }
+  ~NotifyListener() { ::close(fd_); }
+  const std::string& path() const { return path_; }
+
+  // Waits for a datagram containing needle; returns everything received meanwhile.
+  bool WaitFor(const std::string& needle, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (received_.find(needle) != std::string::npos) return true;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) == 1) {
+        char buf[4096];
+        ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+        if (n > 0) received_ += std::string(buf, static_cast<size_t>(n)) + "\n";
+      }
+    }
+    return received_.find(needle) != std::string::npos;
+  }
+  const std::string& received() const { return received_; }
+
+ private:
+  TempDir dir_;
+  std::string path_;
+  int fd_ = -1;
+  std::string received_;
+};
+
+}  // namespace
+
+TEST_CASE("under a notify listener: READY=1 once listening, STATUS, WATCHDOG=1, then STOPPING=1 and exit 0") {
+  AgentFixture f;
+  NotifyListener notify;
+  auto o = f.Options();
+  o.env["NOTIFY_SOCKET"] = notify.path();
+  o.env["WATCHDOG_USEC"] = "200000";  // answer every 100 ms
+  o.unset_env.erase(std::find(o.unset_env.begin(), o.unset_env.end(), "NOTIFY_SOCKET"));
+  Process agent({AgentBinary()}, o);
+  REQUIRE_MESSAGE(notify.WaitFor("READY=1", std::chrono::seconds(10)), agent.Stderr());
+  CHECK(Listening(f.SocketPath()));  // READY only once the socket accepts
+  CHECK(notify.WaitFor("STATUS=idle", std::chrono::seconds(5)));
+  CHECK(notify.WaitFor("WATCHDOG=1", std::chrono::seconds(5)));
+  auto s = nlohmann::json::parse(f.Ctl({"daemon", "status", "--json"}).out);
+  CHECK(s["systemd"] == true);
+  agent.Signal(SIGTERM);
+  CHECK(notify.WaitFor("STOPPING=1", std::chrono::seconds(5)));
+  auto code = agent.Wait(std::chrono::seconds(10));
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+}
+
+TEST_CASE("logs carry journald priority prefixes under journald, timestamps otherwise") {
+  AgentFixture f;
+  auto o = f.Options();
+  o.env["JOURNAL_STREAM"] = "8:12345";
+  o.unset_env.erase(std::find(o.unset_env.begin(), o.unset_env.end(), "JOURNAL_STREAM"));
+  {
+    Process agent({AgentBinary()}, o);
+    REQUIRE(agent.WaitForOutput("listening on", std::chrono::seconds(10), /*in_stderr=*/true));
+    agent.Signal(SIGTERM);
+    REQUIRE(agent.Wait(std::chrono::seconds(10)) == 0);
+    std::string err = agent.Stderr();
+    CHECK(err.rfind("<6>", 0) == 0);
+    CHECK(err.find("\n<6>stopped") != std::string::npos);
+  }
+  Process plain({AgentBinary(), "--log-level", "warn"}, f.Options());
+  REQUIRE(plain.Wait(std::chrono::seconds(1)) == std::nullopt);  // running
+  plain.Signal(SIGTERM);
+  REQUIRE(plain.Wait(std::chrono::seconds(10)) == 0);
+  CHECK(plain.Stderr().find("listening on") == std::string::npos);  // info is below warn
+  auto bad = Run({AgentBinary(), "--log-level", "loud"}, f.Options());
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("unknown log level") != std::string::npos);
 }

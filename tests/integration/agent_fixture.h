@@ -5,7 +5,13 @@
 
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 #include <string>
@@ -120,6 +126,17 @@ inline bool Alive(int pid) {
   std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
   auto paren = stat.rfind(')');
   return !(paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z');
+}
+
+// True when something accepts connections on the Unix socket at path.
+inline bool Listening(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), std::min(path.size() + 1, sizeof addr.sun_path - 1));
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
 }
 
 // Parses one JSON object per line.

@@ -56,9 +56,14 @@ std::string Trim(const std::string& s) {
 
 }  // namespace
 
-std::string MockBinary() { return std::string(BIM_BIN_DIR) + "/backend-im-mock"; }
-std::string AgentBinary() { return std::string(BIM_BIN_DIR) + "/backend-imd"; }
-std::string CtlBinary() { return std::string(BIM_BIN_DIR) + "/backend-im"; }
+// BACKEND_IM_TEST_BIN_DIR runs the same tests against installed programs (e.g. /usr/bin).
+std::string BinDir() {
+  const char* dir = std::getenv("BACKEND_IM_TEST_BIN_DIR");
+  return dir && *dir ? dir : BIM_BIN_DIR;
+}
+std::string MockBinary() { return BinDir() + "/backend-im-mock"; }
+std::string AgentBinary() { return BinDir() + "/backend-imd"; }
+std::string CtlBinary() { return BinDir() + "/backend-im"; }
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");

@@ -12,7 +12,7 @@
 
 namespace bim::test {
 
-// Paths of the programs under test (absolute, in build/bin).
+// Paths of the programs under test: build/bin, or $BACKEND_IM_TEST_BIN_DIR when set.
 std::string MockBinary();
 std::string AgentBinary();
 std::string CtlBinary();

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds everything with sanitizers (default address,undefined; or e.g. `thread`) into
+# build-<name>/ and runs the whole test suite. Every process the tests start (mock, agent, ctl)
+# is instrumented and writes any report to a log folder; a report fails the run even when the
+# process that wrote it (a detached agent, say) had nobody to check its exit code.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+sanitizers="${1:-address,undefined}"
+shift || true
+name="$(echo "$sanitizers" | tr ',' '-')"
+build="$root/build-$name"
+"$root/scripts/install-deps.sh"
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DBACKEND_IM_SANITIZE="$sanitizers"
+fi
+cmake --build "$build" --parallel "$(nproc)"
+
+reports="$(mktemp -d /tmp/backend-im-sanitizer.XXXXXX)"
+export ASAN_OPTIONS="detect_leaks=1:log_path=$reports/asan:abort_on_error=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$reports/tsan"
+export LSAN_OPTIONS="suppressions=$root/tests/sanitizer/lsan.supp"
+cd "$build"
+status=0
+ctest --output-on-failure --no-tests=error --timeout 600 "$@" || status=$?
+if compgen -G "$reports/*" > /dev/null; then
+  echo "sanitize: reports were written:"
+  for f in "$reports"/*; do echo "---- $f"; head -60 "$f"; done
+  status=1
+fi
+rm -rf "$reports"
+[ $status -eq 0 ] && echo "sanitize ($sanitizers): every test passed and no process reported anything"
+exit $status
