@@ -127,6 +127,12 @@ int RunServer() {
     if (auto s = weak.lock()) s->Stop();
   });
   log::Info("mcp: serving on stdin/stdout (agent socket {})", client.socket_path());
+  if (::isatty(STDIN_FILENO)) {
+    std::fprintf(stderr,
+                 "backend-im mcp speaks the Model Context Protocol on stdin/stdout and is meant "
+                 "to be started by an AI coding tool; `backend-im mcp config` shows how to "
+                 "register it. Ctrl-C ends it.\n");
+  }
   int rc = server->Run();
   interrupt::SetHandler(nullptr);
   client.RestartIfOutdated();

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -52,6 +53,32 @@ json ToolResultJson(const McpToolResult& r, const std::string& version) {
            {"isError", false}};
   if (AtLeast(version, "2025-06-18")) out["structuredContent"] = r.structured;
   return out;
+}
+
+// How deeply brackets nest in a JSON text, strings aside; stops counting past limit. Copying a
+// parsed value recurses once per level, so a line of a million '[' must never be parsed.
+size_t NestingDepth(std::string_view text, size_t limit) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+      if (deepest > limit) return deepest;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
 }
 
 std::string_view Trim(std::string_view s) {
@@ -143,6 +170,12 @@ int McpServer::Run() {
 void McpServer::HandleLine(std::string_view raw) {
   std::string_view line = Trim(raw);
   if (line.empty()) return;
+  if (NestingDepth(line, kMaxDepth) > kMaxDepth) {
+    Send(ErrorResponse(
+        nullptr, kParseError,
+        fmt::format("parse error: the message nests deeper than {} levels", kMaxDepth)));
+    return;
+  }
   json msg = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
   if (msg.is_discarded()) {
     Send(ErrorResponse(nullptr, kParseError,

@@ -11,7 +11,8 @@
 // Stop() is called): calls still in flight are cancelled first and waited for.
 //
 // Protocol decisions (see the README's MCP section):
-//   -32700 a line that is not JSON (id null); the server goes on with the next line
+//   -32700 a line that is not JSON, or longer than kMaxLineBytes, or nested deeper than
+//          kMaxDepth (id null); the server goes on with the next line
 //   -32600 not a JSON-RPC 2.0 request (bad `jsonrpc`, `method` or `id`), a second initialize,
 //          an id already in flight, a batch under 2025-06-18 (which dropped batching) or empty
 //   -32601 an unknown method (unknown notifications are ignored, as the spec asks)
@@ -50,6 +51,7 @@ class McpServer {
  public:
   static constexpr const char* kLatestProtocolVersion = "2025-06-18";
   static constexpr size_t kMaxLineBytes = 16 * 1024 * 1024;
+  static constexpr size_t kMaxDepth = 64;  // nesting of a message's JSON
   static constexpr size_t kMaxCallsInFlight = 32;
 
   // The fds are borrowed, not closed. tools must outlive the server.

@@ -151,6 +151,19 @@ TEST_CASE("malformed lines get JSON-RPC errors and the server keeps serving") {
       R"({"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"auth_status","arguments":[1]}})",
       -32602, 12);
   expect_error(R"([{"jsonrpc":"2.0","id":13,"method":"ping"}])", -32600, nullptr);
+  // Nesting a parser would survive but a copy would not: refused before parsing.
+  expect_error(std::string(100000, '[') + std::string(100000, ']'), -32700, nullptr);
+  expect_error(R"({"jsonrpc":"2.0","id":15,"method":"tools/call","params":{"name":"auth_status",)"
+               R"("arguments":{"x":)" +
+                   std::string(200000, '[') + std::string(200000, ']') + "}}}",
+               -32700, nullptr);
+  // Brackets inside strings are text, not nesting.
+  s.SendLine(R"({"jsonrpc":"2.0","id":16,"method":"ping","params":{"s":")" +
+             std::string(1000, '[') + R"(\"{"}})");
+  auto strings = s.Next(seconds(10));
+  REQUIRE(strings.has_value());
+  CHECK((*strings)["id"] == 16);
+  CHECK((*strings)["result"] == json::object());
   // Unknown notifications, client responses and blank lines get nothing back.
   s.SendLine(R"({"jsonrpc":"2.0","method":"notifications/whatever","params":{}})");
   s.SendLine(R"({"jsonrpc":"2.0","id":99,"result":{}})");
