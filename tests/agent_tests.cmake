@@ -13,3 +13,10 @@ bim_add_test(agent_integration_tests
   LIBS bim::common bim::ws bim_test_support nlohmann_json::nlohmann_json
   LABELS integration)
 add_dependencies(agent_integration_tests backend-im backend-imd backend-im-mock)
+
+add_test(NAME test_names_survive_ctest COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/check_test_names.sh)
+set_tests_properties(test_names_survive_ctest PROPERTIES LABELS unit)
+add_test(NAME systemd_unit_verifies_clean
+         COMMAND ${CMAKE_COMMAND} -E env BACKEND_IMD=$<TARGET_FILE:backend-imd>
+                 ${PROJECT_SOURCE_DIR}/scripts/check-unit.sh ${PROJECT_SOURCE_DIR}/systemd/backend-imd.service --man=no)
+set_tests_properties(systemd_unit_verifies_clean PROPERTIES LABELS unit)

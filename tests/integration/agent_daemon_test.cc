@@ -79,7 +79,7 @@ TEST_CASE("SIGTERM with a watch open ends the stream cleanly and exits 0 within 
   CHECK_MESSAGE(again.exit_code == 0, (again.out + again.err));
 }
 
-TEST_CASE("daemon stop stops the agent; the next command starts a new one") {
+TEST_CASE("daemon stop stops the agent, and the next command starts a new one") {
   AgentFixture f;
   f.LoginWithToken();
   int first = f.AgentPid();
@@ -100,7 +100,7 @@ TEST_CASE("a socket folder others can read is refused with the fix") {
   CHECK(r.err.find("chmod 700") != std::string::npos);
 }
 
-TEST_CASE("an agent of another version is detected; one a ctl started is replaced") {
+TEST_CASE("an agent of another version is detected, and one a ctl started is replaced") {
   AgentFixture f;
   f.env()["BACKEND_IM_VERSION_OVERRIDE"] = "0.0.1-old";
   f.LoginWithToken();

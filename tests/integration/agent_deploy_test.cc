@@ -65,7 +65,7 @@ TEST_CASE("generate writes a project that deploy --watch takes to its URL") {
   CHECK(h[0]["commitHash"] == hash);
 }
 
-TEST_CASE("deploy without --watch returns at once with the id; status and watch follow it") {
+TEST_CASE("deploy without --watch returns at once with the id, and status and watch follow it") {
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "200"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
@@ -176,7 +176,7 @@ TEST_CASE("an agent killed mid-deployment resumes it, and watch sees it complete
   CHECK(f.AgentPid() != pid);
 }
 
-TEST_CASE("Ctrl-C while watching detaches; the deployment goes on") {
+TEST_CASE("Ctrl-C while watching detaches, and the deployment goes on") {
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "300"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));

@@ -120,7 +120,7 @@ TEST_CASE("the same tree always gives the same upload and commit hash") {
   CHECK(a["id"] != b["id"]);
 }
 
-TEST_CASE("generate -e opens the folder in the named editor; a missing editor only warns") {
+TEST_CASE("generate -e opens the folder in the named editor, and a missing editor only warns") {
   AgentFixture f;
   f.LoginWithToken();
   std::string editor = f.home() / "fake-editor";

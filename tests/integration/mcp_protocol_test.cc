@@ -65,6 +65,11 @@ TEST_CASE("requests before initialize are refused, except ping") {
   CHECK(s.Call("ping")["result"] == json::object());
   s.Initialize();
   CHECK(s.Call("tools/list")["result"]["tools"].size() == kToolNames.size());
+  // "params": null counts as no params.
+  s.SendLine(R"({"jsonrpc":"2.0","id":"null-params","method":"tools/list","params":null})");
+  auto r = s.Response("null-params");
+  REQUIRE(r.has_value());
+  CHECK((*r)["result"]["tools"].size() == kToolNames.size());
   // Nothing before initialize reached the agent or the platform.
   CHECK(f.AgentPid() == 0);
 }

@@ -269,7 +269,7 @@ TEST_CASE("every /api route and /ws need a valid bearer token") {
   }
 }
 
-TEST_CASE("unknown deployments are 404 on status and /ws; a /ws without an id is 400") {
+TEST_CASE("unknown deployments are 404 on status and /ws, and a /ws without an id is 400") {
   MockPlatform mock(kArgs);
   CheckError(HttpRequest("GET", mock.http_url() + "/api/status/no-such-id", "", Bearer()), 404,
              "not_found");
@@ -321,7 +321,7 @@ TEST_CASE("unknown routes are 404 and wrong methods 405, both with the error bod
   CheckError(HttpRequest("POST", mock.http_url() + "/healthz", "", {}), 405, "method_not_allowed");
 }
 
-TEST_CASE("an Idempotency-Key replays one deployment; reused for another body it is 422") {
+TEST_CASE("an Idempotency-Key replays one deployment, and reused for another body it is 422") {
   MockPlatform mock(kArgs);
   auto url = mock.http_url() + "/api/deploy";
   auto headers = Bearer();

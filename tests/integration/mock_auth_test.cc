@@ -153,7 +153,7 @@ TEST_CASE("access tokens stop working after --token-ttl") {
   CheckError(deploy, 401, "unauthorized");
 }
 
-TEST_CASE("a refresh rotates the refresh token; the old one is rejected") {
+TEST_CASE("a refresh rotates the refresh token, and the old one is rejected") {
   MockPlatform mock({"--device-interval", "0", "--auto-approve-after", "1"});
   auto first = TokensOf(Poll(mock, StartLogin(mock).device_code));
   auto refresh = [&](const std::string& rt) {

@@ -63,7 +63,7 @@ TEST_CASE("--ws-drop-after N cuts the first stream after N messages with 1006") 
   CHECK(Seqs(Messages(rest)) == std::vector<int64_t>{4, 5, 6, 7, 8});
 }
 
-TEST_CASE("--ws-drop-times 0 cuts every stream; --ws-drop-times 2 the first two") {
+TEST_CASE("--ws-drop-times 0 cuts every stream, and --ws-drop-times 2 the first two") {
   MockPlatform every(Args({"--ws-drop-after", "2", "--ws-drop-times", "0"}));
   auto connector = ws::MakeConnector({});
   auto d = Deploy(every, SampleFiles("every"));

@@ -95,7 +95,7 @@ TEST_CASE("a handler that throws or forgets to answer gets a 500, and the server
   CHECK(test::HttpRequest("GET", server.http("/ok")).body == "fine");
 }
 
-TEST_CASE("bodies over the limit get 413; chunked bodies get 411") {
+TEST_CASE("bodies over the limit get 413, and chunked bodies get 411") {
   ServerThread server([](HttpWsServer& s) {
     s.SetMaxBodySize(1000);
     s.SetHttpHandler([](const HttpRequest& req, std::shared_ptr<HttpResponder> r) {
