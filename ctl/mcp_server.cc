@@ -239,7 +239,7 @@ McpServer::Outcome McpServer::HandleMessage(const json& msg, bool in_batch) {
   }
   const std::string method = method_it->get<std::string>();
   auto params_it = msg.find("params");
-  json params = params_it == msg.end() ? json::object() : *params_it;
+  json params = params_it == msg.end() || params_it->is_null() ? json::object() : *params_it;
   if (!has_id) {
     HandleNotification(method, params);
     return {};
