@@ -47,24 +47,19 @@ CheckResult Verify(Context& ctx) {
 
 CheckResult VerifyUser(Context& ctx) {
   Exchange ex = ctx.Get("/api/auth/verify");
-  CheckResult r;
-  r.evidence.push_back(ex.ToEvidence());
   if (ex.answer.status != 200) {
-    r.outcome = Outcome::kSkipped;
-    r.detail = "verify answered " + std::to_string(ex.answer.status) + " (see auth.verify)";
-    return r;
+    return Skipped("verify answered " + std::to_string(ex.answer.status) + " (see auth.verify)",
+                   {ex.ToEvidence()});
   }
   auto j = ex.Json();
   auto user = StringField(j, "userId");
   auto email = StringField(j, "email");
   if (user && email && !user->empty() && !email->empty()) {
-    r.detail = "userId and email present";
-  } else {
-    r.outcome = Outcome::kNotSupported;
-    r.detail = "verify answers without a non-empty userId and email (fields: " + FieldNames(j) +
-               "); clients treat them as unknown";
+    return Pass("userId and email present", {ex.ToEvidence()});
   }
-  return r;
+  return NotSupported("verify answers without a non-empty userId and email (fields: " +
+                          FieldNames(j) + "); clients treat them as unknown",
+                      {ex.ToEvidence()});
 }
 
 CheckResult CallbackMissingCode(Context& ctx) {
@@ -78,40 +73,31 @@ CheckResult UnknownStatus(Context& ctx) {
 CheckResult UnknownWs(Context& ctx) {
   std::string id = ctx.NewId();
   WsAttempt a = ctx.OpenWs(ctx.WsUrl(id), Auth::kToken);
-  CheckResult r;
   Evidence e{"WS " + ctx.WsPath(id) + " [unknown id]", a.connection ? 101 : a.refused_status,
              EvidenceBody(a.error), ""};
-  if (a.refused_status == 404) {
-    r.evidence.push_back(e);
-    return r;
-  }
+  if (a.refused_status == 404) return Pass("", {e});
   if (!a.connection) {
-    r.outcome = Outcome::kFail;
-    r.detail = "the upgrade for an unknown deployment was refused with " +
-               (a.refused_status ? std::to_string(a.refused_status) : "no HTTP status") +
-               ", expected 404: " + a.error;
-    r.evidence.push_back(e);
-    return r;
+    return Fail("the upgrade for an unknown deployment was refused with " +
+                    (a.refused_status ? std::to_string(a.refused_status) : "no HTTP status") +
+                    ", expected 404: " + a.error,
+                {e});
   }
   ws::Event ev = a.connection->Receive(std::chrono::milliseconds(2000));
   a.connection->Close();
   if (ev.kind == ws::EventKind::kMessage) {
     e.body = EvidenceBody(ev.payload);
     e.note = "message 1";
-    r.outcome = Outcome::kFail;
-    r.detail =
+    return Fail(
         "the platform accepted a WebSocket for a deployment that does not exist and sent a "
-        "message on it";
-  } else {
-    e.note = ev.kind == ws::EventKind::kClosed ? "closed " + std::to_string(ev.close_code)
-                                               : "no message in 2 s";
-    r.outcome = Outcome::kNotSupported;
-    r.detail =
-        "the platform accepts the upgrade for an unknown id instead of refusing it with "
-        "404 (the 404 is this project's assumption)";
+        "message on it",
+        {e});
   }
-  r.evidence.push_back(e);
-  return r;
+  e.note = ev.kind == ws::EventKind::kClosed ? "closed " + std::to_string(ev.close_code)
+                                             : "no message in 2 s";
+  return NotSupported(
+      "the platform accepts the upgrade for an unknown id instead of refusing it with 404 (the "
+      "404 is this project's assumption)",
+      {e});
 }
 
 CheckResult BadGenerateBody(Context& ctx) {

@@ -35,12 +35,18 @@ std::string_view OutcomeName(Outcome outcome) {
   return "unknown";
 }
 
-CheckResult Pass(std::string detail) { return {Outcome::kPass, std::move(detail), {}}; }
-CheckResult Fail(std::string detail) { return {Outcome::kFail, std::move(detail), {}}; }
-CheckResult NotSupported(std::string detail) {
-  return {Outcome::kNotSupported, std::move(detail), {}};
+CheckResult Pass(std::string detail, std::vector<Evidence> evidence) {
+  return {Outcome::kPass, std::move(detail), std::move(evidence)};
 }
-CheckResult Skipped(std::string detail) { return {Outcome::kSkipped, std::move(detail), {}}; }
+CheckResult Fail(std::string detail, std::vector<Evidence> evidence) {
+  return {Outcome::kFail, std::move(detail), std::move(evidence)};
+}
+CheckResult NotSupported(std::string detail, std::vector<Evidence> evidence) {
+  return {Outcome::kNotSupported, std::move(detail), std::move(evidence)};
+}
+CheckResult Skipped(std::string detail, std::vector<Evidence> evidence) {
+  return {Outcome::kSkipped, std::move(detail), std::move(evidence)};
+}
 
 std::string EvidenceBody(std::string_view body, size_t max_bytes) {
   std::string text(body);

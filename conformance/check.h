@@ -47,10 +47,10 @@ struct Check {
   std::function<CheckResult(Context&)> run;
 };
 
-CheckResult Pass(std::string detail = "");
-CheckResult Fail(std::string detail);
-CheckResult NotSupported(std::string detail);
-CheckResult Skipped(std::string detail);
+CheckResult Pass(std::string detail = "", std::vector<Evidence> evidence = {});
+CheckResult Fail(std::string detail, std::vector<Evidence> evidence = {});
+CheckResult NotSupported(std::string detail, std::vector<Evidence> evidence = {});
+CheckResult Skipped(std::string detail, std::vector<Evidence> evidence = {});
 
 // A body as evidence shows it: values of access_token, refresh_token and device_code masked,
 // cut to max_bytes at a UTF-8 boundary with the full size noted.

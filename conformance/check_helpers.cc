@@ -22,29 +22,22 @@ std::string Quoted(std::string_view s) {
 
 CheckResult ExpectStatus(const std::vector<Exchange>& exchanges, long expected) {
   std::vector<std::string> wrong;
-  CheckResult r;
+  std::vector<Evidence> evidence;
   for (const auto& ex : exchanges) {
-    r.evidence.push_back(ex.ToEvidence());
+    evidence.push_back(ex.ToEvidence());
     if (ex.answer.status == expected) continue;
     wrong.push_back(ex.Line() + " answered " +
                     (ex.answer.status ? std::to_string(ex.answer.status)
                                       : "nothing (" + ex.answer.error + ")") +
                     ", expected " + std::to_string(expected));
   }
-  if (!wrong.empty()) {
-    r.outcome = Outcome::kFail;
-    r.detail = Join(wrong, "\n");
-  }
-  return r;
+  return FromProblems(wrong, std::move(evidence));
 }
 
 CheckResult ExpectOAuthError(const Exchange& ex, const std::string& code) {
-  CheckResult r;
-  r.evidence.push_back(ex.ToEvidence());
   if (ex.answer.status == 404) {
-    r.outcome = Outcome::kNotSupported;
-    r.detail = ex.Line() + " answered 404: the platform has no device flow (an extension)";
-    return r;
+    return NotSupported(ex.Line() + " answered 404: the platform has no device flow (an extension)",
+                        {ex.ToEvidence()});
   }
   std::vector<std::string> problems;
   if (ex.answer.status != 400) {
@@ -57,18 +50,13 @@ CheckResult ExpectOAuthError(const Exchange& ex, const std::string& code) {
     std::string got = ex.Json()["error"].get<std::string>();
     if (got != code) problems.push_back("error is " + Quoted(got) + ", expected " + Quoted(code));
   }
-  if (!problems.empty()) {
-    r.outcome = Outcome::kFail;
-    r.detail = Join(problems, "\n");
-  }
-  return r;
+  return FromProblems(problems, {ex.ToEvidence()});
 }
 
 CheckResult FromProblems(const std::vector<std::string>& problems, std::vector<Evidence> evidence,
                          std::string pass_detail) {
-  CheckResult r = problems.empty() ? Pass(std::move(pass_detail)) : Fail(Join(problems, "\n"));
-  r.evidence = std::move(evidence);
-  return r;
+  if (problems.empty()) return Pass(std::move(pass_detail), std::move(evidence));
+  return Fail(Join(problems, "\n"), std::move(evidence));
 }
 
 std::optional<std::string> StringField(const nlohmann::json& j, const char* key) {

@@ -53,19 +53,17 @@ CheckResult GenerateProjectId(Context& ctx) {
                    " (see generate.shape)");
   }
   auto j = ex.Json();
-  CheckResult r;
-  r.evidence.push_back(ex.ToEvidence());
+  std::vector<Evidence> evidence = {ex.ToEvidence()};
   if (!j.is_object() || !j.contains("projectId") || j["projectId"].is_null()) {
-    r.outcome = Outcome::kNotSupported;
-    r.detail = "generate suggests no projectId; the client deploys without one";
-  } else if (!j["projectId"].is_string() || j["projectId"].get<std::string>().empty()) {
-    r.outcome = Outcome::kFail;
-    r.detail =
-        "field \"projectId\" is " + JsonKind(j["projectId"]) + ", expected a non-empty string";
-  } else {
-    r.detail = "projectId " + Quoted(j["projectId"].get<std::string>());
+    return NotSupported("generate suggests no projectId; the client deploys without one",
+                        std::move(evidence));
   }
-  return r;
+  if (!j["projectId"].is_string() || j["projectId"].get<std::string>().empty()) {
+    return Fail(
+        "field \"projectId\" is " + JsonKind(j["projectId"]) + ", expected a non-empty string",
+        std::move(evidence));
+  }
+  return Pass("projectId " + Quoted(j["projectId"].get<std::string>()), std::move(evidence));
 }
 
 // The sample deployment's exchange as evidence, naming its Idempotency-Key.

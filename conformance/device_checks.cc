@@ -22,16 +22,12 @@ std::optional<std::string> DeviceCode(Context& ctx) {
 
 CheckResult NoDeviceCode(Context& ctx) {
   const Exchange& ex = ctx.DeviceCodeAnswer();
-  CheckResult r;
-  r.evidence.push_back(ex.ToEvidence());
   if (ex.answer.status == 404) {
-    r.outcome = Outcome::kNotSupported;
-    r.detail = "POST /oauth/device/code answered 404: the platform has no device flow";
-  } else {
-    r.outcome = Outcome::kSkipped;
-    r.detail = "needs a device code, and POST /oauth/device/code gave none (see device.code)";
+    return NotSupported("POST /oauth/device/code answered 404: the platform has no device flow",
+                        {ex.ToEvidence()});
   }
-  return r;
+  return Skipped("needs a device code, and POST /oauth/device/code gave none (see device.code)",
+                 {ex.ToEvidence()});
 }
 
 Exchange PollToken(Context& ctx, const std::string& device_code, std::string variant) {
@@ -44,14 +40,11 @@ Exchange PollToken(Context& ctx, const std::string& device_code, std::string var
 
 CheckResult Code(Context& ctx) {
   const Exchange& ex = ctx.DeviceCodeAnswer();
-  CheckResult r;
-  r.evidence.push_back(ex.ToEvidence());
   if (ex.answer.status == 404) {
-    r.outcome = Outcome::kNotSupported;
-    r.detail =
-        "POST /oauth/device/code answered 404: the platform has no device flow; log in "
-        "with a token";
-    return r;
+    return NotSupported(
+        "POST /oauth/device/code answered 404: the platform has no device flow; log in with a "
+        "token",
+        {ex.ToEvidence()});
   }
   std::vector<std::string> problems;
   if (ex.answer.status != 200) {
@@ -68,7 +61,7 @@ CheckResult Code(Context& ctx) {
       problems.push_back("field \"interval\" is negative");
     }
   }
-  return FromProblems(problems, std::move(r.evidence));
+  return FromProblems(problems, {ex.ToEvidence()});
 }
 
 CheckResult InvalidClient(Context& ctx) {
@@ -91,24 +84,21 @@ CheckResult SlowDown(Context& ctx) {
   // Two polls back to back: at least the second is faster than any interval.
   Exchange first = PollToken(ctx, *code, "code not approved");
   Exchange second = PollToken(ctx, *code, "code not approved, polled again at once");
-  CheckResult r;
-  r.evidence = {first.ToEvidence(), second.ToEvidence()};
+  std::vector<Evidence> evidence = {first.ToEvidence(), second.ToEvidence()};
   auto error_of = [](const Exchange& ex) { return StringField(ex.Json(), "error").value_or(""); };
   if (error_of(first) == "slow_down" || error_of(second) == "slow_down") {
-    r.detail = "a poll faster than the interval got slow_down";
-    return r;
+    return Pass("a poll faster than the interval got slow_down", std::move(evidence));
   }
   if (second.answer.status == 400 && error_of(second) == "authorization_pending") {
-    r.outcome = Outcome::kNotSupported;
-    r.detail =
-        "polls with no wait between them all got authorization_pending: the platform "
-        "does not enforce the interval (RFC 8628 lets it)";
-    return r;
+    return NotSupported(
+        "polls with no wait between them all got authorization_pending: the platform does not "
+        "enforce the interval (RFC 8628 lets it)",
+        std::move(evidence));
   }
-  r.outcome = Outcome::kFail;
-  r.detail = "a poll of an unapproved code answered " + std::to_string(second.answer.status) + " " +
-             Quoted(error_of(second)) + ", expected 400 slow_down or authorization_pending";
-  return r;
+  return Fail("a poll of an unapproved code answered " + std::to_string(second.answer.status) +
+                  " " + Quoted(error_of(second)) +
+                  ", expected 400 slow_down or authorization_pending",
+              std::move(evidence));
 }
 
 CheckResult InvalidGrant(Context& ctx) {
@@ -154,23 +144,19 @@ CheckResult RefreshToken(Context& ctx) {
                                               {"client_id", ctx.options().client_id}}),
                         std::move(variant));
   };
-  CheckResult r;
-  std::vector<std::string> problems;
   Exchange first = refresh(*tokens->refresh_token, "the login's refresh token");
-  r.evidence.push_back(first.ToEvidence());
+  std::vector<Evidence> evidence = {first.ToEvidence()};
   if (first.answer.status != 200) {
-    problems.push_back(first.Line() + " answered " + std::to_string(first.answer.status) +
-                       ", expected 200 with new tokens");
-    return FromProblems(problems, std::move(r.evidence));
+    return Fail(first.Line() + " answered " + std::to_string(first.answer.status) +
+                    ", expected 200 with new tokens",
+                std::move(evidence));
   }
-  problems = shapes::TokenAnswer().CheckBody(first.answer.body);
-  if (!problems.empty()) {
-    return FromProblems(problems, std::move(r.evidence));
-  }
+  auto problems = shapes::TokenAnswer().CheckBody(first.answer.body);
+  if (!problems.empty()) return FromProblems(problems, std::move(evidence));
   auto j = first.Json();
   Exchange verify = ctx.GetWithBearer("/api/auth/verify", j["access_token"].get<std::string>(),
                                       "the refreshed access token");
-  r.evidence.push_back(verify.ToEvidence());
+  evidence.push_back(verify.ToEvidence());
   if (verify.answer.status != 200) {
     problems.push_back("the refreshed access token is refused: verify answered " +
                        std::to_string(verify.answer.status));
@@ -180,13 +166,13 @@ CheckResult RefreshToken(Context& ctx) {
     problems.push_back("the refresh answer has no new refresh_token; the contract rotates them");
   }
   Exchange again = refresh(*tokens->refresh_token, "the same refresh token again");
-  r.evidence.push_back(again.ToEvidence());
+  evidence.push_back(again.ToEvidence());
   if (again.answer.status != 400 || StringField(again.Json(), "error") != "invalid_grant") {
     problems.push_back("the old refresh token still answers " +
                        std::to_string(again.answer.status) +
                        " after rotation, expected 400 invalid_grant");
   }
-  return FromProblems(problems, std::move(r.evidence),
+  return FromProblems(problems, std::move(evidence),
                       "refresh issued new tokens and retired the old one");
 }
 

@@ -49,9 +49,7 @@ CheckResult ExpectRejected(Context& ctx, const std::vector<BadBody>& bodies) {
   }
   bool capped = !problems.empty() && problems.back().rfind("stopped before", 0) == 0;
   if (capped && problems.size() == 1) {
-    CheckResult r = Skipped(problems.front());
-    r.evidence = std::move(evidence);
-    return r;
+    return Skipped(problems.front(), std::move(evidence));
   }
   return FromProblems(problems, std::move(evidence));
 }
@@ -93,24 +91,25 @@ CheckResult IdempotencyReplay(Context& ctx) {
     return d && d->id.empty() ? NoDeployment(ctx) : Skipped(ctx.why());
   }
   const CreatedDeployment& d = *ctx.Deployment();
-  CheckResult r;
-  r.evidence = {d.exchange.ToEvidence("first; Idempotency-Key " + d.idempotency_key),
-                replay->ToEvidence("again")};
+  std::vector<Evidence> evidence = {
+      d.exchange.ToEvidence("first; Idempotency-Key " + d.idempotency_key),
+      replay->ToEvidence("again")};
   auto id = StringField(replay->Json(), "deploymentId");
   if (replay->answer.status != 200) {
-    r.outcome = Outcome::kFail;
-    r.detail = "the same deploy with the same Idempotency-Key answered " +
-               std::to_string(replay->answer.status) +
-               ", expected 200 (a platform without the extension deploys again; one with it "
-               "replays)";
-  } else if (id == d.id) {
-    r.detail = "replayed deployment " + d.id + "; nothing new was created";
-  } else {
-    r.outcome = Outcome::kNotSupported;
-    r.detail = "the platform ignores Idempotency-Key: the retry created a second deployment " +
-               Quoted(id.value_or("")) + "; a deploy retried after a lost answer deploys twice";
+    return Fail("the same deploy with the same Idempotency-Key answered " +
+                    std::to_string(replay->answer.status) +
+                    ", expected 200 (a platform without the extension deploys again; one with "
+                    "it replays)",
+                std::move(evidence));
   }
-  return r;
+  if (id == d.id) {
+    return Pass("replayed deployment " + d.id + "; nothing new was created", std::move(evidence));
+  }
+  return NotSupported(
+      "the platform ignores Idempotency-Key: the retry created a second "
+      "deployment " +
+          Quoted(id.value_or("")) + "; a deploy retried after a lost answer deploys twice",
+      std::move(evidence));
 }
 
 CheckResult IdempotencyConflict(Context& ctx) {
@@ -127,17 +126,11 @@ CheckResult IdempotencyConflict(Context& ctx) {
   Exchange ex = ctx.PostJson(
       "/api/deploy", contract::ToJson(contract::DeployRequest{ChangedSampleProject(label), label}),
       Auth::kToken, {{"Idempotency-Key", d.idempotency_key}}, "same Idempotency-Key, other files");
-  CheckResult r;
-  r.evidence.push_back(ex.ToEvidence());
-  if (ex.answer.status == 422) {
-    r.detail = "refused with 422";
-    return r;
-  }
+  if (ex.answer.status == 422) return Pass("refused with 422", {ex.ToEvidence()});
   NoteIfCreated(ctx, ex);
-  r.outcome = Outcome::kFail;
-  r.detail = "reusing an Idempotency-Key for other files answered " +
-             std::to_string(ex.answer.status) + ", expected 422 idempotency_key_reused";
-  return r;
+  return Fail("reusing an Idempotency-Key for other files answered " +
+                  std::to_string(ex.answer.status) + ", expected 422 idempotency_key_reused",
+              {ex.ToEvidence()});
 }
 
 }  // namespace

@@ -81,9 +81,7 @@ template <typename Judge>
 CheckResult Streamed(Context& ctx, Judge judge) {
   return Observed(ctx, [&](const Observation& o, const CreatedDeployment& d) {
     if (!o.ws_connected) {
-      CheckResult r = Skipped("no WebSocket to judge (see ws.connect)");
-      r.evidence.push_back(StreamEvidence(o));
-      return r;
+      return Skipped("no WebSocket to judge (see ws.connect)", {StreamEvidence(o)});
     }
     return judge(o, d);
   });
@@ -181,14 +179,12 @@ std::vector<std::string> LogsOf(const json& j) {
 
 CheckResult WsConnect(Context& ctx) {
   return Observed(ctx, [](const Observation& o, const CreatedDeployment&) {
-    CheckResult r = o.ws_connected
-                        ? Pass()
-                        : Fail("the upgrade of " + o.ws_path + " with the run's token was refused" +
-                               (o.ws_refused_status ? " with " + std::to_string(o.ws_refused_status)
-                                                    : std::string()) +
-                               ": " + o.ws_error);
-    r.evidence.push_back(StreamEvidence(o));
-    return r;
+    if (o.ws_connected) return Pass("", {StreamEvidence(o)});
+    return Fail(
+        "the upgrade of " + o.ws_path + " with the run's token was refused" +
+            (o.ws_refused_status ? " with " + std::to_string(o.ws_refused_status) : std::string()) +
+            ": " + o.ws_error,
+        {StreamEvidence(o)});
   });
 }
 
@@ -269,20 +265,18 @@ CheckResult WsCloseAfterTerminal(Context& ctx) {
     if (bodies.empty() || !IsTerminalBody(bodies.back())) {
       return Skipped("the stream had no terminal message (see ws.terminal)");
     }
-    CheckResult r;
-    r.evidence.push_back(StreamEvidence(o));
     if (o.close_code == 1000) {
-      r.detail = "closed 1000 after " + StatusName(bodies.back());
-    } else if (o.closed_by_suite) {
-      r.outcome = Outcome::kNotSupported;
-      r.detail = "the server left the WebSocket open " +
-                 std::to_string(ctx.options().close_grace.count()) +
-                 " ms after the terminal message; clients close it themselves";
-    } else {
-      r.outcome = Outcome::kNotSupported;
-      r.detail = "the server ended the WebSocket with " + CloseText(o) + ", not a 1000 close";
+      return Pass("closed 1000 after " + StatusName(bodies.back()), {StreamEvidence(o)});
     }
-    return r;
+    if (o.closed_by_suite) {
+      return NotSupported("the server left the WebSocket open " +
+                              std::to_string(ctx.options().close_grace.count()) +
+                              " ms after the terminal message; clients close it themselves",
+                          {StreamEvidence(o)});
+    }
+    return NotSupported(
+        "the server ended the WebSocket with " + CloseText(o) + ", not a 1000 close",
+        {StreamEvidence(o)});
   });
 }
 
@@ -313,9 +307,7 @@ CheckResult Seq(Context& ctx) {
     for (const auto& j : bodies) seqs.push_back(IntField(j, "seq"));
     auto evidence = Sampled(o.frames.size(), [&](size_t i) { return FrameEvidence(o, i); });
     if (std::none_of(seqs.begin(), seqs.end(), [](const auto& s) { return s.has_value(); })) {
-      CheckResult r = NotSupported("messages carry no seq; clients de-duplicate by status");
-      r.evidence = evidence;
-      return r;
+      return NotSupported("messages carry no seq; clients de-duplicate by status", evidence);
     }
     std::vector<std::string> problems;
     for (size_t i = 0; i < seqs.size(); ++i) {
@@ -399,19 +391,15 @@ CheckResult WsAuth(Context& ctx) {
     WsAttempt a = ctx.OpenWs(ctx.WsUrl(d.id), Auth::kNone);
     Evidence e{"WS " + ctx.WsPath(d.id) + " [no Authorization]",
                a.connection ? 101 : a.refused_status, EvidenceBody(a.error), ""};
-    CheckResult r;
     if (a.connection) {
       a.connection->Close();
-      r = NotSupported("the platform streams a deployment to a connection without a token");
-    } else if (a.refused_status == 401) {
-      r = Pass("refused with 401");
-    } else {
-      r = Fail("the upgrade without a token was refused with " +
-               (a.refused_status ? std::to_string(a.refused_status) : "no HTTP status") +
-               ", expected 401: " + a.error);
+      return NotSupported("the platform streams a deployment to a connection without a token", {e});
     }
-    r.evidence.push_back(e);
-    return r;
+    if (a.refused_status == 401) return Pass("refused with 401", {e});
+    return Fail("the upgrade without a token was refused with " +
+                    (a.refused_status ? std::to_string(a.refused_status) : "no HTTP status") +
+                    ", expected 401: " + a.error,
+                {e});
   });
 }
 
@@ -524,9 +512,7 @@ CheckResult StatusSeq(Context& ctx) {
     }
     auto evidence = Sampled(o.polls.size(), [&](size_t i) { return PollEvidence(o, i); });
     if (seqs.empty()) {
-      CheckResult r = NotSupported("status answers carry no seq");
-      r.evidence = evidence;
-      return r;
+      return NotSupported("status answers carry no seq", evidence);
     }
     std::vector<std::string> problems;
     for (size_t k = 1; k < seqs.size(); ++k) {

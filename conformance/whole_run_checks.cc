@@ -61,11 +61,10 @@ CheckResult ErrorBody(Context& ctx) {
   }
   if (errors == 0) return Skipped("no /api/* request of this run got an error answer");
   if (with_body == 0) {
-    CheckResult r = NotSupported("none of the " + std::to_string(errors) +
-                                 " /api/* errors has the {\"error\", \"message\"} body; clients "
-                                 "fall back to the HTTP status");
-    r.evidence = std::move(evidence);
-    return r;
+    return NotSupported("none of the " + std::to_string(errors) +
+                            " /api/* errors has the {\"error\", \"message\"} body; clients "
+                            "fall back to the HTTP status",
+                        std::move(evidence));
   }
   if (problems.empty()) {
     for (const Exchange& ex : ctx.history()) {
@@ -96,9 +95,7 @@ CheckResult WwwAuthenticate(Context& ctx) {
   }
   if (total == 0) return Skipped("no /api/* request of this run got a 401");
   if (static_cast<int>(missing.size()) == total) {
-    CheckResult r = NotSupported("no 401 carries \"WWW-Authenticate: Bearer\"");
-    r.evidence = std::move(evidence);
-    return r;
+    return NotSupported("no 401 carries \"WWW-Authenticate: Bearer\"", std::move(evidence));
   }
   if (missing.empty()) {
     for (const Exchange& ex : ctx.history()) {
@@ -135,11 +132,10 @@ CheckResult RetryAfter(Context& ctx) {
     return Skipped("no 429 or 503 answer was seen during the run, so there was nothing to judge");
   }
   if (with_header == 0) {
-    CheckResult r = NotSupported("none of the " + std::to_string(total) +
-                                 " answers of 429 or 503 carries Retry-After; clients use their "
-                                 "own backoff");
-    r.evidence = std::move(evidence);
-    return r;
+    return NotSupported("none of the " + std::to_string(total) +
+                            " answers of 429 or 503 carries Retry-After; clients use their own "
+                            "backoff",
+                        std::move(evidence));
   }
   return FromProblems(problems, std::move(evidence),
                       std::to_string(with_header) + " of " + std::to_string(total) +
