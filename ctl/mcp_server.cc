@@ -120,6 +120,7 @@ void McpServer::Stop() {
 int McpServer::Run() {
   std::string buf;
   bool discarding = false;  // inside a line that was too long, until its newline
+  bool input_ended = false;
   std::array<char, 64 * 1024> chunk;
   while (!output_closed_) {
     pollfd fds[2] = {{in_fd_, POLLIN, 0}, {wake_fds_[0], POLLIN, 0}};
@@ -137,10 +138,15 @@ int McpServer::Run() {
       log::Error("mcp: cannot read the input: {}", std::strerror(errno));
       break;
     }
-    if (got == 0) break;
+    if (got == 0) {
+      input_ended = true;
+      break;
+    }
+    // Only the new bytes can hold a newline: what was left over had none.
+    size_t from = buf.size();
     buf.append(chunk.data(), static_cast<size_t>(got));
     size_t start = 0;
-    for (size_t nl = buf.find('\n'); nl != std::string::npos; nl = buf.find('\n', start)) {
+    for (size_t nl = buf.find('\n', from); nl != std::string::npos; nl = buf.find('\n', start)) {
       if (discarding) {
         discarding = false;
       } else {
@@ -161,7 +167,13 @@ int McpServer::Run() {
   }
   if (!discarding && !Trim(buf).empty()) HandleLine(buf);  // a last line without its newline
 
+  // After the end of the input, calls that finish quickly still answer (`printf ... |
+  // backend-im mcp` works); a long wait is cancelled so the server exits promptly, as the
+  // spec's stdio shutdown expects. Stop() cancels at once.
   std::unique_lock lock(mu_);
+  if (input_ended && !output_closed_) {
+    workers_cv_.wait_for(lock, kShutdownGrace, [this] { return workers_ == 0; });
+  }
   for (auto& [key, token] : in_flight_) token->Cancel();
   workers_cv_.wait(lock, [this] { return workers_ == 0; });
   return 0;

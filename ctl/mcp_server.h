@@ -8,7 +8,8 @@
 // reading and can act on `notifications/cancelled` (the call's McpCancelToken) while a tool
 // waits. Every message goes out whole on one line under out_mu_, so replies and progress
 // notifications from several threads never interleave. Run() returns once the input ends (or
-// Stop() is called): calls still in flight are cancelled first and waited for.
+// Stop() is called): calls still in flight get kShutdownGrace to finish after an end of input
+// (none after Stop()), then are cancelled and waited for.
 //
 // Protocol decisions (see the README's MCP section):
 //   -32700 a line that is not JSON, or longer than kMaxLineBytes, or nested deeper than
@@ -25,6 +26,7 @@
 // 2024-11-05, whose spec requires receiving them.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -53,6 +55,7 @@ class McpServer {
   static constexpr size_t kMaxLineBytes = 16 * 1024 * 1024;
   static constexpr size_t kMaxDepth = 64;  // nesting of a message's JSON
   static constexpr size_t kMaxCallsInFlight = 32;
+  static constexpr std::chrono::seconds kShutdownGrace{2};  // for calls in flight at EOF
 
   // The fds are borrowed, not closed. tools must outlive the server.
   McpServer(McpToolProvider& tools, int in_fd, int out_fd, McpServerInfo info);

@@ -243,6 +243,24 @@ TEST_CASE("end of input ends the server with exit 0, even with a call in flight"
   CHECK(std::chrono::steady_clock::now() - started < seconds(5));
 }
 
+TEST_CASE("a script piped into mcp gets every answer before the server exits") {
+  AgentFixture f;
+  std::string script =
+      R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}})"
+      "\n"
+      R"({"jsonrpc":"2.0","method":"notifications/initialized"})"
+      "\n"
+      R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_deployments"}})"
+      "\n";
+  auto r = Run({CtlBinary(), "mcp"}, f.Options(script), seconds(20));
+  REQUIRE(r.exit_code == 0);
+  auto lines = JsonLines(r.out);
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0]["id"] == 1);
+  CHECK(lines[1]["id"] == 2);
+  CHECK(lines[1]["result"]["structuredContent"]["deployments"] == json::array());
+}
+
 TEST_CASE("SIGTERM ends the server cleanly") {
   AgentFixture f;
   McpSession s(f.Options());

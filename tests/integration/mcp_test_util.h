@@ -269,6 +269,19 @@ inline int PlatformRequests(MockPlatform& mock) {
   return CountOf(log, " /api/") + CountOf(log, " /ws") + CountOf(log, " /oauth/");
 }
 
+// PlatformRequests once the mock's log has been quiet for 300 ms: it logs a request after
+// answering it, so a count taken right after a call may miss that call's line.
+inline int SettledPlatformRequests(MockPlatform& mock) {
+  int count = PlatformRequests(mock);
+  for (int i = 0; i < 50; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    int now = PlatformRequests(mock);
+    if (now == count) break;
+    count = now;
+  }
+  return count;
+}
+
 inline bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }

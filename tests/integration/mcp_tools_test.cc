@@ -201,7 +201,7 @@ TEST_CASE("bad arguments are error results that name the argument, and reach no 
   McpSession s(f.Options());
   s.Initialize();
   CHECK_FALSE(IsErrorResult(s.CallTool("auth_status")));  // the agent is up and logged in
-  int before = PlatformRequests(f.mock());
+  int before = SettledPlatformRequests(f.mock());
   std::string project = f.MakeProject("p");
   std::string file = project + "/main.py";
   struct Case {
@@ -252,7 +252,7 @@ TEST_CASE("bad arguments are error results that name the argument, and reach no 
     CHECK_MESSAGE(Contains(ResultText(r), c.expect), ResultText(r));
     CHECK(Contains(ResultText(r), "invalid arguments for " + c.tool));
   }
-  CHECK(PlatformRequests(f.mock()) == before);
+  CHECK(SettledPlatformRequests(f.mock()) == before);
   CHECK(ReadFile(f.home() / "x/main.py").empty());
   // Optional arguments given as null count as absent; 5.0 is a whole number.
   json ok = s.CallTool("list_deployments", {{"projectId", nullptr}, {"limit", 5.0}});
