@@ -26,6 +26,7 @@
 #include "daemon/database.h"
 #include "daemon/deployment_store.h"
 #include "daemon/instance_lock.h"
+#include "daemon/peer_checked_listener.h"
 #include "daemon/platform_client.h"
 #include "daemon/token_store.h"
 #include "daemon/watch_hub.h"
@@ -156,17 +157,22 @@ int RunDaemon(const DaemonOptions& options) {
   info.state_dir = state_dir;
   AgentService service(agent, info, [&latch] { latch.Request(); });
 
+  auto listener = PeerCheckedListener::Listen(socket_path);
+  if (!listener.ok()) {
+    log::Error("{}", listener.error().message);
+    return 1;
+  }
+  // No listening port of gRPC's own: connections come from the listener, peer-checked.
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
   builder.RegisterService(&service);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) {
-    log::Error("cannot listen on {}", socket_path);
+    log::Error("cannot start the gRPC server");
     return 1;
   }
-  ::chmod(socket_path.c_str(), 0600);
+  (*listener)->Start(server.get());
 
   std::thread signal_thread([&] {
     int sig = 0;
@@ -187,6 +193,7 @@ int RunDaemon(const DaemonOptions& options) {
   while (!latch.WaitFor(tick)) sd_notify(0, "WATCHDOG=1");
   sd_notify(0, "STOPPING=1\nSTATUS=stopping");
   stop.Stop();
+  (*listener)->Stop();
   hub.Shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   agent.StopWatching();

@@ -219,3 +219,31 @@ TEST_CASE("logs carry journald priority prefixes under journald, timestamps othe
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("unknown log level") != std::string::npos);
 }
+
+TEST_CASE("a connection from another uid is refused and logged, even when the path is reachable") {
+  if (::getuid() != 0) {
+    MESSAGE("skipped: needs root to connect as another uid");
+    return;
+  }
+  AgentFixture f;
+  f.LoginWithToken();
+  // Open every folder on the way, and the socket itself, as a misconfigured system might.
+  for (const std::string& p : {f.home().path(), f.home() / "run", f.home() / "run/backend-im"}) {
+    ::chmod(p.c_str(), 0755);
+  }
+  ::chmod(f.SocketPath().c_str(), 0666);
+  ProcessOptions o = f.Options();
+  o.env["BACKEND_IM_SOCKET"] = f.SocketPath();
+  o.env["BACKEND_IM_NO_AUTOSTART"] = "1";
+  o.env["HOME"] = "/tmp";
+  o.unset_env.clear();
+  auto r = Run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", CtlBinary(), "history",
+                "--json"},
+               o);
+  CHECK(r.exit_code == 4);
+  CHECK(r.out.find("[") == std::string::npos);  // no history reached the other user
+  CHECK(f.AgentLog().find("refused a connection") != std::string::npos);
+  CHECK(f.AgentLog().find("from uid 65534") != std::string::npos);
+  // The owner is still served.
+  CHECK(f.Ctl({"history", "--json"}).exit_code == 0);
+}

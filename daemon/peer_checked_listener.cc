@@ -1,0 +1,97 @@
+#include "daemon/peer_checked_listener.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <grpcpp/server_posix.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+
+namespace bim::daemon {
+
+Result<std::unique_ptr<PeerCheckedListener>> PeerCheckedListener::Listen(const std::string& path) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof addr.sun_path) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("socket path {} is longer than {} bytes; set BACKEND_IM_SOCKET to a "
+                             "shorter one",
+                             path, sizeof addr.sun_path - 1));
+  }
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return Error(ErrorCode::kIo, fmt::format("socket: {}", std::strerror(errno)));
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  mode_t old = ::umask(077);
+  int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::umask(old);
+  if (rc != 0 || ::listen(fd, 128) != 0) {
+    Error e(ErrorCode::kIo, fmt::format("cannot listen on {}: {}", path, std::strerror(errno)));
+    ::close(fd);
+    return e;
+  }
+  ::chmod(path.c_str(), 0600);
+  int wake[2];
+  if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+    ::close(fd);
+    return Error(ErrorCode::kIo, fmt::format("pipe: {}", std::strerror(errno)));
+  }
+  return std::unique_ptr<PeerCheckedListener>(new PeerCheckedListener(fd, wake[0], wake[1], path));
+}
+
+PeerCheckedListener::~PeerCheckedListener() {
+  Stop();
+  ::close(fd_);
+  ::close(wake_read_);
+  ::close(wake_write_);
+}
+
+void PeerCheckedListener::Start(grpc::Server* server) {
+  thread_ = std::thread([this, server] { Loop(server); });
+}
+
+void PeerCheckedListener::Stop() {
+  if (!thread_.joinable()) return;
+  char c = 1;
+  (void)::write(wake_write_, &c, 1);
+  thread_.join();
+}
+
+void PeerCheckedListener::Loop(grpc::Server* server) {
+  const uid_t me = ::getuid();
+  while (true) {
+    pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_read_, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      log::Error("poll on the agent socket failed: {}", std::strerror(errno));
+      return;
+    }
+    if (fds[1].revents != 0) return;
+    int conn = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (conn < 0) {
+      if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+        log::Warn("accept on the agent socket failed: {}", std::strerror(errno));
+      }
+      continue;
+    }
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != me) {
+      ++refused_;
+      log::Warn("refused a connection on {} from uid {} (pid {}): this agent serves only uid {}",
+                path_, static_cast<long>(cred.uid), static_cast<long>(cred.pid),
+                static_cast<long>(me));
+      ::close(conn);
+      continue;
+    }
+    grpc::AddInsecureChannelFromFd(server, conn);  // gRPC owns conn from here
+  }
+}
+
+}  // namespace bim::daemon
