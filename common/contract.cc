@@ -367,6 +367,28 @@ Result<OAuthError> ParseOAuthError(std::string_view body) {
   });
 }
 
+Status ValidateId(std::string_view id, std::string_view what) {
+  auto invalid = [&] {
+    std::string shown(id.substr(0, 64));
+    for (char& c : shown) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    }
+    return Error(ErrorCode::kInvalidArgument,
+                 "\"" + shown + "\" is not a " + std::string(what) +
+                     " (1 to 128 letters, digits, '-', '_' or '.', not only dots)");
+  };
+  if (id.empty() || id.size() > 128) return invalid();
+  bool all_dots = true;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok) return invalid();
+    all_dots = all_dots && c == '.';
+  }
+  if (all_dots) return invalid();
+  return OkStatus();
+}
+
 std::string PercentEncode(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;

@@ -142,6 +142,10 @@ Result<DeviceCodeResponse> ParseDeviceCodeResponse(std::string_view body);
 Result<TokenResponse> ParseTokenResponse(std::string_view body);
 Result<OAuthError> ParseOAuthError(std::string_view body);
 
+// Checks an id (deployment, login) before it goes into a URL or a database key: 1 to 128
+// letters, digits, '-', '_' or '.', and not only dots, so it can never name a path like "..".
+Status ValidateId(std::string_view id, std::string_view what = "deployment id");
+
 // application/x-www-form-urlencoded, as the OAuth endpoints take it.
 std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields);
 std::map<std::string, std::string> FormDecode(std::string_view body);

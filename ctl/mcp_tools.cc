@@ -36,19 +36,6 @@ McpToolResult Cancelled() { return Failure("cancelled by the client"); }
 
 json NullIfEmpty(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
 
-// The deployment and login ids the agent accepts: letters, digits, '-', '_', '.', and not
-// only dots, so an id can never name a path such as "..".
-bool LooksLikeId(const std::string& s) {
-  bool all_dots = true;
-  for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
-    all_dots = all_dots && c == '.';
-  }
-  return !all_dots;
-}
-
 bool IsDir(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -455,7 +442,7 @@ std::optional<McpToolResult> McpTools::Validate(const Tool& tool, json& args) co
           case Check::kNone:
             break;
           case Check::kId:
-            if (!LooksLikeId(s)) {
+            if (!contract::ValidateId(s, "id").ok()) {
               return bad(
                   fmt::format("\"{}\" is not an id: \"{}\" (ids are letters, digits, "
                               "'-', '_' and '.'). {}",

@@ -7,22 +7,6 @@
 
 namespace bim::daemon {
 
-Status ValidateDeploymentId(const std::string& id) {
-  if (id.empty() || id.size() > 128) {
-    return Error(ErrorCode::kInvalidArgument, "a deployment id is 1 to 128 characters long");
-  }
-  for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.';
-    if (!ok) {
-      return Error(ErrorCode::kInvalidArgument,
-                   fmt::format("\"{}\" is not a deployment id (letters, digits, '-', '_', '.')",
-                               id.substr(0, 64)));
-    }
-  }
-  return OkStatus();
-}
-
 Agent::Agent(AgentDeps deps) : deps_(deps) {}
 
 Agent::~Agent() { StopWatching(); }
@@ -124,7 +108,7 @@ Result<DeploymentRecord> Agent::Deploy(const contract::FileMap& files,
   auto r = deps_.auth.Call<contract::DeployResponse>(
       [&](const std::string& token) { return deps_.platform.Deploy(token, req, key); });
   if (!r.ok()) return r.error();
-  if (auto s = ValidateDeploymentId(r->deployment_id); !s.ok()) {
+  if (auto s = contract::ValidateId(r->deployment_id); !s.ok()) {
     return Error(ErrorCode::kProtocol, "the platform returned a bad deployment id: " + s.error().message);
   }
   std::string expected = CommitHash(files);
@@ -153,7 +137,7 @@ Result<DeploymentRecord> Agent::Deploy(const contract::FileMap& files,
 }
 
 Result<DeploymentRecord> Agent::Find(const std::string& id) {
-  if (auto s = ValidateDeploymentId(id); !s.ok()) return s.error();
+  if (auto s = contract::ValidateId(id); !s.ok()) return s.error();
   auto local = deps_.store.Get(id);
   if (!local.ok()) return local.error();
   if (*local) {

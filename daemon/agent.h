@@ -74,7 +74,5 @@ class Agent {
   std::atomic<int> active_{0};  // watchers still following their deployment
 };
 
-// Checks a deployment id before it reaches the platform or a URL.
-Status ValidateDeploymentId(const std::string& id);
 
 }  // namespace bim::daemon

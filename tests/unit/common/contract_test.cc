@@ -109,3 +109,13 @@ TEST_CASE("form encoding round-trips reserved characters") {
   CHECK(FormDecode("a=1&b=&c")["c"].empty());
   CHECK(PercentDecode("%zz%4") == "%zz%4");
 }
+
+TEST_CASE("ids that could name a path or break a URL are refused") {
+  CHECK(ValidateId("550e8400-e29b-41d4-a716-446655440000").ok());
+  CHECK(ValidateId("v1.2_x").ok());
+  for (const char* bad : {"", "..", ".", "...", "a/b", "../x", "a b", "a%2F", "a\nb"}) {
+    CHECK_FALSE_MESSAGE(ValidateId(bad).ok(), bad);
+  }
+  CHECK_FALSE(ValidateId(std::string(129, 'a')).ok());
+  CHECK(ValidateId("..", "login id").error().message.find("login id") != std::string::npos);
+}
