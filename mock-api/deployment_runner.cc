@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "common/commit_hash.h"
@@ -160,6 +162,13 @@ void DeploymentRunner::Emit(Deployment& d, Stage stage) {
   if (stage == Stage::kComplete) m.url = "https://" + d.commit_hash + ".backend.im";
   m.seq = static_cast<int64_t>(d.messages.size()) + 1;
   d.messages.push_back(m);
+  if (options_.log_sends) {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    std::fprintf(stderr, "sent %s seq=%lld status=%s unix_us=%lld\n", d.id.c_str(),
+                 static_cast<long long>(*m.seq), std::string(contract::StageName(stage)).c_str(),
+                 static_cast<long long>(us.count()));
+  }
   for (auto& w : d.watchers) Deliver(w, m);
   d.watchers.erase(std::remove_if(d.watchers.begin(), d.watchers.end(),
                                   [&](const Watcher& w) {
@@ -244,6 +253,12 @@ void DeploymentRunner::Unwatch(uint64_t session_id) {
   ws.erase(std::remove_if(ws.begin(), ws.end(),
                           [&](const Watcher& w) { return w.session->id() == session_id; }),
            ws.end());
+}
+
+void DeploymentRunner::DropAll() {
+  for (auto& [id, d] : deployments_) {
+    for (auto& w : d.watchers) w.session->Drop();
+  }
 }
 
 std::string DeploymentRunner::SummaryJson() const {

@@ -38,6 +38,8 @@ class DeploymentRunner {
   void Watch(const std::shared_ptr<ws::WsSession>& session, const std::string& id,
              std::optional<int64_t> since);
   void Unwatch(uint64_t session_id);
+  // Drops every open stream without a close frame (an outage begins).
+  void DropAll();
 
   // Mock only (GET /mock/deployments): a JSON array with every deployment's id, projectId,
   // commitHash, status, seq and number of watchers, oldest first.

@@ -54,6 +54,10 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
                "Log one line per request to stderr: method, path, status, milliseconds "
                "(never tokens or headers; of query strings only a WebSocket's deploymentId "
                "and since); on by default");
+  app.add_flag("--log-sends", o.log_sends,
+               "Log one line per emitted stage message to stderr: \"sent <deploymentId> "
+               "seq=<n> status=<stage> unix_us=<microseconds since the epoch>\", for the latency "
+               "benchmark (bench/fanout_bench.cc)");
 
   app.add_option("--ws-drop-after", o.ws_drop_after,
                  "Fault: cut each WebSocket (no close frame; the client sees 1006) after N "
@@ -89,6 +93,17 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
                  "Fault: for the first N successful POST /api/deploy, create (or replay) the "
                  "deployment, then close the connection without a response")
       ->check(CLI::Range(0, 1000000));
+  std::string outage;
+  app.add_option("--outage", outage,
+                 "Fault: START_MS:DURATION_MS after start, answer every /api, /oauth and /ws "
+                 "request 503 (with Retry-After) and drop open WebSockets, then recover")
+      ->check([](const std::string& v) {
+        int a = 0, b = 0;
+        char extra = 0;
+        return std::sscanf(v.c_str(), "%d:%d%c", &a, &b, &extra) == 2 && a >= 0 && b > 0
+                   ? std::string()
+                   : std::string("expected START_MS:DURATION_MS, e.g. 1000:30000");
+      });
   app.add_flag("--seed-only", o.seed_only,
                "Implement only the seed's contract: no seq, ?since ignored, Idempotency-Key "
                "ignored, /oauth/* and /device are 404, no projectId in /api/generate's response");
@@ -130,6 +145,9 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
       return 2;
     }
     o.fail_at = stage;
+  }
+  if (!outage.empty()) {
+    std::sscanf(outage.c_str(), "%d:%d", &o.outage_start_ms, &o.outage_duration_ms);
   }
   return -1;
 }

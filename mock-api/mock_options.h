@@ -24,6 +24,9 @@ struct MockOptions {
   std::string oauth_client_id = "backend-im-cli";
   uint64_t seed = 1;  // fault RNG
   bool log_requests = true;
+  // Benchmarks: log "sent <id> seq=<n> status=<stage> unix_us=<t>" each time a stage message
+  // is emitted, so a watcher's receive time can be compared with the send time.
+  bool log_sends = false;
 
   // Faults.
   int ws_drop_after = -1;       // -1: off
@@ -35,6 +38,10 @@ struct MockOptions {
   int retry_after_s = 1;
   int delay_ms = 0;
   int drop_deploy_response_first = 0;
+  // An outage window after start: every /api, /oauth and /ws request is answered 503 with
+  // Retry-After, and open WebSockets are dropped when it begins. -1: none.
+  int outage_start_ms = -1;
+  int outage_duration_ms = 0;
   bool seed_only = false;
   std::optional<contract::Stage> fail_at;
 

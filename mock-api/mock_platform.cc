@@ -88,6 +88,20 @@ MockPlatform::MockPlatform(ws::HttpWsServer& server, const MockOptions& options,
   };
   h.on_close = [this](const std::shared_ptr<ws::WsSession>& s, int) { runner_.Unwatch(s->id()); };
   server_.SetWsHandlers(std::move(h));
+  if (options_.outage_start_ms >= 0) {
+    server_.RunAfter(std::chrono::milliseconds(options_.outage_start_ms), [this] {
+      log::Info("outage begins: answering 503 for {} ms", options_.outage_duration_ms);
+      runner_.DropAll();
+    });
+  }
+}
+
+bool MockPlatform::InOutage() const {
+  if (options_.outage_start_ms < 0) return false;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - started_).count();
+  return ms >= options_.outage_start_ms &&
+         ms < options_.outage_start_ms + options_.outage_duration_ms;
 }
 
 void MockPlatform::SetListenAddress(const std::string& host, int port) {
@@ -174,7 +188,7 @@ MockPlatform::Reply MockPlatform::Handle(const ws::HttpRequest& req) {
   if (oauth && options_.seed_only) {
     return {ErrorResponse(404, "not_found", "no such endpoint (--seed-only: no device flow)")};
   }
-  if ((api || StartsWith(p, "/oauth/")) && InjectFault()) return {FaultResponse()};
+  if ((api || StartsWith(p, "/oauth/")) && (InOutage() || InjectFault())) return {FaultResponse()};
 
   if (api) {
     if (p == "/api/auth/callback") {
@@ -306,6 +320,7 @@ std::optional<ws::HttpResponse> MockPlatform::ValidateUpgrade(const ws::HttpRequ
   };
   if (req.path != "/ws")
     return reject(ErrorResponse(404, "not_found", "no WebSocket endpoint here; use /ws"));
+  if (InOutage()) return reject(FaultResponse());
   if (!auth_.IsAuthorized(req.Header("authorization"))) return reject(Unauthorized());
   auto id = req.query.find("deploymentId");
   if (id == req.query.end() || id->second.empty()) {

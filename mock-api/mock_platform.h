@@ -43,6 +43,7 @@ class MockPlatform {
   Reply StatusOf(const std::string& id);
   std::optional<ws::HttpResponse> ValidateUpgrade(const ws::HttpRequest& req);
   bool InjectFault();
+  bool InOutage() const;
   ws::HttpResponse FaultResponse() const;
   std::string BaseUrl(const ws::HttpRequest& req, const char* scheme) const;
   void LogRequest(const std::string& method, const std::string& path, const std::string& outcome,
@@ -51,6 +52,7 @@ class MockPlatform {
   ws::HttpWsServer& server_;
   const MockOptions& options_;
   const Clock& clock_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   Random& faults_;
   ContractBreaks breaks_;
   AuthServer auth_;

@@ -1,0 +1,283 @@
+// Faults injected between the agent and the platform, with real processes on loopback. Each
+// test asserts that nothing was lost (every stage, in order, no gaps, no duplicates) and that
+// the agent still answers afterwards.
+#include <signal.h>
+
+#include "tests/integration/agent_fixture.h"
+#include "tests/integration/hostile_platform.h"
+
+using namespace bim::test;
+
+namespace {
+
+void CheckAllStages(const std::vector<nlohmann::json>& events) {
+  CHECK(Statuses(events) == SuccessStages());
+  for (size_t i = 0; i < events.size(); ++i) CHECK(events[i]["seq"] == static_cast<int64_t>(i + 1));
+}
+
+std::vector<nlohmann::json> DeployWatchEvents(AgentFixture& f, const std::string& dir) {
+  auto r = f.Ctl({"deploy", "-d", dir, "--watch", "--json"}, "", "", std::chrono::seconds(120));
+  REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err + f.AgentLog()));
+  auto lines = JsonLines(r.out);
+  return std::vector<nlohmann::json>(lines.begin() + 1, lines.end());
+}
+
+// Peak resident memory of a process, in KiB.
+long PeakRssKib(int pid) {
+  std::string status = ReadFile("/proc/" + std::to_string(pid) + "/status");
+  auto at = status.find("VmHWM:");
+  return at == std::string::npos ? 0 : std::atol(status.c_str() + at + 6);
+}
+
+}  // namespace
+
+TEST_CASE("the platform's stream dropped at every stage in turn loses nothing") {
+  for (bool seed_only : {false, true}) {
+    for (int n = 1; n <= 7; ++n) {
+      std::vector<std::string> args = {"--token", "dev-token", "--stage-delay-ms", "80",
+                                       "--ws-drop-after", std::to_string(n)};
+      if (seed_only) args.push_back("--seed-only");
+      AgentFixture f(args);
+      f.LoginWithToken();
+      CAPTURE(n);
+      CAPTURE(seed_only);
+      CheckAllStages(DeployWatchEvents(f, f.MakeProject("p")));
+      CHECK(f.Ctl({"history"}).exit_code == 0);
+    }
+  }
+}
+
+TEST_CASE("a 30 s platform outage: the deployment is followed through it, nothing lost") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "1000", "--outage", "2500:30000"});
+  f.LoginWithToken();
+  auto d = f.Deploy(f.MakeProject("p"));
+  auto w = f.Ctl({"watch", d["id"], "--json"}, "", "", std::chrono::seconds(120));
+  REQUIRE_MESSAGE(w.exit_code == 0, (w.err + f.AgentLog()));
+  CheckAllStages(JsonLines(w.out));
+  CHECK(f.mock().Log().find(" 503 ") != std::string::npos);
+  CHECK(f.AgentLog().find("polling") != std::string::npos);
+  CHECK(f.Ctl({"status", d["id"]}).exit_code == 0);
+}
+
+TEST_CASE("SIGKILL during database writes: history and events stay intact, no gaps") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "40"});
+  f.LoginWithToken();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(f.Deploy(f.MakeProject("p" + std::to_string(i)))["id"]);
+  for (int round = 0; round < 6; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(60 + 25 * round));
+    int pid = f.AgentPid();
+    if (pid > 0) ::kill(pid, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    REQUIRE(f.Ctl({"history", "--json"}).exit_code == 0);  // restarts the agent
+    ids.push_back(f.Deploy(f.MakeProject("q" + std::to_string(round)))["id"]);
+  }
+  for (const auto& id : ids) {
+    auto w = f.Ctl({"watch", id, "--json"});
+    REQUIRE_MESSAGE(w.exit_code == 0, w.err);
+    CheckAllStages(JsonLines(w.out));
+  }
+  f.StopAgent();
+  std::string db = f.StateDir() + "/agent.db";
+  CHECK(Run({"sqlite3", db, "PRAGMA integrity_check;"}).out == "ok\n");
+  auto gaps = Run({"sqlite3", db,
+                   "SELECT COUNT(*) FROM (SELECT deployment_id FROM events GROUP BY deployment_id "
+                   "HAVING COUNT(*) != MAX(seq) OR MIN(seq) != 1);"});
+  CHECK(gaps.out == "0\n");
+  auto dup = Run({"sqlite3", db,
+                  "SELECT COUNT(*) FROM (SELECT deployment_id, status FROM events GROUP BY "
+                  "deployment_id, status HAVING COUNT(*) > 1);"});
+  CHECK(dup.out == "0\n");
+  CHECK(Run({"sqlite3", db, "SELECT COUNT(*) FROM deployments;"}).out == std::to_string(ids.size()) + "\n");
+}
+
+namespace {
+
+// A platform whose deploy and status behave, and whose stream sends what the test scripts.
+struct ScriptedPlatform {
+  HostilePlatform platform;
+  std::string id = "dep-hostile-1";
+  std::function<void(const std::shared_ptr<bim::ws::WsSession>&)> on_open;
+
+  explicit ScriptedPlatform(std::string status_body) {
+    platform.Set("POST /api/deploy", [this](const bim::ws::HttpRequest&) {
+      return bim::ws::HttpResponse{
+          200, "application/json", {},
+          R"({"deploymentId":")" + id + R"(","projectId":"p","commitHash":"abc","status":"queued"})"};
+    });
+    platform.Set("GET /api/status/" + id, [status_body](const bim::ws::HttpRequest&) {
+      return bim::ws::HttpResponse{200, "application/json", {}, status_body};
+    });
+    bim::ws::WsHandlers h;
+    h.on_open = [this](const std::shared_ptr<bim::ws::WsSession>& s) {
+      if (on_open) on_open(s);
+    };
+    platform.SetWs(std::move(h));
+  }
+
+  std::string Stage(const std::string& status, int seq, const std::string& url = "") const {
+    std::string j = R"({"deploymentId":")" + id + R"(","projectId":"p","commitHash":"abc","status":")" +
+                    status + R"(","logs":[")" + status + R"( log"],"seq":)" + std::to_string(seq);
+    if (!url.empty()) j += R"(,"url":")" + url + "\"";
+    return j + "}";
+  }
+};
+
+const char* kCompleteStatus =
+    R"({"id":"dep-hostile-1","projectId":"p","commitHash":"abc","status":"complete",
+        "url":"https://abc.backend.im","logs":["done"]})";
+
+}  // namespace
+
+TEST_CASE("hostile platform: frames outside the contract are skipped, valid events all arrive") {
+  ScriptedPlatform sp(kCompleteStatus);
+  sp.on_open = [&sp](const std::shared_ptr<bim::ws::WsSession>& s) {
+    int seq = 1;
+    for (const auto& stage : SuccessStages()) {
+      if (stage == "building") {
+        s->Send(R"({"deploymentId":")" + sp.id + R"(","status":"exploded","seq":99})");
+        s->Send("this is not JSON");
+        s->Send(R"({"deploymentId":"someone-else","status":"complete","seq":100})");
+        s->Send(R"({"deploymentId":")" + sp.id + R"(","status":"deploying","seq":"7"})");
+        s->Send("[1,2,3]");
+      }
+      s->Send(sp.Stage(stage, seq++, stage == "complete" ? "https://abc.backend.im" : ""));
+    }
+    s->Close(1000, "done");
+  };
+  sp.platform.Start();
+  AgentFixture f({}, false);
+  f.env()["BACKEND_IM_API_URL"] = sp.platform.url();
+  f.LoginWithToken("t");
+  auto events = DeployWatchEvents(f, f.MakeProject("p"));
+  CheckAllStages(events);
+  CHECK(f.AgentLog().find("skipped a frame outside the contract") != std::string::npos);
+  CHECK(f.AgentLog().find("skipped a message for another deployment") != std::string::npos);
+  CHECK(f.Ctl({"history"}).exit_code == 0);
+}
+
+TEST_CASE("hostile platform: a 50 MB frame and a flood of 10 000 frames leave the agent up and small") {
+  ScriptedPlatform sp(kCompleteStatus);
+  std::atomic<int> connections{0};
+  sp.on_open = [&](const std::shared_ptr<bim::ws::WsSession>& s) {
+    if (connections++ == 0) {
+      s->Send(sp.Stage("queued", 1));
+      for (int i = 0; i < 10000; ++i) s->Send(sp.Stage("queued", 1));  // duplicates, 10k of them
+      s->Send(std::string(50 * 1024 * 1024, 'x'));                     // over any sane limit
+    } else {
+      for (int i = 0; i < 10000; ++i) s->Send("{\"not\":\"contract\"}");
+      s->Drop();
+    }
+  };
+  sp.platform.Start();
+  AgentFixture f({}, false);
+  f.env()["BACKEND_IM_API_URL"] = sp.platform.url();
+  f.LoginWithToken("t");
+  auto r = f.Ctl({"deploy", "-d", f.MakeProject("p"), "--watch", "--json"}, "", "",
+                 std::chrono::seconds(90));
+  REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err + f.AgentLog().substr(0, 4000)));
+  auto lines = JsonLines(r.out);
+  std::vector<nlohmann::json> events(lines.begin() + 1, lines.end());
+  REQUIRE(events.size() == 2);  // queued from the stream; complete from the status poll
+  CHECK(events[0]["status"] == "queued");
+  CHECK(events[1]["status"] == "complete");
+  CHECK(events[1]["source"] == "poll");
+  int pid = f.AgentPid();
+  REQUIRE(pid > 0);
+  CHECK(Alive(pid));
+  CHECK(PeakRssKib(pid) < 200 * 1024);  // the 50 MB frame was never held whole
+  CHECK(f.Ctl({"history"}).exit_code == 0);
+}
+
+TEST_CASE("hostile platform: invalid UTF-8 and broken JSON in answers are clear errors, no crash") {
+  HostilePlatform hp;
+  hp.Set("POST /api/generate", [](const bim::ws::HttpRequest&) {
+    return bim::ws::HttpResponse{200, "application/json", {},
+                                 std::string("{\"files\":{\"main.py\":\"\xff\xfe bad\"}}")};
+  });
+  hp.Set("GET /api/status/dep-x", [](const bim::ws::HttpRequest&) {
+    return bim::ws::HttpResponse{200, "application/json", {}, "{\"id\": \"dep-x\", \"status\": "};
+  });
+  hp.Start();
+  AgentFixture f({}, false);
+  f.env()["BACKEND_IM_API_URL"] = hp.url();
+  f.LoginWithToken("t");
+  auto g = f.Ctl({"generate", "x", "-o", f.home() / "out"});
+  CHECK(g.exit_code == 5);
+  CHECK(g.err.find("outside the API contract") != std::string::npos);
+  auto s = f.Ctl({"status", "dep-x"});
+  CHECK(s.exit_code == 5);
+  CHECK(s.err.find("outside the API contract") != std::string::npos);
+  CHECK(f.Ctl({"history"}).exit_code == 0);
+}
+
+TEST_CASE("the stream URL the platform suggests is ignored: tokens go only to the configured platform") {
+  HostilePlatform elsewhere;
+  std::atomic<int> hits{0};
+  elsewhere.Set("GET /ws", [&hits](const bim::ws::HttpRequest&) {
+    ++hits;
+    return bim::ws::HttpResponse{404, "application/json", {}, "{}"};
+  });
+  bim::ws::WsHandlers count;
+  count.validate = [&hits](const bim::ws::HttpRequest&) -> std::optional<bim::ws::HttpResponse> {
+    ++hits;
+    return bim::ws::HttpResponse{403, "application/json", {}, "{}"};
+  };
+  elsewhere.SetWs(std::move(count));
+  elsewhere.Start();
+  ScriptedPlatform sp(kCompleteStatus);
+  sp.platform.Set("POST /api/deploy", [&](const bim::ws::HttpRequest&) {
+    return bim::ws::HttpResponse{200, "application/json", {},
+                                 R"({"deploymentId":"dep-hostile-1","projectId":"p","commitHash":"abc",)"
+                                 R"("status":"queued","websocketUrl":")" +
+                                     std::string("ws") + elsewhere.url().substr(4) +
+                                     R"(/ws?deploymentId=dep-hostile-1"})"};
+  });
+  sp.on_open = [&sp](const std::shared_ptr<bim::ws::WsSession>& s) {
+    int seq = 1;
+    for (const auto& stage : SuccessStages()) {
+      s->Send(sp.Stage(stage, seq++, stage == "complete" ? "https://abc.backend.im" : ""));
+    }
+  };
+  sp.platform.Start();
+  AgentFixture f({}, false);
+  f.env()["BACKEND_IM_API_URL"] = sp.platform.url();
+  f.LoginWithToken("t");
+  CheckAllStages(DeployWatchEvents(f, f.MakeProject("p")));
+  CHECK(hits == 0);
+}
+
+TEST_CASE("tokens never reach the log, at debug level, through login, refresh and deploy") {
+  AgentFixture f({"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl", "2",
+                  "--stage-delay-ms", "30"});
+  REQUIRE(f.Ctl({"auth", "login"}).exit_code == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2200));
+  REQUIRE(f.Ctl({"deploy", "-d", f.MakeProject("p"), "--watch"}).exit_code == 0);
+  std::string log = f.AgentLog();
+  CHECK(log.find("refreshing the access token") != std::string::npos);
+  CHECK(log.find("mock-at-") == std::string::npos);
+  CHECK(log.find("mock-rt-") == std::string::npos);
+  CHECK(f.mock().Log().find("mock-at-") == std::string::npos);
+}
+
+TEST_CASE("plain http is refused for non-loopback hosts before anything connects, and redirects are not followed") {
+  AgentFixture f({}, false);
+  for (const char* url : {"http://api.backend.im", "http://10.0.0.1:8080", "ftp://x", "http://"}) {
+    auto o = f.Options();
+    o.env["BACKEND_IM_API_URL"] = url;
+    auto r = Run({AgentBinary()}, o, std::chrono::seconds(10));
+    CHECK_MESSAGE(r.exit_code == 2, url);
+    bool explained = r.err.find("https") != std::string::npos ||
+                     r.err.find("has no host") != std::string::npos;
+    CHECK_MESSAGE(explained, r.err);
+  }
+  HostilePlatform redirect;
+  redirect.Set("GET /api/auth/verify", [](const bim::ws::HttpRequest&) {
+    return bim::ws::HttpResponse{302, "text/plain", {{"Location", "http://127.0.0.2:9/steal"}}, ""};
+  });
+  redirect.Start();
+  f.env()["BACKEND_IM_API_URL"] = redirect.url();
+  auto r = f.Ctl({"auth", "login", "--with-token"}, "secret-token\n");
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("302") != std::string::npos);
+}
