@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "common/contract.h"
+#include "common/log.h"
 #include "mock-api/responses.h"
 
 namespace bim::mock {
@@ -192,6 +193,7 @@ ws::HttpResponse AuthServer::RefreshGrant(const std::map<std::string, std::strin
     return OAuthErrorResponse(400, "invalid_grant",
                               "unknown or already used refresh token; log in again");
   }
+  log::Info("grant refresh_token: issued a new access token and rotated the refresh token");
   return IssueTokens(/*with_refresh=*/true);  // rotated: the old one is gone
 }
 

@@ -107,6 +107,9 @@ HttpReply HttpRequest(const std::string& method, const std::string& url,
                       const std::vector<std::string>& headers = {},
                       std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
+// How many refresh_token grants a mock's request log shows.
+int CountOfRefreshes(const std::string& mock_log);
+
 // Reads a whole file; empty when missing.
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);  // creates parents
