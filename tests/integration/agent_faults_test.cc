@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include "tests/integration/agent_fixture.h"
+#include "common/random.h"
 #include "tests/integration/hostile_platform.h"
 
 using namespace bim::test;
@@ -280,4 +281,41 @@ TEST_CASE("plain http is refused for non-loopback hosts before anything connects
   auto r = f.Ctl({"auth", "login", "--with-token"}, "secret-token\n");
   CHECK(r.exit_code != 0);
   CHECK(r.err.find("302") != std::string::npos);
+}
+
+TEST_CASE("100 watchers come and go at random during a deployment: the rest see everything") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "400"});
+  f.LoginWithToken();
+  std::string id = f.Deploy(f.MakeProject("p"))["id"];
+  bim::StdRandom random(20261125);
+  std::vector<std::unique_ptr<Process>> watchers;
+  std::vector<bool> stopped;
+  for (int i = 0; i < 100; ++i) {
+    watchers.push_back(std::make_unique<Process>(f.StartCtl({"watch", id, "--json"})));
+    stopped.push_back(false);
+    if (i % 4 == 3) {  // now and then, one of those already started goes away
+      size_t victim = random.Next64() % watchers.size();
+      if (!stopped[victim]) {
+        watchers[victim]->Signal(random.Uniform() < 0.5 ? SIGKILL : SIGINT);
+        stopped[victim] = true;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  int complete = 0;
+  for (size_t i = 0; i < watchers.size(); ++i) {
+    auto code = watchers[i]->Wait(std::chrono::seconds(60));
+    REQUIRE(code.has_value());
+    if (stopped[i]) continue;
+    CHECK(*code == 0);
+    CheckAllStages(JsonLines(watchers[i]->Stdout()));
+    ++complete;
+  }
+  CHECK(complete >= 70);
+  auto info = nlohmann::json::parse(f.Ctl({"daemon", "status", "--json"}).out);
+  CHECK(info["watchers"] == 0);  // every stream that went away was cleaned up
+  CHECK(CountOf(f.mock().Log(), "/ws?deploymentId=" + id) == 1);
+  auto late = f.Ctl({"watch", id, "--json"});
+  CHECK(late.exit_code == 0);
+  CheckAllStages(JsonLines(late.out));
 }
