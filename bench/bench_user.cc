@@ -1,0 +1,128 @@
+#include "bench/bench_user.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace bim::bench {
+namespace {
+
+const char* const kUnset[] = {"BACKEND_IM_TOKEN",  "BACKEND_IM_SOCKET", "BACKEND_IM_NO_AUTOSTART",
+                              "VISUAL",            "EDITOR",            "NOTIFY_SOCKET",
+                              "INVOCATION_ID",     "JOURNAL_STREAM"};
+
+bool Alive(int pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+
+}  // namespace
+
+std::string BinPath(const std::string& name) {
+  std::string ctl = test::CtlBinary();
+  return ctl.substr(0, ctl.rfind('/') + 1) + name;
+}
+
+BenchUser::BenchUser(std::vector<std::string> mock_args) {
+  ::mkdir((home_ / "run").c_str(), 0700);
+  mock_ = std::make_unique<test::MockPlatform>(std::move(mock_args));
+  env_ = {{"HOME", home_.path()},
+          {"XDG_RUNTIME_DIR", home_ / "run"},
+          {"XDG_STATE_HOME", home_ / "state"},
+          {"XDG_CONFIG_HOME", home_ / "config"},
+          {"BACKEND_IM_LOG_LEVEL", "info"},
+          {"BACKEND_IM_API_URL", mock_->http_url()},
+          {"NO_COLOR", "1"}};
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    std::string key = kv.substr(0, kv.find('='));
+    bool drop = env_.count(key) > 0;
+    for (const char* u : kUnset) drop = drop || key == u;
+    if (!drop) env_strings_.push_back(kv);
+  }
+  for (const auto& [k, v] : env_) env_strings_.push_back(k + "=" + v);
+}
+
+BenchUser::~BenchUser() { StopAgent(); }
+
+test::RunResult BenchUser::Ctl(std::vector<std::string> args, std::string stdin_data) {
+  args.insert(args.begin(), test::CtlBinary());
+  test::ProcessOptions o;
+  o.env = env_;
+  o.unset_env.assign(std::begin(kUnset), std::end(kUnset));
+  o.stdin_data = std::move(stdin_data);
+  auto r = test::Run(args, o, std::chrono::seconds(120));
+  if (r.exit_code != 0) {
+    throw std::runtime_error("backend-im " + args[1] + " failed (" +
+                             std::to_string(r.exit_code) + "): " + r.out + r.err);
+  }
+  return r;
+}
+
+double BenchUser::TimeCommand(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const auto& e : env_strings_) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+
+  auto start = std::chrono::steady_clock::now();
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execve(args[0], args.data(), envp.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                  .count();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw std::runtime_error(argv[0] + " " + (argv.size() > 1 ? argv[1] : "") + " exited with " +
+                             std::to_string(status));
+  }
+  return ms;
+}
+
+void BenchUser::Login() { Ctl({"auth", "login", "--with-token"}, "dev-token\n"); }
+
+std::string BenchUser::Deploy(const std::string& dir) {
+  auto r = Ctl({"deploy", "-d", dir, "--json"});
+  return nlohmann::json::parse(r.out).at("id").get<std::string>();
+}
+
+std::string BenchUser::MakeProject(const std::string& name) {
+  std::string dir = home_ / name;
+  test::WriteFile(dir + "/main.py", "from fastapi import FastAPI\napp = FastAPI()\n");
+  test::WriteFile(dir + "/requirements.txt", "fastapi\n");
+  return dir;
+}
+
+int BenchUser::AgentPid() const {
+  std::string s = test::ReadFile(StateDir() + "/agent.lock");
+  return s.empty() ? 0 : std::atoi(s.c_str());
+}
+
+void BenchUser::StopAgent() {
+  int pid = AgentPid();
+  if (!Alive(pid)) return;
+  ::kill(pid, SIGTERM);
+  for (int i = 0; i < 100 && Alive(pid); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (Alive(pid)) ::kill(pid, SIGKILL);
+}
+
+}  // namespace bim::bench
