@@ -16,6 +16,13 @@ bim_add_test(agent_integration_tests
   LABELS integration)
 add_dependencies(agent_integration_tests backend-im backend-imd backend-im-mock)
 
+# The same tests that need none of our contract extensions, against a mock that implements only
+# the seed's part (no seq/since, no Idempotency-Key, no device flow, no projectId in generate).
+doctest_discover_tests(agent_integration_tests
+  TEST_PREFIX "seed-only: "
+  TEST_SPEC "deploy without*,a deployment the platform fails*,five concurrent*,a late watcher*,a dropped platform stream*,an agent killed mid-deployment*,Ctrl-C while watching*,unknown and malformed*,the same tree always*,deploy of a real-looking*,100 watchers*"
+  PROPERTIES ENVIRONMENT BACKEND_IM_TEST_SEED_ONLY=1 LABELS "integration;seed-only")
+
 add_test(NAME test_names_survive_ctest COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/check_test_names.sh)
 set_tests_properties(test_names_survive_ctest PROPERTIES LABELS unit)
 add_test(NAME systemd_unit_verifies_clean

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include <nlohmann/json.hpp>
@@ -41,7 +42,14 @@ class AgentFixture {
 
   ~AgentFixture() { StopAgent(); }
 
+  // BACKEND_IM_TEST_SEED_ONLY=1 runs every mock in --seed-only mode: a platform with only the
+  // seed's part of the contract (CTest registers the extension-independent tests that way too).
   void StartMock(std::vector<std::string> args) {
+    const char* seed_only = std::getenv("BACKEND_IM_TEST_SEED_ONLY");
+    if (seed_only && std::string(seed_only) == "1" &&
+        std::find(args.begin(), args.end(), "--seed-only") == args.end()) {
+      args.push_back("--seed-only");
+    }
     mock_ = std::make_unique<MockPlatform>(std::move(args));
     env_["BACKEND_IM_API_URL"] = mock_->http_url();
   }
