@@ -1,5 +1,6 @@
 #include "daemon/deployment_store.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "common/contract.h"
@@ -154,11 +155,47 @@ Result<EventRecord> DeploymentStore::Append(const std::string& deployment_id, co
   if (auto s = upd->Run(); !s.ok()) return s.error();
 
   if (auto s = tx.Commit(); !s.ok()) return s.error();
+  RememberLocked(ev);
   return ev;
+}
+
+void DeploymentStore::RememberLocked(const EventRecord& ev) {
+  std::lock_guard lock(tail_mu_);
+  auto& tail = tails_[ev.deployment_id];
+  tail.push_back(ev);
+  if (tail.size() > kTailEvents) tail.pop_front();
+  if (tails_.size() <= kTailDeployments) return;
+  // Over the cap: forget a finished deployment's tail if there is one, else any other.
+  auto victim = tails_.begin();
+  for (auto it = tails_.begin(); it != tails_.end(); ++it) {
+    if (it->first != ev.deployment_id && it->second.back().terminal) {
+      victim = it;
+      break;
+    }
+  }
+  if (victim->first == ev.deployment_id) victim = std::next(victim);
+  tails_.erase(victim);
+}
+
+std::optional<std::vector<EventRecord>> DeploymentStore::FromTail(
+    const std::string& deployment_id, int64_t after_seq, int limit) {
+  std::lock_guard lock(tail_mu_);
+  auto it = tails_.find(deployment_id);
+  if (it == tails_.end() || it->second.empty() || after_seq + 1 < it->second.front().seq) {
+    return std::nullopt;
+  }
+  const auto& tail = it->second;
+  std::vector<EventRecord> out;
+  size_t first = static_cast<size_t>(std::max<int64_t>(0, after_seq + 1 - tail.front().seq));
+  for (size_t i = first; i < tail.size() && static_cast<int>(out.size()) < limit; ++i) {
+    out.push_back(tail[i]);
+  }
+  return out;
 }
 
 Result<std::vector<EventRecord>> DeploymentStore::EventsAfter(const std::string& deployment_id,
                                                               int64_t after_seq, int limit) {
+  if (auto cached = FromTail(deployment_id, after_seq, limit)) return std::move(*cached);
   std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare(
       "SELECT seq, status, logs, url, source, received_at FROM events "

@@ -4,9 +4,14 @@
 //
 // Events are written here before any watcher sees them (WatchHub only says "something new");
 // watchers read from here by cursor, so a late or slow watcher replays and never loses one.
-// Thread-safe: every method takes the Database mutex.
+// Thread-safe: every method takes the Database mutex, except that EventsAfter answers from
+// an in-memory tail of recent events when it can (tail_mu_ only), so many watchers of a live
+// deployment read memory instead of SQLite.
 
 #include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -74,8 +79,19 @@ class DeploymentStore {
   Status SetStreamProblem(const std::string& deployment_id, const std::string& problem);
 
  private:
+  // The newest events of deployments appended to since the agent started. A tail always ends
+  // at the deployment's newest stored event and has no gaps, so it can answer any read whose
+  // cursor is at or after its first event minus one; older cursors go to SQLite.
+  static constexpr size_t kTailEvents = 64;
+  static constexpr size_t kTailDeployments = 256;
+  void RememberLocked(const EventRecord& ev);  // holds db mutex; takes tail_mu_
+  std::optional<std::vector<EventRecord>> FromTail(const std::string& deployment_id,
+                                                   int64_t after_seq, int limit);
+
   Database& db_;
   const Clock& clock_;
+  std::mutex tail_mu_;
+  std::map<std::string, std::deque<EventRecord>> tails_;  // guarded by tail_mu_
 };
 
 }  // namespace bim::daemon
