@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+
 #include "bench/bench_user.h"
 #include "bench/benchmarks.h"
 
@@ -24,12 +26,17 @@ void RunCtlBench(const BenchOptions& o, Report& r) {
     u.TimeCommand(status);
     u.TimeCommand(history);
   }
+  // BIM_BENCH_CTL_BEFORE=/path/to/an/older/backend-im also times that binary's status in the
+  // same run, for before/after figures.
+  const char* before = std::getenv("BIM_BENCH_CTL_BEFORE");
+  std::vector<std::string> status_before = {before ? before : "", "status", id, "--json"};
   int runs = o.quick ? 40 : 200;
-  std::vector<double> t_noop, t_status, t_history;
+  std::vector<double> t_noop, t_status, t_history, t_before;
   for (int i = 0; i < runs; ++i) {
     t_noop.push_back(u.TimeCommand(noop));
     t_status.push_back(u.TimeCommand(status));
     t_history.push_back(u.TimeCommand(history));
+    if (before) t_before.push_back(u.TimeCommand(status_before));
   }
   Summary n = Summarize(t_noop);
   r.Add({"ctl", "no-op C++ program (fork/exec/wait)", "ms", n});
@@ -38,6 +45,11 @@ void RunCtlBench(const BenchOptions& o, Report& r) {
     Summary s = Summarize(*samples);
     double ratio = s.median / n.median;
     r.Add({"ctl", name, "ms", s, 0, ratio, "no-op median", "<= 3x (aim 2x)", ratio <= 3.0});
+  }
+  if (before) {
+    Summary s = Summarize(t_before);
+    r.Add({"ctl", fmt::format("before: {} status ID --json", before), "ms", s, 0,
+           s.median / n.median, "no-op median"});
   }
 }
 
