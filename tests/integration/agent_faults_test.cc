@@ -2,6 +2,8 @@
 // test asserts that nothing was lost (every stage, in order, no gaps, no duplicates) and that
 // the agent still answers afterwards.
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 
 #include "tests/integration/agent_fixture.h"
 #include "common/random.h"
@@ -318,4 +320,64 @@ TEST_CASE("100 watchers come and go at random during a deployment: the rest see 
   auto late = f.Ctl({"watch", id, "--json"});
   CHECK(late.exit_code == 0);
   CheckAllStages(JsonLines(late.out));
+}
+
+namespace {
+
+// A small tmpfs at path, detached (lazily, so a process still inside cannot block it) on exit.
+class SmallDisk {
+ public:
+  SmallDisk(const std::string& path, const std::string& size) : path_(path) {
+    ::mkdir(path.c_str(), 0700);
+    mounted_ = ::mount("tmpfs", path.c_str(), "tmpfs", 0, ("size=" + size + ",mode=0700").c_str()) == 0;
+  }
+  ~SmallDisk() {
+    if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+  // Fills the disk with one file; returns its path.
+  std::string Fill() {
+    std::string filler = path_ + "/filler";
+    Run({"/bin/sh", "-c", "dd if=/dev/zero of='" + filler + "' bs=64k 2>/dev/null; sync"});
+    return filler;
+  }
+
+ private:
+  std::string path_;
+  bool mounted_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("a full disk: the error is reported, reads keep working, and writes recover when space returns") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "60"});
+  SmallDisk disk(f.home() / "state", "8m");
+  if (!disk.mounted()) {
+    MESSAGE("skipped: cannot mount a tmpfs here (needs root)");
+    return;
+  }
+  f.LoginWithToken();
+  std::string first = f.Deploy(f.MakeProject("p"))["id"];
+  REQUIRE(f.Ctl({"watch", first}).exit_code == 0);
+
+  std::string filler = disk.Fill();
+  auto full = f.Ctl({"deploy", "-d", f.MakeProject("q"), "--json"});
+  CHECK(full.exit_code != 0);
+  bool explained = full.err.find("full") != std::string::npos ||
+                   full.err.find("cannot record") != std::string::npos;
+  CHECK_MESSAGE(explained, full.err);
+  // Reads are still served while nothing can be written.
+  auto hist = f.Ctl({"history", "--json"});
+  CHECK(hist.exit_code == 0);
+  CHECK(hist.out.find(first) != std::string::npos);
+  CHECK(f.Ctl({"status", first}).exit_code == 0);
+  CHECK(f.Ctl({"daemon", "status"}).exit_code == 0);
+
+  ::unlink(filler.c_str());
+  auto again = f.Ctl({"deploy", "-d", f.MakeProject("r"), "--watch", "--json"});
+  REQUIRE_MESSAGE(again.exit_code == 0, (again.err + f.AgentLog().substr(0, 3000)));
+  auto lines = JsonLines(again.out);
+  CheckAllStages(std::vector<nlohmann::json>(lines.begin() + 1, lines.end()));
+  f.StopAgent();
+  CHECK(Run({"sqlite3", f.StateDir() + "/agent.db", "PRAGMA integrity_check;"}).out == "ok\n");
 }
