@@ -57,7 +57,7 @@ void Agent::EnsureWatching(const DeploymentRecord& record) {
                  deps_.connector,
                  deps_.random,
                  deps_.stop,
-                 std::chrono::seconds(20),
+                 deps_.keepalive,
                  std::chrono::seconds(30),
                  [this] {
                    --active_;

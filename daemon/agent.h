@@ -6,6 +6,7 @@
 // start. Calls block; they are made from the service's worker threads.
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,6 +39,8 @@ struct AgentDeps {
   // Told what the agent is doing whenever the set of followed deployments changes, e.g.
   // "watching 2 deployments" (the daemon passes it to systemd as STATUS=). May be empty.
   std::function<void(const std::string&)> report_status;
+  // How often each upstream stream is pinged (BACKEND_IM_WS_KEEPALIVE_MS, default 20 s).
+  std::chrono::milliseconds keepalive{20000};
 };
 
 class Agent {

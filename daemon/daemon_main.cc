@@ -7,6 +7,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -144,7 +145,12 @@ int RunDaemon(const DaemonOptions& options) {
   auto report_status = [](const std::string& status) {
     sd_notifyf(0, "STATUS=%s", status.c_str());
   };
-  Agent agent(AgentDeps{store, hub, platform, auth, *connector, clock, random, stop, report_status});
+  std::chrono::milliseconds keepalive(20000);
+  if (std::string k = Env("BACKEND_IM_WS_KEEPALIVE_MS"); !k.empty()) {
+    keepalive = std::chrono::milliseconds(std::clamp(std::atoll(k.c_str()), 100LL, 600000LL));
+  }
+  Agent agent(
+      AgentDeps{store, hub, platform, auth, *connector, clock, random, stop, report_status, keepalive});
 
   ShutdownLatch latch;
   ServiceInfo info;

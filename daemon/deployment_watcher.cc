@@ -1,5 +1,7 @@
 #include "daemon/deployment_watcher.h"
 
+#include <algorithm>
+
 #include "common/backoff.h"
 #include "common/log.h"
 
@@ -111,6 +113,7 @@ void DeploymentWatcher::Run() {
   while (!terminal_ && !deps_.stop.stopped()) {
     ws::ConnectOptions options;
     options.ping_interval = deps_.ping_interval;
+    options.pong_timeout = std::min(deps_.ping_interval, options.pong_timeout);
     auto conn = deps_.auth.Call<std::unique_ptr<ws::Connection>>([&](const std::string& token) {
       ws::ConnectOptions o = options;
       o.headers.emplace_back("Authorization", "Bearer " + token);

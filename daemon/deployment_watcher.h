@@ -38,6 +38,7 @@ struct WatcherDeps {
   ws::Connector& connector;
   Random& random;
   StopSignal& stop;
+  // A ping this often; no pong within the same time ends the stream (a stalled connection).
   std::chrono::milliseconds ping_interval{20000};
   std::chrono::milliseconds max_backoff{30000};
   // Called on the watcher's thread when it stops following the deployment.

@@ -8,6 +8,7 @@
 #include "tests/integration/agent_fixture.h"
 #include "common/random.h"
 #include "tests/integration/hostile_platform.h"
+#include "tests/integration/stall_proxy.h"
 
 using namespace bim::test;
 
@@ -380,4 +381,22 @@ TEST_CASE("a full disk: the error is reported, reads keep working, and writes re
   CheckAllStages(std::vector<nlohmann::json>(lines.begin() + 1, lines.end()));
   f.StopAgent();
   CHECK(Run({"sqlite3", f.StateDir() + "/agent.db", "PRAGMA integrity_check;"}).out == "ok\n");
+}
+
+TEST_CASE("a stalled connection that sends nothing is detected by ping/pong, and the deployment followed to the end") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "400"});
+  StallProxy proxy(f.mock().port());
+  f.env()["BACKEND_IM_API_URL"] = proxy.url();
+  f.env()["BACKEND_IM_WS_KEEPALIVE_MS"] = "300";
+  f.LoginWithToken();
+  std::string id = f.Deploy(f.MakeProject("p"))["id"];
+  Process w = f.StartCtl({"watch", id, "--json"});
+  REQUIRE(w.WaitForOutput("\"committing\"", std::chrono::seconds(10)));
+  proxy.Stall();  // the upstream stream now delivers nothing, and answers no ping
+  auto code = w.Wait(std::chrono::seconds(30));
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  CheckAllStages(JsonLines(w.Stdout()));
+  CHECK(f.AgentLog().find("reconnecting") != std::string::npos);
+  CHECK(CountOf(f.mock().Log(), "/ws?deploymentId=" + id) >= 2);
 }
