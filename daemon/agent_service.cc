@@ -166,9 +166,9 @@ AgentService::AgentService(Agent& agent, ServiceInfo info, std::function<void()>
 
 AgentService::~AgentService() { DrainWorkers(std::chrono::seconds(5)); }
 
-void AgentService::DrainWorkers(std::chrono::milliseconds timeout) {
+bool AgentService::DrainWorkers(std::chrono::milliseconds timeout) {
   std::unique_lock lock(workers_mu_);
-  workers_cv_.wait_for(lock, timeout, [this] { return workers_ == 0; });
+  return workers_cv_.wait_for(lock, timeout, [this] { return workers_ == 0; });
 }
 
 void AgentService::StampVersion(grpc::CallbackServerContext* ctx) {

@@ -39,8 +39,8 @@ class AgentService final : public backend_im::v1::Agent::CallbackService {
   AgentService(Agent& agent, ServiceInfo info, std::function<void()> request_shutdown);
   ~AgentService() override;
 
-  // Waits (up to timeout) for worker threads still running a call.
-  void DrainWorkers(std::chrono::milliseconds timeout);
+  // Waits (up to timeout) for worker threads still running a call; false when some still are.
+  bool DrainWorkers(std::chrono::milliseconds timeout);
 
   grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* ctx,
                                     const backend_im::v1::GetInfoRequest* req,

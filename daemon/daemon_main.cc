@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
@@ -203,7 +204,15 @@ int RunDaemon(const DaemonOptions& options) {
   hub.Shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   agent.StopWatching();
-  service.DrainWorkers(std::chrono::seconds(3));
+  if (!service.DrainWorkers(std::chrono::seconds(3))) {
+    // A call is still waiting on the platform (e.g. a long upload). Everything worth keeping is
+    // already in the database, so leave now rather than free what that thread still uses.
+    log::Warn("a call to the platform is still running; exiting without waiting for it");
+    ::unlink(socket_path.c_str());
+    sd_notify(0, "STATUS=stopped");
+    std::fflush(stderr);
+    std::_Exit(0);
+  }
   server->Wait();
   ::unlink(socket_path.c_str());
   // Wake the signal thread if the stop came over the socket.
