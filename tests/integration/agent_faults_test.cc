@@ -400,3 +400,37 @@ TEST_CASE("a stalled connection that sends nothing is detected by ping/pong, and
   CHECK(f.AgentLog().find("reconnecting") != std::string::npos);
   CHECK(CountOf(f.mock().Log(), "/ws?deploymentId=" + id) >= 2);
 }
+
+TEST_CASE("SIGKILL during a token refresh: history intact, and the login state is explained") {
+  // Every HTTP answer takes 1.2 s, so the refresh is in flight long enough to kill the agent.
+  AgentFixture f({"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl", "3",
+                  "--stage-delay-ms", "50", "--delay-ms", "1200"});
+  REQUIRE(f.Ctl({"auth", "login"}).exit_code == 0);
+  std::string id = f.Deploy(f.MakeProject("p"))["id"];
+  REQUIRE(f.Ctl({"watch", id}).exit_code == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(3200));  // the access token has expired
+  Process status = f.StartCtl({"auth", "status"});
+  bool refreshing = false;
+  for (int i = 0; i < 200 && !refreshing; ++i) {
+    refreshing = f.AgentLog().find("refreshing the access token") != std::string::npos;
+    if (!refreshing) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(refreshing);
+  int pid = f.AgentPid();
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  status.Wait(std::chrono::seconds(10));
+
+  auto hist = f.Ctl({"history", "--json"});  // a new agent
+  REQUIRE(hist.exit_code == 0);
+  CHECK(hist.out.find(id) != std::string::npos);
+  auto after = f.Ctl({"auth", "status"});
+  // The refresh token was rotated by the platform but its answer never stored: the agent says
+  // what to do rather than failing obscurely. (0 if the platform had not rotated yet.)
+  bool clear = after.exit_code == 0 ||
+               (after.exit_code == 3 && after.err.find("backend-im auth login") != std::string::npos);
+  CHECK_MESSAGE(clear, after.err);
+  REQUIRE(f.Ctl({"auth", "login"}).exit_code == 0);
+  CHECK(f.Ctl({"auth", "status"}).exit_code == 0);
+  f.StopAgent();
+  CHECK(Run({"sqlite3", f.StateDir() + "/agent.db", "PRAGMA integrity_check;"}).out == "ok\n");
+}
