@@ -31,6 +31,16 @@ DeploymentRecord ReadDeployment(const Statement& st) {
   return d;
 }
 
+Result<std::vector<DeploymentRecord>> ReadDeployments(Statement& st) {
+  std::vector<DeploymentRecord> out;
+  while (true) {
+    auto row = st.Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return out;
+    out.push_back(ReadDeployment(st));
+  }
+}
+
 std::vector<std::string> DecodeLogs(const std::string& text) {
   std::vector<std::string> out;
   auto j = nlohmann::json::parse(text, nullptr, false);
@@ -86,14 +96,7 @@ Result<std::vector<DeploymentRecord>> DeploymentStore::List(const std::string& p
   int i = 1;
   if (!project_id.empty()) st->Bind(i++, project_id);
   st->Bind(i, int64_t{limit});
-  std::vector<DeploymentRecord> out;
-  while (true) {
-    auto row = st->Step();
-    if (!row.ok()) return row.error();
-    if (!*row) break;
-    out.push_back(ReadDeployment(*st));
-  }
-  return out;
+  return ReadDeployments(*st);
 }
 
 Result<std::vector<DeploymentRecord>> DeploymentStore::ListActive() {
@@ -101,14 +104,7 @@ Result<std::vector<DeploymentRecord>> DeploymentStore::ListActive() {
   auto st = db_.Prepare(std::string("SELECT ") + kColumns +
                         " FROM deployments WHERE terminal = 0 ORDER BY created_at");
   if (!st.ok()) return st.error();
-  std::vector<DeploymentRecord> out;
-  while (true) {
-    auto row = st->Step();
-    if (!row.ok()) return row.error();
-    if (!*row) break;
-    out.push_back(ReadDeployment(*st));
-  }
-  return out;
+  return ReadDeployments(*st);
 }
 
 Result<EventRecord> DeploymentStore::Append(const std::string& deployment_id, const NewEvent& e) {
