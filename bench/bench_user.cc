@@ -17,9 +17,9 @@ extern char** environ;
 namespace bim::bench {
 namespace {
 
-const char* const kUnset[] = {"BACKEND_IM_TOKEN",  "BACKEND_IM_SOCKET", "BACKEND_IM_NO_AUTOSTART",
-                              "VISUAL",            "EDITOR",            "NOTIFY_SOCKET",
-                              "INVOCATION_ID",     "JOURNAL_STREAM"};
+const char* const kUnset[] = {
+    "BACKEND_IM_TOKEN", "BACKEND_IM_SOCKET", "BACKEND_IM_NO_AUTOSTART", "VISUAL",
+    "EDITOR",           "NOTIFY_SOCKET",     "INVOCATION_ID",           "JOURNAL_STREAM"};
 
 bool Alive(int pid) { return pid > 0 && ::kill(pid, 0) == 0; }
 
@@ -60,8 +60,8 @@ test::RunResult BenchUser::Ctl(std::vector<std::string> args, std::string stdin_
   o.stdin_data = std::move(stdin_data);
   auto r = test::Run(args, o, std::chrono::seconds(120));
   if (r.exit_code != 0) {
-    throw std::runtime_error("backend-im " + args[1] + " failed (" +
-                             std::to_string(r.exit_code) + "): " + r.out + r.err);
+    throw std::runtime_error("backend-im " + args[1] + " failed (" + std::to_string(r.exit_code) +
+                             "): " + r.out + r.err);
   }
   return r;
 }
@@ -87,8 +87,8 @@ double BenchUser::TimeCommand(const std::vector<std::string>& argv) {
   }
   int status = 0;
   ::waitpid(pid, &status, 0);
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                  .count();
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     throw std::runtime_error(argv[0] + " " + (argv.size() > 1 ? argv[1] : "") + " exited with " +
                              std::to_string(status));

@@ -32,8 +32,8 @@ class BenchUser {
   // Throws when the program exits non-zero.
   double TimeCommand(const std::vector<std::string>& argv);
 
-  void Login();                                   // auth login --with-token (starts the agent)
-  std::string Deploy(const std::string& dir);     // deploy -d DIR --json; returns the id
+  void Login();                                      // auth login --with-token (starts the agent)
+  std::string Deploy(const std::string& dir);        // deploy -d DIR --json; returns the id
   std::string MakeProject(const std::string& name);  // a small valid FastAPI project
   int AgentPid() const;
   void StopAgent();

@@ -4,12 +4,11 @@
 // completeness covers every event.
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <map>
 #include <nlohmann/json.hpp>
@@ -24,8 +23,8 @@
 namespace bim::bench {
 namespace {
 
-const std::vector<std::string> kStages = {"queued",   "committing", "creating_namespace",
-                                          "creating_pvc", "building", "deploying",
+const std::vector<std::string> kStages = {"queued",       "committing", "creating_namespace",
+                                          "creating_pvc", "building",   "deploying",
                                           "health_check", "complete"};
 
 // status -> when the mock sent it (unix us), from its "sent ID seq=N status=S unix_us=T" lines.
@@ -90,20 +89,52 @@ void Evaluate(const std::string& label, bool check_targets, const std::vector<Wa
   }
   int n = static_cast<int>(ws.size());
   Summary lat = Summarize(latency);
-  r.Add({"fanout", label + ": latency mock send -> watcher", "ms", lat, 0, {}, "",
-         check_targets ? "p99 <= 50 ms" : "", check_targets ? std::optional(lat.p99 <= 50) : std::nullopt});
+  r.Add({"fanout",
+         label + ": latency mock send -> watcher",
+         "ms",
+         lat,
+         0,
+         {},
+         "",
+         check_targets ? "p99 <= 50 ms" : "",
+         check_targets ? std::optional(lat.p99 <= 50) : std::nullopt});
   if (!agent_latency.empty()) {
-    r.Add({"fanout", label + ": latency mock send -> agent store (1 ms resolution)", "ms", Summarize(agent_latency)});
+    r.Add({"fanout", label + ": latency mock send -> agent store (1 ms resolution)", "ms",
+           Summarize(agent_latency)});
   }
-  r.Add({"fanout", label + ": watchers with every event in order", "count", {},
-         static_cast<double>(complete), {}, "", fmt::format("= {}", n), complete == n});
+  r.Add({"fanout",
+         label + ": watchers with every event in order",
+         "count",
+         {},
+         static_cast<double>(complete),
+         {},
+         "",
+         fmt::format("= {}", n),
+         complete == n});
   int sockets = CountLines(u.mock().Log(), "/ws?deploymentId=", id);
-  r.Add({"fanout", label + ": upstream sockets", "count", {}, static_cast<double>(sockets), {}, "",
-         "1", sockets == 1});
+  r.Add({"fanout",
+         label + ": upstream sockets",
+         "count",
+         {},
+         static_cast<double>(sockets),
+         {},
+         "",
+         "1",
+         sockets == 1});
   double peak = static_cast<double>(after.peak_rss_kib) / 1024.0;
-  r.Add({"fanout", label + ": agent peak RSS (VmHWM)", "MiB", {}, peak, {}, "",
-         check_targets ? "<= 64 MiB" : "", check_targets ? std::optional(peak <= 64) : std::nullopt});
-  r.Add({"fanout", label + ": agent CPU, deploy to last stream end", "ms", {},
+  r.Add({"fanout",
+         label + ": agent peak RSS (VmHWM)",
+         "MiB",
+         {},
+         peak,
+         {},
+         "",
+         check_targets ? "<= 64 MiB" : "",
+         check_targets ? std::optional(peak <= 64) : std::nullopt});
+  r.Add({"fanout",
+         label + ": agent CPU, deploy to last stream end",
+         "ms",
+         {},
          after.cpu_ms - before.cpu_ms});
   r.Note("fanout", fmt::format("{}: {} latency samples (events sent after all watchers had "
                                "attached), {} events sent",
@@ -113,8 +144,8 @@ void Evaluate(const std::string& label, bool check_targets, const std::vector<Wa
 int StageDelay(const BenchOptions& o) { return o.quick ? 1000 : 1500; }
 
 void RunGrpcWatchers(const BenchOptions& o, int n, Report& r) {
-  BenchUser u({"--token", "dev-token", "--stage-delay-ms", std::to_string(StageDelay(o)),
-               "--log-sends"});
+  BenchUser u(
+      {"--token", "dev-token", "--stage-delay-ms", std::to_string(StageDelay(o)), "--log-sends"});
   u.Login();
   std::string dir = u.MakeProject("app");
   ProcSample before = ReadProc(u.AgentPid());
@@ -170,7 +201,8 @@ void RunCtlWatchers(const BenchOptions& o, int n, Report& r) {
   std::vector<std::string> partial(static_cast<size_t>(n));
   int open = n, ready = 0;
   int64_t ready_us = 0;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(StageDelay(o) * 20 + 60000);
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(StageDelay(o) * 20 + 60000);
   while (open > 0 && std::chrono::steady_clock::now() < deadline) {
     if (::poll(fds.data(), fds.size(), 1000) <= 0) continue;
     int64_t now = NowUnixUs();

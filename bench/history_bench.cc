@@ -3,10 +3,9 @@
 // databases are written directly (the agent's own schema, via Database::Open) before the agent
 // starts; every deployment is terminal and has the agent's api_url, so nothing resumes.
 
+#include <fmt/format.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
-
-#include <fmt/format.h>
 
 #include <stdexcept>
 
@@ -49,8 +48,9 @@ void Populate(const std::string& path, const std::string& api_url, int deploymen
                            -1, &ev, nullptr),
         db, "prepare");
   const int64_t base_ms = 1'700'000'000'000;
-  const char* stages[] = {"queued",   "committing", "creating_namespace", "creating_pvc", "building",
-                          "deploying", "health_check", "health_check", "health_check", "complete"};
+  const char* stages[] = {"queued",       "committing", "creating_namespace", "creating_pvc",
+                          "building",     "deploying",  "health_check",       "health_check",
+                          "health_check", "complete"};
   for (int i = 0; i < deployments; ++i) {
     std::string id = DeploymentId(i), project = ProjectId(i);
     std::string commit = fmt::format("{:040x}", i);
@@ -122,8 +122,15 @@ void ExplainPlans(const std::string& path, Report& r) {
   }
   sqlite3_close(db);
   r.Note("history", text);
-  r.Add({"history", "every store query uses an index (no full SCAN)", "bool", {},
-         all_indexed ? 1.0 : 0.0, {}, "", "= 1", all_indexed});
+  r.Add({"history",
+         "every store query uses an index (no full SCAN)",
+         "bool",
+         {},
+         all_indexed ? 1.0 : 0.0,
+         {},
+         "",
+         "= 1",
+         all_indexed});
 }
 
 }  // namespace

@@ -24,9 +24,23 @@ void Measure(const std::string& label, int pid, int seconds, bool rss_target, Re
   double wakeups = static_cast<double>(b.ctx_switches - a.ctx_switches) / seconds;
   double rss = static_cast<double>(b.rss_kib) / 1024.0;
   r.Add({"idle", label + ": CPU per minute", "ms", {}, cpu, {}, "", "<= 20 ms/min", cpu <= 20});
-  r.Add({"idle", label + ": wakeups per second (ctx switches, all threads)", "1/s", {}, wakeups,
-         {}, "", "<= 1/s", wakeups <= 1});
-  r.Add({"idle", label + ": RSS", "MiB", {}, rss, {}, "", rss_target ? "<= 20 MiB" : "",
+  r.Add({"idle",
+         label + ": wakeups per second (ctx switches, all threads)",
+         "1/s",
+         {},
+         wakeups,
+         {},
+         "",
+         "<= 1/s",
+         wakeups <= 1});
+  r.Add({"idle",
+         label + ": RSS",
+         "MiB",
+         {},
+         rss,
+         {},
+         "",
+         rss_target ? "<= 20 MiB" : "",
          rss_target ? std::optional(rss <= 20) : std::nullopt});
   r.Note("idle", fmt::format("{}: measured over {} s, {} threads", label, seconds, b.threads));
 }

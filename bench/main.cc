@@ -1,6 +1,7 @@
 // backend-im-bench: runs the benchmarks of issue 7 and prints a table and JSON
 // (docs/PERFORMANCE.md explains the method). Normally started by scripts/bench.sh.
 
+#include <fmt/format.h>
 #include <sys/utsname.h>
 
 #include <CLI/CLI.hpp>
@@ -10,8 +11,6 @@
 #include <ctime>
 #include <exception>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "bench/benchmarks.h"
 #include "bench/proc_stats.h"

@@ -46,7 +46,8 @@ ProcSample ReadProc(int pid) {
   std::error_code ec;
   for (const auto& task : std::filesystem::directory_iterator(base + "/task", ec)) {
     std::string ts = "\n" + Slurp(task.path().string() + "/status");
-    s.ctx_switches += Field(ts, "voluntary_ctxt_switches") + Field(ts, "nonvoluntary_ctxt_switches");
+    s.ctx_switches +=
+        Field(ts, "voluntary_ctxt_switches") + Field(ts, "nonvoluntary_ctxt_switches");
     ++s.threads;
   }
   s.ok = true;

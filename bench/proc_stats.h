@@ -7,12 +7,12 @@
 namespace bim::bench {
 
 struct ProcSample {
-  double cpu_ms = 0;           // utime + stime of the whole process (/proc/PID/stat)
-  int64_t rss_kib = 0;         // VmRSS
-  int64_t peak_rss_kib = 0;    // VmHWM
-  int64_t ctx_switches = 0;    // voluntary + nonvoluntary, summed over /proc/PID/task/*
+  double cpu_ms = 0;         // utime + stime of the whole process (/proc/PID/stat)
+  int64_t rss_kib = 0;       // VmRSS
+  int64_t peak_rss_kib = 0;  // VmHWM
+  int64_t ctx_switches = 0;  // voluntary + nonvoluntary, summed over /proc/PID/task/*
   int threads = 0;
-  bool ok = false;             // false: the process was gone
+  bool ok = false;  // false: the process was gone
 };
 
 ProcSample ReadProc(int pid);

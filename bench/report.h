@@ -3,11 +3,10 @@
 // (bench/results/latest.json by default) so runs can be compared between commits.
 // Single-threaded: the benchmarks add rows from the main thread only.
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "bench/stats.h"
 
@@ -17,18 +16,24 @@ struct Row {
   Row(std::string group_, std::string name_, std::string unit_, Summary summary_ = {},
       double value_ = 0, std::optional<double> ratio_ = {}, std::string baseline_ = {},
       std::string target_ = {}, std::optional<bool> met_ = {})
-      : group(std::move(group_)), name(std::move(name_)), unit(std::move(unit_)),
-        summary(summary_), value(value_), ratio(ratio_), baseline(std::move(baseline_)),
-        target(std::move(target_)), met(met_) {}
+      : group(std::move(group_)),
+        name(std::move(name_)),
+        unit(std::move(unit_)),
+        summary(summary_),
+        value(value_),
+        ratio(ratio_),
+        baseline(std::move(baseline_)),
+        target(std::move(target_)),
+        met(met_) {}
 
-  std::string group;   // "ctl", "fanout", "idle", "history", "upload"
-  std::string name;    // what was measured
-  std::string unit;    // "ms", "MiB", "count", ...
-  Summary summary;     // n == 0: a single value in `value`
+  std::string group;  // "ctl", "fanout", "idle", "history", "upload"
+  std::string name;   // what was measured
+  std::string unit;   // "ms", "MiB", "count", ...
+  Summary summary;    // n == 0: a single value in `value`
   double value = 0;
   std::optional<double> ratio;  // vs the baseline named in `baseline`
   std::string baseline;
-  std::string target;           // e.g. "<= 3x"; empty: none
+  std::string target;  // e.g. "<= 3x"; empty: none
   std::optional<bool> met;
 };
 

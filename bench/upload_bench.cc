@@ -51,11 +51,22 @@ void RunUploadBench(const BenchOptions& o, Report& r) {
   int runs = o.quick ? 4 : 12;
   std::vector<double> t_ctl, t_curl;
   for (int i = 0; i < runs + 1; ++i) {
-    std::vector<std::string> curl = {"/usr/bin/curl", "-sS", "-f", "-o", "/dev/null",
-                                     "-H", "Authorization: Bearer dev-token",
-                                     "-H", "Content-Type: application/json", "-H", "Expect:",
-                                     "-H", fmt::format("Idempotency-Key: bench-{}", i),
-                                     "--data-binary", "@" + body_path, url};
+    std::vector<std::string> curl = {"/usr/bin/curl",
+                                     "-sS",
+                                     "-f",
+                                     "-o",
+                                     "/dev/null",
+                                     "-H",
+                                     "Authorization: Bearer dev-token",
+                                     "-H",
+                                     "Content-Type: application/json",
+                                     "-H",
+                                     "Expect:",
+                                     "-H",
+                                     fmt::format("Idempotency-Key: bench-{}", i),
+                                     "--data-binary",
+                                     "@" + body_path,
+                                     url};
     double c = u.TimeCommand(curl);
     double d = u.TimeCommand(deploy);
     if (i == 0) continue;  // warm-up
@@ -63,8 +74,9 @@ void RunUploadBench(const BenchOptions& o, Report& r) {
     t_ctl.push_back(d);
   }
   Summary c = Summarize(t_curl), d = Summarize(t_ctl);
-  r.Add({"upload", fmt::format("curl --data-binary ({} files, {:.1f} MB)", body.files.size(),
-                               static_cast<double>(total) / 1e6),
+  r.Add({"upload",
+         fmt::format("curl --data-binary ({} files, {:.1f} MB)", body.files.size(),
+                     static_cast<double>(total) / 1e6),
          "ms", c});
   double ratio = d.median / c.median;
   r.Add({"upload", "backend-im deploy (same files)", "ms", d, 0, ratio, "curl median", "<= 1.5x",

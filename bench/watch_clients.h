@@ -6,6 +6,8 @@
 // Thread-safety: gRPC threads fill the receipts; read them only after WaitDone returned true.
 // Ready() and Done() may be polled from any thread.
 
+#include <grpcpp/grpcpp.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -14,8 +16,6 @@
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "backend_im/v1/agent.grpc.pb.h"
 

@@ -12,7 +12,8 @@ namespace {
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -40,7 +41,8 @@ Result<Config> ParseConfig(std::string_view text) {
       value = value.substr(1, value.size() - 2);
     }
     if (value.find('\0') != std::string_view::npos) {
-      return Error(ErrorCode::kInvalidArgument, fmt::format("config line {}: NUL in value", line_no));
+      return Error(ErrorCode::kInvalidArgument,
+                   fmt::format("config line {}: NUL in value", line_no));
     }
     if (key == "api_url") {
       c.api_url = std::string(value);

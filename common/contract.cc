@@ -261,9 +261,8 @@ Result<ErrorBody> ParseErrorBody(std::string_view body) {
 }
 
 Result<GenerateRequest> ParseGenerateRequest(std::string_view body) {
-  return ParseObject<GenerateRequest>(body, "generate request", [](Reader& r) {
-    return GenerateRequest{r.Str("prompt")};
-  });
+  return ParseObject<GenerateRequest>(body, "generate request",
+                                      [](Reader& r) { return GenerateRequest{r.Str("prompt")}; });
 }
 
 Result<GenerateResponse> ParseGenerateResponse(std::string_view body) {

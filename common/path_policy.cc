@@ -24,12 +24,12 @@ std::string Shown(std::string_view p) {
 }
 
 Error Unsafe(std::string_view path, std::string_view why) {
-  return Error(ErrorCode::kInvalidArgument, fmt::format("unsafe path \"{}\": {}", Shown(path), why));
+  return Error(ErrorCode::kInvalidArgument,
+               fmt::format("unsafe path \"{}\": {}", Shown(path), why));
 }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });

@@ -16,7 +16,6 @@
 #include "common/paths.h"
 #include "common/version.h"
 
-
 namespace bim::ctl {
 namespace {
 
@@ -57,7 +56,8 @@ AgentClient::AgentClient() : socket_path_(paths::SocketPath()) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
-  channel_ = grpc::CreateCustomChannel("unix:" + socket_path_, grpc::InsecureChannelCredentials(), args);
+  channel_ =
+      grpc::CreateCustomChannel("unix:" + socket_path_, grpc::InsecureChannelCredentials(), args);
   stub_ = backend_im::v1::Agent::NewStub(channel_);
 }
 
@@ -83,7 +83,8 @@ Status AgentClient::StartAgent() {
   std::string log_path = log_dir + "/agent.log";
 
   pid_t child = ::fork();
-  if (child < 0) return Error(ErrorCode::kInternal, fmt::format("fork failed: {}", std::strerror(errno)));
+  if (child < 0)
+    return Error(ErrorCode::kInternal, fmt::format("fork failed: {}", std::strerror(errno)));
   if (child == 0) {
     // Detach twice so the agent is nobody's child here and outlives this terminal.
     ::setsid();
@@ -175,10 +176,16 @@ int AgentClient::Fail(const grpc::ClientContext& ctx, const grpc::Status& status
   std::string message = status.error_message();
   int code = kExitPlatform;
   switch (status.error_code()) {
-    case grpc::StatusCode::INVALID_ARGUMENT: code = kExitUsage; break;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      code = kExitUsage;
+      break;
     case grpc::StatusCode::UNAUTHENTICATED:
-    case grpc::StatusCode::PERMISSION_DENIED: code = kExitAuth; break;
-    case grpc::StatusCode::NOT_FOUND: code = kExitNotFound; break;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      code = kExitAuth;
+      break;
+    case grpc::StatusCode::NOT_FOUND:
+      code = kExitNotFound;
+      break;
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       code = kExitAgent;
       message = "the agent did not answer in time";
@@ -187,12 +194,14 @@ int AgentClient::Fail(const grpc::ClientContext& ctx, const grpc::Status& status
     case grpc::StatusCode::CANCELLED:
       if (platform_code.empty()) {
         code = kExitAgent;
-        message = fmt::format("lost the connection to the agent on {} ({}); run the command "
-                              "again, or check `backend-im daemon status`",
-                              socket_path_, message);
+        message = fmt::format(
+            "lost the connection to the agent on {} ({}); run the command "
+            "again, or check `backend-im daemon status`",
+            socket_path_, message);
       }
       break;
-    default: break;
+    default:
+      break;
   }
   std::fprintf(stderr, "backend-im: %s: %s\n", what.c_str(), message.c_str());
   return code;

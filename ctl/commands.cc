@@ -58,9 +58,12 @@ bool ProcessAlive(int pid) {
 int LocalFail(const Error& e, const std::string& what) {
   PrintErr(fmt::format("backend-im: {}: {}\n", what, e.message));
   switch (e.code) {
-    case ErrorCode::kInvalidArgument: return kExitUsage;
-    case ErrorCode::kUnavailable: return kExitAgent;
-    default: return kExitLocalFiles;
+    case ErrorCode::kInvalidArgument:
+      return kExitUsage;
+    case ErrorCode::kUnavailable:
+      return kExitAgent;
+    default:
+      return kExitLocalFiles;
   }
 }
 
@@ -88,10 +91,12 @@ class Ctl {
     int rc;
     if (!Connect(&rc)) return rc;
     if (with_token) {
-      std::string token((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+      std::string token((std::istreambuf_iterator<char>(std::cin)),
+                        std::istreambuf_iterator<char>());
       if (token.find_first_not_of(" \t\r\n") == std::string::npos) {
-        PrintErr("backend-im: auth login --with-token reads the token from standard input, e.g.\n"
-                 "  echo \"$BACKEND_IM_TOKEN\" | backend-im auth login --with-token\n");
+        PrintErr(
+            "backend-im: auth login --with-token reads the token from standard input, e.g.\n"
+            "  echo \"$BACKEND_IM_TOKEN\" | backend-im auth login --with-token\n");
         return kExitUsage;
       }
       pb::LoginWithTokenRequest req;
@@ -112,10 +117,11 @@ class Ctl {
       Print(Dump(nlohmann::json{{"verificationUri", start.verification_uri()},
                                 {"verificationUriComplete", start.verification_uri_complete()},
                                 {"userCode", start.user_code()},
-                                {"expiresIn", start.expires_in_seconds()}}) + "\n");
+                                {"expiresIn", start.expires_in_seconds()}}) +
+            "\n");
     } else {
-      Print(fmt::format("To log in, open {}\nand enter the code {}\n", style_.Bold(start.verification_uri()),
-                        style_.Bold(start.user_code())));
+      Print(fmt::format("To log in, open {}\nand enter the code {}\n",
+                        style_.Bold(start.verification_uri()), style_.Bold(start.user_code())));
       if (!start.verification_uri_complete().empty()) {
         Print(fmt::format("(or open {} directly)\n", start.verification_uri_complete()));
       }
@@ -131,8 +137,10 @@ class Ctl {
       auto s = client_.stub().LoginCheck(c.get(), req, &reply);
       if (!s.ok()) return client_.Fail(*c, s, "login failed");
       switch (reply.state()) {
-        case pb::LoginCheckReply::PENDING: continue;
-        case pb::LoginCheckReply::APPROVED: return PrintLoggedIn(reply.auth());
+        case pb::LoginCheckReply::PENDING:
+          continue;
+        case pb::LoginCheckReply::APPROVED:
+          return PrintLoggedIn(reply.auth());
         default:
           PrintErr(fmt::format("backend-im: login failed: {}\n", reply.message()));
           return kExitAuth;
@@ -217,7 +225,9 @@ class Ctl {
     contract::FileMap files;
     for (const auto& f : reply.files()) files[f.path()] = f.content();
     if (static_cast<int>(files.size()) != reply.files_size()) {
-      PrintErr("backend-im: generate failed: the platform's answer names a file twice; nothing was written\n");
+      PrintErr(
+          "backend-im: generate failed: the platform's answer names a file twice; nothing was "
+          "written\n");
       return kExitPlatform;
     }
     auto written = WriteProjectFiles(dir, files, force);
@@ -237,12 +247,13 @@ class Ctl {
       editor_note = opened.ok() ? *opened : "warning: " + opened.error().message;
     }
     if (json) {
-      nlohmann::json j{{"directory", AbsolutePath(dir)},
-                       {"projectId", reply.project_id().empty() ? nlohmann::json(nullptr)
-                                                                : nlohmann::json(reply.project_id())},
-                       {"files", nlohmann::json::array()},
-                       {"written", written->written},
-                       {"unchanged", written->unchanged}};
+      nlohmann::json j{
+          {"directory", AbsolutePath(dir)},
+          {"projectId", reply.project_id().empty() ? nlohmann::json(nullptr)
+                                                   : nlohmann::json(reply.project_id())},
+          {"files", nlohmann::json::array()},
+          {"written", written->written},
+          {"unchanged", written->unchanged}};
       for (const auto& [path, content] : files) {
         j["files"].push_back({{"path", path}, {"bytes", content.size()}});
       }
@@ -318,12 +329,14 @@ class Ctl {
       for (const auto& [path, content] : snap.files) {
         j["files"].push_back({{"path", path}, {"bytes", content.size()}});
       }
-      for (const auto& s : snap.skipped) j["skipped"].push_back({{"path", s.path}, {"reason", s.reason}});
+      for (const auto& s : snap.skipped)
+        j["skipped"].push_back({{"path", s.path}, {"reason", s.reason}});
       Print(Dump(j) + "\n");
       return kExitOk;
     }
     Print("Would upload:\n");
-    for (const auto& [path, content] : snap.files) Print(fmt::format("  {:>9}  {}\n", content.size(), path));
+    for (const auto& [path, content] : snap.files)
+      Print(fmt::format("  {:>9}  {}\n", content.size(), path));
     Print(fmt::format("  {:>9}  in {} files\n", snap.total_bytes, snap.files.size()));
     if (!snap.skipped.empty()) {
       Print("Left out:\n");
@@ -364,7 +377,8 @@ class Ctl {
     grpc::Status st = reader->Finish();
     interrupt::SetHandler(nullptr);
     if (detached) {
-      PrintErr(fmt::format("\nDetached. Deployment {} goes on; re-attach with: backend-im watch {}\n", id, id));
+      PrintErr(fmt::format(
+          "\nDetached. Deployment {} goes on; re-attach with: backend-im watch {}\n", id, id));
       return kExitInterrupted;
     }
     if (!st.ok()) {
@@ -380,14 +394,16 @@ class Ctl {
     }
     if (final_status == "failed") {
       if (!json) {
-        Print(fmt::format("{} Deployment {} failed. See the logs above, or run `backend-im status {}`\n",
-                          style_.Red("✗"), id, id));
+        Print(fmt::format(
+            "{} Deployment {} failed. See the logs above, or run `backend-im status {}`\n",
+            style_.Red("✗"), id, id));
       }
       return kExitDeployFailed;
     }
-    PrintErr(fmt::format("backend-im: the stream of {} ended before the deployment did; re-attach "
-                         "with: backend-im watch {}\n",
-                         id, id));
+    PrintErr(
+        fmt::format("backend-im: the stream of {} ended before the deployment did; re-attach "
+                    "with: backend-im watch {}\n",
+                    id, id));
     return kExitAgent;
   }
 
@@ -477,11 +493,12 @@ class Ctl {
       Print(project.empty() ? "No deployments yet.\n" : "No deployments of that project yet.\n");
       return kExitOk;
     }
-    Print(fmt::format("{:<19}  {:<18}  {:<20}  {:<12}  {:<36}  {}\n", "CREATED", "STATUS", "PROJECT",
-                      "COMMIT", "DEPLOYMENT", "URL"));
+    Print(fmt::format("{:<19}  {:<18}  {:<20}  {:<12}  {:<36}  {}\n", "CREATED", "STATUS",
+                      "PROJECT", "COMMIT", "DEPLOYMENT", "URL"));
     for (const auto& d : reply.deployments()) {
-      Print(fmt::format("{:<19}  {:<18}  {:<20}  {:<12}  {:<36}  {}\n", FormatTime(d.created_at_unix_ms()),
-                        d.status(), d.project_id(), d.commit_hash(), d.id(), d.url()));
+      Print(fmt::format("{:<19}  {:<18}  {:<20}  {:<12}  {:<36}  {}\n",
+                        FormatTime(d.created_at_unix_ms()), d.status(), d.project_id(),
+                        d.commit_hash(), d.id(), d.url()));
     }
     return kExitOk;
   }
@@ -502,7 +519,8 @@ class Ctl {
     client_.CheckReply(*ctx);
     if (!st.ok()) return client_.Fail(*ctx, st, "daemon status");
     int64_t now_ms = std::chrono::duration_cast<milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count();
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
     int64_t uptime_s = std::max<int64_t>(0, (now_ms - info.started_at_unix_ms()) / 1000);
     if (json) {
       Print(Dump(nlohmann::json{
@@ -523,13 +541,15 @@ class Ctl {
             "\n");
       return kExitOk;
     }
-    Print(fmt::format("Agent       running, pid {}, version {}{}\n", info.pid(), info.version(),
-                      info.version() == kVersion ? "" : fmt::format(" (this ctl is {})", kVersion)));
-    Print(fmt::format("Uptime      {}h{:02}m{:02}s\n", uptime_s / 3600, (uptime_s / 60) % 60, uptime_s % 60));
+    Print(
+        fmt::format("Agent       running, pid {}, version {}{}\n", info.pid(), info.version(),
+                    info.version() == kVersion ? "" : fmt::format(" (this ctl is {})", kVersion)));
+    Print(fmt::format("Uptime      {}h{:02}m{:02}s\n", uptime_s / 3600, (uptime_s / 60) % 60,
+                      uptime_s % 60));
     Print(fmt::format("Platform    {}\n", info.api_url()));
     Print(fmt::format("Login       {}\n", info.logged_in() ? "logged in" : "not logged in"));
-    Print(fmt::format("Watching    {} deployment(s), {} watch stream(s)\n", info.watched_deployments_size(),
-                      info.watchers()));
+    Print(fmt::format("Watching    {} deployment(s), {} watch stream(s)\n",
+                      info.watched_deployments_size(), info.watchers()));
     for (const auto& id : info.watched_deployments()) Print(fmt::format("  {}\n", id));
     Print(fmt::format("Managed by  {}\n", info.systemd_managed() ? "systemd"
                                           : info.autostarted()   ? "backend-im (started on demand)"
@@ -554,7 +574,8 @@ class Ctl {
     // Done when the process is gone, not merely its socket: the agent finishes its writes last.
     auto deadline = std::chrono::steady_clock::now() + seconds(10);
     auto running = [&] {
-      return AgentClient::Listening(client_.socket_path()) || ProcessAlive(static_cast<int>(info.pid()));
+      return AgentClient::Listening(client_.socket_path()) ||
+             ProcessAlive(static_cast<int>(info.pid()));
     };
     while (running() && std::chrono::steady_clock::now() < deadline) usleep(20000);
     if (running()) {
@@ -573,9 +594,10 @@ class Ctl {
       if (client_.stub().GetInfo(ctx.get(), {}, &info).ok()) agent_version = info.version();
     }
     if (json) {
-      Print(Dump(nlohmann::json{{"version", kVersion},
-                                {"agentVersion", agent_version.empty() ? nlohmann::json(nullptr)
-                                                                       : nlohmann::json(agent_version)}}) +
+      Print(Dump(nlohmann::json{
+                {"version", kVersion},
+                {"agentVersion", agent_version.empty() ? nlohmann::json(nullptr)
+                                                       : nlohmann::json(agent_version)}}) +
             "\n");
     } else {
       Print(fmt::format("backend-im {}\n", kVersion));
@@ -592,15 +614,16 @@ class Ctl {
 }  // namespace
 
 int RunCtl(int argc, char** argv) {
-  CLI::App app{"backend-im: generate a FastAPI backend from a prompt, edit it locally, and deploy "
-               "it to Backend.im.\n\n"
-               "  backend-im auth login\n"
-               "  backend-im generate \"REST API for users\" -o users-api\n"
-               "  cd users-api && backend-im deploy --watch\n\n"
-               "Exit codes: 0 ok, 1 deployment failed, 2 bad usage or input, 3 not logged in, "
-               "4 agent unreachable, 5 platform error, 6 local file problem, 7 not found, "
-               "130 detached by Ctrl-C.",
-               "backend-im"};
+  CLI::App app{
+      "backend-im: generate a FastAPI backend from a prompt, edit it locally, and deploy "
+      "it to Backend.im.\n\n"
+      "  backend-im auth login\n"
+      "  backend-im generate \"REST API for users\" -o users-api\n"
+      "  cd users-api && backend-im deploy --watch\n\n"
+      "Exit codes: 0 ok, 1 deployment failed, 2 bad usage or input, 3 not logged in, "
+      "4 agent unreachable, 5 platform error, 6 local file problem, 7 not found, "
+      "130 detached by Ctrl-C.",
+      "backend-im"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("backend-im ") + kVersion);
   bool json = false;
@@ -628,7 +651,8 @@ int RunCtl(int argc, char** argv) {
   login->add_flag("--with-token", with_token, "Read an access token from standard input");
   json_flag(login);
   login->callback(run([&](Ctl& c) { return c.AuthLogin(with_token); }));
-  auto* auth_status = auth->add_subcommand("status", "Show who is logged in (exit 3 when nobody is)");
+  auto* auth_status =
+      auth->add_subcommand("status", "Show who is logged in (exit 3 when nobody is)");
   json_flag(auth_status);
   auth_status->callback(run([](Ctl& c) { return c.AuthStatus(); }));
   auto* logout = auth->add_subcommand("logout", "Erase the stored credentials");
@@ -637,17 +661,20 @@ int RunCtl(int argc, char** argv) {
 
   std::string prompt, out_dir, editor;
   bool force = false;
-  auto* gen = app.add_subcommand("generate", "Generate a FastAPI backend from a prompt into a local folder");
-  gen->add_option("prompt", prompt, "What the backend should do, e.g. \"REST API for users\"")->required();
-  gen->add_option("-o,--output", out_dir, "Folder to write to (default: a name made from the prompt)");
-  auto* editor_opt = gen->add_option("-e,--editor", editor,
-                                     "Open the folder in this editor afterwards (no name: $VISUAL, then $EDITOR)")
-                         ->expected(0, 1);
+  auto* gen = app.add_subcommand("generate",
+                                 "Generate a FastAPI backend from a prompt into a local folder");
+  gen->add_option("prompt", prompt, "What the backend should do, e.g. \"REST API for users\"")
+      ->required();
+  gen->add_option("-o,--output", out_dir,
+                  "Folder to write to (default: a name made from the prompt)");
+  auto* editor_opt =
+      gen->add_option("-e,--editor", editor,
+                      "Open the folder in this editor afterwards (no name: $VISUAL, then $EDITOR)")
+          ->expected(0, 1);
   gen->add_flag("--force", force, "Overwrite local files whose content differs");
   json_flag(gen);
-  gen->callback(run([&](Ctl& c) {
-    return c.Generate(prompt, out_dir, force, editor_opt->count() > 0, editor);
-  }));
+  gen->callback(run(
+      [&](Ctl& c) { return c.Generate(prompt, out_dir, force, editor_opt->count() > 0, editor); }));
 
   std::string dir = ".", project;
   bool watch = false, dry_run = false;
@@ -679,13 +706,15 @@ int RunCtl(int argc, char** argv) {
 
   auto* daemon = app.add_subcommand("daemon", "Inspect or stop the background agent (backend-imd)");
   daemon->require_subcommand(1);
-  auto* dstatus = daemon->add_subcommand("status", "Show the agent's pid, version, uptime, platform, login and watches");
+  auto* dstatus = daemon->add_subcommand(
+      "status", "Show the agent's pid, version, uptime, platform, login and watches");
   json_flag(dstatus);
   dstatus->callback(run([](Ctl& c) { return c.DaemonStatus(); }));
   auto* dstop = daemon->add_subcommand("stop", "Stop the agent cleanly");
   dstop->callback(run([](Ctl& c) { return c.DaemonStop(); }));
 
-  auto* ver = app.add_subcommand("version", "Print the versions of backend-im and of the running agent");
+  auto* ver =
+      app.add_subcommand("version", "Print the versions of backend-im and of the running agent");
   json_flag(ver);
   ver->callback(run([](Ctl& c) { return c.Version(); }));
 

@@ -28,7 +28,8 @@ std::string FindOnPath(const std::string& program) {
 
 bool IsTerminalEditor(const std::string& program) {
   std::string base = program.substr(program.find_last_of('/') + 1);
-  for (const char* t : {"vi", "vim", "nvim", "nano", "emacs", "micro", "hx", "helix", "ed", "joe"}) {
+  for (const char* t :
+       {"vi", "vim", "nvim", "nano", "emacs", "micro", "hx", "helix", "ed", "joe"}) {
     if (base == t) return true;
   }
   return false;
@@ -44,8 +45,9 @@ Result<std::string> OpenEditor(const std::string& name, const std::string& dir) 
     command = visual && *visual ? visual : (editor && *editor ? editor : "");
   }
   if (command.empty()) {
-    return Error(ErrorCode::kNotFound,
-                 "no editor named and neither $VISUAL nor $EDITOR is set; open " + dir + " yourself");
+    return Error(
+        ErrorCode::kNotFound,
+        "no editor named and neither $VISUAL nor $EDITOR is set; open " + dir + " yourself");
   }
   if (command == "vscode") command = "code";
   std::vector<std::string> words;
@@ -53,8 +55,9 @@ Result<std::string> OpenEditor(const std::string& name, const std::string& dir) 
   for (std::string w; ss >> w;) words.push_back(w);
   std::string program = FindOnPath(words.at(0));
   if (program.empty()) {
-    return Error(ErrorCode::kNotFound,
-                 fmt::format("editor \"{}\" was not found on PATH; open {} yourself", words[0], dir));
+    return Error(
+        ErrorCode::kNotFound,
+        fmt::format("editor \"{}\" was not found on PATH; open {} yourself", words[0], dir));
   }
   words.push_back(dir);
   std::vector<char*> argv;

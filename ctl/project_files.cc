@@ -32,8 +32,8 @@ std::optional<std::string> RealPath(const std::string& p) {
 }
 
 bool Within(const std::string& root, const std::string& p) {
-  return p == root || (p.size() > root.size() && p.compare(0, root.size(), root) == 0 &&
-                       p[root.size()] == '/');
+  return p == root ||
+         (p.size() > root.size() && p.compare(0, root.size(), root) == 0 && p[root.size()] == '/');
 }
 
 Status MakeDirs(const std::string& dir, mode_t mode) {
@@ -74,7 +74,7 @@ Status WriteWhole(const std::string& path, const std::string& content, mode_t mo
 }
 
 void RemoveTree(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) return;
   if (S_ISDIR(st.st_mode)) {
     if (DIR* d = ::opendir(path.c_str())) {
@@ -99,7 +99,7 @@ Status CheckParents(const std::string& root_real, const std::string& root, const
     size_t slash = rel.find('/', pos);
     if (slash == std::string::npos) return OkStatus();
     std::string prefix = root + "/" + rel.substr(0, slash);
-    struct stat st{};
+    struct stat st {};
     if (::lstat(prefix.c_str(), &st) != 0) return OkStatus();  // absent: created later
     if (S_ISLNK(st.st_mode)) {
       auto real = RealPath(prefix);
@@ -109,21 +109,23 @@ Status CheckParents(const std::string& root_real, const std::string& root, const
                                  rel.substr(0, slash), root));
       }
     } else if (!S_ISDIR(st.st_mode)) {
-      return Error(ErrorCode::kConflict,
-                   fmt::format("{} is a file, but {} needs it to be a folder", rel.substr(0, slash), rel));
+      return Error(ErrorCode::kConflict, fmt::format("{} is a file, but {} needs it to be a folder",
+                                                     rel.substr(0, slash), rel));
     }
     pos = slash + 1;
   }
 }
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Why deploy leaves a name out by default, or empty to keep it. A .backendimignore rule can
 // re-include any of these but .git and .backend-im.
 std::string DefaultSkipReason(const std::string& name, bool is_dir) {
-  if (name.rfind(".env", 0) == 0) return "secret (.env); re-include with !" + name + " in .backendimignore";
+  if (name.rfind(".env", 0) == 0)
+    return "secret (.env); re-include with !" + name + " in .backendimignore";
   if (!name.empty() && name[0] == '.') return "hidden";
   if (is_dir) {
     if (name == "node_modules") return "dependencies";
@@ -154,7 +156,8 @@ struct Walker {
     if (user > 0) return "excluded by .backendimignore";
     if (user < 0) return "";
     std::string why = DefaultSkipReason(name, is_dir);
-    if (why.empty() && is_dir && ::access((abs + "/pyvenv.cfg").c_str(), F_OK) == 0) why = "virtualenv";
+    if (why.empty() && is_dir && ::access((abs + "/pyvenv.cfg").c_str(), F_OK) == 0)
+      why = "virtualenv";
     return why;
   }
 
@@ -172,7 +175,7 @@ struct Walker {
     for (const auto& name : names) {
       std::string rel = rel_dir.empty() ? name : rel_dir + "/" + name;
       std::string abs = root + "/" + rel;
-      struct stat lst{};
+      struct stat lst {};
       if (::lstat(abs.c_str(), &lst) != 0) return Error(ErrorCode::kIo, Errno("cannot stat", abs));
       struct stat st = lst;
       if (S_ISLNK(lst.st_mode)) {
@@ -183,7 +186,8 @@ struct Walker {
         }
         if (::stat(abs.c_str(), &st) != 0) return Error(ErrorCode::kIo, Errno("cannot stat", abs));
         if (S_ISDIR(st.st_mode)) {
-          snap.skipped.push_back({rel, "symlink to a folder (its files are uploaded where they are)"});
+          snap.skipped.push_back(
+              {rel, "symlink to a folder (its files are uploaded where they are)"});
           continue;
         }
       }
@@ -219,7 +223,8 @@ struct Walker {
       }
       if (snap.total_bytes + size > limits.max_total_bytes) {
         return Error(ErrorCode::kInvalidArgument,
-                     fmt::format("the project is over {} bytes in all (at {})", limits.max_total_bytes, rel));
+                     fmt::format("the project is over {} bytes in all (at {})",
+                                 limits.max_total_bytes, rel));
       }
       auto content = ReadWhole(abs);
       if (!content.ok()) return content.error();
@@ -243,8 +248,9 @@ Result<WriteReport> WriteProjectFiles(const std::string& dir, const contract::Fi
   // 1. Every name first: one bad name rejects the whole answer, before anything is touched.
   for (const auto& [path, content] : files) {
     if (auto s = CheckRelativePath(path); !s.ok()) {
-      return Error(ErrorCode::kInvalidArgument,
-                   "the platform's answer was rejected and nothing was written: " + s.error().message);
+      return Error(
+          ErrorCode::kInvalidArgument,
+          "the platform's answer was rejected and nothing was written: " + s.error().message);
     }
   }
   if (auto s = MakeDirs(dir, 0755); !s.ok()) return s.error();
@@ -260,11 +266,12 @@ Result<WriteReport> WriteProjectFiles(const std::string& dir, const contract::Fi
         conflicts.push_back(path);
         continue;
       }
-      return Error(ErrorCode::kInvalidArgument,
-                   "the platform's answer was rejected and nothing was written: " + s.error().message);
+      return Error(
+          ErrorCode::kInvalidArgument,
+          "the platform's answer was rejected and nothing was written: " + s.error().message);
     }
     std::string target = dir + "/" + path;
-    struct stat st{};
+    struct stat st {};
     if (::lstat(target.c_str(), &st) != 0) {
       report.written.push_back(path);
       continue;
@@ -292,13 +299,15 @@ Result<WriteReport> WriteProjectFiles(const std::string& dir, const contract::Fi
   }
 
   // 3. Stage everything beside the target, then move into place.
-  std::string parent = dir.find('/') == std::string::npos ? "." : dir.substr(0, dir.find_last_of('/'));
+  std::string parent =
+      dir.find('/') == std::string::npos ? "." : dir.substr(0, dir.find_last_of('/'));
   if (parent.empty()) parent = "/";
   std::string base = dir.substr(dir.find_last_of('/') + 1);
   std::string tmpl = parent + "/." + base + ".staging-XXXXXX";
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
-  if (!::mkdtemp(buf.data())) return Error(ErrorCode::kIo, Errno("cannot create a staging folder in", parent));
+  if (!::mkdtemp(buf.data()))
+    return Error(ErrorCode::kIo, Errno("cannot create a staging folder in", parent));
   std::string staging = buf.data();
   for (const auto& path : report.written) {
     std::string staged = staging + "/" + path;
@@ -325,7 +334,7 @@ Result<WriteReport> WriteProjectFiles(const std::string& dir, const contract::Fi
 }
 
 Result<ProjectSnapshot> ReadProjectFiles(const std::string& dir, const ReadLimits& limits) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Error(ErrorCode::kInvalidArgument, fmt::format("{} is not a folder", dir));
   }

@@ -90,7 +90,8 @@ std::vector<std::string> Agent::WatchedDeployments() {
 
 Result<contract::GenerateResponse> Agent::Generate(const std::string& prompt) {
   if (prompt.find_first_not_of(" \t\r\n") == std::string::npos) {
-    return Error(ErrorCode::kInvalidArgument, "the prompt is empty: say what the backend should do");
+    return Error(ErrorCode::kInvalidArgument,
+                 "the prompt is empty: say what the backend should do");
   }
   return deps_.auth.Call<contract::GenerateResponse>(
       [&](const std::string& token) { return deps_.platform.Generate(token, prompt); });
@@ -109,7 +110,8 @@ Result<DeploymentRecord> Agent::Deploy(const contract::FileMap& files,
       [&](const std::string& token) { return deps_.platform.Deploy(token, req, key); });
   if (!r.ok()) return r.error();
   if (auto s = contract::ValidateId(r->deployment_id); !s.ok()) {
-    return Error(ErrorCode::kProtocol, "the platform returned a bad deployment id: " + s.error().message);
+    return Error(ErrorCode::kProtocol,
+                 "the platform returned a bad deployment id: " + s.error().message);
   }
   std::string expected = CommitHash(files);
   if (r->commit_hash != expected) {
@@ -148,7 +150,8 @@ Result<DeploymentRecord> Agent::Find(const std::string& id) {
       [&](const std::string& token) { return deps_.platform.Status(token, id); });
   if (!s.ok()) {
     if (s.error().code == ErrorCode::kNotFound) {
-      return Error(ErrorCode::kNotFound, fmt::format("no deployment {} here or on {}", id, api_url()));
+      return Error(ErrorCode::kNotFound,
+                   fmt::format("no deployment {} here or on {}", id, api_url()));
     }
     return s.error();
   }

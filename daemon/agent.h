@@ -77,5 +77,4 @@ class Agent {
   std::atomic<int> active_{0};  // watchers still following their deployment
 };
 
-
 }  // namespace bim::daemon

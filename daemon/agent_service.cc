@@ -1,8 +1,9 @@
 #include "daemon/agent_service.h"
 
+#include <unistd.h>
+
 #include <deque>
 #include <thread>
-#include <unistd.h>
 
 #include "common/log.h"
 
@@ -14,19 +15,37 @@ grpc::Status ToGrpcStatus(const bim::Status& s) {
   if (s.ok()) return grpc::Status::OK;
   grpc::StatusCode code = grpc::StatusCode::INTERNAL;
   switch (s.error().code) {
-    case ErrorCode::kInvalidArgument: code = grpc::StatusCode::INVALID_ARGUMENT; break;
-    case ErrorCode::kNotFound: code = grpc::StatusCode::NOT_FOUND; break;
-    case ErrorCode::kUnauthenticated: code = grpc::StatusCode::UNAUTHENTICATED; break;
-    case ErrorCode::kPermissionDenied: code = grpc::StatusCode::PERMISSION_DENIED; break;
+    case ErrorCode::kInvalidArgument:
+      code = grpc::StatusCode::INVALID_ARGUMENT;
+      break;
+    case ErrorCode::kNotFound:
+      code = grpc::StatusCode::NOT_FOUND;
+      break;
+    case ErrorCode::kUnauthenticated:
+      code = grpc::StatusCode::UNAUTHENTICATED;
+      break;
+    case ErrorCode::kPermissionDenied:
+      code = grpc::StatusCode::PERMISSION_DENIED;
+      break;
     case ErrorCode::kUnavailable:
     case ErrorCode::kRateLimited:
-    case ErrorCode::kTimeout: code = grpc::StatusCode::UNAVAILABLE; break;
+    case ErrorCode::kTimeout:
+      code = grpc::StatusCode::UNAVAILABLE;
+      break;
     case ErrorCode::kRejected:
-    case ErrorCode::kConflict: code = grpc::StatusCode::FAILED_PRECONDITION; break;
-    case ErrorCode::kProtocol: code = grpc::StatusCode::DATA_LOSS; break;
-    case ErrorCode::kCancelled: code = grpc::StatusCode::CANCELLED; break;
+    case ErrorCode::kConflict:
+      code = grpc::StatusCode::FAILED_PRECONDITION;
+      break;
+    case ErrorCode::kProtocol:
+      code = grpc::StatusCode::DATA_LOSS;
+      break;
+    case ErrorCode::kCancelled:
+      code = grpc::StatusCode::CANCELLED;
+      break;
     case ErrorCode::kIo:
-    case ErrorCode::kInternal: code = grpc::StatusCode::INTERNAL; break;
+    case ErrorCode::kInternal:
+      code = grpc::StatusCode::INTERNAL;
+      break;
   }
   return grpc::Status(code, s.error().message);
 }
@@ -59,7 +78,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<pb::DeploymentEvent>,
     {
       std::lock_guard lock(mu_);
       if (!found.ok() || cancelled_) {
-        if (!found.ok()) ctx_->AddTrailingMetadata(kErrorCodeKey, ErrorCodeName(found.error().code));
+        if (!found.ok())
+          ctx_->AddTrailingMetadata(kErrorCodeKey, ErrorCodeName(found.error().code));
         FinishLocked(found.ok() ? grpc::Status::CANCELLED : ToGrpcStatus(found));
         return;
       }
@@ -148,15 +168,15 @@ class WatchReactor final : public grpc::ServerWriteReactor<pb::DeploymentEvent>,
   WatchHub& hub_;
   const std::string id_;
   std::mutex mu_;
-  int64_t cursor_;                      // guarded by mu_: seq of the last event handed to gRPC
-  std::deque<EventRecord> buffer_;      // guarded by mu_
-  pb::DeploymentEvent msg_;             // lives until OnWriteDone
-  bool writing_ = false;                // guarded by mu_
-  bool finished_ = false;               // guarded by mu_
-  bool cancelled_ = false;              // guarded by mu_
-  bool subscribed_ = false;             // guarded by mu_
-  bool stopping_ = false;               // guarded by mu_
-  bool terminal_sent_ = false;          // guarded by mu_
+  int64_t cursor_;                  // guarded by mu_: seq of the last event handed to gRPC
+  std::deque<EventRecord> buffer_;  // guarded by mu_
+  pb::DeploymentEvent msg_;         // lives until OnWriteDone
+  bool writing_ = false;            // guarded by mu_
+  bool finished_ = false;           // guarded by mu_
+  bool cancelled_ = false;          // guarded by mu_
+  bool subscribed_ = false;         // guarded by mu_
+  bool stopping_ = false;           // guarded by mu_
+  bool terminal_sent_ = false;      // guarded by mu_
 };
 
 }  // namespace
@@ -301,11 +321,21 @@ grpc::ServerUnaryReactor* AgentService::LoginCheck(grpc::CallbackServerContext* 
     auto o = agent_.auth().LoginCheck(id, std::chrono::seconds(wait));
     if (!o.ok()) return o.error();
     switch (o->state) {
-      case LoginState::kPending: resp->set_state(pb::LoginCheckReply::PENDING); break;
-      case LoginState::kApproved: resp->set_state(pb::LoginCheckReply::APPROVED); break;
-      case LoginState::kDenied: resp->set_state(pb::LoginCheckReply::DENIED); break;
-      case LoginState::kExpired: resp->set_state(pb::LoginCheckReply::EXPIRED); break;
-      case LoginState::kFailed: resp->set_state(pb::LoginCheckReply::FAILED); break;
+      case LoginState::kPending:
+        resp->set_state(pb::LoginCheckReply::PENDING);
+        break;
+      case LoginState::kApproved:
+        resp->set_state(pb::LoginCheckReply::APPROVED);
+        break;
+      case LoginState::kDenied:
+        resp->set_state(pb::LoginCheckReply::DENIED);
+        break;
+      case LoginState::kExpired:
+        resp->set_state(pb::LoginCheckReply::EXPIRED);
+        break;
+      case LoginState::kFailed:
+        resp->set_state(pb::LoginCheckReply::FAILED);
+        break;
     }
     resp->set_message(o->message);
     FillAuth(agent_.auth().State(), resp->mutable_auth());
@@ -370,8 +400,7 @@ grpc::ServerUnaryReactor* AgentService::Deploy(grpc::CallbackServerContext* ctx,
 }
 
 grpc::ServerUnaryReactor* AgentService::Status(grpc::CallbackServerContext* ctx,
-                                               const pb::StatusRequest* req,
-                                               pb::Deployment* resp) {
+                                               const pb::StatusRequest* req, pb::Deployment* resp) {
   std::string id = req->deployment_id();
   return OnWorker(ctx, [this, id, resp]() -> bim::Status {
     auto d = agent_.Find(id);
@@ -380,8 +409,8 @@ grpc::ServerUnaryReactor* AgentService::Status(grpc::CallbackServerContext* ctx,
   });
 }
 
-grpc::ServerWriteReactor<pb::DeploymentEvent>* AgentService::Watch(
-    grpc::CallbackServerContext* ctx, const pb::WatchRequest* req) {
+grpc::ServerWriteReactor<pb::DeploymentEvent>* AgentService::Watch(grpc::CallbackServerContext* ctx,
+                                                                   const pb::WatchRequest* req) {
   StampVersion(ctx);
   auto* reactor = new WatchReactor(ctx, agent_.store(), agent_.hub(), req->deployment_id(),
                                    std::max<int64_t>(0, req->after_seq()));

@@ -153,7 +153,8 @@ Result<AuthState> AuthManager::Verify() {
   if (creds_ && (creds_->user_id != v->user_id || creds_->email != v->email)) {
     creds_->user_id = v->user_id;
     creds_->email = v->email;
-    if (auto st = store_.Save(*creds_); !st.ok()) log::Warn("cannot save identity: {}", st.error().message);
+    if (auto st = store_.Save(*creds_); !st.ok())
+      log::Warn("cannot save identity: {}", st.error().message);
   }
   return s;
 }
@@ -174,8 +175,10 @@ Status AuthManager::Adopt(const contract::TokenResponse& t, const std::string& s
 
 Result<AuthState> AuthManager::LoginWithToken(const std::string& token) {
   std::string trimmed = token;
-  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) trimmed.pop_back();
-  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front()))) trimmed.erase(0, 1);
+  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back())))
+    trimmed.pop_back();
+  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front())))
+    trimmed.erase(0, 1);
   if (trimmed.empty()) return Error(ErrorCode::kInvalidArgument, "the token is empty");
   if (trimmed.find_first_of(" \t\r\n") != std::string::npos) {
     return Error(ErrorCode::kInvalidArgument, "the token contains white space");
@@ -188,7 +191,8 @@ Result<AuthState> AuthManager::LoginWithToken(const std::string& token) {
     }
     return v.error();
   }
-  if (!v->valid) return Error(ErrorCode::kUnauthenticated, "the platform does not accept that token");
+  if (!v->valid)
+    return Error(ErrorCode::kUnauthenticated, "the platform does not accept that token");
   contract::TokenResponse t;
   t.access_token = trimmed;
   if (auto s = Adopt(t, "token"); !s.ok()) return s.error();
@@ -252,14 +256,17 @@ void AuthManager::RunLogin(std::string login_id) {
       return finish(LoginState::kFailed, "the agent stopped during the login");
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      return finish(LoginState::kExpired, "the login code expired; run `backend-im auth login` again");
+      return finish(LoginState::kExpired,
+                    "the login code expired; run `backend-im auth login` again");
     }
     auto r = platform_.PollDeviceLogin(kClientId, device_code);
     if (!r.ok()) return finish(LoginState::kFailed, r.error().message);
     if (auto* t = std::get_if<contract::TokenResponse>(&*r)) {
-      if (auto s = Adopt(*t, "device"); !s.ok()) return finish(LoginState::kFailed, s.error().message);
+      if (auto s = Adopt(*t, "device"); !s.ok())
+        return finish(LoginState::kFailed, s.error().message);
       auto v = Verify();
-      if (!v.ok()) log::Warn("logged in, but cannot verify the identity yet: {}", v.error().message);
+      if (!v.ok())
+        log::Warn("logged in, but cannot verify the identity yet: {}", v.error().message);
       return finish(LoginState::kApproved, "logged in");
     }
     const auto& e = std::get<contract::OAuthError>(*r);
@@ -269,7 +276,8 @@ void AuthManager::RunLogin(std::string login_id) {
       continue;
     }
     if (e.error == "expired_token") {
-      return finish(LoginState::kExpired, "the login code expired; run `backend-im auth login` again");
+      return finish(LoginState::kExpired,
+                    "the login code expired; run `backend-im auth login` again");
     }
     if (e.error == "access_denied") return finish(LoginState::kDenied, "the login was denied");
     return finish(LoginState::kFailed, "the platform refused the login: " + e.error);

@@ -73,9 +73,9 @@ class AuthManager {
     if (!fresh.ok()) return fresh.error();
     r = fn(*fresh);
     if (!r.ok() && r.error().code == ErrorCode::kUnauthenticated) {
-      return Error(ErrorCode::kUnauthenticated,
-                   "the platform rejected your credentials (" + r.error().message +
-                       "); run `backend-im auth login`");
+      return Error(ErrorCode::kUnauthenticated, "the platform rejected your credentials (" +
+                                                    r.error().message +
+                                                    "); run `backend-im auth login`");
     }
     return r;
   }
@@ -115,8 +115,8 @@ class AuthManager {
   std::mutex refresh_mu_;  // held for a whole refresh, so there is one at a time
   std::mutex mu_;
   std::condition_variable login_cv_;
-  std::optional<Credentials> creds_;                     // guarded by mu_
-  int64_t lifetime_ms_ = 0;  // guarded by mu_: lifetime of the current token; 0 = unknown
+  std::optional<Credentials> creds_;  // guarded by mu_
+  int64_t lifetime_ms_ = 0;           // guarded by mu_: lifetime of the current token; 0 = unknown
   std::map<std::string, std::unique_ptr<Login>> logins_;  // guarded by mu_
 };
 

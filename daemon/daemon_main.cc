@@ -150,13 +150,13 @@ int RunDaemon(const DaemonOptions& options) {
   if (std::string k = Env("BACKEND_IM_WS_KEEPALIVE_MS"); !k.empty()) {
     keepalive = std::chrono::milliseconds(std::clamp(std::atoll(k.c_str()), 100LL, 600000LL));
   }
-  Agent agent(
-      AgentDeps{store, hub, platform, auth, *connector, clock, random, stop, report_status, keepalive});
+  Agent agent(AgentDeps{store, hub, platform, auth, *connector, clock, random, stop, report_status,
+                        keepalive});
 
   ShutdownLatch latch;
   ServiceInfo info;
-  info.version = Env("BACKEND_IM_VERSION_OVERRIDE").empty() ? kVersion
-                                                            : Env("BACKEND_IM_VERSION_OVERRIDE");
+  info.version =
+      Env("BACKEND_IM_VERSION_OVERRIDE").empty() ? kVersion : Env("BACKEND_IM_VERSION_OVERRIDE");
   info.started_at_ms = clock.NowUnixMs();
   info.systemd_managed = !Env("NOTIFY_SOCKET").empty() || !Env("INVOCATION_ID").empty();
   info.autostarted = Env("BACKEND_IM_AUTOSTARTED") == "1";

@@ -55,9 +55,9 @@ CREATE TABLE credentials (
 
 Result<std::unique_ptr<Database>> Database::Open(const std::string& path) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
     sqlite3_close(raw);
@@ -67,9 +67,9 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path) {
   // Tokens live here: never leave the file readable by others, whatever the umask was.
   ::chmod(path.c_str(), 0600);
   std::lock_guard lock(db->mu_);
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
-                             "PRAGMA busy_timeout=5000", "PRAGMA foreign_keys=ON",
-                             "PRAGMA secure_delete=ON"}) {
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=5000",
+        "PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON"}) {
     if (auto s = db->Exec(pragma); !s.ok()) return s.error();
   }
   if (auto s = db->Migrate(); !s.ok()) return s.error();
@@ -80,7 +80,8 @@ Database::~Database() { sqlite3_close(db_); }
 
 Error Database::LastError(std::string_view what) const {
   int code = sqlite3_errcode(db_);
-  ErrorCode ec = (code == SQLITE_FULL || code == SQLITE_IOERR) ? ErrorCode::kIo : ErrorCode::kInternal;
+  ErrorCode ec =
+      (code == SQLITE_FULL || code == SQLITE_IOERR) ? ErrorCode::kIo : ErrorCode::kInternal;
   return Error(ec, fmt::format("database {} failed: {}", what, sqlite3_errmsg(db_)));
 }
 
@@ -148,8 +149,8 @@ Result<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  ErrorCode ec = (rc == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR) ? ErrorCode::kIo
-                                                                     : ErrorCode::kInternal;
+  ErrorCode ec =
+      (rc == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR) ? ErrorCode::kIo : ErrorCode::kInternal;
   return Error(ec, fmt::format("database write failed: {}", sqlite3_errmsg(db_)));
 }
 

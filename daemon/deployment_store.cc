@@ -173,8 +173,8 @@ void DeploymentStore::RememberLocked(const EventRecord& ev) {
   tails_.erase(victim);
 }
 
-std::optional<std::vector<EventRecord>> DeploymentStore::FromTail(
-    const std::string& deployment_id, int64_t after_seq, int limit) {
+std::optional<std::vector<EventRecord>> DeploymentStore::FromTail(const std::string& deployment_id,
+                                                                  int64_t after_seq, int limit) {
   std::lock_guard lock(tail_mu_);
   auto it = tails_.find(deployment_id);
   if (it == tails_.end() || it->second.empty() || after_seq + 1 < it->second.front().seq) {

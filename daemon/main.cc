@@ -1,6 +1,5 @@
 // backend-imd: the per-user agent. Flags only; everything else is in daemon_main.cc.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 
 #include "common/version.h"

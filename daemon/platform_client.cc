@@ -11,7 +11,9 @@
 namespace bim::daemon {
 namespace {
 
-bool Retryable(long status) { return status == 429 || status == 502 || status == 503 || status == 504; }
+bool Retryable(long status) {
+  return status == 429 || status == 502 || status == 503 || status == 504;
+}
 
 std::string Host(const std::string& url) {
   auto scheme_end = url.find("://");
@@ -104,13 +106,19 @@ Error PlatformClient::ErrorFromResponse(const HttpResponse& r, const std::string
   std::string msg = fmt::format("the platform answered {} to {}{}{}", r.status, what,
                                 detail.empty() ? "" : ": ", detail);
   switch (r.status) {
-    case 400: return Error(ErrorCode::kInvalidArgument, msg);
-    case 401: return Error(ErrorCode::kUnauthenticated, msg);
-    case 403: return Error(ErrorCode::kPermissionDenied, msg);
-    case 404: return Error(ErrorCode::kNotFound, msg);
+    case 400:
+      return Error(ErrorCode::kInvalidArgument, msg);
+    case 401:
+      return Error(ErrorCode::kUnauthenticated, msg);
+    case 403:
+      return Error(ErrorCode::kPermissionDenied, msg);
+    case 404:
+      return Error(ErrorCode::kNotFound, msg);
     case 409:
-    case 422: return Error(ErrorCode::kConflict, msg);
-    case 429: return Error(ErrorCode::kRateLimited, msg);
+    case 422:
+      return Error(ErrorCode::kConflict, msg);
+    case 429:
+      return Error(ErrorCode::kRateLimited, msg);
     default:
       if (r.status >= 500) return Error(ErrorCode::kUnavailable, msg);
       return Error(ErrorCode::kRejected, msg);
@@ -174,7 +182,8 @@ Result<contract::DeployResponse> PlatformClient::Deploy(const std::string& token
 
 Result<contract::StatusResponse> PlatformClient::Status(const std::string& token,
                                                         const std::string& id) {
-  auto r = Execute(JsonRequest("GET", base_url_ + "/api/status/" + contract::PercentEncode(id), token));
+  auto r =
+      Execute(JsonRequest("GET", base_url_ + "/api/status/" + contract::PercentEncode(id), token));
   if (r.ok() && r->status != 200) return ErrorFromResponse(*r, "GET /api/status");
   return Decode<contract::StatusResponse>(r, contract::ParseStatusResponse);
 }
@@ -185,10 +194,11 @@ Result<contract::VerifyResponse> PlatformClient::Verify(const std::string& token
   return Decode<contract::VerifyResponse>(r, contract::ParseVerifyResponse);
 }
 
-Result<contract::DeviceCodeResponse> PlatformClient::StartDeviceLogin(const std::string& client_id) {
-  auto r = Execute(FormRequest(base_url_ + "/oauth/device/code",
-                               contract::FormEncode({{"client_id", client_id},
-                                                     {"scope", "deploy"}})));
+Result<contract::DeviceCodeResponse> PlatformClient::StartDeviceLogin(
+    const std::string& client_id) {
+  auto r =
+      Execute(FormRequest(base_url_ + "/oauth/device/code",
+                          contract::FormEncode({{"client_id", client_id}, {"scope", "deploy"}})));
   if (r.ok() && r->status == 404) {
     return Error(ErrorCode::kRejected,
                  "this platform does not offer the device login (POST /oauth/device/code is "

@@ -98,8 +98,9 @@ MockPlatform::MockPlatform(ws::HttpWsServer& server, const MockOptions& options,
 
 bool MockPlatform::InOutage() const {
   if (options_.outage_start_ms < 0) return false;
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - started_).count();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  started_)
+                .count();
   return ms >= options_.outage_start_ms &&
          ms < options_.outage_start_ms + options_.outage_duration_ms;
 }

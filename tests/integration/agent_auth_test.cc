@@ -21,8 +21,8 @@ TEST_CASE("login with a token from stdin, then status shows who without ever pri
 
   auto human = f.Ctl({"auth", "status"});
   CHECK(human.exit_code == 0);
-  for (const auto& text : {login.out, login.err, status.out, status.err, human.out, human.err,
-                           f.AgentLog()}) {
+  for (const auto& text :
+       {login.out, login.err, status.out, status.err, human.out, human.err, f.AgentLog()}) {
     CHECK(text.find("dev-token") == std::string::npos);
   }
 }
@@ -59,7 +59,7 @@ TEST_CASE("logout erases the credentials, including from the database files") {
 TEST_CASE("the state folder is 0700 and the database 0600") {
   AgentFixture f;
   f.LoginWithToken();
-  struct stat st{};
+  struct stat st {};
   REQUIRE(::stat(f.StateDir().c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0700);
   REQUIRE(::stat((f.StateDir() + "/agent.db").c_str(), &st) == 0);

@@ -116,12 +116,20 @@ TEST_CASE("an agent of another version is detected, and one a ctl started is rep
 }
 
 TEST_CASE("every command has --help") {
-  for (std::vector<std::string> args :
-       {std::vector<std::string>{"--help"}, {"auth", "--help"}, {"auth", "login", "--help"},
-        {"auth", "status", "--help"}, {"auth", "logout", "--help"}, {"generate", "--help"},
-        {"deploy", "--help"}, {"watch", "--help"}, {"status", "--help"}, {"history", "--help"},
-        {"daemon", "--help"}, {"daemon", "status", "--help"}, {"daemon", "stop", "--help"},
-        {"version", "--help"}}) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"--help"},
+                                        {"auth", "--help"},
+                                        {"auth", "login", "--help"},
+                                        {"auth", "status", "--help"},
+                                        {"auth", "logout", "--help"},
+                                        {"generate", "--help"},
+                                        {"deploy", "--help"},
+                                        {"watch", "--help"},
+                                        {"status", "--help"},
+                                        {"history", "--help"},
+                                        {"daemon", "--help"},
+                                        {"daemon", "status", "--help"},
+                                        {"daemon", "stop", "--help"},
+                                        {"version", "--help"}}) {
     args.insert(args.begin(), CtlBinary());
     auto r = Run(args);
     CHECK_MESSAGE(r.exit_code == 0, args[1]);
@@ -175,7 +183,9 @@ class NotifyListener {
 
 }  // namespace
 
-TEST_CASE("under a notify listener: READY=1 once listening, STATUS, WATCHDOG=1, then STOPPING=1 and exit 0") {
+TEST_CASE(
+    "under a notify listener: READY=1 once listening, STATUS, WATCHDOG=1, then STOPPING=1 and exit "
+    "0") {
   AgentFixture f;
   NotifyListener notify;
   auto o = f.Options();
@@ -237,8 +247,8 @@ TEST_CASE("a connection from another uid is refused and logged, even when the pa
   o.env["BACKEND_IM_NO_AUTOSTART"] = "1";
   o.env["HOME"] = "/tmp";
   o.unset_env.clear();
-  auto r = Run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", CtlBinary(), "history",
-                "--json"},
+  auto r = Run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", CtlBinary(),
+                "history", "--json"},
                o);
   CHECK(r.exit_code == 4);
   CHECK(r.out.find("[") == std::string::npos);  // no history reached the other user

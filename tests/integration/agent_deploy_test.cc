@@ -146,8 +146,8 @@ TEST_CASE("429s before the deploy is accepted: retried, and exactly one deployme
 }
 
 TEST_CASE("a lost deploy response is retried with the same Idempotency-Key: one deployment") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "50",
-                  "--drop-deploy-response-first", "1"});
+  AgentFixture f(
+      {"--token", "dev-token", "--stage-delay-ms", "50", "--drop-deploy-response-first", "1"});
   f.LoginWithToken();
   auto r = f.Ctl({"deploy", "-d", f.MakeProject("p"), "--watch", "--json"});
   REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err + f.AgentLog()));
@@ -194,8 +194,8 @@ TEST_CASE("Ctrl-C while watching detaches, and the deployment goes on") {
 }
 
 TEST_CASE("against a platform with only the seed's contract, deploy --watch still completes") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100", "--seed-only",
-                  "--ws-drop-after", "4"});
+  AgentFixture f(
+      {"--token", "dev-token", "--stage-delay-ms", "100", "--seed-only", "--ws-drop-after", "4"});
   f.LoginWithToken();
   auto r = f.Ctl({"deploy", "-d", f.MakeProject("p"), "--watch", "--json"});
   REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err + f.AgentLog()));

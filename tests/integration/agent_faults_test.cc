@@ -5,8 +5,8 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
-#include "tests/integration/agent_fixture.h"
 #include "common/random.h"
+#include "tests/integration/agent_fixture.h"
 #include "tests/integration/hostile_platform.h"
 #include "tests/integration/stall_proxy.h"
 
@@ -38,8 +38,8 @@ long PeakRssKib(int pid) {
 TEST_CASE("the platform's stream dropped at every stage in turn loses nothing") {
   for (bool seed_only : {false, true}) {
     for (int n = 1; n <= 7; ++n) {
-      std::vector<std::string> args = {"--token", "dev-token", "--stage-delay-ms", "80",
-                                       "--ws-drop-after", std::to_string(n)};
+      std::vector<std::string> args = {"--token", "dev-token",       "--stage-delay-ms",
+                                       "80",      "--ws-drop-after", std::to_string(n)};
       if (seed_only) args.push_back("--seed-only");
       AgentFixture f(args);
       f.LoginWithToken();
@@ -92,7 +92,8 @@ TEST_CASE("SIGKILL during database writes: history and events stay intact, no ga
                   "SELECT COUNT(*) FROM (SELECT deployment_id, status FROM events GROUP BY "
                   "deployment_id, status HAVING COUNT(*) > 1);"});
   CHECK(dup.out == "0\n");
-  CHECK(Run({"sqlite3", db, "SELECT COUNT(*) FROM deployments;"}).out == std::to_string(ids.size()) + "\n");
+  CHECK(Run({"sqlite3", db, "SELECT COUNT(*) FROM deployments;"}).out ==
+        std::to_string(ids.size()) + "\n");
 }
 
 namespace {
@@ -106,8 +107,11 @@ struct ScriptedPlatform {
   explicit ScriptedPlatform(std::string status_body) {
     platform.Set("POST /api/deploy", [this](const bim::ws::HttpRequest&) {
       return bim::ws::HttpResponse{
-          200, "application/json", {},
-          R"({"deploymentId":")" + id + R"(","projectId":"p","commitHash":"abc","status":"queued"})"};
+          200,
+          "application/json",
+          {},
+          R"({"deploymentId":")" + id +
+              R"(","projectId":"p","commitHash":"abc","status":"queued"})"};
     });
     platform.Set("GET /api/status/" + id, [status_body](const bim::ws::HttpRequest&) {
       return bim::ws::HttpResponse{200, "application/json", {}, status_body};
@@ -120,8 +124,9 @@ struct ScriptedPlatform {
   }
 
   std::string Stage(const std::string& status, int seq, const std::string& url = "") const {
-    std::string j = R"({"deploymentId":")" + id + R"(","projectId":"p","commitHash":"abc","status":")" +
-                    status + R"(","logs":[")" + status + R"( log"],"seq":)" + std::to_string(seq);
+    std::string j = R"({"deploymentId":")" + id +
+                    R"(","projectId":"p","commitHash":"abc","status":")" + status +
+                    R"(","logs":[")" + status + R"( log"],"seq":)" + std::to_string(seq);
     if (!url.empty()) j += R"(,"url":")" + url + "\"";
     return j + "}";
   }
@@ -160,7 +165,8 @@ TEST_CASE("hostile platform: frames outside the contract are skipped, valid even
   CHECK(f.Ctl({"history"}).exit_code == 0);
 }
 
-TEST_CASE("hostile platform: a 50 MB frame and a flood of 10 000 frames leave the agent up and small") {
+TEST_CASE(
+    "hostile platform: a 50 MB frame and a flood of 10 000 frames leave the agent up and small") {
   ScriptedPlatform sp(kCompleteStatus);
   std::atomic<int> connections{0};
   sp.on_open = [&](const std::shared_ptr<bim::ws::WsSession>& s) {
@@ -196,8 +202,8 @@ TEST_CASE("hostile platform: a 50 MB frame and a flood of 10 000 frames leave th
 TEST_CASE("hostile platform: invalid UTF-8 and broken JSON in answers are clear errors, no crash") {
   HostilePlatform hp;
   hp.Set("POST /api/generate", [](const bim::ws::HttpRequest&) {
-    return bim::ws::HttpResponse{200, "application/json", {},
-                                 std::string("{\"files\":{\"main.py\":\"\xff\xfe bad\"}}")};
+    return bim::ws::HttpResponse{
+        200, "application/json", {}, std::string("{\"files\":{\"main.py\":\"\xff\xfe bad\"}}")};
   });
   hp.Set("GET /api/status/dep-x", [](const bim::ws::HttpRequest&) {
     return bim::ws::HttpResponse{200, "application/json", {}, "{\"id\": \"dep-x\", \"status\": "};
@@ -215,7 +221,8 @@ TEST_CASE("hostile platform: invalid UTF-8 and broken JSON in answers are clear 
   CHECK(f.Ctl({"history"}).exit_code == 0);
 }
 
-TEST_CASE("the stream URL the platform suggests is ignored: tokens go only to the configured platform") {
+TEST_CASE(
+    "the stream URL the platform suggests is ignored: tokens go only to the configured platform") {
   HostilePlatform elsewhere;
   std::atomic<int> hits{0};
   elsewhere.Set("GET /ws", [&hits](const bim::ws::HttpRequest&) {
@@ -231,11 +238,13 @@ TEST_CASE("the stream URL the platform suggests is ignored: tokens go only to th
   elsewhere.Start();
   ScriptedPlatform sp(kCompleteStatus);
   sp.platform.Set("POST /api/deploy", [&](const bim::ws::HttpRequest&) {
-    return bim::ws::HttpResponse{200, "application/json", {},
-                                 R"({"deploymentId":"dep-hostile-1","projectId":"p","commitHash":"abc",)"
-                                 R"("status":"queued","websocketUrl":")" +
-                                     std::string("ws") + elsewhere.url().substr(4) +
-                                     R"(/ws?deploymentId=dep-hostile-1"})"};
+    return bim::ws::HttpResponse{
+        200,
+        "application/json",
+        {},
+        R"({"deploymentId":"dep-hostile-1","projectId":"p","commitHash":"abc",)"
+        R"("status":"queued","websocketUrl":")" +
+            std::string("ws") + elsewhere.url().substr(4) + R"(/ws?deploymentId=dep-hostile-1"})"};
   });
   sp.on_open = [&sp](const std::shared_ptr<bim::ws::WsSession>& s) {
     int seq = 1;
@@ -264,15 +273,17 @@ TEST_CASE("tokens never reach the log, at debug level, through login, refresh an
   CHECK(f.mock().Log().find("mock-at-") == std::string::npos);
 }
 
-TEST_CASE("plain http is refused for non-loopback hosts before anything connects, and redirects are not followed") {
+TEST_CASE(
+    "plain http is refused for non-loopback hosts before anything connects, and redirects are not "
+    "followed") {
   AgentFixture f({}, false);
   for (const char* url : {"http://api.backend.im", "http://10.0.0.1:8080", "ftp://x", "http://"}) {
     auto o = f.Options();
     o.env["BACKEND_IM_API_URL"] = url;
     auto r = Run({AgentBinary()}, o, std::chrono::seconds(10));
     CHECK_MESSAGE(r.exit_code == 2, url);
-    bool explained = r.err.find("https") != std::string::npos ||
-                     r.err.find("has no host") != std::string::npos;
+    bool explained =
+        r.err.find("https") != std::string::npos || r.err.find("has no host") != std::string::npos;
     CHECK_MESSAGE(explained, r.err);
   }
   HostilePlatform redirect;
@@ -330,7 +341,8 @@ class SmallDisk {
  public:
   SmallDisk(const std::string& path, const std::string& size) : path_(path) {
     ::mkdir(path.c_str(), 0700);
-    mounted_ = ::mount("tmpfs", path.c_str(), "tmpfs", 0, ("size=" + size + ",mode=0700").c_str()) == 0;
+    mounted_ =
+        ::mount("tmpfs", path.c_str(), "tmpfs", 0, ("size=" + size + ",mode=0700").c_str()) == 0;
   }
   ~SmallDisk() {
     if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
@@ -350,7 +362,9 @@ class SmallDisk {
 
 }  // namespace
 
-TEST_CASE("a full disk: the error is reported, reads keep working, and writes recover when space returns") {
+TEST_CASE(
+    "a full disk: the error is reported, reads keep working, and writes recover when space "
+    "returns") {
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "60"});
   SmallDisk disk(f.home() / "state", "8m");
   if (!disk.mounted()) {
@@ -383,7 +397,9 @@ TEST_CASE("a full disk: the error is reported, reads keep working, and writes re
   CHECK(Run({"sqlite3", f.StateDir() + "/agent.db", "PRAGMA integrity_check;"}).out == "ok\n");
 }
 
-TEST_CASE("a stalled connection that sends nothing is detected by ping/pong, and the deployment followed to the end") {
+TEST_CASE(
+    "a stalled connection that sends nothing is detected by ping/pong, and the deployment followed "
+    "to the end") {
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "400"});
   StallProxy proxy(f.mock().port());
   f.env()["BACKEND_IM_API_URL"] = proxy.url();
@@ -426,8 +442,9 @@ TEST_CASE("SIGKILL during a token refresh: history intact, and the login state i
   auto after = f.Ctl({"auth", "status"});
   // The refresh token was rotated by the platform but its answer never stored: the agent says
   // what to do rather than failing obscurely. (0 if the platform had not rotated yet.)
-  bool clear = after.exit_code == 0 ||
-               (after.exit_code == 3 && after.err.find("backend-im auth login") != std::string::npos);
+  bool clear =
+      after.exit_code == 0 ||
+      (after.exit_code == 3 && after.err.find("backend-im auth login") != std::string::npos);
   CHECK_MESSAGE(clear, after.err);
   REQUIRE(f.Ctl({"auth", "login"}).exit_code == 0);
   CHECK(f.Ctl({"auth", "status"}).exit_code == 0);

@@ -14,7 +14,9 @@ namespace {
 
 // Every path below root, for "nothing was written anywhere" checks.
 std::string Tree(const std::string& root) {
-  return Run({"/bin/sh", "-c", "cd '" + root + "' && find . | grep -v '^./state' | grep -v '^./run' | sort"}).out;
+  return Run({"/bin/sh", "-c",
+              "cd '" + root + "' && find . | grep -v '^./state' | grep -v '^./run' | sort"})
+      .out;
 }
 
 }  // namespace
@@ -23,8 +25,8 @@ TEST_CASE("a generate response carrying unsafe names writes nothing anywhere") {
   for (const char* evil : {"../escape.py", "/tmp/abs.py", "a/../../b.py", "app\\\\..\\\\x.py",
                            ".git/hooks/post-checkout", ""}) {
     HostilePlatform platform;
-    std::string body = std::string(R"({"files":{"main.py":"print(1)\n",")") + evil +
-                       R"(":"import os\n"}})";
+    std::string body =
+        std::string(R"({"files":{"main.py":"print(1)\n",")") + evil + R"(":"import os\n"}})";
     platform.Set("POST /api/generate", [body](const bim::ws::HttpRequest&) {
       return bim::ws::HttpResponse{200, "application/json", {}, body};
     });
@@ -40,7 +42,8 @@ TEST_CASE("a generate response carrying unsafe names writes nothing anywhere") {
   }
 }
 
-TEST_CASE("a generate that would overwrite an edited file lists it and changes nothing, unless --force") {
+TEST_CASE(
+    "a generate that would overwrite an edited file lists it and changes nothing, unless --force") {
   AgentFixture f;
   f.LoginWithToken();
   std::string dir = f.home() / "api";

@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -63,8 +62,9 @@ class AgentFixture {
   ProcessOptions Options(std::string stdin_data = "", std::string cwd = "") const {
     ProcessOptions o;
     o.env = env_;
-    o.unset_env = {"BACKEND_IM_TOKEN", "BACKEND_IM_SOCKET", "BACKEND_IM_NO_AUTOSTART", "VISUAL",
-                   "EDITOR", "NOTIFY_SOCKET", "INVOCATION_ID", "JOURNAL_STREAM"};
+    o.unset_env = {
+        "BACKEND_IM_TOKEN", "BACKEND_IM_SOCKET", "BACKEND_IM_NO_AUTOSTART", "VISUAL",
+        "EDITOR",           "NOTIFY_SOCKET",     "INVOCATION_ID",           "JOURNAL_STREAM"};
     o.stdin_data = std::move(stdin_data);
     o.cwd = std::move(cwd);
     return o;
@@ -169,8 +169,8 @@ inline std::vector<std::string> Statuses(const std::vector<nlohmann::json>& even
 
 inline const std::vector<std::string>& SuccessStages() {
   static const std::vector<std::string> kStages = {
-      "queued", "committing", "creating_namespace", "creating_pvc",
-      "building", "deploying", "health_check", "complete"};
+      "queued",   "committing", "creating_namespace", "creating_pvc",
+      "building", "deploying",  "health_check",       "complete"};
   return kStages;
 }
 

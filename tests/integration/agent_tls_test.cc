@@ -14,9 +14,9 @@ class TlsServer {
                   dir_ / "key.pem", "-out", dir_ / "cert.pem", "-subj", "/CN=" + name, "-addext",
                   "subjectAltName=DNS:" + name, "-days", "2"});
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-    server_ = std::make_unique<Process>(std::vector<std::string>{
-        "openssl", "s_server", "-accept", "127.0.0.1:0", "-cert", dir_ / "cert.pem", "-key",
-        dir_ / "key.pem", "-www"});
+    server_ = std::make_unique<Process>(
+        std::vector<std::string>{"openssl", "s_server", "-accept", "127.0.0.1:0", "-cert",
+                                 dir_ / "cert.pem", "-key", dir_ / "key.pem", "-www"});
     REQUIRE(server_->WaitForOutput("ACCEPT 127.0.0.1:", std::chrono::seconds(10)));
     std::string out = server_->Stdout();
     port_ = std::atoi(out.c_str() + out.find("ACCEPT 127.0.0.1:") + 17);
@@ -43,7 +43,9 @@ RunResult LoginAgainst(AgentFixture& f, const std::string& url, const std::strin
 
 }  // namespace
 
-TEST_CASE("https: an untrusted certificate is refused, a trusted one passes, a wrong host name is refused") {
+TEST_CASE(
+    "https: an untrusted certificate is refused, a trusted one passes, a wrong host name is "
+    "refused") {
   TlsServer localhost("localhost");
   TlsServer other("otherhost.example");
   AgentFixture f({}, false);
@@ -60,7 +62,8 @@ TEST_CASE("https: an untrusted certificate is refused, a trusted one passes, a w
   CHECK(trusted.err.find("outside the API contract") != std::string::npos);
 
   // A certificate the CA file trusts, but for another host name.
-  auto wrong_host = LoginAgainst(f, "https://localhost:" + std::to_string(other.port()), other.cert());
+  auto wrong_host =
+      LoginAgainst(f, "https://localhost:" + std::to_string(other.port()), other.cert());
   CHECK(wrong_host.exit_code == 5);
   bool named = wrong_host.err.find("subject name") != std::string::npos ||
                wrong_host.err.find("host name") != std::string::npos;

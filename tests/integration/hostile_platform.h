@@ -21,8 +21,8 @@ class HostilePlatform {
   HostilePlatform() {
     // The token check every client makes first.
     routes_["GET /api/auth/verify"] = [](const ws::HttpRequest&) {
-      return ws::HttpResponse{200, "application/json", {},
-                              R"({"valid":true,"userId":"u","email":"e@example.com"})"};
+      return ws::HttpResponse{
+          200, "application/json", {}, R"({"valid":true,"userId":"u","email":"e@example.com"})"};
     };
   }
 
@@ -30,14 +30,16 @@ class HostilePlatform {
   void SetWs(ws::WsHandlers handlers) { server_.SetWsHandlers(std::move(handlers)); }
 
   void Start() {
-    server_.SetHttpHandler([this](const ws::HttpRequest& req, std::shared_ptr<ws::HttpResponder> r) {
-      auto it = routes_.find(req.method + " " + req.path);
-      if (it == routes_.end()) {
-        r->Respond(ws::HttpResponse{404, "application/json", {}, R"({"error":"not_found","message":"no"})"});
-        return;
-      }
-      r->Respond(it->second(req));
-    });
+    server_.SetHttpHandler(
+        [this](const ws::HttpRequest& req, std::shared_ptr<ws::HttpResponder> r) {
+          auto it = routes_.find(req.method + " " + req.path);
+          if (it == routes_.end()) {
+            r->Respond(ws::HttpResponse{
+                404, "application/json", {}, R"({"error":"not_found","message":"no"})"});
+            return;
+          }
+          r->Respond(it->second(req));
+        });
     auto port = server_.Listen("127.0.0.1", 0);
     REQUIRE(port.ok());
     port_ = *port;

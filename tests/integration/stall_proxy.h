@@ -95,7 +95,8 @@ class StallProxy {
       for (int i = 0; i < 2 && !closed; ++i) {
         if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
         ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-        if (n <= 0 || ::write(i == 0 ? c->b : c->a, buf, static_cast<size_t>(n)) != n) closed = true;
+        if (n <= 0 || ::write(i == 0 ? c->b : c->a, buf, static_cast<size_t>(n)) != n)
+          closed = true;
       }
       if (closed) break;
     }

@@ -334,7 +334,9 @@ void WriteFile(const std::string& path, const std::string& content) {
 int CountOfRefreshes(const std::string& mock_log) {
   int n = 0;
   const std::string needle = "grant refresh_token";
-  for (size_t at = mock_log.find(needle); at != std::string::npos; at = mock_log.find(needle, at + 1)) ++n;
+  for (size_t at = mock_log.find(needle); at != std::string::npos;
+       at = mock_log.find(needle, at + 1))
+    ++n;
   return n;
 }
 

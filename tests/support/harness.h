@@ -34,10 +34,10 @@ class TempDir {
 using Env = std::map<std::string, std::string>;
 
 struct ProcessOptions {
-  Env env;                     // set on top of the test's own environment
+  Env env;  // set on top of the test's own environment
   std::vector<std::string> unset_env;
-  std::string cwd;             // empty: the test's
-  std::string stdin_data;      // written to the child's stdin, then closed
+  std::string cwd;         // empty: the test's
+  std::string stdin_data;  // written to the child's stdin, then closed
   bool new_process_group = false;
 };
 
@@ -103,8 +103,7 @@ struct HttpReply {
   std::map<std::string, std::string> headers;  // names lower-cased
 };
 HttpReply HttpRequest(const std::string& method, const std::string& url,
-                      const std::string& body = "",
-                      const std::vector<std::string>& headers = {},
+                      const std::string& body = "", const std::vector<std::string>& headers = {},
                       std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 // How many refresh_token grants a mock's request log shows.

@@ -8,8 +8,8 @@ TEST_CASE("stage names round-trip and the success path is the seed's order") {
   std::vector<std::string> names;
   for (Stage s : SuccessPath()) names.emplace_back(StageName(s));
   CHECK(names == std::vector<std::string>{"queued", "committing", "creating_namespace",
-                                          "creating_pvc", "building", "deploying",
-                                          "health_check", "complete"});
+                                          "creating_pvc", "building", "deploying", "health_check",
+                                          "complete"});
   for (Stage s : SuccessPath()) CHECK(ParseStage(StageName(s)) == s);
   CHECK(ParseStage("failed") == Stage::kFailed);
   CHECK_FALSE(ParseStage("exploded").has_value());
@@ -100,8 +100,8 @@ TEST_CASE("status, verify, device code and token responses parse") {
 }
 
 TEST_CASE("form encoding round-trips reserved characters") {
-  std::string enc = FormEncode({{"grant_type", "urn:ietf:params:oauth:grant-type:device_code"},
-                                {"x", "a b&c=d"}});
+  std::string enc = FormEncode(
+      {{"grant_type", "urn:ietf:params:oauth:grant-type:device_code"}, {"x", "a b&c=d"}});
   CHECK(enc.find(' ') == std::string::npos);
   auto dec = FormDecode(enc);
   CHECK(dec["grant_type"] == "urn:ietf:params:oauth:grant-type:device_code");

@@ -21,14 +21,51 @@ struct Corpus {
 
 // Paths created in each repository; a trailing '/' makes a folder.
 const std::vector<std::string> kPaths = {
-    "main.py", "app/", "app/models.py", "app/cache/", "app/cache/x.bin", "build/",
-    "build/out.txt", "docs/", "docs/build/", "docs/build/index.html", "docs/notes.md",
-    "a/", "a/b/", "a/b/c/", "a/b/c/deep.log", "a/x.log", "top.log", "logs/", "logs/keep.log",
-    "logs/drop.log", ".env", ".env.example", "secret.pem", "notes/", "notes/todo.txt",
-    "foo/", "foo/bar/", "foo/bar/baz.txt", "x/", "x/foo/", "x/foo/bar/", "x/foo/bar/baz.txt",
-    "abc1.txt", "abcz.txt", "file[1].txt", "#hash.txt", "!bang.txt", "space .txt",
-    "node_modules/", "node_modules/m/", "node_modules/m/i.js", "data.json", "deep/",
-    "deep/er/", "deep/er/data.json",
+    "main.py",
+    "app/",
+    "app/models.py",
+    "app/cache/",
+    "app/cache/x.bin",
+    "build/",
+    "build/out.txt",
+    "docs/",
+    "docs/build/",
+    "docs/build/index.html",
+    "docs/notes.md",
+    "a/",
+    "a/b/",
+    "a/b/c/",
+    "a/b/c/deep.log",
+    "a/x.log",
+    "top.log",
+    "logs/",
+    "logs/keep.log",
+    "logs/drop.log",
+    ".env",
+    ".env.example",
+    "secret.pem",
+    "notes/",
+    "notes/todo.txt",
+    "foo/",
+    "foo/bar/",
+    "foo/bar/baz.txt",
+    "x/",
+    "x/foo/",
+    "x/foo/bar/",
+    "x/foo/bar/baz.txt",
+    "abc1.txt",
+    "abcz.txt",
+    "file[1].txt",
+    "#hash.txt",
+    "!bang.txt",
+    "space .txt",
+    "node_modules/",
+    "node_modules/m/",
+    "node_modules/m/i.js",
+    "data.json",
+    "deep/",
+    "deep/er/",
+    "deep/er/data.json",
 };
 
 const Corpus kCorpora[] = {
@@ -82,8 +119,8 @@ TEST_CASE("the ignore matcher agrees with git check-ignore on every corpus") {
       bool is_dir = kPaths[i].back() == '/';
       bool ours = rules.IsIgnored(queried[i], is_dir);
       CHECK_MESSAGE(ours == (git.count(queried[i]) > 0),
-                    (std::string(corpus.name) + ": " + queried[i] + " git=" +
-                     (git.count(queried[i]) ? "ignored" : "kept")));
+                    (std::string(corpus.name) + ": " + queried[i] +
+                     " git=" + (git.count(queried[i]) ? "ignored" : "kept")));
     }
   }
 }

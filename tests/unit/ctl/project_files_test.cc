@@ -63,7 +63,8 @@ TEST_CASE("conflicts: listed and untouched without --force, overwritten with it"
   CHECK(CountEntries(t.path()) == 4);  // proj, and its three files: no staging left behind
 }
 
-TEST_CASE("reading a project leaves out VCS, caches, secrets and outside symlinks, in a fixed order") {
+TEST_CASE(
+    "reading a project leaves out VCS, caches, secrets and outside symlinks, in a fixed order") {
   TempDir t;
   std::string p = t / "proj";
   WriteFile(p + "/main.py", "app = 1\n");

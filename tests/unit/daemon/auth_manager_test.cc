@@ -16,8 +16,8 @@ using namespace bim::daemon;
 namespace {
 
 struct Rig {
-  test::MockPlatform mock{{"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl",
-                           "3600"}};
+  test::MockPlatform mock{
+      {"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl", "3600"}};
   test::TempDir dir;
   FakeClock clock;
   StdRandom random;
@@ -57,7 +57,8 @@ TEST_CASE("a clock jump past expiry refreshes once, and the new token works") {
 }
 
 TEST_CASE("a 401 for a token the clock thinks is fresh gets one refresh and one retry") {
-  test::MockPlatform mock{{"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl", "1"}};
+  test::MockPlatform mock{
+      {"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl", "1"}};
   test::TempDir dir;
   FakeClock clock;  // never advanced: the agent believes the token is fresh
   StdRandom random;
@@ -70,7 +71,8 @@ TEST_CASE("a 401 for a token the clock thinks is fresh gets one refresh and one 
   AuthManager auth{platform, tokens, clock, random, stop, ""};
   auto ticket = auth.LoginStart();
   REQUIRE(ticket.ok());
-  REQUIRE(auth.LoginCheck(ticket->login_id, std::chrono::seconds(15))->state == LoginState::kApproved);
+  REQUIRE(auth.LoginCheck(ticket->login_id, std::chrono::seconds(15))->state ==
+          LoginState::kApproved);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the platform's clock moves on
   int calls = 0;
   auto v = auth.Call<contract::VerifyResponse>([&](const std::string& token) {

@@ -35,7 +35,8 @@ TEST_CASE("events get gap-free sequence numbers and move the deployment on") {
     auto e = store.Append("d1", NewEvent{s, {std::string("log ") + s}, "", "stream", std::nullopt});
     REQUIRE(e.ok());
   }
-  auto done = store.Append("d1", NewEvent{"complete", {"done"}, "https://abc.backend.im", "poll", 9});
+  auto done =
+      store.Append("d1", NewEvent{"complete", {"done"}, "https://abc.backend.im", "poll", 9});
   REQUIRE(done.ok());
   CHECK(done->seq == 4);
   CHECK(done->terminal);
@@ -86,7 +87,7 @@ TEST_CASE("the database survives reopening, is 0600, and its schema version is r
     DeploymentStore store(**db, clock);
     REQUIRE(store.Insert(Record("a", "p", 1)).ok());
   }
-  struct stat st{};
+  struct stat st {};
   REQUIRE(::stat((t / "agent.db").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
   auto db = Database::Open(t / "agent.db");
@@ -112,7 +113,8 @@ TEST_CASE("token store saves, loads and erases, leaving no trace in the files") 
   REQUIRE(db.ok());
   TokenStore tokens(**db);
   CHECK_FALSE(tokens.Load()->has_value());
-  Credentials c{"secret-access-token-1234", "secret-refresh-5678", 42, "device", "http://x", "u", "e"};
+  Credentials c{
+      "secret-access-token-1234", "secret-refresh-5678", 42, "device", "http://x", "u", "e"};
   REQUIRE(tokens.Save(c).ok());
   auto loaded = tokens.Load();
   REQUIRE(loaded->has_value());
