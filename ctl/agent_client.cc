@@ -1,6 +1,7 @@
 #include "ctl/agent_client.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <fmt/format.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -11,6 +12,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <cstdio>
 #include <thread>
 
 #include "common/paths.h"
@@ -50,9 +52,24 @@ std::string AgentBinary() {
   return "backend-imd";
 }
 
+// True while pid runs; a zombie (exited, not yet reaped by its new parent) counts as gone.
+bool ProcessAlive(int pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  std::string stat;
+  if (std::FILE* f = std::fopen(fmt::format("/proc/{}/stat", pid).c_str(), "r")) {
+    char buf[256] = {0};
+    stat.assign(buf, std::fread(buf, 1, sizeof buf - 1, f));
+    std::fclose(f);
+  }
+  auto paren = stat.rfind(')');
+  return !(paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z');
+}
+
 }  // namespace
 
-AgentClient::AgentClient() : socket_path_(paths::SocketPath()) {
+AgentClient::AgentClient() : socket_path_(paths::SocketPath()) { OpenChannel(); }
+
+void AgentClient::OpenChannel() {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
@@ -160,14 +177,46 @@ void AgentClient::CheckReply(const grpc::ClientContext& ctx) {
 void AgentClient::RestartIfOutdated() {
   if (!outdated_autostarted_) return;
   outdated_autostarted_ = false;
-  auto ctx = NewContext(std::chrono::seconds(5));
-  backend_im::v1::ShutdownReply reply;
-  if (!stub_->Shutdown(ctx.get(), {}, &reply).ok()) return;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (Listening(socket_path_) && std::chrono::steady_clock::now() < deadline) {
+  if (!StopAgent(std::chrono::seconds(10)).ok()) return;
+  if (Env("BACKEND_IM_NO_AUTOSTART") != "1") (void)StartAgent();
+}
+
+Status AgentClient::StopAgent(std::chrono::milliseconds timeout) {
+  backend_im::v1::AgentInfo info;
+  {
+    auto ctx = NewContext(std::chrono::seconds(5));
+    auto st = stub_->GetInfo(ctx.get(), {}, &info);
+    if (!st.ok()) {
+      return Error(ErrorCode::kUnavailable, fmt::format("cannot reach the agent on {}: {}",
+                                                        socket_path_, st.error_message()));
+    }
+    ctx = NewContext(std::chrono::seconds(5));
+    backend_im::v1::ShutdownReply reply;
+    st = stub_->Shutdown(ctx.get(), {}, &reply);
+    if (!st.ok()) {
+      return Error(ErrorCode::kUnavailable,
+                   fmt::format("the agent did not accept the stop: {}", st.error_message()));
+    }
+  }
+  // The agent's gRPC server finishes stopping only once its clients have hung up, and an idle
+  // channel does not hang up by itself on the server's GOAWAY: close ours (a fresh one connects
+  // lazily if this client is used again). The contexts above hold the channel too.
+  stub_.reset();
+  channel_.reset();
+  OpenChannel();
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto running = [&] {
+    return Listening(socket_path_) || ProcessAlive(static_cast<int>(info.pid()));
+  };
+  while (running() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  if (Env("BACKEND_IM_NO_AUTOSTART") != "1") (void)StartAgent();
+  if (running()) {
+    return Error(ErrorCode::kUnavailable,
+                 fmt::format("the agent (pid {}) did not stop within {} s", info.pid(),
+                             std::chrono::duration_cast<std::chrono::seconds>(timeout).count()));
+  }
+  return OkStatus();
 }
 
 int AgentClient::Fail(const grpc::ClientContext& ctx, const grpc::Status& status,

@@ -45,8 +45,13 @@ class AgentClient {
   std::unique_ptr<grpc::ClientContext> NewContext(std::chrono::milliseconds timeout);
   // Looks at a finished call's metadata for version skew.
   void CheckReply(const grpc::ClientContext& ctx);
-  // Stops an outdated agent that a ctl started; called once the command is done.
+  // Stops an outdated agent that a ctl started, and starts this version's; called once the
+  // command is done.
   void RestartIfOutdated();
+  // Asks the agent to stop and waits until its process is gone, not merely its socket: the
+  // agent holds its lock (and finishes its database writes) until it exits, so a new agent
+  // started any earlier would find the lock still taken.
+  Status StopAgent(std::chrono::milliseconds timeout);
 
   // Turns a failed call into an exit code and prints the message to stderr.
   int Fail(const grpc::ClientContext& ctx, const grpc::Status& status, const std::string& what);
@@ -55,6 +60,7 @@ class AgentClient {
   static bool Listening(const std::string& path);
 
  private:
+  void OpenChannel();
   Status StartAgent();
 
   std::string socket_path_;

@@ -39,21 +39,6 @@ std::string AbsolutePath(const std::string& p) {
   return p == "." ? std::string(cwd) : std::string(cwd) + "/" + p;
 }
 
-// True while pid runs; a zombie (exited, not yet reaped by its new parent) counts as gone.
-bool ProcessAlive(int pid) {
-  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
-  std::string stat = [&] {
-    std::FILE* f = std::fopen(fmt::format("/proc/{}/stat", pid).c_str(), "r");
-    if (!f) return std::string();
-    char buf[256] = {0};
-    size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-    std::fclose(f);
-    return std::string(buf, n);
-  }();
-  auto paren = stat.rfind(')');
-  return !(paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z');
-}
-
 // Maps a local (ctl-side) error to an exit code and prints it.
 int LocalFail(const Error& e, const std::string& what) {
   PrintErr(fmt::format("backend-im: {}: {}\n", what, e.message));
@@ -563,23 +548,9 @@ class Ctl {
       Print("No agent is running.\n");
       return kExitOk;
     }
-    pb::AgentInfo info;
-    auto info_ctx = client_.NewContext(kQuick);
-    auto st = client_.stub().GetInfo(info_ctx.get(), {}, &info);
-    if (!st.ok()) return client_.Fail(*info_ctx, st, "daemon stop");
-    auto ctx = client_.NewContext(kQuick);
-    pb::ShutdownReply reply;
-    st = client_.stub().Shutdown(ctx.get(), {}, &reply);
-    if (!st.ok()) return client_.Fail(*ctx, st, "daemon stop");
-    // Done when the process is gone, not merely its socket: the agent finishes its writes last.
-    auto deadline = std::chrono::steady_clock::now() + seconds(10);
-    auto running = [&] {
-      return AgentClient::Listening(client_.socket_path()) ||
-             ProcessAlive(static_cast<int>(info.pid()));
-    };
-    while (running() && std::chrono::steady_clock::now() < deadline) usleep(20000);
-    if (running()) {
-      PrintErr("backend-im: the agent did not stop within 10 s\n");
+    auto stopped = client_.StopAgent(seconds(10));
+    if (!stopped.ok()) {
+      PrintErr(fmt::format("backend-im: daemon stop: {}\n", stopped.error().message));
       return kExitAgent;
     }
     Print("Agent stopped.\n");

@@ -275,8 +275,22 @@ grpc::ServerUnaryReactor* AgentService::Shutdown(grpc::CallbackServerContext* ct
                                                  const pb::ShutdownRequest*, pb::ShutdownReply*) {
   StampVersion(ctx);
   log::Info("shutdown requested over the socket");
-  request_shutdown_();
-  return Inline(ctx, OkStatus());
+  // Stop only once the reply is out: a server shutting down waits for the calls in flight, and
+  // this one would be among them.
+  class StopWhenDone : public grpc::ServerUnaryReactor {
+   public:
+    explicit StopWhenDone(std::function<void()> stop) : stop_(std::move(stop)) {
+      Finish(grpc::Status::OK);
+    }
+    void OnDone() override {
+      stop_();
+      delete this;
+    }
+
+   private:
+    std::function<void()> stop_;
+  };
+  return new StopWhenDone(request_shutdown_);
 }
 
 grpc::ServerUnaryReactor* AgentService::AuthStatus(grpc::CallbackServerContext* ctx,

@@ -119,7 +119,8 @@ int RunDaemon(const DaemonOptions& options) {
       return 1;
     }
   }
-  auto lock = InstanceLock::Acquire(state_dir + "/agent.lock");
+  auto lock = InstanceLock::AcquireAfterStopping(state_dir + "/agent.lock", socket_path,
+                                                 std::chrono::seconds(10));
   if (!lock.ok()) {
     log::Error("{}", lock.error().message);
     return 1;

@@ -3,11 +3,14 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <thread>
 
 namespace bim::daemon {
 
@@ -36,6 +39,36 @@ Result<InstanceLock> InstanceLock::Acquire(const std::string& path) {
     // The pid is only for messages; the lock itself is what matters.
   }
   return InstanceLock(fd);
+}
+
+namespace {
+
+bool Listening(const std::string& path) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof addr.sun_path) return false;
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+Result<InstanceLock> InstanceLock::AcquireAfterStopping(const std::string& path,
+                                                        const std::string& socket_path,
+                                                        std::chrono::milliseconds patience) {
+  auto give_up = std::chrono::steady_clock::now() + patience;
+  for (;;) {
+    auto lock = Acquire(path);
+    if (lock.ok() || lock.error().code != ErrorCode::kConflict || Listening(socket_path) ||
+        std::chrono::steady_clock::now() >= give_up) {
+      return lock;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 InstanceLock::~InstanceLock() {
