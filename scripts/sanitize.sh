@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Builds everything with sanitizers (default address,undefined; or e.g. `thread`) into
-# build-<name>/ and runs the whole test suite. Every process the tests start (mock, agent, ctl)
+# build-<name>/ and runs the test suite. Every process the tests start (mock, agent, ctl)
 # is instrumented and writes any report to a log folder; a report fails the run even when the
 # process that wrote it (a detached agent, say) had nobody to check its exit code.
+# Extra arguments go to ctest. ASan+UBSan run every test. TSan runs every test but those
+# labelled grpc (they run the agent and ctl, whose gRPC hand-offs happen inside Debian's
+# uninstrumented libgrpc, invisible to TSan and so reported as races); the agent's concurrency
+# is covered under TSan by the in-process tests labelled concurrency. docs/SECURITY.md says more.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 sanitizers="${1:-address,undefined}"
@@ -19,11 +23,13 @@ cmake --build "$build" --parallel "$(nproc)"
 reports="$(mktemp -d /tmp/backend-im-sanitizer.XXXXXX)"
 export ASAN_OPTIONS="detect_leaks=1:log_path=$reports/asan:abort_on_error=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan"
-export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$reports/tsan"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$reports/tsan:ignore_noninstrumented_modules=1:suppressions=$root/tests/sanitizer/tsan.supp"
 export LSAN_OPTIONS="suppressions=$root/tests/sanitizer/lsan.supp"
 cd "$build"
 status=0
-ctest --output-on-failure --no-tests=error --timeout 600 "$@" || status=$?
+args=("$@")
+if [ ${#args[@]} -eq 0 ] && [ "$sanitizers" = thread ]; then args=(-LE grpc); fi
+ctest --output-on-failure --no-tests=error --timeout 600 "${args[@]}" || status=$?
 if compgen -G "$reports/*" > /dev/null; then
   echo "sanitize: reports were written:"
   for f in "$reports"/*; do echo "---- $f"; head -60 "$f"; done

@@ -6,27 +6,12 @@ bim_add_test(conformance_unit_tests
   SOURCES unit/conformance/shape_test.cc unit/conformance/report_test.cc
           unit/conformance/suite_test.cc
   LIBS bim::conformance
-  LABELS unit)
+  LABELS unit conformance)
 
 bim_add_test(conformance_integration_tests
   SOURCES integration/conformance_suite_test.cc
   LIBS bim::common bim_test_support nlohmann_json::nlohmann_json
-  LABELS integration)
+  LABELS integration conformance)
 target_compile_definitions(conformance_integration_tests PRIVATE
   BIM_BIN_DIR="${CMAKE_RUNTIME_OUTPUT_DIRECTORY}")
 add_dependencies(conformance_integration_tests backend-im-contract-test backend-im-mock)
-
-# A second label: bim_add_test hands LABELS to doctest_discover_tests as a flat list, which
-# keeps only the first. The discovered tests exist only when ctest reads the directory, so this
-# include, read after doctest's, sets both labels on every test the two binaries listed.
-set(_conformance_labels "${CMAKE_CURRENT_BINARY_DIR}/conformance_labels.cmake")
-file(WRITE "${_conformance_labels}" [=[
-if(conformance_unit_tests_TESTS)
-  set_tests_properties(${conformance_unit_tests_TESTS} PROPERTIES LABELS "unit;conformance")
-endif()
-if(conformance_integration_tests_TESTS)
-  set_tests_properties(${conformance_integration_tests_TESTS}
-                       PROPERTIES LABELS "integration;conformance")
-endif()
-]=])
-set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${_conformance_labels}")

@@ -1,0 +1,282 @@
+// The agent's core (daemon/agent.h) driven in-process from many threads: fan-out, reconnect,
+// token refresh and shutdown. Everything is real (the mock platform as a process, libcurl,
+// websocketpp, SQLite); only gRPC is left out, so that ThreadSanitizer can judge our own
+// concurrency: Debian's gRPC is not built with TSan, and the hand-offs inside it are invisible
+// to TSan (docs/SECURITY.md). scripts/sanitize.sh thread runs these (label "concurrency").
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/random.h"
+#include "common/stop_signal.h"
+#include "daemon/agent.h"
+#include "daemon/curl_http_client.h"
+#include "daemon/database.h"
+#include "daemon/token_store.h"
+#include "tests/support/harness.h"
+#include "ws/ws_client.h"
+
+using namespace bim;
+using namespace bim::daemon;
+
+namespace {
+
+int Count(const std::string& haystack, const std::string& needle) {
+  int n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + needle.size())) {
+    ++n;
+  }
+  return n;
+}
+
+// An agent core wired as backend-imd wires it, against a mock started with mock_args.
+struct Rig {
+  explicit Rig(std::vector<std::string> mock_args) : mock(std::move(mock_args)) {}
+  ~Rig() { Stop(); }
+
+  test::MockPlatform mock;
+  test::TempDir dir;
+  RealClock clock;
+  StdRandom random;
+  StopSignal stop;
+  CurlHttpClient http;
+  PlatformClient platform{mock.http_url(), http, random, stop};
+  std::unique_ptr<Database> db = std::move(Database::Open(dir / "agent.db").value());
+  DeploymentStore store{*db, clock};
+  TokenStore tokens{*db};
+  WatchHub hub;
+  std::unique_ptr<ws::Connector> connector = ws::MakeConnector(ws::TlsOptions{});
+  AuthManager auth{platform, tokens, clock, random, stop, "dev-token"};
+  Agent agent{AgentDeps{store, hub, platform, auth, *connector, clock, random, stop, nullptr,
+                        std::chrono::milliseconds(20000)}};
+  bool stopped = false;
+
+  // The daemon's shutdown order.
+  void Stop() {
+    if (stopped) return;
+    stopped = true;
+    stop.Stop();
+    hub.Shutdown();
+    agent.StopWatching();
+  }
+
+  DeploymentRecord Deploy() {
+    contract::FileMap files{{"main.py", "print('hi')\n"}, {"requirements.txt", "fastapi\n"}};
+    auto d = agent.Deploy(files, "", dir.path());
+    REQUIRE_MESSAGE(d.ok(), (d.ok() ? "" : d.error().message));
+    return *d;
+  }
+};
+
+// What a gRPC watch stream does, minus gRPC: subscribe, then read the store from its own
+// cursor whenever the hub says there is something new, until the terminal event or shutdown.
+class Watcher final : public WatchHub::Listener {
+ public:
+  Watcher(Rig& rig, std::string id) : rig_(rig), id_(std::move(id)) {}
+
+  void OnNewEvents() override {
+    std::lock_guard lock(mu_);
+    poked_ = true;
+    cv_.notify_all();
+  }
+  void OnShutdown() override {
+    std::lock_guard lock(mu_);
+    shut_down_ = true;
+    cv_.notify_all();
+  }
+
+  // Follows until terminal or shutdown; with leave_after > 0, leaves after that many events.
+  void Follow(size_t leave_after = 0) {
+    rig_.hub.Subscribe(id_, this);
+    for (;;) {
+      auto batch = rig_.store.EventsAfter(id_, cursor_, 100);
+      CHECK(batch.ok());  // not REQUIRE: this runs on a thread of its own
+      if (!batch.ok()) break;
+      for (const auto& e : *batch) {
+        seqs_.push_back(e.seq);
+        statuses_.push_back(e.status);
+        cursor_ = e.seq;
+        if (e.terminal) terminal_ = true;
+      }
+      if (terminal_ || (leave_after > 0 && seqs_.size() >= leave_after)) break;
+      std::unique_lock lock(mu_);
+      if (!cv_.wait_for(lock, std::chrono::seconds(30), [&] { return poked_ || shut_down_; }))
+        break;
+      if (shut_down_ && !poked_) break;
+      poked_ = false;
+    }
+    rig_.hub.Unsubscribe(id_, this);
+  }
+
+  const std::vector<int64_t>& seqs() const { return seqs_; }
+  const std::vector<std::string>& statuses() const { return statuses_; }
+  bool terminal() const { return terminal_; }
+  bool shut_down() {
+    std::lock_guard lock(mu_);
+    return shut_down_;
+  }
+
+ private:
+  Rig& rig_;
+  std::string id_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool poked_ = false;      // guarded by mu_
+  bool shut_down_ = false;  // guarded by mu_
+  int64_t cursor_ = 0;
+  std::vector<int64_t> seqs_;
+  std::vector<std::string> statuses_;
+  bool terminal_ = false;
+};
+
+// 1..n with nothing missing, nothing twice.
+bool GapFree(const std::vector<int64_t>& seqs) {
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    if (seqs[i] != static_cast<int64_t>(i) + 1) return false;
+  }
+  return !seqs.empty();
+}
+
+}  // namespace
+
+TEST_CASE("fan-out: 50 watcher threads each see every event of one upstream stream, in order") {
+  Rig rig({"--token", "dev-token", "--stage-delay-ms", "30"});
+  auto d = rig.Deploy();
+  std::vector<std::unique_ptr<Watcher>> watchers;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 50; ++i) {
+    watchers.push_back(std::make_unique<Watcher>(rig, d.id));
+    threads.emplace_back([w = watchers.back().get()] { w->Follow(); });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& w : watchers) {
+    CHECK(w->terminal());
+    CHECK(GapFree(w->seqs()));
+    CHECK(w->statuses() == watchers.front()->statuses());
+  }
+  CHECK(watchers.front()->statuses().back() == "complete");
+  CHECK(Count(rig.mock.Log(), "/ws?deploymentId=" + d.id) == 1);
+}
+
+TEST_CASE("reconnect: streams cut after every second message lose nothing and store nothing twice") {
+  Rig rig({"--token", "dev-token", "--stage-delay-ms", "30", "--ws-drop-after", "2",
+           "--ws-drop-times", "0"});
+  auto d = rig.Deploy();
+  std::vector<std::unique_ptr<Watcher>> watchers;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    watchers.push_back(std::make_unique<Watcher>(rig, d.id));
+    threads.emplace_back([w = watchers.back().get()] { w->Follow(); });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& w : watchers) {
+    CHECK(w->terminal());
+    CHECK(GapFree(w->seqs()));
+  }
+  const auto& statuses = watchers.front()->statuses();
+  CHECK(statuses.back() == "complete");
+  CHECK(std::set<std::string>(statuses.begin(), statuses.end()).size() == statuses.size());
+  CHECK(Count(rig.mock.Log(), "/ws?deploymentId=" + d.id) >= 2);  // it did reconnect
+}
+
+TEST_CASE("watchers that come and go from many threads leave the rest complete") {
+  Rig rig({"--token", "dev-token", "--stage-delay-ms", "40"});
+  auto d = rig.Deploy();
+  std::vector<std::unique_ptr<Watcher>> stayers;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 10; ++i) {
+    stayers.push_back(std::make_unique<Watcher>(rig, d.id));
+    threads.emplace_back([w = stayers.back().get()] { w->Follow(); });
+  }
+  for (int i = 0; i < 40; ++i) {
+    threads.emplace_back([&rig, &d, i] {
+      std::mt19937 rng(static_cast<unsigned>(i));
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 150));
+      Watcher w(rig, d.id);
+      w.Follow(1 + rng() % 3);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& w : stayers) {
+    CHECK(w->terminal());
+    CHECK(GapFree(w->seqs()));
+  }
+  CHECK(rig.hub.WatcherCount(d.id) == 0);
+}
+
+TEST_CASE("refresh: eight threads that need a token at once cause one refresh") {
+  test::MockPlatform mock{
+      {"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl", "3600"}};
+  test::TempDir dir;
+  FakeClock clock;
+  StdRandom random;
+  StopSignal stop;
+  CurlHttpClient http;
+  PlatformClient platform{mock.http_url(), http, random, stop};
+  auto db = Database::Open(dir / "agent.db");
+  REQUIRE(db.ok());
+  TokenStore tokens{**db};
+  AuthManager auth{platform, tokens, clock, random, stop, ""};
+  auto ticket = auth.LoginStart();
+  REQUIRE(ticket.ok());
+  REQUIRE(auth.LoginCheck(ticket->login_id, std::chrono::seconds(15))->state ==
+          LoginState::kApproved);
+  auto first = auth.AccessToken();
+  REQUIRE(first.ok());
+  clock.Advance(std::chrono::hours(2));  // past the one-hour lifetime
+
+  std::vector<std::string> got(8);
+  std::vector<std::thread> threads;
+  std::atomic<bool> go{false};
+  for (size_t i = 0; i < got.size(); ++i) {
+    threads.emplace_back([&, i] {
+      while (!go) std::this_thread::yield();
+      auto t = auth.AccessToken();
+      if (t.ok()) got[i] = *t;
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  for (const auto& t : got) CHECK(t == got.front());
+  CHECK(got.front() != *first);
+  CHECK(test::CountOfRefreshes(mock.Log()) == 1);
+  CHECK(auth.Verify().ok());
+}
+
+TEST_CASE("shutdown mid-stream ends every watcher and joins every thread") {
+  Rig rig({"--token", "dev-token", "--stage-delay-ms", "500"});
+  auto d = rig.Deploy();
+  std::vector<std::unique_ptr<Watcher>> watchers;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 20; ++i) {
+    watchers.push_back(std::make_unique<Watcher>(rig, d.id));
+    threads.emplace_back([w = watchers.back().get()] { w->Follow(); });
+  }
+  // Wait for the first stored event, then stop while the platform is mid-deployment.
+  for (int i = 0; i < 200 && rig.store.EventsAfter(d.id, 0, 1)->empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  rig.Stop();
+  for (auto& t : threads) t.join();
+  for (const auto& w : watchers) {
+    CHECK(w->shut_down());
+    CHECK_FALSE(w->terminal());
+    CHECK(std::is_sorted(w->seqs().begin(), w->seqs().end()));
+  }
+  // What was stored is intact and gap-free, ready for the next agent to resume.
+  auto stored = rig.store.EventsAfter(d.id, 0, 1000);
+  REQUIRE(stored.ok());
+  std::vector<int64_t> seqs;
+  for (const auto& e : *stored) seqs.push_back(e.seq);
+  CHECK(GapFree(seqs));
+  CHECK(rig.agent.WatchedDeployments().empty());
+}
