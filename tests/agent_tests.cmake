@@ -9,7 +9,7 @@ bim_add_test(agent_unit_tests
   LABELS unit)
 add_dependencies(agent_unit_tests backend-im-mock)
 
-# In-process tests of the agent core from many threads (fan-out, reconnect, refresh, shutdown),
+# In-process tests of the agent core from many threads (fan-out, reconnect, shutdown),
 # without gRPC, so that TSan can judge them: `scripts/sanitize.sh thread` runs label concurrency.
 bim_add_test(agent_concurrency_tests
   SOURCES unit/daemon/agent_concurrency_test.cc

@@ -1,5 +1,5 @@
 // The agent's core (daemon/agent.h) driven in-process from many threads: fan-out, reconnect,
-// token refresh and shutdown. Everything is real (the mock platform as a process, libcurl,
+// watchers coming and going, and shutdown (auth_manager_test.cc has concurrent refresh). Everything is real (the mock platform as a process, libcurl,
 // websocketpp, SQLite); only gRPC is left out, so that ThreadSanitizer can judge our own
 // concurrency: Debian's gRPC is not built with TSan, and the hand-offs inside it are invisible
 // to TSan (docs/SECURITY.md). scripts/sanitize.sh thread runs these (label "concurrency").
@@ -138,6 +138,24 @@ class Watcher final : public WatchHub::Listener {
   bool terminal_ = false;
 };
 
+// n watchers, each following on a thread of its own.
+struct Followers {
+  Followers(Rig& rig, const std::string& id, int n) {
+    for (int i = 0; i < n; ++i) {
+      watchers.push_back(std::make_unique<Watcher>(rig, id));
+      threads.emplace_back([w = watchers.back().get()] { w->Follow(); });
+    }
+  }
+  ~Followers() { Join(); }
+  void Join() {
+    for (auto& t : threads) {
+      if (t.joinable()) t.join();
+    }
+  }
+  std::vector<std::unique_ptr<Watcher>> watchers;
+  std::vector<std::thread> threads;
+};
+
 // 1..n with nothing missing, nothing twice.
 bool GapFree(const std::vector<int64_t>& seqs) {
   for (size_t i = 0; i < seqs.size(); ++i) {
@@ -151,19 +169,14 @@ bool GapFree(const std::vector<int64_t>& seqs) {
 TEST_CASE("fan-out: 50 watcher threads each see every event of one upstream stream, in order") {
   Rig rig({"--token", "dev-token", "--stage-delay-ms", "30"});
   auto d = rig.Deploy();
-  std::vector<std::unique_ptr<Watcher>> watchers;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 50; ++i) {
-    watchers.push_back(std::make_unique<Watcher>(rig, d.id));
-    threads.emplace_back([w = watchers.back().get()] { w->Follow(); });
-  }
-  for (auto& t : threads) t.join();
-  for (const auto& w : watchers) {
+  Followers f(rig, d.id, 50);
+  f.Join();
+  for (const auto& w : f.watchers) {
     CHECK(w->terminal());
     CHECK(GapFree(w->seqs()));
-    CHECK(w->statuses() == watchers.front()->statuses());
+    CHECK(w->statuses() == f.watchers.front()->statuses());
   }
-  CHECK(watchers.front()->statuses().back() == "complete");
+  CHECK(f.watchers.front()->statuses().back() == "complete");
   CHECK(Count(rig.mock.Log(), "/ws?deploymentId=" + d.id) == 1);
 }
 
@@ -171,18 +184,13 @@ TEST_CASE("reconnect: streams cut after every second message lose nothing and st
   Rig rig({"--token", "dev-token", "--stage-delay-ms", "30", "--ws-drop-after", "2",
            "--ws-drop-times", "0"});
   auto d = rig.Deploy();
-  std::vector<std::unique_ptr<Watcher>> watchers;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 8; ++i) {
-    watchers.push_back(std::make_unique<Watcher>(rig, d.id));
-    threads.emplace_back([w = watchers.back().get()] { w->Follow(); });
-  }
-  for (auto& t : threads) t.join();
-  for (const auto& w : watchers) {
+  Followers f(rig, d.id, 8);
+  f.Join();
+  for (const auto& w : f.watchers) {
     CHECK(w->terminal());
     CHECK(GapFree(w->seqs()));
   }
-  const auto& statuses = watchers.front()->statuses();
+  const auto& statuses = f.watchers.front()->statuses();
   CHECK(statuses.back() == "complete");
   CHECK(std::set<std::string>(statuses.begin(), statuses.end()).size() == statuses.size());
   CHECK(Count(rig.mock.Log(), "/ws?deploymentId=" + d.id) >= 2);  // it did reconnect
@@ -191,12 +199,8 @@ TEST_CASE("reconnect: streams cut after every second message lose nothing and st
 TEST_CASE("watchers that come and go from many threads leave the rest complete") {
   Rig rig({"--token", "dev-token", "--stage-delay-ms", "40"});
   auto d = rig.Deploy();
-  std::vector<std::unique_ptr<Watcher>> stayers;
+  Followers stayers(rig, d.id, 10);
   std::vector<std::thread> threads;
-  for (int i = 0; i < 10; ++i) {
-    stayers.push_back(std::make_unique<Watcher>(rig, d.id));
-    threads.emplace_back([w = stayers.back().get()] { w->Follow(); });
-  }
   for (int i = 0; i < 40; ++i) {
     threads.emplace_back([&rig, &d, i] {
       std::mt19937 rng(static_cast<unsigned>(i));
@@ -206,68 +210,25 @@ TEST_CASE("watchers that come and go from many threads leave the rest complete")
     });
   }
   for (auto& t : threads) t.join();
-  for (const auto& w : stayers) {
+  stayers.Join();
+  for (const auto& w : stayers.watchers) {
     CHECK(w->terminal());
     CHECK(GapFree(w->seqs()));
   }
   CHECK(rig.hub.WatcherCount(d.id) == 0);
 }
 
-TEST_CASE("refresh: eight threads that need a token at once cause one refresh") {
-  test::MockPlatform mock{
-      {"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl", "3600"}};
-  test::TempDir dir;
-  FakeClock clock;
-  StdRandom random;
-  StopSignal stop;
-  CurlHttpClient http;
-  PlatformClient platform{mock.http_url(), http, random, stop};
-  auto db = Database::Open(dir / "agent.db");
-  REQUIRE(db.ok());
-  TokenStore tokens{**db};
-  AuthManager auth{platform, tokens, clock, random, stop, ""};
-  auto ticket = auth.LoginStart();
-  REQUIRE(ticket.ok());
-  REQUIRE(auth.LoginCheck(ticket->login_id, std::chrono::seconds(15))->state ==
-          LoginState::kApproved);
-  auto first = auth.AccessToken();
-  REQUIRE(first.ok());
-  clock.Advance(std::chrono::hours(2));  // past the one-hour lifetime
-
-  std::vector<std::string> got(8);
-  std::vector<std::thread> threads;
-  std::atomic<bool> go{false};
-  for (size_t i = 0; i < got.size(); ++i) {
-    threads.emplace_back([&, i] {
-      while (!go) std::this_thread::yield();
-      auto t = auth.AccessToken();
-      if (t.ok()) got[i] = *t;
-    });
-  }
-  go = true;
-  for (auto& t : threads) t.join();
-  for (const auto& t : got) CHECK(t == got.front());
-  CHECK(got.front() != *first);
-  CHECK(test::CountOfRefreshes(mock.Log()) == 1);
-  CHECK(auth.Verify().ok());
-}
-
 TEST_CASE("shutdown mid-stream ends every watcher and joins every thread") {
   Rig rig({"--token", "dev-token", "--stage-delay-ms", "500"});
   auto d = rig.Deploy();
-  std::vector<std::unique_ptr<Watcher>> watchers;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 20; ++i) {
-    watchers.push_back(std::make_unique<Watcher>(rig, d.id));
-    threads.emplace_back([w = watchers.back().get()] { w->Follow(); });
-  }
+  Followers f(rig, d.id, 20);
   // Wait for the first stored event, then stop while the platform is mid-deployment.
   for (int i = 0; i < 200 && rig.store.EventsAfter(d.id, 0, 1)->empty(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   rig.Stop();
-  for (auto& t : threads) t.join();
-  for (const auto& w : watchers) {
+  f.Join();
+  for (const auto& w : f.watchers) {
     CHECK(w->shut_down());
     CHECK_FALSE(w->terminal());
     CHECK(std::is_sorted(w->seqs().begin(), w->seqs().end()));
