@@ -1,14 +1,15 @@
 #include "common/log.h"
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <mutex>
-#include <regex>
-
-#include <unistd.h>
 
 namespace bim::log {
 namespace {
@@ -20,10 +21,14 @@ std::string g_program = "backend-im";  // written once before threads start
 
 const char* LevelName(Level l) {
   switch (l) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "?";
 }
@@ -31,10 +36,14 @@ const char* LevelName(Level l) {
 // sd-daemon(3) priorities.
 int SyslogPriority(Level l) {
   switch (l) {
-    case Level::kDebug: return 7;
-    case Level::kInfo: return 6;
-    case Level::kWarn: return 4;
-    case Level::kError: return 3;
+    case Level::kDebug:
+      return 7;
+    case Level::kInfo:
+      return 6;
+    case Level::kWarn:
+      return 4;
+    case Level::kError:
+      return 3;
   }
   return 6;
 }
@@ -58,11 +67,56 @@ void InitFromEnvironment(const std::string& program) {
   g_journal = js != nullptr && *js != '\0';
 }
 
+namespace {
+
+bool TokenChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("._~+/=-", c) != nullptr;
+}
+
+bool StartsWithNoCase(std::string_view text, size_t at, std::string_view word) {
+  if (text.size() - at < word.size()) return false;
+  for (size_t i = 0; i < word.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(text[at + i])) != word[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// One pass over the text: after a credential's name and its separators, the run of token
+// characters becomes [redacted]. Names match in any case.
 std::string Redact(std::string_view text) {
-  static const std::regex kPatterns(
-      R"((Bearer\s+|access_token["=:\s]+|refresh_token["=:\s]+|device_code["=:\s]+)[A-Za-z0-9._~+/=-]+)",
-      std::regex::icase);
-  return std::regex_replace(std::string(text), kPatterns, "$1[redacted]");
+  struct Marker {
+    std::string_view name;        // lower case
+    std::string_view separators;  // one or more of these must follow the name
+  };
+  static constexpr Marker kMarkers[] = {{"bearer", " \t\r\n\f\v"},
+                                        {"access_token", "\"=: \t\r\n\f\v"},
+                                        {"refresh_token", "\"=: \t\r\n\f\v"},
+                                        {"device_code", "\"=: \t\r\n\f\v"}};
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    bool redacted = false;
+    for (const Marker& m : kMarkers) {
+      if (!StartsWithNoCase(text, i, m.name)) continue;
+      size_t j = i + m.name.size();
+      size_t sep_end = j;
+      while (sep_end < text.size() && m.separators.find(text[sep_end]) != std::string_view::npos)
+        ++sep_end;
+      size_t value_end = sep_end;
+      while (value_end < text.size() && TokenChar(text[value_end])) ++value_end;
+      if (sep_end == j || value_end == sep_end) continue;
+      out.append(text.substr(i, sep_end - i));
+      out.append("[redacted]");
+      i = value_end;
+      redacted = true;
+      break;
+    }
+    if (!redacted) out.push_back(text[i++]);
+  }
+  return out;
 }
 
 void Write(Level level, std::string_view message) {

@@ -1,8 +1,9 @@
 // The agent's core (daemon/agent.h) driven in-process from many threads: fan-out, reconnect,
-// watchers coming and going, and shutdown (auth_manager_test.cc has concurrent refresh). Everything is real (the mock platform as a process, libcurl,
-// websocketpp, SQLite); only gRPC is left out, so that ThreadSanitizer can judge our own
-// concurrency: Debian's gRPC is not built with TSan, and the hand-offs inside it are invisible
-// to TSan (docs/SECURITY.md). scripts/sanitize.sh thread runs these (label "concurrency").
+// watchers coming and going, and shutdown (auth_manager_test.cc has concurrent refresh). Everything
+// is real (the mock platform as a process, libcurl, websocketpp, SQLite); only gRPC is left out, so
+// that ThreadSanitizer can judge our own concurrency: Debian's gRPC is not built with TSan, and the
+// hand-offs inside it are invisible to TSan (docs/SECURITY.md). scripts/sanitize.sh thread runs
+// these (label "concurrency").
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -180,7 +181,8 @@ TEST_CASE("fan-out: 50 watcher threads each see every event of one upstream stre
   CHECK(Count(rig.mock.Log(), "/ws?deploymentId=" + d.id) == 1);
 }
 
-TEST_CASE("reconnect: streams cut after every second message lose nothing and store nothing twice") {
+TEST_CASE(
+    "reconnect: streams cut after every second message lose nothing and store nothing twice") {
   Rig rig({"--token", "dev-token", "--stage-delay-ms", "30", "--ws-drop-after", "2",
            "--ws-drop-times", "0"});
   auto d = rig.Deploy();
