@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "backend_im/v1/agent.grpc.pb.h"
@@ -52,6 +53,22 @@ class AgentClient {
   // agent holds its lock (and finishes its database writes) until it exits, so a new agent
   // started any earlier would find the lock still taken.
   Status StopAgent(std::chrono::milliseconds timeout);
+
+  // One unary call with its own deadline: checks the reply for version skew and, when the call
+  // fails, prints why and returns the exit code; nullopt on success. Usage:
+  //   if (auto failed = client.Call(&Stub::Status, req, &reply, timeout, "status")) return *failed;
+  template <typename Request, typename Reply>
+  std::optional<int> Call(grpc::Status (backend_im::v1::Agent::Stub::*method)(grpc::ClientContext*,
+                                                                              const Request&,
+                                                                              Reply*),
+                          const Request& request, Reply* reply, std::chrono::milliseconds timeout,
+                          const std::string& what) {
+    auto ctx = NewContext(timeout);
+    grpc::Status status = ((*stub_).*method)(ctx.get(), request, reply);
+    CheckReply(*ctx);
+    if (status.ok()) return std::nullopt;
+    return Fail(*ctx, status, what);
+  }
 
   // Turns a failed call into an exit code and prints the message to stderr.
   int Fail(const grpc::ClientContext& ctx, const grpc::Status& status, const std::string& what);

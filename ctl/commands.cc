@@ -23,6 +23,7 @@ namespace bim::ctl {
 namespace {
 
 namespace pb = backend_im::v1;
+using Stub = pb::Agent::Stub;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
@@ -87,17 +88,14 @@ class Ctl {
       pb::LoginWithTokenRequest req;
       req.set_access_token(token);
       pb::AuthStatusReply reply;
-      auto ctx = client_.NewContext(kQuick);
-      auto st = client_.stub().LoginWithToken(ctx.get(), req, &reply);
-      client_.CheckReply(*ctx);
-      if (!st.ok()) return client_.Fail(*ctx, st, "login failed");
+      if (auto failed = client_.Call(&Stub::LoginWithToken, req, &reply, kQuick, "login failed"))
+        return *failed;
       return PrintLoggedIn(reply);
     }
     pb::LoginStartReply start;
-    auto ctx = client_.NewContext(kQuick);
-    auto st = client_.stub().LoginStart(ctx.get(), {}, &start);
-    client_.CheckReply(*ctx);
-    if (!st.ok()) return client_.Fail(*ctx, st, "cannot start the login");
+    if (auto failed = client_.Call(&Stub::LoginStart, pb::LoginStartRequest(), &start, kQuick,
+                                   "cannot start the login"))
+      return *failed;
     if (json) {
       Print(Dump(nlohmann::json{{"verificationUri", start.verification_uri()},
                                 {"verificationUriComplete", start.verification_uri_complete()},
@@ -150,10 +148,9 @@ class Ctl {
     pb::AuthStatusRequest req;
     req.set_verify(true);
     pb::AuthStatusReply reply;
-    auto ctx = client_.NewContext(kQuick);
-    auto st = client_.stub().AuthStatus(ctx.get(), req, &reply);
-    client_.CheckReply(*ctx);
-    if (!st.ok()) return client_.Fail(*ctx, st, "cannot check the login");
+    if (auto failed =
+            client_.Call(&Stub::AuthStatus, req, &reply, kQuick, "cannot check the login"))
+      return *failed;
     if (json) {
       Print(Dump(AuthJson(reply)) + "\n");
       return reply.logged_in() ? kExitOk : kExitAuth;
@@ -179,10 +176,9 @@ class Ctl {
     int rc;
     if (!Connect(&rc)) return rc;
     pb::LogoutReply reply;
-    auto ctx = client_.NewContext(kQuick);
-    auto st = client_.stub().Logout(ctx.get(), {}, &reply);
-    client_.CheckReply(*ctx);
-    if (!st.ok()) return client_.Fail(*ctx, st, "logout failed");
+    if (auto failed =
+            client_.Call(&Stub::Logout, pb::LogoutRequest(), &reply, kQuick, "logout failed"))
+      return *failed;
     if (json) {
       Print(Dump(nlohmann::json{{"wasLoggedIn", reply.was_logged_in()}}) + "\n");
     } else {
@@ -200,11 +196,9 @@ class Ctl {
     pb::GenerateRequest req;
     req.set_prompt(prompt);
     pb::GenerateReply reply;
-    auto ctx = client_.NewContext(kSlow);
     if (!json) PrintErr("Generating...\n");
-    auto st = client_.stub().Generate(ctx.get(), req, &reply);
-    client_.CheckReply(*ctx);
-    if (!st.ok()) return client_.Fail(*ctx, st, "generate failed");
+    if (auto failed = client_.Call(&Stub::Generate, req, &reply, kSlow, "generate failed"))
+      return *failed;
 
     if (dir.empty()) dir = FolderNameForPrompt(prompt);
     contract::FileMap files;
@@ -280,10 +274,8 @@ class Ctl {
     req.set_project_id(project_id);
     req.set_directory(AbsolutePath(dir));
     pb::DeployReply reply;
-    auto ctx = client_.NewContext(kSlow);
-    auto st = client_.stub().Deploy(ctx.get(), req, &reply);
-    client_.CheckReply(*ctx);
-    if (!st.ok()) return client_.Fail(*ctx, st, "deploy failed");
+    if (auto failed = client_.Call(&Stub::Deploy, req, &reply, kSlow, "deploy failed"))
+      return *failed;
     const auto& d = reply.deployment();
     if (!d.project_id().empty() && d.project_id() != project_id) {
       if (auto s = SaveProjectMeta(dir, {d.project_id()}); !s.ok()) {
@@ -424,10 +416,7 @@ class Ctl {
     pb::StatusRequest req;
     req.set_deployment_id(id);
     pb::Deployment d;
-    auto ctx = client_.NewContext(kQuick);
-    auto st = client_.stub().Status(ctx.get(), req, &d);
-    client_.CheckReply(*ctx);
-    if (!st.ok()) return client_.Fail(*ctx, st, "status " + id);
+    if (auto failed = client_.Call(&Stub::Status, req, &d, kQuick, "status " + id)) return *failed;
     if (json) {
       Print(Dump(DeploymentJson(d)) + "\n");
     } else {
@@ -464,10 +453,7 @@ class Ctl {
     req.set_project_id(project);
     req.set_limit(limit);
     pb::HistoryReply reply;
-    auto ctx = client_.NewContext(kQuick);
-    auto st = client_.stub().History(ctx.get(), req, &reply);
-    client_.CheckReply(*ctx);
-    if (!st.ok()) return client_.Fail(*ctx, st, "history");
+    if (auto failed = client_.Call(&Stub::History, req, &reply, kQuick, "history")) return *failed;
     if (json) {
       nlohmann::json arr = nlohmann::json::array();
       for (const auto& d : reply.deployments()) arr.push_back(DeploymentJson(d));
@@ -499,10 +485,9 @@ class Ctl {
       return kExitAgent;
     }
     pb::AgentInfo info;
-    auto ctx = client_.NewContext(kQuick);
-    auto st = client_.stub().GetInfo(ctx.get(), {}, &info);
-    client_.CheckReply(*ctx);
-    if (!st.ok()) return client_.Fail(*ctx, st, "daemon status");
+    if (auto failed =
+            client_.Call(&Stub::GetInfo, pb::GetInfoRequest(), &info, kQuick, "daemon status"))
+      return *failed;
     int64_t now_ms = std::chrono::duration_cast<milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
