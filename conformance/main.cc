@@ -139,7 +139,7 @@ int Run(int argc, char** argv) {
               ctx.has_token() ? bim::conformance::Auth::kToken : bim::conformance::Auth::kNone,
               "preflight");
   if (pre.answer.status == 0) {
-    Say("cannot reach " + o.api_url + ": " + pre.answer.error);
+    Say(pre.answer.error);  // "cannot reach <url>: <why>"
     return kUsageError;
   }
   if (ctx.has_token() && pre.answer.status == 401) {

@@ -24,7 +24,7 @@
 #include "daemon/agent.h"
 #include "daemon/agent_service.h"
 #include "daemon/auth_manager.h"
-#include "daemon/curl_http_client.h"
+#include "common/curl_http_client.h"
 #include "daemon/database.h"
 #include "daemon/deployment_store.h"
 #include "daemon/instance_lock.h"

@@ -18,7 +18,7 @@
 #include "common/random.h"
 #include "common/result.h"
 #include "common/stop_signal.h"
-#include "daemon/http_client.h"
+#include "common/http_client.h"
 
 namespace bim::daemon {
 

@@ -19,7 +19,7 @@
 #include "common/random.h"
 #include "common/stop_signal.h"
 #include "daemon/agent.h"
-#include "daemon/curl_http_client.h"
+#include "common/curl_http_client.h"
 #include "daemon/database.h"
 #include "daemon/token_store.h"
 #include "tests/support/harness.h"

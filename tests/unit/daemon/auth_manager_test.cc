@@ -4,7 +4,7 @@
 
 #include <doctest/doctest.h>
 
-#include "daemon/curl_http_client.h"
+#include "common/curl_http_client.h"
 #include "daemon/database.h"
 #include "daemon/platform_client.h"
 #include "daemon/token_store.h"

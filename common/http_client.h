@@ -1,6 +1,7 @@
 #pragma once
-// HTTP behind an interface of ours (STYLE.md §2): PlatformClient talks to this, CurlHttpClient
-// implements it, and tests can put faults in between.
+// HTTP behind an interface of ours (STYLE.md §2): the agent's PlatformClient and the
+// conformance suite's transport talk to this, CurlHttpClient implements it, and tests can put
+// faults in between.
 //
 // Send returns an Error only when no HTTP response arrived (connection refused, timeout, TLS
 // failure); any status code, 500 included, is a response for the caller to judge.
@@ -14,7 +15,7 @@
 
 #include "common/result.h"
 
-namespace bim::daemon {
+namespace bim {
 
 struct HttpRequest {
   std::string method = "GET";
@@ -37,4 +38,4 @@ class HttpClient {
   virtual Result<HttpResponse> Send(const HttpRequest& request) = 0;
 };
 
-}  // namespace bim::daemon
+}  // namespace bim

@@ -1,4 +1,4 @@
-#include "daemon/curl_http_client.h"
+#include "common/curl_http_client.h"
 
 #include <curl/curl.h>
 #include <fmt/format.h>
@@ -9,7 +9,7 @@
 
 #include "common/version.h"
 
-namespace bim::daemon {
+namespace bim {
 namespace {
 
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
@@ -17,9 +17,15 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
+// Header lines of every response curl reads arrive here (a 100 Continue, say); a new status
+// line starts over, so only the final response's headers remain.
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   auto* headers = static_cast<std::map<std::string, std::string>*>(user);
   std::string line(data, size * n);
+  if (line.rfind("HTTP/", 0) == 0) {
+    headers->clear();
+    return size * n;
+  }
   auto colon = line.find(':');
   if (colon != std::string::npos) {
     std::string name = line.substr(0, colon);
@@ -60,7 +66,7 @@ Result<HttpResponse> CurlHttpClient::Send(const HttpRequest& request) {
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-  std::string agent = fmt::format("backend-imd/{}", kVersion);
+  std::string agent = fmt::format("{}/{}", user_agent_, kVersion);
   curl_easy_setopt(c, CURLOPT_USERAGENT, agent.c_str());
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp.body);
@@ -76,11 +82,12 @@ Result<HttpResponse> CurlHttpClient::Send(const HttpRequest& request) {
   headers.reset(list);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
 
-  if (request.method == "POST") {
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
+  // A body makes it a POST; any other method is named. GET needs neither.
+  if (request.method == "POST" || !request.body.empty()) {
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
-  } else if (request.method != "GET") {
+  }
+  if (request.method != "GET" && request.method != "POST") {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
 
@@ -98,4 +105,4 @@ Result<HttpResponse> CurlHttpClient::Send(const HttpRequest& request) {
   return resp;
 }
 
-}  // namespace bim::daemon
+}  // namespace bim
