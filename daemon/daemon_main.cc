@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/curl_http_client.h"
 #include "common/log.h"
 #include "common/paths.h"
 #include "common/random.h"
@@ -24,7 +25,6 @@
 #include "daemon/agent.h"
 #include "daemon/agent_service.h"
 #include "daemon/auth_manager.h"
-#include "common/curl_http_client.h"
 #include "daemon/database.h"
 #include "daemon/deployment_store.h"
 #include "daemon/instance_lock.h"

@@ -15,10 +15,10 @@
 
 #include "common/clock.h"
 #include "common/contract.h"
+#include "common/http_client.h"
 #include "common/random.h"
 #include "common/result.h"
 #include "common/stop_signal.h"
-#include "common/http_client.h"
 
 namespace bim::daemon {
 

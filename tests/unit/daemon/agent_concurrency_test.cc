@@ -7,7 +7,6 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <random>
@@ -16,10 +15,10 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/curl_http_client.h"
 #include "common/random.h"
 #include "common/stop_signal.h"
 #include "daemon/agent.h"
-#include "common/curl_http_client.h"
 #include "daemon/database.h"
 #include "daemon/token_store.h"
 #include "tests/support/harness.h"
