@@ -50,6 +50,17 @@ void Agent::EnsureWatching(const DeploymentRecord& record) {
     }
   }
   if (watchers_.count(record.id)) return;
+  // The caller's record may be older than the store: a watcher that finished (and was reaped
+  // just now) may have stored the terminal event since it was read. A watcher started from a
+  // stale record would take the platform's replay of what is already stored as new. Start from
+  // what the store holds now; the watcher that could change it is gone, and mu_ is held.
+  auto current = deps_.store.Get(record.id);
+  if (!current.ok()) {
+    log::Error("deployment {}: cannot read it to follow it: {}", record.id,
+               current.error().message);
+    return;
+  }
+  if (!*current || (*current)->terminal) return;
   WatcherDeps wd{deps_.store,
                  deps_.hub,
                  deps_.platform,
@@ -63,7 +74,7 @@ void Agent::EnsureWatching(const DeploymentRecord& record) {
                    --active_;
                    ReportStatus();
                  }};
-  auto w = std::make_unique<DeploymentWatcher>(wd, record);
+  auto w = std::make_unique<DeploymentWatcher>(wd, **current);
   ++active_;  // before Start, so the watcher's own decrement can never come first
   w->Start();
   watchers_[record.id] = std::move(w);

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <random>
@@ -241,4 +242,39 @@ TEST_CASE("shutdown mid-stream ends every watcher and joins every thread") {
   for (const auto& e : *stored) seqs.push_back(e.seq);
   CHECK(GapFree(seqs));
   CHECK(rig.agent.WatchedDeployments().empty());
+}
+
+TEST_CASE("lookups racing the end of a deployment never start a second watcher on stale state") {
+  // Each `watch` and `status` looks the deployment up (Agent::Find), which makes sure it is
+  // followed. A lookup that read the deployment just before its watcher stored the terminal
+  // event must not start a new watcher from that stale state: the platform would replay what
+  // the old one already stored, and every replayed stage would be stored twice.
+  for (bool seed_only : {false, true}) {
+    CAPTURE(seed_only);
+    std::vector<std::string> args{"--token", "dev-token", "--stage-delay-ms", "5"};
+    if (seed_only) args.push_back("--seed-only");
+    Rig rig(args);
+    for (int round = 0; round < 5; ++round) {
+      auto d = rig.Deploy();
+      std::atomic<bool> done{false};
+      std::vector<std::thread> lookups;
+      for (int i = 0; i < 4; ++i) {
+        lookups.emplace_back([&] {
+          while (!done) (void)rig.agent.Find(d.id);
+        });
+      }
+      Watcher w(rig, d.id);
+      w.Follow();
+      // Give a wrongly started second watcher time to store its replay.
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      done = true;
+      for (auto& t : lookups) t.join();
+      auto stored = rig.store.EventsAfter(d.id, 0, 1000);
+      REQUIRE(stored.ok());
+      std::vector<std::string> statuses;
+      for (const auto& e : *stored) statuses.push_back(e.status);
+      CHECK(std::set<std::string>(statuses.begin(), statuses.end()).size() == statuses.size());
+      CHECK(statuses.back() == "complete");
+    }
+  }
 }
