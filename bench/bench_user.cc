@@ -21,8 +21,6 @@ const char* const kUnset[] = {
     "BACKEND_IM_TOKEN", "BACKEND_IM_SOCKET", "BACKEND_IM_NO_AUTOSTART", "VISUAL",
     "EDITOR",           "NOTIFY_SOCKET",     "INVOCATION_ID",           "JOURNAL_STREAM"};
 
-bool Alive(int pid) { return pid > 0 && ::kill(pid, 0) == 0; }
-
 }  // namespace
 
 std::string BinPath(const std::string& name) {
@@ -115,14 +113,6 @@ int BenchUser::AgentPid() const {
   return s.empty() ? 0 : std::atoi(s.c_str());
 }
 
-void BenchUser::StopAgent() {
-  int pid = AgentPid();
-  if (!Alive(pid)) return;
-  ::kill(pid, SIGTERM);
-  for (int i = 0; i < 100 && Alive(pid); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  if (Alive(pid)) ::kill(pid, SIGKILL);
-}
+void BenchUser::StopAgent() { test::Terminate(AgentPid()); }
 
 }  // namespace bim::bench

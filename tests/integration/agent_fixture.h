@@ -22,8 +22,6 @@
 
 namespace bim::test {
 
-inline bool Alive(int pid);
-
 class AgentFixture {
  public:
   explicit AgentFixture(std::vector<std::string> mock_args = {"--token", "dev-token",
@@ -92,15 +90,7 @@ class AgentFixture {
     return s.empty() ? 0 : std::atoi(s.c_str());
   }
 
-  void StopAgent() {
-    int pid = AgentPid();
-    if (!Alive(pid)) return;
-    ::kill(pid, SIGTERM);
-    for (int i = 0; i < 100 && Alive(pid); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (Alive(pid)) ::kill(pid, SIGKILL);
-  }
+  void StopAgent() { Terminate(AgentPid()); }
 
   std::string AgentLog() const { return ReadFile(StateDir() + "/agent.log"); }
 
@@ -127,14 +117,6 @@ class AgentFixture {
   Env env_;
   std::unique_ptr<MockPlatform> mock_;
 };
-
-// True while pid runs; a zombie waiting for its reaper counts as gone.
-inline bool Alive(int pid) {
-  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
-  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
-  auto paren = stat.rfind(')');
-  return !(paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z');
-}
 
 // True when something accepts connections on the Unix socket at path.
 inline bool Listening(const std::string& path) {

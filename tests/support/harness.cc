@@ -249,6 +249,22 @@ MockPlatform::~MockPlatform() {
   process_->Wait(std::chrono::seconds(5));  // ~Process kills it if it did not stop
 }
 
+bool Alive(int pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  auto paren = stat.rfind(')');
+  return !(paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z');
+}
+
+void Terminate(int pid) {
+  if (!Alive(pid)) return;
+  ::kill(pid, SIGTERM);
+  for (int i = 0; i < 100 && Alive(pid); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (Alive(pid)) ::kill(pid, SIGKILL);
+}
+
 std::string MockPlatform::http_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 std::string MockPlatform::ws_url() const { return "ws://127.0.0.1:" + std::to_string(port_); }
 

@@ -109,6 +109,12 @@ HttpReply HttpRequest(const std::string& method, const std::string& url,
 // How many refresh_token grants a mock's request log shows.
 int CountOfRefreshes(const std::string& mock_log);
 
+// True while pid runs; a zombie waiting for its reaper counts as gone.
+bool Alive(int pid);
+// Stops a process that is not our child (a detached agent, say): SIGTERM, up to 5 s to exit,
+// then SIGKILL.
+void Terminate(int pid);
+
 // Reads a whole file; empty when missing.
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);  // creates parents
