@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
 
+#include "common/agent_record.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/curl_http_client.h"
@@ -70,6 +72,20 @@ class ShutdownLatch {
 
 constexpr int kMaxMessageBytes = 256 * 1024 * 1024;
 
+// Exit statuses a restart cannot cure; the unit lists them in RestartPreventExitStatus=, so
+// systemd says why once instead of restarting in a loop.
+constexpr int kExitRefusedConfig = 2;
+constexpr int kExitAnotherAgent = 3;
+
+// Says why the agent cannot start where whoever started it looks: the log, and the notify
+// socket, which systemd shows in `systemctl --user status` (STATUS=, ERRNO=) and which a ctl
+// that started the agent on demand reads to print the reason at once.
+int FailStart(int exit_code, int errno_value, const std::string& message) {
+  log::Error("{}", message);
+  sd_notifyf(0, "STATUS=%s\nERRNO=%d", message.c_str(), errno_value);
+  return exit_code;
+}
+
 }  // namespace
 
 int RunDaemon(const DaemonOptions& options) {
@@ -87,65 +103,90 @@ int RunDaemon(const DaemonOptions& options) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
 
   auto config = LoadConfig(paths::ConfigFile());
-  if (!config.ok()) {
-    log::Error("{}", config.error().message);
-    return 2;
-  }
+  if (!config.ok()) return FailStart(kExitRefusedConfig, EINVAL, config.error().message);
   std::string level_name = options.log_level;
   if (level_name.empty()) level_name = Env("BACKEND_IM_LOG_LEVEL");
   if (level_name.empty()) level_name = config->log_level.value_or("info");
   auto level = log::ParseLevel(level_name);
   if (!level) {
-    log::Error("unknown log level \"{}\" (debug, info, warn, error)", level_name);
-    return 2;
+    return FailStart(
+        kExitRefusedConfig, EINVAL,
+        fmt::format("unknown log level \"{}\" (debug, info, warn, error)", level_name));
   }
   log::SetLevel(*level);
 
+  // A refused URL does not stop the agent (see PlatformClient); it is said on every call.
   std::string api_url = options.api_url;
-  if (api_url.empty()) api_url = Env("BACKEND_IM_API_URL");
-  if (api_url.empty()) api_url = config->api_url.value_or(kDefaultApiUrl);
-  if (auto s = ValidateApiUrl(api_url); !s.ok()) {
-    log::Error("{}", s.error().message);
-    return 2;
+  std::string api_url_source = "--api-url";
+  if (api_url.empty()) {
+    api_url = Env("BACKEND_IM_API_URL");
+    api_url_source = "BACKEND_IM_API_URL";
+  }
+  if (api_url.empty() && config->api_url) {
+    api_url = *config->api_url;
+    api_url_source = "api_url in " + paths::ConfigFile();
+  }
+  if (api_url.empty()) {
+    api_url = kDefaultApiUrl;
+    api_url_source = "";
   }
   std::string ca_file = Env("BACKEND_IM_CA_FILE");
   if (ca_file.empty()) ca_file = config->ca_file.value_or("");
+
+  // systemd sets INVOCATION_ID for the services it runs; a ctl clears it for the agents it
+  // starts, and marks those.
+  bool autostarted = Env("BACKEND_IM_AUTOSTARTED") == "1";
+  bool systemd_managed = !autostarted && !Env("INVOCATION_ID").empty();
 
   std::string state_dir = options.state_dir.empty() ? paths::StateDir() : options.state_dir;
   std::string socket_path = options.socket_path.empty() ? paths::SocketPath() : options.socket_path;
   for (const std::string& dir : {state_dir, paths::Dirname(socket_path)}) {
     if (auto s = paths::EnsurePrivateDir(dir); !s.ok()) {
-      log::Error("{}", s.error().message);
-      return 1;
+      std::string message = s.error().message;
+      if (systemd_managed) {
+        message +=
+            "; the unit lets the agent write only to ~/.local/state/backend-im and "
+            "$XDG_RUNTIME_DIR/backend-im: leave XDG_STATE_HOME and BACKEND_IM_SOCKET unset for "
+            "the user manager, or allow the folder with `systemctl --user edit backend-imd` "
+            "(ReadWritePaths=)";
+      }
+      return FailStart(kExitRefusedConfig, EACCES, message);
     }
   }
-  auto lock = InstanceLock::AcquireAfterStopping(state_dir + "/agent.lock", socket_path,
-                                                 std::chrono::seconds(10));
+  AgentRecord self{::getpid(), socket_path,
+                   systemd_managed ? AgentRecord::kStartedBySystemd
+                   : autostarted   ? AgentRecord::kStartedByCtl
+                                   : AgentRecord::kStartedByHand};
+  // The unit's agent takes over from an on-demand one instead of failing (and, under
+  // Restart=on-failure, being started again and again beside it).
+  auto lock = InstanceLock::AcquireAfterStopping(
+      AgentLockPath(state_dir), self, LockWait{std::chrono::seconds(10), systemd_managed});
   if (!lock.ok()) {
-    log::Error("{}", lock.error().message);
-    return 1;
+    int code = lock.error().code == ErrorCode::kConflict ? kExitAnotherAgent : 1;
+    return FailStart(code, lock.error().code == ErrorCode::kConflict ? EBUSY : EIO,
+                     lock.error().message);
   }
   // We hold the lock: whatever is at the socket path is a dead agent's leftover.
   ::unlink(socket_path.c_str());
 
   auto db = Database::Open(state_dir + "/agent.db");
-  if (!db.ok()) {
-    log::Error("{}", db.error().message);
-    return 1;
-  }
+  if (!db.ok()) return FailStart(1, EIO, db.error().message);
 
   RealClock clock;
   StdRandom random;
   StopSignal stop;
   CurlHttpClient http(ca_file);
-  PlatformClient platform(api_url, http, random, stop);
+  PlatformClient platform(api_url, http, random, stop, RetryPolicy{}, api_url_source);
+  if (!platform.url_problem().ok()) log::Error("{}", platform.url_problem().error().message);
   DeploymentStore store(**db, clock);
   TokenStore tokens(**db);
   WatchHub hub;
   auto connector = ws::MakeConnector(ws::TlsOptions{ca_file});
   AuthManager auth(platform, tokens, clock, random, stop, Env("BACKEND_IM_TOKEN"));
-  auto report_status = [](const std::string& status) {
-    sd_notifyf(0, "STATUS=%s", status.c_str());
+  std::string status_prefix =
+      platform.url_problem().ok() ? "" : "platform URL refused, local commands only; ";
+  auto report_status = [status_prefix](const std::string& status) {
+    sd_notifyf(0, "STATUS=%s%s", status_prefix.c_str(), status.c_str());
   };
   std::chrono::milliseconds keepalive(20000);
   if (std::string k = Env("BACKEND_IM_WS_KEEPALIVE_MS"); !k.empty()) {
@@ -159,27 +200,22 @@ int RunDaemon(const DaemonOptions& options) {
   info.version =
       Env("BACKEND_IM_VERSION_OVERRIDE").empty() ? kVersion : Env("BACKEND_IM_VERSION_OVERRIDE");
   info.started_at_ms = clock.NowUnixMs();
-  info.systemd_managed = !Env("NOTIFY_SOCKET").empty() || !Env("INVOCATION_ID").empty();
-  info.autostarted = Env("BACKEND_IM_AUTOSTARTED") == "1";
+  info.systemd_managed = systemd_managed;
+  info.autostarted = autostarted;
   info.socket_path = socket_path;
+  if (!platform.url_problem().ok()) info.platform_problem = platform.url_problem().error().message;
   info.state_dir = state_dir;
   AgentService service(agent, info, [&latch] { latch.Request(); });
 
   auto listener = PeerCheckedListener::Listen(socket_path);
-  if (!listener.ok()) {
-    log::Error("{}", listener.error().message);
-    return 1;
-  }
+  if (!listener.ok()) return FailStart(1, EIO, listener.error().message);
   // No listening port of gRPC's own: connections come from the listener, peer-checked.
   grpc::ServerBuilder builder;
   builder.RegisterService(&service);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server) {
-    log::Error("cannot start the gRPC server");
-    return 1;
-  }
+  if (!server) return FailStart(1, EIO, "cannot start the gRPC server");
   (*listener)->Start(server.get());
 
   std::thread signal_thread([&] {
@@ -191,7 +227,9 @@ int RunDaemon(const DaemonOptions& options) {
 
   agent.ResumeWatching();
   log::Info("backend-imd {} listening on {} (platform {})", info.version, socket_path, api_url);
-  sd_notifyf(0, "READY=1\nMAINPID=%d", getpid());
+  // A ctl that started us listens only until READY=1; unset NOTIFY_SOCKET then, so later
+  // STATUS= lines go nowhere rather than to whoever binds that address next.
+  sd_notifyf(autostarted ? 1 : 0, "READY=1\nMAINPID=%d", getpid());
   agent.ReportStatus();
 
   // With WatchdogSec= set, answer at half the interval; otherwise sleep until told to stop.

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,10 +22,12 @@ using namespace bim::daemon;
 namespace {
 
 // A child process that takes the lock (and, if socket_path is set, listens there), tells the
-// parent, then holds both until it has slept hold_ms or is killed.
+// parent, then holds both until it has slept hold_ms or is killed (SIGTERM ends it, as it ends
+// an agent). With started_by set it writes an agent's record into the lock file.
 class LockHolder {
  public:
-  LockHolder(const std::string& lock_path, const std::string& socket_path, int hold_ms) {
+  LockHolder(const std::string& lock_path, const std::string& socket_path, int hold_ms,
+             const char* started_by = nullptr) {
     int sync[2];
     REQUIRE(::pipe(sync) == 0);
     pid_ = ::fork();
@@ -33,6 +36,10 @@ class LockHolder {
       ::close(sync[0]);
       int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
       if (fd < 0 || ::flock(fd, LOCK_EX) != 0) ::_exit(1);
+      if (started_by) {
+        std::string record = FormatAgentRecord({::getpid(), socket_path, started_by});
+        if (::write(fd, record.data(), record.size()) < 0) ::_exit(1);
+      }
       if (!socket_path.empty()) {
         int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
         sockaddr_un addr{};
@@ -55,17 +62,42 @@ class LockHolder {
     ::waitpid(pid_, nullptr, 0);
   }
   bool Running() { return ::waitpid(pid_, nullptr, WNOHANG) == 0; }
+  pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;
 };
 
+AgentRecord Self(const std::string& socket_path) {
+  return {::getpid(), socket_path, AgentRecord::kStartedBySystemd};
+}
+
 }  // namespace
+
+TEST_CASE("the lock holder's record names its pid, socket and starter for clients to read") {
+  test::TempDir t;
+  {
+    auto lock = InstanceLock::Acquire(t / "agent.lock", Self("/run/user/1/backend-im/agent.sock"));
+    REQUIRE(lock.ok());
+    auto record = ReadAgentRecord(t.path());
+    REQUIRE(record);
+    CHECK(record->pid == ::getpid());
+    CHECK(record->socket_path == "/run/user/1/backend-im/agent.sock");
+    CHECK(record->started_by == "systemd");
+  }
+  // A longer record before a shorter one leaves no tail behind.
+  auto lock = InstanceLock::Acquire(t / "agent.lock", {7, "/s", "ctl"});
+  REQUIRE(lock.ok());
+  auto record = ReadAgentRecord(t.path());
+  REQUIRE(record);
+  CHECK(record->socket_path == "/s");
+  CHECK(record->started_by == "ctl");
+}
 
 TEST_CASE("the instance lock is refused while another process holds it") {
   test::TempDir t;
   LockHolder holder(t / "agent.lock", "", 10'000);
-  auto lock = InstanceLock::Acquire(t / "agent.lock");
+  auto lock = InstanceLock::Acquire(t / "agent.lock", {::getpid(), t / "agent.sock", "hand"});
   REQUIRE_FALSE(lock.ok());
   CHECK(lock.error().code == ErrorCode::kConflict);
   CHECK(lock.error().message.find("backend-im daemon stop") != std::string::npos);
@@ -74,8 +106,8 @@ TEST_CASE("the instance lock is refused while another process holds it") {
 TEST_CASE("a holder that has left its socket is waited for until it exits") {
   test::TempDir t;
   LockHolder holder(t / "agent.lock", "", 300);
-  auto lock = InstanceLock::AcquireAfterStopping(t / "agent.lock", t / "agent.sock",
-                                                 std::chrono::seconds(10));
+  auto lock = InstanceLock::AcquireAfterStopping(t / "agent.lock", Self(t / "agent.sock"),
+                                                 LockWait{std::chrono::seconds(10)});
   CHECK(lock.ok());
   CHECK_FALSE(holder.Running());
 }
@@ -84,16 +116,87 @@ TEST_CASE("a holder that still listens is refused at once, and patience has a li
   test::TempDir t;
   {
     LockHolder holder(t / "agent.lock", t / "agent.sock", 10'000);
-    auto lock = InstanceLock::AcquireAfterStopping(t / "agent.lock", t / "agent.sock",
-                                                   std::chrono::seconds(10));
+    auto lock = InstanceLock::AcquireAfterStopping(t / "agent.lock", Self(t / "agent.sock"),
+                                                   LockWait{std::chrono::seconds(10)});
     REQUIRE_FALSE(lock.ok());
     CHECK(lock.error().code == ErrorCode::kConflict);
     CHECK(holder.Running());
   }
   LockHolder silent(t / "agent.lock", "", 10'000);
-  auto lock = InstanceLock::AcquireAfterStopping(t / "agent.lock", t / "other.sock",
-                                                 std::chrono::milliseconds(200));
+  auto lock = InstanceLock::AcquireAfterStopping(t / "agent.lock", Self(t / "other.sock"),
+                                                 LockWait{std::chrono::milliseconds(200)});
   REQUIRE_FALSE(lock.ok());
   CHECK(lock.error().code == ErrorCode::kConflict);
   CHECK(silent.Running());
+}
+
+TEST_CASE("a listening holder that a ctl started is asked to stop when taking over is allowed") {
+  test::TempDir t;
+  LockHolder holder(t / "agent.lock", t / "ondemand.sock", 10'000, AgentRecord::kStartedByCtl);
+  // Without permission to take over, the listening holder is refused and left alone.
+  auto refused = InstanceLock::AcquireAfterStopping(t / "agent.lock", Self(t / "unit.sock"),
+                                                    LockWait{std::chrono::seconds(10)});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(holder.Running());
+  // The holder listens on its own socket, not on ours: the record says where.
+  auto lock = InstanceLock::AcquireAfterStopping(t / "agent.lock", Self(t / "unit.sock"),
+                                                 LockWait{std::chrono::seconds(10), true});
+  CHECK(lock.ok());
+  CHECK_FALSE(holder.Running());
+  auto record = ReadAgentRecord(t.path());
+  REQUIRE(record);
+  CHECK(record->pid == ::getpid());
+}
+
+TEST_CASE("a holder started by hand or by systemd is never asked to stop") {
+  for (const char* starter : {AgentRecord::kStartedByHand, AgentRecord::kStartedBySystemd}) {
+    CAPTURE(starter);
+    test::TempDir t;
+    LockHolder holder(t / "agent.lock", t / "agent.sock", 10'000, starter);
+    auto lock = InstanceLock::AcquireAfterStopping(t / "agent.lock", Self(t / "agent.sock"),
+                                                   LockWait{std::chrono::seconds(10), true});
+    REQUIRE_FALSE(lock.ok());
+    CHECK(lock.error().code == ErrorCode::kConflict);
+    CHECK(lock.error().message.find(std::to_string(holder.pid())) != std::string::npos);
+    CHECK(holder.Running());
+  }
+}
+
+TEST_CASE("an agent record parses, tolerates older and newer writers, and refuses garbage") {
+  auto full = ParseAgentRecord("42\nsocket=/a b/agent.sock\nstarted_by=ctl\nfuture=x\n");
+  REQUIRE(full);
+  CHECK(full->pid == 42);
+  CHECK(full->socket_path == "/a b/agent.sock");
+  CHECK(full->started_by == "ctl");
+  auto bare = ParseAgentRecord("42\n");  // what agents before the record wrote
+  REQUIRE(bare);
+  CHECK(bare->pid == 42);
+  CHECK(bare->socket_path.empty());
+  CHECK_FALSE(ParseAgentRecord(""));
+  CHECK_FALSE(ParseAgentRecord("x42\nsocket=/s\n"));
+  CHECK_FALSE(ParseAgentRecord("-1\n"));
+  CHECK(FormatAgentRecord(*full).find("future") == std::string::npos);
+  CHECK(ParseAgentRecord(FormatAgentRecord(*full))->socket_path == full->socket_path);
+}
+
+TEST_CASE("a record in a folder that others can write, or not ours, is not read") {
+  test::TempDir t;
+  std::string dir = t / "state";
+  REQUIRE(::mkdir(dir.c_str(), 0700) == 0);
+  {
+    int fd = ::open((dir + "/agent.lock").c_str(), O_WRONLY | O_CREAT, 0600);
+    std::string record = FormatAgentRecord({42, "/s", "ctl"});
+    REQUIRE(::write(fd, record.data(), record.size()) > 0);
+    ::close(fd);
+  }
+  CHECK(ReadAgentRecord(dir));
+  REQUIRE(::chmod(dir.c_str(), 0777) == 0);
+  CHECK_FALSE(ReadAgentRecord(dir));
+  REQUIRE(::chmod(dir.c_str(), 0700) == 0);
+  REQUIRE(::chmod((dir + "/agent.lock").c_str(), 0666) == 0);
+  CHECK_FALSE(ReadAgentRecord(dir));
+  REQUIRE(::chmod((dir + "/agent.lock").c_str(), 0600) == 0);
+  REQUIRE(::unlink((dir + "/agent.lock").c_str()) == 0);
+  REQUIRE(::symlink("/etc/hostname", (dir + "/agent.lock").c_str()) == 0);
+  CHECK_FALSE(ReadAgentRecord(dir));
 }
