@@ -38,7 +38,8 @@ void Agent::StopWatching() {
 }
 
 void Agent::EnsureWatching(const DeploymentRecord& record) {
-  if (record.terminal || deps_.stop.stopped()) return;
+  // With a refused platform URL a watcher could only fail; the records wait for a good one.
+  if (record.terminal || deps_.stop.stopped() || !deps_.platform.url_problem().ok()) return;
   std::lock_guard lock(mu_);
   // Reap watchers whose deployments have ended.
   for (auto it = watchers_.begin(); it != watchers_.end();) {

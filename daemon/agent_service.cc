@@ -265,6 +265,7 @@ grpc::ServerUnaryReactor* AgentService::GetInfo(grpc::CallbackServerContext* ctx
   for (auto& id : agent_.WatchedDeployments()) resp->add_watched_deployments(id);
   resp->set_systemd_managed(info_.systemd_managed);
   resp->set_socket_path(info_.socket_path);
+  resp->set_platform_problem(info_.platform_problem);
   resp->set_state_dir(info_.state_dir);
   resp->set_autostarted(info_.autostarted);
   resp->set_watchers(static_cast<int32_t>(agent_.hub().TotalWatchers()));

@@ -31,6 +31,7 @@ struct ServiceInfo {
   bool systemd_managed = false;
   bool autostarted = false;
   std::string socket_path;
+  std::string platform_problem;  // why the platform URL was refused; empty when it is usable
   std::string state_dir;
 };
 

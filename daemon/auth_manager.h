@@ -65,6 +65,8 @@ class AuthManager {
 
   template <typename T>
   Result<T> Call(const std::function<Result<T>(const std::string& token)>& fn) {
+    // A refused platform URL is the first thing to fix, before logging in.
+    if (!platform_.url_problem().ok()) return platform_.url_problem().error();
     auto token = AccessToken();
     if (!token.ok()) return token.error();
     Result<T> r = fn(*token);

@@ -63,12 +63,20 @@ Status ValidateApiUrl(const std::string& url) {
 }
 
 PlatformClient::PlatformClient(std::string base_url, HttpClient& http, Random& random,
-                               StopSignal& stop, RetryPolicy policy)
+                               StopSignal& stop, RetryPolicy policy, const std::string& url_source)
     : base_url_(std::move(base_url)), http_(http), random_(random), stop_(stop), policy_(policy) {
   while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
+  if (auto s = ValidateApiUrl(base_url_); !s.ok()) {
+    url_problem_ = Error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("the agent refuses its platform URL: {}{}. Fix it, then run `backend-im daemon "
+                    "stop` so that the next command starts the agent with the new value",
+                    s.error().message, url_source.empty() ? "" : " (from " + url_source + ")"));
+  }
 }
 
 Result<HttpResponse> PlatformClient::Execute(HttpRequest request) {
+  if (!url_problem_.ok()) return url_problem_.error();
   Backoff backoff(policy_.base_delay, policy_.max_delay, random_);
   auto started = std::chrono::steady_clock::now();
   Error last(ErrorCode::kUnavailable, "no attempt made");

@@ -7,6 +7,10 @@
 // response never makes a second deployment. Other statuses come back as Errors whose message
 // is the platform's own (from its {"error","message"} body) when it sent one.
 //
+// A base URL that ValidateApiUrl refuses does not stop the agent: local commands (history,
+// daemon status) still work, and every platform call fails at once with the reason, so the ctl
+// can say it where the user looks rather than in the agent's log.
+//
 // Thread-safe; calls block. Tokens are passed in per call: AuthManager owns them.
 
 #include <chrono>
@@ -34,10 +38,14 @@ using DevicePollResult = std::variant<contract::TokenResponse, contract::OAuthEr
 
 class PlatformClient {
  public:
+  // url_source says where base_url came from (e.g. "BACKEND_IM_API_URL"), for the message when
+  // the URL is refused.
   PlatformClient(std::string base_url, HttpClient& http, Random& random, StopSignal& stop,
-                 RetryPolicy policy = {});
+                 RetryPolicy policy = {}, const std::string& url_source = "");
 
   const std::string& base_url() const { return base_url_; }
+  // Why the base URL was refused, with what to do; ok when it is usable.
+  const bim::Status& url_problem() const { return url_problem_; }
 
   Result<contract::GenerateResponse> Generate(const std::string& token, const std::string& prompt);
   Result<contract::DeployResponse> Deploy(const std::string& token,
@@ -65,6 +73,7 @@ class PlatformClient {
   Random& random_;
   StopSignal& stop_;
   RetryPolicy policy_;
+  bim::Status url_problem_;
 };
 
 // Checks an API URL before anything connects: http(s) only, and plain http only to a loopback
