@@ -15,8 +15,10 @@
 #include <cstring>
 #include <thread>
 
+#include "common/agent_record.h"
 #include "common/paths.h"
 #include "common/version.h"
+#include "ctl/readiness_listener.h"
 
 namespace bim::ctl {
 namespace {
@@ -67,7 +69,7 @@ bool ProcessAlive(int pid) {
 
 }  // namespace
 
-AgentClient::AgentClient() : socket_path_(paths::SocketPath()) { OpenChannel(); }
+AgentClient::AgentClient() : socket_path_(DiscoverSocket()) { OpenChannel(); }
 
 void AgentClient::OpenChannel() {
   grpc::ChannelArguments args;
@@ -76,6 +78,12 @@ void AgentClient::OpenChannel() {
   channel_ =
       grpc::CreateCustomChannel("unix:" + socket_path_, grpc::InsecureChannelCredentials(), args);
   stub_ = backend_im::v1::Agent::NewStub(channel_);
+}
+
+void AgentClient::UseSocket(const std::string& path) {
+  if (path == socket_path_) return;
+  socket_path_ = path;
+  OpenChannel();
 }
 
 bool AgentClient::Listening(const std::string& path) {
@@ -93,11 +101,23 @@ bool AgentClient::Listening(const std::string& path) {
   return ok;
 }
 
+std::string AgentClient::DiscoverSocket() {
+  std::string explicit_path = Env("BACKEND_IM_SOCKET");
+  if (!explicit_path.empty()) return explicit_path;
+  auto record = ReadAgentRecord(paths::StateDir());
+  if (record && !record->socket_path.empty() && Listening(record->socket_path)) {
+    return record->socket_path;
+  }
+  return paths::SocketPath();
+}
+
 Status AgentClient::StartAgent() {
   std::string binary = AgentBinary();
   std::string log_dir = paths::StateDir();
   if (auto s = paths::EnsurePrivateDir(log_dir); !s.ok()) return s;
   std::string log_path = log_dir + "/agent.log";
+  auto notify = ReadinessListener::Open();
+  if (!notify.ok()) return notify.error();
 
   pid_t child = ::fork();
   if (child < 0)
@@ -115,6 +135,12 @@ Status AgentClient::StartAgent() {
     }
     for (int fd = 3; fd < 1024; ++fd) ::close(fd);
     ::setenv("BACKEND_IM_AUTOSTARTED", "1", 1);
+    // The agent reports to us, not to a service manager this ctl may itself run under.
+    ::setenv("NOTIFY_SOCKET", notify->address().c_str(), 1);
+    for (const char* name : {"INVOCATION_ID", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS",
+                             "LISTEN_PID", "LISTEN_FDNAMES"}) {
+      ::unsetenv(name);
+    }
     char* argv[] = {const_cast<char*>(binary.c_str()), nullptr};
     ::execvp(binary.c_str(), argv);
     ::_exit(127);
@@ -122,20 +148,26 @@ Status AgentClient::StartAgent() {
   int status = 0;
   ::waitpid(child, &status, 0);
 
-  // Wait for the socket with doubling pauses, ~3 s in all.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-  auto pause = std::chrono::milliseconds(5);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (Listening(socket_path_)) return OkStatus();
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::milliseconds(200));
+  ReadinessListener::Report report = notify->Wait(std::chrono::seconds(3));
+  // Another client may have started an agent at the same time, which won: use it.
+  std::string found = DiscoverSocket();
+  if (Listening(found)) {
+    UseSocket(found);
+    return OkStatus();
+  }
+  if (report.failed) {
+    return Error(ErrorCode::kUnavailable,
+                 fmt::format("backend-imd did not start: {}", report.message));
   }
   return Error(ErrorCode::kUnavailable,
                fmt::format("started {} but it did not listen on {} within 3 s; see {} for why",
-                           binary, socket_path_, log_path));
+                           binary, found, log_path));
 }
 
 Status AgentClient::Connect() {
+  if (Listening(socket_path_)) return OkStatus();
+  // The agent may have moved (a systemd unit took over from an on-demand agent).
+  UseSocket(DiscoverSocket());
   if (Listening(socket_path_)) return OkStatus();
   if (Env("BACKEND_IM_NO_AUTOSTART") == "1") {
     return Error(ErrorCode::kUnavailable,
@@ -219,9 +251,29 @@ Status AgentClient::StopAgent(std::chrono::milliseconds timeout) {
   return OkStatus();
 }
 
+bool AgentClient::AgentGone(const grpc::ClientContext& ctx, const grpc::Status& status) {
+  return (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+          status.error_code() == grpc::StatusCode::CANCELLED) &&
+         Metadata(ctx.GetServerTrailingMetadata(), kErrorCodeKey).empty();
+}
+
+bool AgentClient::Reconnect(std::chrono::milliseconds grace) {
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  for (;;) {
+    std::string found = DiscoverSocket();
+    if (Listening(found)) {
+      // A fresh channel: the old one may still hold the dead agent's connection.
+      socket_path_ = found;
+      OpenChannel();
+      return true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 int AgentClient::Fail(const grpc::ClientContext& ctx, const grpc::Status& status,
                       const std::string& what) {
-  std::string platform_code = Metadata(ctx.GetServerTrailingMetadata(), kErrorCodeKey);
   std::string message = status.error_message();
   int code = kExitPlatform;
   switch (status.error_code()) {
@@ -241,7 +293,7 @@ int AgentClient::Fail(const grpc::ClientContext& ctx, const grpc::Status& status
       break;
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::CANCELLED:
-      if (platform_code.empty()) {
+      if (AgentGone(ctx, status)) {
         code = kExitAgent;
         message = fmt::format(
             "lost the connection to the agent on {} ({}); run the command "

@@ -1,12 +1,17 @@
 #pragma once
 // The ctl's connection to the agent over its Unix socket.
 //
+// Which socket: BACKEND_IM_SOCKET when set; else the one the running agent recorded in its
+// lock file (AgentRecord), so that clients with different environments (a terminal, an MCP
+// host that passes no XDG_RUNTIME_DIR) share one agent per state folder; else the default path.
+//
 // Connect() first probes the socket with a plain connect(2) (microseconds). When nothing
 // listens it starts backend-imd itself, detached and with the same environment, and waits at
-// most ~3 s for the socket (BACKEND_IM_NO_AUTOSTART=1 turns this off), then fails with a
-// message that says what to do. After each call, CheckReply() compares the agent's version
-// (from the reply's metadata) with the ctl's: on a difference it says so, and an agent that a
-// ctl started is asked to stop, so the next command starts the new one.
+// most ~3 s for its READY=1 on a notify socket of its own (BACKEND_IM_NO_AUTOSTART=1 turns
+// this off). An agent that refuses to start says why on that socket, and Connect() fails with
+// that reason at once. After each call, CheckReply() compares the agent's version (from the
+// reply's metadata) with the ctl's: on a difference it says so, and an agent that a ctl started
+// is asked to stop, so the next command starts the new one.
 
 #include <grpcpp/grpcpp.h>
 
@@ -20,7 +25,7 @@
 
 namespace bim::ctl {
 
-// Exit codes of backend-im (docs/CLI.md).
+// Exit codes of backend-im (the table in README.md and `backend-im --help`).
 enum ExitCode : int {
   kExitOk = 0,
   kExitDeployFailed = 1,
@@ -70,14 +75,24 @@ class AgentClient {
     return Fail(*ctx, status, what);
   }
 
+  // True when a call failed because the agent went away (not because of the platform).
+  static bool AgentGone(const grpc::ClientContext& ctx, const grpc::Status& status);
+  // Waits up to `grace` for an agent to listen again (never starting one), and points the
+  // channel at it; false when none came.
+  bool Reconnect(std::chrono::milliseconds grace);
+
   // Turns a failed call into an exit code and prints the message to stderr.
   int Fail(const grpc::ClientContext& ctx, const grpc::Status& status, const std::string& what);
 
   // True when a socket accepts connections at path.
   static bool Listening(const std::string& path);
+  // The socket to talk to, as the header comment says.
+  static std::string DiscoverSocket();
 
  private:
   void OpenChannel();
+  // Points the channel at path when it differs from the current one.
+  void UseSocket(const std::string& path);
   Status StartAgent();
 
   std::string socket_path_;

@@ -28,6 +28,9 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr milliseconds kQuick = seconds(30);
+// How long a watch waits for another agent when its agent goes away mid-stream: systemd
+// restarts the unit's agent 2 s after a crash (RestartSec=), and a takeover is quicker.
+constexpr milliseconds kReattachGrace = seconds(5);
 constexpr milliseconds kSlow = std::chrono::minutes(10);
 
 void Print(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
@@ -326,44 +329,58 @@ class Ctl {
   int Watch(const std::string& id) {
     int rc;
     if (!Connect(&rc)) return rc;
-    pb::WatchRequest req;
-    req.set_deployment_id(id);
-    auto ctx = client_.NewContext(milliseconds(0));
-    std::atomic<bool> detached{false};
-    grpc::ClientContext* raw = ctx.get();
-    interrupt::SetHandler([raw, &detached] {
-      detached = true;
-      raw->TryCancel();
-    });
-    auto reader = client_.stub().Watch(ctx.get(), req);
-    pb::DeploymentEvent ev;
     std::string final_status;
     std::string url;
-    bool checked = false;
-    while (reader->Read(&ev)) {
-      if (!checked) {
-        client_.CheckReply(*ctx);
-        checked = true;
+    int64_t after_seq = 0;  // the last event shown; a re-attached stream goes on from there
+    for (;;) {
+      pb::WatchRequest req;
+      req.set_deployment_id(id);
+      req.set_after_seq(after_seq);
+      auto ctx = client_.NewContext(milliseconds(0));
+      std::atomic<bool> detached{false};
+      grpc::ClientContext* raw = ctx.get();
+      interrupt::SetHandler([raw, &detached] {
+        detached = true;
+        raw->TryCancel();
+      });
+      auto reader = client_.stub().Watch(ctx.get(), req);
+      pb::DeploymentEvent ev;
+      bool checked = false;
+      while (reader->Read(&ev)) {
+        if (!checked) {
+          client_.CheckReply(*ctx);
+          checked = true;
+        }
+        PrintEvent(ev);
+        after_seq = ev.seq();
+        if (ev.terminal()) {
+          final_status = ev.status();
+          url = ev.url();
+        }
       }
-      PrintEvent(ev);
-      if (ev.terminal()) {
-        final_status = ev.status();
-        url = ev.url();
+      grpc::Status st = reader->Finish();
+      interrupt::SetHandler(nullptr);
+      if (detached) {
+        PrintErr(fmt::format(
+            "\nDetached. Deployment {} goes on; re-attach with: backend-im watch {}\n", id, id));
+        return kExitInterrupted;
       }
-    }
-    grpc::Status st = reader->Finish();
-    interrupt::SetHandler(nullptr);
-    if (detached) {
-      PrintErr(fmt::format(
-          "\nDetached. Deployment {} goes on; re-attach with: backend-im watch {}\n", id, id));
-      return kExitInterrupted;
-    }
-    if (!st.ok()) {
-      int code = client_.Fail(*ctx, st, "watch " + id);
-      if (code == kExitAgent) {
-        PrintErr(fmt::format("The deployment goes on. Re-attach with: backend-im watch {}\n", id));
+      // The agent went away mid-stream: when another takes its place (the systemd unit taking
+      // over, or restarting it), follow on there from the last event shown.
+      if (!st.ok() && final_status.empty() && client_.AgentGone(*ctx, st) &&
+          client_.Reconnect(kReattachGrace)) {
+        PrintErr(fmt::format("backend-im: the agent was replaced; still following {}\n", id));
+        continue;
       }
-      return code;
+      if (!st.ok()) {
+        int code = client_.Fail(*ctx, st, "watch " + id);
+        if (code == kExitAgent) {
+          PrintErr(
+              fmt::format("The deployment goes on. Re-attach with: backend-im watch {}\n", id));
+        }
+        return code;
+      }
+      break;
     }
     if (final_status == "complete") {
       if (!json) Print(fmt::format("{} Deployed: {}\n", style_.Green("✓"), style_.Bold(url)));
@@ -500,6 +517,9 @@ class Ctl {
                 {"ctlVersion", kVersion},
                 {"uptimeSeconds", uptime_s},
                 {"apiUrl", info.api_url()},
+                {"apiUrlProblem", info.platform_problem().empty()
+                                      ? nlohmann::json(nullptr)
+                                      : nlohmann::json(info.platform_problem())},
                 {"loggedIn", info.logged_in()},
                 {"watchedDeployments", std::vector<std::string>(info.watched_deployments().begin(),
                                                                 info.watched_deployments().end())},
@@ -517,6 +537,9 @@ class Ctl {
     Print(fmt::format("Uptime      {}h{:02}m{:02}s\n", uptime_s / 3600, (uptime_s / 60) % 60,
                       uptime_s % 60));
     Print(fmt::format("Platform    {}\n", info.api_url()));
+    if (!info.platform_problem().empty()) {
+      Print(fmt::format("            {}\n", style_.Red(info.platform_problem())));
+    }
     Print(fmt::format("Login       {}\n", info.logged_in() ? "logged in" : "not logged in"));
     Print(fmt::format("Watching    {} deployment(s), {} watch stream(s)\n",
                       info.watched_deployments_size(), info.watchers()));

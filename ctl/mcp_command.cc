@@ -35,9 +35,13 @@ constexpr const char* kInstructions =
     "what to do next.";
 
 // The settings that decide which agent and platform the server uses; copied into the snippet
-// so an assistant's server finds the same ones. BACKEND_IM_TOKEN never is: it is a secret.
+// so an assistant's server finds the same ones. The state folder decides which agent (its lock
+// file records the agent's socket), so XDG_STATE_HOME goes along when set; XDG_RUNTIME_DIR does
+// not need to, and hosts built on the MCP SDKs pass only HOME, LOGNAME, PATH, SHELL, TERM and
+// USER. BACKEND_IM_TOKEN never is copied: it is a secret.
 const std::vector<const char*> kCopiedSettings = {"BACKEND_IM_API_URL", "BACKEND_IM_CA_FILE",
-                                                  "BACKEND_IM_SOCKET", "BACKEND_IM_NO_AUTOSTART"};
+                                                  "BACKEND_IM_SOCKET",  "BACKEND_IM_NO_AUTOSTART",
+                                                  "XDG_STATE_HOME",     "XDG_CONFIG_HOME"};
 
 std::string SelfPath() {
   char self[PATH_MAX];

@@ -50,7 +50,7 @@ TEST_CASE("only one agent per user: a second one refuses and the first keeps its
   f.LoginWithToken();
   int first = f.AgentPid();
   auto second = Run({AgentBinary()}, f.Options(), std::chrono::seconds(10));
-  CHECK(second.exit_code == 1);
+  CHECK(second.exit_code == 3);  // the unit's RestartPreventExitStatus: no restart loop
   CHECK(second.err.find("already running") != std::string::npos);
   CHECK(f.AgentPid() == first);
   CHECK(f.Ctl({"auth", "status"}).exit_code == 0);
@@ -65,7 +65,7 @@ TEST_CASE("SIGTERM with a watch open ends the stream cleanly and exits 0 within 
   int pid = f.AgentPid();
   auto t0 = std::chrono::steady_clock::now();
   REQUIRE(::kill(pid, SIGTERM) == 0);
-  auto code = w.Wait(std::chrono::seconds(10));
+  auto code = w.Wait(std::chrono::seconds(20));  // after the ctl's grace for another agent
   REQUIRE(code.has_value());
   CHECK(*code == 4);
   CHECK(w.Stderr().find("backend-im watch") != std::string::npos);
@@ -96,7 +96,7 @@ TEST_CASE("a socket folder others can read is refused with the fix") {
   REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
   ::chmod(dir.c_str(), 0755);
   auto r = Run({AgentBinary()}, f.Options(), std::chrono::seconds(10));
-  CHECK(r.exit_code == 1);
+  CHECK(r.exit_code == 2);  // a refused configuration, which a restart cannot cure
   CHECK(r.err.find("chmod 700") != std::string::npos);
 }
 
@@ -181,6 +181,20 @@ class NotifyListener {
   std::string received_;
 };
 
+// The environment systemd gives the unit's agent: NOTIFY_SOCKET, INVOCATION_ID and, with
+// WatchdogSec=, WATCHDOG_USEC.
+ProcessOptions UnderSystemd(const AgentFixture& f, const NotifyListener& notify,
+                            const std::string& watchdog_usec = "") {
+  ProcessOptions o = f.Options();
+  o.env["NOTIFY_SOCKET"] = notify.path();
+  o.env["INVOCATION_ID"] = "0123456789abcdef0123456789abcdef";
+  if (!watchdog_usec.empty()) o.env["WATCHDOG_USEC"] = watchdog_usec;
+  std::erase_if(o.unset_env, [](const std::string& name) {
+    return name == "NOTIFY_SOCKET" || name == "INVOCATION_ID";
+  });
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -188,11 +202,7 @@ TEST_CASE(
     "0") {
   AgentFixture f;
   NotifyListener notify;
-  auto o = f.Options();
-  o.env["NOTIFY_SOCKET"] = notify.path();
-  o.env["WATCHDOG_USEC"] = "200000";  // answer every 100 ms
-  o.unset_env.erase(std::find(o.unset_env.begin(), o.unset_env.end(), "NOTIFY_SOCKET"));
-  Process agent({AgentBinary()}, o);
+  Process agent({AgentBinary()}, UnderSystemd(f, notify, "200000"));  // WATCHDOG=1 every 100 ms
   REQUIRE_MESSAGE(notify.WaitFor("READY=1", std::chrono::seconds(10)), agent.Stderr());
   CHECK(Listening(f.SocketPath()));  // READY only once the socket accepts
   CHECK(notify.WaitFor("STATUS=idle", std::chrono::seconds(5)));
@@ -256,4 +266,116 @@ TEST_CASE("a connection from another uid is refused and logged, even when the pa
   CHECK(f.AgentLog().find("from uid 65534") != std::string::npos);
   // The owner is still served.
   CHECK(f.Ctl({"history", "--json"}).exit_code == 0);
+}
+
+TEST_CASE("the unit's agent takes over from one a ctl started, and resumes its watches") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "1000"});
+  f.LoginWithToken();
+  int ondemand = f.AgentPid();
+  auto d = f.Deploy(f.MakeProject("p"));
+  Process live = f.StartCtl({"watch", d["id"], "--json"});
+  REQUIRE(live.WaitForOutput("queued", std::chrono::seconds(10)));
+  NotifyListener notify;
+  Process unit({AgentBinary()}, UnderSystemd(f, notify));
+  REQUIRE_MESSAGE(notify.WaitFor("READY=1", std::chrono::seconds(15)), unit.Stderr());
+  CHECK_FALSE(Alive(ondemand));
+  CHECK(f.AgentPid() == unit.pid());
+  CHECK(unit.Stderr().find("asking it to hand over") != std::string::npos);
+  auto s = nlohmann::json::parse(f.Ctl({"daemon", "status", "--json"}).out);
+  CHECK(s["pid"] == unit.pid());
+  CHECK(s["systemd"] == true);
+  CHECK(s["autostarted"] == false);
+  // The deployment the on-demand agent was following goes on being followed, to its end.
+  auto w = f.Ctl({"watch", d["id"], "--json"}, "", "", std::chrono::seconds(60));
+  CHECK_MESSAGE(w.exit_code == 0, (w.out + w.err));
+  CHECK(w.out.find("\"complete\"") != std::string::npos);
+  // The terminal that was watching through the takeover followed on in the new agent, from
+  // where it was: every event once, in order, to the end.
+  auto code = live.Wait(std::chrono::seconds(30));
+  REQUIRE(code.has_value());
+  CHECK_MESSAGE(*code == 0, live.Stderr());
+  CHECK(live.Stderr().find("the agent was replaced; still following") != std::string::npos);
+  auto events = JsonLines(live.Stdout());
+  REQUIRE(!events.empty());
+  for (size_t i = 0; i < events.size(); ++i) CHECK(events[i]["seq"] == static_cast<int>(i + 1));
+  CHECK(events.back()["status"] == "complete");
+  unit.Signal(SIGTERM);
+  CHECK(unit.Wait(std::chrono::seconds(10)) == 0);
+}
+
+TEST_CASE("the unit's agent never replaces one started by hand: it fails once, saying why") {
+  AgentFixture f;
+  Process by_hand({AgentBinary()}, f.Options());
+  REQUIRE(by_hand.WaitForOutput("listening on", std::chrono::seconds(10), /*in_stderr=*/true));
+  NotifyListener notify;
+  auto unit = Run({AgentBinary()}, UnderSystemd(f, notify), std::chrono::seconds(20));
+  CHECK(unit.exit_code == 3);  // in RestartPreventExitStatus=: systemd does not retry
+  CHECK(notify.WaitFor("ERRNO=", std::chrono::seconds(1)));
+  CHECK(notify.received().find("STATUS=another backend-imd (pid " + std::to_string(by_hand.pid()) +
+                               ", started by hand)") != std::string::npos);
+  CHECK(by_hand.Running());
+}
+
+TEST_CASE("a configuration the agent refuses is explained by the ctl at once") {
+  AgentFixture f;
+  f.env()["BACKEND_IM_LOG_LEVEL"] = "loud";
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = f.Ctl({"history"});
+  auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(r.exit_code == 4);
+  CHECK_MESSAGE(
+      r.err.find("backend-imd did not start: unknown log level \"loud\"") != std::string::npos,
+      r.err);
+  // Before, the ctl waited out its 3 s and pointed at the log.
+  MESSAGE("refused start explained after " << std::chrono::duration<double>(took).count() << " s");
+  CHECK(took < std::chrono::milliseconds(2500));
+}
+
+TEST_CASE("with a platform URL it refuses, the agent serves local commands and says why") {
+  AgentFixture f;
+  f.env()["BACKEND_IM_API_URL"] = "http://backend.invalid:8080";
+  auto auth = f.Ctl({"auth", "login", "--with-token"}, "dev-token\n");
+  CHECK(auth.exit_code == 2);
+  CHECK_MESSAGE(auth.err.find("https is required") != std::string::npos, auth.err);
+  CHECK(auth.err.find("(from BACKEND_IM_API_URL)") != std::string::npos);
+  CHECK(auth.err.find("backend-im daemon stop") != std::string::npos);
+  auto deploy = f.Ctl({"deploy", "-d", f.MakeProject("p")});
+  CHECK(deploy.exit_code == 2);
+  CHECK(deploy.err.find("https is required") != std::string::npos);
+  CHECK(f.Ctl({"history"}).exit_code == 0);
+  CHECK(f.Ctl({"version"}).exit_code == 0);
+  auto status = f.Ctl({"daemon", "status", "--json"});
+  REQUIRE(status.exit_code == 0);
+  auto j = nlohmann::json::parse(status.out);
+  CHECK(j["apiUrl"] == "http://backend.invalid:8080");
+  CHECK(j["apiUrlProblem"].get<std::string>().find("https is required") != std::string::npos);
+}
+
+TEST_CASE("clients that disagree on XDG_RUNTIME_DIR share one agent, in either order") {
+  for (bool terminal_first : {true, false}) {
+    CAPTURE(terminal_first);
+    AgentFixture f;
+    // A terminal passes XDG_RUNTIME_DIR; an MCP host often passes only HOME, PATH and the like.
+    ProcessOptions terminal = f.Options();
+    ProcessOptions bare = f.Options();
+    bare.env.erase("XDG_RUNTIME_DIR");
+    bare.unset_env.push_back("XDG_RUNTIME_DIR");
+    const ProcessOptions& first = terminal_first ? terminal : bare;
+    const ProcessOptions& second = terminal_first ? bare : terminal;
+    auto login = Run({CtlBinary(), "auth", "login", "--with-token"}, [&] {
+      ProcessOptions o = first;
+      o.stdin_data = "dev-token\n";
+      return o;
+    }());
+    REQUIRE_MESSAGE(login.exit_code == 0, login.err);
+    int pid = f.AgentPid();
+    REQUIRE(pid > 0);
+    auto status = Run({CtlBinary(), "auth", "status", "--json"}, second);
+    CHECK_MESSAGE(status.exit_code == 0, status.err);
+    auto info = Run({CtlBinary(), "daemon", "status", "--json"}, second);
+    REQUIRE_MESSAGE(info.exit_code == 0, info.err);
+    CHECK(nlohmann::json::parse(info.out)["pid"] == pid);
+    CHECK(f.AgentPid() == pid);
+    CHECK(f.AgentLog().find("already running") == std::string::npos);  // no second agent tried
+  }
 }

@@ -66,6 +66,57 @@ TEST_CASE("the official MCP TypeScript SDK client generates, deploys and waits f
   CHECK(r.out.find(h[0]["url"].get<std::string>()) != std::string::npos);
 }
 
+// Hosts built on the SDK give a server only HOME, LOGNAME, PATH, SHELL, TERM and USER. The
+// terminal below has XDG_RUNTIME_DIR (so its default socket is another path) and the default
+// state folder; the platform URL is in the config file, where a user of both would put it.
+TEST_CASE("an MCP server started with the SDK's default environment shares the terminal's agent") {
+  for (bool terminal_first : {true, false}) {
+    CAPTURE(terminal_first);
+    AgentFixture f;
+    WriteFile(f.home() / ".config/backend-im/config", "api_url = " + f.mock().http_url() + "\n");
+    ProcessOptions terminal = f.Options();
+    for (const char* name : {"XDG_STATE_HOME", "XDG_CONFIG_HOME", "BACKEND_IM_API_URL"}) {
+      terminal.env.erase(name);
+      terminal.unset_env.push_back(name);
+    }
+    std::string state = f.home() / ".local/state/backend-im";
+    auto lock_pid = [&] { return std::atoi(ReadFile(state + "/agent.lock").c_str()); };
+    auto mcp_auth_status = [&] {
+      auto r = Run({"node", kPackageDir + "/default_env_client.mjs", CtlBinary()}, terminal,
+                   std::chrono::seconds(30));
+      INFO("stderr:\n" << r.err << "\nagent log:\n" << ReadFile(state + "/agent.log"));
+      REQUIRE(r.exit_code == 0);
+      CHECK(r.err.find("XDG_RUNTIME_DIR") == std::string::npos);  // really the SDK's default
+      return nlohmann::json::parse(r.out);
+    };
+    auto terminal_login = [&] {
+      ProcessOptions o = terminal;
+      o.stdin_data = "dev-token\n";
+      auto r = Run({CtlBinary(), "auth", "login", "--with-token"}, o);
+      REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    };
+
+    if (terminal_first) {
+      terminal_login();
+      int pid = lock_pid();
+      CHECK(mcp_auth_status()["loggedIn"] == true);
+      CHECK(lock_pid() == pid);
+    } else {
+      CHECK(mcp_auth_status()["loggedIn"] == false);
+      int pid = lock_pid();
+      REQUIRE(pid > 0);
+      terminal_login();
+      CHECK(mcp_auth_status()["loggedIn"] == true);
+      auto status = Run({CtlBinary(), "daemon", "status", "--json"}, terminal);
+      REQUIRE_MESSAGE(status.exit_code == 0, status.err);
+      CHECK(nlohmann::json::parse(status.out)["pid"] == pid);
+      CHECK(lock_pid() == pid);
+    }
+    CHECK(ReadFile(state + "/agent.log").find("already running") == std::string::npos);
+    Terminate(lock_pid());
+  }
+}
+
 int main(int argc, char** argv) {
   std::string missing = Missing();
   if (!missing.empty()) {
