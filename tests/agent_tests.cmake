@@ -2,10 +2,10 @@
 # that run the real mock, agent and ctl as processes.
 bim_add_test(agent_unit_tests
   SOURCES unit/common/path_policy_test.cc unit/common/ignore_rules_test.cc
-          unit/ctl/project_files_test.cc
+          unit/ctl/project_files_test.cc unit/ctl/readiness_listener_test.cc
           unit/daemon/deployment_store_test.cc unit/daemon/auth_manager_test.cc
           unit/daemon/instance_lock_test.cc
-  LIBS bim::daemon bim::ctl bim_test_support
+  LIBS bim::daemon bim::ctl bim_test_support PkgConfig::SYSTEMD
   LABELS unit)
 add_dependencies(agent_unit_tests backend-im-mock)
 

@@ -277,14 +277,17 @@ TEST_CASE(
     "plain http is refused for non-loopback hosts before anything connects, and redirects are not "
     "followed") {
   AgentFixture f({}, false);
+  // The agent still starts (local commands work), and refuses every platform call at once.
   for (const char* url : {"http://api.backend.im", "http://10.0.0.1:8080", "ftp://x", "http://"}) {
-    auto o = f.Options();
-    o.env["BACKEND_IM_API_URL"] = url;
-    auto r = Run({AgentBinary()}, o, std::chrono::seconds(10));
+    f.env()["BACKEND_IM_API_URL"] = url;
+    auto r =
+        f.Ctl({"auth", "login", "--with-token"}, "secret-token\n", "", std::chrono::seconds(10));
     CHECK_MESSAGE(r.exit_code == 2, url);
     bool explained =
         r.err.find("https") != std::string::npos || r.err.find("has no host") != std::string::npos;
     CHECK_MESSAGE(explained, r.err);
+    CHECK(f.Ctl({"history"}).exit_code == 0);
+    f.StopAgent();
   }
   HostilePlatform redirect;
   redirect.Set("GET /api/auth/verify", [](const bim::ws::HttpRequest&) {
