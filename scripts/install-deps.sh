@@ -12,7 +12,7 @@ packages=(
   libfmt-dev doctest-dev nlohmann-json3-dev libcli11-dev libsystemd-dev
   python3 curl jq openssl
   clang libclang-rt-14-dev
-  file systemd util-linux dpkg-dev
+  file systemd util-linux mount passwd dpkg-dev
 )
 # Node.js and npm for the MCP interop test (tests/mcp-interop, the official MCP SDK): Debian's
 # (Node 18, which the SDK supports) only when the machine has none. A Node.js from elsewhere

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian package, installs it with dpkg, runs the installed programs (a full
-# generate -> deploy --watch against the installed mock, and the agent under a notify listener),
+# generate -> deploy --watch against the installed mock, the agent under a notify listener, and
+# the installed unit under a real systemd --user manager),
 # checks the installed unit, then removes the package. Needs root (CI runs as root).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -44,6 +45,7 @@ export BACKEND_IM_TEST_BIN_DIR=/usr/bin
 "$build/tests/agent_integration_tests" \
   -tc="generate writes a project that deploy --watch takes to its URL,under a notify listener*,a deployment the platform fails*"
 BACKEND_IMD=/usr/bin/backend-imd "$root/scripts/check-unit.sh" /usr/lib/systemd/user/backend-imd.service
+"$root/tests/systemd/user-manager-test.sh"  # the installed unit under a real systemd --user
 
 dpkg -r backend-im
 trap - EXIT
