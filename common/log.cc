@@ -140,4 +140,16 @@ void Write(Level level, std::string_view message) {
   std::fflush(stderr);
 }
 
+bool Throttle::Allow(uint64_t* held_back) {
+  auto now = std::chrono::steady_clock::now();
+  if (last_ && now - *last_ < interval_) {
+    ++held_back_;
+    return false;
+  }
+  last_ = now;
+  *held_back = held_back_;
+  held_back_ = 0;
+  return true;
+}
+
 }  // namespace bim::log

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,9 +31,26 @@ void Write(Level level, std::string_view message);
 // Masks "Bearer xxx", "access_token=..." and similar in text meant for a log.
 std::string Redact(std::string_view text);
 
+// For a message that can repeat in a tight loop (a failing accept, a peer hammering the socket):
+// lets one through per interval and counts the rest, so a log cannot grow without bound.
+// One thread per Throttle.
+class Throttle {
+ public:
+  explicit Throttle(std::chrono::steady_clock::duration interval) : interval_(interval) {}
+  // True when a message may be written now; then *held_back is how many were not since the
+  // last one that was.
+  bool Allow(uint64_t* held_back);
+
+ private:
+  std::chrono::steady_clock::duration interval_;
+  std::optional<std::chrono::steady_clock::time_point> last_;
+  uint64_t held_back_ = 0;
+};
+
 template <typename... Args>
 void Debug(fmt::format_string<Args...> f, Args&&... args) {
-  if (GetLevel() <= Level::kDebug) Write(Level::kDebug, fmt::format(f, std::forward<Args>(args)...));
+  if (GetLevel() <= Level::kDebug)
+    Write(Level::kDebug, fmt::format(f, std::forward<Args>(args)...));
 }
 template <typename... Args>
 void Info(fmt::format_string<Args...> f, Args&&... args) {

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -153,7 +154,7 @@ Status AgentClient::StartAgent() {
   std::string found = DiscoverSocket();
   if (Listening(found)) {
     UseSocket(found);
-    return OkStatus();
+    return CheckAgent();
   }
   if (report.failed) {
     return Error(ErrorCode::kUnavailable,
@@ -164,11 +165,55 @@ Status AgentClient::StartAgent() {
                            binary, found, log_path));
 }
 
+Status AgentClient::CheckAgent() const {
+  std::string dir = paths::Dirname(socket_path_);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0 && (st.st_uid != ::getuid() || (st.st_mode & 022) != 0)) {
+    return Error(ErrorCode::kPermissionDenied,
+                 fmt::format("refusing to talk to the agent socket {}: its folder belongs to uid "
+                             "{} or others can write it (mode {:o}), so anyone could have put "
+                             "that socket there. Remove {}, or set BACKEND_IM_SOCKET or "
+                             "XDG_RUNTIME_DIR to a folder of your own",
+                             socket_path_, st.st_uid, st.st_mode & 0777, dir));
+  }
+  if (::lstat(socket_path_.c_str(), &st) == 0 &&
+      (!S_ISSOCK(st.st_mode) || st.st_uid != ::getuid())) {
+    return Error(ErrorCode::kPermissionDenied,
+                 fmt::format("refusing to talk to {}: it is not a socket of yours (owner uid {}); "
+                             "remove it",
+                             socket_path_, st.st_uid));
+  }
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Error(ErrorCode::kUnavailable, std::strerror(errno));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path_.size() >= sizeof addr.sun_path) {
+    ::close(fd);
+    return Error(ErrorCode::kUnavailable, fmt::format("socket path {} is too long", socket_path_));
+  }
+  std::memcpy(addr.sun_path, socket_path_.c_str(), socket_path_.size() + 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return Error(ErrorCode::kUnavailable, fmt::format("no agent is listening on {}", socket_path_));
+  }
+  ucred peer{};
+  socklen_t len = sizeof peer;
+  bool ours = ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && peer.uid == ::getuid();
+  ::close(fd);
+  if (!ours) {
+    return Error(ErrorCode::kPermissionDenied,
+                 fmt::format("refusing to talk to {}: the process listening there (pid {}) runs "
+                             "as uid {}, not as you (uid {})",
+                             socket_path_, peer.pid, peer.uid, ::getuid()));
+  }
+  return OkStatus();
+}
+
 Status AgentClient::Connect() {
-  if (Listening(socket_path_)) return OkStatus();
+  if (Listening(socket_path_)) return CheckAgent();
   // The agent may have moved (a systemd unit took over from an on-demand agent).
   UseSocket(DiscoverSocket());
-  if (Listening(socket_path_)) return OkStatus();
+  if (Listening(socket_path_)) return CheckAgent();
   if (Env("BACKEND_IM_NO_AUTOSTART") == "1") {
     return Error(ErrorCode::kUnavailable,
                  fmt::format("no agent is listening on {}; start it with `systemctl --user start "
@@ -265,7 +310,7 @@ bool AgentClient::Reconnect(std::chrono::milliseconds grace) {
       // A fresh channel: the old one may still hold the dead agent's connection.
       socket_path_ = found;
       OpenChannel();
-      return true;
+      return CheckAgent().ok();
     }
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -5,6 +5,11 @@
 // lock file (AgentRecord), so that clients with different environments (a terminal, an MCP
 // host that passes no XDG_RUNTIME_DIR) share one agent per state folder; else the default path.
 //
+// Before anything is sent, the agent is verified (CheckAgent): the socket's folder is the
+// user's and writable by nobody else, the socket is the user's, and the process listening on it
+// runs as the user (SO_PEERCRED). Otherwise nothing is sent: a token or a project must never
+// reach an impostor that created the socket in a folder another user could write.
+//
 // Connect() first probes the socket with a plain connect(2) (microseconds). When nothing
 // listens it starts backend-imd itself, detached and with the same environment, and waits at
 // most ~3 s for its READY=1 on a notify socket of its own (BACKEND_IM_NO_AUTOSTART=1 turns
@@ -42,8 +47,11 @@ class AgentClient {
  public:
   AgentClient();
 
-  // Makes sure an agent listens (starting one if allowed).
+  // Makes sure an agent listens (starting one if allowed) and that it is the user's.
   Status Connect();
+  // Verifies the agent on socket_path() as the header comment says; kPermissionDenied with
+  // what to do when it is not the user's, kUnavailable when nothing listens.
+  Status CheckAgent() const;
   backend_im::v1::Agent::Stub& stub() { return *stub_; }
   const std::string& socket_path() const { return socket_path_; }
 

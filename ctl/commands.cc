@@ -501,6 +501,10 @@ class Ctl {
       }
       return kExitAgent;
     }
+    if (auto s = client_.CheckAgent(); !s.ok()) {
+      PrintErr(fmt::format("backend-im: daemon status: {}\n", s.error().message));
+      return kExitAgent;
+    }
     pb::AgentInfo info;
     if (auto failed =
             client_.Call(&Stub::GetInfo, pb::GetInfoRequest(), &info, kQuick, "daemon status"))
@@ -556,6 +560,10 @@ class Ctl {
       Print("No agent is running.\n");
       return kExitOk;
     }
+    if (auto s = client_.CheckAgent(); !s.ok()) {
+      PrintErr(fmt::format("backend-im: daemon stop: {}\n", s.error().message));
+      return kExitAgent;
+    }
     auto stopped = client_.StopAgent(seconds(10));
     if (!stopped.ok()) {
       PrintErr(fmt::format("backend-im: daemon stop: {}\n", stopped.error().message));
@@ -567,7 +575,7 @@ class Ctl {
 
   int Version() {
     std::string agent_version;
-    if (AgentClient::Listening(client_.socket_path())) {
+    if (AgentClient::Listening(client_.socket_path()) && client_.CheckAgent().ok()) {
       pb::AgentInfo info;
       auto ctx = client_.NewContext(seconds(5));
       if (client_.stub().GetInfo(ctx.get(), {}, &info).ok()) agent_version = info.version();

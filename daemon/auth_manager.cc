@@ -168,6 +168,7 @@ Status AuthManager::Adopt(const contract::TokenResponse& t, const std::string& s
   c.api_url = platform_.base_url();
   if (auto s = store_.Save(c); !s.ok()) return s;
   std::lock_guard lock(mu_);
+  creds_.reset();  // wipes the old tokens; a move-assignment would free them as they are
   creds_ = std::move(c);
   lifetime_ms_ = t.expires_in.value_or(0) * 1000;
   return OkStatus();

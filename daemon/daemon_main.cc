@@ -3,6 +3,8 @@
 #include <curl/curl.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -86,11 +89,23 @@ int FailStart(int exit_code, int errno_value, const std::string& message) {
   return exit_code;
 }
 
+// The agent holds the user's tokens: no core dump may carry them anywhere (it would land in the
+// working folder it inherited, often a project that `deploy` then uploads), and no other
+// process of the user may read its memory through /proc or ptrace without privilege.
+void KeepSecretsIn() {
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  rlimit no_core{0, 0};
+  ::setrlimit(RLIMIT_CORE, &no_core);
+  // Nor keep the folder of whoever started it busy (or be found there).
+  if (::chdir("/") != 0) log::Warn("cannot change to /: {}", std::strerror(errno));
+}
+
 }  // namespace
 
 int RunDaemon(const DaemonOptions& options) {
   log::InitFromEnvironment("backend-imd");
   ::umask(077);
+  KeepSecretsIn();
 
   // Signals go to one thread that waits for them; block them before any thread starts.
   sigset_t signals;

@@ -9,7 +9,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "common/log.h"
@@ -63,30 +65,63 @@ void PeerCheckedListener::Stop() {
   thread_.join();
 }
 
+namespace {
+
+// Out of descriptors or memory: accept fails at once for as long as the pending connection
+// waits, so retrying straight away spins. These pass only when something else closes.
+bool OutOfResources(int err) {
+  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+}  // namespace
+
 void PeerCheckedListener::Loop(grpc::Server* server) {
   const uid_t me = ::getuid();
+  constexpr std::chrono::milliseconds kMaxPause(1000);
+  std::chrono::milliseconds pause(0);  // after a failed accept, before the next poll
+  log::Throttle accept_log(std::chrono::seconds(10));
+  log::Throttle refused_log(std::chrono::seconds(10));
+  uint64_t held_back = 0;
   while (true) {
-    pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_read_, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    // While paused, wait on the wake pipe alone: the listening socket stays readable.
+    pollfd fds[2] = {{wake_read_, POLLIN, 0}, {fd_, POLLIN, 0}};
+    int n =
+        pause.count() > 0 ? ::poll(fds, 1, static_cast<int>(pause.count())) : ::poll(fds, 2, -1);
+    if (n < 0) {
       if (errno == EINTR) continue;
       log::Error("poll on the agent socket failed: {}", std::strerror(errno));
       return;
     }
-    if (fds[1].revents != 0) return;
+    if (fds[0].revents != 0) return;
     int conn = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (conn < 0) {
-      if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-        log::Warn("accept on the agent socket failed: {}", std::strerror(errno));
+      int err = errno;
+      if (err == EAGAIN || err == EINTR || err == ECONNABORTED) {
+        pause = std::chrono::milliseconds(0);
+        continue;
+      }
+      pause = OutOfResources(err)
+                  ? std::min(kMaxPause, std::max(std::chrono::milliseconds(10), pause * 2))
+                  : std::chrono::milliseconds(10);
+      if (accept_log.Allow(&held_back)) {
+        log::Warn("accept on the agent socket failed: {}{}; pausing up to {} ms between tries",
+                  std::strerror(err),
+                  held_back ? fmt::format(" ({} more failures not logged)", held_back) : "",
+                  kMaxPause.count());
       }
       continue;
     }
+    pause = std::chrono::milliseconds(0);
     ucred cred{};
     socklen_t len = sizeof cred;
     if (::getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != me) {
       ++refused_;
-      log::Warn("refused a connection on {} from uid {} (pid {}): this agent serves only uid {}",
-                path_, static_cast<long>(cred.uid), static_cast<long>(cred.pid),
-                static_cast<long>(me));
+      if (refused_log.Allow(&held_back)) {
+        log::Warn(
+            "refused a connection on {} from uid {} (pid {}): this agent serves only uid {}{}",
+            path_, static_cast<long>(cred.uid), static_cast<long>(cred.pid), static_cast<long>(me),
+            held_back ? fmt::format(" ({} more refusals not logged)", held_back) : "");
+      }
       ::close(conn);
       continue;
     }

@@ -8,11 +8,23 @@
 #include <string>
 
 #include "common/result.h"
+#include "common/secret.h"
 #include "daemon/database.h"
 
 namespace bim::daemon {
 
+// Wipes its tokens when destroyed (common/secret.h); assign a new value only after reset().
 struct Credentials {
+  Credentials() = default;
+  Credentials(const Credentials&) = default;
+  Credentials(Credentials&&) = default;
+  Credentials& operator=(const Credentials&) = default;
+  Credentials& operator=(Credentials&&) = default;
+  ~Credentials() {
+    Wipe(access_token);
+    Wipe(refresh_token);
+  }
+
   std::string access_token;
   std::string refresh_token;  // empty: cannot refresh
   int64_t expires_at_ms = 0;  // 0: does not expire

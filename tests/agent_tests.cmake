@@ -23,6 +23,7 @@ bim_add_test(agent_integration_tests
   SOURCES integration/agent_auth_test.cc integration/agent_deploy_test.cc
           integration/agent_daemon_test.cc integration/agent_files_test.cc
           integration/agent_faults_test.cc integration/agent_tls_test.cc
+          integration/agent_hardening_test.cc
   LIBS bim::common bim::ws bim_test_support nlohmann_json::nlohmann_json
   LABELS integration grpc)
 add_dependencies(agent_integration_tests backend-im backend-imd backend-im-mock)

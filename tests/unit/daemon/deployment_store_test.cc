@@ -113,8 +113,14 @@ TEST_CASE("token store saves, loads and erases, leaving no trace in the files") 
   REQUIRE(db.ok());
   TokenStore tokens(**db);
   CHECK_FALSE(tokens.Load()->has_value());
-  Credentials c{
-      "secret-access-token-1234", "secret-refresh-5678", 42, "device", "http://x", "u", "e"};
+  Credentials c;
+  c.access_token = "secret-access-token-1234";
+  c.refresh_token = "secret-refresh-5678";
+  c.expires_at_ms = 42;
+  c.source = "device";
+  c.api_url = "http://x";
+  c.user_id = "u";
+  c.email = "e";
   REQUIRE(tokens.Save(c).ok());
   auto loaded = tokens.Load();
   REQUIRE(loaded->has_value());
