@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <string_view>
 
 #include "common/contract.h"
 #include "common/log.h"
@@ -35,6 +36,14 @@ McpToolResult Success(json structured) { return McpToolResult{false, std::move(s
 McpToolResult Cancelled() { return Failure("cancelled by the client"); }
 
 json NullIfEmpty(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+
+// Code points in valid UTF-8 (as nlohmann::json's strings are): every byte that does not
+// continue a sequence starts one.
+size_t CodePoints(std::string_view utf8) {
+  return static_cast<size_t>(std::count_if(utf8.begin(), utf8.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
 
 bool IsDir(const std::string& path) {
   struct stat st {};
@@ -435,7 +444,9 @@ std::optional<McpToolResult> McpTools::Validate(const Tool& tool, json& args) co
       case ArgType::kString: {
         if (!v.is_string()) return bad(fmt::format("\"{}\" must be a string", a.name));
         std::string s = v.get<std::string>();
-        if (static_cast<int64_t>(s.size()) < a.min || static_cast<int64_t>(s.size()) > a.max) {
+        // Characters as the inputSchema's minLength and maxLength count them: code points.
+        const auto length = static_cast<int64_t>(CodePoints(s));
+        if (length < a.min || length > a.max) {
           return bad(fmt::format("\"{}\" must be {} to {} characters long", a.name, a.min, a.max));
         }
         switch (a.check) {

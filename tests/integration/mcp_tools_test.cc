@@ -259,6 +259,38 @@ TEST_CASE("bad arguments are error results that name the argument, and reach no 
   CHECK_FALSE(IsErrorResult(ok));
 }
 
+TEST_CASE("string limits count characters, as JSON Schema's maxLength does, not bytes") {
+  AgentFixture f;
+  f.LoginWithToken();
+  McpSession s(f.Options());
+  s.Initialize();
+  json tools = s.Call("tools/list")["result"]["tools"];
+  REQUIRE(tools[0]["name"] == "generate");
+  REQUIRE(tools[0]["inputSchema"]["properties"]["prompt"]["maxLength"] == 20000);
+  const std::string euro = "\xe2\x82\xac";  // U+20AC, three bytes in UTF-8
+  auto repeat = [](const std::string& piece, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += piece;
+    return out;
+  };
+  // 6,667 and 20,000 characters (20,001 and 60,000 bytes) are within the limit.
+  for (int n : {6667, 20000}) {
+    CAPTURE(n);
+    json r = s.CallTool("generate", {{"prompt", repeat(euro, n)},
+                                     {"directory", f.home() / ("euro-" + std::to_string(n))}});
+    CHECK_MESSAGE(!IsErrorResult(r), ResultText(r));
+  }
+  // A character from beyond the Basic Multilingual Plane (four bytes, two UTF-16 units) is one.
+  json emoji = s.CallTool("generate", {{"prompt", repeat("\xf0\x9f\x9a\x80", 20000)},
+                                       {"directory", f.home() / "emoji"}});
+  CHECK_MESSAGE(!IsErrorResult(emoji), ResultText(emoji));
+  // 20,001 characters are not.
+  json over =
+      s.CallTool("generate", {{"prompt", repeat(euro, 20001)}, {"directory", f.home() / "x"}});
+  CHECK(IsErrorResult(over));
+  CHECK(Contains(ResultText(over), "\"prompt\" must be 1 to 20000 characters long"));
+}
+
 TEST_CASE("a well-formed id that nobody knows is a not-found result") {
   AgentFixture f;
   f.LoginWithToken();
