@@ -449,6 +449,11 @@ std::optional<McpToolResult> McpTools::Validate(const Tool& tool, json& args) co
         if (length < a.min || length > a.max) {
           return bad(fmt::format("\"{}\" must be {} to {} characters long", a.name, a.min, a.max));
         }
+        // The kernel ends a path at its first NUL ("n2\u0000x" is the folder n2), and no prompt
+        // or id needs one: refused in every string before it can reach a file or the agent.
+        if (s.find('\0') != std::string::npos) {
+          return bad(fmt::format("\"{}\" contains a NUL character (\\u0000); remove it", a.name));
+        }
         switch (a.check) {
           case Check::kNone:
             break;

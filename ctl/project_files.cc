@@ -241,10 +241,21 @@ struct Walker {
   }
 };
 
+// The kernel reads a path up to its first NUL, so "n2\0x" would quietly be the folder n2. Every
+// entry point refuses such a folder name before it touches anything.
+Status CheckFolderName(const std::string& dir) {
+  if (dir.find('\0') == std::string::npos) return OkStatus();
+  std::string shown;
+  for (char c : dir.substr(0, 200)) shown += c == '\0' ? std::string("\\0") : std::string(1, c);
+  return Error(ErrorCode::kInvalidArgument,
+               fmt::format("the folder name \"{}\" contains a NUL character", shown));
+}
+
 }  // namespace
 
 Result<WriteReport> WriteProjectFiles(const std::string& dir, const contract::FileMap& files,
                                       bool force) {
+  if (auto s = CheckFolderName(dir); !s.ok()) return s.error();
   // 1. Every name first: one bad name rejects the whole answer, before anything is touched.
   for (const auto& [path, content] : files) {
     if (auto s = CheckRelativePath(path); !s.ok()) {
@@ -334,6 +345,7 @@ Result<WriteReport> WriteProjectFiles(const std::string& dir, const contract::Fi
 }
 
 Result<ProjectSnapshot> ReadProjectFiles(const std::string& dir, const ReadLimits& limits) {
+  if (auto s = CheckFolderName(dir); !s.ok()) return s.error();
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Error(ErrorCode::kInvalidArgument, fmt::format("{} is not a folder", dir));
@@ -349,6 +361,7 @@ Result<ProjectSnapshot> ReadProjectFiles(const std::string& dir, const ReadLimit
 }
 
 std::optional<ProjectMeta> LoadProjectMeta(const std::string& dir) {
+  if (!CheckFolderName(dir).ok()) return std::nullopt;
   auto text = ReadWhole(dir + "/.backend-im/project.json");
   if (!text.ok()) return std::nullopt;
   auto j = nlohmann::json::parse(*text, nullptr, false);
@@ -359,6 +372,7 @@ std::optional<ProjectMeta> LoadProjectMeta(const std::string& dir) {
 }
 
 Status SaveProjectMeta(const std::string& dir, const ProjectMeta& meta) {
+  if (auto s = CheckFolderName(dir); !s.ok()) return s;
   std::string folder = dir + "/.backend-im";
   if (auto s = MakeDirs(folder, 0755); !s.ok()) return s;
   std::string body = nlohmann::json{{"projectId", meta.project_id}}.dump(2) + "\n";

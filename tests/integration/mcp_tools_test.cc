@@ -243,6 +243,17 @@ TEST_CASE("bad arguments are error results that name the argument, and reach no 
       {"auth_login_check", {}, "missing \"loginId\""},
       {"auth_login_check", {{"loginId", "x y"}}, "is not an id"},
       {"auth_login_check", {{"loginId", "abc"}, {"waitSeconds", 3600}}, "from 0 to 50"},
+      // A NUL ends a path for the kernel: "n2\u0000x" would create n2. Refused in any string.
+      {"generate",
+       {{"prompt", "api"}, {"directory", f.home() / std::string("n2\0x", 4)}},
+       "\"directory\" contains a NUL character"},
+      {"generate",
+       {{"prompt", "api"}, {"directory", f.home() / std::string("\0", 1)}},
+       "\"directory\" contains a NUL character"},
+      {"deploy", {{"directory", project + std::string("\0/x", 3)}}, "contains a NUL character"},
+      {"generate",
+       {{"prompt", std::string("api\0more", 8)}, {"directory", f.home() / "x"}},
+       "\"prompt\" contains a NUL character"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.tool);
@@ -254,6 +265,7 @@ TEST_CASE("bad arguments are error results that name the argument, and reach no 
   }
   CHECK(SettledPlatformRequests(f.mock()) == before);
   CHECK(ReadFile(f.home() / "x/main.py").empty());
+  CHECK(::access((f.home() / "n2").c_str(), F_OK) != 0);
   // Optional arguments given as null count as absent; 5.0 is a whole number.
   json ok = s.CallTool("list_deployments", {{"projectId", nullptr}, {"limit", 5.0}});
   CHECK_FALSE(IsErrorResult(ok));

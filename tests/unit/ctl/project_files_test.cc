@@ -127,3 +127,26 @@ TEST_CASE("folder names made from prompts are tame") {
   CHECK(ctl::FolderNameForPrompt("../../etc") == "etc");
   CHECK(ctl::FolderNameForPrompt("!!!") == "backend");
 }
+
+TEST_CASE("a folder whose name holds a NUL is refused before anything is touched") {
+  // The kernel reads a path up to its first NUL: "n2\0x" would be the folder n2.
+  TempDir t;
+  const std::string dir = t / std::string("n2\0x", 4);
+  auto w = ctl::WriteProjectFiles(dir, {{"main.py", "print(1)\n"}}, false);
+  REQUIRE_FALSE(w.ok());
+  CHECK(w.error().code == ErrorCode::kInvalidArgument);
+  CHECK(w.error().message.find("NUL") != std::string::npos);
+  auto meta = ctl::SaveProjectMeta(dir, {"proj-1"});
+  REQUIRE_FALSE(meta.ok());
+  CHECK(meta.error().code == ErrorCode::kInvalidArgument);
+  CHECK(CountEntries(t.path()) == 0);
+
+  // Reading: n2 exists and holds a project, and still the name with the NUL is not it.
+  ::mkdir((t / "n2").c_str(), 0755);
+  WriteFile(t / "n2/main.py", "print(1)\n");
+  REQUIRE(ctl::SaveProjectMeta(t / "n2", {"proj-1"}).ok());
+  auto r = ctl::ReadProjectFiles(dir);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message.find("NUL") != std::string::npos);
+  CHECK_FALSE(ctl::LoadProjectMeta(dir).has_value());
+}
