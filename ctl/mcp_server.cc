@@ -206,7 +206,8 @@ void McpServer::HandleLine(std::string_view raw) {
       auto job = std::make_shared<ToolJob>(std::move(*o.job));
       try {
         StartWorker([this, job] {
-          if (auto r = RunJob(*job)) Send(*r);
+          auto r = RunJob(*job);
+          SendAndRetire(r ? &*r : nullptr, {job->key});
         });
       } catch (...) {
         std::lock_guard lock(mu_);
@@ -295,6 +296,9 @@ void McpServer::HandleNotification(const std::string& method, const json& params
 
 McpServer::Outcome McpServer::HandleRequest(const json& id, const std::string& method,
                                             const json& params, bool in_batch) {
+  // Whatever the method: a second answer under the id of a call in flight would leave the
+  // client unable to tell the two apart, and could be taken for the call's own.
+  if (InFlight(id)) return {InFlightError(id), std::nullopt};
   if (method == "initialize") return Initialize(id, params, in_batch);
   if (method == "ping") return {ResultResponse(id, json::object()), std::nullopt};
   if (method != "tools/list" && method != "tools/call") {
@@ -400,12 +404,8 @@ McpServer::Outcome McpServer::ToolsCall(const json& id, const json& params) {
               progress_token,
               std::make_shared<McpCancelToken>()};
   std::lock_guard lock(mu_);
-  if (in_flight_.count(job.key) != 0) {
-    return {ErrorResponse(
-                id, kInvalidRequest,
-                fmt::format("invalid request: id {} is already used by a call in flight", job.key)),
-            std::nullopt};
-  }
+  // Checked again here, with the insertion under the same lock.
+  if (in_flight_.count(job.key) != 0) return {InFlightError(id), std::nullopt};
   if (in_flight_.size() >= kMaxCallsInFlight) {
     return {ErrorResponse(id, kServerBusy,
                           fmt::format("server busy: {} tool calls are already running; wait for "
@@ -415,6 +415,17 @@ McpServer::Outcome McpServer::ToolsCall(const json& id, const json& params) {
   }
   in_flight_[job.key] = job.cancel;
   return {std::nullopt, std::move(job)};
+}
+
+bool McpServer::InFlight(const json& id) {
+  std::lock_guard lock(mu_);
+  return in_flight_.count(id.dump()) != 0;
+}
+
+json McpServer::InFlightError(const json& id) {
+  return ErrorResponse(
+      id, kInvalidRequest,
+      fmt::format("invalid request: id {} is already used by a call in flight", id.dump()));
 }
 
 void McpServer::HandleBatch(const json& batch) {
@@ -448,13 +459,16 @@ void McpServer::HandleBatch(const json& batch) {
     if (!responses->empty()) Send(*responses);
     return;
   }
-  // The batch's answer is one array, so its tool calls run one after another on one worker.
+  // The batch's answer is one array, so its tool calls run one after another on one worker,
+  // and their ids stay in flight until that array is sent.
   try {
     StartWorker([this, responses, jobs] {
+      std::vector<std::string> keys;
       for (auto& job : *jobs) {
+        keys.push_back(job.key);
         if (auto r = RunJob(job)) responses->push_back(std::move(*r));
       }
-      if (!responses->empty()) Send(*responses);
+      SendAndRetire(responses->empty() ? nullptr : responses.get(), keys);
     });
   } catch (...) {
     std::lock_guard lock(mu_);
@@ -487,10 +501,6 @@ std::optional<json> McpServer::RunJob(ToolJob& job) {
     result.is_error = true;
     result.message = std::string("internal error in backend-im: ") + e.what();
   }
-  {
-    std::lock_guard lock(mu_);
-    in_flight_.erase(job.key);
-  }
   if (job.cancel->cancelled()) {
     log::Debug("mcp: request {} was cancelled; no response", job.key);
     return std::nullopt;
@@ -517,10 +527,18 @@ void McpServer::StartWorker(std::function<void()> work) {
   }
 }
 
-void McpServer::Send(const json& message) {
-  std::string line = Dump(message) + "\n";
+void McpServer::Send(const json& message) { SendAndRetire(&message, {}); }
+
+void McpServer::SendAndRetire(const json* message, const std::vector<std::string>& keys) {
+  std::string line = message ? Dump(*message) + "\n" : std::string();
   std::lock_guard lock(out_mu_);
-  if (output_closed_) return;
+  if (!keys.empty()) {
+    // The ids become free under out_mu_, just before their answer is written: a request that
+    // reuses one and finds it free is answered after that answer, never before it.
+    std::lock_guard flight(mu_);
+    for (const auto& key : keys) in_flight_.erase(key);
+  }
+  if (output_closed_ || line.empty()) return;
   size_t off = 0;
   while (off < line.size()) {
     ssize_t n = ::write(out_fd_, line.data() + off, line.size() - off);

@@ -96,10 +96,18 @@ class McpServer {
   Outcome ToolsCall(const nlohmann::json& id, const nlohmann::json& params);
   void HandleBatch(const nlohmann::json& batch);
 
-  // Runs the tool; the response, or nullopt when the request was cancelled.
+  // Whether a call with this id is in flight, and the -32600 for a request that reuses it.
+  bool InFlight(const nlohmann::json& id);
+  static nlohmann::json InFlightError(const nlohmann::json& id);
+
+  // Runs the tool; the response, or nullopt when the request was cancelled. The job's id stays
+  // in flight until SendAndRetire.
   std::optional<nlohmann::json> RunJob(ToolJob& job);
   void StartWorker(std::function<void()> work);
   void Send(const nlohmann::json& message);
+  // Frees the ids (in_flight_ keys) of answered or cancelled calls, then sends message (none
+  // when null). Lock order: out_mu_, then mu_.
+  void SendAndRetire(const nlohmann::json* message, const std::vector<std::string>& keys);
 
   McpToolProvider& tools_;
   const int in_fd_;
@@ -108,7 +116,7 @@ class McpServer {
   int wake_fds_[2] = {-1, -1};  // Stop() writes to [1]; Run() polls [0]
   std::atomic<bool> output_closed_{false};
 
-  std::mutex out_mu_;  // guards writes to out_fd_
+  std::mutex out_mu_;  // guards writes to out_fd_; taken before mu_ when both are held
 
   std::mutex mu_;
   std::condition_variable workers_cv_;

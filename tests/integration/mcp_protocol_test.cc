@@ -225,6 +225,63 @@ TEST_CASE("2025-03-26 sessions may send batches, and each request in one is answ
   CHECK(ErrorCodeOf(by_id[3]) == -32601);
 }
 
+TEST_CASE("a request that reuses the id of a call in flight is -32600, and the call goes on") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "500"});
+  f.LoginWithToken();
+  McpSession s(f.Options());
+  s.Initialize();
+  for (const json id : {json("wait-1"), json(4242)}) {
+    CAPTURE(id);
+    // A deployment of a few seconds, so the call is still waiting while the reuses arrive.
+    auto d = f.Deploy(f.MakeProject(id.is_string() ? "p-string-id" : "p-integer-id"));
+    s.Send({{"jsonrpc", "2.0"},
+            {"id", id},
+            {"method", "tools/call"},
+            {"params",
+             {{"name", "wait_for_deployment"},
+              {"arguments", {{"deploymentId", d["id"]}, {"timeoutSeconds", 60}}}}}});
+    // Every kind of request under that id while the call runs: each is refused on its own.
+    const std::vector<json> reuses = {
+        {{"jsonrpc", "2.0"}, {"id", id}, {"method", "ping"}},
+        {{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/list"}},
+        {{"jsonrpc", "2.0"},
+         {"id", id},
+         {"method", "tools/call"},
+         {"params", {{"name", "deployment_status"}, {"arguments", {{"deploymentId", d["id"]}}}}}},
+        {{"jsonrpc", "2.0"}, {"id", id}, {"method", "no/such/method"}},
+        {{"jsonrpc", "2.0"},
+         {"id", id},
+         {"method", "initialize"},
+         {"params", {{"protocolVersion", "2025-06-18"}}}},
+    };
+    for (const auto& r : reuses) {
+      CAPTURE(r.dump());
+      s.Send(r);
+      auto answer = s.Next(seconds(10));
+      REQUIRE(answer.has_value());
+      CHECK((*answer)["id"] == id);
+      CHECK(ErrorCodeOf(*answer) == -32600);
+      CHECK(Contains((*answer)["error"].value("message", ""), "in flight"));
+    }
+    // The call itself is answered once, with its result.
+    auto w = s.Response(id, seconds(60));
+    REQUIRE(w.has_value());
+    REQUIRE_MESSAGE(w->contains("result"), w->dump());
+    CHECK((*w)["result"]["structuredContent"]["status"] == "complete");
+    // Once answered, the id is free again.
+    s.Send({{"jsonrpc", "2.0"}, {"id", id}, {"method", "ping"}});
+    auto pong = s.Response(id, seconds(10));
+    REQUIRE(pong.has_value());
+    CHECK((*pong)["result"] == json::object());
+    int answers = 0;
+    for (const auto& m : s.lines()) {
+      if (m.is_object() && m.contains("id") && m["id"] == id) ++answers;
+    }
+    CHECK(answers == static_cast<int>(reuses.size()) + 2);
+  }
+  CHECK(s.stray().empty());
+}
+
 TEST_CASE("end of input ends the server with exit 0, even with a call in flight") {
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "2000"});
   f.LoginWithToken();
