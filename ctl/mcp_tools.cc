@@ -35,7 +35,12 @@ McpToolResult Failure(std::string message) {
 McpToolResult Success(json structured) { return McpToolResult{false, std::move(structured), {}}; }
 McpToolResult Cancelled() { return Failure("cancelled by the client"); }
 
-json NullIfEmpty(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+// Sets j[key] to value unless value is empty. A field with no value is left out rather than
+// sent as null: its outputSchema property is an optional string, because a type list such as
+// ["string", "null"] is handled badly by clients and validators that take one type per field.
+void SetIfKnown(json& j, const char* key, const std::string& value) {
+  if (!value.empty()) j[key] = value;
+}
 
 // Code points in valid UTF-8 (as nlohmann::json's strings are): every byte that does not
 // continue a sequence starts one.
@@ -56,18 +61,15 @@ bool Exists(const std::string& path) {
 }
 
 json DeploymentStructured(const pb::Deployment& d, bool with_logs) {
-  json j{{"deploymentId", d.id()},
-         {"projectId", d.project_id()},
-         {"commitHash", d.commit_hash()},
-         {"status", d.status()},
-         {"terminal", d.terminal()},
-         {"url", NullIfEmpty(d.url())},
-         {"createdAt", FormatIso(d.created_at_unix_ms())},
-         {"directory", NullIfEmpty(d.directory())}};
+  json j{{"deploymentId", d.id()},        {"projectId", d.project_id()},
+         {"commitHash", d.commit_hash()}, {"status", d.status()},
+         {"terminal", d.terminal()},      {"createdAt", FormatIso(d.created_at_unix_ms())}};
+  SetIfKnown(j, "url", d.url());
+  SetIfKnown(j, "directory", d.directory());
   if (with_logs) {
     j["updatedAt"] = FormatIso(d.updated_at_unix_ms());
     j["logs"] = std::vector<std::string>(d.logs().begin(), d.logs().end());
-    j["streamProblem"] = NullIfEmpty(d.stream_problem());
+    SetIfKnown(j, "streamProblem", d.stream_problem());
   }
   return j;
 }
@@ -87,8 +89,10 @@ std::string NextStepFor(const pb::Deployment& d) {
 json Str(const std::string& description) {
   return json{{"type", "string"}, {"description", description}};
 }
-json StrOrNull(const std::string& description) {
-  return json{{"type", json::array({"string", "null"})}, {"description", description}};
+// A string that a result leaves out when it has no value (see SetIfKnown); Object() keeps it
+// out of `required`.
+json OptStr(const std::string& description) {
+  return json{{"type", "string"}, {"description", description}, {"x-optional", true}};
 }
 json Bool(const std::string& description) {
   return json{{"type", "boolean"}, {"description", description}};
@@ -99,9 +103,16 @@ json Int(const std::string& description) {
 json StrArray(const std::string& description) {
   return json{{"type", "array"}, {"items", {{"type", "string"}}}, {"description", description}};
 }
+// An object schema whose properties are all required except the OptStr ones.
 json Object(json properties) {
   json required = json::array();
-  for (auto it = properties.begin(); it != properties.end(); ++it) required.push_back(it.key());
+  for (auto it = properties.begin(); it != properties.end(); ++it) {
+    if (it->value("x-optional", false)) {
+      it->erase("x-optional");
+    } else {
+      required.push_back(it.key());
+    }
+  }
   return json{{"type", "object"}, {"properties", std::move(properties)}, {"required", required}};
 }
 
@@ -113,13 +124,13 @@ json DeploymentSchema(bool with_logs) {
       {"status", Str("queued, committing, creating_namespace, creating_pvc, building, "
                      "deploying, health_check, complete or failed")},
       {"terminal", Bool("True once complete or failed")},
-      {"url", StrOrNull("The live URL once complete")},
+      {"url", OptStr("The live URL; present once complete")},
       {"createdAt", Str("When it was created (ISO 8601, UTC)")},
-      {"directory", StrOrNull("The local folder it was deployed from")}};
+      {"directory", OptStr("The local folder it was deployed from, when known")}};
   if (with_logs) {
     p["updatedAt"] = Str("When it last changed (ISO 8601, UTC)");
     p["logs"] = StrArray("The platform's log lines, oldest first");
-    p["streamProblem"] = StrOrNull("Set while the agent cannot follow the platform's live stream");
+    p["streamProblem"] = OptStr("Present while the agent cannot follow the platform's live stream");
   }
   return Object(std::move(p));
 }
@@ -168,8 +179,9 @@ void McpTools::DefineTools() {
              "Overwrite local files whose content differs from the generated ones. Default false.",
              0, 0, Check::kNone, false}},
            Object({{"directory", Str("The absolute folder the project is in")},
-                   {"projectId", StrOrNull("The platform's project for this code, remembered in "
-                                           "the folder for deploy")},
+                   {"projectId", OptStr("The platform's project for this code, remembered in "
+                                        "the folder for deploy; absent when the platform names "
+                                        "none")},
                    {"files",
                     {{"type", "array"},
                      {"description", "Every generated file"},
@@ -271,11 +283,12 @@ void McpTools::DefineTools() {
            {},
            Object({{"loggedIn", Bool("True when generate and deploy can run")},
                    {"apiUrl", Str("The Backend.im platform in use")},
-                   {"source", StrOrNull("How the login was made: device, token or environment")},
-                   {"userId", StrOrNull("The user's id")},
-                   {"email", StrOrNull("The user's email")},
-                   {"expiresAt", StrOrNull("When the access token expires (renewed automatically "
-                                           "when possible)")},
+                   {"source", OptStr("How the login was made: device, token or environment; "
+                                     "absent when nobody is logged in")},
+                   {"userId", OptStr("The user's id, when the platform says it")},
+                   {"email", OptStr("The user's email, when the platform says it")},
+                   {"expiresAt", OptStr("When the access token expires (renewed automatically "
+                                        "when possible); absent when it has no known expiry")},
                    {"nextStep", Str("What to do next")}}),
            read_hints,
            &McpTools::AuthStatus});
@@ -289,7 +302,8 @@ void McpTools::DefineTools() {
            {},
            Object({{"loginId", Str("Pass this to auth_login_check")},
                    {"verificationUri", Str("The page the user opens")},
-                   {"verificationUriComplete", StrOrNull("The same page with the code filled in")},
+                   {"verificationUriComplete",
+                    OptStr("The same page with the code filled in, when the platform offers one")},
                    {"userCode", Str("The code the user enters there")},
                    {"expiresInSeconds", Int("How long the code is valid")},
                    {"intervalSeconds", Int("How often the platform may be asked")},
@@ -317,7 +331,7 @@ void McpTools::DefineTools() {
                      {"description", "Where the login is"}}},
                    {"message", Str("The platform's words about it, if any")},
                    {"loggedIn", Bool("True once approved")},
-                   {"email", StrOrNull("The user's email once logged in")},
+                   {"email", OptStr("The user's email once logged in, when the platform says it")},
                    {"nextStep", Str("What to do next")}}),
            {{"readOnlyHint", false},
             {"destructiveHint", false},
@@ -617,14 +631,15 @@ McpToolResult McpTools::Generate(const json& args, McpToolCall& call) {
   json list = json::array();
   for (const auto& [path, content] : files)
     list.push_back({{"path", path}, {"bytes", content.size()}});
-  return Success({{"directory", dir},
-                  {"projectId", NullIfEmpty(reply.project_id())},
-                  {"files", list},
-                  {"written", written->written},
-                  {"unchanged", written->unchanged},
-                  {"nextStep", fmt::format("Read or adapt the files if needed, then call deploy "
-                                           "with directory \"{}\".",
-                                           dir)}});
+  json out{{"directory", dir},
+           {"files", list},
+           {"written", written->written},
+           {"unchanged", written->unchanged},
+           {"nextStep", fmt::format("Read or adapt the files if needed, then call deploy "
+                                    "with directory \"{}\".",
+                                    dir)}};
+  SetIfKnown(out, "projectId", reply.project_id());
+  return Success(std::move(out));
 }
 
 McpToolResult McpTools::Deploy(const json& args, McpToolCall& call) {
@@ -763,12 +778,11 @@ McpToolResult McpTools::AuthStatus(const json&, McpToolCall& call) {
   auto o = Rpc(call, kQuick,
                [&](grpc::ClientContext* ctx) { return client_.stub().AuthStatus(ctx, req, &a); });
   if (!o.status.ok()) return RpcError(o, "auth_status", call);
-  json out{{"loggedIn", a.logged_in()},
-           {"apiUrl", a.api_url()},
-           {"source", NullIfEmpty(a.source())},
-           {"userId", NullIfEmpty(a.user_id())},
-           {"email", NullIfEmpty(a.email())},
-           {"expiresAt", NullIfEmpty(FormatIso(a.expires_at_unix_ms()))}};
+  json out{{"loggedIn", a.logged_in()}, {"apiUrl", a.api_url()}};
+  SetIfKnown(out, "source", a.source());
+  SetIfKnown(out, "userId", a.user_id());
+  SetIfKnown(out, "email", a.email());
+  SetIfKnown(out, "expiresAt", FormatIso(a.expires_at_unix_ms()));
   out["nextStep"] = a.logged_in()
                         ? std::string("Logged in: generate and deploy can run.")
                         : std::string(
@@ -789,15 +803,16 @@ McpToolResult McpTools::AuthLoginStart(const json&, McpToolCall& call) {
           ? fmt::format("open {} and enter the code {}", s.verification_uri(), s.user_code())
           : fmt::format("open {} and enter the code {} (or open {} directly)", s.verification_uri(),
                         s.user_code(), s.verification_uri_complete());
-  return Success({{"loginId", s.login_id()},
-                  {"verificationUri", s.verification_uri()},
-                  {"verificationUriComplete", NullIfEmpty(s.verification_uri_complete())},
-                  {"userCode", s.user_code()},
-                  {"expiresInSeconds", s.expires_in_seconds()},
-                  {"intervalSeconds", s.interval_seconds()},
-                  {"nextStep", fmt::format("Ask the user to {}, and approve. Then call "
-                                           "auth_login_check with loginId \"{}\".",
-                                           show, s.login_id())}});
+  json out{{"loginId", s.login_id()},
+           {"verificationUri", s.verification_uri()},
+           {"userCode", s.user_code()},
+           {"expiresInSeconds", s.expires_in_seconds()},
+           {"intervalSeconds", s.interval_seconds()},
+           {"nextStep", fmt::format("Ask the user to {}, and approve. Then call "
+                                    "auth_login_check with loginId \"{}\".",
+                                    show, s.login_id())}};
+  SetIfKnown(out, "verificationUriComplete", s.verification_uri_complete());
+  return Success(std::move(out));
 }
 
 McpToolResult McpTools::AuthLoginCheck(const json& args, McpToolCall& call) {
@@ -847,13 +862,13 @@ McpToolResult McpTools::AuthLoginCheck(const json& args, McpToolCall& call) {
           "user to run `backend-im auth login` in a terminal.";
       break;
   }
-  return Success(
-      {{"state", state},
-       {"message", r.message()},
-       {"loggedIn", r.state() == pb::LoginCheckReply::APPROVED && r.auth().logged_in()},
-       {"email",
-        r.state() == pb::LoginCheckReply::APPROVED ? NullIfEmpty(r.auth().email()) : json(nullptr)},
-       {"nextStep", next}});
+  const bool approved = r.state() == pb::LoginCheckReply::APPROVED;
+  json out{{"state", state},
+           {"message", r.message()},
+           {"loggedIn", approved && r.auth().logged_in()},
+           {"nextStep", next}};
+  if (approved) SetIfKnown(out, "email", r.auth().email());
+  return Success(std::move(out));
 }
 
 }  // namespace bim::ctl

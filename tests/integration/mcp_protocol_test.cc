@@ -14,6 +14,12 @@ const std::set<std::string> kToolNames = {
     "generate",         "deploy",      "wait_for_deployment", "deployment_status",
     "list_deployments", "auth_status", "auth_login_start",    "auth_login_check"};
 
+std::string Join(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  return out;
+}
+
 std::string RealPath(const std::string& p) {
   char buf[PATH_MAX];
   return ::realpath(p.c_str(), buf) ? std::string(buf) : p;
@@ -100,6 +106,24 @@ TEST_CASE("tools/list: every tool has a description, an object inputSchema and a
     }
     CHECK(t["outputSchema"]["type"] == "object");
     CHECK(t["annotations"].is_object());
+    // One type per field everywhere: a field that may be unknown is optional, not nullable.
+    std::vector<std::string> list_types;
+    ListTypesIn(t["inputSchema"], "inputSchema", list_types);
+    ListTypesIn(t["outputSchema"], "outputSchema", list_types);
+    CHECK_MESSAGE(list_types.empty(), Join(list_types));
+    std::function<void(const json&, const std::string&)> required_are_properties =
+        [&](const json& schema, const std::string& where) {
+          if (!schema.is_object()) return;
+          for (const auto& req : schema.value("required", json::array())) {
+            CHECK_MESSAGE(schema["properties"].contains(req.get<std::string>()),
+                          where << " requires " << req);
+          }
+          for (const auto& [prop, sub] : schema.value("properties", json::object()).items()) {
+            required_are_properties(sub, where + "." + prop);
+          }
+          if (schema.contains("items")) required_are_properties(schema["items"], where + "[]");
+        };
+    required_are_properties(t["outputSchema"], "outputSchema");
   }
   CHECK(names == kToolNames);
   auto find = [&](const std::string& n) {

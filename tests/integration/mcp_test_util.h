@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -280,6 +281,93 @@ inline int SettledPlatformRequests(MockPlatform& mock) {
     count = now;
   }
   return count;
+}
+
+// Where value breaks schema, one line per problem, each naming its place (e.g. "$.logs[2]").
+// Only the JSON Schema keywords the tools' schemas use: type, enum, properties, required,
+// additionalProperties and items.
+inline void SchemaProblems(const json& schema, const json& value, const std::string& where,
+                           std::vector<std::string>& out) {
+  auto is = [&](const std::string& type) {
+    if (type == "string") return value.is_string();
+    if (type == "integer") return value.is_number_integer();
+    if (type == "number") return value.is_number();
+    if (type == "boolean") return value.is_boolean();
+    if (type == "object") return value.is_object();
+    if (type == "array") return value.is_array();
+    if (type == "null") return value.is_null();
+    return false;
+  };
+  if (auto t = schema.find("type"); t != schema.end()) {
+    bool ok = false;
+    if (t->is_string()) ok = is(*t);
+    for (const auto& one : t->is_array() ? *t : json::array()) ok = ok || is(one);
+    if (!ok) {
+      out.push_back(where + ": " + value.dump().substr(0, 80) + " is not of type " + t->dump());
+      return;
+    }
+  }
+  if (auto e = schema.find("enum"); e != schema.end()) {
+    if (std::find(e->begin(), e->end(), value) == e->end()) {
+      out.push_back(where + ": " + value.dump() + " is not one of " + e->dump());
+    }
+  }
+  if (value.is_object()) {
+    for (const auto& r : schema.value("required", json::array())) {
+      if (!value.contains(r.get<std::string>())) {
+        out.push_back(where + ": required \"" + r.get<std::string>() + "\" is missing");
+      }
+    }
+    const json props = schema.value("properties", json::object());
+    for (const auto& [key, v] : value.items()) {
+      if (props.contains(key)) {
+        SchemaProblems(props[key], v, where + "." + key, out);
+      } else if (!schema.value("additionalProperties", true)) {
+        out.push_back(where + ": \"" + key + "\" is not allowed");
+      }
+    }
+  }
+  if (value.is_array() && schema.contains("items")) {
+    for (size_t i = 0; i < value.size(); ++i) {
+      SchemaProblems(schema["items"], value[i], where + "[" + std::to_string(i) + "]", out);
+    }
+  }
+}
+
+inline std::vector<std::string> SchemaProblems(const json& schema, const json& value) {
+  std::vector<std::string> out;
+  SchemaProblems(schema, value, "$", out);
+  return out;
+}
+
+// Places in a JSON document that hold null, e.g. "$.url".
+inline void NullsIn(const json& value, const std::string& where, std::vector<std::string>& out) {
+  if (value.is_null()) out.push_back(where);
+  if (value.is_object()) {
+    for (const auto& [key, v] : value.items()) NullsIn(v, where + "." + key, out);
+  }
+  if (value.is_array()) {
+    for (size_t i = 0; i < value.size(); ++i)
+      NullsIn(value[i], where + "[" + std::to_string(i) + "]", out);
+  }
+}
+
+// Where a schema gives "type" as a list (e.g. ["string", "null"]). Valid JSON Schema, but
+// clients and validators that take one type per field (the MCP Inspector's strict mode warns
+// about it) handle it badly; an optional field says the same portably.
+inline void ListTypesIn(const json& schema, const std::string& where,
+                        std::vector<std::string>& out) {
+  if (schema.is_object()) {
+    for (const auto& [key, v] : schema.items()) {
+      if (key == "type" && v.is_array()) out.push_back(where + ": " + v.dump());
+      ListTypesIn(v, where + "." + key, out);
+    }
+  }
+  if (schema.is_array()) {
+    for (size_t i = 0; i < schema.size(); ++i) {
+      ListTypesIn(schema[i], where + "[" + std::to_string(i) + "]", out);
+    }
+  }
 }
 
 inline bool Contains(const std::string& haystack, const std::string& needle) {

@@ -106,7 +106,7 @@ TEST_CASE(
   json d = Structured(s.CallTool("deploy", {{"directory", f.MakeProject("nomain", false)}}));
   json w = Structured(s.CallTool("wait_for_deployment", {{"deploymentId", d["deploymentId"]}}));
   CHECK(w["status"] == "failed");
-  CHECK(w["url"].is_null());
+  CHECK_FALSE(w.contains("url"));
   CHECK(Contains(w["logs"].dump(), "main.py"));
   CHECK(Contains(w["nextStep"], "logs"));
   for (const auto& m : s.lines()) CHECK(m.value("method", "") != "notifications/progress");
@@ -301,6 +301,62 @@ TEST_CASE("string limits count characters, as JSON Schema's maxLength does, not 
       s.CallTool("generate", {{"prompt", repeat(euro, 20001)}, {"directory", f.home() / "x"}});
   CHECK(IsErrorResult(over));
   CHECK(Contains(ResultText(over), "\"prompt\" must be 1 to 20000 characters long"));
+}
+
+TEST_CASE("structuredContent leaves out what is unknown, never null, and fits the outputSchema") {
+  // Every call below answers in a state where some field has no value yet: not logged in, a
+  // login not yet approved, a deployment still running, a failed one, a project the platform
+  // named no projectId for (the seed-only mock's generate).
+  for (bool seed_only : {false, true}) {
+    CAPTURE(seed_only);
+    std::vector<std::string> mock_args = {"--token", "dev-token", "--stage-delay-ms", "500"};
+    if (seed_only) mock_args.push_back("--seed-only");
+    AgentFixture f(mock_args);
+    McpSession s(f.Options());
+    s.Initialize();
+    std::map<std::string, json> schemas;
+    const json tools = s.Call("tools/list")["result"]["tools"];
+    for (const auto& t : tools) {
+      schemas[t["name"].get<std::string>()] = t["outputSchema"];
+    }
+    auto call = [&](const std::string& tool, json args = json::object()) {
+      CAPTURE(tool);
+      json out = Structured(s.CallTool(tool, std::move(args)));
+      std::vector<std::string> nulls;
+      NullsIn(out, "$", nulls);
+      CHECK_MESSAGE(nulls.empty(), out.dump());
+      auto problems = SchemaProblems(schemas.at(tool), out);
+      CHECK_MESSAGE(problems.empty(), out.dump());
+      for (const auto& p : problems) MESSAGE(p);
+      return out;
+    };
+    json a = call("auth_status");
+    CHECK(a["loggedIn"] == false);
+    for (const char* absent : {"source", "userId", "email", "expiresAt"}) {
+      CHECK_MESSAGE(!a.contains(absent), absent);
+    }
+    if (!seed_only) {  // the seed has no device flow
+      json start = call("auth_login_start");
+      json pending = call("auth_login_check", {{"loginId", start["loginId"]}, {"waitSeconds", 0}});
+      CHECK(pending["state"] == "pending");
+      CHECK_FALSE(pending.contains("email"));
+    }
+    f.LoginWithToken();
+    json g = call("generate", {{"prompt", "todo API"}, {"directory", f.home() / "todo"}});
+    CHECK(g.contains("projectId") == !seed_only);
+    json d = call("deploy", {{"directory", f.MakeProject("nomain", /*with_main=*/false)}});
+    json running = call("deployment_status", {{"deploymentId", d["deploymentId"]}});
+    CHECK(running["terminal"] == false);
+    CHECK_FALSE(running.contains("url"));
+    CHECK_FALSE(running.contains("streamProblem"));
+    json failed = call("wait_for_deployment", {{"deploymentId", d["deploymentId"]}});
+    CHECK(failed["status"] == "failed");
+    CHECK_FALSE(failed.contains("url"));
+    json list = call("list_deployments");
+    REQUIRE(list["deployments"].size() == 1);
+    CHECK_FALSE(list["deployments"][0].contains("url"));
+    call("auth_status");
+  }
 }
 
 TEST_CASE("a well-formed id that nobody knows is a not-found result") {
