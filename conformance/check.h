@@ -6,8 +6,10 @@
 //
 // Outcomes:
 //   pass          the platform does what docs/API_CONTRACTS.md says
-//   fail          a contract violation; the only outcome that makes the run exit non-zero
-//   not-supported one of the contract's optional extensions is absent; reported, not failed
+//   fail          a contract violation; the only outcome that makes the run exit non-zero. For
+//                 an extension (ext.*), only a break of the seed's contract or of an RFC
+//   not-supported one of the contract's optional extensions is absent, or not there as the
+//                 contract describes it; reported, not failed
 //   skipped       not run: --read-only, no token, or what it needs is missing
 //
 // Plain values; no threads.

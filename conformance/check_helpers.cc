@@ -59,6 +59,14 @@ CheckResult FromProblems(const std::vector<std::string>& problems, std::vector<E
   return Fail(Join(problems, "\n"), std::move(evidence));
 }
 
+CheckResult ExtensionFromProblems(const std::vector<std::string>& problems,
+                                  std::vector<Evidence> evidence, std::string pass_detail) {
+  if (problems.empty()) return Pass(std::move(pass_detail), std::move(evidence));
+  return NotSupported("not as the contract describes the extension, so clients do without it:\n" +
+                          Join(problems, "\n"),
+                      std::move(evidence));
+}
+
 std::optional<std::string> StringField(const nlohmann::json& j, const char* key) {
   if (!j.is_object()) return std::nullopt;
   auto it = j.find(key);

@@ -34,6 +34,14 @@ CheckResult ExpectOAuthError(const Exchange& exchange, const std::string& code);
 CheckResult FromProblems(const std::vector<std::string>& problems,
                          std::vector<Evidence> evidence = {}, std::string pass_detail = "");
 
+// The same for an extension (ext.*), where problems mean the platform has something like it
+// but not as docs/API_CONTRACTS.md describes it: not-supported, never a failure, because the
+// seed's contract does not promise the extension (a failure is a break of the seed's contract
+// or of an RFC). The detail says so, then lists the problems.
+CheckResult ExtensionFromProblems(const std::vector<std::string>& problems,
+                                  std::vector<Evidence> evidence = {},
+                                  std::string pass_detail = "");
+
 // Fields of a parsed object, when present with the right type.
 std::optional<std::string> StringField(const nlohmann::json& j, const char* key);
 std::optional<int64_t> IntField(const nlohmann::json& j, const char* key);

@@ -59,9 +59,11 @@ CheckResult GenerateProjectId(Context& ctx) {
                         std::move(evidence));
   }
   if (!j["projectId"].is_string() || j["projectId"].get<std::string>().empty()) {
-    return Fail(
-        "field \"projectId\" is " + JsonKind(j["projectId"]) + ", expected a non-empty string",
-        std::move(evidence));
+    // A field of the platform's own that happens to have the name: the seed allows any field.
+    return NotSupported("field \"projectId\" is " + JsonKind(j["projectId"]) +
+                            ", not the extension's non-empty string; the client deploys "
+                            "without one",
+                        std::move(evidence));
   }
   return Pass("projectId " + Quoted(j["projectId"].get<std::string>()), std::move(evidence));
 }

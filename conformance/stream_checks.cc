@@ -322,9 +322,9 @@ CheckResult Seq(Context& ctx) {
                            MessageName(i) + "), expected " + std::to_string(*seqs[i - 1] + 1));
       }
     }
-    return FromProblems(problems, evidence,
-                        "seq " + std::to_string(seqs.front().value_or(0)) + ".." +
-                            std::to_string(seqs.back().value_or(0)));
+    return ExtensionFromProblems(problems, evidence,
+                                 "seq " + std::to_string(seqs.front().value_or(0)) + ".." +
+                                     std::to_string(seqs.back().value_or(0)));
   });
 }
 
@@ -342,8 +342,8 @@ CheckResult Since(Context& ctx) {
     std::string path = ctx.WsPath(d.id, since);
     WsAttempt a = ctx.OpenWs(ctx.WsUrl(d.id, since), Auth::kToken);
     if (!a.connection) {
-      return FromProblems({"the upgrade of " + path + " was refused: " + a.error},
-                          {{"WS " + path, a.refused_status, EvidenceBody(a.error), ""}});
+      return ExtensionFromProblems({"the upgrade of " + path + " was refused: " + a.error},
+                                   {{"WS " + path, a.refused_status, EvidenceBody(a.error), ""}});
     }
     std::vector<int64_t> got;
     std::vector<Evidence> evidence;
@@ -371,18 +371,18 @@ CheckResult Since(Context& ctx) {
     std::string summary =
         "since=" + std::to_string(since) + " replayed seq [" + Join(shown, ", ") + "]";
     if (!got.empty() && got.front() >= 0 && got.front() <= since) {
-      return FromProblems({summary +
-                           ": the platform sends seq but ignores since (expected only "
-                           "seq > " +
-                           std::to_string(since) + ")"},
-                          evidence);
+      // seq without since is one extension without the other, as a platform may well have.
+      return NotSupported(
+          summary + ": the platform sends seq but ignores since (expected only seq > " +
+              std::to_string(since) + "); clients drop the replayed messages by their seq",
+          evidence);
     }
     if (got != want) {
-      return FromProblems({summary + ", expected [" + std::to_string(since + 1) + ".." +
-                           std::to_string(last) + "]"},
-                          evidence);
+      return ExtensionFromProblems({summary + ", expected [" + std::to_string(since + 1) + ".." +
+                                    std::to_string(last) + "]"},
+                                   evidence);
     }
-    return FromProblems({}, evidence, summary);
+    return Pass(summary, evidence);
   });
 }
 
@@ -396,10 +396,12 @@ CheckResult WsAuth(Context& ctx) {
       return NotSupported("the platform streams a deployment to a connection without a token", {e});
     }
     if (a.refused_status == 401) return Pass("refused with 401", {e});
-    return Fail("the upgrade without a token was refused with " +
-                    (a.refused_status ? std::to_string(a.refused_status) : "no HTTP status") +
-                    ", expected 401: " + a.error,
-                {e});
+    // The seed says nothing of authentication on /ws, so another refusal is the platform's own.
+    return NotSupported(
+        "the upgrade without a token was refused with " +
+            (a.refused_status ? std::to_string(a.refused_status) : std::string("no HTTP status")) +
+            ", not the extension's 401: " + a.error,
+        {e});
   });
 }
 
@@ -532,8 +534,8 @@ CheckResult StatusSeq(Context& ctx) {
       problems.push_back("the last poll says seq " + std::to_string(seqs.back().second) +
                          ", the newest WebSocket message has seq " + std::to_string(*ws_last));
     }
-    return FromProblems(problems, evidence,
-                        "the last poll's seq is " + std::to_string(seqs.back().second));
+    return ExtensionFromProblems(problems, evidence,
+                                 "the last poll's seq is " + std::to_string(seqs.back().second));
   });
 }
 

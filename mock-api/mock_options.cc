@@ -106,7 +106,8 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
       });
   app.add_flag("--seed-only", o.seed_only,
                "Implement only the seed's contract: no seq, ?since ignored, Idempotency-Key "
-               "ignored, /oauth/* and /device are 404, no projectId in /api/generate's response");
+               "ignored, /oauth/* and /device are 404, no projectId in /api/generate's response, "
+               "error codes of its own (400 is bad_request)");
   std::string fail_at;
   app.add_option("--fail-at", fail_at,
                  "Fault: every deployment fails at this stage (queued, committing, "

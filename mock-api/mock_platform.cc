@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <map>
 
 #include "common/commit_hash.h"
 #include "common/contract.h"
@@ -56,6 +57,22 @@ ws::HttpResponse Unauthorized() {
 ws::HttpResponse MethodNotAllowed(const char* allow) {
   auto r = ErrorResponse(405, "method_not_allowed", std::string("use ") + allow);
   r.headers.emplace_back("Allow", allow);
+  return r;
+}
+
+// --seed-only: an /api/* error in words of the platform's own. The codes of the error body are
+// one of our extensions (docs/API_CONTRACTS.md section 2); the seed promises only the status, so
+// a seed-only platform names its errors as it likes. This one takes the HTTP reason phrase
+// (400 is "bad_request", not the extension's "invalid_request"), so the agent and the
+// conformance suite meet a platform that has an error body but not our vocabulary.
+ws::HttpResponse InSeedWords(ws::HttpResponse r) {
+  static const std::map<int, const char*> kReasonCodes = {
+      {400, "bad_request"}, {429, "too_many_requests"}, {503, "service_unavailable"}};
+  auto code = kReasonCodes.find(r.status);
+  if (code == kReasonCodes.end()) return r;  // 401, 404, 405: the reason phrase is our code
+  auto body = contract::ParseErrorBody(r.body);
+  if (!body.ok()) return r;
+  r.body = contract::ToJson(contract::ErrorBody{code->second, body->message});
   return r;
 }
 
@@ -123,6 +140,9 @@ void MockPlatform::OnHttp(const ws::HttpRequest& req,
                           std::shared_ptr<ws::HttpResponder> responder) {
   auto start = clock_.Steady();
   Reply reply = Handle(req);
+  if (options_.seed_only && StartsWith(req.path, "/api/")) {
+    reply.response = InSeedWords(std::move(reply.response));
+  }
   auto finish = [this, responder, start, method = req.method, path = req.path,
                  reply = std::move(reply)]() mutable {
     if (reply.drop) {

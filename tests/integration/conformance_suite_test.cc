@@ -137,6 +137,13 @@ TEST_CASE("against the seed-only mock the extensions are not-supported and the r
     CHECK_MESSAGE(rep.Outcome(id) == "not-supported", id);
   }
   CHECK(rep.Detail("ext.seq").find("no seq") != std::string::npos);
+  // Its errors have a body, in codes of its own (400 bad_request): the error-body extension is
+  // absent, which is not a violation of the seed, whose contract gives the statuses only.
+  CHECK(rep.Outcome("ext.error_body") == "not-supported");
+  CHECK(rep.Detail("ext.error_body").find("\"bad_request\"") != std::string::npos);
+  // Nothing a seed-only platform does is a failure.
+  for (const auto& [id, c] : rep.checks)
+    CHECK_MESSAGE(c["outcome"] != "fail", id << ": " << c.dump());
   // The seed's own part still passes.
   for (const char* id : {"deploy.shape", "deploy.commit_hash", "ws.message_shape",
                          "ws.status_order", "status.shape", "status.final", "auth.no_token"}) {

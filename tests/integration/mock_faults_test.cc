@@ -203,6 +203,11 @@ TEST_CASE("--seed-only speaks only the seed's contract") {
       HttpRequest("POST", mock.http_url() + "/api/generate", R"({"prompt":"users"})", Bearer());
   REQUIRE(g.status == 200);
   CHECK_FALSE(ParseJson(g.body).contains("projectId"));
+  // Error codes are the platform's own, not the contract's extension (400 invalid_request).
+  CheckError(HttpRequest("POST", mock.http_url() + "/api/generate", R"({"prompt":" "})", Bearer()),
+             400, "bad_request");
+  CheckError(HttpRequest("GET", mock.http_url() + "/api/status/nope", "", Bearer()), 404,
+             "not_found");
   CheckError(
       HttpRequest("POST", mock.http_url() + "/oauth/device/code", "client_id=backend-im-cli"), 404,
       "not_found");

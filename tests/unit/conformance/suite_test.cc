@@ -165,16 +165,42 @@ TEST_CASE("auth.no_token names the endpoint that answered 400 instead of 401") {
   CHECK(r.evidence.size() == 4);
 }
 
-TEST_CASE("ext.error_body: a wrong code fails, no body at all is not-supported") {
-  SUBCASE("wrong code") {
+TEST_CASE("ext.error_body: the contract's codes pass, other codes or no body are not-supported") {
+  // The error body is an extension; the seed promises only the statuses. So a platform with
+  // codes of its own, or with a body on some errors only, lacks the extension: never a failure.
+  SUBCASE("the contract's codes") {
     FakeWorld w;
-    w.http.On("GET", "/api/status/", Answer(404, R"({"error":"missing","message":"m"})"));
+    w.http.On("GET", "/api/status/", Answer(404, R"({"error":"not_found","message":"m"})"));
     auto ctx = w.MakeContext(WithToken());
     CHECK(FromCatalog("status.unknown_id").run(ctx).outcome == Outcome::kPass);
+    CHECK(FromCatalog("ext.error_body").run(ctx).outcome == Outcome::kPass);
+  }
+  SUBCASE("codes of the platform's own") {
+    FakeWorld w;
+    w.http.On("GET", "/api/status/", Answer(404, R"({"error":"missing","message":"m"})"));
+    w.http.On("GET", "/api/auth/callback", Answer(400, R"({"error":"bad_request","message":"m"})"));
+    auto ctx = w.MakeContext(WithToken());
+    CHECK(FromCatalog("status.unknown_id").run(ctx).outcome == Outcome::kPass);
+    CHECK(FromCatalog("auth.callback_missing_code").run(ctx).outcome == Outcome::kPass);
     CheckResult r = FromCatalog("ext.error_body").run(ctx);
-    CHECK(r.outcome == Outcome::kFail);
-    CHECK(r.detail.find("with error \"missing\"; the contract's code for 404 is \"not_found\"") !=
+    CHECK(r.outcome == Outcome::kNotSupported);
+    CHECK(r.detail.find("404 with error \"missing\" (the contract's code is \"not_found\")") !=
           std::string::npos);
+    CHECK(r.detail.find("400 with error \"bad_request\" (the contract's code is "
+                        "\"invalid_request\")") != std::string::npos);
+    CHECK(r.evidence.size() == 2);
+  }
+  SUBCASE("a body on some errors only") {
+    FakeWorld w;
+    w.http.On("GET", "/api/status/", Answer(404, "404 page not found"));
+    w.http.On("GET", "/api/auth/callback",
+              Answer(400, R"({"error":"invalid_request","message":"m"})"));
+    auto ctx = w.MakeContext(WithToken());
+    CHECK(FromCatalog("status.unknown_id").run(ctx).outcome == Outcome::kPass);
+    CHECK(FromCatalog("auth.callback_missing_code").run(ctx).outcome == Outcome::kPass);
+    CheckResult r = FromCatalog("ext.error_body").run(ctx);
+    CHECK(r.outcome == Outcome::kNotSupported);
+    CHECK(r.detail.find("1 of the 2") != std::string::npos);
   }
   SUBCASE("plain-text errors") {
     FakeWorld w;
@@ -183,6 +209,35 @@ TEST_CASE("ext.error_body: a wrong code fails, no body at all is not-supported")
     CHECK(FromCatalog("status.unknown_id").run(ctx).outcome == Outcome::kPass);
     CHECK(FromCatalog("ext.error_body").run(ctx).outcome == Outcome::kNotSupported);
   }
+}
+
+TEST_CASE("ext.generate_project_id: a projectId of another type is the extension absent") {
+  FakeWorld w;
+  w.http.On("POST", "/api/generate",
+            Answer(200, R"({"files":{"main.py":"print(1)\n"},"projectId":42})"));
+  auto ctx = w.MakeContext(WithToken());
+  CheckResult r = FromCatalog("ext.generate_project_id").run(ctx);
+  CHECK(r.outcome == Outcome::kNotSupported);
+  CHECK(r.detail.find("is an integer, not the extension's non-empty string") != std::string::npos);
+}
+
+TEST_CASE("ext.idempotency_conflict: a platform that replays but does not answer 422") {
+  // The replay works (same deploymentId); the reuse with other files answers 409.
+  FakeWorld w;
+  int deploys = 0;
+  w.http.On("POST", "/api/deploy", [&deploys](const HttpCall&) {
+    ++deploys;
+    if (deploys <= 2) {
+      return Answer(200, R"({"deploymentId":"d-1","projectId":"p","commitHash":"0123456789ab",)"
+                         R"("status":"queued"})");
+    }
+    return Answer(409, R"({"error":"conflict","message":"key reused"})");
+  });
+  auto ctx = w.MakeContext(WithToken());
+  CHECK(FromCatalog("ext.idempotency_replay").run(ctx).outcome == Outcome::kPass);
+  CheckResult r = FromCatalog("ext.idempotency_conflict").run(ctx);
+  CHECK(r.outcome == Outcome::kNotSupported);
+  CHECK(r.detail.find("409") != std::string::npos);
 }
 
 TEST_CASE("device.slow_down is not-supported when fast polls only get authorization_pending") {
