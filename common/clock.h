@@ -1,6 +1,6 @@
 #pragma once
-// Time behind an interface (STYLE.md §2), so token expiry, backoff and timeouts can be tested
-// with a simulated clock. RealClock is thread-safe; FakeClock is for tests.
+// Time behind an interface, so token expiry, backoff and timeouts can be tested with a
+// simulated clock instead of real waiting. RealClock is thread-safe; FakeClock is for tests.
 
 #include <atomic>
 #include <chrono>

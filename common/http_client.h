@@ -1,7 +1,7 @@
 #pragma once
-// HTTP behind an interface of ours (STYLE.md §2): the agent's PlatformClient and the
-// conformance suite's transport talk to this, CurlHttpClient implements it, and tests can put
-// faults in between.
+// HTTP behind an interface of ours, so that no caller depends on libcurl: the agent's
+// PlatformClient and the conformance suite's transport talk to this, CurlHttpClient implements
+// it, and tests can put faults in between.
 //
 // Send returns an Error only when no HTTP response arrived (connection refused, timeout, TLS
 // failure); any status code, 500 included, is a response for the caller to judge.

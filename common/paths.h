@@ -1,6 +1,7 @@
 #pragma once
 // Where the agent keeps things, per the XDG base directory spec, each overridable by an
-// environment variable (STYLE.md §7) so tests run many isolated agents side by side.
+// environment variable (the README's settings table lists them) so tests run many isolated
+// agents side by side.
 //
 //   socket  $BACKEND_IM_SOCKET, else $XDG_RUNTIME_DIR/backend-im/agent.sock,
 //           else $XDG_STATE_HOME/backend-im/agent.sock (no runtime dir, e.g. a container)

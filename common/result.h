@@ -1,5 +1,6 @@
 #pragma once
-// Result<T>: a value or an Error, the way errors cross module boundaries (STYLE.md §4).
+// Result<T>: a value or an Error, the way errors cross module boundaries, so that a caller sees
+// in the signature that a call can fail and has to look at the outcome.
 //
 // An Error carries a code that decides what happens next (retry, re-login, exit code) and a
 // message written for a person, saying what went wrong and, where it can, what to do.

@@ -1,6 +1,7 @@
 #pragma once
 // Waiting behind an interface, so retry waits and device-flow polling are tested without real
-// sleeps (STYLE.md §2). RealSleeper sleeps the calling thread.
+// sleeps: a test's sleeper only records the waits and moves a fake clock. RealSleeper sleeps
+// the calling thread.
 
 #include <chrono>
 #include <thread>

@@ -1,6 +1,7 @@
 #pragma once
-// The agent is the only holder of the user's tokens (DESIGN-NOTES "One refresher"): the ctl and
-// the MCP server never see one, so no two processes ever race to use a rotating refresh token.
+// The agent is the only holder of the user's tokens, and so the only one that refreshes them:
+// the ctl and the MCP server never see one, so no two processes ever race to use a rotating
+// refresh token (using a rotated one fails, and may revoke the login).
 //
 // - AccessToken() hands out a valid token, refreshing first when it expires within a minute.
 //   Refreshes are serialized: callers that arrive during one wait for it and share its result.
