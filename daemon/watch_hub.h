@@ -6,13 +6,22 @@
 // must Subscribe before its first read; then no event can fall between its read and the next
 // Notify (tailscale PR #6936).
 //
-// Thread-safety: all methods are thread-safe. Listener::OnNewEvents is called with the hub's
-// lock held: it must not call back into the hub and must not block.
+// Thread-safety: all methods are thread-safe. Listeners are called without the hub's lock (a
+// gRPC watch reads the store from OnNewEvents), so a listener may call back into the hub, and a
+// slow one holds up only the Notify or Shutdown that called it, never Subscribe or Unsubscribe
+// for other listeners. A listener is called only while it is subscribed: Unsubscribe returns
+// once no call to it is under way on another thread, so the caller may destroy it right after.
+// (A listener may unsubscribe itself from inside its own callback; then the call under way is
+// its own, and it must not destroy itself before returning.) So Unsubscribe must not be called
+// while holding anything that a callback of that listener waits for.
 
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
+#include <utility>
 
 namespace bim::daemon {
 
@@ -34,9 +43,17 @@ class WatchHub {
   size_t TotalWatchers();
 
  private:
+  // Calls (listener->*callback)() without the lock if listener is still subscribed to
+  // deployment_id, recording the call in calling_ meanwhile.
+  void CallIfSubscribed(const std::string& deployment_id, Listener* listener,
+                        void (Listener::*callback)());
+
   std::mutex mu_;
+  std::condition_variable call_ended_;                    // signalled when a call leaves calling_
   std::map<std::string, std::set<Listener*>> listeners_;  // guarded by mu_
-  bool shut_down_ = false;                                // guarded by mu_
+  // Calls under way, and the thread of each: Unsubscribe waits for those of other threads.
+  std::multiset<std::pair<Listener*, std::thread::id>> calling_;  // guarded by mu_
+  bool shut_down_ = false;                                        // guarded by mu_
 };
 
 }  // namespace bim::daemon

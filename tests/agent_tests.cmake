@@ -9,10 +9,10 @@ bim_add_test(agent_unit_tests
   LABELS unit)
 add_dependencies(agent_unit_tests backend-im-mock)
 
-# In-process tests of the agent core from many threads (fan-out, reconnect, shutdown),
-# without gRPC, so that TSan can judge them: `scripts/sanitize.sh thread` runs label concurrency.
+# In-process tests of the agent core and its WatchHub from many threads (fan-out, reconnect,
+# shutdown, listeners that call back into the hub), without gRPC, so that TSan can judge them: `scripts/sanitize.sh thread` runs label concurrency.
 bim_add_test(agent_concurrency_tests
-  SOURCES unit/daemon/agent_concurrency_test.cc
+  SOURCES unit/daemon/agent_concurrency_test.cc unit/daemon/watch_hub_test.cc
   LIBS bim::daemon bim_test_support
   LABELS unit concurrency)
 add_dependencies(agent_concurrency_tests backend-im-mock)
