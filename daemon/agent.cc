@@ -109,37 +109,86 @@ Result<contract::GenerateResponse> Agent::Generate(const std::string& prompt) {
       [&](const std::string& token) { return deps_.platform.Generate(token, prompt); });
 }
 
+namespace {
+
+// Errors after which the platform certainly made no deployment: the create can be forgotten.
+// After the others (unreachable, timed out, stopped) the outcome is unknown, so the create stays
+// pending and is sent again, with its key, when the agent next starts.
+bool Definitive(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kRateLimited:
+    case ErrorCode::kTimeout:
+    case ErrorCode::kCancelled:
+    case ErrorCode::kIo:
+      return false;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
 Result<DeploymentRecord> Agent::Deploy(const contract::FileMap& files,
                                        const std::string& project_id,
                                        const std::string& directory) {
   if (files.empty()) {
     return Error(ErrorCode::kInvalidArgument, "there are no files to deploy");
   }
-  // One key for every retry of this one deploy: the platform makes at most one deployment.
-  std::string key = NewUuid(deps_.random);
   contract::DeployRequest req{files, project_id};
-  auto r = deps_.auth.Call<contract::DeployResponse>(
-      [&](const std::string& token) { return deps_.platform.Deploy(token, req, key); });
-  if (!r.ok()) return r.error();
+  PendingDeploy pending;
+  pending.project_id = project_id;
+  pending.commit_hash = CommitHash(files);
+  pending.directory = directory;
+  pending.api_url = api_url();
+  // The same files deployed again while an earlier create is unanswered (the agent died during
+  // it, say) reuse its key, so the platform answers with the deployment it made, if it did.
+  auto earlier = deps_.store.FindPending(project_id, pending.commit_hash, pending.api_url);
+  if (earlier.ok() && *earlier) {
+    pending = **earlier;
+    pending.directory = directory;
+    log::Info("an earlier deploy of the same files is unanswered; sending it with the same key");
+  } else {
+    pending.idempotency_key = NewUuid(deps_.random);
+    pending.request = contract::ToJson(req);
+    pending.created_at_ms = deps_.clock.NowUnixMs();
+    if (auto s = deps_.store.AddPending(pending); !s.ok()) {
+      return Error(s.error().code,
+                   "cannot record the deploy before sending it: " + s.error().message);
+    }
+  }
+  return Create(pending, req);
+}
+
+Result<DeploymentRecord> Agent::Create(const PendingDeploy& pending,
+                                       const contract::DeployRequest& req) {
+  // One key for every retry of this one deploy: the platform makes at most one deployment.
+  auto r = deps_.auth.Call<contract::DeployResponse>([&](const std::string& token) {
+    return deps_.platform.Deploy(token, req, pending.idempotency_key);
+  });
+  if (!r.ok()) {
+    if (Definitive(r.error())) (void)deps_.store.RemovePending(pending.idempotency_key);
+    return r.error();
+  }
   if (auto s = contract::ValidateId(r->deployment_id); !s.ok()) {
+    (void)deps_.store.RemovePending(pending.idempotency_key);
     return Error(ErrorCode::kProtocol,
                  "the platform returned a bad deployment id: " + s.error().message);
   }
-  std::string expected = CommitHash(files);
-  if (r->commit_hash != expected) {
+  if (r->commit_hash != pending.commit_hash) {
     log::Warn("deployment {}: the platform's commit hash {} differs from the local {}",
-              r->deployment_id, r->commit_hash, expected);
+              r->deployment_id, r->commit_hash, pending.commit_hash);
   }
   DeploymentRecord d;
   d.id = r->deployment_id;
   d.project_id = r->project_id;
   d.commit_hash = r->commit_hash;
   d.status = std::string(contract::StageName(r->status));
-  d.directory = directory;
+  d.directory = pending.directory;
   d.api_url = api_url();
   d.created_at_ms = d.updated_at_ms = deps_.clock.NowUnixMs();
   d.terminal = contract::IsTerminal(r->status);
-  if (auto s = deps_.store.Insert(d); !s.ok()) {
+  if (auto s = deps_.store.RecordCreated(d, pending.idempotency_key); !s.ok()) {
     // The deployment exists on the platform; say so rather than hide it.
     return Error(s.error().code, fmt::format("deployment {} started, but the agent cannot record "
                                              "it: {}",
@@ -148,6 +197,28 @@ Result<DeploymentRecord> Agent::Deploy(const contract::FileMap& files,
   log::Info("deployment {} created for project {} (commit {})", d.id, d.project_id, d.commit_hash);
   EnsureWatching(d);
   return d;
+}
+
+void Agent::ResumePendingDeploys() {
+  auto pending = deps_.store.ListPending();
+  if (!pending.ok()) {
+    log::Error("cannot list unanswered deploys: {}", pending.error().message);
+    return;
+  }
+  for (const auto& p : *pending) {
+    if (deps_.stop.stopped()) return;
+    if (p.api_url != api_url()) continue;  // for another platform; kept until the agent uses it
+    auto req = contract::ParseDeployRequest(p.request);
+    if (!req.ok()) {
+      log::Error("dropping an unanswered deploy that cannot be read: {}", req.error().message);
+      (void)deps_.store.RemovePending(p.idempotency_key);
+      continue;
+    }
+    log::Info("sending an unanswered deploy of project {} (commit {}) again, with its key",
+              p.project_id.empty() ? "(new)" : p.project_id, p.commit_hash);
+    auto d = Create(p, *req);
+    if (!d.ok()) log::Warn("the unanswered deploy is still unanswered: {}", d.error().message);
+  }
 }
 
 Result<DeploymentRecord> Agent::Find(const std::string& id) {

@@ -54,8 +54,13 @@ class Agent {
   void StopWatching();
 
   Result<contract::GenerateResponse> Generate(const std::string& prompt);
+  // Records the create (its Idempotency-Key and body) before sending it, so that an agent that
+  // dies before the answer is recorded sends the same create again when it next starts.
   Result<DeploymentRecord> Deploy(const contract::FileMap& files, const std::string& project_id,
                                   const std::string& directory);
+  // Sends every unanswered create again, with its key, and records what the platform made.
+  // Blocks while the platform is slow: the daemon calls it from a thread of its own.
+  void ResumePendingDeploys();
   // From the store; a deployment the store does not know is looked up on the platform, recorded
   // and followed.
   Result<DeploymentRecord> Find(const std::string& id);
@@ -70,6 +75,7 @@ class Agent {
 
  private:
   void EnsureWatching(const DeploymentRecord& record);
+  Result<DeploymentRecord> Create(const PendingDeploy& pending, const contract::DeployRequest& req);
 
   AgentDeps deps_;
   std::mutex mu_;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
@@ -241,6 +242,13 @@ int RunDaemon(const DaemonOptions& options) {
   });
 
   agent.ResumeWatching();
+  // Creates that a previous agent sent but did not see answered: off the start-up path, since
+  // the platform may be slow.
+  std::atomic<bool> resumed{false};
+  std::thread resume_thread([&agent, &resumed] {
+    agent.ResumePendingDeploys();
+    resumed = true;
+  });
   log::Info("backend-imd {} listening on {} (platform {})", info.version, socket_path, api_url);
   // A ctl that started us listens only until READY=1; unset NOTIFY_SOCKET then, so later
   // STATUS= lines go nowhere rather than to whoever binds that address next.
@@ -258,7 +266,12 @@ int RunDaemon(const DaemonOptions& options) {
   hub.Shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   agent.StopWatching();
-  if (!service.DrainWorkers(std::chrono::seconds(3))) {
+  auto drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (!resumed && std::chrono::steady_clock::now() < drain_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (resumed) resume_thread.join();
+  if (!resumed || !service.DrainWorkers(std::chrono::seconds(3))) {
     // A call is still waiting on the platform (e.g. a long upload). Everything worth keeping is
     // already in the database, so leave now rather than free what that thread still uses.
     log::Warn("a call to the platform is still running; exiting without waiting for it");

@@ -49,6 +49,20 @@ CREATE TABLE credentials (
   email         TEXT
 );
 )sql",
+    // A create sent to the platform whose answer is not yet recorded: its Idempotency-Key and
+    // exact body, written before the request, so a restarted agent sends the same create again
+    // and records the deployment the platform made (at most one, by the key).
+    R"sql(
+CREATE TABLE pending_deploys (
+  idempotency_key TEXT PRIMARY KEY,
+  project_id      TEXT NOT NULL,
+  commit_hash     TEXT NOT NULL,
+  directory       TEXT,
+  api_url         TEXT NOT NULL,
+  request         TEXT NOT NULL,
+  created_at      INTEGER NOT NULL
+);
+)sql",
 };
 
 }  // namespace

@@ -74,6 +74,78 @@ Status DeploymentStore::Insert(const DeploymentRecord& d) {
   return st->Run();
 }
 
+namespace {
+
+constexpr const char* kPendingColumns =
+    "idempotency_key, project_id, commit_hash, directory, api_url, request, created_at";
+
+PendingDeploy PendingFromRow(const Statement& st) {
+  PendingDeploy p;
+  p.idempotency_key = st.Text(0);
+  p.project_id = st.Text(1);
+  p.commit_hash = st.Text(2);
+  p.directory = st.OptText(3).value_or("");
+  p.api_url = st.Text(4);
+  p.request = st.Text(5);
+  p.created_at_ms = st.Int(6);
+  return p;
+}
+
+}  // namespace
+
+Status DeploymentStore::AddPending(const PendingDeploy& p) {
+  std::lock_guard lock(db_.mutex());
+  auto st = db_.Prepare(std::string("INSERT OR REPLACE INTO pending_deploys (") + kPendingColumns +
+                        ") VALUES (?,?,?,?,?,?,?)");
+  if (!st.ok()) return st.error();
+  st->Bind(1, p.idempotency_key).Bind(2, p.project_id).Bind(3, p.commit_hash);
+  st->Bind(4, p.directory).Bind(5, p.api_url).Bind(6, p.request).Bind(7, p.created_at_ms);
+  return st->Run();
+}
+
+Result<std::optional<PendingDeploy>> DeploymentStore::FindPending(const std::string& project_id,
+                                                                  const std::string& commit_hash,
+                                                                  const std::string& api_url) {
+  std::lock_guard lock(db_.mutex());
+  auto st = db_.Prepare(std::string("SELECT ") + kPendingColumns +
+                        " FROM pending_deploys WHERE project_id = ? AND commit_hash = ? AND "
+                        "api_url = ? ORDER BY created_at DESC LIMIT 1");
+  if (!st.ok()) return st.error();
+  st->Bind(1, project_id).Bind(2, commit_hash).Bind(3, api_url);
+  auto row = st->Step();
+  if (!row.ok()) return row.error();
+  if (!*row) return std::optional<PendingDeploy>();
+  return std::optional<PendingDeploy>(PendingFromRow(*st));
+}
+
+Result<std::vector<PendingDeploy>> DeploymentStore::ListPending() {
+  std::lock_guard lock(db_.mutex());
+  auto st = db_.Prepare(std::string("SELECT ") + kPendingColumns +
+                        " FROM pending_deploys ORDER BY created_at");
+  if (!st.ok()) return st.error();
+  std::vector<PendingDeploy> out;
+  for (;;) {
+    auto row = st->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return out;
+    out.push_back(PendingFromRow(*st));
+  }
+}
+
+Status DeploymentStore::RemovePending(const std::string& idempotency_key) {
+  std::lock_guard lock(db_.mutex());
+  auto st = db_.Prepare("DELETE FROM pending_deploys WHERE idempotency_key = ?");
+  if (!st.ok()) return st.error();
+  st->Bind(1, idempotency_key);
+  return st->Run();
+}
+
+Status DeploymentStore::RecordCreated(const DeploymentRecord& d,
+                                      const std::string& idempotency_key) {
+  if (auto s = Insert(d); !s.ok()) return s;
+  return RemovePending(idempotency_key);
+}
+
 Result<std::optional<DeploymentRecord>> DeploymentStore::Get(const std::string& id) {
   std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare(std::string("SELECT ") + kColumns + " FROM deployments WHERE id = ?");

@@ -58,6 +58,17 @@ struct NewEvent {
   std::optional<int64_t> upstream_seq;
 };
 
+// A create sent to the platform, not yet answered (see pending_deploys in database.cc).
+struct PendingDeploy {
+  std::string idempotency_key;
+  std::string project_id;
+  std::string commit_hash;  // of the files: the same deploy run again reuses the key
+  std::string directory;
+  std::string api_url;
+  std::string request;  // the exact JSON body
+  int64_t created_at_ms = 0;
+};
+
 class DeploymentStore {
  public:
   DeploymentStore(Database& db, const Clock& clock) : db_(db), clock_(clock) {}
@@ -77,6 +88,19 @@ class DeploymentStore {
   // All log lines of a deployment, in order.
   Result<std::vector<std::string>> Logs(const std::string& deployment_id);
   Status SetStreamProblem(const std::string& deployment_id, const std::string& problem);
+
+  // Creates sent to the platform and not yet answered. Written before the request goes out.
+  Status AddPending(const PendingDeploy& p);
+  // The pending create of the same files for the same project and platform, if any.
+  Result<std::optional<PendingDeploy>> FindPending(const std::string& project_id,
+                                                   const std::string& commit_hash,
+                                                   const std::string& api_url);
+  Result<std::vector<PendingDeploy>> ListPending();
+  Status RemovePending(const std::string& idempotency_key);
+  // Records the deployment a pending create made, then forgets the create. After a crash in
+  // between, the create is sent again with its key, answered with the same deployment, and
+  // recorded once.
+  Status RecordCreated(const DeploymentRecord& d, const std::string& idempotency_key);
 
  private:
   // The newest events of deployments appended to since the agent started. A tail always ends

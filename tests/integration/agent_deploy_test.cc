@@ -214,3 +214,71 @@ TEST_CASE("unknown and malformed deployment ids get clear errors") {
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("not a deployment id") != std::string::npos);
 }
+
+TEST_CASE(
+    "an agent killed during the deploy request: running deploy again gives the one deployment") {
+  // The mock makes the deployment when the request arrives and answers 3 s later.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100", "--delay-ms", "3000"});
+  f.LoginWithToken();
+  std::string project = f.MakeProject("p");
+  Process first = f.StartCtl({"deploy", "-d", project, "--json"});
+  // The agent records the create before it sends it; then the request is on its way.
+  std::string db = f.StateDir() + "/agent.db";
+  bool recorded = false;
+  for (int i = 0; i < 100 && !recorded; ++i) {
+    auto q = Run({"sqlite3", db, "SELECT count(*) FROM pending_deploys"});
+    recorded = q.exit_code == 0 && q.out == "1\n";
+    if (!recorded) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(recorded);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // well inside the 3 s
+  REQUIRE(::kill(f.AgentPid(), SIGKILL) == 0);
+  auto died = first.Wait(std::chrono::seconds(10));
+  REQUIRE(died.has_value());
+  CHECK(*died == 4);
+
+  auto again = f.Ctl({"deploy", "-d", project, "--json"}, "", "", std::chrono::seconds(60));
+  REQUIRE_MESSAGE(again.exit_code == 0, (again.out + again.err + f.AgentLog()));
+  std::string id = nlohmann::json::parse(again.out)["id"];
+  auto all = HttpRequest("GET", f.mock().http_url() + "/mock/deployments", "",
+                         {"Authorization: Bearer dev-token"});
+  REQUIRE(all.status == 200);
+  auto list = nlohmann::json::parse(all.body);
+  REQUIRE(list.size() == 1);
+  CHECK(list[0]["id"] == id);
+  auto history = nlohmann::json::parse(f.Ctl({"history", "--json"}).out);
+  REQUIRE(history.size() == 1);
+  CHECK(history[0]["id"] == id);
+  CHECK(Run({"sqlite3", db, "SELECT count(*) FROM pending_deploys"}).out == "0\n");
+}
+
+TEST_CASE("an agent killed during the deploy request records the deployment when it next starts") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100", "--delay-ms", "3000"});
+  f.LoginWithToken();
+  Process first = f.StartCtl({"deploy", "-d", f.MakeProject("p"), "--json"});
+  std::string db = f.StateDir() + "/agent.db";
+  bool recorded = false;
+  for (int i = 0; i < 100 && !recorded; ++i) {
+    auto q = Run({"sqlite3", db, "SELECT count(*) FROM pending_deploys"});
+    recorded = q.exit_code == 0 && q.out == "1\n";
+    if (!recorded) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(recorded);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  REQUIRE(::kill(f.AgentPid(), SIGKILL) == 0);
+  REQUIRE(first.Wait(std::chrono::seconds(10)).has_value());
+  CHECK(f.Ctl({"history", "--json"}).exit_code == 0);  // starts an agent, nothing else
+  nlohmann::json history;
+  for (int i = 0; i < 100; ++i) {
+    history = nlohmann::json::parse(f.Ctl({"history", "--json"}).out);
+    if (!history.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(history.size() == 1);
+  auto all = HttpRequest("GET", f.mock().http_url() + "/mock/deployments", "",
+                         {"Authorization: Bearer dev-token"});
+  auto list = nlohmann::json::parse(all.body);
+  REQUIRE(list.size() == 1);
+  CHECK(list[0]["id"] == history[0]["id"]);
+  CHECK(f.AgentLog().find("sending an unanswered deploy") != std::string::npos);
+}
