@@ -96,7 +96,39 @@ TEST_CASE("the database survives reopening, is 0600, and its schema version is r
   DeploymentStore store(**db, clock);
   CHECK(store.Get("a")->has_value());
   auto r = test::Run({"sqlite3", t / "agent.db", "PRAGMA user_version; PRAGMA journal_mode;"});
-  CHECK(r.out == "1\nwal\n");
+  CHECK(r.out == "2\nwal\n");
+}
+
+TEST_CASE("a database of the previous schema gains pending creates and keeps its history") {
+  test::TempDir t;
+  {
+    auto db = Database::Open(t / "agent.db");
+    REQUIRE(db.ok());
+    FakeClock clock;
+    DeploymentStore store(**db, clock);
+    REQUIRE(store.Insert(Record("a", "p", 1)).ok());
+  }
+  // As the agent before pending creates left it.
+  REQUIRE(
+      test::Run({"sqlite3", t / "agent.db", "DROP TABLE pending_deploys; PRAGMA user_version=1;"})
+          .exit_code == 0);
+  auto db = Database::Open(t / "agent.db");
+  REQUIRE(db.ok());
+  FakeClock clock;
+  DeploymentStore store(**db, clock);
+  CHECK(store.Get("a")->has_value());
+  PendingDeploy p{"key-1", "proj", "abc123", "/w", "http://x", "{\"files\":{}}", 5};
+  REQUIRE(store.AddPending(p).ok());
+  auto same = store.FindPending("proj", "abc123", "http://x");
+  REQUIRE(same.ok());
+  REQUIRE(same->has_value());
+  CHECK((*same)->idempotency_key == "key-1");
+  CHECK((*same)->request == p.request);
+  CHECK_FALSE(store.FindPending("proj", "other", "http://x")->has_value());
+  CHECK_FALSE(store.FindPending("proj", "abc123", "http://elsewhere")->has_value());
+  REQUIRE(store.RecordCreated(Record("b", "proj", 2), "key-1").ok());
+  CHECK(store.Get("b")->has_value());
+  CHECK(store.ListPending()->empty());
 }
 
 TEST_CASE("a database from a newer agent is refused with advice") {
