@@ -11,6 +11,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "common/path_policy.h"
 #include "common/version.h"
 #include "ctl/agent_client.h"
 #include "ctl/editor.h"
@@ -194,6 +195,13 @@ class Ctl {
   // ---- generate ---------------------------------------------------------------------------
   int Generate(const std::string& prompt, std::string dir, bool force, bool editor_flag,
                const std::string& editor) {
+    // gRPC strings must be UTF-8; protobuf would otherwise log an error and send nothing useful.
+    if (!IsValidUtf8(prompt)) {
+      PrintErr(
+          "backend-im: generate: the prompt is not valid UTF-8; check your terminal's "
+          "encoding (locale)\n");
+      return kExitUsage;
+    }
     int rc;
     if (!Connect(&rc)) return rc;
     pb::GenerateRequest req;

@@ -153,3 +153,13 @@ TEST_CASE("generate -e opens the folder in the named editor, and a missing edito
   CHECK(missing.err.find("no-such-editor-xyz") != std::string::npos);
   CHECK(::access((f.home() / "e3/main.py").c_str(), F_OK) == 0);
 }
+
+TEST_CASE("a prompt that is not UTF-8 is a usage error, said plainly, and nothing is sent") {
+  AgentFixture f;
+  f.LoginWithToken();
+  auto r = f.Ctl({"generate", "REST API \xff\xfe for users", "-o", f.home() / "out"});
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(r.err.find("not valid UTF-8") != std::string::npos, r.err);
+  CHECK(r.err.find("libprotobuf") == std::string::npos);
+  CHECK(::access((f.home() / "out").c_str(), F_OK) != 0);
+}
