@@ -185,8 +185,20 @@ int RunDaemon(const DaemonOptions& options) {
   // We hold the lock: whatever is at the socket path is a dead agent's leftover.
   ::unlink(socket_path.c_str());
 
-  auto db = Database::Open(state_dir + "/agent.db");
-  if (!db.ok()) return FailStart(1, EIO, db.error().message);
+  std::string db_path = state_dir + "/agent.db";
+  struct stat db_stat {};
+  if (::stat(db_path.c_str(), &db_stat) == 0 && db_stat.st_size == 0) {
+    log::Warn("{} is empty (truncated?); starting a new history and login", db_path);
+  }
+  auto db = Database::Open(db_path);
+  if (!db.ok()) {
+    // A restart cannot cure a damaged file: say how to get going again.
+    return FailStart(kExitRefusedConfig, EIO,
+                     fmt::format("{}. If the file is damaged, move it aside (mv {} {}.broken) and "
+                                 "the agent starts with an empty history; you will have to log "
+                                 "in again",
+                                 db.error().message, db_path, db_path));
+  }
 
   RealClock clock;
   StdRandom random;

@@ -379,3 +379,14 @@ TEST_CASE("clients that disagree on XDG_RUNTIME_DIR share one agent, in either o
     CHECK(f.AgentLog().find("already running") == std::string::npos);  // no second agent tried
   }
 }
+
+TEST_CASE("a damaged database is explained at once, with how to move it aside") {
+  AgentFixture f;
+  WriteFile(f.StateDir() + "/agent.db", std::string(8192, 'x'));
+  ::chmod(f.StateDir().c_str(), 0700);
+  auto r = f.Ctl({"history"});
+  CHECK(r.exit_code == 4);
+  CHECK_MESSAGE(r.err.find("backend-imd did not start") != std::string::npos, r.err);
+  CHECK(r.err.find("move it aside (mv ") != std::string::npos);
+  CHECK(r.err.find("within 3 s") == std::string::npos);
+}
