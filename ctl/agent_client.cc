@@ -18,6 +18,7 @@
 
 #include "common/agent_record.h"
 #include "common/paths.h"
+#include "common/unix_socket.h"
 #include "common/version.h"
 #include "ctl/readiness_listener.h"
 
@@ -87,20 +88,7 @@ void AgentClient::UseSocket(const std::string& path) {
   OpenChannel();
 }
 
-bool AgentClient::Listening(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) {
-    ::close(fd);
-    return false;
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
+bool AgentClient::Listening(const std::string& path) { return AcceptsConnections(path); }
 
 std::string AgentClient::DiscoverSocket() {
   std::string explicit_path = Env("BACKEND_IM_SOCKET");
@@ -183,18 +171,10 @@ Status AgentClient::CheckAgent() const {
                              "remove it",
                              socket_path_, st.st_uid));
   }
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Error(ErrorCode::kUnavailable, std::strerror(errno));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path_.size() >= sizeof addr.sun_path) {
-    ::close(fd);
-    return Error(ErrorCode::kUnavailable, fmt::format("socket path {} is too long", socket_path_));
-  }
-  std::memcpy(addr.sun_path, socket_path_.c_str(), socket_path_.size() + 1);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return Error(ErrorCode::kUnavailable, fmt::format("no agent is listening on {}", socket_path_));
+  int fd = ConnectUnixSocket(socket_path_);
+  if (fd < 0) {
+    return Error(ErrorCode::kUnavailable, fmt::format("no agent is listening on {}: {}",
+                                                      socket_path_, std::strerror(errno)));
   }
   ucred peer{};
   socklen_t len = sizeof peer;

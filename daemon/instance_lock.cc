@@ -4,8 +4,6 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/file.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,6 +14,7 @@
 #include <variant>
 
 #include "common/log.h"
+#include "common/unix_socket.h"
 
 namespace bim::daemon {
 namespace {
@@ -25,18 +24,6 @@ std::optional<AgentRecord> ReadRecord(int fd) {
   ssize_t n = ::pread(fd, buf, sizeof buf, 0);
   if (n <= 0) return std::nullopt;
   return ParseAgentRecord(std::string_view(buf, static_cast<size_t>(n)));
-}
-
-bool Listening(const std::string& path) {
-  sockaddr_un addr{};
-  if (path.empty() || path.size() >= sizeof addr.sun_path) return false;
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
 }
 
 struct Holder {
@@ -108,7 +95,7 @@ Result<InstanceLock> InstanceLock::AcquireAfterStopping(const std::string& path,
     std::string socket = holder.record && !holder.record->socket_path.empty()
                              ? holder.record->socket_path
                              : self.socket_path;
-    if (Listening(socket) && !(holder.record && holder.record->pid == asked)) {
+    if (AcceptsConnections(socket) && !(holder.record && holder.record->pid == asked)) {
       bool replaceable = wait.take_over_from_ctl_started && holder.record &&
                          holder.record->started_by == AgentRecord::kStartedByCtl;
       if (!replaceable) return holder.error;
