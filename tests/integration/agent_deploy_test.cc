@@ -215,13 +215,13 @@ TEST_CASE("unknown and malformed deployment ids get clear errors") {
   CHECK(bad.err.find("not a deployment id") != std::string::npos);
 }
 
-TEST_CASE(
-    "an agent killed during the deploy request: running deploy again gives the one deployment") {
-  // The mock makes the deployment when the request arrives and answers 3 s later.
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100", "--delay-ms", "3000"});
-  f.LoginWithToken();
-  std::string project = f.MakeProject("p");
-  Process first = f.StartCtl({"deploy", "-d", project, "--json"});
+namespace {
+
+// Starts `deploy -d project` and kills the agent with SIGKILL once the create went out but before
+// its answer came (the mock must answer late, --delay-ms): the platform made the deployment and
+// the agent recorded only the pending create. Returns the dead ctl's exit code.
+int KillAgentDuringDeployRequest(AgentFixture& f, const std::string& project) {
+  Process deploy = f.StartCtl({"deploy", "-d", project, "--json"});
   // The agent records the create before it sends it; then the request is on its way.
   std::string db = f.StateDir() + "/agent.db";
   bool recorded = false;
@@ -231,11 +231,23 @@ TEST_CASE(
     if (!recorded) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   REQUIRE(recorded);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // well inside the 3 s
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // well inside the mock's delay
   REQUIRE(::kill(f.AgentPid(), SIGKILL) == 0);
-  auto died = first.Wait(std::chrono::seconds(10));
+  auto died = deploy.Wait(std::chrono::seconds(10));
   REQUIRE(died.has_value());
-  CHECK(*died == 4);
+  return *died;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "an agent killed during the deploy request: running deploy again gives the one deployment") {
+  // The mock makes the deployment when the request arrives and answers 3 s later.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100", "--delay-ms", "3000"});
+  f.LoginWithToken();
+  std::string project = f.MakeProject("p");
+  CHECK(KillAgentDuringDeployRequest(f, project) == 4);
+  std::string db = f.StateDir() + "/agent.db";
 
   auto again = f.Ctl({"deploy", "-d", project, "--json"}, "", "", std::chrono::seconds(60));
   REQUIRE_MESSAGE(again.exit_code == 0, (again.out + again.err + f.AgentLog()));
@@ -255,18 +267,7 @@ TEST_CASE(
 TEST_CASE("an agent killed during the deploy request records the deployment when it next starts") {
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100", "--delay-ms", "3000"});
   f.LoginWithToken();
-  Process first = f.StartCtl({"deploy", "-d", f.MakeProject("p"), "--json"});
-  std::string db = f.StateDir() + "/agent.db";
-  bool recorded = false;
-  for (int i = 0; i < 100 && !recorded; ++i) {
-    auto q = Run({"sqlite3", db, "SELECT count(*) FROM pending_deploys"});
-    recorded = q.exit_code == 0 && q.out == "1\n";
-    if (!recorded) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  REQUIRE(recorded);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  REQUIRE(::kill(f.AgentPid(), SIGKILL) == 0);
-  REQUIRE(first.Wait(std::chrono::seconds(10)).has_value());
+  CHECK(KillAgentDuringDeployRequest(f, f.MakeProject("p")) == 4);
   CHECK(f.Ctl({"history", "--json"}).exit_code == 0);  // starts an agent, nothing else
   nlohmann::json history;
   for (int i = 0; i < 100; ++i) {
