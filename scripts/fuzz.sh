@@ -16,7 +16,8 @@ cmake --build "$build" --target fuzzers --parallel "$(nproc)"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 status=0
-for target in fuzz_path_policy fuzz_ignore_rules fuzz_stage_message fuzz_responses fuzz_config; do
+for target in fuzz_path_policy fuzz_ignore_rules fuzz_stage_message fuzz_responses fuzz_config \
+              fuzz_terminal_text; do
   mkdir -p "$scratch/$target"
   cp "$root/tests/fuzz/corpus/$target/"* "$scratch/$target/"
   echo "== $target for ${seconds}s"
