@@ -11,6 +11,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "common/terminal_text.h"
+
 namespace bim::log {
 namespace {
 
@@ -120,7 +122,10 @@ std::string Redact(std::string_view text) {
 }
 
 void Write(Level level, std::string_view message) {
-  std::string safe = Redact(message);
+  // Messages quote the platform's words (error bodies, skipped frames, commit hashes): escaped,
+  // they can neither drive the terminal of whoever reads the log nor forge a record of their
+  // own with a line break (journald takes each line, "<3>" prefix and all, as one record).
+  std::string safe = terminal::Escape(Redact(message), terminal::Newlines::kEscape);
   std::string line;
   if (g_journal) {
     line = fmt::format("<{}>{}\n", SyslogPriority(level), safe);

@@ -7,6 +7,9 @@
 //
 // Nothing that is a credential may be logged: callers pass Redact()ed values, and Log itself
 // masks anything that looks like a bearer token as a second line of defence.
+//
+// Every record is one line of text a terminal shows as it is: Write escapes control
+// characters, escape sequences, line breaks and invalid UTF-8 (terminal::Escape).
 
 #include <fmt/format.h>
 

@@ -1,7 +1,12 @@
-// log::Redact: what stands after a credential's name never reaches a log line.
+// log::Redact: what stands after a credential's name never reaches a log line; log::Write:
+// every record is one line with nothing in it that can drive a terminal.
 #include "common/log.h"
 
 #include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
 
 using bim::log::Redact;
 
@@ -26,4 +31,42 @@ TEST_CASE("Redact leaves text without a credential value alone") {
   // A name followed by separators and a value is redacted even mid-sentence; that errs on the
   // safe side.
   CHECK(Redact("no refresh_token stored") == "no refresh_token [redacted]");
+}
+
+namespace {
+
+// What log::Write puts on stderr for one message.
+std::string WrittenLine(std::string_view message) {
+  std::FILE* tmp = std::tmpfile();
+  REQUIRE(tmp != nullptr);
+  std::fflush(stderr);
+  int saved = ::dup(STDERR_FILENO);
+  ::dup2(::fileno(tmp), STDERR_FILENO);
+  bim::log::Write(bim::log::Level::kError, message);
+  std::fflush(stderr);
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved);
+  std::rewind(tmp);
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, tmp)) > 0;) out.append(buf, n);
+  std::fclose(tmp);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("Write makes one line of every record and escapes what could drive a terminal") {
+  std::string line = WrittenLine(
+      "skipped \"\x1b]0;owned\x07\x1b[2J\rfake\nerror forged record\xc2\x9b\xff\" Bearer t0k");
+  REQUIRE(!line.empty());
+  CHECK(line.find('\n') == line.size() - 1);
+  for (char c : line.substr(0, line.size() - 1)) {
+    CHECK(static_cast<unsigned char>(c) >= 0x20);
+    CHECK(c != 0x7f);
+  }
+  CHECK(line.find("\\x1b]0;owned\\x07\\x1b[2J\\rfake\\nerror forged record\\u009b\\xff") !=
+        std::string::npos);
+  CHECK(line.find("Bearer [redacted]") != std::string::npos);
+  CHECK(line.find("t0k") == std::string::npos);
 }
