@@ -34,9 +34,6 @@ constexpr milliseconds kQuick = seconds(30);
 constexpr milliseconds kReattachGrace = seconds(5);
 constexpr milliseconds kSlow = std::chrono::minutes(10);
 
-void Print(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
-void PrintErr(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stderr); }
-
 std::string AbsolutePath(const std::string& p) {
   if (!p.empty() && p[0] == '/') return p;
   char cwd[PATH_MAX];
@@ -46,7 +43,7 @@ std::string AbsolutePath(const std::string& p) {
 
 // Maps a local (ctl-side) error to an exit code and prints it.
 int LocalFail(const Error& e, const std::string& what) {
-  PrintErr(fmt::format("backend-im: {}: {}\n", what, e.message));
+  PrintErr("backend-im: {}: {}\n", what, Lines{e.message});
   switch (e.code) {
     case ErrorCode::kInvalidArgument:
       return kExitUsage;
@@ -64,7 +61,7 @@ class Ctl {
   // Connects, or prints why not; returns false then.
   bool Connect(int* exit_code) {
     if (auto s = client_.Connect(); !s.ok()) {
-      PrintErr(fmt::format("backend-im: {}\n", s.error().message));
+      PrintErr("backend-im: {}\n", s.error().message);
       *exit_code = kExitAgent;
       return false;
     }
@@ -101,16 +98,15 @@ class Ctl {
                                    "cannot start the login"))
       return *failed;
     if (json) {
-      Print(Dump(nlohmann::json{{"verificationUri", start.verification_uri()},
-                                {"verificationUriComplete", start.verification_uri_complete()},
-                                {"userCode", start.user_code()},
-                                {"expiresIn", start.expires_in_seconds()}}) +
-            "\n");
+      PrintJson(nlohmann::json{{"verificationUri", start.verification_uri()},
+                               {"verificationUriComplete", start.verification_uri_complete()},
+                               {"userCode", start.user_code()},
+                               {"expiresIn", start.expires_in_seconds()}});
     } else {
-      Print(fmt::format("To log in, open {}\nand enter the code {}\n",
-                        style_.Bold(start.verification_uri()), style_.Bold(start.user_code())));
+      Print("To log in, open {}\nand enter the code {}\n", style_.Bold(start.verification_uri()),
+            style_.Bold(start.user_code()));
       if (!start.verification_uri_complete().empty()) {
-        Print(fmt::format("(or open {} directly)\n", start.verification_uri_complete()));
+        Print("(or open {} directly)\n", start.verification_uri_complete());
       }
       Print("Waiting for you to approve...\n");
     }
@@ -129,7 +125,7 @@ class Ctl {
         case pb::LoginCheckReply::APPROVED:
           return PrintLoggedIn(reply.auth());
         default:
-          PrintErr(fmt::format("backend-im: login failed: {}\n", reply.message()));
+          PrintErr("backend-im: login failed: {}\n", reply.message());
           return kExitAuth;
       }
     }
@@ -137,11 +133,11 @@ class Ctl {
 
   int PrintLoggedIn(const pb::AuthStatusReply& a) {
     if (json) {
-      Print(Dump(AuthJson(a)) + "\n");
+      PrintJson(AuthJson(a));
     } else {
       std::string who = a.email().empty() ? a.user_id() : a.email();
-      Print(fmt::format("{} Logged in to {}{}\n", style_.Green("✓"), a.api_url(),
-                        who.empty() ? "" : " as " + who));
+      Print("{} Logged in to {}{}\n", style_.Green("✓"), a.api_url(),
+            who.empty() ? "" : " as " + who);
     }
     return kExitOk;
   }
@@ -156,22 +152,22 @@ class Ctl {
             client_.Call(&Stub::AuthStatus, req, &reply, kQuick, "cannot check the login"))
       return *failed;
     if (json) {
-      Print(Dump(AuthJson(reply)) + "\n");
+      PrintJson(AuthJson(reply));
       return reply.logged_in() ? kExitOk : kExitAuth;
     }
     if (!reply.logged_in()) {
-      PrintErr(fmt::format("Not logged in to {}. Run `backend-im auth login`.\n", reply.api_url()));
+      PrintErr("Not logged in to {}. Run `backend-im auth login`.\n", reply.api_url());
       return kExitAuth;
     }
     std::string who = reply.email().empty() ? reply.user_id() : reply.email();
-    Print(fmt::format("Logged in to {}{}\n", reply.api_url(), who.empty() ? "" : " as " + who));
-    if (!reply.user_id().empty()) Print(fmt::format("  user id:  {}\n", reply.user_id()));
-    Print(fmt::format("  via:      {}\n", reply.source() == "device"        ? "device login"
-                                          : reply.source() == "environment" ? "BACKEND_IM_TOKEN"
-                                                                            : "token"));
+    Print("Logged in to {}{}\n", reply.api_url(), who.empty() ? "" : " as " + who);
+    if (!reply.user_id().empty()) Print("  user id:  {}\n", reply.user_id());
+    Print("  via:      {}\n", reply.source() == "device"        ? "device login"
+                              : reply.source() == "environment" ? "BACKEND_IM_TOKEN"
+                                                                : "token");
     if (reply.expires_at_unix_ms() > 0) {
-      Print(fmt::format("  token expires {}{}\n", FormatTime(reply.expires_at_unix_ms()),
-                        reply.can_refresh() ? " (renewed automatically)" : ""));
+      Print("  token expires {}{}\n", FormatTime(reply.expires_at_unix_ms()),
+            reply.can_refresh() ? " (renewed automatically)" : "");
     }
     return kExitOk;
   }
@@ -184,10 +180,10 @@ class Ctl {
             client_.Call(&Stub::Logout, pb::LogoutRequest(), &reply, kQuick, "logout failed"))
       return *failed;
     if (json) {
-      Print(Dump(nlohmann::json{{"wasLoggedIn", reply.was_logged_in()}}) + "\n");
+      PrintJson(nlohmann::json{{"wasLoggedIn", reply.was_logged_in()}});
     } else {
-      Print(reply.was_logged_in() ? "Logged out; the stored credentials are erased.\n"
-                                  : "Was not logged in.\n");
+      Print("{}\n", reply.was_logged_in() ? "Logged out; the stored credentials are erased."
+                                          : "Was not logged in.");
     }
     return kExitOk;
   }
@@ -248,15 +244,15 @@ class Ctl {
         j["files"].push_back({{"path", path}, {"bytes", content.size()}});
       }
       if (!editor_note.empty()) j["editor"] = editor_note;
-      Print(Dump(j) + "\n");
+      PrintJson(j);
     } else {
-      Print(fmt::format("{} Generated {} files in {}\n", style_.Green("✓"), files.size(), dir));
-      for (const auto& [path, content] : files) Print(fmt::format("  {}\n", path));
+      Print("{} Generated {} files in {}\n", style_.Green("✓"), files.size(), dir);
+      for (const auto& [path, content] : files) Print("  {}\n", path);
       if (!written->unchanged.empty()) {
-        Print(fmt::format("  ({} already up to date)\n", written->unchanged.size()));
+        Print("  ({} already up to date)\n", written->unchanged.size());
       }
-      if (!editor_note.empty()) PrintErr(editor_note + "\n");
-      Print(fmt::format("Next: edit the files, then `cd {} && backend-im deploy --watch`\n", dir));
+      if (!editor_note.empty()) PrintErr("{}\n", editor_note);
+      Print("Next: edit the files, then `cd {} && backend-im deploy --watch`\n", dir);
     }
     return kExitOk;
   }
@@ -267,7 +263,7 @@ class Ctl {
     if (!snap.ok()) return LocalFail(snap.error(), "deploy");
     if (dry_run) return PrintDryRun(*snap);
     if (snap->files.empty()) {
-      PrintErr(fmt::format("backend-im: deploy: nothing to upload in {}\n", dir));
+      PrintErr("backend-im: deploy: nothing to upload in {}\n", dir);
       return kExitUsage;
     }
     std::string project_id = project_flag;
@@ -290,19 +286,19 @@ class Ctl {
     const auto& d = reply.deployment();
     if (!d.project_id().empty() && d.project_id() != project_id) {
       if (auto s = SaveProjectMeta(dir, {d.project_id()}); !s.ok()) {
-        PrintErr(fmt::format("warning: cannot remember the project id: {}\n", s.error().message));
+        PrintErr("warning: cannot remember the project id: {}\n", s.error().message);
       }
     }
     if (json) {
-      Print(Dump(DeploymentJson(d)) + "\n");
+      PrintJson(DeploymentJson(d));
     } else {
-      Print(fmt::format("Deploying {} files ({} bytes) to project {}\n", snap->files.size(),
-                        snap->total_bytes, d.project_id()));
-      Print(fmt::format("  deployment {}  commit {}\n", style_.Bold(d.id()), d.commit_hash()));
+      Print("Deploying {} files ({} bytes) to project {}\n", snap->files.size(), snap->total_bytes,
+            d.project_id());
+      Print("  deployment {}  commit {}\n", style_.Bold(d.id()), d.commit_hash());
     }
     std::fflush(stdout);
     if (!watch) {
-      if (!json) Print(fmt::format("Follow it with: backend-im watch {}\n", d.id()));
+      if (!json) Print("Follow it with: backend-im watch {}\n", d.id());
       return kExitOk;
     }
     return Watch(d.id());
@@ -319,16 +315,15 @@ class Ctl {
       }
       for (const auto& s : snap.skipped)
         j["skipped"].push_back({{"path", s.path}, {"reason", s.reason}});
-      Print(Dump(j) + "\n");
+      PrintJson(j);
       return kExitOk;
     }
     Print("Would upload:\n");
-    for (const auto& [path, content] : snap.files)
-      Print(fmt::format("  {:>9}  {}\n", content.size(), path));
-    Print(fmt::format("  {:>9}  in {} files\n", snap.total_bytes, snap.files.size()));
+    for (const auto& [path, content] : snap.files) Print("  {:>9}  {}\n", content.size(), path);
+    Print("  {:>9}  in {} files\n", snap.total_bytes, snap.files.size());
     if (!snap.skipped.empty()) {
       Print("Left out:\n");
-      for (const auto& s : snap.skipped) Print(fmt::format("  {}  ({})\n", s.path, s.reason));
+      for (const auto& s : snap.skipped) Print("  {}  ({})\n", s.path, s.reason);
     }
     return kExitOk;
   }
@@ -369,67 +364,62 @@ class Ctl {
       grpc::Status st = reader->Finish();
       interrupt::SetHandler(nullptr);
       if (detached) {
-        PrintErr(fmt::format(
-            "\nDetached. Deployment {} goes on; re-attach with: backend-im watch {}\n", id, id));
+        PrintErr("\nDetached. Deployment {} goes on; re-attach with: backend-im watch {}\n", id,
+                 id);
         return kExitInterrupted;
       }
       // The agent went away mid-stream: when another takes its place (the systemd unit taking
       // over, or restarting it), follow on there from the last event shown.
       if (!st.ok() && final_status.empty() && client_.AgentGone(*ctx, st) &&
           client_.Reconnect(kReattachGrace)) {
-        PrintErr(fmt::format("backend-im: the agent was replaced; still following {}\n", id));
+        PrintErr("backend-im: the agent was replaced; still following {}\n", id);
         continue;
       }
       if (!st.ok()) {
         int code = client_.Fail(*ctx, st, "watch " + id);
         if (code == kExitAgent) {
-          PrintErr(
-              fmt::format("The deployment goes on. Re-attach with: backend-im watch {}\n", id));
+          PrintErr("The deployment goes on. Re-attach with: backend-im watch {}\n", id);
         }
         return code;
       }
       break;
     }
     if (final_status == "complete") {
-      if (!json) Print(fmt::format("{} Deployed: {}\n", style_.Green("✓"), style_.Bold(url)));
+      if (!json) Print("{} Deployed: {}\n", style_.Green("✓"), style_.Bold(url));
       return kExitOk;
     }
     if (final_status == "failed") {
       if (!json) {
-        Print(fmt::format(
-            "{} Deployment {} failed. See the logs above, or run `backend-im status {}`\n",
-            style_.Red("✗"), id, id));
+        Print("{} Deployment {} failed. See the logs above, or run `backend-im status {}`\n",
+              style_.Red("✗"), id, id);
       }
       return kExitDeployFailed;
     }
     PrintErr(
-        fmt::format("backend-im: the stream of {} ended before the deployment did; re-attach "
-                    "with: backend-im watch {}\n",
-                    id, id));
+        "backend-im: the stream of {} ended before the deployment did; re-attach with: "
+        "backend-im watch {}\n",
+        id, id);
     return kExitAgent;
   }
 
   void PrintEvent(const pb::DeploymentEvent& ev) {
     if (json) {
-      Print(Dump(EventJson(ev)) + "\n");
+      PrintJson(EventJson(ev));
       std::fflush(stdout);
       return;
     }
-    std::string status = fmt::format("{:<19}", ev.status());
-    if (ev.status() == "complete") {
-      status = style_.Green(status);
-    } else if (ev.status() == "failed") {
-      status = style_.Red(status);
-    } else {
-      status = style_.Cyan(status);
-    }
-    std::string time = style_.Dim(FormatTime(ev.received_at_unix_ms()).substr(11));
+    std::string padded = fmt::format("{:<19}", ev.status());
+    Styled status = ev.status() == "complete" ? style_.Green(padded)
+                    : ev.status() == "failed" ? style_.Red(padded)
+                                              : style_.Cyan(padded);
+    Styled time = style_.Dim(FormatTime(ev.received_at_unix_ms()).substr(11));
     if (ev.logs_size() == 0) {
-      Print(fmt::format("{}  {}\n", time, status));
+      Print("{}  {}\n", time, status);
     }
+    const Styled no_time = style_.Plain(std::string(8, ' '));
+    const Styled no_status = style_.Plain(std::string(19, ' '));
     for (int i = 0; i < ev.logs_size(); ++i) {
-      Print(fmt::format("{}  {} {}\n", i == 0 ? time : std::string(8, ' '),
-                        i == 0 ? status : std::string(19, ' '), ev.logs(i)));
+      Print("{}  {} {}\n", i == 0 ? time : no_time, i == 0 ? status : no_status, ev.logs(i));
     }
     std::fflush(stdout);
   }
@@ -443,24 +433,24 @@ class Ctl {
     pb::Deployment d;
     if (auto failed = client_.Call(&Stub::Status, req, &d, kQuick, "status " + id)) return *failed;
     if (json) {
-      Print(Dump(DeploymentJson(d)) + "\n");
+      PrintJson(DeploymentJson(d));
     } else {
-      Print(fmt::format("Deployment  {}\n", d.id()));
-      Print(fmt::format("Project     {}\n", d.project_id()));
-      Print(fmt::format("Commit      {}\n", d.commit_hash()));
-      std::string s = d.status() == "complete" ? style_.Green(d.status())
-                      : d.status() == "failed" ? style_.Red(d.status())
-                                               : d.status();
-      Print(fmt::format("Status      {}\n", s));
-      if (!d.url().empty()) Print(fmt::format("URL         {}\n", d.url()));
-      Print(fmt::format("Created     {}\n", FormatTime(d.created_at_unix_ms())));
-      if (!d.directory().empty()) Print(fmt::format("Folder      {}\n", d.directory()));
+      Print("Deployment  {}\n", d.id());
+      Print("Project     {}\n", d.project_id());
+      Print("Commit      {}\n", d.commit_hash());
+      Styled s = d.status() == "complete" ? style_.Green(d.status())
+                 : d.status() == "failed" ? style_.Red(d.status())
+                                          : style_.Plain(d.status());
+      Print("Status      {}\n", s);
+      if (!d.url().empty()) Print("URL         {}\n", d.url());
+      Print("Created     {}\n", FormatTime(d.created_at_unix_ms()));
+      if (!d.directory().empty()) Print("Folder      {}\n", d.directory());
       if (!d.stream_problem().empty()) {
-        Print(fmt::format("Note        {}\n", style_.Yellow(d.stream_problem())));
+        Print("Note        {}\n", style_.Yellow(d.stream_problem()));
       }
       if (d.logs_size() > 0) {
         Print("Logs\n");
-        for (const auto& l : d.logs()) Print(fmt::format("  {}\n", l));
+        for (const auto& l : d.logs()) Print("  {}\n", l);
       }
     }
     if (d.status() == "failed") return kExitDeployFailed;
@@ -482,19 +472,19 @@ class Ctl {
     if (json) {
       nlohmann::json arr = nlohmann::json::array();
       for (const auto& d : reply.deployments()) arr.push_back(DeploymentJson(d));
-      Print(Dump(arr) + "\n");
+      PrintJson(arr);
       return kExitOk;
     }
     if (reply.deployments_size() == 0) {
-      Print(project.empty() ? "No deployments yet.\n" : "No deployments of that project yet.\n");
+      Print("{}\n",
+            project.empty() ? "No deployments yet." : "No deployments of that project yet.");
       return kExitOk;
     }
-    Print(fmt::format("{:<19}  {:<18}  {:<20}  {:<12}  {:<36}  {}\n", "CREATED", "STATUS",
-                      "PROJECT", "COMMIT", "DEPLOYMENT", "URL"));
+    Print("{:<19}  {:<18}  {:<20}  {:<12}  {:<36}  {}\n", "CREATED", "STATUS", "PROJECT", "COMMIT",
+          "DEPLOYMENT", "URL");
     for (const auto& d : reply.deployments()) {
-      Print(fmt::format("{:<19}  {:<18}  {:<20}  {:<12}  {:<36}  {}\n",
-                        FormatTime(d.created_at_unix_ms()), d.status(), d.project_id(),
-                        d.commit_hash(), d.id(), d.url()));
+      Print("{:<19}  {:<18}  {:<20}  {:<12}  {:<36}  {}\n", FormatTime(d.created_at_unix_ms()),
+            d.status(), d.project_id(), d.commit_hash(), d.id(), d.url());
     }
     return kExitOk;
   }
@@ -503,9 +493,9 @@ class Ctl {
   int DaemonStatus() {
     if (!AgentClient::Listening(client_.socket_path())) {
       if (json) {
-        Print(Dump(nlohmann::json{{"running", false}, {"socket", client_.socket_path()}}) + "\n");
+        PrintJson(nlohmann::json{{"running", false}, {"socket", client_.socket_path()}});
       } else {
-        Print(fmt::format("No agent is running (socket {}).\n", client_.socket_path()));
+        Print("No agent is running (socket {}).\n", client_.socket_path());
       }
       return kExitAgent;
     }
@@ -522,44 +512,41 @@ class Ctl {
                          .count();
     int64_t uptime_s = std::max<int64_t>(0, (now_ms - info.started_at_unix_ms()) / 1000);
     if (json) {
-      Print(Dump(nlohmann::json{
-                {"running", true},
-                {"pid", info.pid()},
-                {"version", info.version()},
-                {"ctlVersion", kVersion},
-                {"uptimeSeconds", uptime_s},
-                {"apiUrl", info.api_url()},
-                {"apiUrlProblem", info.platform_problem().empty()
-                                      ? nlohmann::json(nullptr)
-                                      : nlohmann::json(info.platform_problem())},
-                {"loggedIn", info.logged_in()},
-                {"watchedDeployments", std::vector<std::string>(info.watched_deployments().begin(),
-                                                                info.watched_deployments().end())},
-                {"watchers", info.watchers()},
-                {"systemd", info.systemd_managed()},
-                {"autostarted", info.autostarted()},
-                {"socket", info.socket_path()},
-                {"stateDir", info.state_dir()}}) +
-            "\n");
+      PrintJson(nlohmann::json{
+          {"running", true},
+          {"pid", info.pid()},
+          {"version", info.version()},
+          {"ctlVersion", kVersion},
+          {"uptimeSeconds", uptime_s},
+          {"apiUrl", info.api_url()},
+          {"apiUrlProblem", info.platform_problem().empty()
+                                ? nlohmann::json(nullptr)
+                                : nlohmann::json(info.platform_problem())},
+          {"loggedIn", info.logged_in()},
+          {"watchedDeployments", std::vector<std::string>(info.watched_deployments().begin(),
+                                                          info.watched_deployments().end())},
+          {"watchers", info.watchers()},
+          {"systemd", info.systemd_managed()},
+          {"autostarted", info.autostarted()},
+          {"socket", info.socket_path()},
+          {"stateDir", info.state_dir()}});
       return kExitOk;
     }
-    Print(
-        fmt::format("Agent       running, pid {}, version {}{}\n", info.pid(), info.version(),
-                    info.version() == kVersion ? "" : fmt::format(" (this ctl is {})", kVersion)));
-    Print(fmt::format("Uptime      {}h{:02}m{:02}s\n", uptime_s / 3600, (uptime_s / 60) % 60,
-                      uptime_s % 60));
-    Print(fmt::format("Platform    {}\n", info.api_url()));
+    Print("Agent       running, pid {}, version {}{}\n", info.pid(), info.version(),
+          info.version() == kVersion ? "" : fmt::format(" (this ctl is {})", kVersion));
+    Print("Uptime      {}h{:02}m{:02}s\n", uptime_s / 3600, (uptime_s / 60) % 60, uptime_s % 60);
+    Print("Platform    {}\n", info.api_url());
     if (!info.platform_problem().empty()) {
-      Print(fmt::format("            {}\n", style_.Red(info.platform_problem())));
+      Print("            {}\n", style_.Red(info.platform_problem()));
     }
-    Print(fmt::format("Login       {}\n", info.logged_in() ? "logged in" : "not logged in"));
-    Print(fmt::format("Watching    {} deployment(s), {} watch stream(s)\n",
-                      info.watched_deployments_size(), info.watchers()));
-    for (const auto& id : info.watched_deployments()) Print(fmt::format("  {}\n", id));
-    Print(fmt::format("Managed by  {}\n", info.systemd_managed() ? "systemd"
-                                          : info.autostarted()   ? "backend-im (started on demand)"
-                                                                 : "nobody (started by hand)"));
-    Print(fmt::format("Socket      {}\nState       {}\n", info.socket_path(), info.state_dir()));
+    Print("Login       {}\n", info.logged_in() ? "logged in" : "not logged in");
+    Print("Watching    {} deployment(s), {} watch stream(s)\n", info.watched_deployments_size(),
+          info.watchers());
+    for (const auto& id : info.watched_deployments()) Print("  {}\n", id);
+    Print("Managed by  {}\n", info.systemd_managed() ? "systemd"
+                              : info.autostarted()   ? "backend-im (started on demand)"
+                                                     : "nobody (started by hand)");
+    Print("Socket      {}\nState       {}\n", info.socket_path(), info.state_dir());
     return kExitOk;
   }
 
@@ -574,7 +561,7 @@ class Ctl {
     }
     auto stopped = client_.StopAgent(seconds(10));
     if (!stopped.ok()) {
-      PrintErr(fmt::format("backend-im: daemon stop: {}\n", stopped.error().message));
+      PrintErr("backend-im: daemon stop: {}\n", stopped.error().message);
       return kExitAgent;
     }
     Print("Agent stopped.\n");
@@ -589,14 +576,13 @@ class Ctl {
       if (client_.stub().GetInfo(ctx.get(), {}, &info).ok()) agent_version = info.version();
     }
     if (json) {
-      Print(Dump(nlohmann::json{
-                {"version", kVersion},
-                {"agentVersion", agent_version.empty() ? nlohmann::json(nullptr)
-                                                       : nlohmann::json(agent_version)}}) +
-            "\n");
+      PrintJson(
+          nlohmann::json{{"version", kVersion},
+                         {"agentVersion", agent_version.empty() ? nlohmann::json(nullptr)
+                                                                : nlohmann::json(agent_version)}});
     } else {
-      Print(fmt::format("backend-im {}\n", kVersion));
-      if (!agent_version.empty()) Print(fmt::format("agent      {}\n", agent_version));
+      Print("backend-im {}\n", kVersion);
+      if (!agent_version.empty()) Print("agent      {}\n", agent_version);
     }
     return kExitOk;
   }

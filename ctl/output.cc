@@ -15,9 +15,15 @@ Style::Style() {
   color_ = tty_ && !(no_color && *no_color) && !(term && std::string(term) == "dumb");
 }
 
-std::string Style::Wrap(const char* code, const std::string& s) const {
-  if (!color_) return s;
-  return fmt::format("\033[{}m{}\033[0m", code, s);
+Styled Style::Wrap(const char* code, std::string_view s) const {
+  std::string shown = terminal::Escape(s);
+  if (!color_ || code == nullptr) return Styled(std::move(shown));
+  return Styled(fmt::format("\033[{}m{}\033[0m", code, shown));
+}
+
+void PrintJson(const nlohmann::json& j) {
+  std::string s = Dump(j) + "\n";
+  std::fwrite(s.data(), 1, s.size(), stdout);
 }
 
 std::string FormatTime(int64_t unix_ms) {
@@ -41,7 +47,25 @@ std::string FormatIso(int64_t unix_ms) {
 }
 
 std::string Dump(const nlohmann::json& j, int indent) {
-  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string out = j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+  // nlohmann escapes U+0000..U+001F only: DEL and the C1 controls U+0080..U+009F (C2 80..C2 9F
+  // in UTF-8, which some terminals act on: U+009B is CSI) go out raw. Such bytes can only stand
+  // inside a JSON string of the dump, where \u007f and \u0080..\u009f mean the same characters.
+  std::string safe;
+  safe.reserve(out.size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    auto c = static_cast<unsigned char>(out[i]);
+    auto next = i + 1 < out.size() ? static_cast<unsigned char>(out[i + 1]) : 0;
+    if (c == 0x7F) {
+      safe += "\\u007f";
+    } else if (c == 0xC2 && next >= 0x80 && next <= 0x9F) {
+      safe += fmt::format("\\u{:04x}", next);
+      ++i;
+    } else {
+      safe += out[i];
+    }
+  }
+  return safe;
 }
 
 nlohmann::json DeploymentJson(const backend_im::v1::Deployment& d) {

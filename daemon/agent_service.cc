@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/terminal_text.h"
 
 namespace bim::daemon {
 
@@ -47,7 +48,9 @@ grpc::Status ToGrpcStatus(const bim::Status& s) {
       code = grpc::StatusCode::INTERNAL;
       break;
   }
-  return grpc::Status(code, s.error().message);
+  // The message may quote the platform (an error body, a field outside the contract): every
+  // client shows it to a person, so nothing in it may drive a terminal.
+  return grpc::Status(code, terminal::Escape(s.error().message));
 }
 
 namespace {

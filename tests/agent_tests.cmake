@@ -3,6 +3,7 @@
 bim_add_test(agent_unit_tests
   SOURCES unit/common/path_policy_test.cc unit/common/ignore_rules_test.cc
           unit/ctl/project_files_test.cc unit/ctl/readiness_listener_test.cc
+          unit/ctl/output_test.cc
           unit/daemon/deployment_store_test.cc unit/daemon/auth_manager_test.cc
           unit/daemon/instance_lock_test.cc
   LIBS bim::daemon bim::ctl bim_test_support PkgConfig::SYSTEMD
@@ -23,7 +24,7 @@ bim_add_test(agent_integration_tests
   SOURCES integration/agent_auth_test.cc integration/agent_deploy_test.cc
           integration/agent_daemon_test.cc integration/agent_files_test.cc
           integration/agent_faults_test.cc integration/agent_tls_test.cc
-          integration/agent_hardening_test.cc
+          integration/agent_hardening_test.cc integration/agent_hostile_text_test.cc
   LIBS bim::common bim::ws bim_test_support nlohmann_json::nlohmann_json
   LABELS integration grpc)
 add_dependencies(agent_integration_tests backend-im backend-imd backend-im-mock)

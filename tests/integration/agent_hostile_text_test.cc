@@ -1,0 +1,192 @@
+// A platform that answers with terminal control sequences. Real agent, real ctl, our own
+// platform (HostilePlatform) that controls every byte. What reaches a person (the ctl's stdout
+// and stderr, the agent's log) carries no control character but the newline; --json carries the
+// platform's exact strings.
+#include "tests/integration/agent_fixture.h"
+#include "tests/integration/hostile_platform.h"
+
+using namespace bim::test;
+using nlohmann::json;
+
+namespace {
+
+// An OSC window title, clear screen and cursor home, an OSC 8 hyperlink, a carriage return and
+// backspaces over what was shown, a C1 CSI (U+009B) and a DEL.
+const std::string kHostile =
+    "ok \x1b]0;pwned\x07 \x1b[2J\x1b[H \x1b]8;;https://evil.example/\x1b\\click\x1b]8;;\x1b\\ "
+    "\rfake\b\b \xc2\x9b"
+    "31m \x7f end";
+// How the ctl and the log show the start of it.
+const std::string kShown = "ok \\x1b]0;pwned\\x07 \\x1b[2J";
+
+// "" when text may reach a terminal: no C0 control but the newline, no DEL, no C1 control.
+std::string Unsafe(const std::string& text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    bool c1 = c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+              static_cast<unsigned char>(text[i + 1]) <= 0x9F;
+    if ((c < 0x20 && c != '\n') || c == 0x7F || c1) {
+      return "byte " + std::to_string(c) + " at " + std::to_string(i) +
+             " in: " + json(text.substr(i < 80 ? 0 : i - 80, 160)).dump();
+    }
+  }
+  return "";
+}
+
+#define CHECK_SAFE(text) CHECK_MESSAGE(Unsafe(text).empty(), Unsafe(text))
+
+bim::ws::HttpResponse Json(const json& body, int status = 200) {
+  return bim::ws::HttpResponse{status, "application/json", {}, body.dump()};
+}
+
+json Stage(const std::string& id, const std::string& status, int seq, json logs,
+           const std::optional<std::string>& url = std::nullopt) {
+  json j{{"deploymentId", id}, {"projectId", kHostile},   {"commitHash", kHostile},
+         {"status", status},   {"logs", std::move(logs)}, {"seq", seq}};
+  if (url) j["url"] = *url;
+  return j;
+}
+
+}  // namespace
+
+TEST_CASE("hostile platform: control sequences in deployments reach no terminal and no log raw") {
+  const std::string id = "dep-text-1";
+  HostilePlatform hp;
+  hp.Set("POST /api/deploy", [&](const bim::ws::HttpRequest&) {
+    return Json({{"deploymentId", id},
+                 {"projectId", kHostile},
+                 {"commitHash", kHostile},  // differs from ours: the agent logs it
+                 {"status", "queued"}});
+  });
+  hp.Set("GET /api/status/" + id, [&](const bim::ws::HttpRequest&) {
+    json s = Stage(id, "complete", 8, {kHostile}, "https://abc.backend.im");
+    s["id"] = id;
+    return Json(s);
+  });
+  hp.Set("GET /api/status/dep-weird", [](const bim::ws::HttpRequest&) {
+    return Json(
+        {{"id", "dep-weird"}, {"projectId", "p"}, {"commitHash", "c"}, {"status", kHostile}});
+  });
+  hp.Set("POST /api/generate", [](const bim::ws::HttpRequest&) {
+    return Json({{"error", "refused"}, {"message", kHostile}}, 422);
+  });
+  bim::ws::WsHandlers h;
+  h.on_open = [&](const std::shared_ptr<bim::ws::WsSession>& s) {
+    s->Send(Stage(id, kHostile, 1, {}).dump());  // a status outside the contract: skipped
+    int seq = 1;
+    for (const auto& stage : SuccessStages()) {
+      s->Send(Stage(id, stage, seq++, {kHostile, "second " + kHostile},
+                    stage == "complete" ? std::optional<std::string>("https://abc.backend.im")
+                                        : std::nullopt)
+                  .dump());
+    }
+    s->Close(1000, "done");
+  };
+  hp.SetWs(std::move(h));
+  hp.Start();
+  AgentFixture f({}, false);
+  f.env()["BACKEND_IM_API_URL"] = hp.url();
+  f.LoginWithToken("t");
+
+  auto deploy = f.Ctl({"deploy", "-d", f.MakeProject("p"), "--watch"});
+  REQUIRE_MESSAGE(deploy.exit_code == 0, (deploy.out + deploy.err + f.AgentLog()));
+  CHECK_SAFE(deploy.out);
+  CHECK_SAFE(deploy.err);
+  CHECK(deploy.out.find(kShown) != std::string::npos);  // shown, escaped
+  CHECK(deploy.out.find("Deployed: https://abc.backend.im") != std::string::npos);
+
+  for (auto args :
+       std::vector<std::vector<std::string>>{{"watch", id}, {"status", id}, {"history"}}) {
+    auto r = f.Ctl(args);
+    CAPTURE(args[0]);
+    CHECK(r.exit_code == 0);
+    CHECK_SAFE(r.out);
+    CHECK_SAFE(r.err);
+    CHECK(r.out.find(kShown) != std::string::npos);
+  }
+
+  // JSON is exact: the platform's strings come back byte for byte, and escaped on the wire.
+  auto watch = f.Ctl({"watch", id, "--json"});
+  REQUIRE(watch.exit_code == 0);
+  CHECK_SAFE(watch.out);
+  auto events = JsonLines(watch.out);
+  REQUIRE(events.size() == SuccessStages().size());
+  for (const auto& e : events) CHECK(e["logs"] == json({kHostile, "second " + kHostile}));
+  auto status = f.Ctl({"status", id, "--json"});
+  REQUIRE(status.exit_code == 0);
+  CHECK_SAFE(status.out);
+  auto d = json::parse(status.out);
+  CHECK(d["projectId"] == kHostile);
+  CHECK(d["commitHash"] == kHostile);
+  CHECK(d["logs"][0] == kHostile);
+  auto history = f.Ctl({"history", "--json"});
+  CHECK_SAFE(history.out);
+  CHECK(json::parse(history.out)[0]["projectId"] == kHostile);
+
+  // The platform's words in error messages.
+  auto weird = f.Ctl({"status", "dep-weird"});
+  CHECK(weird.exit_code == 5);
+  CHECK_SAFE(weird.err);
+  CHECK(weird.err.find("unknown status \"" + kShown) != std::string::npos);
+  auto gen = f.Ctl({"generate", "x", "-o", f.home() / "out"});
+  CHECK(gen.exit_code == 5);
+  CHECK_SAFE(gen.err);
+  CHECK(gen.err.find(kShown) != std::string::npos);
+
+  std::string log = f.AgentLog();
+  CHECK_SAFE(log);
+  CHECK(log.find("commit hash " + kShown) != std::string::npos);
+  CHECK(log.find("skipped a frame outside the contract") != std::string::npos);
+}
+
+TEST_CASE("hostile platform: control sequences in the login and the identity reach no terminal") {
+  const std::string uri = "https://login.example/\x1b]8;;https://evil.example\x1b\\device";
+  HostilePlatform hp;
+  hp.Set("POST /oauth/device/code", [&](const bim::ws::HttpRequest&) {
+    return Json({{"device_code", "dc"},
+                 {"user_code", kHostile},
+                 {"verification_uri", uri},
+                 {"verification_uri_complete", uri + "?code=\r\x1b[1A"},
+                 {"expires_in", 60},
+                 {"interval", 1}});
+  });
+  hp.Set("POST /oauth/token", [](const bim::ws::HttpRequest&) {
+    return Json({{"error", kHostile}}, 400);
+  });
+  hp.Set("GET /api/auth/verify", [](const bim::ws::HttpRequest&) {
+    return Json({{"valid", true}, {"userId", kHostile}, {"email", kHostile}});
+  });
+  hp.Start();
+  AgentFixture f({}, false);
+  f.env()["BACKEND_IM_API_URL"] = hp.url();
+
+  auto login = f.Ctl({"auth", "login"});
+  CHECK(login.exit_code == 3);  // the token endpoint's error refuses the login
+  CHECK_SAFE(login.out);
+  CHECK_SAFE(login.err);
+  CHECK(login.out.find("enter the code " + kShown) != std::string::npos);
+  CHECK(login.out.find("https://login.example/\\x1b]8;;") != std::string::npos);
+  CHECK(login.err.find("refused the login: " + kShown) != std::string::npos);
+
+  auto login_json = f.Ctl({"auth", "login", "--json"});
+  CHECK(login_json.exit_code == 3);
+  CHECK_SAFE(login_json.out);
+  auto start = json::parse(login_json.out.substr(0, login_json.out.find('\n')));
+  CHECK(start["userCode"] == kHostile);
+  CHECK(start["verificationUri"] == uri);
+  CHECK(start["verificationUriComplete"] == uri + "?code=\r\x1b[1A");
+
+  auto with_token = f.Ctl({"auth", "login", "--with-token"}, "t\n");
+  CHECK(with_token.exit_code == 0);
+  CHECK_SAFE(with_token.out);
+  auto status = f.Ctl({"auth", "status"});
+  CHECK(status.exit_code == 0);
+  CHECK_SAFE(status.out);
+  CHECK(status.out.find(" as " + kShown) != std::string::npos);
+  auto status_json = f.Ctl({"auth", "status", "--json"});
+  CHECK_SAFE(status_json.out);
+  auto a = json::parse(status_json.out);
+  CHECK(a["email"] == kHostile);
+  CHECK(a["userId"] == kHostile);
+  CHECK_SAFE(f.AgentLog());
+}
