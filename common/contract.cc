@@ -1,8 +1,11 @@
 #include "common/contract.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <nlohmann/json.hpp>
+
+#include "common/terminal_text.h"
 
 namespace bim::contract {
 namespace {
@@ -385,6 +388,66 @@ Status ValidateId(std::string_view id, std::string_view what) {
     all_dots = all_dots && c == '.';
   }
   if (all_dots) return invalid();
+  return OkStatus();
+}
+
+Status CheckDeploymentUrl(std::string_view url) {
+  auto refuse = [&](std::string_view why) {
+    std::string shown = terminal::Escape(url.substr(0, 200));
+    return Error(ErrorCode::kProtocol,
+                 shown.empty() ? "the platform gave no URL"
+                               : "the platform's URL \"" + shown + "\" " + std::string(why));
+  };
+  if (url.empty()) return refuse("");
+  if (url.size() > 2048) return refuse("is over 2048 bytes");
+  for (char c : url) {
+    if (c <= 0x20 || c >= 0x7f) return refuse("holds a space, a control or a non-ASCII character");
+  }
+  constexpr std::string_view kScheme = "https://";
+  if (url.size() < kScheme.size() ||
+      !std::equal(kScheme.begin(), kScheme.end(), url.begin(), [](char a, char b) {
+        return a == std::tolower(static_cast<unsigned char>(b));
+      })) {
+    return refuse("is not https");
+  }
+  std::string_view rest = url.substr(kScheme.size());
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.find('@') != std::string_view::npos) return refuse("holds user info");
+  std::string_view host = authority;
+  std::string_view port;
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    if (close == std::string_view::npos) return refuse("has an unclosed IPv6 address");
+    std::string_view address = host.substr(1, close - 1);
+    if (address.empty() ||
+        address.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos) {
+      return refuse("has a bad IPv6 address");
+    }
+    std::string_view after = host.substr(close + 1);
+    host = host.substr(0, close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':' || after.size() == 1) return refuse("has a bad port");
+      port = after.substr(1);
+    }
+  } else {
+    size_t colon = host.find(':');
+    if (colon != std::string_view::npos) {
+      port = host.substr(colon + 1);
+      host = host.substr(0, colon);
+      if (port.empty()) return refuse("has a bad port");
+    }
+    if (host.empty()) return refuse("has no host");
+    if (host.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") !=
+            std::string_view::npos ||
+        host.front() == '.' || host.front() == '-' || host.find("..") != std::string_view::npos) {
+      return refuse("has a bad host name");
+    }
+  }
+  if (!port.empty() &&
+      (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos)) {
+    return refuse("has a bad port");
+  }
   return OkStatus();
 }
 

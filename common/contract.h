@@ -146,6 +146,15 @@ Result<OAuthError> ParseOAuthError(std::string_view body);
 // letters, digits, '-', '_' or '.', and not only dots, so it can never name a path like "..".
 Status ValidateId(std::string_view id, std::string_view what = "deployment id");
 
+// The URL policy for a deployment's URL, the link backend-im shows as "Deployed": https, then a
+// host of letters, digits, '-' and '.' (or a bracketed IPv6 address) with an optional port, no
+// user info ("https://backend.im@evil.example"), only printable ASCII (no spaces or controls;
+// an international name comes as punycode), at most 2048 bytes. The contract's URL is
+// "https://<commitHash>.backend.im". Anything else (javascript:, file:, http:, no host, an
+// empty string) is a kProtocol error that says why; the agent stores no such URL, and a
+// complete deployment without a URL that passes is a platform error, never "Deployed".
+Status CheckDeploymentUrl(std::string_view url);
+
 // application/x-www-form-urlencoded, as the OAuth endpoints take it.
 std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields);
 std::map<std::string, std::string> FormDecode(std::string_view body);

@@ -245,9 +245,11 @@ CheckResult WsTerminal(Context& ctx) {
         return FromProblems({}, evidence, "ended failed (see deploy.completes)");
       }
       auto url = StringField(bodies[i], "url");
-      if (!url || (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0)) {
-        return FromProblems({MessageName(i) + " (complete) has no http(s) \"url\" (fields: " +
-                             FieldNames(bodies[i]) + ")"},
+      if (!url || !contract::CheckDeploymentUrl(*url).ok()) {
+        return FromProblems({MessageName(i) + " (complete) has no https \"url\" with a host (" +
+                             (url ? contract::CheckDeploymentUrl(*url).error().message
+                                  : "fields: " + FieldNames(bodies[i])) +
+                             ")"},
                             evidence);
       }
       return FromProblems({}, evidence, "complete, url " + Quoted(*url));
@@ -478,9 +480,11 @@ CheckResult StatusFinal(Context& ctx) {
     }
     auto url = StringField(last, "url");
     if (status == "complete") {
-      if (!url || (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0)) {
-        problems.push_back(
-            "the complete status has no http(s) \"url\" (fields: " + FieldNames(last) + ")");
+      if (!url || !contract::CheckDeploymentUrl(*url).ok()) {
+        problems.push_back("the complete status has no https \"url\" with a host (" +
+                           (url ? contract::CheckDeploymentUrl(*url).error().message
+                                : "fields: " + FieldNames(last)) +
+                           ")");
       } else if (ws_final && StringField(*ws_final, "url") &&
                  *StringField(*ws_final, "url") != *url) {
         problems.push_back("the status url " + Quoted(*url) + " differs from the WebSocket's " +
@@ -567,7 +571,7 @@ std::vector<Check> StreamChecks() {
             "repeat, and nothing follows complete or failed",
             WsStatusOrder),
       check("ws.terminal",
-            "The stream reaches complete (with an http(s) url) or failed before it "
+            "The stream reaches complete (with an https url) or failed before it "
             "ends",
             WsTerminal),
       check("ws.close_after_terminal",

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "common/contract.h"
 #include "common/path_policy.h"
 #include "common/version.h"
 #include "ctl/agent_client.h"
@@ -385,6 +386,16 @@ class Ctl {
       break;
     }
     if (final_status == "complete") {
+      if (!contract::CheckDeploymentUrl(url).ok()) {
+        // The agent noted why on the deployment; ask for it, to say so.
+        pb::StatusRequest req;
+        req.set_deployment_id(id);
+        pb::Deployment d;
+        auto ctx = client_.NewContext(kQuick);
+        std::string problem;
+        if (client_.stub().Status(ctx.get(), req, &d).ok()) problem = d.stream_problem();
+        return CompleteWithoutUrl(id, url, problem);
+      }
       if (!json) Print("{} Deployed: {}\n", style_.Green("✓"), style_.Bold(url));
       return kExitOk;
     }
@@ -454,7 +465,23 @@ class Ctl {
       }
     }
     if (d.status() == "failed") return kExitDeployFailed;
+    if (d.status() == "complete" && !contract::CheckDeploymentUrl(d.url()).ok()) {
+      return CompleteWithoutUrl(d.id(), d.url(), d.stream_problem());
+    }
     return kExitOk;
+  }
+
+  // The URL policy's last line: a deployment the platform calls complete is shown as deployed
+  // only with an https URL (the agent stores no other); without one it is a platform error.
+  int CompleteWithoutUrl(const std::string& id, const std::string& url,
+                         const std::string& problem) {
+    std::string why = !problem.empty() ? problem
+                      : url.empty()    ? std::string("the platform gave no URL")
+                                       : contract::CheckDeploymentUrl(url).error().message;
+    PrintErr(
+        "backend-im: deployment {} is complete on the platform, but it has no usable URL: {}\n", id,
+        why);
+    return kExitPlatform;
   }
 
   int History(const std::string& project, int limit) {

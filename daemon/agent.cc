@@ -247,8 +247,7 @@ Result<DeploymentRecord> Agent::Find(const std::string& id) {
   d.created_at_ms = d.updated_at_ms = deps_.clock.NowUnixMs();
   if (auto st = deps_.store.Insert(d); !st.ok()) return st.error();
   // Record what the platform said as the first event, then follow it from there.
-  NewEvent first{std::string(contract::StageName(s->status)), s->logs, s->url.value_or(""), "poll",
-                 s->seq};
+  NewEvent first = PlatformEvent(id, s->status, s->logs, s->url, "poll", s->seq);
   if (auto ev = deps_.store.Append(id, first); !ev.ok()) return ev.error();
   auto stored = deps_.store.Get(id);
   if (!stored.ok()) return stored.error();

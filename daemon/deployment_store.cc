@@ -215,11 +215,13 @@ Result<EventRecord> DeploymentStore::Append(const std::string& deployment_id, co
   auto upd = db_.Prepare(
       "UPDATE deployments SET status = ?, url = CASE WHEN ? = '' THEN url ELSE ? END, "
       "terminal = ?, last_seq = ?, upstream_seq = ?, log_count = ?, updated_at = ?, "
-      "stream_problem = CASE WHEN ? THEN NULL ELSE stream_problem END WHERE id = ?");
+      "stream_problem = CASE WHEN ? != '' THEN ? WHEN ? THEN NULL ELSE stream_problem END "
+      "WHERE id = ?");
   if (!upd.ok()) return upd.error();
   upd->Bind(1, e.status).Bind(2, e.url).Bind(3, e.url).Bind(4, int64_t{ev.terminal ? 1 : 0});
   upd->Bind(5, seq).Bind(6, upstream_seq).Bind(7, log_count).Bind(8, ev.received_at_ms);
-  upd->Bind(9, int64_t{ev.terminal ? 1 : 0}).Bind(10, deployment_id);
+  upd->Bind(9, e.problem).Bind(10, e.problem).Bind(11, int64_t{ev.terminal ? 1 : 0});
+  upd->Bind(12, deployment_id);
   if (auto s = upd->Run(); !s.ok()) return s.error();
 
   if (auto s = tx.Commit(); !s.ok()) return s.error();

@@ -56,6 +56,10 @@ struct NewEvent {
   std::string url;
   std::string source;
   std::optional<int64_t> upstream_seq;
+  // Why a terminal event is not what it seems (a complete deployment whose URL the agent
+  // refused): stored as the deployment's stream_problem in the same transaction, so nobody
+  // who sees the event can read the deployment without it. Empty: none.
+  std::string problem = {};
 };
 
 // A create sent to the platform, not yet answered (see pending_deploys in database.cc).

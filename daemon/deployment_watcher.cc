@@ -9,6 +9,29 @@ namespace bim::daemon {
 
 using contract::StageRank;
 
+NewEvent PlatformEvent(const std::string& deployment_id, contract::Stage stage,
+                       std::vector<std::string> logs, const std::optional<std::string>& url,
+                       std::string source, std::optional<int64_t> upstream_seq) {
+  NewEvent e;
+  e.status = std::string(contract::StageName(stage));
+  e.logs = std::move(logs);
+  e.source = std::move(source);
+  e.upstream_seq = upstream_seq;
+  Status checked = url ? contract::CheckDeploymentUrl(*url)
+                       : Status(Error(ErrorCode::kProtocol, "the platform gave no URL"));
+  if (checked.ok()) {
+    e.url = *url;
+  } else if (stage == contract::Stage::kComplete) {
+    e.problem = "the platform reported the deployment complete without a usable URL (" +
+                checked.error().message + "): a platform error";
+    log::Warn("deployment {}: {}", deployment_id, e.problem);
+  } else if (url) {
+    log::Warn("deployment {}: ignored a URL on the {} stage: {}", deployment_id, e.status,
+              checked.error().message);
+  }
+  return e;
+}
+
 DeploymentWatcher::DeploymentWatcher(WatcherDeps deps, DeploymentRecord record)
     : deps_(deps), id_(record.id) {
   // Until an event is stored the status is only what the deploy call said; the first stage
@@ -41,7 +64,8 @@ void DeploymentWatcher::Stop() {
 }
 
 void DeploymentWatcher::SetProblem(const std::string& problem) {
-  if (problem == problem_) return;
+  // Once terminal, the stored event decided the problem (none, or a refused URL) for good.
+  if (terminal_ || problem == problem_) return;
   problem_ = problem;
   if (problem.empty()) {
     log::Info("deployment {}: stream restored", id_);
@@ -53,22 +77,19 @@ void DeploymentWatcher::SetProblem(const std::string& problem) {
   }
 }
 
-void DeploymentWatcher::Store(const std::string& status, std::vector<std::string> logs,
-                              const std::string& url, const char* source,
-                              std::optional<int64_t> upstream_seq) {
-  size_t n = logs.size();
-  NewEvent e{status, std::move(logs), url, source, upstream_seq};
+void DeploymentWatcher::Store(const NewEvent& e) {
   auto stored = deps_.store.Append(id_, e);
   if (!stored.ok()) {
     // Not stored means not seen: leave the cursors alone so the next replay or poll retries.
-    log::Error("deployment {}: cannot store the {} event: {}", id_, status, stored.error().message);
+    log::Error("deployment {}: cannot store the {} event: {}", id_, e.status,
+               stored.error().message);
     return;
   }
-  if (auto st = contract::ParseStage(status)) last_rank_ = StageRank(*st);
-  if (upstream_seq) upstream_seq_ = *upstream_seq;
-  log_count_ += static_cast<int64_t>(n);
+  if (auto st = contract::ParseStage(e.status)) last_rank_ = StageRank(*st);
+  if (e.upstream_seq) upstream_seq_ = *e.upstream_seq;
+  log_count_ += static_cast<int64_t>(e.logs.size());
   terminal_ = stored->terminal;
-  log::Info("deployment {}: {} (event {}, from {})", id_, status, stored->seq, source);
+  log::Info("deployment {}: {} (event {}, from {})", id_, e.status, stored->seq, e.source);
   deps_.hub.Notify(id_);
 }
 
@@ -90,7 +111,7 @@ bool DeploymentWatcher::Accept(const contract::StageMessage& m) {
   } else if (rank <= last_rank_) {
     return false;
   }
-  Store(std::string(contract::StageName(m.status)), m.logs, m.url.value_or(""), "stream", m.seq);
+  Store(PlatformEvent(id_, m.status, m.logs, m.url, "stream", m.seq));
   return true;
 }
 
@@ -103,8 +124,7 @@ void DeploymentWatcher::AcceptStatus(const contract::StatusResponse& s) {
     fresh.assign(s.logs.begin() + log_count_, s.logs.end());
   }
   if (rank == last_rank_ && fresh.empty()) return;
-  Store(std::string(contract::StageName(s.status)), std::move(fresh), s.url.value_or(""), "poll",
-        s.seq);
+  Store(PlatformEvent(id_, s.status, std::move(fresh), s.url, "poll", s.seq));
 }
 
 void DeploymentWatcher::Run() {

@@ -30,6 +30,14 @@
 
 namespace bim::daemon {
 
+// The event to store for a stage the platform reported, under the URL policy
+// (contract::CheckDeploymentUrl): a URL is kept only when the policy accepts it. A complete
+// stage without such a URL stays complete, with no URL and a problem that says what the platform
+// sent, which `status` and every watch then report as a platform error. Logs what it refused.
+NewEvent PlatformEvent(const std::string& deployment_id, contract::Stage stage,
+                       std::vector<std::string> logs, const std::optional<std::string>& url,
+                       std::string source, std::optional<int64_t> upstream_seq);
+
 struct WatcherDeps {
   DeploymentStore& store;
   WatchHub& hub;
@@ -61,8 +69,7 @@ class DeploymentWatcher {
   // Stores what is new in a stage message; returns false when the message was not taken.
   bool Accept(const contract::StageMessage& m);
   void AcceptStatus(const contract::StatusResponse& s);
-  void Store(const std::string& status, std::vector<std::string> logs, const std::string& url,
-             const char* source, std::optional<int64_t> upstream_seq);
+  void Store(const NewEvent& e);
   void SetProblem(const std::string& problem);
 
   WatcherDeps deps_;

@@ -1,7 +1,8 @@
-// A platform that answers with terminal control sequences. Real agent, real ctl, our own
-// platform (HostilePlatform) that controls every byte. What reaches a person (the ctl's stdout
-// and stderr, the agent's log) carries no control character but the newline; --json carries the
-// platform's exact strings.
+// A platform that answers with terminal control sequences, and with URLs that are no https
+// link. Real agent, real ctl, our own platform (HostilePlatform) that controls every byte. What
+// reaches a person (the ctl's stdout and stderr, the agent's log) carries no control character
+// but the newline; --json carries the platform's exact strings; and a complete deployment is
+// "Deployed" only with an https URL.
 #include "tests/integration/agent_fixture.h"
 #include "tests/integration/hostile_platform.h"
 
@@ -189,4 +190,62 @@ TEST_CASE("hostile platform: control sequences in the login and the identity rea
   CHECK(a["email"] == kHostile);
   CHECK(a["userId"] == kHostile);
   CHECK_SAFE(f.AgentLog());
+}
+
+TEST_CASE(
+    "hostile platform: complete with a javascript: or file: URL or none is a platform error") {
+  const std::vector<std::optional<std::string>> urls = {"javascript:alert(1)", "file:///etc/passwd",
+                                                        std::nullopt, "http://abc.backend.im"};
+  auto url_of = [&](const std::string& id) { return urls.at(std::stoul(id.substr(8))); };
+  auto complete = [&](const std::string& id, int seq) {
+    json s = Stage(id, "complete", seq, {"done"}, url_of(id));
+    s["id"] = id;
+    return s;
+  };
+  std::atomic<int> deploys{0};
+  HostilePlatform hp;
+  hp.Set("POST /api/deploy", [&](const bim::ws::HttpRequest&) {
+    std::string id = "dep-url-" + std::to_string(deploys++);
+    return Json(
+        {{"deploymentId", id}, {"projectId", "p"}, {"commitHash", "c"}, {"status", "queued"}});
+  });
+  for (size_t i = 0; i < urls.size(); ++i) {
+    std::string id = "dep-url-" + std::to_string(i);
+    hp.Set("GET /api/status/" + id,
+           [&, id](const bim::ws::HttpRequest&) { return Json(complete(id, 2)); });
+  }
+  bim::ws::WsHandlers h;
+  h.on_open = [&](const std::shared_ptr<bim::ws::WsSession>& s) {
+    std::string id = s->request().query.at("deploymentId");
+    s->Send(Stage(id, "building", 1, {"building"}).dump());
+    s->Send(complete(id, 2).dump());
+    s->Close(1000, "done");
+  };
+  hp.SetWs(std::move(h));
+  hp.Start();
+  AgentFixture f({}, false);
+  f.env()["BACKEND_IM_API_URL"] = hp.url();
+  f.LoginWithToken("t");
+  for (size_t i = 0; i < urls.size(); ++i) {
+    std::string id = "dep-url-" + std::to_string(i);
+    CAPTURE(urls[i].value_or("(none)"));
+    auto r = f.Ctl({"deploy", "-d", f.MakeProject("p" + std::to_string(i)), "--watch"});
+    CHECK(r.exit_code == 5);
+    CHECK(r.out.find("Deployed") == std::string::npos);
+    CHECK(r.err.find("deployment " + id +
+                     " is complete on the platform, but it has no usable "
+                     "URL") != std::string::npos);
+    if (urls[i]) CHECK(r.err.find(*urls[i]) != std::string::npos);  // says what it sent
+    auto w = f.Ctl({"watch", id, "--json"});
+    CHECK(w.exit_code == 5);
+    auto events = JsonLines(w.out);
+    REQUIRE(!events.empty());
+    CHECK(events.back()["status"] == "complete");
+    CHECK(events.back()["url"].is_null());  // the refused URL is not passed on
+    auto s = f.Ctl({"status", id, "--json"});
+    CHECK(s.exit_code == 5);
+    auto d = json::parse(s.out);
+    CHECK(d["url"].is_null());
+    CHECK(d["streamProblem"].get<std::string>().find("platform error") != std::string::npos);
+  }
 }

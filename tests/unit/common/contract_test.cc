@@ -119,3 +119,41 @@ TEST_CASE("ids that could name a path or break a URL are refused") {
   CHECK_FALSE(ValidateId(std::string(129, 'a')).ok());
   CHECK(ValidateId("..", "login id").error().message.find("login id") != std::string::npos);
 }
+
+TEST_CASE("a deployment URL is https with a host or it is refused") {
+  for (const char* ok : {"https://a1b2c3d4e5f6.backend.im", "https://a1b2c3d4e5f6.backend.im/",
+                         "HTTPS://x.backend.im:8443/path?q=1#top", "https://127.0.0.1",
+                         "https://[::1]:443/", "https://xn--bcher-kva.example"}) {
+    CHECK_MESSAGE(CheckDeploymentUrl(ok).ok(), ok);
+  }
+  for (const char* bad : {"",
+                          "javascript:alert(1)",
+                          "file:///etc/passwd",
+                          "http://a.backend.im",
+                          "https://",
+                          "https:///path",
+                          "https://:443",
+                          "https://a.backend.im:",
+                          "https://a.backend.im:99999x",
+                          "https://backend.im@evil.example",
+                          "https://a b.im",
+                          "https://a.im/\x1b]8;;x",
+                          "https://a.im/\r",
+                          "https://b\xc3\xbc"
+                          "cher.example",
+                          "https://-a.im",
+                          "https://a..im",
+                          "https://[::1",
+                          "https://[zz]",
+                          "https://[::1]x",
+                          " https://a.im",
+                          "ftp://a.im"}) {
+    auto s = CheckDeploymentUrl(bad);
+    CHECK_FALSE_MESSAGE(s.ok(), bad);
+    if (!s.ok()) {
+      CHECK(s.error().code == bim::ErrorCode::kProtocol);
+      for (char c : s.error().message) CHECK(static_cast<unsigned char>(c) >= 0x20);
+    }
+  }
+  CHECK_FALSE(CheckDeploymentUrl("https://a.im/" + std::string(2048, 'x')).ok());
+}
