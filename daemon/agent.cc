@@ -187,7 +187,8 @@ Result<DeploymentRecord> Agent::Create(const PendingDeploy& pending,
   d.directory = pending.directory;
   d.api_url = api_url();
   d.created_at_ms = d.updated_at_ms = deps_.clock.NowUnixMs();
-  d.terminal = contract::IsTerminal(r->status);
+  // Terminal only through a stored terminal event: that is what every watch ends on.
+  d.terminal = false;
   if (auto s = deps_.store.RecordCreated(d, pending.idempotency_key); !s.ok()) {
     // The deployment exists on the platform; say so rather than hide it.
     return Error(s.error().code, fmt::format("deployment {} started, but the agent cannot record "
@@ -195,8 +196,42 @@ Result<DeploymentRecord> Agent::Create(const PendingDeploy& pending,
                                              d.id, s.error().message));
   }
   log::Info("deployment {} created for project {} (commit {})", d.id, d.project_id, d.commit_hash);
+  if (contract::IsTerminal(r->status)) RecordEnded(d.id, r->status);
   EnsureWatching(d);
-  return d;
+  auto stored = deps_.store.Get(d.id);
+  if (!stored.ok() || !*stored) return d;
+  return **stored;
+}
+
+// Nothing more will come on the stream of a deployment that has ended, and a watch that waited
+// for it would wait for ever. The status answer has the URL and the logs; when it cannot be had,
+// a failed answer is stored as it is, and a complete one is left to the watcher, which asks until
+// it has the URL (a complete deployment is shown with its URL or as a platform error).
+void Agent::RecordEnded(const std::string& id, contract::Stage answered) {
+  auto s = deps_.auth.Call<contract::StatusResponse>(
+      [&](const std::string& token) { return deps_.platform.Status(token, id); });
+  std::optional<NewEvent> end;
+  if (s.ok() && contract::IsTerminal(s->status)) {
+    end = PlatformEvent(id, s->status, s->logs, s->url, "poll", s->seq);
+  } else if (answered == contract::Stage::kFailed) {
+    if (!s.ok())
+      log::Warn("deployment {}: failed, and its logs are unavailable: {}", id, s.error().message);
+    end = PlatformEvent(id, answered, {}, std::nullopt, "deploy", std::nullopt);
+  } else {
+    log::Warn("deployment {}: answered as {}, but its status says {}; following it", id,
+              contract::StageName(answered),
+              s.ok() ? std::string(contract::StageName(s->status)) : s.error().message);
+    return;
+  }
+  std::lock_guard lock(mu_);
+  // A platform that gave this id before may have had its end stored already.
+  if (auto current = deps_.store.Get(id); current.ok() && *current && (*current)->terminal) return;
+  if (auto ev = deps_.store.Append(id, *end); !ev.ok()) {
+    // Not terminal in the store, so the watcher follows it and stores the end itself.
+    log::Error("deployment {}: cannot store the {} event: {}", id, end->status, ev.error().message);
+    return;
+  }
+  log::Info("deployment {}: {} already when deployed", id, end->status);
 }
 
 void Agent::ResumePendingDeploys() {
@@ -225,6 +260,21 @@ Result<DeploymentRecord> Agent::Find(const std::string& id) {
   if (auto s = contract::ValidateId(id); !s.ok()) return s.error();
   auto local = deps_.store.Get(id);
   if (!local.ok()) return local.error();
+  if (*local && (*local)->terminal && (*local)->last_seq == 0) {
+    // Recorded as ended with no event, by an agent before this one (from a deploy answer that
+    // said so): store the end as an event now, so that a watch replays it and ends.
+    std::lock_guard lock(mu_);
+    local = deps_.store.Get(id);
+    if (local.ok() && *local && (*local)->last_seq == 0) {
+      const DeploymentRecord& d = **local;
+      auto end = PlatformEvent(
+          id, contract::ParseStage(d.status).value_or(contract::Stage::kFailed), {},
+          d.url.empty() ? std::nullopt : std::optional(d.url), "deploy", std::nullopt);
+      if (auto ev = deps_.store.Append(id, end); !ev.ok()) return ev.error();
+      local = deps_.store.Get(id);
+    }
+    if (!local.ok()) return local.error();
+  }
   if (*local) {
     EnsureWatching(**local);
     return **local;

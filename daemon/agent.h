@@ -76,6 +76,8 @@ class Agent {
  private:
   void EnsureWatching(const DeploymentRecord& record);
   Result<DeploymentRecord> Create(const PendingDeploy& pending, const contract::DeployRequest& req);
+  // Stores how a deployment that the platform's deploy answer says has ended, ended.
+  void RecordEnded(const std::string& id, contract::Stage answered);
 
   AgentDeps deps_;
   std::mutex mu_;

@@ -76,14 +76,19 @@ class WatchReactor final : public grpc::ServerWriteReactor<pb::DeploymentEvent>,
                std::string id, int64_t after_seq)
       : ctx_(ctx), store_(store), hub_(hub), id_(std::move(id)), cursor_(after_seq) {}
 
-  // Called once, from a worker, after the deployment was found (or not).
-  void Begin(const bim::Status& found) {
+  // Called once, from a worker, after the deployment was found (or not). ended_at: the seq of
+  // its terminal event when it has ended; a watch from there on has nothing to wait for.
+  void Begin(const bim::Status& found, std::optional<int64_t> ended_at) {
     {
       std::lock_guard lock(mu_);
       if (!found.ok() || cancelled_) {
         if (!found.ok())
           ctx_->AddTrailingMetadata(kErrorCodeKey, ErrorCodeName(found.error().code));
         FinishLocked(found.ok() ? grpc::Status::CANCELLED : ToGrpcStatus(found));
+        return;
+      }
+      if (ended_at && cursor_ >= *ended_at) {
+        FinishLocked(grpc::Status::OK);
         return;
       }
       subscribed_ = true;
@@ -440,7 +445,9 @@ grpc::ServerWriteReactor<pb::DeploymentEvent>* AgentService::Watch(grpc::Callbac
   // Finding the deployment may ask the platform; never block a gRPC thread on that.
   std::thread([this, reactor, id] {
     auto d = agent_.Find(id);
-    reactor->Begin(d.ok() ? OkStatus() : bim::Status(d.error()));
+    std::optional<int64_t> ended_at;
+    if (d.ok() && d->terminal) ended_at = d->last_seq;
+    reactor->Begin(d.ok() ? OkStatus() : bim::Status(d.error()), ended_at);
     std::lock_guard lock(workers_mu_);
     --workers_;
     workers_cv_.notify_all();

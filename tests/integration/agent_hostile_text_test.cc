@@ -1,8 +1,9 @@
-// A platform that answers with terminal control sequences, and with URLs that are no https
-// link. Real agent, real ctl, our own platform (HostilePlatform) that controls every byte. What
-// reaches a person (the ctl's stdout and stderr, the agent's log) carries no control character
-// but the newline; --json carries the platform's exact strings; and a complete deployment is
-// "Deployed" only with an https URL.
+// A platform that answers with terminal control sequences, with URLs that are no https link,
+// and with deployments that have ended before anyone watched. Real agent, real ctl, our own
+// platform (HostilePlatform) that controls every byte. What reaches a person (the ctl's stdout
+// and stderr, the agent's log) carries no control character but the newline; --json carries the
+// platform's exact strings; a complete deployment is "Deployed" only with an https URL; and a
+// watch of a deployment that has ended ends at once.
 #include "tests/integration/agent_fixture.h"
 #include "tests/integration/hostile_platform.h"
 
@@ -248,4 +249,81 @@ TEST_CASE(
     CHECK(d["url"].is_null());
     CHECK(d["streamProblem"].get<std::string>().find("platform error") != std::string::npos);
   }
+}
+
+TEST_CASE("a deploy the platform answers as already complete or failed ends every watch at once") {
+  std::atomic<int> deploys{0};
+  HostilePlatform hp;
+  hp.Set("POST /api/deploy", [&](const bim::ws::HttpRequest&) {
+    int n = deploys++;
+    return Json({{"deploymentId", "dep-done-" + std::to_string(n)},
+                 {"projectId", "p"},
+                 {"commitHash", "c"},
+                 {"status", n == 0 ? "complete" : "failed"}});
+  });
+  hp.Set("GET /api/status/dep-done-0", [](const bim::ws::HttpRequest&) {
+    return Json({{"id", "dep-done-0"},
+                 {"projectId", "p"},
+                 {"commitHash", "c"},
+                 {"status", "complete"},
+                 {"url", "https://c.backend.im"},
+                 {"logs", {"built", "live"}}});
+  });
+  hp.Set("GET /api/status/dep-done-1", [](const bim::ws::HttpRequest&) {
+    return Json({{"id", "dep-done-1"},
+                 {"projectId", "p"},
+                 {"commitHash", "c"},
+                 {"status", "failed"},
+                 {"logs", {"boom"}}});
+  });
+  // A stream that accepts and then says nothing, as a platform may for a deployment long over.
+  hp.SetWs(bim::ws::WsHandlers{});
+  hp.Start();
+  AgentFixture f({}, false);
+  f.env()["BACKEND_IM_API_URL"] = hp.url();
+  f.LoginWithToken("t");
+  // Bounded: a watch that waits for the stream would be killed here (exit -1).
+  constexpr auto kBound = std::chrono::seconds(20);
+
+  auto done = f.Ctl({"deploy", "-d", f.MakeProject("a"), "--watch"}, "", "", kBound);
+  CHECK_MESSAGE(done.exit_code == 0, (done.out + done.err));
+  CHECK(done.out.find("Deployed: https://c.backend.im") != std::string::npos);
+  auto failed = f.Ctl({"deploy", "-d", f.MakeProject("b"), "--watch"}, "", "", kBound);
+  CHECK_MESSAGE(failed.exit_code == 1, (failed.out + failed.err));
+  CHECK(failed.out.find("boom") != std::string::npos);
+
+  auto w0 = f.Ctl({"watch", "dep-done-0", "--json"}, "", "", kBound);
+  CHECK(w0.exit_code == 0);
+  auto events = JsonLines(w0.out);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0]["terminal"] == true);
+  CHECK(events[0]["url"] == "https://c.backend.im");
+  CHECK(f.Ctl({"watch", "dep-done-1"}, "", "", kBound).exit_code == 1);
+}
+
+TEST_CASE("a deployment an older agent stored as ended but without its event is watched at once") {
+  HostilePlatform hp;  // asked nothing: the agent's own record is the answer
+  hp.Start();
+  AgentFixture f({}, false);
+  f.env()["BACKEND_IM_API_URL"] = hp.url();
+  REQUIRE(f.Ctl({"history"}).exit_code == 0);  // the agent makes its database
+  f.StopAgent();
+  // What an agent before this fix stored for a deploy answered as ended: terminal, no event.
+  std::string values;
+  for (const char* row : {"('dep-old-0','p','c','failed',NULL,'",
+                          "('dep-old-1','p','c','complete',"
+                          "'https://c.backend.im','"}) {
+    values += std::string(values.empty() ? "" : ",") + row + hp.url() + "',1,1,1)";
+  }
+  auto inserted =
+      Run({"sqlite3", f.StateDir() + "/agent.db",
+           "INSERT INTO deployments (id, project_id, commit_hash, status, url, api_url, "
+           "created_at, updated_at, terminal) VALUES " +
+               values + ";"});
+  REQUIRE_MESSAGE(inserted.exit_code == 0, inserted.err);
+  constexpr auto kBound = std::chrono::seconds(20);
+  CHECK(f.Ctl({"watch", "dep-old-0"}, "", "", kBound).exit_code == 1);
+  auto done = f.Ctl({"watch", "dep-old-1"}, "", "", kBound);
+  CHECK(done.exit_code == 0);
+  CHECK(done.out.find("Deployed: https://c.backend.im") != std::string::npos);
 }
