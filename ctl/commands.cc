@@ -527,7 +527,7 @@ class Ctl {
       return kExitAgent;
     }
     if (auto s = client_.CheckAgent(); !s.ok()) {
-      PrintErr(fmt::format("backend-im: daemon status: {}\n", s.error().message));
+      PrintErr("backend-im: daemon status: {}\n", s.error().message);
       return kExitAgent;
     }
     pb::AgentInfo info;
@@ -583,7 +583,7 @@ class Ctl {
       return kExitOk;
     }
     if (auto s = client_.CheckAgent(); !s.ok()) {
-      PrintErr(fmt::format("backend-im: daemon stop: {}\n", s.error().message));
+      PrintErr("backend-im: daemon stop: {}\n", s.error().message);
       return kExitAgent;
     }
     auto stopped = client_.StopAgent(seconds(10));
