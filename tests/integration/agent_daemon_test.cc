@@ -278,6 +278,10 @@ TEST_CASE("the unit's agent takes over from one a ctl started, and resumes its w
   NotifyListener notify;
   Process unit({AgentBinary()}, UnderSystemd(f, notify));
   REQUIRE_MESSAGE(notify.WaitFor("READY=1", std::chrono::seconds(15)), unit.Stderr());
+  // It released its lock; its process may still be finishing its exit (slower under ASan).
+  for (int i = 0; i < 200 && Alive(ondemand); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   CHECK_FALSE(Alive(ondemand));
   CHECK(f.AgentPid() == unit.pid());
   CHECK(unit.Stderr().find("asking it to hand over") != std::string::npos);
