@@ -115,10 +115,13 @@ TEST_CASE("tools/list: every tool has a description, an object inputSchema and a
         [&](const json& schema, const std::string& where) {
           if (!schema.is_object()) return;
           for (const auto& req : schema.value("required", json::array())) {
-            CHECK_MESSAGE(schema["properties"].contains(req.get<std::string>()),
+            CHECK_MESSAGE(schema.contains("properties") &&
+                              schema["properties"].contains(req.get<std::string>()),
                           where << " requires " << req);
           }
-          for (const auto& [prop, sub] : schema.value("properties", json::object()).items()) {
+          // value() returns a temporary: keep it alive for the loop (items() only refers to it).
+          const json properties = schema.value("properties", json::object());
+          for (const auto& [prop, sub] : properties.items()) {
             required_are_properties(sub, where + "." + prop);
           }
           if (schema.contains("items")) required_are_properties(schema["items"], where + "[]");
