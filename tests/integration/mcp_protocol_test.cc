@@ -115,8 +115,9 @@ TEST_CASE("tools/list: every tool has a description, an object inputSchema and a
         [&](const json& schema, const std::string& where) {
           if (!schema.is_object()) return;
           for (const auto& req : schema.value("required", json::array())) {
-            CHECK_MESSAGE(schema.contains("properties") &&
-                              schema["properties"].contains(req.get<std::string>()),
+            const bool listed = schema.contains("properties") &&
+                                schema["properties"].contains(req.get<std::string>());
+            CHECK_MESSAGE(listed,
                           where << " requires " << req);
           }
           // value() returns a temporary: keep it alive for the loop (items() only refers to it).
@@ -257,7 +258,7 @@ TEST_CASE("a request that reuses the id of a call in flight is -32600, and the c
   f.LoginWithToken();
   McpSession s(f.Options());
   s.Initialize();
-  for (const json id : {json("wait-1"), json(4242)}) {
+  for (const json& id : {json("wait-1"), json(4242)}) {
     CAPTURE(id);
     // A deployment of a few seconds, so the call is still waiting while the reuses arrive.
     auto d = f.Deploy(f.MakeProject(id.is_string() ? "p-string-id" : "p-integer-id"));
