@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
 #include <memory>
 
 #include "common/version.h"
@@ -12,19 +14,45 @@
 namespace bim {
 namespace {
 
+// What one transfer received, and which limit it broke, if any. Both callbacks return a count
+// other than the one they were given to make curl abort the transfer at once.
+struct Transfer {
+  std::string* body;
+  std::map<std::string, std::string>* headers;
+  std::size_t max_body = 0;
+  std::size_t header_bytes = 0;
+  bool body_over = false;        // the body (or its announced Content-Length) was over max_body
+  bool headers_over = false;     // the header lines were over limits::kMaxAnswerHeaderBytes
+  std::string refused_encoding;  // a Content- or Transfer-Encoding we never asked for
+};
+
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
-  return size * n;
+  auto* t = static_cast<Transfer*>(user);
+  size_t bytes = size * n;
+  // Checked before appending, so a body never grows past the limit, whether or not it came
+  // with a Content-Length (chunked, or ended by closing the connection).
+  if (bytes > t->max_body - std::min(t->max_body, t->body->size())) {
+    t->body_over = true;
+    return 0;
+  }
+  t->body->append(data, bytes);
+  return bytes;
 }
 
 // Header lines of every response curl reads arrive here (a 100 Continue, say); a new status
 // line starts over, so only the final response's headers remain.
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
-  auto* headers = static_cast<std::map<std::string, std::string>*>(user);
-  std::string line(data, size * n);
+  auto* t = static_cast<Transfer*>(user);
+  size_t bytes = size * n;
+  t->header_bytes += bytes;
+  if (t->header_bytes > limits::kMaxAnswerHeaderBytes) {
+    t->headers_over = true;
+    return 0;
+  }
+  std::string line(data, bytes);
   if (line.rfind("HTTP/", 0) == 0) {
-    headers->clear();
-    return size * n;
+    t->headers->clear();
+    return bytes;
   }
   auto colon = line.find(':');
   if (colon != std::string::npos) {
@@ -34,9 +62,47 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
     std::string value = line.substr(colon + 1);
     auto b = value.find_first_not_of(" \t");
     auto e = value.find_last_not_of(" \t\r\n");
-    (*headers)[name] = b == std::string::npos ? "" : value.substr(b, e - b + 1);
+    value = b == std::string::npos ? "" : value.substr(b, e - b + 1);
+    // An announced length over the limit ends the transfer before any of the body is read.
+    if (name == "content-length") {
+      errno = 0;
+      char* end = nullptr;
+      unsigned long long length = std::strtoull(value.c_str(), &end, 10);
+      if (errno == ERANGE || (end != value.c_str() && length > t->max_body)) {
+        t->body_over = true;
+        return 0;
+      }
+    }
+    // We never send an Accept-Encoding other than identity and never decode: compressed bytes
+    // would not parse, and decoding is where a small answer becomes a huge one.
+    if (name == "content-encoding" || name == "transfer-encoding") {
+      std::string lower = value;
+      std::transform(lower.begin(), lower.end(), lower.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      for (size_t at = 0; at <= lower.size();) {
+        size_t comma = std::min(lower.find(',', at), lower.size());
+        std::string coding = lower.substr(at, comma - at);
+        coding.erase(0, std::min(coding.size(), coding.find_first_not_of(" \t")));
+        coding.erase(std::min(coding.size(), coding.find_last_not_of(" \t") + 1));
+        bool plain = coding.empty() || coding == "identity" ||
+                     (name == "transfer-encoding" && coding == "chunked");
+        if (!plain) {
+          t->refused_encoding = line.substr(0, colon) + ": " + value.substr(0, 64);
+          return 0;
+        }
+        at = comma + 1;
+      }
+    }
+    (*t->headers)[name] = std::move(value);
   }
-  return size * n;
+  return bytes;
+}
+
+// "/api/status/ID" from "https://host:port/api/status/ID": the request, for a message.
+std::string PathOf(const std::string& url) {
+  auto scheme = url.find("://");
+  auto slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  return slash == std::string::npos ? "/" : url.substr(slash, 200);
 }
 
 struct EasyDeleter {
@@ -65,13 +131,17 @@ Result<HttpResponse> CurlHttpClient::Send(const HttpRequest& request) {
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+  // No CURLOPT_ACCEPT_ENCODING: curl then neither asks for compression nor decodes it (we send
+  // "Accept-Encoding: identity" ourselves, and OnHeader refuses any other Content-Encoding).
+  curl_easy_setopt(c, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+  curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(request.max_body_bytes));
   std::string agent = fmt::format("{}/{}", user_agent_, kVersion);
   curl_easy_setopt(c, CURLOPT_USERAGENT, agent.c_str());
+  Transfer transfer{&resp.body, &resp.headers, request.max_body_bytes, 0, false, false, ""};
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp.body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &resp.headers);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &transfer);
 
   std::unique_ptr<curl_slist, SlistDeleter> headers;
   curl_slist* list = nullptr;
@@ -79,6 +149,7 @@ Result<HttpResponse> CurlHttpClient::Send(const HttpRequest& request) {
     list = curl_slist_append(list, (k + ": " + v).c_str());
   }
   list = curl_slist_append(list, "Expect:");  // no 100-continue round trip on uploads
+  list = curl_slist_append(list, "Accept-Encoding: identity");  // never compressed; see OnHeader
   headers.reset(list);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
 
@@ -92,6 +163,24 @@ Result<HttpResponse> CurlHttpClient::Send(const HttpRequest& request) {
   }
 
   CURLcode rc = curl_easy_perform(c);
+  // A broken limit first: curl reports those as write errors. Nothing of the answer is kept.
+  std::string what = request.method + " " + PathOf(request.url);
+  if (transfer.body_over || rc == CURLE_FILESIZE_EXCEEDED) {
+    return Error(ErrorCode::kProtocol,
+                 fmt::format("the platform's answer to {} exceeded {}; ignored", what,
+                             limits::Describe(request.max_body_bytes)));
+  }
+  if (transfer.headers_over) {
+    return Error(ErrorCode::kProtocol,
+                 fmt::format("the platform's answer to {} had over {} of headers; ignored", what,
+                             limits::Describe(limits::kMaxAnswerHeaderBytes)));
+  }
+  if (!transfer.refused_encoding.empty()) {
+    return Error(ErrorCode::kProtocol,
+                 fmt::format("the platform's answer to {} came compressed ({}), which the "
+                             "agent never asks for; ignored",
+                             what, transfer.refused_encoding));
+  }
   if (rc != CURLE_OK) {
     std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
     ErrorCode code = rc == CURLE_OPERATION_TIMEDOUT ? ErrorCode::kTimeout : ErrorCode::kUnavailable;

@@ -6,6 +6,11 @@
 // Protocols are limited to http and https, redirects are not followed (the API has none; a
 // redirect could downgrade to http or leak the Authorization header), and the peer and host
 // name are always verified for https.
+//
+// Answers are bounded while they arrive (HttpRequest::max_body_bytes, the header limit in
+// common/limits.h): the transfer is cut at the first byte over, with or without a
+// Content-Length. Compression is never asked for nor decoded, and an answer that comes
+// compressed anyway is refused, so an answer's size on the wire is its size in memory.
 
 #include <string>
 #include <utility>

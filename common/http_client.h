@@ -3,16 +3,21 @@
 // PlatformClient and the conformance suite's transport talk to this, CurlHttpClient implements
 // it, and tests can put faults in between.
 //
-// Send returns an Error only when no HTTP response arrived (connection refused, timeout, TLS
-// failure); any status code, 500 included, is a response for the caller to judge.
+// Send returns an Error only when no whole HTTP response arrived (connection refused, timeout,
+// TLS failure), or when the answer broke a limit while it arrived: a body over max_body_bytes,
+// headers over limits::kMaxAnswerHeaderBytes, or a Content-Encoding (compression) the request
+// never asked for. Those are kProtocol errors that name the request and the limit; nothing of
+// such an answer is kept. Any status code, 500 included, is a response for the caller to judge.
 
 #include <chrono>
+#include <cstddef>
 #include <map>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "common/limits.h"
 #include "common/result.h"
 
 namespace bim {
@@ -23,6 +28,8 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::chrono::milliseconds timeout{30000};
+  // The answer's body may be at most this long; the transfer is cut the moment it is longer.
+  std::size_t max_body_bytes = limits::kMaxAnswerBytes;
 };
 
 struct HttpResponse {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/contract.h"
+#include "common/limits.h"
 #include "common/result.h"
 
 namespace bim::ctl {
@@ -30,10 +31,11 @@ struct WriteReport {
 Result<WriteReport> WriteProjectFiles(const std::string& dir, const contract::FileMap& files,
                                       bool force);
 
+// The agent's generate answers are bounded to match (common/limits.h).
 struct ReadLimits {
-  uint64_t max_file_bytes = 5ull * 1024 * 1024;
-  uint64_t max_total_bytes = 50ull * 1024 * 1024;
-  size_t max_files = 5000;
+  uint64_t max_file_bytes = limits::kMaxProjectFileBytes;
+  uint64_t max_total_bytes = limits::kMaxProjectBytes;
+  size_t max_files = limits::kMaxProjectFiles;
 };
 
 struct SkippedFile {

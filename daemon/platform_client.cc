@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/backoff.h"
+#include "common/limits.h"
 #include "common/log.h"
 
 namespace bim::daemon {
@@ -90,6 +91,8 @@ Result<HttpResponse> PlatformClient::Execute(HttpRequest request) {
       }
       last = ErrorFromResponse(*r, request.method + " " + request.url);
     } else {
+      // An answer outside the contract or over a limit would come again: never asked twice.
+      if (r.error().code == ErrorCode::kProtocol) return r.error();
       last = r.error();
     }
     auto spent = std::chrono::steady_clock::now() - started;
@@ -111,6 +114,8 @@ Error PlatformClient::ErrorFromResponse(const HttpResponse& r, const std::string
   } else {
     detail = r.body.substr(0, 200);
   }
+  // The platform's own message goes into logs and gRPC trailers: bounded, cut at a character.
+  detail.resize(limits::Utf8CutPoint(detail, limits::kMaxPlatformMessageBytes));
   std::string msg = fmt::format("the platform answered {} to {}{}{}", r.status, what,
                                 detail.empty() ? "" : ": ", detail);
   switch (r.status) {
@@ -169,7 +174,8 @@ Result<contract::GenerateResponse> PlatformClient::Generate(const std::string& t
                                                             const std::string& prompt) {
   auto req = JsonRequest("POST", base_url_ + "/api/generate", token,
                          contract::ToJson(contract::GenerateRequest{prompt}));
-  req.timeout = std::chrono::minutes(5);  // generation by a model can take a while
+  req.timeout = std::chrono::minutes(5);                 // generation by a model can take a while
+  req.max_body_bytes = limits::kMaxGenerateAnswerBytes;  // a whole project
   auto r = Execute(std::move(req));
   if (r.ok() && r->status != 200) return ErrorFromResponse(*r, "POST /api/generate");
   return Decode<contract::GenerateResponse>(r, contract::ParseGenerateResponse);

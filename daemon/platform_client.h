@@ -5,7 +5,9 @@
 // exponential backoff, honouring Retry-After (clamped to 1..60 s), up to a total budget. POST
 // /api/deploy carries an Idempotency-Key, the same on every retry, so a retry after a lost
 // response never makes a second deployment. Other statuses come back as Errors whose message
-// is the platform's own (from its {"error","message"} body) when it sent one.
+// is the platform's own (from its {"error","message"} body) when it sent one, cut to
+// limits::kMaxPlatformMessageBytes. An answer over its size limit (limits::kMaxAnswerBytes;
+// kMaxGenerateAnswerBytes for generate) or compressed is a kProtocol error, never retried.
 //
 // A base URL that ValidateApiUrl refuses does not stop the agent: local commands (history,
 // daemon status) still work, and every platform call fails at once with the reason, so the ctl
