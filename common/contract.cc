@@ -5,6 +5,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "common/limits.h"
 #include "common/terminal_text.h"
 
 namespace bim::contract {
@@ -129,9 +130,36 @@ class Reader {
   std::string error_;
 };
 
+// About how many values a JSON text holds, without parsing it: each array element and object
+// member but the first of its container follows a comma, and each container opens once.
+size_t CountJsonValues(std::string_view body) {
+  size_t n = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < body.size(); ++i) {
+    char c = body[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == ',' || c == '[' || c == '{') {
+      ++n;
+    }
+  }
+  return n;
+}
+
 // Parses a JSON object and hands it to fill; any failure becomes a kProtocol error.
 template <typename T, typename Fill>
 Result<T> ParseObject(std::string_view body, const char* what, Fill fill) {
+  // Before the parser builds a tree of them (limits::kMaxJsonValues says why).
+  if (CountJsonValues(body) > limits::kMaxJsonValues) {
+    return ProtocolError(std::string(what) + " holds more than " +
+                         std::to_string(limits::kMaxJsonValues) + " JSON values");
+  }
   json j = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return ProtocolError(std::string(what) + " is not valid JSON");
   if (!j.is_object()) return ProtocolError(std::string(what) + " is not a JSON object");

@@ -157,3 +157,25 @@ TEST_CASE("a deployment URL is https with a host or it is refused") {
   }
   CHECK_FALSE(CheckDeploymentUrl("https://a.im/" + std::string(2048, 'x')).ok());
 }
+
+TEST_CASE("an answer of more than 100 000 JSON values is refused before it is parsed") {
+  auto status = [](size_t lines, const std::string& line) {
+    std::string body = R"({"id":"d","projectId":"p","commitHash":"c","status":"queued","logs":[)";
+    for (size_t i = 0; i < lines; ++i) body += (i ? "," : "") + line;
+    return body + "]}";
+  };
+  // The object's 5 members and 1 array count too.
+  CHECK(ParseStatusResponse(status(99990, R"("")")).ok());
+  auto refused = ParseStatusResponse(status(100000, R"("")"));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == bim::ErrorCode::kProtocol);
+  CHECK(refused.error().message ==
+        "response outside the API contract: status response holds more than 100000 JSON values");
+  // Commas, brackets and braces inside strings are text, not values.
+  CHECK(ParseStatusResponse(status(10, R"("a,[{\",\\")")).ok());
+  CHECK(ParseStatusResponse(status(10, R"("a,[{\",\\")"))->logs[0] == "a,[{\",\\");
+  // Nesting is counted as well.
+  std::string deep = R"({"id":"d","projectId":"p","commitHash":"c","status":"queued","x":)" +
+                     std::string(200000, '[') + std::string(200000, ']') + "}";
+  CHECK_FALSE(ParseStatusResponse(deep).ok());
+}
