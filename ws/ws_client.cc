@@ -32,7 +32,8 @@ class ConnectionState {
  public:
   enum class Phase { kConnecting, kOpen, kClosed };
 
-  explicit ConnectionState(bool tls) : tls_(tls) {}
+  ConnectionState(bool tls, std::size_t max_queued_bytes)
+      : tls_(tls), max_queued_bytes_(max_queued_bytes) {}
 
   bool tls() const { return tls_; }
 
@@ -69,13 +70,30 @@ class ConnectionState {
     return connect_error_.value_or(Error(ErrorCode::kUnavailable, "WebSocket connection failed"));
   }
 
-  void PushMessage(std::string payload) {
+  // io thread. Queues a message; true when the queue has just gone over max_queued_bytes, and
+  // the caller must pause reading (Receive then asks for a resume once it has taken half).
+  bool PushMessage(std::string payload) {
     std::lock_guard lock(mu_);
     // websocketpp can run handlers after a close (zaphoyd/websocketpp#773): only an open
     // connection delivers messages.
-    if (phase_ != Phase::kOpen) return;
+    if (phase_ != Phase::kOpen) return false;
+    queued_bytes_ += payload.size();
     events_.push_back(Event{EventKind::kMessage, std::move(payload), 0});
     cv_.notify_all();
+    if (pause_wanted_ || queued_bytes_ <= max_queued_bytes_) return false;
+    pause_wanted_ = true;
+    return true;
+  }
+
+  // io thread, when a resume asked for by Receive arrives: false while the queue is still over
+  // its limit (which asks Receive for another resume later).
+  bool MayResume() {
+    std::lock_guard lock(mu_);
+    if (queued_bytes_ > max_queued_bytes_) {
+      pause_wanted_ = true;
+      return false;
+    }
+    return true;
   }
 
   // Ends the connection as seen by the reader; false when it had already ended.
@@ -88,12 +106,20 @@ class ConnectionState {
     return true;
   }
 
-  Event Receive(std::chrono::milliseconds timeout) {
+  // resume: set when reading was paused and the queue is now down to half; the caller then
+  // asks the io thread to read again.
+  Event Receive(std::chrono::milliseconds timeout, bool* resume) {
     std::unique_lock lock(mu_);
     if (!cv_.wait_for(lock, timeout, [&] { return !events_.empty(); })) return Event{};
-    Event e = events_.front();
     // kClosed stays at the front so that every later call sees it too.
-    if (e.kind != EventKind::kClosed) events_.pop_front();
+    if (events_.front().kind == EventKind::kClosed) return events_.front();
+    Event e = std::move(events_.front());
+    events_.pop_front();
+    queued_bytes_ -= e.payload.size();
+    if (pause_wanted_ && queued_bytes_ <= max_queued_bytes_ / 2) {
+      pause_wanted_ = false;
+      *resume = true;
+    }
     return e;
   }
 
@@ -106,17 +132,24 @@ class ConnectionState {
   websocketpp::connection_hdl hdl_;
   // io thread only.
   std::shared_ptr<asio::steady_timer> ping_timer_;
-  std::string tls_error_;       // why the peer's certificate was rejected
-  bool awaiting_pong_ = false;  // a ping is out; the next one waits for its pong
+  std::string tls_error_;        // why the peer's certificate was rejected
+  bool awaiting_pong_ = false;   // a ping is out; the next one waits for its pong
+  bool reading_paused_ = false;  // PauseOn stopped reading; ResumeOn has not restarted it
+  // While reading is paused no read handler holds the connection, and websocketpp's endpoint
+  // does not own it: this does, until the resume or the close.
+  std::shared_ptr<void> paused_connection_;
 
  private:
   const bool tls_;
+  const std::size_t max_queued_bytes_;
   std::mutex mu_;
   std::condition_variable cv_;
   Phase phase_ = Phase::kConnecting;    // guarded by mu_
   bool opened_ = false;                 // guarded by mu_
   std::optional<Error> connect_error_;  // guarded by mu_
   std::deque<Event> events_;            // guarded by mu_
+  std::size_t queued_bytes_ = 0;        // guarded by mu_: payload bytes of events_
+  bool pause_wanted_ = false;           // guarded by mu_: over the limit, not yet resumed
 };
 
 Error HandshakeError(int status, const std::string& body, const std::string& transport_error) {
@@ -189,7 +222,7 @@ class Core {
     if (tls && !tls_options_.ca_file.empty() && !std::ifstream(tls_options_.ca_file).good()) {
       return Error(ErrorCode::kInvalidArgument, "cannot read the CA file " + tls_options_.ca_file);
     }
-    auto st = std::make_shared<ConnectionState>(tls);
+    auto st = std::make_shared<ConnectionState>(tls, options.max_queued_bytes);
     {
       std::lock_guard lock(mu_);
       live_.erase(
@@ -224,6 +257,17 @@ class Core {
 
   void Close(const std::shared_ptr<ConnectionState>& st) {
     Post([this, st] { Abort(*st, websocketpp::close::status::normal); });
+  }
+
+  // Reads again after a pause, unless the queue filled up again meanwhile.
+  void Resume(const std::shared_ptr<ConnectionState>& st) {
+    Post([this, st] {
+      if (st->tls()) {
+        ResumeOn(tls_, *st);
+      } else {
+        ResumeOn(plain_, *st);
+      }
+    });
   }
 
  private:
@@ -322,11 +366,15 @@ class Core {
       st->FailConnect(HandshakeError(static_cast<int>(c->get_response_code()),
                                      c->get_response().get_body(), why));
     });
-    con->set_message_handler([st](websocketpp::connection_hdl, typename Client::message_ptr msg) {
-      st->PushMessage(msg->get_payload());
-    });
+    con->set_message_handler(
+        [&ep, st](websocketpp::connection_hdl hdl, typename Client::message_ptr msg) {
+          // A watcher slower than the platform: stop reading, so the socket, not our memory,
+          // holds what the platform sends next.
+          if (st->PushMessage(std::move(msg->get_raw_payload()))) PauseOn(ep, *st, hdl);
+        });
     con->set_close_handler([&ep, st](websocketpp::connection_hdl hdl) {
       CancelPing(*st);
+      st->paused_connection_.reset();
       websocketpp::lib::error_code gec;
       auto c = ep.get_con_from_hdl(hdl, gec);
       int code = websocketpp::close::status::abnormal_close;
@@ -357,6 +405,32 @@ class Core {
       });
     }
     ep.connect(con);
+  }
+
+  // websocketpp's pause_reading() and resume_reading() only post their handlers: a read can be
+  // issued before the pause lands, and a resume then starts a second read beside it. So both
+  // run their handlers directly, on the io thread: a pause from inside the message handler
+  // stops the read that handle_read_frame would issue next, and a resume issues the one read
+  // that a pause left out. reading_paused_ says which of the two is in force.
+  template <typename Client>
+  static void PauseOn(Client& ep, ConnectionState& st, websocketpp::connection_hdl hdl) {
+    websocketpp::lib::error_code ec;
+    auto con = ep.get_con_from_hdl(hdl, ec);
+    if (ec || st.reading_paused_) return;
+    st.reading_paused_ = true;
+    st.paused_connection_ = con;
+    con->handle_pause_reading();
+  }
+
+  template <typename Client>
+  static void ResumeOn(Client& ep, ConnectionState& st) {
+    if (!st.reading_paused_ || !st.MayResume()) return;
+    websocketpp::lib::error_code ec;
+    auto con = ep.get_con_from_hdl(st.hdl_, ec);
+    st.reading_paused_ = false;
+    st.paused_connection_.reset();
+    if (ec || con->get_state() == websocketpp::session::state::closed) return;
+    con->handle_resume_reading();
   }
 
   template <typename Client>
@@ -396,6 +470,9 @@ class Core {
     } else {
       AbortOn(plain_, st, code);
     }
+    // A paused connection never reads the peer's close frame: its close-handshake timer (which
+    // holds it now) ends it.
+    st.paused_connection_.reset();
   }
 
   template <typename Client>
@@ -430,7 +507,12 @@ class WebSocketConnection final : public Connection {
       : core_(std::move(core)), st_(std::move(st)) {}
   ~WebSocketConnection() override { Close(); }
 
-  Event Receive(std::chrono::milliseconds timeout) override { return st_->Receive(timeout); }
+  Event Receive(std::chrono::milliseconds timeout) override {
+    bool resume = false;
+    Event e = st_->Receive(timeout, &resume);
+    if (resume) core_->Resume(st_);
+    return e;
+  }
 
   bool Send(const std::string& text) override {
     if (!st_->IsOpen()) return false;

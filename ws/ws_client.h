@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/limits.h"
 #include "common/result.h"
 
 namespace bim::ws {
@@ -27,7 +28,12 @@ struct ConnectOptions {
   // A ping every ping_interval; no pong within pong_timeout ends the connection as kClosed.
   std::chrono::milliseconds ping_interval{20000};
   std::chrono::milliseconds pong_timeout{10000};
-  std::size_t max_message_size = 16 * 1024 * 1024;
+  // A message over this ends the connection (close code 1009); it is never held whole.
+  std::size_t max_message_size = limits::kMaxStreamMessageBytes;
+  // Messages received but not yet taken by Receive; above this the connection stops reading
+  // from its socket (TCP then slows the peer) until Receive has taken half of them. Pongs wait
+  // in the socket too: a reader stalled past pong_timeout loses the connection.
+  std::size_t max_queued_bytes = limits::kMaxStreamQueueBytes;
 };
 
 enum class EventKind {

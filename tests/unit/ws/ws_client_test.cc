@@ -9,6 +9,7 @@
 #include <csignal>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "tests/support/harness.h"
 #include "tests/unit/ws/ws_test_util.h"
@@ -233,6 +234,54 @@ TEST_CASE("a message over max_message_size ends the connection") {
   auto e = c->Receive(5s);
   CHECK(e.kind == EventKind::kClosed);
   CHECK(e.close_code != 1000);
+}
+
+TEST_CASE("a reader slower than its peer stops reading the socket and still gets every message") {
+  // A raw peer that writes 64 MiB of 1 KiB messages as fast as the socket takes them.
+  constexpr int kMessages = 64 * 1024;
+  int port = 0;
+  int lfd = testing::ListenTcp(&port);
+  std::atomic<int> sent{0};
+  std::thread peer([&] {
+    int fd = ::accept(lfd, nullptr, nullptr);
+    std::string head = testing::ReadHead(fd);
+    testing::WriteAll(
+        fd,
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
+            testing::WebSocketAccept(testing::HeaderValue(head, "Sec-WebSocket-Key")) + "\r\n\r\n");
+    for (int i = 0; i < kMessages; ++i) {
+      std::string payload = std::to_string(i);
+      payload.resize(1024, '.');
+      // A text frame, unmasked, with a 16-bit length.
+      std::string frame = std::string{'\x81', '\x7e', '\x04', '\x00'} + payload;
+      if (::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL) != ssize_t(frame.size())) break;
+      sent = i + 1;
+    }
+    char buf[512];
+    while (::read(fd, buf, sizeof buf) > 0) {
+    }
+    ::close(fd);
+  });
+  auto connector = MakeConnector({});
+  ConnectOptions o;
+  o.max_queued_bytes = 64 * 1024;
+  o.ping_interval = 0ms;
+  auto c = MustConnect(*connector, "ws://127.0.0.1:" + std::to_string(port) + "/", o);
+  std::this_thread::sleep_for(1s);
+  // Without the pause the client would have read all 64 MiB into memory by now; with it, only
+  // what the two sockets' buffers hold got past the peer.
+  CHECK(sent < 16 * 1024);
+  for (int i = 0; i < kMessages; ++i) {
+    auto e = c->Receive(5s);
+    INFO(i << ": " << e.payload.substr(0, 200));
+    REQUIRE(e.kind == EventKind::kMessage);
+    REQUIRE(e.payload.substr(0, e.payload.find('.')) == std::to_string(i));
+  }
+  CHECK(sent == kMessages);
+  c.reset();
+  peer.join();
+  ::close(lfd);
 }
 
 TEST_CASE("many connections at once, and a connection that outlives its connector") {
