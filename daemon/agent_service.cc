@@ -1,10 +1,12 @@
 #include "daemon/agent_service.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <deque>
 #include <thread>
 
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/terminal_text.h"
 
@@ -255,9 +257,15 @@ bim::Status AgentService::FillDeployment(const DeploymentRecord& d, bool with_lo
   out->set_last_seq(d.last_seq);
   out->set_stream_problem(d.stream_problem);
   if (with_logs) {
+    // Bounded, so that the reply always fits in one gRPC message.
     auto logs = agent_.store().Logs(d.id);
     if (!logs.ok()) return logs.error();
-    for (auto& l : *logs) out->add_logs(std::move(l));
+    for (auto& l : logs->lines) out->add_logs(std::move(l));
+    if (logs->truncated) {
+      out->set_logs_truncated(true);
+      out->add_logs(fmt::format("[backend-im] more log lines not shown: a reply carries at most {}",
+                                limits::Describe(limits::kMaxReplyLogBytes)));
+    }
   }
   return OkStatus();
 }

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include "common/limits.h"
+
 namespace bim::daemon {
 namespace {
 
@@ -63,6 +65,20 @@ CREATE TABLE pending_deploys (
   created_at      INTEGER NOT NULL
 );
 )sql",
+    // What the store keeps of each deployment's logs, against common/limits.h, and whether it
+    // went over a budget. Deployments still followed start from what their events hold (the
+    // stored JSON's length: an upper bound of the text); finished ones take no more events.
+    R"sql(
+ALTER TABLE deployments ADD COLUMN log_lines INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE deployments ADD COLUMN log_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE deployments ADD COLUMN over_budget INTEGER NOT NULL DEFAULT 0;
+UPDATE deployments SET
+  log_lines = (SELECT COALESCE(SUM(json_array_length(logs)), 0) FROM events
+               WHERE deployment_id = deployments.id),
+  log_bytes = (SELECT COALESCE(SUM(length(CAST(logs AS BLOB))), 0) FROM events
+               WHERE deployment_id = deployments.id)
+  WHERE terminal = 0;
+)sql",
 };
 
 }  // namespace
@@ -85,6 +101,11 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path) {
        {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=5000",
         "PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON"}) {
     if (auto s = db->Exec(pragma); !s.ok()) return s.error();
+  }
+  // Without it the -wal file keeps the largest size it ever had.
+  if (auto s = db->Exec(fmt::format("PRAGMA journal_size_limit={}", limits::kMaxIdleWalBytes));
+      !s.ok()) {
+    return s.error();
   }
   if (auto s = db->Migrate(); !s.ok()) return s.error();
   return db;

@@ -1,5 +1,7 @@
 #include "daemon/deployment_store.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
@@ -10,7 +12,8 @@ namespace {
 
 constexpr const char* kColumns =
     "id, project_id, commit_hash, status, url, directory, api_url, created_at, updated_at, "
-    "terminal, last_seq, upstream_seq, log_count, stream_problem";
+    "terminal, last_seq, upstream_seq, log_count, stream_problem, log_lines, log_bytes, "
+    "over_budget";
 
 DeploymentRecord ReadDeployment(const Statement& st) {
   DeploymentRecord d;
@@ -28,6 +31,9 @@ DeploymentRecord ReadDeployment(const Statement& st) {
   d.upstream_seq = st.Int(11);
   d.log_count = st.Int(12);
   d.stream_problem = st.Text(13);
+  d.log_lines = st.Int(14);
+  d.log_bytes = st.Int(15);
+  d.over_budget = st.Int(16) != 0;
   return d;
 }
 
@@ -41,14 +47,52 @@ Result<std::vector<DeploymentRecord>> ReadDeployments(Statement& st) {
   }
 }
 
+// Room kept in a deployment's budget for OverBudgetNote, so that the note never passes it.
+constexpr int64_t kNoteReserveBytes = 512;
+
+// A line cut to limits::kMaxLogLineBytes, the note at its end included.
+std::string CutLine(std::string line) {
+  if (line.size() <= limits::kMaxLogLineBytes) return line;
+  std::string note = fmt::format(" [backend-im] line of {} bytes cut to {}", line.size(),
+                                 limits::Describe(limits::kMaxLogLineBytes));
+  line.resize(limits::Utf8CutPoint(line, limits::kMaxLogLineBytes - note.size()));
+  return line + note;
+}
+
+// At most max_lines lines of one event, each cut; the last says how many more there were.
+std::vector<std::string> EventLines(std::vector<std::string> lines,
+                                    size_t max_lines = limits::kMaxLogLinesPerEvent) {
+  std::vector<std::string> out;
+  size_t keep = lines.size() <= max_lines ? lines.size() : max_lines - 1;
+  out.reserve(std::min(lines.size(), max_lines));
+  for (size_t i = 0; i < keep; ++i) out.push_back(CutLine(std::move(lines[i])));
+  if (keep < lines.size()) {
+    out.push_back(
+        fmt::format("[backend-im] {} more log lines of this event not kept: the agent "
+                    "keeps {} per event",
+                    lines.size() - keep, max_lines));
+  }
+  return out;
+}
+
+// Stored logs are what Append kept; a row longer than any Append writes (escapes included) is
+// from before the limits, and is not even parsed.
 std::vector<std::string> DecodeLogs(const std::string& text) {
+  constexpr size_t kMaxRowBytes = 8 * static_cast<size_t>(limits::kMaxLogBytesPerDeployment);
+  if (text.size() > kMaxRowBytes) {
+    return {
+        fmt::format("[backend-im] {} bytes of log lines stored before the agent had limits; "
+                    "not shown",
+                    text.size())};
+  }
   std::vector<std::string> out;
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (!j.is_array()) return out;
-  for (const auto& e : j) {
-    if (e.is_string()) out.push_back(e.get<std::string>());
+  for (auto& e : j) {
+    if (e.is_string()) out.push_back(std::move(e.get_ref<std::string&>()));
   }
-  return out;
+  // Append may end an event's kMaxLogLinesPerEvent lines with OverBudgetNote.
+  return EventLines(std::move(out), limits::kMaxLogLinesPerEvent + 1);
 }
 
 std::string EncodeLogs(const std::vector<std::string>& logs) {
@@ -60,9 +104,32 @@ bool IsTerminalStatus(const std::string& status) {
   return s && contract::IsTerminal(*s);
 }
 
+int StatusRank(const std::string& status) {
+  auto s = contract::ParseStage(status);
+  return s ? contract::StageRank(*s) : -1;
+}
+
 }  // namespace
 
+std::string OverBudgetNote() {
+  return fmt::format(
+      "[backend-im] this deployment passed what the agent keeps of one deployment ({} events, "
+      "{} log lines, {} of logs): later log lines are not kept, only status changes",
+      limits::kMaxEventsPerDeployment, limits::kMaxLogLinesPerDeployment,
+      limits::Describe(static_cast<size_t>(limits::kMaxLogBytesPerDeployment)));
+}
+
 Status DeploymentStore::Insert(const DeploymentRecord& d) {
+  for (const auto& [name, value] :
+       {std::pair<const char*, const std::string&>{"projectId", d.project_id},
+        std::pair<const char*, const std::string&>{"commitHash", d.commit_hash}}) {
+    if (value.size() > limits::kMaxNameBytes) {
+      return Error(ErrorCode::kProtocol,
+                   fmt::format("the platform's {} for deployment {} is {} bytes, over the limit "
+                               "of {}; ignored",
+                               name, d.id, value.size(), limits::Describe(limits::kMaxNameBytes)));
+    }
+  }
   std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare(
       "INSERT OR IGNORE INTO deployments (id, project_id, commit_hash, status, url, directory, "
@@ -179,12 +246,14 @@ Result<std::vector<DeploymentRecord>> DeploymentStore::ListActive() {
   return ReadDeployments(*st);
 }
 
-Result<EventRecord> DeploymentStore::Append(const std::string& deployment_id, const NewEvent& e) {
+Result<Appended> DeploymentStore::Append(const std::string& deployment_id, const NewEvent& e) {
   std::lock_guard lock(db_.mutex());
   Transaction tx(db_);
   if (auto s = tx.Begin(); !s.ok()) return s.error();
 
-  auto cur = db_.Prepare("SELECT last_seq, log_count, upstream_seq FROM deployments WHERE id = ?");
+  auto cur = db_.Prepare(
+      "SELECT last_seq, log_count, upstream_seq, status, log_lines, log_bytes, over_budget "
+      "FROM deployments WHERE id = ?");
   if (!cur.ok()) return cur.error();
   cur->Bind(1, deployment_id);
   auto row = cur->Step();
@@ -193,40 +262,80 @@ Result<EventRecord> DeploymentStore::Append(const std::string& deployment_id, co
   int64_t seq = cur->Int(0) + 1;
   int64_t log_count = cur->Int(1) + static_cast<int64_t>(e.logs.size());
   int64_t upstream_seq = e.upstream_seq.value_or(cur->Int(2));
+  bool status_change = StatusRank(e.status) > StatusRank(cur->Text(3));
+  int64_t log_lines = cur->Int(4);
+  int64_t log_bytes = cur->Int(5);
+  bool over = cur->Int(6) != 0;
+
+  // Over budget, only a status change is worth a row: nothing is written for anything else.
+  if (over && !status_change) return Appended{};
 
   EventRecord ev;
   ev.deployment_id = deployment_id;
   ev.seq = seq;
   ev.status = e.status;
-  ev.logs = e.logs;
-  ev.url = e.url;
   ev.source = e.source;
   ev.received_at_ms = clock_.NowUnixMs();
   ev.terminal = IsTerminalStatus(e.status);
+  std::vector<std::string> lines;
+  if (e.url.size() <= limits::kMaxUrlBytes) {
+    ev.url = e.url;
+  } else {
+    lines.push_back(
+        fmt::format("[backend-im] the platform's URL for this deployment was {} "
+                    "bytes, over the limit of {}; not kept",
+                    e.url.size(), limits::Describe(limits::kMaxUrlBytes)));
+  }
+  lines.insert(lines.end(), e.logs.begin(), e.logs.end());
+
+  // Lines are kept while the deployment's budget has room for them and the note; the first one
+  // that does not fit ends its logs.
+  bool went_over = false;
+  if (!over) {
+    for (auto& line : EventLines(std::move(lines))) {
+      if (log_lines + 2 > limits::kMaxLogLinesPerDeployment ||
+          log_bytes + static_cast<int64_t>(line.size()) + kNoteReserveBytes >
+              limits::kMaxLogBytesPerDeployment) {
+        went_over = true;
+        break;
+      }
+      log_lines += 1;
+      log_bytes += static_cast<int64_t>(line.size());
+      ev.logs.push_back(std::move(line));
+    }
+    if (seq >= limits::kMaxEventsPerDeployment) went_over = true;
+    if (went_over) {
+      ev.logs.push_back(OverBudgetNote());
+      log_lines += 1;
+      log_bytes += static_cast<int64_t>(ev.logs.back().size());
+      over = true;
+    }
+  }
 
   auto ins = db_.Prepare(
       "INSERT INTO events (deployment_id, seq, status, logs, url, source, received_at) "
       "VALUES (?,?,?,?,?,?,?)");
   if (!ins.ok()) return ins.error();
-  ins->Bind(1, deployment_id).Bind(2, seq).Bind(3, e.status).Bind(4, EncodeLogs(e.logs));
-  ins->Bind(5, e.url).Bind(6, e.source).Bind(7, ev.received_at_ms);
+  ins->Bind(1, deployment_id).Bind(2, seq).Bind(3, e.status).Bind(4, EncodeLogs(ev.logs));
+  ins->Bind(5, ev.url).Bind(6, e.source).Bind(7, ev.received_at_ms);
   if (auto s = ins->Run(); !s.ok()) return s.error();
 
   auto upd = db_.Prepare(
       "UPDATE deployments SET status = ?, url = CASE WHEN ? = '' THEN url ELSE ? END, "
       "terminal = ?, last_seq = ?, upstream_seq = ?, log_count = ?, updated_at = ?, "
-      "stream_problem = CASE WHEN ? != '' THEN ? WHEN ? THEN NULL ELSE stream_problem END "
-      "WHERE id = ?");
+      "stream_problem = CASE WHEN ? != '' THEN ? WHEN ? THEN NULL ELSE stream_problem END, "
+      "log_lines = ?, log_bytes = ?, over_budget = ? WHERE id = ?");
   if (!upd.ok()) return upd.error();
-  upd->Bind(1, e.status).Bind(2, e.url).Bind(3, e.url).Bind(4, int64_t{ev.terminal ? 1 : 0});
+  upd->Bind(1, e.status).Bind(2, ev.url).Bind(3, ev.url).Bind(4, int64_t{ev.terminal ? 1 : 0});
   upd->Bind(5, seq).Bind(6, upstream_seq).Bind(7, log_count).Bind(8, ev.received_at_ms);
   upd->Bind(9, e.problem).Bind(10, e.problem).Bind(11, int64_t{ev.terminal ? 1 : 0});
-  upd->Bind(12, deployment_id);
+  upd->Bind(12, log_lines).Bind(13, log_bytes).Bind(14, int64_t{over ? 1 : 0});
+  upd->Bind(15, deployment_id);
   if (auto s = upd->Run(); !s.ok()) return s.error();
 
   if (auto s = tx.Commit(); !s.ok()) return s.error();
   RememberLocked(ev);
-  return ev;
+  return Appended{std::move(ev), went_over};
 }
 
 void DeploymentStore::RememberLocked(const EventRecord& ev) {
@@ -291,19 +400,28 @@ Result<std::vector<EventRecord>> DeploymentStore::EventsAfter(const std::string&
   return out;
 }
 
-Result<std::vector<std::string>> DeploymentStore::Logs(const std::string& deployment_id) {
-  std::vector<std::string> logs;
+Result<LogText> DeploymentStore::Logs(const std::string& deployment_id, std::size_t max_bytes) {
+  LogText out;
+  size_t used = 0;
   int64_t after = 0;
-  while (true) {
+  while (!out.truncated) {
     auto batch = EventsAfter(deployment_id, after, 256);
     if (!batch.ok()) return batch.error();
     if (batch->empty()) break;
     for (auto& ev : *batch) {
-      for (auto& l : ev.logs) logs.push_back(std::move(l));
+      for (auto& l : ev.logs) {
+        used += l.size() + limits::kReplyLineOverhead;
+        if (used > max_bytes) {
+          out.truncated = true;
+          break;
+        }
+        out.lines.push_back(std::move(l));
+      }
+      if (out.truncated) break;
       after = ev.seq;
     }
   }
-  return logs;
+  return out;
 }
 
 Status DeploymentStore::SetStreamProblem(const std::string& deployment_id,

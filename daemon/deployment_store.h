@@ -7,6 +7,16 @@
 // Thread-safe: every method takes the Database mutex, except that EventsAfter answers from
 // an in-memory tail of recent events when it can (tail_mu_ only), so many watchers of a live
 // deployment read memory instead of SQLite.
+//
+// Budgets (common/limits.h), so that a platform cannot fill the disk: a log line longer than
+// kMaxLogLineBytes is cut, an event keeps at most kMaxLogLinesPerEvent lines, and each cut says
+// so in a line of its own that starts "[backend-im]". A deployment keeps at most
+// kMaxEventsPerDeployment events and kMaxLogLinesPerDeployment / kMaxLogBytesPerDeployment of
+// log text; the append that passes either ends its logs with OverBudgetNote(), and from then on
+// only status changes are stored, without log lines, so the deployment still reaches complete
+// or failed. Names (projectId, commitHash) over kMaxNameBytes are refused, a URL over
+// kMaxUrlBytes is left out. Reads bound what they return as well, for databases written
+// before these limits.
 
 #include <cstdint>
 #include <deque>
@@ -17,6 +27,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/limits.h"
 #include "common/result.h"
 #include "daemon/database.h"
 
@@ -35,8 +46,11 @@ struct DeploymentRecord {
   bool terminal = false;
   int64_t last_seq = 0;
   int64_t upstream_seq = 0;  // the platform's seq of the newest message taken in; 0 = none
-  int64_t log_count = 0;     // how many of the platform's log lines are stored
+  int64_t log_count = 0;     // how many of the platform's log lines were taken in (kept or not)
   std::string stream_problem;
+  int64_t log_lines = 0;     // log lines stored, the agent's notes included
+  int64_t log_bytes = 0;     // their bytes
+  bool over_budget = false;  // passed a budget: only status changes are stored from now on
 };
 
 struct EventRecord {
@@ -73,24 +87,45 @@ struct PendingDeploy {
   int64_t created_at_ms = 0;
 };
 
+// What Append did with an event.
+struct Appended {
+  // The stored event; nullopt when the deployment is over its budget and the event changes no
+  // status, so nothing was written.
+  std::optional<EventRecord> event;
+  // True on the one append that put the deployment over its budget.
+  bool went_over_budget = false;
+};
+
+// Log lines and whether some were left out.
+struct LogText {
+  std::vector<std::string> lines;
+  bool truncated = false;
+};
+
+// The line that ends a deployment's logs when it passes its budget, and the watcher's note.
+std::string OverBudgetNote();
+
 class DeploymentStore {
  public:
   DeploymentStore(Database& db, const Clock& clock) : db_(db), clock_(clock) {}
 
   // Records a deployment the platform accepted; a second insert of the same id is a no-op.
+  // A projectId or commitHash over limits::kMaxNameBytes is a kProtocol error.
   Status Insert(const DeploymentRecord& d);
   Result<std::optional<DeploymentRecord>> Get(const std::string& id);
   // Newest first. project_id empty: all projects.
   Result<std::vector<DeploymentRecord>> List(const std::string& project_id, int limit);
   Result<std::vector<DeploymentRecord>> ListActive();
 
-  // Appends an event and moves the deployment on, in one transaction. Returns the stored event.
-  Result<EventRecord> Append(const std::string& deployment_id, const NewEvent& e);
+  // Appends what the budgets keep of an event and moves the deployment on, in one transaction.
+  Result<Appended> Append(const std::string& deployment_id, const NewEvent& e);
   // Events with seq > after_seq, oldest first, at most limit.
   Result<std::vector<EventRecord>> EventsAfter(const std::string& deployment_id, int64_t after_seq,
                                                int limit);
-  // All log lines of a deployment, in order.
-  Result<std::vector<std::string>> Logs(const std::string& deployment_id);
+  // A deployment's log lines in order, up to max_bytes of them (each line counting
+  // limits::kReplyLineOverhead more), so that a reply always fits in one gRPC message.
+  Result<LogText> Logs(const std::string& deployment_id,
+                       std::size_t max_bytes = limits::kMaxReplyLogBytes);
   Status SetStreamProblem(const std::string& deployment_id, const std::string& problem);
 
   // Creates sent to the platform and not yet answered. Written before the request goes out.

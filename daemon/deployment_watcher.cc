@@ -43,6 +43,7 @@ DeploymentWatcher::DeploymentWatcher(WatcherDeps deps, DeploymentRecord record)
   log_count_ = record.log_count;
   terminal_ = record.terminal;
   problem_ = record.stream_problem;
+  if (record.over_budget) quiet_problem_ = OverBudgetNote();
 }
 
 DeploymentWatcher::~DeploymentWatcher() { Stop(); }
@@ -67,7 +68,7 @@ void DeploymentWatcher::SetProblem(const std::string& problem) {
   // Once terminal, the stored event decided the problem (none, or a refused URL) for good.
   if (terminal_ || problem == problem_) return;
   problem_ = problem;
-  if (problem.empty()) {
+  if (problem == quiet_problem_) {
     log::Info("deployment {}: stream restored", id_);
   } else {
     log::Warn("deployment {}: {}", id_, problem);
@@ -85,11 +86,23 @@ void DeploymentWatcher::Store(const NewEvent& e) {
                stored.error().message);
     return;
   }
-  if (auto st = contract::ParseStage(e.status)) last_rank_ = StageRank(*st);
+  // Taken in, whether the budget kept it or not: a replay or a poll must not offer it again.
   if (e.upstream_seq) upstream_seq_ = *e.upstream_seq;
   log_count_ += static_cast<int64_t>(e.logs.size());
-  terminal_ = stored->terminal;
-  log::Info("deployment {}: {} (event {}, from {})", id_, e.status, stored->seq, e.source);
+  if (stored->went_over_budget && e.problem.empty()) {
+    // Said once, and it stays the stream's note (SetProblem of a healthy stream returns to it)
+    // until the deployment ends.
+    quiet_problem_ = OverBudgetNote();
+    log::Warn("deployment {}: {}", id_, quiet_problem_);
+    problem_ = quiet_problem_;
+    if (auto s = deps_.store.SetStreamProblem(id_, quiet_problem_); !s.ok()) {
+      log::Error("deployment {}: {}", id_, s.error().message);
+    }
+  }
+  if (!stored->event) return;
+  if (auto st = contract::ParseStage(e.status)) last_rank_ = StageRank(*st);
+  terminal_ = stored->event->terminal;
+  log::Info("deployment {}: {} (event {}, from {})", id_, e.status, stored->event->seq, e.source);
   deps_.hub.Notify(id_);
 }
 
@@ -161,7 +174,7 @@ void DeploymentWatcher::Run() {
         }
         if (Accept(*m)) {
           backoff.Reset();
-          SetProblem("");
+          SetProblem(quiet_problem_);
         }
       }
       {

@@ -12,6 +12,10 @@
 // new when its seq is above the newest one taken in; without seq (a seed-only platform), when
 // its stage is later than the newest stage stored. A status poll adds an event when its stage
 // is later, or it carries log lines not yet stored.
+//
+// A deployment over its budget in the store (DeploymentStore) keeps being followed, so its
+// status changes still arrive; the store drops the rest. The watcher then says so once, as the
+// deployment's stream problem, which stays until the deployment ends.
 
 #include <atomic>
 #include <functional>
@@ -80,6 +84,7 @@ class DeploymentWatcher {
   int64_t log_count_ = 0;
   bool terminal_ = false;
   std::string problem_;
+  std::string quiet_problem_;  // the problem of a healthy stream: "" or OverBudgetNote()
 
   std::atomic<bool> finished_{false};
   std::mutex conn_mu_;

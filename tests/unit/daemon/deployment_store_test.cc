@@ -4,6 +4,9 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+
+#include "common/limits.h"
 #include "daemon/token_store.h"
 #include "tests/support/harness.h"
 
@@ -21,6 +24,26 @@ DeploymentRecord Record(const std::string& id, const std::string& project, int64
   d.created_at_ms = d.updated_at_ms = created;
   return d;
 }
+struct StoreRig {
+  test::TempDir t;
+  std::unique_ptr<Database> db;
+  FakeClock clock;
+  std::unique_ptr<DeploymentStore> store;
+  StoreRig() {
+    auto opened = Database::Open(t / "agent.db");
+    REQUIRE(opened.ok());
+    db = std::move(*opened);
+    store = std::make_unique<DeploymentStore>(*db, clock);
+    REQUIRE(store->Insert(Record("d", "p", 1)).ok());
+  }
+  Appended Add(const std::string& status, std::vector<std::string> logs, std::string url = "") {
+    auto r = store->Append("d", NewEvent{status, std::move(logs), url, "stream", std::nullopt});
+    REQUIRE(r.ok());
+    return *r;
+  }
+  DeploymentRecord Get() { return **store->Get("d"); }
+};
+
 }  // namespace
 
 TEST_CASE("events get gap-free sequence numbers and move the deployment on") {
@@ -38,8 +61,10 @@ TEST_CASE("events get gap-free sequence numbers and move the deployment on") {
   auto done =
       store.Append("d1", NewEvent{"complete", {"done"}, "https://abc.backend.im", "poll", 9});
   REQUIRE(done.ok());
-  CHECK(done->seq == 4);
-  CHECK(done->terminal);
+  REQUIRE(done->event);
+  CHECK(done->event->seq == 4);
+  CHECK(done->event->terminal);
+  CHECK_FALSE(done->went_over_budget);
   auto events = store.EventsAfter("d1", 1, 10);
   REQUIRE(events.ok());
   REQUIRE(events->size() == 3);
@@ -53,7 +78,8 @@ TEST_CASE("events get gap-free sequence numbers and move the deployment on") {
   CHECK((*d)->terminal);
   CHECK((*d)->upstream_seq == 9);
   CHECK((*d)->log_count == 4);
-  CHECK(store.Logs("d1")->size() == 4);
+  CHECK(store.Logs("d1")->lines.size() == 4);
+  CHECK_FALSE(store.Logs("d1")->truncated);
   CHECK(store.ListActive()->empty());
   CHECK_FALSE(store.Append("nope", NewEvent{"queued", {}, "", "stream", std::nullopt}).ok());
 }
@@ -96,7 +122,7 @@ TEST_CASE("the database survives reopening, is 0600, and its schema version is r
   DeploymentStore store(**db, clock);
   CHECK(store.Get("a")->has_value());
   auto r = test::Run({"sqlite3", t / "agent.db", "PRAGMA user_version; PRAGMA journal_mode;"});
-  CHECK(r.out == "2\nwal\n");
+  CHECK(r.out == "3\nwal\n");
 }
 
 TEST_CASE("a database of the previous schema gains pending creates and keeps its history") {
@@ -108,10 +134,12 @@ TEST_CASE("a database of the previous schema gains pending creates and keeps its
     DeploymentStore store(**db, clock);
     REQUIRE(store.Insert(Record("a", "p", 1)).ok());
   }
-  // As the agent before pending creates left it.
-  REQUIRE(
-      test::Run({"sqlite3", t / "agent.db", "DROP TABLE pending_deploys; PRAGMA user_version=1;"})
-          .exit_code == 0);
+  // As the agent before pending creates (schema 1) left it: no pending_deploys, no budget.
+  REQUIRE(test::Run({"sqlite3", t / "agent.db",
+                     "DROP TABLE pending_deploys; ALTER TABLE deployments DROP COLUMN log_lines; "
+                     "ALTER TABLE deployments DROP COLUMN log_bytes; "
+                     "ALTER TABLE deployments DROP COLUMN over_budget; PRAGMA user_version=1;"})
+              .exit_code == 0);
   auto db = Database::Open(t / "agent.db");
   REQUIRE(db.ok());
   FakeClock clock;
@@ -162,4 +190,149 @@ TEST_CASE("token store saves, loads and erases, leaving no trace in the files") 
   std::string bytes = test::ReadFile(t / "agent.db") + test::ReadFile(t / "agent.db-wal");
   CHECK(bytes.find("secret-access-token") == std::string::npos);
   CHECK(bytes.find("secret-refresh") == std::string::npos);
+}
+
+TEST_CASE("a log line over 8 KiB is cut at a character and says so") {
+  StoreRig rig;
+  // 'é' is two bytes: a cut in the middle of one must step back to its start.
+  std::string line;
+  while (line.size() < 20000) line += "é";
+  auto a = rig.Add("queued", {line, "short"});
+  REQUIRE(a.event);
+  REQUIRE(a.event->logs.size() == 2);
+  const std::string& cut = a.event->logs[0];
+  CHECK(cut.size() <= limits::kMaxLogLineBytes);
+  CHECK(cut.size() > limits::kMaxLogLineBytes - 100);
+  CHECK(cut.find(" [backend-im] line of 20000 bytes cut to 8 KiB") != std::string::npos);
+  CHECK(cut.rfind("é [backend-im]") != std::string::npos);  // whole characters only
+  CHECK(a.event->logs[1] == "short");
+  CHECK(rig.store->Logs("d")->lines == a.event->logs);  // what was returned is what is stored
+}
+
+TEST_CASE("an event keeps 5000 log lines and says how many more it had") {
+  StoreRig rig;
+  auto a = rig.Add("queued", std::vector<std::string>(7000, "x"));
+  REQUIRE(a.event->logs.size() == limits::kMaxLogLinesPerEvent);
+  CHECK(a.event->logs[4998] == "x");
+  CHECK(a.event->logs.back() ==
+        "[backend-im] 2001 more log lines of this event not kept: the agent keeps 5000 per event");
+  auto d = rig.Get();
+  CHECK(d.log_count == 7000);  // every line the platform sent was taken in
+  CHECK(d.log_lines == 5000);
+  CHECK_FALSE(d.over_budget);
+}
+
+TEST_CASE("a deployment's logs stop at 4 MiB and then only status changes are stored") {
+  StoreRig rig;
+  std::string kib(1024, 'k');
+  // 4000 lines of 1 KiB fit; the 4 MiB budget ends in the 5th batch.
+  for (int i = 0; i < 4; ++i) {
+    auto a = rig.Add("building", std::vector<std::string>(1000, kib));
+    REQUIRE(a.event);
+    CHECK_FALSE(a.went_over_budget);
+  }
+  auto over = rig.Add("building", std::vector<std::string>(1000, kib));
+  REQUIRE(over.event);
+  CHECK(over.went_over_budget);
+  CHECK(over.event->logs.back() == OverBudgetNote());
+  auto d = rig.Get();
+  CHECK(d.over_budget);
+  CHECK(d.log_bytes <= limits::kMaxLogBytesPerDeployment);
+  CHECK(d.log_bytes > limits::kMaxLogBytesPerDeployment - 2048);
+  // Same status, more lines: nothing is written, the note is not repeated.
+  auto dropped = rig.Add("building", {"more"});
+  CHECK_FALSE(dropped.event);
+  CHECK_FALSE(dropped.went_over_budget);
+  CHECK(rig.Get().last_seq == d.last_seq);
+  CHECK(rig.Get().log_count == d.log_count);  // nothing written at all
+  // A status change is stored, without its log lines, with its URL.
+  auto done = rig.Add("complete", {"done"}, "https://abc.backend.im");
+  REQUIRE(done.event);
+  CHECK(done.event->logs.empty());
+  CHECK(done.event->terminal);
+  CHECK(rig.Get().url == "https://abc.backend.im");
+  auto logs = rig.store->Logs("d");
+  CHECK(logs->lines.back() == OverBudgetNote());
+  CHECK(std::count(logs->lines.begin(), logs->lines.end(), OverBudgetNote()) == 1);
+  CHECK_FALSE(logs->truncated);
+}
+
+TEST_CASE("a deployment keeps 10 000 events and then only status changes") {
+  StoreRig rig;
+  for (int64_t i = 1; i < limits::kMaxEventsPerDeployment; ++i) {
+    REQUIRE(rig.Add("building", {}).event);
+  }
+  auto last = rig.Add("building", {"line"});
+  REQUIRE(last.event);
+  CHECK(last.went_over_budget);
+  CHECK(last.event->seq == limits::kMaxEventsPerDeployment);
+  CHECK(last.event->logs == std::vector<std::string>{"line", OverBudgetNote()});
+  CHECK_FALSE(rig.Add("building", {}).event);
+  CHECK_FALSE(rig.Add("queued", {}).event);  // going back is no status change either
+  auto next = rig.Add("deploying", {"x"});
+  REQUIRE(next.event);
+  CHECK(next.event->logs.empty());
+  CHECK(next.event->seq == limits::kMaxEventsPerDeployment + 1);
+}
+
+TEST_CASE("the budget survives reopening the database") {
+  test::TempDir t;
+  FakeClock clock;
+  {
+    auto db = Database::Open(t / "agent.db");
+    REQUIRE(db.ok());
+    DeploymentStore store(**db, clock);
+    REQUIRE(store.Insert(Record("d", "p", 1)).ok());
+    std::string big(limits::kMaxLogLineBytes, 'b');
+    for (int i = 0; i < 600; ++i) {
+      REQUIRE(store.Append("d", NewEvent{"building", {big}, "", "stream", std::nullopt}).ok());
+    }
+    CHECK((*store.Get("d"))->over_budget);
+  }
+  auto db = Database::Open(t / "agent.db");
+  REQUIRE(db.ok());
+  DeploymentStore store(**db, clock);
+  auto a = store.Append("d", NewEvent{"building", {"more"}, "", "stream", std::nullopt});
+  REQUIRE(a.ok());
+  CHECK_FALSE(a->event);
+}
+
+TEST_CASE("names over 256 bytes are refused and a URL over 2 KiB is left out") {
+  StoreRig rig;
+  auto long_project = Record("e", std::string(300, 'p'), 1);
+  auto refused = rig.store->Insert(long_project);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::kProtocol);
+  CHECK(refused.error().message ==
+        "the platform's projectId for deployment e is 300 bytes, over the limit of 256 bytes; "
+        "ignored");
+  auto long_hash = Record("e", "p", 1);
+  long_hash.commit_hash = std::string(257, 'c');
+  CHECK_FALSE(rig.store->Insert(long_hash).ok());
+  CHECK_FALSE(rig.store->Get("e")->has_value());
+  auto a = rig.Add("complete", {"done"}, "https://" + std::string(3000, 'u'));
+  REQUIRE(a.event);
+  CHECK(a.event->url.empty());
+  CHECK(a.event->logs[0] ==
+        "[backend-im] the platform's URL for this deployment was 3008 bytes, over the limit of "
+        "2 KiB; not kept");
+  CHECK(rig.Get().url.empty());
+}
+
+TEST_CASE("the logs of one reply are bounded and say when they were cut") {
+  StoreRig rig;
+  rig.Add("queued", std::vector<std::string>(100, std::string(1000, 'l')));
+  auto all = rig.store->Logs("d");
+  CHECK(all->lines.size() == 100);
+  CHECK_FALSE(all->truncated);
+  // Each line counts its bytes and limits::kReplyLineOverhead.
+  auto cut = rig.store->Logs("d", 10 * (1000 + limits::kReplyLineOverhead));
+  CHECK(cut->lines.size() == 10);
+  CHECK(cut->truncated);
+  // Empty lines count too.
+  rig.Add("building", std::vector<std::string>(1000, ""));
+  auto empties = rig.store->Logs(
+      "d", 100 * (1000 + limits::kReplyLineOverhead) + 10 * limits::kReplyLineOverhead);
+  CHECK(empties->lines.size() == 110);
+  CHECK(empties->truncated);
 }
