@@ -43,7 +43,8 @@ const char* kGoodStatus =
 
 // The start and the end of a status answer whose one log line is what goes between them.
 const char* kBigStatusHead =
-    R"({"id":"dep-big","projectId":"p","commitHash":"abc","status":"complete","logs":[")";
+    R"({"id":"dep-big","projectId":"p","commitHash":"abc","status":"complete",)"
+    R"("url":"https://dep-big.backend.im","logs":[")";
 const char* kBigStatusTail = R"("]})";
 
 std::string Head(const std::string& headers) {
