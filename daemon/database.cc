@@ -79,6 +79,14 @@ UPDATE deployments SET
                WHERE deployment_id = deployments.id)
   WHERE terminal = 0;
 )sql",
+    // History is listed in the order deployments were recorded (rowid), not by created_at, which
+    // is only as right as the clock was. An index on project_id alone is ordered by rowid within
+    // a project, so `history --project` reads it backwards and stops at the limit.
+    R"sql(
+DROP INDEX deployments_by_created;
+DROP INDEX deployments_by_project;
+CREATE INDEX deployments_by_project ON deployments(project_id);
+)sql",
 };
 
 }  // namespace
@@ -141,11 +149,15 @@ Result<Statement> Database::Prepare(std::string_view sql) {
 }
 
 Status Database::Migrate() {
-  auto st = Prepare("PRAGMA user_version");
-  if (!st.ok()) return st.error();
-  auto row = st->Step();
-  if (!row.ok()) return row.error();
-  int64_t version = st->Int(0);
+  int64_t version = 0;
+  {
+    // Finalized before any migration runs: DROP fails while a statement is still active.
+    auto st = Prepare("PRAGMA user_version");
+    if (!st.ok()) return st.error();
+    auto row = st->Step();
+    if (!row.ok()) return row.error();
+    version = st->Int(0);
+  }
   constexpr int64_t kCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
   if (version > kCount) {
     return Error(ErrorCode::kIo,

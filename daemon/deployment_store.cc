@@ -228,8 +228,10 @@ Result<std::vector<DeploymentRecord>> DeploymentStore::List(const std::string& p
                                                             int limit) {
   std::lock_guard lock(db_.mutex());
   std::string sql = std::string("SELECT ") + kColumns + " FROM deployments";
-  sql += project_id.empty() ? " ORDER BY created_at DESC, rowid DESC LIMIT ?"
-                            : " WHERE project_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?";
+  // Newest first in the order this agent recorded them, not by created_at: a clock that was set
+  // wrong (years ahead, say) for one deploy would keep that deployment on top for good.
+  sql += project_id.empty() ? " ORDER BY rowid DESC LIMIT ?"
+                            : " WHERE project_id = ? ORDER BY rowid DESC LIMIT ?";
   auto st = db_.Prepare(sql);
   if (!st.ok()) return st.error();
   int i = 1;

@@ -104,6 +104,27 @@ TEST_CASE("history lists newest first and filters by project") {
   CHECK(store.ListActive()->size() == 3);
 }
 
+TEST_CASE("history is in the order deployments were recorded, whatever the clock said") {
+  test::TempDir t;
+  auto db = Database::Open(t / "agent.db");
+  REQUIRE(db.ok());
+  FakeClock clock;
+  DeploymentStore store(**db, clock);
+  // Recorded while the clock was 30 years ahead, then the clock was put right.
+  constexpr int64_t kThirtyYearsMs = 30LL * 365 * 24 * 3600 * 1000;
+  REQUIRE(store.Insert(Record("future", "p1", 1'700'000'000'000 + kThirtyYearsMs)).ok());
+  REQUIRE(store.Insert(Record("later", "p1", 1'700'000'100'000)).ok());
+  auto all = store.List("", 10);
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 2);
+  CHECK((*all)[0].id == "later");
+  CHECK((*all)[1].id == "future");
+  auto p1 = store.List("p1", 1);
+  REQUIRE(p1.ok());
+  REQUIRE(p1->size() == 1);
+  CHECK((*p1)[0].id == "later");
+}
+
 TEST_CASE("the database survives reopening, is 0600, and its schema version is recorded") {
   test::TempDir t;
   {
@@ -122,7 +143,7 @@ TEST_CASE("the database survives reopening, is 0600, and its schema version is r
   DeploymentStore store(**db, clock);
   CHECK(store.Get("a")->has_value());
   auto r = test::Run({"sqlite3", t / "agent.db", "PRAGMA user_version; PRAGMA journal_mode;"});
-  CHECK(r.out == "3\nwal\n");
+  CHECK(r.out == "4\nwal\n");
 }
 
 TEST_CASE("a database of the previous schema gains pending creates and keeps its history") {
@@ -134,11 +155,16 @@ TEST_CASE("a database of the previous schema gains pending creates and keeps its
     DeploymentStore store(**db, clock);
     REQUIRE(store.Insert(Record("a", "p", 1)).ok());
   }
-  // As the agent before pending creates (schema 1) left it: no pending_deploys, no budget.
+  // As the agent before pending creates (schema 1) left it: no pending_deploys, no budget, and
+  // history indexed by created_at.
   REQUIRE(test::Run({"sqlite3", t / "agent.db",
                      "DROP TABLE pending_deploys; ALTER TABLE deployments DROP COLUMN log_lines; "
                      "ALTER TABLE deployments DROP COLUMN log_bytes; "
-                     "ALTER TABLE deployments DROP COLUMN over_budget; PRAGMA user_version=1;"})
+                     "ALTER TABLE deployments DROP COLUMN over_budget; "
+                     "DROP INDEX deployments_by_project; "
+                     "CREATE INDEX deployments_by_created ON deployments(created_at DESC); "
+                     "CREATE INDEX deployments_by_project ON "
+                     "deployments(project_id, created_at DESC); PRAGMA user_version=1;"})
               .exit_code == 0);
   auto db = Database::Open(t / "agent.db");
   REQUIRE(db.ok());
