@@ -199,6 +199,12 @@ class Ctl {
           "encoding (locale)\n");
       return kExitUsage;
     }
+    if (dir.empty()) dir = FolderNameForPrompt(prompt);
+    // Before the platform is asked: a refused folder would waste the generate.
+    if (auto s = CheckOutputFolder(dir); !s.ok()) {
+      LocalFail(s.error(), "generate");
+      return kExitUsage;
+    }
     int rc;
     if (!Connect(&rc)) return rc;
     pb::GenerateRequest req;
@@ -208,7 +214,6 @@ class Ctl {
     if (auto failed = client_.Call(&Stub::Generate, req, &reply, kSlow, "generate failed"))
       return *failed;
 
-    if (dir.empty()) dir = FolderNameForPrompt(prompt);
     contract::FileMap files;
     for (const auto& f : reply.files()) files[f.path()] = f.content();
     if (static_cast<int>(files.size()) != reply.files_size()) {
@@ -217,15 +222,21 @@ class Ctl {
           "written\n");
       return kExitPlatform;
     }
-    auto written = WriteProjectFiles(dir, files, force);
-    if (!written.ok()) {
-      int code = LocalFail(written.error(), "generate");
-      // An unsafe name came from the platform, not from the user's command line.
-      return written.error().code == ErrorCode::kInvalidArgument ? kExitPlatform : code;
-    }
-    if (!reply.project_id().empty()) {
-      if (auto s = SaveProjectMeta(dir, {reply.project_id()}); !s.ok()) {
-        return LocalFail(s.error(), "generate");
+    Result<WriteReport> written = WriteReport{};
+    {
+      // Ctrl-C now waits until the files and the project's metadata are in place, so it never
+      // leaves a staging folder or half a project behind.
+      interrupt::Deferred whole;
+      written = WriteProjectFiles(dir, files, force);
+      if (!written.ok()) {
+        int code = LocalFail(written.error(), "generate");
+        // An unsafe name came from the platform, not from the user's command line.
+        return written.error().code == ErrorCode::kInvalidArgument ? kExitPlatform : code;
+      }
+      if (!reply.project_id().empty()) {
+        if (auto s = SaveProjectMeta(dir, {reply.project_id()}); !s.ok()) {
+          return LocalFail(s.error(), "generate");
+        }
       }
     }
     std::string editor_note;

@@ -11,6 +11,8 @@ namespace {
 
 std::mutex g_mu;
 std::function<void()> g_handler;  // guarded by g_mu
+int g_deferred = 0;               // live Deferred objects; guarded by g_mu
+bool g_exit_pending = false;      // a signal came while g_deferred > 0; guarded by g_mu
 
 }  // namespace
 
@@ -28,6 +30,10 @@ void Install() {
       {
         std::lock_guard lock(g_mu);
         h = g_handler;
+        if (!h && g_deferred > 0) {
+          g_exit_pending = true;
+          continue;
+        }
       }
       if (!h) ::_exit(130);
       h();
@@ -38,6 +44,16 @@ void Install() {
 void SetHandler(std::function<void()> handler) {
   std::lock_guard lock(g_mu);
   g_handler = std::move(handler);
+}
+
+Deferred::Deferred() {
+  std::lock_guard lock(g_mu);
+  ++g_deferred;
+}
+
+Deferred::~Deferred() {
+  std::lock_guard lock(g_mu);
+  if (--g_deferred == 0 && g_exit_pending) ::_exit(130);
 }
 
 }  // namespace bim::ctl::interrupt

@@ -11,4 +11,14 @@ void Install();
 // Replaces the handler; an empty function restores "exit 130".
 void SetHandler(std::function<void()> handler);
 
+// While one is alive, a signal that would exit 130 waits until the last one ends, then exits:
+// for work that must not be cut half-way, such as moving generated files into place.
+class Deferred {
+ public:
+  Deferred();
+  ~Deferred();
+  Deferred(const Deferred&) = delete;
+  Deferred& operator=(const Deferred&) = delete;
+};
+
 }  // namespace bim::ctl::interrupt

@@ -251,7 +251,75 @@ Status CheckFolderName(const std::string& dir) {
                fmt::format("the folder name \"{}\" contains a NUL character", shown));
 }
 
+// Where dir is or would be: the real path of its deepest existing folder, then the rest of it
+// with "." and ".." applied by name (mkdir would create exactly that).
+Result<std::string> ResolveFolder(const std::string& dir) {
+  std::string abs = dir;
+  if (abs.empty() || abs[0] != '/') {
+    char cwd[PATH_MAX];
+    if (!::getcwd(cwd, sizeof cwd)) return Error(ErrorCode::kIo, Errno("cannot resolve", dir));
+    abs = std::string(cwd) + "/" + dir;
+  }
+  std::vector<std::string> parts;
+  for (size_t pos = 0; pos < abs.size();) {
+    size_t next = abs.find('/', pos);
+    if (next == std::string::npos) next = abs.size();
+    if (next > pos) parts.push_back(abs.substr(pos, next - pos));
+    pos = next + 1;
+  }
+  // The longest prefix that exists decides through its real path.
+  std::string real = "/";
+  size_t used = 0;
+  for (size_t n = parts.size(); n > 0; --n) {
+    std::string prefix;
+    for (size_t i = 0; i < n; ++i) prefix += "/" + parts[i];
+    if (auto r = RealPath(prefix)) {
+      real = *r;
+      used = n;
+      break;
+    }
+  }
+  for (size_t i = used; i < parts.size(); ++i) {
+    if (parts[i] == ".") continue;
+    if (parts[i] == "..") {
+      real = real.substr(0, std::max<size_t>(1, real.find_last_of('/')));
+      continue;
+    }
+    real += (real == "/" ? "" : "/") + parts[i];
+  }
+  return real;
+}
+
+Result<WriteReport> WriteInto(const std::string& dir, const contract::FileMap& files, bool force);
+
 }  // namespace
+
+Status CheckOutputFolder(const std::string& dir) {
+  if (auto s = CheckFolderName(dir); !s.ok()) return s;
+  auto real = ResolveFolder(dir);
+  if (!real.ok()) return real.error();
+  auto refuse = [&](const std::string& why) {
+    return Error(ErrorCode::kPermissionDenied,
+                 fmt::format("will not write a generated project into {} ({}); choose a folder "
+                             "of its own, e.g. -o ./my-api",
+                             *real, why));
+  };
+  if (*real == "/") return refuse("the root folder");
+  struct stat st {};
+  bool exists = ::stat(real->c_str(), &st) == 0;
+  if (exists && real->find('/', 1) == std::string::npos) return refuse("a system folder");
+  for (const char* system : {"/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32",
+                             "/proc", "/run", "/sbin", "/sys", "/usr", "/var/backups", "/var/cache",
+                             "/var/lib", "/var/log", "/var/mail", "/var/spool"}) {
+    if (Within(system, *real)) return refuse(fmt::format("inside the system folder {}", system));
+  }
+  if (const char* home = std::getenv("HOME"); home && *home) {
+    if (auto home_real = RealPath(home); home_real && *home_real == *real) {
+      return refuse("the home folder itself");
+    }
+  }
+  return OkStatus();
+}
 
 Result<WriteReport> WriteProjectFiles(const std::string& dir, const contract::FileMap& files,
                                       bool force) {
@@ -264,7 +332,19 @@ Result<WriteReport> WriteProjectFiles(const std::string& dir, const contract::Fi
           "the platform's answer was rejected and nothing was written: " + s.error().message);
     }
   }
+  if (auto s = CheckOutputFolder(dir); !s.ok()) return s.error();
+  // A folder made here and left empty by a failure is removed again (rmdir keeps a full one).
+  struct stat before {};
+  bool made = ::lstat(dir.c_str(), &before) != 0;
   if (auto s = MakeDirs(dir, 0755); !s.ok()) return s.error();
+  auto result = WriteInto(dir, files, force);
+  if (!result.ok() && made) ::rmdir(dir.c_str());
+  return result;
+}
+
+namespace {
+
+Result<WriteReport> WriteInto(const std::string& dir, const contract::FileMap& files, bool force) {
   auto root_real = RealPath(dir);
   if (!root_real) return Error(ErrorCode::kIo, Errno("cannot resolve", dir));
 
@@ -343,6 +423,8 @@ Result<WriteReport> WriteProjectFiles(const std::string& dir, const contract::Fi
   RemoveTree(staging);
   return report;
 }
+
+}  // namespace
 
 Result<ProjectSnapshot> ReadProjectFiles(const std::string& dir, const ReadLimits& limits) {
   if (auto s = CheckFolderName(dir); !s.ok()) return s.error();

@@ -27,7 +27,14 @@ struct WriteReport {
   std::vector<std::string> unchanged;  // already there with the same content
 };
 
-// On conflicts without force the Error lists every conflicting path (kConflict).
+// A folder generate may write into; kPermissionDenied for one that belongs to the system or
+// holds everything else: "/", an existing folder right below it (/etc, /home, /tmp...), anything
+// under /usr, /etc, /boot, /proc and the like, and the home folder itself. Symlinks and ".." are
+// resolved first, and a folder that does not exist yet is judged by where it would be.
+Status CheckOutputFolder(const std::string& dir);
+
+// On conflicts without force the Error lists every conflicting path (kConflict). Refuses what
+// CheckOutputFolder refuses.
 Result<WriteReport> WriteProjectFiles(const std::string& dir, const contract::FileMap& files,
                                       bool force);
 

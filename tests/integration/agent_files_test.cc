@@ -1,8 +1,13 @@
 // Local files through the real ctl and agent: what generate may write, what deploy uploads.
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <filesystem>
+#include <iterator>
 #include <set>
+#include <thread>
 
 #include "common/commit_hash.h"
 #include "tests/integration/agent_fixture.h"
@@ -162,4 +167,85 @@ TEST_CASE("a prompt that is not UTF-8 is a usage error, said plainly, and nothin
   CHECK_MESSAGE(r.err.find("not valid UTF-8") != std::string::npos, r.err);
   CHECK(r.err.find("libprotobuf") == std::string::npos);
   CHECK(::access((f.home() / "out").c_str(), F_OK) != 0);
+}
+
+TEST_CASE("generate will not write into the root, a system folder or the home folder itself") {
+  std::atomic<int> generates{0};
+  HostilePlatform platform;
+  platform.Set("POST /api/generate", [&](const bim::ws::HttpRequest&) {
+    ++generates;
+    // Were anything written, it would be this harmless file.
+    return bim::ws::HttpResponse{
+        200, "application/json", {}, R"({"files":{"backend-im-test-refused.txt":"x\n"}})"};
+  });
+  platform.Start();
+  AgentFixture f({}, /*start_mock=*/false);
+  f.env()["BACKEND_IM_API_URL"] = platform.url();
+  f.LoginWithToken("any");
+  std::string unique = "backend-im-test-" + std::to_string(::getpid());
+  ::symlink("/etc", (f.home() / "etc-link").c_str());
+  for (const std::string& dir :
+       {std::string("/"), std::string("/etc"), std::string("/usr/share/") + unique,
+        f.home() / "etc-link",
+        f.home() / "sub/../../" + f.home().path().substr(f.home().path().rfind('/') + 1),
+        f.home().path(), std::string("/var/lib/") + unique + "/deep"}) {
+    CAPTURE(dir);
+    auto r = f.Ctl({"generate", "REST API", "-o", dir});
+    CHECK_MESSAGE(r.exit_code == 2, (r.out + r.err));
+    CHECK_MESSAGE(r.err.find("will not write a generated project into") != std::string::npos,
+                  r.err);
+    CHECK(r.err.find("-o ./my-api") != std::string::npos);
+    struct stat st {};
+    CHECK(::stat(("/usr/share/" + unique).c_str(), &st) != 0);
+    CHECK(::stat(("/var/lib/" + unique).c_str(), &st) != 0);
+  }
+  CHECK(generates == 0);  // refused before the platform was asked
+  ::rmdir(("/usr/share/" + unique).c_str());
+  // A folder of its own is fine, even as a new folder beside the system ones' parents.
+  auto ok = f.Ctl({"generate", "REST API", "-o", f.home() / "mine"});
+  CHECK_MESSAGE(ok.exit_code == 0, (ok.out + ok.err));
+  CHECK(generates == 1);
+}
+
+TEST_CASE("Ctrl-C while generated files are written waits for them, and leaves no staging") {
+  // About 40 MB in 320 files: long enough to be interrupted while they are written.
+  std::string body = R"({"projectId":"proj-big","files":{)";
+  const std::string content(128 * 1024, 'x');
+  for (int i = 0; i < 320; ++i) {
+    body += (i ? "," : "") + fmt::format(R"("app/module_{:03}.py":"{}")", i, content);
+  }
+  body += "}}";
+  HostilePlatform platform;
+  platform.Set("POST /api/generate", [&](const bim::ws::HttpRequest&) {
+    return bim::ws::HttpResponse{200, "application/json", {}, body};
+  });
+  platform.Start();
+  AgentFixture f({}, /*start_mock=*/false);
+  f.env()["BACKEND_IM_API_URL"] = platform.url();
+  f.LoginWithToken("any");
+  std::string parent = f.home() / "work";
+  REQUIRE(::mkdir(parent.c_str(), 0755) == 0);
+  auto staging_present = [&] {
+    for (const auto& e : std::filesystem::directory_iterator(parent)) {
+      if (e.path().filename().string().find(".staging-") != std::string::npos) return true;
+    }
+    return false;
+  };
+  Process g = f.StartCtl({"generate", "big API", "-o", parent + "/big"});
+  // Interrupt as soon as the staging folder appears, that is while files are being written.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  bool seen = false;
+  while (std::chrono::steady_clock::now() < deadline && !(seen = staging_present())) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  REQUIRE_MESSAGE(seen, g.Stderr());
+  g.Signal(SIGINT);
+  auto code = g.Wait(std::chrono::seconds(30));
+  REQUIRE(code.has_value());
+  CHECK(*code == 130);
+  CHECK_FALSE(staging_present());
+  // The whole project, its metadata included, or nothing: here the whole project.
+  auto app = std::filesystem::directory_iterator(parent + "/big/app");
+  CHECK(std::distance(begin(app), end(app)) == 320);
+  CHECK(ReadFile(parent + "/big/.backend-im/project.json").find("proj-big") != std::string::npos);
 }
