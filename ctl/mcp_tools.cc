@@ -597,6 +597,10 @@ McpToolResult McpTools::RpcError(const RpcOutcome& o, const std::string& what,
 
 McpToolResult McpTools::Generate(const json& args, McpToolCall& call) {
   const std::string dir = args["directory"];
+  // Before the platform is asked: a refused folder would waste the generate.
+  if (auto s = CheckOutputFolder(dir); !s.ok()) {
+    return Failure("generate failed: " + s.error().message);
+  }
   if (auto err = Connect()) return *err;
   pb::GenerateRequest req;
   req.set_prompt(args["prompt"].get<std::string>());

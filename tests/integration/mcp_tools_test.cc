@@ -401,6 +401,12 @@ TEST_CASE("generate never overwrites a changed file unless force, and deploy of 
   json empty = s.CallTool("deploy", {{"directory", f.home() / "empty"}});
   CHECK(IsErrorResult(empty));
   CHECK(Contains(ResultText(empty), "nothing to upload"));
+
+  // A system folder is refused, as in the CLI.
+  json system = s.CallTool("generate", {{"prompt", "orders API"}, {"directory", "/etc"}});
+  CHECK(IsErrorResult(system));
+  CHECK_MESSAGE(Contains(ResultText(system), "will not write a generated project into /etc"),
+                ResultText(system));
 }
 
 TEST_CASE("device login in two steps: pending, approved by the user, then logged in") {
