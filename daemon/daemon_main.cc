@@ -93,6 +93,8 @@ int FailStart(int exit_code, int errno_value, const std::string& message) {
 // The agent holds the user's tokens: no core dump may carry them anywhere (it would land in the
 // working folder it inherited, often a project that `deploy` then uploads), and no other
 // process of the user may read its memory through /proc or ptrace without privilege.
+int g_wipe_errno = 0;  // why WipeFreedMemory could not re-execute the agent
+
 void KeepSecretsIn() {
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   rlimit no_core{0, 0};
@@ -103,8 +105,34 @@ void KeepSecretsIn() {
 
 }  // namespace
 
+void WipeFreedMemory(char** argv) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  (void)argv;
+#else
+  constexpr const char* kMarker = "BACKEND_IMD_WIPES_FREED_MEMORY";
+  if (std::getenv(kMarker)) {
+    ::unsetenv(kMarker);  // nothing the agent starts should inherit it
+    return;
+  }
+  std::string tunables = "glibc.malloc.tcache_count=0:glibc.malloc.perturb=165";
+  if (const char* had = std::getenv("GLIBC_TUNABLES"); had && *had) {
+    tunables = std::string(had) + ":" + tunables;
+  }
+  ::setenv("GLIBC_TUNABLES", tunables.c_str(), 1);
+  ::setenv(kMarker, "1", 1);
+  ::execv("/proc/self/exe", argv);
+  // Still running as before; RunDaemon says so once the log is open.
+  g_wipe_errno = errno;
+  ::unsetenv(kMarker);
+#endif
+}
+
 int RunDaemon(const DaemonOptions& options) {
   log::InitFromEnvironment("backend-imd");
+  if (g_wipe_errno != 0) {
+    log::Warn("freed memory is not wiped (cannot re-execute /proc/self/exe: {})",
+              std::strerror(g_wipe_errno));
+  }
   ::umask(077);
   KeepSecretsIn();
 

@@ -6,6 +6,7 @@
 #include "daemon/daemon_main.h"
 
 int main(int argc, char** argv) {
+  bim::daemon::WipeFreedMemory(argv);
   CLI::App app{
       "backend-imd: the Backend.im agent. Keeps your login, your deployment history and the "
       "deployment streams you watch; the backend-im command talks to it over a Unix socket.\n"

@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -224,4 +226,58 @@ TEST_CASE("the agent leaves its starter's folder, writes no core, and hides its 
   CHECK(::access((project + "/core").c_str(), F_OK) != 0);
   CHECK(::access("/core", F_OK) != 0);
   CHECK(::access((f.StateDir() + "/core").c_str(), F_OK) != 0);
+}
+
+namespace {
+
+// How many times needle occurs in the readable memory of pid (needs CAP_SYS_PTRACE: the agent
+// is not dumpable).
+int CountInMemory(int pid, const std::string& needle) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  int mem = ::open(("/proc/" + std::to_string(pid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(mem >= 0);
+  int count = 0;
+  std::string line;
+  while (std::getline(maps, line)) {
+    unsigned long begin = 0, end = 0;
+    char perms[5] = {0};
+    if (std::sscanf(line.c_str(), "%lx-%lx %4s", &begin, &end, perms) != 3) continue;
+    if (perms[0] != 'r' || line.find("[vvar]") != std::string::npos) continue;
+    std::string data(end - begin, '\0');
+    ssize_t n = ::pread(mem, data.data(), data.size(), static_cast<off_t>(begin));
+    if (n <= 0) continue;
+    data.resize(static_cast<size_t>(n));
+    for (size_t at = data.find(needle); at != std::string::npos; at = data.find(needle, at + 1)) {
+      ++count;
+    }
+  }
+  ::close(mem);
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("after logout no copy of the token is left in the agent's memory") {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  MESSAGE("skipped: the sanitizer's allocator keeps freed blocks as they were");
+  return;
+#endif
+  if (::getuid() != 0) {
+    MESSAGE("skipped: reading the agent's memory needs root");
+    return;
+  }
+  // A token found nowhere else: built here, so the test's own copies are not in the agent.
+  std::string token = "tok-" + std::to_string(::getpid()) + "-" +
+                      std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  AgentFixture f({"--token", token, "--stage-delay-ms", "20"});
+  f.LoginWithToken(token);
+  // Use the token for everything that carries it: REST calls, the stream, status and history.
+  auto d = f.Ctl({"deploy", "--watch"}, "", f.MakeProject("p"));
+  REQUIRE_MESSAGE(d.exit_code == 0, (d.out + d.err));
+  REQUIRE(f.Ctl({"history"}).exit_code == 0);
+  int pid = f.AgentPid();
+  REQUIRE(pid > 0);
+  CHECK(CountInMemory(pid, token) > 0);  // the reader finds a live token
+  REQUIRE(f.Ctl({"auth", "logout"}).exit_code == 0);
+  CHECK(CountInMemory(pid, token) == 0);
 }
