@@ -394,3 +394,15 @@ TEST_CASE("a damaged database is explained at once, with how to move it aside") 
   CHECK(r.err.find("move it aside (mv ") != std::string::npos);
   CHECK(r.err.find("within 3 s") == std::string::npos);
 }
+
+TEST_CASE("an emptied database starts a new history and says so in the log") {
+  AgentFixture f;
+  WriteFile(f.StateDir() + "/agent.db", "");
+  ::chmod(f.StateDir().c_str(), 0700);
+  auto r = f.Ctl({"history"});
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out == "No deployments yet.\n");
+  CHECK_MESSAGE(f.AgentLog().find("agent.db is empty (truncated?); starting a new history and "
+                                  "login") != std::string::npos,
+                f.AgentLog());
+}
