@@ -18,13 +18,13 @@ enum class ErrorCode {
   kNotFound,
   kUnauthenticated,  // no credentials, or the platform rejected them
   kPermissionDenied,
-  kUnavailable,      // could not reach the other side; retrying may help
-  kRateLimited,      // 429 / 503 with or without Retry-After
-  kProtocol,         // the other side answered something outside the contract
-  kRejected,         // the other side understood and refused (4xx other than the above)
+  kUnavailable,  // could not reach the other side; retrying may help
+  kRateLimited,  // 429 / 503 with or without Retry-After
+  kProtocol,     // the other side answered something outside the contract
+  kRejected,     // the other side understood and refused (4xx other than the above)
   kConflict,
-  kIo,               // local disk or filesystem
-  kInternal,         // a broken invariant of ours
+  kIo,        // local disk or filesystem
+  kInternal,  // a broken invariant of ours
   kCancelled,
   kTimeout,
 };
@@ -39,41 +39,58 @@ struct Error {
   Error(ErrorCode c, std::string m) : code(c), message(std::move(m)) {}
 };
 
-template <typename T>
+// E is the error type: Error everywhere but where a layer classifies failures its own way
+// (ctl/operations.h).
+template <typename T, typename E = Error>
 class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
-  Result(Error error) : v_(std::move(error)) {}  // NOLINT
+  Result(E error) : v_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
 
-  T& value() & { assert(ok()); return std::get<0>(v_); }
-  const T& value() const& { assert(ok()); return std::get<0>(v_); }
-  T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<0>(std::move(v_));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
-  const Error& error() const { assert(!ok()); return std::get<1>(v_); }
+  const E& error() const {
+    assert(!ok());
+    return std::get<1>(v_);
+  }
 
  private:
-  std::variant<T, Error> v_;
+  std::variant<T, E> v_;
 };
 
-template <>
-class [[nodiscard]] Result<void> {
+template <typename E>
+class [[nodiscard]] Result<void, E> {
  public:
   Result() = default;
-  Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT
+  Result(E error) : error_(std::move(error)), ok_(false) {}  // NOLINT
 
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
-  const Error& error() const { assert(!ok_); return error_; }
+  const E& error() const {
+    assert(!ok_);
+    return error_;
+  }
 
  private:
-  Error error_;
+  E error_;
   bool ok_ = true;
 };
 

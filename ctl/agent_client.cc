@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/agent_record.h"
+#include "common/agent_wire.h"
 #include "common/paths.h"
 #include "common/unix_socket.h"
 #include "common/version.h"
@@ -25,9 +26,9 @@
 namespace bim::ctl {
 namespace {
 
-constexpr const char* kVersionKey = "x-backend-im-agent-version";
-constexpr const char* kAutostartedKey = "x-backend-im-agent-autostarted";
-constexpr const char* kErrorCodeKey = "x-backend-im-error-code";
+using wire::kAutostartedKey;
+using wire::kErrorCodeKey;
+using wire::kVersionKey;
 constexpr int kMaxMessageBytes = 256 * 1024 * 1024;
 
 std::string Env(const char* name) {

@@ -18,6 +18,7 @@
 #include "ctl/editor.h"
 #include "ctl/interrupt.h"
 #include "ctl/mcp_command.h"
+#include "ctl/operations.h"
 #include "ctl/output.h"
 #include "ctl/project_files.h"
 
@@ -30,54 +31,26 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr milliseconds kQuick = seconds(30);
-// How long a watch waits for another agent when its agent goes away mid-stream: systemd
-// restarts the unit's agent 2 s after a crash (RestartSec=), and a takeover is quicker.
-constexpr milliseconds kReattachGrace = seconds(5);
-constexpr milliseconds kSlow = std::chrono::minutes(10);
-
-std::string AbsolutePath(const std::string& p) {
-  if (!p.empty() && p[0] == '/') return p;
-  char cwd[PATH_MAX];
-  if (!::getcwd(cwd, sizeof cwd)) return p;
-  return p == "." ? std::string(cwd) : std::string(cwd) + "/" + p;
-}
-
-// Maps a local (ctl-side) error to an exit code and prints it.
-int LocalFail(const Error& e, const std::string& what) {
-  PrintErr("backend-im: {}: {}\n", what, Lines{e.message});
-  switch (e.code) {
-    case ErrorCode::kInvalidArgument:
-      return kExitUsage;
-    case ErrorCode::kUnavailable:
-      return kExitAgent;
-    default:
-      return kExitLocalFiles;
-  }
-}
 
 class Ctl {
  public:
   bool json = false;
 
-  // Connects, or prints why not; returns false then.
-  bool Connect(int* exit_code) {
-    if (auto s = client_.Connect(); !s.ok()) {
-      PrintErr("backend-im: {}\n", s.error().message);
-      *exit_code = kExitAgent;
-      return false;
-    }
-    return true;
-  }
+  Ctl() : ops_(client_) {}
 
   AgentClient& client() { return client_; }
   const Style& style() const { return style_; }
 
   void Finish() { client_.RestartIfOutdated(); }
 
+  // Prints why an operation failed and returns its exit code.
+  int Failed(const OpError& e, const std::string& what) {
+    PrintErr("backend-im: {}: {}\n", what, Lines{e.message});
+    return ExitCodeFor(e.kind);
+  }
+
   // ---- auth -------------------------------------------------------------------------------
   int AuthLogin(bool with_token) {
-    int rc;
-    if (!Connect(&rc)) return rc;
     if (with_token) {
       std::string token((std::istreambuf_iterator<char>(std::cin)),
                         std::istreambuf_iterator<char>());
@@ -87,46 +60,39 @@ class Ctl {
             "  echo \"$BACKEND_IM_TOKEN\" | backend-im auth login --with-token\n");
         return kExitUsage;
       }
-      pb::LoginWithTokenRequest req;
-      req.set_access_token(token);
-      pb::AuthStatusReply reply;
-      if (auto failed = client_.Call(&Stub::LoginWithToken, req, &reply, kQuick, "login failed"))
-        return *failed;
-      return PrintLoggedIn(reply);
+      auto reply = ops_.LoginWithToken(token, cancel_);
+      if (!reply.ok()) return Failed(reply.error(), "login failed");
+      return PrintLoggedIn(*reply);
     }
-    pb::LoginStartReply start;
-    if (auto failed = client_.Call(&Stub::LoginStart, pb::LoginStartRequest(), &start, kQuick,
-                                   "cannot start the login"))
-      return *failed;
+    auto start = ops_.LoginStart(cancel_);
+    if (!start.ok()) return Failed(start.error(), "cannot start the login");
     if (json) {
-      PrintJson(nlohmann::json{{"verificationUri", start.verification_uri()},
-                               {"verificationUriComplete", start.verification_uri_complete()},
-                               {"userCode", start.user_code()},
-                               {"expiresIn", start.expires_in_seconds()}});
+      nlohmann::json j{{"verificationUri", start->verification_uri()},
+                       {"userCode", start->user_code()},
+                       {"expiresInSeconds", start->expires_in_seconds()}};
+      if (!start->verification_uri_complete().empty()) {
+        j["verificationUriComplete"] = start->verification_uri_complete();
+      }
+      PrintJson(j);
     } else {
-      Print("To log in, open {}\nand enter the code {}\n", style_.Bold(start.verification_uri()),
-            style_.Bold(start.user_code()));
-      if (!start.verification_uri_complete().empty()) {
-        Print("(or open {} directly)\n", start.verification_uri_complete());
+      Print("To log in, open {}\nand enter the code {}\n", style_.Bold(start->verification_uri()),
+            style_.Bold(start->user_code()));
+      if (!start->verification_uri_complete().empty()) {
+        Print("(or open {} directly)\n", start->verification_uri_complete());
       }
       Print("Waiting for you to approve...\n");
     }
     std::fflush(stdout);
     while (true) {
-      pb::LoginCheckRequest req;
-      req.set_login_id(start.login_id());
-      req.set_wait_seconds(20);
-      pb::LoginCheckReply reply;
-      auto c = client_.NewContext(seconds(40));
-      auto s = client_.stub().LoginCheck(c.get(), req, &reply);
-      if (!s.ok()) return client_.Fail(*c, s, "login failed");
-      switch (reply.state()) {
+      auto reply = ops_.LoginCheck(start->login_id(), 20, cancel_);
+      if (!reply.ok()) return Failed(reply.error(), "login failed");
+      switch (reply->state()) {
         case pb::LoginCheckReply::PENDING:
           continue;
         case pb::LoginCheckReply::APPROVED:
-          return PrintLoggedIn(reply.auth());
+          return PrintLoggedIn(reply->auth());
         default:
-          PrintErr("backend-im: login failed: {}\n", reply.message());
+          PrintErr("backend-im: login failed: {}\n", reply->message());
           return kExitAuth;
       }
     }
@@ -134,7 +100,7 @@ class Ctl {
 
   int PrintLoggedIn(const pb::AuthStatusReply& a) {
     if (json) {
-      PrintJson(AuthJson(a));
+      PrintJson(AuthModel(a));
     } else {
       std::string who = a.email().empty() ? a.user_id() : a.email();
       Print("{} Logged in to {}{}\n", style_.Green("✓"), a.api_url(),
@@ -144,47 +110,36 @@ class Ctl {
   }
 
   int AuthStatus() {
-    int rc;
-    if (!Connect(&rc)) return rc;
-    pb::AuthStatusRequest req;
-    req.set_verify(true);
-    pb::AuthStatusReply reply;
-    if (auto failed =
-            client_.Call(&Stub::AuthStatus, req, &reply, kQuick, "cannot check the login"))
-      return *failed;
+    auto reply = ops_.AuthStatus(/*verify=*/true, cancel_);
+    if (!reply.ok()) return Failed(reply.error(), "cannot check the login");
     if (json) {
-      PrintJson(AuthJson(reply));
-      return reply.logged_in() ? kExitOk : kExitAuth;
+      PrintJson(AuthModel(*reply));
+      return reply->logged_in() ? kExitOk : kExitAuth;
     }
-    if (!reply.logged_in()) {
-      PrintErr("Not logged in to {}. Run `backend-im auth login`.\n", reply.api_url());
+    if (!reply->logged_in()) {
+      PrintErr("Not logged in to {}. Run `backend-im auth login`.\n", reply->api_url());
       return kExitAuth;
     }
-    std::string who = reply.email().empty() ? reply.user_id() : reply.email();
-    Print("Logged in to {}{}\n", reply.api_url(), who.empty() ? "" : " as " + who);
-    if (!reply.user_id().empty()) Print("  user id:  {}\n", reply.user_id());
-    Print("  via:      {}\n", reply.source() == "device"        ? "device login"
-                              : reply.source() == "environment" ? "BACKEND_IM_TOKEN"
-                                                                : "token");
-    if (reply.expires_at_unix_ms() > 0) {
-      Print("  token expires {}{}\n", FormatTime(reply.expires_at_unix_ms()),
-            reply.can_refresh() ? " (renewed automatically)" : "");
+    std::string who = reply->email().empty() ? reply->user_id() : reply->email();
+    Print("Logged in to {}{}\n", reply->api_url(), who.empty() ? "" : " as " + who);
+    if (!reply->user_id().empty()) Print("  user id:  {}\n", reply->user_id());
+    Print("  via:      {}\n", reply->source() == "device"        ? "device login"
+                              : reply->source() == "environment" ? "BACKEND_IM_TOKEN"
+                                                                 : "token");
+    if (reply->expires_at_unix_ms() > 0) {
+      Print("  token expires {}{}\n", FormatTime(reply->expires_at_unix_ms()),
+            reply->can_refresh() ? " (renewed automatically)" : "");
     }
     return kExitOk;
   }
 
   int AuthLogout() {
-    int rc;
-    if (!Connect(&rc)) return rc;
-    pb::LogoutReply reply;
-    if (auto failed =
-            client_.Call(&Stub::Logout, pb::LogoutRequest(), &reply, kQuick, "logout failed"))
-      return *failed;
+    auto was = ops_.Logout(cancel_);
+    if (!was.ok()) return Failed(was.error(), "logout failed");
     if (json) {
-      PrintJson(nlohmann::json{{"wasLoggedIn", reply.was_logged_in()}});
+      PrintJson(nlohmann::json{{"wasLoggedIn", *was}});
     } else {
-      Print("{}\n", reply.was_logged_in() ? "Logged out; the stored credentials are erased."
-                                          : "Was not logged in.");
+      Print("{}\n", *was ? "Logged out; the stored credentials are erased." : "Was not logged in.");
     }
     return kExitOk;
   }
@@ -192,52 +147,12 @@ class Ctl {
   // ---- generate ---------------------------------------------------------------------------
   int Generate(const std::string& prompt, std::string dir, bool force, bool editor_flag,
                const std::string& editor) {
-    // gRPC strings must be UTF-8; protobuf would otherwise log an error and send nothing useful.
-    if (!IsValidUtf8(prompt)) {
-      PrintErr(
-          "backend-im: generate: the prompt is not valid UTF-8; check your terminal's "
-          "encoding (locale)\n");
-      return kExitUsage;
-    }
     if (dir.empty()) dir = FolderNameForPrompt(prompt);
-    // Before the platform is asked: a refused folder would waste the generate.
-    if (auto s = CheckOutputFolder(dir); !s.ok()) {
-      LocalFail(s.error(), "generate");
-      return kExitUsage;
-    }
-    int rc;
-    if (!Connect(&rc)) return rc;
-    pb::GenerateRequest req;
-    req.set_prompt(prompt);
-    pb::GenerateReply reply;
-    if (!json) PrintErr("Generating...\n");
-    if (auto failed = client_.Call(&Stub::Generate, req, &reply, kSlow, "generate failed"))
-      return *failed;
-
-    contract::FileMap files;
-    for (const auto& f : reply.files()) files[f.path()] = f.content();
-    if (static_cast<int>(files.size()) != reply.files_size()) {
-      PrintErr(
-          "backend-im: generate failed: the platform's answer names a file twice; nothing was "
-          "written\n");
-      return kExitPlatform;
-    }
-    Result<WriteReport> written = WriteReport{};
-    {
-      // Ctrl-C now waits until the files and the project's metadata are in place, so it never
-      // leaves a staging folder or half a project behind.
-      interrupt::Deferred whole;
-      written = WriteProjectFiles(dir, files, force);
-      if (!written.ok()) {
-        int code = LocalFail(written.error(), "generate");
-        // An unsafe name came from the platform, not from the user's command line.
-        return written.error().code == ErrorCode::kInvalidArgument ? kExitPlatform : code;
-      }
-      if (!reply.project_id().empty()) {
-        if (auto s = SaveProjectMeta(dir, {reply.project_id()}); !s.ok()) {
-          return LocalFail(s.error(), "generate");
-        }
-      }
+    if (!json && IsValidUtf8(prompt)) PrintErr("Generating...\n");
+    auto done = ops_.Generate(prompt, dir, force, cancel_);
+    if (!done.ok()) {
+      return Failed(done.error(),
+                    done.error().kind == OpFailure::kUsage ? "generate" : "generate failed");
     }
     std::string editor_note;
     if (editor_flag) {
@@ -245,23 +160,14 @@ class Ctl {
       editor_note = opened.ok() ? *opened : "warning: " + opened.error().message;
     }
     if (json) {
-      nlohmann::json j{
-          {"directory", AbsolutePath(dir)},
-          {"projectId", reply.project_id().empty() ? nlohmann::json(nullptr)
-                                                   : nlohmann::json(reply.project_id())},
-          {"files", nlohmann::json::array()},
-          {"written", written->written},
-          {"unchanged", written->unchanged}};
-      for (const auto& [path, content] : files) {
-        j["files"].push_back({{"path", path}, {"bytes", content.size()}});
-      }
+      nlohmann::json j = GenerateModel(*done);
       if (!editor_note.empty()) j["editor"] = editor_note;
       PrintJson(j);
     } else {
-      Print("{} Generated {} files in {}\n", style_.Green("✓"), files.size(), dir);
-      for (const auto& [path, content] : files) Print("  {}\n", path);
-      if (!written->unchanged.empty()) {
-        Print("  ({} already up to date)\n", written->unchanged.size());
+      Print("{} Generated {} files in {}\n", style_.Green("✓"), done->files.size(), dir);
+      for (const auto& [path, content] : done->files) Print("  {}\n", path);
+      if (!done->report.unchanged.empty()) {
+        Print("  ({} already up to date)\n", done->report.unchanged.size());
       }
       if (!editor_note.empty()) PrintErr("{}\n", editor_note);
       Print("Next: edit the files, then `cd {} && backend-im deploy --watch`\n", dir);
@@ -271,41 +177,26 @@ class Ctl {
 
   // ---- deploy -----------------------------------------------------------------------------
   int Deploy(const std::string& dir, const std::string& project_flag, bool watch, bool dry_run) {
-    auto snap = ReadProjectFiles(dir);
-    if (!snap.ok()) return LocalFail(snap.error(), "deploy");
-    if (dry_run) return PrintDryRun(*snap);
-    if (snap->files.empty()) {
-      PrintErr("backend-im: deploy: nothing to upload in {}\n", dir);
-      return kExitUsage;
-    }
-    std::string project_id = project_flag;
-    if (project_id.empty()) {
-      if (auto meta = LoadProjectMeta(dir)) project_id = meta->project_id;
-    }
-    int rc;
-    if (!Connect(&rc)) return rc;
-    pb::DeployRequest req;
-    for (const auto& [path, content] : snap->files) {
-      auto* f = req.add_files();
-      f->set_path(path);
-      f->set_content(content);
-    }
-    req.set_project_id(project_id);
-    req.set_directory(AbsolutePath(dir));
-    pb::DeployReply reply;
-    if (auto failed = client_.Call(&Stub::Deploy, req, &reply, kSlow, "deploy failed"))
-      return *failed;
-    const auto& d = reply.deployment();
-    if (!d.project_id().empty() && d.project_id() != project_id) {
-      if (auto s = SaveProjectMeta(dir, {d.project_id()}); !s.ok()) {
-        PrintErr("warning: cannot remember the project id: {}\n", s.error().message);
+    if (dry_run) {
+      auto snap = ReadProjectFiles(dir);
+      if (!snap.ok()) {
+        return Failed(
+            OpError{snap.error().code == ErrorCode::kInvalidArgument ? OpFailure::kUsage
+                                                                     : OpFailure::kLocalFiles,
+                    snap.error().message},
+            "deploy");
       }
+      return PrintDryRun(*snap);
     }
+    auto done = ops_.Deploy(dir, project_flag, cancel_);
+    if (!done.ok()) return Failed(done.error(), "deploy failed");
+    const auto& d = done->deployment;
+    if (!done->note.empty()) PrintErr("warning: {}\n", done->note);
     if (json) {
-      PrintJson(DeploymentJson(d));
+      PrintJson(DeployModel(*done));
     } else {
-      Print("Deploying {} files ({} bytes) to project {}\n", snap->files.size(), snap->total_bytes,
-            d.project_id());
+      Print("Deploying {} files ({} bytes) to project {}\n", done->snapshot.files.size(),
+            done->snapshot.total_bytes, d.project_id());
       Print("  deployment {}  commit {}\n", style_.Bold(d.id()), d.commit_hash());
     }
     std::fflush(stdout);
@@ -342,91 +233,44 @@ class Ctl {
 
   // ---- watch ------------------------------------------------------------------------------
   int Watch(const std::string& id) {
-    int rc;
-    if (!Connect(&rc)) return rc;
-    std::string final_status;
-    std::string url;
-    int64_t after_seq = 0;  // the last event shown; a re-attached stream goes on from there
-    for (;;) {
-      pb::WatchRequest req;
-      req.set_deployment_id(id);
-      req.set_after_seq(after_seq);
-      auto ctx = client_.NewContext(milliseconds(0));
-      std::atomic<bool> detached{false};
-      grpc::ClientContext* raw = ctx.get();
-      interrupt::SetHandler([raw, &detached] {
-        detached = true;
-        raw->TryCancel();
-      });
-      auto reader = client_.stub().Watch(ctx.get(), req);
-      pb::DeploymentEvent ev;
-      bool checked = false;
-      while (reader->Read(&ev)) {
-        if (!checked) {
-          client_.CheckReply(*ctx);
-          checked = true;
-        }
-        PrintEvent(ev);
-        after_seq = ev.seq();
-        if (ev.terminal()) {
-          final_status = ev.status();
-          url = ev.url();
-        }
-      }
-      grpc::Status st = reader->Finish();
-      interrupt::SetHandler(nullptr);
-      if (detached) {
+    // Ctrl-C detaches: the watch ends, the deployment goes on.
+    interrupt::SetHandler([this] { cancel_.Cancel(); });
+    Operations::WatchHooks hooks;
+    hooks.on_event = [this](const pb::DeploymentEvent& ev) { PrintEvent(ev); };
+    hooks.on_reattach = [&id] {
+      PrintErr("backend-im: the agent was replaced; still following {}\n", id);
+    };
+    auto done = ops_.Watch(id, 0, std::chrono::milliseconds(0), hooks, cancel_);
+    interrupt::SetHandler(nullptr);
+    if (!done.ok()) {
+      if (done.error().kind == OpFailure::kCancelled) {
         PrintErr("\nDetached. Deployment {} goes on; re-attach with: backend-im watch {}\n", id,
                  id);
         return kExitInterrupted;
       }
-      // The agent went away mid-stream: when another takes its place (the systemd unit taking
-      // over, or restarting it), follow on there from the last event shown.
-      if (!st.ok() && final_status.empty() && client_.AgentGone(*ctx, st) &&
-          client_.Reconnect(kReattachGrace)) {
-        PrintErr("backend-im: the agent was replaced; still following {}\n", id);
-        continue;
+      int code = Failed(done.error(), "watch " + id);
+      if (code == kExitAgent) {
+        PrintErr("The deployment goes on. Re-attach with: backend-im watch {}\n", id);
       }
-      if (!st.ok()) {
-        int code = client_.Fail(*ctx, st, "watch " + id);
-        if (code == kExitAgent) {
-          PrintErr("The deployment goes on. Re-attach with: backend-im watch {}\n", id);
-        }
-        return code;
-      }
-      break;
+      return code;
     }
-    if (final_status == "complete") {
-      if (!contract::CheckDeploymentUrl(url).ok()) {
-        // The agent noted why on the deployment; ask for it, to say so.
-        pb::StatusRequest req;
-        req.set_deployment_id(id);
-        pb::Deployment d;
-        auto ctx = client_.NewContext(kQuick);
-        std::string problem;
-        if (client_.stub().Status(ctx.get(), req, &d).ok()) problem = d.stream_problem();
-        return CompleteWithoutUrl(id, url, problem);
-      }
-      if (!json) Print("{} Deployed: {}\n", style_.Green("✓"), style_.Bold(url));
-      return kExitOk;
-    }
-    if (final_status == "failed") {
+    const auto& d = done->deployment;
+    auto final = Operations::FinalOutcome(d);
+    if (!final.ok() && final.error().kind == OpFailure::kDeployFailed) {
       if (!json) {
         Print("{} Deployment {} failed. See the logs above, or run `backend-im status {}`\n",
               style_.Red("✗"), id, id);
       }
       return kExitDeployFailed;
     }
-    PrintErr(
-        "backend-im: the stream of {} ended before the deployment did; re-attach with: "
-        "backend-im watch {}\n",
-        id, id);
-    return kExitAgent;
+    if (!final.ok()) return Failed(final.error(), "watch " + id);
+    if (!json) Print("{} Deployed: {}\n", style_.Green("✓"), style_.Bold(d.url()));
+    return kExitOk;
   }
 
   void PrintEvent(const pb::DeploymentEvent& ev) {
     if (json) {
-      PrintJson(EventJson(ev));
+      PrintJson(EventModel(ev));
       std::fflush(stdout);
       return;
     }
@@ -448,14 +292,11 @@ class Ctl {
 
   // ---- status / history -------------------------------------------------------------------
   int Status(const std::string& id) {
-    int rc;
-    if (!Connect(&rc)) return rc;
-    pb::StatusRequest req;
-    req.set_deployment_id(id);
-    pb::Deployment d;
-    if (auto failed = client_.Call(&Stub::Status, req, &d, kQuick, "status " + id)) return *failed;
+    auto found = ops_.Status(id, cancel_);
+    if (!found.ok()) return Failed(found.error(), "status " + id);
+    const auto& d = *found;
     if (json) {
-      PrintJson(DeploymentJson(d));
+      PrintJson(DeploymentModel(d));
     } else {
       Print("Deployment  {}\n", d.id());
       Print("Project     {}\n", d.project_id());
@@ -475,24 +316,10 @@ class Ctl {
         for (const auto& l : d.logs()) Print("  {}\n", l);
       }
     }
-    if (d.status() == "failed") return kExitDeployFailed;
-    if (d.status() == "complete" && !contract::CheckDeploymentUrl(d.url()).ok()) {
-      return CompleteWithoutUrl(d.id(), d.url(), d.stream_problem());
-    }
-    return kExitOk;
-  }
-
-  // The URL policy's last line: a deployment the platform calls complete is shown as deployed
-  // only with an https URL (the agent stores no other); without one it is a platform error.
-  int CompleteWithoutUrl(const std::string& id, const std::string& url,
-                         const std::string& problem) {
-    std::string why = !problem.empty() ? problem
-                      : url.empty()    ? std::string("the platform gave no URL")
-                                       : contract::CheckDeploymentUrl(url).error().message;
-    PrintErr(
-        "backend-im: deployment {} is complete on the platform, but it has no usable URL: {}\n", id,
-        why);
-    return kExitPlatform;
+    auto final = Operations::FinalOutcome(d);
+    if (final.ok()) return kExitOk;
+    if (final.error().kind == OpFailure::kDeployFailed) return kExitDeployFailed;
+    return Failed(final.error(), "status " + id);
   }
 
   int History(const std::string& project, int limit) {
@@ -500,27 +327,22 @@ class Ctl {
       PrintErr("backend-im: history: --limit takes 1 to 1000\n");
       return kExitUsage;
     }
-    int rc;
-    if (!Connect(&rc)) return rc;
-    pb::HistoryRequest req;
-    req.set_project_id(project);
-    req.set_limit(limit);
-    pb::HistoryReply reply;
-    if (auto failed = client_.Call(&Stub::History, req, &reply, kQuick, "history")) return *failed;
+    auto list = ops_.History(project, limit, cancel_);
+    if (!list.ok()) return Failed(list.error(), "history");
     if (json) {
       nlohmann::json arr = nlohmann::json::array();
-      for (const auto& d : reply.deployments()) arr.push_back(DeploymentJson(d));
+      for (const auto& d : *list) arr.push_back(DeploymentModel(d));
       PrintJson(arr);
       return kExitOk;
     }
-    if (reply.deployments_size() == 0) {
+    if (list->empty()) {
       Print("{}\n",
             project.empty() ? "No deployments yet." : "No deployments of that project yet.");
       return kExitOk;
     }
     Print("{:<19}  {:<18}  {:<20}  {:<12}  {:<36}  {}\n", "CREATED", "STATUS", "PROJECT", "COMMIT",
           "DEPLOYMENT", "URL");
-    for (const auto& d : reply.deployments()) {
+    for (const auto& d : *list) {
       Print("{:<19}  {:<18}  {:<20}  {:<12}  {:<36}  {}\n", FormatTime(d.created_at_unix_ms()),
             d.status(), d.project_id(), d.commit_hash(), d.id(), d.url());
     }
@@ -627,6 +449,8 @@ class Ctl {
 
  private:
   AgentClient client_;
+  Operations ops_;
+  CancelToken cancel_;
   Style style_;
 };
 

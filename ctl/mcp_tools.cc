@@ -11,6 +11,7 @@
 
 #include "common/contract.h"
 #include "common/log.h"
+#include "ctl/operations.h"
 #include "ctl/output.h"
 #include "ctl/project_files.h"
 
@@ -22,18 +23,11 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-constexpr milliseconds kQuick = seconds(30);
-constexpr milliseconds kSlow = std::chrono::minutes(10);
-constexpr const char* kErrorCodeKey = "x-backend-im-error-code";
-constexpr const char* kLoginHint =
-    "not logged in: ask the user to run `backend-im auth login` in a terminal, or log in from "
-    "here with auth_login_start and auth_login_check";
-
 McpToolResult Failure(std::string message) {
   return McpToolResult{true, nullptr, std::move(message)};
 }
 McpToolResult Success(json structured) { return McpToolResult{false, std::move(structured), {}}; }
-McpToolResult Cancelled() { return Failure("cancelled by the client"); }
+McpToolResult Cancelled() { return Failure(ToolErrorText({OpFailure::kCancelled, ""}, "")); }
 
 // Sets j[key] to value unless value is empty. A field with no value is left out rather than
 // sent as null: its outputSchema property is an optional string, because a type list such as
@@ -60,29 +54,21 @@ bool Exists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-json DeploymentStructured(const pb::Deployment& d, bool with_logs) {
-  json j{{"deploymentId", d.id()},        {"projectId", d.project_id()},
-         {"commitHash", d.commit_hash()}, {"status", d.status()},
-         {"terminal", d.terminal()},      {"createdAt", FormatIso(d.created_at_unix_ms())}};
-  SetIfKnown(j, "url", d.url());
-  SetIfKnown(j, "directory", d.directory());
-  if (with_logs) {
-    j["updatedAt"] = FormatIso(d.updated_at_unix_ms());
-    j["logs"] = std::vector<std::string>(d.logs().begin(), d.logs().end());
-    SetIfKnown(j, "streamProblem", d.stream_problem());
-  }
-  return j;
-}
-
 std::string NextStepFor(const pb::Deployment& d) {
-  if (d.status() == "complete") {
-    return fmt::format("Deployed. Give the user the URL {}", d.url());
+  if (!d.terminal()) {
+    return fmt::format("Still {}: call wait_for_deployment again with deploymentId \"{}\".",
+                       d.status(), d.id());
   }
-  if (d.status() == "failed") {
+  auto final = Operations::FinalOutcome(d);
+  if (final.ok()) return fmt::format("Deployed. Give the user the URL {}", d.url());
+  if (final.error().kind == OpFailure::kDeployFailed) {
     return "The deployment failed: read the logs, fix the project files, then call deploy again.";
   }
-  return fmt::format("Still {}: call wait_for_deployment again with deploymentId \"{}\".",
-                     d.status(), d.id());
+  // Complete without a usable URL: the platform's fault, not the project's.
+  return fmt::format(
+      "Do not tell the user it is deployed: {}. Ask them to check the platform, "
+      "or deploy again later.",
+      final.error().message);
 }
 
 // JSON Schema pieces for the output schemas.
@@ -103,7 +89,11 @@ json Int(const std::string& description) {
 json StrArray(const std::string& description) {
   return json{{"type", "array"}, {"items", {{"type", "string"}}}, {"description", description}};
 }
-// An object schema whose properties are all required except the OptStr ones.
+// A boolean that a result leaves out when it does not apply (see OptStr).
+json OptBool(const std::string& description) {
+  return json{{"type", "boolean"}, {"description", description}, {"x-optional", true}};
+}
+// An object schema whose properties are all required except the OptStr and OptBool ones.
 json Object(json properties) {
   json required = json::array();
   for (auto it = properties.begin(); it != properties.end(); ++it) {
@@ -116,28 +106,17 @@ json Object(json properties) {
   return json{{"type", "object"}, {"properties", std::move(properties)}, {"required", required}};
 }
 
-json DeploymentSchema(bool with_logs) {
-  json p{
-      {"deploymentId", Str("The deployment's id")},
-      {"projectId", Str("The project it belongs to")},
-      {"commitHash", Str("Hash of the uploaded files; the URL is https://<commitHash>.backend.im")},
-      {"status", Str("queued, committing, creating_namespace, creating_pvc, building, "
-                     "deploying, health_check, complete or failed")},
-      {"terminal", Bool("True once complete or failed")},
-      {"url", OptStr("The live URL; present once complete")},
-      {"createdAt", Str("When it was created (ISO 8601, UTC)")},
-      {"directory", OptStr("The local folder it was deployed from, when known")}};
-  if (with_logs) {
-    p["updatedAt"] = Str("When it last changed (ISO 8601, UTC)");
-    p["logs"] = StrArray("The platform's log lines, oldest first");
-    p["streamProblem"] = OptStr("Present while the agent cannot follow the platform's live stream");
-  }
-  return Object(std::move(p));
+// schema (an object) with more properties, required unless OptStr/OptBool.
+json WithFields(json schema, json more) {
+  json extra = Object(std::move(more));
+  for (auto& [k, v] : extra["properties"].items()) schema["properties"][k] = v;
+  for (auto& r : extra["required"]) schema["required"].push_back(r);
+  return schema;
 }
 
 }  // namespace
 
-McpTools::McpTools(AgentClient& client, std::string cwd) : client_(client), cwd_(std::move(cwd)) {
+McpTools::McpTools(AgentClient& client, std::string cwd) : ops_(client), cwd_(std::move(cwd)) {
   DefineTools();
 }
 
@@ -212,20 +191,17 @@ void McpTools::DefineTools() {
         "The project to deploy to. Default: the one generate or an earlier deploy remembered "
         "in the folder (.backend-im/project.json), else a new project.",
         1, 128, Check::kId, nullptr}},
-      Object({{"deploymentId", Str("Pass this to wait_for_deployment or deployment_status")},
-              {"projectId", Str("The project deployed to")},
-              {"commitHash", Str("Hash of the uploaded files; the URL will be "
-                                 "https://<commitHash>.backend.im")},
-              {"status", Str("The status right after the upload, usually queued")},
-              {"directory", Str("The absolute folder that was uploaded")},
-              {"fileCount", Int("How many files were uploaded")},
-              {"totalBytes", Int("How many bytes were uploaded")},
-              {"skipped",
-               {{"type", "array"},
-                {"description", "Files left out, and why"},
-                {"items", Object({{"path", Str("Path inside the folder")},
-                                  {"reason", Str("Why it was left out")}})}}},
-              {"nextStep", Str("What to do next")}}),
+      // The deployment, as every tool and `backend-im deploy --json` show it, and the upload.
+      WithFields(DeploymentModelSchema(),
+                 {{"directory", Str("The absolute folder that was uploaded")},
+                  {"fileCount", Int("How many files were uploaded")},
+                  {"totalBytes", Int("How many bytes were uploaded")},
+                  {"skipped",
+                   {{"type", "array"},
+                    {"description", "Files left out, and why"},
+                    {"items", Object({{"path", Str("Path inside the folder")},
+                                      {"reason", Str("Why it was left out")}})}}},
+                  {"nextStep", Str("What to do next")}}),
       deploy_hints,
       &McpTools::Deploy});
 
@@ -241,14 +217,9 @@ void McpTools::DefineTools() {
         "How long to wait at most, in seconds (1 to 900, default 50). Keep it below your "
         "client's request timeout.",
         1, 900, Check::kNone, 50}},
-      [] {
-        json s = DeploymentSchema(/*with_logs=*/true);
-        s["properties"]["timedOut"] = Bool("True when timeoutSeconds passed first");
-        s["properties"]["nextStep"] = Str("What to do next");
-        s["required"].push_back("timedOut");
-        s["required"].push_back("nextStep");
-        return s;
-      }(),
+      WithFields(DeploymentModelSchema(),
+                 {{"timedOut", Bool("True when timeoutSeconds passed first")},
+                  {"nextStep", Str("What to do next")}}),
       read_hints,
       &McpTools::WaitForDeployment});
 
@@ -256,7 +227,7 @@ void McpTools::DefineTools() {
                         "Deployment status",
                         "The current status, URL and logs of one deployment, without waiting.",
                         {deployment_id},
-                        DeploymentSchema(/*with_logs=*/true),
+                        WithFields(DeploymentModelSchema(), {{"nextStep", Str("What to do next")}}),
                         read_hints,
                         &McpTools::DeploymentStatus});
 
@@ -271,7 +242,7 @@ void McpTools::DefineTools() {
            Object({{"deployments",
                     {{"type", "array"},
                      {"description", "Newest first"},
-                     {"items", DeploymentSchema(/*with_logs=*/false)}}}}),
+                     {"items", DeploymentModelSchema()}}}}),
            {{"readOnlyHint", true}, {"openWorldHint", false}},
            &McpTools::ListDeployments});
 
@@ -287,6 +258,10 @@ void McpTools::DefineTools() {
                                      "absent when nobody is logged in")},
                    {"userId", OptStr("The user's id, when the platform says it")},
                    {"email", OptStr("The user's email, when the platform says it")},
+                   {"canRefresh", OptBool("Whether the agent can renew the login by itself; "
+                                          "present when logged in")},
+                   {"verified", OptBool("Whether the platform confirmed the login just now; "
+                                        "present when logged in")},
                    {"expiresAt", OptStr("When the access token expires (renewed automatically "
                                         "when possible); absent when it has no known expiry")},
                    {"nextStep", Str("What to do next")}}),
@@ -524,270 +499,82 @@ McpToolResult McpTools::CallTool(const std::string& name, const json& arguments,
   return (this->*(tool->handler))(args, call);
 }
 
-std::optional<McpToolResult> McpTools::Connect() {
-  std::lock_guard lock(client_mu_);
-  auto s = client_.Connect();
-  if (s.ok()) return std::nullopt;
-  return Failure("cannot reach the backend-im agent: " + s.error().message);
-}
-
-McpTools::RpcOutcome McpTools::Rpc(McpToolCall& call, milliseconds timeout,
-                                   const std::function<grpc::Status(grpc::ClientContext*)>& fn) {
-  auto ctx = client_.NewContext(timeout);
-  if (!call.cancel->Attach(ctx.get())) {
-    return {grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"), ""};
-  }
-  grpc::Status st = fn(ctx.get());
-  call.cancel->Detach();
-  RpcOutcome out{st, ""};
-  {
-    std::lock_guard lock(client_mu_);
-    client_.CheckReply(*ctx);
-  }
-  const auto& md = ctx->GetServerTrailingMetadata();
-  if (auto it = md.find(kErrorCodeKey); it != md.end()) {
-    out.platform_code.assign(it->second.data(), it->second.size());
-  }
-  return out;
-}
-
-McpToolResult McpTools::RpcError(const RpcOutcome& o, const std::string& what,
-                                 McpToolCall& call) const {
-  const std::string& msg = o.status.error_message();
-  switch (o.status.error_code()) {
-    case grpc::StatusCode::UNAUTHENTICATED:
-    case grpc::StatusCode::PERMISSION_DENIED:
-      if (msg.rfind("not logged in", 0) == 0)
-        return Failure(fmt::format("{}: {}", what, kLoginHint));
-      return Failure(fmt::format("{}: {} (the agent said: {})", what, kLoginHint, msg));
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return Failure(fmt::format("{} failed: {}", what, msg));
-    case grpc::StatusCode::NOT_FOUND:
-      return Failure(
-          fmt::format("{} failed: {}. Check the id: list_deployments shows the "
-                      "deployments made here.",
-                      what, msg));
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return Failure(
-          fmt::format("{} failed: the backend-im agent did not answer in time; try "
-                      "again, or ask the user to check `backend-im daemon status`",
-                      what));
-    case grpc::StatusCode::FAILED_PRECONDITION:
-      return Failure(fmt::format("{} failed: Backend.im refused: {}", what, msg));
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::CANCELLED:
-      if (call.cancel->cancelled()) return Cancelled();
-      if (o.platform_code.empty()) {
-        return Failure(
-            fmt::format("{} failed: lost the connection to the backend-im agent ({}); "
-                        "call the tool again, and if it keeps failing ask the user "
-                        "to run `backend-im daemon status`",
-                        what, msg));
-      }
-      return Failure(
-          fmt::format("{} failed: Backend.im could not be reached ({}); try again in "
-                      "a minute",
-                      what, msg));
-    default:
-      return Failure(fmt::format("{} failed: {}", what, msg));
-  }
-}
-
 // ---- tools ------------------------------------------------------------------------------------
+// Each translates: arguments in, an operation (ctl/operations.h), its result out through the
+// shared models, plus the nextStep a model needs.
 
 McpToolResult McpTools::Generate(const json& args, McpToolCall& call) {
   const std::string dir = args["directory"];
-  // Before the platform is asked: a refused folder would waste the generate.
-  if (auto s = CheckOutputFolder(dir); !s.ok()) {
-    return Failure("generate failed: " + s.error().message);
-  }
-  if (auto err = Connect()) return *err;
-  pb::GenerateRequest req;
-  req.set_prompt(args["prompt"].get<std::string>());
-  pb::GenerateReply reply;
-  auto o = Rpc(call, kSlow,
-               [&](grpc::ClientContext* ctx) { return client_.stub().Generate(ctx, req, &reply); });
-  if (!o.status.ok()) return RpcError(o, "generate", call);
-  if (call.cancel->cancelled()) return Cancelled();  // nothing written for a cancelled call
-
-  contract::FileMap files;
-  for (const auto& f : reply.files()) files[f.path()] = f.content();
-  if (static_cast<int>(files.size()) != reply.files_size()) {
-    return Failure(
-        "generate failed: the platform's answer names a file twice; nothing was written");
-  }
-  auto written = WriteProjectFiles(dir, files, args["force"].get<bool>());
-  if (!written.ok()) {
-    if (written.error().code == ErrorCode::kConflict) {
-      return Failure(
-          fmt::format("generate wrote nothing: {}. Call generate again with force "
-                      "true to overwrite them, or choose another directory.",
-                      written.error().message));
-    }
-    return Failure("generate failed: " + written.error().message);
-  }
-  if (!reply.project_id().empty()) {
-    if (auto s = SaveProjectMeta(dir, {reply.project_id()}); !s.ok()) {
-      return Failure("generate wrote the files but cannot remember the project: " +
-                     s.error().message);
-    }
-  }
-  json list = json::array();
-  for (const auto& [path, content] : files)
-    list.push_back({{"path", path}, {"bytes", content.size()}});
-  json out{{"directory", dir},
-           {"files", list},
-           {"written", written->written},
-           {"unchanged", written->unchanged},
-           {"nextStep", fmt::format("Read or adapt the files if needed, then call deploy "
-                                    "with directory \"{}\".",
-                                    dir)}};
-  SetIfKnown(out, "projectId", reply.project_id());
+  auto done = ops_.Generate(args["prompt"].get<std::string>(), dir, args["force"].get<bool>(),
+                            *call.cancel);
+  if (!done.ok()) return Failure(ToolErrorText(done.error(), "generate"));
+  json out = GenerateModel(*done);
+  out["nextStep"] = fmt::format(
+      "Read or adapt the files if needed, then call deploy with directory \"{}\".", dir);
   return Success(std::move(out));
 }
 
 McpToolResult McpTools::Deploy(const json& args, McpToolCall& call) {
   const std::string dir = args["directory"];
-  auto snap = ReadProjectFiles(dir);
-  if (!snap.ok()) return Failure("deploy failed: " + snap.error().message);
-  if (snap->files.empty()) {
-    return Failure(
-        fmt::format("deploy failed: nothing to upload in {} (hidden files, caches and "
-                    "secrets are left out). Call generate first, or pass the folder "
-                    "that holds main.py.",
-                    dir));
-  }
   std::string project = args.contains("projectId") ? args["projectId"].get<std::string>() : "";
-  if (project.empty()) {
-    if (auto meta = LoadProjectMeta(dir)) project = meta->project_id;
-  }
-  if (auto err = Connect()) return *err;
-  pb::DeployRequest req;
-  for (const auto& [path, content] : snap->files) {
-    auto* f = req.add_files();
-    f->set_path(path);
-    f->set_content(content);
-  }
-  req.set_project_id(project);
-  req.set_directory(dir);
-  pb::DeployReply reply;
-  auto o = Rpc(call, kSlow,
-               [&](grpc::ClientContext* ctx) { return client_.stub().Deploy(ctx, req, &reply); });
-  if (!o.status.ok()) return RpcError(o, "deploy", call);
-  const auto& d = reply.deployment();
-  if (!d.project_id().empty() && d.project_id() != project) {
-    if (auto s = SaveProjectMeta(dir, {d.project_id()}); !s.ok()) {
-      log::Warn("mcp: cannot remember the project id in {}: {}", dir, s.error().message);
-    }
-  }
-  json skipped = json::array();
-  for (const auto& s : snap->skipped) skipped.push_back({{"path", s.path}, {"reason", s.reason}});
-  return Success({{"deploymentId", d.id()},
-                  {"projectId", d.project_id()},
-                  {"commitHash", d.commit_hash()},
-                  {"status", d.status()},
-                  {"directory", dir},
-                  {"fileCount", snap->files.size()},
-                  {"totalBytes", snap->total_bytes},
-                  {"skipped", skipped},
-                  {"nextStep", fmt::format("Call wait_for_deployment with deploymentId \"{}\" to "
-                                           "follow it to its URL (it takes a minute or more).",
-                                           d.id())}});
+  auto done = ops_.Deploy(dir, project, *call.cancel);
+  if (!done.ok()) return Failure(ToolErrorText(done.error(), "deploy"));
+  if (!done->note.empty()) log::Warn("mcp: deploy of {}: {}", dir, done->note);
+  json out = DeployModel(*done);
+  out["nextStep"] = fmt::format(
+      "Call wait_for_deployment with deploymentId \"{}\" to follow it to its URL (it takes a "
+      "minute or more).",
+      done->deployment.id());
+  return Success(std::move(out));
 }
 
 McpToolResult McpTools::WaitForDeployment(const json& args, McpToolCall& call) {
   const std::string id = args["deploymentId"];
   const int64_t timeout_s = args["timeoutSeconds"];
-  if (auto err = Connect()) return *err;
-  pb::WatchRequest req;
-  req.set_deployment_id(id);
-  auto ctx = client_.NewContext(seconds(timeout_s));
-  if (!call.cancel->Attach(ctx.get())) return Cancelled();
-  auto reader = client_.stub().Watch(ctx.get(), req);
-  pb::DeploymentEvent ev;
-  bool checked = false;
   double reported = 0;
   const double total = static_cast<double>(contract::SuccessPath().size());
-  while (reader->Read(&ev)) {
-    if (!checked) {
-      std::lock_guard lock(client_mu_);
-      client_.CheckReply(*ctx);
-      checked = true;
-    }
+  Operations::WatchHooks hooks;
+  hooks.on_event = [&](const pb::DeploymentEvent& ev) {
     auto stage = contract::ParseStage(ev.status());
-    if (!stage) continue;
+    if (!stage) return;
     // One step per stage of the success path; failed jumps to the end.
     double progress = std::min<double>(contract::StageRank(*stage) + 1, total);
-    if (progress <= reported) continue;
+    if (progress <= reported) return;
     reported = progress;
     std::string message = ev.status();
     if (ev.logs_size() > 0) message += ": " + ev.logs(ev.logs_size() - 1);
     call.progress(progress, total, message);
-  }
-  grpc::Status st = reader->Finish();
-  call.cancel->Detach();
-  if (call.cancel->cancelled()) return Cancelled();
-  bool deadline = st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
-  if (!st.ok() && !deadline) {
-    RpcOutcome o{st, ""};
-    const auto& md = ctx->GetServerTrailingMetadata();
-    if (auto it = md.find(kErrorCodeKey); it != md.end()) {
-      o.platform_code.assign(it->second.data(), it->second.size());
-    }
-    return RpcError(o, "wait_for_deployment", call);
-  }
-  // The agent's store has the whole story, logs included, whatever the stream delivered.
-  pb::StatusRequest sreq;
-  sreq.set_deployment_id(id);
-  pb::Deployment d;
-  auto o =
-      Rpc(call, kQuick, [&](grpc::ClientContext* c) { return client_.stub().Status(c, sreq, &d); });
-  if (!o.status.ok()) return RpcError(o, "wait_for_deployment", call);
-  json out = DeploymentStructured(d, /*with_logs=*/true);
-  out["timedOut"] = deadline && !d.terminal();
-  out["nextStep"] = NextStepFor(d);
+  };
+  auto done = ops_.Watch(id, 0, seconds(timeout_s), hooks, *call.cancel);
+  if (!done.ok()) return Failure(ToolErrorText(done.error(), "wait_for_deployment"));
+  json out = DeploymentModel(done->deployment);
+  out["timedOut"] = done->timed_out;
+  out["nextStep"] = NextStepFor(done->deployment);
   return Success(std::move(out));
 }
 
 McpToolResult McpTools::DeploymentStatus(const json& args, McpToolCall& call) {
-  if (auto err = Connect()) return *err;
-  pb::StatusRequest req;
-  req.set_deployment_id(args["deploymentId"].get<std::string>());
-  pb::Deployment d;
-  auto o = Rpc(call, kQuick,
-               [&](grpc::ClientContext* ctx) { return client_.stub().Status(ctx, req, &d); });
-  if (!o.status.ok()) return RpcError(o, "deployment_status", call);
-  return Success(DeploymentStructured(d, /*with_logs=*/true));
+  auto d = ops_.Status(args["deploymentId"].get<std::string>(), *call.cancel);
+  if (!d.ok()) return Failure(ToolErrorText(d.error(), "deployment_status"));
+  json out = DeploymentModel(*d);
+  out["nextStep"] = NextStepFor(*d);
+  return Success(std::move(out));
 }
 
 McpToolResult McpTools::ListDeployments(const json& args, McpToolCall& call) {
-  if (auto err = Connect()) return *err;
-  pb::HistoryRequest req;
-  if (args.contains("projectId")) req.set_project_id(args["projectId"].get<std::string>());
-  req.set_limit(static_cast<int32_t>(args["limit"].get<int64_t>()));
-  pb::HistoryReply reply;
-  auto o = Rpc(call, kQuick,
-               [&](grpc::ClientContext* ctx) { return client_.stub().History(ctx, req, &reply); });
-  if (!o.status.ok()) return RpcError(o, "list_deployments", call);
-  json list = json::array();
-  for (const auto& d : reply.deployments()) list.push_back(DeploymentStructured(d, false));
-  return Success({{"deployments", list}});
+  std::string project = args.contains("projectId") ? args["projectId"].get<std::string>() : "";
+  auto list = ops_.History(project, static_cast<int>(args["limit"].get<int64_t>()), *call.cancel);
+  if (!list.ok()) return Failure(ToolErrorText(list.error(), "list_deployments"));
+  json deployments = json::array();
+  for (const auto& d : *list) deployments.push_back(DeploymentModel(d));
+  return Success({{"deployments", std::move(deployments)}});
 }
 
 McpToolResult McpTools::AuthStatus(const json&, McpToolCall& call) {
-  if (auto err = Connect()) return *err;
-  pb::AuthStatusRequest req;
-  req.set_verify(true);
-  pb::AuthStatusReply a;
-  auto o = Rpc(call, kQuick,
-               [&](grpc::ClientContext* ctx) { return client_.stub().AuthStatus(ctx, req, &a); });
-  if (!o.status.ok()) return RpcError(o, "auth_status", call);
-  json out{{"loggedIn", a.logged_in()}, {"apiUrl", a.api_url()}};
-  SetIfKnown(out, "source", a.source());
-  SetIfKnown(out, "userId", a.user_id());
-  SetIfKnown(out, "email", a.email());
-  SetIfKnown(out, "expiresAt", FormatIso(a.expires_at_unix_ms()));
-  out["nextStep"] = a.logged_in()
+  auto a = ops_.AuthStatus(/*verify=*/true, *call.cancel);
+  if (!a.ok()) return Failure(ToolErrorText(a.error(), "auth_status"));
+  json out = AuthModel(*a);
+  out["nextStep"] = a->logged_in()
                         ? std::string("Logged in: generate and deploy can run.")
                         : std::string(
                               "Not logged in: ask the user to run `backend-im auth login` "
@@ -796,50 +583,37 @@ McpToolResult McpTools::AuthStatus(const json&, McpToolCall& call) {
 }
 
 McpToolResult McpTools::AuthLoginStart(const json&, McpToolCall& call) {
-  if (auto err = Connect()) return *err;
-  pb::LoginStartReply s;
-  auto o = Rpc(call, kQuick, [&](grpc::ClientContext* ctx) {
-    return client_.stub().LoginStart(ctx, pb::LoginStartRequest(), &s);
-  });
-  if (!o.status.ok()) return RpcError(o, "auth_login_start", call);
+  auto s = ops_.LoginStart(*call.cancel);
+  if (!s.ok()) return Failure(ToolErrorText(s.error(), "auth_login_start"));
   std::string show =
-      s.verification_uri_complete().empty()
-          ? fmt::format("open {} and enter the code {}", s.verification_uri(), s.user_code())
-          : fmt::format("open {} and enter the code {} (or open {} directly)", s.verification_uri(),
-                        s.user_code(), s.verification_uri_complete());
-  json out{{"loginId", s.login_id()},
-           {"verificationUri", s.verification_uri()},
-           {"userCode", s.user_code()},
-           {"expiresInSeconds", s.expires_in_seconds()},
-           {"intervalSeconds", s.interval_seconds()},
+      s->verification_uri_complete().empty()
+          ? fmt::format("open {} and enter the code {}", s->verification_uri(), s->user_code())
+          : fmt::format("open {} and enter the code {} (or open {} directly)",
+                        s->verification_uri(), s->user_code(), s->verification_uri_complete());
+  json out{{"loginId", s->login_id()},
+           {"verificationUri", s->verification_uri()},
+           {"userCode", s->user_code()},
+           {"expiresInSeconds", s->expires_in_seconds()},
+           {"intervalSeconds", s->interval_seconds()},
            {"nextStep", fmt::format("Ask the user to {}, and approve. Then call "
                                     "auth_login_check with loginId \"{}\".",
-                                    show, s.login_id())}};
-  SetIfKnown(out, "verificationUriComplete", s.verification_uri_complete());
+                                    show, s->login_id())}};
+  SetIfKnown(out, "verificationUriComplete", s->verification_uri_complete());
   return Success(std::move(out));
 }
 
 McpToolResult McpTools::AuthLoginCheck(const json& args, McpToolCall& call) {
   const std::string id = args["loginId"];
-  const int64_t wait = args["waitSeconds"];
-  if (auto err = Connect()) return *err;
-  pb::LoginCheckRequest req;
-  req.set_login_id(id);
-  req.set_wait_seconds(static_cast<int32_t>(wait));
-  pb::LoginCheckReply r;
-  auto o = Rpc(call, seconds(wait) + kQuick,
-               [&](grpc::ClientContext* ctx) { return client_.stub().LoginCheck(ctx, req, &r); });
-  if (!o.status.ok()) {
-    if (o.status.error_code() == grpc::StatusCode::NOT_FOUND) {
+  auto r = ops_.LoginCheck(id, static_cast<int>(args["waitSeconds"].get<int64_t>()), *call.cancel);
+  if (!r.ok()) {
+    if (r.error().kind == OpFailure::kNotFound) {
       return Failure(
-          fmt::format("auth_login_check failed: no login {} is in progress (the agent "
-                      "may have restarted); start again with auth_login_start",
-                      id));
+          fmt::format("auth_login_check failed: {} with auth_login_start", r.error().message));
     }
-    return RpcError(o, "auth_login_check", call);
+    return Failure(ToolErrorText(r.error(), "auth_login_check"));
   }
   std::string state, next;
-  switch (r.state()) {
+  switch (r->state()) {
     case pb::LoginCheckReply::PENDING:
       state = "pending";
       next = fmt::format(
@@ -866,12 +640,12 @@ McpToolResult McpTools::AuthLoginCheck(const json& args, McpToolCall& call) {
           "user to run `backend-im auth login` in a terminal.";
       break;
   }
-  const bool approved = r.state() == pb::LoginCheckReply::APPROVED;
+  const bool approved = r->state() == pb::LoginCheckReply::APPROVED;
   json out{{"state", state},
-           {"message", r.message()},
-           {"loggedIn", approved && r.auth().logged_in()},
+           {"message", r->message()},
+           {"loggedIn", approved && r->auth().logged_in()},
            {"nextStep", next}};
-  if (approved) SetIfKnown(out, "email", r.auth().email());
+  if (approved) SetIfKnown(out, "email", r->auth().email());
   return Success(std::move(out));
 }
 

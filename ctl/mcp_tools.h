@@ -18,9 +18,11 @@
 // naming the argument, decided before the agent or the platform is asked anything. Failures
 // of the agent or the platform become error results that say what to do next.
 //
-// Thread-safety: CallTool runs on several server threads at once. The gRPC stub is
-// thread-safe; the AgentClient's own state (auto-start, version-skew notes) is used under
-// client_mu_. Every gRPC call is registered with the call's McpCancelToken.
+// The tools only translate: each calls an operation (ctl/operations.h), the same the CLI calls,
+// and renders its result through the shared models (DeploymentModel...), adding a nextStep.
+//
+// Thread-safety: CallTool runs on several server threads at once; Operations is safe for that.
+// Every gRPC call is registered with the call's McpCancelToken.
 
 #include <chrono>
 #include <functional>
@@ -32,6 +34,7 @@
 
 #include "ctl/agent_client.h"
 #include "ctl/mcp_tool_provider.h"
+#include "ctl/operations.h"
 
 namespace bim::ctl {
 
@@ -68,25 +71,12 @@ class McpTools : public McpToolProvider {
     nlohmann::json annotations;
     Handler handler = nullptr;
   };
-  // What a gRPC call gave, with the agent's platform error code (from trailing metadata).
-  struct RpcOutcome {
-    grpc::Status status;
-    std::string platform_code;
-  };
 
   void DefineTools();
   const Tool* Find(const std::string& name) const;
   // The arguments with defaults left out and directories made absolute, or an error result.
   std::optional<McpToolResult> Validate(const Tool& tool, nlohmann::json& args) const;
   std::string Absolute(const std::string& path) const;
-
-  // Connects to the agent (starting it if allowed); an error result when that fails.
-  std::optional<McpToolResult> Connect();
-  // Runs one unary call under the cancel token, with a deadline of timeout.
-  RpcOutcome Rpc(McpToolCall& call, std::chrono::milliseconds timeout,
-                 const std::function<grpc::Status(grpc::ClientContext*)>& fn);
-  McpToolResult RpcError(const RpcOutcome& outcome, const std::string& what,
-                         McpToolCall& call) const;
 
   McpToolResult Generate(const nlohmann::json& args, McpToolCall& call);
   McpToolResult Deploy(const nlohmann::json& args, McpToolCall& call);
@@ -97,8 +87,7 @@ class McpTools : public McpToolProvider {
   McpToolResult AuthLoginStart(const nlohmann::json& args, McpToolCall& call);
   McpToolResult AuthLoginCheck(const nlohmann::json& args, McpToolCall& call);
 
-  AgentClient& client_;
-  std::mutex client_mu_;  // guards client_'s Connect() and CheckReply() (not the stub)
+  Operations ops_;
   const std::string cwd_;
   std::vector<Tool> tools_;  // set once in the constructor, then only read
 };

@@ -2,8 +2,8 @@
 // The gRPC face of the agent (proto/backend_im/v1/agent.proto), on the callback API.
 //
 // Every reply carries the agent's version in the initial metadata (kVersionKey) and, on
-// failure, the bim::ErrorCode name in the trailing metadata (kErrorCodeKey), so the ctl can
-// tell "the platform is unreachable" from "the agent is unreachable".
+// failure, the bim::ErrorCode name in the trailing metadata (kErrorCodeKey; common/agent_wire.h),
+// so the ctl can tell "the platform is unreachable" from "the agent is unreachable".
 //
 // Calls that reach the platform run on a worker thread of their own, never on gRPC's callback
 // threads. Watch streams are WatchReactors: one write in flight each, fed from the store.
@@ -17,13 +17,14 @@
 #include <string>
 
 #include "backend_im/v1/agent.grpc.pb.h"
+#include "common/agent_wire.h"
 #include "daemon/agent.h"
 
 namespace bim::daemon {
 
-inline constexpr const char* kVersionKey = "x-backend-im-agent-version";
-inline constexpr const char* kAutostartedKey = "x-backend-im-agent-autostarted";
-inline constexpr const char* kErrorCodeKey = "x-backend-im-error-code";
+using wire::kAutostartedKey;
+using wire::kErrorCodeKey;
+using wire::kVersionKey;
 
 struct ServiceInfo {
   std::string version;

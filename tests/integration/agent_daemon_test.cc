@@ -60,7 +60,7 @@ TEST_CASE("SIGTERM with a watch open ends the stream cleanly and exits 0 within 
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "2000"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
-  Process w = f.StartCtl({"watch", d["id"]});
+  Process w = f.StartCtl({"watch", d["deploymentId"]});
   REQUIRE(w.WaitForOutput("queued", std::chrono::seconds(10)));
   int pid = f.AgentPid();
   auto t0 = std::chrono::steady_clock::now();
@@ -75,7 +75,7 @@ TEST_CASE("SIGTERM with a watch open ends the stream cleanly and exits 0 within 
   CHECK_FALSE(Alive(pid));
   CHECK(f.AgentLog().find("stopped") != std::string::npos);
   // The interrupted deployment is resumed by the next agent.
-  auto again = f.Ctl({"watch", d["id"]}, "", "", std::chrono::seconds(60));
+  auto again = f.Ctl({"watch", d["deploymentId"]}, "", "", std::chrono::seconds(60));
   CHECK_MESSAGE(again.exit_code == 0, (again.out + again.err));
 }
 
@@ -273,7 +273,7 @@ TEST_CASE("the unit's agent takes over from one a ctl started, and resumes its w
   f.LoginWithToken();
   int ondemand = f.AgentPid();
   auto d = f.Deploy(f.MakeProject("p"));
-  Process live = f.StartCtl({"watch", d["id"], "--json"});
+  Process live = f.StartCtl({"watch", d["deploymentId"], "--json"});
   REQUIRE(live.WaitForOutput("queued", std::chrono::seconds(10)));
   NotifyListener notify;
   Process unit({AgentBinary()}, UnderSystemd(f, notify));
@@ -290,7 +290,7 @@ TEST_CASE("the unit's agent takes over from one a ctl started, and resumes its w
   CHECK(s["systemd"] == true);
   CHECK(s["autostarted"] == false);
   // The deployment the on-demand agent was following goes on being followed, to its end.
-  auto w = f.Ctl({"watch", d["id"], "--json"}, "", "", std::chrono::seconds(60));
+  auto w = f.Ctl({"watch", d["deploymentId"], "--json"}, "", "", std::chrono::seconds(60));
   CHECK_MESSAGE(w.exit_code == 0, (w.out + w.err));
   CHECK(w.out.find("\"complete\"") != std::string::npos);
   // The terminal that was watching through the takeover followed on in the new agent, from

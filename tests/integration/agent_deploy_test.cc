@@ -69,7 +69,7 @@ TEST_CASE("deploy without --watch returns at once with the id, and status and wa
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "200"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
-  std::string id = d["id"];
+  std::string id = d["deploymentId"];
   CHECK(d["terminal"] == false);
   auto w = f.Ctl({"watch", id, "--json"});
   REQUIRE_MESSAGE(w.exit_code == 0, (w.out + w.err));
@@ -98,7 +98,7 @@ TEST_CASE("five concurrent watchers each see every stage in order, over one upst
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "300"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
-  std::string id = d["id"];
+  std::string id = d["deploymentId"];
   std::vector<Process> watchers;
   for (int i = 0; i < 5; ++i) watchers.push_back(f.StartCtl({"watch", id, "--json"}));
   for (auto& w : watchers) {
@@ -114,7 +114,7 @@ TEST_CASE("a late watcher replays a finished deployment from the agent's history
   AgentFixture f;
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
-  std::string id = d["id"];
+  std::string id = d["deploymentId"];
   REQUIRE(f.Ctl({"watch", id}).exit_code == 0);
   auto late = f.Ctl({"watch", id, "--json"});
   REQUIRE(late.exit_code == 0);
@@ -129,7 +129,7 @@ TEST_CASE("a dropped platform stream loses nothing and duplicates nothing") {
   auto lines = JsonLines(r.out);
   REQUIRE(lines.size() == 1 + SuccessStages().size());
   std::vector<nlohmann::json> events(lines.begin() + 1, lines.end());
-  CheckCompleteEvents(events, lines[0]["id"]);
+  CheckCompleteEvents(events, lines[0]["deploymentId"]);
   CHECK(f.AgentLog().find("reconnecting") != std::string::npos);
 }
 
@@ -151,7 +151,7 @@ TEST_CASE("a lost deploy response is retried with the same Idempotency-Key: one 
   f.LoginWithToken();
   auto r = f.Ctl({"deploy", "-d", f.MakeProject("p"), "--watch", "--json"});
   REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err + f.AgentLog()));
-  std::string id = JsonLines(r.out)[0]["id"];
+  std::string id = JsonLines(r.out)[0]["deploymentId"];
   auto all = HttpRequest("GET", f.mock().http_url() + "/mock/deployments", "",
                          {"Authorization: Bearer dev-token"});
   REQUIRE(all.status == 200);
@@ -164,7 +164,7 @@ TEST_CASE("an agent killed mid-deployment resumes it, and watch sees it complete
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "400"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
-  std::string id = d["id"];
+  std::string id = d["deploymentId"];
   std::this_thread::sleep_for(std::chrono::milliseconds(900));
   int pid = f.AgentPid();
   REQUIRE(pid > 0);
@@ -180,7 +180,7 @@ TEST_CASE("Ctrl-C while watching detaches, and the deployment goes on") {
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "300"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
-  std::string id = d["id"];
+  std::string id = d["deploymentId"];
   Process w = f.StartCtl({"watch", id});
   REQUIRE(w.WaitForOutput("committing", std::chrono::seconds(10)));
   w.Signal(SIGINT);
@@ -201,7 +201,7 @@ TEST_CASE("against a platform with only the seed's contract, deploy --watch stil
   REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err + f.AgentLog()));
   auto lines = JsonLines(r.out);
   std::vector<nlohmann::json> events(lines.begin() + 1, lines.end());
-  CheckCompleteEvents(events, lines[0]["id"]);
+  CheckCompleteEvents(events, lines[0]["deploymentId"]);
 }
 
 TEST_CASE("unknown and malformed deployment ids get clear errors") {
@@ -251,7 +251,7 @@ TEST_CASE(
 
   auto again = f.Ctl({"deploy", "-d", project, "--json"}, "", "", std::chrono::seconds(60));
   REQUIRE_MESSAGE(again.exit_code == 0, (again.out + again.err + f.AgentLog()));
-  std::string id = nlohmann::json::parse(again.out)["id"];
+  std::string id = nlohmann::json::parse(again.out)["deploymentId"];
   auto all = HttpRequest("GET", f.mock().http_url() + "/mock/deployments", "",
                          {"Authorization: Bearer dev-token"});
   REQUIRE(all.status == 200);
@@ -260,7 +260,7 @@ TEST_CASE(
   CHECK(list[0]["id"] == id);
   auto history = nlohmann::json::parse(f.Ctl({"history", "--json"}).out);
   REQUIRE(history.size() == 1);
-  CHECK(history[0]["id"] == id);
+  CHECK(history[0]["deploymentId"] == id);
   CHECK(Run({"sqlite3", db, "SELECT count(*) FROM pending_deploys"}).out == "0\n");
 }
 
@@ -280,6 +280,6 @@ TEST_CASE("an agent killed during the deploy request records the deployment when
                          {"Authorization: Bearer dev-token"});
   auto list = nlohmann::json::parse(all.body);
   REQUIRE(list.size() == 1);
-  CHECK(list[0]["id"] == history[0]["id"]);
+  CHECK(list[0]["id"] == history[0]["deploymentId"]);
   CHECK(f.AgentLog().find("sending an unanswered deploy") != std::string::npos);
 }

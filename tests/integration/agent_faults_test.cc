@@ -55,26 +55,27 @@ TEST_CASE("a 30 s platform outage: the deployment is followed through it, nothin
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "1000", "--outage", "2500:30000"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
-  auto w = f.Ctl({"watch", d["id"], "--json"}, "", "", std::chrono::seconds(120));
+  auto w = f.Ctl({"watch", d["deploymentId"], "--json"}, "", "", std::chrono::seconds(120));
   REQUIRE_MESSAGE(w.exit_code == 0, (w.err + f.AgentLog()));
   CheckAllStages(JsonLines(w.out));
   CHECK(f.mock().Log().find(" 503 ") != std::string::npos);
   CHECK(f.AgentLog().find("polling") != std::string::npos);
-  CHECK(f.Ctl({"status", d["id"]}).exit_code == 0);
+  CHECK(f.Ctl({"status", d["deploymentId"]}).exit_code == 0);
 }
 
 TEST_CASE("SIGKILL during database writes: history and events stay intact, no gaps") {
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "40"});
   f.LoginWithToken();
   std::vector<std::string> ids;
-  for (int i = 0; i < 6; ++i) ids.push_back(f.Deploy(f.MakeProject("p" + std::to_string(i)))["id"]);
+  for (int i = 0; i < 6; ++i)
+    ids.push_back(f.Deploy(f.MakeProject("p" + std::to_string(i)))["deploymentId"]);
   for (int round = 0; round < 6; ++round) {
     std::this_thread::sleep_for(std::chrono::milliseconds(60 + 25 * round));
     int pid = f.AgentPid();
     if (pid > 0) ::kill(pid, SIGKILL);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     REQUIRE(f.Ctl({"history", "--json"}).exit_code == 0);  // restarts the agent
-    ids.push_back(f.Deploy(f.MakeProject("q" + std::to_string(round)))["id"]);
+    ids.push_back(f.Deploy(f.MakeProject("q" + std::to_string(round)))["deploymentId"]);
   }
   for (const auto& id : ids) {
     auto w = f.Ctl({"watch", id, "--json"});
@@ -303,7 +304,7 @@ TEST_CASE(
 TEST_CASE("100 watchers come and go at random during a deployment: the rest see everything") {
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "400"});
   f.LoginWithToken();
-  std::string id = f.Deploy(f.MakeProject("p"))["id"];
+  std::string id = f.Deploy(f.MakeProject("p"))["deploymentId"];
   bim::StdRandom random(20261125);
   std::vector<std::unique_ptr<Process>> watchers;
   std::vector<bool> stopped;
@@ -375,7 +376,7 @@ TEST_CASE(
     return;
   }
   f.LoginWithToken();
-  std::string first = f.Deploy(f.MakeProject("p"))["id"];
+  std::string first = f.Deploy(f.MakeProject("p"))["deploymentId"];
   REQUIRE(f.Ctl({"watch", first}).exit_code == 0);
 
   std::string filler = disk.Fill();
@@ -408,7 +409,7 @@ TEST_CASE(
   f.env()["BACKEND_IM_API_URL"] = proxy.url();
   f.env()["BACKEND_IM_WS_KEEPALIVE_MS"] = "300";
   f.LoginWithToken();
-  std::string id = f.Deploy(f.MakeProject("p"))["id"];
+  std::string id = f.Deploy(f.MakeProject("p"))["deploymentId"];
   Process w = f.StartCtl({"watch", id, "--json"});
   REQUIRE(w.WaitForOutput("\"committing\"", std::chrono::seconds(10)));
   proxy.Stall();  // the upstream stream now delivers nothing, and answers no ping
@@ -425,7 +426,7 @@ TEST_CASE("SIGKILL during a token refresh: history intact, and the login state i
   AgentFixture f({"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl", "3",
                   "--stage-delay-ms", "50", "--delay-ms", "1200"});
   REQUIRE(f.Ctl({"auth", "login"}).exit_code == 0);
-  std::string id = f.Deploy(f.MakeProject("p"))["id"];
+  std::string id = f.Deploy(f.MakeProject("p"))["deploymentId"];
   REQUIRE(f.Ctl({"watch", id}).exit_code == 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(3200));  // the access token has expired
   Process status = f.StartCtl({"auth", "status"});

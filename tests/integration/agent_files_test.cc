@@ -125,7 +125,7 @@ TEST_CASE("the same tree always gives the same upload and commit hash") {
   auto a = f.Deploy(p);
   auto b = f.Deploy(p);
   CHECK(a["commitHash"] == b["commitHash"]);
-  CHECK(a["id"] != b["id"]);
+  CHECK(a["deploymentId"] != b["deploymentId"]);
 }
 
 TEST_CASE("generate -e opens the folder in the named editor, and a missing editor only warns") {

@@ -309,7 +309,7 @@ struct FloodingPlatform {
 // Deploys into the flood and waits until the agent has the deployment complete.
 nlohmann::json DeployIntoFlood(AgentFixture& f, std::chrono::seconds limit) {
   auto d = f.Deploy(f.MakeProject("p"));
-  REQUIRE(d["id"] == "dep-flood");
+  REQUIRE(d["deploymentId"] == "dep-flood");
   auto deadline = steady_clock::now() + limit;
   nlohmann::json status;
   while (steady_clock::now() < deadline) {

@@ -117,8 +117,7 @@ TEST_CASE("tools/list: every tool has a description, an object inputSchema and a
           for (const auto& req : schema.value("required", json::array())) {
             const bool listed = schema.contains("properties") &&
                                 schema["properties"].contains(req.get<std::string>());
-            CHECK_MESSAGE(listed,
-                          where << " requires " << req);
+            CHECK_MESSAGE(listed, where << " requires " << req);
           }
           // value() returns a temporary: keep it alive for the loop (items() only refers to it).
           const json properties = schema.value("properties", json::object());
@@ -267,7 +266,7 @@ TEST_CASE("a request that reuses the id of a call in flight is -32600, and the c
             {"method", "tools/call"},
             {"params",
              {{"name", "wait_for_deployment"},
-              {"arguments", {{"deploymentId", d["id"]}, {"timeoutSeconds", 60}}}}}});
+              {"arguments", {{"deploymentId", d["deploymentId"]}, {"timeoutSeconds", 60}}}}}});
     // Every kind of request under that id while the call runs: each is refused on its own.
     const std::vector<json> reuses = {
         {{"jsonrpc", "2.0"}, {"id", id}, {"method", "ping"}},
@@ -275,7 +274,8 @@ TEST_CASE("a request that reuses the id of a call in flight is -32600, and the c
         {{"jsonrpc", "2.0"},
          {"id", id},
          {"method", "tools/call"},
-         {"params", {{"name", "deployment_status"}, {"arguments", {{"deploymentId", d["id"]}}}}}},
+         {"params",
+          {{"name", "deployment_status"}, {"arguments", {{"deploymentId", d["deploymentId"]}}}}}},
         {{"jsonrpc", "2.0"}, {"id", id}, {"method", "no/such/method"}},
         {{"jsonrpc", "2.0"},
          {"id", id},
@@ -318,7 +318,7 @@ TEST_CASE("end of input ends the server with exit 0, even with a call in flight"
   s.Initialize();
   s.SendRequest("tools/call",
                 {{"name", "wait_for_deployment"},
-                 {"arguments", {{"deploymentId", d["id"]}, {"timeoutSeconds", 600}}}});
+                 {"arguments", {{"deploymentId", d["deploymentId"]}, {"timeoutSeconds", 600}}}});
   std::this_thread::sleep_for(milliseconds(500));
   auto started = std::chrono::steady_clock::now();
   s.CloseInput();

@@ -93,7 +93,7 @@ TEST_CASE("generate, deploy and wait_for_deployment take a prompt to its URL, wi
   // The person at the terminal sees the same deployment in the same history.
   auto hist = f.Ctl({"history", "--json"});
   REQUIRE(hist.exit_code == 0);
-  CHECK(json::parse(hist.out)[0]["id"] == id);
+  CHECK(json::parse(hist.out)[0]["deploymentId"] == id);
   CHECK(s.stray().empty());
 }
 
@@ -119,14 +119,14 @@ TEST_CASE("wait_for_deployment returns timedOut when the deployment is slower, a
   McpSession s(f.Options());
   s.Initialize();
   auto started = std::chrono::steady_clock::now();
-  json w = Structured(
-      s.CallTool("wait_for_deployment", {{"deploymentId", d["id"]}, {"timeoutSeconds", 1}}));
+  json w = Structured(s.CallTool("wait_for_deployment",
+                                 {{"deploymentId", d["deploymentId"]}, {"timeoutSeconds", 1}}));
   CHECK(std::chrono::steady_clock::now() - started < seconds(4));
   CHECK(w["timedOut"] == true);
   CHECK(w["terminal"] == false);
   CHECK(Contains(w["nextStep"], "wait_for_deployment again"));
-  json done = Structured(
-      s.CallTool("wait_for_deployment", {{"deploymentId", d["id"]}, {"timeoutSeconds", 30}}));
+  json done = Structured(s.CallTool("wait_for_deployment",
+                                    {{"deploymentId", d["deploymentId"]}, {"timeoutSeconds", 30}}));
   CHECK(done["status"] == "complete");
 }
 
@@ -134,7 +134,7 @@ TEST_CASE("notifications/cancelled stops a wait: no response for it, and the ser
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "400"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
-  std::string id = d["id"];
+  std::string id = d["deploymentId"];
   McpSession s(f.Options());
   s.Initialize();
   int64_t wait_id =
@@ -469,8 +469,9 @@ TEST_CASE("tool calls run side by side: a status answers while a wait is in flig
   McpSession s(f.Options());
   s.Initialize();
   int64_t wait_id = s.SendRequest(
-      "tools/call", {{"name", "wait_for_deployment"}, {"arguments", {{"deploymentId", d["id"]}}}});
-  json st = Structured(s.CallTool("deployment_status", {{"deploymentId", d["id"]}}));
+      "tools/call",
+      {{"name", "wait_for_deployment"}, {"arguments", {{"deploymentId", d["deploymentId"]}}}});
+  json st = Structured(s.CallTool("deployment_status", {{"deploymentId", d["deploymentId"]}}));
   CHECK(st["terminal"] == false);  // answered before the wait could end
   auto w = s.Response(wait_id, seconds(30));
   REQUIRE(w.has_value());

@@ -1,0 +1,491 @@
+#include "ctl/operations.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <climits>
+
+#include "common/agent_wire.h"
+#include "common/path_policy.h"
+#include "ctl/interrupt.h"
+#include "ctl/output.h"
+
+namespace bim::ctl {
+namespace {
+
+namespace pb = backend_im::v1;
+using Stub = pb::Agent::Stub;
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr milliseconds kQuick = seconds(30);
+constexpr milliseconds kSlow = std::chrono::minutes(10);
+// How long a watch waits for another agent when its agent goes away mid-stream: systemd
+// restarts the unit's agent 2 s after a crash (RestartSec=), and a takeover is quicker.
+constexpr milliseconds kReattachGrace = seconds(5);
+
+OpError Fail(OpFailure kind, std::string message) { return OpError{kind, std::move(message)}; }
+OpError Cancelled() { return Fail(OpFailure::kCancelled, "cancelled"); }
+
+std::string AbsolutePath(const std::string& p) {
+  if (!p.empty() && p[0] == '/') return p;
+  char cwd[PATH_MAX];
+  if (!::getcwd(cwd, sizeof cwd)) return p;
+  return p == "." ? std::string(cwd) : std::string(cwd) + "/" + p;
+}
+
+std::string Metadata(const std::multimap<grpc::string_ref, grpc::string_ref>& md, const char* key) {
+  auto it = md.find(key);
+  return it == md.end() ? std::string() : std::string(it->second.data(), it->second.size());
+}
+
+// A local error (files, folders) in the operations' terms.
+OpError Local(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kPermissionDenied:
+      return Fail(OpFailure::kUsage, e.message);
+    case ErrorCode::kConflict:
+      return Fail(OpFailure::kConflict, e.message);
+    default:
+      return Fail(OpFailure::kLocalFiles, e.message);
+  }
+}
+
+}  // namespace
+
+int ExitCodeFor(OpFailure kind) {
+  switch (kind) {
+    case OpFailure::kUsage:
+      return kExitUsage;
+    case OpFailure::kAuth:
+      return kExitAuth;
+    case OpFailure::kAgent:
+      return kExitAgent;
+    case OpFailure::kPlatform:
+      return kExitPlatform;
+    case OpFailure::kLocalFiles:
+    case OpFailure::kConflict:
+      return kExitLocalFiles;
+    case OpFailure::kNotFound:
+      return kExitNotFound;
+    case OpFailure::kDeployFailed:
+      return kExitDeployFailed;
+    case OpFailure::kCancelled:
+      return kExitInterrupted;
+  }
+  return kExitPlatform;
+}
+
+std::string ToolErrorText(const OpError& e, const std::string& what) {
+  constexpr const char* kLoginHint =
+      "not logged in: ask the user to run `backend-im auth login` in a terminal, or log in from "
+      "here with auth_login_start and auth_login_check";
+  switch (e.kind) {
+    case OpFailure::kAuth:
+      if (e.message.rfind("not logged in", 0) == 0) return fmt::format("{}: {}", what, kLoginHint);
+      return fmt::format("{}: {} (the agent said: {})", what, kLoginHint, e.message);
+    case OpFailure::kNotFound:
+      return fmt::format(
+          "{} failed: {}. Check the id: list_deployments shows the deployments made here.", what,
+          e.message);
+    case OpFailure::kAgent:
+      return fmt::format(
+          "{} failed: {} (the backend-im agent); call the tool again, and if it keeps failing "
+          "ask the user to run `backend-im daemon status`",
+          what, e.message);
+    case OpFailure::kConflict:
+      return fmt::format(
+          "{} wrote nothing: {}. Call {} again with force true to overwrite them, or choose "
+          "another directory.",
+          what, e.message, what);
+    case OpFailure::kCancelled:
+      return "cancelled by the client";
+    case OpFailure::kDeployFailed:
+      return fmt::format("{}: {}", what, e.message);
+    default:
+      return fmt::format("{} failed: {}", what, e.message);
+  }
+}
+
+// ---- the model ------------------------------------------------------------------------------
+
+json DeploymentModel(const pb::Deployment& d) {
+  json j{{"deploymentId", d.id()},
+         {"projectId", d.project_id()},
+         {"commitHash", d.commit_hash()},
+         {"status", d.status()},
+         {"terminal", d.terminal()},
+         {"createdAt", FormatIso(d.created_at_unix_ms())},
+         {"updatedAt", FormatIso(d.updated_at_unix_ms())},
+         {"lastSeq", d.last_seq()}};
+  if (!d.url().empty()) j["url"] = d.url();
+  if (!d.directory().empty()) j["directory"] = d.directory();
+  if (!d.stream_problem().empty()) j["streamProblem"] = d.stream_problem();
+  if (d.logs_size() > 0) j["logs"] = std::vector<std::string>(d.logs().begin(), d.logs().end());
+  if (d.logs_truncated()) j["logsTruncated"] = true;
+  return j;
+}
+
+json DeploymentModelSchema() {
+  auto str = [](const char* description) {
+    return json{{"type", "string"}, {"description", description}};
+  };
+  json properties{
+      {"deploymentId", str("The deployment's id")},
+      {"projectId", str("The project it belongs to")},
+      {"commitHash", str("Hash of the uploaded files; the URL is https://<commitHash>.backend.im")},
+      {"status", str("queued, committing, creating_namespace, creating_pvc, building, "
+                     "deploying, health_check, complete or failed")},
+      {"terminal", {{"type", "boolean"}, {"description", "True once complete or failed"}}},
+      {"createdAt", str("When it was created (ISO 8601, UTC)")},
+      {"updatedAt", str("When it last changed (ISO 8601, UTC)")},
+      {"lastSeq", {{"type", "integer"}, {"description", "The number of its newest event"}}},
+      {"url", str("The live URL (https); present once complete")},
+      {"directory", str("The local folder it was deployed from, when known")},
+      {"streamProblem", str("Present while the agent cannot follow the platform's live stream, "
+                            "or when the platform said something unusable")},
+      {"logs",
+       {{"type", "array"},
+        {"items", {{"type", "string"}}},
+        {"description",
+         "The platform's log lines, oldest first; absent when there are none "
+         "(history leaves them out)"}}},
+      {"logsTruncated",
+       {{"type", "boolean"},
+        {"description", "Present (true) when the logs were too long to return whole"}}}};
+  return json{{"type", "object"},
+              {"properties", std::move(properties)},
+              {"required",
+               {"deploymentId", "projectId", "commitHash", "status", "terminal", "createdAt",
+                "updatedAt", "lastSeq"}}};
+}
+
+json EventModel(const pb::DeploymentEvent& e) {
+  json j{{"deploymentId", e.deployment_id()},
+         {"seq", e.seq()},
+         {"status", e.status()},
+         {"logs", std::vector<std::string>(e.logs().begin(), e.logs().end())},
+         {"terminal", e.terminal()},
+         {"source", e.source()},
+         {"receivedAt", FormatIso(e.received_at_unix_ms())}};
+  if (!e.url().empty()) j["url"] = e.url();
+  return j;
+}
+
+json AuthModel(const pb::AuthStatusReply& a) {
+  json j{{"loggedIn", a.logged_in()}, {"apiUrl", a.api_url()}};
+  if (!a.logged_in()) return j;
+  j["canRefresh"] = a.can_refresh();
+  j["verified"] = a.verified();
+  if (!a.source().empty()) j["source"] = a.source();
+  if (!a.user_id().empty()) j["userId"] = a.user_id();
+  if (!a.email().empty()) j["email"] = a.email();
+  if (a.expires_at_unix_ms() > 0) j["expiresAt"] = FormatIso(a.expires_at_unix_ms());
+  return j;
+}
+
+json GenerateModel(const GenerateOutcome& g) {
+  json files = json::array();
+  for (const auto& [path, content] : g.files) {
+    files.push_back({{"path", path}, {"bytes", content.size()}});
+  }
+  json j{{"directory", g.directory},
+         {"files", std::move(files)},
+         {"written", g.report.written},
+         {"unchanged", g.report.unchanged}};
+  if (!g.project_id.empty()) j["projectId"] = g.project_id;
+  return j;
+}
+
+json DeployModel(const DeployOutcome& d) {
+  json j = DeploymentModel(d.deployment);
+  json skipped = json::array();
+  for (const auto& s : d.snapshot.skipped) {
+    skipped.push_back({{"path", s.path}, {"reason", s.reason}});
+  }
+  j["directory"] = d.directory;
+  j["fileCount"] = d.snapshot.files.size();
+  j["totalBytes"] = d.snapshot.total_bytes;
+  j["skipped"] = std::move(skipped);
+  return j;
+}
+
+// ---- plumbing -------------------------------------------------------------------------------
+
+Result<void, OpError> Operations::Connect() {
+  std::lock_guard lock(client_mu_);
+  if (auto s = client_.Connect(); !s.ok()) return Fail(OpFailure::kAgent, s.error().message);
+  return {};
+}
+
+OpError Operations::Classify(const grpc::ClientContext& ctx, const grpc::Status& status,
+                             CancelToken& cancel) const {
+  if (cancel.cancelled()) return Cancelled();
+  const std::string& msg = status.error_message();
+  const std::string platform_code = Metadata(ctx.GetServerTrailingMetadata(), wire::kErrorCodeKey);
+  switch (status.error_code()) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return Fail(OpFailure::kUsage, msg);
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return Fail(OpFailure::kAuth, msg);
+    case grpc::StatusCode::NOT_FOUND:
+      return Fail(OpFailure::kNotFound, msg);
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      if (!platform_code.empty()) return Fail(OpFailure::kPlatform, msg);
+      return Fail(OpFailure::kAgent, "the agent did not answer in time");
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::CANCELLED:
+      if (AgentClient::AgentGone(ctx, status)) {
+        return Fail(OpFailure::kAgent, fmt::format("lost the connection to the agent on {} ({})",
+                                                   client_.socket_path(), msg));
+      }
+      return Fail(OpFailure::kPlatform,
+                  fmt::format("Backend.im could not be reached ({}); try again in a minute", msg));
+    default:
+      return Fail(OpFailure::kPlatform, msg);
+  }
+}
+
+template <typename Request, typename Reply>
+OpResult<Reply> Operations::Unary(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                                               Reply*),
+                                  const Request& request, milliseconds timeout,
+                                  CancelToken& cancel) {
+  if (auto c = Connect(); !c.ok()) return c.error();
+  auto ctx = client_.NewContext(timeout);
+  if (!cancel.Attach(ctx.get())) return Cancelled();
+  Reply reply;
+  grpc::Status status = (client_.stub().*method)(ctx.get(), request, &reply);
+  cancel.Detach();
+  {
+    std::lock_guard lock(client_mu_);
+    client_.CheckReply(*ctx);
+  }
+  if (!status.ok()) return Classify(*ctx, status, cancel);
+  if (cancel.cancelled()) return Cancelled();
+  return reply;
+}
+
+Result<void, OpError> Operations::FinalOutcome(const pb::Deployment& d) {
+  if (d.status() == "failed") {
+    return Fail(OpFailure::kDeployFailed, fmt::format("deployment {} failed", d.id()));
+  }
+  if (d.status() == "complete") {
+    if (auto s = contract::CheckDeploymentUrl(d.url()); !s.ok()) {
+      std::string why = !d.stream_problem().empty() ? d.stream_problem()
+                        : d.url().empty()           ? std::string("the platform gave no URL")
+                                                    : s.error().message;
+      return Fail(OpFailure::kPlatform,
+                  fmt::format("deployment {} is complete on the platform, but it has no usable "
+                              "URL: {}",
+                              d.id(), why));
+    }
+  }
+  return {};
+}
+
+// ---- auth -----------------------------------------------------------------------------------
+
+OpResult<pb::AuthStatusReply> Operations::AuthStatus(bool verify, CancelToken& cancel) {
+  pb::AuthStatusRequest req;
+  req.set_verify(verify);
+  return Unary(&Stub::AuthStatus, req, kQuick, cancel);
+}
+
+OpResult<pb::AuthStatusReply> Operations::LoginWithToken(const std::string& token,
+                                                         CancelToken& cancel) {
+  pb::LoginWithTokenRequest req;
+  req.set_access_token(token);
+  return Unary(&Stub::LoginWithToken, req, kQuick, cancel);
+}
+
+OpResult<pb::LoginStartReply> Operations::LoginStart(CancelToken& cancel) {
+  return Unary(&Stub::LoginStart, pb::LoginStartRequest(), kQuick, cancel);
+}
+
+OpResult<pb::LoginCheckReply> Operations::LoginCheck(const std::string& login_id, int wait_seconds,
+                                                     CancelToken& cancel) {
+  pb::LoginCheckRequest req;
+  req.set_login_id(login_id);
+  req.set_wait_seconds(wait_seconds);
+  auto r = Unary(&Stub::LoginCheck, req, seconds(wait_seconds) + kQuick, cancel);
+  if (!r.ok() && r.error().kind == OpFailure::kNotFound) {
+    return Fail(OpFailure::kNotFound,
+                fmt::format("no login {} is in progress (the agent may have restarted); start "
+                            "again",
+                            login_id));
+  }
+  return r;
+}
+
+OpResult<bool> Operations::Logout(CancelToken& cancel) {
+  auto r = Unary(&Stub::Logout, pb::LogoutRequest(), kQuick, cancel);
+  if (!r.ok()) return r.error();
+  return r->was_logged_in();
+}
+
+// ---- generate -------------------------------------------------------------------------------
+
+OpResult<GenerateOutcome> Operations::Generate(const std::string& prompt, const std::string& dir,
+                                               bool force, CancelToken& cancel) {
+  // gRPC strings must be UTF-8; protobuf would otherwise log an error and send nothing useful.
+  if (!IsValidUtf8(prompt)) {
+    return Fail(OpFailure::kUsage,
+                "the prompt is not valid UTF-8; check your terminal's encoding (locale)");
+  }
+  // Before the platform is asked: a refused folder would waste the generate.
+  if (auto s = CheckOutputFolder(dir); !s.ok()) return Fail(OpFailure::kUsage, s.error().message);
+  pb::GenerateRequest req;
+  req.set_prompt(prompt);
+  auto reply = Unary(&Stub::Generate, req, kSlow, cancel);
+  if (!reply.ok()) return reply.error();
+
+  GenerateOutcome out;
+  out.directory = AbsolutePath(dir);
+  out.project_id = reply->project_id();
+  for (const auto& f : reply->files()) out.files[f.path()] = f.content();
+  if (static_cast<int>(out.files.size()) != reply->files_size()) {
+    return Fail(OpFailure::kPlatform,
+                "the platform's answer names a file twice; nothing was written");
+  }
+  // Ctrl-C now waits until the files and the project's metadata are in place, so it never
+  // leaves a staging folder or half a project behind.
+  interrupt::Deferred whole;
+  auto written = WriteProjectFiles(dir, out.files, force);
+  if (!written.ok()) {
+    // An unsafe name came from the platform, not from the caller.
+    if (written.error().code == ErrorCode::kInvalidArgument) {
+      return Fail(OpFailure::kPlatform, written.error().message);
+    }
+    return Local(written.error());
+  }
+  out.report = std::move(*written);
+  if (!out.project_id.empty()) {
+    if (auto s = SaveProjectMeta(dir, {out.project_id}); !s.ok()) {
+      return Fail(OpFailure::kLocalFiles,
+                  "wrote the files but cannot remember the project: " + s.error().message);
+    }
+  }
+  return out;
+}
+
+// ---- deploy ---------------------------------------------------------------------------------
+
+OpResult<DeployOutcome> Operations::Deploy(const std::string& dir, const std::string& project_id,
+                                           CancelToken& cancel) {
+  DeployOutcome out;
+  out.directory = AbsolutePath(dir);
+  auto snap = ReadProjectFiles(dir);
+  if (!snap.ok()) return Local(snap.error());
+  if (snap->files.empty()) {
+    return Fail(OpFailure::kUsage,
+                fmt::format("nothing to upload in {} (hidden files, caches and secrets are left "
+                            "out); generate a project first, or use the folder that holds "
+                            "main.py",
+                            out.directory));
+  }
+  std::string project = project_id;
+  if (project.empty()) {
+    if (auto meta = LoadProjectMeta(dir)) project = meta->project_id;
+  }
+  pb::DeployRequest req;
+  for (const auto& [path, content] : snap->files) {
+    auto* f = req.add_files();
+    f->set_path(path);
+    f->set_content(content);
+  }
+  req.set_project_id(project);
+  req.set_directory(out.directory);
+  auto reply = Unary(&Stub::Deploy, req, kSlow, cancel);
+  if (!reply.ok()) return reply.error();
+  out.deployment = reply->deployment();
+  out.snapshot = std::move(*snap);
+  const auto& d = out.deployment;
+  if (!d.project_id().empty() && d.project_id() != project) {
+    if (auto s = SaveProjectMeta(dir, {d.project_id()}); !s.ok()) {
+      out.note = "cannot remember the project id: " + s.error().message;
+    }
+  }
+  return out;
+}
+
+// ---- watch, status, history -----------------------------------------------------------------
+
+OpResult<WatchOutcome> Operations::Watch(const std::string& id, int64_t after_seq,
+                                         milliseconds timeout, const WatchHooks& hooks,
+                                         CancelToken& cancel) {
+  if (auto c = Connect(); !c.ok()) return c.error();
+  const bool limited = timeout.count() > 0;
+  const auto deadline = std::chrono::system_clock::now() + timeout;
+  WatchOutcome out;
+  bool ended = false;
+  for (;;) {
+    pb::WatchRequest req;
+    req.set_deployment_id(id);
+    req.set_after_seq(after_seq);
+    auto ctx = client_.NewContext(milliseconds(0));
+    if (limited) ctx->set_deadline(deadline);
+    if (!cancel.Attach(ctx.get())) return Cancelled();
+    auto reader = client_.stub().Watch(ctx.get(), req);
+    pb::DeploymentEvent ev;
+    bool checked = false;
+    while (reader->Read(&ev)) {
+      if (!checked) {
+        std::lock_guard lock(client_mu_);
+        client_.CheckReply(*ctx);
+        checked = true;
+      }
+      hooks.on_event(ev);
+      after_seq = ev.seq();
+      if (ev.terminal()) ended = true;
+    }
+    grpc::Status st = reader->Finish();
+    cancel.Detach();
+    if (cancel.cancelled()) return Cancelled();
+    if (st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && limited) {
+      out.timed_out = !ended;
+      break;
+    }
+    // The agent went away mid-stream: when another takes its place (the systemd unit taking
+    // over, or restarting it), follow on there from the last event seen.
+    if (!st.ok() && !ended && AgentClient::AgentGone(*ctx, st)) {
+      std::lock_guard lock(client_mu_);
+      if (client_.Reconnect(kReattachGrace)) {
+        if (hooks.on_reattach) hooks.on_reattach();
+        continue;
+      }
+    }
+    if (!st.ok()) return Classify(*ctx, st, cancel);
+    break;
+  }
+  if (!ended && !out.timed_out) {
+    return Fail(OpFailure::kAgent,
+                fmt::format("the stream of {} ended before the deployment did", id));
+  }
+  // The agent's store has the whole story, logs included, whatever the stream delivered.
+  auto d = Status(id, cancel);
+  if (!d.ok()) return d.error();
+  out.deployment = std::move(*d);
+  return out;
+}
+
+OpResult<pb::Deployment> Operations::Status(const std::string& id, CancelToken& cancel) {
+  pb::StatusRequest req;
+  req.set_deployment_id(id);
+  return Unary(&Stub::Status, req, kQuick, cancel);
+}
+
+OpResult<std::vector<pb::Deployment>> Operations::History(const std::string& project_id, int limit,
+                                                          CancelToken& cancel) {
+  pb::HistoryRequest req;
+  req.set_project_id(project_id);
+  req.set_limit(limit);
+  auto reply = Unary(&Stub::History, req, kQuick, cancel);
+  if (!reply.ok()) return reply.error();
+  return std::vector<pb::Deployment>(reply->deployments().begin(), reply->deployments().end());
+}
+
+}  // namespace bim::ctl

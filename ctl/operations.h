@@ -1,0 +1,164 @@
+#pragma once
+// Operations: everything backend-im does for a person or an assistant, written once. The CLI
+// (commands.cc) and the MCP server (mcp_tools.cc) only translate: they parse their input, call
+// an operation, and render its result, text or --json for the CLI and structuredContent for
+// MCP, both through the one model of a deployment below. A new command or tool is then an
+// operation (if it is new at all) plus a presenter.
+//
+// Failures are classified once (OpFailure), from the agent's gRPC status and its error code
+// metadata; the CLI maps the class to an exit code (ExitCodeFor) and MCP to an error result
+// whose text says what the model should do next (ToolErrorText).
+//
+// Each operation takes a CancelToken: MCP cancels a request through it (notifications/cancelled),
+// the CLI on Ctrl-C; a cancel interrupts the gRPC call in flight at once.
+
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "backend_im/v1/agent.grpc.pb.h"
+#include "common/contract.h"
+#include "common/result.h"
+#include "ctl/agent_client.h"
+#include "ctl/mcp_cancel_token.h"
+#include "ctl/project_files.h"
+
+namespace bim::ctl {
+
+using CancelToken = McpCancelToken;
+
+// Why an operation failed. Each class has one exit code and one kind of advice.
+enum class OpFailure {
+  kUsage,         // the caller's input (exit 2)
+  kAuth,          // not logged in, or the login was refused (exit 3)
+  kAgent,         // the agent cannot be reached, went away, or did not answer (exit 4)
+  kPlatform,      // the platform failed, refused or answered outside the contract (exit 5)
+  kLocalFiles,    // local files: unreadable, unwritable, refused folder (exit 6)
+  kConflict,      // local files differ from generated ones; nothing written (exit 6)
+  kNotFound,      // no such deployment or login (exit 7)
+  kDeployFailed,  // the deployment itself failed (exit 1)
+  kCancelled,     // cancelled by the caller (exit 130)
+};
+
+struct OpError {
+  OpFailure kind = OpFailure::kPlatform;
+  std::string message;  // what happened, without the operation's name
+};
+
+template <typename T>
+using OpResult = Result<T, OpError>;
+
+int ExitCodeFor(OpFailure kind);
+// "<what> failed: <message>", followed by what a model should do next for this kind of failure.
+std::string ToolErrorText(const OpError& e, const std::string& what);
+
+// ---- the one model of a deployment -------------------------------------------------------
+// Field names shared by `--json` and MCP's structuredContent. Fields without a value are left
+// out, never null (one JSON type per field): url until complete, directory when unknown,
+// streamProblem when the stream is healthy.
+//   deploymentId projectId commitHash status terminal createdAt updatedAt lastSeq
+//   url? directory? streamProblem? logs? logsTruncated?
+nlohmann::json DeploymentModel(const backend_im::v1::Deployment& d);
+// Its JSON Schema (every field above; logs and logsTruncated optional).
+nlohmann::json DeploymentModelSchema();
+//   deploymentId seq status logs terminal source receivedAt url?
+nlohmann::json EventModel(const backend_im::v1::DeploymentEvent& e);
+//   loggedIn apiUrl canRefresh? verified? source? userId? email? expiresAt?
+nlohmann::json AuthModel(const backend_im::v1::AuthStatusReply& a);
+
+// ---- operations ---------------------------------------------------------------------------
+
+struct GenerateOutcome {
+  std::string directory;  // absolute
+  std::string project_id;
+  contract::FileMap files;
+  WriteReport report;
+};
+
+struct DeployOutcome {
+  backend_im::v1::Deployment deployment;
+  ProjectSnapshot snapshot;
+  std::string directory;  // absolute
+  std::string note;       // a warning worth showing (e.g. the project id not remembered)
+};
+
+struct WatchOutcome {
+  // The deployment as the agent's store has it at the end (logs included).
+  backend_im::v1::Deployment deployment;
+  bool timed_out = false;  // the wait's time limit came first
+};
+
+//   directory projectId? files[{path, bytes}] written unchanged
+nlohmann::json GenerateModel(const GenerateOutcome& g);
+//   DeploymentModel's fields, and fileCount totalBytes skipped[{path, reason}]
+nlohmann::json DeployModel(const DeployOutcome& d);
+
+class Operations {
+ public:
+  explicit Operations(AgentClient& client) : client_(client) {}
+
+  // Auth.
+  OpResult<backend_im::v1::AuthStatusReply> AuthStatus(bool verify, CancelToken& cancel);
+  OpResult<backend_im::v1::AuthStatusReply> LoginWithToken(const std::string& token,
+                                                           CancelToken& cancel);
+  OpResult<backend_im::v1::LoginStartReply> LoginStart(CancelToken& cancel);
+  OpResult<backend_im::v1::LoginCheckReply> LoginCheck(const std::string& login_id,
+                                                       int wait_seconds, CancelToken& cancel);
+  OpResult<bool> Logout(CancelToken& cancel);  // whether someone was logged in
+
+  // Generates from prompt and writes the files into dir (see WriteProjectFiles), remembering the
+  // platform's project in the folder. The folder is checked before the platform is asked.
+  // Between the answer and the files being in place, Ctrl-C waits (interrupt::Deferred).
+  OpResult<GenerateOutcome> Generate(const std::string& prompt, const std::string& dir, bool force,
+                                     CancelToken& cancel);
+
+  // Reads the project in dir (ReadProjectFiles), uploads it to project_id (default: the one
+  // remembered in the folder) and remembers the project the platform chose.
+  OpResult<DeployOutcome> Deploy(const std::string& dir, const std::string& project_id,
+                                 CancelToken& cancel);
+
+  // Follows a deployment until it is complete or failed, or until timeout (zero: no limit),
+  // calling hooks.on_event for each event after after_seq. Follows a replacement agent when the
+  // agent goes away mid-stream. The outcome holds the stored deployment; a complete deployment
+  // without a usable URL is a platform error, a failed one is kDeployFailed only for callers
+  // that ask (see FinalOutcome).
+  struct WatchHooks {
+    std::function<void(const backend_im::v1::DeploymentEvent&)> on_event;
+    std::function<void()> on_reattach;  // the agent was replaced; following on there
+  };
+  OpResult<WatchOutcome> Watch(const std::string& id, int64_t after_seq,
+                               std::chrono::milliseconds timeout, const WatchHooks& hooks,
+                               CancelToken& cancel);
+
+  OpResult<backend_im::v1::Deployment> Status(const std::string& id, CancelToken& cancel);
+  OpResult<std::vector<backend_im::v1::Deployment>> History(const std::string& project_id,
+                                                            int limit, CancelToken& cancel);
+
+  // How a deployment that has ended ended, for every front end: ok when complete with an https
+  // URL; kDeployFailed when failed; kPlatform when complete without a usable URL (the URL
+  // policy). Not terminal: ok.
+  static Result<void, OpError> FinalOutcome(const backend_im::v1::Deployment& d);
+
+  AgentClient& client() { return client_; }
+
+ private:
+  Result<void, OpError> Connect();
+  // One unary call under the cancel token; the agent's failure classified.
+  template <typename Request, typename Reply>
+  OpResult<Reply> Unary(grpc::Status (backend_im::v1::Agent::Stub::*method)(grpc::ClientContext*,
+                                                                            const Request&, Reply*),
+                        const Request& request, std::chrono::milliseconds timeout,
+                        CancelToken& cancel);
+  OpError Classify(const grpc::ClientContext& ctx, const grpc::Status& status,
+                   CancelToken& cancel) const;
+
+  AgentClient& client_;
+  // Guards client_'s own state (Connect, CheckReply, Reconnect): MCP runs operations on several
+  // threads at once. The gRPC stub itself is thread-safe.
+  std::mutex client_mu_;
+};
+
+}  // namespace bim::ctl
