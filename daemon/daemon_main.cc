@@ -232,7 +232,7 @@ int RunDaemon(const DaemonOptions& options) {
   StdRandom random;
   StopSignal stop;
   CurlHttpClient http(ca_file);
-  PlatformClient platform(api_url, http, random, stop, RetryPolicy{}, api_url_source);
+  PlatformClient platform(api_url, http, clock, random, stop, RetryPolicy{}, api_url_source);
   if (!platform.url_problem().ok()) log::Error("{}", platform.url_problem().error().message);
   DeploymentStore store(**db, clock);
   TokenStore tokens(**db);

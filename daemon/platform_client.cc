@@ -63,9 +63,15 @@ Status ValidateApiUrl(const std::string& url) {
   return OkStatus();
 }
 
-PlatformClient::PlatformClient(std::string base_url, HttpClient& http, Random& random,
-                               StopSignal& stop, RetryPolicy policy, const std::string& url_source)
-    : base_url_(std::move(base_url)), http_(http), random_(random), stop_(stop), policy_(policy) {
+PlatformClient::PlatformClient(std::string base_url, HttpClient& http, const Clock& clock,
+                               Random& random, StopSignal& stop, RetryPolicy policy,
+                               const std::string& url_source)
+    : base_url_(std::move(base_url)),
+      http_(http),
+      clock_(clock),
+      random_(random),
+      stop_(stop),
+      policy_(policy) {
   while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
   if (auto s = ValidateApiUrl(base_url_); !s.ok()) {
     url_problem_ = Error(
@@ -79,7 +85,7 @@ PlatformClient::PlatformClient(std::string base_url, HttpClient& http, Random& r
 Result<HttpResponse> PlatformClient::Execute(HttpRequest request) {
   if (!url_problem_.ok()) return url_problem_.error();
   Backoff backoff(policy_.base_delay, policy_.max_delay, random_);
-  auto started = std::chrono::steady_clock::now();
+  auto started = clock_.Steady();
   Error last(ErrorCode::kUnavailable, "no attempt made");
   for (int attempt = 1;; ++attempt) {
     auto r = http_.Send(request);
@@ -95,7 +101,7 @@ Result<HttpResponse> PlatformClient::Execute(HttpRequest request) {
       if (r.error().code == ErrorCode::kProtocol) return r.error();
       last = r.error();
     }
-    auto spent = std::chrono::steady_clock::now() - started;
+    auto spent = clock_.Steady() - started;
     if (attempt >= policy_.max_attempts || spent + delay > policy_.total_budget) break;
     log::Info("{} {}: {}; retry {} in {} ms", request.method, request.url, last.message, attempt,
               delay.count());

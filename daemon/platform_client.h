@@ -42,8 +42,9 @@ class PlatformClient {
  public:
   // url_source says where base_url came from (e.g. "BACKEND_IM_API_URL"), for the message when
   // the URL is refused.
-  PlatformClient(std::string base_url, HttpClient& http, Random& random, StopSignal& stop,
-                 RetryPolicy policy = {}, const std::string& url_source = "");
+  // clock times the retry budget; the waits between attempts are stop's.
+  PlatformClient(std::string base_url, HttpClient& http, const Clock& clock, Random& random,
+                 StopSignal& stop, RetryPolicy policy = {}, const std::string& url_source = "");
 
   const std::string& base_url() const { return base_url_; }
   // Why the base URL was refused, with what to do; ok when it is usable.
@@ -72,6 +73,7 @@ class PlatformClient {
 
   std::string base_url_;
   HttpClient& http_;
+  const Clock& clock_;
   Random& random_;
   StopSignal& stop_;
   RetryPolicy policy_;

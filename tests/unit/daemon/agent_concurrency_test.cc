@@ -50,7 +50,7 @@ struct Rig {
   StdRandom random;
   StopSignal stop;
   CurlHttpClient http;
-  PlatformClient platform{mock.http_url(), http, random, stop};
+  PlatformClient platform{mock.http_url(), http, clock, random, stop};
   std::unique_ptr<Database> db = std::move(Database::Open(dir / "agent.db").value());
   DeploymentStore store{*db, clock};
   TokenStore tokens{*db};

@@ -23,7 +23,7 @@ struct Rig {
   StdRandom random;
   StopSignal stop;
   CurlHttpClient http;
-  PlatformClient platform{mock.http_url(), http, random, stop};
+  PlatformClient platform{mock.http_url(), http, clock, random, stop};
   std::unique_ptr<Database> db = std::move(Database::Open(dir / "agent.db").value());
   TokenStore tokens{*db};
   AuthManager auth{platform, tokens, clock, random, stop, ""};
@@ -64,7 +64,7 @@ TEST_CASE("a 401 for a token the clock thinks is fresh gets one refresh and one 
   StdRandom random;
   StopSignal stop;
   CurlHttpClient http;
-  PlatformClient platform{mock.http_url(), http, random, stop};
+  PlatformClient platform{mock.http_url(), http, clock, random, stop};
   auto db = Database::Open(dir / "agent.db");
   REQUIRE(db.ok());
   TokenStore tokens{**db};
