@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #include <thread>
 
 #include "common/backoff.h"
@@ -11,6 +12,9 @@
 
 namespace bim::daemon {
 namespace {
+
+// Longer than any retry budget: a Retry-After past it is only compared, never waited.
+constexpr std::chrono::seconds kLongestWait = std::chrono::hours(24);
 
 bool Retryable(long status) {
   return status == 429 || status == 502 || status == 503 || status == 504;
@@ -85,15 +89,18 @@ PlatformClient::PlatformClient(std::string base_url, HttpClient& http, const Clo
 Result<HttpResponse> PlatformClient::Execute(HttpRequest request) {
   if (!url_problem_.ok()) return url_problem_.error();
   Backoff backoff(policy_.base_delay, policy_.max_delay, random_);
-  auto started = clock_.Steady();
+  const auto started = clock_.Steady();
   Error last(ErrorCode::kUnavailable, "no attempt made");
   for (int attempt = 1;; ++attempt) {
     auto r = http_.Send(request);
     std::chrono::milliseconds delay = backoff.Next();
+    std::optional<int64_t> asked;  // the wait the platform asked for, in seconds
     if (r.ok()) {
       if (!Retryable(r->status)) return r;
       if (r->retry_after_seconds) {
-        delay = std::chrono::seconds(std::clamp<int64_t>(*r->retry_after_seconds, 1, 60));
+        // "Retry at once" would only bring the same answer back sooner.
+        asked = std::max<int64_t>(*r->retry_after_seconds, 1);
+        delay = std::chrono::seconds(std::min<int64_t>(*asked, kLongestWait.count()));
       }
       last = ErrorFromResponse(*r, request.method + " " + request.url);
     } else {
@@ -101,8 +108,13 @@ Result<HttpResponse> PlatformClient::Execute(HttpRequest request) {
       if (r.error().code == ErrorCode::kProtocol) return r.error();
       last = r.error();
     }
-    auto spent = clock_.Steady() - started;
-    if (attempt >= policy_.max_attempts || spent + delay > policy_.total_budget) break;
+    if (attempt >= policy_.max_attempts ||
+        clock_.Steady() + delay >= started + policy_.total_budget) {
+      // Retrying sooner than asked would be refused again, and the caller is not kept waiting
+      // past the budget: say when the platform will take the request, so the user can decide.
+      if (asked) last.message += fmt::format("; the platform asks to retry in {} s", *asked);
+      break;
+    }
     log::Info("{} {}: {}; retry {} in {} ms", request.method, request.url, last.message, attempt,
               delay.count());
     if (!stop_.SleepFor(delay)) return Error(ErrorCode::kCancelled, "the agent is stopping");

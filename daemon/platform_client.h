@@ -2,7 +2,10 @@
 // The Backend.im REST API (docs/API_CONTRACTS.md) as typed calls.
 //
 // Retries: connection errors, timeouts, 429, 502, 503 and 504 are retried with jittered
-// exponential backoff, honouring Retry-After (clamped to 1..60 s), up to a total budget. POST
+// exponential backoff, up to a total budget (60 s). A Retry-After is waited for (at least 1 s)
+// when the wait fits in what is left of the budget; a longer one is not shortened, since the
+// platform would only refuse again: the call ends at once with the platform's error and "the
+// platform asks to retry in N s", so the person decides whether to wait. POST
 // /api/deploy carries an Idempotency-Key, the same on every retry, so a retry after a lost
 // response never makes a second deployment. Other statuses come back as Errors whose message
 // is the platform's own (from its {"error","message"} body) when it sent one, cut to

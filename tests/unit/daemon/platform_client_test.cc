@@ -1,0 +1,121 @@
+// PlatformClient's retries over a scripted HTTP client and a simulated clock: each answer may
+// move the clock on, so a test can say "that took 35 s" without waiting for it.
+#include "daemon/platform_client.h"
+
+#include <doctest/doctest.h>
+
+#include <deque>
+
+#include "common/clock.h"
+#include "common/random.h"
+#include "common/stop_signal.h"
+
+using namespace bim;
+using namespace bim::daemon;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+namespace {
+
+// Answers from a script, in order, moving the clock on by each answer's `takes`.
+class ScriptedHttp final : public HttpClient {
+ public:
+  struct Answer {
+    Result<HttpResponse> response;
+    milliseconds takes{0};
+  };
+
+  explicit ScriptedHttp(FakeClock& clock) : clock_(clock) {}
+
+  void Add(Result<HttpResponse> response, milliseconds takes = milliseconds(0)) {
+    script_.push_back(Answer{std::move(response), takes});
+  }
+
+  Result<HttpResponse> Send(const HttpRequest& request) override {
+    sent.push_back(request);
+    REQUIRE_MESSAGE(!script_.empty(), "a request the script has no answer for");
+    Answer a = std::move(script_.front());
+    script_.pop_front();
+    clock_.Advance(a.takes);
+    return std::move(a.response);
+  }
+
+  std::vector<HttpRequest> sent;
+
+ private:
+  FakeClock& clock_;
+  std::deque<Answer> script_;
+};
+
+HttpResponse Busy(long status, std::optional<int64_t> retry_after) {
+  HttpResponse r;
+  r.status = status;
+  r.body = R"({"error":"rate_limited","message":"slow down"})";
+  r.retry_after_seconds = retry_after;
+  return r;
+}
+
+HttpResponse Verified() {
+  HttpResponse r;
+  r.status = 200;
+  r.body = R"({"valid":true,"userId":"u","email":"e@example.com"})";
+  return r;
+}
+
+struct Rig {
+  FakeClock clock;
+  ScriptedHttp http{clock};
+  StdRandom random;
+  StopSignal stop;
+  PlatformClient platform{"http://127.0.0.1:1", http, clock, random, stop};
+};
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("a Retry-After of 60 s ends the call at once, saying when the platform wants a retry") {
+  Rig r;
+  r.http.Add(Busy(429, 60));
+  auto started = std::chrono::steady_clock::now();
+  auto v = r.platform.Verify("t");
+  REQUIRE_FALSE(v.ok());
+  CHECK(r.http.sent.size() == 1);
+  CHECK(v.error().code == ErrorCode::kRateLimited);
+  CHECK_MESSAGE(Contains(v.error().message, "the platform asks to retry in 60 s"),
+                v.error().message);
+  CHECK(Contains(v.error().message, "slow down"));                 // the platform's own words stay
+  CHECK(std::chrono::steady_clock::now() - started < seconds(1));  // and nothing waited for it
+}
+
+TEST_CASE("a Retry-After that would outlast what is left of the budget is not waited for") {
+  Rig r;
+  r.http.Add(Busy(503, 30), seconds(35));  // 35 s spent, 25 s of the budget left
+  auto v = r.platform.Verify("t");
+  REQUIRE_FALSE(v.ok());
+  CHECK(r.http.sent.size() == 1);
+  CHECK(v.error().code == ErrorCode::kUnavailable);
+  CHECK_MESSAGE(Contains(v.error().message, "the platform asks to retry in 30 s"),
+                v.error().message);
+}
+
+TEST_CASE("a Retry-After that fits in the budget is waited for, then the call is retried") {
+  Rig r;
+  r.http.Add(Busy(429, 1), seconds(50));  // 1 s more still fits in the 60 s budget
+  r.http.Add(Verified());
+  auto v = r.platform.Verify("t");
+  REQUIRE_MESSAGE(v.ok(), v.error().message);
+  CHECK(r.http.sent.size() == 2);
+}
+
+TEST_CASE("a Retry-After of 0 is waited as 1 s, not taken as a reason to hammer the platform") {
+  Rig r;
+  r.http.Add(Busy(503, 0));
+  r.http.Add(Verified());
+  auto started = std::chrono::steady_clock::now();
+  auto v = r.platform.Verify("t");
+  REQUIRE(v.ok());
+  CHECK(std::chrono::steady_clock::now() - started >= milliseconds(900));
+}
