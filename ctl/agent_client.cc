@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -207,7 +208,13 @@ Status AgentClient::Connect() {
 
 std::unique_ptr<grpc::ClientContext> AgentClient::NewContext(std::chrono::milliseconds timeout) {
   auto ctx = std::make_unique<grpc::ClientContext>();
-  if (timeout.count() > 0) ctx->set_deadline(std::chrono::system_clock::now() + timeout);
+  if (timeout.count() > 0) {
+    // A cap, never a longer wait, and streams (no deadline) keep none.
+    if (long long cap = std::atoll(Env("BACKEND_IM_CALL_TIMEOUT_MS").c_str()); cap > 0) {
+      timeout = std::min(timeout, std::chrono::milliseconds(cap));
+    }
+    ctx->set_deadline(std::chrono::system_clock::now() + timeout);
+  }
   return ctx;
 }
 

@@ -55,7 +55,9 @@ class AgentClient {
   backend_im::v1::Agent::Stub& stub() { return *stub_; }
   const std::string& socket_path() const { return socket_path_; }
 
-  // A context with a deadline (none when timeout is zero).
+  // A context with a deadline (none when timeout is zero). BACKEND_IM_CALL_TIMEOUT_MS, when set,
+  // caps every deadline, so that a command gives up sooner (tests use it to outlast a platform
+  // made slow on purpose without waiting for the 30 s default).
   std::unique_ptr<grpc::ClientContext> NewContext(std::chrono::milliseconds timeout);
   // Looks at a finished call's metadata for version skew.
   void CheckReply(const grpc::ClientContext& ctx);
