@@ -100,13 +100,13 @@ std::vector<std::string> Agent::WatchedDeployments() {
   return out;
 }
 
-Result<contract::GenerateResponse> Agent::Generate(const std::string& prompt) {
+Result<contract::GenerateResponse> Agent::Generate(const std::string& prompt, Deadline deadline) {
   if (prompt.find_first_not_of(" \t\r\n") == std::string::npos) {
     return Error(ErrorCode::kInvalidArgument,
                  "the prompt is empty: say what the backend should do");
   }
   return deps_.auth.Call<contract::GenerateResponse>(
-      [&](const std::string& token) { return deps_.platform.Generate(token, prompt); });
+      [&](const std::string& token) { return deps_.platform.Generate(token, prompt, deadline); });
 }
 
 namespace {
@@ -130,8 +130,8 @@ bool Definitive(const Error& e) {
 }  // namespace
 
 Result<DeploymentRecord> Agent::Deploy(const contract::FileMap& files,
-                                       const std::string& project_id,
-                                       const std::string& directory) {
+                                       const std::string& project_id, const std::string& directory,
+                                       Deadline deadline) {
   if (files.empty()) {
     return Error(ErrorCode::kInvalidArgument, "there are no files to deploy");
   }
@@ -157,14 +157,14 @@ Result<DeploymentRecord> Agent::Deploy(const contract::FileMap& files,
                    "cannot record the deploy before sending it: " + s.error().message);
     }
   }
-  return Create(pending, req);
+  return Create(pending, req, deadline);
 }
 
 Result<DeploymentRecord> Agent::Create(const PendingDeploy& pending,
-                                       const contract::DeployRequest& req) {
+                                       const contract::DeployRequest& req, Deadline deadline) {
   // One key for every retry of this one deploy: the platform makes at most one deployment.
   auto r = deps_.auth.Call<contract::DeployResponse>([&](const std::string& token) {
-    return deps_.platform.Deploy(token, req, pending.idempotency_key);
+    return deps_.platform.Deploy(token, req, pending.idempotency_key, deadline);
   });
   if (!r.ok()) {
     if (Definitive(r.error())) (void)deps_.store.RemovePending(pending.idempotency_key);
@@ -196,7 +196,7 @@ Result<DeploymentRecord> Agent::Create(const PendingDeploy& pending,
                                              d.id, s.error().message));
   }
   log::Info("deployment {} created for project {} (commit {})", d.id, d.project_id, d.commit_hash);
-  if (contract::IsTerminal(r->status)) RecordEnded(d.id, r->status);
+  if (contract::IsTerminal(r->status)) RecordEnded(d.id, r->status, deadline);
   EnsureWatching(d);
   auto stored = deps_.store.Get(d.id);
   if (!stored.ok() || !*stored) return d;
@@ -207,9 +207,9 @@ Result<DeploymentRecord> Agent::Create(const PendingDeploy& pending,
 // for it would wait for ever. The status answer has the URL and the logs; when it cannot be had,
 // a failed answer is stored as it is, and a complete one is left to the watcher, which asks until
 // it has the URL (a complete deployment is shown with its URL or as a platform error).
-void Agent::RecordEnded(const std::string& id, contract::Stage answered) {
+void Agent::RecordEnded(const std::string& id, contract::Stage answered, Deadline deadline) {
   auto s = deps_.auth.Call<contract::StatusResponse>(
-      [&](const std::string& token) { return deps_.platform.Status(token, id); });
+      [&](const std::string& token) { return deps_.platform.Status(token, id, deadline); });
   std::optional<NewEvent> end;
   if (s.ok() && contract::IsTerminal(s->status)) {
     end = PlatformEvent(id, s->status, s->logs, s->url, "poll", s->seq);
@@ -251,12 +251,12 @@ void Agent::ResumePendingDeploys() {
     }
     log::Info("sending an unanswered deploy of project {} (commit {}) again, with its key",
               p.project_id.empty() ? "(new)" : p.project_id, p.commit_hash);
-    auto d = Create(p, *req);
+    auto d = Create(p, *req, kNoDeadline);
     if (!d.ok()) log::Warn("the unanswered deploy is still unanswered: {}", d.error().message);
   }
 }
 
-Result<DeploymentRecord> Agent::Find(const std::string& id) {
+Result<DeploymentRecord> Agent::Find(const std::string& id, Deadline deadline) {
   if (auto s = contract::ValidateId(id); !s.ok()) return s.error();
   auto local = deps_.store.Get(id);
   if (!local.ok()) return local.error();
@@ -280,7 +280,7 @@ Result<DeploymentRecord> Agent::Find(const std::string& id) {
     return **local;
   }
   auto s = deps_.auth.Call<contract::StatusResponse>(
-      [&](const std::string& token) { return deps_.platform.Status(token, id); });
+      [&](const std::string& token) { return deps_.platform.Status(token, id, deadline); });
   if (!s.ok()) {
     if (s.error().code == ErrorCode::kNotFound) {
       return Error(ErrorCode::kNotFound,

@@ -3,7 +3,9 @@
 // wire; tests could drive it directly.
 //
 // Owns the watchers (one DeploymentWatcher per deployment not yet terminal) and resumes them on
-// start. Calls block; they are made from the service's worker threads.
+// start. Calls block; they are made from the service's worker threads. A call that asks the
+// platform takes the caller's Deadline and gives up by it with a platform timeout
+// (PlatformClient), so a slow platform is never mistaken for a slow agent.
 
 #include <atomic>
 #include <chrono>
@@ -53,17 +55,19 @@ class Agent {
   // Stops every watcher thread (after deps.stop was signalled).
   void StopWatching();
 
-  Result<contract::GenerateResponse> Generate(const std::string& prompt);
+  Result<contract::GenerateResponse> Generate(const std::string& prompt,
+                                              Deadline deadline = kNoDeadline);
   // Records the create (its Idempotency-Key and body) before sending it, so that an agent that
-  // dies before the answer is recorded sends the same create again when it next starts.
+  // dies before the answer is recorded sends the same create again when it next starts; one cut
+  // off by the deadline is among those.
   Result<DeploymentRecord> Deploy(const contract::FileMap& files, const std::string& project_id,
-                                  const std::string& directory);
+                                  const std::string& directory, Deadline deadline = kNoDeadline);
   // Sends every unanswered create again, with its key, and records what the platform made.
   // Blocks while the platform is slow: the daemon calls it from a thread of its own.
   void ResumePendingDeploys();
   // From the store; a deployment the store does not know is looked up on the platform, recorded
   // and followed.
-  Result<DeploymentRecord> Find(const std::string& id);
+  Result<DeploymentRecord> Find(const std::string& id, Deadline deadline = kNoDeadline);
   std::vector<std::string> WatchedDeployments();
   // Reports the current activity through report_status.
   void ReportStatus();
@@ -72,12 +76,14 @@ class Agent {
   WatchHub& hub() { return deps_.hub; }
   AuthManager& auth() { return deps_.auth; }
   const std::string& api_url() const { return deps_.platform.base_url(); }
+  const Clock& clock() const { return deps_.clock; }
 
  private:
   void EnsureWatching(const DeploymentRecord& record);
-  Result<DeploymentRecord> Create(const PendingDeploy& pending, const contract::DeployRequest& req);
+  Result<DeploymentRecord> Create(const PendingDeploy& pending, const contract::DeployRequest& req,
+                                  Deadline deadline);
   // Stores how a deployment that the platform's deploy answer says has ended, ended.
-  void RecordEnded(const std::string& id, contract::Stage answered);
+  void RecordEnded(const std::string& id, contract::Stage answered, Deadline deadline);
 
   AgentDeps deps_;
   std::mutex mu_;

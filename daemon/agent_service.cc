@@ -57,6 +57,18 @@ grpc::Status ToGrpcStatus(const bim::Status& s) {
 
 namespace {
 
+// The caller's gRPC deadline on the agent's clock, less a margin for the reply to travel: the
+// platform work of a call ends first, so the caller hears that the platform was slow rather
+// than that its own deadline passed ("the agent did not answer in time").
+Deadline CallDeadline(const grpc::CallbackServerContext* ctx, const Clock& clock) {
+  auto at = ctx->deadline();
+  if (at == std::chrono::system_clock::time_point::max()) return kNoDeadline;
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(at - std::chrono::system_clock::now());
+  auto margin = std::min<std::chrono::milliseconds>(std::chrono::seconds(1), left / 4);
+  return clock.Steady() + (left - margin);
+}
+
 void FillEvent(const EventRecord& e, pb::DeploymentEvent* out) {
   out->set_deployment_id(e.deployment_id);
   out->set_seq(e.seq);
@@ -314,10 +326,11 @@ grpc::ServerUnaryReactor* AgentService::AuthStatus(grpc::CallbackServerContext* 
                                                    const pb::AuthStatusRequest* req,
                                                    pb::AuthStatusReply* resp) {
   bool verify = req->verify();
-  return OnWorker(ctx, [this, verify, resp]() -> bim::Status {
+  Deadline deadline = CallDeadline(ctx, agent_.clock());
+  return OnWorker(ctx, [this, verify, deadline, resp]() -> bim::Status {
     AuthState s = agent_.auth().State();
     if (verify && s.logged_in) {
-      auto v = agent_.auth().Verify();
+      auto v = agent_.auth().Verify(deadline);
       if (!v.ok()) return v.error();
       s = *v;
       resp->set_verified(true);
@@ -401,8 +414,9 @@ grpc::ServerUnaryReactor* AgentService::Generate(grpc::CallbackServerContext* ct
                                                  const pb::GenerateRequest* req,
                                                  pb::GenerateReply* resp) {
   std::string prompt = req->prompt();
-  return OnWorker(ctx, [this, prompt, resp]() -> bim::Status {
-    auto g = agent_.Generate(prompt);
+  Deadline deadline = CallDeadline(ctx, agent_.clock());
+  return OnWorker(ctx, [this, prompt, deadline, resp]() -> bim::Status {
+    auto g = agent_.Generate(prompt, deadline);
     if (!g.ok()) return g.error();
     for (const auto& [path, content] : g->files) {
       auto* f = resp->add_files();
@@ -417,14 +431,15 @@ grpc::ServerUnaryReactor* AgentService::Generate(grpc::CallbackServerContext* ct
 grpc::ServerUnaryReactor* AgentService::Deploy(grpc::CallbackServerContext* ctx,
                                                const pb::DeployRequest* req,
                                                pb::DeployReply* resp) {
-  return OnWorker(ctx, [this, req, resp]() -> bim::Status {
+  Deadline deadline = CallDeadline(ctx, agent_.clock());
+  return OnWorker(ctx, [this, req, deadline, resp]() -> bim::Status {
     contract::FileMap files;
     for (const auto& f : req->files()) {
       if (!files.emplace(f.path(), f.content()).second) {
         return Error(ErrorCode::kInvalidArgument, "the upload names " + f.path() + " twice");
       }
     }
-    auto d = agent_.Deploy(files, req->project_id(), req->directory());
+    auto d = agent_.Deploy(files, req->project_id(), req->directory(), deadline);
     if (!d.ok()) return d.error();
     return FillDeployment(*d, /*with_logs=*/false, resp->mutable_deployment());
   });
@@ -433,8 +448,9 @@ grpc::ServerUnaryReactor* AgentService::Deploy(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* AgentService::Status(grpc::CallbackServerContext* ctx,
                                                const pb::StatusRequest* req, pb::Deployment* resp) {
   std::string id = req->deployment_id();
-  return OnWorker(ctx, [this, id, resp]() -> bim::Status {
-    auto d = agent_.Find(id);
+  Deadline deadline = CallDeadline(ctx, agent_.clock());
+  return OnWorker(ctx, [this, id, deadline, resp]() -> bim::Status {
+    auto d = agent_.Find(id, deadline);
     if (!d.ok()) return d.error();
     return FillDeployment(*d, /*with_logs=*/true, resp);
   });

@@ -6,7 +6,9 @@
 // so the ctl can tell "the platform is unreachable" from "the agent is unreachable".
 //
 // Calls that reach the platform run on a worker thread of their own, never on gRPC's callback
-// threads. Watch streams are WatchReactors: one write in flight each, fed from the store.
+// threads, and end their platform work by the caller's deadline (less a margin), so a slow
+// platform is answered as a platform timeout before the caller gives up on the agent. Watch
+// streams are WatchReactors: one write in flight each, fed from the store.
 
 #include <grpcpp/grpcpp.h>
 

@@ -138,9 +138,9 @@ AuthState AuthManager::State() {
   return s;
 }
 
-Result<AuthState> AuthManager::Verify() {
+Result<AuthState> AuthManager::Verify(Deadline deadline) {
   auto v = Call<contract::VerifyResponse>(
-      [this](const std::string& token) { return platform_.Verify(token); });
+      [this, deadline](const std::string& token) { return platform_.Verify(token, deadline); });
   if (!v.ok()) return v.error();
   if (!v->valid) {
     return Error(ErrorCode::kUnauthenticated,

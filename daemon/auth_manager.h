@@ -62,7 +62,7 @@ class AuthManager {
   Result<std::string> AccessToken();
   AuthState State();
   // Asks the platform who the token belongs to and remembers the answer.
-  Result<AuthState> Verify();
+  Result<AuthState> Verify(Deadline deadline = kNoDeadline);
 
   template <typename T>
   Result<T> Call(const std::function<Result<T>(const std::string& token)>& fn) {

@@ -86,12 +86,29 @@ PlatformClient::PlatformClient(std::string base_url, HttpClient& http, const Clo
   }
 }
 
-Result<HttpResponse> PlatformClient::Execute(HttpRequest request) {
+Result<HttpResponse> PlatformClient::Execute(HttpRequest request, Deadline deadline) {
   if (!url_problem_.ok()) return url_problem_.error();
   Backoff backoff(policy_.base_delay, policy_.max_delay, random_);
   const auto started = clock_.Steady();
+  // Retries end with the budget, or sooner when the caller stops waiting.
+  const Deadline give_up = std::min(deadline, started + policy_.total_budget);
+  const std::chrono::milliseconds own_timeout = request.timeout;
+  auto timed_out = [&] {
+    auto waited = std::chrono::ceil<std::chrono::seconds>(clock_.Steady() - started);
+    return Error(ErrorCode::kTimeout,
+                 fmt::format("the platform did not answer {} {} within {} s, which is as long as "
+                             "this command waits; try again later",
+                             request.method, request.url, std::max<int64_t>(waited.count(), 1)));
+  };
   Error last(ErrorCode::kUnavailable, "no attempt made");
   for (int attempt = 1;; ++attempt) {
+    bool cut = false;  // this attempt ends at the caller's deadline, before its own timeout
+    if (deadline != kNoDeadline) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock_.Steady());
+      if (left <= std::chrono::milliseconds(0)) return attempt == 1 ? timed_out() : last;
+      cut = left < own_timeout;
+      request.timeout = std::min(own_timeout, left);
+    }
     auto r = http_.Send(request);
     std::chrono::milliseconds delay = backoff.Next();
     std::optional<int64_t> asked;  // the wait the platform asked for, in seconds
@@ -106,10 +123,10 @@ Result<HttpResponse> PlatformClient::Execute(HttpRequest request) {
     } else {
       // An answer outside the contract or over a limit would come again: never asked twice.
       if (r.error().code == ErrorCode::kProtocol) return r.error();
+      if (cut && r.error().code == ErrorCode::kTimeout) return timed_out();
       last = r.error();
     }
-    if (attempt >= policy_.max_attempts ||
-        clock_.Steady() + delay >= started + policy_.total_budget) {
+    if (attempt >= policy_.max_attempts || clock_.Steady() + delay >= give_up) {
       // Retrying sooner than asked would be refused again, and the caller is not kept waiting
       // past the budget: say when the platform will take the request, so the user can decide.
       if (asked) last.message += fmt::format("; the platform asks to retry in {} s", *asked);
@@ -189,23 +206,25 @@ Result<T> Decode(const Result<HttpResponse>& r, Parse parse) {
 }  // namespace
 
 Result<contract::GenerateResponse> PlatformClient::Generate(const std::string& token,
-                                                            const std::string& prompt) {
+                                                            const std::string& prompt,
+                                                            Deadline deadline) {
   auto req = JsonRequest("POST", base_url_ + "/api/generate", token,
                          contract::ToJson(contract::GenerateRequest{prompt}));
   req.timeout = std::chrono::minutes(5);                 // generation by a model can take a while
   req.max_body_bytes = limits::kMaxGenerateAnswerBytes;  // a whole project
-  auto r = Execute(std::move(req));
+  auto r = Execute(std::move(req), deadline);
   if (r.ok() && r->status != 200) return ErrorFromResponse(*r, "POST /api/generate");
   return Decode<contract::GenerateResponse>(r, contract::ParseGenerateResponse);
 }
 
 Result<contract::DeployResponse> PlatformClient::Deploy(const std::string& token,
                                                         const contract::DeployRequest& request,
-                                                        const std::string& idempotency_key) {
+                                                        const std::string& idempotency_key,
+                                                        Deadline deadline) {
   auto req = JsonRequest("POST", base_url_ + "/api/deploy", token, contract::ToJson(request));
   req.headers.emplace_back("Idempotency-Key", idempotency_key);
   req.timeout = std::chrono::minutes(5);
-  auto r = Execute(std::move(req));
+  auto r = Execute(std::move(req), deadline);
   if (r.ok() && r->status != 200 && r->status != 201 && r->status != 202) {
     return ErrorFromResponse(*r, "POST /api/deploy");
   }
@@ -213,15 +232,17 @@ Result<contract::DeployResponse> PlatformClient::Deploy(const std::string& token
 }
 
 Result<contract::StatusResponse> PlatformClient::Status(const std::string& token,
-                                                        const std::string& id) {
+                                                        const std::string& id, Deadline deadline) {
   auto r =
-      Execute(JsonRequest("GET", base_url_ + "/api/status/" + contract::PercentEncode(id), token));
+      Execute(JsonRequest("GET", base_url_ + "/api/status/" + contract::PercentEncode(id), token),
+              deadline);
   if (r.ok() && r->status != 200) return ErrorFromResponse(*r, "GET /api/status");
   return Decode<contract::StatusResponse>(r, contract::ParseStatusResponse);
 }
 
-Result<contract::VerifyResponse> PlatformClient::Verify(const std::string& token) {
-  auto r = Execute(JsonRequest("GET", base_url_ + "/api/auth/verify", token));
+Result<contract::VerifyResponse> PlatformClient::Verify(const std::string& token,
+                                                        Deadline deadline) {
+  auto r = Execute(JsonRequest("GET", base_url_ + "/api/auth/verify", token), deadline);
   if (r.ok() && r->status != 200) return ErrorFromResponse(*r, "GET /api/auth/verify");
   return Decode<contract::VerifyResponse>(r, contract::ParseVerifyResponse);
 }

@@ -12,6 +12,11 @@
 // limits::kMaxPlatformMessageBytes. An answer over its size limit (limits::kMaxAnswerBytes;
 // kMaxGenerateAnswerBytes for generate) or compressed is a kProtocol error, never retried.
 //
+// A call may carry the caller's Deadline (its gRPC deadline less a margin): retries and each
+// request's own timeout then end by it, and a request cut short by it comes back as kTimeout,
+// "the platform did not answer ... within N s", so the person hears that the platform was slow
+// before their command's own deadline passes.
+//
 // A base URL that ValidateApiUrl refuses does not stop the agent: local commands (history,
 // daemon status) still work, and every platform call fails at once with the reason, so the ctl
 // can say it where the user looks rather than in the agent's log.
@@ -38,6 +43,11 @@ struct RetryPolicy {
   std::chrono::milliseconds total_budget{60000};
 };
 
+// When the caller stops waiting, on the Clock's steady time. kNoDeadline: only the retry budget
+// and each request's own timeout bound a call.
+using Deadline = std::chrono::steady_clock::time_point;
+inline constexpr Deadline kNoDeadline = Deadline::max();
+
 // One answer of the device flow's token endpoint: tokens, or an RFC 8628 error code.
 using DevicePollResult = std::variant<contract::TokenResponse, contract::OAuthError>;
 
@@ -53,12 +63,16 @@ class PlatformClient {
   // Why the base URL was refused, with what to do; ok when it is usable.
   const bim::Status& url_problem() const { return url_problem_; }
 
-  Result<contract::GenerateResponse> Generate(const std::string& token, const std::string& prompt);
+  Result<contract::GenerateResponse> Generate(const std::string& token, const std::string& prompt,
+                                              Deadline deadline = kNoDeadline);
   Result<contract::DeployResponse> Deploy(const std::string& token,
                                           const contract::DeployRequest& request,
-                                          const std::string& idempotency_key);
-  Result<contract::StatusResponse> Status(const std::string& token, const std::string& id);
-  Result<contract::VerifyResponse> Verify(const std::string& token);
+                                          const std::string& idempotency_key,
+                                          Deadline deadline = kNoDeadline);
+  Result<contract::StatusResponse> Status(const std::string& token, const std::string& id,
+                                          Deadline deadline = kNoDeadline);
+  Result<contract::VerifyResponse> Verify(const std::string& token,
+                                          Deadline deadline = kNoDeadline);
 
   Result<contract::DeviceCodeResponse> StartDeviceLogin(const std::string& client_id);
   Result<DevicePollResult> PollDeviceLogin(const std::string& client_id,
@@ -71,7 +85,7 @@ class PlatformClient {
   std::string WebSocketUrl(const std::string& deployment_id, int64_t since) const;
 
  private:
-  Result<HttpResponse> Execute(HttpRequest request);
+  Result<HttpResponse> Execute(HttpRequest request, Deadline deadline = kNoDeadline);
   Error ErrorFromResponse(const HttpResponse& r, const std::string& what) const;
 
   std::string base_url_;

@@ -223,6 +223,30 @@ TEST_CASE("hostile platform: invalid UTF-8 and broken JSON in answers are clear 
 }
 
 TEST_CASE(
+    "a platform slower than the command waits is reported as a platform timeout (exit 5), not as "
+    "the agent") {
+  HostilePlatform hp;
+  hp.Set("GET /api/status/dep-slow", [](const bim::ws::HttpRequest&) {
+    std::this_thread::sleep_for(std::chrono::seconds(4));
+    return bim::ws::HttpResponse{
+        404, "application/json", {}, R"({"error":"not_found","message":"no"})"};
+  });
+  hp.Start();
+  AgentFixture f({}, false);
+  f.env()["BACKEND_IM_API_URL"] = hp.url();
+  f.LoginWithToken("t");
+  f.env()["BACKEND_IM_CALL_TIMEOUT_MS"] = "2000";
+  auto started = std::chrono::steady_clock::now();
+  auto s = f.Ctl({"status", "dep-slow"});
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(4));
+  CHECK_MESSAGE(s.exit_code == 5, s.err);
+  CHECK_MESSAGE(s.err.find("the platform did not answer GET ") != std::string::npos, s.err);
+  CHECK(s.err.find("/api/status/dep-slow within ") != std::string::npos);
+  CHECK(s.err.find("the agent did not answer") == std::string::npos);
+  CHECK(f.Ctl({"history"}).exit_code == 0);  // the agent itself was never in trouble
+}
+
+TEST_CASE(
     "the stream URL the platform suggests is ignored: tokens go only to the configured platform") {
   HostilePlatform elsewhere;
   std::atomic<int> hits{0};

@@ -119,3 +119,25 @@ TEST_CASE("a Retry-After of 0 is waited as 1 s, not taken as a reason to hammer 
   REQUIRE(v.ok());
   CHECK(std::chrono::steady_clock::now() - started >= milliseconds(900));
 }
+
+TEST_CASE("a request cut short by the caller's deadline is a platform timeout that says so") {
+  Rig r;
+  bim::Error curl_timeout(ErrorCode::kTimeout, "Operation timed out after 2000 milliseconds");
+  r.http.Add(curl_timeout, seconds(2));
+  auto v = r.platform.Verify("t", r.clock.Steady() + seconds(2));
+  REQUIRE_FALSE(v.ok());
+  REQUIRE(r.http.sent.size() == 1);
+  CHECK(r.http.sent[0].timeout == seconds(2));  // not the request's own 30 s
+  CHECK(v.error().code == ErrorCode::kTimeout);
+  CHECK_MESSAGE(Contains(v.error().message, "the platform did not answer GET "), v.error().message);
+  CHECK(Contains(v.error().message, "within 2 s"));
+}
+
+TEST_CASE("no retry is made that the caller's deadline would not wait for") {
+  Rig r;
+  r.http.Add(Busy(503, std::nullopt), milliseconds(1900));
+  auto v = r.platform.Verify("t", r.clock.Steady() + seconds(2));
+  REQUIRE_FALSE(v.ok());
+  CHECK(r.http.sent.size() == 1);
+  CHECK(v.error().code == ErrorCode::kUnavailable);  // the platform's own answer, 503
+}
