@@ -240,6 +240,17 @@ class Ctl {
     hooks.on_reattach = [&id] {
       PrintErr("backend-im: the agent was replaced; still following {}\n", id);
     };
+    // Notices go to stderr, so stdout stays the events (one per line with --json).
+    bool noticed = false;
+    hooks.on_notice = [&id, &noticed](const std::string& notice) {
+      if (!notice.empty()) {
+        PrintErr("backend-im: {}: {}\n", id, notice);
+        noticed = true;
+      } else if (noticed) {
+        PrintErr("backend-im: {}: the agent stores its events again\n", id);
+        noticed = false;
+      }
+    };
     auto done = ops_.Watch(id, 0, std::chrono::milliseconds(0), hooks, cancel_);
     interrupt::SetHandler(nullptr);
     if (!done.ok()) {

@@ -438,6 +438,10 @@ OpResult<WatchOutcome> Operations::Watch(const std::string& id, int64_t after_se
         client_.CheckReply(*ctx);
         checked = true;
       }
+      if (ev.seq() == 0) {
+        if (hooks.on_notice) hooks.on_notice(ev.notice());
+        continue;
+      }
       hooks.on_event(ev);
       after_seq = ev.seq();
       if (ev.terminal()) ended = true;

@@ -128,6 +128,9 @@ class Operations {
   struct WatchHooks {
     std::function<void(const backend_im::v1::DeploymentEvent&)> on_event;
     std::function<void()> on_reattach;  // the agent was replaced; following on there
+    // The agent's note on why nothing new arrives (e.g. it cannot store events: a full disk);
+    // "" once it is gone. Not an event: seq 0 on the stream.
+    std::function<void(const std::string& notice)> on_notice;
   };
   OpResult<WatchOutcome> Watch(const std::string& id, int64_t after_seq,
                                std::chrono::milliseconds timeout, const WatchHooks& hooks,

@@ -81,7 +81,8 @@ void FillEvent(const EventRecord& e, pb::DeploymentEvent* out) {
 }
 
 // One watch stream. Reads the store from its own cursor whenever the hub says there is
-// something new, with at most one write in flight; finishes after the terminal event.
+// something new, with at most one write in flight; finishes after the terminal event. The
+// deployment's notice in the hub goes out too (seq 0), whenever it differs from the last sent.
 // Lifetime: deletes itself in OnDone, after leaving the hub.
 class WatchReactor final : public grpc::ServerWriteReactor<pb::DeploymentEvent>,
                            public WatchHub::Listener {
@@ -155,8 +156,20 @@ class WatchReactor final : public grpc::ServerWriteReactor<pb::DeploymentEvent>,
 
  private:
   void Pump() {
+    std::string notice = hub_.Notice(id_);  // read before mu_: the locks never nest
     std::unique_lock lock(mu_);
     if (writing_ || finished_ || cancelled_) return;
+    if (notice != notice_sent_) {
+      // Ahead of any event: it says why events may not come.
+      notice_sent_ = notice;
+      msg_.Clear();
+      msg_.set_deployment_id(id_);
+      msg_.set_notice(notice);
+      writing_ = true;
+      lock.unlock();
+      StartWrite(&msg_);
+      return;
+    }
     if (buffer_.empty()) {
       auto batch = store_.EventsAfter(id_, cursor_, 64);
       if (!batch.ok()) {
@@ -199,6 +212,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<pb::DeploymentEvent>,
   bool subscribed_ = false;         // guarded by mu_
   bool stopping_ = false;           // guarded by mu_
   bool terminal_sent_ = false;      // guarded by mu_
+  std::string notice_sent_;         // guarded by mu_: the hub's notice as this stream last said it
 };
 
 }  // namespace
@@ -267,7 +281,9 @@ bim::Status AgentService::FillDeployment(const DeploymentRecord& d, bool with_lo
   out->set_directory(d.directory);
   out->set_terminal(d.terminal);
   out->set_last_seq(d.last_seq);
-  out->set_stream_problem(d.stream_problem);
+  // The hub's notice is the newer news: it says why nothing, not even a problem, can be stored.
+  std::string notice = agent_.hub().Notice(d.id);
+  out->set_stream_problem(notice.empty() ? d.stream_problem : notice);
   if (with_logs) {
     // Bounded, so that the reply always fits in one gRPC message.
     auto logs = agent_.store().Logs(d.id);

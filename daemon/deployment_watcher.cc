@@ -1,5 +1,7 @@
 #include "daemon/deployment_watcher.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "common/backoff.h"
@@ -82,10 +84,18 @@ void DeploymentWatcher::Store(const NewEvent& e) {
   auto stored = deps_.store.Append(id_, e);
   if (!stored.ok()) {
     // Not stored means not seen: leave the cursors alone so the next replay or poll retries.
-    log::Error("deployment {}: cannot store the {} event: {}", id_, e.status,
-               stored.error().message);
+    // Meanwhile no watch hears anything new, and the store cannot keep the reason (writing is
+    // what fails): the hub holds it, so every watch and `status` can say why at once.
+    std::string why =
+        fmt::format("cannot store the {} event: {}", e.status, stored.error().message);
+    log::Error("deployment {}: {}", id_, why);
+    deps_.hub.SetNotice(id_, why +
+                                 ". The deployment goes on; the agent stores its events as soon "
+                                 "as it can write its state folder again (`backend-im daemon "
+                                 "status` shows where it is)");
     return;
   }
+  deps_.hub.SetNotice(id_, "");
   // Taken in, whether the budget kept it or not: a replay or a poll must not offer it again.
   if (e.upstream_seq) upstream_seq_ = *e.upstream_seq;
   log_count_ += static_cast<int64_t>(e.logs.size());

@@ -13,6 +13,10 @@
 // its stage is later than the newest stage stored. A status poll adds an event when its stage
 // is later, or it carries log lines not yet stored.
 //
+// An event the store refuses (a full disk) is not taken in, so a replay or poll offers it again;
+// until one is stored, the refusal is the deployment's notice in the WatchHub, in memory, for
+// every watch and `status` to report.
+//
 // A deployment over its budget in the store (DeploymentStore) keeps being followed, so its
 // status changes still arrive; the store drops the rest. The watcher then says so once, as the
 // deployment's stream problem, which stays until the deployment ends.

@@ -68,6 +68,27 @@ void WatchHub::Notify(const std::string& deployment_id) {
   for (Listener* l : listeners) CallIfSubscribed(deployment_id, l, &Listener::OnNewEvents);
 }
 
+void WatchHub::SetNotice(const std::string& deployment_id, const std::string& notice) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = notices_.find(deployment_id);
+    std::string current = it == notices_.end() ? "" : it->second;
+    if (current == notice) return;
+    if (notice.empty()) {
+      notices_.erase(it);
+    } else {
+      notices_[deployment_id] = notice;
+    }
+  }
+  Notify(deployment_id);
+}
+
+std::string WatchHub::Notice(const std::string& deployment_id) {
+  std::lock_guard lock(mu_);
+  auto it = notices_.find(deployment_id);
+  return it == notices_.end() ? "" : it->second;
+}
+
 void WatchHub::Shutdown() {
   std::vector<std::pair<std::string, Listener*>> listeners;
   {

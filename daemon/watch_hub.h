@@ -2,7 +2,10 @@
 // Tells the watchers of a deployment that the store has something new for them.
 //
 // The hub carries no events: a watcher keeps its own cursor and reads from DeploymentStore, so
-// a slow watcher never slows the others or loses anything, and nothing queues here. A watcher
+// a slow watcher never slows the others or loses anything, and nothing queues here. The one
+// thing it holds is a deployment's notice: why following it is stuck when the reason cannot be
+// stored, because storing is what fails (a full disk). It lives in memory only, and every
+// watcher of the deployment is told (OnNewEvents) when it changes. A watcher
 // must Subscribe before its first read; then no event can fall between its read and the next
 // Notify (tailscale PR #6936).
 //
@@ -38,6 +41,10 @@ class WatchHub {
   void Subscribe(const std::string& deployment_id, Listener* listener);
   void Unsubscribe(const std::string& deployment_id, Listener* listener);
   void Notify(const std::string& deployment_id);
+  // Sets the deployment's notice ("" clears it) and notifies its listeners when it changed.
+  void SetNotice(const std::string& deployment_id, const std::string& notice);
+  // "" when there is none.
+  std::string Notice(const std::string& deployment_id);
   void Shutdown();
   size_t WatcherCount(const std::string& deployment_id);
   size_t TotalWatchers();
@@ -51,6 +58,7 @@ class WatchHub {
   std::mutex mu_;
   std::condition_variable call_ended_;                    // signalled when a call leaves calling_
   std::map<std::string, std::set<Listener*>> listeners_;  // guarded by mu_
+  std::map<std::string, std::string> notices_;            // guarded by mu_; none empty
   // Calls under way, and the thread of each: Unsubscribe waits for those of other threads.
   std::multiset<std::pair<Listener*, std::thread::id>> calling_;  // guarded by mu_
   bool shut_down_ = false;                                        // guarded by mu_

@@ -426,6 +426,40 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "a disk that fills during deploy --watch: the watch says so within seconds, status too, and "
+    "the watch completes once space returns") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "500"});
+  SmallDisk disk(f.home() / "state", "8m");
+  if (!disk.mounted()) {
+    MESSAGE("skipped: cannot mount a tmpfs here (needs root)");
+    return;
+  }
+  f.LoginWithToken();
+  Process w = f.StartCtl({"deploy", "-d", f.MakeProject("p"), "--watch", "--json"});
+  REQUIRE_MESSAGE(w.WaitForOutput("\"committing\"", std::chrono::seconds(15)),
+                  (w.Stdout() + w.Stderr()));
+  std::string filler = disk.Fill();
+  bool told = w.WaitForOutput("database or disk is full", std::chrono::seconds(5), true);
+  CHECK_MESSAGE(told, (w.Stderr() + f.AgentLog().substr(0, 3000)));
+  CHECK(w.Stderr().find("cannot store the ") != std::string::npos);
+  std::string id = JsonLines(w.Stdout()).at(0)["id"];
+  auto status = f.Ctl({"status", id});
+  CHECK_MESSAGE(status.out.find("database or disk is full") != std::string::npos, status.out);
+
+  ::unlink(filler.c_str());
+  auto code = w.Wait(std::chrono::seconds(60));
+  REQUIRE_MESSAGE(code.has_value(), w.Stderr());
+  CHECK_MESSAGE(*code == 0, (w.Stderr() + f.AgentLog().substr(0, 3000)));
+  auto lines = JsonLines(w.Stdout());
+  REQUIRE(lines.size() >= 2);
+  // Only that the watch ends as the deployment did, with the agent's seq gap-free. Not every
+  // stage: a later stage can be taken in while the one the store refused waits to be retried.
+  CHECK(lines.back()["status"] == "complete");
+  CHECK(lines.back()["terminal"] == true);
+  for (size_t i = 1; i < lines.size(); ++i) CHECK(lines[i]["seq"] == static_cast<int64_t>(i));
+}
+
+TEST_CASE(
     "a stalled connection that sends nothing is detected by ping/pong, and the deployment followed "
     "to the end") {
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "400"});

@@ -186,3 +186,24 @@ TEST_CASE("Shutdown tells every listener, which may leave from its callback, and
   CHECK(w->b.shutdowns == 1);
   CHECK(w->hub.TotalWatchers() == 0);
 }
+
+TEST_CASE("a deployment's notice stays until cleared, and each change wakes its listeners only") {
+  WatchHub hub;
+  Probe mine, other;
+  hub.Subscribe("d1", &mine);
+  hub.Subscribe("d2", &other);
+  std::string seen;
+  mine.on_new_events = [&] { seen = hub.Notice("d1"); };  // a listener reads it back, unlocked
+  hub.SetNotice("d1", "cannot store the building event: database or disk is full");
+  CHECK(mine.new_events == 1);
+  CHECK(seen == "cannot store the building event: database or disk is full");
+  hub.SetNotice("d1", "cannot store the building event: database or disk is full");
+  CHECK(mine.new_events == 1);  // the same again is no news
+  CHECK(hub.Notice("d2").empty());
+  hub.SetNotice("d1", "");
+  CHECK(mine.new_events == 2);
+  CHECK(hub.Notice("d1").empty());
+  CHECK(other.new_events == 0);
+  hub.Unsubscribe("d1", &mine);
+  hub.Unsubscribe("d2", &other);
+}
