@@ -80,9 +80,12 @@ void DeploymentWatcher::SetProblem(const std::string& problem) {
   }
 }
 
-void DeploymentWatcher::Store(const NewEvent& e) {
+bool DeploymentWatcher::Store(const NewEvent& e) {
   auto stored = deps_.store.Append(id_, e);
   if (!stored.ok()) {
+    // Nothing after it may be taken in either, or this stage would be lost for good once a
+    // later one is stored: Run() drops the stream and reads it again from the last stored event.
+    store_failed_ = true;
     // Not stored means not seen: leave the cursors alone so the next replay or poll retries.
     // Meanwhile no watch hears anything new, and the store cannot keep the reason (writing is
     // what fails): the hub holds it, so every watch and `status` can say why at once.
@@ -93,7 +96,7 @@ void DeploymentWatcher::Store(const NewEvent& e) {
                                  ". The deployment goes on; the agent stores its events as soon "
                                  "as it can write its state folder again (`backend-im daemon "
                                  "status` shows where it is)");
-    return;
+    return false;
   }
   deps_.hub.SetNotice(id_, "");
   // Taken in, whether the budget kept it or not: a replay or a poll must not offer it again.
@@ -109,11 +112,12 @@ void DeploymentWatcher::Store(const NewEvent& e) {
       log::Error("deployment {}: {}", id_, s.error().message);
     }
   }
-  if (!stored->event) return;
+  if (!stored->event) return true;
   if (auto st = contract::ParseStage(e.status)) last_rank_ = StageRank(*st);
   terminal_ = stored->event->terminal;
   log::Info("deployment {}: {} (event {}, from {})", id_, e.status, stored->event->seq, e.source);
   deps_.hub.Notify(id_);
+  return true;
 }
 
 bool DeploymentWatcher::Accept(const contract::StageMessage& m) {
@@ -134,8 +138,7 @@ bool DeploymentWatcher::Accept(const contract::StageMessage& m) {
   } else if (rank <= last_rank_) {
     return false;
   }
-  Store(PlatformEvent(id_, m.status, m.logs, m.url, "stream", m.seq));
-  return true;
+  return Store(PlatformEvent(id_, m.status, m.logs, m.url, "stream", m.seq));
 }
 
 void DeploymentWatcher::AcceptStatus(const contract::StatusResponse& s) {
@@ -154,6 +157,7 @@ void DeploymentWatcher::Run() {
   Backoff backoff(std::chrono::milliseconds(500), deps_.max_backoff, deps_.random, 1.7);
   int not_found = 0;
   while (!terminal_ && !deps_.stop.stopped()) {
+    store_failed_ = false;
     ws::ConnectOptions options;
     options.ping_interval = deps_.ping_interval;
     options.pong_timeout = std::min(deps_.ping_interval, options.pong_timeout);
@@ -185,6 +189,8 @@ void DeploymentWatcher::Run() {
         if (Accept(*m)) {
           backoff.Reset();
           SetProblem(quiet_problem_);
+        } else if (store_failed_) {
+          break;
         }
       }
       {
@@ -193,6 +199,12 @@ void DeploymentWatcher::Run() {
       }
       (*conn)->Close();
       if (terminal_ || deps_.stop.stopped()) break;
+      if (store_failed_) {
+        // Neither the stream's later messages nor a poll (whose newest stage would jump over
+        // the refused one): wait, then read the stream again from the last stored event.
+        if (!deps_.stop.SleepFor(backoff.Next())) break;
+        continue;
+      }
       SetProblem("the platform's event stream ended before the deployment finished (" + why +
                  "); reconnecting and polling the status meanwhile");
     } else if (conn.error().code == ErrorCode::kUnauthenticated) {

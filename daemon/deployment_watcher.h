@@ -77,7 +77,8 @@ class DeploymentWatcher {
   // Stores what is new in a stage message; returns false when the message was not taken.
   bool Accept(const contract::StageMessage& m);
   void AcceptStatus(const contract::StatusResponse& s);
-  void Store(const NewEvent& e);
+  // False when the store refused it (then store_failed_ is set).
+  bool Store(const NewEvent& e);
   void SetProblem(const std::string& problem);
 
   WatcherDeps deps_;
@@ -87,6 +88,7 @@ class DeploymentWatcher {
   int64_t upstream_seq_ = 0;
   int64_t log_count_ = 0;
   bool terminal_ = false;
+  bool store_failed_ = false;  // the store refused an event since this stream was opened
   std::string problem_;
   std::string quiet_problem_;  // the problem of a healthy stream: "" or OverBudgetNote()
 
