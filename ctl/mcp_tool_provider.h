@@ -23,6 +23,11 @@ struct McpToolCall {
   // otherwise. progress must grow from one report to the next; total <= 0 means unknown.
   std::function<void(double progress, double total, const std::string& message)> progress;
   McpCancelToken* cancel = nullptr;  // never null while CallTool runs
+  // The call runs as a task (2025-11-25 `params.task`, or the 2026-07-28 tasks extension): the
+  // client is not waiting on the request, so a tool may go on until its work is really done
+  // (deploy then follows the deployment to its end). Only for tools whose ListTools entry
+  // declares execution.taskSupport.
+  bool as_task = false;
 };
 
 struct McpToolResult {
@@ -36,7 +41,9 @@ struct McpToolResult {
 class McpToolProvider {
  public:
   virtual ~McpToolProvider() = default;
-  // The `tools` array of a tools/list result, shaped for the negotiated protocol version.
+  // The `tools` array of a tools/list result, shaped for the negotiated protocol version. A tool
+  // that can run as a task says so with execution.taskSupport when the version has tasks
+  // (2025-11-25); the server reads that to know which calls it may run as tasks.
   virtual nlohmann::json ListTools(const std::string& protocol_version) const = 0;
   virtual bool HasTool(const std::string& name) const = 0;
   // arguments is a JSON object (empty when the call had none). Never throws for bad input.

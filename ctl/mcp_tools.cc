@@ -203,7 +203,7 @@ void McpTools::DefineTools() {
                                       {"reason", Str("Why it was left out")}})}}},
                   {"nextStep", Str("What to do next")}}),
       deploy_hints,
-      &McpTools::Deploy});
+      &McpTools::DeployAndWait});
 
   tools_.push_back(Tool{
       "wait_for_deployment",
@@ -363,6 +363,12 @@ json McpTools::ListTools(const std::string& version) const {
       json ann = t.annotations;
       ann["title"] = t.title;
       tool["annotations"] = ann;
+    }
+    // Tasks came with 2025-11-25; 2026-07-28 moved them to an extension without this field.
+    const bool task_tool =
+        t.handler == &McpTools::DeployAndWait || t.handler == &McpTools::WaitForDeployment;
+    if (task_tool && version >= "2025-11-25" && version < "2026-07-28") {
+      tool["execution"] = {{"taskSupport", "optional"}};
     }
     list.push_back(std::move(tool));
   }
@@ -526,6 +532,27 @@ McpToolResult McpTools::Deploy(const json& args, McpToolCall& call) {
       "minute or more).",
       done->deployment.id());
   return Success(std::move(out));
+}
+
+McpToolResult McpTools::DeployAndWait(const json& args, McpToolCall& call) {
+  if (!call.as_task) return Deploy(args, call);
+  // Cancelling a task stops its waiting, never the deployment: the upload runs to its end.
+  McpCancelToken upload_token;
+  McpToolCall upload = call;
+  upload.cancel = &upload_token;
+  McpToolResult deployed = Deploy(args, upload);
+  if (deployed.is_error) return deployed;
+  // No time limit: the task lasts as long as the deployment (a year stands for "no limit").
+  json wait_args{{"deploymentId", deployed.structured["deploymentId"]},
+                 {"timeoutSeconds", 365LL * 24 * 3600}};
+  McpToolResult waited = WaitForDeployment(wait_args, call);
+  if (waited.is_error) {
+    waited.message += fmt::format(" (deploymentId \"{}\" was uploaded)",
+                                  deployed.structured["deploymentId"].get<std::string>());
+    return waited;
+  }
+  deployed.structured.update(waited.structured);
+  return deployed;
 }
 
 McpToolResult McpTools::WaitForDeployment(const json& args, McpToolCall& call) {

@@ -5,6 +5,7 @@
 //
 //   generate             {prompt, directory, force?}     files written locally
 //   deploy               {directory, projectId?}         returns at once with the deployment id
+//                                                        (as a task: once it is complete/failed)
 //   wait_for_deployment  {deploymentId, timeoutSeconds?}  follows the agent's Watch stream
 //   deployment_status    {deploymentId}
 //   list_deployments     {projectId?, limit?}
@@ -80,6 +81,9 @@ class McpTools : public McpToolProvider {
 
   McpToolResult Generate(const nlohmann::json& args, McpToolCall& call);
   McpToolResult Deploy(const nlohmann::json& args, McpToolCall& call);
+  // deploy; as a task (call.as_task), it then follows the deployment to its end the way
+  // wait_for_deployment does, and returns deploy's fields with the final status, URL and logs.
+  McpToolResult DeployAndWait(const nlohmann::json& args, McpToolCall& call);
   McpToolResult WaitForDeployment(const nlohmann::json& args, McpToolCall& call);
   McpToolResult DeploymentStatus(const nlohmann::json& args, McpToolCall& call);
   McpToolResult ListDeployments(const nlohmann::json& args, McpToolCall& call);
