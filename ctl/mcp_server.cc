@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 #include <thread>
 
 #include "common/log.h"
@@ -25,11 +27,24 @@ constexpr int kInvalidParams = -32602;
 constexpr int kInternalError = -32603;
 constexpr int kServerBusy = -32000;
 constexpr int kNotInitialized = -32002;
+constexpr int kMissingCapability = -32021;   // 2026-07-28
+constexpr int kUnsupportedVersion = -32022;  // 2026-07-28
 
-const std::array<const char*, 3> kSupportedVersions = {"2025-06-18", "2025-03-26", "2024-11-05"};
+// The versions initialize accepts, newest first.
+const std::array<const char*, 4> kSupportedVersions = {"2025-11-25", "2025-06-18", "2025-03-26",
+                                                       "2024-11-05"};
 
-json ErrorResponse(const json& id, int code, const std::string& message) {
-  return json{{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}};
+constexpr const char* kVersionKey = "io.modelcontextprotocol/protocolVersion";
+constexpr const char* kCapabilitiesKey = "io.modelcontextprotocol/clientCapabilities";
+constexpr const char* kServerInfoKey = "io.modelcontextprotocol/serverInfo";
+constexpr const char* kRelatedTaskKey = "io.modelcontextprotocol/related-task";
+constexpr const char* kTasksExtension = "io.modelcontextprotocol/tasks";
+constexpr int64_t kDiscoverTtlMs = 60 * 60 * 1000;  // how long clients may cache discover/lists
+
+json ErrorResponse(const json& id, int code, const std::string& message, json data = nullptr) {
+  json error{{"code", code}, {"message", message}};
+  if (!data.is_null()) error["data"] = std::move(data);
+  return json{{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(error)}};
 }
 
 json ResultResponse(const json& id, json result) {
@@ -81,6 +96,50 @@ size_t NestingDepth(std::string_view text, size_t limit) {
   return deepest;
 }
 
+// A request that names its version in _meta is a 2026-07-28 request, served on its own.
+bool IsModernRequest(const json& params) {
+  if (!params.is_object()) return false;
+  auto meta = params.find("_meta");
+  return meta != params.end() && meta->is_object() && meta->contains(kVersionKey);
+}
+
+bool HasTasksExtension(const json& client_capabilities) {
+  auto ext = client_capabilities.find("extensions");
+  return ext != client_capabilities.end() && ext->is_object() && ext->contains(kTasksExtension);
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Task ids are the only thing that stands between a task and another local client (stdio has
+// no authentication), so they come from the kernel's random source, as the spec asks.
+std::string NewTaskId() {
+  std::array<unsigned char, 16> bytes{};
+  size_t got = 0;
+  while (got < bytes.size()) {
+    ssize_t n = ::getrandom(bytes.data() + got, bytes.size() - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw std::runtime_error("no random bytes for a task id");
+    got += static_cast<size_t>(n);
+  }
+  std::string id;
+  for (unsigned char b : bytes) id += fmt::format("{:02x}", b);
+  return id;
+}
+
+// What tasks/result gives for a cancelled task.
+json CancelledTaskResult() {
+  return json{{"content", json::array({{{"type", "text"},
+                                        {"text",
+                                         "The task was cancelled: the waiting stopped. A "
+                                         "deployment that had started goes on; "
+                                         "deployment_status or list_deployments show it."}}})},
+              {"isError", true}};
+}
+
 std::string_view Trim(std::string_view s) {
   size_t b = s.find_first_not_of(" \t\r\n");
   if (b == std::string_view::npos) return {};
@@ -95,6 +154,13 @@ McpServer::McpServer(McpToolProvider& tools, int in_fd, int out_fd, McpServerInf
   if (::pipe2(wake_fds_, O_CLOEXEC | O_NONBLOCK) != 0) {
     wake_fds_[0] = wake_fds_[1] = -1;
   }
+  for (const auto& t : tools_.ListTools(kTasksVersion)) {
+    auto exec = t.find("execution");
+    if (exec == t.end()) continue;
+    std::string support = exec->value("taskSupport", "forbidden");
+    if (support == "optional" || support == "required")
+      task_tools_.insert(t["name"].get<std::string>());
+  }
 }
 
 McpServer::~McpServer() {
@@ -107,7 +173,7 @@ std::string McpServer::NegotiateVersion(const std::string& requested) {
   for (const char* v : kSupportedVersions) {
     if (requested == v) return requested;
   }
-  return kLatestProtocolVersion;
+  return kFallbackProtocolVersion;
 }
 
 void McpServer::Stop() {
@@ -175,6 +241,10 @@ int McpServer::Run() {
     workers_cv_.wait_for(lock, kShutdownGrace, [this] { return workers_ == 0; });
   }
   for (auto& [key, token] : in_flight_) token->Cancel();
+  for (auto& [id, task] : tasks_) {
+    if (!task.finished) task.cancel->Cancel();
+  }
+  tasks_cv_.notify_all();
   workers_cv_.wait(lock, [this] { return workers_ == 0; });
   return 0;
 }
@@ -212,6 +282,15 @@ void McpServer::HandleLine(std::string_view raw) {
       } catch (...) {
         std::lock_guard lock(mu_);
         in_flight_.erase(job->key);
+        throw;
+      }
+    }
+    if (o.background) {
+      try {
+        StartWorker(std::move(o.background->work));
+      } catch (...) {
+        std::lock_guard lock(mu_);
+        in_flight_.erase(o.background->key);
         throw;
       }
     }
@@ -287,6 +366,7 @@ void McpServer::HandleNotification(const std::string& method, const json& params
       log::Info("mcp: request {} cancelled by the client{}", rid.dump(),
                 reason.empty() ? "" : ": " + reason);
       token->Cancel();
+      tasks_cv_.notify_all();  // a tasks/result waiting for its task
     }
     return;
   }
@@ -300,7 +380,19 @@ McpServer::Outcome McpServer::HandleRequest(const json& id, const std::string& m
   // client unable to tell the two apart, and could be taken for the call's own.
   if (InFlight(id)) return {InFlightError(id), std::nullopt};
   if (method == "initialize") return Initialize(id, params, in_batch);
+  if (method == "server/discover" || IsModernRequest(params)) {
+    return HandleModernRequest(id, method, params);
+  }
   if (method == "ping") return {ResultResponse(id, json::object()), std::nullopt};
+  if (method.rfind("tasks/", 0) == 0) {
+    RequestContext ctx;
+    {
+      std::lock_guard lock(mu_);
+      ctx.version = protocol_version_;
+      if (!initialized_) ctx.version.clear();
+    }
+    if (AtLeast(ctx.version, kTasksVersion)) return HandleTaskRequest(id, method, params, ctx);
+  }
   if (method != "tools/list" && method != "tools/call") {
     return {ErrorResponse(id, kMethodNotFound,
                           fmt::format("method not found: {} (this server offers tools: "
@@ -326,7 +418,75 @@ McpServer::Outcome McpServer::HandleRequest(const json& id, const std::string& m
     // One page holds every tool, so any cursor gets them all and no nextCursor.
     return {ResultResponse(id, json{{"tools", tools_.ListTools(version)}}), std::nullopt};
   }
-  return ToolsCall(id, params);
+  return ToolsCall(id, params, RequestContext{false, version, json::object()});
+}
+
+json McpServer::Complete(json result) const {
+  result["resultType"] = "complete";
+  result["_meta"][kServerInfoKey] = {{"name", info_.name}, {"version", info_.version}};
+  return result;
+}
+
+McpServer::Outcome McpServer::HandleModernRequest(const json& id, const std::string& method,
+                                                  const json& params) {
+  auto invalid = [&](const std::string& message) {
+    return Outcome{ErrorResponse(id, kInvalidParams, "invalid params: " + message), std::nullopt};
+  };
+  if (!params.is_object()) return invalid("\"params\" must be an object");
+  auto meta = params.find("_meta");
+  if (meta == params.end() || !meta->is_object() || !meta->contains(kVersionKey) ||
+      !(*meta)[kVersionKey].is_string()) {
+    return invalid(fmt::format("{} needs params._meta[\"{}\"], a string such as \"{}\"", method,
+                               kVersionKey, kModernVersion));
+  }
+  const std::string version = (*meta)[kVersionKey].get<std::string>();
+  if (version != kModernVersion) {
+    // Older versions are negotiated with initialize, never named per request.
+    return {ErrorResponse(id, kUnsupportedVersion,
+                          fmt::format("unsupported protocol version {}: requests that carry "
+                                      "their version in _meta must name {}; older versions "
+                                      "are negotiated with initialize",
+                                      version, kModernVersion),
+                          {{"supported", json::array({kModernVersion})}, {"requested", version}}),
+            std::nullopt};
+  }
+  auto caps = meta->find(kCapabilitiesKey);
+  if (caps == meta->end() || !caps->is_object()) {
+    return invalid(fmt::format("{} needs params._meta[\"{}\"], an object ({{}} for none)", method,
+                               kCapabilitiesKey));
+  }
+  RequestContext ctx{true, version, *caps};
+  if (method == "server/discover") return {ResultResponse(id, Discover()), std::nullopt};
+  if (method == "tools/list") {
+    json result{
+        {"tools", tools_.ListTools(version)}, {"ttlMs", kDiscoverTtlMs}, {"cacheScope", "public"}};
+    return {ResultResponse(id, Complete(std::move(result))), std::nullopt};
+  }
+  if (method == "tools/call") return ToolsCall(id, params, ctx);
+  if (method == "tasks/get" || method == "tasks/cancel" || method == "tasks/update") {
+    return HandleTaskRequest(id, method, params, ctx);
+  }
+  return {ErrorResponse(id, kMethodNotFound,
+                        fmt::format("method not found: {} (under {} this server offers "
+                                    "server/discover, tools/list, tools/call, and with the "
+                                    "tasks extension tasks/get, tasks/update and tasks/cancel)",
+                                    method, kModernVersion)),
+          std::nullopt};
+}
+
+json McpServer::Discover() const {
+  json versions = json::array({kModernVersion});
+  for (const char* v : kSupportedVersions) versions.push_back(v);
+  json result{
+      {"supportedVersions", versions},
+      {"capabilities",
+       {{"tools", {{"listChanged", false}}}, {"extensions", {{kTasksExtension, json::object()}}}}},
+      {"ttlMs", kDiscoverTtlMs},
+      {"cacheScope", "public"}};
+  if (!info_.instructions.empty()) result["instructions"] = info_.instructions;
+  result = Complete(std::move(result));
+  result["_meta"][kServerInfoKey]["title"] = info_.title;
+  return result;
 }
 
 McpServer::Outcome McpServer::Initialize(const json& id, const json& params, bool in_batch) {
@@ -364,14 +524,20 @@ McpServer::Outcome McpServer::Initialize(const json& id, const json& params, boo
   log::Info("mcp: {} asked for protocol {}; answering {}", client, requested, version);
   json server_info{{"name", info_.name}, {"version", info_.version}};
   if (AtLeast(version, "2025-06-18")) server_info["title"] = info_.title;
-  json result{{"protocolVersion", version},
-              {"capabilities", {{"tools", {{"listChanged", false}}}}},
-              {"serverInfo", server_info}};
+  json capabilities{{"tools", {{"listChanged", false}}}};
+  if (AtLeast(version, kTasksVersion)) {
+    capabilities["tasks"] = {{"list", json::object()},
+                             {"cancel", json::object()},
+                             {"requests", {{"tools", {{"call", json::object()}}}}}};
+  }
+  json result{
+      {"protocolVersion", version}, {"capabilities", capabilities}, {"serverInfo", server_info}};
   if (!info_.instructions.empty()) result["instructions"] = info_.instructions;
   return {ResultResponse(id, std::move(result)), std::nullopt};
 }
 
-McpServer::Outcome McpServer::ToolsCall(const json& id, const json& params) {
+McpServer::Outcome McpServer::ToolsCall(const json& id, const json& params,
+                                        const RequestContext& ctx) {
   auto name_it = params.find("name");
   if (name_it == params.end() || !name_it->is_string()) {
     return {ErrorResponse(id, kInvalidParams,
@@ -402,11 +568,38 @@ McpServer::Outcome McpServer::ToolsCall(const json& id, const json& params) {
               name,
               std::move(arguments),
               progress_token,
-              std::make_shared<McpCancelToken>()};
+              std::make_shared<McpCancelToken>(),
+              ctx.version,
+              ""};
+  // 2025-11-25: the client asks for a task (params.task); 2026-07-28: the server decides, for a
+  // client that declared the extension. Older versions have no tasks and ignore params.task.
+  json task_params = json::object();
+  bool as_task = false;
+  if (ctx.modern) {
+    as_task = task_tools_.count(name) != 0 && HasTasksExtension(ctx.client_capabilities);
+  } else if (AtLeast(ctx.version, kTasksVersion)) {
+    if (auto t = params.find("task"); t != params.end() && !t->is_null()) {
+      if (!t->is_object()) {
+        return {ErrorResponse(id, kInvalidParams, "invalid params: params.task must be an object"),
+                std::nullopt};
+      }
+      if (task_tools_.count(name) == 0) {
+        return {ErrorResponse(id, kMethodNotFound,
+                              fmt::format("the tool {} cannot run as a task (its "
+                                          "execution.taskSupport is forbidden); call it "
+                                          "without params.task",
+                                          name)),
+                std::nullopt};
+      }
+      as_task = true;
+      task_params = *t;
+    }
+  }
+  if (as_task) return StartTask(std::move(job), task_params, ctx);
   std::lock_guard lock(mu_);
   // Checked again here, with the insertion under the same lock.
   if (in_flight_.count(job.key) != 0) return {InFlightError(id), std::nullopt};
-  if (in_flight_.size() >= kMaxCallsInFlight) {
+  if (in_flight_.size() + running_tasks_ >= kMaxCallsInFlight) {
     return {ErrorResponse(id, kServerBusy,
                           fmt::format("server busy: {} tool calls are already running; wait for "
                                       "one to finish",
@@ -454,6 +647,7 @@ void McpServer::HandleBatch(const json& batch) {
     Outcome o = HandleMessage(msg, /*in_batch=*/true);
     if (o.response) responses->push_back(std::move(*o.response));
     if (o.job) jobs->push_back(std::move(*o.job));
+    if (o.background) StartWorker(std::move(o.background->work));  // a 2026-07-28 task
   }
   if (jobs->empty()) {
     if (!responses->empty()) Send(*responses);
@@ -477,17 +671,18 @@ void McpServer::HandleBatch(const json& batch) {
   }
 }
 
-std::optional<json> McpServer::RunJob(ToolJob& job) {
+McpToolResult McpServer::CallTool(ToolJob& job,
+                                  const std::function<void(const std::string&)>& on_stage) {
   McpToolCall call;
-  {
-    std::lock_guard lock(mu_);
-    call.protocol_version = protocol_version_;
-  }
+  call.protocol_version = job.version;
   call.cancel = job.cancel.get();
+  call.as_task = !job.task_id.empty();
   const bool with_message = AtLeast(call.protocol_version, "2025-03-26");
-  call.progress = [this, &job, with_message](double progress, double total,
-                                             const std::string& message) {
-    if (job.progress_token.is_null() || job.cancel->cancelled()) return;
+  call.progress = [this, &job, &on_stage, with_message](double progress, double total,
+                                                        const std::string& message) {
+    if (job.cancel->cancelled()) return;
+    if (on_stage && !message.empty()) on_stage(message);
+    if (job.progress_token.is_null()) return;
     json params{{"progressToken", job.progress_token}, {"progress", progress}};
     if (total > 0) params["total"] = total;
     if (with_message && !message.empty()) params["message"] = message;
@@ -501,11 +696,227 @@ std::optional<json> McpServer::RunJob(ToolJob& job) {
     result.is_error = true;
     result.message = std::string("internal error in backend-im: ") + e.what();
   }
+  return result;
+}
+
+std::optional<json> McpServer::RunJob(ToolJob& job) {
+  McpToolResult result = CallTool(job, nullptr);
   if (job.cancel->cancelled()) {
     log::Debug("mcp: request {} was cancelled; no response", job.key);
     return std::nullopt;
   }
-  return ResultResponse(job.id, ToolResultJson(result, call.protocol_version));
+  json out = ToolResultJson(result, job.version);
+  if (job.version == kModernVersion) out = Complete(std::move(out));
+  return ResultResponse(job.id, std::move(out));
+}
+
+// ---- tasks ------------------------------------------------------------------------------------
+
+McpServer::Outcome McpServer::StartTask(ToolJob job, const json& task_params,
+                                        const RequestContext& ctx) {
+  Task task;
+  task.id = NewTaskId();
+  task.modern = ctx.modern;
+  task.version = ctx.version;
+  task.created_ms = task.updated_ms = NowMs();
+  if (auto ttl = task_params.find("ttl"); ttl != task_params.end() && ttl->is_number_integer()) {
+    task.ttl_ms = std::clamp<int64_t>(ttl->get<int64_t>(), 1000, kMaxTaskTtlMs);
+  }
+  task.status_message = fmt::format("{} started", job.name);
+  task.cancel = job.cancel;
+  job.task_id = task.id;
+  job.key.clear();  // the request is answered now; its id is free again
+  json answer;
+  {
+    std::lock_guard lock(mu_);
+    ExpireTasks();
+    if (in_flight_.size() + running_tasks_ >= kMaxCallsInFlight) {
+      return {ErrorResponse(job.id, kServerBusy,
+                            fmt::format("server busy: {} tool calls and tasks are already "
+                                        "running; wait for one to finish",
+                                        kMaxCallsInFlight)),
+              std::nullopt};
+    }
+    ++running_tasks_;
+    answer = TaskJson(task);
+    tasks_.emplace(task.id, std::move(task));
+  }
+  log::Info("mcp: {} runs as task {}", job.name, job.task_id);
+  if (ctx.modern) {
+    answer = Complete(std::move(answer));
+    answer["resultType"] = "task";
+  } else {
+    answer = json{{"task", std::move(answer)}};
+  }
+  auto shared = std::make_shared<ToolJob>(std::move(job));
+  return {ResultResponse(shared->id, std::move(answer)), std::nullopt,
+          Background{"", [this, shared] { RunTask(*shared); }}};
+}
+
+void McpServer::RunTask(ToolJob& job) {
+  auto on_stage = [this, &job](const std::string& message) {
+    std::lock_guard lock(mu_);
+    auto it = tasks_.find(job.task_id);
+    if (it == tasks_.end() || it->second.status != "working") return;
+    it->second.status_message = message;
+    it->second.updated_ms = NowMs();
+  };
+  McpToolResult result = CallTool(job, on_stage);
+  std::lock_guard lock(mu_);
+  --running_tasks_;
+  auto it = tasks_.find(job.task_id);
+  if (it != tasks_.end()) {
+    Task& task = it->second;
+    task.finished = true;
+    task.result = ToolResultJson(result, job.version);
+    if (task.status == "working") {
+      // 2025-11-25: an error result fails the task; the 2026 extension keeps "failed" for
+      // JSON-RPC errors, so there the task completes with the error result.
+      task.status = result.is_error && !task.modern ? "failed" : "completed";
+      if (result.is_error) task.status_message = result.message;
+      task.updated_ms = NowMs();
+    }
+    log::Info("mcp: task {} ({}) is {}", task.id, job.name, task.status);
+  }
+  tasks_cv_.notify_all();
+}
+
+json McpServer::TaskJson(const Task& task) const {
+  json j{{"taskId", task.id},
+         {"status", task.status},
+         {"createdAt", FormatIso(task.created_ms)},
+         {"lastUpdatedAt", FormatIso(task.updated_ms)}};
+  if (!task.status_message.empty()) j["statusMessage"] = task.status_message;
+  // The 2026 extension renamed ttl and pollInterval to say their unit.
+  j[task.modern ? "ttlMs" : "ttl"] = task.ttl_ms;
+  j[task.modern ? "pollIntervalMs" : "pollInterval"] = kTaskPollIntervalMs;
+  return j;
+}
+
+void McpServer::ExpireTasks() {
+  const int64_t now = NowMs();
+  for (auto it = tasks_.begin(); it != tasks_.end();) {
+    const Task& t = it->second;
+    bool ended = t.finished || t.status == "cancelled";
+    if (ended && now - t.updated_ms >= t.ttl_ms) {
+      it = tasks_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+McpServer::Outcome McpServer::HandleTaskRequest(const json& id, const std::string& method,
+                                                const json& params, const RequestContext& ctx) {
+  auto error = [&](int code, const std::string& message, json data = nullptr) {
+    return Outcome{ErrorResponse(id, code, message, std::move(data)), std::nullopt};
+  };
+  auto answer = [&](json result) {
+    return Outcome{ResultResponse(id, ctx.modern ? Complete(std::move(result)) : std::move(result)),
+                   std::nullopt};
+  };
+  if (ctx.modern && !HasTasksExtension(ctx.client_capabilities)) {
+    return error(kMissingCapability,
+                 fmt::format("{} needs the {} extension: declare it in "
+                             "_meta[\"{}\"].extensions",
+                             method, kTasksExtension, kCapabilitiesKey),
+                 {{"requiredCapabilities", {{"extensions", {{kTasksExtension, json::object()}}}}}});
+  }
+  if (!params.is_object()) return error(kInvalidParams, "invalid params: must be an object");
+  const bool known = method == "tasks/get" || method == "tasks/cancel" ||
+                     (!ctx.modern && (method == "tasks/result" || method == "tasks/list")) ||
+                     (ctx.modern && method == "tasks/update");
+  if (!known) {
+    return error(
+        kMethodNotFound,
+        fmt::format("method not found: {} (under {} the task methods are {})", method, ctx.version,
+                    ctx.modern ? "tasks/get, tasks/update and tasks/cancel"
+                               : "tasks/get, tasks/result, tasks/cancel and tasks/list"));
+  }
+  if (method == "tasks/list") {
+    // One page holds every task, so any cursor gets them all and no nextCursor.
+    json list = json::array();
+    std::lock_guard lock(mu_);
+    ExpireTasks();
+    for (const auto& [tid, task] : tasks_) {
+      if (!task.modern) list.push_back(TaskJson(task));
+    }
+    return answer(json{{"tasks", std::move(list)}});
+  }
+  // A `task` member here is ignored: the SDK 1.32 client copies it into every task request.
+  auto tid_it = params.find("taskId");
+  if (tid_it == params.end() || !tid_it->is_string()) {
+    return error(kInvalidParams, fmt::format("invalid params: {} needs params.taskId", method));
+  }
+  const std::string task_id = *tid_it;
+  std::shared_ptr<McpCancelToken> to_cancel;
+  std::unique_lock lock(mu_);
+  ExpireTasks();
+  auto it = tasks_.find(task_id);
+  if (it == tasks_.end() || it->second.modern != ctx.modern) {
+    return error(kInvalidParams,
+                 fmt::format("unknown task: {} (a task is forgotten once its ttl has passed "
+                             "after it ended)",
+                             task_id));
+  }
+  Task& task = it->second;
+  if (method == "tasks/get") {
+    json j = TaskJson(task);
+    if (ctx.modern && task.status == "completed") j["result"] = Complete(task.result);
+    return answer(std::move(j));
+  }
+  if (method == "tasks/update") return answer(json::object());  // no task of ours asks for input
+  if (method == "tasks/cancel") {
+    if (task.status != "working") {
+      if (ctx.modern) return answer(json::object());  // cancellation is advisory there
+      return error(kInvalidParams,
+                   fmt::format("cannot cancel task {}: already in terminal status '{}'", task_id,
+                               task.status));
+    }
+    task.status = "cancelled";
+    task.status_message =
+        "cancelled by the client: the waiting stopped (a deployment that had started goes on)";
+    task.updated_ms = NowMs();
+    json j = TaskJson(task);
+    to_cancel = task.cancel;
+    lock.unlock();
+    log::Info("mcp: task {} cancelled by the client", task_id);
+    to_cancel->Cancel();
+    tasks_cv_.notify_all();
+    return answer(ctx.modern ? json::object() : std::move(j));
+  }
+  // tasks/result: the tool's result once the task has ended, so the wait is on a worker.
+  auto result_of = [task_id](const Task& t) {
+    json r = t.status == "cancelled" ? CancelledTaskResult() : t.result;
+    r["_meta"][kRelatedTaskKey] = {{"taskId", task_id}};
+    return r;
+  };
+  if (task.status != "working") return answer(result_of(task));
+  const std::string key = id.dump();
+  if (in_flight_.count(key) != 0) return {InFlightError(id), std::nullopt};
+  auto token = std::make_shared<McpCancelToken>();
+  in_flight_[key] = token;
+  return {std::nullopt, std::nullopt,
+          Background{key, [this, id, key, token, task_id, result_of] {
+                       std::optional<json> response;
+                       {
+                         std::unique_lock wait_lock(mu_);
+                         tasks_cv_.wait(wait_lock, [&] {
+                           auto t = tasks_.find(task_id);
+                           return token->cancelled() || t == tasks_.end() ||
+                                  t->second.status != "working";
+                         });
+                         auto t = tasks_.find(task_id);
+                         if (token->cancelled()) {
+                           log::Debug("mcp: request {} was cancelled; no response", key);
+                         } else if (t == tasks_.end()) {
+                           response = ErrorResponse(id, kInvalidParams, "unknown task: " + task_id);
+                         } else {
+                           response = ResultResponse(id, result_of(t->second));
+                         }
+                       }
+                       SendAndRetire(response ? &*response : nullptr, {key});
+                     }}};
 }
 
 void McpServer::StartWorker(std::function<void()> work) {
