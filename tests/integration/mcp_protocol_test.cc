@@ -409,3 +409,335 @@ TEST_CASE("mcp config prints the registration with the binary's absolute path") 
   REQUIRE(with_token.exit_code == 0);
   CHECK_FALSE(Contains(with_token.out, "secret-token-value"));
 }
+
+// ---- 2025-11-25: tasks ------------------------------------------------------------------------
+
+namespace {
+
+const char* kRelatedTask = "io.modelcontextprotocol/related-task";
+
+// The 2026-07-28 envelope every modern request carries in params._meta.
+json ModernMeta(bool with_tasks = true, const std::string& version = "2026-07-28") {
+  json caps = json::object();
+  if (with_tasks) caps["extensions"] = {{"io.modelcontextprotocol/tasks", json::object()}};
+  return {
+      {"io.modelcontextprotocol/protocolVersion", version},
+      {"io.modelcontextprotocol/clientCapabilities", caps},
+      {"io.modelcontextprotocol/clientInfo", {{"name", "mcp-protocol-test"}, {"version", "1"}}}};
+}
+
+json ModernParams(json params = json::object(), bool with_tasks = true) {
+  params["_meta"] = ModernMeta(with_tasks);
+  return params;
+}
+
+// Polls tasks/get until the task leaves "working"; returns the last task seen.
+json PollTask(McpSession& s, const std::string& task_id, json meta = nullptr,
+              seconds timeout = seconds(60)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  json params{{"taskId", task_id}};
+  if (!meta.is_null()) params["_meta"] = meta;
+  json task;
+  while (std::chrono::steady_clock::now() < deadline) {
+    json r = s.Call("tasks/get", params);
+    REQUIRE_MESSAGE(r.contains("result"), r.dump());
+    task = r["result"];
+    if (task["status"] != "working") return task;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  FAIL("task " << task_id << " still working: " << task.dump());
+  return task;
+}
+
+}  // namespace
+
+TEST_CASE("2025-11-25 is negotiated with tasks declared, and only its tools/list has execution") {
+  AgentFixture f;
+  McpSession s(f.Options());
+  json r = s.Initialize("2025-11-25");
+  CHECK(r["protocolVersion"] == "2025-11-25");
+  CHECK(r["capabilities"]["tasks"] ==
+        json({{"list", json::object()},
+              {"cancel", json::object()},
+              {"requests", {{"tools", {{"call", json::object()}}}}}}));
+  std::set<std::string> task_tools;
+  const json tools = s.Call("tools/list")["result"]["tools"];  // kept: the loop reads it
+  for (const auto& t : tools) {
+    if (t.contains("execution")) {
+      CHECK(t["execution"] == json({{"taskSupport", "optional"}}));
+      task_tools.insert(t["name"].get<std::string>());
+    }
+  }
+  CHECK(task_tools == std::set<std::string>{"deploy", "wait_for_deployment"});
+  // Older revisions: no tasks capability, no execution, and params.task is ignored.
+  McpSession old(f.Options());
+  json r2 = old.Initialize("2025-06-18");
+  CHECK_FALSE(r2["capabilities"].contains("tasks"));
+  const json old_tools = old.Call("tools/list")["result"]["tools"];
+  for (const auto& t : old_tools) CHECK_FALSE(t.contains("execution"));
+  json plain = old.Call("tools/call", {{"name", "list_deployments"}, {"task", {{"ttl", 1000}}}});
+  CHECK(plain["result"]["structuredContent"]["deployments"] == json::array());
+  CHECK(ErrorCodeOf(old.Call("tasks/list")) == -32601);
+}
+
+TEST_CASE(
+    "2025-11-25 task deploy: answered at once, tasks/get shows stages, tasks/result has the URL") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "150"});
+  f.LoginWithToken();
+  McpSession s(f.Options());
+  s.Initialize("2025-11-25");
+  std::string dir = f.MakeProject("task-api");
+  json created =
+      s.Call("tools/call",
+             {{"name", "deploy"}, {"arguments", {{"directory", dir}}}, {"task", {{"ttl", 60000}}}});
+  REQUIRE_MESSAGE(created.contains("result"), created.dump());
+  json task = created["result"]["task"];
+  std::string id = task["taskId"];
+  CHECK(id.size() == 32);
+  CHECK(task["status"] == "working");
+  CHECK(task["ttl"] == 60000);
+  CHECK(task["pollInterval"].is_number_integer());
+  CHECK(task["createdAt"].is_string());
+  CHECK(task["lastUpdatedAt"].is_string());
+  CHECK(task["statusMessage"].is_string());
+  CHECK_FALSE(created["result"].contains("content"));
+
+  // tasks/get while it runs: the stage reached, from the tool's progress; a stray `task`
+  // member (the SDK 1.32 client sends one) changes nothing.
+  std::set<std::string> stages;
+  json last;
+  for (int i = 0; i < 400; ++i) {
+    json g = s.Call("tasks/get", {{"taskId", id}, {"task", {{"ttl", 60000}}}});
+    REQUIRE_MESSAGE(g.contains("result"), g.dump());
+    last = g["result"];
+    CHECK(last["taskId"] == id);
+    CHECK_FALSE(last.contains(kRelatedTask));
+    std::string msg = last.value("statusMessage", "");
+    stages.insert(msg.substr(0, msg.find(':')));
+    if (last["status"] != "working") break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  CHECK(last["status"] == "completed");
+  CHECK(stages.count("building") == 1);
+  CHECK(stages.count("health_check") == 1);
+
+  json listed = s.Call("tasks/list")["result"]["tasks"];
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0]["taskId"] == id);
+
+  json r = s.Call("tasks/result", {{"taskId", id}, {"task", {{"ttl", 60000}}}});
+  REQUIRE_MESSAGE(r.contains("result"), r.dump());
+  json result = r["result"];
+  CHECK(result["_meta"][kRelatedTask] == json({{"taskId", id}}));
+  CHECK(result["isError"] == false);
+  json sc = result["structuredContent"];
+  CHECK(sc["status"] == "complete");
+  CHECK(sc["url"] == "https://" + sc["commitHash"].get<std::string>() + ".backend.im");
+  CHECK(sc["logs"].size() > 3);
+  CHECK(sc["fileCount"].is_number_integer());  // deploy's own fields are kept
+  CHECK(Contains(sc["nextStep"], sc["url"]));
+  // Cancelling a task that ended is -32602; so is an unknown task.
+  CHECK(ErrorCodeOf(s.Call("tasks/cancel", {{"taskId", id}})) == -32602);
+  for (const char* m : {"tasks/get", "tasks/result", "tasks/cancel"}) {
+    CAPTURE(m);
+    CHECK(ErrorCodeOf(s.Call(m, {{"taskId", "no-such-task"}})) == -32602);
+  }
+  auto hist = f.Ctl({"history", "--json"});
+  CHECK(json::parse(hist.out)[0]["status"] == "complete");
+  CHECK(s.stray().empty());
+}
+
+TEST_CASE("2025-11-25 tasks/result blocks until the task ends, and an error result fails it") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "200"});
+  f.LoginWithToken();
+  auto d = f.Deploy(f.MakeProject("p"));
+  McpSession s(f.Options());
+  s.Initialize("2025-11-25");
+  json created =
+      s.Call("tools/call", {{"name", "wait_for_deployment"},
+                            {"arguments", {{"deploymentId", d["id"]}, {"timeoutSeconds", 60}}},
+                            {"task", json::object()}});
+  std::string id = created["result"]["task"]["taskId"];
+  // Asked at once: the answer comes when the deployment is complete, a second or more later.
+  auto start = std::chrono::steady_clock::now();
+  json r = s.Call("tasks/result", {{"taskId", id}});
+  CHECK(std::chrono::steady_clock::now() - start > milliseconds(500));
+  CHECK(r["result"]["structuredContent"]["status"] == "complete");
+  CHECK(r["result"]["_meta"][kRelatedTask]["taskId"] == id);
+  CHECK(s.Call("tasks/get", {{"taskId", id}})["result"]["status"] == "completed");
+
+  // A tool error result makes the task failed, and tasks/result still gives that result.
+  json bad = s.Call("tools/call",
+                    {{"name", "wait_for_deployment"},
+                     {"arguments", {{"deploymentId", "550e8400-e29b-41d4-a716-446655440000"}}},
+                     {"task", json::object()}});
+  std::string bad_id = bad["result"]["task"]["taskId"];
+  json failed = PollTask(s, bad_id);
+  CHECK(failed["status"] == "failed");
+  json br = s.Call("tasks/result", {{"taskId", bad_id}})["result"];
+  CHECK(br["isError"] == true);
+  CHECK(Contains(ResultText(br), "no deployment"));
+  // A tool without taskSupport cannot be called as a task (-32601).
+  json no = s.Call("tools/call", {{"name", "auth_status"}, {"task", json::object()}});
+  CHECK(ErrorCodeOf(no) == -32601);
+}
+
+TEST_CASE("2025-11-25 tasks/cancel stops the task's wait, never the deployment") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "400"});
+  f.LoginWithToken();
+  McpSession s(f.Options());
+  s.Initialize("2025-11-25");
+  std::string dir = f.MakeProject("cancel-api");
+  json created =
+      s.Call("tools/call",
+             {{"name", "deploy"}, {"arguments", {{"directory", dir}}}, {"task", {{"ttl", 30000}}}});
+  std::string id = created["result"]["task"]["taskId"];
+  // A tasks/result waiting meanwhile is answered by the cancel.
+  int64_t waiting = s.SendRequest("tasks/result", {{"taskId", id}});
+  // Once the upload is done and the deploy is being followed.
+  for (int i = 0; i < 100; ++i) {
+    json g = s.Call("tasks/get", {{"taskId", id}})["result"];
+    if (Contains(g.value("statusMessage", ""), "committing") ||
+        Contains(g.value("statusMessage", ""), "queued")) {
+      break;
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  json c = s.Call("tasks/cancel", {{"taskId", id}});
+  REQUIRE_MESSAGE(c.contains("result"), c.dump());
+  CHECK(c["result"]["taskId"] == id);
+  CHECK(c["result"]["status"] == "cancelled");
+  CHECK(c["result"]["ttl"] == 30000);
+  // Its answer may have come while the cancel was awaited.
+  std::optional<json> r;
+  for (const auto& m : s.others()) {
+    if (m.value("id", json()) == waiting) r = m;
+  }
+  if (!r) r = s.Response(waiting, seconds(10));
+  REQUIRE(r.has_value());
+  CHECK((*r)["result"]["isError"] == true);
+  CHECK((*r)["result"]["_meta"][kRelatedTask]["taskId"] == id);
+  CHECK(Contains(ResultText((*r)["result"]), "cancelled"));
+  // It stays cancelled, and the deployment goes on to complete.
+  std::this_thread::sleep_for(milliseconds(500));
+  CHECK(s.Call("tasks/get", {{"taskId", id}})["result"]["status"] == "cancelled");
+  CHECK(ErrorCodeOf(s.Call("tasks/cancel", {{"taskId", id}})) == -32602);
+  json h = json::parse(f.Ctl({"history", "--json"}).out);
+  REQUIRE(h.size() == 1);
+  json w =
+      s.CallTool("wait_for_deployment", {{"deploymentId", h[0]["id"]}, {"timeoutSeconds", 60}});
+  CHECK(w["structuredContent"]["status"] == "complete");
+}
+
+// ---- 2026-07-28: no handshake, server/discover, the tasks extension ---------------------------
+
+TEST_CASE("2026-07-28: server/discover without initialize, and requests that carry their version") {
+  AgentFixture f;
+  McpSession s(f.Options());
+  json d = s.Call("server/discover", ModernParams());
+  REQUIRE_MESSAGE(d.contains("result"), d.dump());
+  json r = d["result"];
+  CHECK(r["resultType"] == "complete");
+  CHECK(r["supportedVersions"][0] == "2026-07-28");
+  CHECK(Contains(r["supportedVersions"].dump(), "2025-11-25"));
+  CHECK(r["capabilities"]["tools"].is_object());
+  CHECK(r["capabilities"]["extensions"] ==
+        json({{"io.modelcontextprotocol/tasks", json::object()}}));
+  CHECK_FALSE(r["capabilities"].contains("tasks"));
+  CHECK(r["ttlMs"].is_number_integer());
+  CHECK(r["cacheScope"] == "public");
+  CHECK(r["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "backend-im");
+  CHECK(Contains(r.value("instructions", ""), "deploy"));
+
+  json list = s.Call("tools/list", ModernParams())["result"];
+  CHECK(list["resultType"] == "complete");
+  CHECK(list["tools"].size() == kToolNames.size());
+  CHECK(list["ttlMs"].is_number_integer());
+  CHECK(list["cacheScope"].is_string());
+  for (const auto& t : list["tools"]) CHECK_FALSE(t.contains("execution"));
+  json call = s.Call("tools/call", ModernParams({{"name", "auth_status"}}))["result"];
+  CHECK(call["resultType"] == "complete");
+  CHECK(call["structuredContent"]["loggedIn"] == false);
+  CHECK(call["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "backend-im");
+
+  // Errors: an unsupported version (-32022, naming the supported one), a missing envelope
+  // key (-32602), methods 2026-07-28 removed (-32601).
+  json old = s.Call("tools/list", {{"_meta", ModernMeta(true, "2025-06-18")}});
+  CHECK(ErrorCodeOf(old) == -32022);
+  CHECK(old["error"]["data"]["supported"] == json::array({"2026-07-28"}));
+  CHECK(old["error"]["data"]["requested"] == "2025-06-18");
+  CHECK(ErrorCodeOf(s.Call(
+            "tools/list",
+            {{"_meta", {{"io.modelcontextprotocol/protocolVersion", "2026-07-28"}}}})) == -32602);
+  CHECK(ErrorCodeOf(s.Call("server/discover")) == -32602);
+  CHECK(ErrorCodeOf(s.Call("ping", ModernParams())) == -32601);
+  CHECK(ErrorCodeOf(s.Call("tasks/result", ModernParams({{"taskId", "x"}}))) == -32601);
+  CHECK(ErrorCodeOf(s.Call("tasks/list", ModernParams())) == -32601);
+  // Without the extension, the task methods are -32021 naming it.
+  json no_ext = s.Call("tasks/get", ModernParams({{"taskId", "x"}}, /*with_tasks=*/false));
+  CHECK(ErrorCodeOf(no_ext) == -32021);
+  CHECK(no_ext["error"]["data"]["requiredCapabilities"]["extensions"].contains(
+      "io.modelcontextprotocol/tasks"));
+  CHECK(ErrorCodeOf(s.Call("tasks/get", ModernParams({{"taskId", "x"}}))) == -32602);
+  // The same process still takes a legacy initialize afterwards (a dual-era client's fallback).
+  CHECK(s.Initialize("2025-11-25")["protocolVersion"] == "2025-11-25");
+  CHECK(s.Call("tools/list")["result"]["tools"].size() == kToolNames.size());
+  CHECK(s.stray().empty());
+}
+
+TEST_CASE(
+    "2026-07-28 tasks extension: deploy is a task, tasks/get embeds the result with the URL") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100"});
+  f.LoginWithToken();
+  McpSession s(f.Options());
+  std::string dir = f.MakeProject("modern-api");
+  json created =
+      s.Call("tools/call", ModernParams({{"name", "deploy"}, {"arguments", {{"directory", dir}}}}));
+  REQUIRE_MESSAGE(created.contains("result"), created.dump());
+  json t = created["result"];
+  CHECK(t["resultType"] == "task");
+  CHECK(t["status"] == "working");
+  CHECK(t["ttlMs"].is_number_integer());
+  CHECK(t["pollIntervalMs"].is_number_integer());
+  CHECK_FALSE(t.contains("ttl"));
+  CHECK_FALSE(t.contains("task"));
+  std::string id = t["taskId"];
+  json done = PollTask(s, id, ModernMeta());
+  CHECK(done["resultType"] == "complete");
+  CHECK(done["status"] == "completed");
+  json sc = done["result"]["structuredContent"];
+  CHECK(done["result"]["resultType"] == "complete");
+  CHECK(sc["status"] == "complete");
+  CHECK(sc["url"] == "https://" + sc["commitHash"].get<std::string>() + ".backend.im");
+  CHECK(s.Call("tasks/cancel", ModernParams({{"taskId", id}}))["result"] ==
+        json({{"resultType", "complete"}, {"_meta", done["_meta"]}}));
+  // Without the extension deploy answers at once, as before tasks.
+  json plain =
+      s.Call("tools/call", ModernParams({{"name", "deploy"}, {"arguments", {{"directory", dir}}}},
+                                        /*with_tasks=*/false))["result"];
+  CHECK(plain["resultType"] == "complete");
+  CHECK(plain["structuredContent"]["deploymentId"].is_string());
+  CHECK_FALSE(plain["structuredContent"].contains("url"));
+  // A legacy session does not see modern tasks.
+  CHECK(s.Initialize("2025-11-25")["protocolVersion"] == "2025-11-25");
+  CHECK(ErrorCodeOf(s.Call("tasks/get", {{"taskId", id}})) == -32602);
+}
+
+TEST_CASE("2026-07-28 tasks/cancel acknowledges and stops the wait") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "400"});
+  f.LoginWithToken();
+  auto d = f.Deploy(f.MakeProject("p"));
+  McpSession s(f.Options());
+  json created = s.Call("tools/call", ModernParams({{"name", "wait_for_deployment"},
+                                                    {"arguments", {{"deploymentId", d["id"]}}}}));
+  std::string id = created["result"]["taskId"];
+  json c = s.Call("tasks/cancel", ModernParams({{"taskId", id}}));
+  CHECK(c["result"]["resultType"] == "complete");
+  json g = s.Call("tasks/get", ModernParams({{"taskId", id}}))["result"];
+  CHECK(g["status"] == "cancelled");
+  CHECK_FALSE(g.contains("result"));
+  CHECK(s.Call("tasks/update",
+               ModernParams(
+                   {{"taskId", id}, {"inputResponses", json::object()}}))["result"]["resultType"] ==
+        "complete");
+}
