@@ -14,6 +14,17 @@ target_link_libraries(mcp_interop_tests PRIVATE doctest::doctest bim::build_flag
 target_compile_definitions(mcp_interop_tests PRIVATE BIM_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 set_target_properties(mcp_interop_tests PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 add_dependencies(mcp_interop_tests backend-im backend-imd backend-im-mock)
-add_test(NAME mcp_interop_sdk_client COMMAND mcp_interop_tests)
-set_tests_properties(mcp_interop_sdk_client PROPERTIES LABELS "integration;grpc" SKIP_RETURN_CODE 77
-                                                       TIMEOUT 120)
+add_test(NAME mcp_interop_sdk_client COMMAND mcp_interop_tests
+                                              --test-case-exclude=*task*,*2026-07-28*)
+# SDK 1.32 driving 2025-11-25 tasks, and the 2.x client speaking 2026-07-28.
+add_test(NAME mcp_interop_sdk_tasks COMMAND mcp_interop_tests --test-case=*task*)
+add_test(NAME mcp_interop_client_2026 COMMAND mcp_interop_tests --test-case=*2026-07-28*)
+set_tests_properties(mcp_interop_sdk_client mcp_interop_sdk_tasks mcp_interop_client_2026
+                     PROPERTIES LABELS "integration;grpc" SKIP_RETURN_CODE 77 TIMEOUT 120)
+
+# The MCP Inspector's CLI lists the tools in both eras (tests/mcp-inspector/run.sh). It needs node
+# >= 22.19, which scripts/test.sh fetches from the npm registry; exit 77 (skipped) without it.
+add_test(NAME mcp_interop_inspector
+         COMMAND bash ${PROJECT_SOURCE_DIR}/tests/mcp-inspector/run.sh $<TARGET_FILE:backend-im>)
+set_tests_properties(mcp_interop_inspector PROPERTIES LABELS "integration" SKIP_RETURN_CODE 77
+                                                      TIMEOUT 120)

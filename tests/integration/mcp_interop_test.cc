@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "tests/integration/agent_fixture.h"
 
@@ -37,9 +38,13 @@ bool OnPath(const std::string& program) {
 // Why the interop test cannot run here, or "".
 std::string Missing() {
   if (!OnPath("node")) return "node is not on PATH";
-  if (::access((kPackageDir + "/node_modules/@modelcontextprotocol/sdk/package.json").c_str(),
-               R_OK) != 0) {
-    return "the MCP SDK is not installed; run: npm ci --prefix tests/mcp-interop";
+  for (const char* package : {"sdk", "client"}) {
+    std::string manifest =
+        kPackageDir + "/node_modules/@modelcontextprotocol/" + package + "/package.json";
+    if (::access(manifest.c_str(), R_OK) != 0) {
+      return std::string("@modelcontextprotocol/") + package +
+             " is not installed; run: npm ci --prefix tests/mcp-interop";
+    }
   }
   return "";
 }
@@ -64,6 +69,43 @@ TEST_CASE("the official MCP TypeScript SDK client generates, deploys and waits f
   REQUIRE(h.size() == 1);
   CHECK(h[0]["status"] == "complete");
   CHECK(r.out.find(h[0]["url"].get<std::string>()) != std::string::npos);
+}
+
+TEST_CASE("the SDK 1.32 client runs deploy as a 2025-11-25 task to its URL, and cancels one") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "150"});
+  f.LoginWithToken();
+  std::string work = f.home() / "work";
+  ::mkdir(work.c_str(), 0755);
+  auto r = Run({"node", kPackageDir + "/tasks_client.mjs", CtlBinary(), work}, f.Options(),
+               std::chrono::seconds(90));
+  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err << "\nagent log:\n" << f.AgentLog());
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("tasks ok https://") != std::string::npos);
+  // The stages the client polled, from the task's statusMessage.
+  CHECK(r.out.find("working(") != std::string::npos);
+  CHECK(r.out.find("completed(") != std::string::npos);
+  // Cancelling the second task stopped its wait, not its deployment: both complete.
+  auto h = nlohmann::json::parse(f.Ctl({"history", "--json"}).out);
+  REQUIRE(h.size() == 2);
+  for (int i = 0; i < 100 && h[0]["status"] != "complete"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    h = nlohmann::json::parse(f.Ctl({"history", "--json"}).out);
+  }
+  CHECK(h[0]["status"] == "complete");
+  CHECK(h[1]["status"] == "complete");
+}
+
+TEST_CASE("the 2.x client pinned to 2026-07-28 discovers, lists the tools and deploys") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100"});
+  f.LoginWithToken();
+  std::string work = f.home() / "work";
+  ::mkdir(work.c_str(), 0755);
+  auto r = Run({"node", kPackageDir + "/modern_client.mjs", CtlBinary(), work}, f.Options(),
+               std::chrono::seconds(60));
+  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err << "\nagent log:\n" << f.AgentLog());
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("connected to backend-im at 2026-07-28") != std::string::npos);
+  CHECK(r.out.find("modern ok https://") != std::string::npos);
 }
 
 // Hosts built on the SDK give a server only HOME, LOGNAME, PATH, SHELL, TERM and USER. The
