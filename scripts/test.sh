@@ -27,7 +27,11 @@ if command -v npm >/dev/null && [ "$(uname -m)" = x86_64 ] && \
 fi
 if [ -x "$inspector/.node/package/bin/node" ] && \
     [ ! "$inspector/node_modules/.package-lock.json" -nt "$inspector/package-lock.json" ]; then
-  PATH="$inspector/.node/package/bin:$PATH" npm ci --prefix "$inspector" --no-audit --no-fund ||
+  # Not `npm ci`: vite (a dependency of the inspector) names an optional package the registry
+  # does not have, which `npm ci` reads as a lock out of sync; `npm install --no-save` installs
+  # the locked versions and leaves the lock alone.
+  PATH="$inspector/.node/package/bin:$PATH" \
+    npm install --no-save --prefix "$inspector" --no-audit --no-fund ||
     echo "test.sh: npm ci failed; the MCP inspector test cannot run" >&2
 fi
 build="${BUILD_DIR:-$root/build}"
