@@ -717,7 +717,6 @@ McpServer::Outcome McpServer::StartTask(ToolJob job, const json& task_params,
   Task task;
   task.id = NewTaskId();
   task.modern = ctx.modern;
-  task.version = ctx.version;
   task.created_ms = task.updated_ms = NowMs();
   if (auto ttl = task_params.find("ttl"); ttl != task_params.end() && ttl->is_number_integer()) {
     task.ttl_ms = std::clamp<int64_t>(ttl->get<int64_t>(), 1000, kMaxTaskTtlMs);

@@ -115,8 +115,7 @@ class McpServer {
   // One task: a tools/call that answered at once with a task id and runs on.
   struct Task {
     std::string id;
-    bool modern = false;  // created under 2026-07-28; each era sees only its own tasks
-    std::string version;
+    bool modern = false;             // created under 2026-07-28; each era sees only its own tasks
     std::string status = "working";  // working, completed, failed or cancelled
     std::string status_message;
     int64_t created_ms = 0;
