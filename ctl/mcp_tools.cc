@@ -181,7 +181,10 @@ void McpTools::DefineTools() {
       "Upload a local project folder to Backend.im and start a deployment. Returns at once "
       "with deploymentId, projectId and commitHash while the platform builds and deploys it, "
       "which takes a minute or more. Next: call wait_for_deployment with the deploymentId to "
-      "follow it to its URL. Hidden files, .git, node_modules, caches, virtualenvs and secrets "
+      "follow it to its URL. As a task (protocol 2025-11-25 and later), it lasts until the "
+      "deployment is complete or failed and ends with its URL and logs; cancelling the task "
+      "stops the waiting, never the deployment. Hidden files, .git, node_modules, caches, "
+      "virtualenvs and secrets "
       "(.env*, *.pem, *.key) are never uploaded. Deploying again replaces the project's "
       "previous deployment. Needs a login (see auth_status).",
       {{"directory", ArgType::kString, true,
@@ -501,7 +504,9 @@ McpToolResult McpTools::CallTool(const std::string& name, const json& arguments,
   if (!tool) return Failure("unknown tool " + name);
   json args = arguments.is_object() ? arguments : json::object();
   if (auto bad = Validate(*tool, args)) return *bad;
-  if (call.cancel->cancelled()) return Cancelled();
+  // A task cancelled before its tool started still deploys: cancelling a task stops the
+  // waiting, never the deployment (DeployAndWait uploads under a token of its own).
+  if (call.cancel->cancelled() && !call.as_task) return Cancelled();
   return (this->*(tool->handler))(args, call);
 }
 

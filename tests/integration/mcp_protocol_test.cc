@@ -555,7 +555,7 @@ TEST_CASE("2025-11-25 tasks/result blocks until the task ends, and an error resu
   s.Initialize("2025-11-25");
   json created =
       s.Call("tools/call", {{"name", "wait_for_deployment"},
-                            {"arguments", {{"deploymentId", d["id"]}, {"timeoutSeconds", 60}}},
+                            {"arguments", {{"deploymentId", d["deploymentId"]}, {"timeoutSeconds", 60}}},
                             {"task", json::object()}});
   std::string id = created["result"]["task"]["taskId"];
   // Asked at once: the answer comes when the deployment is complete, a second or more later.
@@ -625,7 +625,7 @@ TEST_CASE("2025-11-25 tasks/cancel stops the task's wait, never the deployment")
   json h = json::parse(f.Ctl({"history", "--json"}).out);
   REQUIRE(h.size() == 1);
   json w =
-      s.CallTool("wait_for_deployment", {{"deploymentId", h[0]["id"]}, {"timeoutSeconds", 60}});
+      s.CallTool("wait_for_deployment", {{"deploymentId", h[0]["deploymentId"]}, {"timeoutSeconds", 60}});
   CHECK(w["structuredContent"]["status"] == "complete");
 }
 
@@ -729,7 +729,7 @@ TEST_CASE("2026-07-28 tasks/cancel acknowledges and stops the wait") {
   auto d = f.Deploy(f.MakeProject("p"));
   McpSession s(f.Options());
   json created = s.Call("tools/call", ModernParams({{"name", "wait_for_deployment"},
-                                                    {"arguments", {{"deploymentId", d["id"]}}}}));
+                                                    {"arguments", {{"deploymentId", d["deploymentId"]}}}}));
   std::string id = created["result"]["taskId"];
   json c = s.Call("tasks/cancel", ModernParams({{"taskId", id}}));
   CHECK(c["result"]["resultType"] == "complete");
