@@ -295,7 +295,7 @@ s2_flow() {
   url="$(sed -n 's/.*Deployed: \(http[^ ]*\).*/\1/p' <<< "$out" | tail -n1)"
   [ -n "$url" ] || { reason="deploy --watch printed no URL: $out"; return 1; }
   hist="$(ctl history --json 2>&1)" || { reason="history --json exited $?: $hist"; return 1; }
-  deployment_id="$(jq -r --arg url "$url" '[.[] | select(.url == $url and .status == "complete")][0].id // empty' <<< "$hist")"
+  deployment_id="$(jq -r --arg url "$url" '[.[] | select(.url == $url and .status == "complete")][0].deploymentId // empty' <<< "$hist")"
   [ -n "$deployment_id" ] || { reason="history has no complete deployment at $url: $hist"; return 1; }
   echo "    deployed $deployment_id to $url"
 }
@@ -341,7 +341,7 @@ s4_restart() {
   [ "$(prop NRestarts)" -gt "$n0" ] || { reason="NRestarts stayed $n0"; return 1; }
   hist="$(ctl history --json 2>&1)" || { reason="history --json exited $?: $hist"; return 1; }
   [ -n "$deployment_id" ] || { reason="no deployment from scenario 2 to look for"; return 1; }
-  jq -e --arg id "$deployment_id" 'any(.[]; .id == $id)' <<< "$hist" > /dev/null ||
+  jq -e --arg id "$deployment_id" 'any(.[]; .deploymentId == $id)' <<< "$hist" > /dev/null ||
     { reason="history lost $deployment_id: $hist"; return 1; }
   echo "    killed $old; MainPID now $(prop MainPID), NRestarts $n0 -> $(prop NRestarts)"
 }
