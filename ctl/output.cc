@@ -68,45 +68,4 @@ std::string Dump(const nlohmann::json& j, int indent) {
   return safe;
 }
 
-nlohmann::json DeploymentJson(const backend_im::v1::Deployment& d) {
-  nlohmann::json j{{"id", d.id()},
-                   {"projectId", d.project_id()},
-                   {"commitHash", d.commit_hash()},
-                   {"status", d.status()},
-                   {"terminal", d.terminal()},
-                   {"createdAt", FormatIso(d.created_at_unix_ms())},
-                   {"updatedAt", FormatIso(d.updated_at_unix_ms())},
-                   {"lastSeq", d.last_seq()}};
-  j["url"] = d.url().empty() ? nlohmann::json(nullptr) : nlohmann::json(d.url());
-  if (!d.directory().empty()) j["directory"] = d.directory();
-  if (!d.stream_problem().empty()) j["streamProblem"] = d.stream_problem();
-  if (d.logs_size() > 0) j["logs"] = std::vector<std::string>(d.logs().begin(), d.logs().end());
-  return j;
-}
-
-nlohmann::json EventJson(const backend_im::v1::DeploymentEvent& e) {
-  nlohmann::json j{{"deploymentId", e.deployment_id()},
-                   {"seq", e.seq()},
-                   {"status", e.status()},
-                   {"logs", std::vector<std::string>(e.logs().begin(), e.logs().end())},
-                   {"terminal", e.terminal()},
-                   {"source", e.source()},
-                   {"receivedAt", FormatIso(e.received_at_unix_ms())}};
-  j["url"] = e.url().empty() ? nlohmann::json(nullptr) : nlohmann::json(e.url());
-  return j;
-}
-
-nlohmann::json AuthJson(const backend_im::v1::AuthStatusReply& a) {
-  nlohmann::json j{{"loggedIn", a.logged_in()}, {"apiUrl", a.api_url()}};
-  if (!a.logged_in()) return j;
-  j["source"] = a.source();
-  j["userId"] = a.user_id();
-  j["email"] = a.email();
-  j["verified"] = a.verified();
-  j["canRefresh"] = a.can_refresh();
-  j["expiresAt"] = a.expires_at_unix_ms() > 0 ? nlohmann::json(FormatIso(a.expires_at_unix_ms()))
-                                              : nlohmann::json(nullptr);
-  return j;
-}
-
 }  // namespace bim::ctl

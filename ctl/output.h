@@ -96,9 +96,6 @@ void PrintErr(fmt::format_string<detail::ShownType<Args>...> f, Args&&... args) 
 // One JSON document on a line of its own, on stdout.
 void PrintJson(const nlohmann::json& j);
 
-nlohmann::json DeploymentJson(const backend_im::v1::Deployment& d);
-nlohmann::json EventJson(const backend_im::v1::DeploymentEvent& e);
-nlohmann::json AuthJson(const backend_im::v1::AuthStatusReply& a);
 std::string FormatTime(int64_t unix_ms);  // local time, "2026-11-25 19:04:05"
 std::string FormatIso(int64_t unix_ms);   // UTC, "2026-11-25T19:04:05.123Z"
 // One JSON value per line; invalid UTF-8 is replaced, never a crash. DEL and the C1 controls
