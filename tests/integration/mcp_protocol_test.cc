@@ -553,10 +553,10 @@ TEST_CASE("2025-11-25 tasks/result blocks until the task ends, and an error resu
   auto d = f.Deploy(f.MakeProject("p"));
   McpSession s(f.Options());
   s.Initialize("2025-11-25");
-  json created =
-      s.Call("tools/call", {{"name", "wait_for_deployment"},
-                            {"arguments", {{"deploymentId", d["deploymentId"]}, {"timeoutSeconds", 60}}},
-                            {"task", json::object()}});
+  json created = s.Call(
+      "tools/call", {{"name", "wait_for_deployment"},
+                     {"arguments", {{"deploymentId", d["deploymentId"]}, {"timeoutSeconds", 60}}},
+                     {"task", json::object()}});
   std::string id = created["result"]["task"]["taskId"];
   // Asked at once: the answer comes when the deployment is complete, a second or more later.
   auto start = std::chrono::steady_clock::now();
@@ -624,8 +624,8 @@ TEST_CASE("2025-11-25 tasks/cancel stops the task's wait, never the deployment")
   CHECK(ErrorCodeOf(s.Call("tasks/cancel", {{"taskId", id}})) == -32602);
   json h = json::parse(f.Ctl({"history", "--json"}).out);
   REQUIRE(h.size() == 1);
-  json w =
-      s.CallTool("wait_for_deployment", {{"deploymentId", h[0]["deploymentId"]}, {"timeoutSeconds", 60}});
+  json w = s.CallTool("wait_for_deployment",
+                      {{"deploymentId", h[0]["deploymentId"]}, {"timeoutSeconds", 60}});
   CHECK(w["structuredContent"]["status"] == "complete");
 }
 
@@ -728,8 +728,9 @@ TEST_CASE("2026-07-28 tasks/cancel acknowledges and stops the wait") {
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
   McpSession s(f.Options());
-  json created = s.Call("tools/call", ModernParams({{"name", "wait_for_deployment"},
-                                                    {"arguments", {{"deploymentId", d["deploymentId"]}}}}));
+  json created =
+      s.Call("tools/call", ModernParams({{"name", "wait_for_deployment"},
+                                         {"arguments", {{"deploymentId", d["deploymentId"]}}}}));
   std::string id = created["result"]["taskId"];
   json c = s.Call("tasks/cancel", ModernParams({{"taskId", id}}));
   CHECK(c["result"]["resultType"] == "complete");
