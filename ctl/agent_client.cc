@@ -22,6 +22,7 @@
 #include "common/paths.h"
 #include "common/unix_socket.h"
 #include "common/version.h"
+#include "ctl/output.h"
 #include "ctl/readiness_listener.h"
 
 namespace bim::ctl {
@@ -225,17 +226,17 @@ void AgentClient::CheckReply(const grpc::ClientContext& ctx) {
   warned_ = true;
   bool autostarted = Metadata(md, kAutostartedKey) == "1";
   if (autostarted) {
-    std::fprintf(stderr,
-                 "note: the running agent is version %s and this backend-im is %s; restarting "
-                 "the agent after this command.\n",
-                 version.c_str(), kVersion);
+    PrintErr(
+        "note: the running agent is version {} and this backend-im is {}; restarting the agent "
+        "after this command.\n",
+        version, kVersion);
     outdated_autostarted_ = true;
   } else {
-    std::fprintf(stderr,
-                 "warning: the running agent is version %s but this backend-im is %s. Restart "
-                 "it to pick up the new version: `systemctl --user restart backend-imd` (or "
-                 "`backend-im daemon stop`).\n",
-                 version.c_str(), kVersion);
+    PrintErr(
+        "warning: the running agent is version {} but this backend-im is {}. Restart it to pick "
+        "up the new version: `systemctl --user restart backend-imd` (or `backend-im daemon "
+        "stop`).\n",
+        version, kVersion);
   }
 }
 
@@ -337,7 +338,7 @@ int AgentClient::Fail(const grpc::ClientContext& ctx, const grpc::Status& status
     default:
       break;
   }
-  std::fprintf(stderr, "backend-im: %s: %s\n", what.c_str(), message.c_str());
+  PrintErr("backend-im: {}: {}\n", what, message);
   return code;
 }
 
