@@ -306,40 +306,4 @@ bool AgentClient::Reconnect(std::chrono::milliseconds grace) {
   }
 }
 
-int AgentClient::Fail(const grpc::ClientContext& ctx, const grpc::Status& status,
-                      const std::string& what) {
-  std::string message = status.error_message();
-  int code = kExitPlatform;
-  switch (status.error_code()) {
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      code = kExitUsage;
-      break;
-    case grpc::StatusCode::UNAUTHENTICATED:
-    case grpc::StatusCode::PERMISSION_DENIED:
-      code = kExitAuth;
-      break;
-    case grpc::StatusCode::NOT_FOUND:
-      code = kExitNotFound;
-      break;
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      code = kExitAgent;
-      message = "the agent did not answer in time";
-      break;
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::CANCELLED:
-      if (AgentGone(ctx, status)) {
-        code = kExitAgent;
-        message = fmt::format(
-            "lost the connection to the agent on {} ({}); run the command "
-            "again, or check `backend-im daemon status`",
-            socket_path_, message);
-      }
-      break;
-    default:
-      break;
-  }
-  PrintErr("backend-im: {}: {}\n", what, message);
-  return code;
-}
-
 }  // namespace bim::ctl

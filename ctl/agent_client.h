@@ -69,30 +69,11 @@ class AgentClient {
   // started any earlier would find the lock still taken.
   Status StopAgent(std::chrono::milliseconds timeout);
 
-  // One unary call with its own deadline: checks the reply for version skew and, when the call
-  // fails, prints why and returns the exit code; nullopt on success. Usage:
-  //   if (auto failed = client.Call(&Stub::Status, req, &reply, timeout, "status")) return *failed;
-  template <typename Request, typename Reply>
-  std::optional<int> Call(grpc::Status (backend_im::v1::Agent::Stub::*method)(grpc::ClientContext*,
-                                                                              const Request&,
-                                                                              Reply*),
-                          const Request& request, Reply* reply, std::chrono::milliseconds timeout,
-                          const std::string& what) {
-    auto ctx = NewContext(timeout);
-    grpc::Status status = ((*stub_).*method)(ctx.get(), request, reply);
-    CheckReply(*ctx);
-    if (status.ok()) return std::nullopt;
-    return Fail(*ctx, status, what);
-  }
-
   // True when a call failed because the agent went away (not because of the platform).
   static bool AgentGone(const grpc::ClientContext& ctx, const grpc::Status& status);
   // Waits up to `grace` for an agent to listen again (never starting one), and points the
   // channel at it; false when none came.
   bool Reconnect(std::chrono::milliseconds grace);
-
-  // Turns a failed call into an exit code and prints the message to stderr.
-  int Fail(const grpc::ClientContext& ctx, const grpc::Status& status, const std::string& what);
 
   // True when a socket accepts connections at path.
   static bool Listening(const std::string& path);

@@ -26,11 +26,8 @@ namespace bim::ctl {
 namespace {
 
 namespace pb = backend_im::v1;
-using Stub = pb::Agent::Stub;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-constexpr milliseconds kQuick = seconds(30);
 
 class Ctl {
  public:
@@ -374,10 +371,9 @@ class Ctl {
       PrintErr("backend-im: daemon status: {}\n", s.error().message);
       return kExitAgent;
     }
-    pb::AgentInfo info;
-    if (auto failed =
-            client_.Call(&Stub::GetInfo, pb::GetInfoRequest(), &info, kQuick, "daemon status"))
-      return *failed;
+    auto got = ops_.Info(cancel_);
+    if (!got.ok()) return Failed(got.error(), "daemon status");
+    const pb::AgentInfo& info = *got;
     int64_t now_ms = std::chrono::duration_cast<milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();

@@ -476,6 +476,10 @@ OpResult<WatchOutcome> Operations::Watch(const std::string& id, int64_t after_se
   return out;
 }
 
+OpResult<pb::AgentInfo> Operations::Info(CancelToken& cancel) {
+  return Unary(&Stub::GetInfo, pb::GetInfoRequest(), kQuick, cancel);
+}
+
 OpResult<pb::Deployment> Operations::Status(const std::string& id, CancelToken& cancel) {
   pb::StatusRequest req;
   req.set_deployment_id(id);

@@ -136,6 +136,9 @@ class Operations {
                                std::chrono::milliseconds timeout, const WatchHooks& hooks,
                                CancelToken& cancel);
 
+  // The agent's own state (`daemon status`).
+  OpResult<backend_im::v1::AgentInfo> Info(CancelToken& cancel);
+
   OpResult<backend_im::v1::Deployment> Status(const std::string& id, CancelToken& cancel);
   OpResult<std::vector<backend_im::v1::Deployment>> History(const std::string& project_id,
                                                             int limit, CancelToken& cancel);

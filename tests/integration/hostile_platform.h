@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/loopback.h"
 #include "ws/http_ws_server.h"
 
 namespace bim::test {
@@ -120,21 +121,8 @@ class HostilePlatform {
   ws::HttpWsServer& server() { return server_; }
 
  private:
-  static int ListenLoopback(int* port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::listen(fd, 64) == 0);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    *port = ntohs(addr.sin_port);
-    return fd;
-  }
-
   void StartFront() {
-    front_fd_ = ListenLoopback(&front_port_);
+    front_fd_ = ListenOnLoopback(&front_port_);
     front_thread_ = std::thread([this] {
       while (!stopping_) {
         int client = ::accept4(front_fd_, nullptr, nullptr, SOCK_CLOEXEC);
