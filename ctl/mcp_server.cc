@@ -140,6 +140,12 @@ json CancelledTaskResult() {
               {"isError", true}};
 }
 
+// Whether a task has not reached a terminal status (working, or waiting for the person).
+template <typename TaskT>
+bool Running(const TaskT& task) {
+  return task.status == "working" || task.status == "input_required";
+}
+
 std::string_view Trim(std::string_view s) {
   size_t b = s.find_first_not_of(" \t\r\n");
   if (b == std::string_view::npos) return {};
@@ -319,8 +325,11 @@ McpServer::Outcome McpServer::HandleMessage(const json& msg, bool in_batch) {
   auto method_it = msg.find("method");
   if (method_it == msg.end()) {
     if (msg.contains("result") || msg.contains("error")) {
-      // A response, but this server never sends requests: nothing to match it with.
-      log::Debug("mcp: ignoring a response from the client (id {})", has_id ? Dump(*id_it) : "");
+      // A response: to an elicitation/create of ours, or to nothing (ignored, as JSON-RPC asks).
+      if (!TakeResponse(msg)) {
+        log::Debug("mcp: ignoring a response to no request of ours (id {})",
+                   has_id ? Dump(*id_it) : "");
+      }
       return {};
     }
     return {ErrorResponse(id, kInvalidRequest, "invalid request: no \"method\""), std::nullopt};
@@ -513,6 +522,9 @@ McpServer::Outcome McpServer::Initialize(const json& id, const json& params, boo
     }
     initialized_ = true;
     protocol_version_ = version;
+    if (auto caps = params.find("capabilities"); caps != params.end() && caps->is_object()) {
+      client_capabilities_ = *caps;
+    }
   }
   std::string client = "an unnamed client";
   if (auto ci = params.find("clientInfo"); ci != params.end() && ci->is_object()) {
@@ -563,20 +575,55 @@ McpServer::Outcome McpServer::ToolsCall(const json& id, const json& params,
   if (auto meta = params.find("_meta"); meta != params.end() && meta->is_object()) {
     if (auto t = meta->find("progressToken"); t != meta->end() && ValidId(*t)) progress_token = *t;
   }
-  ToolJob job{id,
-              id.dump(),
-              name,
-              std::move(arguments),
-              progress_token,
-              std::make_shared<McpCancelToken>(),
-              ctx.version,
-              ""};
+  // URL-mode elicitation, declared by the client: {"elicitation": {"url": {}}}.
+  auto declares_url_mode = [](const json& caps) {
+    auto e = caps.find("elicitation");
+    return e != caps.end() && e->is_object() && e->contains("url") && (*e)["url"].is_object();
+  };
+  json input_state, input_responses;
+  if (ctx.modern) {
+    if (auto rs = params.find("requestState"); rs != params.end() && !rs->is_null()) {
+      std::lock_guard lock(mu_);
+      auto round = rs->is_string() ? rounds_.find(rs->get<std::string>()) : rounds_.end();
+      if (round == rounds_.end() || round->second.tool != name ||
+          round->second.arguments != arguments.dump() || round->second.expires_ms < NowMs()) {
+        return {ErrorResponse(id, kInvalidParams,
+                              "invalid params: requestState is not one this server gave for "
+                              "this call, or it was used or has expired; call the tool again "
+                              "without requestState and inputResponses"),
+                std::nullopt};
+      }
+      input_state = std::move(round->second.state);
+      rounds_.erase(round);
+      if (auto r = params.find("inputResponses"); r != params.end() && r->is_object()) {
+        input_responses = *r;
+      }
+    }
+  }
+  ToolJob job;
+  job.id = id;
+  job.key = id.dump();
+  job.name = name;
+  job.arguments = std::move(arguments);
+  job.progress_token = progress_token;
+  job.cancel = std::make_shared<McpCancelToken>();
+  job.version = ctx.version;
+  job.input_state = std::move(input_state);
+  job.input_responses = std::move(input_responses);
+  if (ctx.modern) {
+    job.can_request_url = declares_url_mode(ctx.client_capabilities);
+  } else if (AtLeast(ctx.version, kTasksVersion)) {
+    std::lock_guard lock(mu_);
+    job.can_open_url = declares_url_mode(client_capabilities_);
+  }
   // 2025-11-25: the client asks for a task (params.task); 2026-07-28: the server decides, for a
   // client that declared the extension. Older versions have no tasks and ignore params.task.
   json task_params = json::object();
   bool as_task = false;
   if (ctx.modern) {
-    as_task = task_tools_.count(name) != 0 && HasTasksExtension(ctx.client_capabilities);
+    // A call that answers an input-required round goes on as the plain call it began as.
+    as_task = task_tools_.count(name) != 0 && HasTasksExtension(ctx.client_capabilities) &&
+              job.input_state.is_null();
   } else if (AtLeast(ctx.version, kTasksVersion)) {
     if (auto t = params.find("task"); t != params.end() && !t->is_null()) {
       if (!t->is_object()) {
@@ -688,9 +735,28 @@ McpToolResult McpServer::CallTool(ToolJob& job,
     if (with_message && !message.empty()) params["message"] = message;
     Send(json{{"jsonrpc", "2.0"}, {"method", "notifications/progress"}, {"params", params}});
   };
+  std::string elicitation_id;  // of the last elicitation/create sent for this call
+  if (job.can_open_url) {
+    call.open_url = [this, &job, &elicitation_id](const std::string& url,
+                                                  const std::string& message) {
+      return OpenUrl(job, url, message, elicitation_id);
+    };
+    call.url_done = [this, &elicitation_id] {
+      if (elicitation_id.empty()) return;
+      Send(json{{"jsonrpc", "2.0"},
+                {"method", "notifications/elicitation/complete"},
+                {"params", {{"elicitationId", elicitation_id}}}});
+    };
+  }
+  call.can_request_url = job.can_request_url && job.task_id.empty();
+  call.input_state = job.input_state;
+  call.input_responses = job.input_responses;
   McpToolResult result;
   try {
     result = tools_.CallTool(job.name, job.arguments, call);
+    if (!result.input_requests.is_null() && !call.can_request_url) {
+      throw std::logic_error("the tool asked for input the client cannot give");
+    }
   } catch (const std::exception& e) {
     log::Error("mcp: tool {} threw: {}", job.name, e.what());
     result.is_error = true;
@@ -705,9 +771,111 @@ std::optional<json> McpServer::RunJob(ToolJob& job) {
     log::Debug("mcp: request {} was cancelled; no response", job.key);
     return std::nullopt;
   }
+  if (!result.input_requests.is_null()) return ResultResponse(job.id, InputRequired(job, result));
   json out = ToolResultJson(result, job.version);
   if (job.version == kModernVersion) out = Complete(std::move(out));
   return ResultResponse(job.id, std::move(out));
+}
+
+json McpServer::InputRequired(const ToolJob& job, const McpToolResult& result) {
+  std::string state_id = NewTaskId();
+  {
+    std::lock_guard lock(mu_);
+    const int64_t now = NowMs();
+    for (auto it = rounds_.begin(); it != rounds_.end();) {
+      it = it->second.expires_ms < now ? rounds_.erase(it) : std::next(it);
+    }
+    if (rounds_.size() >= kMaxInputRounds) {  // the oldest to expire goes
+      auto oldest = std::min_element(rounds_.begin(), rounds_.end(), [](auto& a, auto& b) {
+        return a.second.expires_ms < b.second.expires_ms;
+      });
+      rounds_.erase(oldest);
+    }
+    rounds_[state_id] =
+        InputRound{job.name, job.arguments.dump(), result.input_state, now + kInputRoundTtlMs};
+  }
+  json out = Complete(json::object());
+  out["resultType"] = "input_required";
+  if (!result.input_requests.empty()) out["inputRequests"] = result.input_requests;
+  out["requestState"] = state_id;
+  return out;
+}
+
+McpToolCall::UrlAnswer McpServer::OpenUrl(ToolJob& job, const std::string& url,
+                                          const std::string& message, std::string& elicitation_id) {
+  using Answer = McpToolCall::UrlAnswer;
+  elicitation_id = NewTaskId();
+  json params{
+      {"mode", "url"}, {"elicitationId", elicitation_id}, {"url", url}, {"message", message}};
+  json id;
+  {
+    std::lock_guard lock(mu_);
+    id = fmt::format("bim-{}", next_outgoing_id_++);
+    outgoing_[id.dump()] = Outgoing{};
+    if (!job.task_id.empty()) {
+      params["_meta"][kRelatedTaskKey] = {{"taskId", job.task_id}};
+      auto t = tasks_.find(job.task_id);
+      if (t != tasks_.end() && t->second.status == "working") {
+        t->second.status = "input_required";
+        t->second.status_message = message;
+        t->second.updated_ms = NowMs();
+      }
+    }
+  }
+  log::Info("mcp: asking the client to open {} (request {})", url, id.dump());
+  Send(json{{"jsonrpc", "2.0"}, {"id", id}, {"method", "elicitation/create"}, {"params", params}});
+  json response;
+  {
+    std::unique_lock lock(mu_);
+    // The client answers when the person has; a cancel of the call or the end of the server
+    // (which cancels every call) stops the wait.
+    while (!outgoing_[id.dump()].answered && !job.cancel->cancelled()) {
+      outgoing_cv_.wait_for(lock, std::chrono::milliseconds(100));
+    }
+    response = std::move(outgoing_[id.dump()].response);
+    outgoing_.erase(id.dump());
+    if (!job.task_id.empty()) {
+      auto t = tasks_.find(job.task_id);
+      if (t != tasks_.end() && t->second.status == "input_required") {
+        t->second.status = "working";
+        t->second.status_message = "waiting for the login to be approved";
+        t->second.updated_ms = NowMs();
+      }
+    }
+  }
+  if (response.is_null()) {  // cancelled before the client answered: it may close its prompt
+    Send(json{{"jsonrpc", "2.0"},
+              {"method", "notifications/cancelled"},
+              {"params", {{"requestId", id}, {"reason", "the tool call was cancelled"}}}});
+    return Answer::kCancel;
+  }
+  if (auto e = response.find("error"); e != response.end()) {
+    log::Warn("mcp: the client could not open the page: {}",
+              e->is_object() ? e->value("message", Dump(*e)) : Dump(*e));
+    return Answer::kFailed;
+  }
+  const json result = response.value("result", json::object());
+  const std::string action =
+      result.is_object() && result.contains("action") && result["action"].is_string()
+          ? result["action"].get<std::string>()
+          : "";
+  log::Info("mcp: the client answered {} to request {}", action.empty() ? "?" : action, id.dump());
+  if (action == "accept") return Answer::kAccept;
+  if (action == "decline") return Answer::kDecline;
+  if (action == "cancel") return Answer::kCancel;
+  return Answer::kFailed;
+}
+
+bool McpServer::TakeResponse(const json& msg) {
+  auto id = msg.find("id");
+  if (id == msg.end() || !ValidId(*id)) return false;
+  std::lock_guard lock(mu_);
+  auto it = outgoing_.find(id->dump());
+  if (it == outgoing_.end() || it->second.answered) return false;
+  it->second.answered = true;
+  it->second.response = msg;
+  outgoing_cv_.notify_all();
+  return true;
 }
 
 // ---- tasks ------------------------------------------------------------------------------------
@@ -866,7 +1034,7 @@ McpServer::Outcome McpServer::HandleTaskRequest(const json& id, const std::strin
   }
   if (method == "tasks/update") return answer(json::object());  // no task of ours asks for input
   if (method == "tasks/cancel") {
-    if (task.status != "working") {
+    if (!Running(task)) {
       if (ctx.modern) return answer(json::object());  // cancellation is advisory there
       return error(kInvalidParams,
                    fmt::format("cannot cancel task {}: already in terminal status '{}'", task_id,
@@ -890,7 +1058,7 @@ McpServer::Outcome McpServer::HandleTaskRequest(const json& id, const std::strin
     r["_meta"][kRelatedTaskKey] = {{"taskId", task_id}};
     return r;
   };
-  if (task.status != "working") return answer(result_of(task));
+  if (!Running(task)) return answer(result_of(task));
   const std::string key = id.dump();
   if (in_flight_.count(key) != 0) return {InFlightError(id), std::nullopt};
   auto token = std::make_shared<McpCancelToken>();
@@ -902,8 +1070,7 @@ McpServer::Outcome McpServer::HandleTaskRequest(const json& id, const std::strin
                          std::unique_lock wait_lock(mu_);
                          tasks_cv_.wait(wait_lock, [&] {
                            auto t = tasks_.find(task_id);
-                           return token->cancelled() || t == tasks_.end() ||
-                                  t->second.status != "working";
+                           return token->cancelled() || t == tasks_.end() || !Running(t->second);
                          });
                          auto t = tasks_.find(task_id);
                          if (token->cancelled()) {

@@ -26,6 +26,18 @@
 // does for a plain call: the waiting stops, the deployment itself goes on. A task is kept
 // until its ttl has passed after it ended.
 //
+// A tool that needs the person (a login) sends them to a web page through the client, when
+// the client declared URL-mode elicitation (capabilities.elicitation.url):
+//   - 2025-11-25: the server sends `elicitation/create` {mode "url", elicitationId, url,
+//     message} (ids "bim-1", "bim-2"...; for a task with the related-task _meta while the task
+//     shows input_required) and the tool waits for the client's response, which the reading
+//     thread routes back (TakeResponse); `notifications/elicitation/complete` follows once the
+//     page's flow is done;
+//   - 2026-07-28 (no server-to-client requests): tools/call answers resultType
+//     "input_required" with inputRequests and a requestState, a random id of a round the
+//     server keeps (InputRound); the client calls again with inputResponses and that
+//     requestState, which only the same tool with the same arguments may use, once.
+//
 // Protocol decisions (see the README's MCP section):
 //   -32700 a line that is not JSON, or longer than kMaxLineBytes, or nested deeper than
 //          kMaxDepth (id null); the server goes on with the next line
@@ -37,7 +49,8 @@
 //   -32602 bad params: not an object, initialize without protocolVersion, tools/call without
 //          a name or with an unknown tool, arguments that are not an object, an unknown task
 //          id, cancelling a task that already ended (2025-11-25); under 2026-07-28 a request
-//          whose _meta lacks the protocolVersion or clientCapabilities
+//          whose _meta lacks the protocolVersion or clientCapabilities, or a requestState this
+//          server did not give for that call (or gave and saw used or expired)
 //   -32002 a legacy request other than initialize or ping before initialize
 //   -32021 (2026-07-28) a tasks/* request from a client that did not declare the extension
 //   -32022 (2026-07-28) a protocolVersion in _meta that this server does not serve
@@ -45,7 +58,7 @@
 //   -32603 an unexpected exception while handling a message (the server goes on)
 // A cancelled request gets no response at all. Batches are accepted under 2025-03-26 and
 // 2024-11-05, whose spec requires receiving them. initialize answers an unknown version with
-// 2025-06-18 (kFallbackProtocolVersion), the revision every client of the last year speaks.
+// the latest it speaks there, 2025-11-25 (kFallbackProtocolVersion), as the spec recommends.
 
 #include <atomic>
 #include <chrono>
@@ -75,7 +88,7 @@ struct McpServerInfo {
 
 class McpServer {
  public:
-  static constexpr const char* kFallbackProtocolVersion = "2025-06-18";
+  static constexpr const char* kFallbackProtocolVersion = "2025-11-25";
   static constexpr const char* kTasksVersion = "2025-11-25";   // the first with tasks
   static constexpr const char* kModernVersion = "2026-07-28";  // no initialize; per-request _meta
   static constexpr int64_t kDefaultTaskTtlMs = 60 * 60 * 1000;
@@ -84,7 +97,9 @@ class McpServer {
   static constexpr size_t kMaxLineBytes = 16 * 1024 * 1024;
   static constexpr size_t kMaxDepth = 64;  // nesting of a message's JSON
   static constexpr size_t kMaxCallsInFlight = 32;
-  static constexpr std::chrono::seconds kShutdownGrace{2};  // for calls in flight at EOF
+  static constexpr std::chrono::seconds kShutdownGrace{2};     // for calls in flight at EOF
+  static constexpr size_t kMaxInputRounds = 64;                // kept requestStates
+  static constexpr int64_t kInputRoundTtlMs = 15 * 60 * 1000;  // how long one stays valid
 
   // The fds are borrowed, not closed. tools must outlive the server.
   McpServer(McpToolProvider& tools, int in_fd, int out_fd, McpServerInfo info);
@@ -111,12 +126,32 @@ class McpServer {
     std::shared_ptr<McpCancelToken> cancel;
     std::string version;  // the session's, or the request's under 2026-07-28
     std::string task_id;  // set when the call runs as a task
+    // Sending the person to a page (see McpToolCall): by an elicitation/create request
+    // (2025-11-25, client declared elicitation.url), or by an input-required result
+    // (2026-07-28, same declaration, not a task), whose next round brings these back.
+    bool can_open_url = false;
+    bool can_request_url = false;
+    nlohmann::json input_state;
+    nlohmann::json input_responses;
+  };
+  // What a 2026-07-28 input-required result asked for, kept under its requestState (a random
+  // id) for the call that answers it: only that tool with the same arguments may use it, once.
+  struct InputRound {
+    std::string tool;
+    std::string arguments;  // dumped
+    nlohmann::json state;   // the tool's input_state
+    int64_t expires_ms = 0;
+  };
+  // A request this server sent to the client (elicitation/create), until its response.
+  struct Outgoing {
+    bool answered = false;
+    nlohmann::json response;
   };
   // One task: a tools/call that answered at once with a task id and runs on.
   struct Task {
     std::string id;
     bool modern = false;             // created under 2026-07-28; each era sees only its own tasks
-    std::string status = "working";  // working, completed, failed or cancelled
+    std::string status = "working";  // working, input_required, completed, failed, cancelled
     std::string status_message;
     int64_t created_ms = 0;
     int64_t updated_ms = 0;
@@ -179,6 +214,15 @@ class McpServer {
   std::optional<nlohmann::json> RunJob(ToolJob& job);
   // The tool's result for job, whatever happened (never throws).
   McpToolResult CallTool(ToolJob& job, const std::function<void(const std::string&)>& on_stage);
+  // Asks the client, for job's tool, to offer url to the person (elicitation/create, URL mode)
+  // and waits for the answer; a task shows input_required meanwhile. elicitation_id receives
+  // the id the request carried, for notifications/elicitation/complete.
+  McpToolCall::UrlAnswer OpenUrl(ToolJob& job, const std::string& url, const std::string& message,
+                                 std::string& elicitation_id);
+  // The response to a request of ours; false when no request of ours has its id.
+  bool TakeResponse(const nlohmann::json& msg);
+  // The 2026-07-28 answer to a tool that needs input: the round kept under a new requestState.
+  nlohmann::json InputRequired(const ToolJob& job, const McpToolResult& result);
   void StartWorker(std::function<void()> work);
   void Send(const nlohmann::json& message);
   // Frees the ids (in_flight_ keys) of answered or cancelled calls, then sends message (none
@@ -204,6 +248,11 @@ class McpServer {
   std::condition_variable tasks_cv_;  // with mu_: a task ended, or a tasks/result was cancelled
   std::set<std::string> task_tools_;  // set in the constructor: tools with taskSupport
   size_t workers_ = 0;                // guarded by mu_: worker threads still running
+  nlohmann::json client_capabilities_ = nlohmann::json::object();  // guarded by mu_: initialize's
+  std::map<std::string, Outgoing> outgoing_;                       // guarded by mu_; by id, dumped
+  std::condition_variable outgoing_cv_;       // with mu_: a response to ours arrived
+  int64_t next_outgoing_id_ = 1;              // guarded by mu_
+  std::map<std::string, InputRound> rounds_;  // guarded by mu_; by requestState
 };
 
 }  // namespace bim::ctl

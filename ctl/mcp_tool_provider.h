@@ -28,6 +28,28 @@ struct McpToolCall {
   // (deploy then follows the deployment to its end). Only for tools whose ListTools entry
   // declares execution.taskSupport.
   bool as_task = false;
+
+  // Sending the person to a web page through the client (URL-mode elicitation), for a step only
+  // they can do, such as approving a login. Two forms, by era; at most one is available.
+  //
+  // 2025-11-25 (elicitation/create, a request to the client): open_url asks the client to
+  // offer url to the person with message, and blocks until the client answers, the call is
+  // cancelled or the server stops. Empty when the client did not declare elicitation.url.
+  // url_done then tells the client the page's flow has finished
+  // (notifications/elicitation/complete); call it only after an accepted open_url.
+  enum class UrlAnswer { kAccept, kDecline, kCancel, kFailed };
+  std::function<UrlAnswer(const std::string& url, const std::string& message)> open_url;
+  std::function<void()> url_done;
+  //
+  // 2026-07-28 (multi-round trip): the server cannot send requests; a tool returns an
+  // McpToolResult with input_requests instead, and the client calls the tool again with the
+  // answers. can_request_url says the client declared elicitation.url on this request. On the
+  // repeated call, input_state is what the tool returned as input_state last round (kept by the
+  // server, never seen by the client) and input_responses the client's answers, by key; both
+  // are null on a first call.
+  bool can_request_url = false;
+  nlohmann::json input_state;
+  nlohmann::json input_responses;
 };
 
 struct McpToolResult {
@@ -36,6 +58,12 @@ struct McpToolResult {
   nlohmann::json structured;
   // For an error: what went wrong and what to do next, written for a model.
   std::string message;
+  // 2026-07-28 only: the tool needs the person first. input_requests maps keys to the requests
+  // for the client (e.g. {"login": {"method": "elicitation/create", "params": {...}}}), or is
+  // an empty object when the tool only needs to be called again later; input_state is what the
+  // tool wants back on that call (McpToolCall::input_state). Null for every other result.
+  nlohmann::json input_requests;
+  nlohmann::json input_state;
 };
 
 class McpToolProvider {

@@ -24,9 +24,16 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 McpToolResult Failure(std::string message) {
-  return McpToolResult{true, nullptr, std::move(message)};
+  McpToolResult r;
+  r.is_error = true;
+  r.message = std::move(message);
+  return r;
 }
-McpToolResult Success(json structured) { return McpToolResult{false, std::move(structured), {}}; }
+McpToolResult Success(json structured) {
+  McpToolResult r;
+  r.structured = std::move(structured);
+  return r;
+}
 McpToolResult Cancelled() { return Failure(ToolErrorText({OpFailure::kCancelled, ""}, "")); }
 
 // Sets j[key] to value unless value is empty. A field with no value is left out rather than
@@ -507,29 +514,201 @@ McpToolResult McpTools::CallTool(const std::string& name, const json& arguments,
   // A task cancelled before its tool started still deploys: cancelling a task stops the
   // waiting, never the deployment (DeployAndWait uploads under a token of its own).
   if (call.cancel->cancelled() && !call.as_task) return Cancelled();
-  return (this->*(tool->handler))(args, call);
+  bool logged_in_here = false;
+  if (!call.input_state.is_null()) {  // 2026-07-28: a login through the client goes on
+    if (auto stop = ContinueLogin(name, call)) return std::move(*stop);
+    logged_in_here = true;
+  }
+  Answer a = (this->*(tool->handler))(args, call);
+  if (!a.needs_login || logged_in_here || call.cancel->cancelled()) return std::move(a.result);
+  if (call.open_url) {
+    if (auto stop = LoginThroughClient(name, a.result, call)) return std::move(*stop);
+    log::Info("mcp: logged in through the client; {} again", name);
+    return std::move((this->*(tool->handler))(args, call).result);
+  }
+  if (call.can_request_url) return RequestLogin(name, a.result, call);
+  return std::move(a.result);
+}
+
+McpTools::Answer McpTools::FailureOf(const OpError& e, const std::string& what) {
+  Answer a = Failure(ToolErrorText(e, what));
+  a.needs_login = e.kind == OpFailure::kAuth;
+  return a;
+}
+
+// ---- login through the client ---------------------------------------------------------------
+
+namespace {
+
+// The page the person opens: the one with the code filled in when the platform has it.
+std::string LoginPage(const pb::LoginStartReply& s) {
+  return s.verification_uri_complete().empty() ? s.verification_uri()
+                                               : s.verification_uri_complete();
+}
+
+std::string LoginPrompt(const pb::LoginStartReply& s, const std::string& tool) {
+  return fmt::format(
+      "Sign in to Backend.im so your assistant can run {}: open the page and approve the code {}.",
+      tool, s.user_code());
+}
+
+// Why a login that is no longer pending did not end in a login, for a model.
+std::string LoginEndText(const pb::LoginCheckReply& r, const std::string& tool) {
+  switch (r.state()) {
+    case pb::LoginCheckReply::DENIED:
+      return fmt::format(
+          "{}: not logged in; the user denied the login. Call {} again only if they want to.", tool,
+          tool);
+    case pb::LoginCheckReply::EXPIRED:
+      return fmt::format(
+          "{}: not logged in; the login code expired before the user approved it. Call {} "
+          "again to start a new login.",
+          tool, tool);
+    case pb::LoginCheckReply::PENDING:
+      return fmt::format(
+          "{}: not logged in; the user has not approved the login yet. Call {} again, or log "
+          "in with auth_login_start and auth_login_check.",
+          tool, tool);
+    default:
+      return fmt::format(
+          "{}: not logged in; the login failed: {}. Ask the user to run `backend-im auth "
+          "login` in a terminal.",
+          tool, r.message());
+  }
+}
+
+}  // namespace
+
+McpToolResult McpTools::LoginDidNotStart(McpToolResult no_login, const OpError& why,
+                                         McpToolCall& call) {
+  if (call.cancel->cancelled()) return Cancelled();
+  // The tool's own error already says how else to log in (a platform without the device flow
+  // still takes `backend-im auth login --with-token`); this says why it was not done here.
+  no_login.message += fmt::format(" (a login from here could not start: {})", why.message);
+  return no_login;
+}
+
+Result<pb::LoginCheckReply, McpToolResult> McpTools::AwaitApproval(
+    const std::string& tool, const std::string& login_id,
+    std::chrono::steady_clock::time_point deadline, McpToolCall& call) {
+  while (true) {
+    auto left = std::chrono::duration_cast<seconds>(deadline - std::chrono::steady_clock::now());
+    // The agent holds each check up to this long, answering as soon as the state changes.
+    int wait = static_cast<int>(std::clamp<int64_t>(left.count(), 0, 10));
+    auto r = ops_.LoginCheck(login_id, wait, *call.cancel);
+    if (!r.ok()) return Failure(ToolErrorText(r.error(), tool + " (waiting for the login)"));
+    if (r->state() != pb::LoginCheckReply::PENDING || wait == 0) return std::move(*r);
+    call.progress(0, 0, "waiting for the user to approve the login");
+  }
+}
+
+std::optional<McpToolResult> McpTools::LoginThroughClient(const std::string& tool,
+                                                          const McpToolResult& no_login,
+                                                          McpToolCall& call) {
+  auto s = ops_.LoginStart(*call.cancel);
+  if (!s.ok()) return LoginDidNotStart(no_login, s.error(), call);
+  const auto deadline =
+      std::chrono::steady_clock::now() + seconds(std::max<int64_t>(s->expires_in_seconds(), 1));
+  log::Info("mcp: {} needs a login; asking the client to open the login page", tool);
+  switch (call.open_url(LoginPage(*s), LoginPrompt(*s, tool))) {
+    case McpToolCall::UrlAnswer::kAccept:
+      break;
+    case McpToolCall::UrlAnswer::kDecline:
+    case McpToolCall::UrlAnswer::kCancel:
+      if (call.cancel->cancelled()) return Cancelled();
+      return Failure(fmt::format(
+          "{}: not logged in; the user did not open the login page. Call {} again if they "
+          "change their mind, or ask them to run `backend-im auth login` in a terminal.",
+          tool, tool));
+    case McpToolCall::UrlAnswer::kFailed:
+      if (call.cancel->cancelled()) return Cancelled();
+      return Failure(fmt::format(
+          "{}: not logged in, and the client could not show the login page. Log in with "
+          "auth_login_start and auth_login_check, or ask the user to run `backend-im auth "
+          "login` in a terminal.",
+          tool));
+  }
+  auto r = AwaitApproval(tool, s->login_id(), deadline, call);
+  if (call.cancel->cancelled()) return Cancelled();
+  if (!r.ok()) return r.error();
+  if (r->state() != pb::LoginCheckReply::APPROVED) return Failure(LoginEndText(*r, tool));
+  if (call.url_done) call.url_done();
+  return std::nullopt;
+}
+
+McpToolResult McpTools::RequestLogin(const std::string& tool, const McpToolResult& no_login,
+                                     McpToolCall& call) {
+  auto s = ops_.LoginStart(*call.cancel);
+  if (!s.ok()) return LoginDidNotStart(no_login, s.error(), call);
+  log::Info("mcp: {} needs a login; asking the client to open the login page", tool);
+  const int64_t expires_ms =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch() +
+                                               seconds(s->expires_in_seconds()))
+          .count();
+  McpToolResult r;
+  r.input_requests = {
+      {kLoginInputKey,
+       {{"method", "elicitation/create"},
+        {"params",
+         {{"mode", "url"}, {"url", LoginPage(*s)}, {"message", LoginPrompt(*s, tool)}}}}}};
+  r.input_state = {{"loginId", s->login_id()}, {"expiresAtMs", expires_ms}};
+  return r;
+}
+
+std::optional<McpToolResult> McpTools::ContinueLogin(const std::string& tool, McpToolCall& call) {
+  const json& state = call.input_state;
+  const std::string login_id = state.value("loginId", "");
+  const json answer = call.input_responses.is_object()
+                          ? call.input_responses.value(kLoginInputKey, json())
+                          : json();
+  if (answer.is_object()) {  // the round that asked the client to open the page
+    const std::string action = answer.value("action", "");
+    if (action != "accept") {
+      return Failure(fmt::format(
+          "{}: not logged in; the user did not open the login page ({}). Call {} again if they "
+          "change their mind, or ask them to run `backend-im auth login` in a terminal.",
+          tool, action.empty() ? "no answer" : action, tool));
+    }
+  }
+  const int64_t now_ms =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  const int64_t left_ms = std::max<int64_t>(state.value("expiresAtMs", int64_t{0}) - now_ms, 0);
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::min<milliseconds>(milliseconds(left_ms), kLoginRoundWait);
+  auto r = AwaitApproval(tool, login_id, deadline, call);
+  if (call.cancel->cancelled()) return Cancelled();
+  if (!r.ok()) return r.error();
+  if (r->state() == pb::LoginCheckReply::APPROVED) return std::nullopt;
+  if (r->state() == pb::LoginCheckReply::PENDING && left_ms > 0) {
+    McpToolResult again;  // nothing to ask: only to be called again
+    again.input_requests = json::object();
+    again.input_state = state;
+    return again;
+  }
+  return Failure(LoginEndText(*r, tool));
 }
 
 // ---- tools ------------------------------------------------------------------------------------
 // Each translates: arguments in, an operation (ctl/operations.h), its result out through the
 // shared models, plus the nextStep a model needs.
 
-McpToolResult McpTools::Generate(const json& args, McpToolCall& call) {
+McpTools::Answer McpTools::Generate(const json& args, McpToolCall& call) {
   const std::string dir = args["directory"];
   auto done = ops_.Generate(args["prompt"].get<std::string>(), dir, args["force"].get<bool>(),
                             *call.cancel);
-  if (!done.ok()) return Failure(ToolErrorText(done.error(), "generate"));
+  if (!done.ok()) return FailureOf(done.error(), "generate");
   json out = GenerateModel(*done);
   out["nextStep"] = fmt::format(
       "Read or adapt the files if needed, then call deploy with directory \"{}\".", dir);
   return Success(std::move(out));
 }
 
-McpToolResult McpTools::Deploy(const json& args, McpToolCall& call) {
+McpTools::Answer McpTools::Deploy(const json& args, McpToolCall& call) {
   const std::string dir = args["directory"];
   std::string project = args.contains("projectId") ? args["projectId"].get<std::string>() : "";
   auto done = ops_.Deploy(dir, project, *call.cancel);
-  if (!done.ok()) return Failure(ToolErrorText(done.error(), "deploy"));
+  if (!done.ok()) return FailureOf(done.error(), "deploy");
   if (!done->note.empty()) log::Warn("mcp: deploy of {}: {}", dir, done->note);
   json out = DeployModel(*done);
   out["nextStep"] = fmt::format(
@@ -539,18 +718,19 @@ McpToolResult McpTools::Deploy(const json& args, McpToolCall& call) {
   return Success(std::move(out));
 }
 
-McpToolResult McpTools::DeployAndWait(const json& args, McpToolCall& call) {
+McpTools::Answer McpTools::DeployAndWait(const json& args, McpToolCall& call) {
   if (!call.as_task) return Deploy(args, call);
   // Cancelling a task stops its waiting, never the deployment: the upload runs to its end.
   McpCancelToken upload_token;
   McpToolCall upload = call;
   upload.cancel = &upload_token;
-  McpToolResult deployed = Deploy(args, upload);
-  if (deployed.is_error) return deployed;
+  Answer deployed_answer = Deploy(args, upload);
+  if (deployed_answer.result.is_error) return deployed_answer;
+  McpToolResult deployed = std::move(deployed_answer.result);
   // No time limit: the task lasts as long as the deployment (a year stands for "no limit").
   json wait_args{{"deploymentId", deployed.structured["deploymentId"]},
                  {"timeoutSeconds", 365LL * 24 * 3600}};
-  McpToolResult waited = WaitForDeployment(wait_args, call);
+  McpToolResult waited = WaitForDeployment(wait_args, call).result;
   if (waited.is_error) {
     waited.message += fmt::format(" (deploymentId \"{}\" was uploaded)",
                                   deployed.structured["deploymentId"].get<std::string>());
@@ -560,7 +740,7 @@ McpToolResult McpTools::DeployAndWait(const json& args, McpToolCall& call) {
   return deployed;
 }
 
-McpToolResult McpTools::WaitForDeployment(const json& args, McpToolCall& call) {
+McpTools::Answer McpTools::WaitForDeployment(const json& args, McpToolCall& call) {
   const std::string id = args["deploymentId"];
   const int64_t timeout_s = args["timeoutSeconds"];
   double reported = 0;
@@ -578,31 +758,31 @@ McpToolResult McpTools::WaitForDeployment(const json& args, McpToolCall& call) {
     call.progress(progress, total, message);
   };
   auto done = ops_.Watch(id, 0, seconds(timeout_s), hooks, *call.cancel);
-  if (!done.ok()) return Failure(ToolErrorText(done.error(), "wait_for_deployment"));
+  if (!done.ok()) return FailureOf(done.error(), "wait_for_deployment");
   json out = DeploymentModel(done->deployment);
   out["timedOut"] = done->timed_out;
   out["nextStep"] = NextStepFor(done->deployment);
   return Success(std::move(out));
 }
 
-McpToolResult McpTools::DeploymentStatus(const json& args, McpToolCall& call) {
+McpTools::Answer McpTools::DeploymentStatus(const json& args, McpToolCall& call) {
   auto d = ops_.Status(args["deploymentId"].get<std::string>(), *call.cancel);
-  if (!d.ok()) return Failure(ToolErrorText(d.error(), "deployment_status"));
+  if (!d.ok()) return FailureOf(d.error(), "deployment_status");
   json out = DeploymentModel(*d);
   out["nextStep"] = NextStepFor(*d);
   return Success(std::move(out));
 }
 
-McpToolResult McpTools::ListDeployments(const json& args, McpToolCall& call) {
+McpTools::Answer McpTools::ListDeployments(const json& args, McpToolCall& call) {
   std::string project = args.contains("projectId") ? args["projectId"].get<std::string>() : "";
   auto list = ops_.History(project, static_cast<int>(args["limit"].get<int64_t>()), *call.cancel);
-  if (!list.ok()) return Failure(ToolErrorText(list.error(), "list_deployments"));
+  if (!list.ok()) return FailureOf(list.error(), "list_deployments");
   json deployments = json::array();
   for (const auto& d : *list) deployments.push_back(DeploymentModel(d));
   return Success({{"deployments", std::move(deployments)}});
 }
 
-McpToolResult McpTools::AuthStatus(const json&, McpToolCall& call) {
+McpTools::Answer McpTools::AuthStatus(const json&, McpToolCall& call) {
   auto a = ops_.AuthStatus(/*verify=*/true, *call.cancel);
   if (!a.ok()) return Failure(ToolErrorText(a.error(), "auth_status"));
   json out = AuthModel(*a);
@@ -614,7 +794,7 @@ McpToolResult McpTools::AuthStatus(const json&, McpToolCall& call) {
   return Success(std::move(out));
 }
 
-McpToolResult McpTools::AuthLoginStart(const json&, McpToolCall& call) {
+McpTools::Answer McpTools::AuthLoginStart(const json&, McpToolCall& call) {
   auto s = ops_.LoginStart(*call.cancel);
   if (!s.ok()) return Failure(ToolErrorText(s.error(), "auth_login_start"));
   std::string show =
@@ -634,7 +814,7 @@ McpToolResult McpTools::AuthLoginStart(const json&, McpToolCall& call) {
   return Success(std::move(out));
 }
 
-McpToolResult McpTools::AuthLoginCheck(const json& args, McpToolCall& call) {
+McpTools::Answer McpTools::AuthLoginCheck(const json& args, McpToolCall& call) {
   const std::string id = args["loginId"];
   auto r = ops_.LoginCheck(id, static_cast<int>(args["waitSeconds"].get<int64_t>()), *call.cancel);
   if (!r.ok()) {

@@ -13,6 +13,11 @@
 //   auth_login_start     {}                               device flow, step 1
 //   auth_login_check     {loginId, waitSeconds?}          device flow, step 2
 //
+// A tool that needs a login and finds none logs in through the client when the client can send
+// the person to a web page (URL-mode elicitation): the agent starts the device flow, the client
+// offers its verification page, and the tool runs once the person approved. Other clients get
+// an error result that says to use auth_login_start/auth_login_check or `backend-im auth login`.
+//
 // Each tool's arguments are declared once (Arg) and give both its inputSchema and its checks,
 // so the two cannot drift apart. A bad argument (missing, of the wrong type, out of range,
 // unknown, a deployment id that is not an id, a folder that does not exist) is an error result
@@ -44,6 +49,12 @@ class McpTools : public McpToolProvider {
   // cwd: where relative directories resolve (the server's working folder).
   McpTools(AgentClient& client, std::string cwd);
 
+  // The key of the login's entry in a 2026-07-28 input-required result's inputRequests.
+  static constexpr const char* kLoginInputKey = "backend_im_login";
+  // How long one 2026-07-28 round waits for the approval before asking to be called again;
+  // under the 60 s a client waits for an answer by default.
+  static constexpr std::chrono::seconds kLoginRoundWait{40};
+
   nlohmann::json ListTools(const std::string& protocol_version) const override;
   bool HasTool(const std::string& name) const override;
   McpToolResult CallTool(const std::string& name, const nlohmann::json& arguments,
@@ -62,7 +73,14 @@ class McpTools : public McpToolProvider {
     Check check = Check::kNone;
     nlohmann::json default_value;  // filled in when the argument is absent (null: none)
   };
-  using Handler = McpToolResult (McpTools::*)(const nlohmann::json& args, McpToolCall& call);
+  // What a handler gives: its result, and whether it failed for want of a login
+  // (OpFailure::kAuth), which CallTool may mend by logging in through the client.
+  struct Answer {
+    Answer(McpToolResult r) : result(std::move(r)) {}  // NOLINT(google-explicit-constructor)
+    McpToolResult result;
+    bool needs_login = false;
+  };
+  using Handler = Answer (McpTools::*)(const nlohmann::json& args, McpToolCall& call);
   struct Tool {
     std::string name;
     std::string title;
@@ -79,17 +97,41 @@ class McpTools : public McpToolProvider {
   std::optional<McpToolResult> Validate(const Tool& tool, nlohmann::json& args) const;
   std::string Absolute(const std::string& path) const;
 
-  McpToolResult Generate(const nlohmann::json& args, McpToolCall& call);
-  McpToolResult Deploy(const nlohmann::json& args, McpToolCall& call);
+  // An operation's failure as a tool result; a missing login is marked (Answer::needs_login).
+  static Answer FailureOf(const OpError& e, const std::string& what);
+
+  Answer Generate(const nlohmann::json& args, McpToolCall& call);
+  Answer Deploy(const nlohmann::json& args, McpToolCall& call);
   // deploy; as a task (call.as_task), it then follows the deployment to its end the way
   // wait_for_deployment does, and returns deploy's fields with the final status, URL and logs.
-  McpToolResult DeployAndWait(const nlohmann::json& args, McpToolCall& call);
-  McpToolResult WaitForDeployment(const nlohmann::json& args, McpToolCall& call);
-  McpToolResult DeploymentStatus(const nlohmann::json& args, McpToolCall& call);
-  McpToolResult ListDeployments(const nlohmann::json& args, McpToolCall& call);
-  McpToolResult AuthStatus(const nlohmann::json& args, McpToolCall& call);
-  McpToolResult AuthLoginStart(const nlohmann::json& args, McpToolCall& call);
-  McpToolResult AuthLoginCheck(const nlohmann::json& args, McpToolCall& call);
+  Answer DeployAndWait(const nlohmann::json& args, McpToolCall& call);
+  Answer WaitForDeployment(const nlohmann::json& args, McpToolCall& call);
+  Answer DeploymentStatus(const nlohmann::json& args, McpToolCall& call);
+  Answer ListDeployments(const nlohmann::json& args, McpToolCall& call);
+  Answer AuthStatus(const nlohmann::json& args, McpToolCall& call);
+  Answer AuthLoginStart(const nlohmann::json& args, McpToolCall& call);
+  Answer AuthLoginCheck(const nlohmann::json& args, McpToolCall& call);
+
+  // Login through the client, for a tool that failed for want of one (the device flow, with
+  // the person sent to its verification page by URL-mode elicitation). Each gives nullopt once
+  // the person approved (the tool is then called again), or the result to return instead.
+  //   2025-11-25: asks the client to open the page (call.open_url) and waits for the approval.
+  // no_login is the tool's own result, returned (with the reason) when no login can start.
+  std::optional<McpToolResult> LoginThroughClient(const std::string& tool,
+                                                  const McpToolResult& no_login, McpToolCall& call);
+  //   2026-07-28, first round: an input-required result that asks the client to open the page.
+  McpToolResult RequestLogin(const std::string& tool, const McpToolResult& no_login,
+                             McpToolCall& call);
+  static McpToolResult LoginDidNotStart(McpToolResult no_login, const OpError& why,
+                                        McpToolCall& call);
+  //   2026-07-28, later rounds (call.input_state set): the client's answer, then the approval,
+  //   waited for up to kLoginRoundWait before asking to be called again.
+  std::optional<McpToolResult> ContinueLogin(const std::string& tool, McpToolCall& call);
+  // Waits until the login is no longer pending, the deadline passes or the call is cancelled;
+  // the last state seen (nullopt when cancelled), or a failure result.
+  Result<backend_im::v1::LoginCheckReply, McpToolResult> AwaitApproval(
+      const std::string& tool, const std::string& login_id,
+      std::chrono::steady_clock::time_point deadline, McpToolCall& call);
 
   Operations ops_;
   const std::string cwd_;

@@ -108,6 +108,24 @@ TEST_CASE("the 2.x client pinned to 2026-07-28 discovers, lists the tools and de
   CHECK(r.out.find("modern ok https://") != std::string::npos);
 }
 
+// Login from inside the assistant: the person is sent to the device-login page through the
+// client (URL-mode elicitation), at each client's newest revision.
+TEST_CASE("a logged-out generate sends the person to the login page through each official client") {
+  for (const char* era : {"2025-11-25", "2026-07-28"}) {
+    CAPTURE(era);
+    AgentFixture f({"--device-interval", "1"});
+    std::string work = f.home() / "work";
+    ::mkdir(work.c_str(), 0755);
+    auto r = Run({"node", kPackageDir + "/login_client.mjs", era, CtlBinary(), work}, f.Options(),
+                 std::chrono::seconds(90));
+    INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err << "\nagent log:\n" << f.AgentLog());
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find(std::string("login ok ") + era) != std::string::npos);
+    auto status = nlohmann::json::parse(f.Ctl({"auth", "status", "--json"}).out);
+    CHECK(status["loggedIn"] == true);
+  }
+}
+
 // Hosts built on the SDK give a server only HOME, LOGNAME, PATH, SHELL, TERM and USER. The
 // terminal below has XDG_RUNTIME_DIR (so its default socket is another path) and the default
 // state folder; the platform URL is in the config file, where a user of both would put it.

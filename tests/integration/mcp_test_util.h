@@ -170,10 +170,10 @@ class McpSession {
   }
 
   // initialize + notifications/initialized; returns the initialize result.
-  json Initialize(const std::string& version = "2025-06-18") {
+  json Initialize(const std::string& version = "2025-06-18", json capabilities = json::object()) {
     json r =
         Call("initialize", {{"protocolVersion", version},
-                            {"capabilities", json::object()},
+                            {"capabilities", std::move(capabilities)},
                             {"clientInfo", {{"name", "mcp-protocol-test"}, {"version", "1.0"}}}});
     REQUIRE_MESSAGE(r.contains("result"), r.dump());
     Notify("notifications/initialized");
@@ -249,6 +249,25 @@ class McpSession {
   std::vector<json> others_;
   std::vector<std::string> stray_;
 };
+
+const char* const kRelatedTask = "io.modelcontextprotocol/related-task";
+
+// The 2026-07-28 envelope every modern request carries in params._meta; extra_caps are merged
+// into its clientCapabilities.
+inline json ModernMeta(bool with_tasks = true, const std::string& version = "2026-07-28",
+                       const json& extra_caps = json::object()) {
+  json caps = extra_caps;
+  if (with_tasks) caps["extensions"] = {{"io.modelcontextprotocol/tasks", json::object()}};
+  return {
+      {"io.modelcontextprotocol/protocolVersion", version},
+      {"io.modelcontextprotocol/clientCapabilities", caps},
+      {"io.modelcontextprotocol/clientInfo", {{"name", "mcp-protocol-test"}, {"version", "1"}}}};
+}
+
+inline json ModernParams(json params = json::object(), bool with_tasks = true) {
+  params["_meta"] = ModernMeta(with_tasks);
+  return params;
+}
 
 // The text of a tool result's first content block.
 inline std::string ResultText(const json& result) {
