@@ -17,7 +17,6 @@ class Backoff {
 
   std::chrono::milliseconds Next();
   void Reset() { attempt_ = 0; }
-  int attempts() const { return attempt_; }
 
  private:
   std::chrono::milliseconds base_;

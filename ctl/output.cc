@@ -9,10 +9,10 @@
 namespace bim::ctl {
 
 Style::Style() {
-  tty_ = ::isatty(STDOUT_FILENO) == 1;
+  const bool tty = ::isatty(STDOUT_FILENO) == 1;
   const char* no_color = std::getenv("NO_COLOR");
   const char* term = std::getenv("TERM");
-  color_ = tty_ && !(no_color && *no_color) && !(term && std::string(term) == "dumb");
+  color_ = tty && !(no_color && *no_color) && !(term && std::string(term) == "dumb");
 }
 
 Styled Style::Wrap(const char* code, std::string_view s) const {

@@ -40,7 +40,6 @@ class Styled {
 class Style {
  public:
   Style();
-  bool tty() const { return tty_; }
   Styled Plain(std::string_view s) const { return Wrap(nullptr, s); }
   Styled Bold(std::string_view s) const { return Wrap("1", s); }
   Styled Dim(std::string_view s) const { return Wrap("2", s); }
@@ -51,7 +50,6 @@ class Style {
 
  private:
   Styled Wrap(const char* code, std::string_view s) const;
-  bool tty_;
   bool color_;
 };
 

@@ -90,7 +90,6 @@ class AuthManager {
   Result<bool> Logout();
 
   // Test hook: token expiry is judged on this clock.
-  const Clock& clock() const { return clock_; }
 
  private:
   struct Login {
