@@ -6,7 +6,6 @@
 // node or the installed SDK this program exits 77, which CTest reports as skipped, unless CI=true:
 // then a missing SDK is a failure, because CI must prove the interoperability.
 #define DOCTEST_CONFIG_IMPLEMENT
-#include <doctest/doctest.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,6 +14,7 @@
 #include <thread>
 
 #include "tests/integration/agent_fixture.h"
+#include "tests/support/doctest_main.h"
 
 using namespace bim::test;
 
@@ -108,6 +108,59 @@ TEST_CASE("the 2.x client pinned to 2026-07-28 discovers, lists the tools and de
   CHECK(r.out.find("modern ok https://") != std::string::npos);
 }
 
+// The MCP Inspector's CLI (2.12.0, on the 2.x client and the tasks extension package) at
+// 2026-07-28 declares the io.modelcontextprotocol/tasks extension, so deploy runs as a task: it
+// polls tasks/get until the task completes and prints the result, which must be the finished
+// deployment with its URL (a plain deploy returns at the upload, without one).
+TEST_CASE("the MCP Inspector at 2026-07-28 deploys as a task to the URL") {
+  const std::string dir = std::string(BIM_SOURCE_DIR) + "/tests/mcp-inspector";
+  const std::string node = dir + "/.node/package/bin/node";
+  const std::string launcher =
+      dir + "/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js";
+  if (::access(node.c_str(), X_OK) != 0 || ::access(launcher.c_str(), R_OK) != 0) {
+    const char* ci = std::getenv("CI");
+    REQUIRE_MESSAGE(!(ci && std::string(ci) == "true"),
+                    "the inspector and its node 22 must be installed in CI (scripts/test.sh)");
+    MESSAGE("skipped: the inspector is not installed (scripts/test.sh installs it)");
+    return;
+  }
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100"});
+  f.LoginWithToken();
+  std::string project = f.MakeProject("inspector-api");
+  std::vector<std::string> argv = {node,
+                                   launcher,
+                                   "--cli",
+                                   "--method",
+                                   "tools/call",
+                                   "--tool-name",
+                                   "deploy",
+                                   "--tool-arg",
+                                   "directory=" + project,
+                                   "--protocol-era",
+                                   "modern",
+                                   "--format",
+                                   "json"};
+  // The inspector gives its stdio child only a few variables: the fixture's go through -e.
+  ProcessOptions o = f.Options();
+  for (const auto& [k, v] : o.env) {
+    argv.push_back("-e");
+    argv.push_back(k + "=" + v);
+  }
+  argv.insert(argv.end(), {"--", CtlBinary(), "mcp"});
+  o.env["PATH"] = dir + "/.node/package/bin:" + std::string(std::getenv("PATH"));
+  auto r = Run(argv, o, std::chrono::seconds(90));
+  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err << "\nagent log:\n" << f.AgentLog());
+  REQUIRE(r.exit_code == 0);
+  auto out = nlohmann::json::parse(r.out);
+  auto sc = out["result"]["structuredContent"];
+  CHECK(out["result"]["isError"] == false);
+  CHECK(sc["status"] == "complete");
+  CHECK(sc["url"] == "https://" + sc["commitHash"].get<std::string>() + ".backend.im");
+  auto h = nlohmann::json::parse(f.Ctl({"history", "--json"}).out);
+  REQUIRE(h.size() == 1);
+  CHECK(h[0]["status"] == "complete");
+}
+
 // Login from inside the assistant: the person is sent to the device-login page through the
 // client (URL-mode elicitation), at each client's newest revision.
 TEST_CASE("a logged-out generate sends the person to the login page through each official client") {
@@ -189,6 +242,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "skipped: %s\n", missing.c_str());
     return 77;
   }
-  doctest::Context context(argc, argv);
-  return context.run();
+  return bim::test::RunDoctest(argc, argv);
 }

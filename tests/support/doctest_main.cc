@@ -1,2 +1,4 @@
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-#include <doctest/doctest.h>
+#define DOCTEST_CONFIG_IMPLEMENT
+#include "tests/support/doctest_main.h"
+
+int main(int argc, char** argv) { return bim::test::RunDoctest(argc, argv); }
