@@ -9,6 +9,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/terminal_text.h"
+#include "daemon/subscription.h"
 
 namespace bim::daemon {
 
@@ -80,139 +81,64 @@ void FillEvent(const EventRecord& e, pb::DeploymentEvent* out) {
   out->set_source(e.source);
 }
 
-// One watch stream. Reads the store from its own cursor whenever the hub says there is
-// something new, with at most one write in flight; finishes after the terminal event. The
-// deployment's notice in the hub goes out too (seq 0), whenever it differs from the last sent.
+// One watch stream: a Subscription (the core's watch path) whose items go out as gRPC writes.
 // Lifetime: deletes itself in OnDone, after leaving the hub.
 class WatchReactor final : public grpc::ServerWriteReactor<pb::DeploymentEvent>,
-                           public WatchHub::Listener {
+                           public Subscription::Sink {
  public:
   WatchReactor(grpc::CallbackServerContext* ctx, DeploymentStore& store, WatchHub& hub,
                std::string id, int64_t after_seq)
-      : ctx_(ctx), store_(store), hub_(hub), id_(std::move(id)), cursor_(after_seq) {}
+      : ctx_(ctx), id_(id), sub_(store, hub, std::move(id), after_seq, *this) {}
 
-  // Called once, from a worker, after the deployment was found (or not). ended_at: the seq of
-  // its terminal event when it has ended; a watch from there on has nothing to wait for.
+  // Called once, from a worker, after the deployment was found (or not).
   void Begin(const bim::Status& found, std::optional<int64_t> ended_at) {
-    {
-      std::lock_guard lock(mu_);
-      if (!found.ok() || cancelled_) {
-        if (!found.ok())
-          ctx_->AddTrailingMetadata(kErrorCodeKey, ErrorCodeName(found.error().code));
-        FinishLocked(found.ok() ? grpc::Status::CANCELLED : ToGrpcStatus(found));
-        return;
-      }
-      if (ended_at && cursor_ >= *ended_at) {
-        FinishLocked(grpc::Status::OK);
-        return;
-      }
-      subscribed_ = true;
-    }
-    hub_.Subscribe(id_, this);
-    Pump();
+    sub_.Begin(found, ended_at);
   }
 
-  void OnNewEvents() override { Pump(); }
-
-  void OnShutdown() override {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-    if (!writing_) {
-      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the agent is stopping"));
-    }
-  }
-
-  void OnWriteDone(bool ok) override {
-    {
-      std::lock_guard lock(mu_);
-      writing_ = false;
-      if (!ok) {
-        FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the watcher went away"));
-        return;
-      }
-      if (stopping_) {
-        FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the agent is stopping"));
-        return;
-      }
-    }
-    Pump();
-  }
-
-  void OnCancel() override {
-    std::lock_guard lock(mu_);
-    cancelled_ = true;
-    if (subscribed_ && !writing_) FinishLocked(grpc::Status::CANCELLED);
-  }
-
+  void OnWriteDone(bool ok) override { sub_.WriteDone(ok); }
+  void OnCancel() override { sub_.Cancel(); }
   void OnDone() override {
-    bool subscribed;
-    {
-      std::lock_guard lock(mu_);
-      subscribed = subscribed_;
-    }
-    if (subscribed) hub_.Unsubscribe(id_, this);
+    sub_.Close();
     delete this;
   }
 
  private:
-  void Pump() {
-    std::string notice = hub_.Notice(id_);  // read before mu_: the locks never nest
-    std::unique_lock lock(mu_);
-    if (writing_ || finished_ || cancelled_) return;
-    if (notice != notice_sent_) {
-      // Ahead of any event: it says why events may not come.
-      notice_sent_ = notice;
-      msg_.Clear();
-      msg_.set_deployment_id(id_);
-      msg_.set_notice(notice);
-      writing_ = true;
-      lock.unlock();
-      StartWrite(&msg_);
-      return;
-    }
-    if (buffer_.empty()) {
-      auto batch = store_.EventsAfter(id_, cursor_, 64);
-      if (!batch.ok()) {
-        FinishLocked(ToGrpcStatus(batch.error()));
-        return;
-      }
-      for (auto& e : *batch) buffer_.push_back(std::move(e));
-    }
-    if (buffer_.empty()) {
-      if (terminal_sent_) FinishLocked(grpc::Status::OK);
-      return;
-    }
+  void Deliver(const Subscription::Item& item) override {
     msg_.Clear();
-    FillEvent(buffer_.front(), &msg_);
-    cursor_ = buffer_.front().seq;
-    terminal_sent_ = buffer_.front().terminal;
-    buffer_.pop_front();
-    writing_ = true;
-    lock.unlock();
+    if (item.is_notice) {
+      msg_.set_deployment_id(id_);
+      msg_.set_notice(item.notice);
+    } else {
+      FillEvent(item.event, &msg_);
+    }
     StartWrite(&msg_);
   }
 
-  void FinishLocked(const grpc::Status& s) {
-    if (finished_) return;
-    finished_ = true;
-    Finish(s);
+  void Ended(Subscription::End end, const bim::Status& error) override {
+    using End = Subscription::End;
+    switch (end) {
+      case End::kComplete:
+        return Finish(grpc::Status::OK);
+      case End::kCancelled:
+        return Finish(grpc::Status::CANCELLED);
+      case End::kWatcherGone:
+        return Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the watcher went away"));
+      case End::kStopping:
+        return Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the agent is stopping"));
+      case End::kRefused:
+        if (!error.ok()) {
+          ctx_->AddTrailingMetadata(kErrorCodeKey, ErrorCodeName(error.error().code));
+        }
+        return Finish(ToGrpcStatus(error));
+      case End::kStoreError:
+        return Finish(ToGrpcStatus(error));
+    }
   }
 
   grpc::CallbackServerContext* ctx_;
-  DeploymentStore& store_;
-  WatchHub& hub_;
   const std::string id_;
-  std::mutex mu_;
-  int64_t cursor_;                  // guarded by mu_: seq of the last event handed to gRPC
-  std::deque<EventRecord> buffer_;  // guarded by mu_
-  pb::DeploymentEvent msg_;         // lives until OnWriteDone
-  bool writing_ = false;            // guarded by mu_
-  bool finished_ = false;           // guarded by mu_
-  bool cancelled_ = false;          // guarded by mu_
-  bool subscribed_ = false;         // guarded by mu_
-  bool stopping_ = false;           // guarded by mu_
-  bool terminal_sent_ = false;      // guarded by mu_
-  std::string notice_sent_;         // guarded by mu_: the hub's notice as this stream last said it
+  Subscription sub_;
+  pb::DeploymentEvent msg_;  // lives until OnWriteDone
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The agent's core (daemon/agent.h) driven in-process from many threads: fan-out, reconnect,
 // watchers coming and going, and shutdown (auth_manager_test.cc has concurrent refresh). Everything
-// is real (the mock platform as a process, libcurl, websocketpp, SQLite); only gRPC is left out, so
+// is real (the mock platform as a process, libcurl, websocketpp, SQLite, and the Subscription that
+// each gRPC watch stream runs); only gRPC is left out, so
 // that ThreadSanitizer can judge our own concurrency: Debian's gRPC is not built with TSan, and the
 // hand-offs inside it are invisible to TSan (docs/SECURITY.md). scripts/sanitize.sh thread runs
 // these (label "concurrency").
@@ -10,6 +11,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -21,6 +23,7 @@
 #include "common/stop_signal.h"
 #include "daemon/agent.h"
 #include "daemon/database.h"
+#include "daemon/subscription.h"
 #include "daemon/token_store.h"
 #include "tests/support/harness.h"
 #include "ws/ws_client.h"
@@ -78,44 +81,53 @@ struct Rig {
   }
 };
 
-// What a gRPC watch stream does, minus gRPC: subscribe, then read the store from its own
-// cursor whenever the hub says there is something new, until the terminal event or shutdown.
-class Watcher final : public WatchHub::Listener {
+// A watch stream minus gRPC: the real Subscription (what the gRPC watch stream runs), with a
+// sink that completes each write on the watcher's own thread, as gRPC completes them on its own.
+class Watcher final : public Subscription::Sink {
  public:
-  Watcher(Rig& rig, std::string id) : rig_(rig), id_(std::move(id)) {}
+  Watcher(Rig& rig, std::string id) : sub_(rig.store, rig.hub, std::move(id), 0, *this) {}
 
-  void OnNewEvents() override {
+  void Deliver(const Subscription::Item& item) override {
     std::lock_guard lock(mu_);
-    poked_ = true;
+    pending_ = item;
     cv_.notify_all();
   }
-  void OnShutdown() override {
+  void Ended(Subscription::End end, const Status&) override {
     std::lock_guard lock(mu_);
-    shut_down_ = true;
+    end_ = end;
     cv_.notify_all();
   }
 
-  // Follows until terminal or shutdown; with leave_after > 0, leaves after that many events.
+  // Follows until the subscription ends; with leave_after > 0, leaves after that many events
+  // the way a client that goes away does (the cancel, then the write in flight fails).
   void Follow(size_t leave_after = 0) {
-    rig_.hub.Subscribe(id_, this);
+    sub_.Begin(OkStatus(), std::nullopt);
     for (;;) {
-      auto batch = rig_.store.EventsAfter(id_, cursor_, 100);
-      CHECK(batch.ok());  // not REQUIRE: this runs on a thread of its own
-      if (!batch.ok()) break;
-      for (const auto& e : *batch) {
-        seqs_.push_back(e.seq);
-        statuses_.push_back(e.status);
-        cursor_ = e.seq;
-        if (e.terminal) terminal_ = true;
+      std::optional<Subscription::Item> item;
+      {
+        std::unique_lock lock(mu_);
+        if (!cv_.wait_for(lock, std::chrono::seconds(30),
+                          [&] { return pending_.has_value() || end_.has_value(); })) {
+          FAIL_CHECK("no event and no end for 30 s");  // not REQUIRE: a thread of its own
+          break;
+        }
+        if (!pending_) break;  // ended
+        item = std::move(pending_);
+        pending_.reset();
       }
-      if (terminal_ || (leave_after > 0 && seqs_.size() >= leave_after)) break;
-      std::unique_lock lock(mu_);
-      if (!cv_.wait_for(lock, std::chrono::seconds(30), [&] { return poked_ || shut_down_; }))
+      if (!item->is_notice) {
+        seqs_.push_back(item->event.seq);
+        statuses_.push_back(item->event.status);
+        if (item->event.terminal) terminal_ = true;
+      }
+      if (leave_after > 0 && seqs_.size() >= leave_after) {
+        sub_.Cancel();
+        sub_.WriteDone(false);
         break;
-      if (shut_down_ && !poked_) break;
-      poked_ = false;
+      }
+      sub_.WriteDone(true);
     }
-    rig_.hub.Unsubscribe(id_, this);
+    sub_.Close();
   }
 
   const std::vector<int64_t>& seqs() const { return seqs_; }
@@ -123,17 +135,19 @@ class Watcher final : public WatchHub::Listener {
   bool terminal() const { return terminal_; }
   bool shut_down() {
     std::lock_guard lock(mu_);
-    return shut_down_;
+    return end_ == Subscription::End::kStopping;
+  }
+  std::optional<Subscription::End> end() {
+    std::lock_guard lock(mu_);
+    return end_;
   }
 
  private:
-  Rig& rig_;
-  std::string id_;
+  Subscription sub_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool poked_ = false;      // guarded by mu_
-  bool shut_down_ = false;  // guarded by mu_
-  int64_t cursor_ = 0;
+  std::optional<Subscription::Item> pending_;  // guarded by mu_: delivered, not yet written
+  std::optional<Subscription::End> end_;       // guarded by mu_
   std::vector<int64_t> seqs_;
   std::vector<std::string> statuses_;
   bool terminal_ = false;
@@ -174,6 +188,7 @@ TEST_CASE("fan-out: 50 watcher threads each see every event of one upstream stre
   f.Join();
   for (const auto& w : f.watchers) {
     CHECK(w->terminal());
+    CHECK(w->end() == Subscription::End::kComplete);
     CHECK(GapFree(w->seqs()));
     CHECK(w->statuses() == f.watchers.front()->statuses());
   }
