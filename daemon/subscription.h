@@ -44,7 +44,8 @@ class Subscription final : public WatchHub::Listener {
   class Sink {
    public:
     virtual ~Sink() = default;
-    // Sends item (valid until WriteDone); the subscription waits for WriteDone before the next.
+    // Sends item; the subscription waits for WriteDone before the next. item may change as soon
+    // as the write can complete, so copy what the write needs before starting it.
     virtual void Deliver(const Item& item) = 0;
     virtual void Ended(End end, const Status& error) = 0;
   };
