@@ -552,6 +552,14 @@ std::string LoginPrompt(const pb::LoginStartReply& s, const std::string& tool) {
       tool, s.user_code());
 }
 
+// The person declined the login page (why: the client's answer, when worth saying).
+std::string NotOpenedText(const std::string& tool, const std::string& why) {
+  return fmt::format(
+      "{}: not logged in; the user did not open the login page{}. Call {} again if they change "
+      "their mind, or ask them to run `backend-im auth login` in a terminal.",
+      tool, why.empty() ? "" : " (" + why + ")", tool);
+}
+
 // Why a login that is no longer pending did not end in a login, for a model.
 std::string LoginEndText(const pb::LoginCheckReply& r, const std::string& tool) {
   switch (r.state()) {
@@ -616,10 +624,7 @@ std::optional<McpToolResult> McpTools::LoginThroughClient(const std::string& too
     case McpToolCall::UrlAnswer::kDecline:
     case McpToolCall::UrlAnswer::kCancel:
       if (call.cancel->cancelled()) return Cancelled();
-      return Failure(fmt::format(
-          "{}: not logged in; the user did not open the login page. Call {} again if they "
-          "change their mind, or ask them to run `backend-im auth login` in a terminal.",
-          tool, tool));
+      return Failure(NotOpenedText(tool, ""));
     case McpToolCall::UrlAnswer::kFailed:
       if (call.cancel->cancelled()) return Cancelled();
       return Failure(fmt::format(
@@ -664,10 +669,7 @@ std::optional<McpToolResult> McpTools::ContinueLogin(const std::string& tool, Mc
   if (answer.is_object()) {  // the round that asked the client to open the page
     const std::string action = answer.value("action", "");
     if (action != "accept") {
-      return Failure(fmt::format(
-          "{}: not logged in; the user did not open the login page ({}). Call {} again if they "
-          "change their mind, or ask them to run `backend-im auth login` in a terminal.",
-          tool, action.empty() ? "no answer" : action, tool));
+      return Failure(NotOpenedText(tool, action.empty() ? "no answer" : action));
     }
   }
   const int64_t now_ms =

@@ -88,7 +88,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<pb::DeploymentEvent>,
  public:
   WatchReactor(grpc::CallbackServerContext* ctx, DeploymentStore& store, WatchHub& hub,
                std::string id, int64_t after_seq)
-      : ctx_(ctx), id_(id), sub_(store, hub, std::move(id), after_seq, *this) {}
+      : ctx_(ctx), sub_(store, hub, std::move(id), after_seq, *this) {}
 
   // Called once, from a worker, after the deployment was found (or not).
   void Begin(const bim::Status& found, std::optional<int64_t> ended_at) {
@@ -106,7 +106,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<pb::DeploymentEvent>,
   void Deliver(const Subscription::Item& item) override {
     msg_.Clear();
     if (item.is_notice) {
-      msg_.set_deployment_id(id_);
+      msg_.set_deployment_id(sub_.deployment_id());
       msg_.set_notice(item.notice);
     } else {
       FillEvent(item.event, &msg_);
@@ -136,7 +136,6 @@ class WatchReactor final : public grpc::ServerWriteReactor<pb::DeploymentEvent>,
   }
 
   grpc::CallbackServerContext* ctx_;
-  const std::string id_;
   Subscription sub_;
   pb::DeploymentEvent msg_;  // lives until OnWriteDone
 };

@@ -64,6 +64,8 @@ class Subscription final : public WatchHub::Listener {
   // Leaves the hub. Call once the sink needs nothing more, before destroying.
   void Close();
 
+  const std::string& deployment_id() const { return id_; }
+
   void OnNewEvents() override;
   void OnShutdown() override;
 
