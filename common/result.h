@@ -19,7 +19,7 @@ enum class ErrorCode {
   kUnauthenticated,  // no credentials, or the platform rejected them
   kPermissionDenied,
   kUnavailable,  // could not reach the other side; retrying may help
-  kRateLimited,  // 429 / 503 with or without Retry-After
+  kRateLimited,  // 429, with or without Retry-After (a 503 is kUnavailable)
   kProtocol,     // the other side answered something outside the contract
   kRejected,     // the other side understood and refused (4xx other than the above)
   kConflict,

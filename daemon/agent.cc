@@ -66,7 +66,7 @@ void Agent::EnsureWatching(const DeploymentRecord& record) {
                  deps_.hub,
                  deps_.platform,
                  deps_.auth,
-                 deps_.connector,
+                 deps_.clock,
                  deps_.random,
                  deps_.stop,
                  deps_.keepalive,

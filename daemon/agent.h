@@ -5,7 +5,7 @@
 // Owns the watchers (one DeploymentWatcher per deployment not yet terminal) and resumes them on
 // start. Calls block; they are made from the service's worker threads. A call that asks the
 // platform takes the caller's Deadline and gives up by it with a platform timeout
-// (PlatformClient), so a slow platform is never mistaken for a slow agent.
+// (see Platform), so a slow platform is never mistaken for a slow agent.
 
 #include <atomic>
 #include <chrono>
@@ -23,18 +23,16 @@
 #include "daemon/auth_manager.h"
 #include "daemon/deployment_store.h"
 #include "daemon/deployment_watcher.h"
-#include "daemon/platform_client.h"
+#include "daemon/platform.h"
 #include "daemon/watch_hub.h"
-#include "ws/ws_client.h"
 
 namespace bim::daemon {
 
 struct AgentDeps {
   DeploymentStore& store;
   WatchHub& hub;
-  PlatformClient& platform;
+  Platform& platform;
   AuthManager& auth;
-  ws::Connector& connector;
   const Clock& clock;
   Random& random;
   StopSignal& stop;

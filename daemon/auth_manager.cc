@@ -24,8 +24,8 @@ Error NotLoggedIn() {
 
 }  // namespace
 
-AuthManager::AuthManager(PlatformClient& platform, TokenStore& store, const Clock& clock,
-                         Random& random, StopSignal& stop, std::string environment_token)
+AuthManager::AuthManager(Platform& platform, TokenStore& store, const Clock& clock, Random& random,
+                         StopSignal& stop, std::string environment_token)
     : platform_(platform),
       store_(store),
       clock_(clock),
@@ -223,8 +223,7 @@ Result<LoginTicket> AuthManager::LoginStart() {
   auto login = std::make_unique<Login>();
   login->device_code = d->device_code;
   login->interval_s = std::max<int64_t>(1, d->interval);
-  login->deadline = std::chrono::steady_clock::now() +
-                    std::chrono::seconds(d->expires_in > 0 ? d->expires_in : 900);
+  login->deadline = clock_.Steady() + std::chrono::seconds(d->expires_in > 0 ? d->expires_in : 900);
   std::lock_guard lock(mu_);
   Login& ref = *login;
   logins_[ticket.login_id] = std::move(login);
@@ -253,10 +252,10 @@ void AuthManager::RunLogin(std::string login_id) {
   };
   while (true) {
     // RFC 8628 §3.5: wait `interval` seconds between polls.
-    if (!stop_.SleepFor(std::chrono::seconds(interval_s))) {
+    if (!clock_.SleepFor(stop_, std::chrono::seconds(interval_s))) {
       return finish(LoginState::kFailed, "the agent stopped during the login");
     }
-    if (std::chrono::steady_clock::now() > deadline) {
+    if (clock_.Steady() > deadline) {
       return finish(LoginState::kExpired,
                     "the login code expired; run `backend-im auth login` again");
     }

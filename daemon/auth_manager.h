@@ -25,7 +25,7 @@
 #include "common/random.h"
 #include "common/result.h"
 #include "common/stop_signal.h"
-#include "daemon/platform_client.h"
+#include "daemon/platform.h"
 #include "daemon/token_store.h"
 
 namespace bim::daemon {
@@ -55,7 +55,7 @@ class AuthManager {
  public:
   static constexpr const char* kClientId = "backend-im-cli";
 
-  AuthManager(PlatformClient& platform, TokenStore& store, const Clock& clock, Random& random,
+  AuthManager(Platform& platform, TokenStore& store, const Clock& clock, Random& random,
               StopSignal& stop, std::string environment_token);
   ~AuthManager();
 
@@ -89,8 +89,6 @@ class AuthManager {
   Result<AuthState> LoginWithToken(const std::string& token);
   Result<bool> Logout();
 
-  // Test hook: token expiry is judged on this clock.
-
  private:
   struct Login {
     std::string device_code;
@@ -107,7 +105,7 @@ class AuthManager {
   void RunLogin(std::string login_id);
   Status Adopt(const contract::TokenResponse& t, const std::string& source);
 
-  PlatformClient& platform_;
+  Platform& platform_;
   TokenStore& store_;
   const Clock& clock_;
   Random& random_;

@@ -28,16 +28,12 @@
 #include "common/random.h"
 #include "common/stop_signal.h"
 #include "common/version.h"
-#include "daemon/agent.h"
+#include "daemon/agent_core.h"
 #include "daemon/agent_service.h"
-#include "daemon/auth_manager.h"
 #include "daemon/database.h"
-#include "daemon/deployment_store.h"
 #include "daemon/instance_lock.h"
 #include "daemon/peer_checked_listener.h"
 #include "daemon/platform_client.h"
-#include "daemon/token_store.h"
-#include "daemon/watch_hub.h"
 #include "ws/ws_client.h"
 
 namespace bim::daemon {
@@ -232,24 +228,23 @@ int RunDaemon(const DaemonOptions& options) {
   StdRandom random;
   StopSignal stop;
   CurlHttpClient http(ca_file);
-  PlatformClient platform(api_url, http, clock, random, stop, RetryPolicy{}, api_url_source);
-  if (!platform.url_problem().ok()) log::Error("{}", platform.url_problem().error().message);
-  DeploymentStore store(**db, clock);
-  TokenStore tokens(**db);
-  WatchHub hub;
   auto connector = ws::MakeConnector(ws::TlsOptions{ca_file});
-  AuthManager auth(platform, tokens, clock, random, stop, Env("BACKEND_IM_TOKEN"));
+  PlatformClient platform(api_url, http, *connector, clock, random, stop, RetryPolicy{},
+                          api_url_source);
+  if (!platform.url_problem().ok()) log::Error("{}", platform.url_problem().error().message);
+  CoreSettings settings;
+  settings.environment_token = Env("BACKEND_IM_TOKEN");
   std::string status_prefix =
       platform.url_problem().ok() ? "" : "platform URL refused, local commands only; ";
-  auto report_status = [status_prefix](const std::string& status) {
+  settings.report_status = [status_prefix](const std::string& status) {
     sd_notifyf(0, "STATUS=%s%s", status_prefix.c_str(), status.c_str());
   };
-  std::chrono::milliseconds keepalive(20000);
   if (std::string k = Env("BACKEND_IM_WS_KEEPALIVE_MS"); !k.empty()) {
-    keepalive = std::chrono::milliseconds(std::clamp(std::atoll(k.c_str()), 100LL, 600000LL));
+    settings.keepalive =
+        std::chrono::milliseconds(std::clamp(std::atoll(k.c_str()), 100LL, 600000LL));
   }
-  Agent agent(AgentDeps{store, hub, platform, auth, *connector, clock, random, stop, report_status,
-                        keepalive});
+  AgentCore core(**db, platform, clock, random, stop, std::move(settings));
+  Agent& agent = core.agent();
 
   ShutdownLatch latch;
   ServiceInfo info;
@@ -301,11 +296,10 @@ int RunDaemon(const DaemonOptions& options) {
   std::chrono::microseconds tick(watchdog_usec / 2);
   while (!latch.WaitFor(tick)) sd_notify(0, "WATCHDOG=1");
   sd_notify(0, "STOPPING=1\nSTATUS=stopping");
-  stop.Stop();
+  core.BeginShutdown();
   (*listener)->Stop();
-  hub.Shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  agent.StopWatching();
+  core.StopWatching();
   auto drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   while (!resumed && std::chrono::steady_clock::now() < drain_deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

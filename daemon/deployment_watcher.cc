@@ -61,7 +61,7 @@ void DeploymentWatcher::Start() {
 void DeploymentWatcher::Stop() {
   {
     std::lock_guard lock(conn_mu_);
-    if (conn_) conn_->Close();
+    if (stream_) stream_->Close();
   }
   if (thread_.joinable()) thread_.join();
 }
@@ -158,35 +158,28 @@ void DeploymentWatcher::Run() {
   int not_found = 0;
   while (!terminal_ && !deps_.stop.stopped()) {
     store_failed_ = false;
-    ws::ConnectOptions options;
-    options.ping_interval = deps_.ping_interval;
-    options.pong_timeout = std::min(deps_.ping_interval, options.pong_timeout);
-    auto conn = deps_.auth.Call<std::unique_ptr<ws::Connection>>([&](const std::string& token) {
-      ws::ConnectOptions o = options;
-      o.headers.emplace_back("Authorization", "Bearer " + token);
-      return deps_.connector.Connect(deps_.platform.WebSocketUrl(id_, upstream_seq_), o);
+    auto stream = deps_.auth.Call<std::unique_ptr<EventStream>>([&](const std::string& token) {
+      return deps_.platform.OpenEventStream(token, id_, upstream_seq_, deps_.ping_interval);
     });
-    if (conn.ok()) {
+    if (stream.ok()) {
       {
         std::lock_guard lock(conn_mu_);
-        conn_ = conn->get();
+        stream_ = stream->get();
       }
-      if (deps_.stop.stopped()) (*conn)->Close();  // a Stop() that came before conn_ was set
+      if (deps_.stop.stopped()) (*stream)->Close();  // a Stop() that came before stream_ was set
       std::string why;
       while (!terminal_) {
-        ws::Event ev = (*conn)->Receive(std::chrono::minutes(10));
-        if (ev.kind == ws::EventKind::kTimeout) continue;
-        if (ev.kind == ws::EventKind::kClosed) {
-          why = ev.payload.empty() ? "closed" : ev.payload;
+        StreamItem item = (*stream)->Next(std::chrono::minutes(10));
+        if (item.kind == StreamItem::Kind::kTimeout) continue;
+        if (item.kind == StreamItem::Kind::kClosed) {
+          why = item.detail;
           break;
         }
-        auto m = contract::ParseStageMessage(ev.payload);
-        if (!m.ok()) {
-          log::Warn("deployment {}: skipped a frame outside the contract: {}", id_,
-                    m.error().message);
+        if (item.kind == StreamItem::Kind::kSkipped) {
+          log::Warn("deployment {}: skipped a frame outside the contract: {}", id_, item.detail);
           continue;
         }
-        if (Accept(*m)) {
+        if (Accept(item.message)) {
           backoff.Reset();
           SetProblem(quiet_problem_);
         } else if (store_failed_) {
@@ -195,22 +188,22 @@ void DeploymentWatcher::Run() {
       }
       {
         std::lock_guard lock(conn_mu_);
-        conn_ = nullptr;
+        stream_ = nullptr;
       }
-      (*conn)->Close();
+      (*stream)->Close();
       if (terminal_ || deps_.stop.stopped()) break;
       if (store_failed_) {
         // Neither the stream's later messages nor a poll (whose newest stage would jump over
         // the refused one): wait, then read the stream again from the last stored event.
-        if (!deps_.stop.SleepFor(backoff.Next())) break;
+        if (!deps_.clock.SleepFor(deps_.stop, backoff.Next())) break;
         continue;
       }
       SetProblem("the platform's event stream ended before the deployment finished (" + why +
                  "); reconnecting and polling the status meanwhile");
-    } else if (conn.error().code == ErrorCode::kUnauthenticated) {
-      SetProblem(conn.error().message);
+    } else if (stream.error().code == ErrorCode::kUnauthenticated) {
+      SetProblem(stream.error().message);
     } else {
-      SetProblem("cannot open the platform's event stream (" + conn.error().message +
+      SetProblem("cannot open the platform's event stream (" + stream.error().message +
                  "); retrying and polling the status meanwhile");
     }
 
@@ -226,7 +219,7 @@ void DeploymentWatcher::Run() {
       log::Warn("deployment {}: status poll failed: {}", id_, status.error().message);
     }
     if (terminal_) break;
-    if (!deps_.stop.SleepFor(backoff.Next())) break;
+    if (!deps_.clock.SleepFor(deps_.stop, backoff.Next())) break;
   }
 }
 

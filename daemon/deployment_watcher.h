@@ -3,10 +3,11 @@
 // writes every new stage into the store, then pokes the hub. One per active deployment,
 // however many terminals watch it: fan-out happens downstream, from the store.
 //
-// Upstream it holds one WebSocket (/ws?deploymentId=, with since= when the platform sends seq).
-// When the stream drops it reconnects with jittered backoff and meanwhile polls
-// GET /api/status/{id}. A lost stream is never a failed deployment: only the platform's
-// "failed" is. Frames outside the contract are logged and skipped.
+// Upstream it holds one event stream (Platform::OpenEventStream, resumed after the newest seq
+// taken in when the platform sends seq). When the stream drops it reconnects with jittered
+// backoff and meanwhile polls the deployment's status. A lost stream is never a failed
+// deployment: only the platform's "failed" is. Frames outside the contract are logged and
+// skipped. Every wait is on the Clock, so tests run it in simulated time.
 //
 // De-duplication, so a replay after a reconnect stores nothing twice: with seq, a message is
 // new when its seq is above the newest one taken in; without seq (a seed-only platform), when
@@ -27,14 +28,14 @@
 #include <string>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/contract.h"
 #include "common/random.h"
 #include "common/stop_signal.h"
 #include "daemon/auth_manager.h"
 #include "daemon/deployment_store.h"
-#include "daemon/platform_client.h"
+#include "daemon/platform.h"
 #include "daemon/watch_hub.h"
-#include "ws/ws_client.h"
 
 namespace bim::daemon {
 
@@ -49,9 +50,9 @@ NewEvent PlatformEvent(const std::string& deployment_id, contract::Stage stage,
 struct WatcherDeps {
   DeploymentStore& store;
   WatchHub& hub;
-  PlatformClient& platform;
+  Platform& platform;
   AuthManager& auth;
-  ws::Connector& connector;
+  const Clock& clock;
   Random& random;
   StopSignal& stop;
   // A ping this often; no pong within the same time ends the stream (a stalled connection).
@@ -94,7 +95,7 @@ class DeploymentWatcher {
 
   std::atomic<bool> finished_{false};
   std::mutex conn_mu_;
-  ws::Connection* conn_ = nullptr;  // guarded by conn_mu_; the stream being read, if any
+  EventStream* stream_ = nullptr;  // guarded by conn_mu_; the stream being read, if any
   std::thread thread_;
 };
 

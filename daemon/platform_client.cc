@@ -67,11 +67,12 @@ Status ValidateApiUrl(const std::string& url) {
   return OkStatus();
 }
 
-PlatformClient::PlatformClient(std::string base_url, HttpClient& http, const Clock& clock,
-                               Random& random, StopSignal& stop, RetryPolicy policy,
-                               const std::string& url_source)
+PlatformClient::PlatformClient(std::string base_url, HttpClient& http, ws::Connector& connector,
+                               const Clock& clock, Random& random, StopSignal& stop,
+                               RetryPolicy policy, const std::string& url_source)
     : base_url_(std::move(base_url)),
       http_(http),
+      connector_(connector),
       clock_(clock),
       random_(random),
       stop_(stop),
@@ -134,7 +135,9 @@ Result<HttpResponse> PlatformClient::Execute(HttpRequest request, Deadline deadl
     }
     log::Info("{} {}: {}; retry {} in {} ms", request.method, request.url, last.message, attempt,
               delay.count());
-    if (!stop_.SleepFor(delay)) return Error(ErrorCode::kCancelled, "the agent is stopping");
+    if (!clock_.SleepFor(stop_, delay)) {
+      return Error(ErrorCode::kCancelled, "the agent is stopping");
+    }
   }
   return last;
 }
@@ -296,6 +299,60 @@ Result<contract::TokenResponse> PlatformClient::Refresh(const std::string& clien
   }
   if (r->status != 200) return ErrorFromResponse(*r, "POST /oauth/token");
   return contract::ParseTokenResponse(r->body);
+}
+
+namespace {
+
+// The deployment's WebSocket, read as stage messages.
+class WsEventStream final : public EventStream {
+ public:
+  explicit WsEventStream(std::unique_ptr<ws::Connection> conn) : conn_(std::move(conn)) {}
+  ~WsEventStream() override { conn_->Close(); }
+
+  StreamItem Next(std::chrono::milliseconds timeout) override {
+    ws::Event ev = conn_->Receive(timeout);
+    StreamItem item;
+    switch (ev.kind) {
+      case ws::EventKind::kTimeout:
+        item.kind = StreamItem::Kind::kTimeout;
+        return item;
+      case ws::EventKind::kClosed:
+        item.kind = StreamItem::Kind::kClosed;
+        item.detail = ev.payload.empty() ? "closed" : std::move(ev.payload);
+        return item;
+      case ws::EventKind::kMessage:
+        break;
+    }
+    auto m = contract::ParseStageMessage(ev.payload);
+    if (!m.ok()) {
+      item.kind = StreamItem::Kind::kSkipped;
+      item.detail = m.error().message;
+      return item;
+    }
+    item.kind = StreamItem::Kind::kMessage;
+    item.message = std::move(*m);
+    return item;
+  }
+
+  void Close() override { conn_->Close(); }
+
+ private:
+  std::unique_ptr<ws::Connection> conn_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<EventStream>> PlatformClient::OpenEventStream(
+    const std::string& token, const std::string& deployment_id, int64_t since,
+    std::chrono::milliseconds keepalive) {
+  if (!url_problem_.ok()) return url_problem_.error();
+  ws::ConnectOptions options;
+  options.headers.emplace_back("Authorization", "Bearer " + token);
+  options.ping_interval = keepalive;
+  options.pong_timeout = std::min(keepalive, options.pong_timeout);
+  auto conn = connector_.Connect(WebSocketUrl(deployment_id, since), options);
+  if (!conn.ok()) return conn.error();
+  return std::unique_ptr<EventStream>(std::make_unique<WsEventStream>(std::move(*conn)));
 }
 
 std::string PlatformClient::WebSocketUrl(const std::string& deployment_id, int64_t since) const {

@@ -1,5 +1,5 @@
 #pragma once
-// The Backend.im REST API (docs/API_CONTRACTS.md) as typed calls.
+// The Backend.im API v1 (docs/API_CONTRACTS.md) over HTTP and WebSocket: the real Platform.
 //
 // Retries: connection errors, timeouts, 429, 502, 503 and 504 are retried with jittered
 // exponential backoff, up to a total budget (60 s). A Retry-After is waited for (at least 1 s)
@@ -21,11 +21,14 @@
 // daemon status) still work, and every platform call fails at once with the reason, so the ctl
 // can say it where the user looks rather than in the agent's log.
 //
+// The event stream is the deployment's WebSocket (/ws?deploymentId=ID[&since=N]) with the token
+// in its Authorization header, pinged every keepalive; each frame is parsed here, so a frame
+// outside the contract reaches the reader as StreamItem::kSkipped with the reason.
+//
 // Thread-safe; calls block. Tokens are passed in per call: AuthManager owns them.
 
 #include <chrono>
 #include <string>
-#include <variant>
 
 #include "common/clock.h"
 #include "common/contract.h"
@@ -33,6 +36,8 @@
 #include "common/random.h"
 #include "common/result.h"
 #include "common/stop_signal.h"
+#include "daemon/platform.h"
+#include "ws/ws_client.h"
 
 namespace bim::daemon {
 
@@ -43,43 +48,39 @@ struct RetryPolicy {
   std::chrono::milliseconds total_budget{60000};
 };
 
-// When the caller stops waiting, on the Clock's steady time. kNoDeadline: only the retry budget
-// and each request's own timeout bound a call.
-using Deadline = std::chrono::steady_clock::time_point;
-inline constexpr Deadline kNoDeadline = Deadline::max();
-
-// One answer of the device flow's token endpoint: tokens, or an RFC 8628 error code.
-using DevicePollResult = std::variant<contract::TokenResponse, contract::OAuthError>;
-
-class PlatformClient {
+class PlatformClient final : public Platform {
  public:
   // url_source says where base_url came from (e.g. "BACKEND_IM_API_URL"), for the message when
-  // the URL is refused.
-  // clock times the retry budget; the waits between attempts are stop's.
-  PlatformClient(std::string base_url, HttpClient& http, const Clock& clock, Random& random,
-                 StopSignal& stop, RetryPolicy policy = {}, const std::string& url_source = "");
+  // the URL is refused. clock times the retry budget and the waits between attempts, which end
+  // early when stop is signalled.
+  PlatformClient(std::string base_url, HttpClient& http, ws::Connector& connector,
+                 const Clock& clock, Random& random, StopSignal& stop, RetryPolicy policy = {},
+                 const std::string& url_source = "");
 
-  const std::string& base_url() const { return base_url_; }
-  // Why the base URL was refused, with what to do; ok when it is usable.
-  const bim::Status& url_problem() const { return url_problem_; }
+  std::string_view api_version() const override { return kApiV1; }
+  const std::string& base_url() const override { return base_url_; }
+  const bim::Status& url_problem() const override { return url_problem_; }
 
   Result<contract::GenerateResponse> Generate(const std::string& token, const std::string& prompt,
-                                              Deadline deadline = kNoDeadline);
+                                              Deadline deadline = kNoDeadline) override;
   Result<contract::DeployResponse> Deploy(const std::string& token,
                                           const contract::DeployRequest& request,
                                           const std::string& idempotency_key,
-                                          Deadline deadline = kNoDeadline);
+                                          Deadline deadline = kNoDeadline) override;
   Result<contract::StatusResponse> Status(const std::string& token, const std::string& id,
-                                          Deadline deadline = kNoDeadline);
+                                          Deadline deadline = kNoDeadline) override;
   Result<contract::VerifyResponse> Verify(const std::string& token,
-                                          Deadline deadline = kNoDeadline);
+                                          Deadline deadline = kNoDeadline) override;
 
-  Result<contract::DeviceCodeResponse> StartDeviceLogin(const std::string& client_id);
+  Result<contract::DeviceCodeResponse> StartDeviceLogin(const std::string& client_id) override;
   Result<DevicePollResult> PollDeviceLogin(const std::string& client_id,
-                                           const std::string& device_code);
-  // An OAuth error (e.g. invalid_grant) comes back as kUnauthenticated.
+                                           const std::string& device_code) override;
   Result<contract::TokenResponse> Refresh(const std::string& client_id,
-                                          const std::string& refresh_token);
+                                          const std::string& refresh_token) override;
+
+  Result<std::unique_ptr<EventStream>> OpenEventStream(
+      const std::string& token, const std::string& deployment_id, int64_t since,
+      std::chrono::milliseconds keepalive) override;
 
   // ws(s)://host/ws?deploymentId=ID[&since=N]
   std::string WebSocketUrl(const std::string& deployment_id, int64_t since) const;
@@ -90,6 +91,7 @@ class PlatformClient {
 
   std::string base_url_;
   HttpClient& http_;
+  ws::Connector& connector_;
   const Clock& clock_;
   Random& random_;
   StopSignal& stop_;

@@ -6,8 +6,8 @@ bim_add_test(agent_unit_tests
           unit/ctl/output_test.cc
           unit/daemon/deployment_store_test.cc unit/daemon/auth_manager_test.cc
           unit/daemon/instance_lock_test.cc unit/daemon/platform_client_test.cc
-          unit/daemon/subscription_test.cc
-  LIBS bim::daemon bim::ctl bim_test_support PkgConfig::SYSTEMD
+          unit/daemon/subscription_test.cc unit/daemon/agent_scenarios_test.cc
+  LIBS bim::daemon bim::ctl bim_test_support bim_fake_platform PkgConfig::SYSTEMD
   LABELS unit)
 add_dependencies(agent_unit_tests backend-im-mock)
 

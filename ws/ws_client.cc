@@ -164,7 +164,6 @@ Error HandshakeError(int status, const std::string& body, const std::string& tra
     case 404:
       return Error(ErrorCode::kNotFound, detail);
     case 429:
-    case 503:
       return Error(ErrorCode::kRateLimited, detail);
     default:
       return Error(ErrorCode::kUnavailable, detail);

@@ -64,8 +64,9 @@ class Connector {
  public:
   virtual ~Connector() = default;
   // url: ws://host:port/path?query or wss://... A handshake answered with an HTTP status
-  // comes back as an Error: 401 -> kUnauthenticated, 404 -> kNotFound, 429/503 ->
-  // kRateLimited, anything else (including refused connections) -> kUnavailable.
+  // comes back as an Error, mapped as the REST calls map theirs: 401 -> kUnauthenticated,
+  // 404 -> kNotFound, 429 -> kRateLimited, anything else (503 and refused connections
+  // included) -> kUnavailable.
   virtual Result<std::unique_ptr<Connection>> Connect(const std::string& url,
                                                       const ConnectOptions& options) = 0;
 };

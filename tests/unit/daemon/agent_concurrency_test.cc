@@ -21,8 +21,9 @@
 #include "common/curl_http_client.h"
 #include "common/random.h"
 #include "common/stop_signal.h"
-#include "daemon/agent.h"
+#include "daemon/agent_core.h"
 #include "daemon/database.h"
+#include "daemon/platform_client.h"
 #include "daemon/subscription.h"
 #include "daemon/token_store.h"
 #include "tests/support/harness.h"
@@ -53,24 +54,23 @@ struct Rig {
   StdRandom random;
   StopSignal stop;
   CurlHttpClient http;
-  PlatformClient platform{mock.http_url(), http, clock, random, stop};
-  std::unique_ptr<Database> db = std::move(Database::Open(dir / "agent.db").value());
-  DeploymentStore store{*db, clock};
-  TokenStore tokens{*db};
-  WatchHub hub;
   std::unique_ptr<ws::Connector> connector = ws::MakeConnector(ws::TlsOptions{});
-  AuthManager auth{platform, tokens, clock, random, stop, "dev-token"};
-  Agent agent{AgentDeps{store, hub, platform, auth, *connector, clock, random, stop, nullptr,
-                        std::chrono::milliseconds(20000)}};
+  PlatformClient platform{mock.http_url(), http, *connector, clock, random, stop};
+  std::unique_ptr<Database> db = std::move(Database::Open(dir / "agent.db").value());
+  AgentCore core{*db,   platform,
+                 clock, random,
+                 stop,  CoreSettings{"dev-token", std::chrono::milliseconds(20000), nullptr}};
+  Agent& agent = core.agent();
+  DeploymentStore& store = core.store();
+  WatchHub& hub = core.hub();
   bool stopped = false;
 
   // The daemon's shutdown order.
   void Stop() {
     if (stopped) return;
     stopped = true;
-    stop.Stop();
-    hub.Shutdown();
-    agent.StopWatching();
+    core.BeginShutdown();
+    core.StopWatching();
   }
 
   DeploymentRecord Deploy() {

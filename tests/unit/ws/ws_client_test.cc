@@ -110,7 +110,7 @@ TEST_CASE("handshake statuses map to error codes, with the server's body in the 
   };
   for (auto [status, code] :
        {Case{401, ErrorCode::kUnauthenticated}, Case{404, ErrorCode::kNotFound},
-        Case{429, ErrorCode::kRateLimited}, Case{503, ErrorCode::kRateLimited},
+        Case{429, ErrorCode::kRateLimited}, Case{503, ErrorCode::kUnavailable},
         Case{400, ErrorCode::kUnavailable}, Case{403, ErrorCode::kUnavailable},
         Case{500, ErrorCode::kUnavailable}}) {
     CAPTURE(status);

@@ -1,0 +1,24 @@
+#include "daemon/agent_core.h"
+
+namespace bim::daemon {
+
+AgentCore::AgentCore(Database& db, Platform& platform, const Clock& clock, Random& random,
+                     StopSignal& stop, CoreSettings settings)
+    : stop_(stop),
+      store_(db, clock),
+      tokens_(db),
+      auth_(platform, tokens_, clock, random, stop, std::move(settings.environment_token)),
+      agent_(AgentDeps{store_, hub_, platform, auth_, clock, random, stop,
+                       std::move(settings.report_status), settings.keepalive}) {}
+
+AgentCore::~AgentCore() {
+  BeginShutdown();
+  StopWatching();
+}
+
+void AgentCore::BeginShutdown() {
+  stop_.Stop();
+  hub_.Shutdown();
+}
+
+}  // namespace bim::daemon

@@ -1,0 +1,109 @@
+#pragma once
+// The platform as the agent's core sees it: typed calls and a stream of typed stage messages,
+// with no URL, header or frame in sight. PlatformClient (platform_client.h) is the one real
+// implementation, the Backend.im API over HTTP and WebSocket; tests put an in-memory fake in its
+// place (tests/support/fake_platform.h) that can drop, stall, reorder, refuse and rate-limit on
+// command, in simulated time.
+//
+// Versions. kApiV1 is the seed's contract (docs/API_CONTRACTS.md): generate, deploy, status,
+// verify and the deployment's WebSocket. What we added to it is optional, and each addition is
+// found in the answers, never assumed: a `seq` on stage messages (then a stream can be resumed
+// with `since`), the device login (a 404 from its endpoint means "not offered"), Idempotency-Key
+// on deploy, Retry-After. A platform that implements only v1 is followed as well, with less
+// (see DeploymentWatcher). A second version of the API would be a second implementation of this
+// interface, chosen where the agent is put together (daemon/agent_core.h); nothing else changes.
+//
+// Errors use one mapping whatever the transport: 401 -> kUnauthenticated, 404 -> kNotFound,
+// 429 -> kRateLimited, 5xx and unreachable -> kUnavailable, too slow -> kTimeout.
+//
+// Thread-safe; calls block. Tokens are passed in per call: AuthManager owns them.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "common/contract.h"
+#include "common/result.h"
+
+namespace bim::daemon {
+
+inline constexpr std::string_view kApiV1 = "v1";
+
+// When the caller stops waiting, on the Clock's steady time. kNoDeadline: only the platform's
+// own retry budget and each request's own timeout bound a call.
+using Deadline = std::chrono::steady_clock::time_point;
+inline constexpr Deadline kNoDeadline = Deadline::max();
+
+// One answer of the device flow's token endpoint: tokens, or an RFC 8628 error code.
+using DevicePollResult = std::variant<contract::TokenResponse, contract::OAuthError>;
+
+// What EventStream::Next gives.
+struct StreamItem {
+  enum class Kind {
+    kMessage,  // message holds a stage message of the contract
+    kSkipped,  // a frame outside the contract arrived; detail says what was wrong with it
+    kClosed,   // the stream is over (and stays over); detail says why
+    kTimeout,  // nothing within the time given to Next
+  };
+  Kind kind = Kind::kTimeout;
+  contract::StageMessage message;
+  std::string detail;
+};
+
+// One deployment's stage messages, as the platform sends them: in its order, possibly again
+// after a reconnect (a replay), possibly none for a while. Read by one thread; Close may be
+// called from any thread and wakes a blocked Next.
+class EventStream {
+ public:
+  virtual ~EventStream() = default;
+  virtual StreamItem Next(std::chrono::milliseconds timeout) = 0;
+  virtual void Close() = 0;
+};
+
+class Platform {
+ public:
+  virtual ~Platform() = default;
+
+  // kApiV1 today.
+  virtual std::string_view api_version() const = 0;
+  // Where the platform is; deployments are recorded with it, and followed only by an agent that
+  // talks to the same one.
+  virtual const std::string& base_url() const = 0;
+  // Why the agent cannot use this platform at all (e.g. a refused URL), with what to do; ok
+  // when it can. Every call then fails at once with it, while local commands still work.
+  virtual const bim::Status& url_problem() const = 0;
+
+  virtual Result<contract::GenerateResponse> Generate(const std::string& token,
+                                                      const std::string& prompt,
+                                                      Deadline deadline = kNoDeadline) = 0;
+  // The idempotency key is the same on every retry of one deploy: the platform makes at most
+  // one deployment for it.
+  virtual Result<contract::DeployResponse> Deploy(const std::string& token,
+                                                  const contract::DeployRequest& request,
+                                                  const std::string& idempotency_key,
+                                                  Deadline deadline = kNoDeadline) = 0;
+  virtual Result<contract::StatusResponse> Status(const std::string& token, const std::string& id,
+                                                  Deadline deadline = kNoDeadline) = 0;
+  virtual Result<contract::VerifyResponse> Verify(const std::string& token,
+                                                  Deadline deadline = kNoDeadline) = 0;
+
+  virtual Result<contract::DeviceCodeResponse> StartDeviceLogin(const std::string& client_id) = 0;
+  virtual Result<DevicePollResult> PollDeviceLogin(const std::string& client_id,
+                                                   const std::string& device_code) = 0;
+  // An OAuth error (e.g. invalid_grant) comes back as kUnauthenticated.
+  virtual Result<contract::TokenResponse> Refresh(const std::string& client_id,
+                                                  const std::string& refresh_token) = 0;
+
+  // Opens the deployment's stream of stage messages. since > 0 asks for those after the
+  // platform's seq `since` only; a platform without seq replays from the start, and the reader
+  // drops what it has. keepalive: how often the connection is checked; a peer silent past it
+  // ends the stream (kClosed), so a stalled connection is found.
+  virtual Result<std::unique_ptr<EventStream>> OpenEventStream(
+      const std::string& token, const std::string& deployment_id, int64_t since,
+      std::chrono::milliseconds keepalive) = 0;
+};
+
+}  // namespace bim::daemon

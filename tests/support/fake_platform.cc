@@ -1,0 +1,427 @@
+#include "tests/support/fake_platform.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/commit_hash.h"
+
+namespace bim::test {
+
+using contract::Stage;
+using std::chrono::milliseconds;
+
+namespace {
+
+Error HttpError(int status, const std::string& what) {
+  std::string msg = fmt::format("the platform answered {} to {}", status, what);
+  switch (status) {
+    case 401:
+      return Error(ErrorCode::kUnauthenticated, msg);
+    case 404:
+      return Error(ErrorCode::kNotFound, msg);
+    case 429:
+      return Error(ErrorCode::kRateLimited, msg);
+    default:
+      return Error(ErrorCode::kUnavailable, msg);
+  }
+}
+
+Error Unreachable(const std::string& what) {
+  return Error(ErrorCode::kUnavailable, what + ": Couldn't connect to server");
+}
+
+}  // namespace
+
+// A stream reads the platform's state under its mutex; it never waits in real time. What it
+// would wait for (the next stage, a fault, a keepalive giving up) moves the clock instead.
+class FakePlatform::Stream final : public daemon::EventStream {
+ public:
+  Stream(FakePlatform& p, std::string id, int64_t cursor, milliseconds keepalive, int drop_after)
+      : p_(p),
+        id_(std::move(id)),
+        cursor_(cursor),
+        keepalive_(keepalive),
+        drop_after_(drop_after) {}
+
+  daemon::StreamItem Next(milliseconds /*timeout*/) override {
+    using Kind = daemon::StreamItem::Kind;
+    std::lock_guard lock(p_.mu_);
+    if (closed_) return Closed(closed_why_.empty() ? "closed" : closed_why_);
+    const Deployment& d = p_.deployments_.at(id_);
+    if (drop_after_ > 0 && sent_ >= drop_after_) {
+      return Closed("the platform dropped the connection (1006)");
+    }
+    if (p_.stalled_) {
+      // Pings go unanswered: the keepalive gives up after its ping and pong intervals.
+      p_.clock_.Advance(2 * keepalive_);
+      return Closed("no pong within the keepalive: the connection stalled");
+    }
+    if (held_) {
+      auto m = std::move(held_);
+      held_.reset();
+      return Deliver(std::move(m));
+    }
+    size_t total = p_.PathLocked().size();
+    if (static_cast<size_t>(cursor_) >= total) return Closed("the deployment has ended");
+    // Wait (in simulated time) for the next message, or for two when reordering.
+    size_t want = static_cast<size_t>(cursor_);
+    if (p_.reorder_ && want + 1 < total) ++want;
+    int64_t due = p_.StageTimeLocked(d, want);
+    int64_t now = p_.NowMs();
+    if (p_.outage_from_ms_ >= 0 && p_.outage_from_ms_ <= std::max(due, now) &&
+        now < p_.outage_until_ms_) {
+      if (now < p_.outage_from_ms_) p_.clock_.Advance(milliseconds(p_.outage_from_ms_ - now));
+      return Closed("connection reset by peer");
+    }
+    if (due > now) p_.clock_.Advance(milliseconds(due - now));
+    if (p_.junk_ && !junk_sent_) {
+      junk_sent_ = true;
+      daemon::StreamItem item;
+      item.kind = Kind::kSkipped;
+      item.detail = "not JSON";
+      return item;
+    }
+    junk_sent_ = false;
+    if (want > static_cast<size_t>(cursor_)) {
+      // The newer first; the older is held for the next call.
+      held_ = p_.MessageLocked(d, static_cast<size_t>(cursor_));
+      auto newer = p_.MessageLocked(d, want);
+      cursor_ = static_cast<int64_t>(want) + 1;
+      return Deliver(std::move(newer));
+    }
+    auto m = p_.MessageLocked(d, static_cast<size_t>(cursor_));
+    ++cursor_;
+    return Deliver(std::move(m));
+  }
+
+  void Close() override {
+    std::lock_guard lock(p_.mu_);
+    closed_ = true;
+  }
+
+ private:
+  daemon::StreamItem Closed(std::string why) {
+    closed_ = true;
+    if (closed_why_.empty()) closed_why_ = why;
+    daemon::StreamItem item;
+    item.kind = daemon::StreamItem::Kind::kClosed;
+    item.detail = std::move(why);
+    return item;
+  }
+
+  daemon::StreamItem Deliver(std::optional<contract::StageMessage> m) {
+    daemon::StreamItem item;
+    item.kind = daemon::StreamItem::Kind::kMessage;
+    item.message = std::move(*m);
+    ++sent_;
+    return item;
+  }
+
+  FakePlatform& p_;
+  const std::string id_;
+  int64_t cursor_;  // index of the next message to send
+  const milliseconds keepalive_;
+  const int drop_after_;  // 0: never
+  int sent_ = 0;
+  bool closed_ = false;
+  bool junk_sent_ = false;
+  std::string closed_why_;
+  std::optional<contract::StageMessage> held_;
+};
+
+FakePlatform::FakePlatform(FakeClock& clock, Options options)
+    : clock_(clock), options_(std::move(options)) {}
+
+FakePlatform::~FakePlatform() = default;
+
+int64_t FakePlatform::NowMs() const {
+  return std::chrono::duration_cast<milliseconds>(clock_.Steady().time_since_epoch()).count();
+}
+
+std::vector<Stage> FakePlatform::PathLocked() const {
+  std::vector<Stage> path;
+  for (Stage s : contract::SuccessPath()) {
+    if (options_.fail_at && s == *options_.fail_at) {
+      path.push_back(s);
+      path.push_back(Stage::kFailed);
+      return path;
+    }
+    path.push_back(s);
+  }
+  return path;
+}
+
+int64_t FakePlatform::StageTimeLocked(const Deployment& d, size_t index) const {
+  return d.created_ms + static_cast<int64_t>(index) * options_.stage_time.count();
+}
+
+size_t FakePlatform::ReachedLocked(const Deployment& d, int64_t ms) const {
+  size_t total = PathLocked().size();
+  if (ms < d.created_ms) return 0;
+  auto n =
+      static_cast<size_t>((ms - d.created_ms) / std::max<int64_t>(1, options_.stage_time.count())) +
+      1;
+  return std::min(n, total);
+}
+
+contract::StageMessage FakePlatform::MessageLocked(const Deployment& d, size_t index) const {
+  Stage s = PathLocked().at(index);
+  contract::StageMessage m;
+  m.deployment_id = d.id;
+  m.project_id = d.project_id;
+  m.commit_hash = d.commit_hash;
+  m.status = s;
+  m.logs = {fmt::format("{}: {}", d.id, contract::StageName(s))};
+  if (s == Stage::kComplete) m.url = "https://" + d.commit_hash + ".backend.im";
+  if (!options_.seed_only) m.seq = static_cast<int64_t>(index) + 1;
+  return m;
+}
+
+bool FakePlatform::DownLocked(int64_t ms) const {
+  return outage_from_ms_ >= 0 && ms >= outage_from_ms_ && ms < outage_until_ms_;
+}
+
+bim::Status FakePlatform::GateLocked(const std::string& token, const std::string& what) {
+  if (DownLocked(NowMs())) return Unreachable(what);
+  if (fail_next_ > 0) {
+    --fail_next_;
+    return HttpError(fail_status_, what);
+  }
+  if (token.empty()) return OkStatus();  // an OAuth endpoint: no bearer token
+  auto it = access_.find(token);
+  if (it == access_.end() || (it->second.expires_ms != 0 && NowMs() >= it->second.expires_ms)) {
+    return HttpError(401, what);
+  }
+  return OkStatus();
+}
+
+contract::TokenResponse FakePlatform::IssueLocked() {
+  contract::TokenResponse t;
+  t.access_token = fmt::format("fake-access-{}", next_token_);
+  t.refresh_token = fmt::format("fake-refresh-{}", next_token_);
+  ++next_token_;
+  t.token_type = "Bearer";
+  t.expires_in = options_.token_ttl.count();
+  access_[t.access_token] = Token{NowMs() + options_.token_ttl.count() * 1000};
+  refresh_.insert(*t.refresh_token);
+  newest_access_ = t.access_token;
+  return t;
+}
+
+void FakePlatform::ScheduleOutage(milliseconds after, milliseconds length) {
+  std::lock_guard lock(mu_);
+  outage_from_ms_ = NowMs() + after.count();
+  outage_until_ms_ = outage_from_ms_ + length.count();
+}
+
+void FakePlatform::FailNext(int n, int http_status) {
+  std::lock_guard lock(mu_);
+  fail_next_ = n;
+  fail_status_ = http_status;
+}
+
+void FakePlatform::DropStreamsAfter(int messages, int streams) {
+  std::lock_guard lock(mu_);
+  drop_after_ = messages;
+  drop_streams_ = streams == 0 ? -1 : streams;
+}
+
+void FakePlatform::StallStreams(bool stalled) {
+  std::lock_guard lock(mu_);
+  stalled_ = stalled;
+}
+
+void FakePlatform::ReorderStreams(bool reorder) {
+  std::lock_guard lock(mu_);
+  reorder_ = reorder;
+}
+
+void FakePlatform::SendJunkFrames(bool junk) {
+  std::lock_guard lock(mu_);
+  junk_ = junk;
+}
+
+void FakePlatform::RevokeAccessTokens() {
+  std::lock_guard lock(mu_);
+  access_.clear();
+}
+
+void FakePlatform::RefuseRefresh(bool refuse) {
+  std::lock_guard lock(mu_);
+  refuse_refresh_ = refuse;
+}
+
+void FakePlatform::AddToken(const std::string& token) {
+  std::lock_guard lock(mu_);
+  access_[token] = Token{0};
+}
+
+void FakePlatform::ApproveDeviceLogin() {
+  std::lock_guard lock(mu_);
+  device_approved_ = true;
+}
+
+int FakePlatform::deploy_calls() const {
+  std::lock_guard lock(mu_);
+  return deploy_calls_;
+}
+int FakePlatform::deployments() const {
+  std::lock_guard lock(mu_);
+  return static_cast<int>(deployments_.size());
+}
+int FakePlatform::status_calls() const {
+  std::lock_guard lock(mu_);
+  return status_calls_;
+}
+int FakePlatform::stream_opens() const {
+  std::lock_guard lock(mu_);
+  return stream_opens_;
+}
+int FakePlatform::refreshes() const {
+  std::lock_guard lock(mu_);
+  return refreshes_;
+}
+std::vector<int64_t> FakePlatform::stream_since() const {
+  std::lock_guard lock(mu_);
+  return stream_since_;
+}
+std::string FakePlatform::newest_access_token() const {
+  std::lock_guard lock(mu_);
+  return newest_access_;
+}
+
+std::vector<contract::StageMessage> FakePlatform::Reached(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  std::vector<contract::StageMessage> out;
+  const Deployment& d = deployments_.at(id);
+  for (size_t i = 0; i < ReachedLocked(d, NowMs()); ++i) out.push_back(MessageLocked(d, i));
+  return out;
+}
+
+Result<contract::GenerateResponse> FakePlatform::Generate(const std::string& token,
+                                                          const std::string& prompt,
+                                                          daemon::Deadline) {
+  std::lock_guard lock(mu_);
+  if (auto s = GateLocked(token, "POST /api/generate"); !s.ok()) return s.error();
+  contract::GenerateResponse r;
+  r.files["main.py"] = "# " + prompt + "\nfrom fastapi import FastAPI\napp = FastAPI()\n";
+  r.files["requirements.txt"] = "fastapi\n";
+  r.project_id = "proj-fake";
+  return r;
+}
+
+Result<contract::DeployResponse> FakePlatform::Deploy(const std::string& token,
+                                                      const contract::DeployRequest& request,
+                                                      const std::string& idempotency_key,
+                                                      daemon::Deadline) {
+  std::lock_guard lock(mu_);
+  ++deploy_calls_;
+  if (auto s = GateLocked(token, "POST /api/deploy"); !s.ok()) return s.error();
+  std::string id;
+  if (auto it = by_key_.find(idempotency_key); it != by_key_.end() && !options_.seed_only) {
+    id = it->second;
+  } else {
+    Deployment d;
+    d.id = fmt::format("dep-{}", next_id_++);
+    d.project_id = request.project_id.empty() ? "proj-" + d.id : request.project_id;
+    d.commit_hash = CommitHash(request.files);
+    d.created_ms = NowMs();
+    id = d.id;
+    deployments_[id] = d;
+    by_key_[idempotency_key] = id;
+  }
+  const Deployment& d = deployments_.at(id);
+  contract::DeployResponse r;
+  r.deployment_id = d.id;
+  r.project_id = d.project_id;
+  r.commit_hash = d.commit_hash;
+  r.status = PathLocked().at(ReachedLocked(d, NowMs()) - 1);
+  return r;
+}
+
+Result<contract::StatusResponse> FakePlatform::Status(const std::string& token,
+                                                      const std::string& id, daemon::Deadline) {
+  std::lock_guard lock(mu_);
+  ++status_calls_;
+  if (auto s = GateLocked(token, "GET /api/status"); !s.ok()) return s.error();
+  auto it = deployments_.find(id);
+  if (it == deployments_.end()) return HttpError(404, "GET /api/status");
+  const Deployment& d = it->second;
+  contract::StatusResponse r;
+  r.id = d.id;
+  r.project_id = d.project_id;
+  r.commit_hash = d.commit_hash;
+  size_t reached = ReachedLocked(d, NowMs());
+  for (size_t i = 0; i < reached; ++i) {
+    auto m = MessageLocked(d, i);
+    r.logs.insert(r.logs.end(), m.logs.begin(), m.logs.end());
+    r.status = m.status;
+    r.url = m.url;
+    r.seq = m.seq;
+  }
+  return r;
+}
+
+Result<contract::VerifyResponse> FakePlatform::Verify(const std::string& token, daemon::Deadline) {
+  std::lock_guard lock(mu_);
+  if (auto s = GateLocked(token, "GET /api/auth/verify"); !s.ok()) return s.error();
+  return contract::VerifyResponse{true, "user-fake", "fake@example.test"};
+}
+
+Result<contract::DeviceCodeResponse> FakePlatform::StartDeviceLogin(const std::string&) {
+  std::lock_guard lock(mu_);
+  if (options_.seed_only) {
+    return Error(ErrorCode::kRejected, "this platform does not offer the device login");
+  }
+  if (auto s = GateLocked("", "POST /oauth/device/code"); !s.ok()) return s.error();
+  return contract::DeviceCodeResponse{
+      "fake-device-code", "FAKE-CODE", "https://fake.backend.im/device", std::nullopt, 600, 5};
+}
+
+Result<daemon::DevicePollResult> FakePlatform::PollDeviceLogin(const std::string&,
+                                                               const std::string& device_code) {
+  std::lock_guard lock(mu_);
+  if (auto s = GateLocked("", "POST /oauth/token"); !s.ok()) return s.error();
+  if (device_code != "fake-device-code") {
+    return daemon::DevicePollResult(contract::OAuthError{"invalid_grant", ""});
+  }
+  if (!device_approved_) {
+    return daemon::DevicePollResult(contract::OAuthError{"authorization_pending", ""});
+  }
+  return daemon::DevicePollResult(IssueLocked());
+}
+
+Result<contract::TokenResponse> FakePlatform::Refresh(const std::string&,
+                                                      const std::string& refresh_token) {
+  std::lock_guard lock(mu_);
+  if (auto s = GateLocked("", "POST /oauth/token"); !s.ok()) return s.error();
+  ++refreshes_;
+  if (refuse_refresh_ || !refresh_.erase(refresh_token)) {
+    return Error(ErrorCode::kUnauthenticated,
+                 "the platform refused to refresh the login (invalid_grant); run `backend-im "
+                 "auth login`");
+  }
+  return IssueLocked();
+}
+
+Result<std::unique_ptr<daemon::EventStream>> FakePlatform::OpenEventStream(
+    const std::string& token, const std::string& deployment_id, int64_t since,
+    milliseconds keepalive) {
+  std::lock_guard lock(mu_);
+  ++stream_opens_;
+  stream_since_.push_back(since);
+  if (auto s = GateLocked(token, "WebSocket /ws"); !s.ok()) return s.error();
+  if (!deployments_.count(deployment_id)) return HttpError(404, "WebSocket /ws");
+  // A platform without seq cannot resume: it replays from the first message.
+  int64_t cursor = options_.seed_only ? 0 : std::max<int64_t>(since, 0);
+  int drop_after = 0;
+  if (drop_streams_ != 0) {
+    drop_after = drop_after_;
+    if (drop_streams_ > 0) --drop_streams_;
+  }
+  return std::unique_ptr<daemon::EventStream>(
+      std::make_unique<Stream>(*this, deployment_id, cursor, keepalive, drop_after));
+}
+
+}  // namespace bim::test

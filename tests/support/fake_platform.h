@@ -1,0 +1,155 @@
+#pragma once
+// An in-memory Backend.im platform for unit tests of the agent's core, in simulated time.
+//
+// A deployment moves through the success path (or up to a failing stage) one stage per
+// stage_time of the FakeClock. Nothing here waits in real time: a stream that has nothing to
+// send yet moves the clock to the next stage (or to the next fault) and sends that, so a
+// deployment, a 30 s outage or a 10-minute stall runs in microseconds, while the agent's own
+// waits (backoff, poll intervals) move the same clock through FakeClock::SleepFor.
+//
+// Faults, on command and thread-safe: an outage window (every call unreachable, open streams
+// dropped), the next N calls answered 429 or 503, streams dropped after N messages, stalled
+// streams (silent until the keepalive gives up), reordered messages, frames outside the
+// contract, revoked access tokens (401) and refused refreshes. It counts what the agent asked,
+// so a test can say "one refresh", "the stream was resumed from seq 3".
+//
+// With Options::seed_only it is a platform that implements only the seed's contract: no seq,
+// no resume (a stream replays from the start), no device login.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "daemon/platform.h"
+
+namespace bim::test {
+
+class FakePlatform final : public daemon::Platform {
+ public:
+  struct Options {
+    std::chrono::milliseconds stage_time{1000};
+    bool seed_only = false;
+    // Deployments fail at this stage (the stages before it pass); nullopt: they complete.
+    std::optional<contract::Stage> fail_at;
+    std::chrono::seconds token_ttl{3600};
+  };
+
+  explicit FakePlatform(FakeClock& clock) : FakePlatform(clock, Options{}) {}
+  FakePlatform(FakeClock& clock, Options options);
+  ~FakePlatform() override;
+
+  // ---- Faults.
+  // From `after` on the clock's steady time from now, for `length`: nothing answers.
+  void ScheduleOutage(std::chrono::milliseconds after, std::chrono::milliseconds length);
+  // The next n calls (REST or stream opens) are answered with this HTTP status (429 or 503).
+  void FailNext(int n, int http_status);
+  // The next `streams` streams opened (0: every one) close after sending this many messages
+  // (0: never), as the platform's connection would drop.
+  void DropStreamsAfter(int messages, int streams = 1);
+  // Streams send nothing; a connection that silent is given up by the keepalive.
+  void StallStreams(bool stalled);
+  // A stream that has two messages to send sends the newer one first.
+  void ReorderStreams(bool reorder);
+  // Each message is preceded by a frame outside the contract.
+  void SendJunkFrames(bool junk);
+  // Every access token issued so far is refused from now on (401), as after a revocation.
+  void RevokeAccessTokens();
+  // Refresh tokens are refused (invalid_grant).
+  void RefuseRefresh(bool refuse);
+
+  // ---- Tokens.
+  // A long-lived access token, as `auth login --with-token` would give.
+  void AddToken(const std::string& token);
+  // Runs the device flow's approval as the user would in the browser: the next poll succeeds.
+  void ApproveDeviceLogin();
+
+  // ---- What the agent asked.
+  int deploy_calls() const;
+  int deployments() const;
+  int status_calls() const;
+  int stream_opens() const;
+  int refreshes() const;
+  // The `since` of every stream opened, in order.
+  std::vector<int64_t> stream_since() const;
+  // The newest access token issued by a refresh or a login ("" when none).
+  std::string newest_access_token() const;
+
+  // ---- daemon::Platform
+  std::string_view api_version() const override { return daemon::kApiV1; }
+  const std::string& base_url() const override { return base_url_; }
+  const bim::Status& url_problem() const override { return url_problem_; }
+  Result<contract::GenerateResponse> Generate(
+      const std::string& token, const std::string& prompt,
+      daemon::Deadline deadline = daemon::kNoDeadline) override;
+  Result<contract::DeployResponse> Deploy(const std::string& token,
+                                          const contract::DeployRequest& request,
+                                          const std::string& idempotency_key,
+                                          daemon::Deadline deadline = daemon::kNoDeadline) override;
+  Result<contract::StatusResponse> Status(const std::string& token, const std::string& id,
+                                          daemon::Deadline deadline = daemon::kNoDeadline) override;
+  Result<contract::VerifyResponse> Verify(const std::string& token,
+                                          daemon::Deadline deadline = daemon::kNoDeadline) override;
+  Result<contract::DeviceCodeResponse> StartDeviceLogin(const std::string& client_id) override;
+  Result<daemon::DevicePollResult> PollDeviceLogin(const std::string& client_id,
+                                                   const std::string& device_code) override;
+  Result<contract::TokenResponse> Refresh(const std::string& client_id,
+                                          const std::string& refresh_token) override;
+  Result<std::unique_ptr<daemon::EventStream>> OpenEventStream(
+      const std::string& token, const std::string& deployment_id, int64_t since,
+      std::chrono::milliseconds keepalive) override;
+
+  // The messages a deployment has reached by now, oldest first (for assertions).
+  std::vector<contract::StageMessage> Reached(const std::string& deployment_id) const;
+
+ private:
+  class Stream;
+  struct Deployment {
+    std::string id;
+    std::string project_id;
+    std::string commit_hash;
+    int64_t created_ms = 0;  // steady
+  };
+  struct Token {
+    int64_t expires_ms = 0;  // steady; 0: never
+  };
+
+  int64_t NowMs() const;
+  // Locked: the stages of d in order (success path or up to the failure).
+  std::vector<contract::Stage> PathLocked() const;
+  contract::StageMessage MessageLocked(const Deployment& d, size_t index) const;
+  // How many of d's messages exist at time ms.
+  size_t ReachedLocked(const Deployment& d, int64_t ms) const;
+  int64_t StageTimeLocked(const Deployment& d, size_t index) const;
+  bool DownLocked(int64_t ms) const;
+  // The error of a call at this moment (outage, scripted failure, bad token), or ok.
+  bim::Status GateLocked(const std::string& token, const std::string& what);
+  contract::TokenResponse IssueLocked();
+
+  FakeClock& clock_;
+  const Options options_;
+  const std::string base_url_ = "https://fake.backend.im";
+  const bim::Status url_problem_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, Deployment> deployments_;       // guarded by mu_
+  std::map<std::string, std::string> by_key_;           // idempotency key -> id; guarded by mu_
+  std::map<std::string, Token> access_;                 // guarded by mu_
+  std::set<std::string> refresh_;                       // guarded by mu_
+  int64_t outage_from_ms_ = -1, outage_until_ms_ = -1;  // guarded by mu_
+  int fail_next_ = 0, fail_status_ = 0;                 // guarded by mu_
+  int drop_after_ = 0, drop_streams_ = 0;               // guarded by mu_
+  bool stalled_ = false, reorder_ = false, junk_ = false, refuse_refresh_ = false;
+  bool device_approved_ = false;  // guarded by mu_
+  int next_id_ = 1, next_token_ = 1;
+  int deploy_calls_ = 0, status_calls_ = 0, stream_opens_ = 0, refreshes_ = 0;
+  std::vector<int64_t> stream_since_;  // guarded by mu_
+  std::string newest_access_;          // guarded by mu_
+};
+
+}  // namespace bim::test

@@ -1,0 +1,349 @@
+// The agent's core, wired as backend-imd wires it (AgentCore, a real SQLite store), against an
+// in-memory platform in simulated time (tests/support/fake_platform.h): the fault scenarios
+// that take minutes of platform time run here in milliseconds. A smaller set of the same
+// scenarios runs end to end against the mock (tests/integration/agent_faults_test.cc).
+//
+// Every scenario asserts what a person watching would see: every stage once, in order, the
+// seq numbers 1, 2, 3... with no gap, and the deployment's end.
+#include <doctest/doctest.h>
+
+#include <thread>
+
+#include "common/clock.h"
+#include "common/random.h"
+#include "common/stop_signal.h"
+#include "daemon/agent_core.h"
+#include "daemon/database.h"
+#include "tests/support/fake_platform.h"
+#include "tests/support/harness.h"
+
+using namespace bim;
+using namespace bim::daemon;
+using bim::test::FakePlatform;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+namespace {
+
+std::vector<std::string> StageNames(const std::vector<contract::Stage>& stages) {
+  std::vector<std::string> out;
+  for (auto s : stages) out.emplace_back(contract::StageName(s));
+  return out;
+}
+
+struct Rig {
+  explicit Rig(FakePlatform::Options options = {}, std::string environment_token = "dev-token")
+      : platform(clock, std::move(options)) {
+    platform.AddToken("dev-token");
+    CoreSettings settings;
+    settings.environment_token = std::move(environment_token);
+    core = std::make_unique<AgentCore>(*db, platform, clock, random, stop, std::move(settings));
+  }
+  ~Rig() { core.reset(); }
+
+  test::TempDir dir;
+  FakeClock clock;
+  StdRandom random;
+  StopSignal stop;
+  FakePlatform platform;
+  std::unique_ptr<Database> db = std::move(Database::Open(dir / "agent.db").value());
+  std::unique_ptr<AgentCore> core;
+
+  Agent& agent() { return core->agent(); }
+
+  // Logs in by the device flow, so the agent holds a refresh token.
+  void LogIn() {
+    platform.ApproveDeviceLogin();
+    auto ticket = core->auth().LoginStart();
+    REQUIRE(ticket.ok());
+    auto outcome = core->auth().LoginCheck(ticket->login_id, seconds(10));
+    REQUIRE(outcome.ok());
+    REQUIRE(outcome->state == LoginState::kApproved);
+  }
+  DeploymentStore& store() { return core->store(); }
+
+  DeploymentRecord Deploy(const std::string& name = "main.py") {
+    contract::FileMap files{{name, "print('hi')\n"}, {"requirements.txt", "fastapi\n"}};
+    auto d = agent().Deploy(files, "", dir.path());
+    REQUIRE_MESSAGE(d.ok(), (d.ok() ? "" : d.error().message));
+    return *d;
+  }
+
+  // Waits in real time (the watcher runs on its own thread) until the store says the
+  // deployment has ended, or gives up after 20 s.
+  DeploymentRecord WaitEnded(const std::string& id) {
+    auto give_up = std::chrono::steady_clock::now() + seconds(20);
+    while (std::chrono::steady_clock::now() < give_up) {
+      auto d = store().Get(id);
+      REQUIRE(d.ok());
+      if (*d && (*d)->terminal) return **d;
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+    FAIL("deployment " << id << " did not end");
+    return {};
+  }
+
+  std::vector<EventRecord> Events(const std::string& id) {
+    auto e = store().EventsAfter(id, 0, 1000);
+    REQUIRE(e.ok());
+    return *e;
+  }
+
+  // Every stage once, in order, seq 1..n; the end as the platform has it.
+  void CheckFollowed(const std::string& id,
+                     const std::vector<contract::Stage>& path = contract::SuccessPath()) {
+    auto events = Events(id);
+    std::vector<std::string> statuses;
+    for (size_t i = 0; i < events.size(); ++i) {
+      statuses.push_back(events[i].status);
+      CHECK(events[i].seq == static_cast<int64_t>(i + 1));
+    }
+    CHECK(statuses == StageNames(path));
+    auto d = store().Get(id);
+    REQUIRE((d.ok() && *d));
+    CHECK((*d)->terminal);
+    if (path.back() == contract::Stage::kComplete) {
+      CHECK((*d)->url.rfind("https://", 0) == 0);
+      CHECK((*d)->stream_problem.empty());
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("simulated time: a deployment is followed from queued to complete over one stream") {
+  Rig r;
+  auto d = r.Deploy();
+  auto started = std::chrono::steady_clock::now();
+  r.WaitEnded(d.id);
+  r.CheckFollowed(d.id);
+  CHECK(r.platform.stream_opens() == 1);
+  // Eight stages a simulated second apart; the test does not wait for them.
+  CHECK(r.clock.Steady().time_since_epoch() >= seconds(7));
+  CHECK(std::chrono::steady_clock::now() - started < seconds(5));
+}
+
+TEST_CASE("a deployment that fails is followed to failed, with its stages before") {
+  FakePlatform::Options o;
+  o.fail_at = contract::Stage::kBuilding;
+  Rig r(o);
+  auto d = r.Deploy();
+  r.WaitEnded(d.id);
+  using S = contract::Stage;
+  r.CheckFollowed(d.id, {S::kQueued, S::kCommitting, S::kCreatingNamespace, S::kCreatingPvc,
+                         S::kBuilding, S::kFailed});
+}
+
+TEST_CASE("the stream dropped at every stage in turn loses nothing, with seq and without") {
+  for (bool seed_only : {false, true}) {
+    for (int n = 1; n <= 7; ++n) {
+      CAPTURE(seed_only);
+      CAPTURE(n);
+      FakePlatform::Options o;
+      o.seed_only = seed_only;
+      Rig r(o);
+      r.platform.DropStreamsAfter(n);
+      auto d = r.Deploy();
+      r.WaitEnded(d.id);
+      r.CheckFollowed(d.id);
+      CHECK(r.platform.stream_opens() >= 2);
+      auto since = r.platform.stream_since();
+      if (seed_only) {
+        // No seq to resume from: every stream starts over, and the replay is dropped.
+        for (auto s : since) CHECK(s == 0);
+      } else {
+        // Each reconnect resumes after the newest message taken in.
+        REQUIRE(since.size() >= 2);
+        CHECK(since[1] == n);
+      }
+    }
+  }
+}
+
+TEST_CASE("a 30 s outage: the deployment is followed through it, polled meanwhile, nothing lost") {
+  for (bool seed_only : {false, true}) {
+    CAPTURE(seed_only);
+    FakePlatform::Options o;
+    o.seed_only = seed_only;
+    Rig r(o);
+    auto d = r.Deploy();
+    r.platform.ScheduleOutage(milliseconds(2500), seconds(30));
+    r.WaitEnded(d.id);
+    r.CheckFollowed(d.id);
+    // It kept trying through the outage, and backed off rather than hammering: the backoff
+    // tops out at 30 s, so 30 s of outage is a handful of attempts.
+    CHECK(r.platform.status_calls() >= 2);
+    CHECK(r.platform.stream_opens() >= 3);
+    CHECK(r.platform.stream_opens() <= 15);
+    CHECK(r.clock.Steady().time_since_epoch() >= milliseconds(32500));
+  }
+}
+
+TEST_CASE("a stalled stream is given up by the keepalive, and the deployment followed by polls") {
+  FakePlatform::Options o;
+  o.stage_time = seconds(20);  // slower than the keepalive's 20 s ping and 10 s pong
+  Rig r(o);
+  r.platform.StallStreams(true);
+  auto d = r.Deploy();
+  auto ended = r.WaitEnded(d.id);
+  CHECK(ended.status == "complete");
+  CHECK(ended.url.rfind("https://", 0) == 0);
+  // Polls see only the newest stage each time; the stages they skipped are not invented, but
+  // every log line the platform had is stored, and seq has no gap.
+  auto events = r.Events(d.id);
+  REQUIRE_FALSE(events.empty());
+  CHECK(events.back().status == "complete");
+  size_t lines = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    CHECK(events[i].seq == static_cast<int64_t>(i + 1));
+    lines += events[i].logs.size();
+  }
+  CHECK(lines == 8);
+  CHECK(r.platform.stream_opens() >= 2);
+  CHECK(r.platform.status_calls() >= 2);
+}
+
+TEST_CASE("a stream that sends a newer message before an older one never goes back") {
+  Rig r;
+  r.platform.ReorderStreams(true);
+  auto d = r.Deploy();
+  r.WaitEnded(d.id);
+  auto events = r.Events(d.id);
+  REQUIRE_FALSE(events.empty());
+  CHECK(events.back().status == "complete");
+  int last_rank = -1;
+  for (size_t i = 0; i < events.size(); ++i) {
+    CHECK(events[i].seq == static_cast<int64_t>(i + 1));
+    auto stage = contract::ParseStage(events[i].status);
+    REQUIRE(stage);
+    CHECK(contract::StageRank(*stage) > last_rank);  // each stored stage is later: no going back
+    last_rank = contract::StageRank(*stage);
+  }
+}
+
+TEST_CASE("frames outside the contract are skipped, and every stage still arrives") {
+  Rig r;
+  r.platform.SendJunkFrames(true);
+  auto d = r.Deploy();
+  r.WaitEnded(d.id);
+  r.CheckFollowed(d.id);
+}
+
+TEST_CASE("a storm of 503s and 429s on the stream and the polls is waited out") {
+  for (int status : {503, 429}) {
+    CAPTURE(status);
+    Rig r;
+    auto d = r.Deploy();
+    r.platform.FailNext(40, status);
+    r.WaitEnded(d.id);
+    r.CheckFollowed(d.id);
+    CHECK(r.platform.deployments() == 1);
+  }
+}
+
+TEST_CASE("deploys refused with 429 stay pending and are sent again: one deployment") {
+  Rig r;
+  r.platform.FailNext(2, 429);
+  contract::FileMap files{{"main.py", "x = 1\n"}};
+  auto first = r.agent().Deploy(files, "", r.dir.path());
+  auto second = r.agent().Deploy(files, "", r.dir.path());
+  // The platform's refusals reach the caller; the deploy is kept pending, then sent again with
+  // the same key, and the platform makes one deployment of it.
+  CHECK_FALSE(first.ok());
+  CHECK_FALSE(second.ok());
+  auto third = r.agent().Deploy(files, "", r.dir.path());
+  REQUIRE_MESSAGE(third.ok(), third.error().message);
+  r.WaitEnded(third->id);
+  r.CheckFollowed(third->id);
+  CHECK(r.platform.deploy_calls() == 3);
+  CHECK(r.platform.deployments() == 1);
+}
+
+TEST_CASE("an access token that expires mid-deployment is refreshed, and the watch goes on") {
+  FakePlatform::Options o;
+  o.token_ttl = seconds(4);  // half-way through the deployment's eight simulated seconds
+  Rig r(o, "");
+  r.LogIn();
+  r.platform.DropStreamsAfter(2, 0);  // reconnects, each of which needs a token
+  auto d = r.Deploy();
+  r.WaitEnded(d.id);
+  r.CheckFollowed(d.id);
+  CHECK(r.platform.refreshes() >= 1);
+}
+
+TEST_CASE("a 401 for a token the agent thinks fresh gets one refresh and one retry") {
+  Rig r({}, "");
+  r.LogIn();
+  r.platform.RevokeAccessTokens();  // as the platform would after a revocation
+  auto d = r.Deploy();
+  CHECK(r.platform.refreshes() == 1);
+  CHECK(r.platform.deployments() == 1);
+  r.WaitEnded(d.id);
+  r.CheckFollowed(d.id);
+  CHECK(r.platform.refreshes() == 1);
+}
+
+TEST_CASE("a refresh the platform refuses says to log in, and is not tried again and again") {
+  Rig r({}, "");
+  r.LogIn();
+  r.platform.RevokeAccessTokens();
+  r.platform.RefuseRefresh(true);
+  contract::FileMap files{{"main.py", "x = 1\n"}};
+  auto d = r.agent().Deploy(files, "", r.dir.path());
+  REQUIRE_FALSE(d.ok());
+  CHECK(d.error().code == ErrorCode::kUnauthenticated);
+  CHECK_MESSAGE(d.error().message.find("backend-im auth login") != std::string::npos,
+                d.error().message);
+  CHECK(r.platform.refreshes() == 1);
+  CHECK(r.platform.deployments() == 0);
+}
+
+TEST_CASE("the wall clock set forward refreshes once; set back, it changes nothing") {
+  for (auto jump : {std::chrono::hours(3), -std::chrono::hours(3)}) {
+    CAPTURE(jump.count());
+    Rig r({}, "");  // tokens live an hour
+    r.LogIn();
+    r.platform.DropStreamsAfter(2);
+    r.clock.JumpWall(jump);
+    auto d = r.Deploy();
+    r.WaitEnded(d.id);
+    r.CheckFollowed(d.id);
+    // Forward, the token looks expired to the agent: it refreshes before using it. Back, it
+    // looks fresh for longer, and the platform, on its own clock, still takes it.
+    CHECK(r.platform.refreshes() == (jump.count() > 0 ? 1 : 0));
+  }
+}
+
+TEST_CASE("a device login nobody approves expires in the platform's time, not the test's") {
+  Rig r({}, "");
+  auto ticket = r.core->auth().LoginStart();
+  REQUIRE(ticket.ok());
+  auto outcome = r.core->auth().LoginCheck(ticket->login_id, seconds(10));
+  REQUIRE(outcome.ok());
+  CHECK(outcome->state == LoginState::kExpired);
+  CHECK(r.clock.Steady().time_since_epoch() >= seconds(600));
+}
+
+TEST_CASE("a deployment the agent did not make is found on the platform and followed") {
+  Rig maker;
+  auto made = maker.Deploy();
+  maker.WaitEnded(made.id);
+  // Another agent (another machine, or a lost database) asks about it: the same platform, an
+  // empty store.
+  test::TempDir dir;
+  auto db = std::move(Database::Open(dir / "agent.db").value());
+  StopSignal stop;
+  CoreSettings settings;
+  settings.environment_token = "dev-token";
+  AgentCore other(*db, maker.platform, maker.clock, maker.random, stop, settings);
+  auto found = other.agent().Find(made.id);
+  REQUIRE_MESSAGE(found.ok(), found.error().message);
+  CHECK(found->id == made.id);
+  auto d = other.store().Get(made.id);
+  REQUIRE((d.ok() && *d));
+  CHECK((*d)->terminal);
+  CHECK((*d)->status == "complete");
+  auto missing = other.agent().Find("dep-nope");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code == ErrorCode::kNotFound);
+}
