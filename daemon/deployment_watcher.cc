@@ -141,6 +141,10 @@ bool DeploymentWatcher::Accept(const contract::StageMessage& m) {
   return Store(PlatformEvent(id_, m.status, m.logs, m.url, "stream", m.seq));
 }
 
+bool DeploymentWatcher::PollMovesOn(const contract::StatusResponse& s) const {
+  return !terminal_ && StageRank(s.status) > last_rank_;
+}
+
 void DeploymentWatcher::AcceptStatus(const contract::StatusResponse& s) {
   if (terminal_) return;
   int rank = StageRank(s.status);
@@ -156,6 +160,9 @@ void DeploymentWatcher::AcceptStatus(const contract::StatusResponse& s) {
 void DeploymentWatcher::Run() {
   Backoff backoff(std::chrono::milliseconds(500), deps_.max_backoff, deps_.random, 1.7);
   int not_found = 0;
+  // Set when a poll answered while the stream could not be had: the stream is tried once more
+  // at once, before the poll is stored (see below).
+  bool stream_retried = false;
   while (!terminal_ && !deps_.stop.stopped()) {
     store_failed_ = false;
     auto stream = deps_.auth.Call<std::unique_ptr<EventStream>>([&](const std::string& token) {
@@ -211,6 +218,14 @@ void DeploymentWatcher::Run() {
         [&](const std::string& token) { return deps_.platform.Status(token, id_); });
     if (status.ok()) {
       not_found = 0;
+      // A poll has only the newest stage; the stream has every stage since the last one taken
+      // in. When the platform answers again (an outage that ended between the stream's attempt
+      // and the poll), read the stream first, so the stages in between are not skipped; only
+      // when it still cannot be had is the poll stored.
+      if (!stream_retried && PollMovesOn(*status)) {
+        stream_retried = true;
+        continue;
+      }
       AcceptStatus(*status);
     } else if (status.error().code == ErrorCode::kNotFound && ++not_found >= 5) {
       SetProblem("the platform does not know this deployment any more; stopped following it");
@@ -218,6 +233,7 @@ void DeploymentWatcher::Run() {
     } else if (status.error().code != ErrorCode::kCancelled) {
       log::Warn("deployment {}: status poll failed: {}", id_, status.error().message);
     }
+    stream_retried = false;
     if (terminal_) break;
     if (!deps_.clock.SleepFor(deps_.stop, backoff.Next())) break;
   }

@@ -12,7 +12,9 @@
 // De-duplication, so a replay after a reconnect stores nothing twice: with seq, a message is
 // new when its seq is above the newest one taken in; without seq (a seed-only platform), when
 // its stage is later than the newest stage stored. A status poll adds an event when its stage
-// is later, or it carries log lines not yet stored.
+// is later, or it carries log lines not yet stored. A poll that would add a later stage is held
+// back once while the stream is tried again at once: the stream replays every stage since the
+// last one taken in, the poll only the newest.
 //
 // An event the store refuses (a full disk) is not taken in, so a replay or poll offers it again;
 // until one is stored, the refusal is the deployment's notice in the WatchHub, in memory, for
@@ -78,6 +80,8 @@ class DeploymentWatcher {
   // Stores what is new in a stage message; returns false when the message was not taken.
   bool Accept(const contract::StageMessage& m);
   void AcceptStatus(const contract::StatusResponse& s);
+  // True when storing this poll would add a later stage.
+  bool PollMovesOn(const contract::StatusResponse& s) const;
   // False when the store refused it (then store_failed_ is set).
   bool Store(const NewEvent& e);
   void SetProblem(const std::string& problem);

@@ -227,6 +227,11 @@ void FakePlatform::DropStreamsAfter(int messages, int streams) {
   drop_streams_ = streams == 0 ? -1 : streams;
 }
 
+void FakePlatform::RefuseStreams(int n) {
+  std::lock_guard lock(mu_);
+  refuse_streams_ = n;
+}
+
 void FakePlatform::StallStreams(bool stalled) {
   std::lock_guard lock(mu_);
   stalled_ = stalled;
@@ -412,6 +417,10 @@ Result<std::unique_ptr<daemon::EventStream>> FakePlatform::OpenEventStream(
   ++stream_opens_;
   stream_since_.push_back(since);
   if (auto s = GateLocked(token, "WebSocket /ws"); !s.ok()) return s.error();
+  if (refuse_streams_ > 0) {
+    --refuse_streams_;
+    return HttpError(503, "WebSocket /ws");
+  }
   if (!deployments_.count(deployment_id)) return HttpError(404, "WebSocket /ws");
   // A platform without seq cannot resume: it replays from the first message.
   int64_t cursor = options_.seed_only ? 0 : std::max<int64_t>(since, 0);

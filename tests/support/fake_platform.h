@@ -52,6 +52,9 @@ class FakePlatform final : public daemon::Platform {
   // The next `streams` streams opened (0: every one) close after sending this many messages
   // (0: never), as the platform's connection would drop.
   void DropStreamsAfter(int messages, int streams = 1);
+  // The next n stream opens are refused (503) while the REST calls answer, as when the
+  // platform's WebSocket endpoint is down on its own.
+  void RefuseStreams(int n);
   // Streams send nothing; a connection that silent is given up by the keepalive.
   void StallStreams(bool stalled);
   // A stream that has two messages to send sends the newer one first.
@@ -144,6 +147,7 @@ class FakePlatform final : public daemon::Platform {
   int64_t outage_from_ms_ = -1, outage_until_ms_ = -1;  // guarded by mu_
   int fail_next_ = 0, fail_status_ = 0;                 // guarded by mu_
   int drop_after_ = 0, drop_streams_ = 0;               // guarded by mu_
+  int refuse_streams_ = 0;                              // guarded by mu_
   bool stalled_ = false, reorder_ = false, junk_ = false, refuse_refresh_ = false;
   bool device_approved_ = false;  // guarded by mu_
   int next_id_ = 1, next_token_ = 1;

@@ -179,6 +179,22 @@ TEST_CASE("a 30 s outage: the deployment is followed through it, polled meanwhil
   }
 }
 
+TEST_CASE("when polls answer again before the stream, the stream is read first: no stage skipped") {
+  for (bool seed_only : {false, true}) {
+    CAPTURE(seed_only);
+    FakePlatform::Options o;
+    o.seed_only = seed_only;
+    o.stage_time = milliseconds(100);  // a few stages pass during each backoff
+    Rig r(o);
+    // The first stream open fails and the poll then stores queued; the second fails too, and
+    // by then the deployment is stages further: storing that poll would skip them.
+    r.platform.RefuseStreams(2);
+    auto d = r.Deploy();
+    r.WaitEnded(d.id);
+    r.CheckFollowed(d.id);
+  }
+}
+
 TEST_CASE("a stalled stream is given up by the keepalive, and the deployment followed by polls") {
   FakePlatform::Options o;
   o.stage_time = seconds(20);  // slower than the keepalive's 20 s ping and 10 s pong
