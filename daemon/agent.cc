@@ -305,4 +305,60 @@ Result<DeploymentRecord> Agent::Find(const std::string& id, Deadline deadline) {
   return **stored;
 }
 
+Result<DeploymentView> Agent::Describe(const DeploymentRecord& d, bool with_logs) {
+  DeploymentView v;
+  v.record = d;
+  std::string notice = deps_.hub.Notice(d.id);
+  v.problem = notice.empty() ? d.stream_problem : notice;
+  if (with_logs) {
+    auto logs = deps_.store.Logs(d.id);
+    if (!logs.ok()) return logs.error();
+    v.logs = std::move(*logs);
+  }
+  return v;
+}
+
+Result<DeploymentView> Agent::Status(const std::string& id, Deadline deadline) {
+  auto d = Find(id, deadline);
+  if (!d.ok()) return d.error();
+  return Describe(*d, /*with_logs=*/true);
+}
+
+Result<std::vector<DeploymentView>> Agent::History(const std::string& project_id, int limit) {
+  limit = limit <= 0 ? 20 : std::min(limit, 1000);
+  auto list = deps_.store.List(project_id, limit);
+  if (!list.ok()) return list.error();
+  std::vector<DeploymentView> out;
+  for (const auto& d : *list) {
+    auto v = Describe(d, /*with_logs=*/false);
+    if (!v.ok()) return v.error();
+    out.push_back(std::move(*v));
+  }
+  return out;
+}
+
+std::unique_ptr<Subscription> Agent::Subscribe(const std::string& id, int64_t after_seq,
+                                               Subscription::Sink& sink) {
+  return std::make_unique<Subscription>(deps_.store, deps_.hub, id, std::max<int64_t>(0, after_seq),
+                                        sink);
+}
+
+void Agent::BeginWatch(Subscription& subscription) {
+  auto d = Find(subscription.deployment_id());
+  std::optional<int64_t> ended_at;
+  if (d.ok() && d->terminal) ended_at = d->last_seq;
+  subscription.Begin(d.ok() ? OkStatus() : bim::Status(d.error()), ended_at);
+}
+
+Result<AuthState> Agent::AuthStatus(bool verify, Deadline deadline) {
+  AuthState s = deps_.auth.State();
+  if (verify && s.logged_in) return deps_.auth.Verify(deadline);
+  return s;
+}
+
+Result<LoginOutcome> Agent::LoginCheck(const std::string& login_id, std::chrono::seconds wait) {
+  return deps_.auth.LoginCheck(login_id,
+                               std::clamp(wait, std::chrono::seconds(0), std::chrono::seconds(60)));
+}
+
 }  // namespace bim::daemon

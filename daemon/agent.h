@@ -24,6 +24,7 @@
 #include "daemon/deployment_store.h"
 #include "daemon/deployment_watcher.h"
 #include "daemon/platform.h"
+#include "daemon/subscription.h"
 #include "daemon/watch_hub.h"
 
 namespace bim::daemon {
@@ -41,6 +42,15 @@ struct AgentDeps {
   std::function<void(const std::string&)> report_status;
   // How often each upstream stream is pinged (BACKEND_IM_WS_KEEPALIVE_MS, default 20 s).
   std::chrono::milliseconds keepalive{20000};
+};
+
+// A deployment as `status` and `history` show it.
+struct DeploymentView {
+  DeploymentRecord record;
+  // What keeps it from being followed: the hub's notice when there is one (it says why even a
+  // problem cannot be stored), else the stored stream problem. Empty: none.
+  std::string problem;
+  LogText logs;  // only when asked for; bounded (limits::kMaxReplyLogBytes)
 };
 
 class Agent {
@@ -66,13 +76,39 @@ class Agent {
   // From the store; a deployment the store does not know is looked up on the platform, recorded
   // and followed.
   Result<DeploymentRecord> Find(const std::string& id, Deadline deadline = kNoDeadline);
+  // Find, then the deployment as a person reads it: its problem (the hub's notice, newer than the
+  // stored stream problem, when there is one) and its logs.
+  Result<DeploymentView> Status(const std::string& id, Deadline deadline = kNoDeadline);
+  // A record as `status` and `history` show it (with its logs when asked).
+  Result<DeploymentView> Describe(const DeploymentRecord& d, bool with_logs);
+  // Newest first, at most limit (1..1000; 0 or less: 20). project_id empty: every project.
+  Result<std::vector<DeploymentView>> History(const std::string& project_id, int limit);
+  // A watch of one deployment from after_seq on, delivered to sink: see Subscription. Begin it
+  // once the deployment was found (Find, which may ask the platform).
+  std::unique_ptr<Subscription> Subscribe(const std::string& id, int64_t after_seq,
+                                          Subscription::Sink& sink);
+  // Looks the subscription's deployment up (Find) and begins it: refused when it cannot be
+  // found, ended once its terminal event is delivered. Blocks while the platform is asked.
+  void BeginWatch(Subscription& subscription);
+
+  // Login. AuthStatus with verify asks the platform who the token belongs to.
+  Result<AuthState> AuthStatus(bool verify, Deadline deadline = kNoDeadline);
+  Result<LoginTicket> LoginStart() { return deps_.auth.LoginStart(); }
+  // Waits up to wait (at most 60 s) for the login to leave pending.
+  Result<LoginOutcome> LoginCheck(const std::string& login_id, std::chrono::seconds wait);
+  Result<AuthState> LoginWithToken(const std::string& token) {
+    return deps_.auth.LoginWithToken(token);
+  }
+  // True when someone was logged in.
+  Result<bool> Logout() { return deps_.auth.Logout(); }
+  AuthState Auth() { return deps_.auth.State(); }
+
   std::vector<std::string> WatchedDeployments();
+  // How many watches are open, over every deployment.
+  size_t OpenWatches() { return deps_.hub.TotalWatchers(); }
   // Reports the current activity through report_status.
   void ReportStatus();
 
-  DeploymentStore& store() { return deps_.store; }
-  WatchHub& hub() { return deps_.hub; }
-  AuthManager& auth() { return deps_.auth; }
   const std::string& api_url() const { return deps_.platform.base_url(); }
   const Clock& clock() const { return deps_.clock; }
 

@@ -86,19 +86,16 @@ void FillEvent(const EventRecord& e, pb::DeploymentEvent* out) {
 class WatchReactor final : public grpc::ServerWriteReactor<pb::DeploymentEvent>,
                            public Subscription::Sink {
  public:
-  WatchReactor(grpc::CallbackServerContext* ctx, DeploymentStore& store, WatchHub& hub,
-               std::string id, int64_t after_seq)
-      : ctx_(ctx), sub_(store, hub, std::move(id), after_seq, *this) {}
+  WatchReactor(grpc::CallbackServerContext* ctx, Agent& agent, const std::string& id,
+               int64_t after_seq)
+      : ctx_(ctx), sub_(agent.Subscribe(id, after_seq, *this)) {}
 
-  // Called once, from a worker, after the deployment was found (or not).
-  void Begin(const bim::Status& found, std::optional<int64_t> ended_at) {
-    sub_.Begin(found, ended_at);
-  }
+  Subscription& subscription() { return *sub_; }
 
-  void OnWriteDone(bool ok) override { sub_.WriteDone(ok); }
-  void OnCancel() override { sub_.Cancel(); }
+  void OnWriteDone(bool ok) override { sub_->WriteDone(ok); }
+  void OnCancel() override { sub_->Cancel(); }
   void OnDone() override {
-    sub_.Close();
+    sub_->Close();
     delete this;
   }
 
@@ -106,7 +103,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<pb::DeploymentEvent>,
   void Deliver(const Subscription::Item& item) override {
     msg_.Clear();
     if (item.is_notice) {
-      msg_.set_deployment_id(sub_.deployment_id());
+      msg_.set_deployment_id(sub_->deployment_id());
       msg_.set_notice(item.notice);
     } else {
       FillEvent(item.event, &msg_);
@@ -136,7 +133,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<pb::DeploymentEvent>,
   }
 
   grpc::CallbackServerContext* ctx_;
-  Subscription sub_;
+  std::unique_ptr<Subscription> sub_;
   pb::DeploymentEvent msg_;  // lives until OnWriteDone
 };
 
@@ -194,8 +191,8 @@ void AgentService::FillAuth(const AuthState& s, pb::AuthStatusReply* out) {
   out->set_api_url(agent_.api_url());
 }
 
-bim::Status AgentService::FillDeployment(const DeploymentRecord& d, bool with_logs,
-                                         pb::Deployment* out) {
+void AgentService::FillDeployment(const DeploymentView& v, pb::Deployment* out) {
+  const DeploymentRecord& d = v.record;
   out->set_id(d.id);
   out->set_project_id(d.project_id);
   out->set_commit_hash(d.commit_hash);
@@ -206,21 +203,13 @@ bim::Status AgentService::FillDeployment(const DeploymentRecord& d, bool with_lo
   out->set_directory(d.directory);
   out->set_terminal(d.terminal);
   out->set_last_seq(d.last_seq);
-  // The hub's notice is the newer news: it says why nothing, not even a problem, can be stored.
-  std::string notice = agent_.hub().Notice(d.id);
-  out->set_stream_problem(notice.empty() ? d.stream_problem : notice);
-  if (with_logs) {
-    // Bounded, so that the reply always fits in one gRPC message.
-    auto logs = agent_.store().Logs(d.id);
-    if (!logs.ok()) return logs.error();
-    for (auto& l : logs->lines) out->add_logs(std::move(l));
-    if (logs->truncated) {
-      out->set_logs_truncated(true);
-      out->add_logs(fmt::format("[backend-im] more log lines not shown: a reply carries at most {}",
-                                limits::Describe(limits::kMaxReplyLogBytes)));
-    }
+  out->set_stream_problem(v.problem);
+  for (const auto& l : v.logs.lines) out->add_logs(l);
+  if (v.logs.truncated) {
+    out->set_logs_truncated(true);
+    out->add_logs(fmt::format("[backend-im] more log lines not shown: a reply carries at most {}",
+                              limits::Describe(limits::kMaxReplyLogBytes)));
   }
-  return OkStatus();
 }
 
 grpc::ServerUnaryReactor* AgentService::GetInfo(grpc::CallbackServerContext* ctx,
@@ -230,14 +219,14 @@ grpc::ServerUnaryReactor* AgentService::GetInfo(grpc::CallbackServerContext* ctx
   resp->set_pid(::getpid());
   resp->set_started_at_unix_ms(info_.started_at_ms);
   resp->set_api_url(agent_.api_url());
-  resp->set_logged_in(agent_.auth().State().logged_in);
+  resp->set_logged_in(agent_.Auth().logged_in);
   for (auto& id : agent_.WatchedDeployments()) resp->add_watched_deployments(id);
   resp->set_systemd_managed(info_.systemd_managed);
   resp->set_socket_path(info_.socket_path);
   resp->set_platform_problem(info_.platform_problem);
   resp->set_state_dir(info_.state_dir);
   resp->set_autostarted(info_.autostarted);
-  resp->set_watchers(static_cast<int32_t>(agent_.hub().TotalWatchers()));
+  resp->set_watchers(static_cast<int32_t>(agent_.OpenWatches()));
   return Inline(ctx, OkStatus());
 }
 
@@ -269,14 +258,10 @@ grpc::ServerUnaryReactor* AgentService::AuthStatus(grpc::CallbackServerContext* 
   bool verify = req->verify();
   Deadline deadline = CallDeadline(ctx, agent_.clock());
   return OnWorker(ctx, [this, verify, deadline, resp]() -> bim::Status {
-    AuthState s = agent_.auth().State();
-    if (verify && s.logged_in) {
-      auto v = agent_.auth().Verify(deadline);
-      if (!v.ok()) return v.error();
-      s = *v;
-      resp->set_verified(true);
-    }
-    FillAuth(s, resp);
+    auto s = agent_.AuthStatus(verify, deadline);
+    if (!s.ok()) return s.error();
+    resp->set_verified(verify && s->logged_in);
+    FillAuth(*s, resp);
     return OkStatus();
   });
 }
@@ -285,7 +270,7 @@ grpc::ServerUnaryReactor* AgentService::LoginStart(grpc::CallbackServerContext* 
                                                    const pb::LoginStartRequest*,
                                                    pb::LoginStartReply* resp) {
   return OnWorker(ctx, [this, resp]() -> bim::Status {
-    auto t = agent_.auth().LoginStart();
+    auto t = agent_.LoginStart();
     if (!t.ok()) return t.error();
     resp->set_login_id(t->login_id);
     resp->set_verification_uri(t->device.verification_uri);
@@ -301,9 +286,9 @@ grpc::ServerUnaryReactor* AgentService::LoginCheck(grpc::CallbackServerContext* 
                                                    const pb::LoginCheckRequest* req,
                                                    pb::LoginCheckReply* resp) {
   std::string id = req->login_id();
-  int wait = std::clamp(req->wait_seconds(), 0, 60);
+  auto wait = std::chrono::seconds(req->wait_seconds());
   return OnWorker(ctx, [this, id, wait, resp]() -> bim::Status {
-    auto o = agent_.auth().LoginCheck(id, std::chrono::seconds(wait));
+    auto o = agent_.LoginCheck(id, wait);
     if (!o.ok()) return o.error();
     switch (o->state) {
       case LoginState::kPending:
@@ -323,7 +308,7 @@ grpc::ServerUnaryReactor* AgentService::LoginCheck(grpc::CallbackServerContext* 
         break;
     }
     resp->set_message(o->message);
-    FillAuth(agent_.auth().State(), resp->mutable_auth());
+    FillAuth(agent_.Auth(), resp->mutable_auth());
     return OkStatus();
   });
 }
@@ -333,7 +318,7 @@ grpc::ServerUnaryReactor* AgentService::LoginWithToken(grpc::CallbackServerConte
                                                        pb::AuthStatusReply* resp) {
   std::string token = req->access_token();
   return OnWorker(ctx, [this, token, resp]() -> bim::Status {
-    auto s = agent_.auth().LoginWithToken(token);
+    auto s = agent_.LoginWithToken(token);
     if (!s.ok()) return s.error();
     FillAuth(*s, resp);
     resp->set_verified(true);
@@ -344,7 +329,7 @@ grpc::ServerUnaryReactor* AgentService::LoginWithToken(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* AgentService::Logout(grpc::CallbackServerContext* ctx,
                                                const pb::LogoutRequest*, pb::LogoutReply* resp) {
   return OnWorker(ctx, [this, resp]() -> bim::Status {
-    auto was = agent_.auth().Logout();
+    auto was = agent_.Logout();
     if (!was.ok()) return was.error();
     resp->set_was_logged_in(*was);
     return OkStatus();
@@ -382,7 +367,10 @@ grpc::ServerUnaryReactor* AgentService::Deploy(grpc::CallbackServerContext* ctx,
     }
     auto d = agent_.Deploy(files, req->project_id(), req->directory(), deadline);
     if (!d.ok()) return d.error();
-    return FillDeployment(*d, /*with_logs=*/false, resp->mutable_deployment());
+    auto v = agent_.Describe(*d, /*with_logs=*/false);
+    if (!v.ok()) return v.error();
+    FillDeployment(*v, resp->mutable_deployment());
+    return OkStatus();
   });
 }
 
@@ -391,28 +379,24 @@ grpc::ServerUnaryReactor* AgentService::Status(grpc::CallbackServerContext* ctx,
   std::string id = req->deployment_id();
   Deadline deadline = CallDeadline(ctx, agent_.clock());
   return OnWorker(ctx, [this, id, deadline, resp]() -> bim::Status {
-    auto d = agent_.Find(id, deadline);
+    auto d = agent_.Status(id, deadline);
     if (!d.ok()) return d.error();
-    return FillDeployment(*d, /*with_logs=*/true, resp);
+    FillDeployment(*d, resp);
+    return OkStatus();
   });
 }
 
 grpc::ServerWriteReactor<pb::DeploymentEvent>* AgentService::Watch(grpc::CallbackServerContext* ctx,
                                                                    const pb::WatchRequest* req) {
   StampVersion(ctx);
-  auto* reactor = new WatchReactor(ctx, agent_.store(), agent_.hub(), req->deployment_id(),
-                                   std::max<int64_t>(0, req->after_seq()));
-  std::string id = req->deployment_id();
+  auto* reactor = new WatchReactor(ctx, agent_, req->deployment_id(), req->after_seq());
   {
     std::lock_guard lock(workers_mu_);
     ++workers_;
   }
   // Finding the deployment may ask the platform; never block a gRPC thread on that.
-  std::thread([this, reactor, id] {
-    auto d = agent_.Find(id);
-    std::optional<int64_t> ended_at;
-    if (d.ok() && d->terminal) ended_at = d->last_seq;
-    reactor->Begin(d.ok() ? OkStatus() : bim::Status(d.error()), ended_at);
+  std::thread([this, reactor] {
+    agent_.BeginWatch(reactor->subscription());
     std::lock_guard lock(workers_mu_);
     --workers_;
     workers_cv_.notify_all();
@@ -424,12 +408,9 @@ grpc::ServerUnaryReactor* AgentService::History(grpc::CallbackServerContext* ctx
                                                 const pb::HistoryRequest* req,
                                                 pb::HistoryReply* resp) {
   StampVersion(ctx);
-  int limit = req->limit() <= 0 ? 20 : std::min(req->limit(), 1000);
-  auto list = agent_.store().List(req->project_id(), limit);
+  auto list = agent_.History(req->project_id(), req->limit());
   if (!list.ok()) return Inline(ctx, list.error());
-  for (const auto& d : *list) {
-    if (auto s = FillDeployment(d, false, resp->add_deployments()); !s.ok()) return Inline(ctx, s);
-  }
+  for (const auto& d : *list) FillDeployment(d, resp->add_deployments());
   return Inline(ctx, OkStatus());
 }
 

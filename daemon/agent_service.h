@@ -89,8 +89,7 @@ class AgentService final : public backend_im::v1::Agent::CallbackService {
   grpc::ServerUnaryReactor* Inline(grpc::CallbackServerContext* ctx, const bim::Status& s);
   void StampVersion(grpc::CallbackServerContext* ctx);
   void FillAuth(const AuthState& s, backend_im::v1::AuthStatusReply* out);
-  bim::Status FillDeployment(const DeploymentRecord& d, bool with_logs,
-                             backend_im::v1::Deployment* out);
+  void FillDeployment(const DeploymentView& v, backend_im::v1::Deployment* out);
 
   Agent& agent_;
   ServiceInfo info_;
