@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/curl_http_client.h"
+#include "common/environment.h"
 #include "common/log.h"
 #include "common/paths.h"
 #include "common/random.h"
@@ -30,6 +31,7 @@
 #include "common/version.h"
 #include "daemon/agent_core.h"
 #include "daemon/agent_service.h"
+#include "daemon/agent_settings.h"
 #include "daemon/database.h"
 #include "daemon/instance_lock.h"
 #include "daemon/peer_checked_listener.h"
@@ -38,11 +40,6 @@
 
 namespace bim::daemon {
 namespace {
-
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
 
 // Set by a signal thread or the Shutdown RPC; main waits on it.
 class ShutdownLatch {
@@ -144,39 +141,14 @@ int RunDaemon(const DaemonOptions& options) {
 
   auto config = LoadConfig(paths::ConfigFile());
   if (!config.ok()) return FailStart(kExitRefusedConfig, EINVAL, config.error().message);
-  std::string level_name = options.log_level;
-  if (level_name.empty()) level_name = Env("BACKEND_IM_LOG_LEVEL");
-  if (level_name.empty()) level_name = config->log_level.value_or("info");
-  auto level = log::ParseLevel(level_name);
-  if (!level) {
-    return FailStart(
-        kExitRefusedConfig, EINVAL,
-        fmt::format("unknown log level \"{}\" (debug, info, warn, error)", level_name));
-  }
-  log::SetLevel(*level);
-
-  // A refused URL does not stop the agent (see PlatformClient); it is said on every call.
-  std::string api_url = options.api_url;
-  std::string api_url_source = "--api-url";
-  if (api_url.empty()) {
-    api_url = Env("BACKEND_IM_API_URL");
-    api_url_source = "BACKEND_IM_API_URL";
-  }
-  if (api_url.empty() && config->api_url) {
-    api_url = *config->api_url;
-    api_url_source = "api_url in " + paths::ConfigFile();
-  }
-  if (api_url.empty()) {
-    api_url = kDefaultApiUrl;
-    api_url_source = "";
-  }
-  std::string ca_file = Env("BACKEND_IM_CA_FILE");
-  if (ca_file.empty()) ca_file = config->ca_file.value_or("");
-
-  // systemd sets INVOCATION_ID for the services it runs; a ctl clears it for the agents it
-  // starts, and marks those.
-  bool autostarted = Env("BACKEND_IM_AUTOSTARTED") == "1";
-  bool systemd_managed = !autostarted && !Env("INVOCATION_ID").empty();
+  auto settings =
+      ResolveAgentSettings(options, ProcessEnvironment(), *config, paths::ConfigFile(), kVersion);
+  if (!settings.ok()) return FailStart(kExitRefusedConfig, EINVAL, settings.error().message);
+  log::SetLevel(settings->log_level);
+  const std::string& api_url = settings->api_url;
+  const std::string& ca_file = settings->ca_file;
+  const bool autostarted = settings->autostarted;
+  const bool systemd_managed = settings->systemd_managed;
 
   std::string state_dir = options.state_dir.empty() ? paths::StateDir() : options.state_dir;
   std::string socket_path = options.socket_path.empty() ? paths::SocketPath() : options.socket_path;
@@ -230,26 +202,22 @@ int RunDaemon(const DaemonOptions& options) {
   CurlHttpClient http(ca_file);
   auto connector = ws::MakeConnector(ws::TlsOptions{ca_file});
   PlatformClient platform(api_url, http, *connector, clock, random, stop, RetryPolicy{},
-                          api_url_source);
+                          settings->api_url_source);
   if (!platform.url_problem().ok()) log::Error("{}", platform.url_problem().error().message);
-  CoreSettings settings;
-  settings.environment_token = Env("BACKEND_IM_TOKEN");
+  CoreSettings core_settings;
+  core_settings.environment_token = settings->environment_token;
+  core_settings.keepalive = settings->keepalive;
   std::string status_prefix =
       platform.url_problem().ok() ? "" : "platform URL refused, local commands only; ";
-  settings.report_status = [status_prefix](const std::string& status) {
+  core_settings.report_status = [status_prefix](const std::string& status) {
     sd_notifyf(0, "STATUS=%s%s", status_prefix.c_str(), status.c_str());
   };
-  if (std::string k = Env("BACKEND_IM_WS_KEEPALIVE_MS"); !k.empty()) {
-    settings.keepalive =
-        std::chrono::milliseconds(std::clamp(std::atoll(k.c_str()), 100LL, 600000LL));
-  }
-  AgentCore core(**db, platform, clock, random, stop, std::move(settings));
+  AgentCore core(**db, platform, clock, random, stop, std::move(core_settings));
   Agent& agent = core.agent();
 
   ShutdownLatch latch;
   ServiceInfo info;
-  info.version =
-      Env("BACKEND_IM_VERSION_OVERRIDE").empty() ? kVersion : Env("BACKEND_IM_VERSION_OVERRIDE");
+  info.version = settings->version;
   info.started_at_ms = clock.NowUnixMs();
   info.systemd_managed = systemd_managed;
   info.autostarted = autostarted;

@@ -1,0 +1,47 @@
+#pragma once
+// Every setting of backend-imd, resolved in one place, in one order: a command-line flag, then
+// the environment, then the config file ($XDG_CONFIG_HOME/backend-im/config), then the default.
+// Pure: it reads only what it is given, so the order is tested with a map for an environment.
+//
+//   setting      flag          environment                  config     default
+//   api_url      --api-url     BACKEND_IM_API_URL           api_url    https://api.backend.im
+//   log level    --log-level   BACKEND_IM_LOG_LEVEL         log_level  info
+//   ca_file                    BACKEND_IM_CA_FILE           ca_file    (the system's CAs)
+//   token                      BACKEND_IM_TOKEN                        (none: log in)
+//   keepalive                  BACKEND_IM_WS_KEEPALIVE_MS              20 s (100 ms .. 10 min)
+//   version                    BACKEND_IM_VERSION_OVERRIDE             the build's (tests only)
+//
+// Who started the agent comes from the environment too: BACKEND_IM_AUTOSTARTED=1 (a ctl) or
+// INVOCATION_ID (systemd, which sets it for the services it runs).
+
+#include <chrono>
+#include <string>
+
+#include "common/config.h"
+#include "common/environment.h"
+#include "common/log.h"
+#include "common/result.h"
+#include "daemon/daemon_main.h"
+
+namespace bim::daemon {
+
+struct AgentSettings {
+  std::string api_url;
+  // Where api_url came from ("--api-url", "BACKEND_IM_API_URL", "api_url in <file>"; "" for the
+  // default), for the message when the URL is refused.
+  std::string api_url_source;
+  log::Level log_level = log::Level::kInfo;
+  std::string ca_file;            // "": the system's
+  std::string environment_token;  // "": none
+  std::chrono::milliseconds keepalive{20000};
+  std::string version;
+  bool autostarted = false;      // started by a ctl
+  bool systemd_managed = false;  // started by systemd, and not by a ctl
+};
+
+// A bad value (an unknown log level) is a kInvalidArgument error that names it.
+Result<AgentSettings> ResolveAgentSettings(const DaemonOptions& flags, const Environment& env,
+                                           const Config& config, const std::string& config_path,
+                                           const std::string& build_version);
+
+}  // namespace bim::daemon

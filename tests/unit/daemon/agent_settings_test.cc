@@ -1,0 +1,87 @@
+// The agent's settings precedence (daemon/agent_settings.h): flag, environment, config file,
+// default; with a map for an environment.
+#include "daemon/agent_settings.h"
+
+#include <doctest/doctest.h>
+
+using namespace bim;
+using namespace bim::daemon;
+
+namespace {
+
+Result<AgentSettings> Resolve(const DaemonOptions& flags, std::map<std::string, std::string> env,
+                              const Config& config = {}) {
+  return ResolveAgentSettings(flags, MapEnvironment(std::move(env)), config, "/cfg/config",
+                              "1.2.3");
+}
+
+}  // namespace
+
+TEST_CASE("the platform URL: flag, then environment, then config file, then the default") {
+  Config config;
+  config.api_url = "https://from-config.example";
+  DaemonOptions flag;
+  flag.api_url = "https://from-flag.example";
+  std::map<std::string, std::string> env{{"BACKEND_IM_API_URL", "https://from-env.example"}};
+
+  auto s = Resolve(flag, env, config);
+  REQUIRE(s.ok());
+  CHECK(s->api_url == "https://from-flag.example");
+  CHECK(s->api_url_source == "--api-url");
+
+  s = Resolve({}, env, config);
+  CHECK(s->api_url == "https://from-env.example");
+  CHECK(s->api_url_source == "BACKEND_IM_API_URL");
+
+  s = Resolve({}, {}, config);
+  CHECK(s->api_url == "https://from-config.example");
+  CHECK(s->api_url_source == "api_url in /cfg/config");
+
+  s = Resolve({}, {});
+  CHECK(s->api_url == kDefaultApiUrl);
+  CHECK(s->api_url_source.empty());
+}
+
+TEST_CASE("the log level follows the same order, and an unknown one is refused by name") {
+  Config config;
+  config.log_level = "error";
+  DaemonOptions flag;
+  flag.log_level = "debug";
+  CHECK(Resolve(flag, {{"BACKEND_IM_LOG_LEVEL", "warn"}}, config)->log_level == log::Level::kDebug);
+  CHECK(Resolve({}, {{"BACKEND_IM_LOG_LEVEL", "warn"}}, config)->log_level == log::Level::kWarn);
+  CHECK(Resolve({}, {}, config)->log_level == log::Level::kError);
+  CHECK(Resolve({}, {})->log_level == log::Level::kInfo);
+  auto bad = Resolve({}, {{"BACKEND_IM_LOG_LEVEL", "loud"}});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().code == ErrorCode::kInvalidArgument);
+  CHECK(bad.error().message.find("\"loud\"") != std::string::npos);
+}
+
+TEST_CASE("CA file from the environment before the config file; keepalive bounded") {
+  Config config;
+  config.ca_file = "/etc/config-ca.pem";
+  CHECK(Resolve({}, {{"BACKEND_IM_CA_FILE", "/env-ca.pem"}}, config)->ca_file == "/env-ca.pem");
+  CHECK(Resolve({}, {}, config)->ca_file == "/etc/config-ca.pem");
+  CHECK(Resolve({}, {})->keepalive == std::chrono::seconds(20));
+  CHECK(Resolve({}, {{"BACKEND_IM_WS_KEEPALIVE_MS", "5"}})->keepalive ==
+        std::chrono::milliseconds(100));
+  CHECK(Resolve({}, {{"BACKEND_IM_WS_KEEPALIVE_MS", "99999999"}})->keepalive ==
+        std::chrono::minutes(10));
+  CHECK(Resolve({}, {{"BACKEND_IM_WS_KEEPALIVE_MS", "1500"}})->keepalive ==
+        std::chrono::milliseconds(1500));
+}
+
+TEST_CASE("who started the agent: a ctl's mark wins over systemd's INVOCATION_ID") {
+  auto by_ctl = Resolve({}, {{"BACKEND_IM_AUTOSTARTED", "1"}, {"INVOCATION_ID", "abc"}});
+  CHECK(by_ctl->autostarted);
+  CHECK_FALSE(by_ctl->systemd_managed);
+  auto by_systemd = Resolve({}, {{"INVOCATION_ID", "abc"}});
+  CHECK_FALSE(by_systemd->autostarted);
+  CHECK(by_systemd->systemd_managed);
+  auto by_hand = Resolve({}, {});
+  CHECK_FALSE(by_hand->autostarted);
+  CHECK_FALSE(by_hand->systemd_managed);
+  CHECK(by_hand->version == "1.2.3");
+  CHECK(Resolve({}, {{"BACKEND_IM_VERSION_OVERRIDE", "9.9.9"}})->version == "9.9.9");
+  CHECK(Resolve({}, {{"BACKEND_IM_TOKEN", "t"}})->environment_token == "t");
+}
