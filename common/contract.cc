@@ -233,13 +233,20 @@ std::string ToJson(const DeployResponse& v) {
   return Dump(j);
 }
 
+namespace {
+
+// The StageEvent's fields on the wire. with_logs false: all but the logs (the store's body).
+void WriteStageEvent(const StageEvent& e, json& j, bool with_logs = true) {
+  j["status"] = StageName(e.status);
+  if (with_logs) j["logs"] = e.logs;
+  if (e.url) j["url"] = *e.url;
+}
+
+}  // namespace
+
 std::string ToJson(const StatusResponse& v) {
-  json j{{"id", v.id},
-         {"projectId", v.project_id},
-         {"commitHash", v.commit_hash},
-         {"status", StageName(v.status)},
-         {"logs", v.logs}};
-  if (v.url) j["url"] = *v.url;
+  json j{{"id", v.id}, {"projectId", v.project_id}, {"commitHash", v.commit_hash}};
+  WriteStageEvent(v, j);
   if (v.seq) j["seq"] = *v.seq;
   return Dump(j);
 }
@@ -247,11 +254,15 @@ std::string ToJson(const StatusResponse& v) {
 std::string ToJson(const StageMessage& v) {
   json j{{"deploymentId", v.deployment_id},
          {"projectId", v.project_id},
-         {"commitHash", v.commit_hash},
-         {"status", StageName(v.status)},
-         {"logs", v.logs}};
-  if (v.url) j["url"] = *v.url;
+         {"commitHash", v.commit_hash}};
+  WriteStageEvent(v, j);
   if (v.seq) j["seq"] = *v.seq;
+  return Dump(j);
+}
+
+std::string EventBodyJson(const StageEvent& e) {
+  json j = json::object();
+  WriteStageEvent(e, j, /*with_logs=*/false);
   return Dump(j);
 }
 
@@ -326,15 +337,24 @@ Result<DeployResponse> ParseDeployResponse(std::string_view body) {
   });
 }
 
+namespace {
+
+// The StageEvent's fields, from a stage message, a status answer or the store's body.
+void ReadStageEvent(Reader& r, StageEvent& e, bool with_logs = true) {
+  e.status = r.StageField("status");
+  if (with_logs) e.logs = r.StrList("logs", /*required=*/false);
+  e.url = r.OptStr("url");
+}
+
+}  // namespace
+
 Result<StatusResponse> ParseStatusResponse(std::string_view body) {
   return ParseObject<StatusResponse>(body, "status response", [](Reader& r) {
     StatusResponse s;
     s.id = r.Str("id");
     s.project_id = r.Str("projectId");
     s.commit_hash = r.Str("commitHash");
-    s.status = r.StageField("status");
-    s.url = r.OptStr("url");
-    s.logs = r.StrList("logs", /*required=*/false);
+    ReadStageEvent(r, s);
     s.seq = r.OptInt("seq");
     return s;
   });
@@ -346,12 +366,20 @@ Result<StageMessage> ParseStageMessage(std::string_view body) {
     m.deployment_id = r.Str("deploymentId");
     m.project_id = r.OptStr("projectId").value_or("");
     m.commit_hash = r.OptStr("commitHash").value_or("");
-    m.status = r.StageField("status");
-    m.logs = r.StrList("logs", /*required=*/false);
-    m.url = r.OptStr("url");
+    ReadStageEvent(r, m);
     m.seq = r.OptInt("seq");
     return m;
   });
+}
+
+Result<StageEvent> ParseEventBody(std::string_view body, std::vector<std::string> logs) {
+  auto e = ParseObject<StageEvent>(body, "stored event", [](Reader& r) {
+    StageEvent e;
+    ReadStageEvent(r, e, /*with_logs=*/false);
+    return e;
+  });
+  if (e.ok()) e->logs = std::move(logs);
+  return e;
 }
 
 Result<VerifyResponse> ParseVerifyResponse(std::string_view body) {

@@ -67,26 +67,36 @@ struct DeployResponse {
   std::optional<std::string> websocket_url;
 };
 
-struct StatusResponse {
+// What the platform says about a deployment's progress, typed: the part of a stage message (and
+// of a status answer) that the agent stores as an event and shows. It travels as it is from the
+// frame parser through the store (as JSON: EventBodyJson) to the proto (proto/convert.h) and the
+// presenters, so a field the platform adds is added here, in ReadStageEvent/WriteStageEvent
+// (contract.cc), in the proto and in the presenters, and nowhere in between.
+struct StageEvent {
+  Stage status = Stage::kQueued;
+  std::vector<std::string> logs;
+  std::optional<std::string> url;
+};
+
+struct StatusResponse : StageEvent {
   std::string id;
   std::string project_id;
   std::string commit_hash;
-  Stage status = Stage::kQueued;
-  std::optional<std::string> url;
-  std::vector<std::string> logs;
   std::optional<int64_t> seq;  // extension: seq of the newest stage message
 };
 
 // One WebSocket message on /ws?deploymentId=.
-struct StageMessage {
+struct StageMessage : StageEvent {
   std::string deployment_id;
   std::string project_id;
   std::string commit_hash;
-  Stage status = Stage::kQueued;
-  std::vector<std::string> logs;
-  std::optional<std::string> url;
   std::optional<int64_t> seq;  // extension: 1, 2, 3... per deployment
 };
+
+// An event as the store keeps it beside its log lines (which it keeps on their own, within
+// budgets): every field but the logs, as a JSON object; and back, with the logs given.
+std::string EventBodyJson(const StageEvent& e);
+Result<StageEvent> ParseEventBody(std::string_view body, std::vector<std::string> logs);
 
 struct VerifyResponse {
   bool valid = false;

@@ -21,6 +21,7 @@
 #include "ctl/operations.h"
 #include "ctl/output.h"
 #include "ctl/project_files.h"
+#include "proto/convert.h"
 
 namespace bim::ctl {
 namespace {
@@ -283,9 +284,10 @@ class Ctl {
       return;
     }
     std::string padded = fmt::format("{:<19}", ev.status());
-    Styled status = ev.status() == "complete" ? style_.Green(padded)
-                    : ev.status() == "failed" ? style_.Red(padded)
-                                              : style_.Cyan(padded);
+    auto stage = proto::StageOf(ev);
+    Styled status = stage == contract::Stage::kComplete ? style_.Green(padded)
+                    : stage == contract::Stage::kFailed ? style_.Red(padded)
+                                                        : style_.Cyan(padded);
     Styled time = style_.Dim(FormatTime(ev.received_at_unix_ms()).substr(11));
     if (ev.logs_size() == 0) {
       Print("{}  {}\n", time, status);
@@ -309,9 +311,10 @@ class Ctl {
       Print("Deployment  {}\n", d.id());
       Print("Project     {}\n", d.project_id());
       Print("Commit      {}\n", d.commit_hash());
-      Styled s = d.status() == "complete" ? style_.Green(d.status())
-                 : d.status() == "failed" ? style_.Red(d.status())
-                                          : style_.Plain(d.status());
+      auto stage = proto::StageOf(d);
+      Styled s = stage == contract::Stage::kComplete ? style_.Green(d.status())
+                 : stage == contract::Stage::kFailed ? style_.Red(d.status())
+                                                     : style_.Plain(d.status());
       Print("Status      {}\n", s);
       if (!d.url().empty()) Print("URL         {}\n", d.url());
       Print("Created     {}\n", FormatTime(d.created_at_unix_ms()));

@@ -14,6 +14,7 @@
 #include "ctl/operations.h"
 #include "ctl/output.h"
 #include "ctl/project_files.h"
+#include "proto/convert.h"
 
 namespace bim::ctl {
 namespace {
@@ -749,7 +750,7 @@ McpTools::Answer McpTools::WaitForDeployment(const json& args, McpToolCall& call
   const double total = static_cast<double>(contract::SuccessPath().size());
   Operations::WatchHooks hooks;
   hooks.on_event = [&](const pb::DeploymentEvent& ev) {
-    auto stage = contract::ParseStage(ev.status());
+    auto stage = proto::StageOf(ev);
     if (!stage) return;
     // One step per stage of the success path; failed jumps to the end.
     double progress = std::min<double>(contract::StageRank(*stage) + 1, total);

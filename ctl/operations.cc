@@ -9,6 +9,7 @@
 #include "common/path_policy.h"
 #include "ctl/interrupt.h"
 #include "ctl/output.h"
+#include "proto/convert.h"
 
 namespace bim::ctl {
 namespace {
@@ -270,10 +271,11 @@ OpResult<Reply> Operations::Unary(grpc::Status (Stub::*method)(grpc::ClientConte
 }
 
 Result<void, OpError> Operations::FinalOutcome(const pb::Deployment& d) {
-  if (d.status() == "failed") {
+  auto stage = proto::StageOf(d);
+  if (stage == contract::Stage::kFailed) {
     return Fail(OpFailure::kDeployFailed, fmt::format("deployment {} failed", d.id()));
   }
-  if (d.status() == "complete") {
+  if (stage == contract::Stage::kComplete) {
     if (auto s = contract::CheckDeploymentUrl(d.url()); !s.ok()) {
       std::string why = !d.stream_problem().empty() ? d.stream_problem()
                         : d.url().empty()           ? std::string("the platform gave no URL")

@@ -212,11 +212,12 @@ void Agent::RecordEnded(const std::string& id, contract::Stage answered, Deadlin
       [&](const std::string& token) { return deps_.platform.Status(token, id, deadline); });
   std::optional<NewEvent> end;
   if (s.ok() && contract::IsTerminal(s->status)) {
-    end = PlatformEvent(id, s->status, s->logs, s->url, "poll", s->seq);
+    end = PlatformEvent(id, *s, "poll", s->seq);
   } else if (answered == contract::Stage::kFailed) {
     if (!s.ok())
       log::Warn("deployment {}: failed, and its logs are unavailable: {}", id, s.error().message);
-    end = PlatformEvent(id, answered, {}, std::nullopt, "deploy", std::nullopt);
+    end =
+        PlatformEvent(id, contract::StageEvent{answered, {}, std::nullopt}, "deploy", std::nullopt);
   } else {
     log::Warn("deployment {}: answered as {}, but its status says {}; following it", id,
               contract::StageName(answered),
@@ -228,10 +229,11 @@ void Agent::RecordEnded(const std::string& id, contract::Stage answered, Deadlin
   if (auto current = deps_.store.Get(id); current.ok() && *current && (*current)->terminal) return;
   if (auto ev = deps_.store.Append(id, *end); !ev.ok()) {
     // Not terminal in the store, so the watcher follows it and stores the end itself.
-    log::Error("deployment {}: cannot store the {} event: {}", id, end->status, ev.error().message);
+    log::Error("deployment {}: cannot store the {} event: {}", id,
+               contract::StageName(end->event.status), ev.error().message);
     return;
   }
-  log::Info("deployment {}: {} already when deployed", id, end->status);
+  log::Info("deployment {}: {} already when deployed", id, contract::StageName(end->event.status));
 }
 
 void Agent::ResumePendingDeploys() {
@@ -268,8 +270,11 @@ Result<DeploymentRecord> Agent::Find(const std::string& id, Deadline deadline) {
     if (local.ok() && *local && (*local)->last_seq == 0) {
       const DeploymentRecord& d = **local;
       auto end = PlatformEvent(
-          id, contract::ParseStage(d.status).value_or(contract::Stage::kFailed), {},
-          d.url.empty() ? std::nullopt : std::optional(d.url), "deploy", std::nullopt);
+          id,
+          contract::StageEvent{contract::ParseStage(d.status).value_or(contract::Stage::kFailed),
+                               {},
+                               d.url.empty() ? std::nullopt : std::optional(d.url)},
+          "deploy", std::nullopt);
       if (auto ev = deps_.store.Append(id, end); !ev.ok()) return ev.error();
       local = deps_.store.Get(id);
     }
@@ -297,7 +302,7 @@ Result<DeploymentRecord> Agent::Find(const std::string& id, Deadline deadline) {
   d.created_at_ms = d.updated_at_ms = deps_.clock.NowUnixMs();
   if (auto st = deps_.store.Insert(d); !st.ok()) return st.error();
   // Record what the platform said as the first event, then follow it from there.
-  NewEvent first = PlatformEvent(id, s->status, s->logs, s->url, "poll", s->seq);
+  NewEvent first = PlatformEvent(id, *s, "poll", s->seq);
   if (auto ev = deps_.store.Append(id, first); !ev.ok()) return ev.error();
   auto stored = deps_.store.Get(id);
   if (!stored.ok()) return stored.error();

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/terminal_text.h"
 #include "daemon/subscription.h"
+#include "proto/convert.h"
 
 namespace bim::daemon {
 
@@ -73,9 +74,7 @@ Deadline CallDeadline(const grpc::CallbackServerContext* ctx, const Clock& clock
 void FillEvent(const EventRecord& e, pb::DeploymentEvent* out) {
   out->set_deployment_id(e.deployment_id);
   out->set_seq(e.seq);
-  out->set_status(e.status);
-  for (const auto& l : e.logs) out->add_logs(l);
-  out->set_url(e.url);
+  proto::ToProto(e.event, out);
   out->set_received_at_unix_ms(e.received_at_ms);
   out->set_terminal(e.terminal);
   out->set_source(e.source);
@@ -197,6 +196,7 @@ void AgentService::FillDeployment(const DeploymentView& v, pb::Deployment* out) 
   out->set_project_id(d.project_id);
   out->set_commit_hash(d.commit_hash);
   out->set_status(d.status);
+  if (auto stage = contract::ParseStage(d.status)) out->set_stage(proto::ToProto(*stage));
   out->set_url(d.url);
   out->set_created_at_unix_ms(d.created_at_ms);
   out->set_updated_at_unix_ms(d.updated_at_ms);

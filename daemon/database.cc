@@ -87,6 +87,12 @@ DROP INDEX deployments_by_created;
 DROP INDEX deployments_by_project;
 CREATE INDEX deployments_by_project ON deployments(project_id);
 )sql",
+    // Each event whole, as the contract's JSON of it without the logs (contract::EventBodyJson),
+    // so a field the platform adds is kept with no column of its own. Rows written before have
+    // none: their status and url columns are the event.
+    R"sql(
+ALTER TABLE events ADD COLUMN body TEXT;
+)sql",
 };
 
 }  // namespace

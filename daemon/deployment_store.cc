@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/contract.h"
+#include "common/log.h"
 
 namespace bim::daemon {
 namespace {
@@ -99,9 +100,25 @@ std::string EncodeLogs(const std::vector<std::string>& logs) {
   return nlohmann::json(logs).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-bool IsTerminalStatus(const std::string& status) {
-  auto s = contract::ParseStage(status);
-  return s && contract::IsTerminal(*s);
+// An event read back: its body when it has one; else (a row from before bodies were stored, or
+// a body this agent cannot read) its status and url columns.
+contract::StageEvent StoredEvent(const std::string& deployment_id, int64_t seq,
+                                 const std::string& status, std::vector<std::string> logs,
+                                 const std::string& url, const std::optional<std::string>& body) {
+  if (body) {
+    auto e = contract::ParseEventBody(*body, logs);
+    if (e.ok()) return std::move(*e);
+    log::Warn(
+        "deployment {}: event {} is stored in a form this agent cannot read ({}); showing "
+        "its status",
+        deployment_id, seq, e.error().message);
+  }
+  contract::StageEvent e;
+  // The agent writes only stages it knows; one it does not is shown as the failure it would be.
+  e.status = contract::ParseStage(status).value_or(contract::Stage::kFailed);
+  e.logs = std::move(logs);
+  if (!url.empty()) e.url = url;
+  return e;
 }
 
 int StatusRank(const std::string& status) {
@@ -262,9 +279,10 @@ Result<Appended> DeploymentStore::Append(const std::string& deployment_id, const
   if (!row.ok()) return row.error();
   if (!*row) return Error(ErrorCode::kNotFound, "unknown deployment " + deployment_id);
   int64_t seq = cur->Int(0) + 1;
-  int64_t log_count = cur->Int(1) + static_cast<int64_t>(e.logs.size());
+  const std::string status(contract::StageName(e.event.status));
+  int64_t log_count = cur->Int(1) + static_cast<int64_t>(e.event.logs.size());
   int64_t upstream_seq = e.upstream_seq.value_or(cur->Int(2));
-  bool status_change = StatusRank(e.status) > StatusRank(cur->Text(3));
+  bool status_change = StatusRank(status) > StatusRank(cur->Text(3));
   int64_t log_lines = cur->Int(4);
   int64_t log_bytes = cur->Int(5);
   bool over = cur->Int(6) != 0;
@@ -275,20 +293,21 @@ Result<Appended> DeploymentStore::Append(const std::string& deployment_id, const
   EventRecord ev;
   ev.deployment_id = deployment_id;
   ev.seq = seq;
-  ev.status = e.status;
+  ev.event = e.event;
+  ev.event.logs.clear();  // what the budgets keep of them, below
   ev.source = e.source;
   ev.received_at_ms = clock_.NowUnixMs();
-  ev.terminal = IsTerminalStatus(e.status);
+  ev.terminal = contract::IsTerminal(e.event.status);
   std::vector<std::string> lines;
-  if (e.url.size() <= limits::kMaxUrlBytes) {
-    ev.url = e.url;
-  } else {
+  if (e.event.url && e.event.url->size() > limits::kMaxUrlBytes) {
+    ev.event.url.reset();
     lines.push_back(
         fmt::format("[backend-im] the platform's URL for this deployment was {} "
                     "bytes, over the limit of {}; not kept",
-                    e.url.size(), limits::Describe(limits::kMaxUrlBytes)));
+                    e.event.url->size(), limits::Describe(limits::kMaxUrlBytes)));
   }
-  lines.insert(lines.end(), e.logs.begin(), e.logs.end());
+  const std::string url = ev.event.url.value_or("");
+  lines.insert(lines.end(), e.event.logs.begin(), e.event.logs.end());
 
   // Lines are kept while the deployment's budget has room for them and the note; the first one
   // that does not fit ends its logs.
@@ -303,23 +322,24 @@ Result<Appended> DeploymentStore::Append(const std::string& deployment_id, const
       }
       log_lines += 1;
       log_bytes += static_cast<int64_t>(line.size());
-      ev.logs.push_back(std::move(line));
+      ev.event.logs.push_back(std::move(line));
     }
     if (seq >= limits::kMaxEventsPerDeployment) went_over = true;
     if (went_over) {
-      ev.logs.push_back(OverBudgetNote());
+      ev.event.logs.push_back(OverBudgetNote());
       log_lines += 1;
-      log_bytes += static_cast<int64_t>(ev.logs.back().size());
+      log_bytes += static_cast<int64_t>(ev.event.logs.back().size());
       over = true;
     }
   }
 
   auto ins = db_.Prepare(
-      "INSERT INTO events (deployment_id, seq, status, logs, url, source, received_at) "
-      "VALUES (?,?,?,?,?,?,?)");
+      "INSERT INTO events (deployment_id, seq, status, logs, url, source, received_at, body) "
+      "VALUES (?,?,?,?,?,?,?,?)");
   if (!ins.ok()) return ins.error();
-  ins->Bind(1, deployment_id).Bind(2, seq).Bind(3, e.status).Bind(4, EncodeLogs(ev.logs));
-  ins->Bind(5, ev.url).Bind(6, e.source).Bind(7, ev.received_at_ms);
+  ins->Bind(1, deployment_id).Bind(2, seq).Bind(3, status).Bind(4, EncodeLogs(ev.event.logs));
+  ins->Bind(5, url).Bind(6, e.source).Bind(7, ev.received_at_ms);
+  ins->Bind(8, contract::EventBodyJson(ev.event));
   if (auto s = ins->Run(); !s.ok()) return s.error();
 
   auto upd = db_.Prepare(
@@ -328,7 +348,7 @@ Result<Appended> DeploymentStore::Append(const std::string& deployment_id, const
       "stream_problem = CASE WHEN ? != '' THEN ? WHEN ? THEN NULL ELSE stream_problem END, "
       "log_lines = ?, log_bytes = ?, over_budget = ? WHERE id = ?");
   if (!upd.ok()) return upd.error();
-  upd->Bind(1, e.status).Bind(2, ev.url).Bind(3, ev.url).Bind(4, int64_t{ev.terminal ? 1 : 0});
+  upd->Bind(1, status).Bind(2, url).Bind(3, url).Bind(4, int64_t{ev.terminal ? 1 : 0});
   upd->Bind(5, seq).Bind(6, upstream_seq).Bind(7, log_count).Bind(8, ev.received_at_ms);
   upd->Bind(9, e.problem).Bind(10, e.problem).Bind(11, int64_t{ev.terminal ? 1 : 0});
   upd->Bind(12, log_lines).Bind(13, log_bytes).Bind(14, int64_t{over ? 1 : 0});
@@ -379,7 +399,7 @@ Result<std::vector<EventRecord>> DeploymentStore::EventsAfter(const std::string&
   if (auto cached = FromTail(deployment_id, after_seq, limit)) return std::move(*cached);
   std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare(
-      "SELECT seq, status, logs, url, source, received_at FROM events "
+      "SELECT seq, status, logs, url, source, received_at, body FROM events "
       "WHERE deployment_id = ? AND seq > ? ORDER BY seq LIMIT ?");
   if (!st.ok()) return st.error();
   st->Bind(1, deployment_id).Bind(2, after_seq).Bind(3, int64_t{limit});
@@ -391,12 +411,11 @@ Result<std::vector<EventRecord>> DeploymentStore::EventsAfter(const std::string&
     EventRecord ev;
     ev.deployment_id = deployment_id;
     ev.seq = st->Int(0);
-    ev.status = st->Text(1);
-    ev.logs = DecodeLogs(st->Text(2));
-    ev.url = st->Text(3);
+    ev.event = StoredEvent(deployment_id, ev.seq, st->Text(1), DecodeLogs(st->Text(2)), st->Text(3),
+                           st->OptText(6));
     ev.source = st->Text(4);
     ev.received_at_ms = st->Int(5);
-    ev.terminal = IsTerminalStatus(ev.status);
+    ev.terminal = contract::IsTerminal(ev.event.status);
     out.push_back(std::move(ev));
   }
   return out;
@@ -411,7 +430,7 @@ Result<LogText> DeploymentStore::Logs(const std::string& deployment_id, std::siz
     if (!batch.ok()) return batch.error();
     if (batch->empty()) break;
     for (auto& ev : *batch) {
-      for (auto& l : ev.logs) {
+      for (auto& l : ev.event.logs) {
         used += l.size() + limits::kReplyLineOverhead;
         if (used > max_bytes) {
           out.truncated = true;

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/contract.h"
 #include "common/limits.h"
 #include "common/result.h"
 #include "daemon/database.h"
@@ -53,21 +54,19 @@ struct DeploymentRecord {
   bool over_budget = false;  // passed a budget: only status changes are stored from now on
 };
 
+// A stored event: what the platform said (the contract's StageEvent, kept whole, whatever
+// fields it has: see EventBodyJson) and where and when the agent learned it.
 struct EventRecord {
   std::string deployment_id;
   int64_t seq = 0;
-  std::string status;
-  std::vector<std::string> logs;
-  std::string url;
-  std::string source;  // "stream" or "poll"
+  contract::StageEvent event;
+  std::string source;  // "stream", "poll" or "deploy"
   int64_t received_at_ms = 0;
   bool terminal = false;
 };
 
 struct NewEvent {
-  std::string status;
-  std::vector<std::string> logs;
-  std::string url;
+  contract::StageEvent event;
   std::string source;
   std::optional<int64_t> upstream_seq;
   // Why a terminal event is not what it seems (a complete deployment whose URL the agent

@@ -11,26 +11,26 @@ namespace bim::daemon {
 
 using contract::StageRank;
 
-NewEvent PlatformEvent(const std::string& deployment_id, contract::Stage stage,
-                       std::vector<std::string> logs, const std::optional<std::string>& url,
+NewEvent PlatformEvent(const std::string& deployment_id, contract::StageEvent event,
                        std::string source, std::optional<int64_t> upstream_seq) {
   NewEvent e;
-  e.status = std::string(contract::StageName(stage));
-  e.logs = std::move(logs);
   e.source = std::move(source);
   e.upstream_seq = upstream_seq;
+  const auto& url = event.url;
   Status checked = url ? contract::CheckDeploymentUrl(*url)
                        : Status(Error(ErrorCode::kProtocol, "the platform gave no URL"));
-  if (checked.ok()) {
-    e.url = *url;
-  } else if (stage == contract::Stage::kComplete) {
-    e.problem = "the platform reported the deployment complete without a usable URL (" +
-                checked.error().message + "): a platform error";
-    log::Warn("deployment {}: {}", deployment_id, e.problem);
-  } else if (url) {
-    log::Warn("deployment {}: ignored a URL on the {} stage: {}", deployment_id, e.status,
-              checked.error().message);
+  if (!checked.ok()) {
+    if (event.status == contract::Stage::kComplete) {
+      e.problem = "the platform reported the deployment complete without a usable URL (" +
+                  checked.error().message + "): a platform error";
+      log::Warn("deployment {}: {}", deployment_id, e.problem);
+    } else if (url) {
+      log::Warn("deployment {}: ignored a URL on the {} stage: {}", deployment_id,
+                contract::StageName(event.status), checked.error().message);
+    }
+    event.url.reset();
   }
+  e.event = std::move(event);
   return e;
 }
 
@@ -89,8 +89,8 @@ bool DeploymentWatcher::Store(const NewEvent& e) {
     // Not stored means not seen: leave the cursors alone so the next replay or poll retries.
     // Meanwhile no watch hears anything new, and the store cannot keep the reason (writing is
     // what fails): the hub holds it, so every watch and `status` can say why at once.
-    std::string why =
-        fmt::format("cannot store the {} event: {}", e.status, stored.error().message);
+    std::string why = fmt::format("cannot store the {} event: {}",
+                                  contract::StageName(e.event.status), stored.error().message);
     log::Error("deployment {}: {}", id_, why);
     deps_.hub.SetNotice(id_, why +
                                  ". The deployment goes on; the agent stores its events as soon "
@@ -101,7 +101,7 @@ bool DeploymentWatcher::Store(const NewEvent& e) {
   deps_.hub.SetNotice(id_, "");
   // Taken in, whether the budget kept it or not: a replay or a poll must not offer it again.
   if (e.upstream_seq) upstream_seq_ = *e.upstream_seq;
-  log_count_ += static_cast<int64_t>(e.logs.size());
+  log_count_ += static_cast<int64_t>(e.event.logs.size());
   if (stored->went_over_budget && e.problem.empty()) {
     // Said once, and it stays the stream's note (SetProblem of a healthy stream returns to it)
     // until the deployment ends.
@@ -113,9 +113,10 @@ bool DeploymentWatcher::Store(const NewEvent& e) {
     }
   }
   if (!stored->event) return true;
-  if (auto st = contract::ParseStage(e.status)) last_rank_ = StageRank(*st);
+  last_rank_ = StageRank(e.event.status);
   terminal_ = stored->event->terminal;
-  log::Info("deployment {}: {} (event {}, from {})", id_, e.status, stored->event->seq, e.source);
+  log::Info("deployment {}: {} (event {}, from {})", id_, contract::StageName(e.event.status),
+            stored->event->seq, e.source);
   deps_.hub.Notify(id_);
   return true;
 }
@@ -138,7 +139,7 @@ bool DeploymentWatcher::Accept(const contract::StageMessage& m) {
   } else if (rank <= last_rank_) {
     return false;
   }
-  return Store(PlatformEvent(id_, m.status, m.logs, m.url, "stream", m.seq));
+  return Store(PlatformEvent(id_, m, "stream", m.seq));
 }
 
 bool DeploymentWatcher::PollMovesOn(const contract::StatusResponse& s) const {
@@ -154,7 +155,9 @@ void DeploymentWatcher::AcceptStatus(const contract::StatusResponse& s) {
     fresh.assign(s.logs.begin() + log_count_, s.logs.end());
   }
   if (rank == last_rank_ && fresh.empty()) return;
-  Store(PlatformEvent(id_, s.status, std::move(fresh), s.url, "poll", s.seq));
+  contract::StageEvent event = s;
+  event.logs = std::move(fresh);
+  Store(PlatformEvent(id_, std::move(event), "poll", s.seq));
 }
 
 void DeploymentWatcher::Run() {

@@ -45,8 +45,7 @@ namespace bim::daemon {
 // (contract::CheckDeploymentUrl): a URL is kept only when the policy accepts it. A complete
 // stage without such a URL stays complete, with no URL and a problem that says what the platform
 // sent, which `status` and every watch then report as a platform error. Logs what it refused.
-NewEvent PlatformEvent(const std::string& deployment_id, contract::Stage stage,
-                       std::vector<std::string> logs, const std::optional<std::string>& url,
+NewEvent PlatformEvent(const std::string& deployment_id, contract::StageEvent event,
                        std::string source, std::optional<int64_t> upstream_seq);
 
 struct WatcherDeps {

@@ -31,12 +31,25 @@ TEST_CASE("a stage message in the seed's shape parses, with no seq") {
 }
 
 TEST_CASE("stage messages round-trip through JSON with the extensions") {
-  StageMessage in{"d", "p", "c", Stage::kComplete, {"done"}, "https://c.backend.im", 8};
+  StageMessage in{{Stage::kComplete, {"done"}, "https://c.backend.im"}, "d", "p", "c", 8};
   auto out = ParseStageMessage(ToJson(in));
   REQUIRE(out.ok());
   CHECK(out->seq == 8);
   CHECK(out->url == "https://c.backend.im");
   CHECK(out->status == Stage::kComplete);
+}
+
+TEST_CASE("an event's body as the store keeps it: every field but the logs, and back") {
+  StageEvent e{Stage::kComplete, {"a", "b"}, "https://c.backend.im"};
+  std::string body = EventBodyJson(e);
+  CHECK(body.find("\"logs\"") == std::string::npos);  // kept beside it, within budgets
+  auto back = ParseEventBody(body, {"kept"});
+  REQUIRE(back.ok());
+  CHECK(back->status == Stage::kComplete);
+  CHECK(back->url == "https://c.backend.im");
+  CHECK(back->logs == std::vector<std::string>{"kept"});
+  CHECK_FALSE(ParseEventBody(R"({"status":"someday"})", {}).ok());
+  CHECK_FALSE(ParseEventBody("not json", {}).ok());
 }
 
 TEST_CASE("unknown fields are tolerated, missing or mistyped required ones are named") {

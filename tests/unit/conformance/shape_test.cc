@@ -111,11 +111,14 @@ TEST_CASE("the contract's shapes accept what common/contract.h serializes") {
   CHECK(shapes::DeployAnswer().CheckBody(contract::ToJson(d)).empty());
 
   contract::StatusResponse s{
-      "id",     "p", "a1b2c3d4e5f6", contract::Stage::kComplete, "https://a1b2c3d4e5f6.backend.im",
-      {"line"}, 8};
+      {contract::Stage::kComplete, {"line"}, "https://a1b2c3d4e5f6.backend.im"},
+      "id",
+      "p",
+      "a1b2c3d4e5f6",
+      8};
   CHECK(shapes::StatusAnswer().CheckBody(contract::ToJson(s)).empty());
 
-  contract::StageMessage m{"id", "p", "a1b2c3d4e5f6", contract::Stage::kBuilding, {"l"}, {}, 5};
+  contract::StageMessage m{{contract::Stage::kBuilding, {"l"}, {}}, "id", "p", "a1b2c3d4e5f6", 5};
   CHECK(shapes::StageMessage().CheckBody(contract::ToJson(m)).empty());
   m.seq.reset();  // a seed-only platform's message
   CHECK(shapes::StageMessage().CheckBody(contract::ToJson(m)).empty());

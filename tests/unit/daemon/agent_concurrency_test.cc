@@ -117,7 +117,7 @@ class Watcher final : public Subscription::Sink {
       }
       if (!item->is_notice) {
         seqs_.push_back(item->event.seq);
-        statuses_.push_back(item->event.status);
+        statuses_.emplace_back(contract::StageName(item->event.event.status));
         if (item->event.terminal) terminal_ = true;
       }
       if (leave_after > 0 && seqs_.size() >= leave_after) {
@@ -287,7 +287,7 @@ TEST_CASE("lookups racing the end of a deployment never start a second watcher o
       auto stored = rig.store.EventsAfter(d.id, 0, 1000);
       REQUIRE(stored.ok());
       std::vector<std::string> statuses;
-      for (const auto& e : *stored) statuses.push_back(e.status);
+      for (const auto& e : *stored) statuses.emplace_back(contract::StageName(e.event.status));
       CHECK(std::set<std::string>(statuses.begin(), statuses.end()).size() == statuses.size());
       CHECK(statuses.back() == "complete");
     }

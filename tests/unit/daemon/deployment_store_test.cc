@@ -14,6 +14,19 @@ using namespace bim;
 using namespace bim::daemon;
 
 namespace {
+
+// An event as the platform would report it, by the stage's name.
+inline bim::daemon::NewEvent Ev(const std::string& status, std::vector<std::string> logs,
+                                const std::string& url, std::string source,
+                                std::optional<int64_t> upstream_seq) {
+  bim::daemon::NewEvent e;
+  e.event.status = bim::contract::ParseStage(status).value();
+  e.event.logs = std::move(logs);
+  if (!url.empty()) e.event.url = url;
+  e.source = std::move(source);
+  e.upstream_seq = upstream_seq;
+  return e;
+}
 DeploymentRecord Record(const std::string& id, const std::string& project, int64_t created) {
   DeploymentRecord d;
   d.id = id;
@@ -37,7 +50,7 @@ struct StoreRig {
     REQUIRE(store->Insert(Record("d", "p", 1)).ok());
   }
   Appended Add(const std::string& status, std::vector<std::string> logs, std::string url = "") {
-    auto r = store->Append("d", NewEvent{status, std::move(logs), url, "stream", std::nullopt});
+    auto r = store->Append("d", Ev(status, std::move(logs), url, "stream", std::nullopt));
     REQUIRE(r.ok());
     return *r;
   }
@@ -55,11 +68,10 @@ TEST_CASE("events get gap-free sequence numbers and move the deployment on") {
   REQUIRE(store.Insert(Record("d1", "p", 1)).ok());
   REQUIRE(store.Insert(Record("d1", "p", 1)).ok());  // idempotent
   for (const char* s : {"queued", "committing", "building"}) {
-    auto e = store.Append("d1", NewEvent{s, {std::string("log ") + s}, "", "stream", std::nullopt});
+    auto e = store.Append("d1", Ev(s, {std::string("log ") + s}, "", "stream", std::nullopt));
     REQUIRE(e.ok());
   }
-  auto done =
-      store.Append("d1", NewEvent{"complete", {"done"}, "https://abc.backend.im", "poll", 9});
+  auto done = store.Append("d1", Ev("complete", {"done"}, "https://abc.backend.im", "poll", 9));
   REQUIRE(done.ok());
   REQUIRE(done->event);
   CHECK(done->event->seq == 4);
@@ -69,7 +81,7 @@ TEST_CASE("events get gap-free sequence numbers and move the deployment on") {
   REQUIRE(events.ok());
   REQUIRE(events->size() == 3);
   CHECK((*events)[0].seq == 2);
-  CHECK((*events)[0].status == "committing");
+  CHECK((*events)[0].event.status == contract::Stage::kCommitting);
   auto d = store.Get("d1");
   REQUIRE(d.ok());
   REQUIRE(d->has_value());
@@ -81,7 +93,7 @@ TEST_CASE("events get gap-free sequence numbers and move the deployment on") {
   CHECK(store.Logs("d1")->lines.size() == 4);
   CHECK_FALSE(store.Logs("d1")->truncated);
   CHECK(store.ListActive()->empty());
-  CHECK_FALSE(store.Append("nope", NewEvent{"queued", {}, "", "stream", std::nullopt}).ok());
+  CHECK_FALSE(store.Append("nope", Ev("queued", {}, "", "stream", std::nullopt)).ok());
 }
 
 TEST_CASE("history lists newest first and filters by project") {
@@ -143,7 +155,7 @@ TEST_CASE("the database survives reopening, is 0600, and its schema version is r
   DeploymentStore store(**db, clock);
   CHECK(store.Get("a")->has_value());
   auto r = test::Run({"sqlite3", t / "agent.db", "PRAGMA user_version; PRAGMA journal_mode;"});
-  CHECK(r.out == "4\nwal\n");
+  CHECK(r.out == "5\nwal\n");
 }
 
 TEST_CASE("a database of the previous schema gains pending creates and keeps its history") {
@@ -154,10 +166,12 @@ TEST_CASE("a database of the previous schema gains pending creates and keeps its
     FakeClock clock;
     DeploymentStore store(**db, clock);
     REQUIRE(store.Insert(Record("a", "p", 1)).ok());
+    REQUIRE(store.Append("a", Ev("complete", {"done"}, "https://abc.backend.im", "poll", 3)).ok());
   }
-  // As the agent before pending creates (schema 1) left it: no pending_deploys, no budget, and
-  // history indexed by created_at.
+  // As the agent before pending creates (schema 1) left it: no pending_deploys, no budget,
+  // history indexed by created_at, and events without their body.
   REQUIRE(test::Run({"sqlite3", t / "agent.db",
+                     "ALTER TABLE events DROP COLUMN body; "
                      "DROP TABLE pending_deploys; ALTER TABLE deployments DROP COLUMN log_lines; "
                      "ALTER TABLE deployments DROP COLUMN log_bytes; "
                      "ALTER TABLE deployments DROP COLUMN over_budget; "
@@ -171,6 +185,13 @@ TEST_CASE("a database of the previous schema gains pending creates and keeps its
   FakeClock clock;
   DeploymentStore store(**db, clock);
   CHECK(store.Get("a")->has_value());
+  // An event stored before bodies were: read from its status and url columns.
+  auto old_events = store.EventsAfter("a", 0, 10);
+  REQUIRE(old_events.ok());
+  REQUIRE(old_events->size() == 1);
+  CHECK((*old_events)[0].event.status == contract::Stage::kComplete);
+  CHECK((*old_events)[0].event.url == "https://abc.backend.im");
+  CHECK((*old_events)[0].event.logs == std::vector<std::string>{"done"});
   PendingDeploy p{"key-1", "proj", "abc123", "/w", "http://x", "{\"files\":{}}", 5};
   REQUIRE(store.AddPending(p).ok());
   auto same = store.FindPending("proj", "abc123", "http://x");
@@ -225,22 +246,22 @@ TEST_CASE("a log line over 8 KiB is cut at a character and says so") {
   while (line.size() < 20000) line += "é";
   auto a = rig.Add("queued", {line, "short"});
   REQUIRE(a.event);
-  REQUIRE(a.event->logs.size() == 2);
-  const std::string& cut = a.event->logs[0];
+  REQUIRE(a.event->event.logs.size() == 2);
+  const std::string& cut = a.event->event.logs[0];
   CHECK(cut.size() <= limits::kMaxLogLineBytes);
   CHECK(cut.size() > limits::kMaxLogLineBytes - 100);
   CHECK(cut.find(" [backend-im] line of 20000 bytes cut to 8 KiB") != std::string::npos);
   CHECK(cut.rfind("é [backend-im]") != std::string::npos);  // whole characters only
-  CHECK(a.event->logs[1] == "short");
-  CHECK(rig.store->Logs("d")->lines == a.event->logs);  // what was returned is what is stored
+  CHECK(a.event->event.logs[1] == "short");
+  CHECK(rig.store->Logs("d")->lines == a.event->event.logs);  // what was returned is what is stored
 }
 
 TEST_CASE("an event keeps 5000 log lines and says how many more it had") {
   StoreRig rig;
   auto a = rig.Add("queued", std::vector<std::string>(7000, "x"));
-  REQUIRE(a.event->logs.size() == limits::kMaxLogLinesPerEvent);
-  CHECK(a.event->logs[4998] == "x");
-  CHECK(a.event->logs.back() ==
+  REQUIRE(a.event->event.logs.size() == limits::kMaxLogLinesPerEvent);
+  CHECK(a.event->event.logs[4998] == "x");
+  CHECK(a.event->event.logs.back() ==
         "[backend-im] 2001 more log lines of this event not kept: the agent keeps 5000 per event");
   auto d = rig.Get();
   CHECK(d.log_count == 7000);  // every line the platform sent was taken in
@@ -260,7 +281,7 @@ TEST_CASE("a deployment's logs stop at 4 MiB and then only status changes are st
   auto over = rig.Add("building", std::vector<std::string>(1000, kib));
   REQUIRE(over.event);
   CHECK(over.went_over_budget);
-  CHECK(over.event->logs.back() == OverBudgetNote());
+  CHECK(over.event->event.logs.back() == OverBudgetNote());
   auto d = rig.Get();
   CHECK(d.over_budget);
   CHECK(d.log_bytes <= limits::kMaxLogBytesPerDeployment);
@@ -274,7 +295,7 @@ TEST_CASE("a deployment's logs stop at 4 MiB and then only status changes are st
   // A status change is stored, without its log lines, with its URL.
   auto done = rig.Add("complete", {"done"}, "https://abc.backend.im");
   REQUIRE(done.event);
-  CHECK(done.event->logs.empty());
+  CHECK(done.event->event.logs.empty());
   CHECK(done.event->terminal);
   CHECK(rig.Get().url == "https://abc.backend.im");
   auto logs = rig.store->Logs("d");
@@ -292,12 +313,12 @@ TEST_CASE("a deployment keeps 10 000 events and then only status changes") {
   REQUIRE(last.event);
   CHECK(last.went_over_budget);
   CHECK(last.event->seq == limits::kMaxEventsPerDeployment);
-  CHECK(last.event->logs == std::vector<std::string>{"line", OverBudgetNote()});
+  CHECK(last.event->event.logs == std::vector<std::string>{"line", OverBudgetNote()});
   CHECK_FALSE(rig.Add("building", {}).event);
   CHECK_FALSE(rig.Add("queued", {}).event);  // going back is no status change either
   auto next = rig.Add("deploying", {"x"});
   REQUIRE(next.event);
-  CHECK(next.event->logs.empty());
+  CHECK(next.event->event.logs.empty());
   CHECK(next.event->seq == limits::kMaxEventsPerDeployment + 1);
 }
 
@@ -311,14 +332,14 @@ TEST_CASE("the budget survives reopening the database") {
     REQUIRE(store.Insert(Record("d", "p", 1)).ok());
     std::string big(limits::kMaxLogLineBytes, 'b');
     for (int i = 0; i < 600; ++i) {
-      REQUIRE(store.Append("d", NewEvent{"building", {big}, "", "stream", std::nullopt}).ok());
+      REQUIRE(store.Append("d", Ev("building", {big}, "", "stream", std::nullopt)).ok());
     }
     CHECK((*store.Get("d"))->over_budget);
   }
   auto db = Database::Open(t / "agent.db");
   REQUIRE(db.ok());
   DeploymentStore store(**db, clock);
-  auto a = store.Append("d", NewEvent{"building", {"more"}, "", "stream", std::nullopt});
+  auto a = store.Append("d", Ev("building", {"more"}, "", "stream", std::nullopt));
   REQUIRE(a.ok());
   CHECK_FALSE(a->event);
 }
@@ -338,8 +359,8 @@ TEST_CASE("names over 256 bytes are refused and a URL over 2 KiB is left out") {
   CHECK_FALSE(rig.store->Get("e")->has_value());
   auto a = rig.Add("complete", {"done"}, "https://" + std::string(3000, 'u'));
   REQUIRE(a.event);
-  CHECK(a.event->url.empty());
-  CHECK(a.event->logs[0] ==
+  CHECK(!a.event->event.url);
+  CHECK(a.event->event.logs[0] ==
         "[backend-im] the platform's URL for this deployment was 3008 bytes, over the limit of "
         "2 KiB; not kept");
   CHECK(rig.Get().url.empty());
@@ -361,4 +382,44 @@ TEST_CASE("the logs of one reply are bounded and say when they were cut") {
       "d", 100 * (1000 + limits::kReplyLineOverhead) + 10 * limits::kReplyLineOverhead);
   CHECK(empties->lines.size() == 110);
   CHECK(empties->truncated);
+}
+
+TEST_CASE(
+    "an event read back from the database is the event stored; an unreadable body falls "
+    "back to its columns") {
+  test::TempDir t;
+  {
+    auto db = Database::Open(t / "agent.db");
+    REQUIRE(db.ok());
+    FakeClock clock;
+    DeploymentStore store(**db, clock);
+    REQUIRE(store.Insert(Record("a", "p", 1)).ok());
+    REQUIRE(store.Append("a", Ev("building", {"one", "two"}, "", "stream", 5)).ok());
+    REQUIRE(store.Append("a", Ev("complete", {"done"}, "https://abc.backend.im", "poll", 6)).ok());
+  }
+  auto read = [&] {
+    auto db = Database::Open(t / "agent.db");
+    REQUIRE(db.ok());
+    FakeClock clock;
+    DeploymentStore store(**db, clock);  // a new store: no events in memory, all from SQLite
+    auto events = store.EventsAfter("a", 0, 10);
+    REQUIRE(events.ok());
+    REQUIRE(events->size() == 2);
+    return *events;
+  };
+  auto events = read();
+  CHECK(events[0].event.status == contract::Stage::kBuilding);
+  CHECK(events[0].event.logs == std::vector<std::string>{"one", "two"});
+  CHECK_FALSE(events[0].event.url);
+  CHECK(events[1].event.status == contract::Stage::kComplete);
+  CHECK(events[1].event.url == "https://abc.backend.im");
+  CHECK(events[1].terminal);
+  // A body this agent cannot read (a stage from a later version, say) is not the end of it.
+  REQUIRE(test::Run({"sqlite3", t / "agent.db",
+                     "UPDATE events SET body = '{\"status\":\"warp\"}' WHERE seq = 2;"})
+              .exit_code == 0);
+  events = read();
+  CHECK(events[1].event.status == contract::Stage::kComplete);
+  CHECK(events[1].event.url == "https://abc.backend.im");
+  CHECK(events[1].event.logs == std::vector<std::string>{"done"});
 }

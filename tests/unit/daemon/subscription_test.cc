@@ -18,6 +18,19 @@ using End = Subscription::End;
 
 namespace {
 
+// An event as the platform would report it, by the stage's name.
+inline bim::daemon::NewEvent Ev(const std::string& status, std::vector<std::string> logs,
+                                const std::string& url, std::string source,
+                                std::optional<int64_t> upstream_seq) {
+  bim::daemon::NewEvent e;
+  e.event.status = bim::contract::ParseStage(status).value();
+  e.event.logs = std::move(logs);
+  if (!url.empty()) e.event.url = url;
+  e.source = std::move(source);
+  e.upstream_seq = upstream_seq;
+  return e;
+}
+
 struct Recorder final : Subscription::Sink {
   std::vector<Subscription::Item> delivered;
   std::optional<End> end;
@@ -52,8 +65,7 @@ struct Rig {
   }
   ~Rig() { sub.Close(); }
   void Add(const std::string& status) {
-    REQUIRE(
-        store.Append("d", NewEvent{status, {status + " log"}, "", "stream", std::nullopt}).ok());
+    REQUIRE(store.Append("d", Ev(status, {status + " log"}, "", "stream", std::nullopt)).ok());
     hub.Notify("d");
   }
 };
@@ -71,7 +83,7 @@ TEST_CASE("a subscription hands out one item per completed write, and ends after
   CHECK(r.sink.delivered.size() == 1);
   r.sub.WriteDone(true);
   REQUIRE(r.sink.delivered.size() == 2);
-  CHECK(r.sink.delivered[1].event.status == "building");
+  CHECK(r.sink.delivered[1].event.event.status == contract::Stage::kBuilding);
   // The notice goes out ahead of any further event, and again when it is cleared.
   r.hub.SetNotice("d", "the disk is full");
   r.Add("deploying");
@@ -80,7 +92,7 @@ TEST_CASE("a subscription hands out one item per completed write, and ends after
   CHECK(r.sink.delivered[2].is_notice);
   CHECK(r.sink.delivered[2].notice == "the disk is full");
   r.sub.WriteDone(true);
-  CHECK(r.sink.delivered.back().event.status == "deploying");
+  CHECK(r.sink.delivered.back().event.event.status == contract::Stage::kDeploying);
   r.hub.SetNotice("d", "");
   r.sub.WriteDone(true);
   CHECK(r.sink.delivered.back().is_notice);
@@ -88,8 +100,7 @@ TEST_CASE("a subscription hands out one item per completed write, and ends after
   r.sub.WriteDone(true);
   CHECK_FALSE(r.sink.end.has_value());  // nothing new: it waits
   REQUIRE(
-      r.store.Append("d", NewEvent{"complete", {}, "https://x.backend.im", "stream", std::nullopt})
-          .ok());
+      r.store.Append("d", Ev("complete", {}, "https://x.backend.im", "stream", std::nullopt)).ok());
   r.hub.Notify("d");
   CHECK(r.sink.delivered.back().event.terminal);
   CHECK_FALSE(r.sink.end.has_value());
