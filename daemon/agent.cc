@@ -52,9 +52,9 @@ void Agent::EnsureWatching(const DeploymentRecord& record) {
   }
   if (watchers_.count(record.id)) return;
   // The caller's record may be older than the store: a watcher that finished (and was reaped
-  // just now) may have stored the terminal event since it was read. A watcher started from a
-  // stale record would take the platform's replay of what is already stored as new. Start from
-  // what the store holds now; the watcher that could change it is gone, and mu_ is held.
+  // just now) may have stored the terminal event since it was read. Ask the store, which decides
+  // what is new in any case (a watcher keeps no copy of that), so that an ended deployment gets
+  // no second watcher.
   auto current = deps_.store.Get(record.id);
   if (!current.ok()) {
     log::Error("deployment {}: cannot read it to follow it: {}", record.id,

@@ -271,24 +271,70 @@ Result<Appended> DeploymentStore::Append(const std::string& deployment_id, const
   if (auto s = tx.Begin(); !s.ok()) return s.error();
 
   auto cur = db_.Prepare(
-      "SELECT last_seq, log_count, upstream_seq, status, log_lines, log_bytes, over_budget "
-      "FROM deployments WHERE id = ?");
+      "SELECT last_seq, log_count, upstream_seq, status, log_lines, log_bytes, over_budget, "
+      "terminal FROM deployments WHERE id = ?");
   if (!cur.ok()) return cur.error();
   cur->Bind(1, deployment_id);
   auto row = cur->Step();
   if (!row.ok()) return row.error();
   if (!*row) return Error(ErrorCode::kNotFound, "unknown deployment " + deployment_id);
-  int64_t seq = cur->Int(0) + 1;
+  const int64_t last_seq = cur->Int(0);
+  int64_t seq = last_seq + 1;
   const std::string status(contract::StageName(e.event.status));
-  int64_t log_count = cur->Int(1) + static_cast<int64_t>(e.event.logs.size());
-  int64_t upstream_seq = e.upstream_seq.value_or(cur->Int(2));
-  bool status_change = StatusRank(status) > StatusRank(cur->Text(3));
+  const int rank = contract::StageRank(e.event.status);
+  // Before its first event, a deployment's status is only what the deploy answer said: any
+  // stage may be its first event.
+  const int stored_rank = last_seq > 0 ? StatusRank(cur->Text(3)) : -1;
+  const int64_t taken_lines = cur->Int(1);
+  const int64_t taken_seq = cur->Int(2);
+  const bool ended = cur->Int(7) != 0;
+
+  // Is it new? Skipped events change nothing, so a replay or a poll can offer them again.
+  Appended skip;
+  skip.skipped = Appended::Skipped::kSeen;
+  std::vector<std::string> fresh_logs;  // kPoll: the lines beyond those taken in
+  switch (e.newness) {
+    case Newness::kAlways:
+      break;
+    case Newness::kStream:
+      if (ended) return skip;
+      if (e.upstream_seq) {
+        if (*e.upstream_seq <= taken_seq) return skip;
+        if (rank < stored_rank) {
+          skip.skipped = Appended::Skipped::kBack;
+          return skip;
+        }
+      } else if (rank <= stored_rank) {
+        return skip;
+      }
+      break;
+    case Newness::kPoll:
+      if (ended || rank < stored_rank) return skip;
+      if (static_cast<int64_t>(e.event.logs.size()) > taken_lines) {
+        fresh_logs.assign(e.event.logs.begin() + taken_lines, e.event.logs.end());
+      }
+      if (rank == stored_rank && fresh_logs.empty()) return skip;
+      break;
+  }
+  const std::vector<std::string>& platform_logs =
+      e.newness == Newness::kPoll ? fresh_logs : e.event.logs;
+  int64_t log_count = taken_lines + static_cast<int64_t>(platform_logs.size());
+  int64_t upstream_seq = e.upstream_seq.value_or(taken_seq);
+  bool status_change = rank > StatusRank(cur->Text(3));
   int64_t log_lines = cur->Int(4);
   int64_t log_bytes = cur->Int(5);
   bool over = cur->Int(6) != 0;
 
-  // Over budget, only a status change is worth a row: nothing is written for anything else.
-  if (over && !status_change) return Appended{};
+  // Over budget, only a status change is worth a row: nothing is written for anything else,
+  // but it was taken in (a replay or a poll must not offer it again).
+  if (over && !status_change) {
+    auto taken = db_.Prepare("UPDATE deployments SET upstream_seq = ?, log_count = ? WHERE id = ?");
+    if (!taken.ok()) return taken.error();
+    taken->Bind(1, upstream_seq).Bind(2, log_count).Bind(3, deployment_id);
+    if (auto s = taken->Run(); !s.ok()) return s.error();
+    if (auto s = tx.Commit(); !s.ok()) return s.error();
+    return Appended{};
+  }
 
   EventRecord ev;
   ev.deployment_id = deployment_id;
@@ -307,7 +353,7 @@ Result<Appended> DeploymentStore::Append(const std::string& deployment_id, const
                     e.event.url->size(), limits::Describe(limits::kMaxUrlBytes)));
   }
   const std::string url = ev.event.url.value_or("");
-  lines.insert(lines.end(), e.event.logs.begin(), e.event.logs.end());
+  lines.insert(lines.end(), platform_logs.begin(), platform_logs.end());
 
   // Lines are kept while the deployment's budget has room for them and the note; the first one
   // that does not fit ends its logs.
@@ -357,7 +403,10 @@ Result<Appended> DeploymentStore::Append(const std::string& deployment_id, const
 
   if (auto s = tx.Commit(); !s.ok()) return s.error();
   RememberLocked(ev);
-  return Appended{std::move(ev), went_over};
+  Appended done;
+  done.event = std::move(ev);
+  done.went_over_budget = went_over;
+  return done;
 }
 
 void DeploymentStore::RememberLocked(const EventRecord& ev) {

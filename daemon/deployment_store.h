@@ -65,10 +65,26 @@ struct EventRecord {
   bool terminal = false;
 };
 
+// How Append decides whether an event is new. The store is the one keeper of what a deployment
+// has taken in (the platform's newest seq, how many of its log lines, the newest stage), so the
+// decision is made in the same transaction that stores the event, and no copy of that state can
+// go stale elsewhere.
+enum class Newness {
+  // The agent's own record of a platform answer (a deploy answer, a lookup): stored as it is.
+  kAlways,
+  // A stage message: new when its seq is above the newest taken in (and then it must not go back
+  // a stage); without seq (a seed-only platform), when its stage is later than the newest stored.
+  kStream,
+  // A status answer, which carries every log line so far: new when its stage is later, or when it
+  // has log lines beyond those taken in; only those lines are stored.
+  kPoll,
+};
+
 struct NewEvent {
   contract::StageEvent event;
   std::string source;
   std::optional<int64_t> upstream_seq;
+  Newness newness = Newness::kAlways;
   // Why a terminal event is not what it seems (a complete deployment whose URL the agent
   // refused): stored as the deployment's stream_problem in the same transaction, so nobody
   // who sees the event can read the deployment without it. Empty: none.
@@ -88,6 +104,12 @@ struct PendingDeploy {
 
 // What Append did with an event.
 struct Appended {
+  enum class Skipped {
+    kNo,    // taken in (stored, or over the budget and counted)
+    kSeen,  // not new (see Newness), or the deployment has ended: nothing written
+    kBack,  // a stage message with a new seq that goes back a stage: nothing written
+  };
+  Skipped skipped = Skipped::kNo;
   // The stored event; nullopt when the deployment is over its budget and the event changes no
   // status, so nothing was written.
   std::optional<EventRecord> event;
@@ -116,7 +138,8 @@ class DeploymentStore {
   Result<std::vector<DeploymentRecord>> List(const std::string& project_id, int limit);
   Result<std::vector<DeploymentRecord>> ListActive();
 
-  // Appends what the budgets keep of an event and moves the deployment on, in one transaction.
+  // Appends what the budgets keep of an event, if it is new (NewEvent::newness), and moves the
+  // deployment on, in one transaction.
   Result<Appended> Append(const std::string& deployment_id, const NewEvent& e);
   // Events with seq > after_seq, oldest first, at most limit.
   Result<std::vector<EventRecord>> EventsAfter(const std::string& deployment_id, int64_t after_seq,

@@ -36,13 +36,6 @@ NewEvent PlatformEvent(const std::string& deployment_id, contract::StageEvent ev
 
 DeploymentWatcher::DeploymentWatcher(WatcherDeps deps, DeploymentRecord record)
     : deps_(deps), id_(record.id) {
-  // Until an event is stored the status is only what the deploy call said; the first stage
-  // message or poll must still be recorded as an event.
-  if (auto s = contract::ParseStage(record.status); s && record.last_seq > 0) {
-    last_rank_ = StageRank(*s);
-  }
-  upstream_seq_ = record.upstream_seq;
-  log_count_ = record.log_count;
   terminal_ = record.terminal;
   problem_ = record.stream_problem;
   if (record.over_budget) quiet_problem_ = OverBudgetNote();
@@ -80,6 +73,11 @@ void DeploymentWatcher::SetProblem(const std::string& problem) {
   }
 }
 
+int64_t DeploymentWatcher::TakenSeq() {
+  auto d = deps_.store.Get(id_);
+  return d.ok() && *d ? (*d)->upstream_seq : 0;
+}
+
 bool DeploymentWatcher::Store(const NewEvent& e) {
   auto stored = deps_.store.Append(id_, e);
   if (!stored.ok()) {
@@ -98,10 +96,12 @@ bool DeploymentWatcher::Store(const NewEvent& e) {
                                  "status` shows where it is)");
     return false;
   }
+  if (stored->skipped == Appended::Skipped::kBack) {
+    log::Warn("deployment {}: skipped message {} going back to {}", id_, e.upstream_seq.value_or(0),
+              contract::StageName(e.event.status));
+  }
+  if (stored->skipped != Appended::Skipped::kNo) return false;
   deps_.hub.SetNotice(id_, "");
-  // Taken in, whether the budget kept it or not: a replay or a poll must not offer it again.
-  if (e.upstream_seq) upstream_seq_ = *e.upstream_seq;
-  log_count_ += static_cast<int64_t>(e.event.logs.size());
   if (stored->went_over_budget && e.problem.empty()) {
     // Said once, and it stays the stream's note (SetProblem of a healthy stream returns to it)
     // until the deployment ends.
@@ -112,8 +112,7 @@ bool DeploymentWatcher::Store(const NewEvent& e) {
       log::Error("deployment {}: {}", id_, s.error().message);
     }
   }
-  if (!stored->event) return true;
-  last_rank_ = StageRank(e.event.status);
+  if (!stored->event) return true;  // taken in, but over the budget: not stored
   terminal_ = stored->event->terminal;
   log::Info("deployment {}: {} (event {}, from {})", id_, contract::StageName(e.event.status),
             stored->event->seq, e.source);
@@ -128,36 +127,27 @@ bool DeploymentWatcher::Accept(const contract::StageMessage& m) {
               m.deployment_id.substr(0, 64));
     return false;
   }
-  int rank = StageRank(m.status);
-  if (m.seq) {
-    if (*m.seq <= upstream_seq_) return false;
-    if (rank < last_rank_) {
-      log::Warn("deployment {}: skipped message {} going back to {}", id_, *m.seq,
-                contract::StageName(m.status));
-      return false;
-    }
-  } else if (rank <= last_rank_) {
-    return false;
-  }
-  return Store(PlatformEvent(id_, m, "stream", m.seq));
+  NewEvent e = PlatformEvent(id_, m, "stream", m.seq);
+  e.newness = Newness::kStream;
+  return Store(e);
 }
 
-bool DeploymentWatcher::PollMovesOn(const contract::StatusResponse& s) const {
-  return !terminal_ && StageRank(s.status) > last_rank_;
+bool DeploymentWatcher::PollMovesOn(const contract::StatusResponse& s) {
+  if (terminal_) return false;
+  auto d = deps_.store.Get(id_);
+  if (!d.ok() || !*d) return false;
+  int stored_rank = -1;
+  if (auto stage = contract::ParseStage((*d)->status); stage && (*d)->last_seq > 0) {
+    stored_rank = StageRank(*stage);
+  }
+  return StageRank(s.status) > stored_rank;
 }
 
 void DeploymentWatcher::AcceptStatus(const contract::StatusResponse& s) {
   if (terminal_) return;
-  int rank = StageRank(s.status);
-  if (rank < last_rank_) return;
-  std::vector<std::string> fresh;
-  if (static_cast<int64_t>(s.logs.size()) > log_count_) {
-    fresh.assign(s.logs.begin() + log_count_, s.logs.end());
-  }
-  if (rank == last_rank_ && fresh.empty()) return;
-  contract::StageEvent event = s;
-  event.logs = std::move(fresh);
-  Store(PlatformEvent(id_, std::move(event), "poll", s.seq));
+  NewEvent e = PlatformEvent(id_, s, "poll", s.seq);
+  e.newness = Newness::kPoll;
+  Store(e);
 }
 
 void DeploymentWatcher::Run() {
@@ -169,7 +159,7 @@ void DeploymentWatcher::Run() {
   while (!terminal_ && !deps_.stop.stopped()) {
     store_failed_ = false;
     auto stream = deps_.auth.Call<std::unique_ptr<EventStream>>([&](const std::string& token) {
-      return deps_.platform.OpenEventStream(token, id_, upstream_seq_, deps_.ping_interval);
+      return deps_.platform.OpenEventStream(token, id_, TakenSeq(), deps_.ping_interval);
     });
     if (stream.ok()) {
       {

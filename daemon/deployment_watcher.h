@@ -9,12 +9,14 @@
 // deployment: only the platform's "failed" is. Frames outside the contract are logged and
 // skipped. Every wait is on the Clock, so tests run it in simulated time.
 //
-// De-duplication, so a replay after a reconnect stores nothing twice: with seq, a message is
-// new when its seq is above the newest one taken in; without seq (a seed-only platform), when
-// its stage is later than the newest stage stored. A status poll adds an event when its stage
-// is later, or it carries log lines not yet stored. A poll that would add a later stage is held
-// back once while the stream is tried again at once: the stream replays every stage since the
-// last one taken in, the poll only the newest.
+// De-duplication, so a replay after a reconnect stores nothing twice, is the store's
+// (DeploymentStore::Append, Newness): with seq, a message is new when its seq is above the newest
+// one taken in; without seq (a seed-only platform), when its stage is later than the newest
+// stage stored. A status poll adds an event when its stage is later, or it carries log lines not
+// yet stored. A poll that would add a later stage is held back once while the stream is tried
+// again at once: the stream replays every stage since the last one taken in, the poll only the
+// newest. The watcher keeps no copy of that state, so a watcher started from an old record can
+// store nothing twice; each stream resumes from the seq the store has.
 //
 // An event the store refuses (a full disk) is not taken in, so a replay or poll offers it again;
 // until one is stored, the refusal is the deployment's notice in the WatchHub, in memory, for
@@ -80,17 +82,16 @@ class DeploymentWatcher {
   bool Accept(const contract::StageMessage& m);
   void AcceptStatus(const contract::StatusResponse& s);
   // True when storing this poll would add a later stage.
-  bool PollMovesOn(const contract::StatusResponse& s) const;
-  // False when the store refused it (then store_failed_ is set).
+  bool PollMovesOn(const contract::StatusResponse& s);
+  // False when the store refused it (then store_failed_ is set) or found it not new.
   bool Store(const NewEvent& e);
+  // The platform's newest seq taken in (0: none, or the store cannot say).
+  int64_t TakenSeq();
   void SetProblem(const std::string& problem);
 
   WatcherDeps deps_;
   const std::string id_;
   // Only the watcher thread touches these after Start().
-  int last_rank_ = -1;
-  int64_t upstream_seq_ = 0;
-  int64_t log_count_ = 0;
   bool terminal_ = false;
   bool store_failed_ = false;  // the store refused an event since this stream was opened
   std::string problem_;

@@ -313,7 +313,7 @@ TEST_CASE("a refresh the platform refuses says to log in, and is not tried again
   CHECK(r.platform.deployments() == 0);
 }
 
-TEST_CASE("the wall clock set forward refreshes once; set back, it changes nothing") {
+TEST_CASE("the wall clock set forward refreshes once, and set back it changes nothing") {
   for (auto jump : {std::chrono::hours(3), -std::chrono::hours(3)}) {
     CAPTURE(jump.count());
     Rig r({}, "");  // tokens live an hour

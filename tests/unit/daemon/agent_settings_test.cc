@@ -57,7 +57,7 @@ TEST_CASE("the log level follows the same order, and an unknown one is refused b
   CHECK(bad.error().message.find("\"loud\"") != std::string::npos);
 }
 
-TEST_CASE("CA file from the environment before the config file; keepalive bounded") {
+TEST_CASE("CA file from the environment before the config file, and keepalive bounded") {
   Config config;
   config.ca_file = "/etc/config-ca.pem";
   CHECK(Resolve({}, {{"BACKEND_IM_CA_FILE", "/env-ca.pem"}}, config)->ca_file == "/env-ca.pem");

@@ -27,6 +27,7 @@ inline bim::daemon::NewEvent Ev(const std::string& status, std::vector<std::stri
   e.upstream_seq = upstream_seq;
   return e;
 }
+
 DeploymentRecord Record(const std::string& id, const std::string& project, int64_t created) {
   DeploymentRecord d;
   d.id = id;
@@ -290,8 +291,10 @@ TEST_CASE("a deployment's logs stop at 4 MiB and then only status changes are st
   auto dropped = rig.Add("building", {"more"});
   CHECK_FALSE(dropped.event);
   CHECK_FALSE(dropped.went_over_budget);
-  CHECK(rig.Get().last_seq == d.last_seq);
-  CHECK(rig.Get().log_count == d.log_count);  // nothing written at all
+  CHECK(rig.Get().last_seq == d.last_seq);  // no event written
+  CHECK(rig.Get().log_bytes == d.log_bytes);
+  // but the line was taken in: a poll, even after a restart, does not offer it again.
+  CHECK(rig.Get().log_count == d.log_count + 1);
   // A status change is stored, without its log lines, with its URL.
   auto done = rig.Add("complete", {"done"}, "https://abc.backend.im");
   REQUIRE(done.event);
@@ -422,4 +425,70 @@ TEST_CASE(
   CHECK(events[1].event.status == contract::Stage::kComplete);
   CHECK(events[1].event.url == "https://abc.backend.im");
   CHECK(events[1].event.logs == std::vector<std::string>{"done"});
+}
+
+namespace {
+
+// Appends with a Newness and says what the store did.
+Appended::Skipped Offer(StoreRig& rig, Newness how, const std::string& status,
+                        std::vector<std::string> logs, std::optional<int64_t> seq) {
+  NewEvent e = Ev(status, std::move(logs), "", how == Newness::kPoll ? "poll" : "stream", seq);
+  e.newness = how;
+  auto r = rig.store->Append("d", e);
+  REQUIRE(r.ok());
+  return r->skipped;
+}
+
+std::vector<std::string> StoredStages(StoreRig& rig) {
+  auto events = rig.store->EventsAfter("d", 0, 100);
+  REQUIRE(events.ok());
+  std::vector<std::string> out;
+  for (const auto& ev : *events) out.emplace_back(contract::StageName(ev.event.status));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("stage messages with seq: new only above the newest seq taken in, never going back") {
+  StoreRig rig;
+  using S = Appended::Skipped;
+  CHECK(Offer(rig, Newness::kStream, "queued", {"q"}, 1) == S::kNo);
+  CHECK(Offer(rig, Newness::kStream, "queued", {"q"}, 1) == S::kSeen);  // a replay
+  CHECK(Offer(rig, Newness::kStream, "building", {"b"}, 3) == S::kNo);
+  CHECK(Offer(rig, Newness::kStream, "committing", {"c"}, 2) == S::kSeen);  // older seq
+  CHECK(Offer(rig, Newness::kStream, "committing", {"c"}, 4) == S::kBack);  // newer, but back
+  CHECK(Offer(rig, Newness::kStream, "complete", {"done"}, 5) == S::kNo);
+  CHECK(Offer(rig, Newness::kStream, "complete", {"done"}, 6) == S::kSeen);  // it has ended
+  CHECK(StoredStages(rig) == std::vector<std::string>{"queued", "building", "complete"});
+  CHECK(rig.Get().upstream_seq == 5);
+}
+
+TEST_CASE("stage messages without seq: new only when their stage is later than the newest") {
+  StoreRig rig;
+  using S = Appended::Skipped;
+  // The deploy answer's status (queued) is not an event: the first queued message is stored.
+  auto d = rig.Get();
+  REQUIRE(d.status == "queued");
+  REQUIRE(d.last_seq == 0);
+  CHECK(Offer(rig, Newness::kStream, "queued", {}, std::nullopt) == S::kNo);
+  CHECK(Offer(rig, Newness::kStream, "queued", {}, std::nullopt) == S::kSeen);
+  CHECK(Offer(rig, Newness::kStream, "deploying", {}, std::nullopt) == S::kNo);
+  CHECK(Offer(rig, Newness::kStream, "building", {}, std::nullopt) == S::kSeen);
+  CHECK(StoredStages(rig) == std::vector<std::string>{"queued", "deploying"});
+}
+
+TEST_CASE("a poll stores only the log lines not yet taken in, and nothing when it has none") {
+  StoreRig rig;
+  using S = Appended::Skipped;
+  CHECK(Offer(rig, Newness::kStream, "queued", {"a", "b"}, 1) == S::kNo);
+  CHECK(Offer(rig, Newness::kPoll, "queued", {"a", "b"}, 1) == S::kSeen);
+  CHECK(Offer(rig, Newness::kPoll, "queued", {"a", "b", "c"}, 1) == S::kNo);
+  CHECK(Offer(rig, Newness::kPoll, "building", {"a", "b", "c", "d"}, 4) == S::kNo);
+  CHECK(Offer(rig, Newness::kPoll, "committing", {"a", "b", "c", "d", "e"}, 4) == S::kSeen);
+  CHECK(rig.store->Logs("d")->lines == std::vector<std::string>{"a", "b", "c", "d"});
+  CHECK(StoredStages(rig) == std::vector<std::string>{"queued", "queued", "building"});
+  // The stream resumes after the poll's seq: its replay of 2..4 is not new.
+  CHECK(Offer(rig, Newness::kStream, "committing", {"x"}, 2) == S::kSeen);
+  CHECK(Offer(rig, Newness::kStream, "deploying", {"e"}, 5) == S::kNo);
+  CHECK(rig.Get().log_count == 5);
 }
