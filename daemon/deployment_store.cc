@@ -325,16 +325,10 @@ Result<Appended> DeploymentStore::Append(const std::string& deployment_id, const
   int64_t log_bytes = cur->Int(5);
   bool over = cur->Int(6) != 0;
 
-  // Over budget, only a status change is worth a row: nothing is written for anything else,
-  // but it was taken in (a replay or a poll must not offer it again).
-  if (over && !status_change) {
-    auto taken = db_.Prepare("UPDATE deployments SET upstream_seq = ?, log_count = ? WHERE id = ?");
-    if (!taken.ok()) return taken.error();
-    taken->Bind(1, upstream_seq).Bind(2, log_count).Bind(3, deployment_id);
-    if (auto s = taken->Run(); !s.ok()) return s.error();
-    if (auto s = tx.Commit(); !s.ok()) return s.error();
-    return Appended{};
-  }
+  // Over budget, only a status change is worth a row. Nothing is written for anything else, not
+  // even that it was seen: a platform flooding a deployment must not cost a write per message.
+  // A replay or poll after a reconnect offers it again, and it is dropped again.
+  if (over && !status_change) return Appended{};
 
   EventRecord ev;
   ev.deployment_id = deployment_id;
