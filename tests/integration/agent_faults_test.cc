@@ -483,13 +483,19 @@ TEST_CASE(
 }
 
 TEST_CASE("SIGKILL during a token refresh: history intact, and the login state is explained") {
-  // Every HTTP answer takes 1.2 s, so the refresh is in flight long enough to kill the agent.
+  // Every HTTP answer takes 500 ms, so the refresh is in flight long enough to kill the agent:
+  // the kill follows the log line within a few 10 ms polls. The 3 s lifetime outlasts the
+  // deploy and watch below (each answer delayed too), so no refresh happens before the one
+  // killed.
   AgentFixture f({"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl", "3",
-                  "--stage-delay-ms", "50", "--delay-ms", "1200"});
+                  "--stage-delay-ms", "50", "--delay-ms", "500"});
   REQUIRE(f.Ctl({"auth", "login"}).exit_code == 0);
+  // The token came before the login returned, so it has expired 3 s after that.
+  auto expired = std::chrono::steady_clock::now() + std::chrono::milliseconds(3100);
   std::string id = f.Deploy(f.MakeProject("p"))["deploymentId"];
   REQUIRE(f.Ctl({"watch", id}).exit_code == 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(3200));  // the access token has expired
+  REQUIRE(f.AgentLog().find("refreshing the access token") == std::string::npos);
+  std::this_thread::sleep_until(expired);
   Process status = f.StartCtl({"auth", "status"});
   bool refreshing = false;
   for (int i = 0; i < 200 && !refreshing; ++i) {
