@@ -10,9 +10,11 @@ namespace {
 class TlsServer {
  public:
   explicit TlsServer(const std::string& name) {
-    auto r = Run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                  dir_ / "key.pem", "-out", dir_ / "cert.pem", "-subj", "/CN=" + name, "-addext",
-                  "subjectAltName=DNS:" + name, "-days", "2"});
+    // A P-256 key: made in milliseconds, where an RSA key takes a quarter of a second.
+    auto r =
+        Run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", dir_ / "key.pem", "-out", dir_ / "cert.pem", "-subj",
+             "/CN=" + name, "-addext", "subjectAltName=DNS:" + name, "-days", "2"});
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     server_ = std::make_unique<Process>(
         std::vector<std::string>{"openssl", "s_server", "-accept", "127.0.0.1:0", "-cert",
