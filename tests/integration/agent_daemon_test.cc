@@ -57,7 +57,9 @@ TEST_CASE("only one agent per user: a second one refuses and the first keeps its
 }
 
 TEST_CASE("SIGTERM with a watch open ends the stream cleanly and exits 0 within seconds") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "2000"});
+  // The deployment takes 7 s: the signal comes right after its first stage, and it is still
+  // running when the next agent starts, after the ctl's 5 s wait for another agent.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "1000"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
   Process w = f.StartCtl({"watch", d["deploymentId"]});
@@ -269,7 +271,9 @@ TEST_CASE("a connection from another uid is refused and logged, even when the pa
 }
 
 TEST_CASE("the unit's agent takes over from one a ctl started, and resumes its watches") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "1000"});
+  // The takeover takes some 200 ms (longer under ASan); the deployment's 2.8 s outlast it, so
+  // the watch below is cut mid-stream and must follow on in the new agent.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "400"});
   f.LoginWithToken();
   int ondemand = f.AgentPid();
   auto d = f.Deploy(f.MakeProject("p"));
