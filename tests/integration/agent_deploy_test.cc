@@ -231,7 +231,8 @@ int KillAgentDuringDeployRequest(AgentFixture& f, const std::string& project) {
     if (!recorded) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   REQUIRE(recorded);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // well inside the mock's delay
+  // Loopback delivers the request in a few ms; the mock answers only 1.2 s after it came.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   REQUIRE(::kill(f.AgentPid(), SIGKILL) == 0);
   auto died = deploy.Wait(std::chrono::seconds(10));
   REQUIRE(died.has_value());
@@ -242,8 +243,8 @@ int KillAgentDuringDeployRequest(AgentFixture& f, const std::string& project) {
 
 TEST_CASE(
     "an agent killed during the deploy request: running deploy again gives the one deployment") {
-  // The mock makes the deployment when the request arrives and answers 3 s later.
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100", "--delay-ms", "3000"});
+  // The mock makes the deployment when the request arrives and answers 1.2 s later.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100", "--delay-ms", "1200"});
   f.LoginWithToken();
   std::string project = f.MakeProject("p");
   CHECK(KillAgentDuringDeployRequest(f, project) == 4);
@@ -265,7 +266,7 @@ TEST_CASE(
 }
 
 TEST_CASE("an agent killed during the deploy request records the deployment when it next starts") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100", "--delay-ms", "3000"});
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100", "--delay-ms", "1200"});
   f.LoginWithToken();
   CHECK(KillAgentDuringDeployRequest(f, f.MakeProject("p")) == 4);
   CHECK(f.Ctl({"history", "--json"}).exit_code == 0);  // starts an agent, nothing else
