@@ -253,13 +253,14 @@ TEST_CASE("2025-03-26 sessions may send batches, and each request in one is answ
 }
 
 TEST_CASE("a request that reuses the id of a call in flight is -32600, and the call goes on") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "500"});
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "250"});
   f.LoginWithToken();
   McpSession s(f.Options());
   s.Initialize();
   for (const json& id : {json("wait-1"), json(4242)}) {
     CAPTURE(id);
-    // A deployment of a few seconds, so the call is still waiting while the reuses arrive.
+    // A deployment of 1.75 s, so the call is still waiting while the reuses arrive (they are
+    // answered in milliseconds; each answer saying "in flight" shows that it still was).
     auto d = f.Deploy(f.MakeProject(id.is_string() ? "p-string-id" : "p-integer-id"));
     s.Send({{"jsonrpc", "2.0"},
             {"id", id},

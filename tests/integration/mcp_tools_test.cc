@@ -113,7 +113,8 @@ TEST_CASE(
 }
 
 TEST_CASE("wait_for_deployment returns timedOut when the deployment is slower, and it goes on") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "700"});
+  // 2.45 s of deployment against a wait of 1 s.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "350"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
   McpSession s(f.Options());
@@ -131,7 +132,8 @@ TEST_CASE("wait_for_deployment returns timedOut when the deployment is slower, a
 }
 
 TEST_CASE("notifications/cancelled stops a wait: no response for it, and the server goes on") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "400"});
+  // The cancel follows the first progress at once; 200 ms stages leave the wait six more.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "200"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
   std::string id = d["deploymentId"];
@@ -309,7 +311,9 @@ TEST_CASE("structuredContent leaves out what is unknown, never null, and fits th
   // named no projectId for (the seed-only mock's generate).
   for (bool seed_only : {false, true}) {
     CAPTURE(seed_only);
-    std::vector<std::string> mock_args = {"--token", "dev-token", "--stage-delay-ms", "500"};
+    // The failed deployment below is still running 800 ms after its deploy, when its status is
+    // asked at once.
+    std::vector<std::string> mock_args = {"--token", "dev-token", "--stage-delay-ms", "200"};
     if (seed_only) mock_args.push_back("--seed-only");
     AgentFixture f(mock_args);
     McpSession s(f.Options());
