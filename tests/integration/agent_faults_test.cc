@@ -5,6 +5,9 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <condition_variable>
+#include <mutex>
+
 #include "common/random.h"
 #include "tests/integration/agent_fixture.h"
 #include "tests/integration/hostile_platform.h"
@@ -226,9 +229,15 @@ TEST_CASE("hostile platform: invalid UTF-8 and broken JSON in answers are clear 
 TEST_CASE(
     "a platform slower than the command waits is reported as a platform timeout (exit 5), not as "
     "the agent") {
+  // The answer would take 4 s; once the test is done it is let go, so that the platform's one
+  // thread (which the route holds) stops at once rather than after the 4 s.
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  bool done = false;
   HostilePlatform hp;
-  hp.Set("GET /api/status/dep-slow", [](const bim::ws::HttpRequest&) {
-    std::this_thread::sleep_for(std::chrono::seconds(4));
+  hp.Set("GET /api/status/dep-slow", [&](const bim::ws::HttpRequest&) {
+    std::unique_lock lock(gate_mu);
+    gate_cv.wait_for(lock, std::chrono::seconds(4), [&] { return done; });
     return bim::ws::HttpResponse{
         404, "application/json", {}, R"({"error":"not_found","message":"no"})"};
   });
@@ -245,6 +254,11 @@ TEST_CASE(
   CHECK(s.err.find("/api/status/dep-slow within ") != std::string::npos);
   CHECK(s.err.find("the agent did not answer") == std::string::npos);
   CHECK(f.Ctl({"history"}).exit_code == 0);  // the agent itself was never in trouble
+  {
+    std::lock_guard lock(gate_mu);
+    done = true;
+  }
+  gate_cv.notify_all();
 }
 
 TEST_CASE(
