@@ -97,10 +97,11 @@ TEST_CASE("device login that the user denies ends with a clear error") {
 }
 
 TEST_CASE("an access token that expires mid-session is refreshed and work goes on") {
-  AgentFixture f({"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl", "2",
+  AgentFixture f({"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl", "1",
                   "--stage-delay-ms", "50"});
   REQUIRE(f.Ctl({"auth", "login"}).exit_code == 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // past the 2 s lifetime
+  // Past the 1 s lifetime: the token came before the login returned.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   std::string dir = f.MakeProject("p");
   auto r = f.Ctl({"deploy", "-d", dir, "--watch"});
   CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err + f.AgentLog()));

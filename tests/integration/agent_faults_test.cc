@@ -301,10 +301,10 @@ TEST_CASE(
 }
 
 TEST_CASE("tokens never reach the log, at debug level, through login, refresh and deploy") {
-  AgentFixture f({"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl", "2",
+  AgentFixture f({"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl", "1",
                   "--stage-delay-ms", "30"});
   REQUIRE(f.Ctl({"auth", "login"}).exit_code == 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2200));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the 1 s lifetime
   REQUIRE(f.Ctl({"deploy", "-d", f.MakeProject("p"), "--watch"}).exit_code == 0);
   std::string log = f.AgentLog();
   CHECK(log.find("refreshing the access token") != std::string::npos);
