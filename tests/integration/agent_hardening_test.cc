@@ -177,7 +177,9 @@ TEST_CASE("out of descriptors, the agent backs off instead of spinning, and serv
     int fd = ConnectTo(f.SocketPath());
     if (fd >= 0) idle.push_back(fd);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let it run out
+  // Once it has run out: its first failed accept is logged.
+  REQUIRE(agent.WaitForOutput("accept on the agent socket failed", std::chrono::seconds(10),
+                              /*in_stderr=*/true));
   double cpu0 = CpuSeconds(pid);
   size_t log0 = agent.Stderr().size();
   std::this_thread::sleep_for(std::chrono::seconds(2));
