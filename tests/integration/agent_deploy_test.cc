@@ -66,7 +66,7 @@ TEST_CASE("generate writes a project that deploy --watch takes to its URL") {
 }
 
 TEST_CASE("deploy without --watch returns at once with the id, and status and watch follow it") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "200"});
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
   std::string id = d["deploymentId"];
@@ -95,7 +95,8 @@ TEST_CASE("a deployment the platform fails exits 1 and shows why") {
 }
 
 TEST_CASE("five concurrent watchers each see every stage in order, over one upstream socket") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "300"});
+  // The five start within some 100 ms; the deployment takes 1 s.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "150"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
   std::string id = d["deploymentId"];
@@ -161,11 +162,12 @@ TEST_CASE("a lost deploy response is retried with the same Idempotency-Key: one 
 }
 
 TEST_CASE("an agent killed mid-deployment resumes it, and watch sees it complete") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "400"});
+  // Killed after some two stages of seven; the rest come to the next agent live.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "200"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
   std::string id = d["deploymentId"];
-  std::this_thread::sleep_for(std::chrono::milliseconds(900));
+  std::this_thread::sleep_for(std::chrono::milliseconds(450));
   int pid = f.AgentPid();
   REQUIRE(pid > 0);
   REQUIRE(::kill(pid, SIGKILL) == 0);
@@ -177,7 +179,7 @@ TEST_CASE("an agent killed mid-deployment resumes it, and watch sees it complete
 }
 
 TEST_CASE("Ctrl-C while watching detaches, and the deployment goes on") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "300"});
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "150"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
   std::string id = d["deploymentId"];
