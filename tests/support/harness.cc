@@ -259,8 +259,9 @@ bool Alive(int pid) {
 void Terminate(int pid) {
   if (!Alive(pid)) return;
   ::kill(pid, SIGTERM);
-  for (int i = 0; i < 100 && Alive(pid); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // An agent stops in some 20-40 ms: look often, since every test stops at least one.
+  for (int i = 0; i < 1000 && Alive(pid); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   if (Alive(pid)) ::kill(pid, SIGKILL);
 }
