@@ -567,7 +567,8 @@ TEST_CASE("2025-11-25 tasks/result blocks until the task ends, and an error resu
 }
 
 TEST_CASE("2025-11-25 tasks/cancel stops the task's wait, never the deployment") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "400"});
+  // The cancel comes at "queued" or "committing", 1.2 s or more before the end.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "200"});
   f.LoginWithToken();
   McpSession s(f.Options());
   s.Initialize("2025-11-25");

@@ -467,7 +467,8 @@ TEST_CASE("device login that the user denies, and one that expires") {
 }
 
 TEST_CASE("tool calls run side by side: a status answers while a wait is in flight") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "300"});
+  // The status is asked milliseconds after the wait; the deployment takes 1 s.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "150"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
   McpSession s(f.Options());
