@@ -233,7 +233,12 @@ TEST_CASE("logs carry journald priority prefixes under journald, timestamps othe
     CHECK(err.find("\n<6>stopped") != std::string::npos);
   }
   Process plain({AgentBinary(), "--log-level", "warn"}, f.Options());
-  REQUIRE(plain.Wait(std::chrono::seconds(1)) == std::nullopt);  // running
+  // Running, and past the point where it would say "listening on": its socket accepts.
+  for (int i = 0; i < 1000 && plain.Running() && !Listening(f.SocketPath()); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(Listening(f.SocketPath()));
+  REQUIRE(plain.Running());
   plain.Signal(SIGTERM);
   REQUIRE(plain.Wait(std::chrono::seconds(10)) == 0);
   CHECK(plain.Stderr().find("listening on") == std::string::npos);  // info is below warn
