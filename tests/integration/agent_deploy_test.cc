@@ -25,7 +25,7 @@ void CheckCompleteEvents(const std::vector<nlohmann::json>& events, const std::s
 }  // namespace
 
 TEST_CASE("generate writes a project that deploy --watch takes to its URL") {
-  AgentFixture f;
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "30"});  // nothing here is timed
   f.LoginWithToken();
   std::string dir = f.home() / "users-api";
   auto gen = f.Ctl({"generate", "REST API for users", "-o", dir, "--json"});
@@ -83,7 +83,7 @@ TEST_CASE("deploy without --watch returns at once with the id, and status and wa
 }
 
 TEST_CASE("a deployment the platform fails exits 1 and shows why") {
-  AgentFixture f;
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "30"});  // nothing here is timed
   f.LoginWithToken();
   std::string dir = f.MakeProject("nomain", /*with_main=*/false);
   auto r = f.Ctl({"deploy", "-d", dir, "--watch"});
@@ -112,7 +112,7 @@ TEST_CASE("five concurrent watchers each see every stage in order, over one upst
 }
 
 TEST_CASE("a late watcher replays a finished deployment from the agent's history") {
-  AgentFixture f;
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "30"});  // nothing here is timed
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
   std::string id = d["deploymentId"];
