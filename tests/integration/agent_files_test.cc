@@ -6,6 +6,7 @@
 #include <atomic>
 #include <filesystem>
 #include <iterator>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -27,18 +28,25 @@ std::string Tree(const std::string& root) {
 }  // namespace
 
 TEST_CASE("a generate response carrying unsafe names writes nothing anywhere") {
+  // One platform, user and agent for every name (starting each anew took a third of a second);
+  // the generate answer is the name under test.
+  std::mutex body_mu;
+  std::string body;
+  HostilePlatform platform;
+  platform.Set("POST /api/generate", [&](const bim::ws::HttpRequest&) {
+    std::lock_guard lock(body_mu);
+    return bim::ws::HttpResponse{200, "application/json", {}, body};
+  });
+  platform.Start();
+  AgentFixture f({}, /*start_mock=*/false);
+  f.env()["BACKEND_IM_API_URL"] = platform.url();
+  f.LoginWithToken("any");
   for (const char* evil : {"../escape.py", "/tmp/abs.py", "a/../../b.py", "app\\\\..\\\\x.py",
                            ".git/hooks/post-checkout", ""}) {
-    HostilePlatform platform;
-    std::string body =
-        std::string(R"({"files":{"main.py":"print(1)\n",")") + evil + R"(":"import os\n"}})";
-    platform.Set("POST /api/generate", [body](const bim::ws::HttpRequest&) {
-      return bim::ws::HttpResponse{200, "application/json", {}, body};
-    });
-    platform.Start();
-    AgentFixture f({}, /*start_mock=*/false);
-    f.env()["BACKEND_IM_API_URL"] = platform.url();
-    f.LoginWithToken("any");
+    {
+      std::lock_guard lock(body_mu);
+      body = std::string(R"({"files":{"main.py":"print(1)\n",")") + evil + R"(":"import os\n"}})";
+    }
     std::string before = Tree(f.home().path());
     auto r = f.Ctl({"generate", "REST API", "-o", f.home() / "out/proj"});
     CHECK_MESSAGE(r.exit_code == 5, (std::string(evil) + ": " + r.out + r.err));
