@@ -388,7 +388,12 @@ class SmallDisk {
         ::mount("tmpfs", path.c_str(), "tmpfs", 0, ("size=" + size + ",mode=0700").c_str()) == 0;
   }
   ~SmallDisk() {
-    if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
+    if (!mounted_) return;
+    // The agent's lock file, which names its pid, is on this disk: stop the agent now, or the
+    // fixture (destroyed after the disk) finds no lock and leaves the agent running.
+    std::string lock = ReadFile(path_ + "/backend-im/agent.lock");
+    if (!lock.empty()) Terminate(std::atoi(lock.c_str()));
+    ::umount2(path_.c_str(), MNT_DETACH);
   }
   bool mounted() const { return mounted_; }
   // Fills the disk with one file; returns its path. A tmpfs has nothing to sync: it is full
