@@ -486,7 +486,10 @@ TEST_CASE(
 TEST_CASE(
     "a stalled connection that sends nothing is detected by ping/pong, and the deployment followed "
     "to the end") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "400"});
+  // Stages faster than the stall is found: the status poll after it has skipped stages, and the
+  // watcher must read the stream's replay before storing that poll (a watcher that stored the
+  // poll first lost a stage at 300 ms).
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "200"});
   StallProxy proxy(f.mock().port());
   f.env()["BACKEND_IM_API_URL"] = proxy.url();
   f.env()["BACKEND_IM_WS_KEEPALIVE_MS"] = "300";
