@@ -14,6 +14,20 @@
 namespace bim {
 namespace {
 
+// The peer's certificate (or our CA file) was refused: a verdict, not a network error.
+bool CertificateRefused(CURLcode rc) {
+  switch (rc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // What one transfer received, and which limit it broke, if any. Both callbacks return a count
 // other than the one they were given to make curl abort the transfer at once.
 struct Transfer {
@@ -183,6 +197,14 @@ Result<HttpResponse> CurlHttpClient::Send(const HttpRequest& request) {
   }
   if (rc != CURLE_OK) {
     std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    if (CertificateRefused(rc)) {
+      // Asking again would meet the same certificate: say so at once, with what to do.
+      return Error(ErrorCode::kProtocol,
+                   fmt::format("the agent refuses the TLS certificate of {}: {}. If the platform "
+                               "uses a private CA, point BACKEND_IM_CA_FILE (or ca_file in the "
+                               "config file) at it",
+                               request.url, detail));
+    }
     ErrorCode code = rc == CURLE_OPERATION_TIMEDOUT ? ErrorCode::kTimeout : ErrorCode::kUnavailable;
     return Error(code, fmt::format("cannot reach {}: {}", request.url, detail));
   }

@@ -54,8 +54,7 @@ TEST_CASE(
   TlsServer other("otherhost.example");
   AgentFixture f({}, false);
   std::string url = "https://localhost:" + std::to_string(localhost.port());
-  // The agent retries a refused certificate for some 10 s before it gives up, so the wrong host
-  // name is tried at the same time, by a user (and agent) of its own.
+  // The wrong host name is tried at the same time, by a user (and agent) of its own.
   AgentFixture g({}, false);
   auto wrong_host_login = std::async(std::launch::async, [&] {
     return LoginAgainst(g, "https://localhost:" + std::to_string(other.port()), other.cert());
@@ -64,6 +63,9 @@ TEST_CASE(
   auto untrusted = LoginAgainst(f, url, "");
   CHECK(untrusted.exit_code == 5);
   CHECK(untrusted.err.find("certificate") != std::string::npos);
+  // A verdict, not a network error: said once, with what to do, not retried for a minute.
+  CHECK(untrusted.err.find("BACKEND_IM_CA_FILE") != std::string::npos);
+  CHECK(CountOf(f.AgentLog(), "retry") == 0);
 
   // Trusted through BACKEND_IM_CA_FILE: TLS passes, and s_server's HTML page is then (rightly)
   // outside the API contract.
