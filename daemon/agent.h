@@ -96,8 +96,8 @@ class Agent {
   Result<LoginTicket> LoginStart() { return deps_.auth.LoginStart(); }
   // Waits up to wait (at most 60 s) for the login to leave pending.
   Result<LoginOutcome> LoginCheck(const std::string& login_id, std::chrono::seconds wait);
-  Result<AuthState> LoginWithToken(const std::string& token) {
-    return deps_.auth.LoginWithToken(token);
+  Result<AuthState> LoginWithToken(const std::string& token, Deadline deadline = kNoDeadline) {
+    return deps_.auth.LoginWithToken(token, deadline);
   }
   // True when someone was logged in.
   Result<bool> Logout() { return deps_.auth.Logout(); }

@@ -317,8 +317,9 @@ grpc::ServerUnaryReactor* AgentService::LoginWithToken(grpc::CallbackServerConte
                                                        const pb::LoginWithTokenRequest* req,
                                                        pb::AuthStatusReply* resp) {
   std::string token = req->access_token();
-  return OnWorker(ctx, [this, token, resp]() -> bim::Status {
-    auto s = agent_.LoginWithToken(token);
+  Deadline deadline = CallDeadline(ctx, agent_.clock());
+  return OnWorker(ctx, [this, token, deadline, resp]() -> bim::Status {
+    auto s = agent_.LoginWithToken(token, deadline);
     if (!s.ok()) return s.error();
     FillAuth(*s, resp);
     resp->set_verified(true);

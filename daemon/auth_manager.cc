@@ -174,7 +174,7 @@ Status AuthManager::Adopt(const contract::TokenResponse& t, const std::string& s
   return OkStatus();
 }
 
-Result<AuthState> AuthManager::LoginWithToken(const std::string& token) {
+Result<AuthState> AuthManager::LoginWithToken(const std::string& token, Deadline deadline) {
   std::string trimmed = token;
   while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back())))
     trimmed.pop_back();
@@ -185,7 +185,7 @@ Result<AuthState> AuthManager::LoginWithToken(const std::string& token) {
     return Error(ErrorCode::kInvalidArgument, "the token contains white space");
   }
   // Check it before keeping it, so a typo never replaces a working login.
-  auto v = platform_.Verify(trimmed);
+  auto v = platform_.Verify(trimmed, deadline);
   if (!v.ok()) {
     if (v.error().code == ErrorCode::kUnauthenticated) {
       return Error(ErrorCode::kUnauthenticated, "the platform does not accept that token");

@@ -86,7 +86,8 @@ class AuthManager {
   Result<LoginTicket> LoginStart();
   // Waits up to wait for the login to leave kPending.
   Result<LoginOutcome> LoginCheck(const std::string& login_id, std::chrono::milliseconds wait);
-  Result<AuthState> LoginWithToken(const std::string& token);
+  // Verifies the token with the platform (by the caller's deadline) before keeping it.
+  Result<AuthState> LoginWithToken(const std::string& token, Deadline deadline = kNoDeadline);
   Result<bool> Logout();
 
  private:

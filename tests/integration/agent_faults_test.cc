@@ -241,6 +241,15 @@ TEST_CASE(
     return bim::ws::HttpResponse{
         404, "application/json", {}, R"({"error":"not_found","message":"no"})"};
   });
+  bool verified = false;  // the same for the token "slow-token"
+  hp.Set("GET /api/auth/verify", [&](const bim::ws::HttpRequest& req) {
+    if (req.Header("authorization") == "Bearer slow-token") {
+      std::unique_lock lock(gate_mu);
+      gate_cv.wait_for(lock, std::chrono::seconds(4), [&] { return verified; });
+    }
+    return bim::ws::HttpResponse{
+        200, "application/json", {}, R"({"valid":true,"userId":"u","email":"u@example.com"})"};
+  });
   hp.Start();
   AgentFixture f({}, false);
   f.env()["BACKEND_IM_API_URL"] = hp.url();
@@ -257,6 +266,16 @@ TEST_CASE(
   {
     std::lock_guard lock(gate_mu);
     done = true;
+  }
+  gate_cv.notify_all();
+
+  // Logging in with a token asks the platform too, by the same rule.
+  auto login = f.Ctl({"auth", "login", "--with-token"}, "slow-token\n");
+  CHECK_MESSAGE(login.exit_code == 5, login.err);
+  CHECK_MESSAGE(login.err.find("/api/auth/verify within ") != std::string::npos, login.err);
+  {
+    std::lock_guard lock(gate_mu);
+    verified = true;
   }
   gate_cv.notify_all();
 }
