@@ -101,12 +101,6 @@ void WatchHub::Shutdown() {
   for (const auto& [id, l] : listeners) CallIfSubscribed(id, l, &Listener::OnShutdown);
 }
 
-size_t WatchHub::WatcherCount(const std::string& deployment_id) {
-  std::lock_guard lock(mu_);
-  auto it = listeners_.find(deployment_id);
-  return it == listeners_.end() ? 0 : it->second.size();
-}
-
 size_t WatchHub::TotalWatchers() {
   std::lock_guard lock(mu_);
   size_t n = 0;

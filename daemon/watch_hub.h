@@ -46,7 +46,6 @@ class WatchHub {
   // "" when there is none.
   std::string Notice(const std::string& deployment_id);
   void Shutdown();
-  size_t WatcherCount(const std::string& deployment_id);
   size_t TotalWatchers();
 
  private:

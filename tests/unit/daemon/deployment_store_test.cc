@@ -386,7 +386,7 @@ TEST_CASE("the logs of one reply are bounded and say when they were cut") {
 }
 
 TEST_CASE(
-    "an event read back from the database is the event stored; an unreadable body falls "
+    "an event read back from the database is the event stored, and an unreadable body falls "
     "back to its columns") {
   test::TempDir t;
   {

@@ -83,7 +83,7 @@ TEST_CASE("a listener may call back into the hub from its callback") {
   auto w = std::make_shared<World>();
   auto count_seen = std::make_shared<std::atomic<size_t>>(0);
   w->a.on_new_events = [count_seen, p = w.get()] {
-    *count_seen = p->hub.WatcherCount("d-1");
+    *count_seen = p->hub.TotalWatchers();
     p->hub.Subscribe("d-2", &p->b);    // e.g. a watcher that follows a second deployment
     p->hub.Unsubscribe("d-1", &p->a);  // e.g. a stream that ends at the terminal event
   };
@@ -92,8 +92,11 @@ TEST_CASE("a listener may call back into the hub from its callback") {
                   "Notify deadlocked: the listener's calls into the hub never returned");
   CHECK(w->a.new_events == 1);
   CHECK(*count_seen == 1);
-  CHECK(w->hub.WatcherCount("d-1") == 0);
-  CHECK(w->hub.WatcherCount("d-2") == 1);
+  CHECK(w->hub.TotalWatchers() == 1);
+  w->hub.Notify("d-1");  // a left d-1
+  CHECK(w->a.new_events == 1);
+  w->hub.Notify("d-2");  // b joined d-2
+  CHECK(w->b.new_events == 1);
 }
 
 TEST_CASE("a slow listener holds up neither Subscribe nor Unsubscribe of others") {
@@ -116,11 +119,15 @@ TEST_CASE("a slow listener holds up neither Subscribe nor Unsubscribe of others"
   others_done->Open();  // free the callback either way, so the notifier ends
   notifier.join();
   CHECK_MESSAGE(returned, "Subscribe waited for a listener's callback to end");
-  CHECK(w->hub.WatcherCount("d-1") == 2);
-  CHECK(w->hub.WatcherCount("d-2") == 0);
+  CHECK(w->hub.TotalWatchers() == 2);
   // b subscribed after Notify took its listeners: the store read that follows its Subscribe
   // sees the event, so it needs no call for it.
   CHECK(w->b.new_events == 0);
+  w->hub.Notify("d-2");  // b left d-2
+  CHECK(w->b.new_events == 0);
+  w->hub.Notify("d-1");  // and is in d-1, with a
+  CHECK(w->b.new_events == 1);
+  CHECK(w->a.new_events == 2);
 }
 
 TEST_CASE("Unsubscribe returns only after a call under way on another thread has ended") {
@@ -147,7 +154,7 @@ TEST_CASE("Unsubscribe returns only after a call under way on another thread has
   });
   // Once a is out of the map, the leaver is inside Unsubscribe; only then end the callback.
   bool erased = ReturnsWithin([w] {
-    while (w->hub.WatcherCount("d-1") != 0) std::this_thread::yield();
+    while (w->hub.TotalWatchers() != 0) std::this_thread::yield();
   });
   release->Open();
   notifier.join();
@@ -170,7 +177,7 @@ TEST_CASE("a listener unsubscribed during a Notify is not called by it") {
   REQUIRE_MESSAGE(ReturnsWithin([w] { w->hub.Notify("d-1"); }),
                   "Notify deadlocked: a callback's Unsubscribe never returned");
   CHECK(w->a.new_events + w->b.new_events == 1);
-  CHECK(w->hub.WatcherCount("d-1") == 1);
+  CHECK(w->hub.TotalWatchers() == 1);
 }
 
 TEST_CASE("Shutdown tells every listener, which may leave from its callback, and newcomers") {
