@@ -1,0 +1,155 @@
+// The agent's gRPC service over the real core (AgentCore) and the in-memory platform, in
+// simulated time, through an in-process channel: what the ctl gets for each call, without a
+// process or a socket. The end-to-end tests run the same calls through the real ctl.
+#include "daemon/agent_service.h"
+
+#include <doctest/doctest.h>
+#include <grpcpp/grpcpp.h>
+
+#include "common/agent_wire.h"
+#include "daemon/agent_core.h"
+#include "daemon/database.h"
+#include "proto/convert.h"
+#include "tests/support/fake_platform.h"
+#include "tests/support/harness.h"
+
+using namespace bim;
+using namespace bim::daemon;
+namespace pb = backend_im::v1;
+using std::chrono::seconds;
+
+namespace {
+
+struct ServiceRig {
+  ServiceRig() : platform(clock) {
+    platform.AddToken("dev-token");
+    CoreSettings settings;
+    settings.environment_token = "dev-token";
+    core = std::make_unique<AgentCore>(*db, platform, clock, random, stop, std::move(settings));
+    ServiceInfo info;
+    info.version = "test";
+    service = std::make_unique<AgentService>(core->agent(), info, [] {});
+    grpc::ServerBuilder builder;
+    builder.RegisterService(service.get());
+    server = builder.BuildAndStart();
+    REQUIRE(server);
+    stub = pb::Agent::NewStub(server->InProcessChannel(grpc::ChannelArguments()));
+  }
+  ~ServiceRig() {
+    core->BeginShutdown();
+    server->Shutdown(std::chrono::system_clock::now() + seconds(2));
+    core->StopWatching();
+    service->DrainWorkers(seconds(2));
+  }
+
+  test::TempDir dir;
+  FakeClock clock;
+  StdRandom random;
+  StopSignal stop;
+  test::FakePlatform platform;
+  std::unique_ptr<Database> db = std::move(Database::Open(dir / "agent.db").value());
+  std::unique_ptr<AgentCore> core;
+  std::unique_ptr<AgentService> service;
+  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<pb::Agent::Stub> stub;
+
+  grpc::Status Deploy(pb::DeployReply* reply, grpc::ClientContext* ctx) {
+    pb::DeployRequest req;
+    auto* f = req.add_files();
+    f->set_path("main.py");
+    f->set_content("print('hi')\n");
+    req.set_directory(dir.path());
+    return stub->Deploy(ctx, req, reply);
+  }
+};
+
+std::string ErrorCodeOf(const grpc::ClientContext& ctx) {
+  const auto& md = ctx.GetServerTrailingMetadata();
+  auto it = md.find(wire::kErrorCodeKey);
+  return it == md.end() ? "" : std::string(it->second.data(), it->second.size());
+}
+
+}  // namespace
+
+TEST_CASE("the service over the core: deploy, watch to the end, status and history") {
+  ServiceRig rig;
+  grpc::ClientContext deploy_ctx;
+  pb::DeployReply deployed;
+  REQUIRE(rig.Deploy(&deployed, &deploy_ctx).ok());
+  const std::string id = deployed.deployment().id();
+  CHECK_FALSE(id.empty());
+
+  grpc::ClientContext watch_ctx;
+  pb::WatchRequest watch;
+  watch.set_deployment_id(id);
+  auto reader = rig.stub->Watch(&watch_ctx, watch);
+  std::vector<contract::Stage> stages;
+  pb::DeploymentEvent ev;
+  int64_t seq = 0;
+  while (reader->Read(&ev)) {
+    CHECK(ev.seq() == ++seq);
+    auto stage = proto::StageOf(ev);
+    REQUIRE(stage);
+    CHECK(ev.stage() == proto::ToProto(*stage));  // typed, and the same as the name
+    CHECK(ev.status() == contract::StageName(*stage));
+    stages.push_back(*stage);
+  }
+  CHECK(reader->Finish().ok());
+  CHECK(stages == contract::SuccessPath());
+  CHECK(ev.terminal());
+  CHECK(ev.url().rfind("https://", 0) == 0);
+
+  grpc::ClientContext status_ctx;
+  pb::StatusRequest status_req;
+  status_req.set_deployment_id(id);
+  pb::Deployment status;
+  REQUIRE(rig.stub->Status(&status_ctx, status_req, &status).ok());
+  CHECK(status.stage() == pb::STAGE_COMPLETE);
+  CHECK(status.terminal());
+  CHECK(status.logs_size() == 8);
+  CHECK(status.stream_problem().empty());
+
+  grpc::ClientContext history_ctx;
+  pb::HistoryReply history;
+  REQUIRE(rig.stub->History(&history_ctx, pb::HistoryRequest(), &history).ok());
+  REQUIRE(history.deployments_size() == 1);
+  CHECK(history.deployments(0).id() == id);
+}
+
+TEST_CASE("the service keeps an error's kind: not found, unavailable, unauthenticated") {
+  ServiceRig rig;
+  {
+    grpc::ClientContext ctx;
+    pb::StatusRequest req;
+    req.set_deployment_id("dep-nope");
+    pb::Deployment reply;
+    auto s = rig.stub->Status(&ctx, req, &reply);
+    CHECK(s.error_code() == grpc::StatusCode::NOT_FOUND);
+    CHECK(ErrorCodeOf(ctx) == "not_found");
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::WatchRequest req;
+    req.set_deployment_id("dep-nope");
+    auto reader = rig.stub->Watch(&ctx, req);
+    pb::DeploymentEvent ev;
+    CHECK_FALSE(reader->Read(&ev));
+    CHECK(reader->Finish().error_code() == grpc::StatusCode::NOT_FOUND);
+  }
+  {
+    rig.platform.FailNext(1, 503);
+    grpc::ClientContext ctx;
+    pb::DeployReply reply;
+    auto s = rig.Deploy(&reply, &ctx);
+    CHECK(s.error_code() == grpc::StatusCode::UNAVAILABLE);
+    CHECK(ErrorCodeOf(ctx) == "unavailable");
+  }
+  {
+    rig.platform.RevokeAccessTokens();  // the environment's token, with nothing to refresh
+    grpc::ClientContext ctx;
+    pb::DeployReply reply;
+    auto s = rig.Deploy(&reply, &ctx);
+    CHECK(s.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+    CHECK(ErrorCodeOf(ctx) == "unauthenticated");
+  }
+}
