@@ -9,24 +9,14 @@
 #include "common/limits.h"
 #include "daemon/token_store.h"
 #include "tests/support/harness.h"
+#include "tests/unit/daemon/new_event.h"
 
 using namespace bim;
 using namespace bim::daemon;
 
 namespace {
 
-// An event as the platform would report it, by the stage's name.
-inline bim::daemon::NewEvent Ev(const std::string& status, std::vector<std::string> logs,
-                                const std::string& url, std::string source,
-                                std::optional<int64_t> upstream_seq) {
-  bim::daemon::NewEvent e;
-  e.event.status = bim::contract::ParseStage(status).value();
-  e.event.logs = std::move(logs);
-  if (!url.empty()) e.event.url = url;
-  e.source = std::move(source);
-  e.upstream_seq = upstream_seq;
-  return e;
-}
+using test::Ev;
 
 DeploymentRecord Record(const std::string& id, const std::string& project, int64_t created) {
   DeploymentRecord d;

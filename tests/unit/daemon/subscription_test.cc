@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "daemon/database.h"
 #include "tests/support/harness.h"
+#include "tests/unit/daemon/new_event.h"
 
 using namespace bim;
 using namespace bim::daemon;
@@ -18,18 +19,7 @@ using End = Subscription::End;
 
 namespace {
 
-// An event as the platform would report it, by the stage's name.
-inline bim::daemon::NewEvent Ev(const std::string& status, std::vector<std::string> logs,
-                                const std::string& url, std::string source,
-                                std::optional<int64_t> upstream_seq) {
-  bim::daemon::NewEvent e;
-  e.event.status = bim::contract::ParseStage(status).value();
-  e.event.logs = std::move(logs);
-  if (!url.empty()) e.event.url = url;
-  e.source = std::move(source);
-  e.upstream_seq = upstream_seq;
-  return e;
-}
+using test::Ev;
 
 struct Recorder final : Subscription::Sink {
   std::vector<Subscription::Item> delivered;
