@@ -1,6 +1,8 @@
 #pragma once
-// The agent's core: what `backend-imd` does, independent of gRPC. AgentService adapts it to the
-// wire; tests could drive it directly.
+// The agent's core and its application API: every operation of `backend-imd` exists here once
+// (deploy, generate, status, history, watch, login), independent of gRPC. AgentService only
+// translates messages and errors; the unit tests drive the same calls against a fake platform
+// (agent_scenarios_test.cc, agent_service_test.cc).
 //
 // Owns the watchers (one DeploymentWatcher per deployment not yet terminal) and resumes them on
 // start. Calls block; they are made from the service's worker threads. A call that asks the

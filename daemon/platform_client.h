@@ -82,10 +82,9 @@ class PlatformClient final : public Platform {
       const std::string& token, const std::string& deployment_id, int64_t since,
       std::chrono::milliseconds keepalive) override;
 
+ private:
   // ws(s)://host/ws?deploymentId=ID[&since=N]
   std::string WebSocketUrl(const std::string& deployment_id, int64_t since) const;
-
- private:
   Result<HttpResponse> Execute(HttpRequest request, Deadline deadline = kNoDeadline);
   Error ErrorFromResponse(const HttpResponse& r, const std::string& what) const;
 
