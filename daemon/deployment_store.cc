@@ -292,12 +292,14 @@ Result<Appended> DeploymentStore::Append(const std::string& deployment_id, const
   // Is it new? Skipped events change nothing, so a replay or a poll can offer them again.
   Appended skip;
   skip.skipped = Appended::Skipped::kSeen;
+  Appended already_ended;
+  already_ended.skipped = Appended::Skipped::kEnded;
   std::vector<std::string> fresh_logs;  // kPoll: the lines beyond those taken in
   switch (e.newness) {
     case Newness::kAlways:
       break;
     case Newness::kStream:
-      if (ended) return skip;
+      if (ended) return already_ended;
       if (e.upstream_seq) {
         if (*e.upstream_seq <= taken_seq) return skip;
         if (rank < stored_rank) {
@@ -309,7 +311,8 @@ Result<Appended> DeploymentStore::Append(const std::string& deployment_id, const
       }
       break;
     case Newness::kPoll:
-      if (ended || rank < stored_rank) return skip;
+      if (ended) return already_ended;
+      if (rank < stored_rank) return skip;
       if (static_cast<int64_t>(e.event.logs.size()) > taken_lines) {
         fresh_logs.assign(e.event.logs.begin() + taken_lines, e.event.logs.end());
       }

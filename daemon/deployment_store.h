@@ -105,9 +105,10 @@ struct PendingDeploy {
 // What Append did with an event.
 struct Appended {
   enum class Skipped {
-    kNo,    // taken in (stored, or over the budget and counted)
-    kSeen,  // not new (see Newness), or the deployment has ended: nothing written
-    kBack,  // a stage message with a new seq that goes back a stage: nothing written
+    kNo,     // taken in (stored, or over the budget and counted)
+    kSeen,   // not new (see Newness): nothing written
+    kEnded,  // the deployment has ended already (its terminal event is stored): nothing written
+    kBack,   // a stage message with a new seq that goes back a stage: nothing written
   };
   Skipped skipped = Skipped::kNo;
   // The stored event; nullopt when the deployment is over its budget and the event changes no

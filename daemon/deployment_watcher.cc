@@ -100,6 +100,8 @@ bool DeploymentWatcher::Store(const NewEvent& e) {
     log::Warn("deployment {}: skipped message {} going back to {}", id_, e.upstream_seq.value_or(0),
               contract::StageName(e.event.status));
   }
+  // Someone else stored its end (the deploy answer said it had ended): nothing more to follow.
+  if (stored->skipped == Appended::Skipped::kEnded) terminal_ = true;
   if (stored->skipped != Appended::Skipped::kNo) return false;
   deps_.hub.SetNotice(id_, "");
   if (stored->went_over_budget && e.problem.empty()) {

@@ -362,3 +362,26 @@ TEST_CASE("a deployment the agent did not make is found on the platform and foll
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().code == ErrorCode::kNotFound);
 }
+
+TEST_CASE("a watcher stops once the deployment's end is stored by someone else") {
+  FakePlatform::Options o;
+  o.stage_time = std::chrono::hours(100);  // it would not end by itself during the test
+  Rig r(o);
+  r.platform.StallStreams(true);  // so the watcher polls, and offers the store what it sees
+  auto d = r.Deploy();
+  auto give_up = std::chrono::steady_clock::now() + seconds(10);
+  while (r.platform.status_calls() < 2 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::yield();
+  }
+  REQUIRE(r.agent().WatchedDeployments().size() == 1);
+  // As the agent's own record of a deploy answer that said "failed" would.
+  NewEvent end;
+  end.event.status = contract::Stage::kFailed;
+  end.source = "deploy";
+  REQUIRE(r.store().Append(d.id, end).ok());
+  while (!r.agent().WatchedDeployments().empty() && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  CHECK(r.agent().WatchedDeployments().empty());
+  CHECK(r.Events(d.id).back().event.status == contract::Stage::kFailed);
+}

@@ -446,7 +446,8 @@ TEST_CASE("stage messages with seq: new only above the newest seq taken in, neve
   CHECK(Offer(rig, Newness::kStream, "committing", {"c"}, 2) == S::kSeen);  // older seq
   CHECK(Offer(rig, Newness::kStream, "committing", {"c"}, 4) == S::kBack);  // newer, but back
   CHECK(Offer(rig, Newness::kStream, "complete", {"done"}, 5) == S::kNo);
-  CHECK(Offer(rig, Newness::kStream, "complete", {"done"}, 6) == S::kSeen);  // it has ended
+  CHECK(Offer(rig, Newness::kStream, "complete", {"done"}, 6) == S::kEnded);
+  CHECK(Offer(rig, Newness::kPoll, "complete", {"done", "more"}, 6) == S::kEnded);
   CHECK(StoredStages(rig) == std::vector<std::string>{"queued", "building", "complete"});
   CHECK(rig.Get().upstream_seq == 5);
 }
