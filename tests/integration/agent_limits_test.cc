@@ -11,6 +11,7 @@
 
 #include "tests/integration/agent_fixture.h"
 #include "tests/integration/hostile_platform.h"
+#include "tests/integration/resource_bounds.h"
 
 using namespace bim::test;
 using std::chrono::steady_clock;
@@ -19,34 +20,6 @@ namespace {
 
 constexpr long kMaxAgentRssKib = 200 * 1024;
 constexpr size_t kMiB = 1024 * 1024;
-
-// Under ASan the agent's memory is its shadow plus a quarantine that keeps up to 256 MiB of freed
-// blocks resident, and it runs several times slower (so WAL checkpoints fall behind a flood):
-// there the bounds on memory and disk are reported, not checked, and the floods get more time.
-// The main suite, which CI runs too, checks every bound.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-constexpr int kSlowdown = kSanitized ? 4 : 1;
-
-// CHECK(value < bound) for a resource bound; under sanitizers a MESSAGE (see kSanitized).
-#define CHECK_RESOURCE_BOUND(value, bound)                                                 \
-  do {                                                                                     \
-    if (kSanitized) {                                                                      \
-      MESSAGE("under a sanitizer, not checked: " #value " = " << (value) << " < " #bound); \
-    } else {                                                                               \
-      CHECK((value) < (bound));                                                            \
-    }                                                                                      \
-  } while (false)
-
-// Peak resident memory of a process, in KiB.
-long PeakRssKib(int pid) {
-  std::string status = ReadFile("/proc/" + std::to_string(pid) + "/status");
-  auto at = status.find("VmHWM:");
-  return at == std::string::npos ? 0 : std::atol(status.c_str() + at + 6);
-}
 
 long FileBytes(const std::string& path) {
   struct stat st {};
