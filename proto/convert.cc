@@ -1,57 +1,37 @@
 #include "proto/convert.h"
 
+#include <utility>
+
 namespace bim::proto {
 namespace pb = backend_im::v1;
 
 namespace {
 
+// Each stage of the contract and its proto value: the one table both directions read.
+constexpr std::pair<contract::Stage, pb::Stage> kStages[] = {
+    {contract::Stage::kQueued, pb::STAGE_QUEUED},
+    {contract::Stage::kCommitting, pb::STAGE_COMMITTING},
+    {contract::Stage::kCreatingNamespace, pb::STAGE_CREATING_NAMESPACE},
+    {contract::Stage::kCreatingPvc, pb::STAGE_CREATING_PVC},
+    {contract::Stage::kBuilding, pb::STAGE_BUILDING},
+    {contract::Stage::kDeploying, pb::STAGE_DEPLOYING},
+    {contract::Stage::kHealthCheck, pb::STAGE_HEALTH_CHECK},
+    {contract::Stage::kComplete, pb::STAGE_COMPLETE},
+    {contract::Stage::kFailed, pb::STAGE_FAILED},
+};
+
 std::optional<contract::Stage> FromProto(pb::Stage stage, const std::string& status) {
-  switch (stage) {
-    case pb::STAGE_QUEUED:
-      return contract::Stage::kQueued;
-    case pb::STAGE_COMMITTING:
-      return contract::Stage::kCommitting;
-    case pb::STAGE_CREATING_NAMESPACE:
-      return contract::Stage::kCreatingNamespace;
-    case pb::STAGE_CREATING_PVC:
-      return contract::Stage::kCreatingPvc;
-    case pb::STAGE_BUILDING:
-      return contract::Stage::kBuilding;
-    case pb::STAGE_DEPLOYING:
-      return contract::Stage::kDeploying;
-    case pb::STAGE_HEALTH_CHECK:
-      return contract::Stage::kHealthCheck;
-    case pb::STAGE_COMPLETE:
-      return contract::Stage::kComplete;
-    case pb::STAGE_FAILED:
-      return contract::Stage::kFailed;
-    default:
-      return contract::ParseStage(status);
+  for (const auto& [ours, theirs] : kStages) {
+    if (theirs == stage) return ours;
   }
+  return contract::ParseStage(status);  // STAGE_UNSPECIFIED: an agent from before the enum
 }
 
 }  // namespace
 
 pb::Stage ToProto(contract::Stage stage) {
-  switch (stage) {
-    case contract::Stage::kQueued:
-      return pb::STAGE_QUEUED;
-    case contract::Stage::kCommitting:
-      return pb::STAGE_COMMITTING;
-    case contract::Stage::kCreatingNamespace:
-      return pb::STAGE_CREATING_NAMESPACE;
-    case contract::Stage::kCreatingPvc:
-      return pb::STAGE_CREATING_PVC;
-    case contract::Stage::kBuilding:
-      return pb::STAGE_BUILDING;
-    case contract::Stage::kDeploying:
-      return pb::STAGE_DEPLOYING;
-    case contract::Stage::kHealthCheck:
-      return pb::STAGE_HEALTH_CHECK;
-    case contract::Stage::kComplete:
-      return pb::STAGE_COMPLETE;
-    case contract::Stage::kFailed:
-      return pb::STAGE_FAILED;
+  for (const auto& [ours, theirs] : kStages) {
+    if (ours == stage) return theirs;
   }
   return pb::STAGE_UNSPECIFIED;
 }
