@@ -89,6 +89,13 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
       ->capture_default_str();
   app.add_option("--delay-ms", o.delay_ms, "Fault: delay every HTTP response by N ms")
       ->check(CLI::Range(0, 600000));
+  app.add_option("--delay-path", o.delay_paths,
+                 "With --delay-ms: delay only responses to paths that start with PREFIX "
+                 "(repeatable), e.g. /api/deploy or /oauth/token")
+      ->type_name("PREFIX")
+      ->check([](const std::string& v) {
+        return !v.empty() && v[0] == '/' ? std::string() : "a path prefix starts with /";
+      });
   app.add_option("--drop-deploy-response-first", o.drop_deploy_response_first,
                  "Fault: for the first N successful POST /api/deploy, create (or replay) the "
                  "deployment, then close the connection without a response")

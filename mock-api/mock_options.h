@@ -37,6 +37,8 @@ struct MockOptions {
   int fault_first = 0;
   int retry_after_s = 1;
   int delay_ms = 0;
+  // With delay_ms: only responses to paths that start with one of these are delayed; empty: all.
+  std::vector<std::string> delay_paths;
   int drop_deploy_response_first = 0;
   // An outage window after start: every /api, /oauth and /ws request is answered 503 with
   // Retry-After, and open WebSockets are dropped when it begins. -1: none.

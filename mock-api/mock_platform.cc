@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 
@@ -154,11 +155,17 @@ void MockPlatform::OnHttp(const ws::HttpRequest& req,
       LogRequest(method, path, std::to_string(status), start);
     }
   };
-  if (options_.delay_ms > 0) {
+  if (options_.delay_ms > 0 && Delayed(req.path)) {
     server_.RunAfter(std::chrono::milliseconds(options_.delay_ms), std::move(finish));
   } else {
     finish();
   }
+}
+
+bool MockPlatform::Delayed(const std::string& path) const {
+  if (options_.delay_paths.empty()) return true;
+  return std::any_of(options_.delay_paths.begin(), options_.delay_paths.end(),
+                     [&](const std::string& prefix) { return StartsWith(path, prefix); });
 }
 
 bool MockPlatform::InjectFault() {

@@ -42,6 +42,8 @@ class MockPlatform {
   Reply Deploy(const ws::HttpRequest& req);
   Reply StatusOf(const std::string& id);
   std::optional<ws::HttpResponse> ValidateUpgrade(const ws::HttpRequest& req);
+  // Whether --delay-ms applies to a request for path (--delay-path).
+  bool Delayed(const std::string& path) const;
   bool InjectFault();
   bool InOutage() const;
   ws::HttpResponse FaultResponse() const;

@@ -245,8 +245,9 @@ int KillAgentDuringDeployRequest(AgentFixture& f, const std::string& project) {
 
 TEST_CASE(
     "an agent killed during the deploy request: running deploy again gives the one deployment") {
-  // The mock makes the deployment when the request arrives and answers 1.2 s later.
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100", "--delay-ms", "1200"});
+  // The mock makes the deployment when the request arrives and answers it 1.2 s later.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100", "--delay-ms", "1200",
+                  "--delay-path", "/api/deploy"});
   f.LoginWithToken();
   std::string project = f.MakeProject("p");
   CHECK(KillAgentDuringDeployRequest(f, project) == 4);
@@ -268,7 +269,8 @@ TEST_CASE(
 }
 
 TEST_CASE("an agent killed during the deploy request records the deployment when it next starts") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100", "--delay-ms", "1200"});
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100", "--delay-ms", "1200",
+                  "--delay-path", "/api/deploy"});
   f.LoginWithToken();
   CHECK(KillAgentDuringDeployRequest(f, f.MakeProject("p")) == 4);
   CHECK(f.Ctl({"history", "--json"}).exit_code == 0);  // starts an agent, nothing else

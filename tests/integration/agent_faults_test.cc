@@ -50,9 +50,10 @@ TEST_CASE("the platform's stream dropped mid-deployment loses nothing, with seq 
 }
 
 TEST_CASE("a platform outage: the deployment is followed through it, nothing lost") {
-  // The outage is timed from the mock's start; it begins after the deploy (even an agent under
-  // ASan has deployed by 2.5 s) and before the deployment's 4.8 s are over.
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "600", "--outage", "2500:2500"});
+  // The outage is timed from the mock's start; it begins after the deploy (by 1.5 s, or 2.5 s
+  // for an agent under a sanitizer) and ends before the deployment's 2.45 s (4.2 s) are over.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", kSanitized ? "600" : "350",
+                  "--outage", kSanitized ? "2500:2500" : "1500:1200"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
   auto w = f.Ctl({"watch", d["deploymentId"], "--json"}, "", "", std::chrono::seconds(120));
@@ -356,7 +357,7 @@ TEST_CASE(
 }
 
 TEST_CASE("100 watchers come and go at random during a deployment: the rest see everything") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "400"});
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "250"});
   f.LoginWithToken();
   std::string id = f.Deploy(f.MakeProject("p"))["deploymentId"];
   bim::StdRandom random(20261125);
@@ -372,7 +373,7 @@ TEST_CASE("100 watchers come and go at random during a deployment: the rest see 
         stopped[victim] = true;
       }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    std::this_thread::sleep_for(std::chrono::milliseconds(15));
   }
   int complete = 0;
   for (size_t i = 0; i < watchers.size(); ++i) {
@@ -522,15 +523,14 @@ TEST_CASE(
 }
 
 TEST_CASE("SIGKILL during a token refresh: history intact, and the login state is explained") {
-  // Every HTTP answer takes 500 ms, so the refresh is in flight long enough to kill the agent:
-  // the kill follows the log line within a few 10 ms polls. The 3 s lifetime outlasts the
-  // deploy and watch below (each answer delayed too), so no refresh happens before the one
-  // killed.
-  AgentFixture f({"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl", "3",
-                  "--stage-delay-ms", "50", "--delay-ms", "500"});
+  // Answers of the token endpoint take 500 ms, so the refresh is in flight long enough to kill
+  // the agent: the kill follows the log line within a few 10 ms polls. The 2 s lifetime
+  // outlasts the deploy and watch below, so no refresh happens before the one killed.
+  AgentFixture f({"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl", "2",
+                  "--stage-delay-ms", "50", "--delay-ms", "500", "--delay-path", "/oauth/token"});
   REQUIRE(f.Ctl({"auth", "login"}).exit_code == 0);
-  // The token came before the login returned, so it has expired 3 s after that.
-  auto expired = std::chrono::steady_clock::now() + std::chrono::milliseconds(3100);
+  // The token came before the login returned, so it has expired 2 s after that.
+  auto expired = std::chrono::steady_clock::now() + std::chrono::milliseconds(2100);
   std::string id = f.Deploy(f.MakeProject("p"))["deploymentId"];
   REQUIRE(f.Ctl({"watch", id}).exit_code == 0);
   REQUIRE(f.AgentLog().find("refreshing the access token") == std::string::npos);

@@ -160,6 +160,17 @@ TEST_CASE("--delay-ms delays every response") {
   CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(400));
 }
 
+TEST_CASE("--delay-path limits --delay-ms to the paths it names") {
+  MockPlatform mock(Args({"--delay-ms", "400", "--delay-path", "/api/auth"}));
+  auto start = std::chrono::steady_clock::now();
+  CHECK(HttpRequest("GET", mock.http_url() + "/healthz").status == 200);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(300));
+  start = std::chrono::steady_clock::now();
+  CheckError(HttpRequest("GET", mock.http_url() + "/api/auth/verify"), 401, "unauthorized");
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(400));
+  CHECK(Run({MockBinary(), "--delay-path", "api"}).exit_code != 0);  // not a path
+}
+
 TEST_CASE("--drop-deploy-response-first N: the deployment is made but its response is lost") {
   MockPlatform mock(Args({"--drop-deploy-response-first", "1"}));
   auto headers = Bearer();
