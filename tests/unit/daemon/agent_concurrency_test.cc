@@ -280,10 +280,13 @@ TEST_CASE("lookups racing the end of a deployment never start a second watcher o
       }
       Watcher w(rig, d.id);
       w.Follow();
-      // Give a wrongly started second watcher time to store its replay.
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
       done = true;
       for (auto& t : lookups) t.join();
+      // A wrongly started second watcher follows the deployment until it has stored its replay.
+      for (int i = 0; i < 1000 && !rig.agent.WatchedDeployments().empty(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      REQUIRE(rig.agent.WatchedDeployments().empty());
       auto stored = rig.store.EventsAfter(d.id, 0, 1000);
       REQUIRE(stored.ok());
       std::vector<std::string> statuses;
