@@ -19,6 +19,7 @@
 
 #include "common/agent_record.h"
 #include "common/agent_wire.h"
+#include "common/malloc_tunables.h"
 #include "common/paths.h"
 #include "common/unix_socket.h"
 #include "common/version.h"
@@ -33,11 +34,6 @@ using wire::kErrorCodeKey;
 using wire::kVersionKey;
 constexpr int kMaxMessageBytes = 256 * 1024 * 1024;
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
 std::string Metadata(const std::multimap<grpc::string_ref, grpc::string_ref>& md, const char* key) {
   auto it = md.find(key);
   if (it == md.end()) return "";
@@ -45,8 +41,7 @@ std::string Metadata(const std::multimap<grpc::string_ref, grpc::string_ref>& md
 }
 
 // backend-imd next to this binary (a build tree or /usr/bin), else on PATH.
-std::string AgentBinary() {
-  std::string explicit_path = Env("BACKEND_IMD");
+std::string AgentBinary(const std::string& explicit_path) {
   if (!explicit_path.empty()) return explicit_path;
   char self[PATH_MAX];
   ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
@@ -74,7 +69,13 @@ bool ProcessAlive(int pid) {
 
 }  // namespace
 
-AgentClient::AgentClient() : socket_path_(DiscoverSocket()) { OpenChannel(); }
+AgentClient::AgentClient() : AgentClient(ReadClientSettings(ProcessEnvironment())) {}
+
+AgentClient::AgentClient(ClientSettings settings)
+    : settings_(std::move(settings)), socket_path_(DiscoverSocket()) {
+  for (const auto& w : settings_.warnings) PrintErr("warning: {}\n", w);
+  OpenChannel();
+}
 
 void AgentClient::OpenChannel() {
   grpc::ChannelArguments args;
@@ -93,9 +94,8 @@ void AgentClient::UseSocket(const std::string& path) {
 
 bool AgentClient::Listening(const std::string& path) { return AcceptsConnections(path); }
 
-std::string AgentClient::DiscoverSocket() {
-  std::string explicit_path = Env("BACKEND_IM_SOCKET");
-  if (!explicit_path.empty()) return explicit_path;
+std::string AgentClient::DiscoverSocket() const {
+  if (!settings_.socket.empty()) return settings_.socket;
   auto record = ReadAgentRecord(paths::StateDir());
   if (record && !record->socket_path.empty() && Listening(record->socket_path)) {
     return record->socket_path;
@@ -104,12 +104,17 @@ std::string AgentClient::DiscoverSocket() {
 }
 
 Status AgentClient::StartAgent() {
-  std::string binary = AgentBinary();
+  std::string binary = AgentBinary(settings_.agent_binary);
   std::string log_dir = paths::StateDir();
   if (auto s = paths::EnsurePrivateDir(log_dir); !s.ok()) return s;
   std::string log_path = log_dir + "/agent.log";
   auto notify = ReadinessListener::Open();
   if (!notify.ok()) return notify.error();
+
+  // The agent's allocator settings (common/malloc_tunables.h), made before fork: passed at its
+  // start, they spare it re-executing itself to apply them.
+  const char* had_tunables = std::getenv("GLIBC_TUNABLES");
+  std::string tunables = WithWipeTunables(had_tunables ? had_tunables : "");
 
   pid_t child = ::fork();
   if (child < 0)
@@ -127,6 +132,7 @@ Status AgentClient::StartAgent() {
     }
     for (int fd = 3; fd < 1024; ++fd) ::close(fd);
     ::setenv("BACKEND_IM_AUTOSTARTED", "1", 1);
+    ::setenv("GLIBC_TUNABLES", tunables.c_str(), 1);
     // The agent reports to us, not to a service manager this ctl may itself run under.
     ::setenv("NOTIFY_SOCKET", notify->address().c_str(), 1);
     for (const char* name : {"INVOCATION_ID", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS",
@@ -197,7 +203,7 @@ Status AgentClient::Connect() {
   // The agent may have moved (a systemd unit took over from an on-demand agent).
   UseSocket(DiscoverSocket());
   if (Listening(socket_path_)) return CheckAgent();
-  if (Env("BACKEND_IM_NO_AUTOSTART") == "1") {
+  if (!settings_.autostart) {
     return Error(ErrorCode::kUnavailable,
                  fmt::format("no agent is listening on {}; start it with `systemctl --user start "
                              "backend-imd` (or run `backend-imd`), or unset "
@@ -211,8 +217,8 @@ std::unique_ptr<grpc::ClientContext> AgentClient::NewContext(std::chrono::millis
   auto ctx = std::make_unique<grpc::ClientContext>();
   if (timeout.count() > 0) {
     // A cap, never a longer wait, and streams (no deadline) keep none.
-    if (long long cap = std::atoll(Env("BACKEND_IM_CALL_TIMEOUT_MS").c_str()); cap > 0) {
-      timeout = std::min(timeout, std::chrono::milliseconds(cap));
+    if (settings_.call_timeout_cap.count() > 0) {
+      timeout = std::min(timeout, settings_.call_timeout_cap);
     }
     ctx->set_deadline(std::chrono::system_clock::now() + timeout);
   }
@@ -244,7 +250,7 @@ void AgentClient::RestartIfOutdated() {
   if (!outdated_autostarted_) return;
   outdated_autostarted_ = false;
   if (!StopAgent(std::chrono::seconds(10)).ok()) return;
-  if (Env("BACKEND_IM_NO_AUTOSTART") != "1") (void)StartAgent();
+  if (settings_.autostart) (void)StartAgent();
 }
 
 Status AgentClient::StopAgent(std::chrono::milliseconds timeout) {
@@ -291,8 +297,8 @@ bool AgentClient::AgentGone(const grpc::ClientContext& ctx, const grpc::Status& 
          Metadata(ctx.GetServerTrailingMetadata(), kErrorCodeKey).empty();
 }
 
-bool AgentClient::Reconnect(std::chrono::milliseconds grace) {
-  auto deadline = std::chrono::steady_clock::now() + grace;
+bool AgentClient::Reconnect() {
+  auto deadline = std::chrono::steady_clock::now() + settings_.reattach_grace;
   for (;;) {
     std::string found = DiscoverSocket();
     if (Listening(found)) {

@@ -27,6 +27,7 @@
 
 #include "backend_im/v1/agent.grpc.pb.h"
 #include "common/result.h"
+#include "ctl/client_settings.h"
 
 namespace bim::ctl {
 
@@ -45,7 +46,9 @@ enum ExitCode : int {
 
 class AgentClient {
  public:
+  // Settings from the process environment (ReadClientSettings); their warnings go to stderr.
   AgentClient();
+  explicit AgentClient(ClientSettings settings);
 
   // Makes sure an agent listens (starting one if allowed) and that it is the user's.
   Status Connect();
@@ -71,14 +74,14 @@ class AgentClient {
 
   // True when a call failed because the agent went away (not because of the platform).
   static bool AgentGone(const grpc::ClientContext& ctx, const grpc::Status& status);
-  // Waits up to `grace` for an agent to listen again (never starting one), and points the
-  // channel at it; false when none came.
-  bool Reconnect(std::chrono::milliseconds grace);
+  // Waits up to the settings' reattach_grace for an agent to listen again (never starting one),
+  // and points the channel at it; false when none came.
+  bool Reconnect();
 
   // True when a socket accepts connections at path.
   static bool Listening(const std::string& path);
   // The socket to talk to, as the header comment says.
-  static std::string DiscoverSocket();
+  std::string DiscoverSocket() const;
 
  private:
   void OpenChannel();
@@ -86,6 +89,7 @@ class AgentClient {
   void UseSocket(const std::string& path);
   Status StartAgent();
 
+  ClientSettings settings_;
   std::string socket_path_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<backend_im::v1::Agent::Stub> stub_;

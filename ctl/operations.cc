@@ -22,9 +22,6 @@ using std::chrono::seconds;
 
 constexpr milliseconds kQuick = seconds(30);
 constexpr milliseconds kSlow = std::chrono::minutes(10);
-// How long a watch waits for another agent when its agent goes away mid-stream: systemd
-// restarts the unit's agent 2 s after a crash (RestartSec=), and a takeover is quicker.
-constexpr milliseconds kReattachGrace = seconds(5);
 
 OpError Fail(OpFailure kind, std::string message) { return OpError{kind, std::move(message)}; }
 OpError Cancelled() { return Fail(OpFailure::kCancelled, "cancelled"); }
@@ -459,7 +456,7 @@ OpResult<WatchOutcome> Operations::Watch(const std::string& id, int64_t after_se
     // over, or restarting it), follow on there from the last event seen.
     if (!st.ok() && !ended && AgentClient::AgentGone(*ctx, st)) {
       std::lock_guard lock(client_mu_);
-      if (client_.Reconnect(kReattachGrace)) {
+      if (client_.Reconnect()) {
         if (hooks.on_reattach) hooks.on_reattach();
         continue;
       }

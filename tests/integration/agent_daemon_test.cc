@@ -57,9 +57,10 @@ TEST_CASE("only one agent per user: a second one refuses and the first keeps its
 }
 
 TEST_CASE("SIGTERM with a watch open ends the stream cleanly and exits 0 within seconds") {
-  // The deployment takes 7 s: the signal comes right after its first stage, and it is still
-  // running when the next agent starts, after the ctl's 5 s wait for another agent.
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "1000"});
+  // The deployment takes 2.8 s: the signal comes right after its first stage, and it is still
+  // running when the next agent starts, after the ctl's wait for another agent (1 s here).
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "400"});
+  f.env()["BACKEND_IM_REATTACH_GRACE_MS"] = "1000";
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
   Process w = f.StartCtl({"watch", d["deploymentId"]});
@@ -70,6 +71,7 @@ TEST_CASE("SIGTERM with a watch open ends the stream cleanly and exits 0 within 
   auto code = w.Wait(std::chrono::seconds(20));  // after the ctl's grace for another agent
   REQUIRE(code.has_value());
   CHECK(*code == 4);
+  CHECK(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(1000));
   CHECK(w.Stderr().find("backend-im watch") != std::string::npos);
   while (Alive(pid) && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
