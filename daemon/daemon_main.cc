@@ -25,6 +25,7 @@
 #include "common/curl_http_client.h"
 #include "common/environment.h"
 #include "common/log.h"
+#include "common/malloc_tunables.h"
 #include "common/paths.h"
 #include "common/random.h"
 #include "common/stop_signal.h"
@@ -103,14 +104,14 @@ void WipeFreedMemory(char** argv) {
   (void)argv;
 #else
   constexpr const char* kMarker = "BACKEND_IMD_WIPES_FREED_MEMORY";
-  if (std::getenv(kMarker)) {
+  const char* had = std::getenv("GLIBC_TUNABLES");
+  // Whoever started the agent may have passed the settings already (the ctl does): glibc read
+  // them at start-up, and loading every library a second time is spared.
+  if (std::getenv(kMarker) || (had && WipesFreedMemory(had))) {
     ::unsetenv(kMarker);  // nothing the agent starts should inherit it
     return;
   }
-  std::string tunables = "glibc.malloc.tcache_count=0:glibc.malloc.perturb=165";
-  if (const char* had = std::getenv("GLIBC_TUNABLES"); had && *had) {
-    tunables = std::string(had) + ":" + tunables;
-  }
+  std::string tunables = WithWipeTunables(had ? had : "");
   ::setenv("GLIBC_TUNABLES", tunables.c_str(), 1);
   ::setenv(kMarker, "1", 1);
   ::execv("/proc/self/exe", argv);

@@ -14,8 +14,10 @@ struct DaemonOptions {
 };
 
 // Returns the process exit code.
-// Called first in main: unless it already did, re-executes the agent (same pid, arguments and
-// descriptors) with glibc's allocator told to wipe every block it frees (no per-thread cache,
+// Called first in main: unless it already did, or whoever started it passed the settings in
+// GLIBC_TUNABLES (common/malloc_tunables.h; the ctl and the systemd unit do), re-executes the
+// agent (same pid, arguments and descriptors) with glibc's allocator told to wipe every block it
+// frees (no per-thread cache,
 // freed bytes overwritten), so no copy of a token outlives its buffer: without it three copies
 // stayed in the agent's memory after `auth logout` (request buffers of gRPC and libcurl that we
 // cannot wipe ourselves). Not under sanitizers, which bring their own allocator.
