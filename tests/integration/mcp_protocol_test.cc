@@ -253,23 +253,26 @@ TEST_CASE("2025-03-26 sessions may send batches, and each request in one is answ
 }
 
 TEST_CASE("a request that reuses the id of a call in flight is -32600, and the call goes on") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "250"});
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "150"});
   f.LoginWithToken();
   McpSession s(f.Options());
   s.Initialize();
-  for (const json& id : {json("wait-1"), json(4242)}) {
-    CAPTURE(id);
-    // A deployment of 1.75 s, so the call is still waiting while the reuses arrive (they are
-    // answered in milliseconds; each answer saying "in flight" shows that it still was).
-    auto d = f.Deploy(f.MakeProject(id.is_string() ? "p-string-id" : "p-integer-id"));
+  // One wait under a string id and one under an integer id, both for a deployment of 1.05 s,
+  // so both are still waiting while the reuses arrive (they are answered in milliseconds; each
+  // answer saying "in flight" shows that it still was).
+  const std::vector<json> ids = {json("wait-1"), json(4242)};
+  auto d = f.Deploy(f.MakeProject("p"));
+  for (const json& id : ids) {
     s.Send({{"jsonrpc", "2.0"},
             {"id", id},
             {"method", "tools/call"},
             {"params",
              {{"name", "wait_for_deployment"},
               {"arguments", {{"deploymentId", d["deploymentId"]}, {"timeoutSeconds", 60}}}}}});
-    // Every kind of request under that id while the call runs: each is refused on its own.
-    const std::vector<json> reuses = {
+  }
+  // Every kind of request under that id while the call runs: each is refused on its own.
+  auto reuses_of = [&](const json& id) -> std::vector<json> {
+    return {
         {{"jsonrpc", "2.0"}, {"id", id}, {"method", "ping"}},
         {{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/list"}},
         {{"jsonrpc", "2.0"},
@@ -283,7 +286,10 @@ TEST_CASE("a request that reuses the id of a call in flight is -32600, and the c
          {"method", "initialize"},
          {"params", {{"protocolVersion", "2025-06-18"}}}},
     };
-    for (const auto& r : reuses) {
+  };
+  for (const json& id : ids) {
+    CAPTURE(id);
+    for (const auto& r : reuses_of(id)) {
       CAPTURE(r.dump());
       s.Send(r);
       auto answer = s.Next(seconds(10));
@@ -292,7 +298,10 @@ TEST_CASE("a request that reuses the id of a call in flight is -32600, and the c
       CHECK(ErrorCodeOf(*answer) == -32600);
       CHECK(Contains((*answer)["error"].value("message", ""), "in flight"));
     }
-    // The call itself is answered once, with its result.
+  }
+  for (const json& id : ids) {
+    CAPTURE(id);
+    // The call itself is answered once, with its result (the two answers come in any order).
     auto w = s.Response(id, seconds(60));
     REQUIRE(w.has_value());
     REQUIRE_MESSAGE(w->contains("result"), w->dump());
@@ -306,7 +315,7 @@ TEST_CASE("a request that reuses the id of a call in flight is -32600, and the c
     for (const auto& m : s.lines()) {
       if (m.is_object() && m.contains("id") && m["id"] == id) ++answers;
     }
-    CHECK(answers == static_cast<int>(reuses.size()) + 2);
+    CHECK(answers == static_cast<int>(reuses_of(id).size()) + 2);
   }
   CHECK(s.stray().empty());
 }
@@ -319,8 +328,12 @@ TEST_CASE("end of input ends the server with exit 0, even with a call in flight"
   s.Initialize();
   s.SendRequest("tools/call",
                 {{"name", "wait_for_deployment"},
-                 {"arguments", {{"deploymentId", d["deploymentId"]}, {"timeoutSeconds", 600}}}});
-  std::this_thread::sleep_for(milliseconds(500));
+                 {"arguments", {{"deploymentId", d["deploymentId"]}, {"timeoutSeconds", 600}}},
+                 {"_meta", {{"progressToken", "eof"}}}});
+  // Its first progress shows the wait under way.
+  auto progress = s.Next(seconds(10));
+  REQUIRE(progress.has_value());
+  REQUIRE(progress->value("method", "") == "notifications/progress");
   auto started = std::chrono::steady_clock::now();
   s.CloseInput();
   auto code = s.Wait(seconds(10));
@@ -532,17 +545,18 @@ TEST_CASE(
 }
 
 TEST_CASE("2025-11-25 tasks/result blocks until the task ends, and an error result fails it") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "200"});
+  // A deployment of 1.05 s, from a deploy made once the session is up.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "150"});
   f.LoginWithToken();
-  auto d = f.Deploy(f.MakeProject("p"));
   McpSession s(f.Options());
   s.Initialize("2025-11-25");
+  auto d = f.Deploy(f.MakeProject("p"));
   json created = s.Call(
       "tools/call", {{"name", "wait_for_deployment"},
                      {"arguments", {{"deploymentId", d["deploymentId"]}, {"timeoutSeconds", 60}}},
                      {"task", json::object()}});
   std::string id = created["result"]["task"]["taskId"];
-  // Asked at once: the answer comes when the deployment is complete, a second or more later.
+  // Asked at once: the answer comes when the deployment is complete, most of a second later.
   auto start = std::chrono::steady_clock::now();
   json r = s.Call("tasks/result", {{"taskId", id}});
   CHECK(std::chrono::steady_clock::now() - start > milliseconds(500));
@@ -593,25 +607,20 @@ TEST_CASE("2025-11-25 tasks/cancel stops the task's wait, never the deployment")
   CHECK(c["result"]["taskId"] == id);
   CHECK(c["result"]["status"] == "cancelled");
   CHECK(c["result"]["ttl"] == 30000);
-  // Its answer may have come while the cancel was awaited.
-  std::optional<json> r;
-  for (const auto& m : s.others()) {
-    if (m.value("id", json()) == waiting) r = m;
-  }
-  if (!r) r = s.Response(waiting, seconds(10));
+  // Its answer may have come while the cancel was awaited (Response finds it then).
+  auto r = s.Response(waiting, seconds(10));
   REQUIRE(r.has_value());
   CHECK((*r)["result"]["isError"] == true);
   CHECK((*r)["result"]["_meta"][kRelatedTask]["taskId"] == id);
   CHECK(Contains(ResultText((*r)["result"]), "cancelled"));
-  // It stays cancelled, and the deployment goes on to complete.
-  std::this_thread::sleep_for(milliseconds(500));
-  CHECK(s.Call("tasks/get", {{"taskId", id}})["result"]["status"] == "cancelled");
-  CHECK(ErrorCodeOf(s.Call("tasks/cancel", {{"taskId", id}})) == -32602);
+  // The deployment goes on to complete, and the task stays cancelled after that end.
   json h = json::parse(f.Ctl({"history", "--json"}).out);
   REQUIRE(h.size() == 1);
   json w = s.CallTool("wait_for_deployment",
                       {{"deploymentId", h[0]["deploymentId"]}, {"timeoutSeconds", 60}});
   CHECK(w["structuredContent"]["status"] == "complete");
+  CHECK(s.Call("tasks/get", {{"taskId", id}})["result"]["status"] == "cancelled");
+  CHECK(ErrorCodeOf(s.Call("tasks/cancel", {{"taskId", id}})) == -32602);
 }
 
 // ---- 2026-07-28: no handshake, server/discover, the tasks extension ---------------------------

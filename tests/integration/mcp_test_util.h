@@ -137,8 +137,16 @@ class McpSession {
     return m;
   }
 
-  // Waits for the response to id; every other message meanwhile goes to others().
+  // The response to id: taken from others() if an earlier wait skipped over it, else waited
+  // for; every other message meanwhile goes to others().
   std::optional<json> Response(const json& id, milliseconds timeout = seconds(30)) {
+    for (auto it = others_.begin(); it != others_.end(); ++it) {
+      if (it->contains("id") && (*it)["id"] == id && !it->contains("method")) {
+        json m = *it;
+        others_.erase(it);
+        return m;
+      }
+    }
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
       auto left =

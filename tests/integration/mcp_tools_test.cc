@@ -113,12 +113,12 @@ TEST_CASE(
 }
 
 TEST_CASE("wait_for_deployment returns timedOut when the deployment is slower, and it goes on") {
-  // 2.45 s of deployment against a wait of 1 s.
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "350"});
+  // 1.75 s of deployment against a wait of 1 s that starts milliseconds after the deploy.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "250"});
   f.LoginWithToken();
-  auto d = f.Deploy(f.MakeProject("p"));
   McpSession s(f.Options());
   s.Initialize();
+  auto d = f.Deploy(f.MakeProject("p"));
   auto started = std::chrono::steady_clock::now();
   json w = Structured(s.CallTool("wait_for_deployment",
                                  {{"deploymentId", d["deploymentId"]}, {"timeoutSeconds", 1}}));
@@ -132,8 +132,8 @@ TEST_CASE("wait_for_deployment returns timedOut when the deployment is slower, a
 }
 
 TEST_CASE("notifications/cancelled stops a wait: no response for it, and the server goes on") {
-  // The cancel follows the first progress at once; 200 ms stages leave the wait six more.
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "200"});
+  // The cancel follows the first progress at once; 100 ms stages leave the wait six more.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
   std::string id = d["deploymentId"];
@@ -311,9 +311,9 @@ TEST_CASE("structuredContent leaves out what is unknown, never null, and fits th
   // named no projectId for (the seed-only mock's generate).
   for (bool seed_only : {false, true}) {
     CAPTURE(seed_only);
-    // The failed deployment below is still running 800 ms after its deploy, when its status is
+    // The failed deployment below is still running 400 ms after its deploy, when its status is
     // asked at once.
-    std::vector<std::string> mock_args = {"--token", "dev-token", "--stage-delay-ms", "200"};
+    std::vector<std::string> mock_args = {"--token", "dev-token", "--stage-delay-ms", "100"};
     if (seed_only) mock_args.push_back("--seed-only");
     AgentFixture f(mock_args);
     McpSession s(f.Options());
@@ -446,6 +446,8 @@ TEST_CASE("device login in two steps: pending, approved by the user, then logged
 }
 
 TEST_CASE("device login that the user denies, and one that expires") {
+  // The two logins run side by side: the agent sees the denial at its first poll (1 s), the
+  // other code expire at its end (2 s).
   AgentFixture f({"--device-interval", "1", "--device-code-ttl", "2"});
   McpSession s(f.Options());
   s.Initialize();
@@ -454,25 +456,36 @@ TEST_CASE("device login that the user denies, and one that expires") {
                           "user_code=" + denied_start["userCode"].get<std::string>(),
                           {"Content-Type: application/x-www-form-urlencoded"});
   REQUIRE(deny.status == 200);
-  json denied = Structured(
-      s.CallTool("auth_login_check", {{"loginId", denied_start["loginId"]}, {"waitSeconds", 15}}));
+  json expiring = Structured(s.CallTool("auth_login_start"));
+  auto check = [&](const json& start) {
+    return s.SendRequest("tools/call",
+                         {{"name", "auth_login_check"},
+                          {"arguments", {{"loginId", start["loginId"]}, {"waitSeconds", 15}}}});
+  };
+  int64_t denied_call = check(denied_start);
+  int64_t expired_call = check(expiring);
+  auto answer = [&](int64_t call) {
+    auto r = s.Response(call, seconds(30));
+    REQUIRE_MESSAGE(r.has_value(), "no answer to auth_login_check; stderr:\n" << s.Stderr());
+    REQUIRE_MESSAGE(r->contains("result"), r->dump());
+    return Structured((*r)["result"]);
+  };
+  json denied = answer(denied_call);
   CHECK(denied["state"] == "denied");
   CHECK(denied["loggedIn"] == false);
 
-  json expiring = Structured(s.CallTool("auth_login_start"));
-  json expired = Structured(
-      s.CallTool("auth_login_check", {{"loginId", expiring["loginId"]}, {"waitSeconds", 15}}));
+  json expired = answer(expired_call);
   CHECK(expired["state"] == "expired");
   CHECK(Contains(expired["nextStep"], "auth_login_start"));
 }
 
 TEST_CASE("tool calls run side by side: a status answers while a wait is in flight") {
-  // The status is asked milliseconds after the wait; the deployment takes 1 s.
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "150"});
+  // The status is asked milliseconds after the wait; the deployment takes 700 ms.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100"});
   f.LoginWithToken();
-  auto d = f.Deploy(f.MakeProject("p"));
   McpSession s(f.Options());
   s.Initialize();
+  auto d = f.Deploy(f.MakeProject("p"));
   int64_t wait_id = s.SendRequest(
       "tools/call",
       {{"name", "wait_for_deployment"}, {"arguments", {{"deploymentId", d["deploymentId"]}}}});
