@@ -10,8 +10,10 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/integration/agent_fixture.h"
 #include "tests/support/doctest_main.h"
@@ -162,18 +164,32 @@ TEST_CASE("the MCP Inspector at 2026-07-28 deploys as a task to the URL") {
 }
 
 // Login from inside the assistant: the person is sent to the device-login page through the
-// client (URL-mode elicitation), at each client's newest revision.
+// client (URL-mode elicitation), at each client's newest revision. The two clients run side by
+// side, each with its own agent and platform, as each waits a second for its agent's first poll.
 TEST_CASE("a logged-out generate sends the person to the login page through each official client") {
-  for (const char* era : {"2025-11-25", "2026-07-28"}) {
-    CAPTURE(era);
-    AgentFixture f({"--device-interval", "1"});
-    std::string work = f.home() / "work";
+  const std::vector<std::string> eras = {"2025-11-25", "2026-07-28"};
+  std::vector<std::unique_ptr<AgentFixture>> fixtures;
+  std::vector<Process> clients;
+  clients.reserve(eras.size());
+  for (const auto& era : eras) {
+    fixtures.push_back(
+        std::make_unique<AgentFixture>(std::vector<std::string>{"--device-interval", "1"}));
+    std::string work = fixtures.back()->home() / "work";
     ::mkdir(work.c_str(), 0755);
-    auto r = Run({"node", kPackageDir + "/login_client.mjs", era, CtlBinary(), work}, f.Options(),
-                 std::chrono::seconds(90));
-    INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err << "\nagent log:\n" << f.AgentLog());
-    REQUIRE(r.exit_code == 0);
-    CHECK(r.out.find(std::string("login ok ") + era) != std::string::npos);
+    clients.emplace_back(
+        std::vector<std::string>{"node", kPackageDir + "/login_client.mjs", era, CtlBinary(), work},
+        fixtures.back()->Options());
+  }
+  for (size_t i = 0; i < eras.size(); ++i) {
+    CAPTURE(eras[i]);
+    AgentFixture& f = *fixtures[i];
+    auto code = clients[i].Wait(std::chrono::seconds(90));
+    INFO("stdout:\n"
+         << clients[i].Stdout() << "\nstderr:\n"
+         << clients[i].Stderr() << "\nagent log:\n"
+         << f.AgentLog());
+    REQUIRE(code == 0);
+    CHECK(clients[i].Stdout().find("login ok " + eras[i]) != std::string::npos);
     auto status = nlohmann::json::parse(f.Ctl({"auth", "status", "--json"}).out);
     CHECK(status["loggedIn"] == true);
   }

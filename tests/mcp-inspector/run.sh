@@ -33,9 +33,19 @@ mkdir -m 700 "$home/run"
 env_args=(-e "HOME=$home" -e "XDG_RUNTIME_DIR=$home/run" -e "XDG_STATE_HOME=$home/state"
   -e "XDG_CONFIG_HOME=$home/config" -e "BACKEND_IM_NO_AUTOSTART=1")
 
-check() {  # era, json file: eight tools, deploy's taskSupport only where the era has it
-  "$node" -e '
-    const [era, file] = process.argv.slice(1);
+# Both eras at once (each is a node start-up and a server's); each writes its own file.
+"$node" "$launcher" --cli --method tools/list --format json --strict "${env_args[@]}" \
+  -- "$bin" mcp >"$home/legacy.json" &
+legacy=$!
+"$node" "$launcher" --cli --method tools/list --format json --protocol-era modern \
+  "${env_args[@]}" -- "$bin" mcp >"$home/modern.json" &
+modern=$!
+wait "$legacy" || { echo "FAILED: the inspector's legacy tools/list (exit $?)" >&2; exit 1; }
+wait "$modern" || { echo "FAILED: the inspector's modern tools/list (exit $?)" >&2; exit 1; }
+
+# Each era's file: eight tools, deploy's taskSupport only where the era has it.
+"$node" -e '
+  for (const [era, file] of [["legacy", process.argv[1]], ["modern", process.argv[2]]]) {
     const out = JSON.parse(require("fs").readFileSync(file, "utf8"));
     const tools = out.result.tools;
     const names = tools.map((t) => t.name).sort().join(",");
@@ -46,13 +56,6 @@ check() {  # era, json file: eight tools, deploy's taskSupport only where the er
     if (era === "legacy" && exec?.taskSupport !== "optional") throw new Error("no taskSupport");
     if (era === "modern" && exec !== undefined) throw new Error("execution under 2026-07-28");
     console.log(`${era}: ${tools.length} tools`);
-  ' "$1" "$2"
-}
-
-"$node" "$launcher" --cli --method tools/list --format json --strict "${env_args[@]}" \
-  -- "$bin" mcp >"$home/legacy.json"
-check legacy "$home/legacy.json"
-"$node" "$launcher" --cli --method tools/list --format json --protocol-era modern \
-  "${env_args[@]}" -- "$bin" mcp >"$home/modern.json"
-check modern "$home/modern.json"
+  }
+' "$home/legacy.json" "$home/modern.json"
 echo "inspector ok"
