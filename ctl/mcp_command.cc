@@ -4,11 +4,15 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,6 +46,29 @@ constexpr const char* kInstructions =
 const std::vector<const char*> kCopiedSettings = {"BACKEND_IM_API_URL", "BACKEND_IM_CA_FILE",
                                                   "BACKEND_IM_SOCKET",  "BACKEND_IM_NO_AUTOSTART",
                                                   "XDG_STATE_HOME",     "XDG_CONFIG_HOME"};
+
+// BACKEND_IM_MCP_EXIT_GRACE_MS: how long calls in flight may still finish after the input ends.
+// The default suits an assistant that closes the pipe to stop the server; a script piped into
+// `backend-im mcp` that ends with a wait_for_deployment wants up to that wait's 900 s. Nullopt
+// (after saying why on stderr) when the value is not a whole number from 0 to 900000.
+constexpr const char* kExitGraceVariable = "BACKEND_IM_MCP_EXIT_GRACE_MS";
+constexpr long long kMaxExitGraceMs = 900000;
+
+std::optional<std::chrono::milliseconds> ExitGrace() {
+  const char* v = std::getenv(kExitGraceVariable);
+  if (!v || !*v) return std::chrono::milliseconds(McpServer::kShutdownGrace);
+  char* end = nullptr;
+  errno = 0;
+  long long ms = std::strtoll(v, &end, 10);
+  if (errno != 0 || *end != '\0' || !std::isdigit(static_cast<unsigned char>(*v)) || ms < 0 ||
+      ms > kMaxExitGraceMs) {
+    std::fprintf(stderr,
+                 "backend-im mcp: %s=%s is not a whole number of milliseconds from 0 to %lld\n",
+                 kExitGraceVariable, v, kMaxExitGraceMs);
+    return std::nullopt;
+  }
+  return std::chrono::milliseconds(ms);
+}
 
 std::string SelfPath() {
   char self[PATH_MAX];
@@ -106,6 +133,8 @@ int PrintConfig(const std::string& client) {
 }
 
 int RunServer() {
+  auto grace = ExitGrace();
+  if (!grace) return kExitUsage;
   // A client that goes away must end the server through EOF or a failed write, not SIGPIPE.
   ::signal(SIGPIPE, SIG_IGN);
   // stdout is the protocol's alone: the server keeps a copy of it and fd 1 goes to stderr, so
@@ -124,7 +153,8 @@ int RunServer() {
   AgentClient client;
   McpTools tools(client, dir);
   auto server = std::make_shared<McpServer>(
-      tools, STDIN_FILENO, out, McpServerInfo{"backend-im", "Backend.im", kVersion, kInstructions});
+      tools, STDIN_FILENO, out, McpServerInfo{"backend-im", "Backend.im", kVersion, kInstructions},
+      *grace);
   // Ctrl-C or SIGTERM (the spec's way to end a stdio server) stops it cleanly.
   std::weak_ptr<McpServer> weak = server;
   interrupt::SetHandler([weak] {

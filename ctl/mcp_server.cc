@@ -155,8 +155,13 @@ std::string_view Trim(std::string_view s) {
 
 }  // namespace
 
-McpServer::McpServer(McpToolProvider& tools, int in_fd, int out_fd, McpServerInfo info)
-    : tools_(tools), in_fd_(in_fd), out_fd_(out_fd), info_(std::move(info)) {
+McpServer::McpServer(McpToolProvider& tools, int in_fd, int out_fd, McpServerInfo info,
+                     std::chrono::milliseconds shutdown_grace)
+    : tools_(tools),
+      in_fd_(in_fd),
+      out_fd_(out_fd),
+      info_(std::move(info)),
+      shutdown_grace_(shutdown_grace) {
   if (::pipe2(wake_fds_, O_CLOEXEC | O_NONBLOCK) != 0) {
     wake_fds_[0] = wake_fds_[1] = -1;
   }
@@ -244,7 +249,7 @@ int McpServer::Run() {
   // spec's stdio shutdown expects. Stop() cancels at once.
   std::unique_lock lock(mu_);
   if (input_ended && !output_closed_) {
-    workers_cv_.wait_for(lock, kShutdownGrace, [this] { return workers_ == 0; });
+    workers_cv_.wait_for(lock, shutdown_grace_, [this] { return workers_ == 0; });
   }
   for (auto& [key, token] : in_flight_) token->Cancel();
   for (auto& [id, task] : tasks_) {

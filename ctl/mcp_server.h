@@ -19,8 +19,9 @@
 // while a tool waits; a task runs on a worker too, and so does a tasks/result, which blocks
 // until its task ends. Every message goes out whole on one line under out_mu_, so replies and
 // progress notifications from several threads never interleave. Run() returns once the input
-// ends (or Stop() is called): calls still in flight get kShutdownGrace to finish after an end
-// of input (none after Stop()), then they and every running task are cancelled and waited for.
+// ends (or Stop() is called): calls still in flight get a grace (kShutdownGrace unless the
+// constructor is given another; BACKEND_IM_MCP_EXIT_GRACE_MS) to finish after an end of input
+// (none after Stop()), then they and every running task are cancelled and waited for.
 //
 // A task's cancel (tasks/cancel) cancels the tool's McpCancelToken, as notifications/cancelled
 // does for a plain call: the waiting stops, the deployment itself goes on. A task is kept
@@ -101,8 +102,10 @@ class McpServer {
   static constexpr size_t kMaxInputRounds = 64;                // kept requestStates
   static constexpr int64_t kInputRoundTtlMs = 15 * 60 * 1000;  // how long one stays valid
 
-  // The fds are borrowed, not closed. tools must outlive the server.
-  McpServer(McpToolProvider& tools, int in_fd, int out_fd, McpServerInfo info);
+  // The fds are borrowed, not closed. tools must outlive the server. shutdown_grace is how long
+  // calls in flight may still finish once the input has ended.
+  McpServer(McpToolProvider& tools, int in_fd, int out_fd, McpServerInfo info,
+            std::chrono::milliseconds shutdown_grace = kShutdownGrace);
   ~McpServer();
   McpServer(const McpServer&) = delete;
   McpServer& operator=(const McpServer&) = delete;
@@ -233,6 +236,7 @@ class McpServer {
   const int in_fd_;
   const int out_fd_;
   const McpServerInfo info_;
+  const std::chrono::milliseconds shutdown_grace_;
   int wake_fds_[2] = {-1, -1};  // Stop() writes to [1]; Run() polls [0]
   std::atomic<bool> output_closed_{false};
 

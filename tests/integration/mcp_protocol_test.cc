@@ -324,7 +324,11 @@ TEST_CASE("end of input ends the server with exit 0, even with a call in flight"
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "2000"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
-  McpSession s(f.Options());
+  // The grace for calls in flight, shorter than the default 2 s so that the test shows it used.
+  const milliseconds grace(300);
+  ProcessOptions o = f.Options();
+  o.env["BACKEND_IM_MCP_EXIT_GRACE_MS"] = std::to_string(grace.count());
+  McpSession s(o);
   s.Initialize();
   s.SendRequest("tools/call",
                 {{"name", "wait_for_deployment"},
@@ -339,7 +343,30 @@ TEST_CASE("end of input ends the server with exit 0, even with a call in flight"
   auto code = s.Wait(seconds(10));
   REQUIRE(code.has_value());
   CHECK(*code == 0);
-  CHECK(std::chrono::steady_clock::now() - started < seconds(5));
+  auto took = std::chrono::steady_clock::now() - started;
+  CHECK(took >= grace);
+  CHECK(took < seconds(2));
+}
+
+TEST_CASE("an exit grace that is not a whole number of milliseconds up to 900000 is refused") {
+  AgentFixture f({}, /*start_mock=*/false);
+  for (const char* bad : {"abc", "-1", "900001", "2s", " 5", "99999999999999999999"}) {
+    CAPTURE(bad);
+    ProcessOptions o = f.Options();
+    o.env["BACKEND_IM_MCP_EXIT_GRACE_MS"] = bad;
+    auto r = Run({CtlBinary(), "mcp"}, o, seconds(10));
+    CHECK(r.exit_code == 2);
+    CHECK(Contains(r.err, "BACKEND_IM_MCP_EXIT_GRACE_MS"));
+    CHECK(r.out.empty());
+  }
+  for (const char* good : {"0", "900000"}) {
+    CAPTURE(good);
+    ProcessOptions o = f.Options();
+    o.env["BACKEND_IM_MCP_EXIT_GRACE_MS"] = good;
+    o.env["BACKEND_IM_NO_AUTOSTART"] = "1";
+    auto r = Run({CtlBinary(), "mcp"}, o, seconds(10));
+    CHECK(r.exit_code == 0);
+  }
 }
 
 TEST_CASE("a script piped into mcp gets every answer before the server exits") {
