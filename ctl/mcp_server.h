@@ -94,7 +94,9 @@ class McpServer {
   static constexpr const char* kModernVersion = "2026-07-28";  // no initialize; per-request _meta
   static constexpr int64_t kDefaultTaskTtlMs = 60 * 60 * 1000;
   static constexpr int64_t kMaxTaskTtlMs = 24 * 60 * 60 * 1000;
-  static constexpr int64_t kTaskPollIntervalMs = 2000;
+  // What tasks suggest to their pollers: a poll is one line over a local pipe, and a deployment's
+  // stages come a few seconds apart, so a second shows each stage soon after it came.
+  static constexpr int64_t kTaskPollIntervalMs = 1000;
   static constexpr size_t kMaxLineBytes = 16 * 1024 * 1024;
   static constexpr size_t kMaxDepth = 64;  // nesting of a message's JSON
   static constexpr size_t kMaxCallsInFlight = 32;
