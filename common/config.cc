@@ -50,10 +50,12 @@ Result<Config> ParseConfig(std::string_view text) {
       c.ca_file = std::string(value);
     } else if (key == "log_level") {
       c.log_level = std::string(value);
+    } else if (key == "notify") {
+      c.notify = std::string(value);
     } else {
       return Error(ErrorCode::kInvalidArgument,
                    fmt::format("config line {}: unknown key \"{}\" (known: api_url, ca_file, "
-                               "log_level)",
+                               "log_level, notify)",
                                line_no, key.substr(0, 64)));
     }
   }

@@ -6,6 +6,7 @@
 //   api_url   = https://api.backend.im
 //   ca_file   = /etc/ssl/my-ca.pem
 //   log_level = info
+//   notify    = 0
 
 #include <map>
 #include <optional>
@@ -20,6 +21,7 @@ struct Config {
   std::optional<std::string> api_url;
   std::optional<std::string> ca_file;
   std::optional<std::string> log_level;
+  std::optional<std::string> notify;
 };
 
 Result<Config> ParseConfig(std::string_view text);

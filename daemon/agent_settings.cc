@@ -3,9 +3,34 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <cstring>
+#include <optional>
 
 namespace bim::daemon {
+namespace {
+
+std::optional<bool> ParseSwitch(const std::string& v) {
+  if (v == "1" || v == "on" || v == "true" || v == "yes") return true;
+  if (v == "0" || v == "off" || v == "false" || v == "no") return false;
+  return std::nullopt;
+}
+
+// A path as a D-Bus address value: bytes outside [-0-9A-Za-z_/.\\*] %-escaped.
+std::string BusPathAddress(const std::string& path) {
+  std::string out = "unix:path=";
+  for (unsigned char c : path) {
+    if (std::isalnum(c) || (c != 0 && std::strchr("-_/.\\*", c))) {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02x}", c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 Result<AgentSettings> ResolveAgentSettings(const DaemonOptions& flags, const Environment& env,
                                            const Config& config, const std::string& config_path,
@@ -46,6 +71,25 @@ Result<AgentSettings> ResolveAgentSettings(const DaemonOptions& flags, const Env
   s.autostarted = env.Get("BACKEND_IM_AUTOSTARTED") == "1";
   // A ctl clears INVOCATION_ID for the agents it starts, and marks those.
   s.systemd_managed = !s.autostarted && !env.Get("INVOCATION_ID").empty();
+
+  std::string notify = env.Get("BACKEND_IM_NOTIFY");
+  std::string notify_source = "BACKEND_IM_NOTIFY";
+  if (notify.empty() && config.notify) {
+    notify = *config.notify;
+    notify_source = "notify in " + config_path;
+  }
+  if (!notify.empty()) {
+    auto on = ParseSwitch(notify);
+    if (!on) {
+      return Error(ErrorCode::kInvalidArgument, fmt::format("{} is \"{}\": say 1 or 0 (on, off)",
+                                                            notify_source, notify.substr(0, 64)));
+    }
+    s.notify = *on;
+  }
+  s.session_bus = env.Get("DBUS_SESSION_BUS_ADDRESS");
+  if (std::string runtime = env.Get("XDG_RUNTIME_DIR"); s.session_bus.empty() && !runtime.empty()) {
+    s.session_bus = BusPathAddress(runtime + "/bus");
+  }
   return s;
 }
 

@@ -9,10 +9,12 @@
 //   ca_file                    BACKEND_IM_CA_FILE           ca_file    (the system's CAs)
 //   token                      BACKEND_IM_TOKEN                        (none: log in)
 //   keepalive                  BACKEND_IM_WS_KEEPALIVE_MS              20 s (100 ms .. 10 min)
+//   notify                     BACKEND_IM_NOTIFY            notify     on (desktop notices)
 //   version                    BACKEND_IM_VERSION_OVERRIDE             the build's (tests only)
 //
 // Who started the agent comes from the environment too: BACKEND_IM_AUTOSTARTED=1 (a ctl) or
-// INVOCATION_ID (systemd, which sets it for the services it runs).
+// INVOCATION_ID (systemd, which sets it for the services it runs). The session bus for desktop
+// notices is DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus (where sd_bus_open_user looks).
 
 #include <chrono>
 #include <string>
@@ -37,9 +39,12 @@ struct AgentSettings {
   std::string version;
   bool autostarted = false;      // started by a ctl
   bool systemd_managed = false;  // started by systemd, and not by a ctl
+  bool notify = true;            // desktop notices of deployments that end
+  std::string session_bus;       // a D-Bus address; "": none
 };
 
-// A bad value (an unknown log level) is a kInvalidArgument error that names it.
+// A bad value (an unknown log level, a notify that is not on or off) is a kInvalidArgument error
+// that names it.
 Result<AgentSettings> ResolveAgentSettings(const DaemonOptions& flags, const Environment& env,
                                            const Config& config, const std::string& config_path,
                                            const std::string& build_version);
