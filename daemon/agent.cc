@@ -74,7 +74,8 @@ void Agent::EnsureWatching(const DeploymentRecord& record) {
                  [this] {
                    --active_;
                    ReportStatus();
-                 }};
+                 },
+                 [this](const EventRecord& end) { Ended(end); }};
   auto w = std::make_unique<DeploymentWatcher>(wd, **current);
   ++active_;  // before Start, so the watcher's own decrement can never come first
   w->Start();
@@ -224,16 +225,76 @@ void Agent::RecordEnded(const std::string& id, contract::Stage answered, Deadlin
               s.ok() ? std::string(contract::StageName(s->status)) : s.error().message);
     return;
   }
-  std::lock_guard lock(mu_);
-  // A platform that gave this id before may have had its end stored already.
-  if (auto current = deps_.store.Get(id); current.ok() && *current && (*current)->terminal) return;
-  if (auto ev = deps_.store.Append(id, *end); !ev.ok()) {
+  Result<Appended> ev = Appended{};
+  {
+    std::lock_guard lock(mu_);
+    // A platform that gave this id before may have had its end stored already.
+    if (auto current = deps_.store.Get(id); current.ok() && *current && (*current)->terminal) {
+      return;
+    }
+    ev = deps_.store.Append(id, *end);
+  }
+  if (!ev.ok()) {
     // Not terminal in the store, so the watcher follows it and stores the end itself.
     log::Error("deployment {}: cannot store the {} event: {}", id,
                contract::StageName(end->event.status), ev.error().message);
     return;
   }
   log::Info("deployment {}: {} already when deployed", id, contract::StageName(end->event.status));
+  if (ev->skipped == Appended::Skipped::kNo && ev->event && ev->event->terminal) Ended(*ev->event);
+}
+
+// Who started a deployment, without a column of its own: only Create (the Deploy path, and a
+// create sent again after a restart from pending_deploys, which keeps the folder) records a
+// deployment with the folder it was deployed from, which every ctl and MCP deploy names; one
+// looked up by id (Find) has none. The record outlives the agent, so an agent that resumes
+// following a deployment an earlier one created still knows it.
+//
+// One notice per deployment: the store takes in one end, and only the agent that stored it gets
+// here. An agent that stored the end and stopped before its notice left the notifier loses that
+// notice; the next agent never sends it, since the end is stored already. A missed notice is
+// better than a second one for a deployment the person already heard about.
+void Agent::Ended(const EventRecord& end) {
+  if (!deps_.notifier) return;
+  auto d = deps_.store.Get(end.deployment_id);
+  if (!d.ok() || !*d) return;
+  const DeploymentRecord& record = **d;
+  if (record.directory.empty()) {
+    log::Debug("deployment {}: no desktop notice, it was not deployed through this agent",
+               record.id);
+    return;
+  }
+  DeploymentEnd n;
+  n.deployment_id = record.id;
+  n.project_id = record.project_id;
+  n.outcome = end.event.status;
+  if (end.event.status == contract::Stage::kComplete) {
+    n.url = record.url;
+  } else {
+    // The stage reached before the failure and the last log line, from the newest events.
+    constexpr int kLookBack = 16;
+    auto recent =
+        deps_.store.EventsAfter(record.id, std::max<int64_t>(0, end.seq - kLookBack), kLookBack);
+    std::vector<EventRecord> events;
+    if (recent.ok()) events = std::move(*recent);
+    bool line_found = false;  // the last line, even when too long to quote
+    for (auto it = events.rbegin(); it != events.rend() && !(line_found && !n.failed_stage.empty());
+         ++it) {
+      const contract::StageEvent& e = it->event;
+      if (n.failed_stage.empty() && !contract::IsTerminal(e.status)) {
+        n.failed_stage = contract::StageName(e.status);
+      }
+      for (auto line = e.logs.rbegin(); line != e.logs.rend() && !line_found; ++line) {
+        // Blank lines and the agent's own notes say nothing of the failure.
+        if (line->empty() || line->rfind("[backend-im]", 0) == 0) continue;
+        line_found = true;
+        if (line->size() <= kMaxNoticeLogLine) n.last_log_line = *line;
+      }
+    }
+  }
+  log::Info("deployment {}: {}; desktop notice queued", record.id,
+            contract::StageName(end.event.status));
+  deps_.notifier->Notify(n);
 }
 
 void Agent::ResumePendingDeploys() {

@@ -25,6 +25,7 @@
 #include "daemon/auth_manager.h"
 #include "daemon/deployment_store.h"
 #include "daemon/deployment_watcher.h"
+#include "daemon/notifier.h"
 #include "daemon/platform.h"
 #include "daemon/subscription.h"
 #include "daemon/watch_hub.h"
@@ -44,6 +45,8 @@ struct AgentDeps {
   std::function<void(const std::string&)> report_status;
   // How often each upstream stream is pinged (BACKEND_IM_WS_KEEPALIVE_MS, default 20 s).
   std::chrono::milliseconds keepalive{20000};
+  // Told when a deployment this agent created ends; null: nobody (see Agent::Ended).
+  Notifier* notifier = nullptr;
 };
 
 // A deployment as `status` and `history` show it.
@@ -120,6 +123,9 @@ class Agent {
                                   Deadline deadline);
   // Stores how a deployment that the platform's deploy answer says has ended, ended.
   void RecordEnded(const std::string& id, contract::Stage answered, Deadline deadline);
+  // The deployment's end was stored just now, by this agent: tells the notifier when the
+  // deployment is one this agent created (a record with a directory; see the .cc).
+  void Ended(const EventRecord& end);
 
   AgentDeps deps_;
   std::mutex mu_;

@@ -9,7 +9,8 @@ AgentCore::AgentCore(Database& db, Platform& platform, const Clock& clock, Rando
       tokens_(db),
       auth_(platform, tokens_, clock, random, stop, std::move(settings.environment_token)),
       agent_(AgentDeps{store_, hub_, platform, auth_, clock, random, stop,
-                       std::move(settings.report_status), settings.keepalive}) {}
+                       std::move(settings.report_status), settings.keepalive,
+                       settings.notify ? settings.notifier : nullptr}) {}
 
 AgentCore::~AgentCore() {
   BeginShutdown();

@@ -15,6 +15,7 @@
 #include "daemon/auth_manager.h"
 #include "daemon/database.h"
 #include "daemon/deployment_store.h"
+#include "daemon/notifier.h"
 #include "daemon/platform.h"
 #include "daemon/token_store.h"
 #include "daemon/watch_hub.h"
@@ -28,6 +29,10 @@ struct CoreSettings {
   std::chrono::milliseconds keepalive{20000};
   // Told what the agent is doing (the daemon passes it to systemd as STATUS=). May be empty.
   std::function<void(const std::string&)> report_status;
+  // Told when a deployment this agent created ends (desktop notices); null: nobody. Off when
+  // notify is false (BACKEND_IM_NOTIFY=0), whatever notifier is given.
+  Notifier* notifier = nullptr;
+  bool notify = true;
 };
 
 class AgentCore {

@@ -34,6 +34,7 @@
 #include "daemon/agent_service.h"
 #include "daemon/agent_settings.h"
 #include "daemon/database.h"
+#include "daemon/desktop_notifier.h"
 #include "daemon/instance_lock.h"
 #include "daemon/peer_checked_listener.h"
 #include "daemon/platform_client.h"
@@ -205,9 +206,14 @@ int RunDaemon(const DaemonOptions& options) {
   PlatformClient platform(api_url, http, *connector, clock, random, stop, RetryPolicy{},
                           settings->api_url_source);
   if (!platform.url_problem().ok()) log::Error("{}", platform.url_problem().error().message);
+  // Opens no connection and starts no thread until a deployment this agent created ends.
+  DesktopNotifier notifier(settings->session_bus);
+  if (!settings->notify) log::Info("desktop notices are off (BACKEND_IM_NOTIFY or notify)");
   CoreSettings core_settings;
   core_settings.environment_token = settings->environment_token;
   core_settings.keepalive = settings->keepalive;
+  core_settings.notifier = &notifier;
+  core_settings.notify = settings->notify;
   std::string status_prefix =
       platform.url_problem().ok() ? "" : "platform URL refused, local commands only; ";
   core_settings.report_status = [status_prefix](const std::string& status) {

@@ -119,6 +119,7 @@ bool DeploymentWatcher::Store(const NewEvent& e) {
   log::Info("deployment {}: {} (event {}, from {})", id_, contract::StageName(e.event.status),
             stored->event->seq, e.source);
   deps_.hub.Notify(id_);
+  if (terminal_ && deps_.on_ended) deps_.on_ended(*stored->event);
   return true;
 }
 

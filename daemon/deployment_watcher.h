@@ -63,6 +63,9 @@ struct WatcherDeps {
   std::chrono::milliseconds max_backoff{30000};
   // Called on the watcher's thread when it stops following the deployment.
   std::function<void()> on_finished;
+  // Called on the watcher's thread when it stored the deployment's end (once per deployment:
+  // the store takes in one end). May be empty.
+  std::function<void(const EventRecord&)> on_ended = {};
 };
 
 class DeploymentWatcher {
