@@ -14,6 +14,7 @@
 #include "common/stop_signal.h"
 #include "daemon/agent_core.h"
 #include "daemon/database.h"
+#include "tests/support/fake_notifier.h"
 #include "tests/support/fake_platform.h"
 #include "tests/support/harness.h"
 
@@ -32,11 +33,14 @@ std::vector<std::string> StageNames(const std::vector<contract::Stage>& stages) 
 }
 
 struct Rig {
-  explicit Rig(FakePlatform::Options options = {}, std::string environment_token = "dev-token")
+  explicit Rig(FakePlatform::Options options = {}, std::string environment_token = "dev-token",
+               bool notify = true)
       : platform(clock, std::move(options)) {
     platform.AddToken("dev-token");
     CoreSettings settings;
     settings.environment_token = std::move(environment_token);
+    settings.notifier = &notifier;
+    settings.notify = notify;
     core = std::make_unique<AgentCore>(*db, platform, clock, random, stop, std::move(settings));
   }
   ~Rig() { core.reset(); }
@@ -47,6 +51,7 @@ struct Rig {
   StopSignal stop;
   FakePlatform platform;
   std::unique_ptr<Database> db = std::move(Database::Open(dir / "agent.db").value());
+  test::FakeNotifier notifier;
   std::unique_ptr<AgentCore> core;
 
   Agent& agent() { return core->agent(); }
@@ -384,4 +389,123 @@ TEST_CASE("a watcher stops once the deployment's end is stored by someone else")
   }
   CHECK(r.agent().WatchedDeployments().empty());
   CHECK(r.Events(d.id).back().event.status == contract::Stage::kFailed);
+}
+
+// ---- Desktop notices (daemon/notifier.h): one per deployment created here that ends.
+
+namespace {
+
+// The deployment's end as the notifier was told, once the watchers are joined (a watcher tells
+// the notifier just after it stores the end, which WaitEnded sees).
+std::vector<DeploymentEnd> EndsAfterWatchers(Rig& r) {
+  r.agent().StopWatching();
+  return r.notifier.ends();
+}
+
+}  // namespace
+
+TEST_CASE("a deployment made here that completes gives one desktop notice, with its URL") {
+  Rig r;
+  r.platform.DropStreamsAfter(3, 0);  // and reconnects on the way: still one end
+  auto d = r.Deploy();
+  auto ended = r.WaitEnded(d.id);
+  auto ends = EndsAfterWatchers(r);
+  REQUIRE(ends.size() == 1);
+  CHECK(ends[0].deployment_id == d.id);
+  CHECK(ends[0].project_id == d.project_id);
+  CHECK(ends[0].outcome == contract::Stage::kComplete);
+  CHECK(ends[0].url == ended.url);
+  CHECK(ended.url.rfind("https://", 0) == 0);
+  DesktopNotice n = NoticeFor(ends[0]);
+  CHECK(n.summary == "Deployment complete: " + d.project_id);
+  CHECK(n.body == ended.url);
+}
+
+TEST_CASE("a deployment made here that fails gives one desktop notice, with the stage and log") {
+  FakePlatform::Options o;
+  o.fail_at = contract::Stage::kBuilding;
+  Rig r(o);
+  auto d = r.Deploy();
+  r.WaitEnded(d.id);
+  auto ends = EndsAfterWatchers(r);
+  REQUIRE(ends.size() == 1);
+  CHECK(ends[0].outcome == contract::Stage::kFailed);
+  CHECK(ends[0].failed_stage == "building");
+  CHECK(ends[0].last_log_line == d.id + ": failed");  // what the fake platform logs
+  CHECK(ends[0].url.empty());
+  DesktopNotice n = NoticeFor(ends[0]);
+  CHECK(n.summary == "Deployment failed: " + d.project_id);
+  CHECK(n.body == "Failed at building: " + d.id + ": failed");
+}
+
+TEST_CASE("a deployment looked up by id, not made here, gives no desktop notice") {
+  Rig r;
+  // Made by someone else (another machine, the platform's web page): only its id is known here.
+  contract::DeployRequest req{{{"main.py", "print('hi')\n"}}, ""};
+  auto made = r.platform.Deploy("dev-token", req, "someone-elses-key");
+  REQUIRE(made.ok());
+  auto found = r.agent().Find(made->deployment_id);
+  REQUIRE_MESSAGE(found.ok(), found.error().message);
+  r.WaitEnded(made->deployment_id);
+  CHECK(EndsAfterWatchers(r).empty());
+}
+
+TEST_CASE("with notices off (BACKEND_IM_NOTIFY=0) the notifier is never told") {
+  Rig r({}, "dev-token", /*notify=*/false);
+  auto d = r.Deploy();
+  r.WaitEnded(d.id);
+  CHECK(EndsAfterWatchers(r).empty());
+}
+
+TEST_CASE("an agent restarted mid-deployment sends its one notice; the next agent sends none") {
+  FakePlatform::Options o;
+  o.stage_time = std::chrono::hours(100);  // it would not end by itself during the test
+  Rig r(o);
+  r.platform.StallStreams(true);
+  auto d = r.Deploy();
+  r.core.reset();  // the agent stops before the end
+  CHECK(r.notifier.ends().empty());
+  r.platform.StallStreams(false);
+  r.clock.Advance(std::chrono::hours(1000));  // the deployment ended while no agent ran
+
+  auto next_agent = [&](test::FakeNotifier& notifier, StopSignal& stop) {
+    CoreSettings settings;
+    settings.environment_token = "dev-token";
+    settings.notifier = &notifier;
+    return std::make_unique<AgentCore>(*r.db, r.platform, r.clock, r.random, stop, settings);
+  };
+  test::FakeNotifier second_notifier;
+  StopSignal second_stop;
+  r.core = next_agent(second_notifier, second_stop);
+  r.agent().ResumeWatching();
+  r.WaitEnded(d.id);
+  r.agent().StopWatching();
+  REQUIRE(second_notifier.ends().size() == 1);
+  CHECK(second_notifier.ends()[0].deployment_id == d.id);
+  r.core.reset();
+
+  // The end is stored: a third agent resuming, or asked about it, has nothing to tell.
+  test::FakeNotifier third_notifier;
+  StopSignal third_stop;
+  r.core = next_agent(third_notifier, third_stop);
+  r.agent().ResumeWatching();
+  REQUIRE(r.agent().Find(d.id).ok());
+  r.agent().StopWatching();
+  CHECK(third_notifier.ends().empty());
+  CHECK(r.notifier.ends().empty());
+  r.core.reset();  // before the notifiers and stop signals it uses
+}
+
+TEST_CASE("a notice's text is plain: markup and control characters from the platform are shown") {
+  DeploymentEnd end;
+  end.deployment_id = "dep-1";
+  end.project_id = "shop\x1b[2J";
+  end.outcome = contract::Stage::kFailed;
+  end.failed_stage = "building";
+  end.last_log_line = "<b>error</b> & more";
+  DesktopNotice n = NoticeFor(end);
+  CHECK(n.summary == "Deployment failed: shop\\x1b[2J");
+  CHECK(n.body == "Failed at building: &lt;b&gt;error&lt;/b&gt; &amp; more");
+  end.outcome = contract::Stage::kComplete;
+  CHECK(NoticeFor(end).body == "Complete, but without a URL: backend-im status dep-1");
 }

@@ -85,3 +85,39 @@ TEST_CASE("who started the agent: a ctl's mark wins over systemd's INVOCATION_ID
   CHECK(Resolve({}, {{"BACKEND_IM_VERSION_OVERRIDE", "9.9.9"}})->version == "9.9.9");
   CHECK(Resolve({}, {{"BACKEND_IM_TOKEN", "t"}})->environment_token == "t");
 }
+
+TEST_CASE("desktop notices: BACKEND_IM_NOTIFY before the config file's notify, on by default") {
+  Config off;
+  off.notify = "0";
+  CHECK(Resolve({}, {})->notify);
+  CHECK_FALSE(Resolve({}, {}, off)->notify);
+  CHECK(Resolve({}, {{"BACKEND_IM_NOTIFY", "1"}}, off)->notify);
+  CHECK_FALSE(Resolve({}, {{"BACKEND_IM_NOTIFY", "0"}})->notify);
+  CHECK_FALSE(Resolve({}, {{"BACKEND_IM_NOTIFY", "off"}})->notify);
+
+  auto bad = Resolve({}, {{"BACKEND_IM_NOTIFY", "sometimes"}});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().code == ErrorCode::kInvalidArgument);
+  CHECK(bad.error().message.find("BACKEND_IM_NOTIFY is \"sometimes\"") != std::string::npos);
+  Config odd;
+  odd.notify = "2";
+  bad = Resolve({}, {}, odd);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.find("notify in /cfg/config") != std::string::npos);
+
+  auto parsed = ParseConfig("# no notices\nnotify = off\n");
+  REQUIRE(parsed.ok());
+  CHECK_FALSE(Resolve({}, {}, *parsed)->notify);
+}
+
+TEST_CASE("the session bus: DBUS_SESSION_BUS_ADDRESS, else the runtime folder's bus, else none") {
+  CHECK(Resolve({}, {{"DBUS_SESSION_BUS_ADDRESS", "unix:path=/tmp/b"},
+                     {"XDG_RUNTIME_DIR", "/run/user/1000"}})
+            ->session_bus == "unix:path=/tmp/b");
+  CHECK(Resolve({}, {{"XDG_RUNTIME_DIR", "/run/user/1000"}})->session_bus ==
+        "unix:path=/run/user/1000/bus");
+  // A D-Bus address escapes what is not a plain path character.
+  CHECK(Resolve({}, {{"XDG_RUNTIME_DIR", "/tmp/a b,c"}})->session_bus ==
+        "unix:path=/tmp/a%20b%2cc/bus");
+  CHECK(Resolve({}, {})->session_bus.empty());
+}

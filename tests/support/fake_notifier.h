@@ -1,0 +1,28 @@
+#pragma once
+// A Notifier for unit tests of the agent's core: keeps every deployment end it is told of, in
+// order. Thread-safe: the agent calls it from watcher threads.
+
+#include <mutex>
+#include <vector>
+
+#include "daemon/notifier.h"
+
+namespace bim::test {
+
+class FakeNotifier final : public daemon::Notifier {
+ public:
+  void Notify(const daemon::DeploymentEnd& end) override {
+    std::lock_guard lock(mu_);
+    ends_.push_back(end);
+  }
+  std::vector<daemon::DeploymentEnd> ends() const {
+    std::lock_guard lock(mu_);
+    return ends_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<daemon::DeploymentEnd> ends_;  // guarded by mu_
+};
+
+}  // namespace bim::test
