@@ -60,9 +60,10 @@ class AgentFixture {
   ProcessOptions Options(std::string stdin_data = "", std::string cwd = "") const {
     ProcessOptions o;
     o.env = env_;
-    o.unset_env = {
-        "BACKEND_IM_TOKEN", "BACKEND_IM_SOCKET", "BACKEND_IM_NO_AUTOSTART", "VISUAL",
-        "EDITOR",           "NOTIFY_SOCKET",     "INVOCATION_ID",           "JOURNAL_STREAM"};
+    o.unset_env = {"BACKEND_IM_TOKEN", "BACKEND_IM_SOCKET", "BACKEND_IM_NO_AUTOSTART", "VISUAL",
+                   "EDITOR", "NOTIFY_SOCKET", "INVOCATION_ID", "JOURNAL_STREAM",
+                   // No desktop notices from tests on the desktop of whoever runs them.
+                   "DBUS_SESSION_BUS_ADDRESS"};
     o.stdin_data = std::move(stdin_data);
     o.cwd = std::move(cwd);
     return o;

@@ -457,7 +457,7 @@ TEST_CASE("with notices off (BACKEND_IM_NOTIFY=0) the notifier is never told") {
   CHECK(EndsAfterWatchers(r).empty());
 }
 
-TEST_CASE("an agent restarted mid-deployment sends its one notice; the next agent sends none") {
+TEST_CASE("an agent restarted mid-deployment sends the one notice, and the agent after it none") {
   FakePlatform::Options o;
   o.stage_time = std::chrono::hours(100);  // it would not end by itself during the test
   Rig r(o);
