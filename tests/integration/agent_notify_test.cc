@@ -194,21 +194,24 @@ TEST_CASE("one desktop notice per deployment made here, complete and failed, on 
 TEST_CASE("a deployment looked up by id, or with BACKEND_IM_NOTIFY=0, sends no desktop notice") {
   SKIP_WITHOUT_DBUS();
   PrivateBus bus;
-  AgentFixture maker({"--token", "dev-token", "--stage-delay-ms", "30"});
+  // Stages slow enough that the other agent looks the deployment up while it still runs.
+  AgentFixture maker({"--token", "dev-token", "--stage-delay-ms", "500"});
   maker.env()["DBUS_SESSION_BUS_ADDRESS"] = bus.address();
   maker.env()["BACKEND_IM_NOTIFY"] = "0";
-  maker.LoginWithToken();
-  std::string id = maker.Deploy(maker.MakeProject("shop"))["deploymentId"];
-  CHECK(maker.Ctl({"watch", id}).exit_code == 0);
-  CHECK(maker.AgentLog().find("desktop notices are off") != std::string::npos);
-
   // Another user of the same platform (a second machine, say) watches it by id: not theirs.
   AgentFixture other({}, /*start_mock=*/false);
   other.env()["BACKEND_IM_API_URL"] = maker.env()["BACKEND_IM_API_URL"];
   other.env()["DBUS_SESSION_BUS_ADDRESS"] = bus.address();
   other.LoginWithToken();
-  auto watched = other.Ctl({"watch", id});
+  maker.LoginWithToken();
+
+  std::string id = maker.Deploy(maker.MakeProject("shop"))["deploymentId"];
+  auto watched = other.Ctl({"watch", id, "--json"});
   CHECK(watched.exit_code == 0);
+  // Followed live by the other agent, which stored its end itself.
+  CHECK(JsonLines(watched.out).size() > 1);
+  CHECK(maker.Ctl({"watch", id}).exit_code == 0);
+  CHECK(maker.AgentLog().find("desktop notices are off") != std::string::npos);
   REQUIRE(maker.Ctl({"daemon", "stop"}).exit_code == 0);
   REQUIRE(other.Ctl({"daemon", "stop"}).exit_code == 0);
   CHECK(NotifyCalls(bus.Seen()).empty());
