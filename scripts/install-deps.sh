@@ -13,7 +13,7 @@ packages=(
   python3 curl jq openssl
   clang libclang-rt-14-dev
   file systemd util-linux mount passwd dpkg-dev
-  dbus-daemon dbus-bin
+  dbus-daemon dbus-bin  # a private session bus for the desktop notice tests
 )
 # Node.js and npm for the MCP interop test (tests/mcp-interop, the official MCP SDK): Debian's
 # (Node 18, which the SDK supports) only when the machine has none. A Node.js from elsewhere
