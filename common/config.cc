@@ -52,10 +52,14 @@ Result<Config> ParseConfig(std::string_view text) {
       c.log_level = std::string(value);
     } else if (key == "notify") {
       c.notify = std::string(value);
+    } else if (key == "snapshot_keep") {
+      c.snapshot_keep = std::string(value);
+    } else if (key == "snapshot_max_mb") {
+      c.snapshot_max_mb = std::string(value);
     } else {
       return Error(ErrorCode::kInvalidArgument,
                    fmt::format("config line {}: unknown key \"{}\" (known: api_url, ca_file, "
-                               "log_level, notify)",
+                               "log_level, notify, snapshot_keep, snapshot_max_mb)",
                                line_no, key.substr(0, 64)));
     }
   }

@@ -7,6 +7,8 @@
 //   ca_file   = /etc/ssl/my-ca.pem
 //   log_level = info
 //   notify    = 0
+//   snapshot_keep = 20
+//   snapshot_max_mb = 200
 
 #include <map>
 #include <optional>
@@ -22,6 +24,8 @@ struct Config {
   std::optional<std::string> ca_file;
   std::optional<std::string> log_level;
   std::optional<std::string> notify;
+  std::optional<std::string> snapshot_keep;
+  std::optional<std::string> snapshot_max_mb;
 };
 
 Result<Config> ParseConfig(std::string_view text);

@@ -133,6 +133,13 @@ bool Definitive(const Error& e) {
 Result<DeploymentRecord> Agent::Deploy(const contract::FileMap& files,
                                        const std::string& project_id, const std::string& directory,
                                        Deadline deadline) {
+  return DeployTree(files, project_id, directory, "", deadline);
+}
+
+Result<DeploymentRecord> Agent::DeployTree(const contract::FileMap& files,
+                                           const std::string& project_id,
+                                           const std::string& directory,
+                                           const std::string& restored_of, Deadline deadline) {
   if (files.empty()) {
     return Error(ErrorCode::kInvalidArgument, "there are no files to deploy");
   }
@@ -148,11 +155,13 @@ Result<DeploymentRecord> Agent::Deploy(const contract::FileMap& files,
   if (earlier.ok() && *earlier) {
     pending = **earlier;
     pending.directory = directory;
+    pending.restored_of = restored_of;
     log::Info("an earlier deploy of the same files is unanswered; sending it with the same key");
   } else {
     pending.idempotency_key = NewUuid(deps_.random);
     pending.request = contract::ToJson(req);
     pending.created_at_ms = deps_.clock.NowUnixMs();
+    pending.restored_of = restored_of;
     if (auto s = deps_.store.AddPending(pending); !s.ok()) {
       return Error(s.error().code,
                    "cannot record the deploy before sending it: " + s.error().message);
@@ -188,8 +197,14 @@ Result<DeploymentRecord> Agent::Create(const PendingDeploy& pending,
   d.directory = pending.directory;
   d.api_url = api_url();
   d.created_at_ms = d.updated_at_ms = deps_.clock.NowUnixMs();
+  d.restored_of = pending.restored_of;
   // Terminal only through a stored terminal event: that is what every watch ends on.
   d.terminal = false;
+  // The tree first: once the create is forgotten, nothing else holds the files. After a crash
+  // in between, the create is sent again and saves the same tree under the same id.
+  if (auto s = deps_.snapshots.Save(d.id, d.project_id, req.files); !s.ok()) {
+    log::Warn("deployment {}: cannot keep its files for a rollback: {}", d.id, s.error().message);
+  }
   if (auto s = deps_.store.RecordCreated(d, pending.idempotency_key); !s.ok()) {
     // The deployment exists on the platform; say so rather than hide it.
     return Error(s.error().code, fmt::format("deployment {} started, but the agent cannot record "
@@ -371,9 +386,105 @@ Result<DeploymentRecord> Agent::Find(const std::string& id, Deadline deadline) {
   return **stored;
 }
 
+Error Agent::NotKept(const DeploymentRecord& d) const {
+  const SnapshotPolicy& p = deps_.snapshots.policy();
+  return Error(ErrorCode::kNotFound,
+               fmt::format("the files of deployment {} are no longer kept: the agent keeps those "
+                           "of the newest {} deployments of each project, {} MiB in all "
+                           "(BACKEND_IM_SNAPSHOT_KEEP, BACKEND_IM_SNAPSHOT_MAX_MB); `backend-im "
+                           "history` shows which deployments can be restored",
+                           d.id, p.keep_per_project, p.max_bytes / (1024 * 1024)));
+}
+
+Result<DeploymentRecord> Agent::RollbackTarget(const std::string& project_id,
+                                               const std::string& to_id) {
+  if (!to_id.empty()) {
+    if (auto s = contract::ValidateId(to_id); !s.ok()) return s.error();
+    auto d = deps_.store.Get(to_id);
+    if (!d.ok()) return d.error();
+    if (!*d) {
+      return Error(ErrorCode::kNotFound,
+                   fmt::format("no deployment {} in this agent's history (`backend-im history` "
+                               "lists them)",
+                               to_id));
+    }
+    if (!project_id.empty() && (*d)->project_id != project_id) {
+      return Error(ErrorCode::kInvalidArgument,
+                   fmt::format("deployment {} belongs to project {}, not {}", to_id,
+                               (*d)->project_id, project_id));
+    }
+    return **d;
+  }
+  if (project_id.empty()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "say which project to roll back (a project folder or its id), or which "
+                 "deployment to roll back to");
+  }
+  if (auto s = contract::ValidateId(project_id); !s.ok()) return s.error();
+  auto list = deps_.store.List(project_id, 1000);
+  if (!list.ok()) return list.error();
+  const DeploymentRecord* current = nullptr;
+  for (const auto& d : *list) {
+    if (d.api_url != api_url() || d.status != contract::StageName(contract::Stage::kComplete)) {
+      continue;
+    }
+    if (!current) {
+      current = &d;
+    } else if (d.commit_hash != current->commit_hash) {
+      return d;
+    }
+  }
+  if (!current) {
+    return Error(ErrorCode::kNotFound,
+                 fmt::format("nothing to roll back: project {} has no complete deployment in "
+                             "this agent's history",
+                             project_id));
+  }
+  return Error(ErrorCode::kNotFound,
+               fmt::format("nothing to roll back to: project {} has no complete deployment with "
+                           "other files before {}",
+                           project_id, current->id));
+}
+
+Result<DeploymentRecord> Agent::Rollback(const std::string& project_id, const std::string& to_id,
+                                         Deadline deadline) {
+  auto target = RollbackTarget(project_id, to_id);
+  if (!target.ok()) return target.error();
+  if (target->api_url != api_url()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("deployment {} was made on {}; the agent now talks to {}", target->id,
+                             target->api_url, api_url()));
+  }
+  auto files = deps_.snapshots.Load(target->id);
+  if (!files.ok()) return files.error();
+  if (!*files) return NotKept(*target);
+  log::Info("rolling project {} back to deployment {} (commit {})", target->project_id, target->id,
+            target->commit_hash);
+  return DeployTree(**files, target->project_id, target->directory, target->id, deadline);
+}
+
+Result<DeploymentFiles> Agent::Files(const std::string& id) {
+  if (auto s = contract::ValidateId(id); !s.ok()) return s.error();
+  auto d = deps_.store.Get(id);
+  if (!d.ok()) return d.error();
+  if (!*d) {
+    return Error(ErrorCode::kNotFound,
+                 fmt::format("no deployment {} in this agent's history (`backend-im history` "
+                             "lists them)",
+                             id));
+  }
+  auto files = deps_.snapshots.Load(id);
+  if (!files.ok()) return files.error();
+  if (!*files) return NotKept(**d);
+  return DeploymentFiles{std::move(**d), std::move(**files)};
+}
+
 Result<DeploymentView> Agent::Describe(const DeploymentRecord& d, bool with_logs) {
   DeploymentView v;
   v.record = d;
+  auto kept = deps_.snapshots.Has(d.id);
+  if (!kept.ok()) return kept.error();
+  v.restorable = *kept;
   std::string notice = deps_.hub.Notice(d.id);
   v.problem = notice.empty() ? d.stream_problem : notice;
   if (with_logs) {

@@ -1,8 +1,8 @@
 #pragma once
 // The agent's core and its application API: every operation of `backend-imd` exists here once
-// (deploy, generate, status, history, watch, login), independent of gRPC. AgentService only
-// translates messages and errors; the unit tests drive the same calls against a fake platform
-// (agent_scenarios_test.cc, agent_service_test.cc).
+// (deploy, rollback, generate, status, history, snapshots, watch, login), independent of gRPC.
+// AgentService only translates messages and errors; the unit tests drive the same calls against a
+// fake platform (agent_scenarios_test.cc, agent_service_test.cc).
 //
 // Owns the watchers (one DeploymentWatcher per deployment not yet terminal) and resumes them on
 // start. Calls block; they are made from the service's worker threads. A call that asks the
@@ -27,6 +27,7 @@
 #include "daemon/deployment_watcher.h"
 #include "daemon/notifier.h"
 #include "daemon/platform.h"
+#include "daemon/snapshot_store.h"
 #include "daemon/subscription.h"
 #include "daemon/watch_hub.h"
 
@@ -34,6 +35,7 @@ namespace bim::daemon {
 
 struct AgentDeps {
   DeploymentStore& store;
+  SnapshotStore& snapshots;
   WatchHub& hub;
   Platform& platform;
   AuthManager& auth;
@@ -55,7 +57,14 @@ struct DeploymentView {
   // What keeps it from being followed: the hub's notice when there is one (it says why even a
   // problem cannot be stored), else the stored stream problem. Empty: none.
   std::string problem;
-  LogText logs;  // only when asked for; bounded (limits::kMaxReplyLogBytes)
+  LogText logs;             // only when asked for; bounded (limits::kMaxReplyLogBytes)
+  bool restorable = false;  // its files are kept (SnapshotStore): rollback, restore, diff
+};
+
+// A deployment and the exact files it uploaded.
+struct DeploymentFiles {
+  DeploymentRecord record;
+  contract::FileMap files;
 };
 
 class Agent {
@@ -75,6 +84,17 @@ class Agent {
   // off by the deadline is among those.
   Result<DeploymentRecord> Deploy(const contract::FileMap& files, const std::string& project_id,
                                   const std::string& directory, Deadline deadline = kNoDeadline);
+  // Deploys the files of an earlier deployment again: a new deployment through Deploy's path
+  // (its own Idempotency-Key), recorded with restored_of. to_id empty: the newest complete
+  // deployment of project_id whose files differ from the current one (the project's newest
+  // complete deployment), so rolling back again steps further back. kNotFound when there is
+  // nothing to roll back to, the deployment is unknown, or its files are no longer kept;
+  // kInvalidArgument when neither is named, or they disagree.
+  Result<DeploymentRecord> Rollback(const std::string& project_id, const std::string& to_id,
+                                    Deadline deadline = kNoDeadline);
+  // A deployment of this agent's history and the files it uploaded; kNotFound when the
+  // deployment is unknown or its files are no longer kept.
+  Result<DeploymentFiles> Files(const std::string& id);
   // Sends every unanswered create again, with its key, and records what the platform made.
   // Blocks while the platform is slow: the daemon calls it from a thread of its own.
   void ResumePendingDeploys();
@@ -119,6 +139,11 @@ class Agent {
 
  private:
   void EnsureWatching(const DeploymentRecord& record);
+  Result<DeploymentRecord> DeployTree(const contract::FileMap& files, const std::string& project_id,
+                                      const std::string& directory, const std::string& restored_of,
+                                      Deadline deadline);
+  Result<DeploymentRecord> RollbackTarget(const std::string& project_id, const std::string& to_id);
+  Error NotKept(const DeploymentRecord& d) const;
   Result<DeploymentRecord> Create(const PendingDeploy& pending, const contract::DeployRequest& req,
                                   Deadline deadline);
   // Stores how a deployment that the platform's deploy answer says has ended, ended.

@@ -17,6 +17,7 @@
 #include "daemon/deployment_store.h"
 #include "daemon/notifier.h"
 #include "daemon/platform.h"
+#include "daemon/snapshot_store.h"
 #include "daemon/token_store.h"
 #include "daemon/watch_hub.h"
 
@@ -33,6 +34,9 @@ struct CoreSettings {
   // notify is false (BACKEND_IM_NOTIFY=0), whatever notifier is given.
   Notifier* notifier = nullptr;
   bool notify = true;
+  // What the snapshots of deployed trees keep (BACKEND_IM_SNAPSHOT_KEEP,
+  // BACKEND_IM_SNAPSHOT_MAX_MB).
+  SnapshotPolicy snapshots;
 };
 
 class AgentCore {
@@ -44,6 +48,7 @@ class AgentCore {
 
   Agent& agent() { return agent_; }
   DeploymentStore& store() { return store_; }
+  SnapshotStore& snapshots() { return snapshots_; }
   WatchHub& hub() { return hub_; }
   AuthManager& auth() { return auth_; }
 
@@ -56,6 +61,7 @@ class AgentCore {
  private:
   StopSignal& stop_;
   DeploymentStore store_;
+  SnapshotStore snapshots_;
   TokenStore tokens_;
   WatchHub hub_;
   AuthManager auth_;

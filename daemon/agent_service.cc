@@ -204,6 +204,8 @@ void AgentService::FillDeployment(const DeploymentView& v, pb::Deployment* out) 
   out->set_terminal(d.terminal);
   out->set_last_seq(d.last_seq);
   out->set_stream_problem(v.problem);
+  out->set_restored_of(d.restored_of);
+  out->set_restorable(v.restorable);
   for (const auto& l : v.logs.lines) out->add_logs(l);
   if (v.logs.truncated) {
     out->set_logs_truncated(true);
@@ -413,6 +415,41 @@ grpc::ServerUnaryReactor* AgentService::History(grpc::CallbackServerContext* ctx
   if (!list.ok()) return Inline(ctx, list.error());
   for (const auto& d : *list) FillDeployment(d, resp->add_deployments());
   return Inline(ctx, OkStatus());
+}
+
+grpc::ServerUnaryReactor* AgentService::Rollback(grpc::CallbackServerContext* ctx,
+                                                 const pb::RollbackRequest* req,
+                                                 pb::DeployReply* resp) {
+  std::string project = req->project_id();
+  std::string to = req->to_deployment_id();
+  Deadline deadline = CallDeadline(ctx, agent_.clock());
+  return OnWorker(ctx, [this, project, to, deadline, resp]() -> bim::Status {
+    auto d = agent_.Rollback(project, to, deadline);
+    if (!d.ok()) return d.error();
+    auto v = agent_.Describe(*d, /*with_logs=*/false);
+    if (!v.ok()) return v.error();
+    FillDeployment(*v, resp->mutable_deployment());
+    return OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AgentService::GetFiles(grpc::CallbackServerContext* ctx,
+                                                 const pb::GetFilesRequest* req,
+                                                 pb::FilesReply* resp) {
+  std::string id = req->deployment_id();
+  return OnWorker(ctx, [this, id, resp]() -> bim::Status {
+    auto f = agent_.Files(id);
+    if (!f.ok()) return f.error();
+    auto v = agent_.Describe(f->record, /*with_logs=*/false);
+    if (!v.ok()) return v.error();
+    FillDeployment(*v, resp->mutable_deployment());
+    for (const auto& [path, content] : f->files) {
+      auto* file = resp->add_files();
+      file->set_path(path);
+      file->set_content(content);
+    }
+    return OkStatus();
+  });
 }
 
 }  // namespace bim::daemon

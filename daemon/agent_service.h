@@ -81,6 +81,12 @@ class AgentService final : public backend_im::v1::Agent::CallbackService {
   grpc::ServerUnaryReactor* History(grpc::CallbackServerContext* ctx,
                                     const backend_im::v1::HistoryRequest* req,
                                     backend_im::v1::HistoryReply* resp) override;
+  grpc::ServerUnaryReactor* Rollback(grpc::CallbackServerContext* ctx,
+                                     const backend_im::v1::RollbackRequest* req,
+                                     backend_im::v1::DeployReply* resp) override;
+  grpc::ServerUnaryReactor* GetFiles(grpc::CallbackServerContext* ctx,
+                                     const backend_im::v1::GetFilesRequest* req,
+                                     backend_im::v1::FilesReply* resp) override;
 
  private:
   // Finishes the call with fn's Status, run on a worker thread.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -28,6 +29,26 @@ std::string BusPathAddress(const std::string& path) {
     }
   }
   return out;
+}
+
+// A whole number in [min, max] from the first of flag, environment and config file that has
+// one; fallback when none has.
+Result<int64_t> Number(const std::string& flag, const char* flag_name, const Environment& env,
+                       const char* env_name, const std::optional<std::string>& config,
+                       const char* config_key, int64_t min, int64_t max, int64_t fallback) {
+  std::string value = flag, source = flag_name;
+  if (value.empty()) value = env.Get(env_name), source = env_name;
+  if (value.empty() && config) value = *config, source = config_key;
+  if (value.empty()) return fallback;
+  char* end = nullptr;
+  errno = 0;
+  long long n = std::strtoll(value.c_str(), &end, 10);
+  if (errno != 0 || end == value.c_str() || *end != '\0' || n < min || n > max) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("{} is \"{}\": give a whole number from {} to {}", source,
+                             value.substr(0, 64), min, max));
+  }
+  return static_cast<int64_t>(n);
 }
 
 }  // namespace
@@ -66,6 +87,16 @@ Result<AgentSettings> ResolveAgentSettings(const DaemonOptions& flags, const Env
   if (std::string k = env.Get("BACKEND_IM_WS_KEEPALIVE_MS"); !k.empty()) {
     s.keepalive = std::chrono::milliseconds(std::clamp(std::atoll(k.c_str()), 100LL, 600000LL));
   }
+  auto keep = Number(flags.snapshot_keep, "--snapshot-keep", env, "BACKEND_IM_SNAPSHOT_KEEP",
+                     config.snapshot_keep, "snapshot_keep", 0, 1000,
+                     SnapshotPolicy::kDefaultKeepPerProject);
+  if (!keep.ok()) return keep.error();
+  s.snapshots.keep_per_project = static_cast<int>(*keep);
+  auto max_mb = Number(flags.snapshot_max_mb, "--snapshot-max-mb", env,
+                       "BACKEND_IM_SNAPSHOT_MAX_MB", config.snapshot_max_mb, "snapshot_max_mb", 1,
+                       1048576, SnapshotPolicy::kDefaultMaxBytes / (1024 * 1024));
+  if (!max_mb.ok()) return max_mb.error();
+  s.snapshots.max_bytes = *max_mb * 1024 * 1024;
   s.version = env.Get("BACKEND_IM_VERSION_OVERRIDE");
   if (s.version.empty()) s.version = build_version;
   s.autostarted = env.Get("BACKEND_IM_AUTOSTARTED") == "1";

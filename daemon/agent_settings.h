@@ -10,6 +10,8 @@
 //   token                      BACKEND_IM_TOKEN                        (none: log in)
 //   keepalive                  BACKEND_IM_WS_KEEPALIVE_MS              20 s (100 ms .. 10 min)
 //   notify                     BACKEND_IM_NOTIFY            notify     on (desktop notices)
+//   snapshots    --snapshot-keep    BACKEND_IM_SNAPSHOT_KEEP  snapshot_keep    20 (0 .. 1000)
+//                --snapshot-max-mb  BACKEND_IM_SNAPSHOT_MAX_MB snapshot_max_mb 200 (1 .. 1048576)
 //   version                    BACKEND_IM_VERSION_OVERRIDE             the build's (tests only)
 //
 // Who started the agent comes from the environment too: BACKEND_IM_AUTOSTARTED=1 (a ctl) or
@@ -24,6 +26,7 @@
 #include "common/log.h"
 #include "common/result.h"
 #include "daemon/daemon_main.h"
+#include "daemon/snapshot_store.h"
 
 namespace bim::daemon {
 
@@ -36,6 +39,7 @@ struct AgentSettings {
   std::string ca_file;            // "": the system's
   std::string environment_token;  // "": none
   std::chrono::milliseconds keepalive{20000};
+  SnapshotPolicy snapshots;
   std::string version;
   bool autostarted = false;      // started by a ctl
   bool systemd_managed = false;  // started by systemd, and not by a ctl
@@ -43,8 +47,8 @@ struct AgentSettings {
   std::string session_bus;       // a D-Bus address; "": none
 };
 
-// A bad value (an unknown log level, a notify that is not on or off) is a kInvalidArgument error
-// that names it.
+// A bad value (an unknown log level, a notify that is not on or off, a snapshot setting that is
+// not a number in its range) is a kInvalidArgument error that names it.
 Result<AgentSettings> ResolveAgentSettings(const DaemonOptions& flags, const Environment& env,
                                            const Config& config, const std::string& config_path,
                                            const std::string& build_version);

@@ -214,6 +214,7 @@ int RunDaemon(const DaemonOptions& options) {
   core_settings.keepalive = settings->keepalive;
   core_settings.notifier = &notifier;
   core_settings.notify = settings->notify;
+  core_settings.snapshots = settings->snapshots;
   std::string status_prefix =
       platform.url_problem().ok() ? "" : "platform URL refused, local commands only; ";
   core_settings.report_status = [status_prefix](const std::string& status) {

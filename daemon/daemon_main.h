@@ -7,10 +7,12 @@
 namespace bim::daemon {
 
 struct DaemonOptions {
-  std::string socket_path;  // empty: paths::SocketPath()
-  std::string state_dir;    // empty: paths::StateDir()
-  std::string api_url;      // empty: env, config, default
-  std::string log_level;    // empty: env, config, info
+  std::string socket_path;      // empty: paths::SocketPath()
+  std::string state_dir;        // empty: paths::StateDir()
+  std::string api_url;          // empty: env, config, default
+  std::string log_level;        // empty: env, config, info
+  std::string snapshot_keep;    // empty: env, config, default (see agent_settings.h)
+  std::string snapshot_max_mb;  // empty: env, config, default
 };
 
 // Returns the process exit code.

@@ -93,6 +93,35 @@ CREATE INDEX deployments_by_project ON deployments(project_id);
     R"sql(
 ALTER TABLE events ADD COLUMN body TEXT;
 )sql",
+    // Snapshots (SnapshotStore): the exact tree each deployment uploaded, content-addressed.
+    // A blob is one file's bytes, kept once however many snapshots name it; the last snapshot
+    // that names it deletes it in the same transaction. restored_of: the deployment whose tree a
+    // rollback deployed again, on the deployment and on its pending create.
+    R"sql(
+CREATE TABLE blobs (
+  sha256 TEXT PRIMARY KEY,
+  size   INTEGER NOT NULL,
+  data   BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE snapshots (
+  n             INTEGER PRIMARY KEY AUTOINCREMENT,
+  deployment_id TEXT NOT NULL UNIQUE,
+  project_id    TEXT NOT NULL,
+  file_count    INTEGER NOT NULL,
+  total_bytes   INTEGER NOT NULL,
+  created_at    INTEGER NOT NULL
+);
+CREATE INDEX snapshots_by_project ON snapshots(project_id);
+CREATE TABLE snapshot_files (
+  deployment_id TEXT NOT NULL,
+  path          TEXT NOT NULL,
+  sha256        TEXT NOT NULL,
+  PRIMARY KEY (deployment_id, path)
+) WITHOUT ROWID;
+CREATE INDEX snapshot_files_by_blob ON snapshot_files(sha256);
+ALTER TABLE deployments ADD COLUMN restored_of TEXT;
+ALTER TABLE pending_deploys ADD COLUMN restored_of TEXT;
+)sql",
 };
 
 }  // namespace
@@ -190,6 +219,10 @@ Statement& Statement::Bind(int i, int64_t v) {
   sqlite3_bind_int64(stmt_, i, v);
   return *this;
 }
+Statement& Statement::BindBlob(int i, std::string_view v) {
+  sqlite3_bind_blob64(stmt_, i, v.data(), v.size(), SQLITE_TRANSIENT);
+  return *this;
+}
 Statement& Statement::BindNull(int i) {
   sqlite3_bind_null(stmt_, i);
   return *this;
@@ -213,6 +246,15 @@ Status Statement::Run() {
   return OkStatus();
 }
 
+Status Statement::Reset() {
+  sqlite3_clear_bindings(stmt_);
+  if (sqlite3_reset(stmt_) != SQLITE_OK) {
+    return Error(ErrorCode::kInternal,
+                 fmt::format("database statement reset failed: {}", sqlite3_errmsg(db_)));
+  }
+  return OkStatus();
+}
+
 std::string Statement::Text(int col) const {
   const unsigned char* t = sqlite3_column_text(stmt_, col);
   return t ? std::string(reinterpret_cast<const char*>(t),
@@ -222,6 +264,12 @@ std::string Statement::Text(int col) const {
 std::optional<std::string> Statement::OptText(int col) const {
   if (IsNull(col)) return std::nullopt;
   return Text(col);
+}
+std::string Statement::Blob(int col) const {
+  const void* b = sqlite3_column_blob(stmt_, col);
+  return b ? std::string(static_cast<const char*>(b),
+                         static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+           : std::string();
 }
 int64_t Statement::Int(int col) const { return sqlite3_column_int64(stmt_, col); }
 bool Statement::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }

@@ -6,7 +6,7 @@
 // PRAGMA user_version and each runs in one transaction, so a crash never leaves half a schema.
 //
 // Thread-safety: the connection is shared; every use takes mutex() for the whole statement or
-// transaction. DeploymentStore and TokenStore are the only users.
+// transaction. DeploymentStore, SnapshotStore and TokenStore are the only users.
 
 #include <sqlite3.h>
 
@@ -39,8 +39,6 @@ class Database {
   Result<Statement> Prepare(std::string_view sql);
   Error LastError(std::string_view what) const;
 
-  static constexpr int kSchemaVersion = 1;
-
  private:
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Status Migrate();
@@ -60,15 +58,19 @@ class Statement {
 
   Statement& Bind(int i, std::string_view v);
   Statement& Bind(int i, int64_t v);
+  Statement& BindBlob(int i, std::string_view v);
   Statement& BindNull(int i);
   Statement& BindOptional(int i, const std::optional<std::string>& v);
 
   // true: a row is ready; false: done. Errors come back as Error.
   Result<bool> Step();
   Status Run();  // Step to completion, expecting no rows
+  // Makes the statement ready to run again, with its bindings cleared.
+  Status Reset();
 
   std::string Text(int col) const;
   std::optional<std::string> OptText(int col) const;
+  std::string Blob(int col) const;
   int64_t Int(int col) const;
   bool IsNull(int col) const;
 

@@ -14,7 +14,7 @@ namespace {
 constexpr const char* kColumns =
     "id, project_id, commit_hash, status, url, directory, api_url, created_at, updated_at, "
     "terminal, last_seq, upstream_seq, log_count, stream_problem, log_lines, log_bytes, "
-    "over_budget";
+    "over_budget, restored_of";
 
 DeploymentRecord ReadDeployment(const Statement& st) {
   DeploymentRecord d;
@@ -35,6 +35,7 @@ DeploymentRecord ReadDeployment(const Statement& st) {
   d.log_lines = st.Int(14);
   d.log_bytes = st.Int(15);
   d.over_budget = st.Int(16) != 0;
+  d.restored_of = st.OptText(17).value_or("");
   return d;
 }
 
@@ -150,18 +151,20 @@ Status DeploymentStore::Insert(const DeploymentRecord& d) {
   std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare(
       "INSERT OR IGNORE INTO deployments (id, project_id, commit_hash, status, url, directory, "
-      "api_url, created_at, updated_at, terminal) VALUES (?,?,?,?,?,?,?,?,?,?)");
+      "api_url, created_at, updated_at, terminal, restored_of) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
   if (!st.ok()) return st.error();
   st->Bind(1, d.id).Bind(2, d.project_id).Bind(3, d.commit_hash).Bind(4, d.status);
   st->Bind(5, d.url).Bind(6, d.directory).Bind(7, d.api_url);
   st->Bind(8, d.created_at_ms).Bind(9, d.updated_at_ms).Bind(10, int64_t{d.terminal ? 1 : 0});
+  st->BindOptional(11, d.restored_of.empty() ? std::nullopt : std::optional(d.restored_of));
   return st->Run();
 }
 
 namespace {
 
 constexpr const char* kPendingColumns =
-    "idempotency_key, project_id, commit_hash, directory, api_url, request, created_at";
+    "idempotency_key, project_id, commit_hash, directory, api_url, request, created_at, "
+    "restored_of";
 
 PendingDeploy PendingFromRow(const Statement& st) {
   PendingDeploy p;
@@ -172,6 +175,7 @@ PendingDeploy PendingFromRow(const Statement& st) {
   p.api_url = st.Text(4);
   p.request = st.Text(5);
   p.created_at_ms = st.Int(6);
+  p.restored_of = st.OptText(7).value_or("");
   return p;
 }
 
@@ -180,10 +184,11 @@ PendingDeploy PendingFromRow(const Statement& st) {
 Status DeploymentStore::AddPending(const PendingDeploy& p) {
   std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare(std::string("INSERT OR REPLACE INTO pending_deploys (") + kPendingColumns +
-                        ") VALUES (?,?,?,?,?,?,?)");
+                        ") VALUES (?,?,?,?,?,?,?,?)");
   if (!st.ok()) return st.error();
   st->Bind(1, p.idempotency_key).Bind(2, p.project_id).Bind(3, p.commit_hash);
   st->Bind(4, p.directory).Bind(5, p.api_url).Bind(6, p.request).Bind(7, p.created_at_ms);
+  st->BindOptional(8, p.restored_of.empty() ? std::nullopt : std::optional(p.restored_of));
   return st->Run();
 }
 

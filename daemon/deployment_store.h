@@ -52,6 +52,7 @@ struct DeploymentRecord {
   int64_t log_lines = 0;     // log lines stored, the agent's notes included
   int64_t log_bytes = 0;     // their bytes
   bool over_budget = false;  // passed a budget: only status changes are stored from now on
+  std::string restored_of;   // a rollback: the deployment whose files it deployed again
 };
 
 // A stored event: what the platform said (the contract's StageEvent, kept whole, whatever
@@ -100,6 +101,7 @@ struct PendingDeploy {
   std::string api_url;
   std::string request;  // the exact JSON body
   int64_t created_at_ms = 0;
+  std::string restored_of;  // a rollback: the deployment whose files it sends again
 };
 
 // What Append did with an event.

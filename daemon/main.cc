@@ -25,6 +25,12 @@ int main(int argc, char** argv) {
                  "Platform URL (env BACKEND_IM_API_URL, then api_url in the config file)");
   app.add_option("--log-level", options.log_level,
                  "debug, info, warn or error (env BACKEND_IM_LOG_LEVEL; default info)");
+  app.add_option("--snapshot-keep", options.snapshot_keep,
+                 "Keep the files of the newest N deployments of each project, for rollback, "
+                 "restore and diff (0-1000; env BACKEND_IM_SNAPSHOT_KEEP; default 20)");
+  app.add_option("--snapshot-max-mb", options.snapshot_max_mb,
+                 "Keep at most this many MiB of deployed files in all (env "
+                 "BACKEND_IM_SNAPSHOT_MAX_MB; default 200)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -9,7 +9,7 @@ packages=(
   libcurl4-openssl-dev libssl-dev zlib1g-dev
   libwebsocketpp-dev libasio-dev
   libsqlite3-dev sqlite3
-  libfmt-dev doctest-dev nlohmann-json3-dev libcli11-dev libsystemd-dev
+  libfmt-dev doctest-dev nlohmann-json3-dev libcli11-dev libsystemd-dev libdtl-dev
   python3 curl jq openssl
   clang libclang-rt-14-dev
   file systemd util-linux mount passwd dpkg-dev

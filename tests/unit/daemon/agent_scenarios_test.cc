@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/commit_hash.h"
 #include "common/random.h"
 #include "common/stop_signal.h"
 #include "daemon/agent_core.h"
@@ -508,4 +509,124 @@ TEST_CASE("a notice's text is plain: markup and control characters from the plat
   CHECK(n.body == "Failed at building: &lt;b&gt;error&lt;/b&gt; &amp; more");
   end.outcome = contract::Stage::kComplete;
   CHECK(NoticeFor(end).body == "Complete, but without a URL: backend-im status dep-1");
+
+// ---- snapshots and rollback ------------------------------------------------------------------
+
+namespace {
+
+contract::FileMap Version(const std::string& v) {
+  return {{"main.py", "print('" + v + "')\n"}, {"requirements.txt", "fastapi\n"}};
+}
+
+DeploymentRecord DeployAndEnd(Rig& r, const contract::FileMap& files, const std::string& project) {
+  auto d = r.agent().Deploy(files, project, r.dir.path());
+  REQUIRE_MESSAGE(d.ok(), (d.ok() ? "" : d.error().message));
+  return r.WaitEnded(d->id);
+}
+
+}  // namespace
+
+TEST_CASE("a rollback deploys the previous complete deployment's files as a new deployment") {
+  Rig r;
+  auto v1 = DeployAndEnd(r, Version("v1"), "");
+  const std::string project = v1.project_id;
+  auto v2 = DeployAndEnd(r, Version("v2"), project);
+  REQUIRE(v2.status == "complete");
+  CHECK(v1.commit_hash != v2.commit_hash);
+
+  auto back = r.agent().Rollback(project, "");
+  REQUIRE_MESSAGE(back.ok(), (back.ok() ? "" : back.error().message));
+  CHECK(back->id != v1.id);
+  CHECK(back->id != v2.id);
+  CHECK(back->restored_of == v1.id);
+  // The platform made its commit hash from the files it was sent: v1's.
+  CHECK(back->commit_hash == v1.commit_hash);
+  CHECK(back->commit_hash == CommitHash(Version("v1")));
+  auto ended = r.WaitEnded(back->id);
+  CHECK(ended.status == "complete");
+  CHECK(ended.restored_of == v1.id);
+  auto files = r.agent().Files(back->id);
+  REQUIRE(files.ok());
+  CHECK(files->files == Version("v1"));
+
+  // The rollback is now the current one, with v1's files: rolling back again goes to the newest
+  // complete deployment with other files, v2.
+  auto again = r.agent().Rollback(project, "");
+  REQUIRE(again.ok());
+  CHECK(again->restored_of == v2.id);
+  CHECK(again->commit_hash == v2.commit_hash);
+  r.WaitEnded(again->id);
+
+  // --to names one exactly.
+  auto to_v2 = r.agent().Rollback("", v2.id);
+  REQUIRE(to_v2.ok());
+  CHECK(to_v2->commit_hash == v2.commit_hash);
+  CHECK(to_v2->project_id == project);
+}
+
+TEST_CASE("rollback says why when it cannot: no project, unknown deployment, files not kept") {
+  FakePlatform::Options o;
+  Rig r(o);
+  auto nothing = r.agent().Rollback("proj-none", "");
+  REQUIRE_FALSE(nothing.ok());
+  CHECK(nothing.error().code == ErrorCode::kNotFound);
+  CHECK(nothing.error().message.find("no complete deployment") != std::string::npos);
+
+  auto unnamed = r.agent().Rollback("", "");
+  REQUIRE_FALSE(unnamed.ok());
+  CHECK(unnamed.error().code == ErrorCode::kInvalidArgument);
+
+  auto unknown = r.agent().Rollback("", "dep-unknown");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().code == ErrorCode::kNotFound);
+  CHECK(unknown.error().message.find("backend-im history") != std::string::npos);
+
+  auto v1 = DeployAndEnd(r, Version("v1"), "");
+  auto alone = r.agent().Rollback(v1.project_id, "");
+  REQUIRE_FALSE(alone.ok());
+  CHECK(alone.error().code == ErrorCode::kNotFound);
+  CHECK(alone.error().message.find("nothing to roll back to") != std::string::npos);
+  REQUIRE(r.core->snapshots().Has(v1.id).value());
+  // Retention dropped it (as the count or the size cap would).
+  {
+    std::lock_guard lock(r.db->mutex());
+    REQUIRE(
+        r.db->Exec("DELETE FROM snapshot_files; DELETE FROM snapshots; DELETE FROM blobs").ok());
+  }
+  auto dropped = r.agent().Rollback("", v1.id);
+  REQUIRE_FALSE(dropped.ok());
+  CHECK(dropped.error().code == ErrorCode::kNotFound);
+  CHECK(dropped.error().message.find("no longer kept") != std::string::npos);
+  auto view = r.agent().History("", 10);
+  REQUIRE(view.ok());
+  CHECK_FALSE(view->front().restorable);
+}
+
+TEST_CASE("history says which deployments can be restored") {
+  Rig r;
+  auto v1 = DeployAndEnd(r, Version("v1"), "");
+  auto list = r.agent().History("", 10);
+  REQUIRE(list.ok());
+  REQUIRE(list->size() == 1);
+  CHECK(list->front().restorable);
+}
+
+TEST_CASE("a create sent again after a restart keeps its files too") {
+  Rig r;
+  contract::DeployRequest req{Version("v1"), ""};
+  PendingDeploy p;
+  p.idempotency_key = "key-1";
+  p.commit_hash = CommitHash(req.files);
+  p.api_url = r.agent().api_url();
+  p.request = contract::ToJson(req);
+  p.created_at_ms = r.clock.NowUnixMs();
+  REQUIRE(r.store().AddPending(p).ok());
+  r.agent().ResumePendingDeploys();
+  auto list = r.agent().History("", 10);
+  REQUIRE(list.ok());
+  REQUIRE(list->size() == 1);
+  CHECK(list->front().restorable);
+  auto files = r.agent().Files(list->front().record.id);
+  REQUIRE(files.ok());
+  CHECK(files->files == Version("v1"));
 }

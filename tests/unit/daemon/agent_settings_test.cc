@@ -121,3 +121,44 @@ TEST_CASE("the session bus: DBUS_SESSION_BUS_ADDRESS, else the runtime folder's 
         "unix:path=/tmp/a%20b%2cc/bus");
   CHECK(Resolve({}, {})->session_bus.empty());
 }
+
+TEST_CASE("snapshot retention: flag, then environment, then config file, then the default") {
+  Config config;
+  config.snapshot_keep = "7";
+  config.snapshot_max_mb = "70";
+  DaemonOptions flag;
+  flag.snapshot_keep = "5";
+  flag.snapshot_max_mb = "50";
+  std::map<std::string, std::string> env{{"BACKEND_IM_SNAPSHOT_KEEP", "6"},
+                                         {"BACKEND_IM_SNAPSHOT_MAX_MB", "60"}};
+  auto s = Resolve(flag, env, config);
+  REQUIRE(s.ok());
+  CHECK(s->snapshots.keep_per_project == 5);
+  CHECK(s->snapshots.max_bytes == 50LL * 1024 * 1024);
+  s = Resolve({}, env, config);
+  CHECK(s->snapshots.keep_per_project == 6);
+  CHECK(s->snapshots.max_bytes == 60LL * 1024 * 1024);
+  s = Resolve({}, {}, config);
+  CHECK(s->snapshots.keep_per_project == 7);
+  CHECK(s->snapshots.max_bytes == 70LL * 1024 * 1024);
+  s = Resolve({}, {});
+  CHECK(s->snapshots.keep_per_project == 20);
+  CHECK(s->snapshots.max_bytes == 200LL * 1024 * 1024);
+}
+
+TEST_CASE("a snapshot setting that is not a number in its range is refused, named") {
+  for (const char* bad : {"-1", "1001", "ten", "5x", ""}) {
+    CAPTURE(bad);
+    auto s = Resolve({}, {{"BACKEND_IM_SNAPSHOT_KEEP", bad}});
+    if (std::string(bad).empty()) {
+      CHECK(s.ok());  // unset
+      continue;
+    }
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().code == ErrorCode::kInvalidArgument);
+    CHECK(s.error().message.find("BACKEND_IM_SNAPSHOT_KEEP") != std::string::npos);
+  }
+  auto zero_mb = Resolve({}, {{"BACKEND_IM_SNAPSHOT_MAX_MB", "0"}});
+  REQUIRE_FALSE(zero_mb.ok());
+  CHECK(zero_mb.error().message.find("BACKEND_IM_SNAPSHOT_MAX_MB") != std::string::npos);
+}
