@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -21,6 +22,7 @@
 #include "ctl/operations.h"
 #include "ctl/output.h"
 #include "ctl/project_files.h"
+#include "ctl/tree_diff.h"
 #include "proto/convert.h"
 
 namespace bim::ctl {
@@ -184,7 +186,7 @@ class Ctl {
                     snap.error().message},
             "deploy");
       }
-      return PrintDryRun(*snap);
+      return PrintDryRun(*snap, LastKept(dir, project_flag));
     }
     auto done = ops_.Deploy(dir, project_flag, cancel_);
     if (!done.ok()) return Failed(done.error(), "deploy failed");
@@ -205,7 +207,30 @@ class Ctl {
     return Watch(d.id());
   }
 
-  int PrintDryRun(const ProjectSnapshot& snap) {
+  // The newest deployment of the folder's project with its files, for deploy --dry-run to
+  // compare with; nullopt (and a note on stderr) when there is none or it cannot be had.
+  std::optional<FilesOutcome> LastKept(const std::string& dir, const std::string& project_flag) {
+    std::string project = project_flag;
+    if (project.empty()) {
+      if (auto meta = LoadProjectMeta(dir)) project = meta->project_id;
+    }
+    if (project.empty()) return std::nullopt;
+    auto last = ops_.LastDeployment(project, cancel_);
+    if (!last.ok()) {
+      PrintErr("note: cannot compare with the last deployment: {}\n", Lines{last.error().message});
+      return std::nullopt;
+    }
+    if (*last && !(*last)->deployment.restorable()) {
+      PrintErr("note: the files of {}, the last deployment of {}, are no longer kept\n",
+               (*last)->deployment.id(), project);
+      return std::nullopt;
+    }
+    return std::move(*last);
+  }
+
+  int PrintDryRun(const ProjectSnapshot& snap, const std::optional<FilesOutcome>& last) {
+    std::optional<TreeDiff> changes;
+    if (last) changes = DiffTrees(last->files, snap.files, last->deployment.id(), ".");
     if (json) {
       nlohmann::json j{{"files", nlohmann::json::array()},
                        {"skipped", nlohmann::json::array()},
@@ -216,6 +241,14 @@ class Ctl {
       }
       for (const auto& s : snap.skipped)
         j["skipped"].push_back({{"path", s.path}, {"reason", s.reason}});
+      if (changes) {
+        nlohmann::json c{{"against", last->deployment.id()},
+                         {"added", nlohmann::json::array()},
+                         {"changed", nlohmann::json::array()},
+                         {"removed", nlohmann::json::array()}};
+        for (const auto& f : changes->changes) c[ChangeName(f.kind)].push_back(f.path);
+        j["changes"] = std::move(c);
+      }
       PrintJson(j);
       return kExitOk;
     }
@@ -226,7 +259,79 @@ class Ctl {
       Print("Left out:\n");
       for (const auto& s : snap.skipped) Print("  {}  ({})\n", s.path, s.reason);
     }
+    if (changes) {
+      if (changes->same()) {
+        Print("Same files as the last deployment, {}.\n", last->deployment.id());
+      } else {
+        Print("Against the last deployment, {}:\n", last->deployment.id());
+        for (const auto& f : changes->changes) Print("  {:<8} {}\n", ChangeName(f.kind), f.path);
+      }
+    }
     return kExitOk;
+  }
+
+  // ---- rollback / restore / diff ----------------------------------------------------------
+  int Rollback(const std::string& dir, const std::string& project, const std::string& to,
+               bool watch) {
+    auto done = ops_.Rollback(dir, project, to, cancel_);
+    if (!done.ok()) {
+      return Failed(done.error(),
+                    done.error().kind == OpFailure::kUsage ? "rollback" : "rollback failed");
+    }
+    const auto& d = *done;
+    if (json) {
+      PrintJson(DeploymentModel(d));
+    } else {
+      Print("Rolling project {} back to the files of {}\n", d.project_id(), d.restored_of());
+      Print("  deployment {}  commit {}\n", style_.Bold(d.id()), d.commit_hash());
+    }
+    std::fflush(stdout);
+    if (!watch) {
+      if (!json) Print("Follow it with: backend-im watch {}\n", d.id());
+      return kExitOk;
+    }
+    return Watch(d.id());
+  }
+
+  int Restore(const std::string& id, const std::string& dir, bool force) {
+    auto done = ops_.Restore(id, dir, force, cancel_);
+    if (!done.ok()) return Failed(done.error(), "restore " + id);
+    if (json) {
+      PrintJson(RestoreModel(*done));
+    } else {
+      Print("{} Restored the {} files of {} into {}\n", style_.Green("✓"), done->files.size(), id,
+            dir);
+      for (const auto& path : done->report.written) Print("  {}\n", path);
+      if (!done->report.unchanged.empty()) {
+        Print("  ({} already up to date)\n", done->report.unchanged.size());
+      }
+    }
+    return kExitOk;
+  }
+
+  // Exit 0 when the two are the same, 1 when they differ (as diff(1)), else the error's code.
+  int Diff(const std::string& a, const std::string& b, const std::string& dir) {
+    std::string to_id, folder = dir;
+    if (!b.empty()) {
+      if (IsDirectory(b)) {
+        folder = b;
+      } else {
+        to_id = b;
+      }
+    }
+    auto done = ops_.Diff(a, to_id, folder, cancel_);
+    if (!done.ok()) return Failed(done.error(), "diff");
+    if (json) {
+      PrintJson(DiffModel(*done));
+    } else {
+      Print("{}", Lines{done->diff.Unified()});
+    }
+    return done->diff.same() ? kExitOk : kExitDeployFailed;
+  }
+
+  static bool IsDirectory(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
   }
 
   // ---- watch ------------------------------------------------------------------------------
@@ -319,6 +424,9 @@ class Ctl {
       if (!d.url().empty()) Print("URL         {}\n", d.url());
       Print("Created     {}\n", FormatTime(d.created_at_unix_ms()));
       if (!d.directory().empty()) Print("Folder      {}\n", d.directory());
+      if (!d.restored_of().empty()) Print("Rollback to {}\n", d.restored_of());
+      Print("Files kept  {}\n",
+            d.restorable() ? "yes (rollback, restore and diff can use them)" : "no");
       if (!d.stream_problem().empty()) {
         Print("Note        {}\n", style_.Yellow(d.stream_problem()));
       }
@@ -351,11 +459,14 @@ class Ctl {
             project.empty() ? "No deployments yet." : "No deployments of that project yet.");
       return kExitOk;
     }
-    Print("{:<19}  {:<18}  {:<20}  {:<12}  {:<36}  {}\n", "CREATED", "STATUS", "PROJECT", "COMMIT",
-          "DEPLOYMENT", "URL");
+    Print("{:<19}  {:<18}  {:<20}  {:<12}  {:<36}  {:<8}  {}\n", "CREATED", "STATUS", "PROJECT",
+          "COMMIT", "DEPLOYMENT", "RESTORE", "URL");
     for (const auto& d : *list) {
-      Print("{:<19}  {:<18}  {:<20}  {:<12}  {:<36}  {}\n", FormatTime(d.created_at_unix_ms()),
-            d.status(), d.project_id(), d.commit_hash(), d.id(), d.url());
+      std::string restore = d.restorable() ? "yes" : "-";
+      Print("{:<19}  {:<18}  {:<20}  {:<12}  {:<36}  {:<8}  {}{}\n",
+            FormatTime(d.created_at_unix_ms()), d.status(), d.project_id(), d.commit_hash(), d.id(),
+            restore, d.url(),
+            d.restored_of().empty() ? "" : Terminal("  (rollback to {})", d.restored_of()));
     }
     return kExitOk;
   }
@@ -475,7 +586,7 @@ int RunCtl(int argc, char** argv) {
       "  cd users-api && backend-im deploy --watch\n\n"
       "Exit codes: 0 ok, 1 deployment failed, 2 bad usage or input, 3 not logged in, "
       "4 agent unreachable, 5 platform error, 6 local file problem, 7 not found, "
-      "130 detached by Ctrl-C.",
+      "130 detached by Ctrl-C. diff: 0 same, 1 different.",
       "backend-im"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("backend-im ") + kVersion);
@@ -535,7 +646,9 @@ int RunCtl(int argc, char** argv) {
   dep->add_option("-d,--dir", dir, "Project folder (default: the current folder)");
   dep->add_flag("-w,--watch", watch, "Follow the deployment until it completes or fails");
   dep->add_option("--project", project, "Project id (default: from .backend-im/project.json)");
-  dep->add_flag("--dry-run", dry_run, "List what would be uploaded and contact nobody");
+  dep->add_flag("--dry-run", dry_run,
+                "List what would be uploaded, and what changed since the project's last "
+                "deployment; uploads nothing");
   json_flag(dep);
   dep->callback(run([&](Ctl& c) { return c.Deploy(dir, project, watch, dry_run); }));
 
@@ -556,6 +669,40 @@ int RunCtl(int argc, char** argv) {
   hist->add_option("--limit", limit, "How many (1-1000, default 20)");
   json_flag(hist);
   hist->callback(run([&](Ctl& c) { return c.History(project, limit); }));
+
+  std::string to;
+  auto* rb = app.add_subcommand(
+      "rollback",
+      "Deploy the files of an earlier deployment again, as a new deployment: by default those "
+      "of the newest complete deployment of the project whose files differ from the current one");
+  rb->add_option("-d,--dir", dir, "Project folder whose project to roll back (default: .)");
+  rb->add_option("--project", project, "Project id (default: from .backend-im/project.json)");
+  rb->add_option("--to", to, "Roll back to exactly this deployment");
+  rb->add_flag("-w,--watch", watch, "Follow the new deployment until it completes or fails");
+  json_flag(rb);
+  rb->callback(run([&](Ctl& c) { return c.Rollback(dir, project, to, watch); }));
+
+  std::string restore_dir;
+  auto* rs = app.add_subcommand(
+      "restore", "Write the files a deployment uploaded into a folder (as generate writes)");
+  rs->add_option("deployment", id, "Deployment id (history shows which can be restored)")
+      ->required();
+  rs->add_option("-o,--output", restore_dir, "Folder to write to")->required();
+  rs->add_flag("--force", force, "Overwrite local files whose content differs");
+  json_flag(rs);
+  rs->callback(run([&](Ctl& c) { return c.Restore(id, restore_dir, force); }));
+
+  std::string diff_a, diff_b;
+  auto* df = app.add_subcommand(
+      "diff",
+      "Show how two deployments differ, or a deployment and a folder (unified diff). With no "
+      "deployment: the project folder against its last deployment. Exit 0 when they are the "
+      "same, 1 when they differ");
+  df->add_option("from", diff_a, "Deployment id (default: the folder's last deployment)");
+  df->add_option("to", diff_b, "Another deployment id, or a folder (default: the project folder)");
+  df->add_option("-d,--dir", dir, "Project folder (default: the current folder)");
+  json_flag(df);
+  df->callback(run([&](Ctl& c) { return c.Diff(diff_a, diff_b, dir); }));
 
   auto* daemon = app.add_subcommand("daemon", "Inspect or stop the background agent (backend-imd)");
   daemon->require_subcommand(1);

@@ -9,6 +9,8 @@
 //   wait_for_deployment  {deploymentId, timeoutSeconds?}  follows the agent's Watch stream
 //   deployment_status    {deploymentId}
 //   list_deployments     {projectId?, limit?}
+//   rollback             {directory?, projectId?, toDeploymentId?}  an earlier tree, deployed again
+//   diff                 {deploymentId?, otherDeploymentId?, directory?}  unified diff
 //   auth_status          {}
 //   auth_login_start     {}                               device flow, step 1
 //   auth_login_check     {loginId, waitSeconds?}          device flow, step 2
@@ -108,6 +110,8 @@ class McpTools : public McpToolProvider {
   Answer WaitForDeployment(const nlohmann::json& args, McpToolCall& call);
   Answer DeploymentStatus(const nlohmann::json& args, McpToolCall& call);
   Answer ListDeployments(const nlohmann::json& args, McpToolCall& call);
+  Answer Rollback(const nlohmann::json& args, McpToolCall& call);
+  Answer Diff(const nlohmann::json& args, McpToolCall& call);
   Answer AuthStatus(const nlohmann::json& args, McpToolCall& call);
   Answer AuthLoginStart(const nlohmann::json& args, McpToolCall& call);
   Answer AuthLoginCheck(const nlohmann::json& args, McpToolCall& call);

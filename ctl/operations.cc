@@ -123,6 +123,8 @@ json DeploymentModel(const pb::Deployment& d) {
   if (!d.stream_problem().empty()) j["streamProblem"] = d.stream_problem();
   if (d.logs_size() > 0) j["logs"] = std::vector<std::string>(d.logs().begin(), d.logs().end());
   if (d.logs_truncated()) j["logsTruncated"] = true;
+  if (!d.restored_of().empty()) j["restoredOf"] = d.restored_of();
+  j["restorable"] = d.restorable();
   return j;
 }
 
@@ -152,12 +154,18 @@ json DeploymentModelSchema() {
          "(history leaves them out)"}}},
       {"logsTruncated",
        {{"type", "boolean"},
-        {"description", "Present (true) when the logs were too long to return whole"}}}};
+        {"description", "Present (true) when the logs were too long to return whole"}}},
+      {"restoredOf", str("Present on a rollback: the deployment whose files it deployed again")},
+      {"restorable",
+       {{"type", "boolean"},
+        {"description",
+         "True when the agent keeps its files, so it can be rolled back to, restored and "
+         "diffed"}}}};
   return json{{"type", "object"},
               {"properties", std::move(properties)},
               {"required",
                {"deploymentId", "projectId", "commitHash", "status", "terminal", "createdAt",
-                "updatedAt", "lastSeq"}}};
+                "updatedAt", "lastSeq", "restorable"}}};
 }
 
 json EventModel(const pb::DeploymentEvent& e) {
@@ -195,6 +203,30 @@ json GenerateModel(const GenerateOutcome& g) {
          {"unchanged", g.report.unchanged}};
   if (!g.project_id.empty()) j["projectId"] = g.project_id;
   return j;
+}
+
+json RestoreModel(const RestoreOutcome& r) {
+  json files = json::array();
+  for (const auto& [path, content] : r.files) {
+    files.push_back({{"path", path}, {"bytes", content.size()}});
+  }
+  return json{{"deploymentId", r.deployment.id()},
+              {"directory", r.directory},
+              {"files", std::move(files)},
+              {"written", r.report.written},
+              {"unchanged", r.report.unchanged}};
+}
+
+json DiffModel(const DiffOutcome& d) {
+  json files = json::array();
+  for (const auto& c : d.diff.changes) {
+    files.push_back({{"path", c.path}, {"change", ChangeName(c.kind)}, {"binary", c.binary}});
+  }
+  return json{{"from", d.from},
+              {"to", d.to},
+              {"same", d.diff.same()},
+              {"files", std::move(files)},
+              {"diff", d.diff.Unified()}};
 }
 
 json DeployModel(const DeployOutcome& d) {
@@ -408,6 +440,122 @@ OpResult<DeployOutcome> Operations::Deploy(const std::string& dir, const std::st
       out.note = "cannot remember the project id: " + s.error().message;
     }
   }
+  return out;
+}
+
+// ---- snapshots: rollback, restore, diff -----------------------------------------------------
+
+OpResult<pb::Deployment> Operations::Rollback(const std::string& dir, const std::string& project_id,
+                                              const std::string& to, CancelToken& cancel) {
+  pb::RollbackRequest req;
+  std::string project = project_id;
+  if (project.empty() && to.empty()) {
+    if (auto meta = LoadProjectMeta(dir)) project = meta->project_id;
+    if (project.empty()) {
+      return Fail(OpFailure::kUsage,
+                  fmt::format("{} remembers no project (.backend-im/project.json); name one with "
+                              "--project, or a deployment with --to",
+                              AbsolutePath(dir)));
+    }
+  }
+  req.set_project_id(project);
+  req.set_to_deployment_id(to);
+  auto reply = Unary(&Stub::Rollback, req, kSlow, cancel);
+  if (!reply.ok()) return reply.error();
+  return reply->deployment();
+}
+
+OpResult<FilesOutcome> Operations::Files(const std::string& id, CancelToken& cancel) {
+  pb::GetFilesRequest req;
+  req.set_deployment_id(id);
+  auto reply = Unary(&Stub::GetFiles, req, kQuick, cancel);
+  if (!reply.ok()) return reply.error();
+  FilesOutcome out;
+  out.deployment = reply->deployment();
+  for (const auto& f : reply->files()) out.files[f.path()] = f.content();
+  if (static_cast<int>(out.files.size()) != reply->files_size()) {
+    return Fail(OpFailure::kAgent, "the agent's answer names a file twice");
+  }
+  return out;
+}
+
+OpResult<RestoreOutcome> Operations::Restore(const std::string& id, const std::string& dir,
+                                             bool force, CancelToken& cancel) {
+  if (auto s = CheckOutputFolder(dir); !s.ok()) return Fail(OpFailure::kUsage, s.error().message);
+  auto got = Files(id, cancel);
+  if (!got.ok()) return got.error();
+  RestoreOutcome out;
+  out.deployment = std::move(got->deployment);
+  out.files = std::move(got->files);
+  out.directory = AbsolutePath(dir);
+  interrupt::Deferred whole;
+  auto written = WriteProjectFiles(dir, out.files, force);
+  if (!written.ok()) return Local(written.error());
+  out.report = std::move(*written);
+  if (!LoadProjectMeta(dir) && !out.deployment.project_id().empty()) {
+    (void)SaveProjectMeta(dir, {out.deployment.project_id()});
+  }
+  return out;
+}
+
+OpResult<std::optional<FilesOutcome>> Operations::LastDeployment(const std::string& project_id,
+                                                                 CancelToken& cancel) {
+  auto list = History(project_id, 1, cancel);
+  if (!list.ok()) return list.error();
+  if (list->empty()) return std::optional<FilesOutcome>();
+  const pb::Deployment& last = list->front();
+  if (!last.restorable()) return std::optional<FilesOutcome>(FilesOutcome{last, {}});
+  auto files = Files(last.id(), cancel);
+  if (!files.ok()) return files.error();
+  return std::optional<FilesOutcome>(std::move(*files));
+}
+
+OpResult<DiffOutcome> Operations::Diff(const std::string& from_id, const std::string& to_id,
+                                       const std::string& dir, CancelToken& cancel) {
+  DiffOutcome out;
+  contract::FileMap from_files;
+  if (from_id.empty()) {
+    auto meta = LoadProjectMeta(dir);
+    if (!meta || meta->project_id.empty()) {
+      return Fail(OpFailure::kUsage,
+                  fmt::format("{} remembers no project (.backend-im/project.json); name the "
+                              "deployments to compare",
+                              AbsolutePath(dir)));
+    }
+    auto last = LastDeployment(meta->project_id, cancel);
+    if (!last.ok()) return last.error();
+    if (!*last) {
+      return Fail(OpFailure::kNotFound,
+                  fmt::format("project {} has no deployment in this agent's history yet",
+                              meta->project_id));
+    }
+    if (!(*last)->deployment.restorable()) {
+      return Fail(OpFailure::kNotFound,
+                  fmt::format("the files of deployment {}, the last of project {}, are no longer "
+                              "kept",
+                              (*last)->deployment.id(), meta->project_id));
+    }
+    out.from = (*last)->deployment.id();
+    from_files = std::move((*last)->files);
+  } else {
+    auto got = Files(from_id, cancel);
+    if (!got.ok()) return got.error();
+    out.from = from_id;
+    from_files = std::move(got->files);
+  }
+  contract::FileMap to_files;
+  if (!to_id.empty()) {
+    auto got = Files(to_id, cancel);
+    if (!got.ok()) return got.error();
+    out.to = to_id;
+    to_files = std::move(got->files);
+  } else {
+    auto snap = ReadProjectFiles(dir);
+    if (!snap.ok()) return Local(snap.error());
+    out.to = dir;
+    to_files = std::move(snap->files);
+  }
+  out.diff = DiffTrees(from_files, to_files, out.from, out.to);
   return out;
 }
 

@@ -16,6 +16,7 @@
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "ctl/agent_client.h"
 #include "ctl/mcp_cancel_token.h"
 #include "ctl/project_files.h"
+#include "ctl/tree_diff.h"
 
 namespace bim::ctl {
 
@@ -59,8 +61,8 @@ std::string ToolErrorText(const OpError& e, const std::string& what);
 // Field names shared by `--json` and MCP's structuredContent. Fields without a value are left
 // out, never null (one JSON type per field): url until complete, directory when unknown,
 // streamProblem when the stream is healthy.
-//   deploymentId projectId commitHash status terminal createdAt updatedAt lastSeq
-//   url? directory? streamProblem? logs? logsTruncated?
+//   deploymentId projectId commitHash status terminal createdAt updatedAt lastSeq restorable
+//   url? directory? streamProblem? logs? logsTruncated? restoredOf?
 nlohmann::json DeploymentModel(const backend_im::v1::Deployment& d);
 // Its JSON Schema (every field above; logs and logsTruncated optional).
 nlohmann::json DeploymentModelSchema();
@@ -91,8 +93,32 @@ struct WatchOutcome {
   bool timed_out = false;  // the wait's time limit came first
 };
 
+// A deployment and the files it uploaded, as the agent keeps them.
+struct FilesOutcome {
+  backend_im::v1::Deployment deployment;
+  contract::FileMap files;
+};
+
+struct RestoreOutcome {
+  backend_im::v1::Deployment deployment;
+  std::string directory;  // absolute
+  contract::FileMap files;
+  WriteReport report;
+};
+
+// Two trees compared: from and to name each side (a deployment id, or a folder as given).
+struct DiffOutcome {
+  std::string from;
+  std::string to;
+  TreeDiff diff;
+};
+
 //   directory projectId? files[{path, bytes}] written unchanged
 nlohmann::json GenerateModel(const GenerateOutcome& g);
+//   deploymentId directory files[{path, bytes}] written unchanged
+nlohmann::json RestoreModel(const RestoreOutcome& r);
+//   from to same files[{path, change, binary}] diff
+nlohmann::json DiffModel(const DiffOutcome& d);
 //   DeploymentModel's fields, and fileCount totalBytes skipped[{path, reason}]
 nlohmann::json DeployModel(const DeployOutcome& d);
 
@@ -119,6 +145,26 @@ class Operations {
   // remembered in the folder) and remembers the project the platform chose.
   OpResult<DeployOutcome> Deploy(const std::string& dir, const std::string& project_id,
                                  CancelToken& cancel);
+
+  // Deploys an earlier deployment's files again (the agent's Rollback): to `to` when given, else
+  // to the previous complete deployment of project_id (default: the one remembered in dir).
+  OpResult<backend_im::v1::Deployment> Rollback(const std::string& dir,
+                                                const std::string& project_id,
+                                                const std::string& to, CancelToken& cancel);
+  // The files a deployment uploaded, from the agent's snapshots.
+  OpResult<FilesOutcome> Files(const std::string& id, CancelToken& cancel);
+  // Writes a deployment's files into dir with generate's safe writing (WriteProjectFiles), and
+  // remembers its project there when the folder has none yet.
+  OpResult<RestoreOutcome> Restore(const std::string& id, const std::string& dir, bool force,
+                                   CancelToken& cancel);
+  // from_id's files against to_id's, or against the folder dir when to_id is empty. from_id
+  // empty: the newest deployment of the project remembered in dir.
+  OpResult<DiffOutcome> Diff(const std::string& from_id, const std::string& to_id,
+                             const std::string& dir, CancelToken& cancel);
+  // The newest deployment of project_id, with its files when the agent keeps them; nullopt when
+  // the project has none here.
+  OpResult<std::optional<FilesOutcome>> LastDeployment(const std::string& project_id,
+                                                       CancelToken& cancel);
 
   // Follows a deployment until it is complete or failed, or until timeout (zero: no limit),
   // calling hooks.on_event for each event after after_seq. Follows a replacement agent when the

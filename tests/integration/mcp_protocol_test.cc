@@ -12,7 +12,8 @@ namespace {
 
 const std::set<std::string> kToolNames = {
     "generate",         "deploy",      "wait_for_deployment", "deployment_status",
-    "list_deployments", "auth_status", "auth_login_start",    "auth_login_check"};
+    "list_deployments", "auth_status", "auth_login_start",    "auth_login_check",
+    "rollback",         "diff"};
 
 std::string Join(const std::vector<std::string>& lines) {
   std::string out;

@@ -39,7 +39,8 @@ async function main() {
   const { tools } = await client.listTools();
   const names = tools.map((t) => t.name).sort();
   const expected = ["auth_login_check", "auth_login_start", "auth_status", "deploy",
-    "deployment_status", "generate", "list_deployments", "wait_for_deployment"];
+    "deployment_status", "diff", "generate", "list_deployments", "rollback",
+    "wait_for_deployment"];
   check(JSON.stringify(names) === JSON.stringify(expected), `tools are ${expected}, got ${names}`);
   for (const t of tools) {
     check(t.inputSchema?.type === "object", `${t.name}: inputSchema is an object schema`);
