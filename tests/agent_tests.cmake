@@ -29,6 +29,7 @@ bim_add_test(agent_integration_tests
           integration/agent_faults_test.cc integration/agent_tls_test.cc
           integration/agent_hardening_test.cc integration/agent_hostile_text_test.cc
           integration/agent_limits_test.cc integration/agent_notify_test.cc
+          integration/agent_snapshots_test.cc
   LIBS bim::common bim::ws bim_test_support nlohmann_json::nlohmann_json ZLIB::ZLIB
        PkgConfig::SYSTEMD
   LABELS integration grpc)

@@ -495,3 +495,44 @@ TEST_CASE("tool calls run side by side: a status answers while a wait is in flig
   REQUIRE(w.has_value());
   CHECK((*w)["result"]["structuredContent"]["status"] == "complete");
 }
+
+TEST_CASE("diff and rollback tools: compare two deployments, then deploy the earlier files") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "30"});
+  f.LoginWithToken();
+  McpSession s(f.Options());
+  s.Initialize();
+  std::string dir = f.MakeProject("api");
+  auto deploy_to_end = [&] {
+    json d = Structured(s.CallTool("deploy", {{"directory", dir}}));
+    json w = Structured(s.CallTool("wait_for_deployment",
+                                   {{"deploymentId", d["deploymentId"]}, {"timeoutSeconds", 60}}));
+    REQUIRE(w["status"] == "complete");
+    CHECK(w["restorable"] == true);
+    return d;
+  };
+  json v1 = deploy_to_end();
+  json same = Structured(s.CallTool("diff", {{"directory", dir}}));
+  CHECK(same["same"] == true);
+  CHECK(same["from"] == v1["deploymentId"]);
+  WriteFile(dir + "/main.py", "print('v2')\n");
+  json v2 = deploy_to_end();
+
+  json diff = Structured(s.CallTool(
+      "diff", {{"deploymentId", v1["deploymentId"]}, {"otherDeploymentId", v2["deploymentId"]}}));
+  CHECK(diff["same"] == false);
+  REQUIRE(diff["files"].size() == 1);
+  CHECK(diff["files"][0] == json{{"path", "main.py"}, {"change", "changed"}, {"binary", false}});
+  CHECK(Contains(diff["diff"], "+print('v2')"));
+
+  json back = Structured(s.CallTool("rollback", {{"directory", dir}}));
+  CHECK(back["restoredOf"] == v1["deploymentId"]);
+  CHECK(back["commitHash"] == v1["commitHash"]);
+  CHECK(Contains(back["nextStep"], "wait_for_deployment"));
+
+  json none = s.CallTool("rollback", json::object());
+  CHECK(IsErrorResult(none));
+  CHECK(Contains(ResultText(none), "needs directory, projectId or toDeploymentId"));
+  json unknown = s.CallTool("diff", {{"deploymentId", "dep-nope"}, {"directory", dir}});
+  CHECK(IsErrorResult(unknown));
+  CHECK(Contains(ResultText(unknown), "list_deployments"));
+}
