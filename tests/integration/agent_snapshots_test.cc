@@ -101,7 +101,7 @@ TEST_CASE("restore writes a deployment's exact bytes and never clobbers a change
   CHECK(unknown.exit_code == 7);
 }
 
-TEST_CASE("diff shows a change as a unified diff, exit 1; the same files exit 0") {
+TEST_CASE("diff shows a change as a unified diff with exit 1, and the same files with exit 0") {
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "30"});
   f.LoginWithToken();
   std::string dir = f.MakeProject("api");

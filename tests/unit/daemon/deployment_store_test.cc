@@ -146,7 +146,7 @@ TEST_CASE("the database survives reopening, is 0600, and its schema version is r
   DeploymentStore store(**db, clock);
   CHECK(store.Get("a")->has_value());
   auto r = test::Run({"sqlite3", t / "agent.db", "PRAGMA user_version; PRAGMA journal_mode;"});
-  CHECK(r.out == "5\nwal\n");
+  CHECK(r.out == "6\nwal\n");
 }
 
 TEST_CASE("a database of the previous schema gains pending creates and keeps its history") {
@@ -160,9 +160,11 @@ TEST_CASE("a database of the previous schema gains pending creates and keeps its
     REQUIRE(store.Append("a", Ev("complete", {"done"}, "https://abc.backend.im", "poll", 3)).ok());
   }
   // As the agent before pending creates (schema 1) left it: no pending_deploys, no budget,
-  // history indexed by created_at, and events without their body.
+  // history indexed by created_at, events without their body, and no snapshots.
   REQUIRE(test::Run({"sqlite3", t / "agent.db",
                      "ALTER TABLE events DROP COLUMN body; "
+                     "DROP TABLE snapshot_files; DROP TABLE snapshots; DROP TABLE blobs; "
+                     "ALTER TABLE deployments DROP COLUMN restored_of; "
                      "DROP TABLE pending_deploys; ALTER TABLE deployments DROP COLUMN log_lines; "
                      "ALTER TABLE deployments DROP COLUMN log_bytes; "
                      "ALTER TABLE deployments DROP COLUMN over_budget; "
@@ -195,6 +197,11 @@ TEST_CASE("a database of the previous schema gains pending creates and keeps its
   REQUIRE(store.RecordCreated(Record("b", "proj", 2), "key-1").ok());
   CHECK(store.Get("b")->has_value());
   CHECK(store.ListPending()->empty());
+  // Schema 6: snapshots, and rollbacks recorded on deployments.
+  DeploymentRecord rolled = Record("c", "proj", 3);
+  rolled.restored_of = "b";
+  REQUIRE(store.Insert(rolled).ok());
+  CHECK((*store.Get("c"))->restored_of == "b");
 }
 
 TEST_CASE("a database from a newer agent is refused with advice") {
