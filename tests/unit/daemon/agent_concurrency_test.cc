@@ -43,6 +43,12 @@ int Count(const std::string& haystack, const std::string& needle) {
   return n;
 }
 
+CoreSettings Settings() {
+  CoreSettings s;
+  s.environment_token = "dev-token";
+  return s;
+}
+
 // An agent core wired as backend-imd wires it, against a mock started with mock_args.
 struct Rig {
   explicit Rig(std::vector<std::string> mock_args) : mock(std::move(mock_args)) {}
@@ -57,9 +63,7 @@ struct Rig {
   std::unique_ptr<ws::Connector> connector = ws::MakeConnector(ws::TlsOptions{});
   PlatformClient platform{mock.http_url(), http, *connector, clock, random, stop};
   std::unique_ptr<Database> db = std::move(Database::Open(dir / "agent.db").value());
-  AgentCore core{*db,   platform,
-                 clock, random,
-                 stop,  CoreSettings{"dev-token", std::chrono::milliseconds(20000), nullptr}};
+  AgentCore core{*db, platform, clock, random, stop, Settings()};
   Agent& agent = core.agent();
   DeploymentStore& store = core.store();
   WatchHub& hub = core.hub();

@@ -509,6 +509,7 @@ TEST_CASE("a notice's text is plain: markup and control characters from the plat
   CHECK(n.body == "Failed at building: &lt;b&gt;error&lt;/b&gt; &amp; more");
   end.outcome = contract::Stage::kComplete;
   CHECK(NoticeFor(end).body == "Complete, but without a URL: backend-im status dep-1");
+}
 
 // ---- snapshots and rollback ------------------------------------------------------------------
 

@@ -185,7 +185,7 @@ TEST_CASE("a database of the previous schema gains pending creates and keeps its
   CHECK((*old_events)[0].event.status == contract::Stage::kComplete);
   CHECK((*old_events)[0].event.url == "https://abc.backend.im");
   CHECK((*old_events)[0].event.logs == std::vector<std::string>{"done"});
-  PendingDeploy p{"key-1", "proj", "abc123", "/w", "http://x", "{\"files\":{}}", 5};
+  PendingDeploy p{"key-1", "proj", "abc123", "/w", "http://x", "{\"files\":{}}", 5, ""};
   REQUIRE(store.AddPending(p).ok());
   auto same = store.FindPending("proj", "abc123", "http://x");
   REQUIRE(same.ok());
