@@ -55,7 +55,7 @@ Result<int64_t> Number(const std::string& flag, const char* flag_name, const Env
 
 Result<AgentSettings> ResolveAgentSettings(const DaemonOptions& flags, const Environment& env,
                                            const Config& config, const std::string& config_path,
-                                           const std::string& build_version) {
+                                           const std::string& build_version, uid_t uid) {
   AgentSettings s;
 
   std::string level_name = flags.log_level;
@@ -121,6 +121,7 @@ Result<AgentSettings> ResolveAgentSettings(const DaemonOptions& flags, const Env
   if (std::string runtime = env.Get("XDG_RUNTIME_DIR"); s.session_bus.empty() && !runtime.empty()) {
     s.session_bus = BusPathAddress(runtime + "/bus");
   }
+  if (s.session_bus.empty()) s.session_bus = fmt::format("unix:path=/run/user/{}/bus", uid);
   return s;
 }
 

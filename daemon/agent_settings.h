@@ -16,7 +16,11 @@
 //
 // Who started the agent comes from the environment too: BACKEND_IM_AUTOSTARTED=1 (a ctl) or
 // INVOCATION_ID (systemd, which sets it for the services it runs). The session bus for desktop
-// notices is DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus (where sd_bus_open_user looks).
+// notices is DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus (where sd_bus_open_user looks),
+// else /run/user/UID/bus: an MCP host may start the agent with neither variable set, and that is
+// where systemd-logind's runtime folder, and so the user's bus, is.
+
+#include <unistd.h>
 
 #include <chrono>
 #include <string>
@@ -49,8 +53,10 @@ struct AgentSettings {
 
 // A bad value (an unknown log level, a notify that is not on or off, a snapshot setting that is
 // not a number in its range) is a kInvalidArgument error that names it.
+// uid: the user whose session bus is /run/user/UID/bus when the environment names none.
 Result<AgentSettings> ResolveAgentSettings(const DaemonOptions& flags, const Environment& env,
                                            const Config& config, const std::string& config_path,
-                                           const std::string& build_version);
+                                           const std::string& build_version,
+                                           uid_t uid = ::getuid());
 
 }  // namespace bim::daemon

@@ -11,8 +11,8 @@ namespace {
 
 Result<AgentSettings> Resolve(const DaemonOptions& flags, std::map<std::string, std::string> env,
                               const Config& config = {}) {
-  return ResolveAgentSettings(flags, MapEnvironment(std::move(env)), config, "/cfg/config",
-                              "1.2.3");
+  return ResolveAgentSettings(flags, MapEnvironment(std::move(env)), config, "/cfg/config", "1.2.3",
+                              /*uid=*/1234);
 }
 
 }  // namespace
@@ -110,7 +110,7 @@ TEST_CASE("desktop notices: BACKEND_IM_NOTIFY before the config file's notify, o
   CHECK_FALSE(Resolve({}, {}, *parsed)->notify);
 }
 
-TEST_CASE("the session bus: DBUS_SESSION_BUS_ADDRESS, else the runtime folder's bus, else none") {
+TEST_CASE("the session bus: DBUS_SESSION_BUS_ADDRESS, else the runtime folder's, else the user's") {
   CHECK(Resolve({}, {{"DBUS_SESSION_BUS_ADDRESS", "unix:path=/tmp/b"},
                      {"XDG_RUNTIME_DIR", "/run/user/1000"}})
             ->session_bus == "unix:path=/tmp/b");
@@ -119,7 +119,8 @@ TEST_CASE("the session bus: DBUS_SESSION_BUS_ADDRESS, else the runtime folder's 
   // A D-Bus address escapes what is not a plain path character.
   CHECK(Resolve({}, {{"XDG_RUNTIME_DIR", "/tmp/a b,c"}})->session_bus ==
         "unix:path=/tmp/a%20b%2cc/bus");
-  CHECK(Resolve({}, {})->session_bus.empty());
+  // Neither (an MCP host passes few variables): the user's runtime folder under /run/user.
+  CHECK(Resolve({}, {})->session_bus == "unix:path=/run/user/1234/bus");
 }
 
 TEST_CASE("snapshot retention: flag, then environment, then config file, then the default") {
