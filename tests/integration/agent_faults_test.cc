@@ -35,20 +35,6 @@ std::vector<nlohmann::json> DeployWatchEvents(AgentFixture& f, const std::string
 // Every stage of these two runs in simulated time against the core (agent_scenarios_test.cc:
 // a drop at each stage in turn, with seq and without; a 30 s outage). Here one of each runs
 // through the real processes, sockets and mock.
-TEST_CASE("the platform's stream dropped mid-deployment loses nothing, with seq and without") {
-  for (bool seed_only : {false, true}) {
-    std::vector<std::string> args = {"--token", "dev-token",       "--stage-delay-ms",
-                                     "80",      "--ws-drop-after", "3"};
-    if (seed_only) args.push_back("--seed-only");
-    AgentFixture f(args);
-    f.LoginWithToken();
-    CAPTURE(seed_only);
-    CheckAllStages(DeployWatchEvents(f, f.MakeProject("p")));
-    CHECK(f.AgentLog().find("reconnecting") != std::string::npos);
-    CHECK(f.Ctl({"history"}).exit_code == 0);
-  }
-}
-
 TEST_CASE("a platform outage: the deployment is followed through it, nothing lost") {
   // The outage is timed from the mock's start; it begins after the deploy (by 1.5 s, or 2.5 s
   // for an agent under a sanitizer) and ends before the deployment's 2.45 s (4.2 s) are over.
@@ -251,7 +237,7 @@ TEST_CASE(
   AgentFixture f({}, false);
   f.env()["BACKEND_IM_API_URL"] = hp.url();
   f.LoginWithToken("t");
-  f.env()["BACKEND_IM_CALL_TIMEOUT_MS"] = "2000";
+  f.env()["BACKEND_IM_CALL_TIMEOUT_MS"] = "1200";
   auto started = std::chrono::steady_clock::now();
   auto s = f.Ctl({"status", "dep-slow"});
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(4));
@@ -314,19 +300,6 @@ TEST_CASE(
   f.LoginWithToken("t");
   CheckAllStages(DeployWatchEvents(f, f.MakeProject("p")));
   CHECK(hits == 0);
-}
-
-TEST_CASE("tokens never reach the log, at debug level, through login, refresh and deploy") {
-  AgentFixture f({"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl", "1",
-                  "--stage-delay-ms", "30"});
-  REQUIRE(f.Ctl({"auth", "login"}).exit_code == 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the 1 s lifetime
-  REQUIRE(f.Ctl({"deploy", "-d", f.MakeProject("p"), "--watch"}).exit_code == 0);
-  std::string log = f.AgentLog();
-  CHECK(log.find("refreshing the access token") != std::string::npos);
-  CHECK(log.find("mock-at-") == std::string::npos);
-  CHECK(log.find("mock-rt-") == std::string::npos);
-  CHECK(f.mock().Log().find("mock-at-") == std::string::npos);
 }
 
 TEST_CASE(

@@ -162,16 +162,20 @@ TEST_CASE("hostile platform: control sequences in the login and the identity rea
   AgentFixture f({}, false);
   f.env()["BACKEND_IM_API_URL"] = hp.url();
 
-  auto login = f.Ctl({"auth", "login"});
-  CHECK(login.exit_code == 3);  // the token endpoint's error refuses the login
+  // Both logins at once (each waits out the 1 s interval before its poll).
+  REQUIRE(f.Ctl({"history"}).exit_code == 0);  // one agent for both
+  Process text_login = f.StartCtl({"auth", "login"});
+  Process json_login = f.StartCtl({"auth", "login", "--json"});
+  CHECK(text_login.Wait(std::chrono::seconds(30)) == 3);  // the token endpoint's error refuses it
+  CHECK(json_login.Wait(std::chrono::seconds(30)) == 3);
+  RunResult login{0, text_login.Stdout(), text_login.Stderr()};
+  RunResult login_json{0, json_login.Stdout(), json_login.Stderr()};
   CHECK_SAFE(login.out);
   CHECK_SAFE(login.err);
   CHECK(login.out.find("enter the code " + kShown) != std::string::npos);
   CHECK(login.out.find("https://login.example/\\x1b]8;;") != std::string::npos);
   CHECK(login.err.find("refused the login: " + kShown) != std::string::npos);
 
-  auto login_json = f.Ctl({"auth", "login", "--json"});
-  CHECK(login_json.exit_code == 3);
   CHECK_SAFE(login_json.out);
   auto start = json::parse(login_json.out.substr(0, login_json.out.find('\n')));
   CHECK(start["userCode"] == kHostile);
