@@ -311,6 +311,41 @@ void McpTools::DefineTools() {
       {{"readOnlyHint", true}, {"openWorldHint", false}},
       &McpTools::Diff});
 
+  tools_.push_back(Tool{
+      "restore",
+      "Restore a deployment's files",
+      "Write the exact files of an earlier deployment into a local folder, with the same safe "
+      "writing as generate: nothing is written outside the folder, and a local file with "
+      "different content is never overwritten unless force is true (then nothing is written and "
+      "the conflicts are listed). The agent keeps the files of recent deployments "
+      "(list_deployments shows restorable). Next: read or change them, then deploy the folder.",
+      {{"deploymentId", ArgType::kString, true,
+        "The deployment whose files to write (list_deployments lists them).", 1, 128, Check::kId,
+        nullptr},
+       {"directory", ArgType::kString, true,
+        "The folder to write the files into; created if missing, but its parent folder must "
+        "exist. " +
+            where,
+        1, 4096, Check::kNewDir, nullptr},
+       {"force", ArgType::kBoolean, false,
+        "Overwrite local files whose content differs from the deployment's. Default false.", 0, 0,
+        Check::kNone, false}},
+      Object({{"deploymentId", Str("The deployment whose files were written")},
+              {"directory", Str("The absolute folder the files are in")},
+              {"files",
+               {{"type", "array"},
+                {"description", "Every file of the deployment"},
+                {"items", Object({{"path", Str("Path inside the folder")},
+                                  {"bytes", Int("Size in bytes")}})}}},
+              {"written", StrArray("Files created or changed")},
+              {"unchanged", StrArray("Files that already had this content")},
+              {"nextStep", Str("What to do next")}}),
+      {{"readOnlyHint", false},
+       {"destructiveHint", true},
+       {"idempotentHint", true},
+       {"openWorldHint", false}},
+      &McpTools::Restore});
+
   tools_.push_back(
       Tool{"auth_status",
            "Login status",
@@ -875,6 +910,19 @@ McpTools::Answer McpTools::Diff(const json& args, McpToolCall& call) {
                         : std::string(
                               "Read the diff. To go back to the earlier files, call rollback; "
                               "to ship the folder's, call deploy.");
+  return Success(std::move(out));
+}
+
+McpTools::Answer McpTools::Restore(const json& args, McpToolCall& call) {
+  auto done =
+      ops_.Restore(args["deploymentId"].get<std::string>(), args["directory"].get<std::string>(),
+                   args["force"].get<bool>(), *call.cancel);
+  if (!done.ok()) return FailureOf(done.error(), "restore");
+  json out = RestoreModel(*done);
+  out["nextStep"] = fmt::format(
+      "Read or change the files, then call deploy with directory \"{}\" (or diff to compare it "
+      "with a deployment).",
+      done->directory);
   return Success(std::move(out));
 }
 

@@ -112,6 +112,7 @@ class McpTools : public McpToolProvider {
   Answer ListDeployments(const nlohmann::json& args, McpToolCall& call);
   Answer Rollback(const nlohmann::json& args, McpToolCall& call);
   Answer Diff(const nlohmann::json& args, McpToolCall& call);
+  Answer Restore(const nlohmann::json& args, McpToolCall& call);
   Answer AuthStatus(const nlohmann::json& args, McpToolCall& call);
   Answer AuthLoginStart(const nlohmann::json& args, McpToolCall& call);
   Answer AuthLoginCheck(const nlohmann::json& args, McpToolCall& call);

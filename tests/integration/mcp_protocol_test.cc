@@ -10,10 +10,17 @@ using namespace bim::test;
 
 namespace {
 
-const std::set<std::string> kToolNames = {
-    "generate",         "deploy",      "wait_for_deployment", "deployment_status",
-    "list_deployments", "auth_status", "auth_login_start",    "auth_login_check",
-    "rollback",         "diff"};
+const std::set<std::string> kToolNames = {"generate",
+                                          "deploy",
+                                          "wait_for_deployment",
+                                          "deployment_status",
+                                          "list_deployments",
+                                          "auth_status",
+                                          "auth_login_start",
+                                          "auth_login_check",
+                                          "rollback",
+                                          "diff",
+                                          "restore"};
 
 std::string Join(const std::vector<std::string>& lines) {
   std::string out;

@@ -496,7 +496,9 @@ TEST_CASE("tool calls run side by side: a status answers while a wait is in flig
   CHECK((*w)["result"]["structuredContent"]["status"] == "complete");
 }
 
-TEST_CASE("diff and rollback tools: compare two deployments, then deploy the earlier files") {
+TEST_CASE(
+    "diff, rollback and restore tools: compare two deployments, deploy the earlier files, write "
+    "them") {
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "30"});
   f.LoginWithToken();
   McpSession s(f.Options());
@@ -528,6 +530,24 @@ TEST_CASE("diff and rollback tools: compare two deployments, then deploy the ear
   CHECK(back["restoredOf"] == v1["deploymentId"]);
   CHECK(back["commitHash"] == v1["commitHash"]);
   CHECK(Contains(back["nextStep"], "wait_for_deployment"));
+
+  // restore writes v1's exact files into a new folder, and never over a changed file unless
+  // forced.
+  std::string copy = f.home() / "copy";
+  json restored = Structured(
+      s.CallTool("restore", {{"deploymentId", v1["deploymentId"]}, {"directory", copy}}));
+  CHECK(restored["deploymentId"] == v1["deploymentId"]);
+  CHECK(ReadFile(copy + "/main.py") == "from fastapi import FastAPI\napp = FastAPI()\n");
+  CHECK(Contains(restored["nextStep"], "deploy"));
+  WriteFile(copy + "/main.py", "print('mine')\n");
+  json refused = s.CallTool("restore", {{"deploymentId", v1["deploymentId"]}, {"directory", copy}});
+  CHECK(IsErrorResult(refused));
+  CHECK(Contains(ResultText(refused), "main.py"));
+  CHECK(ReadFile(copy + "/main.py") == "print('mine')\n");
+  json forced = Structured(s.CallTool(
+      "restore", {{"deploymentId", v1["deploymentId"]}, {"directory", copy}, {"force", true}}));
+  CHECK(forced["written"] == json::array({"main.py"}));
+  CHECK(ReadFile(copy + "/main.py") == "from fastapi import FastAPI\napp = FastAPI()\n");
 
   json none = s.CallTool("rollback", json::object());
   CHECK(IsErrorResult(none));

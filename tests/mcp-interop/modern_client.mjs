@@ -37,7 +37,7 @@ async function main() {
 
   const { tools } = await client.listTools();
   const names = tools.map((t) => t.name).sort();
-  check(names.length === 10 && names.includes("deploy"), `ten tools, got ${names}`);
+  check(names.length === 11 && names.includes("deploy"), `eleven tools, got ${names}`);
   console.log(`tools: ${names.join(", ")}`);
 
   const call = async (name, args) => {
