@@ -7,6 +7,8 @@
 
 #include "ws/ws_client.h"
 
+#include <string.h>
+
 #include <algorithm>
 #include <asio/ssl/host_name_verification.hpp>
 #include <asio/steady_timer.hpp>
@@ -170,6 +172,14 @@ Error HandshakeError(int status, const std::string& body, const std::string& tra
   }
 }
 
+// Overwrites 32 KiB of stack below its caller's frame, where the handlers it called left their
+// locals. Not inlined, so the area is below the caller's frame, and through explicit_bzero, which
+// the compiler may not drop as a dead store.
+[[gnu::noinline]] void ScrubStack() {
+  unsigned char area[32 * 1024];
+  explicit_bzero(area, sizeof area);
+}
+
 // Owns the io thread and both endpoints. Shared by the Connector and its Connections, so a
 // Connection that outlives its Connector still finds everything it points to.
 class Core {
@@ -179,7 +189,12 @@ class Core {
     InitEndpoint(tls_);
     tls_.set_tls_init_handler(
         [this](websocketpp::connection_hdl hdl) { return MakeTlsContext(hdl); });
-    thread_ = std::thread([this] { io_.run(); });
+    // One handler at a time, each followed by ScrubStack: a handshake writes the request, with
+    // its Authorization header, through buffers on this thread's stack, which would otherwise
+    // keep a copy of the token long after the connection is gone.
+    thread_ = std::thread([this] {
+      while (io_.run_one() > 0) ScrubStack();
+    });
   }
 
   ~Core() {

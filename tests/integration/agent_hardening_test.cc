@@ -233,8 +233,8 @@ TEST_CASE("the agent leaves its starter's folder, writes no core, and hides its 
 namespace {
 
 // How many times needle occurs in the readable memory of pid (needs CAP_SYS_PTRACE: the agent
-// is not dumpable).
-int CountInMemory(int pid, const std::string& needle) {
+// is not dumpable); where, when given, gets the maps line of each mapping that holds one.
+int CountInMemory(int pid, const std::string& needle, std::string* where = nullptr) {
   std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
   int mem = ::open(("/proc/" + std::to_string(pid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
   REQUIRE(mem >= 0);
@@ -251,6 +251,7 @@ int CountInMemory(int pid, const std::string& needle) {
     data.resize(static_cast<size_t>(n));
     for (size_t at = data.find(needle); at != std::string::npos; at = data.find(needle, at + 1)) {
       ++count;
+      if (where) *where += line + "\n";
     }
   }
   ::close(mem);
@@ -281,5 +282,6 @@ TEST_CASE("after logout no copy of the token is left in the agent's memory") {
   REQUIRE(pid > 0);
   CHECK(CountInMemory(pid, token) > 0);  // the reader finds a live token
   REQUIRE(f.Ctl({"auth", "logout"}).exit_code == 0);
-  CHECK(CountInMemory(pid, token) == 0);
+  std::string where;
+  CHECK_MESSAGE(CountInMemory(pid, token, &where) == 0, where);
 }
