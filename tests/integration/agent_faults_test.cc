@@ -497,13 +497,16 @@ TEST_CASE(
 
 TEST_CASE("SIGKILL during a token refresh: history intact, and the login state is explained") {
   // Answers of the token endpoint take 500 ms, so the refresh is in flight long enough to kill
-  // the agent: the kill follows the log line within a few 10 ms polls. The 2 s lifetime
-  // outlasts the deploy and watch below, so no refresh happens before the one killed.
-  AgentFixture f({"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl", "2",
-                  "--stage-delay-ms", "50", "--delay-ms", "500", "--delay-path", "/oauth/token"});
+  // the agent: the kill follows the log line within a few 10 ms polls. The token's lifetime (1 s,
+  // 2 s under a sanitizer) outlasts the deploy and watch below, so no refresh happens before the
+  // one killed.
+  const int ttl_s = kSanitized ? 2 : 1;
+  AgentFixture f({"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl",
+                  std::to_string(ttl_s), "--stage-delay-ms", "20", "--delay-ms", "500",
+                  "--delay-path", "/oauth/token"});
   REQUIRE(f.Ctl({"auth", "login"}).exit_code == 0);
-  // The token came before the login returned, so it has expired 2 s after that.
-  auto expired = std::chrono::steady_clock::now() + std::chrono::milliseconds(2100);
+  // The token came before the login returned, so it has expired ttl_s after that.
+  auto expired = std::chrono::steady_clock::now() + std::chrono::milliseconds(ttl_s * 1000 + 100);
   std::string id = f.Deploy(f.MakeProject("p"))["deploymentId"];
   REQUIRE(f.Ctl({"watch", id}).exit_code == 0);
   REQUIRE(f.AgentLog().find("refreshing the access token") == std::string::npos);
