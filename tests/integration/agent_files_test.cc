@@ -216,10 +216,10 @@ TEST_CASE("generate will not write into the root, a system folder or the home fo
 }
 
 TEST_CASE("Ctrl-C while generated files are written waits for them, and leaves no staging") {
-  // About 40 MB in 320 files: long enough to be interrupted while they are written.
+  // About 20 MB in 160 files: long enough to be interrupted while they are written.
   std::string body = R"({"projectId":"proj-big","files":{)";
   const std::string content(128 * 1024, 'x');
-  for (int i = 0; i < 320; ++i) {
+  for (int i = 0; i < 160; ++i) {
     body += (i ? "," : "") + fmt::format(R"("app/module_{:03}.py":"{}")", i, content);
   }
   body += "}}";
@@ -254,6 +254,6 @@ TEST_CASE("Ctrl-C while generated files are written waits for them, and leaves n
   CHECK_FALSE(staging_present());
   // The whole project, its metadata included, or nothing: here the whole project.
   auto app = std::filesystem::directory_iterator(parent + "/big/app");
-  CHECK(std::distance(begin(app), end(app)) == 320);
+  CHECK(std::distance(begin(app), end(app)) == 160);
   CHECK(ReadFile(parent + "/big/.backend-im/project.json").find("proj-big") != std::string::npos);
 }

@@ -24,10 +24,10 @@ namespace bim::test {
 
 class AgentFixture {
  public:
-  // Stages 40 ms apart by default: a deployment takes 0.3 s. Tests that need one to outlast
+  // Stages 20 ms apart by default: a deployment takes 0.15 s. Tests that need one to outlast
   // something name their own --stage-delay-ms.
   explicit AgentFixture(std::vector<std::string> mock_args = {"--token", "dev-token",
-                                                              "--stage-delay-ms", "40"},
+                                                              "--stage-delay-ms", "20"},
                         bool start_mock = true) {
     ::mkdir((home_ / "run").c_str(), 0700);
     env_ = {{"HOME", home_.path()},
