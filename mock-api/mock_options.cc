@@ -83,6 +83,13 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
   app.add_option("--fault-first", o.fault_first,
                  "Fault: answer the first N /api/* and /oauth/* requests with --fault-status")
       ->check(CLI::Range(0, 1000000));
+  app.add_option("--fault-path", o.fault_paths,
+                 "With --fault-first or --fault-rate: only requests for paths that start with "
+                 "PREFIX (repeatable) count and fail, e.g. /api/deploy")
+      ->type_name("PREFIX")
+      ->check([](const std::string& v) {
+        return !v.empty() && v[0] == '/' ? std::string() : "a path prefix starts with /";
+      });
   app.add_option("--retry-after", o.retry_after_s,
                  "Retry-After header (seconds) on injected 429/503 responses")
       ->check(CLI::Range(0, 86400))

@@ -39,6 +39,9 @@ struct MockOptions {
   int delay_ms = 0;
   // With delay_ms: only responses to paths that start with one of these are delayed; empty: all.
   std::vector<std::string> delay_paths;
+  // With fault_first and fault_rate: only requests for paths that start with one of these count
+  // and fail; empty: every /api and /oauth request.
+  std::vector<std::string> fault_paths;
   int drop_deploy_response_first = 0;
   // An outage window after start: every /api, /oauth and /ws request is answered 503 with
   // Retry-After, and open WebSockets are dropped when it begins. -1: none.

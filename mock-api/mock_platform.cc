@@ -162,13 +162,23 @@ void MockPlatform::OnHttp(const ws::HttpRequest& req,
   }
 }
 
-bool MockPlatform::Delayed(const std::string& path) const {
-  if (options_.delay_paths.empty()) return true;
-  return std::any_of(options_.delay_paths.begin(), options_.delay_paths.end(),
+namespace {
+
+// Whether path starts with one of prefixes; an empty list takes every path.
+bool AnyPrefix(const std::vector<std::string>& prefixes, const std::string& path) {
+  return prefixes.empty() ||
+         std::any_of(prefixes.begin(), prefixes.end(),
                      [&](const std::string& prefix) { return StartsWith(path, prefix); });
 }
 
-bool MockPlatform::InjectFault() {
+}  // namespace
+
+bool MockPlatform::Delayed(const std::string& path) const {
+  return AnyPrefix(options_.delay_paths, path);
+}
+
+bool MockPlatform::InjectFault(const std::string& path) {
+  if (!AnyPrefix(options_.fault_paths, path)) return false;
   ++faultable_requests_;
   if (faultable_requests_ <= options_.fault_first) return true;
   return options_.fault_rate > 0 && faults_.Uniform() < options_.fault_rate;
@@ -216,7 +226,7 @@ MockPlatform::Reply MockPlatform::Handle(const ws::HttpRequest& req) {
   if (oauth && options_.seed_only) {
     return {ErrorResponse(404, "not_found", "no such endpoint (--seed-only: no device flow)")};
   }
-  if ((api || StartsWith(p, "/oauth/")) && (InOutage() || InjectFault())) return {FaultResponse()};
+  if ((api || StartsWith(p, "/oauth/")) && (InOutage() || InjectFault(p))) return {FaultResponse()};
 
   if (api) {
     if (p == "/api/auth/callback") {

@@ -44,7 +44,9 @@ class MockPlatform {
   std::optional<ws::HttpResponse> ValidateUpgrade(const ws::HttpRequest& req);
   // Whether --delay-ms applies to a request for path (--delay-path).
   bool Delayed(const std::string& path) const;
-  bool InjectFault();
+  // Whether this request for path gets an injected failure (--fault-first, --fault-rate,
+  // --fault-path).
+  bool InjectFault(const std::string& path);
   bool InOutage() const;
   ws::HttpResponse FaultResponse() const;
   std::string BaseUrl(const ws::HttpRequest& req, const char* scheme) const;

@@ -136,15 +136,16 @@ TEST_CASE("a dropped platform stream loses nothing and duplicates nothing") {
 }
 
 TEST_CASE("429s before the deploy is accepted: retried, and exactly one deployment") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "50", "--fault-status", "429",
-                  "--fault-first", "2", "--retry-after", "1"});
-  // The first two platform requests (the login's verify among them) are answered 429.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "20", "--fault-status", "429",
+                  "--fault-first", "1", "--fault-path", "/api/deploy", "--retry-after", "1"});
+  // The first deploy request is answered 429.
   f.LoginWithToken();
   auto r = f.Ctl({"deploy", "-d", f.MakeProject("p"), "--watch"});
   REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err + f.AgentLog()));
   auto hist = nlohmann::json::parse(f.Ctl({"history", "--json"}).out);
   CHECK(hist.size() == 1);
   CHECK(f.AgentLog().find("retry") != std::string::npos);
+  CHECK(f.mock().Log().find("POST /api/deploy 429") != std::string::npos);
 }
 
 TEST_CASE("a lost deploy response is retried with the same Idempotency-Key: one deployment") {
@@ -234,7 +235,7 @@ int KillAgentDuringDeployRequest(AgentFixture& f, const std::string& project) {
     if (!recorded) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   REQUIRE(recorded);
-  // Loopback delivers the request in a few ms; the mock answers only 1.2 s after it came.
+  // Loopback delivers the request in a few ms; the mock answers only 0.8 s after it came.
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   REQUIRE(::kill(f.AgentPid(), SIGKILL) == 0);
   auto died = deploy.Wait(std::chrono::seconds(10));
@@ -246,8 +247,8 @@ int KillAgentDuringDeployRequest(AgentFixture& f, const std::string& project) {
 
 TEST_CASE(
     "an agent killed during the deploy request: running deploy again gives the one deployment") {
-  // The mock makes the deployment when the request arrives and answers it 1.2 s later.
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100", "--delay-ms", "1200",
+  // The mock makes the deployment when the request arrives and answers it 0.8 s later.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100", "--delay-ms", "800",
                   "--delay-path", "/api/deploy"});
   f.LoginWithToken();
   std::string project = f.MakeProject("p");
@@ -270,7 +271,7 @@ TEST_CASE(
 }
 
 TEST_CASE("an agent killed during the deploy request records the deployment when it next starts") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100", "--delay-ms", "1200",
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100", "--delay-ms", "800",
                   "--delay-path", "/api/deploy"});
   f.LoginWithToken();
   CHECK(KillAgentDuringDeployRequest(f, f.MakeProject("p")) == 4);

@@ -36,10 +36,10 @@ std::vector<nlohmann::json> DeployWatchEvents(AgentFixture& f, const std::string
 // a drop at each stage in turn, with seq and without; a 30 s outage). Here one of each runs
 // through the real processes, sockets and mock.
 TEST_CASE("a platform outage: the deployment is followed through it, nothing lost") {
-  // The outage is timed from the mock's start; it begins after the deploy (by 1.5 s, or 2.5 s
-  // for an agent under a sanitizer) and ends before the deployment's 2.45 s (4.2 s) are over.
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", kSanitized ? "600" : "350",
-                  "--outage", kSanitized ? "2500:2500" : "1500:1200"});
+  // The outage is timed from the mock's start; it begins after the deploy (by 1.3 s, or 2.5 s
+  // for an agent under a sanitizer) and ends about when the deployment's 2.1 s (4.2 s) are over.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", kSanitized ? "600" : "300",
+                  "--outage", kSanitized ? "2500:2500" : "1300:1000"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
   auto w = f.Ctl({"watch", d["deploymentId"], "--json"}, "", "", std::chrono::seconds(120));
@@ -330,7 +330,7 @@ TEST_CASE(
 }
 
 TEST_CASE("100 watchers come and go at random during a deployment: the rest see everything") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "250"});
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "150"});
   f.LoginWithToken();
   std::string id = f.Deploy(f.MakeProject("p"))["deploymentId"];
   bim::StdRandom random(20261125);
@@ -346,7 +346,7 @@ TEST_CASE("100 watchers come and go at random during a deployment: the rest see 
         stopped[victim] = true;
       }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(15));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   int complete = 0;
   for (size_t i = 0; i < watchers.size(); ++i) {

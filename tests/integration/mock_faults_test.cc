@@ -114,6 +114,17 @@ TEST_CASE("--fault-first N answers the first N API requests with 429 and Retry-A
   CHECK(HttpRequest("GET", mock.http_url() + "/api/auth/verify", "", Bearer()).status == 200);
 }
 
+TEST_CASE("--fault-path limits the injected failures to the paths it names") {
+  MockPlatform mock(
+      Args({"--fault-status", "429", "--fault-first", "1", "--fault-path", "/api/deploy"}));
+  // Other requests neither fail nor count.
+  CHECK(HttpRequest("GET", mock.http_url() + "/api/auth/verify", "", Bearer()).status == 200);
+  auto body = DeployBody(SampleFiles("fault-path"));
+  CheckError(HttpRequest("POST", mock.http_url() + "/api/deploy", body, Bearer()), 429,
+             "rate_limited");
+  CHECK(HttpRequest("POST", mock.http_url() + "/api/deploy", body, Bearer()).status == 200);
+}
+
 TEST_CASE("--fault-status 503 also covers /oauth/*, before authentication") {
   MockPlatform mock({"--fault-first", "2"});
   auto r = HttpRequest("POST", mock.http_url() + "/oauth/device/code", "client_id=backend-im-cli",
