@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "tests/integration/agent_fixture.h"
+#include "tests/integration/resource_bounds.h"
 
 using namespace bim::test;
 
@@ -57,9 +58,9 @@ TEST_CASE("only one agent per user: a second one refuses and the first keeps its
 }
 
 TEST_CASE("SIGTERM with a watch open ends the stream cleanly and exits 0 within seconds") {
-  // The deployment takes 2.1 s: the signal comes right after its first stage, and it is still
+  // The deployment takes 1.4 s: the signal comes right after its first stage, and it is still
   // running when the next agent starts, after the ctl's wait for another agent (1 s here).
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "300"});
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "200"});
   f.env()["BACKEND_IM_REATTACH_GRACE_MS"] = "1000";
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
@@ -278,9 +279,9 @@ TEST_CASE("a connection from another uid is refused and logged, even when the pa
 }
 
 TEST_CASE("the unit's agent takes over from one a ctl started, and resumes its watches") {
-  // The takeover takes some 200 ms (longer under ASan); the deployment's 1.75 s outlast it, so
-  // the watch below is cut mid-stream and must follow on in the new agent.
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "250"});
+  // The takeover takes some 200 ms (longer under a sanitizer); the deployment's 1.05 s (2.8 s)
+  // outlast it, so the watch below is cut mid-stream and must follow on in the new agent.
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", kSanitized ? "400" : "150"});
   f.LoginWithToken();
   int ondemand = f.AgentPid();
   auto d = f.Deploy(f.MakeProject("p"));

@@ -496,14 +496,14 @@ TEST_CASE(
 }
 
 TEST_CASE("SIGKILL during a token refresh: history intact, and the login state is explained") {
-  // Answers of the token endpoint take 500 ms, so the refresh is in flight long enough to kill
-  // the agent: the kill follows the log line within a few 10 ms polls. The token's lifetime (1 s,
-  // 2 s under a sanitizer) outlasts the deploy and watch below, so no refresh happens before the
-  // one killed.
+  // Answers of the token endpoint take 250 ms (500 ms under a sanitizer), so the refresh is in
+  // flight long enough to kill the agent: the kill follows the log line within a few 10 ms
+  // polls. The token's lifetime (1 s, 2 s under a sanitizer) outlasts the deploy and watch
+  // below, so no refresh happens before the one killed.
   const int ttl_s = kSanitized ? 2 : 1;
   AgentFixture f({"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl",
-                  std::to_string(ttl_s), "--stage-delay-ms", "20", "--delay-ms", "500",
-                  "--delay-path", "/oauth/token"});
+                  std::to_string(ttl_s), "--stage-delay-ms", "20", "--delay-ms",
+                  kSanitized ? "500" : "250", "--delay-path", "/oauth/token"});
   REQUIRE(f.Ctl({"auth", "login"}).exit_code == 0);
   // The token came before the login returned, so it has expired ttl_s after that.
   auto expired = std::chrono::steady_clock::now() + std::chrono::milliseconds(ttl_s * 1000 + 100);

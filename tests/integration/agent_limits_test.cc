@@ -311,7 +311,7 @@ nlohmann::json DeployIntoFlood(AgentFixture& f, std::chrono::seconds limit) {
     REQUIRE_MESSAGE(s.exit_code == 0, s.err.substr(0, 400));
     status = nlohmann::json::parse(s.out);
     if (status["status"] == "complete") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return status;
 }
@@ -325,9 +325,9 @@ long StoredEvents(const AgentFixture& f) {
 }  // namespace
 
 TEST_CASE("hostile platform: a flood of distinct 10 KB stream messages stops at the log budget") {
-  // 80 MB of distinct messages with rising seq, twenty times the 4 MiB budget: before the
+  // 60 MB of distinct messages with rising seq, fifteen times the 4 MiB budget: before the
   // limits, all of it went to disk. Under a sanitizer 30 MB, still seven times the budget.
-  FloodingPlatform fp(kSanitized ? 3000 : 8000, 10 * 1024);
+  FloodingPlatform fp(kSanitized ? 3000 : 6000, 10 * 1024);
   AgentFixture f({}, false);
   f.env()["BACKEND_IM_API_URL"] = fp.platform.url();
   f.LoginWithToken("t");
