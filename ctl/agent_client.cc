@@ -305,7 +305,9 @@ bool AgentClient::Reconnect() {
       // A fresh channel: the old one may still hold the dead agent's connection.
       socket_path_ = found;
       OpenChannel();
-      return CheckAgent().ok();
+      // The agent that is stopping may still accept connections for a moment without passing
+      // the check: that is no reason to stop waiting for the next one.
+      if (CheckAgent().ok()) return true;
     }
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
