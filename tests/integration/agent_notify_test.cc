@@ -195,7 +195,7 @@ TEST_CASE("a deployment looked up by id, or with BACKEND_IM_NOTIFY=0, sends no d
   SKIP_WITHOUT_DBUS();
   PrivateBus bus;
   // Stages slow enough that the other agent looks the deployment up while it still runs.
-  AgentFixture maker({"--token", "dev-token", "--stage-delay-ms", "200"});
+  AgentFixture maker({"--token", "dev-token", "--stage-delay-ms", "120"});
   maker.env()["DBUS_SESSION_BUS_ADDRESS"] = bus.address();
   maker.env()["BACKEND_IM_NOTIFY"] = "0";
   // Another user of the same platform (a second machine, say) watches it by id: not theirs.
