@@ -396,24 +396,30 @@ Error Agent::NotKept(const DeploymentRecord& d) const {
                            d.id, p.keep_per_project, p.max_bytes / (1024 * 1024)));
 }
 
+Result<DeploymentRecord> Agent::Recorded(const std::string& id) {
+  if (auto s = contract::ValidateId(id); !s.ok()) return s.error();
+  auto d = deps_.store.Get(id);
+  if (!d.ok()) return d.error();
+  if (!*d) {
+    return Error(ErrorCode::kNotFound,
+                 fmt::format("no deployment {} in this agent's history (`backend-im history` "
+                             "lists them)",
+                             id));
+  }
+  return std::move(**d);
+}
+
 Result<DeploymentRecord> Agent::RollbackTarget(const std::string& project_id,
                                                const std::string& to_id) {
   if (!to_id.empty()) {
-    if (auto s = contract::ValidateId(to_id); !s.ok()) return s.error();
-    auto d = deps_.store.Get(to_id);
+    auto d = Recorded(to_id);
     if (!d.ok()) return d.error();
-    if (!*d) {
-      return Error(ErrorCode::kNotFound,
-                   fmt::format("no deployment {} in this agent's history (`backend-im history` "
-                               "lists them)",
-                               to_id));
-    }
-    if (!project_id.empty() && (*d)->project_id != project_id) {
+    if (!project_id.empty() && d->project_id != project_id) {
       return Error(ErrorCode::kInvalidArgument,
-                   fmt::format("deployment {} belongs to project {}, not {}", to_id,
-                               (*d)->project_id, project_id));
+                   fmt::format("deployment {} belongs to project {}, not {}", to_id, d->project_id,
+                               project_id));
     }
-    return **d;
+    return d;
   }
   if (project_id.empty()) {
     return Error(ErrorCode::kInvalidArgument,
@@ -464,19 +470,12 @@ Result<DeploymentRecord> Agent::Rollback(const std::string& project_id, const st
 }
 
 Result<DeploymentFiles> Agent::Files(const std::string& id) {
-  if (auto s = contract::ValidateId(id); !s.ok()) return s.error();
-  auto d = deps_.store.Get(id);
+  auto d = Recorded(id);
   if (!d.ok()) return d.error();
-  if (!*d) {
-    return Error(ErrorCode::kNotFound,
-                 fmt::format("no deployment {} in this agent's history (`backend-im history` "
-                             "lists them)",
-                             id));
-  }
   auto files = deps_.snapshots.Load(id);
   if (!files.ok()) return files.error();
-  if (!*files) return NotKept(**d);
-  return DeploymentFiles{std::move(**d), std::move(**files)};
+  if (!*files) return NotKept(*d);
+  return DeploymentFiles{std::move(*d), std::move(**files)};
 }
 
 Result<DeploymentView> Agent::Describe(const DeploymentRecord& d, bool with_logs) {

@@ -144,6 +144,8 @@ class Agent {
                                       Deadline deadline);
   Result<DeploymentRecord> RollbackTarget(const std::string& project_id, const std::string& to_id);
   Error NotKept(const DeploymentRecord& d) const;
+  // The stored record of id; kNotFound (saying where to look) when the agent has none.
+  Result<DeploymentRecord> Recorded(const std::string& id);
   Result<DeploymentRecord> Create(const PendingDeploy& pending, const contract::DeployRequest& req,
                                   Deadline deadline);
   // Stores how a deployment that the platform's deploy answer says has ended, ended.

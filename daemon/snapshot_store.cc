@@ -107,12 +107,9 @@ Status SnapshotStore::ApplyPolicyLocked(const std::string& project_id,
 Result<std::optional<contract::FileMap>> SnapshotStore::Load(const std::string& deployment_id) {
   std::lock_guard lock(db_.mutex());
   {
-    auto st = db_.Prepare("SELECT 1 FROM snapshots WHERE deployment_id = ?");
-    if (!st.ok()) return st.error();
-    st->Bind(1, deployment_id);
-    auto row = st->Step();
-    if (!row.ok()) return row.error();
-    if (!*row) return std::optional<contract::FileMap>();
+    auto kept = HasLocked(deployment_id);
+    if (!kept.ok()) return kept.error();
+    if (!*kept) return std::optional<contract::FileMap>();
   }
   auto st = db_.Prepare(
       "SELECT f.path, f.sha256, b.data FROM snapshot_files f LEFT JOIN blobs b ON b.sha256 = "
@@ -145,6 +142,10 @@ Result<std::optional<contract::FileMap>> SnapshotStore::Load(const std::string& 
 
 Result<bool> SnapshotStore::Has(const std::string& deployment_id) {
   std::lock_guard lock(db_.mutex());
+  return HasLocked(deployment_id);
+}
+
+Result<bool> SnapshotStore::HasLocked(const std::string& deployment_id) {
   auto st = db_.Prepare("SELECT 1 FROM snapshots WHERE deployment_id = ?");
   if (!st.ok()) return st.error();
   st->Bind(1, deployment_id);

@@ -66,6 +66,7 @@ class SnapshotStore {
  private:
   Status ApplyPolicyLocked(const std::string& project_id, const std::string& just_saved);
   Status DropLocked(const std::string& deployment_id);
+  Result<bool> HasLocked(const std::string& deployment_id);
 
   Database& db_;
   const Clock& clock_;
