@@ -1,0 +1,138 @@
+#pragma once
+// A small client of gRPC's wire protocol (HTTP/2 over the agent's Unix socket), for the ctl.
+//
+// Why not gRPC C++: starting gRPC core costs a ctl command several times the cost of starting a
+// process (a 7 MB text segment, static initialisers, threads from grpc_init), while a quick
+// command should cost little more than the process itself (docs/PERFORMANCE.md). The agent
+// stays a gRPC server with the same proto; only the ctl speaks the wire protocol directly.
+//
+// What it implements of the protocol (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md):
+// unary and server-streaming calls; length-prefixed, uncompressed messages; the grpc-timeout
+// header for a deadline; custom request metadata; the server's initial and trailing metadata;
+// grpc-status and the percent-encoded grpc-message, also as a trailers-only response; HTTP
+// statuses mapped to gRPC codes as gRPC does; GOAWAY and a connection that closes mid-call
+// (kUnavailable); messages larger than max_message_bytes (kResourceExhausted).
+//
+// Each call opens its own connection: connecting to a Unix socket costs microseconds, a call then
+// needs no lock, and calls on different threads (the MCP server's) never wait for each other.
+// A call blocks its thread; Cancel() ends it from any other thread.
+
+#include <google/protobuf/message_lite.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace bim::ctl::wire {
+
+// gRPC's status codes, with gRPC's numbers.
+enum class Code : int {
+  kOk = 0,
+  kCancelled = 1,
+  kUnknown = 2,
+  kInvalidArgument = 3,
+  kDeadlineExceeded = 4,
+  kNotFound = 5,
+  kAlreadyExists = 6,
+  kPermissionDenied = 7,
+  kResourceExhausted = 8,
+  kFailedPrecondition = 9,
+  kAborted = 10,
+  kOutOfRange = 11,
+  kUnimplemented = 12,
+  kInternal = 13,
+  kUnavailable = 14,
+  kDataLoss = 15,
+  kUnauthenticated = 16,
+};
+
+struct CallStatus {
+  Code code = Code::kOk;
+  std::string message;  // grpc-message, percent-decoded; or what the transport saw
+  bool ok() const { return code == Code::kOk; }
+};
+
+// Header names are lower case, as HTTP/2 sends them.
+using Metadata = std::multimap<std::string, std::string>;
+
+// The first value of key in md, or "" when there is none.
+std::string First(const Metadata& md, std::string_view key);
+
+// One call's deadline, request metadata and cancellation, and afterwards the server's metadata
+// (what grpc::ClientContext is to gRPC C++). Use each context for one call only.
+class CallContext {
+ public:
+  void set_deadline(std::chrono::steady_clock::time_point deadline) { deadline_ = deadline; }
+  void set_timeout(std::chrono::milliseconds timeout) {
+    deadline_ = std::chrono::steady_clock::now() + timeout;
+  }
+  std::optional<std::chrono::steady_clock::time_point> deadline() const { return deadline_; }
+  void AddMetadata(std::string key, std::string value) {
+    request_metadata_.emplace(std::move(key), std::move(value));
+  }
+  const Metadata& request_metadata() const { return request_metadata_; }
+
+  // Ends the call in flight (or the next one started with this context) with kCancelled.
+  // Thread-safe; the only member another thread may call.
+  void Cancel();
+  bool cancelled() const;
+
+  // The server's response headers (empty for a trailers-only response) and trailers; valid once
+  // the call has returned (unary) or Finish() has (streaming). The initial metadata is also
+  // valid once a stream's first Read() has returned true.
+  const Metadata& initial_metadata() const { return initial_metadata_; }
+  const Metadata& trailing_metadata() const { return trailing_metadata_; }
+
+ private:
+  friend class Call;
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
+  Metadata request_metadata_;
+  Metadata initial_metadata_;
+  Metadata trailing_metadata_;
+  mutable std::mutex mu_;
+  bool cancelled_ = false;  // guarded by mu_
+  int cancel_fd_ = -1;      // guarded by mu_; written by Cancel() to wake the call's poll
+};
+
+class Call;
+
+// A server-streaming call in progress.
+class StreamReader {
+ public:
+  ~StreamReader();
+  StreamReader(const StreamReader&) = delete;
+  StreamReader& operator=(const StreamReader&) = delete;
+  // The next message; false at the end of the stream or on any failure (then see Finish()).
+  bool Read(google::protobuf::MessageLite* message);
+  // The call's status; reads and discards what is left of the stream first.
+  CallStatus Finish();
+
+ private:
+  friend class Channel;
+  explicit StreamReader(std::unique_ptr<Call> call);
+  std::unique_ptr<Call> call_;
+};
+
+// Where calls go. Cheap to make and to copy; holds no connection between calls.
+class Channel {
+ public:
+  explicit Channel(std::string socket_path, size_t max_message_bytes = 4 * 1024 * 1024);
+  const std::string& socket_path() const { return socket_path_; }
+
+  // method is the full path, "/backend_im.v1.Agent/History".
+  CallStatus Unary(std::string_view method, const google::protobuf::MessageLite& request,
+                   google::protobuf::MessageLite* reply, CallContext& ctx) const;
+  std::unique_ptr<StreamReader> ServerStream(std::string_view method,
+                                             const google::protobuf::MessageLite& request,
+                                             CallContext& ctx) const;
+
+ private:
+  std::string socket_path_;
+  size_t max_message_bytes_;
+};
+
+}  // namespace bim::ctl::wire
