@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libcurl4-openssl-dev libssl-dev zlib1g-dev
+  libcurl4-openssl-dev libssl-dev zlib1g-dev libnghttp2-dev
   libwebsocketpp-dev libasio-dev
   libsqlite3-dev sqlite3
   libfmt-dev doctest-dev nlohmann-json3-dev libcli11-dev libsystemd-dev libdtl-dev
