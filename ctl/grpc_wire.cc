@@ -639,11 +639,9 @@ void Call::OnData(std::string_view data) {
 int Call::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user_data) {
   auto* call = static_cast<Call*>(user_data);
   if (stream_id != call->stream_id_ || call->done_) return 0;
+  // A stream the agent ended normally ended the call in OnFrameRecv; this one was cut short.
   if (call->goaway_last_stream_id_ && *call->goaway_last_stream_id_ < stream_id) {
     call->End(Code::kUnavailable, "the agent refused the call (GOAWAY)");
-  } else if (error_code == NGHTTP2_NO_ERROR &&
-             nghttp2_session_get_stream_remote_close(call->session_, stream_id) != 0) {
-    call->EndFromResponse();
   } else {
     call->End(CodeForHttp2Error(error_code), "the agent reset the stream (HTTP/2 error " +
                                                  std::to_string(error_code) + ", " +
@@ -689,15 +687,13 @@ bool Call::FlushOutput() {
 bool Call::ReadInput() {
   in_.resize(kReadChunk);
   ssize_t n = ::recv(fd_, in_.data(), in_.size(), MSG_DONTWAIT);
-  if (n < 0) {
-    if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) return true;
-    End(Code::kUnavailable, "the connection to the agent broke: " + ErrnoText(errno));
-    return false;
-  }
-  if (n == 0) {
+  if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+  if (n <= 0) {
+    // A reset is a close too: the agent went away with some of our frames unread.
     std::string what = "the agent closed the connection";
     if (goaway_last_stream_id_) what += " after GOAWAY";
     what += " before the call ended";
+    if (n < 0) what += " (" + ErrnoText(errno) + ")";
     if (write_error_ != 0) what += " (sending: " + ErrnoText(write_error_) + ")";
     End(Code::kUnavailable, what);
     return false;
