@@ -183,6 +183,21 @@ std::string_view View(const uint8_t* data, size_t len) {
   return {reinterpret_cast<const char*>(data), len};
 }
 
+// nghttp2 is C: an exception (bad_alloc) must not unwind through it. Guard<&F>::Run is F, turning
+// an exception into a callback failure, which fails the session and so the call.
+template <auto Fn>
+struct Guard;
+template <typename... Args, int (*Fn)(Args...)>
+struct Guard<Fn> {
+  static int Run(Args... args) noexcept {
+    try {
+      return Fn(args...);
+    } catch (...) {
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+  }
+};
+
 nghttp2_nv Nv(std::string_view name, std::string_view value) {
   return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                     reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
@@ -392,11 +407,14 @@ void Call::Start(std::string_view method, const google::protobuf::MessageLite& r
     if (callbacks != nullptr) nghttp2_session_callbacks_del(callbacks);
     return End(Code::kInternal, "out of memory");
   }
-  nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, &Call::OnBeginHeaders);
-  nghttp2_session_callbacks_set_on_header_callback(callbacks, &Call::OnHeader);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &Call::OnFrameRecv);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &Call::OnDataChunk);
-  nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &Call::OnStreamClose);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks,
+                                                          &Guard<&Call::OnBeginHeaders>::Run);
+  nghttp2_session_callbacks_set_on_header_callback(callbacks, &Guard<&Call::OnHeader>::Run);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &Guard<&Call::OnFrameRecv>::Run);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks,
+                                                            &Guard<&Call::OnDataChunk>::Run);
+  nghttp2_session_callbacks_set_on_stream_close_callback(callbacks,
+                                                         &Guard<&Call::OnStreamClose>::Run);
   int rv = nghttp2_session_client_new2(&session_, callbacks, this, option);
   nghttp2_session_callbacks_del(callbacks);
   nghttp2_option_del(option);

@@ -6,16 +6,29 @@
 // command should cost little more than the process itself (docs/PERFORMANCE.md). The agent
 // stays a gRPC server with the same proto; only the ctl speaks the wire protocol directly.
 //
-// What it implements of the protocol (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md):
-// unary and server-streaming calls; length-prefixed, uncompressed messages; the grpc-timeout
-// header for a deadline; custom request metadata; the server's initial and trailing metadata;
-// grpc-status and the percent-encoded grpc-message, also as a trailers-only response; HTTP
-// statuses mapped to gRPC codes as gRPC does; GOAWAY and a connection that closes mid-call
-// (kUnavailable); messages larger than max_message_bytes (kResourceExhausted).
+// What it implements of the protocol
+// (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md): unary and server-streaming
+// calls; length-prefixed, uncompressed messages; the grpc-timeout header for a deadline; custom
+// request metadata; the server's initial and trailing metadata; grpc-status and the percent-encoded
+// grpc-message, also as a trailers-only response; HTTP statuses mapped to gRPC codes as gRPC does;
+// GOAWAY and a connection that closes mid-call (kUnavailable); messages larger than
+// max_message_bytes (kResourceExhausted).
 //
 // Each call opens its own connection: connecting to a Unix socket costs microseconds, a call then
 // needs no lock, and calls on different threads (the MCP server's) never wait for each other.
 // A call blocks its thread; Cancel() ends it from any other thread.
+//
+// What the transport itself reports (otherwise the code is the server's grpc-status):
+// kUnavailable: nothing to connect to (ENOENT, ECONNREFUSED, a bad path), a GOAWAY that refused
+//   the call, or a connection closed or reset before the call ended;
+// kDeadlineExceeded, kCancelled: the deadline (which bounds connecting too) or Cancel();
+// kResourceExhausted: a received message over max_message_bytes;
+// kInternal: a compressed or truncated message, a reply that does not parse, invalid request
+//   metadata, an HTTP/2 protocol error;
+// kUnknown: trailers without grpc-status; kUnimplemented: a unary reply without a message;
+// an RST_STREAM, and an HTTP status without grpc-status, map as gRPC maps them
+// (PROTOCOL-HTTP2.md; doc/http-grpc-status-mapping.md).
+// No exception leaves this API; SIGPIPE is never raised (sends use MSG_NOSIGNAL).
 
 #include <google/protobuf/message_lite.h>
 
@@ -71,6 +84,9 @@ class CallContext {
     deadline_ = std::chrono::steady_clock::now() + timeout;
   }
   std::optional<std::chrono::steady_clock::time_point> deadline() const { return deadline_; }
+  // Keys are sent lower case; a key or value gRPC would refuse (not [a-z0-9-_.], reserved,
+  // a non-printable value) fails the call with kInternal. Values of -bin keys may hold any bytes:
+  // they travel base64-encoded, and the server's -bin values arrive decoded.
   void AddMetadata(std::string key, std::string value) {
     request_metadata_.emplace(std::move(key), std::move(value));
   }
@@ -81,9 +97,10 @@ class CallContext {
   void Cancel();
   bool cancelled() const;
 
-  // The server's response headers (empty for a trailers-only response) and trailers; valid once
-  // the call has returned (unary) or Finish() has (streaming). The initial metadata is also
-  // valid once a stream's first Read() has returned true.
+  // The server's response headers (empty for a trailers-only response) and trailers, without
+  // the transport's own headers (content-type, grpc-status, grpc-message...); valid once the
+  // call has returned (unary) or Finish() has (streaming). The initial metadata is also valid
+  // once a stream's first Read() has returned true.
   const Metadata& initial_metadata() const { return initial_metadata_; }
   const Metadata& trailing_metadata() const { return trailing_metadata_; }
 
@@ -95,7 +112,10 @@ class CallContext {
   Metadata trailing_metadata_;
   mutable std::mutex mu_;
   bool cancelled_ = false;  // guarded by mu_
-  int cancel_fd_ = -1;      // guarded by mu_; written by Cancel() to wake the call's poll
+  // Guarded by mu_; the running call's eventfd, written by Cancel() to wake the call's poll. The
+  // call sets it back to -1 under mu_ before closing the fd, so Cancel() never writes to a
+  // closed (or reused) descriptor.
+  int cancel_fd_ = -1;
 };
 
 class Call;
@@ -107,6 +127,8 @@ class StreamReader {
   StreamReader(const StreamReader&) = delete;
   StreamReader& operator=(const StreamReader&) = delete;
   // The next message; false at the end of the stream or on any failure (then see Finish()).
+  // Messages that arrived before a server's error are still returned; after a cancellation or
+  // the deadline none are.
   bool Read(google::protobuf::MessageLite* message);
   // The call's status; reads and discards what is left of the stream first.
   CallStatus Finish();
@@ -118,6 +140,8 @@ class StreamReader {
 };
 
 // Where calls go. Cheap to make and to copy; holds no connection between calls.
+// max_message_bytes bounds each message received (gRPC's max receive message length); what is
+// sent is bounded only by the server's limit.
 class Channel {
  public:
   explicit Channel(std::string socket_path, size_t max_message_bytes = 4 * 1024 * 1024);
