@@ -12,6 +12,9 @@ bim_add_test(agent_unit_tests
   LIBS bim::daemon bim::ctl bim_test_support bim_fake_platform PkgConfig::SYSTEMD
   LABELS unit)
 add_dependencies(agent_unit_tests backend-im-mock)
+# Started once per test case: gRPC linked statically spares each start loading ~50 shared
+# libraries (the agent_unit_tests start went from ~100 to ~70 ms, measured interleaved).
+bim_link_grpc_statically(agent_unit_tests)
 
 # In-process tests of the agent core and its WatchHub from many threads (fan-out, reconnect,
 # shutdown, listeners that call back into the hub), without gRPC, so that TSan can judge them: `scripts/sanitize.sh thread` runs label concurrency.

@@ -54,7 +54,7 @@ std::string Missing() {
 }  // namespace
 
 TEST_CASE("the official MCP TypeScript SDK client generates, deploys and waits for the URL") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100"});
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "20"});
   f.LoginWithToken();
   std::string work = f.home() / "work";
   ::mkdir(work.c_str(), 0755);
@@ -98,7 +98,7 @@ TEST_CASE("the SDK 1.32 client runs deploy as a 2025-11-25 task to its URL, and 
 }
 
 TEST_CASE("the 2.x client pinned to 2026-07-28 discovers, lists the tools and deploys") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100"});
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "20"});
   f.LoginWithToken();
   std::string work = f.home() / "work";
   ::mkdir(work.c_str(), 0755);
@@ -126,7 +126,7 @@ TEST_CASE("the MCP Inspector at 2026-07-28 deploys as a task to the URL") {
     MESSAGE("skipped: the inspector is not installed (scripts/test.sh installs it)");
     return;
   }
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100"});
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "20"});
   f.LoginWithToken();
   std::string project = f.MakeProject("inspector-api");
   std::vector<std::string> argv = {node,

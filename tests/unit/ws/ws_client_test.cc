@@ -269,9 +269,15 @@ TEST_CASE("a reader slower than its peer stops reading the socket and still gets
   o.max_queued_bytes = 64 * 1024;
   o.ping_interval = 0ms;
   auto c = MustConnect(*connector, "ws://127.0.0.1:" + std::to_string(port) + "/", o);
-  std::this_thread::sleep_for(500ms);
-  // Without the pause the client would have read all 20 MiB into memory by now; with it, only
-  // what the two sockets' buffers hold got past the peer.
+  // Until the peer is blocked: no message sent for 100 ms. Without the pause the client would
+  // have read all 20 MiB into memory by then; with it, only what the two sockets' buffers hold
+  // got past the peer.
+  auto give_up = std::chrono::steady_clock::now() + 5s;
+  for (int last = -1; (sent == 0 || sent != last) && std::chrono::steady_clock::now() < give_up;) {
+    last = sent;
+    std::this_thread::sleep_for(100ms);
+  }
+  CHECK(sent > 0);
   CHECK(sent < 16 * 1024);
   for (int i = 0; i < kMessages; ++i) {
     auto e = c->Receive(5s);
