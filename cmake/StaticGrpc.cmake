@@ -2,7 +2,7 @@
 # protobuf and abseil into TARGET instead of loading some 50 shared libraries at every start
 # (docs/PERFORMANCE.md). The unsecure gRPC flavour: the ctl and the agent talk over a Unix
 # socket, which needs no TLS (the agent's HTTPS to the platform goes through libcurl). With
-# --as-needed the shared copies that bim_proto names drop out of the binary's NEEDED list.
+# --as-needed the shared copies that gRPC's CMake targets name drop out of the NEEDED list.
 # Not under sanitizers or for fuzzing, whose builds want the shared libraries.
 option(BACKEND_IM_STATIC_GRPC "Link gRPC, protobuf and abseil statically into backend-im and backend-imd" ON)
 
@@ -27,9 +27,9 @@ function(bim_link_grpc_statically target)
     endif()
   endforeach()
   if(ok)
-    # bim_proto and bim_common come again first, so their gRPC and protobuf references are
+    # Our proto and common libraries come again first, so their gRPC and protobuf references are
     # resolved from the archives that follow them, before the shared libraries are reached.
-    target_link_libraries(${target} PRIVATE bim::proto bim::common
+    target_link_libraries(${target} PRIVATE bim::proto_grpc bim::proto bim::common
       "-Wl,--start-group" ${static} "-Wl,--end-group" ${dynamic})
     target_link_options(${target} PRIVATE "LINKER:--as-needed")
     message(STATUS "${target}: gRPC, protobuf and abseil linked statically")
