@@ -3,7 +3,8 @@
 # (docs/PERFORMANCE.md). The unsecure gRPC flavour: the ctl and the agent talk over a Unix
 # socket, which needs no TLS (the agent's HTTPS to the platform goes through libcurl). With
 # --as-needed the shared copies that gRPC's CMake targets name drop out of the NEEDED list.
-# Not under sanitizers or for fuzzing, whose builds want the shared libraries.
+# Not under sanitizers or for fuzzing, whose builds want the shared libraries. Sets the target's
+# property BIM_STATIC_GRPC when it did.
 option(BACKEND_IM_STATIC_GRPC "Link gRPC, protobuf and abseil statically into backend-im and backend-imd" ON)
 
 function(bim_link_grpc_statically target)
@@ -33,6 +34,7 @@ function(bim_link_grpc_statically target)
     target_link_libraries(${target} PRIVATE bim::proto_grpc bim::proto bim::common
       "-Wl,--start-group" ${static} "-Wl,--end-group" ${dynamic})
     target_link_options(${target} PRIVATE "LINKER:--as-needed")
+    set_target_properties(${target} PROPERTIES BIM_STATIC_GRPC TRUE)
     message(STATUS "${target}: gRPC, protobuf and abseil linked statically")
   else()
     message(STATUS "${target}: static gRPC/protobuf/abseil archives not found; linking them dynamically")
