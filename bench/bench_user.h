@@ -28,12 +28,12 @@ class BenchUser {
   // Runs the ctl to completion; throws when it fails.
   test::RunResult Ctl(std::vector<std::string> args, std::string stdin_data = "");
   // Runs argv with this user's environment, output to /dev/null, and returns its wall time in
-  // ms from fork to the end of waitpid. The same path times the ctl and the no-op baseline.
+  // ms from posix_spawn to the end of waitpid. The same path times the ctl and the no-op baseline.
   // Throws when the program exits non-zero.
   double TimeCommand(const std::vector<std::string>& argv);
 
   void Login();                                      // auth login --with-token (starts the agent)
-  std::string Deploy(const std::string& dir);        // deploy -d DIR --json; returns the id
+  std::string Deploy(const std::string& dir);        // deploy -d DIR --json; its deploymentId
   std::string MakeProject(const std::string& name);  // a small valid FastAPI project
   int AgentPid() const;
   void StopAgent();

@@ -2,15 +2,17 @@
 # protobuf and abseil into TARGET instead of loading some 50 shared libraries at every start
 # (docs/PERFORMANCE.md). The unsecure gRPC flavour: the ctl and the agent talk over a Unix
 # socket, which needs no TLS (the agent's HTTPS to the platform goes through libcurl). With
-# --as-needed the shared copies that bim_proto names drop out of the binary's NEEDED list.
-# Not under sanitizers or for fuzzing, whose builds want the shared libraries.
+# --as-needed the shared copies that gRPC's CMake targets name drop out of the NEEDED list.
+# Not under sanitizers or for fuzzing, whose builds want the shared libraries. Sets the target's
+# property BIM_STATIC_GRPC when it did.
 option(BACKEND_IM_STATIC_GRPC "Link gRPC, protobuf and abseil statically into backend-im and backend-imd" ON)
 
 function(bim_link_grpc_statically target)
   if(NOT BACKEND_IM_STATIC_GRPC OR BACKEND_IM_SANITIZE OR BACKEND_IM_FUZZ)
     return()
   endif()
-  pkg_check_modules(BIM_STATIC_GRPC QUIET grpc++_unsecure protobuf)
+  # protobuf-lite: our messages are generated for the lite runtime, and gRPC's archives need none.
+  pkg_check_modules(BIM_STATIC_GRPC QUIET grpc++_unsecure protobuf-lite)
   set(ok ${BIM_STATIC_GRPC_FOUND})
   set(static "")
   set(dynamic "")
@@ -27,11 +29,12 @@ function(bim_link_grpc_statically target)
     endif()
   endforeach()
   if(ok)
-    # bim_proto and bim_common come again first, so their gRPC and protobuf references are
+    # Our proto and common libraries come again first, so their gRPC and protobuf references are
     # resolved from the archives that follow them, before the shared libraries are reached.
-    target_link_libraries(${target} PRIVATE bim::proto bim::common
+    target_link_libraries(${target} PRIVATE bim::proto_grpc bim::proto bim::common
       "-Wl,--start-group" ${static} "-Wl,--end-group" ${dynamic})
     target_link_options(${target} PRIVATE "LINKER:--as-needed")
+    set_target_properties(${target} PROPERTIES BIM_STATIC_GRPC TRUE)
     message(STATUS "${target}: gRPC, protobuf and abseil linked statically")
   else()
     message(STATUS "${target}: static gRPC/protobuf/abseil archives not found; linking them dynamically")

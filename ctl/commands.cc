@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdio>
@@ -606,119 +607,157 @@ int RunCtl(int argc, char** argv) {
     };
   };
 
-  auto* auth = app.add_subcommand("auth", "Log in to Backend.im, check or end the login");
-  auth->require_subcommand(1);
-  bool with_token = false;
-  auto* login = auth->add_subcommand("login",
-                                     "Log in with the device flow (open a URL, enter a code), or "
-                                     "--with-token to read a token from standard input");
-  login->add_flag("--with-token", with_token, "Read an access token from standard input");
-  json_flag(login);
-  login->callback(run([&](Ctl& c) { return c.AuthLogin(with_token); }));
-  auto* auth_status =
-      auth->add_subcommand("status", "Show who is logged in (exit 3 when nobody is)");
-  json_flag(auth_status);
-  auth_status->callback(run([](Ctl& c) { return c.AuthStatus(); }));
-  auto* logout = auth->add_subcommand("logout", "Erase the stored credentials");
-  json_flag(logout);
-  logout->callback(run([](Ctl& c) { return c.AuthLogout(); }));
-
-  std::string prompt, out_dir, editor;
-  bool force = false;
-  auto* gen = app.add_subcommand("generate",
-                                 "Generate a FastAPI backend from a prompt into a local folder");
-  gen->add_option("prompt", prompt, "What the backend should do, e.g. \"REST API for users\"")
-      ->required();
-  gen->add_option("-o,--output", out_dir,
-                  "Folder to write to (default: a name made from the prompt)");
-  auto* editor_opt =
-      gen->add_option("-e,--editor", editor,
-                      "Open the folder in this editor afterwards (no name: $VISUAL, then $EDITOR)")
-          ->expected(0, 1);
-  gen->add_flag("--force", force, "Overwrite local files whose content differs");
-  json_flag(gen);
-  gen->callback(run(
-      [&](Ctl& c) { return c.Generate(prompt, out_dir, force, editor_opt->count() > 0, editor); }));
-
-  std::string dir = ".", project;
-  bool watch = false, dry_run = false;
-  auto* dep = app.add_subcommand("deploy", "Upload the project folder and deploy it");
-  dep->add_option("-d,--dir", dir, "Project folder (default: the current folder)");
-  dep->add_flag("-w,--watch", watch, "Follow the deployment until it completes or fails");
-  dep->add_option("--project", project, "Project id (default: from .backend-im/project.json)");
-  dep->add_flag("--dry-run", dry_run,
-                "List what would be uploaded, and what changed since the project's last "
-                "deployment; uploads nothing");
-  json_flag(dep);
-  dep->callback(run([&](Ctl& c) { return c.Deploy(dir, project, watch, dry_run); }));
-
-  std::string id;
-  auto* w = app.add_subcommand("watch", "Follow a deployment's stages live; Ctrl-C detaches");
-  w->add_option("id", id, "Deployment id")->required();
-  json_flag(w);
-  w->callback(run([&](Ctl& c) { return c.Watch(id); }));
-
-  auto* status = app.add_subcommand("status", "Show a deployment's status and logs");
-  status->add_option("id", id, "Deployment id")->required();
-  json_flag(status);
-  status->callback(run([&](Ctl& c) { return c.Status(id); }));
-
+  bool with_token = false, force = false, watch = false, dry_run = false;
+  std::string prompt, out_dir, editor, dir = ".", project, id, to, restore_dir, diff_a, diff_b;
   int limit = 20;
-  auto* hist = app.add_subcommand("history", "List past deployments, newest first");
-  hist->add_option("--project", project, "Only this project");
-  hist->add_option("--limit", limit, "How many (1-1000, default 20)");
-  json_flag(hist);
-  hist->callback(run([&](Ctl& c) { return c.History(project, limit); }));
-
-  std::string to;
-  auto* rb = app.add_subcommand(
-      "rollback",
-      "Deploy the files of an earlier deployment again, as a new deployment: by default those "
-      "of the newest complete deployment of the project whose files differ from the current one");
-  rb->add_option("-d,--dir", dir, "Project folder whose project to roll back (default: .)");
-  rb->add_option("--project", project, "Project id (default: from .backend-im/project.json)");
-  rb->add_option("--to", to, "Roll back to exactly this deployment");
-  rb->add_flag("-w,--watch", watch, "Follow the new deployment until it completes or fails");
-  json_flag(rb);
-  rb->callback(run([&](Ctl& c) { return c.Rollback(dir, project, to, watch); }));
-
-  std::string restore_dir;
-  auto* rs = app.add_subcommand(
-      "restore", "Write the files a deployment uploaded into a folder (as generate writes)");
-  rs->add_option("deployment", id, "Deployment id (history shows which can be restored)")
-      ->required();
-  rs->add_option("-o,--output", restore_dir, "Folder to write to")->required();
-  rs->add_flag("--force", force, "Overwrite local files whose content differs");
-  json_flag(rs);
-  rs->callback(run([&](Ctl& c) { return c.Restore(id, restore_dir, force); }));
-
-  std::string diff_a, diff_b;
-  auto* df = app.add_subcommand(
-      "diff",
-      "Show how two deployments differ, or a deployment and a folder (unified diff). With no "
-      "deployment: the project folder against its last deployment. Exit 0 when they are the "
-      "same, 1 when they differ");
-  df->add_option("from", diff_a, "Deployment id (default: the folder's last deployment)");
-  df->add_option("to", diff_b, "Another deployment id, or a folder (default: the project folder)");
-  df->add_option("-d,--dir", dir, "Project folder (default: the current folder)");
-  json_flag(df);
-  df->callback(run([&](Ctl& c) { return c.Diff(diff_a, diff_b, dir); }));
-
-  auto* daemon = app.add_subcommand("daemon", "Inspect or stop the background agent (backend-imd)");
-  daemon->require_subcommand(1);
-  auto* dstatus = daemon->add_subcommand(
-      "status", "Show the agent's pid, version, uptime, platform, login and watches");
-  json_flag(dstatus);
-  dstatus->callback(run([](Ctl& c) { return c.DaemonStatus(); }));
-  auto* dstop = daemon->add_subcommand("stop", "Stop the agent cleanly");
-  dstop->callback(run([](Ctl& c) { return c.DaemonStop(); }));
-
-  auto* ver =
-      app.add_subcommand("version", "Print the versions of backend-im and of the running agent");
-  json_flag(ver);
-  ver->callback(run([](Ctl& c) { return c.Version(); }));
-
-  AddMcpCommand(app, exit_code);
+  // Each top-level command and what adds it to app, in the order help lists them. When argv[1]
+  // names one, only that one is built: building all of them costs a quick command about 0.15x
+  // /bin/true (issue 17, docs/PERFORMANCE.md). Anything else (--help, --version, a typo) gets
+  // them all, so help and CLI11's messages see every command.
+  const std::pair<std::string_view, std::function<void()>> commands[] = {
+      {"auth",
+       [&] {
+         auto* auth = app.add_subcommand("auth", "Log in to Backend.im, check or end the login");
+         auth->require_subcommand(1);
+         auto* login =
+             auth->add_subcommand("login",
+                                  "Log in with the device flow (open a URL, enter a code), or "
+                                  "--with-token to read a token from standard input");
+         login->add_flag("--with-token", with_token, "Read an access token from standard input");
+         json_flag(login);
+         login->callback(run([&](Ctl& c) { return c.AuthLogin(with_token); }));
+         auto* auth_status =
+             auth->add_subcommand("status", "Show who is logged in (exit 3 when nobody is)");
+         json_flag(auth_status);
+         auth_status->callback(run([](Ctl& c) { return c.AuthStatus(); }));
+         auto* logout = auth->add_subcommand("logout", "Erase the stored credentials");
+         json_flag(logout);
+         logout->callback(run([](Ctl& c) { return c.AuthLogout(); }));
+       }},
+      {"generate",
+       [&] {
+         auto* gen = app.add_subcommand(
+             "generate", "Generate a FastAPI backend from a prompt into a local folder");
+         gen->add_option("prompt", prompt,
+                         "What the backend should do, e.g. \"REST API for users\"")
+             ->required();
+         gen->add_option("-o,--output", out_dir,
+                         "Folder to write to (default: a name made from the prompt)");
+         auto* editor_opt =
+             gen->add_option(
+                    "-e,--editor", editor,
+                    "Open the folder in this editor afterwards (no name: $VISUAL, then $EDITOR)")
+                 ->expected(0, 1);
+         gen->add_flag("--force", force, "Overwrite local files whose content differs");
+         json_flag(gen);
+         gen->callback(run([&, editor_opt](Ctl& c) {
+           return c.Generate(prompt, out_dir, force, editor_opt->count() > 0, editor);
+         }));
+       }},
+      {"deploy",
+       [&] {
+         auto* dep = app.add_subcommand("deploy", "Upload the project folder and deploy it");
+         dep->add_option("-d,--dir", dir, "Project folder (default: the current folder)");
+         dep->add_flag("-w,--watch", watch, "Follow the deployment until it completes or fails");
+         dep->add_option("--project", project,
+                         "Project id (default: from .backend-im/project.json)");
+         dep->add_flag("--dry-run", dry_run,
+                       "List what would be uploaded, and what changed since the project's last "
+                       "deployment; uploads nothing");
+         json_flag(dep);
+         dep->callback(run([&](Ctl& c) { return c.Deploy(dir, project, watch, dry_run); }));
+       }},
+      {"watch",
+       [&] {
+         auto* w =
+             app.add_subcommand("watch", "Follow a deployment's stages live; Ctrl-C detaches");
+         w->add_option("id", id, "Deployment id")->required();
+         json_flag(w);
+         w->callback(run([&](Ctl& c) { return c.Watch(id); }));
+       }},
+      {"status",
+       [&] {
+         auto* status = app.add_subcommand("status", "Show a deployment's status and logs");
+         status->add_option("id", id, "Deployment id")->required();
+         json_flag(status);
+         status->callback(run([&](Ctl& c) { return c.Status(id); }));
+       }},
+      {"history",
+       [&] {
+         auto* hist = app.add_subcommand("history", "List past deployments, newest first");
+         hist->add_option("--project", project, "Only this project");
+         hist->add_option("--limit", limit, "How many (1-1000, default 20)");
+         json_flag(hist);
+         hist->callback(run([&](Ctl& c) { return c.History(project, limit); }));
+       }},
+      {"rollback",
+       [&] {
+         auto* rb = app.add_subcommand("rollback",
+                                       "Deploy the files of an earlier deployment again, as a new "
+                                       "deployment: by default those "
+                                       "of the newest complete deployment of the project whose "
+                                       "files differ from the current one");
+         rb->add_option("-d,--dir", dir, "Project folder whose project to roll back (default: .)");
+         rb->add_option("--project", project,
+                        "Project id (default: from .backend-im/project.json)");
+         rb->add_option("--to", to, "Roll back to exactly this deployment");
+         rb->add_flag("-w,--watch", watch, "Follow the new deployment until it completes or fails");
+         json_flag(rb);
+         rb->callback(run([&](Ctl& c) { return c.Rollback(dir, project, to, watch); }));
+       }},
+      {"restore",
+       [&] {
+         auto* rs = app.add_subcommand(
+             "restore", "Write the files a deployment uploaded into a folder (as generate writes)");
+         rs->add_option("deployment", id, "Deployment id (history shows which can be restored)")
+             ->required();
+         rs->add_option("-o,--output", restore_dir, "Folder to write to")->required();
+         rs->add_flag("--force", force, "Overwrite local files whose content differs");
+         json_flag(rs);
+         rs->callback(run([&](Ctl& c) { return c.Restore(id, restore_dir, force); }));
+       }},
+      {"diff",
+       [&] {
+         auto* df = app.add_subcommand(
+             "diff",
+             "Show how two deployments differ, or a deployment and a folder (unified diff). With "
+             "no "
+             "deployment: the project folder against its last deployment. Exit 0 when they are the "
+             "same, 1 when they differ");
+         df->add_option("from", diff_a, "Deployment id (default: the folder's last deployment)");
+         df->add_option("to", diff_b,
+                        "Another deployment id, or a folder (default: the project folder)");
+         df->add_option("-d,--dir", dir, "Project folder (default: the current folder)");
+         json_flag(df);
+         df->callback(run([&](Ctl& c) { return c.Diff(diff_a, diff_b, dir); }));
+       }},
+      {"daemon",
+       [&] {
+         auto* daemon =
+             app.add_subcommand("daemon", "Inspect or stop the background agent (backend-imd)");
+         daemon->require_subcommand(1);
+         auto* dstatus = daemon->add_subcommand(
+             "status", "Show the agent's pid, version, uptime, platform, login and watches");
+         json_flag(dstatus);
+         dstatus->callback(run([](Ctl& c) { return c.DaemonStatus(); }));
+         auto* dstop = daemon->add_subcommand("stop", "Stop the agent cleanly");
+         dstop->callback(run([](Ctl& c) { return c.DaemonStop(); }));
+       }},
+      {"version",
+       [&] {
+         auto* ver = app.add_subcommand(
+             "version", "Print the versions of backend-im and of the running agent");
+         json_flag(ver);
+         ver->callback(run([](Ctl& c) { return c.Version(); }));
+       }},
+      {"mcp", [&] { AddMcpCommand(app, exit_code); }},
+  };
+  std::string_view named = argc > 1 ? argv[1] : "";
+  bool known = std::any_of(std::begin(commands), std::end(commands),
+                           [&](const auto& c) { return c.first == named; });
+  for (const auto& [name, add] : commands) {
+    if (!known || name == named) add();
+  }
 
   interrupt::Install();
   try {
