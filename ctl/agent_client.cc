@@ -130,7 +130,11 @@ Status AgentClient::StartAgent() {
       ::dup2(out, 1);
       ::dup2(out, 2);
     }
-    for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+    // Every other descriptor, in one system call; one by one where close_range is refused (an
+    // older kernel, a seccomp filter).
+    if (::close_range(3, ~0U, 0) != 0) {
+      for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+    }
     ::setenv("BACKEND_IM_AUTOSTARTED", "1", 1);
     ::setenv("GLIBC_TUNABLES", tunables.c_str(), 1);
     // The agent reports to us, not to a service manager this ctl may itself run under.
