@@ -3,19 +3,25 @@
 # (docs/PERFORMANCE.md). The unsecure gRPC flavour: the ctl and the agent talk over a Unix
 # socket, which needs no TLS (the agent's HTTPS to the platform goes through libcurl). With
 # --as-needed the shared copies that bim_proto names drop out of the binary's NEEDED list.
+#
+# bim_link_protobuf_statically(TARGET): the same for protobuf alone, for the ctl, which speaks
+# gRPC's wire protocol itself (ctl/grpc_wire.h) and links no gRPC.
+#
 # Not under sanitizers or for fuzzing, whose builds want the shared libraries.
-option(BACKEND_IM_STATIC_GRPC "Link gRPC, protobuf and abseil statically into backend-im and backend-imd" ON)
+option(BACKEND_IM_STATIC_GRPC
+  "Link gRPC, protobuf and abseil statically into backend-imd, and protobuf into backend-im" ON)
 
-function(bim_link_grpc_statically target)
+# first: the project's static libraries whose gRPC and protobuf references must be resolved from
+# the archives; they come again just before them on the link line, before the shared libraries.
+function(_bim_link_statically target prefix modules extra first)
   if(NOT BACKEND_IM_STATIC_GRPC OR BACKEND_IM_SANITIZE OR BACKEND_IM_FUZZ)
     return()
   endif()
-  pkg_check_modules(BIM_STATIC_GRPC QUIET grpc++_unsecure protobuf)
-  set(ok ${BIM_STATIC_GRPC_FOUND})
+  pkg_check_modules(${prefix} QUIET ${modules})
+  set(ok ${${prefix}_FOUND})
   set(static "")
   set(dynamic "")
-  # grpc_unsecure.pc leaves out the libraries gRPC core itself needs; name them too.
-  foreach(lib IN LISTS BIM_STATIC_GRPC_STATIC_LIBRARIES ITEMS upb re2 cares address_sorting)
+  foreach(lib IN LISTS ${prefix}_STATIC_LIBRARIES extra)
     if(lib MATCHES "^(grpc|gpr|absl|protobuf|upb|re2|cares|address_sorting)")
       find_library(bim_static_${lib} NAMES lib${lib}.a)
       if(NOT bim_static_${lib})
@@ -27,13 +33,24 @@ function(bim_link_grpc_statically target)
     endif()
   endforeach()
   if(ok)
-    # bim_proto and bim_common come again first, so their gRPC and protobuf references are
-    # resolved from the archives that follow them, before the shared libraries are reached.
-    target_link_libraries(${target} PRIVATE bim::proto bim::common
+    target_link_libraries(${target} PRIVATE ${first}
       "-Wl,--start-group" ${static} "-Wl,--end-group" ${dynamic})
     target_link_options(${target} PRIVATE "LINKER:--as-needed")
-    message(STATUS "${target}: gRPC, protobuf and abseil linked statically")
+    list(JOIN modules ", " names)
+    message(STATUS "${target}: ${names} linked statically")
   else()
-    message(STATUS "${target}: static gRPC/protobuf/abseil archives not found; linking them dynamically")
+    list(JOIN modules ", " names)
+    message(STATUS "${target}: static archives of ${names} not found; linking them dynamically")
   endif()
+endfunction()
+
+function(bim_link_grpc_statically target)
+  # grpc_unsecure.pc leaves out the libraries gRPC core itself needs; name them too.
+  _bim_link_statically(${target} BIM_STATIC_GRPC "grpc++_unsecure;protobuf"
+    "upb;re2;cares;address_sorting" "bim::proto;bim::common")
+endfunction()
+
+function(bim_link_protobuf_statically target)
+  _bim_link_statically(${target} BIM_STATIC_PROTOBUF "protobuf" ""
+    "bim::ctl;bim::grpc_wire;bim::proto_convert;bim::proto;bim::common")
 endfunction()
