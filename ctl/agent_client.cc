@@ -29,16 +29,11 @@
 namespace bim::ctl {
 namespace {
 
-using wire::kAutostartedKey;
-using wire::kErrorCodeKey;
-using wire::kVersionKey;
-constexpr int kMaxMessageBytes = 256 * 1024 * 1024;
-
-std::string Metadata(const std::multimap<grpc::string_ref, grpc::string_ref>& md, const char* key) {
-  auto it = md.find(key);
-  if (it == md.end()) return "";
-  return std::string(it->second.data(), it->second.size());
-}
+// common/agent_wire.h's metadata keys (bim::wire, not the wire client's bim::ctl::wire).
+using ::bim::wire::kAutostartedKey;
+using ::bim::wire::kErrorCodeKey;
+using ::bim::wire::kVersionKey;
+constexpr size_t kMaxMessageBytes = 256 * 1024 * 1024;
 
 // backend-imd next to this binary (a build tree or /usr/bin), else on PATH.
 std::string AgentBinary(const std::string& explicit_path) {
@@ -74,23 +69,11 @@ AgentClient::AgentClient() : AgentClient(ReadClientSettings(ProcessEnvironment()
 AgentClient::AgentClient(ClientSettings settings)
     : settings_(std::move(settings)), socket_path_(DiscoverSocket()) {
   for (const auto& w : settings_.warnings) PrintErr("warning: {}\n", w);
-  OpenChannel();
 }
 
-void AgentClient::OpenChannel() {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  args.SetMaxSendMessageSize(kMaxMessageBytes);
-  channel_ =
-      grpc::CreateCustomChannel("unix:" + socket_path_, grpc::InsecureChannelCredentials(), args);
-  stub_ = backend_im::v1::Agent::NewStub(channel_);
-}
+wire::Channel AgentClient::channel() const { return wire::Channel(socket_path_, kMaxMessageBytes); }
 
-void AgentClient::UseSocket(const std::string& path) {
-  if (path == socket_path_) return;
-  socket_path_ = path;
-  OpenChannel();
-}
+void AgentClient::UseSocket(const std::string& path) { socket_path_ = path; }
 
 bool AgentClient::Listening(const std::string& path) { return AcceptsConnections(path); }
 
@@ -134,7 +117,11 @@ Status AgentClient::StartAgent() {
       ::dup2(out, 1);
       ::dup2(out, 2);
     }
-    for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+    // Every other descriptor, in one system call; one by one where close_range is refused (an
+    // older kernel, a seccomp filter).
+    if (::close_range(3, ~0U, 0) != 0) {
+      for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+    }
     ::setenv("BACKEND_IM_AUTOSTARTED", "1", 1);
     ::setenv("GLIBC_TUNABLES", tunables.c_str(), 1);
     // The agent reports to us, not to a service manager this ctl may itself run under.
@@ -223,24 +210,25 @@ Status AgentClient::Connect() {
   return StartAgent();
 }
 
-std::unique_ptr<grpc::ClientContext> AgentClient::NewContext(std::chrono::milliseconds timeout) {
-  auto ctx = std::make_unique<grpc::ClientContext>();
+std::unique_ptr<wire::CallContext> AgentClient::NewContext(
+    std::chrono::milliseconds timeout) const {
+  auto ctx = std::make_unique<wire::CallContext>();
   if (timeout.count() > 0) {
     // A cap, never a longer wait, and streams (no deadline) keep none.
     if (settings_.call_timeout_cap.count() > 0) {
       timeout = std::min(timeout, settings_.call_timeout_cap);
     }
-    ctx->set_deadline(std::chrono::system_clock::now() + timeout);
+    ctx->set_timeout(timeout);
   }
   return ctx;
 }
 
-void AgentClient::CheckReply(const grpc::ClientContext& ctx) {
-  const auto& md = ctx.GetServerInitialMetadata();
-  std::string version = Metadata(md, kVersionKey);
+void AgentClient::CheckReply(const wire::CallContext& ctx) {
+  const wire::Metadata& md = ctx.initial_metadata();
+  std::string version = wire::First(md, kVersionKey);
   if (version.empty() || version == kVersion || warned_) return;
   warned_ = true;
-  bool autostarted = Metadata(md, kAutostartedKey) == "1";
+  bool autostarted = wire::First(md, kAutostartedKey) == "1";
   if (autostarted) {
     PrintErr(
         "note: the running agent is version {} and this backend-im is {}; restarting the agent "
@@ -267,25 +255,21 @@ Status AgentClient::StopAgent(std::chrono::milliseconds timeout) {
   backend_im::v1::AgentInfo info;
   {
     auto ctx = NewContext(std::chrono::seconds(5));
-    auto st = stub_->GetInfo(ctx.get(), {}, &info);
+    auto st = Call(rpc::kGetInfo, {}, &info, *ctx);
     if (!st.ok()) {
-      return Error(ErrorCode::kUnavailable, fmt::format("cannot reach the agent on {}: {}",
-                                                        socket_path_, st.error_message()));
+      return Error(ErrorCode::kUnavailable,
+                   fmt::format("cannot reach the agent on {}: {}", socket_path_, st.message));
     }
     ctx = NewContext(std::chrono::seconds(5));
     backend_im::v1::ShutdownReply reply;
-    st = stub_->Shutdown(ctx.get(), {}, &reply);
+    st = Call(rpc::kShutdown, {}, &reply, *ctx);
     if (!st.ok()) {
       return Error(ErrorCode::kUnavailable,
-                   fmt::format("the agent did not accept the stop: {}", st.error_message()));
+                   fmt::format("the agent did not accept the stop: {}", st.message));
     }
   }
-  // The agent's gRPC server finishes stopping only once its clients have hung up, and an idle
-  // channel does not hang up by itself on the server's GOAWAY: close ours (a fresh one connects
-  // lazily if this client is used again). The contexts above hold the channel too.
-  stub_.reset();
-  channel_.reset();
-  OpenChannel();
+  // The agent's gRPC server finishes stopping only once its clients have hung up: each call
+  // above closed its own connection when it returned, so none of ours holds it up.
   auto deadline = std::chrono::steady_clock::now() + timeout;
   auto running = [&] {
     return Listening(socket_path_) || ProcessAlive(static_cast<int>(info.pid()));
@@ -301,10 +285,9 @@ Status AgentClient::StopAgent(std::chrono::milliseconds timeout) {
   return OkStatus();
 }
 
-bool AgentClient::AgentGone(const grpc::ClientContext& ctx, const grpc::Status& status) {
-  return (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-          status.error_code() == grpc::StatusCode::CANCELLED) &&
-         Metadata(ctx.GetServerTrailingMetadata(), kErrorCodeKey).empty();
+bool AgentClient::AgentGone(const wire::CallContext& ctx, const wire::CallStatus& status) {
+  return (status.code == wire::Code::kUnavailable || status.code == wire::Code::kCancelled) &&
+         wire::First(ctx.trailing_metadata(), kErrorCodeKey).empty();
 }
 
 bool AgentClient::Reconnect() {
@@ -312,9 +295,7 @@ bool AgentClient::Reconnect() {
   for (;;) {
     std::string found = DiscoverSocket();
     if (Listening(found)) {
-      // A fresh channel: the old one may still hold the dead agent's connection.
       socket_path_ = found;
-      OpenChannel();
       // The agent that is stopping may still accept connections for a moment without passing
       // the check: that is no reason to stop waiting for the next one.
       if (CheckAgent().ok()) return true;

@@ -1,5 +1,7 @@
 #pragma once
-// The ctl's connection to the agent over its Unix socket.
+// The ctl's connection to the agent over its Unix socket, in gRPC's wire protocol through the
+// ctl's own client (ctl/grpc_wire.h), not gRPC C++: a quick command must not pay for starting
+// gRPC core (issue 17). Each call opens its own connection; between calls nothing is held.
 //
 // Which socket: BACKEND_IM_SOCKET when set; else the one the running agent recorded in its
 // lock file (AgentRecord), so that clients with different environments (a terminal, an MCP
@@ -18,16 +20,17 @@
 // reply's metadata) with the ctl's: on a difference it says so, and an agent that a ctl started
 // is asked to stop, so the next command starts the new one.
 
-#include <grpcpp/grpcpp.h>
-
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 
-#include "backend_im/v1/agent.grpc.pb.h"
+#include "backend_im/v1/agent.pb.h"
 #include "common/result.h"
+#include "ctl/agent_methods.h"
 #include "ctl/client_settings.h"
+#include "ctl/grpc_wire.h"
 
 namespace bim::ctl {
 
@@ -55,15 +58,23 @@ class AgentClient {
   // Verifies the agent on socket_path() as the header comment says; kPermissionDenied with
   // what to do when it is not the user's, kUnavailable when nothing listens.
   Status CheckAgent() const;
-  backend_im::v1::Agent::Stub& stub() { return *stub_; }
   const std::string& socket_path() const { return socket_path_; }
+  // Where calls go: the agent on socket_path(). Cheap; holds no connection.
+  wire::Channel channel() const;
+  // One unary call to the agent on socket_path(), without Connect() or CheckReply().
+  template <typename Request, typename Reply>
+  wire::CallStatus Call(const rpc::Unary<Request, Reply>& method,
+                        const std::type_identity_t<Request>& request, Reply* reply,
+                        wire::CallContext& ctx) const {
+    return channel().Unary(method.path, request, reply, ctx);
+  }
 
   // A context with a deadline (none when timeout is zero). BACKEND_IM_CALL_TIMEOUT_MS, when set,
   // caps every deadline, so that a command gives up sooner (tests use it to outlast a platform
   // made slow on purpose without waiting for the 30 s default).
-  std::unique_ptr<grpc::ClientContext> NewContext(std::chrono::milliseconds timeout);
+  std::unique_ptr<wire::CallContext> NewContext(std::chrono::milliseconds timeout) const;
   // Looks at a finished call's metadata for version skew.
-  void CheckReply(const grpc::ClientContext& ctx);
+  void CheckReply(const wire::CallContext& ctx);
   // Stops an outdated agent that a ctl started, and starts this version's; called once the
   // command is done.
   void RestartIfOutdated();
@@ -73,9 +84,9 @@ class AgentClient {
   Status StopAgent(std::chrono::milliseconds timeout);
 
   // True when a call failed because the agent went away (not because of the platform).
-  static bool AgentGone(const grpc::ClientContext& ctx, const grpc::Status& status);
+  static bool AgentGone(const wire::CallContext& ctx, const wire::CallStatus& status);
   // Waits up to the settings' reattach_grace for an agent to listen again (never starting one),
-  // and points the channel at it; false when none came.
+  // and points the client at it; false when none came.
   bool Reconnect();
 
   // True when a socket accepts connections at path.
@@ -84,15 +95,12 @@ class AgentClient {
   std::string DiscoverSocket() const;
 
  private:
-  void OpenChannel();
-  // Points the channel at path when it differs from the current one.
+  // Talks to the agent on path from now on.
   void UseSocket(const std::string& path);
   Status StartAgent();
 
   ClientSettings settings_;
   std::string socket_path_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<backend_im::v1::Agent::Stub> stub_;
   bool outdated_autostarted_ = false;
   bool warned_ = false;
 };

@@ -555,7 +555,7 @@ class Ctl {
     if (AgentClient::Listening(client_.socket_path()) && client_.CheckAgent().ok()) {
       pb::AgentInfo info;
       auto ctx = client_.NewContext(seconds(5));
-      if (client_.stub().GetInfo(ctx.get(), {}, &info).ok()) agent_version = info.version();
+      if (client_.Call(rpc::kGetInfo, {}, &info, *ctx).ok()) agent_version = info.version();
     }
     if (json) {
       PrintJson(

@@ -1,6 +1,6 @@
 #pragma once
-// Ctrl-C and SIGTERM for the ctl. Install() blocks both signals (before gRPC starts threads,
-// which inherit the mask) and waits for them on a thread of its own. While a handler is set it
+// Ctrl-C and SIGTERM for the ctl. Install() blocks both signals (before any other thread starts:
+// threads inherit the mask) and waits for them on a thread of its own. While a handler is set it
 // runs on that thread (e.g. to cancel a watch stream and detach); otherwise the ctl exits 130.
 
 #include <functional>

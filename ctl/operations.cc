@@ -15,7 +15,6 @@ namespace bim::ctl {
 namespace {
 
 namespace pb = backend_im::v1;
-using Stub = pb::Agent::Stub;
 using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -31,11 +30,6 @@ std::string AbsolutePath(const std::string& p) {
   char cwd[PATH_MAX];
   if (!::getcwd(cwd, sizeof cwd)) return p;
   return p == "." ? std::string(cwd) : std::string(cwd) + "/" + p;
-}
-
-std::string Metadata(const std::multimap<grpc::string_ref, grpc::string_ref>& md, const char* key) {
-  auto it = md.find(key);
-  return it == md.end() ? std::string() : std::string(it->second.data(), it->second.size());
 }
 
 // A local error (files, folders) in the operations' terms.
@@ -244,30 +238,30 @@ json DeployModel(const DeployOutcome& d) {
 
 // ---- plumbing -------------------------------------------------------------------------------
 
-Result<void, OpError> Operations::Connect() {
+OpResult<wire::Channel> Operations::Connect() {
   std::lock_guard lock(client_mu_);
   if (auto s = client_.Connect(); !s.ok()) return Fail(OpFailure::kAgent, s.error().message);
-  return {};
+  return client_.channel();
 }
 
-OpError Operations::Classify(const grpc::ClientContext& ctx, const grpc::Status& status,
+OpError Operations::Classify(const wire::CallContext& ctx, const wire::CallStatus& status,
                              CancelToken& cancel) const {
   if (cancel.cancelled()) return Cancelled();
-  const std::string& msg = status.error_message();
-  const std::string platform_code = Metadata(ctx.GetServerTrailingMetadata(), wire::kErrorCodeKey);
-  switch (status.error_code()) {
-    case grpc::StatusCode::INVALID_ARGUMENT:
+  const std::string& msg = status.message;
+  const std::string platform_code = wire::First(ctx.trailing_metadata(), bim::wire::kErrorCodeKey);
+  switch (status.code) {
+    case wire::Code::kInvalidArgument:
       return Fail(OpFailure::kUsage, msg);
-    case grpc::StatusCode::UNAUTHENTICATED:
-    case grpc::StatusCode::PERMISSION_DENIED:
+    case wire::Code::kUnauthenticated:
+    case wire::Code::kPermissionDenied:
       return Fail(OpFailure::kAuth, msg);
-    case grpc::StatusCode::NOT_FOUND:
+    case wire::Code::kNotFound:
       return Fail(OpFailure::kNotFound, msg);
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case wire::Code::kDeadlineExceeded:
       if (!platform_code.empty()) return Fail(OpFailure::kPlatform, msg);
       return Fail(OpFailure::kAgent, "the agent did not answer in time");
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::CANCELLED:
+    case wire::Code::kUnavailable:
+    case wire::Code::kCancelled:
       if (AgentClient::AgentGone(ctx, status)) {
         return Fail(OpFailure::kAgent, fmt::format("lost the connection to the agent on {} ({})",
                                                    client_.socket_path(), msg));
@@ -280,15 +274,15 @@ OpError Operations::Classify(const grpc::ClientContext& ctx, const grpc::Status&
 }
 
 template <typename Request, typename Reply>
-OpResult<Reply> Operations::Unary(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
-                                                               Reply*),
-                                  const Request& request, milliseconds timeout,
-                                  CancelToken& cancel) {
-  if (auto c = Connect(); !c.ok()) return c.error();
+OpResult<Reply> Operations::Unary(const rpc::Unary<Request, Reply>& method,
+                                  const std::type_identity_t<Request>& request,
+                                  milliseconds timeout, CancelToken& cancel) {
+  auto channel = Connect();
+  if (!channel.ok()) return channel.error();
   auto ctx = client_.NewContext(timeout);
   if (!cancel.Attach(ctx.get())) return Cancelled();
   Reply reply;
-  grpc::Status status = (client_.stub().*method)(ctx.get(), request, &reply);
+  wire::CallStatus status = channel->Unary(method.path, request, &reply, *ctx);
   cancel.Detach();
   {
     std::lock_guard lock(client_mu_);
@@ -323,18 +317,18 @@ Result<void, OpError> Operations::FinalOutcome(const pb::Deployment& d) {
 OpResult<pb::AuthStatusReply> Operations::AuthStatus(bool verify, CancelToken& cancel) {
   pb::AuthStatusRequest req;
   req.set_verify(verify);
-  return Unary(&Stub::AuthStatus, req, kQuick, cancel);
+  return Unary(rpc::kAuthStatus, req, kQuick, cancel);
 }
 
 OpResult<pb::AuthStatusReply> Operations::LoginWithToken(const std::string& token,
                                                          CancelToken& cancel) {
   pb::LoginWithTokenRequest req;
   req.set_access_token(token);
-  return Unary(&Stub::LoginWithToken, req, kQuick, cancel);
+  return Unary(rpc::kLoginWithToken, req, kQuick, cancel);
 }
 
 OpResult<pb::LoginStartReply> Operations::LoginStart(CancelToken& cancel) {
-  return Unary(&Stub::LoginStart, pb::LoginStartRequest(), kQuick, cancel);
+  return Unary(rpc::kLoginStart, pb::LoginStartRequest(), kQuick, cancel);
 }
 
 OpResult<pb::LoginCheckReply> Operations::LoginCheck(const std::string& login_id, int wait_seconds,
@@ -342,7 +336,7 @@ OpResult<pb::LoginCheckReply> Operations::LoginCheck(const std::string& login_id
   pb::LoginCheckRequest req;
   req.set_login_id(login_id);
   req.set_wait_seconds(wait_seconds);
-  auto r = Unary(&Stub::LoginCheck, req, seconds(wait_seconds) + kQuick, cancel);
+  auto r = Unary(rpc::kLoginCheck, req, seconds(wait_seconds) + kQuick, cancel);
   if (!r.ok() && r.error().kind == OpFailure::kNotFound) {
     return Fail(OpFailure::kNotFound,
                 fmt::format("no login {} is in progress (the agent may have restarted); start "
@@ -353,7 +347,7 @@ OpResult<pb::LoginCheckReply> Operations::LoginCheck(const std::string& login_id
 }
 
 OpResult<bool> Operations::Logout(CancelToken& cancel) {
-  auto r = Unary(&Stub::Logout, pb::LogoutRequest(), kQuick, cancel);
+  auto r = Unary(rpc::kLogout, pb::LogoutRequest(), kQuick, cancel);
   if (!r.ok()) return r.error();
   return r->was_logged_in();
 }
@@ -371,7 +365,7 @@ OpResult<GenerateOutcome> Operations::Generate(const std::string& prompt, const 
   if (auto s = CheckOutputFolder(dir); !s.ok()) return Fail(OpFailure::kUsage, s.error().message);
   pb::GenerateRequest req;
   req.set_prompt(prompt);
-  auto reply = Unary(&Stub::Generate, req, kSlow, cancel);
+  auto reply = Unary(rpc::kGenerate, req, kSlow, cancel);
   if (!reply.ok()) return reply.error();
 
   GenerateOutcome out;
@@ -430,7 +424,7 @@ OpResult<DeployOutcome> Operations::Deploy(const std::string& dir, const std::st
   }
   req.set_project_id(project);
   req.set_directory(out.directory);
-  auto reply = Unary(&Stub::Deploy, req, kSlow, cancel);
+  auto reply = Unary(rpc::kDeploy, req, kSlow, cancel);
   if (!reply.ok()) return reply.error();
   out.deployment = reply->deployment();
   out.snapshot = std::move(*snap);
@@ -460,7 +454,7 @@ OpResult<pb::Deployment> Operations::Rollback(const std::string& dir, const std:
   }
   req.set_project_id(project);
   req.set_to_deployment_id(to);
-  auto reply = Unary(&Stub::Rollback, req, kSlow, cancel);
+  auto reply = Unary(rpc::kRollback, req, kSlow, cancel);
   if (!reply.ok()) return reply.error();
   return reply->deployment();
 }
@@ -468,7 +462,7 @@ OpResult<pb::Deployment> Operations::Rollback(const std::string& dir, const std:
 OpResult<FilesOutcome> Operations::Files(const std::string& id, CancelToken& cancel) {
   pb::GetFilesRequest req;
   req.set_deployment_id(id);
-  auto reply = Unary(&Stub::GetFiles, req, kQuick, cancel);
+  auto reply = Unary(rpc::kGetFiles, req, kQuick, cancel);
   if (!reply.ok()) return reply.error();
   FilesOutcome out;
   out.deployment = reply->deployment();
@@ -564,9 +558,10 @@ OpResult<DiffOutcome> Operations::Diff(const std::string& from_id, const std::st
 OpResult<WatchOutcome> Operations::Watch(const std::string& id, int64_t after_seq,
                                          milliseconds timeout, const WatchHooks& hooks,
                                          CancelToken& cancel) {
-  if (auto c = Connect(); !c.ok()) return c.error();
+  auto channel = Connect();
+  if (!channel.ok()) return channel.error();
   const bool limited = timeout.count() > 0;
-  const auto deadline = std::chrono::system_clock::now() + timeout;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   WatchOutcome out;
   bool ended = false;
   for (;;) {
@@ -576,7 +571,7 @@ OpResult<WatchOutcome> Operations::Watch(const std::string& id, int64_t after_se
     auto ctx = client_.NewContext(milliseconds(0));
     if (limited) ctx->set_deadline(deadline);
     if (!cancel.Attach(ctx.get())) return Cancelled();
-    auto reader = client_.stub().Watch(ctx.get(), req);
+    auto reader = channel->ServerStream(rpc::kWatch.path, req, *ctx);
     pb::DeploymentEvent ev;
     bool checked = false;
     while (reader->Read(&ev)) {
@@ -593,10 +588,10 @@ OpResult<WatchOutcome> Operations::Watch(const std::string& id, int64_t after_se
       after_seq = ev.seq();
       if (ev.terminal()) ended = true;
     }
-    grpc::Status st = reader->Finish();
+    wire::CallStatus st = reader->Finish();
     cancel.Detach();
     if (cancel.cancelled()) return Cancelled();
-    if (st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && limited) {
+    if (st.code == wire::Code::kDeadlineExceeded && limited) {
       out.timed_out = !ended;
       break;
     }
@@ -605,6 +600,7 @@ OpResult<WatchOutcome> Operations::Watch(const std::string& id, int64_t after_se
     if (!st.ok() && !ended && AgentClient::AgentGone(*ctx, st)) {
       std::lock_guard lock(client_mu_);
       if (client_.Reconnect()) {
+        channel = client_.channel();
         if (hooks.on_reattach) hooks.on_reattach();
         continue;
       }
@@ -624,13 +620,13 @@ OpResult<WatchOutcome> Operations::Watch(const std::string& id, int64_t after_se
 }
 
 OpResult<pb::AgentInfo> Operations::Info(CancelToken& cancel) {
-  return Unary(&Stub::GetInfo, pb::GetInfoRequest(), kQuick, cancel);
+  return Unary(rpc::kGetInfo, pb::GetInfoRequest(), kQuick, cancel);
 }
 
 OpResult<pb::Deployment> Operations::Status(const std::string& id, CancelToken& cancel) {
   pb::StatusRequest req;
   req.set_deployment_id(id);
-  return Unary(&Stub::Status, req, kQuick, cancel);
+  return Unary(rpc::kStatus, req, kQuick, cancel);
 }
 
 OpResult<std::vector<pb::Deployment>> Operations::History(const std::string& project_id, int limit,
@@ -638,7 +634,7 @@ OpResult<std::vector<pb::Deployment>> Operations::History(const std::string& pro
   pb::HistoryRequest req;
   req.set_project_id(project_id);
   req.set_limit(limit);
-  auto reply = Unary(&Stub::History, req, kQuick, cancel);
+  auto reply = Unary(rpc::kHistory, req, kQuick, cancel);
   if (!reply.ok()) return reply.error();
   return std::vector<pb::Deployment>(reply->deployments().begin(), reply->deployments().end());
 }

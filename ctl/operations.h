@@ -5,12 +5,12 @@
 // MCP, both through the one model of a deployment below. A new command or tool is then an
 // operation (if it is new at all) plus a presenter.
 //
-// Failures are classified once (OpFailure), from the agent's gRPC status and its error code
-// metadata; the CLI maps the class to an exit code (ExitCodeFor) and MCP to an error result
-// whose text says what the model should do next (ToolErrorText).
+// Failures are classified once (OpFailure), from the call's gRPC status code and the agent's
+// error code metadata; the CLI maps the class to an exit code (ExitCodeFor) and MCP to an error
+// result whose text says what the model should do next (ToolErrorText).
 //
 // Each operation takes a CancelToken: MCP cancels a request through it (notifications/cancelled),
-// the CLI on Ctrl-C; a cancel interrupts the gRPC call in flight at once.
+// the CLI on Ctrl-C; a cancel interrupts the call to the agent in flight at once.
 
 #include <chrono>
 #include <functional>
@@ -18,12 +18,15 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
-#include "backend_im/v1/agent.grpc.pb.h"
+#include "backend_im/v1/agent.pb.h"
 #include "common/contract.h"
 #include "common/result.h"
 #include "ctl/agent_client.h"
+#include "ctl/agent_methods.h"
+#include "ctl/grpc_wire.h"
 #include "ctl/mcp_cancel_token.h"
 #include "ctl/project_files.h"
 #include "ctl/tree_diff.h"
@@ -197,19 +200,21 @@ class Operations {
   AgentClient& client() { return client_; }
 
  private:
-  Result<void, OpError> Connect();
-  // One unary call under the cancel token; the agent's failure classified.
+  // client_.Connect(), and the channel to the agent it found.
+  OpResult<wire::Channel> Connect();
+  // One unary call (a method of ctl/agent_methods.h) under the cancel token; the agent's failure
+  // classified.
   template <typename Request, typename Reply>
-  OpResult<Reply> Unary(grpc::Status (backend_im::v1::Agent::Stub::*method)(grpc::ClientContext*,
-                                                                            const Request&, Reply*),
-                        const Request& request, std::chrono::milliseconds timeout,
-                        CancelToken& cancel);
-  OpError Classify(const grpc::ClientContext& ctx, const grpc::Status& status,
+  OpResult<Reply> Unary(const rpc::Unary<Request, Reply>& method,
+                        const std::type_identity_t<Request>& request,
+                        std::chrono::milliseconds timeout, CancelToken& cancel);
+  OpError Classify(const wire::CallContext& ctx, const wire::CallStatus& status,
                    CancelToken& cancel) const;
 
   AgentClient& client_;
   // Guards client_'s own state (Connect, CheckReply, Reconnect): MCP runs operations on several
-  // threads at once. The gRPC stub itself is thread-safe.
+  // threads at once. A call itself needs no lock: it runs on a channel copied under this one,
+  // on a connection of its own.
   std::mutex client_mu_;
 };
 

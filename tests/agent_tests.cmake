@@ -4,6 +4,7 @@ bim_add_test(agent_unit_tests
   SOURCES unit/common/path_policy_test.cc unit/common/ignore_rules_test.cc
           unit/ctl/project_files_test.cc unit/ctl/readiness_listener_test.cc
           unit/ctl/output_test.cc unit/ctl/client_settings_test.cc unit/ctl/tree_diff_test.cc
+          unit/ctl/agent_methods_test.cc
           unit/daemon/deployment_store_test.cc unit/daemon/auth_manager_test.cc
           unit/daemon/instance_lock_test.cc unit/daemon/platform_client_test.cc
           unit/daemon/subscription_test.cc unit/daemon/agent_scenarios_test.cc
@@ -12,6 +13,7 @@ bim_add_test(agent_unit_tests
   LIBS bim::daemon bim::ctl bim_test_support bim_fake_platform PkgConfig::SYSTEMD
   LABELS unit)
 add_dependencies(agent_unit_tests backend-im-mock)
+target_compile_definitions(agent_unit_tests PRIVATE BIM_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 # Started once per test case: gRPC linked statically spares each start loading ~50 shared
 # libraries (the agent_unit_tests start went from ~100 to ~70 ms, measured interleaved).
 bim_link_grpc_statically(agent_unit_tests)
