@@ -32,7 +32,8 @@ const std::map<std::string, ProtoMethod>& ProtoMethods() {
     text << in.rdbuf();
     std::string proto = text.str();
     std::map<std::string, ProtoMethod> out;
-    std::regex rpc_line(R"(\brpc\s+(\w+)\s*\(\s*(\w+)\s*\)\s*returns\s*\(\s*(stream\s+)?(\w+)\s*\))");
+    std::regex rpc_line(
+        R"(\brpc\s+(\w+)\s*\(\s*(\w+)\s*\)\s*returns\s*\(\s*(stream\s+)?(\w+)\s*\))");
     for (std::sregex_iterator it(proto.begin(), proto.end(), rpc_line), end; it != end; ++it) {
       const std::smatch& m = *it;
       out[m[1]] = {"backend_im.v1." + m[2].str(), "backend_im.v1." + m[4].str(), m[3].matched};
