@@ -200,8 +200,19 @@ class Operations {
   AgentClient& client() { return client_; }
 
  private:
-  // client_.Connect(), and the channel to the agent it found.
+  // The channel for a call's first try: the agent's socket as the client found it, with no probe
+  // before the call (its own connection is verified: AgentClient::channel()).
+  wire::Channel QuickChannel();
+  // client_.Connect() (which starts an agent when none listens and that is allowed), and the
+  // channel to the agent it found: for the second try of a call whose first found nothing
+  // listening.
   OpResult<wire::Channel> Connect();
+  // For a call that ended before it had a verified connection (ctx.connected() false), what
+  // comes next: kRetry when nothing listened (Connect(), then try once more); kRefused when the
+  // peer is not the user's agent (an agent problem, exit 4, with CheckAgent's words); else
+  // kClassify (a cancel or the deadline while connecting: Classify as any failed call).
+  enum class Unconnected { kRetry, kRefused, kClassify };
+  static Unconnected WhenUnconnected(const wire::CallStatus& status, CancelToken& cancel);
   // One unary call (a method of ctl/agent_methods.h) under the cancel token; the agent's failure
   // classified.
   template <typename Request, typename Reply>
