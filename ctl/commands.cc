@@ -340,6 +340,7 @@ class Ctl {
     // Ctrl-C detaches: the watch ends, the deployment goes on.
     interrupt::SetHandler([this] { cancel_.Cancel(); });
     Operations::WatchHooks hooks;
+    hooks.outcome_only = true;  // below: the status, the URL, and the stream problem if no URL
     hooks.on_event = [this](const pb::DeploymentEvent& ev) { PrintEvent(ev); };
     hooks.on_reattach = [&id] {
       PrintErr("backend-im: the agent was replaced; still following {}\n", id);

@@ -592,6 +592,7 @@ OpResult<WatchOutcome> Operations::Watch(const std::string& id, int64_t after_se
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   WatchOutcome out;
   bool ended = false;
+  pb::DeploymentEvent last;  // the terminal event
   for (;;) {
     pb::WatchRequest req;
     req.set_deployment_id(id);
@@ -614,7 +615,10 @@ OpResult<WatchOutcome> Operations::Watch(const std::string& id, int64_t after_se
       }
       hooks.on_event(ev);
       after_seq = ev.seq();
-      if (ev.terminal()) ended = true;
+      if (ev.terminal()) {
+        ended = true;
+        last = ev;
+      }
     }
     wire::CallStatus st = reader->Finish();
     cancel.Detach();
@@ -651,6 +655,17 @@ OpResult<WatchOutcome> Operations::Watch(const std::string& id, int64_t after_se
   if (!ended && !out.timed_out) {
     return Fail(OpFailure::kAgent,
                 fmt::format("the stream of {} ended before the deployment did", id));
+  }
+  if (hooks.outcome_only && ended) {
+    pb::Deployment& d = out.deployment;
+    d.set_id(id);
+    d.set_status(last.status());
+    d.set_stage(last.stage());
+    d.set_url(last.url());
+    d.set_terminal(true);
+    d.set_last_seq(last.seq());
+    auto final = FinalOutcome(d);
+    if (final.ok() || final.error().kind == OpFailure::kDeployFailed) return out;
   }
   // The agent's store has the whole story, logs included, whatever the stream delivered.
   auto d = Status(id, cancel);

@@ -180,6 +180,12 @@ class Operations {
     // The agent's note on why nothing new arrives (e.g. it cannot store events: a full disk);
     // "" once it is gone. Not an event: seq 0 on the stream.
     std::function<void(const std::string& notice)> on_notice;
+    // Only the outcome is needed (the CLI): when the stream's terminal event settles it
+    // (failed, or complete with a usable URL), WatchOutcome::deployment holds what that event
+    // says (id, status, stage, url, seq) and the agent is not asked for the whole record, one
+    // call fewer (issue 17). Otherwise (false, or a complete event without a usable URL) the
+    // record comes from the agent's store, logs and stream problem included.
+    bool outcome_only = false;
   };
   OpResult<WatchOutcome> Watch(const std::string& id, int64_t after_seq,
                                std::chrono::milliseconds timeout, const WatchHooks& hooks,
