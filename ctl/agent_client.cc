@@ -71,7 +71,15 @@ AgentClient::AgentClient(ClientSettings settings)
   for (const auto& w : settings_.warnings) PrintErr("warning: {}\n", w);
 }
 
-wire::Channel AgentClient::channel() const { return wire::Channel(socket_path_, kMaxMessageBytes); }
+wire::Channel AgentClient::channel() const {
+  wire::Channel channel(socket_path_, kMaxMessageBytes);
+  channel.set_verifier([path = socket_path_](int fd) {
+    Status verdict = VerifyPeer(fd, path);
+    if (verdict.ok()) return wire::CallStatus{};
+    return wire::CallStatus{wire::Code::kPermissionDenied, verdict.error().message};
+  });
+  return channel;
+}
 
 void AgentClient::UseSocket(const std::string& path) { socket_path_ = path; }
 
@@ -160,11 +168,16 @@ Status AgentClient::CheckAgent() const {
     return Error(ErrorCode::kUnavailable, fmt::format("no agent is listening on {}: {}",
                                                       socket_path_, std::strerror(errno)));
   }
+  Status verdict = VerifyPeer(fd, socket_path_);
+  ::close(fd);
+  return verdict;
+}
+
+Status AgentClient::VerifyPeer(int fd, const std::string& socket_path) {
   ucred peer{};
   socklen_t len = sizeof peer;
   bool ours = ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && peer.uid == ::getuid();
-  ::close(fd);
-  std::string dir = paths::Dirname(socket_path_);
+  std::string dir = paths::Dirname(socket_path);
   struct stat st {};
   if (::stat(dir.c_str(), &st) == 0 && (st.st_uid != ::getuid() || (st.st_mode & 022) != 0)) {
     return Error(ErrorCode::kPermissionDenied,
@@ -172,20 +185,20 @@ Status AgentClient::CheckAgent() const {
                              "{} or others can write it (mode {:o}), so anyone could have put "
                              "that socket there. Remove {}, or set BACKEND_IM_SOCKET or "
                              "XDG_RUNTIME_DIR to a folder of your own",
-                             socket_path_, st.st_uid, st.st_mode & 0777, dir));
+                             socket_path, st.st_uid, st.st_mode & 0777, dir));
   }
-  if (::lstat(socket_path_.c_str(), &st) == 0 &&
+  if (::lstat(socket_path.c_str(), &st) == 0 &&
       (!S_ISSOCK(st.st_mode) || st.st_uid != ::getuid())) {
     return Error(ErrorCode::kPermissionDenied,
                  fmt::format("refusing to talk to {}: it is not a socket of yours (owner uid {}); "
                              "remove it",
-                             socket_path_, st.st_uid));
+                             socket_path, st.st_uid));
   }
   if (!ours) {
     return Error(ErrorCode::kPermissionDenied,
                  fmt::format("refusing to talk to {}: the process listening there (pid {}) runs "
                              "as uid {}, not as you (uid {})",
-                             socket_path_, peer.pid, peer.uid, ::getuid()));
+                             socket_path, peer.pid, peer.uid, ::getuid()));
   }
   return OkStatus();
 }

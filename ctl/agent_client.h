@@ -7,10 +7,12 @@
 // lock file (AgentRecord), so that clients with different environments (a terminal, an MCP
 // host that passes no XDG_RUNTIME_DIR) share one agent per state folder; else the default path.
 //
-// Before anything is sent, the agent is verified (CheckAgent): the socket's folder is the
+// Before anything is sent, the agent is verified (VerifyPeer): the socket's folder is the
 // user's and writable by nobody else, the socket is the user's, and the process listening on it
 // runs as the user (SO_PEERCRED). Otherwise nothing is sent: a token or a project must never
-// reach an impostor that created the socket in a folder another user could write.
+// reach an impostor that created the socket in a folder another user could write. Every call
+// through channel() is verified that way on its own connection, right after connecting (so a
+// call needs no probe connection before it); CheckAgent() verifies with a connection of its own.
 //
 // Connect() first probes the socket with a plain connect(2) (microseconds). When nothing
 // listens it starts backend-imd itself, detached and with the same environment, and waits at
@@ -58,8 +60,13 @@ class AgentClient {
   // Verifies the agent on socket_path() as the header comment says; kPermissionDenied with
   // what to do when it is not the user's, kUnavailable when nothing listens.
   Status CheckAgent() const;
+  // The same check on fd, a connection to socket_path on which nothing was sent yet: OK, or
+  // kPermissionDenied with what to do.
+  static Status VerifyPeer(int fd, const std::string& socket_path);
   const std::string& socket_path() const { return socket_path_; }
-  // Where calls go: the agent on socket_path(). Cheap; holds no connection.
+  // Where calls go: the agent on socket_path(). Cheap; holds no connection. Each call verifies
+  // its connection's peer (VerifyPeer) before it sends anything; one that is refused ends with
+  // wire::Code::kPermissionDenied, the message saying why, and ctx.connected() false.
   wire::Channel channel() const;
   // One unary call to the agent on socket_path(), without Connect() or CheckReply().
   template <typename Request, typename Reply>

@@ -340,6 +340,7 @@ class Ctl {
     // Ctrl-C detaches: the watch ends, the deployment goes on.
     interrupt::SetHandler([this] { cancel_.Cancel(); });
     Operations::WatchHooks hooks;
+    hooks.outcome_only = true;  // below: the status, the URL, and the stream problem if no URL
     hooks.on_event = [this](const pb::DeploymentEvent& ev) { PrintEvent(ev); };
     hooks.on_reattach = [&id] {
       PrintErr("backend-im: the agent was replaced; still following {}\n", id);
@@ -552,7 +553,9 @@ class Ctl {
 
   int Version() {
     std::string agent_version;
-    if (AgentClient::Listening(client_.socket_path()) && client_.CheckAgent().ok()) {
+    {
+      // One connection: the call's own is verified before anything is sent; nothing listening
+      // or an agent that is not the user's leaves the agent's version out.
       pb::AgentInfo info;
       auto ctx = client_.NewContext(seconds(5));
       if (client_.Call(rpc::kGetInfo, {}, &info, *ctx).ok()) agent_version = info.version();

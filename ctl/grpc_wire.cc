@@ -237,8 +237,10 @@ class Call {
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;
 
-  // Connects and queues the request; the call may already be over (see done_).
-  void Start(std::string_view method, const google::protobuf::MessageLite& request);
+  // Connects, has verifier (when not empty) check the connection, and queues the request; the
+  // call may already be over (see done_).
+  void Start(std::string_view method, const google::protobuf::MessageLite& request,
+             const Channel::Verifier& verifier);
   bool Read(google::protobuf::MessageLite* message);
   CallStatus Finish();
   // The rest of a unary call: exactly one message, then the status.
@@ -355,9 +357,11 @@ void Call::Teardown() {
   ReleaseCancelFd();
 }
 
-void Call::Start(std::string_view method, const google::protobuf::MessageLite& request) {
+void Call::Start(std::string_view method, const google::protobuf::MessageLite& request,
+                 const Channel::Verifier& verifier) {
   ctx_.initial_metadata_.clear();
   ctx_.trailing_metadata_.clear();
+  ctx_.connected_ = false;
   deadline_ = ctx_.deadline_;
 
   cancel_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -402,6 +406,12 @@ void Call::Start(std::string_view method, const google::protobuf::MessageLite& r
   if (deadline_) timeout = EncodeTimeout(*deadline_ - Clock::now());
 
   if (!Connect()) return;
+  // Nothing has been sent yet, and nothing will be unless the verifier accepts the peer.
+  if (verifier) {
+    CallStatus verdict = verifier(fd_);
+    if (!verdict.ok()) return End(verdict.code, std::move(verdict.message));
+  }
+  ctx_.connected_ = true;
 
   nghttp2_session_callbacks* callbacks = nullptr;
   nghttp2_option* option = nullptr;
@@ -819,7 +829,7 @@ CallStatus Channel::Unary(std::string_view method, const google::protobuf::Messa
                           google::protobuf::MessageLite* reply, CallContext& ctx) const {
   try {
     Call call(socket_path_, max_message_bytes_, ctx);
-    call.Start(method, request);
+    call.Start(method, request, verifier_);
     return call.FinishUnary(reply);
   } catch (const std::exception& e) {
     return {Code::kInternal, e.what()};
@@ -831,7 +841,7 @@ std::unique_ptr<StreamReader> Channel::ServerStream(std::string_view method,
                                                     CallContext& ctx) const {
   auto call = std::make_unique<Call>(socket_path_, max_message_bytes_, ctx);
   try {
-    call->Start(method, request);
+    call->Start(method, request, verifier_);
   } catch (const std::exception& e) {
     call->End(Code::kInternal, e.what());
   }

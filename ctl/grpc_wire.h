@@ -26,6 +26,7 @@
 // kInternal: a compressed or truncated message, a reply that does not parse, invalid request
 //   metadata, an HTTP/2 protocol error;
 // kUnknown: trailers without grpc-status; kUnimplemented: a unary reply without a message;
+// whatever the channel's verifier returned when it refused the connection (nothing sent);
 // an RST_STREAM, and an HTTP status without grpc-status, map as gRPC maps them
 // (PROTOCOL-HTTP2.md; doc/http-grpc-status-mapping.md).
 // No exception leaves this API; SIGPIPE is never raised (sends use MSG_NOSIGNAL).
@@ -33,6 +34,7 @@
 #include <google/protobuf/message_lite.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -103,10 +105,16 @@ class CallContext {
   // once a stream's first Read() has returned true.
   const Metadata& initial_metadata() const { return initial_metadata_; }
   const Metadata& trailing_metadata() const { return trailing_metadata_; }
+  // Once the call has returned (unary) or Finish() has (streaming): whether it got as far as a
+  // connection that the channel's verifier, if any, accepted. Until then nothing is sent, so a
+  // call that ended with connected() false (kUnavailable: nothing listened; the verifier's own
+  // status: it refused the peer) reached no server and may be made again.
+  bool connected() const { return connected_; }
 
  private:
   friend class Call;
   std::optional<std::chrono::steady_clock::time_point> deadline_;
+  bool connected_ = false;
   Metadata request_metadata_;
   Metadata initial_metadata_;
   Metadata trailing_metadata_;
@@ -144,8 +152,15 @@ class StreamReader {
 // sent is bounded only by the server's limit.
 class Channel {
  public:
+  // Runs on each call's connection right after connect(2) succeeds, before anything is sent or
+  // received (fd is the connected socket; it must not read, write or close it). A status that is
+  // not OK ends the call with that status and nothing is sent: the ctl checks there that the
+  // peer is the user's agent (SO_PEERCRED), on the call's own connection.
+  using Verifier = std::function<CallStatus(int fd)>;
+
   explicit Channel(std::string socket_path, size_t max_message_bytes = 4 * 1024 * 1024);
   const std::string& socket_path() const { return socket_path_; }
+  void set_verifier(Verifier verifier) { verifier_ = std::move(verifier); }
 
   // method is the full path, "/backend_im.v1.Agent/History".
   CallStatus Unary(std::string_view method, const google::protobuf::MessageLite& request,
@@ -157,6 +172,7 @@ class Channel {
  private:
   std::string socket_path_;
   size_t max_message_bytes_;
+  Verifier verifier_;  // may be empty
 };
 
 }  // namespace bim::ctl::wire

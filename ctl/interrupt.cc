@@ -1,59 +1,103 @@
 #include "ctl/interrupt.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 namespace bim::ctl::interrupt {
 namespace {
 
+// What the signal handler reads: lock-free atomics and a descriptor set before it is used.
+static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<int>::is_always_lock_free);
+std::atomic<bool> g_handler_set{false};   // g_handler is not empty
+std::atomic<int> g_deferred{0};           // live Deferred objects
+std::atomic<bool> g_exit_pending{false};  // a signal asked to exit 130
+std::atomic<int> g_wake_write{-1};        // the dispatcher's pipe, once it runs
+
 std::mutex g_mu;
 std::function<void()> g_handler;  // guarded by g_mu
-int g_deferred = 0;               // live Deferred objects; guarded by g_mu
-bool g_exit_pending = false;      // a signal came while g_deferred > 0; guarded by g_mu
+bool g_dispatcher = false;        // guarded by g_mu; the thread runs
 
-}  // namespace
+// Exit 130 now, or when the last Deferred ends. Async-signal-safe. Whichever of this and
+// ~Deferred comes second sees the other's write (both are sequentially consistent), so a signal
+// that races the last Deferred's end is never lost.
+void ExitOrDefer() {
+  g_exit_pending.store(true);
+  if (g_deferred.load() == 0) ::_exit(130);
+}
 
-void Install() {
-  static sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  std::thread([] {
-    while (true) {
-      int sig = 0;
-      if (sigwait(&set, &sig) != 0) continue;
+void OnSignal(int) {
+  int saved_errno = errno;
+  int wake = g_wake_write.load();
+  if (g_handler_set.load() && wake >= 0) {
+    char c = 1;
+    // A full pipe already holds a wake-up the dispatcher has not read.
+    [[maybe_unused]] ssize_t n = ::write(wake, &c, 1);
+  } else {
+    ExitOrDefer();
+  }
+  errno = saved_errno;
+}
+
+// Runs the handler once for each signal the pipe reports; when the handler was cleared in the
+// meantime, does what the signal handler would have done without one.
+void Dispatch(int wake_read) {
+  for (;;) {
+    char buf[64];
+    ssize_t n = ::read(wake_read, buf, sizeof buf);
+    if (n <= 0) continue;  // EINTR; the write end is never closed
+    for (ssize_t i = 0; i < n; ++i) {
       std::function<void()> h;
       {
         std::lock_guard lock(g_mu);
         h = g_handler;
-        if (!h && g_deferred > 0) {
-          g_exit_pending = true;
-          continue;
-        }
       }
-      if (!h) ::_exit(130);
+      if (!h) {
+        ExitOrDefer();
+        continue;
+      }
       h();
     }
-  }).detach();
+  }
+}
+
+}  // namespace
+
+void Install() {
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
 }
 
 void SetHandler(std::function<void()> handler) {
   std::lock_guard lock(g_mu);
+  if (handler && !g_dispatcher) {
+    int wake[2];
+    // The signal handler's end never blocks.
+    if (::pipe2(wake, O_CLOEXEC) != 0 || ::fcntl(wake[1], F_SETFL, O_NONBLOCK) != 0) {
+      throw std::system_error(errno, std::generic_category(), "a pipe for the Ctrl-C handler");
+    }
+    std::thread([fd = wake[0]] { Dispatch(fd); }).detach();
+    g_wake_write.store(wake[1]);
+    g_dispatcher = true;
+  }
   g_handler = std::move(handler);
+  g_handler_set.store(static_cast<bool>(g_handler));
 }
 
-Deferred::Deferred() {
-  std::lock_guard lock(g_mu);
-  ++g_deferred;
-}
+Deferred::Deferred() { ++g_deferred; }
 
 Deferred::~Deferred() {
-  std::lock_guard lock(g_mu);
-  if (--g_deferred == 0 && g_exit_pending) ::_exit(130);
+  if (--g_deferred == 0 && g_exit_pending.load()) ::_exit(130);
 }
 
 }  // namespace bim::ctl::interrupt

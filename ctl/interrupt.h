@@ -1,14 +1,19 @@
 #pragma once
-// Ctrl-C and SIGTERM for the ctl. Install() blocks both signals (before any other thread starts:
-// threads inherit the mask) and waits for them on a thread of its own. While a handler is set it
-// runs on that thread (e.g. to cancel a watch stream and detach); otherwise the ctl exits 130.
+// Ctrl-C and SIGTERM for the ctl. Install() sets a signal handler that does only
+// async-signal-safe work: with no handler set (SetHandler) it exits 130 right there, or, while a
+// Deferred lives, marks the exit for when the last one ends. While a handler is set, the signal
+// handler wakes a thread of this module's (started by the first SetHandler with a handler, so a
+// quick command starts no thread at all), which runs the handler (e.g. to cancel a watch stream
+// and detach). The handler is installed with SA_RESTART; poll(2) and other calls that a signal
+// interrupts anyway see EINTR, which the ctl's loops retry.
 
 #include <functional>
 
 namespace bim::ctl::interrupt {
 
 void Install();
-// Replaces the handler; an empty function restores "exit 130".
+// Replaces the handler; an empty function restores "exit 130". The handler runs on this
+// module's thread, never in the signal handler.
 void SetHandler(std::function<void()> handler);
 
 // While one is alive, a signal that would exit 130 waits until the last one ends, then exits:

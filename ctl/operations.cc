@@ -238,10 +238,22 @@ json DeployModel(const DeployOutcome& d) {
 
 // ---- plumbing -------------------------------------------------------------------------------
 
+wire::Channel Operations::QuickChannel() {
+  std::lock_guard lock(client_mu_);
+  return client_.channel();
+}
+
 OpResult<wire::Channel> Operations::Connect() {
   std::lock_guard lock(client_mu_);
   if (auto s = client_.Connect(); !s.ok()) return Fail(OpFailure::kAgent, s.error().message);
   return client_.channel();
+}
+
+Operations::Unconnected Operations::WhenUnconnected(const wire::CallStatus& status,
+                                                    CancelToken& cancel) {
+  if (status.code == wire::Code::kPermissionDenied) return Unconnected::kRefused;
+  if (status.code == wire::Code::kUnavailable && !cancel.cancelled()) return Unconnected::kRetry;
+  return Unconnected::kClassify;
 }
 
 OpError Operations::Classify(const wire::CallContext& ctx, const wire::CallStatus& status,
@@ -277,20 +289,34 @@ template <typename Request, typename Reply>
 OpResult<Reply> Operations::Unary(const rpc::Unary<Request, Reply>& method,
                                   const std::type_identity_t<Request>& request,
                                   milliseconds timeout, CancelToken& cancel) {
-  auto channel = Connect();
-  if (!channel.ok()) return channel.error();
-  auto ctx = client_.NewContext(timeout);
-  if (!cancel.Attach(ctx.get())) return Cancelled();
-  Reply reply;
-  wire::CallStatus status = channel->Unary(method.path, request, &reply, *ctx);
-  cancel.Detach();
-  {
-    std::lock_guard lock(client_mu_);
-    client_.CheckReply(*ctx);
+  // The first try goes straight to the socket the client found (one connection, verified before
+  // anything is sent); only when nothing listened there does Connect() look again and start an
+  // agent, and the call is made once more.
+  wire::Channel channel = QuickChannel();
+  for (bool first = true;; first = false) {
+    auto ctx = client_.NewContext(timeout);
+    if (!cancel.Attach(ctx.get())) return Cancelled();
+    Reply reply;
+    wire::CallStatus status = channel.Unary(method.path, request, &reply, *ctx);
+    cancel.Detach();
+    if (!status.ok() && !ctx->connected()) {
+      Unconnected next = WhenUnconnected(status, cancel);
+      if (next == Unconnected::kRefused) return Fail(OpFailure::kAgent, status.message);
+      if (next == Unconnected::kRetry && first) {
+        auto connected = Connect();
+        if (!connected.ok()) return connected.error();
+        channel = std::move(*connected);
+        continue;
+      }
+    }
+    {
+      std::lock_guard lock(client_mu_);
+      client_.CheckReply(*ctx);
+    }
+    if (!status.ok()) return Classify(*ctx, status, cancel);
+    if (cancel.cancelled()) return Cancelled();
+    return reply;
   }
-  if (!status.ok()) return Classify(*ctx, status, cancel);
-  if (cancel.cancelled()) return Cancelled();
-  return reply;
 }
 
 Result<void, OpError> Operations::FinalOutcome(const pb::Deployment& d) {
@@ -558,12 +584,15 @@ OpResult<DiffOutcome> Operations::Diff(const std::string& from_id, const std::st
 OpResult<WatchOutcome> Operations::Watch(const std::string& id, int64_t after_seq,
                                          milliseconds timeout, const WatchHooks& hooks,
                                          CancelToken& cancel) {
-  auto channel = Connect();
-  if (!channel.ok()) return channel.error();
+  // As Unary: the first stream goes straight to the socket the client found, and only when
+  // nothing listened there does Connect() look again (and start an agent).
+  wire::Channel channel = QuickChannel();
+  bool first = true;
   const bool limited = timeout.count() > 0;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   WatchOutcome out;
   bool ended = false;
+  pb::DeploymentEvent last;  // the terminal event
   for (;;) {
     pb::WatchRequest req;
     req.set_deployment_id(id);
@@ -571,7 +600,7 @@ OpResult<WatchOutcome> Operations::Watch(const std::string& id, int64_t after_se
     auto ctx = client_.NewContext(milliseconds(0));
     if (limited) ctx->set_deadline(deadline);
     if (!cancel.Attach(ctx.get())) return Cancelled();
-    auto reader = channel->ServerStream(rpc::kWatch.path, req, *ctx);
+    auto reader = channel.ServerStream(rpc::kWatch.path, req, *ctx);
     pb::DeploymentEvent ev;
     bool checked = false;
     while (reader->Read(&ev)) {
@@ -586,11 +615,26 @@ OpResult<WatchOutcome> Operations::Watch(const std::string& id, int64_t after_se
       }
       hooks.on_event(ev);
       after_seq = ev.seq();
-      if (ev.terminal()) ended = true;
+      if (ev.terminal()) {
+        ended = true;
+        last = ev;
+      }
     }
     wire::CallStatus st = reader->Finish();
     cancel.Detach();
     if (cancel.cancelled()) return Cancelled();
+    if (!st.ok() && !ctx->connected()) {
+      Unconnected next = WhenUnconnected(st, cancel);
+      if (next == Unconnected::kRefused) return Fail(OpFailure::kAgent, st.message);
+      if (next == Unconnected::kRetry && first) {
+        first = false;
+        auto connected = Connect();
+        if (!connected.ok()) return connected.error();
+        channel = std::move(*connected);
+        continue;
+      }
+    }
+    first = false;
     if (st.code == wire::Code::kDeadlineExceeded && limited) {
       out.timed_out = !ended;
       break;
@@ -611,6 +655,17 @@ OpResult<WatchOutcome> Operations::Watch(const std::string& id, int64_t after_se
   if (!ended && !out.timed_out) {
     return Fail(OpFailure::kAgent,
                 fmt::format("the stream of {} ended before the deployment did", id));
+  }
+  if (hooks.outcome_only && ended) {
+    pb::Deployment& d = out.deployment;
+    d.set_id(id);
+    d.set_status(last.status());
+    d.set_stage(last.stage());
+    d.set_url(last.url());
+    d.set_terminal(true);
+    d.set_last_seq(last.seq());
+    auto final = FinalOutcome(d);
+    if (final.ok() || final.error().kind == OpFailure::kDeployFailed) return out;
   }
   // The agent's store has the whole story, logs included, whatever the stream delivered.
   auto d = Status(id, cancel);

@@ -180,6 +180,12 @@ class Operations {
     // The agent's note on why nothing new arrives (e.g. it cannot store events: a full disk);
     // "" once it is gone. Not an event: seq 0 on the stream.
     std::function<void(const std::string& notice)> on_notice;
+    // Only the outcome is needed (the CLI): when the stream's terminal event settles it
+    // (failed, or complete with a usable URL), WatchOutcome::deployment holds what that event
+    // says (id, status, stage, url, seq) and the agent is not asked for the whole record, one
+    // call fewer (issue 17). Otherwise (false, or a complete event without a usable URL) the
+    // record comes from the agent's store, logs and stream problem included.
+    bool outcome_only = false;
   };
   OpResult<WatchOutcome> Watch(const std::string& id, int64_t after_seq,
                                std::chrono::milliseconds timeout, const WatchHooks& hooks,
@@ -200,8 +206,19 @@ class Operations {
   AgentClient& client() { return client_; }
 
  private:
-  // client_.Connect(), and the channel to the agent it found.
+  // The channel for a call's first try: the agent's socket as the client found it, with no probe
+  // before the call (its own connection is verified: AgentClient::channel()).
+  wire::Channel QuickChannel();
+  // client_.Connect() (which starts an agent when none listens and that is allowed), and the
+  // channel to the agent it found: for the second try of a call whose first found nothing
+  // listening.
   OpResult<wire::Channel> Connect();
+  // For a call that ended before it had a verified connection (ctx.connected() false), what
+  // comes next: kRetry when nothing listened (Connect(), then try once more); kRefused when the
+  // peer is not the user's agent (an agent problem, exit 4, with CheckAgent's words); else
+  // kClassify (a cancel or the deadline while connecting: Classify as any failed call).
+  enum class Unconnected { kRetry, kRefused, kClassify };
+  static Unconnected WhenUnconnected(const wire::CallStatus& status, CancelToken& cancel);
   // One unary call (a method of ctl/agent_methods.h) under the cancel token; the agent's failure
   // classified.
   template <typename Request, typename Reply>

@@ -15,6 +15,8 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "tests/integration/agent_fixture.h"
 
@@ -161,6 +163,17 @@ TEST_CASE("the ctl sends nothing to a socket that is not its user's agent") {
     CHECK_MESSAGE(r.err.find("runs as uid 65534") != std::string::npos, r.err);
     auto status = Run({CtlBinary(), "daemon", "status"}, o, std::chrono::seconds(20));
     CHECK(status.exit_code == 4);
+    // The quick commands check the peer on their call's own connection (no probe before it),
+    // and refuse the same way: exit 4, CheckAgent's words, nothing sent.
+    for (std::vector<std::string> args : {std::vector<std::string>{"history", "--json"},
+                                          {"status", "dep-1", "--json"},
+                                          {"watch", "dep-1"}}) {
+      CAPTURE(args[0]);
+      args.insert(args.begin(), CtlBinary());
+      auto quick = Run(args, o, std::chrono::seconds(20));
+      CHECK(quick.exit_code == 4);
+      CHECK_MESSAGE(quick.err.find("runs as uid 65534") != std::string::npos, quick.err);
+    }
     CHECK(impostor.Received() == 0);
   }
 }

@@ -694,3 +694,84 @@ TEST_CASE("invalid request metadata fails the call instead of corrupting the hea
   }
   CHECK(server.service().calls == 0);
 }
+
+TEST_CASE("a channel's verifier sees the call's own connection before anything is sent") {
+  SUBCASE("a refusal ends the call with the verifier's status, and the server gets no byte") {
+    // A listener that never accepts: the kernel completes the connection from its backlog, and
+    // whatever the client sent waits there to be read.
+    TempDir dir;
+    std::string path = dir / "listener.sock";
+    int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, path.c_str());
+    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(listener, 8) == 0);
+
+    int verified = 0;
+    wire::Channel channel(path);
+    channel.set_verifier([&](int fd) {
+      ++verified;
+      ucred peer{};
+      socklen_t len = sizeof peer;
+      CHECK(::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0);
+      CHECK(peer.pid == ::getpid());  // connected, to our own listener
+      return wire::CallStatus{wire::Code::kPermissionDenied, "not the agent"};
+    });
+    const int fds_before = OpenFdCount();
+    wire::CallContext ctx;
+    ctx.set_timeout(5s);
+    Reply reply;
+    auto status = channel.Unary(kEcho, EchoOf("secret"), &reply, ctx);
+    CHECK(status.code == wire::Code::kPermissionDenied);
+    CHECK(status.message == "not the agent");
+    CHECK_FALSE(ctx.connected());
+    wire::CallContext sctx;
+    auto stream = channel.ServerStream(kStream, EchoOf("secret"), sctx);
+    CHECK_FALSE(stream->Read(&reply));
+    CHECK(stream->Finish().code == wire::Code::kPermissionDenied);
+    CHECK_FALSE(sctx.connected());
+    stream.reset();
+    CHECK(verified == 2);
+    CHECK(OpenFdCount() == fds_before);
+
+    for (int i = 0; i < 2; ++i) {
+      int conn = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+      REQUIRE(conn >= 0);
+      char buf[256];
+      CHECK(::read(conn, buf, sizeof buf) == 0);  // closed, and nothing before the close
+      ::close(conn);
+    }
+    ::close(listener);
+  }
+  SUBCASE("an accepted peer gets the call, and the context says it connected") {
+    TestServer server;
+    int verified = 0;
+    wire::Channel channel(server.path());
+    channel.set_verifier([&](int) {
+      ++verified;
+      return wire::CallStatus{};
+    });
+    wire::CallContext ctx;
+    ctx.set_timeout(5s);
+    Reply reply;
+    CHECK(channel.Unary(kEcho, EchoOf("hello"), &reply, ctx).ok());
+    CHECK(reply.payload() == "hello");
+    CHECK(ctx.connected());
+    CHECK(verified == 1);
+  }
+  SUBCASE("nothing listening: the verifier is not asked, and the call never connected") {
+    TempDir dir;
+    int verified = 0;
+    wire::Channel channel(dir / "none.sock");
+    channel.set_verifier([&](int) {
+      ++verified;
+      return wire::CallStatus{};
+    });
+    wire::CallContext ctx;
+    Reply reply;
+    CHECK(channel.Unary(kEcho, EchoOf("x"), &reply, ctx).code == wire::Code::kUnavailable);
+    CHECK_FALSE(ctx.connected());
+    CHECK(verified == 0);
+  }
+}
