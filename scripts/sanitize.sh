@@ -28,7 +28,7 @@ reports="$(mktemp -d /tmp/backend-im-sanitizer.XXXXXX)"
 export ASAN_OPTIONS="detect_leaks=1:log_path=$reports/asan:abort_on_error=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$reports/tsan:ignore_noninstrumented_modules=1:suppressions=$root/tests/sanitizer/tsan.supp"
-export LSAN_OPTIONS="suppressions=$root/tests/sanitizer/lsan.supp"
+export LSAN_OPTIONS="suppressions=$root/tests/sanitizer/lsan.supp:print_suppressions=0"
 cd "$build"
 status=0
 args=("$@")
