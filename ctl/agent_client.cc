@@ -81,7 +81,6 @@ wire::Channel AgentClient::channel() const {
   return channel;
 }
 
-void AgentClient::UseSocket(const std::string& path) { socket_path_ = path; }
 
 bool AgentClient::Listening(const std::string& path) { return AcceptsConnections(path); }
 
@@ -149,7 +148,7 @@ Status AgentClient::StartAgent() {
   // Another client may have started an agent at the same time, which won: use it.
   std::string found = DiscoverSocket();
   if (Listening(found)) {
-    UseSocket(found);
+    socket_path_ = found;
     return CheckAgent();
   }
   if (report.failed) {
@@ -211,7 +210,7 @@ Status AgentClient::Connect() {
   };
   if (Status s = CheckAgent(); listening_checked(s)) return s;
   // The agent may have moved (a systemd unit took over from an on-demand agent).
-  UseSocket(DiscoverSocket());
+  socket_path_ = DiscoverSocket();
   if (Status s = CheckAgent(); listening_checked(s)) return s;
   if (!settings_.autostart) {
     return Error(ErrorCode::kUnavailable,

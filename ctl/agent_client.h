@@ -14,13 +14,14 @@
 // through channel() is verified that way on its own connection, right after connecting (so a
 // call needs no probe connection before it); CheckAgent() verifies with a connection of its own.
 //
-// Connect() first probes the socket with a plain connect(2) (microseconds). When nothing
-// listens it starts backend-imd itself, detached and with the same environment, and waits at
-// most ~3 s for its READY=1 on a notify socket of its own (BACKEND_IM_NO_AUTOSTART=1 turns
-// this off). An agent that refuses to start says why on that socket, and Connect() fails with
-// that reason at once. After each call, CheckReply() compares the agent's version (from the
-// reply's metadata) with the ctl's: on a difference it says so, and an agent that a ctl started
-// is asked to stop, so the next command starts the new one.
+// Connect() runs only when a call found nothing listening: it looks for the agent again (its
+// record may name another socket) and, when nothing listens there either, starts backend-imd
+// itself, detached and with the same environment, and waits at most ~3 s for its READY=1 on a
+// notify socket of its own (BACKEND_IM_NO_AUTOSTART=1 turns this off). An agent that refuses
+// to start says why on that socket, and Connect() fails with that reason at once. After each
+// call, CheckReply() compares the agent's version (from the reply's metadata) with the ctl's:
+// on a difference it says so, and an agent that a ctl started is asked to stop, so the next
+// command starts the new one.
 
 #include <chrono>
 #include <memory>
@@ -103,7 +104,6 @@ class AgentClient {
 
  private:
   // Talks to the agent on path from now on.
-  void UseSocket(const std::string& path);
   Status StartAgent();
 
   ClientSettings settings_;

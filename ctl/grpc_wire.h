@@ -92,7 +92,6 @@ class CallContext {
   void AddMetadata(std::string key, std::string value) {
     request_metadata_.emplace(std::move(key), std::move(value));
   }
-  const Metadata& request_metadata() const { return request_metadata_; }
 
   // Ends the call in flight (or the next one started with this context) with kCancelled.
   // Thread-safe; the only member another thread may call.
