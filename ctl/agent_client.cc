@@ -81,7 +81,6 @@ wire::Channel AgentClient::channel() const {
   return channel;
 }
 
-
 bool AgentClient::Listening(const std::string& path) { return AcceptsConnections(path); }
 
 std::string AgentClient::DiscoverSocket() const {
