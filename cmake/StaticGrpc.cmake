@@ -56,3 +56,12 @@ function(bim_link_protobuf_statically target)
   _bim_link_statically(${target} BIM_STATIC_PROTOBUF "protobuf-lite;libnghttp2" ""
     "bim::ctl;bim::grpc_wire;bim::proto_convert;bim::proto;bim::common")
 endfunction()
+
+# bim_unless_fully_static(VAR ITEM): VAR becomes a link item for ITEM, the target of a shared
+# library, that drops out of an executable linked fully static (bim_link_fully_static in
+# cmake/StaticExecutable.cmake): a static link cannot take a shared library, and that executable
+# takes the library's archive from bim_link_protobuf_statically instead. Every other target links
+# ITEM as before. (In a link, $<TARGET_PROPERTY:prop> reads the target being linked.)
+function(bim_unless_fully_static var item)
+  set(${var} "$<$<NOT:$<BOOL:$<TARGET_PROPERTY:BIM_FULLY_STATIC>>>:${item}>" PARENT_SCOPE)
+endfunction()
