@@ -334,7 +334,7 @@ void Agent::ResumePendingDeploys() {
   }
 }
 
-Result<DeploymentRecord> Agent::Find(const std::string& id, Deadline deadline) {
+Result<std::optional<DeploymentRecord>> Agent::FindRecorded(const std::string& id) {
   if (auto s = contract::ValidateId(id); !s.ok()) return s.error();
   auto local = deps_.store.Get(id);
   if (!local.ok()) return local.error();
@@ -356,10 +356,14 @@ Result<DeploymentRecord> Agent::Find(const std::string& id, Deadline deadline) {
     }
     if (!local.ok()) return local.error();
   }
-  if (*local) {
-    EnsureWatching(**local);
-    return **local;
-  }
+  if (*local) EnsureWatching(**local);
+  return std::move(*local);
+}
+
+Result<DeploymentRecord> Agent::Find(const std::string& id, Deadline deadline) {
+  auto local = FindRecorded(id);
+  if (!local.ok()) return local.error();
+  if (*local) return std::move(**local);
   auto s = deps_.auth.Call<contract::StatusResponse>(
       [&](const std::string& token) { return deps_.platform.Status(token, id, deadline); });
   if (!s.ok()) {
@@ -500,6 +504,13 @@ Result<DeploymentView> Agent::Status(const std::string& id, Deadline deadline) {
   return Describe(*d, /*with_logs=*/true);
 }
 
+std::optional<Result<DeploymentView>> Agent::StatusIfRecorded(const std::string& id) {
+  auto d = FindRecorded(id);
+  if (!d.ok()) return Result<DeploymentView>(d.error());
+  if (!*d) return std::nullopt;
+  return Describe(**d, /*with_logs=*/true);
+}
+
 Result<std::vector<DeploymentView>> Agent::History(const std::string& project_id, int limit) {
   limit = limit <= 0 ? 20 : std::min(limit, 1000);
   auto list = deps_.store.List(project_id, limit);
@@ -519,11 +530,29 @@ std::unique_ptr<Subscription> Agent::Subscribe(const std::string& id, int64_t af
                                         sink);
 }
 
-void Agent::BeginWatch(Subscription& subscription) {
-  auto d = Find(subscription.deployment_id());
+namespace {
+
+void Begin(Subscription& subscription, const Result<DeploymentRecord>& d) {
   std::optional<int64_t> ended_at;
   if (d.ok() && d->terminal) ended_at = d->last_seq;
   subscription.Begin(d.ok() ? OkStatus() : bim::Status(d.error()), ended_at);
+}
+
+}  // namespace
+
+void Agent::BeginWatch(Subscription& subscription) {
+  Begin(subscription, Find(subscription.deployment_id()));
+}
+
+bool Agent::BeginWatchIfRecorded(Subscription& subscription) {
+  auto d = FindRecorded(subscription.deployment_id());
+  if (!d.ok()) {
+    Begin(subscription, d.error());
+    return true;
+  }
+  if (!*d) return false;
+  Begin(subscription, std::move(**d));
+  return true;
 }
 
 Result<AuthState> Agent::AuthStatus(bool verify, Deadline deadline) {

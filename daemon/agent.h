@@ -101,9 +101,16 @@ class Agent {
   // From the store; a deployment the store does not know is looked up on the platform, recorded
   // and followed.
   Result<DeploymentRecord> Find(const std::string& id, Deadline deadline = kNoDeadline);
+  // Find's first half, which never asks the platform: the record when the store holds it,
+  // std::nullopt when only the platform could say (then Find blocks while it asks).
+  Result<std::optional<DeploymentRecord>> FindRecorded(const std::string& id);
   // Find, then the deployment as a person reads it: its problem (the hub's notice, newer than the
   // stored stream problem, when there is one) and its logs.
   Result<DeploymentView> Status(const std::string& id, Deadline deadline = kNoDeadline);
+  // Status when it needs no platform (the store holds the deployment, or the id is invalid);
+  // std::nullopt when it would ask the platform. Front ends answer this on their own thread,
+  // and hand only the rest to one that may block.
+  std::optional<Result<DeploymentView>> StatusIfRecorded(const std::string& id);
   // A record as `status` and `history` show it (with its logs when asked).
   Result<DeploymentView> Describe(const DeploymentRecord& d, bool with_logs);
   // Newest first, at most limit (1..1000; 0 or less: 20). project_id empty: every project.
@@ -115,6 +122,9 @@ class Agent {
   // Looks the subscription's deployment up (Find) and begins it: refused when it cannot be
   // found, ended once its terminal event is delivered. Blocks while the platform is asked.
   void BeginWatch(Subscription& subscription);
+  // BeginWatch when it needs no platform (as StatusIfRecorded); false, and the subscription not
+  // begun, when it would ask the platform.
+  bool BeginWatchIfRecorded(Subscription& subscription);
 
   // Login. AuthStatus with verify asks the platform who the token belongs to.
   Result<AuthState> AuthStatus(bool verify, Deadline deadline = kNoDeadline);

@@ -380,6 +380,14 @@ grpc::ServerUnaryReactor* AgentService::Deploy(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* AgentService::Status(grpc::CallbackServerContext* ctx,
                                                const pb::StatusRequest* req, pb::Deployment* resp) {
   std::string id = req->deployment_id();
+  // A deployment the store holds is answered here, as History is; only a lookup on the platform
+  // goes to a thread of its own (a new thread costs a quick `status` ~0.6 ms: issue 17).
+  if (auto local = agent_.StatusIfRecorded(id)) {
+    StampVersion(ctx);
+    if (!local->ok()) return Inline(ctx, local->error());
+    FillDeployment(**local, resp);
+    return Inline(ctx, OkStatus());
+  }
   Deadline deadline = CallDeadline(ctx, agent_.clock());
   return OnWorker(ctx, [this, id, deadline, resp]() -> bim::Status {
     auto d = agent_.Status(id, deadline);
@@ -393,6 +401,9 @@ grpc::ServerWriteReactor<pb::DeploymentEvent>* AgentService::Watch(grpc::Callbac
                                                                    const pb::WatchRequest* req) {
   StampVersion(ctx);
   auto* reactor = new WatchReactor(ctx, agent_, req->deployment_id(), req->after_seq());
+  // As Status: begun here when the store holds the deployment. gRPC keeps the writes a reactor
+  // starts before this method returns it.
+  if (agent_.BeginWatchIfRecorded(reactor->subscription())) return reactor;
   {
     std::lock_guard lock(workers_mu_);
     ++workers_;

@@ -116,6 +116,61 @@ TEST_CASE("the service over the core: deploy, watch to the end, status and histo
   CHECK(history.deployments(0).id() == id);
 }
 
+TEST_CASE("status and watch answer from the store, and only an unknown deployment asks the platform") {
+  ServiceRig rig;
+  // Made on the platform by someone else (another machine): this agent has no record of it.
+  contract::DeployRequest made_req;
+  made_req.files = {{"main.py", "print('elsewhere')\n"}};
+  auto made = rig.platform.Deploy("dev-token", made_req, "made-elsewhere");
+  REQUIRE(made.ok());
+  const std::string id = made->deployment_id;
+
+  auto status = [&](pb::Deployment* out) {
+    grpc::ClientContext ctx;
+    pb::StatusRequest req;
+    req.set_deployment_id(id);
+    return rig.stub->Status(&ctx, req, out);
+  };
+  auto watch = [&](std::vector<int64_t>* seqs) {
+    grpc::ClientContext ctx;
+    pb::WatchRequest req;
+    req.set_deployment_id(id);
+    auto reader = rig.stub->Watch(&ctx, req);
+    pb::DeploymentEvent ev;
+    bool terminal = false;
+    while (reader->Read(&ev)) {
+      seqs->push_back(ev.seq());
+      terminal = ev.terminal();
+    }
+    CHECK(terminal);
+    return reader->Finish();
+  };
+
+  int asked = rig.platform.status_calls();
+  pb::Deployment first;
+  REQUIRE(status(&first).ok());  // looked up on the platform, then recorded
+  CHECK(first.id() == id);
+  CHECK(rig.platform.status_calls() == asked + 1);
+  std::vector<int64_t> live;
+  REQUIRE(watch(&live).ok());  // followed to its end
+  REQUIRE_FALSE(live.empty());
+
+  // Recorded now: both are answered from the store, without a word to the platform.
+  asked = rig.platform.status_calls();
+  int opens = rig.platform.stream_opens();
+  pb::Deployment again;
+  REQUIRE(status(&again).ok());
+  CHECK(again.terminal());
+  CHECK(again.stage() == pb::STAGE_COMPLETE);
+  CHECK(again.logs_size() > 0);
+  std::vector<int64_t> replayed;
+  REQUIRE(watch(&replayed).ok());
+  CHECK(replayed.back() == again.last_seq());
+  CHECK(replayed.size() == static_cast<size_t>(again.last_seq()));
+  CHECK(rig.platform.status_calls() == asked);
+  CHECK(rig.platform.stream_opens() == opens);
+}
+
 TEST_CASE("the service keeps an error's kind: not found, unavailable, unauthenticated") {
   ServiceRig rig;
   {
