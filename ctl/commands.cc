@@ -342,6 +342,9 @@ class Ctl {
     Operations::WatchHooks hooks;
     hooks.outcome_only = true;  // below: the status, the URL, and the stream problem if no URL
     hooks.on_event = [this](const pb::DeploymentEvent& ev) { PrintEvent(ev); };
+    // Each event shows as soon as it arrives, and the events of a finished deployment, which
+    // arrive together, go out in one write.
+    hooks.before_wait = [] { std::fflush(stdout); };
     hooks.on_reattach = [&id] {
       PrintErr("backend-im: the agent was replaced; still following {}\n", id);
     };
@@ -387,7 +390,6 @@ class Ctl {
   void PrintEvent(const pb::DeploymentEvent& ev) {
     if (json) {
       PrintJson(EventModel(ev));
-      std::fflush(stdout);
       return;
     }
     std::string padded = fmt::format("{:<19}", ev.status());
@@ -404,7 +406,6 @@ class Ctl {
     for (int i = 0; i < ev.logs_size(); ++i) {
       Print("{}  {} {}\n", i == 0 ? time : no_time, i == 0 ? status : no_status, ev.logs(i));
     }
-    std::fflush(stdout);
   }
 
   // ---- status / history -------------------------------------------------------------------

@@ -28,8 +28,10 @@ using Clock = std::chrono::steady_clock;
 // The client's flow-control windows (stream and connection). nghttp2 sends WINDOW_UPDATE as the
 // data is consumed, so a message of any size flows; a large window only saves round trips.
 constexpr int32_t kWindowBytes = 16 * 1024 * 1024;
-// How much we read, and how much encoded output we keep queued, per turn of the poll loop.
-constexpr size_t kReadChunk = 256 * 1024;
+// How much we read, and how much encoded output we keep queued, per turn of the poll loop. The
+// read buffer stays under malloc's mmap threshold (128 KiB): a larger one is mapped and unmapped
+// again by every call.
+constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kWriteHighWater = 256 * 1024;
 constexpr size_t kPrefixBytes = 5;  // compressed flag + big-endian length
 constexpr char kUserAgent[] = "backend-im-ctl grpc-wire/1";
@@ -242,6 +244,7 @@ class Call {
   void Start(std::string_view method, const google::protobuf::MessageLite& request,
              const Channel::Verifier& verifier);
   bool Read(google::protobuf::MessageLite* message);
+  bool Ready() const;
   CallStatus Finish();
   // The rest of a unary call: exactly one message, then the status.
   CallStatus FinishUnary(google::protobuf::MessageLite* reply);
@@ -764,6 +767,8 @@ void Call::Pump(bool until_message) {
   }
 }
 
+bool Call::Ready() const { return done_ || !messages_.empty(); }
+
 bool Call::Read(google::protobuf::MessageLite* message) {
   Pump(true);  // also notices a cancellation or the deadline while messages are queued
   if (messages_.empty()) return false;
@@ -813,6 +818,8 @@ bool StreamReader::Read(google::protobuf::MessageLite* message) {
     return false;
   }
 }
+
+bool StreamReader::Ready() const { return call_->Ready(); }
 
 CallStatus StreamReader::Finish() {
   try {

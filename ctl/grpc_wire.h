@@ -137,6 +137,9 @@ class StreamReader {
   // Messages that arrived before a server's error are still returned; after a cancellation or
   // the deadline none are.
   bool Read(google::protobuf::MessageLite* message);
+  // True when the next Read() returns without waiting for the server: a message has arrived and
+  // is queued, or the call is over. A reader that buffers its output flushes it when false.
+  bool Ready() const;
   // The call's status; reads and discards what is left of the stream first.
   CallStatus Finish();
 

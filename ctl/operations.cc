@@ -603,7 +603,9 @@ OpResult<WatchOutcome> Operations::Watch(const std::string& id, int64_t after_se
     auto reader = channel.ServerStream(rpc::kWatch.path, req, *ctx);
     pb::DeploymentEvent ev;
     bool checked = false;
-    while (reader->Read(&ev)) {
+    for (;;) {
+      if (hooks.before_wait && !reader->Ready()) hooks.before_wait();
+      if (!reader->Read(&ev)) break;
       if (!checked) {
         std::lock_guard lock(client_mu_);
         client_.CheckReply(*ctx);

@@ -180,6 +180,9 @@ class Operations {
     // The agent's note on why nothing new arrives (e.g. it cannot store events: a full disk);
     // "" once it is gone. Not an event: seq 0 on the stream.
     std::function<void(const std::string& notice)> on_notice;
+    // Called before the watch waits for the agent's next event, and not between events that
+    // arrived together: where a front end that buffers what it prints flushes it.
+    std::function<void()> before_wait;
     // Only the outcome is needed (the CLI): when the stream's terminal event settles it
     // (failed, or complete with a usable URL), WatchOutcome::deployment holds what that event
     // says (id, status, stage, url, seq) and the agent is not asked for the whole record, one

@@ -88,6 +88,7 @@ void Print(fmt::format_string<detail::ShownType<Args>...> f, Args&&... args) {
 template <typename... Args>
 void PrintErr(fmt::format_string<detail::ShownType<Args>...> f, Args&&... args) {
   std::string s = fmt::format(f, detail::Shown(std::forward<Args>(args))...);
+  std::fflush(stdout);  // what went to stdout first shows first, also when both go to one file
   std::fwrite(s.data(), 1, s.size(), stderr);
 }
 

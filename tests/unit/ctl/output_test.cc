@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <ctime>
 #include <string>
 
 using namespace bim::ctl;
@@ -41,4 +43,24 @@ TEST_CASE("JSON output round-trips any string and carries no control character r
   CHECK(back["s"] == kHostile);
   CHECK(back["list"] == json({kHostile, "\x7f"}));
   CHECK(Dump(json("\xc2\xa9 ✓")) == "\"\xc2\xa9 ✓\"");  // other text is left as it is
+}
+
+TEST_CASE("FormatIso writes UTC with milliseconds, the same as the C library's gmtime") {
+  CHECK(FormatIso(0) == "");
+  CHECK(FormatIso(-5) == "");
+  CHECK(FormatIso(1) == "1970-01-01T00:00:00.001Z");
+  CHECK(FormatIso(951782400000) == "2000-02-29T00:00:00.000Z");  // a leap day
+  CHECK(FormatIso(1700000000123) == "2023-11-14T22:13:20.123Z");
+  CHECK(FormatIso(4102444799999) == "2099-12-31T23:59:59.999Z");
+  // Against gmtime_r over a spread of instants, one every ~3.1 days for 130 years.
+  for (int64_t ms = 1; ms < 4102444800000; ms += 271'828'183) {
+    std::time_t t = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    REQUIRE(gmtime_r(&t, &tm) != nullptr);
+    char buf[96];  // room for any int the format could be given
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms % 1000));
+    CHECK(FormatIso(ms) == buf);
+  }
 }
