@@ -34,11 +34,12 @@ void RunCtlBench(const BenchOptions& o, Report& r) {
       {"backend-im status ID --json", {ctl, "status", id, "--json"}, true},
       {"backend-im watch ID (finished)", {ctl, "watch", id}, true},
   };
-  // BIM_BENCH_CTL_BEFORE=/path/to/an/older/backend-im also times that binary's status in the
-  // same run, for before/after figures.
+  // BIM_BENCH_CTL_BEFORE=/path/to/an/older/backend-im also times that binary's three commands
+  // in the same run, against the same agent, for before/after figures.
   if (const char* before = std::getenv("BIM_BENCH_CTL_BEFORE")) {
-    commands.push_back(
-        {fmt::format("before: {} status ID --json", before), {before, "status", id, "--json"}});
+    commands.push_back({"before: history", {before, "history", "--limit", "20", "--json"}});
+    commands.push_back({"before: status", {before, "status", id, "--json"}});
+    commands.push_back({"before: watch", {before, "watch", id}});
   }
   for (int i = 0; i < 5; ++i) {  // warm the page cache and the agent
     for (auto& c : commands) u.TimeCommand(c.argv);
