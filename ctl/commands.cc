@@ -337,8 +337,10 @@ class Ctl {
 
   // ---- watch ------------------------------------------------------------------------------
   int Watch(const std::string& id) {
-    // Ctrl-C detaches: the watch ends, the deployment goes on.
-    interrupt::SetHandler([this] { cancel_.Cancel(); });
+    // Ctrl-C detaches: the watch's calls end, the deployment goes on. No thread runs for it
+    // (a finished watch is a quick command: issue 17).
+    interrupt::Interruptible interruptible;
+    cancel_.set_interrupt_fd(interruptible.fd());
     Operations::WatchHooks hooks;
     hooks.outcome_only = true;  // below: the status, the URL, and the stream problem if no URL
     hooks.on_event = [this](const pb::DeploymentEvent& ev) { PrintEvent(ev); };
@@ -360,7 +362,7 @@ class Ctl {
       }
     };
     auto done = ops_.Watch(id, 0, std::chrono::milliseconds(0), hooks, cancel_);
-    interrupt::SetHandler(nullptr);
+    cancel_.set_interrupt_fd(-1);
     if (!done.ok()) {
       if (done.error().kind == OpFailure::kCancelled) {
         PrintErr("\nDetached. Deployment {} goes on; re-attach with: backend-im watch {}\n", id,

@@ -493,10 +493,11 @@ bool Call::Connect() {
       return false;
     }
     if (err == EINPROGRESS) break;  // not for AF_UNIX today; poll sees the result below
-    pollfd pfd{cancel_fd_, POLLIN, 0};
+    pollfd pfd[2] = {{cancel_fd_, POLLIN, 0}, {ctx_.interrupt_fd_, POLLIN, 0}};
     int timeout = static_cast<int>(backoff.count());
     if (auto t = PollTimeoutMs()) timeout = std::min(timeout, *t);
-    ::poll(&pfd, 1, timeout);
+    ::poll(pfd, ctx_.interrupt_fd_ >= 0 ? 2 : 1, timeout);
+    if (pfd[1].revents != 0) ctx_.Cancel();
     if (ctx_.cancelled()) {
       End(Code::kCancelled, "the call was cancelled");
       return false;
@@ -754,12 +755,16 @@ void Call::Pump(bool until_message) {
     if (nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0) {
       return End(Code::kUnavailable, "the HTTP/2 session with the agent ended");
     }
-    pollfd fds[2] = {{fd_, POLLIN, 0}, {cancel_fd_, POLLIN, 0}};
+    pollfd fds[3] = {{fd_, POLLIN, 0}, {cancel_fd_, POLLIN, 0}, {ctx_.interrupt_fd_, POLLIN, 0}};
     if (out_sent_ < out_.size()) fds[0].events |= POLLOUT;
-    int rc = ::poll(fds, 2, PollTimeoutMs().value_or(-1));
+    int rc = ::poll(fds, ctx_.interrupt_fd_ >= 0 ? 3 : 2, PollTimeoutMs().value_or(-1));
     if (rc < 0) {
       if (errno == EINTR) continue;
       return End(Code::kInternal, "poll: " + ErrnoText(errno));
+    }
+    if (fds[2].revents != 0) {
+      ctx_.Cancel();
+      continue;
     }
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       if (!ReadInput()) return;

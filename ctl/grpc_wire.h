@@ -97,6 +97,11 @@ class CallContext {
   // Thread-safe; the only member another thread may call.
   void Cancel();
   bool cancelled() const;
+  // A descriptor the call polls besides its own: once it is readable, the call ends as if
+  // Cancel() had been called. The ctl passes the eventfd its SIGINT handler writes to
+  // (interrupt::Interruptible), so Ctrl-C ends a watch with no thread to run a handler. Not
+  // owned, never read; -1 (the default): none. Set it before the call starts.
+  void set_interrupt_fd(int fd) { interrupt_fd_ = fd; }
 
   // The server's response headers (empty for a trailers-only response) and trailers, without
   // the transport's own headers (content-type, grpc-status, grpc-message...); valid once the
@@ -113,6 +118,7 @@ class CallContext {
  private:
   friend class Call;
   std::optional<std::chrono::steady_clock::time_point> deadline_;
+  int interrupt_fd_ = -1;
   bool connected_ = false;
   Metadata request_metadata_;
   Metadata initial_metadata_;

@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -19,6 +21,7 @@ std::atomic<bool> g_handler_set{false};   // g_handler is not empty
 std::atomic<int> g_deferred{0};           // live Deferred objects
 std::atomic<bool> g_exit_pending{false};  // a signal asked to exit 130
 std::atomic<int> g_wake_write{-1};        // the dispatcher's pipe, once it runs
+std::atomic<int> g_interrupt{-1};         // the live Interruptible's eventfd
 
 std::mutex g_mu;
 std::function<void()> g_handler;  // guarded by g_mu
@@ -35,7 +38,11 @@ void ExitOrDefer() {
 void OnSignal(int) {
   int saved_errno = errno;
   int wake = g_wake_write.load();
-  if (g_handler_set.load() && wake >= 0) {
+  if (int interrupt = g_interrupt.load(); interrupt >= 0) {
+    uint64_t one = 1;
+    // Fails only when the counter would overflow, and then the fd is readable anyway.
+    [[maybe_unused]] ssize_t n = ::write(interrupt, &one, sizeof one);
+  } else if (g_handler_set.load() && wake >= 0) {
     char c = 1;
     // A full pipe already holds a wake-up the dispatcher has not read.
     [[maybe_unused]] ssize_t n = ::write(wake, &c, 1);
@@ -93,6 +100,19 @@ void SetHandler(std::function<void()> handler) {
   g_handler = std::move(handler);
   g_handler_set.store(static_cast<bool>(g_handler));
 }
+
+// The eventfd lives as long as the process: the signal handler may have read its number just
+// before an Interruptible ended, and must not write to a closed (or reused) descriptor.
+Interruptible::Interruptible() {
+  static const int kFd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  fd_ = kFd;
+  if (fd_ < 0) return;
+  uint64_t stale = 0;  // a signal for the one before
+  [[maybe_unused]] ssize_t n = ::read(fd_, &stale, sizeof stale);
+  g_interrupt.store(fd_);
+}
+
+Interruptible::~Interruptible() { g_interrupt.store(-1); }
 
 Deferred::Deferred() { ++g_deferred; }
 

@@ -4,7 +4,7 @@ bim_add_test(agent_unit_tests
   SOURCES unit/common/path_policy_test.cc unit/common/ignore_rules_test.cc
           unit/ctl/project_files_test.cc unit/ctl/readiness_listener_test.cc
           unit/ctl/output_test.cc unit/ctl/client_settings_test.cc unit/ctl/tree_diff_test.cc
-          unit/ctl/agent_methods_test.cc
+          unit/ctl/agent_methods_test.cc unit/ctl/interrupt_test.cc
           unit/daemon/deployment_store_test.cc unit/daemon/auth_manager_test.cc
           unit/daemon/instance_lock_test.cc unit/daemon/platform_client_test.cc
           unit/daemon/subscription_test.cc unit/daemon/agent_scenarios_test.cc

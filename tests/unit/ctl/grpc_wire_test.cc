@@ -3,6 +3,7 @@
 // the same server and the two must agree: the reference is code nobody here wrote.
 #include <doctest/doctest.h>
 #include <grpcpp/grpcpp.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -451,6 +452,38 @@ TEST_CASE("Cancel from another thread ends a blocked stream read with CANCELLED 
   CHECK(returned_at - cancelled_at < 300ms);
   CHECK(ctx.cancelled());
   CHECK(server.service().WaitUntil([&] { return server.service().cancellations == 1; }));
+}
+
+TEST_CASE("an interrupt descriptor that becomes readable ends a blocked stream read as Cancel does") {
+  TestServer server;
+  wire::Channel channel(server.path());
+  int efd = ::eventfd(0, EFD_CLOEXEC);
+  REQUIRE(efd >= 0);
+  Request req;
+  req.set_count(2);
+  req.set_wait_for_cancel(true);
+  wire::CallContext ctx;
+  ctx.set_timeout(10s);
+  ctx.set_interrupt_fd(efd);
+  auto stream = channel.ServerStream(kStream, req, ctx);
+  Reply r;
+  for (int i = 0; i < 2; ++i) REQUIRE(stream->Read(&r));
+  std::thread interrupter([&] {
+    server.service().WaitUntil([&] { return server.service().waiting == 1; });
+    uint64_t one = 1;
+    CHECK(::write(efd, &one, sizeof one) == sizeof one);  // what the ctl's SIGINT handler does
+  });
+  CHECK_FALSE(stream->Read(&r));
+  interrupter.join();
+  CHECK(stream->Finish().code == wire::Code::kCancelled);
+  CHECK(ctx.cancelled());
+  CHECK(server.service().WaitUntil([&] { return server.service().cancellations == 1; }));
+  // Still readable (the call never reads it): the next call with it ends at once.
+  wire::CallContext next;
+  next.set_interrupt_fd(efd);
+  Reply reply;
+  CHECK(channel.Unary(kEcho, EchoOf("x"), &reply, next).code == wire::Code::kCancelled);
+  ::close(efd);
 }
 
 TEST_CASE("Cancel before a call starts ends it with CANCELLED without reaching the server") {
