@@ -454,7 +454,8 @@ TEST_CASE("Cancel from another thread ends a blocked stream read with CANCELLED 
   CHECK(server.service().WaitUntil([&] { return server.service().cancellations == 1; }));
 }
 
-TEST_CASE("an interrupt descriptor that becomes readable ends a blocked stream read as Cancel does") {
+TEST_CASE(
+    "an interrupt descriptor that becomes readable ends a blocked stream read as Cancel does") {
   TestServer server;
   wire::Channel channel(server.path());
   int efd = ::eventfd(0, EFD_CLOEXEC);

@@ -116,7 +116,8 @@ TEST_CASE("the service over the core: deploy, watch to the end, status and histo
   CHECK(history.deployments(0).id() == id);
 }
 
-TEST_CASE("status and watch answer from the store, and only an unknown deployment asks the platform") {
+TEST_CASE(
+    "status and watch answer from the store, and only an unknown deployment asks the platform") {
   ServiceRig rig;
   // Made on the platform by someone else (another machine): this agent has no record of it.
   contract::DeployRequest made_req;
