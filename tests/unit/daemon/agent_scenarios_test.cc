@@ -172,8 +172,10 @@ TEST_CASE("a 30 s outage: the deployment is followed through it, polled meanwhil
     FakePlatform::Options o;
     o.seed_only = seed_only;
     Rig r(o);
-    auto d = r.Deploy();
+    // Scheduled before the deploy, which is at once: scheduled after it, a watcher that ran
+    // ahead in simulated time (a busy machine left this thread waiting) had passed 2.5 s.
     r.platform.ScheduleOutage(milliseconds(2500), seconds(30));
+    auto d = r.Deploy();
     r.WaitEnded(d.id);
     r.CheckFollowed(d.id);
     // It kept trying through the outage, and backed off rather than hammering: the backoff
