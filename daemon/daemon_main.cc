@@ -285,13 +285,13 @@ int RunDaemon(const DaemonOptions& options) {
     // A call is still waiting on the platform (e.g. a long upload). Everything worth keeping is
     // already in the database, so leave now rather than free what that thread still uses.
     log::Warn("a call to the platform is still running; exiting without waiting for it");
-    ::unlink(socket_path.c_str());
+    (*listener)->RemoveSocket();
     sd_notify(0, "STATUS=stopped");
     std::fflush(stderr);
     std::_Exit(0);
   }
   server->Wait();
-  ::unlink(socket_path.c_str());
+  (*listener)->RemoveSocket();
   // Wake the signal thread if the stop came over the socket.
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();

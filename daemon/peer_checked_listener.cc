@@ -39,12 +39,32 @@ Result<std::unique_ptr<PeerCheckedListener>> PeerCheckedListener::Listen(const s
     return e;
   }
   ::chmod(path.c_str(), 0600);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    Error e(ErrorCode::kIo, fmt::format("cannot stat {}: {}", path, std::strerror(errno)));
+    ::close(fd);
+    return e;
+  }
   int wake[2];
   if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) {
     ::close(fd);
     return Error(ErrorCode::kIo, fmt::format("pipe: {}", std::strerror(errno)));
   }
-  return std::unique_ptr<PeerCheckedListener>(new PeerCheckedListener(fd, wake[0], wake[1], path));
+  return std::unique_ptr<PeerCheckedListener>(
+      new PeerCheckedListener(fd, wake[0], wake[1], path, st.st_dev, st.st_ino));
+}
+
+void PeerCheckedListener::RemoveSocket() const {
+  struct stat st {};
+  if (::lstat(path_.c_str(), &st) != 0) return;  // gone already
+  if (st.st_dev != dev_ || st.st_ino != ino_) {
+    log::Warn(
+        "{} is another agent's socket now (this agent's files were removed under it); "
+        "leaving it",
+        path_);
+    return;
+  }
+  ::unlink(path_.c_str());
 }
 
 PeerCheckedListener::~PeerCheckedListener() {

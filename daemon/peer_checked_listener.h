@@ -8,6 +8,7 @@
 // Threading: Start() runs the accept loop on a thread of its own; Stop() ends it (thread-safe).
 
 #include <grpcpp/server.h>
+#include <sys/types.h>
 
 #include <atomic>
 #include <string>
@@ -26,16 +27,27 @@ class PeerCheckedListener {
   void Start(grpc::Server* server);
   void Stop();
   uint64_t refused() const { return refused_; }
+  // Removes the socket file at the path, unless it is no longer the one bound here: when the
+  // agent's files were deleted under it, the next agent may have bound the same path since, and
+  // removing that one would cut it off from every client.
+  void RemoveSocket() const;
 
  private:
-  PeerCheckedListener(int fd, int wake_read, int wake_write, std::string path)
-      : fd_(fd), wake_read_(wake_read), wake_write_(wake_write), path_(std::move(path)) {}
+  PeerCheckedListener(int fd, int wake_read, int wake_write, std::string path, dev_t dev, ino_t ino)
+      : fd_(fd),
+        wake_read_(wake_read),
+        wake_write_(wake_write),
+        path_(std::move(path)),
+        dev_(dev),
+        ino_(ino) {}
   void Loop(grpc::Server* server);
 
   int fd_;
   int wake_read_;
   int wake_write_;
   std::string path_;
+  dev_t dev_;  // the socket file bound at path_
+  ino_t ino_;
   std::thread thread_;
   std::atomic<uint64_t> refused_{0};
 };

@@ -95,6 +95,30 @@ TEST_CASE("daemon stop stops the agent, and the next command starts a new one") 
   CHECK(f.AgentPid() != first);
 }
 
+TEST_CASE("an agent whose files were removed under it leaves the next agent's socket alone") {
+  AgentFixture f;
+  f.LoginWithToken();
+  int first = f.AgentPid();
+  // Someone cleared the agent's socket and lock while it ran; the next command starts a second
+  // agent on the same paths (the first still holds its lock on the removed file).
+  REQUIRE(::unlink(f.SocketPath().c_str()) == 0);
+  REQUIRE(::unlink((f.StateDir() + "/agent.lock").c_str()) == 0);
+  REQUIRE(f.Ctl({"auth", "status"}).exit_code == 0);
+  int second = f.AgentPid();
+  REQUIRE(second != first);
+  REQUIRE(Alive(first));
+  Terminate(first);
+  CHECK_FALSE(Alive(first));
+  // The second agent still has its socket and answers; nothing new had to start.
+  struct stat st {};
+  CHECK(::lstat(f.SocketPath().c_str(), &st) == 0);
+  auto status = f.Ctl({"daemon", "status", "--json"});
+  REQUIRE_MESSAGE(status.exit_code == 0, (status.out + status.err + f.AgentLog()));
+  CHECK(nlohmann::json::parse(status.out)["pid"] == second);
+  CHECK(f.AgentPid() == second);
+  CHECK(f.AgentLog().find("is another agent's socket now") != std::string::npos);
+}
+
 TEST_CASE("a socket folder others can read is refused with the fix") {
   AgentFixture f;
   std::string dir = f.home() / "run/backend-im";
