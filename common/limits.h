@@ -9,6 +9,7 @@
 //
 // C++17-clean: ws/ (built as C++17) includes it.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -46,6 +47,20 @@ inline constexpr std::size_t kMaxStreamMessageBytes = kMaxAnswerBytes;
 // Messages read from the socket but not yet handled by the watcher; above it the client stops
 // reading (TCP pushes back on the platform) until the watcher catches up.
 inline constexpr std::size_t kMaxStreamQueueBytes = 2 * kMaxStreamMessageBytes;
+
+// What the platform may send on the stream besides stage messages, counted per connection in
+// windows of kStreamRateWindow. A real platform pings every 20 to 60 s and sends nothing outside
+// the contract; a stream over either limit is closed at the socket, and the watcher opens it
+// again after its backoff (daemon/deployment_watcher.h), so a flood costs a few dozen frames a
+// connection, never memory, disk or a core.
+inline constexpr std::chrono::seconds kStreamRateWindow{10};
+// Pings and pongs: each ping the agent answers queues a pong inside the WebSocket library.
+inline constexpr std::size_t kMaxStreamControlFrames = 30;
+// Text frames that are not stage messages of this deployment: each costs a parse and a count.
+inline constexpr std::size_t kMaxStreamJunkFrames = 30;
+// What the agent's side of the stream has waiting to be sent (its pings and pongs); a platform
+// that reads none of it past this is dropped, before the library's queue can grow.
+inline constexpr std::size_t kMaxStreamSendQueueBytes = 64 * kKiB;
 
 // --- What the store keeps of one deployment (daemon/deployment_store.cc). ---
 // Events: a real deployment has about ten. Past this only status changes are stored, so the

@@ -21,6 +21,8 @@
 #include <websocketpp/client.hpp>
 #include <websocketpp/config/asio_client.hpp>
 
+#include "common/rate_window.h"
+
 namespace bim::ws {
 namespace {
 
@@ -28,14 +30,21 @@ using PlainClient = websocketpp::client<websocketpp::config::asio_client>;
 using TlsClient = websocketpp::client<websocketpp::config::asio_tls_client>;
 using SslContext = asio::ssl::context;
 
+// What one queued message costs besides its payload (the Event and its place in the deque), so
+// that a flood of empty messages is bounded by max_queued_bytes too.
+constexpr std::size_t kQueuedMessageOverhead = 64;
+
 // What a Connection and its websocketpp handlers share. The handlers run on the io thread;
 // Connect, Receive, Send and Close run on callers' threads.
 class ConnectionState {
  public:
   enum class Phase { kConnecting, kOpen, kClosed };
 
-  ConnectionState(bool tls, std::size_t max_queued_bytes)
-      : tls_(tls), max_queued_bytes_(max_queued_bytes) {}
+  ConnectionState(bool tls, const ConnectOptions& options)
+      : control_rate_(options.max_control_frames, options.rate_window),
+        max_send_queue_bytes_(options.max_send_queue_bytes),
+        tls_(tls),
+        max_queued_bytes_(options.max_queued_bytes) {}
 
   bool tls() const { return tls_; }
 
@@ -79,7 +88,7 @@ class ConnectionState {
     // websocketpp can run handlers after a close (zaphoyd/websocketpp#773): only an open
     // connection delivers messages.
     if (phase_ != Phase::kOpen) return false;
-    queued_bytes_ += payload.size();
+    queued_bytes_ += payload.size() + kQueuedMessageOverhead;
     events_.push_back(Event{EventKind::kMessage, std::move(payload), 0});
     cv_.notify_all();
     if (pause_wanted_ || queued_bytes_ <= max_queued_bytes_) return false;
@@ -117,7 +126,7 @@ class ConnectionState {
     if (events_.front().kind == EventKind::kClosed) return events_.front();
     Event e = std::move(events_.front());
     events_.pop_front();
-    queued_bytes_ -= e.payload.size();
+    queued_bytes_ -= e.payload.size() + kQueuedMessageOverhead;
     if (pause_wanted_ && queued_bytes_ <= max_queued_bytes_ / 2) {
       pause_wanted_ = false;
       *resume = true;
@@ -136,6 +145,8 @@ class ConnectionState {
   std::shared_ptr<asio::steady_timer> ping_timer_;
   std::string tls_error_;        // why the peer's certificate was rejected
   bool awaiting_pong_ = false;   // a ping is out; the next one waits for its pong
+  RateWindow control_rate_;      // the peer's pings and pongs
+  const std::size_t max_send_queue_bytes_;
   bool reading_paused_ = false;  // PauseOn stopped reading; ResumeOn has not restarted it
   // While reading is paused no read handler holds the connection, and websocketpp's endpoint
   // does not own it: this does, until the resume or the close.
@@ -150,7 +161,7 @@ class ConnectionState {
   bool opened_ = false;                 // guarded by mu_
   std::optional<Error> connect_error_;  // guarded by mu_
   std::deque<Event> events_;            // guarded by mu_
-  std::size_t queued_bytes_ = 0;        // guarded by mu_: payload bytes of events_
+  std::size_t queued_bytes_ = 0;        // guarded by mu_: what events_ holds, overhead included
   bool pause_wanted_ = false;           // guarded by mu_: over the limit, not yet resumed
 };
 
@@ -236,7 +247,7 @@ class Core {
     if (tls && !tls_options_.ca_file.empty() && !std::ifstream(tls_options_.ca_file).good()) {
       return Error(ErrorCode::kInvalidArgument, "cannot read the CA file " + tls_options_.ca_file);
     }
-    auto st = std::make_shared<ConnectionState>(tls, options.max_queued_bytes);
+    auto st = std::make_shared<ConnectionState>(tls, options);
     {
       std::lock_guard lock(mu_);
       live_.erase(
@@ -271,6 +282,10 @@ class Core {
 
   void Close(const std::shared_ptr<ConnectionState>& st) {
     Post([this, st] { Abort(*st, websocketpp::close::status::normal); });
+  }
+
+  void Cut(const std::shared_ptr<ConnectionState>& st) {
+    Post([this, st] { Abort(*st, websocketpp::close::status::abnormal_close); });
   }
 
   // Reads again after a pause, unless the queue filled up again meanwhile.
@@ -406,8 +421,21 @@ class Core {
       }
       st->PushClosed(code, why);
     });
-    con->set_pong_handler(
-        [st](websocketpp::connection_hdl, std::string) { st->awaiting_pong_ = false; });
+    // websocketpp answers every ping with a pong it queues itself, and reads the next frame at
+    // once: a peer sending pings as fast as its socket takes them grew that queue, and the CPU
+    // spent on it, without bound. Pings and unasked pongs are counted first.
+    con->set_ping_handler([this, &ep, st](websocketpp::connection_hdl hdl, std::string) {
+      return TakeControlFrame(ep, *st, hdl);
+    });
+    con->set_pong_handler([this, &ep, st](websocketpp::connection_hdl hdl, std::string) {
+      // The answer to this side's ping (one is out at a time) is no flood, however short the
+      // ping interval; only unasked pongs count.
+      if (st->awaiting_pong_) {
+        st->awaiting_pong_ = false;
+        return;
+      }
+      TakeControlFrame(ep, *st, hdl);
+    });
     if (options.pong_timeout.count() > 0) {
       con->set_pong_timeout(static_cast<long>(options.pong_timeout.count()));
       con->set_pong_timeout_handler([this, st, options](websocketpp::connection_hdl, std::string) {
@@ -447,6 +475,41 @@ class Core {
     con->handle_resume_reading();
   }
 
+  // io thread, for each ping or pong from the peer: false (send no pong) once the peer is over
+  // its rate, or is not reading what this side sends; the connection is then cut.
+  template <typename Client>
+  bool TakeControlFrame(Client& ep, ConnectionState& st, websocketpp::connection_hdl hdl) {
+    if (!st.IsOpen()) return false;
+    if (!st.control_rate_.Add(std::chrono::steady_clock::now())) {
+      auto window = std::chrono::duration_cast<std::chrono::seconds>(st.control_rate_.window());
+      CutForPolicy(st, "the server sent more than " + std::to_string(st.control_rate_.limit()) +
+                           " pings and pongs within " + std::to_string(window.count()) + " s");
+      return false;
+    }
+    return SendQueueWithinLimit(ep, st, hdl);
+  }
+
+  // io thread: false, and the connection cut, when more than the limit of what this side sent
+  // is still waiting for the peer to read it.
+  template <typename Client>
+  bool SendQueueWithinLimit(Client& ep, ConnectionState& st, websocketpp::connection_hdl hdl) {
+    websocketpp::lib::error_code ec;
+    auto con = ep.get_con_from_hdl(hdl, ec);
+    if (ec) return false;
+    if (con->get_buffered_amount() <= st.max_send_queue_bytes_) return true;
+    CutForPolicy(st, "the server has not read " + std::to_string(con->get_buffered_amount()) +
+                         " bytes this side sent (its limit is " +
+                         std::to_string(st.max_send_queue_bytes_) + ")");
+    return false;
+  }
+
+  // io thread. Ends the connection for the reader with why, then cuts it at the socket: no close
+  // handshake, whose wait would go on reading the peer's flood.
+  void CutForPolicy(ConnectionState& st, const std::string& why) {
+    st.PushClosed(kPolicyClose, why + "; closed by this side");
+    Abort(st, websocketpp::close::status::abnormal_close);
+  }
+
   template <typename Client>
   void SchedulePing(Client& ep, const std::shared_ptr<ConnectionState>& st,
                     std::chrono::milliseconds interval) {
@@ -457,6 +520,7 @@ class Core {
       websocketpp::lib::error_code gec;
       auto con = ep.get_con_from_hdl(st->hdl_, gec);
       if (gec) return;
+      if (!SendQueueWithinLimit(ep, *st, st->hdl_)) return;
       // websocketpp restarts the pong timer with every ping, so a ping interval shorter than
       // the pong timeout would keep a dead peer alive: ping again only after a pong.
       if (!st->awaiting_pong_) {
@@ -538,6 +602,11 @@ class WebSocketConnection final : public Connection {
     if (st_->PushClosed(websocketpp::close::status::normal, "closed by this side")) {
       core_->Close(st_);
     }
+  }
+
+  void Cut() override {
+    st_->PushClosed(kPolicyClose, "cut by this side");
+    core_->Cut(st_);
   }
 
  private:

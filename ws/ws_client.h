@@ -30,11 +30,23 @@ struct ConnectOptions {
   std::chrono::milliseconds pong_timeout{10000};
   // A message over this ends the connection (close code 1009); it is never held whole.
   std::size_t max_message_size = limits::kMaxStreamMessageBytes;
-  // Messages received but not yet taken by Receive; above this the connection stops reading
+  // Messages received but not yet taken by Receive (each counts 64 bytes more than its payload,
+  // so a flood of empty ones is bounded too); above this the connection stops reading
   // from its socket (TCP then slows the peer) until Receive has taken half of them. Pongs wait
   // in the socket too: a reader stalled past pong_timeout loses the connection.
   std::size_t max_queued_bytes = limits::kMaxStreamQueueBytes;
+  // Pings and pongs the peer may send within rate_window. A peer over it, or one that leaves
+  // more than max_send_queue_bytes of what this side sends (its pongs, pings) unread, is cut at
+  // the socket: kClosed with kPolicyClose and a reason that says which. Each ping answered
+  // queues a pong inside websocketpp, outside max_queued_bytes: these bound that queue.
+  std::size_t max_control_frames = limits::kMaxStreamControlFrames;
+  std::chrono::steady_clock::duration rate_window = limits::kStreamRateWindow;
+  std::size_t max_send_queue_bytes = limits::kMaxStreamSendQueueBytes;
 };
+
+// The close code of a connection this side cut because the peer broke a limit above (RFC 6455's
+// "policy violation").
+inline constexpr int kPolicyClose = 1008;
 
 enum class EventKind {
   kMessage,  // payload holds one text (or binary) message
@@ -56,8 +68,12 @@ class Connection {
   virtual Event Receive(std::chrono::milliseconds timeout) = 0;
   // Sends a text message; false when the connection is already closed.
   virtual bool Send(const std::string& text) = 0;
-  // Starts a clean close (1000) and wakes Receive. Idempotent; thread-safe.
+  // Starts a clean close (1000) and wakes Receive. Idempotent; thread-safe. The close handshake
+  // reads the peer for up to 2 s more, for its close frame.
   virtual void Close() = 0;
+  // Ends the connection at the socket at once, reading nothing more: for a peer that floods.
+  // Wakes Receive; thread-safe.
+  virtual void Cut() = 0;
 };
 
 class Connector {

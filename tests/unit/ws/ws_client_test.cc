@@ -188,6 +188,97 @@ TEST_CASE("a peer that stops answering pings is reported as a drop") {
   ::close(lfd);
 }
 
+// A raw peer that completes the handshake, then sends 125-byte pings (or unasked pongs) as fast
+// as its socket takes them for at most 10 s, reading what comes back only when `reads`. Ends
+// when the connection is cut; *frames counts what it sent.
+std::thread FloodingPeer(int lfd, unsigned char opcode, bool reads, std::atomic<long>* frames) {
+  return std::thread([lfd, opcode, reads, frames] {
+    int fd = ::accept(lfd, nullptr, nullptr);
+    if (fd < 0) return;
+    std::string head = testing::ReadHead(fd);
+    std::string key = testing::HeaderValue(head, "Sec-WebSocket-Key");
+    testing::WriteAll(fd,
+                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
+                          testing::WebSocketAccept(key) + "\r\n\r\n");
+    std::string frame = {static_cast<char>(0x80 | opcode), 125};
+    frame += std::string(125, 'p');
+    std::string batch;
+    for (int i = 0; i < 64; ++i) batch += frame;
+    std::atomic<bool> done{false};
+    std::thread reader;
+    if (reads) {
+      reader = std::thread([fd, &done] {
+        char buf[65536];
+        while (!done && ::recv(fd, buf, sizeof buf, 0) > 0) {
+        }
+      });
+    }
+    auto until = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < until) {
+      ssize_t n = ::send(fd, batch.data(), batch.size(), MSG_NOSIGNAL);
+      if (n <= 0) break;
+      *frames += n / static_cast<long>(frame.size());
+    }
+    done = true;
+    ::shutdown(fd, SHUT_RDWR);
+    if (reader.joinable()) reader.join();
+    ::close(fd);
+  });
+}
+
+TEST_CASE("a peer that floods pings or unasked pongs is cut at the rate limit, read or not") {
+  for (unsigned char opcode : {0x9, 0xA}) {
+    for (bool reads : {true, false}) {
+      CAPTURE(static_cast<int>(opcode));
+      CAPTURE(reads);
+      int port = 0;
+      int lfd = testing::ListenTcp(&port);
+      std::atomic<long> frames{0};
+      std::thread peer = FloodingPeer(lfd, opcode, reads, &frames);
+      auto connector = MakeConnector({});
+      ConnectOptions o;
+      o.ping_interval = 0ms;  // no pings of ours: every pong is unasked
+      auto c = MustConnect(*connector, "ws://127.0.0.1:" + std::to_string(port) + "/", o);
+      auto start = std::chrono::steady_clock::now();
+      auto e = c->Receive(10s);
+      auto took = std::chrono::steady_clock::now() - start;
+      CHECK(e.kind == EventKind::kClosed);
+      CHECK(e.close_code == kPolicyClose);
+      CHECK_MESSAGE(e.payload.find("more than 30 pings and pongs within 10 s") != std::string::npos,
+                    e.payload);
+      CHECK(took < 2s);
+      c.reset();
+      peer.join();
+      ::close(lfd);
+      MESSAGE("the peer got " << frames.load() << " frames out before it was cut");
+    }
+  }
+}
+
+TEST_CASE("a peer that never reads what this side sends is cut before that passes the limit") {
+  // No rate limit here, so only the queue bound can end it: the peer's pings queue pongs that
+  // the kernel's buffers take first, then websocketpp's queue, which must stop at 64 KiB.
+  int port = 0;
+  int lfd = testing::ListenTcp(&port);
+  std::atomic<long> frames{0};
+  std::thread peer = FloodingPeer(lfd, 0x9, /*reads=*/false, &frames);
+  auto connector = MakeConnector({});
+  ConnectOptions o;
+  o.ping_interval = 0ms;
+  o.max_control_frames = 1'000'000'000;
+  o.max_send_queue_bytes = 64 * 1024;
+  auto c = MustConnect(*connector, "ws://127.0.0.1:" + std::to_string(port) + "/", o);
+  auto e = c->Receive(15s);
+  CHECK(e.kind == EventKind::kClosed);
+  CHECK(e.close_code == kPolicyClose);
+  CHECK_MESSAGE(e.payload.find("has not read") != std::string::npos, e.payload);
+  c.reset();
+  peer.join();
+  ::close(lfd);
+  MESSAGE("cut after " << frames.load() << " pings");
+}
+
 TEST_CASE("a peer that answers pings keeps the connection") {
   ServerThread server(EchoServer);
   auto connector = MakeConnector({});
