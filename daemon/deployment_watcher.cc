@@ -5,7 +5,9 @@
 #include <algorithm>
 
 #include "common/backoff.h"
+#include "common/limits.h"
 #include "common/log.h"
+#include "common/rate_window.h"
 
 namespace bim::daemon {
 
@@ -17,7 +19,7 @@ NewEvent PlatformEvent(const std::string& deployment_id, contract::StageEvent ev
   e.source = std::move(source);
   e.upstream_seq = upstream_seq;
   const auto& url = event.url;
-  Status checked = url ? contract::CheckDeploymentUrl(*url)
+  Status checked = url ? contract::CheckUrlToOpen(*url, "deployment URL")
                        : Status(Error(ErrorCode::kProtocol, "the platform gave no URL"));
   if (!checked.ok()) {
     if (event.status == contract::Stage::kComplete) {
@@ -97,8 +99,13 @@ bool DeploymentWatcher::Store(const NewEvent& e) {
     return false;
   }
   if (stored->skipped == Appended::Skipped::kBack) {
-    log::Warn("deployment {}: skipped message {} going back to {}", id_, e.upstream_seq.value_or(0),
-              contract::StageName(e.event.status));
+    // A platform can send such messages as fast as it likes: one line per interval, counted.
+    if (uint64_t held_back = 0; back_log_.Allow(&held_back)) {
+      log::Warn("deployment {}: skipped message {} going back to {}{}", id_,
+                e.upstream_seq.value_or(0), contract::StageName(e.event.status),
+                held_back ? fmt::format(" ({} more such messages since the last note)", held_back)
+                          : "");
+    }
   }
   // Someone else stored its end (the deploy answer said it had ended): nothing more to follow.
   if (stored->skipped == Appended::Skipped::kEnded) terminal_ = true;
@@ -125,11 +132,6 @@ bool DeploymentWatcher::Store(const NewEvent& e) {
 
 bool DeploymentWatcher::Accept(const contract::StageMessage& m) {
   if (terminal_) return false;
-  if (m.deployment_id != id_) {
-    log::Warn("deployment {}: skipped a message for another deployment ({})", id_,
-              m.deployment_id.substr(0, 64));
-    return false;
-  }
   NewEvent e = PlatformEvent(id_, m, "stream", m.seq);
   e.newness = Newness::kStream;
   return Store(e);
@@ -171,6 +173,11 @@ void DeploymentWatcher::Run() {
       }
       if (deps_.stop.stopped()) (*stream)->Close();  // a Stop() that came before stream_ was set
       std::string why;
+      // Frames outside the contract, and messages for another deployment: the first of a
+      // stream is logged, the rest counted in one line when it ends; past the rate the stream is
+      // closed, and opened again after the backoff.
+      RateWindow junk_rate(limits::kMaxStreamJunkFrames, limits::kStreamRateWindow);
+      uint64_t junk = 0;
       while (!terminal_) {
         StreamItem item = (*stream)->Next(std::chrono::minutes(10));
         if (item.kind == StreamItem::Kind::kTimeout) continue;
@@ -178,8 +185,23 @@ void DeploymentWatcher::Run() {
           why = item.detail;
           break;
         }
+        if (item.kind == StreamItem::Kind::kMessage && item.message.deployment_id != id_) {
+          item.kind = StreamItem::Kind::kSkipped;
+          item.detail =
+              "a message for another deployment (" + item.message.deployment_id.substr(0, 64) + ")";
+        }
         if (item.kind == StreamItem::Kind::kSkipped) {
-          log::Warn("deployment {}: skipped a frame outside the contract: {}", id_, item.detail);
+          if (junk++ == 0) {
+            log::Warn("deployment {}: skipped a frame outside the contract: {}", id_, item.detail);
+          }
+          if (!junk_rate.Add(deps_.clock.Steady())) {
+            why = fmt::format("the platform sent more than {} frames outside the contract within "
+                              "{} s; closed by the agent",
+                              junk_rate.limit(), limits::kStreamRateWindow.count());
+            // No close handshake: it would read the flood for its 2 s.
+            (*stream)->Cut();
+            break;
+          }
           continue;
         }
         if (Accept(item.message)) {
@@ -188,6 +210,10 @@ void DeploymentWatcher::Run() {
         } else if (store_failed_) {
           break;
         }
+      }
+      if (junk > 1) {
+        log::Warn("deployment {}: skipped {} frames outside the contract on this stream", id_,
+                  junk);
       }
       {
         std::lock_guard lock(conn_mu_);

@@ -6,8 +6,10 @@
 // Upstream it holds one event stream (Platform::OpenEventStream, resumed after the newest seq
 // taken in when the platform sends seq). When the stream drops it reconnects with jittered
 // backoff and meanwhile polls the deployment's status. A lost stream is never a failed
-// deployment: only the platform's "failed" is. Frames outside the contract are logged and
-// skipped. Every wait is on the Clock, so tests run it in simulated time.
+// deployment: only the platform's "failed" is. Frames outside the contract are skipped and
+// counted (the first of a stream logged); past limits::kMaxStreamJunkFrames within
+// limits::kStreamRateWindow the stream is closed and, like a drop, opened again after the
+// backoff, with the reason as the deployment's stream problem. Every wait is on the Clock, so tests run it in simulated time.
 //
 // De-duplication, so a replay after a reconnect stores nothing twice, is the store's
 // (DeploymentStore::Append, Newness): with seq, a message is new when its seq is above the newest
@@ -34,6 +36,7 @@
 
 #include "common/clock.h"
 #include "common/contract.h"
+#include "common/log.h"
 #include "common/random.h"
 #include "common/stop_signal.h"
 #include "daemon/auth_manager.h"
@@ -44,7 +47,7 @@
 namespace bim::daemon {
 
 // The event to store for a stage the platform reported, under the URL policy
-// (contract::CheckDeploymentUrl): a URL is kept only when the policy accepts it. A complete
+// (contract::CheckUrlToOpen): a URL is kept only when the policy accepts it. A complete
 // stage without such a URL stays complete, with no URL and a problem that says what the platform
 // sent, which `status` and every watch then report as a platform error. Logs what it refused.
 NewEvent PlatformEvent(const std::string& deployment_id, contract::StageEvent event,
@@ -99,6 +102,7 @@ class DeploymentWatcher {
   bool store_failed_ = false;  // the store refused an event since this stream was opened
   std::string problem_;
   std::string quiet_problem_;  // the problem of a healthy stream: "" or OverBudgetNote()
+  log::Throttle back_log_{std::chrono::seconds(10)};  // "skipped message going back" notes
 
   std::atomic<bool> finished_{false};
   std::mutex conn_mu_;

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -61,6 +62,9 @@ class EventStream {
   virtual ~EventStream() = default;
   virtual StreamItem Next(std::chrono::milliseconds timeout) = 0;
   virtual void Close() = 0;
+  // Ends the stream at once, reading nothing more (no close handshake): for a platform that
+  // floods it.
+  virtual void Cut() = 0;
 };
 
 class Platform {
@@ -76,9 +80,12 @@ class Platform {
   // when it can. Every call then fails at once with it, while local commands still work.
   virtual const bim::Status& url_problem() const = 0;
 
-  virtual Result<contract::GenerateResponse> Generate(const std::string& token,
-                                                      const std::string& prompt,
-                                                      Deadline deadline = kNoDeadline) = 0;
+  // before_answer, when set, is called once the answer begins to arrive and before any of it is
+  // held (a project can be tens of MiB); it may block, and an error from it ends the call with
+  // that error. The agent takes its turn to hold a generate answer there (Agent::Generate).
+  virtual Result<contract::GenerateResponse> Generate(
+      const std::string& token, const std::string& prompt, Deadline deadline = kNoDeadline,
+      const std::function<bim::Status()>& before_answer = {}) = 0;
   // The idempotency key is the same on every retry of one deploy: the platform makes at most
   // one deployment for it.
   virtual Result<contract::DeployResponse> Deploy(const std::string& token,

@@ -208,13 +208,14 @@ Result<T> Decode(const Result<HttpResponse>& r, Parse parse) {
 
 }  // namespace
 
-Result<contract::GenerateResponse> PlatformClient::Generate(const std::string& token,
-                                                            const std::string& prompt,
-                                                            Deadline deadline) {
+Result<contract::GenerateResponse> PlatformClient::Generate(
+    const std::string& token, const std::string& prompt, Deadline deadline,
+    const std::function<bim::Status()>& before_answer) {
   auto req = JsonRequest("POST", base_url_ + "/api/generate", token,
                          contract::ToJson(contract::GenerateRequest{prompt}));
   req.timeout = std::chrono::minutes(5);                 // generation by a model can take a while
   req.max_body_bytes = limits::kMaxGenerateAnswerBytes;  // a whole project
+  req.before_body = before_answer;
   auto r = Execute(std::move(req), deadline);
   if (r.ok() && r->status != 200) return ErrorFromResponse(*r, "POST /api/generate");
   return Decode<contract::GenerateResponse>(r, contract::ParseGenerateResponse);
@@ -335,6 +336,7 @@ class WsEventStream final : public EventStream {
   }
 
   void Close() override { conn_->Close(); }
+  void Cut() override { conn_->Cut(); }
 
  private:
   std::unique_ptr<ws::Connection> conn_;

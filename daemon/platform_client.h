@@ -61,8 +61,9 @@ class PlatformClient final : public Platform {
   const std::string& base_url() const override { return base_url_; }
   const bim::Status& url_problem() const override { return url_problem_; }
 
-  Result<contract::GenerateResponse> Generate(const std::string& token, const std::string& prompt,
-                                              Deadline deadline = kNoDeadline) override;
+  Result<contract::GenerateResponse> Generate(
+      const std::string& token, const std::string& prompt, Deadline deadline = kNoDeadline,
+      const std::function<bim::Status()>& before_answer = {}) override;
   Result<contract::DeployResponse> Deploy(const std::string& token,
                                           const contract::DeployRequest& request,
                                           const std::string& idempotency_key,

@@ -75,14 +75,15 @@ class FakePlatform::Stream final : public daemon::EventStream {
       return Closed("connection reset by peer");
     }
     if (due > now) p_.clock_.Advance(milliseconds(due - now));
-    if (p_.junk_ && !junk_sent_) {
-      junk_sent_ = true;
+    if (junk_sent_ < p_.junk_per_message_) {
+      ++junk_sent_;
+      ++p_.junk_sent_;
       daemon::StreamItem item;
       item.kind = Kind::kSkipped;
       item.detail = "not JSON";
       return item;
     }
-    junk_sent_ = false;
+    junk_sent_ = 0;
     if (want > static_cast<size_t>(cursor_)) {
       // The newer first; the older is held for the next call.
       held_ = p_.MessageLocked(d, static_cast<size_t>(cursor_));
@@ -99,6 +100,7 @@ class FakePlatform::Stream final : public daemon::EventStream {
     std::lock_guard lock(p_.mu_);
     closed_ = true;
   }
+  void Cut() override { Close(); }
 
  private:
   daemon::StreamItem Closed(std::string why) {
@@ -125,7 +127,7 @@ class FakePlatform::Stream final : public daemon::EventStream {
   const int drop_after_;  // 0: never
   int sent_ = 0;
   bool closed_ = false;
-  bool junk_sent_ = false;
+  int junk_sent_ = 0;  // before the next message
   std::string closed_why_;
   std::optional<contract::StageMessage> held_;
 };
@@ -242,9 +244,9 @@ void FakePlatform::ReorderStreams(bool reorder) {
   reorder_ = reorder;
 }
 
-void FakePlatform::SendJunkFrames(bool junk) {
+void FakePlatform::SendJunkFrames(int per_message) {
   std::lock_guard lock(mu_);
-  junk_ = junk;
+  junk_per_message_ = per_message;
 }
 
 void FakePlatform::RevokeAccessTokens() {
@@ -283,6 +285,11 @@ int FakePlatform::stream_opens() const {
   std::lock_guard lock(mu_);
   return stream_opens_;
 }
+
+int FakePlatform::junk_frames_sent() const {
+  std::lock_guard lock(mu_);
+  return junk_sent_;
+}
 int FakePlatform::refreshes() const {
   std::lock_guard lock(mu_);
   return refreshes_;
@@ -304,11 +311,17 @@ std::vector<contract::StageMessage> FakePlatform::Reached(const std::string& id)
   return out;
 }
 
-Result<contract::GenerateResponse> FakePlatform::Generate(const std::string& token,
-                                                          const std::string& prompt,
-                                                          daemon::Deadline) {
+Result<contract::GenerateResponse> FakePlatform::Generate(
+    const std::string& token, const std::string& prompt, daemon::Deadline,
+    const std::function<bim::Status()>& before_answer) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto s = GateLocked(token, "POST /api/generate"); !s.ok()) return s.error();
+  }
+  if (before_answer) {
+    if (auto s = before_answer(); !s.ok()) return s.error();
+  }
   std::lock_guard lock(mu_);
-  if (auto s = GateLocked(token, "POST /api/generate"); !s.ok()) return s.error();
   contract::GenerateResponse r;
   r.files["main.py"] = "# " + prompt + "\nfrom fastapi import FastAPI\napp = FastAPI()\n";
   r.files["requirements.txt"] = "fastapi\n";

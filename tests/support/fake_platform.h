@@ -59,8 +59,9 @@ class FakePlatform final : public daemon::Platform {
   void StallStreams(bool stalled);
   // A stream that has two messages to send sends the newer one first.
   void ReorderStreams(bool reorder);
-  // Each message is preceded by a frame outside the contract.
-  void SendJunkFrames(bool junk);
+  // Each message is preceded by this many frames outside the contract (0: none), all at the
+  // message's time: a flood when there are many.
+  void SendJunkFrames(int per_message);
   // Every access token issued so far is refused from now on (401), as after a revocation.
   void RevokeAccessTokens();
   // Refresh tokens are refused (invalid_grant).
@@ -77,6 +78,8 @@ class FakePlatform final : public daemon::Platform {
   int deployments() const;
   int status_calls() const;
   int stream_opens() const;
+  // Frames outside the contract handed to the agent, over every stream.
+  int junk_frames_sent() const;
   int refreshes() const;
   // The `since` of every stream opened, in order.
   std::vector<int64_t> stream_since() const;
@@ -89,7 +92,8 @@ class FakePlatform final : public daemon::Platform {
   const bim::Status& url_problem() const override { return url_problem_; }
   Result<contract::GenerateResponse> Generate(
       const std::string& token, const std::string& prompt,
-      daemon::Deadline deadline = daemon::kNoDeadline) override;
+      daemon::Deadline deadline = daemon::kNoDeadline,
+      const std::function<bim::Status()>& before_answer = {}) override;
   Result<contract::DeployResponse> Deploy(const std::string& token,
                                           const contract::DeployRequest& request,
                                           const std::string& idempotency_key,
@@ -148,7 +152,8 @@ class FakePlatform final : public daemon::Platform {
   int fail_next_ = 0, fail_status_ = 0;                 // guarded by mu_
   int drop_after_ = 0, drop_streams_ = 0;               // guarded by mu_
   int refuse_streams_ = 0;                              // guarded by mu_
-  bool stalled_ = false, reorder_ = false, junk_ = false, refuse_refresh_ = false;
+  bool stalled_ = false, reorder_ = false, refuse_refresh_ = false;
+  int junk_per_message_ = 0, junk_sent_ = 0;  // guarded by mu_
   bool device_approved_ = false;  // guarded by mu_
   int next_id_ = 1, next_token_ = 1;
   int deploy_calls_ = 0, status_calls_ = 0, stream_opens_ = 0, refreshes_ = 0;

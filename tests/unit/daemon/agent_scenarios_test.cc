@@ -246,10 +246,38 @@ TEST_CASE("a stream that sends a newer message before an older one never goes ba
 
 TEST_CASE("frames outside the contract are skipped, and every stage still arrives") {
   Rig r;
-  r.platform.SendJunkFrames(true);
+  r.platform.SendJunkFrames(1);
   auto d = r.Deploy();
   r.WaitEnded(d.id);
   r.CheckFollowed(d.id);
+}
+
+TEST_CASE("a stream flooding frames outside the contract is closed, says why, and is retried "
+          "with backoff") {
+  Rig r;
+  r.platform.SendJunkFrames(1000);
+  auto d = r.Deploy();
+  // While it lasts, every watch and `status` says why the stream keeps being closed.
+  std::string problem;
+  for (int i = 0; i < 2000 && problem.find("outside the contract") == std::string::npos; ++i) {
+    auto v = r.agent().Status(d.id);
+    REQUIRE(v.ok());
+    problem = v->problem;
+    std::this_thread::yield();
+  }
+  CHECK_MESSAGE(problem.find("the platform sent more than 30 frames outside the contract within "
+                             "10 s; closed by the agent") != std::string::npos,
+                problem);
+  // The deployment still ends: its stages come through the status polls.
+  r.WaitEnded(d.id);
+  auto end = r.agent().Status(d.id);
+  REQUIRE(end.ok());
+  CHECK(end->record.status == "complete");
+  // Each stream was read only up to the limit, and streams were not opened in a tight loop.
+  int opens = r.platform.stream_opens();
+  MESSAGE(opens << " streams opened, " << r.platform.junk_frames_sent() << " junk frames read");
+  CHECK(r.platform.junk_frames_sent() <= 31 * opens);
+  CHECK(opens < 20);
 }
 
 TEST_CASE("a storm of 503s and 429s on the stream and the polls is waited out") {
