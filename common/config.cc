@@ -50,6 +50,8 @@ Result<Config> ParseConfig(std::string_view text) {
       c.ca_file = std::string(value);
     } else if (key == "log_level") {
       c.log_level = std::string(value);
+    } else if (key == "log_max_mb") {
+      c.log_max_mb = std::string(value);
     } else if (key == "notify") {
       c.notify = std::string(value);
     } else if (key == "snapshot_keep") {
@@ -59,7 +61,7 @@ Result<Config> ParseConfig(std::string_view text) {
     } else {
       return Error(ErrorCode::kInvalidArgument,
                    fmt::format("config line {}: unknown key \"{}\" (known: api_url, ca_file, "
-                               "log_level, notify, snapshot_keep, snapshot_max_mb)",
+                               "log_level, log_max_mb, notify, snapshot_keep, snapshot_max_mb)",
                                line_no, key.substr(0, 64)));
     }
   }

@@ -6,6 +6,7 @@
 //   api_url   = https://api.backend.im
 //   ca_file   = /etc/ssl/my-ca.pem
 //   log_level = info
+//   log_max_mb = 10
 //   notify    = 0
 //   snapshot_keep = 20
 //   snapshot_max_mb = 200
@@ -23,6 +24,7 @@ struct Config {
   std::optional<std::string> api_url;
   std::optional<std::string> ca_file;
   std::optional<std::string> log_level;
+  std::optional<std::string> log_max_mb;
   std::optional<std::string> notify;
   std::optional<std::string> snapshot_keep;
   std::optional<std::string> snapshot_max_mb;

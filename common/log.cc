@@ -1,5 +1,7 @@
 #include "common/log.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -10,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
+#include <string>
 
 #include "common/terminal_text.h"
 
@@ -20,6 +23,18 @@ std::atomic<Level> g_level{Level::kInfo};
 std::atomic<bool> g_journal{false};
 std::mutex g_write_mu;
 std::string g_program = "backend-im";  // written once before threads start
+
+// What Write keeps between records; guarded by g_write_mu.
+struct Sink {
+  std::string last;  // the last record written, escaped
+  Level last_level = Level::kInfo;
+  std::chrono::steady_clock::time_point last_written{};
+  uint64_t repeats = 0;      // records like `last` not written since
+  std::string rotate_path;   // "": stderr is not a file of ours
+  uint64_t rotate_at = 0;    // bytes
+};
+Sink g_sink;
+constexpr std::chrono::seconds kFoldWindow{60};
 
 const char* LevelName(Level l) {
   switch (l) {
@@ -121,28 +136,90 @@ std::string Redact(std::string_view text) {
   return out;
 }
 
+namespace {
+
+std::string FormatLine(Level level, std::string_view safe) {
+  if (g_journal) return fmt::format("<{}>{}\n", SyslogPriority(level), safe);
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char ts[32];
+  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:03d}Z {} {}[{}]: {}\n", ts, static_cast<int>(ms.count()),
+                     LevelName(level), g_program, static_cast<int>(getpid()), safe);
+}
+
+bool SameFile(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// Locked. Makes room for `adding` more bytes in the rotated file (see RotateStderrFile).
+void RotateIfFull(size_t adding) {
+  if (g_sink.rotate_path.empty()) return;
+  struct stat err {};
+  if (::fstat(STDERR_FILENO, &err) != 0 || !S_ISREG(err.st_mode)) return;
+  if (static_cast<uint64_t>(err.st_size) + adding <= g_sink.rotate_at) return;
+  std::fflush(stderr);
+  const std::string& path = g_sink.rotate_path;
+  int fd = -1;
+  if (::rename(path.c_str(), (path + ".1").c_str()) == 0) {
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  }
+  if (fd < 0) {
+    (void)::ftruncate(STDERR_FILENO, 0);  // O_APPEND: the next write starts at 0
+    return;
+  }
+  struct stat out {};
+  if (::fstat(STDOUT_FILENO, &out) == 0 && SameFile(out, err)) {
+    std::fflush(stdout);
+    ::dup2(fd, STDOUT_FILENO);
+  }
+  ::dup2(fd, STDERR_FILENO);
+  ::close(fd);
+}
+
+}  // namespace
+
 void Write(Level level, std::string_view message) {
   // Messages quote the platform's words (error bodies, skipped frames, commit hashes): escaped,
   // they can neither drive the terminal of whoever reads the log nor forge a record of their
   // own with a line break (journald takes each line, "<3>" prefix and all, as one record).
   std::string safe = terminal::Escape(Redact(message), terminal::Newlines::kEscape);
-  std::string line;
-  if (g_journal) {
-    line = fmt::format("<{}>{}\n", SyslogPriority(level), safe);
-  } else {
-    auto now = std::chrono::system_clock::now();
-    std::time_t t = std::chrono::system_clock::to_time_t(now);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char ts[32];
-    std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    line = fmt::format("{}.{:03d}Z {} {}[{}]: {}\n", ts, static_cast<int>(ms.count()),
-                       LevelName(level), g_program, static_cast<int>(getpid()), safe);
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(g_write_mu);
+  if (level == g_sink.last_level && safe == g_sink.last && now - g_sink.last_written < kFoldWindow) {
+    ++g_sink.repeats;
+    return;
+  }
+  std::string out;
+  if (g_sink.repeats > 0) {
+    out = FormatLine(g_sink.last_level,
+                     fmt::format("(the previous message came {} more times)", g_sink.repeats));
+  }
+  out += FormatLine(level, safe);
+  g_sink.last = std::move(safe);
+  g_sink.last_level = level;
+  g_sink.last_written = now;
+  g_sink.repeats = 0;
+  RotateIfFull(out.size());
+  std::fwrite(out.data(), 1, out.size(), stderr);
+  std::fflush(stderr);
+}
+
+bool RotateStderrFile(const std::string& path, uint64_t max_bytes) {
+  struct stat err {};
+  struct stat file {};
+  if (::fstat(STDERR_FILENO, &err) != 0 || !S_ISREG(err.st_mode) ||
+      ::stat(path.c_str(), &file) != 0 || !SameFile(err, file)) {
+    return false;
   }
   std::lock_guard lock(g_write_mu);
-  std::fwrite(line.data(), 1, line.size(), stderr);
-  std::fflush(stderr);
+  g_sink.rotate_path = max_bytes > 0 ? path : "";
+  g_sink.rotate_at = max_bytes;
+  RotateIfFull(0);
+  return true;
 }
 
 bool Throttle::Allow(uint64_t* held_back) {

@@ -29,7 +29,19 @@ Level GetLevel();
 // Reads JOURNAL_STREAM once; call before threads start (tests may call it again).
 void InitFromEnvironment(const std::string& program);
 
+// Writes one record. A record the same as the one before (same level and text) within a
+// minute of the last written is not written but counted; the count comes as a line of its own,
+// "(the previous message came N more times)", before the next record that is written.
 void Write(Level level, std::string_view message);
+
+// For a process whose stderr is its own log file (the agent started by a ctl writes to
+// agent.log): when stderr is the file at `path`, records that would take it past max_bytes
+// first move it to path.1, replacing the one there, and start a new file at path, which stderr
+// (and stdout, when it was the same file) then write to; the two hold about 2 × max_bytes at
+// most. Where the file cannot be moved it is emptied instead: a log must never fill a disk.
+// Returns false, and changes nothing, when stderr is not that file (a terminal, the journal).
+// Call before threads start.
+bool RotateStderrFile(const std::string& path, uint64_t max_bytes);
 
 // Masks "Bearer xxx", "access_token=..." and similar in text meant for a log.
 std::string Redact(std::string_view text);

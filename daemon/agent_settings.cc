@@ -67,6 +67,10 @@ Result<AgentSettings> ResolveAgentSettings(const DaemonOptions& flags, const Env
                  fmt::format("unknown log level \"{}\" (debug, info, warn, error)", level_name));
   }
   s.log_level = *level;
+  auto log_mb = Number(flags.log_max_mb, "--log-max-mb", env, "BACKEND_IM_LOG_MAX_MB",
+                       config.log_max_mb, "log_max_mb", 1, 1024, kDefaultLogMaxMiB);
+  if (!log_mb.ok()) return log_mb.error();
+  s.log_max_bytes = static_cast<uint64_t>(*log_mb) * 1024 * 1024;
 
   if (!flags.api_url.empty()) {
     s.api_url = flags.api_url;

@@ -6,6 +6,8 @@
 //   setting      flag          environment                  config     default
 //   api_url      --api-url     BACKEND_IM_API_URL           api_url    https://api.backend.im
 //   log level    --log-level   BACKEND_IM_LOG_LEVEL         log_level  info
+//   log size     --log-max-mb  BACKEND_IM_LOG_MAX_MB        log_max_mb 10 (1 .. 1024): agent.log
+//                rotates to agent.log.1 past it (log::RotateStderrFile)
 //   ca_file                    BACKEND_IM_CA_FILE           ca_file    (the system's CAs)
 //   token                      BACKEND_IM_TOKEN                        (none: log in)
 //   keepalive                  BACKEND_IM_WS_KEEPALIVE_MS              20 s (100 ms .. 10 min)
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "common/config.h"
@@ -34,12 +37,15 @@
 
 namespace bim::daemon {
 
+inline constexpr int64_t kDefaultLogMaxMiB = 10;
+
 struct AgentSettings {
   std::string api_url;
   // Where api_url came from ("--api-url", "BACKEND_IM_API_URL", "api_url in <file>"; "" for the
   // default), for the message when the URL is refused.
   std::string api_url_source;
   log::Level log_level = log::Level::kInfo;
+  uint64_t log_max_bytes = kDefaultLogMaxMiB * 1024 * 1024;
   std::string ca_file;            // "": the system's
   std::string environment_token;  // "": none
   std::chrono::milliseconds keepalive{20000};

@@ -182,6 +182,8 @@ int RunDaemon(const DaemonOptions& options) {
   }
   // We hold the lock: whatever is at the socket path is a dead agent's leftover.
   ::unlink(socket_path.c_str());
+  // Only the lock holder rotates agent.log: an agent that lost the race appends its reason.
+  log::RotateStderrFile(state_dir + "/agent.log", settings->log_max_bytes);
 
   std::string db_path = state_dir + "/agent.db";
   struct stat db_stat {};

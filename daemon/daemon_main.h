@@ -11,6 +11,7 @@ struct DaemonOptions {
   std::string state_dir;        // empty: paths::StateDir()
   std::string api_url;          // empty: env, config, default
   std::string log_level;        // empty: env, config, info
+  std::string log_max_mb;       // empty: env, config, default (see agent_settings.h)
   std::string snapshot_keep;    // empty: env, config, default (see agent_settings.h)
   std::string snapshot_max_mb;  // empty: env, config, default
 };

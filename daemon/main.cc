@@ -25,6 +25,10 @@ int main(int argc, char** argv) {
                  "Platform URL (env BACKEND_IM_API_URL, then api_url in the config file)");
   app.add_option("--log-level", options.log_level,
                  "debug, info, warn or error (env BACKEND_IM_LOG_LEVEL; default info)");
+  app.add_option("--log-max-mb", options.log_max_mb,
+                 "Rotate agent.log in the state folder (the log of an agent a ctl started) "
+                 "when it would pass this many MiB, keeping one older file, agent.log.1 "
+                 "(1-1024; env BACKEND_IM_LOG_MAX_MB; default 10)");
   app.add_option("--snapshot-keep", options.snapshot_keep,
                  "Keep the files of the newest N deployments of each project, for rollback, "
                  "restore and diff (0-1000; env BACKEND_IM_SNAPSHOT_KEEP; default 20)");

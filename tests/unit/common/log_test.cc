@@ -1,10 +1,14 @@
 // log::Redact: what stands after a credential's name never reaches a log line; log::Write:
-// every record is one line with nothing in it that can drive a terminal.
+// every record is one line with nothing in it that can drive a terminal, a record repeated is
+// counted, not written again, and a log file of ours rotates at its size.
 #include "common/log.h"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -69,4 +73,94 @@ TEST_CASE("Write makes one line of every record and escapes what could drive a t
         std::string::npos);
   CHECK(line.find("Bearer [redacted]") != std::string::npos);
   CHECK(line.find("t0k") == std::string::npos);
+}
+
+namespace {
+
+// Points stderr at a file for the life of the object; the file's path is path().
+class StderrToFile {
+ public:
+  StderrToFile() {
+    char tmpl[] = "/tmp/bim-log-test.XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    dir_ = tmpl;
+    path_ = dir_ + "/agent.log";
+    std::fflush(stderr);
+    saved_ = ::dup(STDERR_FILENO);
+    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    REQUIRE(fd >= 0);
+    ::dup2(fd, STDERR_FILENO);
+    ::close(fd);
+  }
+  ~StderrToFile() {
+    bim::log::RotateStderrFile(path_, 0);  // rotation off again, while stderr is still the file
+    std::fflush(stderr);
+    ::dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+    std::remove(path_.c_str());
+    std::remove((path_ + ".1").c_str());
+    ::rmdir(dir_.c_str());
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string dir_, path_;
+  int saved_ = -1;
+};
+
+std::string Contents(const std::string& path) {
+  std::string out;
+  if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
+    std::fclose(f);
+  }
+  return out;
+}
+
+long Lines(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
+
+}  // namespace
+
+TEST_CASE("the same record again and again is written once, then counted in one line") {
+  StderrToFile err;
+  for (int i = 0; i < 1000; ++i) bim::log::Write(bim::log::Level::kWarn, "the same warning");
+  bim::log::Write(bim::log::Level::kWarn, "something else");
+  std::string text = Contents(err.path());
+  CHECK(Lines(text) == 3);
+  CHECK(text.find("the same warning") != std::string::npos);
+  CHECK(text.find("(the previous message came 999 more times)") != std::string::npos);
+  CHECK(text.find("something else") != std::string::npos);
+  // Another level is another record.
+  bim::log::Write(bim::log::Level::kError, "something else");
+  CHECK(Lines(Contents(err.path())) == 4);
+}
+
+TEST_CASE("stderr that is the log file rotates at its size: the two files stay under twice it") {
+  StderrToFile err;
+  REQUIRE(bim::log::RotateStderrFile(err.path(), 4096));
+  for (int i = 0; i < 500; ++i) {
+    bim::log::Write(bim::log::Level::kInfo, "record " + std::to_string(i) + std::string(60, '.'));
+  }
+  std::string now = Contents(err.path());
+  std::string before = Contents(err.path() + ".1");
+  CHECK(now.size() <= 4096);
+  CHECK(before.size() <= 4096);
+  CHECK(!before.empty());
+  // The newest record is in the current file, whole; the file rotated out ends with whole lines.
+  CHECK(now.find("record 499") != std::string::npos);
+  CHECK(before.back() == '\n');
+  struct stat st {};
+  REQUIRE(::stat(err.path().c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+}
+
+TEST_CASE("rotation is refused when stderr is not the file named, and a full file rotates at once") {
+  StderrToFile err;
+  CHECK_FALSE(bim::log::RotateStderrFile(err.path() + ".other", 4096));
+  std::string big(10000, 'x');
+  REQUIRE(::write(STDERR_FILENO, big.data(), big.size()) == static_cast<ssize_t>(big.size()));
+  REQUIRE(bim::log::RotateStderrFile(err.path(), 4096));
+  CHECK(Contents(err.path()).empty());
+  CHECK(Contents(err.path() + ".1").size() == big.size());
 }

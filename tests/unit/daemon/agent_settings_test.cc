@@ -57,6 +57,27 @@ TEST_CASE("the log level follows the same order, and an unknown one is refused b
   CHECK(bad.error().message.find("\"loud\"") != std::string::npos);
 }
 
+TEST_CASE("the log size before it rotates: flag, environment, config file, else 10 MiB, in range") {
+  Config config;
+  config.log_max_mb = "3";
+  DaemonOptions flag;
+  flag.log_max_mb = "1";
+  std::map<std::string, std::string> env{{"BACKEND_IM_LOG_MAX_MB", "2"}};
+  CHECK(Resolve(flag, env, config)->log_max_bytes == 1u << 20);
+  CHECK(Resolve({}, env, config)->log_max_bytes == 2u << 20);
+  CHECK(Resolve({}, {}, config)->log_max_bytes == 3u << 20);
+  CHECK(Resolve({}, {})->log_max_bytes == 10u << 20);
+  auto parsed = ParseConfig("log_max_mb = 4\n");
+  REQUIRE(parsed.ok());
+  CHECK(Resolve({}, {}, *parsed)->log_max_bytes == 4u << 20);
+  for (const char* bad : {"0", "1025", "ten", "-1"}) {
+    auto s = Resolve({}, {{"BACKEND_IM_LOG_MAX_MB", bad}});
+    CAPTURE(bad);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().message.find("BACKEND_IM_LOG_MAX_MB") != std::string::npos);
+  }
+}
+
 TEST_CASE("CA file from the environment before the config file, and keepalive bounded") {
   Config config;
   config.ca_file = "/etc/config-ca.pem";
