@@ -36,7 +36,8 @@ Error ProtocolError(std::string what) {
 // Field readers: each names the field in its error so a contract break is easy to find.
 class Reader {
  public:
-  explicit Reader(const json& j) : j_(j) {}
+  // Files() moves the contents out of j, so that a whole project is not held twice.
+  explicit Reader(json& j) : j_(j) {}
 
   std::string Str(const char* key) {
     auto it = j_.find(key);
@@ -109,12 +110,12 @@ class Reader {
       Fail(std::string("missing or non-object field \"") + key + "\"");
       return out;
     }
-    for (const auto& [path, content] : it->items()) {
+    for (auto& [path, content] : it->items()) {
       if (!content.is_string()) {
         Fail(std::string("file \"") + path.substr(0, 200) + "\" has non-string content");
         return {};
       }
-      out[path] = content.get<std::string>();
+      out[path] = std::move(content.get_ref<std::string&>());
     }
     return out;
   }
@@ -126,7 +127,7 @@ class Reader {
   void Fail(std::string what) {
     if (error_.empty()) error_ = std::move(what);
   }
-  const json& j_;
+  json& j_;
   std::string error_;
 };
 

@@ -7,7 +7,9 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <functional>
 #include <memory>
+#include <optional>
 
 #include "common/version.h"
 
@@ -31,13 +33,17 @@ bool CertificateRefused(CURLcode rc) {
 // What one transfer received, and which limit it broke, if any. Both callbacks return a count
 // other than the one they were given to make curl abort the transfer at once.
 struct Transfer {
-  std::string* body;
-  std::map<std::string, std::string>* headers;
+  std::string* body = nullptr;
+  std::map<std::string, std::string>* headers = nullptr;
   std::size_t max_body = 0;
   std::size_t header_bytes = 0;
   bool body_over = false;        // the body (or its announced Content-Length) was over max_body
   bool headers_over = false;     // the header lines were over limits::kMaxAnswerHeaderBytes
   std::string refused_encoding;  // a Content- or Transfer-Encoding we never asked for
+  const std::function<Status()>* before_body = nullptr;
+  bool body_started = false;
+  std::optional<std::size_t> announced_length;  // the final answer's Content-Length
+  std::optional<Error> refused_by_caller;       // what before_body answered
 };
 
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
@@ -48,6 +54,24 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
   if (bytes > t->max_body - std::min(t->max_body, t->body->size())) {
     t->body_over = true;
     return 0;
+  }
+  if (!t->body_started) {
+    t->body_started = true;
+    if (t->before_body && *t->before_body) {
+      if (Status s = (*t->before_body)(); !s.ok()) {
+        t->refused_by_caller = s.error();
+        return 0;
+      }
+    }
+    // The body's one allocation: growing it as it arrives would hold the old buffer and a new
+    // one of twice its size at once (a 62 MiB answer: 96 MiB for a moment).
+    if (t->announced_length) t->body->reserve(*t->announced_length);
+  }
+  // Without a length, the body doubles as it grows, but never past the limit: std::string's
+  // own growth would double past it (a 64 MiB answer would take a 128 MiB buffer, every byte of
+  // which the agent's allocator touches, beside the old one).
+  if (t->body->capacity() < t->body->size() + bytes) {
+    t->body->reserve(std::min(t->max_body, std::max(t->body->size() + bytes, 2 * t->body->capacity())));
   }
   t->body->append(data, bytes);
   return bytes;
@@ -66,6 +90,7 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   std::string line(data, bytes);
   if (line.rfind("HTTP/", 0) == 0) {
     t->headers->clear();
+    t->announced_length.reset();
     return bytes;
   }
   auto colon = line.find(':');
@@ -86,6 +111,7 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
         t->body_over = true;
         return 0;
       }
+      if (end != value.c_str()) t->announced_length = static_cast<std::size_t>(length);
     }
     // We never send an Accept-Encoding other than identity and never decode: compressed bytes
     // would not parse, and decoding is where a small answer becomes a huge one.
@@ -151,7 +177,11 @@ Result<HttpResponse> CurlHttpClient::Send(const HttpRequest& request) {
   curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(request.max_body_bytes));
   std::string agent = fmt::format("{}/{}", user_agent_, kVersion);
   curl_easy_setopt(c, CURLOPT_USERAGENT, agent.c_str());
-  Transfer transfer{&resp.body, &resp.headers, request.max_body_bytes, 0, false, false, ""};
+  Transfer transfer;
+  transfer.body = &resp.body;
+  transfer.headers = &resp.headers;
+  transfer.max_body = request.max_body_bytes;
+  transfer.before_body = &request.before_body;
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
@@ -177,6 +207,7 @@ Result<HttpResponse> CurlHttpClient::Send(const HttpRequest& request) {
   }
 
   CURLcode rc = curl_easy_perform(c);
+  if (transfer.refused_by_caller) return *transfer.refused_by_caller;
   // A broken limit first: curl reports those as write errors. Nothing of the answer is kept.
   std::string what = request.method + " " + PathOf(request.url);
   if (transfer.body_over || rc == CURLE_FILESIZE_EXCEEDED) {

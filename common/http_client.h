@@ -10,6 +10,7 @@
 // such an answer is kept. Any status code, 500 included, is a response for the caller to judge.
 
 #include <chrono>
+#include <functional>
 #include <cstddef>
 #include <map>
 #include <optional>
@@ -30,6 +31,10 @@ struct HttpRequest {
   std::chrono::milliseconds timeout{30000};
   // The answer's body may be at most this long; the transfer is cut the moment it is longer.
   std::size_t max_body_bytes = limits::kMaxAnswerBytes;
+  // Called once, on the calling thread, when the answer's body begins to arrive and before any
+  // of it is kept or memory is reserved for it (it may block: the transfer waits, and TCP slows
+  // the server); an error ends the transfer with that error. Empty: none.
+  std::function<Status()> before_body;
 };
 
 struct HttpResponse {

@@ -101,13 +101,46 @@ std::vector<std::string> Agent::WatchedDeployments() {
   return out;
 }
 
-Result<contract::GenerateResponse> Agent::Generate(const std::string& prompt, Deadline deadline) {
+namespace {
+
+// A project id from the platform goes into project.json, the history and URLs as it is: the
+// same rule as a deployment id, or the answer is refused. Empty: none given.
+Status CheckPlatformProjectId(const std::string& id) {
+  if (id.empty()) return OkStatus();
+  if (auto s = contract::ValidateId(id, "project id"); !s.ok()) {
+    return Error(ErrorCode::kProtocol, "the platform returned a bad project id: " + s.error().message);
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<Generated> Agent::Generate(const std::string& prompt, Deadline deadline) {
   if (prompt.find_first_not_of(" \t\r\n") == std::string::npos) {
     return Error(ErrorCode::kInvalidArgument,
                  "the prompt is empty: say what the backend should do");
   }
-  return deps_.auth.Call<contract::GenerateResponse>(
-      [&](const std::string& token) { return deps_.platform.Generate(token, prompt, deadline); });
+  // Taken when the answer begins to arrive (once: a retry keeps it), given back when the last
+  // holder lets go of it.
+  std::shared_ptr<void> turn;
+  auto take_turn = [&]() -> bim::Status {
+    if (turn) return OkStatus();
+    if (deadline == kNoDeadline) {
+      generate_turn_.acquire();
+    } else if (!generate_turn_.try_acquire_until(deadline)) {
+      return Error(ErrorCode::kTimeout,
+                   "the platform's answer came while the agent was still passing on another "
+                   "generated project, which took longer than this command waits; try again");
+    }
+    turn = std::shared_ptr<void>(this, [this](void*) { generate_turn_.release(); });
+    return OkStatus();
+  };
+  auto g = deps_.auth.Call<contract::GenerateResponse>([&](const std::string& token) {
+    return deps_.platform.Generate(token, prompt, deadline, take_turn);
+  });
+  if (!g.ok()) return g.error();
+  if (auto s = CheckPlatformProjectId(g->project_id.value_or("")); !s.ok()) return s.error();
+  return Generated{std::move(*g), std::move(turn)};
 }
 
 namespace {
@@ -184,6 +217,10 @@ Result<DeploymentRecord> Agent::Create(const PendingDeploy& pending,
     (void)deps_.store.RemovePending(pending.idempotency_key);
     return Error(ErrorCode::kProtocol,
                  "the platform returned a bad deployment id: " + s.error().message);
+  }
+  if (auto s = CheckPlatformProjectId(r->project_id); !s.ok()) {
+    (void)deps_.store.RemovePending(pending.idempotency_key);
+    return s.error();
   }
   if (r->commit_hash != pending.commit_hash) {
     log::Warn("deployment {}: the platform's commit hash {} differs from the local {}",
@@ -373,6 +410,7 @@ Result<DeploymentRecord> Agent::Find(const std::string& id, Deadline deadline) {
     }
     return s.error();
   }
+  if (auto checked = CheckPlatformProjectId(s->project_id); !checked.ok()) return checked.error();
   DeploymentRecord d;
   d.id = id;
   d.project_id = s->project_id;

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <semaphore>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,18 @@ struct DeploymentView {
   bool restorable = false;  // its files are kept (SnapshotStore): rollback, restore, diff
 };
 
+// A generated project, and the agent's turn to hold a generate answer, which the caller keeps
+// until it has passed the files on (AgentService: until gRPC has sent its reply). An answer is
+// held about twice while it comes in (its bytes, then the files parsed from them) and twice
+// again while it goes out (the reply, then its encoding). Answers take turns, so however many
+// generates run at once the agent holds at most twice the largest answer
+// (limits::kMaxGenerateAnswerBytes) for them; only the answers wait in line, the platform
+// generates side by side.
+struct Generated {
+  contract::GenerateResponse response;
+  std::shared_ptr<void> turn;
+};
+
 // A deployment and the exact files it uploaded.
 struct DeploymentFiles {
   DeploymentRecord record;
@@ -77,8 +90,7 @@ class Agent {
   // Stops every watcher thread (after deps.stop was signalled).
   void StopWatching();
 
-  Result<contract::GenerateResponse> Generate(const std::string& prompt,
-                                              Deadline deadline = kNoDeadline);
+  Result<Generated> Generate(const std::string& prompt, Deadline deadline = kNoDeadline);
   // Records the create (its Idempotency-Key and body) before sending it, so that an agent that
   // dies before the answer is recorded sends the same create again when it next starts; one cut
   // off by the deadline is among those.
@@ -168,6 +180,9 @@ class Agent {
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<DeploymentWatcher>> watchers_;  // guarded by mu_
   std::atomic<int> active_{0};  // watchers still following their deployment
+  // One generate answer held at a time (Generated); released by whichever thread lets go of
+  // the last copy of its turn.
+  std::counting_semaphore<1> generate_turn_{1};
 };
 
 }  // namespace bim::daemon

@@ -162,9 +162,10 @@ grpc::ServerUnaryReactor* AgentService::Inline(grpc::CallbackServerContext* ctx,
 }
 
 grpc::ServerUnaryReactor* AgentService::OnWorker(grpc::CallbackServerContext* ctx,
-                                                 std::function<bim::Status()> fn) {
+                                                 std::function<bim::Status()> fn,
+                                                 grpc::ServerUnaryReactor* reactor) {
   StampVersion(ctx);
-  auto* reactor = ctx->DefaultReactor();
+  if (!reactor) reactor = ctx->DefaultReactor();
   {
     std::lock_guard lock(workers_mu_);
     ++workers_;
@@ -339,22 +340,52 @@ grpc::ServerUnaryReactor* AgentService::Logout(grpc::CallbackServerContext* ctx,
   });
 }
 
+namespace {
+
+// A unary reactor that keeps something alive until gRPC is done with the call, its reply sent
+// or dropped: Generate's turn to hold an answer (Agent::Generated), which must outlast the
+// reply's encoding. Deletes itself in OnDone.
+class HoldingReactor final : public grpc::ServerUnaryReactor {
+ public:
+  void Hold(std::shared_ptr<void> held) {
+    std::lock_guard lock(mu_);
+    held_ = std::move(held);
+  }
+  void OnDone() override {
+    {
+      std::lock_guard lock(mu_);
+      held_.reset();
+    }
+    delete this;
+  }
+
+ private:
+  std::mutex mu_;  // the worker sets held_, gRPC's thread drops it
+  std::shared_ptr<void> held_;
+};
+
+}  // namespace
+
 grpc::ServerUnaryReactor* AgentService::Generate(grpc::CallbackServerContext* ctx,
                                                  const pb::GenerateRequest* req,
                                                  pb::GenerateReply* resp) {
   std::string prompt = req->prompt();
   Deadline deadline = CallDeadline(ctx, agent_.clock());
-  return OnWorker(ctx, [this, prompt, deadline, resp]() -> bim::Status {
+  auto* reactor = new HoldingReactor;
+  auto generate = [this, prompt, deadline, resp, reactor]() -> bim::Status {
     auto g = agent_.Generate(prompt, deadline);
     if (!g.ok()) return g.error();
-    for (const auto& [path, content] : g->files) {
+    reactor->Hold(std::move(g->turn));
+    // Moved, not copied: the project is held once here and once more in the reply's encoding.
+    for (auto& [path, content] : g->response.files) {
       auto* f = resp->add_files();
       f->set_path(path);
-      f->set_content(content);
+      f->set_content(std::move(content));
     }
-    resp->set_project_id(g->project_id.value_or(""));
+    resp->set_project_id(g->response.project_id.value_or(""));
     return OkStatus();
-  });
+  };
+  return OnWorker(ctx, std::move(generate), reactor);
 }
 
 grpc::ServerUnaryReactor* AgentService::Deploy(grpc::CallbackServerContext* ctx,

@@ -89,9 +89,11 @@ class AgentService final : public backend_im::v1::Agent::CallbackService {
                                      backend_im::v1::FilesReply* resp) override;
 
  private:
-  // Finishes the call with fn's Status, run on a worker thread.
+  // Finishes the call with fn's Status, run on a worker thread, through `reactor` (null: the
+  // context's default one).
   grpc::ServerUnaryReactor* OnWorker(grpc::CallbackServerContext* ctx,
-                                     std::function<bim::Status()> fn);
+                                     std::function<bim::Status()> fn,
+                                     grpc::ServerUnaryReactor* reactor = nullptr);
   grpc::ServerUnaryReactor* Inline(grpc::CallbackServerContext* ctx, const bim::Status& s);
   void StampVersion(grpc::CallbackServerContext* ctx);
   void FillAuth(const AuthState& s, backend_im::v1::AuthStatusReply* out);

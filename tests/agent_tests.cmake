@@ -34,9 +34,9 @@ bim_add_test(agent_integration_tests
           integration/agent_faults_test.cc integration/agent_tls_test.cc
           integration/agent_hardening_test.cc integration/agent_hostile_text_test.cc
           integration/agent_limits_test.cc integration/agent_notify_test.cc
-          integration/agent_snapshots_test.cc
+          integration/agent_snapshots_test.cc integration/agent_floods_test.cc
   LIBS bim::common bim::ws bim_test_support nlohmann_json::nlohmann_json ZLIB::ZLIB
-       PkgConfig::SYSTEMD
+       PkgConfig::SYSTEMD OpenSSL::Crypto
   LABELS integration grpc)
 add_dependencies(agent_integration_tests backend-im backend-imd backend-im-mock)
 

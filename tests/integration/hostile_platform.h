@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tests/integration/loopback.h"
@@ -36,7 +37,13 @@ namespace bim::test {
 // One connection handed to a raw route, after the request's head and body were read.
 class RawConnection {
  public:
-  RawConnection(int fd, const std::atomic<bool>& stopping) : fd_(fd), stopping_(stopping) {}
+  RawConnection(int fd, const std::atomic<bool>& stopping, std::string head = "")
+      : fd_(fd), stopping_(stopping), head_(std::move(head)) {}
+
+  // The request's head: its request line and header lines.
+  const std::string& head() const { return head_; }
+  // The socket, for a route that reads too (a WebSocket peer).
+  int fd() const { return fd_; }
 
   // Writes all of data; false once the peer has gone or the platform is stopping, so a route
   // that writes forever ends when the client hangs up.
@@ -58,6 +65,7 @@ class RawConnection {
  private:
   int fd_;
   const std::atomic<bool>& stopping_;
+  std::string head_;
   uint64_t written_ = 0;
 };
 
@@ -183,7 +191,7 @@ class HostilePlatform {
       if (n <= 0) break;
       have += static_cast<size_t>(n);
     }
-    RawConnection conn(client, stopping_);
+    RawConnection conn(client, stopping_, head.substr(0, end));
     raw->second(conn);
     ::shutdown(client, SHUT_WR);
     ::close(client);
