@@ -448,26 +448,53 @@ Status ValidateId(std::string_view id, std::string_view what) {
   return OkStatus();
 }
 
-Status CheckDeploymentUrl(std::string_view url) {
+namespace {
+
+bool StartsWithNoCase(std::string_view text, std::string_view lower_prefix) {
+  return text.size() >= lower_prefix.size() &&
+         std::equal(lower_prefix.begin(), lower_prefix.end(), text.begin(), [](char a, char b) {
+           return a == std::tolower(static_cast<unsigned char>(b));
+         });
+}
+
+// localhost, 127.0.0.0/8 in dotted decimal, or [::1]: names every resolver on this machine
+// gives the same answer for, and that never leave it.
+bool LoopbackHost(std::string_view host) {
+  if (host == "[::1]") return true;
+  std::string lower;
+  for (char c : host) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "localhost") return true;
+  int parts = 0;
+  size_t at = 0;
+  while (at <= lower.size()) {
+    size_t dot = std::min(lower.find('.', at), lower.size());
+    std::string_view part = std::string_view(lower).substr(at, dot - at);
+    if (part.empty() || part.size() > 3 || part.find_first_not_of("0123456789") != part.npos ||
+        std::stoi(std::string(part)) > 255 || (parts == 0 && part != "127")) {
+      return false;
+    }
+    ++parts;
+    at = dot + 1;
+  }
+  return parts == 4;
+}
+
+}  // namespace
+
+Status CheckUrlToOpen(std::string_view url, std::string_view what) {
+  // The URL itself is never repeated: it may be meant to harm whoever reads the message.
   auto refuse = [&](std::string_view why) {
-    std::string shown = terminal::Escape(url.substr(0, 200));
     return Error(ErrorCode::kProtocol,
-                 shown.empty() ? "the platform gave no URL"
-                               : "the platform's URL \"" + shown + "\" " + std::string(why));
+                 "the platform's " + std::string(what) + " is refused: it " + std::string(why));
   };
-  if (url.empty()) return refuse("");
-  if (url.size() > 2048) return refuse("is over 2048 bytes");
+  if (url.empty()) return refuse("is empty");
+  if (url.size() > limits::kMaxUrlBytes) return refuse("is over 2048 bytes");
   for (char c : url) {
     if (c <= 0x20 || c >= 0x7f) return refuse("holds a space, a control or a non-ASCII character");
   }
-  constexpr std::string_view kScheme = "https://";
-  if (url.size() < kScheme.size() ||
-      !std::equal(kScheme.begin(), kScheme.end(), url.begin(), [](char a, char b) {
-        return a == std::tolower(static_cast<unsigned char>(b));
-      })) {
-    return refuse("is not https");
-  }
-  std::string_view rest = url.substr(kScheme.size());
+  bool https = StartsWithNoCase(url, "https://");
+  if (!https && !StartsWithNoCase(url, "http://")) return refuse("is not an https:// URL");
+  std::string_view rest = url.substr(https ? 8 : 7);
   std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
   if (authority.find('@') != std::string_view::npos) return refuse("holds user info");
   std::string_view host = authority;
@@ -505,6 +532,7 @@ Status CheckDeploymentUrl(std::string_view url) {
       (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos)) {
     return refuse("has a bad port");
   }
+  if (!https && !LoopbackHost(host)) return refuse("is plain http to a host off this machine");
   return OkStatus();
 }
 

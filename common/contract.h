@@ -156,14 +156,16 @@ Result<OAuthError> ParseOAuthError(std::string_view body);
 // letters, digits, '-', '_' or '.', and not only dots, so it can never name a path like "..".
 Status ValidateId(std::string_view id, std::string_view what = "deployment id");
 
-// The URL policy for a deployment's URL, the link backend-im shows as "Deployed": https, then a
-// host of letters, digits, '-' and '.' (or a bracketed IPv6 address) with an optional port, no
-// user info ("https://backend.im@evil.example"), only printable ASCII (no spaces or controls;
-// an international name comes as punycode), at most 2048 bytes. The contract's URL is
-// "https://<commitHash>.backend.im". Anything else (javascript:, file:, http:, no host, an
-// empty string) is a kProtocol error that says why; the agent stores no such URL, and a
-// complete deployment without a URL that passes is a platform error, never "Deployed".
-Status CheckDeploymentUrl(std::string_view url);
+// The one check of every URL the platform gives that a person or an assistant will open: a
+// deployment's URL (shown as "Deployed"), the device login's page, anything a later command
+// shows. https, or plain http to this machine only (localhost, 127.0.0.0/8, [::1]); then a host
+// of letters, digits, '-' and '.' (or a bracketed IPv6 address) with an optional port, no user
+// info ("https://backend.im@evil.example"), only printable ASCII (no spaces or controls; an
+// international name comes as punycode), at most 2048 bytes. Anything else (javascript:, file:,
+// http to another host, no host, an empty string) is a kProtocol error that says why, names the
+// URL as `what` ("deployment URL", "login URL") and never repeats it: the agent stores no such
+// URL and passes none on, to a terminal, an MCP result or an elicitation.
+Status CheckUrlToOpen(std::string_view url, std::string_view what);
 
 // application/x-www-form-urlencoded, as the OAuth endpoints take it.
 std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields);

@@ -245,9 +245,9 @@ CheckResult WsTerminal(Context& ctx) {
         return FromProblems({}, evidence, "ended failed (see deploy.completes)");
       }
       auto url = StringField(bodies[i], "url");
-      if (!url || !contract::CheckDeploymentUrl(*url).ok()) {
+      if (!url || !contract::CheckUrlToOpen(*url, "deployment URL").ok()) {
         return FromProblems({MessageName(i) + " (complete) has no https \"url\" with a host (" +
-                             (url ? contract::CheckDeploymentUrl(*url).error().message
+                             (url ? contract::CheckUrlToOpen(*url, "deployment URL").error().message
                                   : "fields: " + FieldNames(bodies[i])) +
                              ")"},
                             evidence);
@@ -480,9 +480,9 @@ CheckResult StatusFinal(Context& ctx) {
     }
     auto url = StringField(last, "url");
     if (status == "complete") {
-      if (!url || !contract::CheckDeploymentUrl(*url).ok()) {
+      if (!url || !contract::CheckUrlToOpen(*url, "deployment URL").ok()) {
         problems.push_back("the complete status has no https \"url\" with a host (" +
-                           (url ? contract::CheckDeploymentUrl(*url).error().message
+                           (url ? contract::CheckUrlToOpen(*url, "deployment URL").error().message
                                 : "fields: " + FieldNames(last)) +
                            ")");
       } else if (ws_final && StringField(*ws_final, "url") &&

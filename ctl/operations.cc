@@ -325,7 +325,7 @@ Result<void, OpError> Operations::FinalOutcome(const pb::Deployment& d) {
     return Fail(OpFailure::kDeployFailed, fmt::format("deployment {} failed", d.id()));
   }
   if (stage == contract::Stage::kComplete) {
-    if (auto s = contract::CheckDeploymentUrl(d.url()); !s.ok()) {
+    if (auto s = contract::CheckUrlToOpen(d.url(), "deployment URL"); !s.ok()) {
       std::string why = !d.stream_problem().empty() ? d.stream_problem()
                         : d.url().empty()           ? std::string("the platform gave no URL")
                                                     : s.error().message;

@@ -6,6 +6,7 @@
 // watch of a deployment that has ended ends at once.
 #include "tests/integration/agent_fixture.h"
 #include "tests/integration/hostile_platform.h"
+#include "tests/integration/mcp_test_util.h"
 
 using namespace bim::test;
 using nlohmann::json;
@@ -56,7 +57,7 @@ TEST_CASE("hostile platform: control sequences in deployments reach no terminal 
   HostilePlatform hp;
   hp.Set("POST /api/deploy", [&](const bim::ws::HttpRequest&) {
     return Json({{"deploymentId", id},
-                 {"projectId", kHostile},
+                 {"projectId", "p"},
                  {"commitHash", kHostile},  // differs from ours: the agent logs it
                  {"status", "queued"}});
   });
@@ -118,12 +119,11 @@ TEST_CASE("hostile platform: control sequences in deployments reach no terminal 
   REQUIRE(status.exit_code == 0);
   CHECK_SAFE(status.out);
   auto d = json::parse(status.out);
-  CHECK(d["projectId"] == kHostile);
   CHECK(d["commitHash"] == kHostile);
   CHECK(d["logs"][0] == kHostile);
   auto history = f.Ctl({"history", "--json"});
   CHECK_SAFE(history.out);
-  CHECK(json::parse(history.out)[0]["projectId"] == kHostile);
+  CHECK(json::parse(history.out)[0]["commitHash"] == kHostile);
 
   // The platform's words in error messages.
   auto weird = f.Ctl({"status", "dep-weird"});
@@ -141,14 +141,115 @@ TEST_CASE("hostile platform: control sequences in deployments reach no terminal 
   CHECK(log.find("skipped a frame outside the contract") != std::string::npos);
 }
 
+TEST_CASE("hostile platform: a project id that is no id is refused where it enters") {
+  // It would go into .backend-im/project.json, the history and URLs as it is.
+  HostilePlatform hp;
+  std::atomic<int> calls{0};
+  auto bad_id = [&calls] { return calls++ % 2 == 0 ? "../../x" : kHostile; };
+  hp.Set("POST /api/generate", [&](const bim::ws::HttpRequest&) {
+    return Json({{"projectId", bad_id()}, {"files", {{"main.py", "print(1)\n"}}}});
+  });
+  hp.Set("POST /api/deploy", [&](const bim::ws::HttpRequest&) {
+    return Json({{"deploymentId", "dep-1"},
+                 {"projectId", bad_id()},
+                 {"commitHash", "abc"},
+                 {"status", "queued"}});
+  });
+  hp.Set("GET /api/status/dep-2", [&](const bim::ws::HttpRequest&) {
+    return Json({{"id", "dep-2"}, {"projectId", bad_id()}, {"commitHash", "c"}, {"status", "queued"}});
+  });
+  hp.Start();
+  AgentFixture f({}, false);
+  f.env()["BACKEND_IM_API_URL"] = hp.url();
+  f.LoginWithToken("t");
+  for (int i = 0; i < 2; ++i) {
+    CAPTURE(i);
+    std::string out = f.home() / ("gen" + std::to_string(i));
+    auto gen = f.Ctl({"generate", "x", "-o", out});
+    CHECK(gen.exit_code == 5);
+    CHECK_SAFE(gen.err);
+    CHECK_MESSAGE(gen.err.find("bad project id") != std::string::npos, gen.err);
+    CHECK(ReadFile(out + "/.backend-im/project.json").empty());
+    CHECK(ReadFile(out + "/main.py").empty());
+    auto deploy = f.Ctl({"deploy", "-d", f.MakeProject("p" + std::to_string(i))});
+    CHECK(deploy.exit_code == 5);
+    CHECK_SAFE(deploy.err);
+    CHECK_MESSAGE(deploy.err.find("bad project id") != std::string::npos, deploy.err);
+    auto status = f.Ctl({"status", "dep-2"});
+    CHECK(status.exit_code == 5);
+    CHECK(status.err.find("bad project id") != std::string::npos);
+  }
+  // Nothing of it was recorded.
+  CHECK(json::parse(f.Ctl({"history", "--json"}).out).empty());
+}
+
+TEST_CASE("hostile platform: a login page that is not https to a host, or holds a password, is "
+          "never shown") {
+  struct Case {
+    std::string uri, complete, tell;  // tell: a part of the URL that must appear nowhere
+  };
+  const std::vector<Case> cases = {
+      {"javascript:alert(document.cookie)", "", "alert(document"},
+      {"file:///etc/passwd", "", "/etc/passwd"},
+      {"http://login.evil.example/device", "", "evil.example"},
+      {"https://login.example/device", "https://user:secret@login.example/device?c=1", "secret"},
+      {"https://login.example/device", "javascript:fetch('//evil.example')", "evil.example"}};
+  std::mutex mu;
+  Case current;
+  HostilePlatform hp;
+  hp.Set("POST /oauth/device/code", [&](const bim::ws::HttpRequest&) {
+    std::lock_guard lock(mu);
+    json j{{"device_code", "dc"},
+           {"user_code", "ABCD-EFGH"},
+           {"verification_uri", current.uri},
+           {"expires_in", 60},
+           {"interval", 1}};
+    if (!current.complete.empty()) j["verification_uri_complete"] = current.complete;
+    return Json(j);
+  });
+  hp.Start();
+  AgentFixture f({}, false);
+  f.env()["BACKEND_IM_API_URL"] = hp.url();
+  for (const auto& c : cases) {
+    {
+      std::lock_guard lock(mu);
+      current = c;
+    }
+    CAPTURE(c.uri);
+    CAPTURE(c.complete);
+    for (const auto& args : std::vector<std::vector<std::string>>{{"auth", "login"},
+                                                                  {"auth", "login", "--json"}}) {
+      auto r = f.Ctl(args);
+      CHECK(r.exit_code == 5);
+      CHECK(r.out.find(c.tell) == std::string::npos);
+      CHECK(r.err.find(c.tell) == std::string::npos);
+      CHECK_MESSAGE(r.err.find("login URL is refused") != std::string::npos, r.err);
+      CHECK(r.err.find("--with-token") != std::string::npos);
+    }
+    // An assistant is never told to open it either, nor sent it in an elicitation.
+    McpSession s(f.Options());
+    s.Initialize("2025-11-25", {{"elicitation", {{"url", json::object()}}}});
+    json r = s.CallTool("auth_login_start");
+    CHECK(r.value("isError", false));
+    std::string all;
+    for (const auto& m : s.lines()) all += m.dump();
+    CHECK(all.find(c.tell) == std::string::npos);
+    CHECK(all.find("login URL is refused") != std::string::npos);
+    json gen = s.CallTool("generate", {{"prompt", "x"}, {"directory", f.home() / "g"}});
+    CHECK(gen.value("isError", false));
+    for (const auto& m : s.lines()) CHECK(m.dump().find(c.tell) == std::string::npos);
+  }
+  CHECK(f.AgentLog().find("alert(document") == std::string::npos);
+}
+
 TEST_CASE("hostile platform: control sequences in the login and the identity reach no terminal") {
-  const std::string uri = "https://login.example/\x1b]8;;https://evil.example\x1b\\device";
+  const std::string uri = "https://login.example/device";
   HostilePlatform hp;
   hp.Set("POST /oauth/device/code", [&](const bim::ws::HttpRequest&) {
     return Json({{"device_code", "dc"},
                  {"user_code", kHostile},
                  {"verification_uri", uri},
-                 {"verification_uri_complete", uri + "?code=\r\x1b[1A"},
+                 {"verification_uri_complete", uri + "?code=ABC"},
                  {"expires_in", 60},
                  {"interval", 1}});
   });
@@ -173,14 +274,14 @@ TEST_CASE("hostile platform: control sequences in the login and the identity rea
   CHECK_SAFE(login.out);
   CHECK_SAFE(login.err);
   CHECK(login.out.find("enter the code " + kShown) != std::string::npos);
-  CHECK(login.out.find("https://login.example/\\x1b]8;;") != std::string::npos);
+  CHECK(login.out.find("open https://login.example/device") != std::string::npos);
   CHECK(login.err.find("refused the login: " + kShown) != std::string::npos);
 
   CHECK_SAFE(login_json.out);
   auto start = json::parse(login_json.out.substr(0, login_json.out.find('\n')));
   CHECK(start["userCode"] == kHostile);
   CHECK(start["verificationUri"] == uri);
-  CHECK(start["verificationUriComplete"] == uri + "?code=\r\x1b[1A");
+  CHECK(start["verificationUriComplete"] == uri + "?code=ABC");
 
   auto with_token = f.Ctl({"auth", "login", "--with-token"}, "t\n");
   CHECK(with_token.exit_code == 0);
@@ -240,7 +341,11 @@ TEST_CASE(
     CHECK(r.err.find("deployment " + id +
                      " is complete on the platform, but it has no usable "
                      "URL") != std::string::npos);
-    if (urls[i]) CHECK(r.err.find(*urls[i]) != std::string::npos);  // says what it sent
+    if (urls[i]) {
+      // Says why, and never repeats a URL that was refused for being unsafe to open.
+      CHECK(r.err.find("deployment URL is refused: it ") != std::string::npos);
+      CHECK(r.err.find(*urls[i]) == std::string::npos);
+    }
     auto w = f.Ctl({"watch", id, "--json"});
     CHECK(w.exit_code == 5);
     auto events = JsonLines(w.out);

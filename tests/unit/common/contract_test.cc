@@ -133,11 +133,13 @@ TEST_CASE("ids that could name a path or break a URL are refused") {
   CHECK(ValidateId("..", "login id").error().message.find("login id") != std::string::npos);
 }
 
-TEST_CASE("a deployment URL is https with a host or it is refused") {
+TEST_CASE("a URL to open is https with a host, or http to this machine, or it is refused") {
   for (const char* ok : {"https://a1b2c3d4e5f6.backend.im", "https://a1b2c3d4e5f6.backend.im/",
                          "HTTPS://x.backend.im:8443/path?q=1#top", "https://127.0.0.1",
-                         "https://[::1]:443/", "https://xn--bcher-kva.example"}) {
-    CHECK_MESSAGE(CheckDeploymentUrl(ok).ok(), ok);
+                         "https://[::1]:443/", "https://xn--bcher-kva.example",
+                         "http://127.0.0.1:8080/device", "HTTP://LOCALHOST:3000",
+                         "http://127.255.0.9", "http://[::1]:80/x?y=1"}) {
+    CHECK_MESSAGE(CheckUrlToOpen(ok, "deployment URL").ok(), ok);
   }
   for (const char* bad : {"",
                           "javascript:alert(1)",
@@ -160,15 +162,29 @@ TEST_CASE("a deployment URL is https with a host or it is refused") {
                           "https://[zz]",
                           "https://[::1]x",
                           " https://a.im",
-                          "ftp://a.im"}) {
-    auto s = CheckDeploymentUrl(bad);
+                          "ftp://a.im",
+                          "http://127.0.0.1.evil.example",
+                          "http://128.0.0.1",
+                          "http://10.0.0.1:8000",
+                          "http://127.0.0.256",
+                          "http://127.0.1",
+                          "http://localhost.evil.example",
+                          "http://[::2]",
+                          "http://user:pw@127.0.0.1"}) {
+    auto s = CheckUrlToOpen(bad, "login URL");
     CHECK_FALSE_MESSAGE(s.ok(), bad);
     if (!s.ok()) {
       CHECK(s.error().code == bim::ErrorCode::kProtocol);
+      CHECK(s.error().message.find("login URL") != std::string::npos);
       for (char c : s.error().message) CHECK(static_cast<unsigned char>(c) >= 0x20);
+      // The URL is never repeated, not even in part.
+      if (std::string(bad).size() > 8) {
+        CHECK_MESSAGE(s.error().message.find(std::string(bad).substr(6)) == std::string::npos,
+                      s.error().message);
+      }
     }
   }
-  CHECK_FALSE(CheckDeploymentUrl("https://a.im/" + std::string(2048, 'x')).ok());
+  CHECK_FALSE(CheckUrlToOpen("https://a.im/" + std::string(2048, 'x'), "deployment URL").ok());
 }
 
 TEST_CASE("an answer of more than 100 000 JSON values is refused before it is parsed") {
