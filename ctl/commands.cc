@@ -14,6 +14,7 @@
 #include <iterator>
 
 #include "common/contract.h"
+#include "common/limits.h"
 #include "common/path_policy.h"
 #include "common/version.h"
 #include "ctl/agent_client.h"
@@ -45,8 +46,12 @@ class Ctl {
   void Finish() { client_.RestartIfOutdated(); }
 
   // Prints why an operation failed and returns its exit code.
+  // what: the command and its argument as typed ("status ID"), cut to 80 bytes: an argument
+  // of any length (a 10 KB id) must not fill the error line.
   int Failed(const OpError& e, const std::string& what) {
-    PrintErr("backend-im: {}: {}\n", what, Lines{e.message});
+    size_t cut = limits::Utf8CutPoint(what, 80);
+    PrintErr("backend-im: {}{}: {}\n", what.substr(0, cut), cut < what.size() ? "…" : "",
+             Lines{e.message});
     return ExitCodeFor(e.kind);
   }
 

@@ -357,9 +357,9 @@ Result<WriteReport> WriteInto(const std::string& dir, const contract::FileMap& f
         conflicts.push_back(path);
         continue;
       }
-      return Error(
-          ErrorCode::kInvalidArgument,
-          "the platform's answer was rejected and nothing was written: " + s.error().message);
+      // The folder's fault, not the files': whoever sent them (the platform, a kept snapshot)
+      // is not named, and it is a local file problem.
+      return Error(ErrorCode::kIo, "nothing was written: " + s.error().message);
     }
     std::string target = dir + "/" + path;
     struct stat st {};

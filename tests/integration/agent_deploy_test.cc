@@ -217,6 +217,16 @@ TEST_CASE("unknown and malformed deployment ids get clear errors") {
   auto bad = f.Ctl({"watch", "../../etc/passwd"});
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("not a deployment id") != std::string::npos);
+  // An id of any length is shown cut, never whole.
+  const std::string huge(10000, 'a');
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"status", huge}, {"watch", huge}, {"diff", huge}, {"restore", huge, "-o", "r"}}) {
+    CAPTURE(args[0]);
+    auto r = f.Ctl(args, "", f.home().path());
+    CHECK(r.exit_code == 2);
+    CHECK_MESSAGE(r.err.size() < 400, r.err.size());
+    CHECK(r.err.find("not a deployment id") != std::string::npos);
+  }
 }
 
 namespace {

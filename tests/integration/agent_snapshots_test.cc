@@ -1,5 +1,7 @@
 // Snapshots end to end through the real ctl, agent and mock: rollback, restore, diff, deploy
 // --dry-run's changes, retention, and snapshots that outlive the agent.
+#include <unistd.h>
+
 #include "common/commit_hash.h"
 #include "tests/integration/agent_fixture.h"
 
@@ -99,6 +101,20 @@ TEST_CASE("restore writes a deployment's exact bytes and never clobbers a change
 
   auto unknown = f.Ctl({"restore", "dep-nope", "-o", out});
   CHECK(unknown.exit_code == 7);
+
+  // A subfolder of the target that is a symlink out of it: refused as the local file problem it
+  // is (exit 6, naming the symlink), not as a rejected platform answer; nothing lands outside.
+  std::string linked = f.home() / "linked";
+  std::string outside = f.home() / "outside";
+  WriteFile(outside + "/.keep", "");
+  WriteFile(linked + "/.keep", "");
+  REQUIRE(::symlink(outside.c_str(), (linked + "/app").c_str()) == 0);
+  auto symlinked = f.Ctl({"restore", id, "-o", linked});
+  CHECK(symlinked.exit_code == 6);
+  CHECK_MESSAGE(symlinked.err.find("app is a symlink that leads outside") != std::string::npos,
+                symlinked.err);
+  CHECK(symlinked.err.find("platform") == std::string::npos);
+  CHECK(::access((outside + "/models.py").c_str(), F_OK) != 0);
 }
 
 TEST_CASE("diff shows a change as a unified diff with exit 1, and the same files with exit 0") {
