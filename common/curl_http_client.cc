@@ -71,7 +71,8 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
   // own growth would double past it (a 64 MiB answer would take a 128 MiB buffer, every byte of
   // which the agent's allocator touches, beside the old one).
   if (t->body->capacity() < t->body->size() + bytes) {
-    t->body->reserve(std::min(t->max_body, std::max(t->body->size() + bytes, 2 * t->body->capacity())));
+    t->body->reserve(
+        std::min(t->max_body, std::max(t->body->size() + bytes, 2 * t->body->capacity())));
   }
   t->body->append(data, bytes);
   return bytes;

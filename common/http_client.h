@@ -10,8 +10,8 @@
 // such an answer is kept. Any status code, 500 included, is a response for the caller to judge.
 
 #include <chrono>
-#include <functional>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>

@@ -29,9 +29,9 @@ struct Sink {
   std::string last;  // the last record written, escaped
   Level last_level = Level::kInfo;
   std::chrono::steady_clock::time_point last_written{};
-  uint64_t repeats = 0;      // records like `last` not written since
-  std::string rotate_path;   // "": stderr is not a file of ours
-  uint64_t rotate_at = 0;    // bytes
+  uint64_t repeats = 0;     // records like `last` not written since
+  std::string rotate_path;  // "": stderr is not a file of ours
+  uint64_t rotate_at = 0;   // bytes
 };
 Sink g_sink;
 constexpr std::chrono::seconds kFoldWindow{60};
@@ -189,7 +189,8 @@ void Write(Level level, std::string_view message) {
   std::string safe = terminal::Escape(Redact(message), terminal::Newlines::kEscape);
   auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(g_write_mu);
-  if (level == g_sink.last_level && safe == g_sink.last && now - g_sink.last_written < kFoldWindow) {
+  if (level == g_sink.last_level && safe == g_sink.last &&
+      now - g_sink.last_written < kFoldWindow) {
     ++g_sink.repeats;
     return;
   }

@@ -108,7 +108,8 @@ namespace {
 Status CheckPlatformProjectId(const std::string& id) {
   if (id.empty()) return OkStatus();
   if (auto s = contract::ValidateId(id, "project id"); !s.ok()) {
-    return Error(ErrorCode::kProtocol, "the platform returned a bad project id: " + s.error().message);
+    return Error(ErrorCode::kProtocol,
+                 "the platform returned a bad project id: " + s.error().message);
   }
   return OkStatus();
 }

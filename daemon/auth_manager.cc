@@ -221,9 +221,9 @@ Result<LoginTicket> AuthManager::LoginStart() {
   if (!d.ok()) return d.error();
   // The user, or an assistant on their behalf, is told to open these: a javascript: or file:
   // page, or one with a password in it, ends the login here, before any front end shows it.
-  for (const auto* url : {&d->verification_uri, d->verification_uri_complete
-                                                     ? &*d->verification_uri_complete
-                                                     : nullptr}) {
+  for (const auto* url :
+       {&d->verification_uri,
+        d->verification_uri_complete ? &*d->verification_uri_complete : nullptr}) {
     if (!url) continue;
     if (auto s = contract::CheckUrlToOpen(*url, "login URL"); !s.ok()) {
       return Error(s.error().code, s.error().message +

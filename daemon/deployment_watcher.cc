@@ -101,10 +101,10 @@ bool DeploymentWatcher::Store(const NewEvent& e) {
   if (stored->skipped == Appended::Skipped::kBack) {
     // A platform can send such messages as fast as it likes: one line per interval, counted.
     if (uint64_t held_back = 0; back_log_.Allow(&held_back)) {
-      log::Warn("deployment {}: skipped message {} going back to {}{}", id_,
-                e.upstream_seq.value_or(0), contract::StageName(e.event.status),
-                held_back ? fmt::format(" ({} more such messages since the last note)", held_back)
-                          : "");
+      log::Warn(
+          "deployment {}: skipped message {} going back to {}{}", id_, e.upstream_seq.value_or(0),
+          contract::StageName(e.event.status),
+          held_back ? fmt::format(" ({} more such messages since the last note)", held_back) : "");
     }
   }
   // Someone else stored its end (the deploy answer said it had ended): nothing more to follow.
@@ -195,9 +195,10 @@ void DeploymentWatcher::Run() {
             log::Warn("deployment {}: skipped a frame outside the contract: {}", id_, item.detail);
           }
           if (!junk_rate.Add(deps_.clock.Steady())) {
-            why = fmt::format("the platform sent more than {} frames outside the contract within "
-                              "{} s; closed by the agent",
-                              junk_rate.limit(), limits::kStreamRateWindow.count());
+            why = fmt::format(
+                "the platform sent more than {} frames outside the contract within "
+                "{} s; closed by the agent",
+                junk_rate.limit(), limits::kStreamRateWindow.count());
             // No close handshake: it would read the flood for its 2 s.
             (*stream)->Cut();
             break;

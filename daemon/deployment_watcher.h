@@ -8,8 +8,9 @@
 // backoff and meanwhile polls the deployment's status. A lost stream is never a failed
 // deployment: only the platform's "failed" is. Frames outside the contract are skipped and
 // counted (the first of a stream logged); past limits::kMaxStreamJunkFrames within
-// limits::kStreamRateWindow the stream is closed and, like a drop, opened again after the
-// backoff, with the reason as the deployment's stream problem. Every wait is on the Clock, so tests run it in simulated time.
+// limits::kStreamRateWindow the stream is cut and, like a drop, opened again after the backoff,
+// with the reason as the deployment's stream problem. Every wait is on the Clock, so tests run
+// it in simulated time.
 //
 // De-duplication, so a replay after a reconnect stores nothing twice, is the store's
 // (DeploymentStore::Append, Newness): with seq, a message is new when its seq is above the newest

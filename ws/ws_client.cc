@@ -143,9 +143,9 @@ class ConnectionState {
   websocketpp::connection_hdl hdl_;
   // io thread only.
   std::shared_ptr<asio::steady_timer> ping_timer_;
-  std::string tls_error_;        // why the peer's certificate was rejected
-  bool awaiting_pong_ = false;   // a ping is out; the next one waits for its pong
-  RateWindow control_rate_;      // the peer's pings and pongs
+  std::string tls_error_;       // why the peer's certificate was rejected
+  bool awaiting_pong_ = false;  // a ping is out; the next one waits for its pong
+  RateWindow control_rate_;     // the peer's pings and pongs
   const std::size_t max_send_queue_bytes_;
   bool reading_paused_ = false;  // PauseOn stopped reading; ResumeOn has not restarted it
   // While reading is paused no read handler holds the connection, and websocketpp's endpoint

@@ -73,9 +73,10 @@ bool Handshake(RawConnection& c) {
       key.erase(key.find_last_not_of("\r ") + 1);
     }
   }
-  return c.Write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                 "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
-                 bim::ws::testing::WebSocketAccept(key) + "\r\n\r\n");
+  return c.Write(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
+      bim::ws::testing::WebSocketAccept(key) + "\r\n\r\n");
 }
 
 // Deploys answer dep-1, dep-2, dep-3 in turn, each "building" for good. The stream of each
@@ -99,16 +100,15 @@ struct FloodingPlatform {
                       ++deploys)};
     });
     for (int i = 1; i <= 3; ++i) {
-      platform.Set("GET /api/status/dep-" + std::to_string(i),
-                   [i](const bim::ws::HttpRequest&) {
-                     return bim::ws::HttpResponse{
-                         200,
-                         "application/json",
-                         {},
-                         fmt::format(R"({{"id":"dep-{}","projectId":"p","commitHash":"abc",)"
-                                     R"("status":"building","logs":[]}})",
-                                     i)};
-                   });
+      platform.Set("GET /api/status/dep-" + std::to_string(i), [i](const bim::ws::HttpRequest&) {
+        return bim::ws::HttpResponse{
+            200,
+            "application/json",
+            {},
+            fmt::format(R"({{"id":"dep-{}","projectId":"p","commitHash":"abc",)"
+                        R"("status":"building","logs":[]}})",
+                        i)};
+      });
     }
     platform.SetRaw("GET /ws", [this](RawConnection& c) { Flood(c); });
     platform.Start();
@@ -122,7 +122,8 @@ struct FloodingPlatform {
     if (!Handshake(c)) return;
     std::string batch;
     for (int i = 0; i < 100; ++i) {
-      batch += junk ? Frame(0x1, "not json " + std::to_string(i)) : Frame(0x9, std::string(125, 'p'));
+      batch +=
+          junk ? Frame(0x1, "not json " + std::to_string(i)) : Frame(0x9, std::string(125, 'p'));
     }
     std::atomic<bool> done{false};
     std::thread reader;
@@ -166,10 +167,10 @@ TEST_CASE("hostile platform: 20 s of pings, read or not, and junk frames cost th
   double cpu = CpuSeconds(pid) - cpu_before;
   long log_growth = LogBytes(f) - log_before;
   long rss = PeakRssKib(pid);
-  MESSAGE(fmt::format("{} connections, {} frames sent; agent: peak RSS {} MiB, CPU {:.2f} s, "
-                      "log +{} KiB",
-                      fp.connections.load(), fp.frames.load(), rss / 1024, cpu,
-                      log_growth / 1024));
+  MESSAGE(
+      fmt::format("{} connections, {} frames sent; agent: peak RSS {} MiB, CPU {:.2f} s, "
+                  "log +{} KiB",
+                  fp.connections.load(), fp.frames.load(), rss / 1024, cpu, log_growth / 1024));
   CHECK(Alive(pid));
   CHECK_RESOURCE_BOUND(rss, 64 * 1024);
   CHECK_RESOURCE_BOUND(cpu, 5.0);
@@ -221,9 +222,10 @@ std::string BigGenerateAnswer(long bytes) {
 long PeakOfGenerates(const std::string& body, int answers) {
   HostilePlatform hp;
   hp.SetRaw("POST /api/generate", [&body](RawConnection& c) {
-    c.Write(fmt::format("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                        "{}\r\nConnection: close\r\n\r\n",
-                        body.size()));
+    c.Write(
+        fmt::format("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                    "{}\r\nConnection: close\r\n\r\n",
+                    body.size()));
     for (size_t at = 0; at < body.size(); at += kMiB) {
       if (!c.Write(std::string_view(body).substr(at, kMiB))) return;
     }
@@ -247,9 +249,10 @@ long PeakOfGenerates(const std::string& body, int answers) {
   long peak = PeakRssKib(pid);
   // Nothing of the answers stays once they were passed on (the agent gives freed memory back).
   long after = RssKib(pid);
-  MESSAGE(fmt::format("{} answer(s) of {} MiB: agent peak RSS {} MiB (before: {} MiB, after: {} "
-                      "MiB)",
-                      answers, body.size() / kMiB, peak / 1024, before / 1024, after / 1024));
+  MESSAGE(
+      fmt::format("{} answer(s) of {} MiB: agent peak RSS {} MiB (before: {} MiB, after: {} "
+                  "MiB)",
+                  answers, body.size() / kMiB, peak / 1024, before / 1024, after / 1024));
   CHECK_RESOURCE_BOUND(after, before + 16 * 1024);
   for (int i = 0; i < answers; ++i) {
     CHECK(FileBytes(f.home() / ("out" + std::to_string(i)) + "/f000.txt") == kMiB);
@@ -293,8 +296,9 @@ TEST_CASE("agent.log past its size is rotated to agent.log.1 by the agent that w
   CHECK(FileBytes(f.StateDir() + "/agent.log") > now);
 }
 
-TEST_CASE("hostile platform: a chunked generate answer that never ends is cut at 64 MiB, under "
-          "160 MiB") {
+TEST_CASE(
+    "hostile platform: a chunked generate answer that never ends is cut at 64 MiB, under "
+    "160 MiB") {
   HostilePlatform hp;
   hp.SetRaw("POST /api/generate", [](RawConnection& c) {
     if (!c.Write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -302,7 +306,8 @@ TEST_CASE("hostile platform: a chunked generate answer that never ends is cut at
       return;
     }
     std::string chunk = fmt::format("{:x}\r\n{}\r\n", kMiB, std::string(kMiB, 'x'));
-    if (!c.Write(fmt::format("{:x}\r\n{}\r\n", 40, R"({"files":{"a.txt":")" + std::string(21, 'x'))))
+    if (!c.Write(
+            fmt::format("{:x}\r\n{}\r\n", 40, R"({"files":{"a.txt":")" + std::string(21, 'x'))))
       return;
     for (int i = 0; i < 1024 && c.Write(chunk); ++i) {
     }

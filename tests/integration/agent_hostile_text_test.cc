@@ -156,7 +156,8 @@ TEST_CASE("hostile platform: a project id that is no id is refused where it ente
                  {"status", "queued"}});
   });
   hp.Set("GET /api/status/dep-2", [&](const bim::ws::HttpRequest&) {
-    return Json({{"id", "dep-2"}, {"projectId", bad_id()}, {"commitHash", "c"}, {"status", "queued"}});
+    return Json(
+        {{"id", "dep-2"}, {"projectId", bad_id()}, {"commitHash", "c"}, {"status", "queued"}});
   });
   hp.Start();
   AgentFixture f({}, false);
@@ -183,8 +184,9 @@ TEST_CASE("hostile platform: a project id that is no id is refused where it ente
   CHECK(json::parse(f.Ctl({"history", "--json"}).out).empty());
 }
 
-TEST_CASE("hostile platform: a login page that is not https to a host, or holds a password, is "
-          "never shown") {
+TEST_CASE(
+    "hostile platform: a login page that is not https to a host, or holds a password, is "
+    "never shown") {
   struct Case {
     std::string uri, complete, tell;  // tell: a part of the URL that must appear nowhere
   };
@@ -217,8 +219,8 @@ TEST_CASE("hostile platform: a login page that is not https to a host, or holds 
     }
     CAPTURE(c.uri);
     CAPTURE(c.complete);
-    for (const auto& args : std::vector<std::vector<std::string>>{{"auth", "login"},
-                                                                  {"auth", "login", "--json"}}) {
+    for (const auto& args :
+         std::vector<std::vector<std::string>>{{"auth", "login"}, {"auth", "login", "--json"}}) {
       auto r = f.Ctl(args);
       CHECK(r.exit_code == 5);
       CHECK(r.out.find(c.tell) == std::string::npos);

@@ -154,7 +154,7 @@ class FakePlatform final : public daemon::Platform {
   int refuse_streams_ = 0;                              // guarded by mu_
   bool stalled_ = false, reorder_ = false, refuse_refresh_ = false;
   int junk_per_message_ = 0, junk_sent_ = 0;  // guarded by mu_
-  bool device_approved_ = false;  // guarded by mu_
+  bool device_approved_ = false;              // guarded by mu_
   int next_id_ = 1, next_token_ = 1;
   int deploy_calls_ = 0, status_calls_ = 0, stream_opens_ = 0, refreshes_ = 0;
   std::vector<int64_t> stream_since_;  // guarded by mu_

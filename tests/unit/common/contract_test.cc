@@ -134,11 +134,11 @@ TEST_CASE("ids that could name a path or break a URL are refused") {
 }
 
 TEST_CASE("a URL to open is https with a host, or http to this machine, or it is refused") {
-  for (const char* ok : {"https://a1b2c3d4e5f6.backend.im", "https://a1b2c3d4e5f6.backend.im/",
-                         "HTTPS://x.backend.im:8443/path?q=1#top", "https://127.0.0.1",
-                         "https://[::1]:443/", "https://xn--bcher-kva.example",
-                         "http://127.0.0.1:8080/device", "HTTP://LOCALHOST:3000",
-                         "http://127.255.0.9", "http://[::1]:80/x?y=1"}) {
+  for (const char* ok :
+       {"https://a1b2c3d4e5f6.backend.im", "https://a1b2c3d4e5f6.backend.im/",
+        "HTTPS://x.backend.im:8443/path?q=1#top", "https://127.0.0.1", "https://[::1]:443/",
+        "https://xn--bcher-kva.example", "http://127.0.0.1:8080/device", "HTTP://LOCALHOST:3000",
+        "http://127.255.0.9", "http://[::1]:80/x?y=1"}) {
     CHECK_MESSAGE(CheckUrlToOpen(ok, "deployment URL").ok(), ok);
   }
   for (const char* bad : {"",

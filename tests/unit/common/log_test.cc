@@ -155,7 +155,8 @@ TEST_CASE("stderr that is the log file rotates at its size: the two files stay u
   CHECK((st.st_mode & 0777) == 0600);
 }
 
-TEST_CASE("rotation is refused when stderr is not the file named, and a full file rotates at once") {
+TEST_CASE(
+    "rotation is refused when stderr is not the file named, and a full file rotates at once") {
   StderrToFile err;
   CHECK_FALSE(bim::log::RotateStderrFile(err.path() + ".other", 4096));
   std::string big(10000, 'x');

@@ -252,8 +252,9 @@ TEST_CASE("frames outside the contract are skipped, and every stage still arrive
   r.CheckFollowed(d.id);
 }
 
-TEST_CASE("a stream flooding frames outside the contract is closed, says why, and is retried "
-          "with backoff") {
+TEST_CASE(
+    "a stream flooding frames outside the contract is closed, says why, and is retried "
+    "with backoff") {
   Rig r;
   r.platform.SendJunkFrames(1000);
   auto d = r.Deploy();
