@@ -26,11 +26,6 @@ namespace {
 
 constexpr long kMiB = 1024 * 1024;
 
-long FileBytes(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? static_cast<long>(st.st_size) : 0;
-}
-
 // The agent's log and the one it rotated out, if any.
 long LogBytes(const AgentFixture& f) {
   return FileBytes(f.StateDir() + "/agent.log") + FileBytes(f.StateDir() + "/agent.log.1");
@@ -196,13 +191,6 @@ TEST_CASE("hostile platform: 20 s of pings, read or not, and junk frames cost th
 }
 
 namespace {
-
-// Resident memory of a process now, in KiB.
-long RssKib(int pid) {
-  std::string status = ReadFile("/proc/" + std::to_string(pid) + "/status");
-  auto at = status.find("VmRSS:");
-  return at == std::string::npos ? 0 : std::atol(status.c_str() + at + 6);
-}
 
 // A generate answer of `bytes`: files of one letter each, 1 MiB but the last.
 std::string BigGenerateAnswer(long bytes) {

@@ -21,11 +21,6 @@ namespace {
 constexpr long kMaxAgentRssKib = 200 * 1024;
 constexpr size_t kMiB = 1024 * 1024;
 
-long FileBytes(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? static_cast<long>(st.st_size) : 0;
-}
-
 // agent.db and its write-ahead log together.
 long DatabaseBytes(const AgentFixture& f) {
   return FileBytes(f.StateDir() + "/agent.db") + FileBytes(f.StateDir() + "/agent.db-wal");

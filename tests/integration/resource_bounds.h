@@ -7,6 +7,7 @@
 // The main suite, which CI runs too, checks every bound.
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <string>
@@ -22,11 +23,22 @@ inline constexpr bool kSanitized = false;
 #endif
 inline constexpr int kSlowdown = kSanitized ? 4 : 1;
 
-// Peak resident memory of a process, in KiB.
-inline long PeakRssKib(int pid) {
+// A line "Name:   N kB" of /proc/PID/status, in KiB; 0 when there is none.
+inline long StatusKib(int pid, const std::string& name) {
   std::string status = ReadFile("/proc/" + std::to_string(pid) + "/status");
-  auto at = status.find("VmHWM:");
-  return at == std::string::npos ? 0 : std::atol(status.c_str() + at + 6);
+  auto at = status.find(name + ":");
+  return at == std::string::npos ? 0 : std::atol(status.c_str() + at + name.size() + 1);
+}
+
+// Peak resident memory of a process, in KiB.
+inline long PeakRssKib(int pid) { return StatusKib(pid, "VmHWM"); }
+// Resident memory of a process now, in KiB.
+inline long RssKib(int pid) { return StatusKib(pid, "VmRSS"); }
+
+// A file's size in bytes; 0 when it does not exist.
+inline long FileBytes(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<long>(st.st_size) : 0;
 }
 
 }  // namespace bim::test

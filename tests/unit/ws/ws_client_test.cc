@@ -161,12 +161,7 @@ TEST_CASE("a peer that stops answering pings is reported as a drop") {
   std::thread peer([lfd] {
     int fd = ::accept(lfd, nullptr, nullptr);
     if (fd < 0) return;
-    std::string head = testing::ReadHead(fd);
-    std::string key = testing::HeaderValue(head, "Sec-WebSocket-Key");
-    testing::WriteAll(fd,
-                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                      "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
-                          testing::WebSocketAccept(key) + "\r\n\r\n");
+    testing::AnswerUpgrade(fd);
     char buf[512];
     while (::read(fd, buf, sizeof buf) > 0) {
     }  // swallow pings, never pong
@@ -195,12 +190,7 @@ std::thread FloodingPeer(int lfd, unsigned char opcode, bool reads, std::atomic<
   return std::thread([lfd, opcode, reads, frames] {
     int fd = ::accept(lfd, nullptr, nullptr);
     if (fd < 0) return;
-    std::string head = testing::ReadHead(fd);
-    std::string key = testing::HeaderValue(head, "Sec-WebSocket-Key");
-    testing::WriteAll(fd,
-                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                      "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
-                          testing::WebSocketAccept(key) + "\r\n\r\n");
+    testing::AnswerUpgrade(fd);
     std::string frame = {static_cast<char>(0x80 | opcode), 125};
     frame += std::string(125, 'p');
     std::string batch;
@@ -336,12 +326,7 @@ TEST_CASE("a reader slower than its peer stops reading the socket and still gets
   std::atomic<int> sent{0};
   std::thread peer([&] {
     int fd = ::accept(lfd, nullptr, nullptr);
-    std::string head = testing::ReadHead(fd);
-    testing::WriteAll(
-        fd,
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-        "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
-            testing::WebSocketAccept(testing::HeaderValue(head, "Sec-WebSocket-Key")) + "\r\n\r\n");
+    testing::AnswerUpgrade(fd);
     for (int i = 0; i < kMessages; ++i) {
       std::string payload = std::to_string(i);
       payload.resize(1024, '.');
