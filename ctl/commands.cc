@@ -362,7 +362,7 @@ class Ctl {
         PrintErr("backend-im: {}: {}\n", id, notice);
         noticed = true;
       } else if (noticed) {
-        PrintErr("backend-im: {}: the agent stores its events again\n", id);
+        PrintErr("backend-im: {}: the deployment's events come through again\n", id);
         noticed = false;
       }
     };

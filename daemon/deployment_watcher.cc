@@ -178,11 +178,13 @@ void DeploymentWatcher::Run() {
       // closed, and opened again after the backoff.
       RateWindow junk_rate(limits::kMaxStreamJunkFrames, limits::kStreamRateWindow);
       uint64_t junk = 0;
+      bool cut = false;  // for breaking a limit, by the agent
       while (!terminal_) {
         StreamItem item = (*stream)->Next(std::chrono::minutes(10));
         if (item.kind == StreamItem::Kind::kTimeout) continue;
         if (item.kind == StreamItem::Kind::kClosed) {
           why = item.detail;
+          cut = item.cut;
           break;
         }
         if (item.kind == StreamItem::Kind::kMessage && item.message.deployment_id != id_) {
@@ -201,6 +203,7 @@ void DeploymentWatcher::Run() {
                 junk_rate.limit(), limits::kStreamRateWindow.count());
             // No close handshake: it would read the flood for its 2 s.
             (*stream)->Cut();
+            cut = true;
             break;
           }
           continue;
@@ -215,6 +218,13 @@ void DeploymentWatcher::Run() {
       if (junk > 1) {
         log::Warn("deployment {}: skipped {} frames outside the contract on this stream", id_,
                   junk);
+      }
+      if (cut && !terminal_) {
+        // Every watch hears it at once (the hub's notice, cleared by the next event stored),
+        // not only `status`.
+        deps_.hub.SetNotice(id_, "the agent cut the platform's event stream (" + why +
+                                     "); it opens it again after a pause and polls the status "
+                                     "meanwhile");
       }
       {
         std::lock_guard lock(conn_mu_);

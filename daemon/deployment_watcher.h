@@ -9,7 +9,9 @@
 // deployment: only the platform's "failed" is. Frames outside the contract are skipped and
 // counted (the first of a stream logged); past limits::kMaxStreamJunkFrames within
 // limits::kStreamRateWindow the stream is cut and, like a drop, opened again after the backoff,
-// with the reason as the deployment's stream problem. Every wait is on the Clock, so tests run
+// with the reason as the deployment's stream problem and, until the next event is stored, its
+// notice in the WatchHub (so every watch says why at once); so is a stream the WebSocket client
+// cut for a flood of pings (StreamItem::cut). Every wait is on the Clock, so tests run
 // it in simulated time.
 //
 // De-duplication, so a replay after a reconnect stores nothing twice, is the store's

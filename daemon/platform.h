@@ -52,6 +52,9 @@ struct StreamItem {
   Kind kind = Kind::kTimeout;
   contract::StageMessage message;
   std::string detail;
+  // kClosed: this side cut the stream because the platform broke one of its limits (a flood of
+  // pings, say); detail says which.
+  bool cut = false;
 };
 
 // One deployment's stage messages, as the platform sends them: in its order, possibly again

@@ -320,6 +320,7 @@ class WsEventStream final : public EventStream {
       case ws::EventKind::kClosed:
         item.kind = StreamItem::Kind::kClosed;
         item.detail = ev.payload.empty() ? "closed" : std::move(ev.payload);
+        item.cut = ev.close_code == ws::kPolicyClose;
         return item;
       case ws::EventKind::kMessage:
         break;

@@ -4,6 +4,7 @@
 // resident memory (VmHWM), its CPU time and the growth of agent.log. docs/SECURITY.md has the
 // figures.
 #include <fmt/format.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -158,6 +159,8 @@ TEST_CASE("hostile platform: 20 s of pings, read or not, and junk frames cost th
   }
   double cpu_before = CpuSeconds(pid);
   long log_before = LogBytes(f);
+  // A watch of the junk stream, live through the flood.
+  Process watch = f.StartCtl({"watch", "dep-3"});
   std::this_thread::sleep_until(fp.until);  // measures the flood itself: no event to wait on
   double cpu = CpuSeconds(pid) - cpu_before;
   long log_growth = LogBytes(f) - log_before;
@@ -185,6 +188,13 @@ TEST_CASE("hostile platform: 20 s of pings, read or not, and junk frames cost th
     CHECK_MESSAGE(j["streamProblem"].get<std::string>().find(reasons[i - 1]) != std::string::npos,
                   j["streamProblem"]);
   }
+  // The live watch said why at once, on stderr.
+  CHECK_MESSAGE(watch.Stderr().find("dep-3: the agent cut the platform's event stream (the "
+                                    "platform sent more than 30 frames outside the contract") !=
+                    std::string::npos,
+                watch.Stderr());
+  watch.Signal(SIGINT);
+  CHECK(watch.Wait(10s) == 130);
   // The junk was folded: its first frame is logged, the rest counted.
   std::string log = f.AgentLog();
   CHECK(CountOf(log, "skipped a frame outside the contract") <= fp.connections);
