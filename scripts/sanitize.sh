@@ -4,9 +4,10 @@
 # is instrumented and writes any report to a log folder; a report fails the run even when the
 # process that wrote it (a detached agent, say) had nobody to check its exit code.
 # Extra arguments go to ctest. ASan+UBSan run every test. TSan runs every test but those
-# labelled grpc (they run the agent and ctl, whose gRPC hand-offs happen inside Debian's
-# uninstrumented libgrpc, invisible to TSan and so reported as races); the agent's concurrency
-# is covered under TSan by the in-process tests labelled concurrency. docs/SECURITY.md says more.
+# labelled grpc (they run gRPC, the agent and ctl or the service in process, whose hand-offs
+# happen inside Debian's uninstrumented libgrpc, invisible to TSan and so reported as races); the
+# agent's concurrency is covered under TSan by the in-process tests labelled concurrency. CI runs
+# both. docs/SECURITY.md says more.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 sanitizers="${1:-address,undefined}"
