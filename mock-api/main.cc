@@ -37,10 +37,14 @@ int main(int argc, char** argv) {
                                  options.tokens.empty() ? "" : options.tokens.front());
     }
     bim::ws::HttpWsServer server;
-    bim::RealClock clock;
+    bim::RealClock real_clock;
+    bim::mock::ShiftableClock test_clock;
+    const bim::Clock& clock =
+        options.test_clock ? static_cast<const bim::Clock&>(test_clock) : real_clock;
     bim::StdRandom ids;
     bim::StdRandom faults(options.seed);
-    bim::mock::MockPlatform platform(server, options, clock, ids, faults);
+    bim::mock::MockPlatform platform(server, options, clock, ids, faults,
+                                     options.test_clock ? &test_clock : nullptr);
     server.StopOnSignals({SIGINT, SIGTERM});
     auto port = server.Listen(options.host, options.port);
     if (!port.ok()) {

@@ -118,6 +118,10 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
                    ? std::string()
                    : std::string("expected START_MS:DURATION_MS, e.g. 1000:30000");
       });
+  app.add_flag("--test-clock", o.test_clock,
+               "For tests: POST /mock/clock/advance?ms=N moves the mock's clock forward by N ms "
+               "(token and device-code lifetimes, Idempotency-Key ageing), so nothing has to "
+               "wait for a lifetime to pass; off by default");
   app.add_flag("--seed-only", o.seed_only,
                "Implement only the seed's contract: no seq, ?since ignored, Idempotency-Key "
                "ignored, /oauth/* and /device are 404, no projectId in /api/generate's response, "

@@ -48,6 +48,8 @@ struct MockOptions {
   int outage_start_ms = -1;
   int outage_duration_ms = 0;
   bool seed_only = false;
+  // Tests: POST /mock/clock/advance?ms=N moves the mock's time on (ShiftableClock).
+  bool test_clock = false;
   std::optional<contract::Stage> fail_at;
 
   // Deliberate contract breaks (--break), so backend-im-contract-test can be shown to catch

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <map>
 
 #include "common/commit_hash.h"
@@ -80,10 +81,11 @@ ws::HttpResponse InSeedWords(ws::HttpResponse r) {
 }  // namespace
 
 MockPlatform::MockPlatform(ws::HttpWsServer& server, const MockOptions& options, const Clock& clock,
-                           Random& ids, Random& faults)
+                           Random& ids, Random& faults, ShiftableClock* test_clock)
     : server_(server),
       options_(options),
       clock_(clock),
+      test_clock_(test_clock),
       faults_(faults),
       breaks_(options),
       auth_(options, clock, ids),
@@ -217,6 +219,17 @@ MockPlatform::Reply MockPlatform::Handle(const ws::HttpRequest& req) {
   if (p == "/mock/deployments") {
     if (m != "GET") return {MethodNotAllowed("GET")};
     return {JsonResponse(200, runner_.SummaryJson())};
+  }
+  if (p == "/mock/clock/advance" && test_clock_) {
+    if (m != "POST") return {MethodNotAllowed("POST")};
+    auto ms = req.query.find("ms");
+    char* end = nullptr;
+    long long n = ms == req.query.end() ? -1 : std::strtoll(ms->second.c_str(), &end, 10);
+    if (ms == req.query.end() || end == ms->second.c_str() || *end != '\0' || n < 0) {
+      return {ErrorResponse(400, "bad_request", "say how far: ?ms=N, N >= 0")};
+    }
+    test_clock_->Advance(std::chrono::milliseconds(n));
+    return {JsonResponse(200, R"({"ok":true})")};
   }
   if (p == "/ws") {
     return {ErrorResponse(426, "upgrade_required",

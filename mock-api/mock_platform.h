@@ -17,6 +17,7 @@
 #include "mock-api/deployment_runner.h"
 #include "mock-api/idempotency_cache.h"
 #include "mock-api/mock_options.h"
+#include "mock-api/shiftable_clock.h"
 #include "ws/http_ws_server.h"
 
 namespace bim::mock {
@@ -24,8 +25,9 @@ namespace bim::mock {
 class MockPlatform {
  public:
   // ids: deployment and project ids, tokens; faults: --fault-rate (seeded with --seed).
+  // test_clock: the clock POST /mock/clock/advance moves (--test-clock), or null.
   MockPlatform(ws::HttpWsServer& server, const MockOptions& options, const Clock& clock,
-               Random& ids, Random& faults);
+               Random& ids, Random& faults, ShiftableClock* test_clock = nullptr);
 
   // The address it listens on, for URLs in answers to requests that carry no Host header.
   void SetListenAddress(const std::string& host, int port);
@@ -56,6 +58,7 @@ class MockPlatform {
   ws::HttpWsServer& server_;
   const MockOptions& options_;
   const Clock& clock_;
+  ShiftableClock* test_clock_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   Random& faults_;
   ContractBreaks breaks_;

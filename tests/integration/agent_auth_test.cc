@@ -100,10 +100,10 @@ TEST_CASE(
     "an access token that expires mid-session is refreshed and work goes on, and no token reaches "
     "a log at debug level") {
   AgentFixture f({"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl", "1",
-                  "--stage-delay-ms", "50"});
+                  "--stage-delay-ms", "50", "--test-clock"});
   REQUIRE(f.Ctl({"auth", "login"}).exit_code == 0);
-  // Past the 1 s lifetime: the token came before the login returned.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  // Past the 1 s lifetime on the platform's clock.
+  REQUIRE(AdvanceMockClock(f.mock(), std::chrono::milliseconds(1100)));
   std::string dir = f.MakeProject("p");
   auto r = f.Ctl({"deploy", "-d", dir, "--watch"});
   CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err + f.AgentLog()));

@@ -113,11 +113,11 @@ TEST_CASE("polling faster than the interval earns slow_down and five more second
 }
 
 TEST_CASE("a device code that expires gets expired_token") {
-  MockPlatform mock({"--device-interval", "0", "--device-code-ttl", "1"});
+  MockPlatform mock({"--device-interval", "0", "--device-code-ttl", "1", "--test-clock"});
   auto d = StartLogin(mock);
   CHECK(d.expires_in == 1);
   CHECK(OAuthErrorOf(Poll(mock, d.device_code)) == "authorization_pending");
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  REQUIRE(AdvanceMockClock(mock, std::chrono::milliseconds(1100)));
   CHECK(OAuthErrorOf(Poll(mock, d.device_code)) == "expired_token");
   CheckError(Form(mock, "/oauth/device/approve", {{"user_code", d.user_code}}), 400,
              "expired_token");
@@ -142,11 +142,13 @@ TEST_CASE("--auto-approve-after N approves on the Nth poll") {
 
 TEST_CASE("access tokens stop working after --token-ttl") {
   MockPlatform mock({"--device-interval", "0", "--auto-approve-after", "1", "--token-ttl", "1",
-                     "--stage-delay-ms", "10"});
+                     "--stage-delay-ms", "10", "--test-clock"});
   auto t = TokensOf(Poll(mock, StartLogin(mock).device_code));
   CHECK(t.expires_in == 1);
   CHECK(Verify(mock, t.access_token) == 200);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1150));
+  REQUIRE(AdvanceMockClock(mock, std::chrono::milliseconds(500)));
+  CHECK(Verify(mock, t.access_token) == 200);
+  REQUIRE(AdvanceMockClock(mock, std::chrono::milliseconds(600)));
   CHECK(Verify(mock, t.access_token) == 401);
   auto deploy = HttpRequest("POST", mock.http_url() + "/api/deploy", DeployBody(SampleFiles()),
                             Bearer(t.access_token));
@@ -184,6 +186,19 @@ TEST_CASE("unknown and missing grant types are refused") {
                  {{"grant_type", kDeviceGrant}, {"device_code", "x"}, {"client_id", "nope"}})) ==
         "invalid_client");
   CheckError(HttpRequest("GET", mock.http_url() + "/oauth/token"), 405, "method_not_allowed");
+}
+
+TEST_CASE("the mock's clock moves on only with --test-clock, and only forward") {
+  MockPlatform plain;
+  CHECK_FALSE(AdvanceMockClock(plain, std::chrono::milliseconds(1)));
+  MockPlatform mock({"--test-clock"});
+  CHECK(AdvanceMockClock(mock, std::chrono::milliseconds(0)));
+  for (const char* bad : {"", "?ms=-5", "?ms=x", "?ms=5x"}) {
+    CAPTURE(bad);
+    CheckError(HttpRequest("POST", mock.http_url() + "/mock/clock/advance" + bad), 400,
+               "bad_request");
+  }
+  CHECK(HttpRequest("GET", mock.http_url() + "/mock/clock/advance?ms=1").status == 405);
 }
 
 }  // namespace

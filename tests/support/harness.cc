@@ -348,6 +348,12 @@ void WriteFile(const std::string& path, const std::string& content) {
   out << content;
 }
 
+bool AdvanceMockClock(const MockPlatform& mock, std::chrono::milliseconds d) {
+  return HttpRequest("POST",
+                     mock.http_url() + "/mock/clock/advance?ms=" + std::to_string(d.count()))
+             .status == 200;
+}
+
 int CountOfRefreshes(const std::string& mock_log) {
   int n = 0;
   const std::string needle = "grant refresh_token";

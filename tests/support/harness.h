@@ -106,6 +106,10 @@ HttpReply HttpRequest(const std::string& method, const std::string& url,
                       const std::string& body = "", const std::vector<std::string>& headers = {},
                       std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
+// Moves the clock of a mock started with --test-clock on by d (POST /mock/clock/advance): its
+// tokens and device codes age by d at once. False when the mock refused.
+bool AdvanceMockClock(const MockPlatform& mock, std::chrono::milliseconds d);
+
 // How many refresh_token grants a mock's request log shows.
 int CountOfRefreshes(const std::string& mock_log);
 
