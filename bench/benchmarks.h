@@ -1,5 +1,5 @@
 #pragma once
-// The five benchmarks of issue 7. Each starts its own mock and agent in temporary folders,
+// The five benchmarks of docs/PERFORMANCE.md. Each starts its own mock and agent in temporary folders,
 // measures, and adds its rows (with the targets of docs/PERFORMANCE.md) to the report.
 // quick: fewer repetitions and smaller data, for a run of a few minutes.
 

@@ -23,7 +23,7 @@ void RunCtlBench(const BenchOptions& o, Report& r) {
   struct Command {
     std::string name;
     std::vector<std::string> argv;
-    bool bar = false;  // held to issue 17's 2x /bin/true
+    bool bar = false;  // held to 2x /bin/true (docs/PERFORMANCE.md)
     std::vector<double> samples = {};
   };
   std::vector<Command> commands = {

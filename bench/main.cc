@@ -1,4 +1,4 @@
-// backend-im-bench: runs the benchmarks of issue 7 and prints a table and JSON
+// backend-im-bench: runs the benchmarks of docs/PERFORMANCE.md and prints a table and JSON
 // (docs/PERFORMANCE.md explains the method). Normally started by scripts/bench.sh.
 
 #include <fmt/format.h>
@@ -17,7 +17,7 @@
 
 int main(int argc, char** argv) {
   using namespace bim::bench;
-  CLI::App app{"backend-im-bench: the performance benchmarks of backend-im (issue 7)"};
+  CLI::App app{"backend-im-bench: the performance benchmarks of backend-im (docs/PERFORMANCE.md)"};
   BenchOptions o;
   std::string json_path = "bench/results/latest.json";
   std::vector<std::string> only;

@@ -1,6 +1,6 @@
 # bim_link_fully_static(TARGET): links the executable TARGET with no shared library at all, as a
 # static PIE (-static-pie: still loaded at a random address). For the ctl, whose quick commands
-# should cost about as much as starting a process (issue 17): loading the C library and the
+# should cost about as much as starting a process: loading the C library and the
 # dynamic loader's work (mapping, relocating and binding against libc.so) cost it ~1.2 ms, half
 # of /bin/true, on the project's machine (docs/PERFORMANCE.md).
 #

@@ -85,7 +85,7 @@ bool AgentClient::Listening(const std::string& path) { return AcceptsConnections
 
 std::string AgentClient::DiscoverSocket() const {
   if (!settings_.socket.empty()) return settings_.socket;
-  // Each probe costs the ctl ~0.2 ms and the agent as much (issue 17): none when the record
+  // Each probe costs the ctl ~0.2 ms and the agent as much (docs/PERFORMANCE.md): none when the record
   // names the default path anyway.
   std::string fallback = paths::SocketPath();
   auto record = ReadAgentRecord(paths::StateDir());

@@ -186,7 +186,7 @@ class Operations {
     // Only the outcome is needed (the CLI): when the stream's terminal event settles it
     // (failed, or complete with a usable URL), WatchOutcome::deployment holds what that event
     // says (id, status, stage, url, seq) and the agent is not asked for the whole record, one
-    // call fewer (issue 17). Otherwise (false, or a complete event without a usable URL) the
+    // call fewer (docs/PERFORMANCE.md). Otherwise (false, or a complete event without a usable URL) the
     // record comes from the agent's store, logs and stream problem included.
     bool outcome_only = false;
   };

@@ -40,7 +40,7 @@ std::string FormatTime(int64_t unix_ms) {
 std::string FormatIso(int64_t unix_ms) {
   if (unix_ms <= 0) return "";
   // Calendar arithmetic, not gmtime_r: glibc reads the time zone (/etc/localtime) before its
-  // first conversion, even to UTC, and every `--json` reply shows times (issue 17).
+  // first conversion, even to UTC, and every `--json` reply shows times (docs/PERFORMANCE.md).
   using namespace std::chrono;
   const sys_time<milliseconds> at{milliseconds(unix_ms)};
   const auto day = floor<days>(at);

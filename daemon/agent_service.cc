@@ -412,7 +412,7 @@ grpc::ServerUnaryReactor* AgentService::Status(grpc::CallbackServerContext* ctx,
                                                const pb::StatusRequest* req, pb::Deployment* resp) {
   std::string id = req->deployment_id();
   // A deployment the store holds is answered here, as History is; only a lookup on the platform
-  // goes to a thread of its own (one per call cost a quick `status` ~0.3 ms: issue 17).
+  // goes to a thread of its own (one per call cost a quick `status` ~0.3 ms; docs/PERFORMANCE.md).
   if (auto local = agent_.StatusIfRecorded(id)) {
     StampVersion(ctx);
     if (!local->ok()) return Inline(ctx, local->error());
