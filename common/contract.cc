@@ -536,42 +536,6 @@ Status CheckUrlToOpen(std::string_view url, std::string_view what) {
   return OkStatus();
 }
 
-std::string PercentEncode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
-std::string PercentDecode(std::string_view s) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields) {
   std::string out;
   for (const auto& [k, v] : fields) {
@@ -580,6 +544,19 @@ std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& f
   }
   return out;
 }
+
+namespace {
+
+// A form's '+' is a space (a literal '+' comes as %2B); the rest is percent-decoding.
+std::string FormComponent(std::string_view s) {
+  std::string spaced(s);
+  for (char& c : spaced) {
+    if (c == '+') c = ' ';
+  }
+  return PercentDecode(spaced);
+}
+
+}  // namespace
 
 std::map<std::string, std::string> FormDecode(std::string_view body) {
   std::map<std::string, std::string> out;
@@ -591,9 +568,9 @@ std::map<std::string, std::string> FormDecode(std::string_view body) {
     if (!pair.empty()) {
       size_t eq = pair.find('=');
       if (eq == std::string_view::npos) {
-        out[PercentDecode(pair)] = "";
+        out[FormComponent(pair)] = "";
       } else {
-        out[PercentDecode(pair.substr(0, eq))] = PercentDecode(pair.substr(eq + 1));
+        out[FormComponent(pair.substr(0, eq))] = FormComponent(pair.substr(eq + 1));
       }
     }
     pos = amp + 1;

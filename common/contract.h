@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/percent_encoding.h"
 #include "common/result.h"
 
 namespace bim::contract {
@@ -170,7 +171,8 @@ Status CheckUrlToOpen(std::string_view url, std::string_view what);
 // application/x-www-form-urlencoded, as the OAuth endpoints take it.
 std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields);
 std::map<std::string, std::string> FormDecode(std::string_view body);
-std::string PercentEncode(std::string_view s);
-std::string PercentDecode(std::string_view s);
+// Percent-encoding of ids in URLs: common/percent_encoding.h.
+using ::bim::PercentDecode;
+using ::bim::PercentEncode;
 
 }  // namespace bim::contract

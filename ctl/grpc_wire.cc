@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/percent_encoding.h"
+
 namespace bim::ctl::wire {
 
 namespace {
@@ -51,32 +53,6 @@ std::string EncodeTimeout(Clock::duration remaining) {
   if (int64_t n = ceil_count(minutes(1)); n <= kMaxValue) return std::to_string(n) + "M";
   if (int64_t n = ceil_count(hours(1)); n <= kMaxValue) return std::to_string(n) + "H";
   return "";
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// grpc-message is percent-encoded (PROTOCOL-HTTP2.md); a malformed escape stays as it came.
-std::string PercentDecode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '%' && i + 2 < in.size()) {
-      int hi = HexValue(in[i + 1]);
-      int lo = HexValue(in[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(in[i]);
-  }
-  return out;
 }
 
 constexpr char kBase64Alphabet[] =
@@ -564,6 +540,7 @@ int Call::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* 
     // gRPC reads a status it cannot parse as UNKNOWN.
     call->grpc_status_ = valid ? code : static_cast<int>(Code::kUnknown);
   } else if (key == "grpc-message") {
+    // Percent-encoded (PROTOCOL-HTTP2.md); a malformed escape stays as it came.
     call->grpc_message_ = PercentDecode(val);
   } else if (!IsTransportHeader(key)) {
     std::string v = EndsWith(key, "-bin") ? Base64Decode(val) : std::string(val);

@@ -121,6 +121,10 @@ TEST_CASE("form encoding round-trips reserved characters") {
   CHECK(dec["x"] == "a b&c=d");
   CHECK(FormDecode("a=1&b=&c")["c"].empty());
   CHECK(PercentDecode("%zz%4") == "%zz%4");
+  // A form's '+' is a space; percent-decoding alone (URL paths, grpc-message) keeps it.
+  CHECK(FormDecode("k=a+b%2Bc")["k"] == "a b+c");
+  CHECK(PercentDecode("a+b%20c%2b") == "a+b c+");
+  CHECK(PercentEncode("a+b c/~") == "a%2Bb%20c%2F~");
 }
 
 TEST_CASE("ids that could name a path or break a URL are refused") {

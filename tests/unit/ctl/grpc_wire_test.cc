@@ -324,7 +324,7 @@ TEST_CASE(
   TestServer server;
   wire::Channel channel(server.path());
   auto stub = GrpcStub(server.path(), 4 * 1024 * 1024);
-  const std::string text = "naïve 100% sure\nline two ✓ %41";
+  const std::string text = "naïve 100% sure\nline two ✓ %41 a+b";
   Request req;
   req.set_fail_code(static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
   req.set_fail_message(text);
