@@ -343,7 +343,7 @@ class Ctl {
   // ---- watch ------------------------------------------------------------------------------
   int Watch(const std::string& id) {
     // Ctrl-C detaches: the watch's calls end, the deployment goes on. No thread runs for it
-    // (a finished watch is a quick command: issue 17).
+    // (a finished watch is a quick command: docs/PERFORMANCE.md).
     interrupt::Interruptible interruptible;
     cancel_.set_interrupt_fd(interruptible.fd());
     Operations::WatchHooks hooks;
@@ -503,16 +503,13 @@ class Ctl {
                          .count();
     int64_t uptime_s = std::max<int64_t>(0, (now_ms - info.started_at_unix_ms()) / 1000);
     if (json) {
-      PrintJson(nlohmann::json{
+      nlohmann::json j{
           {"running", true},
           {"pid", info.pid()},
           {"version", info.version()},
           {"ctlVersion", kVersion},
           {"uptimeSeconds", uptime_s},
           {"apiUrl", info.api_url()},
-          {"apiUrlProblem", info.platform_problem().empty()
-                                ? nlohmann::json(nullptr)
-                                : nlohmann::json(info.platform_problem())},
           {"loggedIn", info.logged_in()},
           {"watchedDeployments", std::vector<std::string>(info.watched_deployments().begin(),
                                                           info.watched_deployments().end())},
@@ -520,7 +517,10 @@ class Ctl {
           {"systemd", info.systemd_managed()},
           {"autostarted", info.autostarted()},
           {"socket", info.socket_path()},
-          {"stateDir", info.state_dir()}});
+          {"stateDir", info.state_dir()}};
+      // Left out without a value, never null (the rule every --json shape follows).
+      if (!info.platform_problem().empty()) j["apiUrlProblem"] = info.platform_problem();
+      PrintJson(j);
       return kExitOk;
     }
     Print("Agent       running, pid {}, version {}{}\n", info.pid(), info.version(),
@@ -569,10 +569,9 @@ class Ctl {
       if (client_.Call(rpc::kGetInfo, {}, &info, *ctx).ok()) agent_version = info.version();
     }
     if (json) {
-      PrintJson(
-          nlohmann::json{{"version", kVersion},
-                         {"agentVersion", agent_version.empty() ? nlohmann::json(nullptr)
-                                                                : nlohmann::json(agent_version)}});
+      nlohmann::json j{{"version", kVersion}};
+      if (!agent_version.empty()) j["agentVersion"] = agent_version;
+      PrintJson(j);
     } else {
       Print("backend-im {}\n", kVersion);
       if (!agent_version.empty()) Print("agent      {}\n", agent_version);
@@ -623,7 +622,7 @@ int RunCtl(int argc, char** argv) {
   int limit = 20;
   // Each top-level command and what adds it to app, in the order help lists them. When argv[1]
   // names one, only that one is built: building all of them costs a quick command about 0.15x
-  // /bin/true (issue 17, docs/PERFORMANCE.md). Anything else (--help, --version, a typo) gets
+  // /bin/true (docs/PERFORMANCE.md). Anything else (--help, --version, a typo) gets
   // them all, so help and CLI11's messages see every command.
   const std::pair<std::string_view, std::function<void()>> commands[] = {
       {"auth",

@@ -28,11 +28,20 @@ TEST_CASE("the ctl starts the agent on demand and daemon status describes it") {
   CHECK(j["version"] == j["ctlVersion"]);
   CHECK(j["apiUrl"] == f.mock().http_url());
   CHECK(j["loggedIn"] == true);
+  // A field without a value is left out, never null: in daemon status as in version.
+  CHECK_FALSE(j.contains("apiUrlProblem"));
+  for (const auto& [key, value] : j.items()) CHECK_MESSAGE(!value.is_null(), key);
   CHECK(j["autostarted"] == true);
   CHECK(j["systemd"] == false);
   CHECK(j["socket"] == f.SocketPath());
   auto human = f.Ctl({"daemon", "status"});
   CHECK(human.out.find("Uptime") != std::string::npos);
+  auto v = nlohmann::json::parse(f.Ctl({"version", "--json"}).out);
+  CHECK(v["agentVersion"] == j["version"]);
+  f.StopAgent();
+  auto alone = nlohmann::json::parse(f.Ctl({"version", "--json"}).out);
+  CHECK(alone.contains("version"));
+  CHECK_FALSE(alone.contains("agentVersion"));
 }
 
 TEST_CASE("with auto-start off, a missing agent is an error that says what to do") {
