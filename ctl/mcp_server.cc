@@ -367,7 +367,7 @@ void McpServer::HandleNotification(const std::string& method, const json& params
     if (!params.is_object() || !params.contains("requestId")) return;
     const json& rid = params["requestId"];
     if (!ValidId(rid)) return;
-    std::shared_ptr<McpCancelToken> token;
+    std::shared_ptr<CancelToken> token;
     {
       std::lock_guard lock(mu_);
       auto it = in_flight_.find(rid.dump());
@@ -611,7 +611,7 @@ McpServer::Outcome McpServer::ToolsCall(const json& id, const json& params,
   job.name = name;
   job.arguments = std::move(arguments);
   job.progress_token = progress_token;
-  job.cancel = std::make_shared<McpCancelToken>();
+  job.cancel = std::make_shared<CancelToken>();
   job.version = ctx.version;
   job.input_state = std::move(input_state);
   job.input_responses = std::move(input_responses);
@@ -1021,7 +1021,7 @@ McpServer::Outcome McpServer::HandleTaskRequest(const json& id, const std::strin
     return error(kInvalidParams, fmt::format("invalid params: {} needs params.taskId", method));
   }
   const std::string task_id = *tid_it;
-  std::shared_ptr<McpCancelToken> to_cancel;
+  std::shared_ptr<CancelToken> to_cancel;
   std::unique_lock lock(mu_);
   ExpireTasks();
   auto it = tasks_.find(task_id);
@@ -1066,7 +1066,7 @@ McpServer::Outcome McpServer::HandleTaskRequest(const json& id, const std::strin
   if (!Running(task)) return answer(result_of(task));
   const std::string key = id.dump();
   if (in_flight_.count(key) != 0) return {InFlightError(id), std::nullopt};
-  auto token = std::make_shared<McpCancelToken>();
+  auto token = std::make_shared<CancelToken>();
   in_flight_[key] = token;
   return {std::nullopt, std::nullopt,
           Background{key, [this, id, key, token, task_id, result_of] {

@@ -15,7 +15,7 @@
 //
 // Threads: Run() reads the input on the caller's thread and answers everything but tools/call
 // and tasks/result there. Each tools/call runs on a worker thread of its own, so the reading
-// thread keeps reading and can act on `notifications/cancelled` (the call's McpCancelToken)
+// thread keeps reading and can act on `notifications/cancelled` (the call's CancelToken)
 // while a tool waits; a task runs on a worker too, and so does a tasks/result, which blocks
 // until its task ends. Every message goes out whole on one line under out_mu_, so replies and
 // progress notifications from several threads never interleave. Run() returns once the input
@@ -23,7 +23,7 @@
 // constructor is given another; BACKEND_IM_MCP_EXIT_GRACE_MS) to finish after an end of input
 // (none after Stop()), then they and every running task are cancelled and waited for.
 //
-// A task's cancel (tasks/cancel) cancels the tool's McpCancelToken, as notifications/cancelled
+// A task's cancel (tasks/cancel) cancels the tool's CancelToken, as notifications/cancelled
 // does for a plain call: the waiting stops, the deployment itself goes on. A task is kept
 // until its ttl has passed after it ended.
 //
@@ -75,7 +75,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ctl/mcp_cancel_token.h"
+#include "ctl/cancel_token.h"
 #include "ctl/mcp_tool_provider.h"
 
 namespace bim::ctl {
@@ -128,7 +128,7 @@ class McpServer {
     std::string name;
     nlohmann::json arguments;
     nlohmann::json progress_token;  // null when the client asked for no progress
-    std::shared_ptr<McpCancelToken> cancel;
+    std::shared_ptr<CancelToken> cancel;
     std::string version;  // the session's, or the request's under 2026-07-28
     std::string task_id;  // set when the call runs as a task
     // Sending the person to a page (see McpToolCall): by an elicitation/create request
@@ -163,7 +163,7 @@ class McpServer {
     int64_t ttl_ms = kDefaultTaskTtlMs;
     bool finished = false;  // the tool returned; result is set
     nlohmann::json result;  // the CallToolResult
-    std::shared_ptr<McpCancelToken> cancel;
+    std::shared_ptr<CancelToken> cancel;
   };
   // What handling one message gives: an answer now, nothing (notifications), a tool job, or
   // other work for a worker thread (a task's tool, a blocking tasks/result). A background's key
@@ -248,7 +248,7 @@ class McpServer {
   std::condition_variable workers_cv_;
   bool initialized_ = false;      // guarded by mu_: initialize was answered
   std::string protocol_version_;  // guarded by mu_
-  std::map<std::string, std::shared_ptr<McpCancelToken>> in_flight_;  // guarded by mu_
+  std::map<std::string, std::shared_ptr<CancelToken>> in_flight_;  // guarded by mu_
   std::map<std::string, Task> tasks_;                                 // guarded by mu_; by task id
   size_t running_tasks_ = 0;          // guarded by mu_: tasks whose tool has not returned
   std::condition_variable tasks_cv_;  // with mu_: a task ended, or a tasks/result was cancelled

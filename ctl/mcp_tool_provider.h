@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "ctl/mcp_cancel_token.h"
+#include "ctl/cancel_token.h"
 
 namespace bim::ctl {
 
@@ -22,7 +22,7 @@ struct McpToolCall {
   // Reports progress (notifications/progress) when the request asked for it; a no-op
   // otherwise. progress must grow from one report to the next; total <= 0 means unknown.
   std::function<void(double progress, double total, const std::string& message)> progress;
-  McpCancelToken* cancel = nullptr;  // never null while CallTool runs
+  CancelToken* cancel = nullptr;  // never null while CallTool runs
   // The call runs as a task (2025-11-25 `params.task`, or the 2026-07-28 tasks extension): the
   // client is not waiting on the request, so a tool may go on until its work is really done
   // (deploy then follows the deployment to its end). Only for tools whose ListTools entry

@@ -813,7 +813,7 @@ McpTools::Answer McpTools::Deploy(const json& args, McpToolCall& call) {
 McpTools::Answer McpTools::DeployAndWait(const json& args, McpToolCall& call) {
   if (!call.as_task) return Deploy(args, call);
   // Cancelling a task stops its waiting, never the deployment: the upload runs to its end.
-  McpCancelToken upload_token;
+  CancelToken upload_token;
   McpToolCall upload = call;
   upload.cancel = &upload_token;
   Answer deployed_answer = Deploy(args, upload);

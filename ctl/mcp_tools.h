@@ -30,7 +30,7 @@
 // and renders its result through the shared models (DeploymentModel...), adding a nextStep.
 //
 // Thread-safety: CallTool runs on several server threads at once; Operations is safe for that.
-// Every gRPC call is registered with the call's McpCancelToken.
+// Every gRPC call is registered with the call's CancelToken.
 
 #include <chrono>
 #include <functional>

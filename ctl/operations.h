@@ -27,13 +27,11 @@
 #include "ctl/agent_client.h"
 #include "ctl/agent_methods.h"
 #include "ctl/grpc_wire.h"
-#include "ctl/mcp_cancel_token.h"
+#include "ctl/cancel_token.h"
 #include "ctl/project_files.h"
 #include "ctl/tree_diff.h"
 
 namespace bim::ctl {
-
-using CancelToken = McpCancelToken;
 
 // Why an operation failed. Each class has one exit code and one kind of advice.
 enum class OpFailure {

@@ -1,7 +1,7 @@
 #pragma once
-// The cancellation of one MCP request (`notifications/cancelled`), and of a CLI command. The MCP
-// server's reading thread calls Cancel(); the tool's worker thread registers each call to the
-// agent it makes with Attach() so a cancel interrupts the call at once
+// The cancellation of one operation: an MCP request (`notifications/cancelled`), or a CLI
+// command. The MCP server's reading thread calls Cancel(); the tool's worker thread registers
+// each call to the agent it makes with Attach() so a cancel interrupts the call at once
 // (wire::CallContext::Cancel) instead of when it would have ended. Both sides may run
 // concurrently; every member is guarded by mu_. The token outlives both (shared_ptr). The CLI's
 // watch cancels through an interrupt descriptor instead (set_interrupt_fd): Ctrl-C makes it
@@ -15,7 +15,7 @@
 
 namespace bim::ctl {
 
-class McpCancelToken {
+class CancelToken {
  public:
   void Cancel() {
     std::lock_guard lock(mu_);
