@@ -67,12 +67,19 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
     // one of twice its size at once (a 62 MiB answer: 96 MiB for a moment).
     if (t->announced_length) t->body->reserve(*t->announced_length);
   }
-  // Without a length, the body doubles as it grows, but never past the limit: std::string's
-  // own growth would double past it (a 64 MiB answer would take a 128 MiB buffer, every byte of
-  // which the agent's allocator touches, beside the old one).
+  // Without a length, the body doubles as it grows, and takes the whole limit at the step whose
+  // next one would pass it: std::string's own growth doubles past the limit (a 64 MiB answer took
+  // a 128 MiB buffer, every byte of which the agent's allocator touches, beside the old one), and
+  // a buffer just under the limit would be copied into one of the limit's size. So the old and
+  // the new buffer together stay under 1.5 times the limit. A fresh string, since reserve() on a
+  // full one doubles too whenever asked for less than twice what it has.
   if (t->body->capacity() < t->body->size() + bytes) {
-    t->body->reserve(
-        std::min(t->max_body, std::max(t->body->size() + bytes, 2 * t->body->capacity())));
+    std::size_t target = std::max(t->body->size() + bytes, 2 * t->body->capacity());
+    if (target > t->max_body / 2) target = t->max_body;
+    std::string grown;
+    grown.reserve(target);
+    grown.append(*t->body);
+    t->body->swap(grown);
   }
   t->body->append(data, bytes);
   return bytes;

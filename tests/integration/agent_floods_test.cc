@@ -296,7 +296,7 @@ TEST_CASE("agent.log past its size is rotated to agent.log.1 by the agent that w
 
 TEST_CASE(
     "hostile platform: a chunked generate answer that never ends is cut at 64 MiB, under "
-    "160 MiB") {
+    "128 MiB") {
   HostilePlatform hp;
   hp.SetRaw("POST /api/generate", [](RawConnection& c) {
     if (!c.Write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -319,5 +319,8 @@ TEST_CASE(
   CHECK_MESSAGE(r.err.find("exceeded 64 MiB") != std::string::npos, r.err);
   long peak = PeakRssKib(f.AgentPid());
   MESSAGE("peak RSS " << peak / 1024 << " MiB");
-  CHECK_RESOURCE_BOUND(peak, 160 * 1024);
+  // The agent at rest (~20 MiB), the body's buffer before its last growth (32 MiB at most) and
+  // the limit's (64 MiB): 116 MiB measured. Growing past the limit, or from just under it, took
+  // 148-212 MiB.
+  CHECK_RESOURCE_BOUND(peak, 128 * 1024);
 }
