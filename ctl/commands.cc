@@ -89,19 +89,11 @@ class Ctl {
       Print("Waiting for you to approve...\n");
     }
     std::fflush(stdout);
-    while (true) {
-      auto reply = ops_.LoginCheck(start->login_id(), 20, cancel_);
-      if (!reply.ok()) return Failed(reply.error(), "login failed");
-      switch (reply->state()) {
-        case pb::LoginCheckReply::PENDING:
-          continue;
-        case pb::LoginCheckReply::APPROVED:
-          return PrintLoggedIn(reply->auth());
-        default:
-          PrintErr("backend-im: login failed: {}\n", reply->message());
-          return kExitAuth;
-      }
-    }
+    auto reply = ops_.AwaitLogin(start->login_id(), std::nullopt, cancel_);
+    if (!reply.ok()) return Failed(reply.error(), "login failed");
+    if (reply->state() == pb::LoginCheckReply::APPROVED) return PrintLoggedIn(reply->auth());
+    PrintErr("backend-im: login failed: {}\n", reply->message());
+    return kExitAuth;
   }
 
   int PrintLoggedIn(const pb::AuthStatusReply& a) {

@@ -689,15 +689,11 @@ McpToolResult McpTools::LoginDidNotStart(McpToolResult no_login, const OpError& 
 Result<pb::LoginCheckReply, McpToolResult> McpTools::AwaitApproval(
     const std::string& tool, const std::string& login_id,
     std::chrono::steady_clock::time_point deadline, McpToolCall& call) {
-  while (true) {
-    auto left = std::chrono::duration_cast<seconds>(deadline - std::chrono::steady_clock::now());
-    // The agent holds each check up to this long, answering as soon as the state changes.
-    int wait = static_cast<int>(std::clamp<int64_t>(left.count(), 0, 10));
-    auto r = ops_.LoginCheck(login_id, wait, *call.cancel);
-    if (!r.ok()) return Failure(ToolErrorText(r.error(), tool + " (waiting for the login)"));
-    if (r->state() != pb::LoginCheckReply::PENDING || wait == 0) return std::move(*r);
+  auto r = ops_.AwaitLogin(login_id, deadline, *call.cancel, [&call] {
     call.progress(0, 0, "waiting for the user to approve the login");
-  }
+  });
+  if (!r.ok()) return Failure(ToolErrorText(r.error(), tool + " (waiting for the login)"));
+  return std::move(*r);
 }
 
 std::optional<McpToolResult> McpTools::LoginThroughClient(const std::string& tool,

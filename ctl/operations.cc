@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 
 #include "common/agent_wire.h"
@@ -355,6 +356,22 @@ OpResult<pb::AuthStatusReply> Operations::LoginWithToken(const std::string& toke
 
 OpResult<pb::LoginStartReply> Operations::LoginStart(CancelToken& cancel) {
   return Unary(rpc::kLoginStart, pb::LoginStartRequest(), kQuick, cancel);
+}
+
+OpResult<pb::LoginCheckReply> Operations::AwaitLogin(
+    const std::string& login_id, std::optional<std::chrono::steady_clock::time_point> deadline,
+    CancelToken& cancel, const std::function<void()>& on_pending) {
+  while (true) {
+    int wait = 20;
+    if (deadline) {
+      auto left = std::chrono::duration_cast<seconds>(*deadline - std::chrono::steady_clock::now());
+      wait = static_cast<int>(std::clamp<int64_t>(left.count(), 0, 10));
+    }
+    auto r = LoginCheck(login_id, wait, cancel);
+    if (!r.ok()) return r.error();
+    if (r->state() != pb::LoginCheckReply::PENDING || (deadline && wait == 0)) return r;
+    if (on_pending) on_pending();
+  }
 }
 
 OpResult<pb::LoginCheckReply> Operations::LoginCheck(const std::string& login_id, int wait_seconds,

@@ -26,8 +26,8 @@
 #include "common/result.h"
 #include "ctl/agent_client.h"
 #include "ctl/agent_methods.h"
-#include "ctl/grpc_wire.h"
 #include "ctl/cancel_token.h"
+#include "ctl/grpc_wire.h"
 #include "ctl/project_files.h"
 #include "ctl/tree_diff.h"
 
@@ -134,6 +134,14 @@ class Operations {
   OpResult<backend_im::v1::LoginStartReply> LoginStart(CancelToken& cancel);
   OpResult<backend_im::v1::LoginCheckReply> LoginCheck(const std::string& login_id,
                                                        int wait_seconds, CancelToken& cancel);
+  // Waits until a login started with LoginStart is no longer pending, and gives its last state:
+  // PENDING only when `deadline` came first (none: until the agent says approved, denied or
+  // expired). The agent holds each check until the state changes (20 s at most, 10 s with a
+  // deadline, or what is left of it); on_pending, when set, is called after each check that
+  // found it still pending (MCP's progress notices).
+  OpResult<backend_im::v1::LoginCheckReply> AwaitLogin(
+      const std::string& login_id, std::optional<std::chrono::steady_clock::time_point> deadline,
+      CancelToken& cancel, const std::function<void()>& on_pending = {});
   OpResult<bool> Logout(CancelToken& cancel);  // whether someone was logged in
 
   // Generates from prompt and writes the files into dir (see WriteProjectFiles), remembering the
@@ -184,8 +192,8 @@ class Operations {
     // Only the outcome is needed (the CLI): when the stream's terminal event settles it
     // (failed, or complete with a usable URL), WatchOutcome::deployment holds what that event
     // says (id, status, stage, url, seq) and the agent is not asked for the whole record, one
-    // call fewer (docs/PERFORMANCE.md). Otherwise (false, or a complete event without a usable URL) the
-    // record comes from the agent's store, logs and stream problem included.
+    // call fewer (docs/PERFORMANCE.md). Otherwise (false, or a complete event without a usable URL)
+    // the record comes from the agent's store, logs and stream problem included.
     bool outcome_only = false;
   };
   OpResult<WatchOutcome> Watch(const std::string& id, int64_t after_seq,
