@@ -1,6 +1,6 @@
 #pragma once
-// The five benchmarks of docs/PERFORMANCE.md. Each starts its own mock and agent in temporary folders,
-// measures, and adds its rows (with the targets of docs/PERFORMANCE.md) to the report.
+// The five benchmarks of docs/PERFORMANCE.md. Each starts its own mock and agent in temporary
+// folders, measures, and adds its rows (with the targets of docs/PERFORMANCE.md) to the report.
 // quick: fewer repetitions and smaller data, for a run of a few minutes.
 
 #include "bench/report.h"

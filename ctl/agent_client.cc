@@ -85,8 +85,8 @@ bool AgentClient::Listening(const std::string& path) { return AcceptsConnections
 
 std::string AgentClient::DiscoverSocket() const {
   if (!settings_.socket.empty()) return settings_.socket;
-  // Each probe costs the ctl ~0.2 ms and the agent as much (docs/PERFORMANCE.md): none when the record
-  // names the default path anyway.
+  // Each probe costs the ctl ~0.2 ms and the agent as much (docs/PERFORMANCE.md): none when the
+  // record names the default path anyway.
   std::string fallback = paths::SocketPath();
   auto record = ReadAgentRecord(paths::StateDir());
   if (record && !record->socket_path.empty() && record->socket_path != fallback &&

@@ -1,7 +1,8 @@
 #pragma once
 // The ctl's connection to the agent over its Unix socket, in gRPC's wire protocol through the
 // ctl's own client (ctl/grpc_wire.h), not gRPC C++: a quick command must not pay for starting
-// gRPC core (docs/PERFORMANCE.md). Each call opens its own connection; between calls nothing is held.
+// gRPC core (docs/PERFORMANCE.md). Each call opens its own connection; between calls nothing is
+// held.
 //
 // Which socket: BACKEND_IM_SOCKET when set; else the one the running agent recorded in its
 // lock file (AgentRecord), so that clients with different environments (a terminal, an MCP

@@ -249,7 +249,7 @@ class McpServer {
   bool initialized_ = false;      // guarded by mu_: initialize was answered
   std::string protocol_version_;  // guarded by mu_
   std::map<std::string, std::shared_ptr<CancelToken>> in_flight_;  // guarded by mu_
-  std::map<std::string, Task> tasks_;                                 // guarded by mu_; by task id
+  std::map<std::string, Task> tasks_;                              // guarded by mu_; by task id
   size_t running_tasks_ = 0;          // guarded by mu_: tasks whose tool has not returned
   std::condition_variable tasks_cv_;  // with mu_: a task ended, or a tasks/result was cancelled
   std::set<std::string> task_tools_;  // set in the constructor: tools with taskSupport
