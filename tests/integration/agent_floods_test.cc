@@ -32,24 +32,6 @@ long LogBytes(const AgentFixture& f) {
   return FileBytes(f.StateDir() + "/agent.log") + FileBytes(f.StateDir() + "/agent.log.1");
 }
 
-// User plus system CPU time of a process, in seconds.
-double CpuSeconds(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // Fields after the command name, which is in parentheses and may hold spaces.
-  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  long utime = 0, stime = 0;
-  for (int i = 3; rest >> field; ++i) {
-    if (i == 14) utime = std::atol(field.c_str());
-    if (i == 15) {
-      stime = std::atol(field.c_str());
-      break;
-    }
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
 // A server-to-client (unmasked) WebSocket frame of up to 125 bytes.
 std::string Frame(unsigned char opcode, const std::string& payload) {
   std::string f = {static_cast<char>(0x80 | opcode), static_cast<char>(payload.size())};

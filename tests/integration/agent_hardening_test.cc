@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "tests/integration/agent_fixture.h"
+#include "tests/integration/resource_bounds.h"
 
 using namespace bim::test;
 
@@ -99,19 +100,6 @@ class Impostor {
   int stop_ = -1, result_ = -1;
   std::string path_;
 };
-
-// user + system CPU seconds of pid so far, from /proc/PID/stat.
-double CpuSeconds(int pid) {
-  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
-  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stol(field);
-    if (i == 15) stime = std::stol(field);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
 
 int ConnectTo(const std::string& path) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -8,8 +8,10 @@
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <sstream>
 #include <string>
 
 #include "tests/support/harness.h"
@@ -34,6 +36,20 @@ inline long StatusKib(int pid, const std::string& name) {
 inline long PeakRssKib(int pid) { return StatusKib(pid, "VmHWM"); }
 // Resident memory of a process now, in KiB.
 inline long RssKib(int pid) { return StatusKib(pid, "VmRSS"); }
+
+// User plus system CPU time of a process so far, in seconds.
+inline double CpuSeconds(int pid) {
+  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  // The fields after the command name, which is in parentheses and may hold spaces.
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::atol(field.c_str());
+    if (i == 15) stime = std::atol(field.c_str());
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
 
 // A file's size in bytes; 0 when it does not exist.
 inline long FileBytes(const std::string& path) {
