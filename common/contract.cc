@@ -457,9 +457,9 @@ bool StartsWithNoCase(std::string_view text, std::string_view lower_prefix) {
          });
 }
 
-// localhost, 127.0.0.0/8 in dotted decimal, or [::1]: names every resolver on this machine
-// gives the same answer for, and that never leave it.
-bool LoopbackHost(std::string_view host) {
+}  // namespace
+
+bool IsLoopbackHost(std::string_view host) {
   if (host == "[::1]") return true;
   std::string lower;
   for (char c : host) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -469,8 +469,9 @@ bool LoopbackHost(std::string_view host) {
   while (at <= lower.size()) {
     size_t dot = std::min(lower.find('.', at), lower.size());
     std::string_view part = std::string_view(lower).substr(at, dot - at);
-    if (part.empty() || part.size() > 3 || part.find_first_not_of("0123456789") != part.npos ||
-        std::stoi(std::string(part)) > 255 || (parts == 0 && part != "127")) {
+    int value = 0;
+    for (char c : part) value = c >= '0' && c <= '9' ? value * 10 + (c - '0') : 1000;
+    if (part.empty() || part.size() > 3 || value > 255 || (parts == 0 && part != "127")) {
       return false;
     }
     ++parts;
@@ -478,8 +479,6 @@ bool LoopbackHost(std::string_view host) {
   }
   return parts == 4;
 }
-
-}  // namespace
 
 Status CheckUrlToOpen(std::string_view url, std::string_view what) {
   // The URL itself is never repeated: it may be meant to harm whoever reads the message.
@@ -532,7 +531,7 @@ Status CheckUrlToOpen(std::string_view url, std::string_view what) {
       (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos)) {
     return refuse("has a bad port");
   }
-  if (!https && !LoopbackHost(host)) return refuse("is plain http to a host off this machine");
+  if (!https && !IsLoopbackHost(host)) return refuse("is plain http to a host off this machine");
   return OkStatus();
 }
 

@@ -168,6 +168,11 @@ Status ValidateId(std::string_view id, std::string_view what = "deployment id");
 // URL and passes none on, to a terminal, an MCP result or an elicitation.
 Status CheckUrlToOpen(std::string_view url, std::string_view what);
 
+// localhost, 127.0.0.0/8 in dotted decimal, or [::1], in any case: hosts that every resolver on
+// this machine answers the same for, and that never leave it; the only ones plain http may go
+// to (the platform's URL, a URL to open).
+bool IsLoopbackHost(std::string_view host);
+
 // application/x-www-form-urlencoded, as the OAuth endpoints take it.
 std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields);
 std::map<std::string, std::string> FormDecode(std::string_view body);

@@ -30,21 +30,6 @@ std::string Host(const std::string& url) {
   return rest.substr(0, rest.find(':'));
 }
 
-bool IsLoopbackHost(const std::string& host) {
-  if (host == "localhost" || host == "[::1]") return true;
-  // 127.0.0.0/8 written as a dotted quad of digits only.
-  if (host.rfind("127.", 0) != 0) return false;
-  int dots = 0;
-  for (char c : host) {
-    if (c == '.') {
-      ++dots;
-    } else if (c < '0' || c > '9') {
-      return false;
-    }
-  }
-  return dots == 3;
-}
-
 }  // namespace
 
 Status ValidateApiUrl(const std::string& url) {
@@ -58,7 +43,7 @@ Status ValidateApiUrl(const std::string& url) {
   if (host.empty()) {
     return Error(ErrorCode::kInvalidArgument, fmt::format("API URL \"{}\" has no host", url));
   }
-  if (http && !IsLoopbackHost(host)) {
+  if (http && !contract::IsLoopbackHost(host)) {
     return Error(ErrorCode::kInvalidArgument,
                  fmt::format("API URL \"{}\" uses plain http to a non-loopback host; https is "
                              "required (plain http is allowed only for localhost/127.0.0.1/[::1])",

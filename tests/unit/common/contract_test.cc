@@ -137,6 +137,17 @@ TEST_CASE("ids that could name a path or break a URL are refused") {
   CHECK(ValidateId("..", "login id").error().message.find("login id") != std::string::npos);
 }
 
+TEST_CASE("loopback hosts are localhost, 127.0.0.0/8 as a dotted quad and [::1], nothing else") {
+  for (const char* yes : {"localhost", "LocalHost", "127.0.0.1", "127.255.255.254", "[::1]"}) {
+    CHECK_MESSAGE(bim::contract::IsLoopbackHost(yes), yes);
+  }
+  for (const char* no :
+       {"", "localhost.evil.example", "127.0.0", "127.0.0.1.2", "127.0.0.256", "127.0.0.1a",
+        "128.0.0.1", "10.0.0.1", "0x7f.0.0.1", "[::2]", "::1", "127..0.1"}) {
+    CHECK_FALSE_MESSAGE(bim::contract::IsLoopbackHost(no), no);
+  }
+}
+
 TEST_CASE("a URL to open is https with a host, or http to this machine, or it is refused") {
   for (const char* ok :
        {"https://a1b2c3d4e5f6.backend.im", "https://a1b2c3d4e5f6.backend.im/",
