@@ -11,7 +11,6 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "tests/integration/agent_fixture.h"
@@ -36,25 +35,6 @@ long LogBytes(const AgentFixture& f) {
 std::string Frame(unsigned char opcode, const std::string& payload) {
   std::string f = {static_cast<char>(0x80 | opcode), static_cast<char>(payload.size())};
   return f + payload;
-}
-
-// Completes a WebSocket handshake on a raw connection.
-bool Handshake(RawConnection& c) {
-  std::string key;
-  std::istringstream lines(c.head());
-  for (std::string line; std::getline(lines, line);) {
-    std::string lower = line;
-    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (lower.rfind("sec-websocket-key:", 0) == 0) {
-      key = line.substr(18);
-      key.erase(0, key.find_first_not_of(' '));
-      key.erase(key.find_last_not_of("\r ") + 1);
-    }
-  }
-  return c.Write(
-      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-      "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
-      bim::ws::testing::WebSocketAccept(key) + "\r\n\r\n");
 }
 
 // Deploys answer dep-1, dep-2, dep-3 in turn, each "building" for good. The stream of each
@@ -97,7 +77,7 @@ struct FloodingPlatform {
     std::string line = c.head().substr(0, c.head().find("\r\n"));
     bool reads = line.find("deploymentId=dep-1") != std::string::npos;
     bool junk = line.find("deploymentId=dep-3") != std::string::npos;
-    if (!Handshake(c)) return;
+    if (!c.Write(bim::ws::testing::UpgradeAnswer(c.head()))) return;
     std::string batch;
     for (int i = 0; i < 100; ++i) {
       batch +=

@@ -122,14 +122,14 @@ inline std::string HeaderValue(const std::string& head, const std::string& name)
   return head.substr(start, head.find("\r\n", start) - start);
 }
 
-// The server's half of a WebSocket handshake on a raw socket: reads the request's head and
-// answers 101 with the key's accept value.
-inline void AnswerUpgrade(int fd) {
-  std::string head = ReadHead(fd);
-  WriteAll(fd,
-           "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-           "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
-               WebSocketAccept(HeaderValue(head, "Sec-WebSocket-Key")) + "\r\n\r\n");
+// The server's half of a WebSocket handshake: the 101 answer to a request with this head.
+inline std::string UpgradeAnswer(const std::string& head) {
+  return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+         "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
+         WebSocketAccept(HeaderValue(head, "Sec-WebSocket-Key")) + "\r\n\r\n";
 }
+
+// The same on a raw socket: reads the request's head and answers it.
+inline void AnswerUpgrade(int fd) { WriteAll(fd, UpgradeAnswer(ReadHead(fd))); }
 
 }  // namespace bim::ws::testing
