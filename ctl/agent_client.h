@@ -35,21 +35,9 @@
 #include "ctl/agent_methods.h"
 #include "ctl/client_settings.h"
 #include "ctl/grpc_wire.h"
+#include "ctl/op_result.h"
 
 namespace bim::ctl {
-
-// Exit codes of backend-im (the table in README.md and `backend-im --help`).
-enum ExitCode : int {
-  kExitOk = 0,
-  kExitDeployFailed = 1,
-  kExitUsage = 2,
-  kExitAuth = 3,
-  kExitAgent = 4,
-  kExitPlatform = 5,
-  kExitLocalFiles = 6,
-  kExitNotFound = 7,
-  kExitInterrupted = 130,
-};
 
 class AgentClient {
  public:

@@ -19,11 +19,11 @@
 
 #include "common/log.h"
 #include "common/version.h"
-#include "ctl/agent_client.h"
 #include "ctl/interrupt.h"
 #include "ctl/mcp_server.h"
 #include "ctl/mcp_tools.h"
 #include "ctl/output.h"
+#include "ctl/wire_agent_api.h"
 
 namespace bim::ctl {
 namespace {
@@ -150,8 +150,8 @@ int RunServer() {
   char cwd[PATH_MAX];
   std::string dir = ::getcwd(cwd, sizeof cwd) ? cwd : "/";
 
-  AgentClient client;
-  McpTools tools(client, dir);
+  WireAgentApi agent;
+  McpTools tools(agent, dir);
   auto server = std::make_shared<McpServer>(
       tools, STDIN_FILENO, out, McpServerInfo{"backend-im", "Backend.im", kVersion, kInstructions},
       *grace);
@@ -160,7 +160,7 @@ int RunServer() {
   interrupt::SetHandler([weak] {
     if (auto s = weak.lock()) s->Stop();
   });
-  log::Info("mcp: serving on stdin/stdout (agent socket {})", client.socket_path());
+  log::Info("mcp: serving on stdin/stdout (agent socket {})", agent.socket_path());
   if (::isatty(STDIN_FILENO)) {
     std::fprintf(stderr,
                  "backend-im mcp speaks the Model Context Protocol on stdin/stdout and is meant "
@@ -169,7 +169,7 @@ int RunServer() {
   }
   int rc = server->Run();
   interrupt::SetHandler(nullptr);
-  client.RestartIfOutdated();
+  agent.Finish();
   ::close(out);
   return rc;
 }

@@ -1,6 +1,6 @@
 #pragma once
 // `backend-im mcp`: a Model Context Protocol server on stdin/stdout for AI coding tools, and
-// `backend-im mcp config` to print the snippet that registers it (issue #6).
+// `backend-im mcp config` to print the snippet that registers it.
 
 #include <CLI/CLI.hpp>
 

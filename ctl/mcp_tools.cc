@@ -11,6 +11,7 @@
 
 #include "common/contract.h"
 #include "common/log.h"
+#include "ctl/models.h"
 #include "ctl/operations.h"
 #include "ctl/output.h"
 #include "ctl/project_files.h"
@@ -124,7 +125,38 @@ json WithFields(json schema, json more) {
 
 }  // namespace
 
-McpTools::McpTools(AgentClient& client, std::string cwd) : ops_(client), cwd_(std::move(cwd)) {
+std::string ToolErrorText(const OpError& e, const std::string& what) {
+  constexpr const char* kLoginHint =
+      "not logged in: ask the user to run `backend-im auth login` in a terminal, or log in from "
+      "here with auth_login_start and auth_login_check";
+  switch (e.kind) {
+    case OpFailure::kAuth:
+      if (e.message.rfind("not logged in", 0) == 0) return fmt::format("{}: {}", what, kLoginHint);
+      return fmt::format("{}: {} (the agent said: {})", what, kLoginHint, e.message);
+    case OpFailure::kNotFound:
+      return fmt::format(
+          "{} failed: {}. Check the id: list_deployments shows the deployments made here.", what,
+          e.message);
+    case OpFailure::kAgent:
+      return fmt::format(
+          "{} failed: {} (the backend-im agent); call the tool again, and if it keeps failing "
+          "ask the user to run `backend-im daemon status`",
+          what, e.message);
+    case OpFailure::kConflict:
+      return fmt::format(
+          "{} wrote nothing: {}. Call {} again with force true to overwrite them, or choose "
+          "another directory.",
+          what, e.message, what);
+    case OpFailure::kCancelled:
+      return "cancelled by the client";
+    case OpFailure::kDeployFailed:
+      return fmt::format("{}: {}", what, e.message);
+    default:
+      return fmt::format("{} failed: {}", what, e.message);
+  }
+}
+
+McpTools::McpTools(AgentApi& agent, std::string cwd) : ops_(agent), cwd_(std::move(cwd)) {
   DefineTools();
 }
 

@@ -40,16 +40,19 @@
 #include <string>
 #include <vector>
 
-#include "ctl/agent_client.h"
+#include "ctl/agent_api.h"
 #include "ctl/mcp_tool_provider.h"
 #include "ctl/operations.h"
 
 namespace bim::ctl {
 
+// "<what> failed: <message>", followed by what a model should do next for this kind of failure.
+std::string ToolErrorText(const OpError& e, const std::string& what);
+
 class McpTools : public McpToolProvider {
  public:
   // cwd: where relative directories resolve (the server's working folder).
-  McpTools(AgentClient& client, std::string cwd);
+  McpTools(AgentApi& agent, std::string cwd);
 
   // The key of the login's entry in a 2026-07-28 input-required result's inputRequests.
   static constexpr const char* kLoginInputKey = "backend_im_login";

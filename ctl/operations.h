@@ -1,76 +1,36 @@
 #pragma once
-// Operations: everything backend-im does for a person or an assistant, written once. The CLI
-// (commands.cc) and the MCP server (mcp_tools.cc) only translate: they parse their input, call
-// an operation, and render its result, text or --json for the CLI and structuredContent for
-// MCP, both through the one model of a deployment below. A new command or tool is then an
-// operation (if it is new at all) plus a presenter.
+// Operations: everything backend-im does for a person or an assistant, written once, against
+// the agent's API (AgentApi) and the local files. The CLI (ctl/commands/) and the MCP tools
+// (ctl/mcp_tools.h) only translate: they parse their input, call an operation, and present its
+// outcome, text or --json for the CLI and structuredContent for MCP, both through the shared
+// models (ctl/models.h). An operation presents nothing.
 //
-// Failures are classified once (OpFailure), from the call's gRPC status code and the agent's
-// error code metadata; the CLI maps the class to an exit code (ExitCodeFor) and MCP to an error
-// result whose text says what the model should do next (ToolErrorText).
+// Failures are classified once (OpError, ctl/op_result.h): the agent's by AgentApi, the local
+// files' here; the CLI maps the class to an exit code (ExitCodeFor) and MCP to an error result
+// whose text says what the model should do next (ToolErrorText).
 //
 // Each operation takes a CancelToken: MCP cancels a request through it (notifications/cancelled),
 // the CLI on Ctrl-C; a cancel interrupts the call to the agent in flight at once.
+//
+// Thread-safety: MCP runs operations on several threads at once; Operations keeps no state of
+// its own, and AgentApi's implementations are safe for that.
 
 #include <chrono>
 #include <functional>
-#include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "backend_im/v1/agent.pb.h"
 #include "common/contract.h"
 #include "common/result.h"
-#include "ctl/agent_client.h"
-#include "ctl/agent_methods.h"
+#include "ctl/agent_api.h"
 #include "ctl/cancel_token.h"
-#include "ctl/grpc_wire.h"
+#include "ctl/op_result.h"
 #include "ctl/project_files.h"
 #include "ctl/tree_diff.h"
 
 namespace bim::ctl {
-
-// Why an operation failed. Each class has one exit code and one kind of advice.
-enum class OpFailure {
-  kUsage,         // the caller's input (exit 2)
-  kAuth,          // not logged in, or the login was refused (exit 3)
-  kAgent,         // the agent cannot be reached, went away, or did not answer (exit 4)
-  kPlatform,      // the platform failed, refused or answered outside the contract (exit 5)
-  kLocalFiles,    // local files: unreadable, unwritable, refused folder (exit 6)
-  kConflict,      // local files differ from generated ones; nothing written (exit 6)
-  kNotFound,      // no such deployment or login (exit 7)
-  kDeployFailed,  // the deployment itself failed (exit 1)
-  kCancelled,     // cancelled by the caller (exit 130)
-};
-
-struct OpError {
-  OpFailure kind = OpFailure::kPlatform;
-  std::string message;  // what happened, without the operation's name
-};
-
-template <typename T>
-using OpResult = Result<T, OpError>;
-
-int ExitCodeFor(OpFailure kind);
-// "<what> failed: <message>", followed by what a model should do next for this kind of failure.
-std::string ToolErrorText(const OpError& e, const std::string& what);
-
-// ---- the one model of a deployment -------------------------------------------------------
-// Field names shared by `--json` and MCP's structuredContent. Fields without a value are left
-// out, never null (one JSON type per field): url until complete, directory when unknown,
-// streamProblem when the stream is healthy.
-//   deploymentId projectId commitHash status terminal createdAt updatedAt lastSeq restorable
-//   url? directory? streamProblem? logs? logsTruncated? restoredOf?
-nlohmann::json DeploymentModel(const backend_im::v1::Deployment& d);
-// Its JSON Schema (every field above; logs and logsTruncated optional).
-nlohmann::json DeploymentModelSchema();
-//   deploymentId seq status logs terminal source receivedAt url?
-nlohmann::json EventModel(const backend_im::v1::DeploymentEvent& e);
-//   loggedIn apiUrl canRefresh? verified? source? userId? email? expiresAt?
-nlohmann::json AuthModel(const backend_im::v1::AuthStatusReply& a);
 
 // ---- operations ---------------------------------------------------------------------------
 
@@ -114,18 +74,9 @@ struct DiffOutcome {
   TreeDiff diff;
 };
 
-//   directory projectId? files[{path, bytes}] written unchanged
-nlohmann::json GenerateModel(const GenerateOutcome& g);
-//   deploymentId directory files[{path, bytes}] written unchanged
-nlohmann::json RestoreModel(const RestoreOutcome& r);
-//   from to same files[{path, change, binary}] diff
-nlohmann::json DiffModel(const DiffOutcome& d);
-//   DeploymentModel's fields, and fileCount totalBytes skipped[{path, reason}]
-nlohmann::json DeployModel(const DeployOutcome& d);
-
 class Operations {
  public:
-  explicit Operations(AgentClient& client) : client_(client) {}
+  explicit Operations(AgentApi& agent) : agent_(agent) {}
 
   // Auth.
   OpResult<backend_im::v1::AuthStatusReply> AuthStatus(bool verify, CancelToken& cancel);
@@ -212,36 +163,10 @@ class Operations {
   // policy). Not terminal: ok.
   static Result<void, OpError> FinalOutcome(const backend_im::v1::Deployment& d);
 
-  AgentClient& client() { return client_; }
+  AgentApi& agent() { return agent_; }
 
  private:
-  // The channel for a call's first try: the agent's socket as the client found it, with no probe
-  // before the call (its own connection is verified: AgentClient::channel()).
-  wire::Channel QuickChannel();
-  // client_.Connect() (which starts an agent when none listens and that is allowed), and the
-  // channel to the agent it found: for the second try of a call whose first found nothing
-  // listening.
-  OpResult<wire::Channel> Connect();
-  // For a call that ended before it had a verified connection (ctx.connected() false), what
-  // comes next: kRetry when nothing listened (Connect(), then try once more); kRefused when the
-  // peer is not the user's agent (an agent problem, exit 4, with CheckAgent's words); else
-  // kClassify (a cancel or the deadline while connecting: Classify as any failed call).
-  enum class Unconnected { kRetry, kRefused, kClassify };
-  static Unconnected WhenUnconnected(const wire::CallStatus& status, CancelToken& cancel);
-  // One unary call (a method of ctl/agent_methods.h) under the cancel token; the agent's failure
-  // classified.
-  template <typename Request, typename Reply>
-  OpResult<Reply> Unary(const rpc::Unary<Request, Reply>& method,
-                        const std::type_identity_t<Request>& request,
-                        std::chrono::milliseconds timeout, CancelToken& cancel);
-  OpError Classify(const wire::CallContext& ctx, const wire::CallStatus& status,
-                   CancelToken& cancel) const;
-
-  AgentClient& client_;
-  // Guards client_'s own state (Connect, CheckReply, Reconnect): MCP runs operations on several
-  // threads at once. A call itself needs no lock: it runs on a channel copied under this one,
-  // on a connection of its own.
-  std::mutex client_mu_;
+  AgentApi& agent_;
 };
 
 }  // namespace bim::ctl

@@ -1,4 +1,4 @@
-# Tests of `backend-im mcp` (issue #6): raw JSON-RPC over pipes against the real ctl, agent and
+# Tests of `backend-im mcp`: raw JSON-RPC over pipes against the real ctl, agent and
 # mock, and the official MCP TypeScript SDK's client as an interoperability check. Label "grpc":
 # they run the agent (see agent_tests.cmake).
 bim_add_test(mcp_integration_tests

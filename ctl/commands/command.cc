@@ -1,0 +1,68 @@
+#include "ctl/commands/command.h"
+
+#include <algorithm>
+
+#include "common/limits.h"
+#include "common/version.h"
+#include "ctl/interrupt.h"
+
+namespace bim::ctl {
+
+int CommandContext::Failed(const OpError& e, const std::string& what) const {
+  size_t cut = limits::Utf8CutPoint(what, 80);
+  PrintErr("backend-im: {}{}: {}\n", what.substr(0, cut), cut < what.size() ? "…" : "",
+           Lines{e.message});
+  return ExitCodeFor(e.kind);
+}
+
+void CommandLine::JsonFlag(CLI::App* cmd) {
+  cmd->add_flag("--json", json_, "Machine-readable JSON output");
+}
+
+void CommandLine::OnRun(CLI::App* cmd, Run run) {
+  cmd->callback([this, run = std::move(run)] {
+    AgentApi& agent = agent_();
+    {
+      CommandContext context(agent, json_);
+      exit_code_ = run(context);
+    }
+    agent.Finish();
+  });
+}
+
+int RunCommandLine(int argc, char** argv, std::function<AgentApi&()> agent) {
+  CLI::App app{
+      "backend-im: generate a FastAPI backend from a prompt, edit it locally, and deploy "
+      "it to Backend.im.\n\n"
+      "  backend-im auth login\n"
+      "  backend-im generate \"REST API for users\" -o users-api\n"
+      "  cd users-api && backend-im deploy --watch\n\n"
+      "Exit codes: 0 ok, 1 deployment failed, 2 bad usage or input, 3 not logged in, "
+      "4 agent unreachable, 5 platform error, 6 local file problem, 7 not found, "
+      "130 detached by Ctrl-C. diff: 0 same, 1 different.",
+      "backend-im"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("backend-im ") + kVersion);
+  CommandLine cli(app, std::move(agent));
+  // When argv[1] names a command, only that one is built: building all of them costs a quick
+  // command about 0.15x /bin/true (docs/PERFORMANCE.md). Anything else (--help, --version, a
+  // typo) gets them all, so help and CLI11's messages see every command.
+  std::string_view named = argc > 1 ? argv[1] : "";
+  auto commands = Commands();
+  bool known = std::any_of(commands.begin(), commands.end(),
+                           [&](const Command& c) { return c.name == named; });
+  for (const Command& c : commands) {
+    if (!known || c.name == named) c.add(cli);
+  }
+
+  interrupt::Install();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitUsage;
+  }
+  return cli.exit_code();
+}
+
+}  // namespace bim::ctl

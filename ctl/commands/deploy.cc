@@ -1,0 +1,123 @@
+// backend-im deploy [-d DIR] [--project ID] [--watch] [--dry-run]
+#include "ctl/commands/follow.h"
+#include "ctl/models.h"
+#include "ctl/project_files.h"
+#include "ctl/tree_diff.h"
+
+namespace bim::ctl {
+namespace {
+
+struct DeployArgs {
+  std::string dir = ".";
+  std::string project;
+  bool watch = false;
+  bool dry_run = false;
+};
+
+// The newest deployment of the folder's project with its files, for --dry-run to compare with;
+// nullopt (and a note on stderr) when there is none or it cannot be had.
+std::optional<FilesOutcome> LastKept(CommandContext& c, const DeployArgs& a) {
+  std::string project = a.project;
+  if (project.empty()) {
+    if (auto meta = LoadProjectMeta(a.dir)) project = meta->project_id;
+  }
+  if (project.empty()) return std::nullopt;
+  auto last = c.ops().LastDeployment(project, c.cancel());
+  if (!last.ok()) {
+    PrintErr("note: cannot compare with the last deployment: {}\n", Lines{last.error().message});
+    return std::nullopt;
+  }
+  if (*last && !(*last)->deployment.restorable()) {
+    PrintErr("note: the files of {}, the last deployment of {}, are no longer kept\n",
+             (*last)->deployment.id(), project);
+    return std::nullopt;
+  }
+  return std::move(*last);
+}
+
+int PrintDryRunJson(const ProjectSnapshot& snap, const std::optional<FilesOutcome>& last,
+                    const std::optional<TreeDiff>& changes) {
+  nlohmann::json j{{"files", nlohmann::json::array()},
+                   {"skipped", nlohmann::json::array()},
+                   {"fileCount", snap.files.size()},
+                   {"totalBytes", snap.total_bytes}};
+  for (const auto& [path, content] : snap.files) {
+    j["files"].push_back({{"path", path}, {"bytes", content.size()}});
+  }
+  for (const auto& s : snap.skipped)
+    j["skipped"].push_back({{"path", s.path}, {"reason", s.reason}});
+  if (changes) {
+    nlohmann::json ch{{"against", last->deployment.id()},
+                      {"added", nlohmann::json::array()},
+                      {"changed", nlohmann::json::array()},
+                      {"removed", nlohmann::json::array()}};
+    for (const auto& f : changes->changes) ch[ChangeName(f.kind)].push_back(f.path);
+    j["changes"] = std::move(ch);
+  }
+  PrintJson(j);
+  return kExitOk;
+}
+
+int DryRun(CommandContext& c, const DeployArgs& a) {
+  auto snap = ReadProjectFiles(a.dir);
+  if (!snap.ok()) {
+    return c.Failed(
+        OpError{snap.error().code == ErrorCode::kInvalidArgument ? OpFailure::kUsage
+                                                                 : OpFailure::kLocalFiles,
+                snap.error().message},
+        "deploy");
+  }
+  auto last = LastKept(c, a);
+  std::optional<TreeDiff> changes;
+  if (last) changes = DiffTrees(last->files, snap->files, last->deployment.id(), ".");
+  if (c.json()) return PrintDryRunJson(*snap, last, changes);
+  Print("Would upload:\n");
+  for (const auto& [path, content] : snap->files) Print("  {:>9}  {}\n", content.size(), path);
+  Print("  {:>9}  in {} files\n", snap->total_bytes, snap->files.size());
+  if (!snap->skipped.empty()) {
+    Print("Left out:\n");
+    for (const auto& s : snap->skipped) Print("  {}  ({})\n", s.path, s.reason);
+  }
+  if (changes) {
+    if (changes->same()) {
+      Print("Same files as the last deployment, {}.\n", last->deployment.id());
+    } else {
+      Print("Against the last deployment, {}:\n", last->deployment.id());
+      for (const auto& f : changes->changes) Print("  {:<8} {}\n", ChangeName(f.kind), f.path);
+    }
+  }
+  return kExitOk;
+}
+
+int Deploy(CommandContext& c, const DeployArgs& a) {
+  if (a.dry_run) return DryRun(c, a);
+  auto done = c.ops().Deploy(a.dir, a.project, c.cancel());
+  if (!done.ok()) return c.Failed(done.error(), "deploy failed");
+  const auto& d = done->deployment;
+  if (!done->note.empty()) PrintErr("warning: {}\n", done->note);
+  if (c.json()) {
+    PrintJson(DeployModel(*done));
+  } else {
+    Print("Deploying {} files ({} bytes) to project {}\n", done->snapshot.files.size(),
+          done->snapshot.total_bytes, d.project_id());
+    Print("  deployment {}  commit {}\n", c.style().Bold(d.id()), d.commit_hash());
+  }
+  return FollowOrHint(c, d.id(), a.watch);
+}
+
+}  // namespace
+
+void AddDeployCommand(CommandLine& cli) {
+  auto* dep = cli.app().add_subcommand("deploy", "Upload the project folder and deploy it");
+  auto& a = cli.Value<DeployArgs>();
+  dep->add_option("-d,--dir", a.dir, "Project folder (default: the current folder)");
+  dep->add_flag("-w,--watch", a.watch, "Follow the deployment until it completes or fails");
+  dep->add_option("--project", a.project, "Project id (default: from .backend-im/project.json)");
+  dep->add_flag("--dry-run", a.dry_run,
+                "List what would be uploaded, and what changed since the project's last "
+                "deployment; uploads nothing");
+  cli.JsonFlag(dep);
+  cli.OnRun(dep, [&a](CommandContext& c) { return Deploy(c, a); });
+}
+
+}  // namespace bim::ctl

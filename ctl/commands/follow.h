@@ -1,0 +1,18 @@
+#pragma once
+// Following a deployment live until it ends: `backend-im watch`, and `deploy --watch` and
+// `rollback --watch` once they started one (ctl/commands/watch.cc).
+
+#include <string>
+
+#include "ctl/commands/command.h"
+
+namespace bim::ctl {
+
+// Prints each event as it arrives (one JSON line each with --json) and the outcome; Ctrl-C
+// detaches (exit 130). The exit code: 0 deployed, 1 failed, or the failure's.
+int FollowDeployment(CommandContext& c, const std::string& id);
+
+// After a deploy or rollback started id: follows it when `watch`, else says how to.
+int FollowOrHint(CommandContext& c, const std::string& id, bool watch);
+
+}  // namespace bim::ctl

@@ -1,0 +1,49 @@
+// backend-im history [--project ID] [--limit N]
+#include "ctl/commands/command.h"
+#include "ctl/models.h"
+
+namespace bim::ctl {
+namespace {
+
+int History(CommandContext& c, const std::string& project, int limit) {
+  if (limit < 1 || limit > 1000) {
+    PrintErr("backend-im: history: --limit takes 1 to 1000\n");
+    return kExitUsage;
+  }
+  auto list = c.ops().History(project, limit, c.cancel());
+  if (!list.ok()) return c.Failed(list.error(), "history");
+  if (c.json()) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& d : *list) arr.push_back(DeploymentModel(d));
+    PrintJson(arr);
+    return kExitOk;
+  }
+  if (list->empty()) {
+    Print("{}\n", project.empty() ? "No deployments yet." : "No deployments of that project yet.");
+    return kExitOk;
+  }
+  Print("{:<19}  {:<18}  {:<20}  {:<12}  {:<36}  {:<8}  {}\n", "CREATED", "STATUS", "PROJECT",
+        "COMMIT", "DEPLOYMENT", "RESTORE", "URL");
+  for (const auto& d : *list) {
+    std::string restore = d.restorable() ? "yes" : "-";
+    Print("{:<19}  {:<18}  {:<20}  {:<12}  {:<36}  {:<8}  {}{}\n",
+          FormatTime(d.created_at_unix_ms()), d.status(), d.project_id(), d.commit_hash(), d.id(),
+          restore, d.url(),
+          d.restored_of().empty() ? "" : Terminal("  (rollback to {})", d.restored_of()));
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddHistoryCommand(CommandLine& cli) {
+  auto* hist = cli.app().add_subcommand("history", "List past deployments, newest first");
+  auto& project = cli.Value<std::string>();
+  int& limit = cli.Value<int>(20);
+  hist->add_option("--project", project, "Only this project");
+  hist->add_option("--limit", limit, "How many (1-1000, default 20)");
+  cli.JsonFlag(hist);
+  cli.OnRun(hist, [&project, &limit](CommandContext& c) { return History(c, project, limit); });
+}
+
+}  // namespace bim::ctl

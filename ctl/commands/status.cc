@@ -1,0 +1,57 @@
+// backend-im status ID
+#include "ctl/commands/command.h"
+#include "ctl/models.h"
+#include "proto/convert.h"
+
+namespace bim::ctl {
+namespace {
+
+void PrintDeployment(const CommandContext& c, const backend_im::v1::Deployment& d) {
+  Print("Deployment  {}\n", d.id());
+  Print("Project     {}\n", d.project_id());
+  Print("Commit      {}\n", d.commit_hash());
+  auto stage = proto::StageOf(d);
+  Styled s = stage == contract::Stage::kComplete ? c.style().Green(d.status())
+             : stage == contract::Stage::kFailed ? c.style().Red(d.status())
+                                                 : c.style().Plain(d.status());
+  Print("Status      {}\n", s);
+  if (!d.url().empty()) Print("URL         {}\n", d.url());
+  Print("Created     {}\n", FormatTime(d.created_at_unix_ms()));
+  if (!d.directory().empty()) Print("Folder      {}\n", d.directory());
+  if (!d.restored_of().empty()) Print("Rollback to {}\n", d.restored_of());
+  Print("Files kept  {}\n",
+        d.restorable() ? "yes (rollback, restore and diff can use them)" : "no");
+  if (!d.stream_problem().empty()) {
+    Print("Note        {}\n", c.style().Yellow(d.stream_problem()));
+  }
+  if (d.logs_size() > 0) {
+    Print("Logs\n");
+    for (const auto& l : d.logs()) Print("  {}\n", l);
+  }
+}
+
+int Status(CommandContext& c, const std::string& id) {
+  auto found = c.ops().Status(id, c.cancel());
+  if (!found.ok()) return c.Failed(found.error(), "status " + id);
+  if (c.json()) {
+    PrintJson(DeploymentModel(*found));
+  } else {
+    PrintDeployment(c, *found);
+  }
+  auto final = Operations::FinalOutcome(*found);
+  if (final.ok()) return kExitOk;
+  if (final.error().kind == OpFailure::kDeployFailed) return kExitDeployFailed;
+  return c.Failed(final.error(), "status " + id);
+}
+
+}  // namespace
+
+void AddStatusCommand(CommandLine& cli) {
+  auto* status = cli.app().add_subcommand("status", "Show a deployment's status and logs");
+  auto& id = cli.Value<std::string>();
+  status->add_option("id", id, "Deployment id")->required();
+  cli.JsonFlag(status);
+  cli.OnRun(status, [&id](CommandContext& c) { return Status(c, id); });
+}
+
+}  // namespace bim::ctl

@@ -1,0 +1,333 @@
+#include "tests/support/fake_agent_api.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "proto/convert.h"
+
+namespace bim::test {
+
+namespace pb = backend_im::v1;
+using ctl::OpFail;
+using ctl::OpFailure;
+using ctl::OpResult;
+
+FakeAgentApi::FakeAgentApi() {
+  generate_files = {{"main.py", "from fastapi import FastAPI\n\napp = FastAPI()\n"},
+                    {"requirements.txt", "fastapi\nuvicorn\n"}};
+  info.set_version("0.0.0-fake");
+  info.set_pid(4242);
+  info.set_started_at_unix_ms(now_ms_);
+  info.set_api_url(api_url);
+  info.set_socket_path(socket_);
+  info.set_state_dir("/home/dev/.local/state/backend-im");
+}
+
+std::optional<ctl::OpError> FakeAgentApi::Enter(const std::string& method,
+                                                ctl::CancelToken& cancel) {
+  calls.push_back(method);
+  if (cancel.cancelled()) return ctl::OpCancelled();
+  if (auto f = failures.find(method); f != failures.end()) return f->second;
+  return std::nullopt;
+}
+
+int FakeAgentApi::Count(const std::string& method) const {
+  return static_cast<int>(std::count(calls.begin(), calls.end(), method));
+}
+
+pb::AuthStatusReply FakeAgentApi::Auth() const {
+  pb::AuthStatusReply a;
+  a.set_api_url(api_url);
+  a.set_logged_in(logged_in);
+  if (!logged_in) return a;
+  a.set_source(source);
+  a.set_user_id(user_id);
+  a.set_email(email);
+  a.set_can_refresh(source == "device");
+  a.set_verified(true);
+  return a;
+}
+
+FakeAgentApi::Stored* FakeAgentApi::Find(const std::string& id) {
+  for (auto& s : deployments_) {
+    if (s.deployment.id() == id) return &s;
+  }
+  return nullptr;
+}
+
+FakeAgentApi::Stored& FakeAgentApi::Store(const std::string& project,
+                                          const contract::FileMap& files, Outcome how, bool held) {
+  int n = next_id_++;
+  now_ms_ += 1000;
+  Stored s;
+  pb::Deployment& d = s.deployment;
+  d.set_id(fmt::format("dep-{}", n));
+  d.set_project_id(project);
+  d.set_commit_hash(fmt::format("{:012x}", 0x5eed00000000ULL + static_cast<uint64_t>(n) * 977));
+  d.set_created_at_unix_ms(now_ms_);
+  d.set_updated_at_unix_ms(now_ms_);
+  d.set_restorable(true);
+  s.files = files;
+  std::vector<contract::Stage> stages = {contract::Stage::kQueued, contract::Stage::kBuilding};
+  if (!held) {
+    stages.push_back(contract::Stage::kDeploying);
+    stages.push_back(how == Outcome::kFailed ? contract::Stage::kFailed
+                                             : contract::Stage::kComplete);
+  }
+  for (contract::Stage stage : stages) {
+    pb::DeploymentEvent ev;
+    ev.set_deployment_id(d.id());
+    ev.set_seq(static_cast<int64_t>(s.events.size()) + 1);
+    ev.set_status(std::string(contract::StageName(stage)));
+    ev.set_stage(proto::ToProto(stage));
+    ev.set_received_at_unix_ms(now_ms_);
+    ev.set_source("stream");
+    if (stage == contract::Stage::kBuilding) ev.add_logs("Building image for " + d.commit_hash());
+    if (stage == contract::Stage::kFailed) ev.add_logs("health check failed: no answer on :8000");
+    if (stage == contract::Stage::kComplete && how == Outcome::kComplete) {
+      ev.set_url(fmt::format("https://{}.backend.im", d.commit_hash()));
+    }
+    ev.set_terminal(stage == contract::Stage::kComplete || stage == contract::Stage::kFailed);
+    for (const auto& line : ev.logs()) d.add_logs(line);
+    d.set_status(ev.status());
+    d.set_stage(ev.stage());
+    d.set_url(ev.url());
+    d.set_terminal(ev.terminal());
+    d.set_last_seq(ev.seq());
+    s.events.push_back(std::move(ev));
+  }
+  deployments_.push_back(std::move(s));
+  return deployments_.back();
+}
+
+const pb::Deployment& FakeAgentApi::AddDeployment(const std::string& project,
+                                                  const contract::FileMap& files, Outcome how) {
+  return Store(project, files, how, false).deployment;
+}
+
+OpResult<pb::AgentInfo> FakeAgentApi::GetInfo(ctl::CancelToken& cancel) {
+  if (auto e = Enter("GetInfo", cancel)) return *e;
+  pb::AgentInfo i = info;
+  i.set_logged_in(logged_in);
+  return i;
+}
+
+OpResult<pb::AuthStatusReply> FakeAgentApi::AuthStatus(const pb::AuthStatusRequest&,
+                                                       ctl::CancelToken& cancel) {
+  if (auto e = Enter("AuthStatus", cancel)) return *e;
+  return Auth();
+}
+
+OpResult<pb::AuthStatusReply> FakeAgentApi::LoginWithToken(const pb::LoginWithTokenRequest& request,
+                                                           ctl::CancelToken& cancel) {
+  if (auto e = Enter("LoginWithToken", cancel)) return *e;
+  std::string token = request.access_token();
+  token.erase(token.find_last_not_of(" \t\r\n") + 1);
+  if (token != accepted_token) {
+    return OpFail(OpFailure::kAuth, "the platform refused the token (401): invalid token");
+  }
+  logged_in = true;
+  source = "token";
+  return Auth();
+}
+
+OpResult<pb::LoginStartReply> FakeAgentApi::LoginStart(ctl::CancelToken& cancel) {
+  if (auto e = Enter("LoginStart", cancel)) return *e;
+  pb::LoginStartReply r;
+  r.set_login_id("login-1");
+  r.set_verification_uri("https://backend.im/device");
+  r.set_verification_uri_complete("https://backend.im/device?code=WXYZ-2345");
+  r.set_user_code("WXYZ-2345");
+  r.set_expires_in_seconds(600);
+  r.set_interval_seconds(5);
+  return r;
+}
+
+OpResult<pb::LoginCheckReply> FakeAgentApi::LoginCheck(const pb::LoginCheckRequest& request,
+                                                       ctl::CancelToken& cancel) {
+  if (auto e = Enter("LoginCheck", cancel)) return *e;
+  if (request.login_id() != "login-1") {
+    return OpFail(OpFailure::kNotFound, "no such login: " + request.login_id());
+  }
+  pb::LoginCheckReply r;
+  if (login_pending_checks > 0) {
+    --login_pending_checks;
+    r.set_state(pb::LoginCheckReply::PENDING);
+    return r;
+  }
+  r.set_state(login_end);
+  if (login_end == pb::LoginCheckReply::APPROVED) {
+    logged_in = true;
+    source = "device";
+    *r.mutable_auth() = Auth();
+  } else {
+    r.set_message(login_end == pb::LoginCheckReply::DENIED ? "the login was denied"
+                                                           : "the code expired; start again");
+  }
+  return r;
+}
+
+OpResult<pb::LogoutReply> FakeAgentApi::Logout(ctl::CancelToken& cancel) {
+  if (auto e = Enter("Logout", cancel)) return *e;
+  pb::LogoutReply r;
+  r.set_was_logged_in(logged_in);
+  logged_in = false;
+  return r;
+}
+
+OpResult<pb::GenerateReply> FakeAgentApi::Generate(const pb::GenerateRequest& request,
+                                                   ctl::CancelToken& cancel) {
+  last_generate = request;
+  if (auto e = Enter("Generate", cancel)) return *e;
+  if (!logged_in) return OpFail(OpFailure::kAuth, "not logged in");
+  pb::GenerateReply r;
+  for (const auto& [path, content] : generate_files) {
+    auto* f = r.add_files();
+    f->set_path(path);
+    f->set_content(content);
+  }
+  r.set_project_id(generate_project);
+  return r;
+}
+
+OpResult<pb::DeployReply> FakeAgentApi::Deploy(const pb::DeployRequest& request,
+                                               ctl::CancelToken& cancel) {
+  last_deploy = request;
+  if (auto e = Enter("Deploy", cancel)) return *e;
+  if (!logged_in) return OpFail(OpFailure::kAuth, "not logged in");
+  contract::FileMap files;
+  for (const auto& f : request.files()) files[f.path()] = f.content();
+  std::string project =
+      request.project_id().empty() ? fmt::format("proj-{}", next_id_) : request.project_id();
+  Stored& s = Store(project, files, outcome, hold);
+  s.deployment.set_directory(request.directory());
+  pb::DeployReply r;
+  *r.mutable_deployment() = s.deployment;
+  return r;
+}
+
+OpResult<pb::DeployReply> FakeAgentApi::Rollback(const pb::RollbackRequest& request,
+                                                 ctl::CancelToken& cancel) {
+  last_rollback = request;
+  if (auto e = Enter("Rollback", cancel)) return *e;
+  if (!logged_in) return OpFail(OpFailure::kAuth, "not logged in");
+  const Stored* from = nullptr;
+  if (!request.to_deployment_id().empty()) {
+    from = Find(request.to_deployment_id());
+    if (!from) return OpFail(OpFailure::kNotFound, "no deployment " + request.to_deployment_id());
+  } else {
+    // The newest complete deployment of the project whose files differ from the newest one's.
+    const Stored* newest = nullptr;
+    for (auto it = deployments_.rbegin(); it != deployments_.rend(); ++it) {
+      if (it->deployment.project_id() != request.project_id()) continue;
+      if (!newest) {
+        newest = &*it;
+      } else if (it->deployment.status() == "complete" && it->files != newest->files) {
+        from = &*it;
+        break;
+      }
+    }
+    if (!from) {
+      return OpFail(OpFailure::kNotFound,
+                    "project " + request.project_id() +
+                        " has no earlier complete deployment to roll back to");
+    }
+  }
+  std::string restored_of = from->deployment.id();
+  contract::FileMap files = from->files;
+  Stored& s = Store(from->deployment.project_id(), files, outcome, hold);
+  s.deployment.set_restored_of(restored_of);
+  pb::DeployReply r;
+  *r.mutable_deployment() = s.deployment;
+  return r;
+}
+
+OpResult<pb::Deployment> FakeAgentApi::Status(const pb::StatusRequest& request,
+                                              ctl::CancelToken& cancel) {
+  if (auto e = Enter("Status", cancel)) return *e;
+  const Stored* s = Find(request.deployment_id());
+  if (!s) return OpFail(OpFailure::kNotFound, "no deployment " + request.deployment_id());
+  return s->deployment;
+}
+
+OpResult<pb::HistoryReply> FakeAgentApi::History(const pb::HistoryRequest& request,
+                                                 ctl::CancelToken& cancel) {
+  if (auto e = Enter("History", cancel)) return *e;
+  pb::HistoryReply r;
+  int limit = request.limit() == 0 ? 20 : request.limit();
+  for (auto it = deployments_.rbegin(); it != deployments_.rend() && r.deployments_size() < limit;
+       ++it) {
+    if (!request.project_id().empty() && it->deployment.project_id() != request.project_id()) {
+      continue;
+    }
+    pb::Deployment d = it->deployment;
+    d.clear_logs();  // as the agent's history: without logs
+    *r.add_deployments() = std::move(d);
+  }
+  return r;
+}
+
+OpResult<pb::FilesReply> FakeAgentApi::GetFiles(const pb::GetFilesRequest& request,
+                                                ctl::CancelToken& cancel) {
+  if (auto e = Enter("GetFiles", cancel)) return *e;
+  const Stored* s = Find(request.deployment_id());
+  if (!s) return OpFail(OpFailure::kNotFound, "no deployment " + request.deployment_id());
+  if (!s->files_kept || !s->deployment.restorable()) {
+    return OpFail(OpFailure::kNotFound,
+                  "the files of " + request.deployment_id() + " are no longer kept");
+  }
+  pb::FilesReply r;
+  *r.mutable_deployment() = s->deployment;
+  for (const auto& [path, content] : s->files) {
+    auto* f = r.add_files();
+    f->set_path(path);
+    f->set_content(content);
+  }
+  return r;
+}
+
+OpResult<bool> FakeAgentApi::Watch(const pb::WatchRequest& request,
+                                   std::optional<std::chrono::steady_clock::time_point> deadline,
+                                   const StreamHooks& hooks, ctl::CancelToken& cancel) {
+  if (auto e = Enter("Watch", cancel)) return *e;
+  const Stored* s = Find(request.deployment_id());
+  if (!s) return OpFail(OpFailure::kNotFound, "no deployment " + request.deployment_id());
+  for (const auto& notice : notices) {
+    pb::DeploymentEvent n;
+    n.set_deployment_id(request.deployment_id());
+    n.set_notice(notice);
+    hooks.on_message(n);
+  }
+  for (const auto& ev : s->events) {
+    if (ev.seq() <= request.after_seq()) continue;
+    if (hooks.before_wait) hooks.before_wait();
+    hooks.on_message(ev);
+    if (cancel.cancelled()) return ctl::OpCancelled();
+  }
+  if (s->deployment.terminal()) return false;
+  // A deployment held half-way: its stream would go on until the deadline.
+  if (deadline) return true;
+  return OpFail(OpFailure::kAgent, "the fake agent holds this deployment, and no deadline was set");
+}
+
+Result<bool> FakeAgentApi::Running() {
+  calls.push_back("Running");
+  if (!refused.empty()) return Error{ErrorCode::kPermissionDenied, refused};
+  return running;
+}
+
+std::optional<pb::AgentInfo> FakeAgentApi::RunningInfo() {
+  calls.push_back("RunningInfo");
+  if (!running || !refused.empty()) return std::nullopt;
+  return info;
+}
+
+bim::Status FakeAgentApi::Stop(std::chrono::milliseconds) {
+  calls.push_back("Stop");
+  stopped = true;
+  running = false;
+  return {};
+}
+
+}  // namespace bim::test
