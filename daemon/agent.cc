@@ -266,12 +266,12 @@ void Agent::RecordEnded(const std::string& id, contract::Stage answered, Deadlin
       [&](const std::string& token) { return deps_.platform.Status(token, id, deadline); });
   std::optional<NewEvent> end;
   if (s.ok() && contract::IsTerminal(s->status)) {
-    end = PlatformEvent(id, *s, "poll", s->seq);
+    end = PlatformEvent(id, *s, EventSource::kPoll, s->seq);
   } else if (answered == contract::Stage::kFailed) {
     if (!s.ok())
       log::Warn("deployment {}: failed, and its logs are unavailable: {}", id, s.error().message);
-    end =
-        PlatformEvent(id, contract::StageEvent{answered, {}, std::nullopt}, "deploy", std::nullopt);
+    end = PlatformEvent(id, contract::StageEvent{answered, {}, std::nullopt}, EventSource::kDeploy,
+                        std::nullopt);
   } else {
     log::Warn("deployment {}: answered as {}, but its status says {}; following it", id,
               contract::StageName(answered),
@@ -388,7 +388,7 @@ Result<std::optional<DeploymentRecord>> Agent::FindRecorded(const std::string& i
           contract::StageEvent{contract::ParseStage(d.status).value_or(contract::Stage::kFailed),
                                {},
                                d.url.empty() ? std::nullopt : std::optional(d.url)},
-          "deploy", std::nullopt);
+          EventSource::kDeploy, std::nullopt);
       if (auto ev = deps_.store.Append(id, end); !ev.ok()) return ev.error();
       local = deps_.store.Get(id);
     }
@@ -421,7 +421,7 @@ Result<DeploymentRecord> Agent::Find(const std::string& id, Deadline deadline) {
   d.created_at_ms = d.updated_at_ms = deps_.clock.NowUnixMs();
   if (auto st = deps_.store.Insert(d); !st.ok()) return st.error();
   // Record what the platform said as the first event, then follow it from there.
-  NewEvent first = PlatformEvent(id, *s, "poll", s->seq);
+  NewEvent first = PlatformEvent(id, *s, EventSource::kPoll, s->seq);
   if (auto ev = deps_.store.Append(id, first); !ev.ok()) return ev.error();
   auto stored = deps_.store.Get(id);
   if (!stored.ok()) return stored.error();

@@ -77,7 +77,7 @@ void FillEvent(const EventRecord& e, pb::DeploymentEvent* out) {
   proto::ToProto(e.event, out);
   out->set_received_at_unix_ms(e.received_at_ms);
   out->set_terminal(e.terminal);
-  out->set_source(e.source);
+  out->set_source(std::string(EventSourceName(e.source)));
 }
 
 // One watch stream: a Subscription (the core's watch path) whose items go out as gRPC writes.

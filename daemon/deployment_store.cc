@@ -3,12 +3,40 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "common/contract.h"
 #include "common/log.h"
 
 namespace bim::daemon {
+namespace {
+
+// Each source and its stored name: the one table both directions read.
+constexpr std::array<std::pair<EventSource, std::string_view>, 4> kSourceNames{{
+    {EventSource::kStream, "stream"},
+    {EventSource::kPoll, "poll"},
+    {EventSource::kDeploy, "deploy"},
+    {EventSource::kUnknown, "unknown"},
+}};
+
+}  // namespace
+
+std::string_view EventSourceName(EventSource s) {
+  for (const auto& [source, name] : kSourceNames) {
+    if (source == s) return name;
+  }
+  return "unknown";
+}
+
+EventSource ParseEventSource(std::string_view name) {
+  for (const auto& [source, n] : kSourceNames) {
+    if (n == name) return source;
+  }
+  return EventSource::kUnknown;
+}
+
 namespace {
 
 constexpr const char* kColumns =
@@ -386,7 +414,7 @@ Result<Appended> DeploymentStore::Append(const std::string& deployment_id, const
       "VALUES (?,?,?,?,?,?,?,?)");
   if (!ins.ok()) return ins.error();
   ins->Bind(1, deployment_id).Bind(2, seq).Bind(3, status).Bind(4, EncodeLogs(ev.event.logs));
-  ins->Bind(5, url).Bind(6, e.source).Bind(7, ev.received_at_ms);
+  ins->Bind(5, url).Bind(6, EventSourceName(e.source)).Bind(7, ev.received_at_ms);
   ins->Bind(8, contract::EventBodyJson(ev.event));
   if (auto s = ins->Run(); !s.ok()) return s.error();
 
@@ -464,7 +492,7 @@ Result<std::vector<EventRecord>> DeploymentStore::EventsAfter(const std::string&
     ev.seq = st->Int(0);
     ev.event = StoredEvent(deployment_id, ev.seq, st->Text(1), DecodeLogs(st->Text(2)), st->Text(3),
                            st->OptText(6));
-    ev.source = st->Text(4);
+    ev.source = ParseEventSource(st->Text(4));
     ev.received_at_ms = st->Int(5);
     ev.terminal = contract::IsTerminal(ev.event.status);
     out.push_back(std::move(ev));

@@ -24,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -33,6 +34,21 @@
 #include "daemon/database.h"
 
 namespace bim::daemon {
+
+// Where the agent learned an event. Strings only at the edges: the events table's source column
+// and the proto's DeploymentEvent.source hold its name (EventSourceName), and logs show it.
+enum class EventSource {
+  kStream,  // "stream": a stage message on the platform's WebSocket
+  kPoll,    // "poll": a status answer (GET /api/status)
+  kDeploy,  // "deploy": the deploy answer, for a deployment that had ended already
+  // "unknown": what a stored name this agent does not know reads as (a row it did not write);
+  // the agent itself never stores it.
+  kUnknown,
+};
+
+std::string_view EventSourceName(EventSource s);
+// The source a stored name stands for: kUnknown for any name but the ones above.
+EventSource ParseEventSource(std::string_view name);
 
 struct DeploymentRecord {
   std::string id;
@@ -61,7 +77,7 @@ struct EventRecord {
   std::string deployment_id;
   int64_t seq = 0;
   contract::StageEvent event;
-  std::string source;  // "stream", "poll" or "deploy"
+  EventSource source = EventSource::kUnknown;
   int64_t received_at_ms = 0;
   bool terminal = false;
 };
@@ -83,7 +99,7 @@ enum class Newness {
 
 struct NewEvent {
   contract::StageEvent event;
-  std::string source;
+  EventSource source = EventSource::kUnknown;  // each maker names it
   std::optional<int64_t> upstream_seq;
   Newness newness = Newness::kAlways;
   // Why a terminal event is not what it seems (a complete deployment whose URL the agent

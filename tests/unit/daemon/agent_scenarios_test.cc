@@ -414,7 +414,7 @@ TEST_CASE("a watcher stops once the deployment's end is stored by someone else")
   // As the agent's own record of a deploy answer that said "failed" would.
   NewEvent end;
   end.event.status = contract::Stage::kFailed;
-  end.source = "deploy";
+  end.source = EventSource::kDeploy;
   REQUIRE(r.store().Append(d.id, end).ok());
   while (!r.agent().WatchedDeployments().empty() && std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(milliseconds(1));

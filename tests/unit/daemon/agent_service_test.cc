@@ -92,6 +92,7 @@ TEST_CASE("the service over the core: deploy, watch to the end, status and histo
     REQUIRE(stage);
     CHECK(ev.stage() == proto::ToProto(*stage));  // typed, and the same as the name
     CHECK(ev.status() == contract::StageName(*stage));
+    CHECK(ev.source() == "stream");  // every stage came on the platform's stream
     stages.push_back(*stage);
   }
   CHECK(reader->Finish().ok());
@@ -132,6 +133,7 @@ TEST_CASE(
     req.set_deployment_id(id);
     return rig.stub->Status(&ctx, req, out);
   };
+  std::vector<std::string> sources;
   auto watch = [&](std::vector<int64_t>* seqs) {
     grpc::ClientContext ctx;
     pb::WatchRequest req;
@@ -141,6 +143,7 @@ TEST_CASE(
     bool terminal = false;
     while (reader->Read(&ev)) {
       seqs->push_back(ev.seq());
+      sources.push_back(ev.source());
       terminal = ev.terminal();
     }
     CHECK(terminal);
@@ -155,6 +158,8 @@ TEST_CASE(
   std::vector<int64_t> live;
   REQUIRE(watch(&live).ok());  // followed to its end
   REQUIRE_FALSE(live.empty());
+  // Its first event is the platform's status answer, recorded by the lookup.
+  CHECK(sources.front() == "poll");
 
   // Recorded now: both are answered from the store, without a word to the platform.
   asked = rig.platform.status_calls();

@@ -5,6 +5,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <set>
+#include <string_view>
+#include <utility>
 
 #include "common/limits.h"
 #include "daemon/token_store.h"
@@ -41,7 +44,8 @@ struct StoreRig {
     REQUIRE(store->Insert(Record("d", "p", 1)).ok());
   }
   Appended Add(const std::string& status, std::vector<std::string> logs, std::string url = "") {
-    auto r = store->Append("d", Ev(status, std::move(logs), url, "stream", std::nullopt));
+    auto r =
+        store->Append("d", Ev(status, std::move(logs), url, EventSource::kStream, std::nullopt));
     REQUIRE(r.ok());
     return *r;
   }
@@ -59,10 +63,12 @@ TEST_CASE("events get gap-free sequence numbers and move the deployment on") {
   REQUIRE(store.Insert(Record("d1", "p", 1)).ok());
   REQUIRE(store.Insert(Record("d1", "p", 1)).ok());  // idempotent
   for (const char* s : {"queued", "committing", "building"}) {
-    auto e = store.Append("d1", Ev(s, {std::string("log ") + s}, "", "stream", std::nullopt));
+    auto e = store.Append("d1",
+                          Ev(s, {std::string("log ") + s}, "", EventSource::kStream, std::nullopt));
     REQUIRE(e.ok());
   }
-  auto done = store.Append("d1", Ev("complete", {"done"}, "https://abc.backend.im", "poll", 9));
+  auto done =
+      store.Append("d1", Ev("complete", {"done"}, "https://abc.backend.im", EventSource::kPoll, 9));
   REQUIRE(done.ok());
   REQUIRE(done->event);
   CHECK(done->event->seq == 4);
@@ -84,7 +90,7 @@ TEST_CASE("events get gap-free sequence numbers and move the deployment on") {
   CHECK(store.Logs("d1")->lines.size() == 4);
   CHECK_FALSE(store.Logs("d1")->truncated);
   CHECK(store.ListActive()->empty());
-  CHECK_FALSE(store.Append("nope", Ev("queued", {}, "", "stream", std::nullopt)).ok());
+  CHECK_FALSE(store.Append("nope", Ev("queued", {}, "", EventSource::kStream, std::nullopt)).ok());
 }
 
 TEST_CASE("history lists newest first and filters by project") {
@@ -157,7 +163,9 @@ TEST_CASE("a database of the previous schema gains pending creates and keeps its
     FakeClock clock;
     DeploymentStore store(**db, clock);
     REQUIRE(store.Insert(Record("a", "p", 1)).ok());
-    REQUIRE(store.Append("a", Ev("complete", {"done"}, "https://abc.backend.im", "poll", 3)).ok());
+    REQUIRE(
+        store.Append("a", Ev("complete", {"done"}, "https://abc.backend.im", EventSource::kPoll, 3))
+            .ok());
   }
   // As the agent before pending creates (schema 1) left it: no pending_deploys, no budget,
   // history indexed by created_at, events without their body, and no snapshots.
@@ -330,14 +338,15 @@ TEST_CASE("the budget survives reopening the database") {
     REQUIRE(store.Insert(Record("d", "p", 1)).ok());
     std::string big(limits::kMaxLogLineBytes, 'b');
     for (int i = 0; i < 600; ++i) {
-      REQUIRE(store.Append("d", Ev("building", {big}, "", "stream", std::nullopt)).ok());
+      REQUIRE(
+          store.Append("d", Ev("building", {big}, "", EventSource::kStream, std::nullopt)).ok());
     }
     CHECK((*store.Get("d"))->over_budget);
   }
   auto db = Database::Open(t / "agent.db");
   REQUIRE(db.ok());
   DeploymentStore store(**db, clock);
-  auto a = store.Append("d", Ev("building", {"more"}, "", "stream", std::nullopt));
+  auto a = store.Append("d", Ev("building", {"more"}, "", EventSource::kStream, std::nullopt));
   REQUIRE(a.ok());
   CHECK_FALSE(a->event);
 }
@@ -392,8 +401,10 @@ TEST_CASE(
     FakeClock clock;
     DeploymentStore store(**db, clock);
     REQUIRE(store.Insert(Record("a", "p", 1)).ok());
-    REQUIRE(store.Append("a", Ev("building", {"one", "two"}, "", "stream", 5)).ok());
-    REQUIRE(store.Append("a", Ev("complete", {"done"}, "https://abc.backend.im", "poll", 6)).ok());
+    REQUIRE(store.Append("a", Ev("building", {"one", "two"}, "", EventSource::kStream, 5)).ok());
+    REQUIRE(
+        store.Append("a", Ev("complete", {"done"}, "https://abc.backend.im", EventSource::kPoll, 6))
+            .ok());
   }
   auto read = [&] {
     auto db = Database::Open(t / "agent.db");
@@ -427,7 +438,8 @@ namespace {
 // Appends with a Newness and says what the store did.
 Appended::Skipped Offer(StoreRig& rig, Newness how, const std::string& status,
                         std::vector<std::string> logs, std::optional<int64_t> seq) {
-  NewEvent e = Ev(status, std::move(logs), "", how == Newness::kPoll ? "poll" : "stream", seq);
+  NewEvent e = Ev(status, std::move(logs), "",
+                  how == Newness::kPoll ? EventSource::kPoll : EventSource::kStream, seq);
   e.newness = how;
   auto r = rig.store->Append("d", e);
   REQUIRE(r.ok());
@@ -487,4 +499,70 @@ TEST_CASE("a poll stores only the log lines not yet taken in, and nothing when i
   CHECK(Offer(rig, Newness::kStream, "committing", {"x"}, 2) == S::kSeen);
   CHECK(Offer(rig, Newness::kStream, "deploying", {"e"}, 5) == S::kNo);
   CHECK(rig.Get().log_count == 5);
+}
+
+TEST_CASE("each event source has its own name, and the name reads back as the same source") {
+  const EventSource all[] = {EventSource::kStream, EventSource::kPoll, EventSource::kDeploy,
+                             EventSource::kUnknown};
+  std::set<std::string_view> names;
+  for (EventSource s : all) {
+    CAPTURE(EventSourceName(s));
+    CHECK(ParseEventSource(EventSourceName(s)) == s);
+    names.insert(EventSourceName(s));
+  }
+  CHECK(names == std::set<std::string_view>{"stream", "poll", "deploy", "unknown"});
+  for (std::string_view other : {"", "Stream", "stream ", "lookup"}) {
+    CAPTURE(other);
+    CHECK(ParseEventSource(other) == EventSource::kUnknown);
+  }
+}
+
+TEST_CASE(
+    "an event's source is stored as the name it always had, and a name this agent does not know "
+    "reads back as unknown") {
+  test::TempDir t;
+  const std::pair<EventSource, const char*> sources[] = {{EventSource::kStream, "stream"},
+                                                         {EventSource::kPoll, "poll"},
+                                                         {EventSource::kDeploy, "deploy"}};
+  {
+    auto db = Database::Open(t / "agent.db");
+    REQUIRE(db.ok());
+    FakeClock clock;
+    DeploymentStore store(**db, clock);
+    REQUIRE(store.Insert(Record("a", "p", 1)).ok());
+    for (const auto& [source, name] : sources) {
+      REQUIRE(store.Append("a", Ev("building", {name}, "", source, std::nullopt)).ok());
+    }
+    auto cached = store.EventsAfter("a", 0, 10);  // from the store's memory
+    REQUIRE(cached.ok());
+    REQUIRE(cached->size() == 3);
+    for (size_t i = 0; i < 3; ++i) CHECK((*cached)[i].source == sources[i].first);
+  }
+  // The column holds the same text as before the enum, so older and newer agents share it.
+  auto column = test::Run({"sqlite3", t / "agent.db", "SELECT source FROM events ORDER BY seq;"});
+  CHECK(column.out == "stream\npoll\ndeploy\n");
+
+  auto read = [&] {
+    auto db = Database::Open(t / "agent.db");
+    REQUIRE(db.ok());
+    FakeClock clock;
+    DeploymentStore store(**db, clock);  // a new store: every event from SQLite
+    auto events = store.EventsAfter("a", 0, 10);
+    REQUIRE(events.ok());
+    REQUIRE(events->size() == 3);
+    return *events;
+  };
+  auto events = read();
+  for (size_t i = 0; i < 3; ++i) CHECK(events[i].source == sources[i].first);
+
+  // A later agent's source, or a row edited by hand: the event is read, its source unknown.
+  REQUIRE(test::Run({"sqlite3", t / "agent.db",
+                     "UPDATE events SET source = 'carrier-pigeon' WHERE seq = 1; "
+                     "UPDATE events SET source = '' WHERE seq = 2;"})
+              .exit_code == 0);
+  events = read();
+  CHECK(events[0].source == EventSource::kUnknown);
+  CHECK(events[0].event.logs == std::vector<std::string>{"stream"});
+  CHECK(events[1].source == EventSource::kUnknown);
+  CHECK(events[2].source == EventSource::kDeploy);
 }
