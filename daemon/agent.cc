@@ -23,7 +23,7 @@ void Agent::ResumeWatching() {
                 d.api_url, api_url());
       continue;
     }
-    log::Info("resuming deployment {} ({})", d.id, d.status);
+    log::Info("resuming deployment {} ({})", d.id, contract::StageName(d.status));
     EnsureWatching(d);
   }
 }
@@ -231,7 +231,7 @@ Result<DeploymentRecord> Agent::Create(const PendingDeploy& pending,
   d.id = r->deployment_id;
   d.project_id = r->project_id;
   d.commit_hash = r->commit_hash;
-  d.status = std::string(contract::StageName(r->status));
+  d.status = r->status;
   d.directory = pending.directory;
   d.api_url = api_url();
   d.created_at_ms = d.updated_at_ms = deps_.clock.NowUnixMs();
@@ -385,9 +385,7 @@ Result<std::optional<DeploymentRecord>> Agent::FindRecorded(const std::string& i
       const DeploymentRecord& d = **local;
       auto end = PlatformEvent(
           id,
-          contract::StageEvent{contract::ParseStage(d.status).value_or(contract::Stage::kFailed),
-                               {},
-                               d.url.empty() ? std::nullopt : std::optional(d.url)},
+          contract::StageEvent{d.status, {}, d.url.empty() ? std::nullopt : std::optional(d.url)},
           EventSource::kDeploy, std::nullopt);
       if (auto ev = deps_.store.Append(id, end); !ev.ok()) return ev.error();
       local = deps_.store.Get(id);
@@ -416,7 +414,7 @@ Result<DeploymentRecord> Agent::Find(const std::string& id, Deadline deadline) {
   d.id = id;
   d.project_id = s->project_id;
   d.commit_hash = s->commit_hash;
-  d.status = "queued";
+  d.status = contract::Stage::kQueued;
   d.api_url = api_url();
   d.created_at_ms = d.updated_at_ms = deps_.clock.NowUnixMs();
   if (auto st = deps_.store.Insert(d); !st.ok()) return st.error();
@@ -474,7 +472,7 @@ Result<DeploymentRecord> Agent::RollbackTarget(const std::string& project_id,
   if (!list.ok()) return list.error();
   const DeploymentRecord* current = nullptr;
   for (const auto& d : *list) {
-    if (d.api_url != api_url() || d.status != contract::StageName(contract::Stage::kComplete)) {
+    if (d.api_url != api_url() || d.status != contract::Stage::kComplete) {
       continue;
     }
     if (!current) {

@@ -44,18 +44,24 @@ constexpr const char* kColumns =
     "terminal, last_seq, upstream_seq, log_count, stream_problem, log_lines, log_bytes, "
     "over_budget, restored_of";
 
+// A deployment's status column (see DeploymentRecord::status).
+contract::Stage DeploymentStage(const std::string& name, bool terminal) {
+  return contract::ParseStage(name).value_or(terminal ? contract::Stage::kFailed
+                                                      : contract::Stage::kQueued);
+}
+
 DeploymentRecord ReadDeployment(const Statement& st) {
   DeploymentRecord d;
   d.id = st.Text(0);
   d.project_id = st.Text(1);
   d.commit_hash = st.Text(2);
-  d.status = st.Text(3);
+  d.terminal = st.Int(9) != 0;
+  d.status = DeploymentStage(st.Text(3), d.terminal);
   d.url = st.Text(4);
   d.directory = st.Text(5);
   d.api_url = st.Text(6);
   d.created_at_ms = st.Int(7);
   d.updated_at_ms = st.Int(8);
-  d.terminal = st.Int(9) != 0;
   d.last_seq = st.Int(10);
   d.upstream_seq = st.Int(11);
   d.log_count = st.Int(12);
@@ -150,11 +156,6 @@ contract::StageEvent StoredEvent(const std::string& deployment_id, int64_t seq,
   return e;
 }
 
-int StatusRank(const std::string& status) {
-  auto s = contract::ParseStage(status);
-  return s ? contract::StageRank(*s) : -1;
-}
-
 }  // namespace
 
 std::string OverBudgetNote() {
@@ -181,7 +182,8 @@ Status DeploymentStore::Insert(const DeploymentRecord& d) {
       "INSERT OR IGNORE INTO deployments (id, project_id, commit_hash, status, url, directory, "
       "api_url, created_at, updated_at, terminal, restored_of) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
   if (!st.ok()) return st.error();
-  st->Bind(1, d.id).Bind(2, d.project_id).Bind(3, d.commit_hash).Bind(4, d.status);
+  st->Bind(1, d.id).Bind(2, d.project_id).Bind(3, d.commit_hash);
+  st->Bind(4, contract::StageName(d.status));
   st->Bind(5, d.url).Bind(6, d.directory).Bind(7, d.api_url);
   st->Bind(8, d.created_at_ms).Bind(9, d.updated_at_ms).Bind(10, int64_t{d.terminal ? 1 : 0});
   st->BindOptional(11, d.restored_of.empty() ? std::nullopt : std::optional(d.restored_of));
@@ -313,14 +315,15 @@ Result<Appended> DeploymentStore::Append(const std::string& deployment_id, const
   if (!*row) return Error(ErrorCode::kNotFound, "unknown deployment " + deployment_id);
   const int64_t last_seq = cur->Int(0);
   int64_t seq = last_seq + 1;
-  const std::string status(contract::StageName(e.event.status));
+  const std::string_view status = contract::StageName(e.event.status);
   const int rank = contract::StageRank(e.event.status);
+  const bool ended = cur->Int(7) != 0;
+  const int current_rank = contract::StageRank(DeploymentStage(cur->Text(3), ended));
   // Before its first event, a deployment's status is only what the deploy answer said: any
   // stage may be its first event.
-  const int stored_rank = last_seq > 0 ? StatusRank(cur->Text(3)) : -1;
+  const int stored_rank = last_seq > 0 ? current_rank : -1;
   const int64_t taken_lines = cur->Int(1);
   const int64_t taken_seq = cur->Int(2);
-  const bool ended = cur->Int(7) != 0;
 
   // Is it new? Skipped events change nothing, so a replay or a poll can offer them again.
   Appended skip;
@@ -356,7 +359,7 @@ Result<Appended> DeploymentStore::Append(const std::string& deployment_id, const
       e.newness == Newness::kPoll ? fresh_logs : e.event.logs;
   int64_t log_count = taken_lines + static_cast<int64_t>(platform_logs.size());
   int64_t upstream_seq = e.upstream_seq.value_or(taken_seq);
-  bool status_change = rank > StatusRank(cur->Text(3));
+  bool status_change = rank > current_rank;
   int64_t log_lines = cur->Int(4);
   int64_t log_bytes = cur->Int(5);
   bool over = cur->Int(6) != 0;

@@ -54,7 +54,11 @@ struct DeploymentRecord {
   std::string id;
   std::string project_id;
   std::string commit_hash;
-  std::string status;
+  // Stored by its name (contract::StageName). A name this agent does not know (a later agent's
+  // stage, a hand edit) reads back as the stage that agrees with `terminal`: kFailed for a
+  // deployment that has ended, as an event's unknown stage reads; kQueued for one still followed,
+  // so that any stage the platform reports moves it on.
+  contract::Stage status = contract::Stage::kQueued;
   std::string url;
   std::string directory;
   std::string api_url;

@@ -141,10 +141,7 @@ bool DeploymentWatcher::PollMovesOn(const contract::StatusResponse& s) {
   if (terminal_) return false;
   auto d = deps_.store.Get(id_);
   if (!d.ok() || !*d) return false;
-  int stored_rank = -1;
-  if (auto stage = contract::ParseStage((*d)->status); stage && (*d)->last_seq > 0) {
-    stored_rank = StageRank(*stage);
-  }
+  int stored_rank = (*d)->last_seq > 0 ? StageRank((*d)->status) : -1;
   return StageRank(s.status) > stored_rank;
 }
 

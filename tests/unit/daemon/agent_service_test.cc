@@ -106,6 +106,7 @@ TEST_CASE("the service over the core: deploy, watch to the end, status and histo
   pb::Deployment status;
   REQUIRE(rig.stub->Status(&status_ctx, status_req, &status).ok());
   CHECK(status.stage() == pb::STAGE_COMPLETE);
+  CHECK(status.status() == "complete");
   CHECK(status.terminal());
   CHECK(status.logs_size() == 8);
   CHECK(status.stream_problem().empty());
@@ -115,6 +116,55 @@ TEST_CASE("the service over the core: deploy, watch to the end, status and histo
   REQUIRE(rig.stub->History(&history_ctx, pb::HistoryRequest(), &history).ok());
   REQUIRE(history.deployments_size() == 1);
   CHECK(history.deployments(0).id() == id);
+  CHECK(history.deployments(0).stage() == pb::STAGE_COMPLETE);
+  CHECK(history.deployments(0).status() == "complete");
+}
+
+TEST_CASE("every stage goes out typed and by its name, on a deployment as on an event") {
+  for (contract::Stage s : contract::SuccessPath()) {
+    for (contract::Stage stage : {s, contract::Stage::kFailed}) {
+      CAPTURE(contract::StageName(stage));
+      pb::Deployment d;
+      proto::SetStage(stage, &d);
+      CHECK(d.stage() == proto::ToProto(stage));
+      CHECK(d.stage() != pb::STAGE_UNSPECIFIED);
+      CHECK(d.status() == contract::StageName(stage));
+      CHECK(proto::StageOf(d) == stage);
+      pb::DeploymentEvent ev;
+      proto::ToProto(contract::StageEvent{stage, {}, std::nullopt}, &ev);
+      CHECK(ev.stage() == d.stage());
+      CHECK(ev.status() == d.status());
+    }
+  }
+}
+
+TEST_CASE("a stored status the agent does not know goes out as the stage it reads as") {
+  ServiceRig rig;
+  grpc::ClientContext deploy_ctx;
+  pb::DeployReply deployed;
+  REQUIRE(rig.Deploy(&deployed, &deploy_ctx).ok());
+  const std::string id = deployed.deployment().id();
+  grpc::ClientContext watch_ctx;
+  pb::WatchRequest watch;
+  watch.set_deployment_id(id);
+  auto reader = rig.stub->Watch(&watch_ctx, watch);
+  pb::DeploymentEvent ev;
+  while (reader->Read(&ev)) {
+  }
+  REQUIRE(reader->Finish().ok());
+  REQUIRE(ev.terminal());
+  // A later agent's stage in the shared database: ended, so it reads as failed.
+  REQUIRE(test::Run({"sqlite3", rig.dir / "agent.db",
+                     "UPDATE deployments SET status = 'scaling' WHERE id = '" + id + "';"})
+              .exit_code == 0);
+  grpc::ClientContext ctx;
+  pb::StatusRequest req;
+  req.set_deployment_id(id);
+  pb::Deployment status;
+  REQUIRE(rig.stub->Status(&ctx, req, &status).ok());
+  CHECK(status.stage() == pb::STAGE_FAILED);
+  CHECK(status.status() == "failed");
+  CHECK(status.terminal());
 }
 
 TEST_CASE(

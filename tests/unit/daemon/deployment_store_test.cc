@@ -26,7 +26,7 @@ DeploymentRecord Record(const std::string& id, const std::string& project, int64
   d.id = id;
   d.project_id = project;
   d.commit_hash = "abc";
-  d.status = "queued";
+  d.status = contract::Stage::kQueued;
   d.api_url = "http://127.0.0.1:1";
   d.created_at_ms = d.updated_at_ms = created;
   return d;
@@ -82,7 +82,7 @@ TEST_CASE("events get gap-free sequence numbers and move the deployment on") {
   auto d = store.Get("d1");
   REQUIRE(d.ok());
   REQUIRE(d->has_value());
-  CHECK((*d)->status == "complete");
+  CHECK((*d)->status == contract::Stage::kComplete);
   CHECK((*d)->url == "https://abc.backend.im");
   CHECK((*d)->terminal);
   CHECK((*d)->upstream_seq == 9);
@@ -476,7 +476,7 @@ TEST_CASE("stage messages without seq: new only when their stage is later than t
   using S = Appended::Skipped;
   // The deploy answer's status (queued) is not an event: the first queued message is stored.
   auto d = rig.Get();
-  REQUIRE(d.status == "queued");
+  REQUIRE(d.status == contract::Stage::kQueued);
   REQUIRE(d.last_seq == 0);
   CHECK(Offer(rig, Newness::kStream, "queued", {}, std::nullopt) == S::kNo);
   CHECK(Offer(rig, Newness::kStream, "queued", {}, std::nullopt) == S::kSeen);
@@ -565,4 +565,96 @@ TEST_CASE(
   CHECK(events[0].event.logs == std::vector<std::string>{"stream"});
   CHECK(events[1].source == EventSource::kUnknown);
   CHECK(events[2].source == EventSource::kDeploy);
+}
+
+namespace {
+
+const contract::Stage kEveryStage[] = {contract::Stage::kQueued,
+                                       contract::Stage::kCommitting,
+                                       contract::Stage::kCreatingNamespace,
+                                       contract::Stage::kCreatingPvc,
+                                       contract::Stage::kBuilding,
+                                       contract::Stage::kDeploying,
+                                       contract::Stage::kHealthCheck,
+                                       contract::Stage::kComplete,
+                                       contract::Stage::kFailed};
+
+}  // namespace
+
+TEST_CASE("a deployment's status is stored as the stage's name and read back as the same stage") {
+  test::TempDir t;
+  std::string names;
+  {
+    auto db = Database::Open(t / "agent.db");
+    REQUIRE(db.ok());
+    FakeClock clock;
+    DeploymentStore store(**db, clock);
+    int n = 0;
+    for (contract::Stage s : kEveryStage) {
+      ++n;
+      DeploymentRecord d = Record("d" + std::to_string(n), "p", n);
+      d.status = s;
+      d.terminal = contract::IsTerminal(s);
+      REQUIRE(store.Insert(d).ok());
+      names += std::string(contract::StageName(s)) + "\n";
+    }
+  }
+  // The column holds the contract's names, as it always did.
+  auto column =
+      test::Run({"sqlite3", t / "agent.db", "SELECT status FROM deployments ORDER BY rowid;"});
+  CHECK(column.out == names);
+  CHECK(column.out.rfind("queued\ncommitting\ncreating_namespace\n", 0) == 0);
+
+  auto db = Database::Open(t / "agent.db");
+  REQUIRE(db.ok());
+  FakeClock clock;
+  DeploymentStore store(**db, clock);
+  int n = 0;
+  for (contract::Stage s : kEveryStage) {
+    auto d = store.Get("d" + std::to_string(++n));
+    REQUIRE(d.ok());
+    REQUIRE(d->has_value());
+    CHECK((*d)->status == s);
+  }
+  // And through an event: the stage the deployment moved on to.
+  REQUIRE(store.Append("d1", Ev("health_check", {}, "", EventSource::kStream, 4)).ok());
+  CHECK((*store.Get("d1"))->status == contract::Stage::kHealthCheck);
+  CHECK(test::Run({"sqlite3", t / "agent.db", "SELECT status FROM deployments WHERE id = 'd1';"})
+            .out == "health_check\n");
+}
+
+TEST_CASE(
+    "a stored status this agent does not know reads as failed for a deployment that has ended, "
+    "and as queued for one still followed, which any stage then moves on") {
+  StoreRig rig;
+  REQUIRE(rig.store->Insert(Record("ended", "p", 2)).ok());
+  REQUIRE(rig.store->Append("d", Ev("building", {"b"}, "", EventSource::kStream, 1)).ok());
+  REQUIRE(
+      rig.store->Append("ended", Ev("complete", {}, "https://x.backend.im", EventSource::kPoll, 1))
+          .ok());
+  // As a later agent with a stage of its own would leave them, or a hand edit.
+  REQUIRE(test::Run({"sqlite3", rig.t / "agent.db",
+                     "UPDATE deployments SET status = 'scaling' WHERE id = 'd'; "
+                     "UPDATE deployments SET status = '' WHERE id = 'ended';"})
+              .exit_code == 0);
+  auto ended = rig.store->Get("ended");
+  REQUIRE(ended.ok());
+  CHECK((*ended)->status == contract::Stage::kFailed);
+  CHECK((*ended)->terminal);
+  DeploymentRecord d = rig.Get();
+  CHECK(d.status == contract::Stage::kQueued);
+  CHECK_FALSE(d.terminal);
+  auto listed = rig.store->List("p", 10);
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 2);
+  CHECK((*listed)[0].status == contract::Stage::kFailed);
+  CHECK((*listed)[1].status == contract::Stage::kQueued);
+
+  // Still followed: a later stage is new, as after queued, and the column gets its name again.
+  using S = Appended::Skipped;
+  CHECK(Offer(rig, Newness::kStream, "queued", {}, std::nullopt) == S::kSeen);
+  CHECK(Offer(rig, Newness::kStream, "committing", {}, std::nullopt) == S::kNo);
+  CHECK(rig.Get().status == contract::Stage::kCommitting);
+  CHECK(test::Run({"sqlite3", rig.t / "agent.db", "SELECT status FROM deployments WHERE id = 'd';"})
+            .out == "committing\n");
 }

@@ -49,7 +49,7 @@ struct Rig {
     DeploymentRecord d;
     d.id = "d";
     d.project_id = "p";
-    d.status = "queued";
+    d.status = contract::Stage::kQueued;
     d.created_at_ms = d.updated_at_ms = 1;
     REQUIRE(store.Insert(d).ok());
   }
