@@ -61,6 +61,13 @@ struct ServiceRig {
     req.set_directory(dir.path());
     return stub->Deploy(ctx, req, reply);
   }
+
+  grpc::Status StatusOf(const std::string& id, pb::Deployment* out) {
+    grpc::ClientContext ctx;
+    pb::StatusRequest req;
+    req.set_deployment_id(id);
+    return stub->Status(&ctx, req, out);
+  }
 };
 
 std::string ErrorCodeOf(const grpc::ClientContext& ctx) {
@@ -100,11 +107,8 @@ TEST_CASE("the service over the core: deploy, watch to the end, status and histo
   CHECK(ev.terminal());
   CHECK(ev.url().rfind("https://", 0) == 0);
 
-  grpc::ClientContext status_ctx;
-  pb::StatusRequest status_req;
-  status_req.set_deployment_id(id);
   pb::Deployment status;
-  REQUIRE(rig.stub->Status(&status_ctx, status_req, &status).ok());
+  REQUIRE(rig.StatusOf(id, &status).ok());
   CHECK(status.stage() == pb::STAGE_COMPLETE);
   CHECK(status.status() == "complete");
   CHECK(status.terminal());
@@ -157,11 +161,8 @@ TEST_CASE("a stored status the agent does not know goes out as the stage it read
   REQUIRE(test::Run({"sqlite3", rig.dir / "agent.db",
                      "UPDATE deployments SET status = 'scaling' WHERE id = '" + id + "';"})
               .exit_code == 0);
-  grpc::ClientContext ctx;
-  pb::StatusRequest req;
-  req.set_deployment_id(id);
   pb::Deployment status;
-  REQUIRE(rig.stub->Status(&ctx, req, &status).ok());
+  REQUIRE(rig.StatusOf(id, &status).ok());
   CHECK(status.stage() == pb::STAGE_FAILED);
   CHECK(status.status() == "failed");
   CHECK(status.terminal());
@@ -177,12 +178,6 @@ TEST_CASE(
   REQUIRE(made.ok());
   const std::string id = made->deployment_id;
 
-  auto status = [&](pb::Deployment* out) {
-    grpc::ClientContext ctx;
-    pb::StatusRequest req;
-    req.set_deployment_id(id);
-    return rig.stub->Status(&ctx, req, out);
-  };
   std::vector<std::string> sources;
   auto watch = [&](std::vector<int64_t>* seqs) {
     grpc::ClientContext ctx;
@@ -202,7 +197,7 @@ TEST_CASE(
 
   int asked = rig.platform.status_calls();
   pb::Deployment first;
-  REQUIRE(status(&first).ok());  // looked up on the platform, then recorded
+  REQUIRE(rig.StatusOf(id, &first).ok());  // looked up on the platform, then recorded
   CHECK(first.id() == id);
   CHECK(rig.platform.status_calls() == asked + 1);
   std::vector<int64_t> live;
@@ -215,7 +210,7 @@ TEST_CASE(
   asked = rig.platform.status_calls();
   int opens = rig.platform.stream_opens();
   pb::Deployment again;
-  REQUIRE(status(&again).ok());
+  REQUIRE(rig.StatusOf(id, &again).ok());
   CHECK(again.terminal());
   CHECK(again.stage() == pb::STAGE_COMPLETE);
   CHECK(again.logs_size() > 0);

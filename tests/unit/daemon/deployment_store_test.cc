@@ -501,6 +501,19 @@ TEST_CASE("a poll stores only the log lines not yet taken in, and nothing when i
   CHECK(rig.Get().log_count == 5);
 }
 
+namespace {
+
+// The store over a database file as an agent that starts opens it: nothing in memory yet.
+struct OpenedStore {
+  explicit OpenedStore(const std::string& file)
+      : db(std::move(Database::Open(file).value())), store(*db, clock) {}
+  std::unique_ptr<Database> db;
+  FakeClock clock;
+  DeploymentStore store;
+};
+
+}  // namespace
+
 TEST_CASE("each event source has its own name, and the name reads back as the same source") {
   const EventSource all[] = {EventSource::kStream, EventSource::kPoll, EventSource::kDeploy,
                              EventSource::kUnknown};
@@ -525,15 +538,12 @@ TEST_CASE(
                                                          {EventSource::kPoll, "poll"},
                                                          {EventSource::kDeploy, "deploy"}};
   {
-    auto db = Database::Open(t / "agent.db");
-    REQUIRE(db.ok());
-    FakeClock clock;
-    DeploymentStore store(**db, clock);
-    REQUIRE(store.Insert(Record("a", "p", 1)).ok());
+    OpenedStore o(t / "agent.db");
+    REQUIRE(o.store.Insert(Record("a", "p", 1)).ok());
     for (const auto& [source, name] : sources) {
-      REQUIRE(store.Append("a", Ev("building", {name}, "", source, std::nullopt)).ok());
+      REQUIRE(o.store.Append("a", Ev("building", {name}, "", source, std::nullopt)).ok());
     }
-    auto cached = store.EventsAfter("a", 0, 10);  // from the store's memory
+    auto cached = o.store.EventsAfter("a", 0, 10);  // from the store's memory
     REQUIRE(cached.ok());
     REQUIRE(cached->size() == 3);
     for (size_t i = 0; i < 3; ++i) CHECK((*cached)[i].source == sources[i].first);
@@ -543,11 +553,8 @@ TEST_CASE(
   CHECK(column.out == "stream\npoll\ndeploy\n");
 
   auto read = [&] {
-    auto db = Database::Open(t / "agent.db");
-    REQUIRE(db.ok());
-    FakeClock clock;
-    DeploymentStore store(**db, clock);  // a new store: every event from SQLite
-    auto events = store.EventsAfter("a", 0, 10);
+    OpenedStore o(t / "agent.db");  // every event from SQLite
+    auto events = o.store.EventsAfter("a", 0, 10);
     REQUIRE(events.ok());
     REQUIRE(events->size() == 3);
     return *events;
@@ -585,17 +592,14 @@ TEST_CASE("a deployment's status is stored as the stage's name and read back as 
   test::TempDir t;
   std::string names;
   {
-    auto db = Database::Open(t / "agent.db");
-    REQUIRE(db.ok());
-    FakeClock clock;
-    DeploymentStore store(**db, clock);
+    OpenedStore o(t / "agent.db");
     int n = 0;
     for (contract::Stage s : kEveryStage) {
       ++n;
       DeploymentRecord d = Record("d" + std::to_string(n), "p", n);
       d.status = s;
       d.terminal = contract::IsTerminal(s);
-      REQUIRE(store.Insert(d).ok());
+      REQUIRE(o.store.Insert(d).ok());
       names += std::string(contract::StageName(s)) + "\n";
     }
   }
@@ -605,10 +609,8 @@ TEST_CASE("a deployment's status is stored as the stage's name and read back as 
   CHECK(column.out == names);
   CHECK(column.out.rfind("queued\ncommitting\ncreating_namespace\n", 0) == 0);
 
-  auto db = Database::Open(t / "agent.db");
-  REQUIRE(db.ok());
-  FakeClock clock;
-  DeploymentStore store(**db, clock);
+  OpenedStore o(t / "agent.db");
+  DeploymentStore& store = o.store;
   int n = 0;
   for (contract::Stage s : kEveryStage) {
     auto d = store.Get("d" + std::to_string(++n));
