@@ -23,7 +23,7 @@ void Agent::ResumeWatching() {
                 d.api_url, api_url());
       continue;
     }
-    log::Info("resuming deployment {} ({})", d.id, d.status);
+    log::Info("resuming deployment {} ({})", d.id, contract::StageName(d.status));
     EnsureWatching(d);
   }
 }
@@ -231,7 +231,7 @@ Result<DeploymentRecord> Agent::Create(const PendingDeploy& pending,
   d.id = r->deployment_id;
   d.project_id = r->project_id;
   d.commit_hash = r->commit_hash;
-  d.status = std::string(contract::StageName(r->status));
+  d.status = r->status;
   d.directory = pending.directory;
   d.api_url = api_url();
   d.created_at_ms = d.updated_at_ms = deps_.clock.NowUnixMs();
@@ -266,12 +266,12 @@ void Agent::RecordEnded(const std::string& id, contract::Stage answered, Deadlin
       [&](const std::string& token) { return deps_.platform.Status(token, id, deadline); });
   std::optional<NewEvent> end;
   if (s.ok() && contract::IsTerminal(s->status)) {
-    end = PlatformEvent(id, *s, "poll", s->seq);
+    end = PlatformEvent(id, *s, EventSource::kPoll, s->seq);
   } else if (answered == contract::Stage::kFailed) {
     if (!s.ok())
       log::Warn("deployment {}: failed, and its logs are unavailable: {}", id, s.error().message);
-    end =
-        PlatformEvent(id, contract::StageEvent{answered, {}, std::nullopt}, "deploy", std::nullopt);
+    end = PlatformEvent(id, contract::StageEvent{answered, {}, std::nullopt}, EventSource::kDeploy,
+                        std::nullopt);
   } else {
     log::Warn("deployment {}: answered as {}, but its status says {}; following it", id,
               contract::StageName(answered),
@@ -385,10 +385,8 @@ Result<std::optional<DeploymentRecord>> Agent::FindRecorded(const std::string& i
       const DeploymentRecord& d = **local;
       auto end = PlatformEvent(
           id,
-          contract::StageEvent{contract::ParseStage(d.status).value_or(contract::Stage::kFailed),
-                               {},
-                               d.url.empty() ? std::nullopt : std::optional(d.url)},
-          "deploy", std::nullopt);
+          contract::StageEvent{d.status, {}, d.url.empty() ? std::nullopt : std::optional(d.url)},
+          EventSource::kDeploy, std::nullopt);
       if (auto ev = deps_.store.Append(id, end); !ev.ok()) return ev.error();
       local = deps_.store.Get(id);
     }
@@ -416,12 +414,12 @@ Result<DeploymentRecord> Agent::Find(const std::string& id, Deadline deadline) {
   d.id = id;
   d.project_id = s->project_id;
   d.commit_hash = s->commit_hash;
-  d.status = "queued";
+  d.status = contract::Stage::kQueued;
   d.api_url = api_url();
   d.created_at_ms = d.updated_at_ms = deps_.clock.NowUnixMs();
   if (auto st = deps_.store.Insert(d); !st.ok()) return st.error();
   // Record what the platform said as the first event, then follow it from there.
-  NewEvent first = PlatformEvent(id, *s, "poll", s->seq);
+  NewEvent first = PlatformEvent(id, *s, EventSource::kPoll, s->seq);
   if (auto ev = deps_.store.Append(id, first); !ev.ok()) return ev.error();
   auto stored = deps_.store.Get(id);
   if (!stored.ok()) return stored.error();
@@ -474,7 +472,7 @@ Result<DeploymentRecord> Agent::RollbackTarget(const std::string& project_id,
   if (!list.ok()) return list.error();
   const DeploymentRecord* current = nullptr;
   for (const auto& d : *list) {
-    if (d.api_url != api_url() || d.status != contract::StageName(contract::Stage::kComplete)) {
+    if (d.api_url != api_url() || d.status != contract::Stage::kComplete) {
       continue;
     }
     if (!current) {

@@ -77,7 +77,7 @@ void FillEvent(const EventRecord& e, pb::DeploymentEvent* out) {
   proto::ToProto(e.event, out);
   out->set_received_at_unix_ms(e.received_at_ms);
   out->set_terminal(e.terminal);
-  out->set_source(e.source);
+  out->set_source(std::string(EventSourceName(e.source)));
 }
 
 // One watch stream: a Subscription (the core's watch path) whose items go out as gRPC writes.
@@ -196,8 +196,7 @@ void AgentService::FillDeployment(const DeploymentView& v, pb::Deployment* out) 
   out->set_id(d.id);
   out->set_project_id(d.project_id);
   out->set_commit_hash(d.commit_hash);
-  out->set_status(d.status);
-  if (auto stage = contract::ParseStage(d.status)) out->set_stage(proto::ToProto(*stage));
+  proto::SetStage(d.status, out);
   out->set_url(d.url);
   out->set_created_at_unix_ms(d.created_at_ms);
   out->set_updated_at_unix_ms(d.updated_at_ms);

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "common/contract.h"
 #include "common/log.h"
@@ -11,23 +13,55 @@
 namespace bim::daemon {
 namespace {
 
+// Each source and its stored name: the one table both directions read.
+constexpr std::array<std::pair<EventSource, std::string_view>, 4> kSourceNames{{
+    {EventSource::kStream, "stream"},
+    {EventSource::kPoll, "poll"},
+    {EventSource::kDeploy, "deploy"},
+    {EventSource::kUnknown, "unknown"},
+}};
+
+}  // namespace
+
+std::string_view EventSourceName(EventSource s) {
+  for (const auto& [source, name] : kSourceNames) {
+    if (source == s) return name;
+  }
+  return "unknown";
+}
+
+EventSource ParseEventSource(std::string_view name) {
+  for (const auto& [source, n] : kSourceNames) {
+    if (n == name) return source;
+  }
+  return EventSource::kUnknown;
+}
+
+namespace {
+
 constexpr const char* kColumns =
     "id, project_id, commit_hash, status, url, directory, api_url, created_at, updated_at, "
     "terminal, last_seq, upstream_seq, log_count, stream_problem, log_lines, log_bytes, "
     "over_budget, restored_of";
+
+// A deployment's status column (see DeploymentRecord::status).
+contract::Stage DeploymentStage(const std::string& name, bool terminal) {
+  return contract::ParseStage(name).value_or(terminal ? contract::Stage::kFailed
+                                                      : contract::Stage::kQueued);
+}
 
 DeploymentRecord ReadDeployment(const Statement& st) {
   DeploymentRecord d;
   d.id = st.Text(0);
   d.project_id = st.Text(1);
   d.commit_hash = st.Text(2);
-  d.status = st.Text(3);
+  d.terminal = st.Int(9) != 0;
+  d.status = DeploymentStage(st.Text(3), d.terminal);
   d.url = st.Text(4);
   d.directory = st.Text(5);
   d.api_url = st.Text(6);
   d.created_at_ms = st.Int(7);
   d.updated_at_ms = st.Int(8);
-  d.terminal = st.Int(9) != 0;
   d.last_seq = st.Int(10);
   d.upstream_seq = st.Int(11);
   d.log_count = st.Int(12);
@@ -122,11 +156,6 @@ contract::StageEvent StoredEvent(const std::string& deployment_id, int64_t seq,
   return e;
 }
 
-int StatusRank(const std::string& status) {
-  auto s = contract::ParseStage(status);
-  return s ? contract::StageRank(*s) : -1;
-}
-
 }  // namespace
 
 std::string OverBudgetNote() {
@@ -153,7 +182,8 @@ Status DeploymentStore::Insert(const DeploymentRecord& d) {
       "INSERT OR IGNORE INTO deployments (id, project_id, commit_hash, status, url, directory, "
       "api_url, created_at, updated_at, terminal, restored_of) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
   if (!st.ok()) return st.error();
-  st->Bind(1, d.id).Bind(2, d.project_id).Bind(3, d.commit_hash).Bind(4, d.status);
+  st->Bind(1, d.id).Bind(2, d.project_id).Bind(3, d.commit_hash);
+  st->Bind(4, contract::StageName(d.status));
   st->Bind(5, d.url).Bind(6, d.directory).Bind(7, d.api_url);
   st->Bind(8, d.created_at_ms).Bind(9, d.updated_at_ms).Bind(10, int64_t{d.terminal ? 1 : 0});
   st->BindOptional(11, d.restored_of.empty() ? std::nullopt : std::optional(d.restored_of));
@@ -285,14 +315,15 @@ Result<Appended> DeploymentStore::Append(const std::string& deployment_id, const
   if (!*row) return Error(ErrorCode::kNotFound, "unknown deployment " + deployment_id);
   const int64_t last_seq = cur->Int(0);
   int64_t seq = last_seq + 1;
-  const std::string status(contract::StageName(e.event.status));
+  const std::string_view status = contract::StageName(e.event.status);
   const int rank = contract::StageRank(e.event.status);
+  const bool ended = cur->Int(7) != 0;
+  const int current_rank = contract::StageRank(DeploymentStage(cur->Text(3), ended));
   // Before its first event, a deployment's status is only what the deploy answer said: any
   // stage may be its first event.
-  const int stored_rank = last_seq > 0 ? StatusRank(cur->Text(3)) : -1;
+  const int stored_rank = last_seq > 0 ? current_rank : -1;
   const int64_t taken_lines = cur->Int(1);
   const int64_t taken_seq = cur->Int(2);
-  const bool ended = cur->Int(7) != 0;
 
   // Is it new? Skipped events change nothing, so a replay or a poll can offer them again.
   Appended skip;
@@ -328,7 +359,7 @@ Result<Appended> DeploymentStore::Append(const std::string& deployment_id, const
       e.newness == Newness::kPoll ? fresh_logs : e.event.logs;
   int64_t log_count = taken_lines + static_cast<int64_t>(platform_logs.size());
   int64_t upstream_seq = e.upstream_seq.value_or(taken_seq);
-  bool status_change = rank > StatusRank(cur->Text(3));
+  bool status_change = rank > current_rank;
   int64_t log_lines = cur->Int(4);
   int64_t log_bytes = cur->Int(5);
   bool over = cur->Int(6) != 0;
@@ -386,7 +417,7 @@ Result<Appended> DeploymentStore::Append(const std::string& deployment_id, const
       "VALUES (?,?,?,?,?,?,?,?)");
   if (!ins.ok()) return ins.error();
   ins->Bind(1, deployment_id).Bind(2, seq).Bind(3, status).Bind(4, EncodeLogs(ev.event.logs));
-  ins->Bind(5, url).Bind(6, e.source).Bind(7, ev.received_at_ms);
+  ins->Bind(5, url).Bind(6, EventSourceName(e.source)).Bind(7, ev.received_at_ms);
   ins->Bind(8, contract::EventBodyJson(ev.event));
   if (auto s = ins->Run(); !s.ok()) return s.error();
 
@@ -464,7 +495,7 @@ Result<std::vector<EventRecord>> DeploymentStore::EventsAfter(const std::string&
     ev.seq = st->Int(0);
     ev.event = StoredEvent(deployment_id, ev.seq, st->Text(1), DecodeLogs(st->Text(2)), st->Text(3),
                            st->OptText(6));
-    ev.source = st->Text(4);
+    ev.source = ParseEventSource(st->Text(4));
     ev.received_at_ms = st->Int(5);
     ev.terminal = contract::IsTerminal(ev.event.status);
     out.push_back(std::move(ev));

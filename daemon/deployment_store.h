@@ -24,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -34,11 +35,30 @@
 
 namespace bim::daemon {
 
+// Where the agent learned an event. Strings only at the edges: the events table's source column
+// and the proto's DeploymentEvent.source hold its name (EventSourceName), and logs show it.
+enum class EventSource {
+  kStream,  // "stream": a stage message on the platform's WebSocket
+  kPoll,    // "poll": a status answer (GET /api/status)
+  kDeploy,  // "deploy": the deploy answer, for a deployment that had ended already
+  // "unknown": what a stored name this agent does not know reads as (a row it did not write);
+  // the agent itself never stores it.
+  kUnknown,
+};
+
+std::string_view EventSourceName(EventSource s);
+// The source a stored name stands for: kUnknown for any name but the ones above.
+EventSource ParseEventSource(std::string_view name);
+
 struct DeploymentRecord {
   std::string id;
   std::string project_id;
   std::string commit_hash;
-  std::string status;
+  // Stored by its name (contract::StageName). A name this agent does not know (a later agent's
+  // stage, a hand edit) reads back as the stage that agrees with `terminal`: kFailed for a
+  // deployment that has ended, as an event's unknown stage reads; kQueued for one still followed,
+  // so that any stage the platform reports moves it on.
+  contract::Stage status = contract::Stage::kQueued;
   std::string url;
   std::string directory;
   std::string api_url;
@@ -61,7 +81,7 @@ struct EventRecord {
   std::string deployment_id;
   int64_t seq = 0;
   contract::StageEvent event;
-  std::string source;  // "stream", "poll" or "deploy"
+  EventSource source = EventSource::kUnknown;
   int64_t received_at_ms = 0;
   bool terminal = false;
 };
@@ -83,7 +103,7 @@ enum class Newness {
 
 struct NewEvent {
   contract::StageEvent event;
-  std::string source;
+  EventSource source = EventSource::kUnknown;  // each maker names it
   std::optional<int64_t> upstream_seq;
   Newness newness = Newness::kAlways;
   // Why a terminal event is not what it seems (a complete deployment whose URL the agent

@@ -14,9 +14,9 @@ namespace bim::daemon {
 using contract::StageRank;
 
 NewEvent PlatformEvent(const std::string& deployment_id, contract::StageEvent event,
-                       std::string source, std::optional<int64_t> upstream_seq) {
+                       EventSource source, std::optional<int64_t> upstream_seq) {
   NewEvent e;
-  e.source = std::move(source);
+  e.source = source;
   e.upstream_seq = upstream_seq;
   const auto& url = event.url;
   Status checked = url ? contract::CheckUrlToOpen(*url, "deployment URL")
@@ -124,7 +124,7 @@ bool DeploymentWatcher::Store(const NewEvent& e) {
   if (!stored->event) return true;  // taken in, but over the budget: not stored
   terminal_ = stored->event->terminal;
   log::Info("deployment {}: {} (event {}, from {})", id_, contract::StageName(e.event.status),
-            stored->event->seq, e.source);
+            stored->event->seq, EventSourceName(e.source));
   deps_.hub.Notify(id_);
   if (terminal_ && deps_.on_ended) deps_.on_ended(*stored->event);
   return true;
@@ -132,7 +132,7 @@ bool DeploymentWatcher::Store(const NewEvent& e) {
 
 bool DeploymentWatcher::Accept(const contract::StageMessage& m) {
   if (terminal_) return false;
-  NewEvent e = PlatformEvent(id_, m, "stream", m.seq);
+  NewEvent e = PlatformEvent(id_, m, EventSource::kStream, m.seq);
   e.newness = Newness::kStream;
   return Store(e);
 }
@@ -141,16 +141,13 @@ bool DeploymentWatcher::PollMovesOn(const contract::StatusResponse& s) {
   if (terminal_) return false;
   auto d = deps_.store.Get(id_);
   if (!d.ok() || !*d) return false;
-  int stored_rank = -1;
-  if (auto stage = contract::ParseStage((*d)->status); stage && (*d)->last_seq > 0) {
-    stored_rank = StageRank(*stage);
-  }
+  int stored_rank = (*d)->last_seq > 0 ? StageRank((*d)->status) : -1;
   return StageRank(s.status) > stored_rank;
 }
 
 void DeploymentWatcher::AcceptStatus(const contract::StatusResponse& s) {
   if (terminal_) return;
-  NewEvent e = PlatformEvent(id_, s, "poll", s.seq);
+  NewEvent e = PlatformEvent(id_, s, EventSource::kPoll, s.seq);
   e.newness = Newness::kPoll;
   Store(e);
 }

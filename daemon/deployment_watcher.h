@@ -54,7 +54,7 @@ namespace bim::daemon {
 // stage without such a URL stays complete, with no URL and a problem that says what the platform
 // sent, which `status` and every watch then report as a platform error. Logs what it refused.
 NewEvent PlatformEvent(const std::string& deployment_id, contract::StageEvent event,
-                       std::string source, std::optional<int64_t> upstream_seq);
+                       EventSource source, std::optional<int64_t> upstream_seq);
 
 struct WatcherDeps {
   DeploymentStore& store;

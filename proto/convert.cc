@@ -27,6 +27,13 @@ std::optional<contract::Stage> FromProto(pb::Stage stage, const std::string& sta
   return contract::ParseStage(status);  // STAGE_UNSPECIFIED: an agent from before the enum
 }
 
+// An event or a deployment: the typed stage, and its name for ctls older than the enum.
+template <typename Message>
+void SetStageOf(contract::Stage stage, Message* out) {
+  out->set_stage(ToProto(stage));
+  out->set_status(std::string(contract::StageName(stage)));
+}
+
 }  // namespace
 
 pb::Stage ToProto(contract::Stage stage) {
@@ -37,11 +44,12 @@ pb::Stage ToProto(contract::Stage stage) {
 }
 
 void ToProto(const contract::StageEvent& event, pb::DeploymentEvent* out) {
-  out->set_stage(ToProto(event.status));
-  out->set_status(std::string(contract::StageName(event.status)));
+  SetStageOf(event.status, out);
   for (const auto& l : event.logs) out->add_logs(l);
   out->set_url(event.url.value_or(""));
 }
+
+void SetStage(contract::Stage stage, pb::Deployment* out) { SetStageOf(stage, out); }
 
 std::optional<contract::Stage> StageOf(const pb::DeploymentEvent& event) {
   return FromProto(event.stage(), event.status());

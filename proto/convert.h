@@ -13,6 +13,8 @@ namespace bim::proto {
 backend_im::v1::Stage ToProto(contract::Stage stage);
 // Sets the event's stage, status, logs and url (and any later field of StageEvent).
 void ToProto(const contract::StageEvent& event, backend_im::v1::DeploymentEvent* out);
+// Sets the deployment's stage and status (the stage's name), as the event's are set.
+void SetStage(contract::Stage stage, backend_im::v1::Deployment* out);
 
 // The stage of an event or deployment: the typed field, or, from an agent older than it, the
 // status name; nullopt when neither is known.

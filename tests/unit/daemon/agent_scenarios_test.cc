@@ -210,7 +210,7 @@ TEST_CASE("a stalled stream is given up by the keepalive, and the deployment fol
   r.platform.StallStreams(true);
   auto d = r.Deploy();
   auto ended = r.WaitEnded(d.id);
-  CHECK(ended.status == "complete");
+  CHECK(ended.status == contract::Stage::kComplete);
   CHECK(ended.url.rfind("https://", 0) == 0);
   // Polls see only the newest stage each time; the stages they skipped are not invented, but
   // every log line the platform had is stored, and seq has no gap.
@@ -273,7 +273,7 @@ TEST_CASE(
   r.WaitEnded(d.id);
   auto end = r.agent().Status(d.id);
   REQUIRE(end.ok());
-  CHECK(end->record.status == "complete");
+  CHECK(end->record.status == contract::Stage::kComplete);
   // Each stream was read only up to the limit, and streams were not opened in a tight loop.
   int opens = r.platform.stream_opens();
   MESSAGE(opens << " streams opened, " << r.platform.junk_frames_sent() << " junk frames read");
@@ -394,7 +394,7 @@ TEST_CASE("a deployment the agent did not make is found on the platform and foll
   auto d = other.store().Get(made.id);
   REQUIRE((d.ok() && *d));
   CHECK((*d)->terminal);
-  CHECK((*d)->status == "complete");
+  CHECK((*d)->status == contract::Stage::kComplete);
   auto missing = other.agent().Find("dep-nope");
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().code == ErrorCode::kNotFound);
@@ -414,7 +414,7 @@ TEST_CASE("a watcher stops once the deployment's end is stored by someone else")
   // As the agent's own record of a deploy answer that said "failed" would.
   NewEvent end;
   end.event.status = contract::Stage::kFailed;
-  end.source = "deploy";
+  end.source = EventSource::kDeploy;
   REQUIRE(r.store().Append(d.id, end).ok());
   while (!r.agent().WatchedDeployments().empty() && std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(milliseconds(1));
@@ -563,7 +563,7 @@ TEST_CASE("a rollback deploys the previous complete deployment's files as a new 
   auto v1 = DeployAndEnd(r, Version("v1"), "");
   const std::string project = v1.project_id;
   auto v2 = DeployAndEnd(r, Version("v2"), project);
-  REQUIRE(v2.status == "complete");
+  REQUIRE(v2.status == contract::Stage::kComplete);
   CHECK(v1.commit_hash != v2.commit_hash);
 
   auto back = r.agent().Rollback(project, "");
@@ -575,7 +575,7 @@ TEST_CASE("a rollback deploys the previous complete deployment's files as a new 
   CHECK(back->commit_hash == v1.commit_hash);
   CHECK(back->commit_hash == CommitHash(Version("v1")));
   auto ended = r.WaitEnded(back->id);
-  CHECK(ended.status == "complete");
+  CHECK(ended.status == contract::Stage::kComplete);
   CHECK(ended.restored_of == v1.id);
   auto files = r.agent().Files(back->id);
   REQUIRE(files.ok());

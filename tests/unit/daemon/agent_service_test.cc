@@ -61,6 +61,13 @@ struct ServiceRig {
     req.set_directory(dir.path());
     return stub->Deploy(ctx, req, reply);
   }
+
+  grpc::Status StatusOf(const std::string& id, pb::Deployment* out) {
+    grpc::ClientContext ctx;
+    pb::StatusRequest req;
+    req.set_deployment_id(id);
+    return stub->Status(&ctx, req, out);
+  }
 };
 
 std::string ErrorCodeOf(const grpc::ClientContext& ctx) {
@@ -92,6 +99,7 @@ TEST_CASE("the service over the core: deploy, watch to the end, status and histo
     REQUIRE(stage);
     CHECK(ev.stage() == proto::ToProto(*stage));  // typed, and the same as the name
     CHECK(ev.status() == contract::StageName(*stage));
+    CHECK(ev.source() == "stream");  // every stage came on the platform's stream
     stages.push_back(*stage);
   }
   CHECK(reader->Finish().ok());
@@ -99,12 +107,10 @@ TEST_CASE("the service over the core: deploy, watch to the end, status and histo
   CHECK(ev.terminal());
   CHECK(ev.url().rfind("https://", 0) == 0);
 
-  grpc::ClientContext status_ctx;
-  pb::StatusRequest status_req;
-  status_req.set_deployment_id(id);
   pb::Deployment status;
-  REQUIRE(rig.stub->Status(&status_ctx, status_req, &status).ok());
+  REQUIRE(rig.StatusOf(id, &status).ok());
   CHECK(status.stage() == pb::STAGE_COMPLETE);
+  CHECK(status.status() == "complete");
   CHECK(status.terminal());
   CHECK(status.logs_size() == 8);
   CHECK(status.stream_problem().empty());
@@ -114,6 +120,52 @@ TEST_CASE("the service over the core: deploy, watch to the end, status and histo
   REQUIRE(rig.stub->History(&history_ctx, pb::HistoryRequest(), &history).ok());
   REQUIRE(history.deployments_size() == 1);
   CHECK(history.deployments(0).id() == id);
+  CHECK(history.deployments(0).stage() == pb::STAGE_COMPLETE);
+  CHECK(history.deployments(0).status() == "complete");
+}
+
+TEST_CASE("every stage goes out typed and by its name, on a deployment as on an event") {
+  for (contract::Stage s : contract::SuccessPath()) {
+    for (contract::Stage stage : {s, contract::Stage::kFailed}) {
+      CAPTURE(contract::StageName(stage));
+      pb::Deployment d;
+      proto::SetStage(stage, &d);
+      CHECK(d.stage() == proto::ToProto(stage));
+      CHECK(d.stage() != pb::STAGE_UNSPECIFIED);
+      CHECK(d.status() == contract::StageName(stage));
+      CHECK(proto::StageOf(d) == stage);
+      pb::DeploymentEvent ev;
+      proto::ToProto(contract::StageEvent{stage, {}, std::nullopt}, &ev);
+      CHECK(ev.stage() == d.stage());
+      CHECK(ev.status() == d.status());
+    }
+  }
+}
+
+TEST_CASE("a stored status the agent does not know goes out as the stage it reads as") {
+  ServiceRig rig;
+  grpc::ClientContext deploy_ctx;
+  pb::DeployReply deployed;
+  REQUIRE(rig.Deploy(&deployed, &deploy_ctx).ok());
+  const std::string id = deployed.deployment().id();
+  grpc::ClientContext watch_ctx;
+  pb::WatchRequest watch;
+  watch.set_deployment_id(id);
+  auto reader = rig.stub->Watch(&watch_ctx, watch);
+  pb::DeploymentEvent ev;
+  while (reader->Read(&ev)) {
+  }
+  REQUIRE(reader->Finish().ok());
+  REQUIRE(ev.terminal());
+  // A later agent's stage in the shared database: ended, so it reads as failed.
+  REQUIRE(test::Run({"sqlite3", rig.dir / "agent.db",
+                     "UPDATE deployments SET status = 'scaling' WHERE id = '" + id + "';"})
+              .exit_code == 0);
+  pb::Deployment status;
+  REQUIRE(rig.StatusOf(id, &status).ok());
+  CHECK(status.stage() == pb::STAGE_FAILED);
+  CHECK(status.status() == "failed");
+  CHECK(status.terminal());
 }
 
 TEST_CASE(
@@ -126,12 +178,7 @@ TEST_CASE(
   REQUIRE(made.ok());
   const std::string id = made->deployment_id;
 
-  auto status = [&](pb::Deployment* out) {
-    grpc::ClientContext ctx;
-    pb::StatusRequest req;
-    req.set_deployment_id(id);
-    return rig.stub->Status(&ctx, req, out);
-  };
+  std::vector<std::string> sources;
   auto watch = [&](std::vector<int64_t>* seqs) {
     grpc::ClientContext ctx;
     pb::WatchRequest req;
@@ -141,6 +188,7 @@ TEST_CASE(
     bool terminal = false;
     while (reader->Read(&ev)) {
       seqs->push_back(ev.seq());
+      sources.push_back(ev.source());
       terminal = ev.terminal();
     }
     CHECK(terminal);
@@ -149,18 +197,20 @@ TEST_CASE(
 
   int asked = rig.platform.status_calls();
   pb::Deployment first;
-  REQUIRE(status(&first).ok());  // looked up on the platform, then recorded
+  REQUIRE(rig.StatusOf(id, &first).ok());  // looked up on the platform, then recorded
   CHECK(first.id() == id);
   CHECK(rig.platform.status_calls() == asked + 1);
   std::vector<int64_t> live;
   REQUIRE(watch(&live).ok());  // followed to its end
   REQUIRE_FALSE(live.empty());
+  // Its first event is the platform's status answer, recorded by the lookup.
+  CHECK(sources.front() == "poll");
 
   // Recorded now: both are answered from the store, without a word to the platform.
   asked = rig.platform.status_calls();
   int opens = rig.platform.stream_opens();
   pb::Deployment again;
-  REQUIRE(status(&again).ok());
+  REQUIRE(rig.StatusOf(id, &again).ok());
   CHECK(again.terminal());
   CHECK(again.stage() == pb::STAGE_COMPLETE);
   CHECK(again.logs_size() > 0);

@@ -5,6 +5,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <set>
+#include <string_view>
+#include <utility>
 
 #include "common/limits.h"
 #include "daemon/token_store.h"
@@ -23,7 +26,7 @@ DeploymentRecord Record(const std::string& id, const std::string& project, int64
   d.id = id;
   d.project_id = project;
   d.commit_hash = "abc";
-  d.status = "queued";
+  d.status = contract::Stage::kQueued;
   d.api_url = "http://127.0.0.1:1";
   d.created_at_ms = d.updated_at_ms = created;
   return d;
@@ -41,7 +44,8 @@ struct StoreRig {
     REQUIRE(store->Insert(Record("d", "p", 1)).ok());
   }
   Appended Add(const std::string& status, std::vector<std::string> logs, std::string url = "") {
-    auto r = store->Append("d", Ev(status, std::move(logs), url, "stream", std::nullopt));
+    auto r =
+        store->Append("d", Ev(status, std::move(logs), url, EventSource::kStream, std::nullopt));
     REQUIRE(r.ok());
     return *r;
   }
@@ -59,10 +63,12 @@ TEST_CASE("events get gap-free sequence numbers and move the deployment on") {
   REQUIRE(store.Insert(Record("d1", "p", 1)).ok());
   REQUIRE(store.Insert(Record("d1", "p", 1)).ok());  // idempotent
   for (const char* s : {"queued", "committing", "building"}) {
-    auto e = store.Append("d1", Ev(s, {std::string("log ") + s}, "", "stream", std::nullopt));
+    auto e = store.Append("d1",
+                          Ev(s, {std::string("log ") + s}, "", EventSource::kStream, std::nullopt));
     REQUIRE(e.ok());
   }
-  auto done = store.Append("d1", Ev("complete", {"done"}, "https://abc.backend.im", "poll", 9));
+  auto done =
+      store.Append("d1", Ev("complete", {"done"}, "https://abc.backend.im", EventSource::kPoll, 9));
   REQUIRE(done.ok());
   REQUIRE(done->event);
   CHECK(done->event->seq == 4);
@@ -76,7 +82,7 @@ TEST_CASE("events get gap-free sequence numbers and move the deployment on") {
   auto d = store.Get("d1");
   REQUIRE(d.ok());
   REQUIRE(d->has_value());
-  CHECK((*d)->status == "complete");
+  CHECK((*d)->status == contract::Stage::kComplete);
   CHECK((*d)->url == "https://abc.backend.im");
   CHECK((*d)->terminal);
   CHECK((*d)->upstream_seq == 9);
@@ -84,7 +90,7 @@ TEST_CASE("events get gap-free sequence numbers and move the deployment on") {
   CHECK(store.Logs("d1")->lines.size() == 4);
   CHECK_FALSE(store.Logs("d1")->truncated);
   CHECK(store.ListActive()->empty());
-  CHECK_FALSE(store.Append("nope", Ev("queued", {}, "", "stream", std::nullopt)).ok());
+  CHECK_FALSE(store.Append("nope", Ev("queued", {}, "", EventSource::kStream, std::nullopt)).ok());
 }
 
 TEST_CASE("history lists newest first and filters by project") {
@@ -157,7 +163,9 @@ TEST_CASE("a database of the previous schema gains pending creates and keeps its
     FakeClock clock;
     DeploymentStore store(**db, clock);
     REQUIRE(store.Insert(Record("a", "p", 1)).ok());
-    REQUIRE(store.Append("a", Ev("complete", {"done"}, "https://abc.backend.im", "poll", 3)).ok());
+    REQUIRE(
+        store.Append("a", Ev("complete", {"done"}, "https://abc.backend.im", EventSource::kPoll, 3))
+            .ok());
   }
   // As the agent before pending creates (schema 1) left it: no pending_deploys, no budget,
   // history indexed by created_at, events without their body, and no snapshots.
@@ -330,14 +338,15 @@ TEST_CASE("the budget survives reopening the database") {
     REQUIRE(store.Insert(Record("d", "p", 1)).ok());
     std::string big(limits::kMaxLogLineBytes, 'b');
     for (int i = 0; i < 600; ++i) {
-      REQUIRE(store.Append("d", Ev("building", {big}, "", "stream", std::nullopt)).ok());
+      REQUIRE(
+          store.Append("d", Ev("building", {big}, "", EventSource::kStream, std::nullopt)).ok());
     }
     CHECK((*store.Get("d"))->over_budget);
   }
   auto db = Database::Open(t / "agent.db");
   REQUIRE(db.ok());
   DeploymentStore store(**db, clock);
-  auto a = store.Append("d", Ev("building", {"more"}, "", "stream", std::nullopt));
+  auto a = store.Append("d", Ev("building", {"more"}, "", EventSource::kStream, std::nullopt));
   REQUIRE(a.ok());
   CHECK_FALSE(a->event);
 }
@@ -392,8 +401,10 @@ TEST_CASE(
     FakeClock clock;
     DeploymentStore store(**db, clock);
     REQUIRE(store.Insert(Record("a", "p", 1)).ok());
-    REQUIRE(store.Append("a", Ev("building", {"one", "two"}, "", "stream", 5)).ok());
-    REQUIRE(store.Append("a", Ev("complete", {"done"}, "https://abc.backend.im", "poll", 6)).ok());
+    REQUIRE(store.Append("a", Ev("building", {"one", "two"}, "", EventSource::kStream, 5)).ok());
+    REQUIRE(
+        store.Append("a", Ev("complete", {"done"}, "https://abc.backend.im", EventSource::kPoll, 6))
+            .ok());
   }
   auto read = [&] {
     auto db = Database::Open(t / "agent.db");
@@ -427,7 +438,8 @@ namespace {
 // Appends with a Newness and says what the store did.
 Appended::Skipped Offer(StoreRig& rig, Newness how, const std::string& status,
                         std::vector<std::string> logs, std::optional<int64_t> seq) {
-  NewEvent e = Ev(status, std::move(logs), "", how == Newness::kPoll ? "poll" : "stream", seq);
+  NewEvent e = Ev(status, std::move(logs), "",
+                  how == Newness::kPoll ? EventSource::kPoll : EventSource::kStream, seq);
   e.newness = how;
   auto r = rig.store->Append("d", e);
   REQUIRE(r.ok());
@@ -464,7 +476,7 @@ TEST_CASE("stage messages without seq: new only when their stage is later than t
   using S = Appended::Skipped;
   // The deploy answer's status (queued) is not an event: the first queued message is stored.
   auto d = rig.Get();
-  REQUIRE(d.status == "queued");
+  REQUIRE(d.status == contract::Stage::kQueued);
   REQUIRE(d.last_seq == 0);
   CHECK(Offer(rig, Newness::kStream, "queued", {}, std::nullopt) == S::kNo);
   CHECK(Offer(rig, Newness::kStream, "queued", {}, std::nullopt) == S::kSeen);
@@ -487,4 +499,164 @@ TEST_CASE("a poll stores only the log lines not yet taken in, and nothing when i
   CHECK(Offer(rig, Newness::kStream, "committing", {"x"}, 2) == S::kSeen);
   CHECK(Offer(rig, Newness::kStream, "deploying", {"e"}, 5) == S::kNo);
   CHECK(rig.Get().log_count == 5);
+}
+
+namespace {
+
+// The store over a database file as an agent that starts opens it: nothing in memory yet.
+struct OpenedStore {
+  explicit OpenedStore(const std::string& file)
+      : db(std::move(Database::Open(file).value())), store(*db, clock) {}
+  std::unique_ptr<Database> db;
+  FakeClock clock;
+  DeploymentStore store;
+};
+
+}  // namespace
+
+TEST_CASE("each event source has its own name, and the name reads back as the same source") {
+  const EventSource all[] = {EventSource::kStream, EventSource::kPoll, EventSource::kDeploy,
+                             EventSource::kUnknown};
+  std::set<std::string_view> names;
+  for (EventSource s : all) {
+    CAPTURE(EventSourceName(s));
+    CHECK(ParseEventSource(EventSourceName(s)) == s);
+    names.insert(EventSourceName(s));
+  }
+  CHECK(names == std::set<std::string_view>{"stream", "poll", "deploy", "unknown"});
+  for (std::string_view other : {"", "Stream", "stream ", "lookup"}) {
+    CAPTURE(other);
+    CHECK(ParseEventSource(other) == EventSource::kUnknown);
+  }
+}
+
+TEST_CASE(
+    "an event's source is stored as the name it always had, and a name this agent does not know "
+    "reads back as unknown") {
+  test::TempDir t;
+  const std::pair<EventSource, const char*> sources[] = {{EventSource::kStream, "stream"},
+                                                         {EventSource::kPoll, "poll"},
+                                                         {EventSource::kDeploy, "deploy"}};
+  {
+    OpenedStore o(t / "agent.db");
+    REQUIRE(o.store.Insert(Record("a", "p", 1)).ok());
+    for (const auto& [source, name] : sources) {
+      REQUIRE(o.store.Append("a", Ev("building", {name}, "", source, std::nullopt)).ok());
+    }
+    auto cached = o.store.EventsAfter("a", 0, 10);  // from the store's memory
+    REQUIRE(cached.ok());
+    REQUIRE(cached->size() == 3);
+    for (size_t i = 0; i < 3; ++i) CHECK((*cached)[i].source == sources[i].first);
+  }
+  // The column holds the same text as before the enum, so older and newer agents share it.
+  auto column = test::Run({"sqlite3", t / "agent.db", "SELECT source FROM events ORDER BY seq;"});
+  CHECK(column.out == "stream\npoll\ndeploy\n");
+
+  auto read = [&] {
+    OpenedStore o(t / "agent.db");  // every event from SQLite
+    auto events = o.store.EventsAfter("a", 0, 10);
+    REQUIRE(events.ok());
+    REQUIRE(events->size() == 3);
+    return *events;
+  };
+  auto events = read();
+  for (size_t i = 0; i < 3; ++i) CHECK(events[i].source == sources[i].first);
+
+  // A later agent's source, or a row edited by hand: the event is read, its source unknown.
+  REQUIRE(test::Run({"sqlite3", t / "agent.db",
+                     "UPDATE events SET source = 'carrier-pigeon' WHERE seq = 1; "
+                     "UPDATE events SET source = '' WHERE seq = 2;"})
+              .exit_code == 0);
+  events = read();
+  CHECK(events[0].source == EventSource::kUnknown);
+  CHECK(events[0].event.logs == std::vector<std::string>{"stream"});
+  CHECK(events[1].source == EventSource::kUnknown);
+  CHECK(events[2].source == EventSource::kDeploy);
+}
+
+namespace {
+
+const contract::Stage kEveryStage[] = {contract::Stage::kQueued,
+                                       contract::Stage::kCommitting,
+                                       contract::Stage::kCreatingNamespace,
+                                       contract::Stage::kCreatingPvc,
+                                       contract::Stage::kBuilding,
+                                       contract::Stage::kDeploying,
+                                       contract::Stage::kHealthCheck,
+                                       contract::Stage::kComplete,
+                                       contract::Stage::kFailed};
+
+}  // namespace
+
+TEST_CASE("a deployment's status is stored as the stage's name and read back as the same stage") {
+  test::TempDir t;
+  std::string names;
+  {
+    OpenedStore o(t / "agent.db");
+    int n = 0;
+    for (contract::Stage s : kEveryStage) {
+      ++n;
+      DeploymentRecord d = Record("d" + std::to_string(n), "p", n);
+      d.status = s;
+      d.terminal = contract::IsTerminal(s);
+      REQUIRE(o.store.Insert(d).ok());
+      names += std::string(contract::StageName(s)) + "\n";
+    }
+  }
+  // The column holds the contract's names, as it always did.
+  auto column =
+      test::Run({"sqlite3", t / "agent.db", "SELECT status FROM deployments ORDER BY rowid;"});
+  CHECK(column.out == names);
+  CHECK(column.out.rfind("queued\ncommitting\ncreating_namespace\n", 0) == 0);
+
+  OpenedStore o(t / "agent.db");
+  DeploymentStore& store = o.store;
+  int n = 0;
+  for (contract::Stage s : kEveryStage) {
+    auto d = store.Get("d" + std::to_string(++n));
+    REQUIRE(d.ok());
+    REQUIRE(d->has_value());
+    CHECK((*d)->status == s);
+  }
+  // And through an event: the stage the deployment moved on to.
+  REQUIRE(store.Append("d1", Ev("health_check", {}, "", EventSource::kStream, 4)).ok());
+  CHECK((*store.Get("d1"))->status == contract::Stage::kHealthCheck);
+  CHECK(test::Run({"sqlite3", t / "agent.db", "SELECT status FROM deployments WHERE id = 'd1';"})
+            .out == "health_check\n");
+}
+
+TEST_CASE(
+    "a stored status this agent does not know reads as failed for a deployment that has ended, "
+    "and as queued for one still followed, which any stage then moves on") {
+  StoreRig rig;
+  REQUIRE(rig.store->Insert(Record("ended", "p", 2)).ok());
+  REQUIRE(rig.store->Append("d", Ev("building", {"b"}, "", EventSource::kStream, 1)).ok());
+  REQUIRE(
+      rig.store->Append("ended", Ev("complete", {}, "https://x.backend.im", EventSource::kPoll, 1))
+          .ok());
+  // As a later agent with a stage of its own would leave them, or a hand edit.
+  REQUIRE(test::Run({"sqlite3", rig.t / "agent.db",
+                     "UPDATE deployments SET status = 'scaling' WHERE id = 'd'; "
+                     "UPDATE deployments SET status = '' WHERE id = 'ended';"})
+              .exit_code == 0);
+  auto ended = rig.store->Get("ended");
+  REQUIRE(ended.ok());
+  CHECK((*ended)->status == contract::Stage::kFailed);
+  CHECK((*ended)->terminal);
+  DeploymentRecord d = rig.Get();
+  CHECK(d.status == contract::Stage::kQueued);
+  CHECK_FALSE(d.terminal);
+  auto listed = rig.store->List("p", 10);
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 2);
+  CHECK((*listed)[0].status == contract::Stage::kFailed);
+  CHECK((*listed)[1].status == contract::Stage::kQueued);
+
+  // Still followed: a later stage is new, as after queued, and the column gets its name again.
+  using S = Appended::Skipped;
+  CHECK(Offer(rig, Newness::kStream, "queued", {}, std::nullopt) == S::kSeen);
+  CHECK(Offer(rig, Newness::kStream, "committing", {}, std::nullopt) == S::kNo);
+  CHECK(rig.Get().status == contract::Stage::kCommitting);
+  CHECK(test::Run({"sqlite3", rig.t / "agent.db", "SELECT status FROM deployments WHERE id = 'd';"})
+            .out == "committing\n");
 }

@@ -11,13 +11,13 @@
 namespace bim::test {
 
 inline daemon::NewEvent Ev(const std::string& status, std::vector<std::string> logs,
-                           const std::string& url, std::string source,
+                           const std::string& url, daemon::EventSource source,
                            std::optional<int64_t> upstream_seq) {
   daemon::NewEvent e;
   e.event.status = contract::ParseStage(status).value();
   e.event.logs = std::move(logs);
   if (!url.empty()) e.event.url = url;
-  e.source = std::move(source);
+  e.source = source;
   e.upstream_seq = upstream_seq;
   return e;
 }

@@ -49,13 +49,14 @@ struct Rig {
     DeploymentRecord d;
     d.id = "d";
     d.project_id = "p";
-    d.status = "queued";
+    d.status = contract::Stage::kQueued;
     d.created_at_ms = d.updated_at_ms = 1;
     REQUIRE(store.Insert(d).ok());
   }
   ~Rig() { sub.Close(); }
   void Add(const std::string& status) {
-    REQUIRE(store.Append("d", Ev(status, {status + " log"}, "", "stream", std::nullopt)).ok());
+    REQUIRE(store.Append("d", Ev(status, {status + " log"}, "", EventSource::kStream, std::nullopt))
+                .ok());
     hub.Notify("d");
   }
 };
@@ -89,8 +90,10 @@ TEST_CASE("a subscription hands out one item per completed write, and ends after
   CHECK(r.sink.delivered.back().notice.empty());
   r.sub.WriteDone(true);
   CHECK_FALSE(r.sink.end.has_value());  // nothing new: it waits
-  REQUIRE(
-      r.store.Append("d", Ev("complete", {}, "https://x.backend.im", "stream", std::nullopt)).ok());
+  REQUIRE(r.store
+              .Append("d", Ev("complete", {}, "https://x.backend.im", EventSource::kStream,
+                              std::nullopt))
+              .ok());
   r.hub.Notify("d");
   CHECK(r.sink.delivered.back().event.terminal);
   CHECK_FALSE(r.sink.end.has_value());
