@@ -96,7 +96,13 @@ class McpTools : public McpToolProvider {
     Handler handler = nullptr;
   };
 
-  void DefineTools();
+  // Each group of tools is defined next to its handlers, in a file of its own.
+  void DefineDeploymentTools();  // ctl/mcp_tools_deploy.cc
+  void DefineSnapshotTools();    // ctl/mcp_tools_snapshots.cc
+  void DefineAuthTools();        // ctl/mcp_tools_auth.cc
+  // How a directory argument's description ends: where relative paths resolve.
+  std::string Where() const;
+  static Arg DeploymentIdArg();
   const Tool* Find(const std::string& name) const;
   // The arguments with defaults left out and directories made absolute, or an error result.
   std::optional<McpToolResult> Validate(const Tool& tool, nlohmann::json& args) const;
