@@ -80,6 +80,9 @@ void McpTools::DefineDeploymentTools() {
                     {"description", "Files left out, and why"},
                     {"items", Object({{"path", Str("Path inside the folder")},
                                       {"reason", Str("Why it was left out")}})}}},
+                  // As a task, deploy ends the way wait_for_deployment does.
+                  {"timedOut", OptBool("As a task only: true when the wait ended before the "
+                                       "deployment did")},
                   {"nextStep", Str("What to do next")}}),
       DeployHints(),
       &McpTools::DeployAndWait});
