@@ -50,10 +50,7 @@ void McpTools::DefineAuthTools() {
                    {"expiresInSeconds", Int("How long the code is valid")},
                    {"intervalSeconds", Int("How often the platform may be asked")},
                    {"nextStep", Str("What to do next")}}),
-           {{"readOnlyHint", false},
-            {"destructiveHint", false},
-            {"idempotentHint", false},
-            {"openWorldHint", true}},
+           WriteHints(false, false, true),
            &McpTools::AuthLoginStart});
 
   tools_.push_back(
@@ -75,10 +72,7 @@ void McpTools::DefineAuthTools() {
                    {"loggedIn", Bool("True once approved")},
                    {"email", OptStr("The user's email once logged in, when the platform says it")},
                    {"nextStep", Str("What to do next")}}),
-           {{"readOnlyHint", false},
-            {"destructiveHint", false},
-            {"idempotentHint", true},
-            {"openWorldHint", true}},
+           WriteHints(false, true, true),
            &McpTools::AuthLoginCheck});
 }
 

@@ -33,22 +33,12 @@ void McpTools::DefineDeploymentTools() {
             {"force", ArgType::kBoolean, false,
              "Overwrite local files whose content differs from the generated ones. Default false.",
              0, 0, Check::kNone, false}},
-           Object({{"directory", Str("The absolute folder the project is in")},
-                   {"projectId", OptStr("The platform's project for this code, remembered in "
-                                        "the folder for deploy; absent when the platform names "
-                                        "none")},
-                   {"files",
-                    {{"type", "array"},
-                     {"description", "Every generated file"},
-                     {"items", Object({{"path", Str("Path inside the folder")},
-                                       {"bytes", Int("Size in bytes")}})}}},
-                   {"written", StrArray("Files created or changed")},
-                   {"unchanged", StrArray("Files that already had this content")},
-                   {"nextStep", Str("What to do next")}}),
-           {{"readOnlyHint", false},
-            {"destructiveHint", true},
-            {"idempotentHint", true},
-            {"openWorldHint", true}},
+           WrittenFilesFields(
+               {{"directory", Str("The absolute folder the project is in")},
+                {"projectId", OptStr("The platform's project for this code, remembered in the "
+                                     "folder for deploy; absent when the platform names none")}},
+               "Every generated file"),
+           WriteHints(true, true, true),
            &McpTools::Generate});
 
   tools_.push_back(Tool{

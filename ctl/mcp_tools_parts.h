@@ -115,13 +115,28 @@ inline json WithFields(json schema, json more) {
   return schema;
 }
 
-// The hints of a tool that starts a deployment, and of one that only reads.
-inline json DeployHints() {
-  return json{{"readOnlyHint", false},
-              {"destructiveHint", true},
-              {"idempotentHint", false},
-              {"openWorldHint", true}};
+// The fields of a result that wrote files into a folder (generate, restore), besides its own:
+// every file, and which were written or already there.
+inline json WrittenFilesFields(json fields, const std::string& every_file) {
+  fields["files"] = {{"type", "array"},
+                     {"description", every_file},
+                     {"items", Object({{"path", Str("Path inside the folder")},
+                                       {"bytes", Int("Size in bytes")}})}};
+  fields["written"] = StrArray("Files created or changed");
+  fields["unchanged"] = StrArray("Files that already had this content");
+  fields["nextStep"] = Str("What to do next");
+  return Object(std::move(fields));
 }
+
+// The annotations of a tool that changes something, of one that starts a deployment, and of
+// one that only reads.
+inline json WriteHints(bool destructive, bool idempotent, bool open_world) {
+  return json{{"readOnlyHint", false},
+              {"destructiveHint", destructive},
+              {"idempotentHint", idempotent},
+              {"openWorldHint", open_world}};
+}
+inline json DeployHints() { return WriteHints(true, false, true); }
 inline json ReadHints() { return json{{"readOnlyHint", true}, {"openWorldHint", true}}; }
 
 }  // namespace bim::ctl::mcp_tools

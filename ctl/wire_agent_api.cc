@@ -32,11 +32,19 @@ void WireAgentApi::CheckReply(const wire::CallContext& ctx) {
   client_.CheckReply(ctx);
 }
 
-WireAgentApi::Unconnected WireAgentApi::WhenUnconnected(const wire::CallStatus& status,
-                                                        CancelToken& cancel) {
-  if (status.code == wire::Code::kPermissionDenied) return Unconnected::kRefused;
-  if (status.code == wire::Code::kUnavailable && !cancel.cancelled()) return Unconnected::kRetry;
-  return Unconnected::kClassify;
+OpResult<bool> WireAgentApi::Reconnected(const wire::CallStatus& status,
+                                         const wire::CallContext& ctx, bool first,
+                                         wire::Channel& channel, CancelToken& cancel) {
+  if (status.ok() || ctx.connected()) return false;
+  // The peer is not the user's agent: an agent problem (exit 4), in CheckAgent's words.
+  if (status.code == wire::Code::kPermissionDenied) {
+    return OpFail(OpFailure::kAgent, status.message);
+  }
+  if (status.code != wire::Code::kUnavailable || cancel.cancelled() || !first) return false;
+  auto connected = Connect();
+  if (!connected.ok()) return connected.error();
+  channel = std::move(*connected);
+  return true;
 }
 
 OpError WireAgentApi::Classify(const wire::CallContext& ctx, const wire::CallStatus& status,
@@ -80,16 +88,9 @@ OpResult<Reply> WireAgentApi::Unary(const rpc::Unary<Request, Reply>& method,
     Reply reply;
     wire::CallStatus status = channel.Unary(method.path, request, &reply, *ctx);
     cancel.Detach();
-    if (!status.ok() && !ctx->connected()) {
-      Unconnected next = WhenUnconnected(status, cancel);
-      if (next == Unconnected::kRefused) return OpFail(OpFailure::kAgent, status.message);
-      if (next == Unconnected::kRetry && first) {
-        auto connected = Connect();
-        if (!connected.ok()) return connected.error();
-        channel = std::move(*connected);
-        continue;
-      }
-    }
+    auto again = Reconnected(status, *ctx, first, channel, cancel);
+    if (!again.ok()) return again.error();
+    if (*again) continue;
     CheckReply(*ctx);
     if (!status.ok()) return Classify(*ctx, status, cancel);
     if (cancel.cancelled()) return OpCancelled();
@@ -183,16 +184,9 @@ OpResult<bool> WireAgentApi::Watch(const pb::WatchRequest& request,
     wire::CallStatus st = reader->Finish();
     cancel.Detach();
     if (cancel.cancelled()) return OpCancelled();
-    if (!st.ok() && !ctx->connected()) {
-      Unconnected next = WhenUnconnected(st, cancel);
-      if (next == Unconnected::kRefused) return OpFail(OpFailure::kAgent, st.message);
-      if (next == Unconnected::kRetry && first) {
-        auto connected = Connect();
-        if (!connected.ok()) return connected.error();
-        channel = std::move(*connected);
-        continue;
-      }
-    }
+    auto again = Reconnected(st, *ctx, first, channel, cancel);
+    if (!again.ok()) return again.error();
+    if (*again) continue;
     if (st.code == wire::Code::kDeadlineExceeded && deadline) return true;
     // The agent went away mid-stream: when another takes its place (the systemd unit taking
     // over, or restarting it), follow on there from the last event seen.

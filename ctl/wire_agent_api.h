@@ -65,12 +65,13 @@ class WireAgentApi final : public AgentApi {
   // channel to the agent it found: for the second try of a call whose first found nothing
   // listening.
   OpResult<wire::Channel> Connect();
-  // For a call that ended before it had a verified connection (ctx.connected() false), what
-  // comes next: kRetry when nothing listened (Connect(), then try once more); kRefused when the
-  // peer is not the user's agent (an agent problem, exit 4, with CheckAgent's words); else
-  // kClassify (a cancel or the deadline while connecting: Classify as any failed call).
-  enum class Unconnected { kRetry, kRefused, kClassify };
-  static Unconnected WhenUnconnected(const wire::CallStatus& status, CancelToken& cancel);
+  // After a call that failed before its connection was verified (ctx.connected() false): true
+  // when nothing listened on the first try and Connect() found or started an agent (channel
+  // now goes there: try once more); false when the call's status stands (classify it: a
+  // cancel, the deadline while connecting, a second try); an agent error when the peer is not
+  // the user's agent or none could be started.
+  OpResult<bool> Reconnected(const wire::CallStatus& status, const wire::CallContext& ctx,
+                             bool first, wire::Channel& channel, CancelToken& cancel);
   // One unary call (a method of ctl/agent_methods.h) under the cancel token.
   template <typename Request, typename Reply>
   OpResult<Reply> Unary(const rpc::Unary<Request, Reply>& method,

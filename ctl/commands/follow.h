@@ -12,6 +12,11 @@ namespace bim::ctl {
 // detaches (exit 130). The exit code: 0 deployed, 1 failed, or the failure's.
 int FollowDeployment(CommandContext& c, const std::string& id);
 
+// The exit code for a deployment as it stands: 0 unless it ended badly; 1 when it failed; the
+// platform error's (printed) when it is complete without a usable URL.
+int OutcomeExitCode(const CommandContext& c, const backend_im::v1::Deployment& d,
+                    const std::string& what);
+
 // After a deploy or rollback started id: follows it when `watch`, else says how to.
 int FollowOrHint(CommandContext& c, const std::string& id, bool watch);
 

@@ -1,5 +1,5 @@
 // backend-im status ID
-#include "ctl/commands/command.h"
+#include "ctl/commands/follow.h"
 #include "ctl/models.h"
 #include "proto/convert.h"
 
@@ -38,10 +38,7 @@ int Status(CommandContext& c, const std::string& id) {
   } else {
     PrintDeployment(c, *found);
   }
-  auto final = Operations::FinalOutcome(*found);
-  if (final.ok()) return kExitOk;
-  if (final.error().kind == OpFailure::kDeployFailed) return kExitDeployFailed;
-  return c.Failed(final.error(), "status " + id);
+  return OutcomeExitCode(c, *found, "status " + id);
 }
 
 }  // namespace

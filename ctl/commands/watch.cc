@@ -72,17 +72,22 @@ int FollowDeployment(CommandContext& c, const std::string& id) {
     return code;
   }
   const auto& d = done->deployment;
-  auto final = Operations::FinalOutcome(d);
-  if (!final.ok() && final.error().kind == OpFailure::kDeployFailed) {
-    if (!c.json()) {
-      Print("{} Deployment {} failed. See the logs above, or run `backend-im status {}`\n",
-            c.style().Red("✗"), id, id);
-    }
-    return kExitDeployFailed;
+  int code = OutcomeExitCode(c, d, "watch " + id);
+  if (c.json()) return code;
+  if (code == kExitDeployFailed) {
+    Print("{} Deployment {} failed. See the logs above, or run `backend-im status {}`\n",
+          c.style().Red("✗"), id, id);
+  } else if (code == kExitOk) {
+    Print("{} Deployed: {}\n", c.style().Green("✓"), c.style().Bold(d.url()));
   }
-  if (!final.ok()) return c.Failed(final.error(), "watch " + id);
-  if (!c.json()) Print("{} Deployed: {}\n", c.style().Green("✓"), c.style().Bold(d.url()));
-  return kExitOk;
+  return code;
+}
+
+int OutcomeExitCode(const CommandContext& c, const pb::Deployment& d, const std::string& what) {
+  auto final = Operations::FinalOutcome(d);
+  if (final.ok()) return kExitOk;
+  if (final.error().kind == OpFailure::kDeployFailed) return kExitDeployFailed;
+  return c.Failed(final.error(), what);
 }
 
 int FollowOrHint(CommandContext& c, const std::string& id, bool watch) {
