@@ -132,18 +132,11 @@ std::optional<json> McpServer::NewJob(const json& id, const json& params,
     }
   }
   if (ctx.modern) {
-    if (auto rs = params.find("requestState"); rs != params.end() && !rs->is_null()) {
-      auto state = rounds_.Take(*rs, job.name, job.arguments);
-      if (!state) {
-        return ErrorResponse(id, mcp::kInvalidParams,
-                             "invalid params: requestState is not one this server gave for "
-                             "this call, or it was used or has expired; call the tool again "
-                             "without requestState and inputResponses");
-      }
-      job.input_state = std::move(*state);
-      if (auto r = params.find("inputResponses"); r != params.end() && r->is_object()) {
-        job.input_responses = *r;
-      }
+    if (!ContinueRound(params, job)) {
+      return ErrorResponse(id, mcp::kInvalidParams,
+                           "invalid params: requestState is not one this server gave for this "
+                           "call, or it was used or has expired; call the tool again without "
+                           "requestState and inputResponses");
     }
     job.can_request_url = mcp::DeclaresUrlElicitation(ctx.client_capabilities);
   } else if (mcp::AtLeast(ctx.version, mcp::kTasksVersion)) {
@@ -154,6 +147,18 @@ std::optional<json> McpServer::NewJob(const json& id, const json& params,
   job.cancel = std::make_shared<CancelToken>();
   job.version = ctx.version;
   return std::nullopt;
+}
+
+bool McpServer::ContinueRound(const json& params, ToolJob& job) {
+  auto rs = params.find("requestState");
+  if (rs == params.end() || rs->is_null()) return true;
+  auto state = rounds_.Take(*rs, job.name, job.arguments);
+  if (!state) return false;
+  job.input_state = std::move(*state);
+  if (auto r = params.find("inputResponses"); r != params.end() && r->is_object()) {
+    job.input_responses = *r;
+  }
+  return true;
 }
 
 std::optional<json> McpServer::TaskParams(const ToolJob& job, const json& params,

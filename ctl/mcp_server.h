@@ -137,6 +137,9 @@ class McpServer : private mcp::CallHandler {
   // The job that params describe, or the error that refuses the call.
   std::optional<nlohmann::json> NewJob(const nlohmann::json& id, const nlohmann::json& params,
                                        const mcp::RequestContext& ctx, ToolJob& job);
+  // 2026-07-28: takes the input round that params.requestState names (if any) into job; false
+  // when it names none this server gave for this call.
+  bool ContinueRound(const nlohmann::json& params, ToolJob& job);
   // Whether the call runs as a task, and with which params.task; or the error that refuses it.
   std::optional<nlohmann::json> TaskParams(const ToolJob& job, const nlohmann::json& params,
                                            const mcp::RequestContext& ctx, bool& as_task,

@@ -38,6 +38,11 @@ McpToolCall::UrlAnswer UrlElicitation::Open(const std::string& url, const std::s
                               {{"requestId", id}, {"reason", "the tool call was cancelled"}}));
     return Answer::kCancel;
   }
+  return AnswerOf(response, id);
+}
+
+McpToolCall::UrlAnswer UrlElicitation::AnswerOf(const json& response, const json& id) {
+  using Answer = McpToolCall::UrlAnswer;
   if (auto e = response.find("error"); e != response.end()) {
     log::Warn("mcp: the client could not open the page: {}",
               e->is_object() ? e->value("message", Dump(*e)) : Dump(*e));

@@ -51,6 +51,8 @@ class UrlElicitation {
     bool answered = false;
     nlohmann::json response;
   };
+  // What the client's response to our request id says.
+  static McpToolCall::UrlAnswer AnswerOf(const nlohmann::json& response, const nlohmann::json& id);
   // Waits for the response to the request keyed key: null when cancelled first.
   nlohmann::json Wait(const std::string& key, const CancelToken& cancel);
 
