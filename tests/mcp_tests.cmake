@@ -36,3 +36,10 @@ add_test(NAME mcp_interop_inspector
          COMMAND bash ${PROJECT_SOURCE_DIR}/tests/mcp-inspector/run.sh $<TARGET_FILE:backend-im>)
 set_tests_properties(mcp_interop_inspector PROPERTIES LABELS "integration" SKIP_RETURN_CODE 77
                                                       TIMEOUT 120)
+
+# The MCP server's parts in-process: a fake McpToolProvider, output kept in memory, simulated time.
+bim_add_test(mcp_unit_tests
+  SOURCES unit/ctl/mcp/jsonrpc_test.cc unit/ctl/mcp/session_test.cc unit/ctl/mcp/tasks_test.cc
+          unit/ctl/mcp/elicitation_test.cc
+  LIBS bim::ctl
+  LABELS unit)
