@@ -1,7 +1,7 @@
 #pragma once
 // Operations: everything backend-im does for a person or an assistant, written once, against
 // the agent's API (AgentApi) and the local files. The CLI (ctl/commands/) and the MCP tools
-// (ctl/mcp_tools.h) only translate: they parse their input, call an operation, and present its
+// (ctl/mcp/tools.h) only translate: they parse their input, call an operation, and present its
 // outcome, text or --json for the CLI and structuredContent for MCP, both through the shared
 // models (ctl/models.h). An operation presents nothing.
 //

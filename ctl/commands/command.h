@@ -69,6 +69,8 @@ class CommandLine {
   // Runs `run` when cmd is the command given, and keeps its exit code.
   void OnRun(CLI::App* cmd, Run run);
   int& exit_code() { return exit_code_; }
+  // The agent's API, made now: for a command that runs otherwise than through OnRun.
+  AgentApi& agent() { return agent_(); }
 
  private:
   CLI::App& app_;

@@ -23,7 +23,7 @@
 #include "ctl/mcp/jsonrpc.h"
 #include "ctl/mcp/protocol.h"
 #include "ctl/mcp/tasks.h"
-#include "ctl/mcp_tool_provider.h"
+#include "ctl/mcp/tool_provider.h"
 
 namespace bim::ctl::mcp {
 

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "ctl/mcp_tool_provider.h"
+#include "ctl/mcp/tool_provider.h"
 
 namespace bim::ctl {
 

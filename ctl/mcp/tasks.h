@@ -24,7 +24,7 @@
 #include "ctl/mcp/connection.h"
 #include "ctl/mcp/jsonrpc.h"
 #include "ctl/mcp/protocol.h"
-#include "ctl/mcp_tool_provider.h"
+#include "ctl/mcp/tool_provider.h"
 
 namespace bim::ctl::mcp {
 

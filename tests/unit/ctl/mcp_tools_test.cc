@@ -1,11 +1,10 @@
-// The MCP tools (ctl/mcp_tools.h) called in this process against the agent in memory
+// The MCP tools (ctl/mcp/tools.h) called in this process against the agent in memory
 // (FakeAgentApi): each tool's result against its own outputSchema, its errors and their advice,
 // the checks of its arguments, and the login through the client in both eras.
-#include "ctl/mcp_tools.h"
-
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
+#include "ctl/mcp/tools.h"
 #include "tests/support/fake_agent_api.h"
 #include "tests/support/harness.h"
 

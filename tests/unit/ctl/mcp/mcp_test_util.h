@@ -20,8 +20,8 @@
 
 #include "common/clock.h"
 #include "ctl/mcp/jsonrpc.h"
-#include "ctl/mcp_server.h"
-#include "ctl/mcp_tool_provider.h"
+#include "ctl/mcp/server.h"
+#include "ctl/mcp/tool_provider.h"
 
 namespace bim::ctl::mcp_test {
 

@@ -1,6 +1,6 @@
 // The MCP tools that generate, deploy and follow deployments: their definitions and handlers.
 #include "common/log.h"
-#include "ctl/mcp_tools_parts.h"
+#include "ctl/mcp/tool_parts.h"
 #include "ctl/models.h"
 #include "proto/convert.h"
 

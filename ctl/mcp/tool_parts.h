@@ -1,5 +1,5 @@
 #pragma once
-// What the MCP tools' files (ctl/mcp_tools*.cc) share: results, the pieces of their JSON
+// What the MCP tools' files (ctl/mcp/*tools.cc) share: results, the pieces of their JSON
 // Schemas, and small checks. Not for use outside them.
 
 #include <fmt/format.h>
@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "ctl/mcp_tools.h"
+#include "ctl/mcp/tools.h"
 #include "ctl/operations.h"
 
 namespace bim::ctl::mcp_tools {

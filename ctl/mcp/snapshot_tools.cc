@@ -1,5 +1,5 @@
 // The MCP tools on the files the agent keeps of each deployment: rollback, diff, restore.
-#include "ctl/mcp_tools_parts.h"
+#include "ctl/mcp/tool_parts.h"
 #include "ctl/models.h"
 
 namespace bim::ctl {

@@ -41,7 +41,7 @@
 #include <vector>
 
 #include "ctl/agent_api.h"
-#include "ctl/mcp_tool_provider.h"
+#include "ctl/mcp/tool_provider.h"
 #include "ctl/operations.h"
 
 namespace bim::ctl {
@@ -97,9 +97,9 @@ class McpTools : public McpToolProvider {
   };
 
   // Each group of tools is defined next to its handlers, in a file of its own.
-  void DefineDeploymentTools();  // ctl/mcp_tools_deploy.cc
-  void DefineSnapshotTools();    // ctl/mcp_tools_snapshots.cc
-  void DefineAuthTools();        // ctl/mcp_tools_auth.cc
+  void DefineDeploymentTools();  // ctl/mcp/deployment_tools.cc
+  void DefineSnapshotTools();    // ctl/mcp/snapshot_tools.cc
+  void DefineAuthTools();        // ctl/mcp/auth_tools.cc
   // How a directory argument's description ends: where relative paths resolve.
   std::string Where() const;
   static Arg DeploymentIdArg();

@@ -81,7 +81,7 @@
 #include "ctl/mcp/protocol.h"
 #include "ctl/mcp/session.h"
 #include "ctl/mcp/tasks.h"
-#include "ctl/mcp_tool_provider.h"
+#include "ctl/mcp/tool_provider.h"
 
 namespace bim::ctl {
 

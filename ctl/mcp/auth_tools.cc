@@ -1,7 +1,7 @@
 // The MCP tools of the login (auth_status, auth_login_start, auth_login_check), and the login
 // through the client that any tool needing one starts (URL-mode elicitation).
 #include "common/log.h"
-#include "ctl/mcp_tools_parts.h"
+#include "ctl/mcp/tool_parts.h"
 #include "ctl/models.h"
 
 namespace bim::ctl {

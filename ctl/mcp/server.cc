@@ -1,4 +1,4 @@
-#include "ctl/mcp_server.h"
+#include "ctl/mcp/server.h"
 
 #include <exception>
 #include <stdexcept>

@@ -1,4 +1,4 @@
-#include "ctl/mcp_tools.h"
+#include "ctl/mcp/tools.h"
 
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 
 #include "common/contract.h"
 #include "common/log.h"
-#include "ctl/mcp_tools_parts.h"
+#include "ctl/mcp/tool_parts.h"
 #include "ctl/models.h"
 #include "ctl/operations.h"
 #include "ctl/output.h"
