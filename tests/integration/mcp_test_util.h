@@ -158,6 +158,10 @@ class McpSession {
     }
   }
 
+  // Returns once the server has read every line sent before: it reads its input in order, and
+  // answers a ping on the reading thread (with an error where ping is not served, but answers).
+  void WaitUntilRead() { Call("ping"); }
+
   // Sends a request and returns its response (REQUIREs that one comes).
   json Call(const std::string& method, json params = json::object(),
             milliseconds timeout = seconds(30)) {
