@@ -164,16 +164,17 @@ TEST_CASE("a lost deploy response is retried with the same Idempotency-Key: one 
 }
 
 TEST_CASE("an agent killed mid-deployment resumes it, and watch sees it complete") {
-  // Killed after some two stages of seven; the rest come to the next agent live.
+  // Killed once it stored two stages of seven after queued; the rest come to the next agent live.
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "200"});
   f.LoginWithToken();
   auto d = f.Deploy(f.MakeProject("p"));
   std::string id = d["deploymentId"];
-  std::this_thread::sleep_for(std::chrono::milliseconds(450));
+  REQUIRE(WaitUntil([&] { return f.StoredEvents(id) >= 3; }, std::chrono::seconds(10)));
   int pid = f.AgentPid();
   REQUIRE(pid > 0);
   REQUIRE(::kill(pid, SIGKILL) == 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  REQUIRE(WaitUntil([&] { return AgentGone(f, pid); }, std::chrono::seconds(10)));
+  REQUIRE(f.StoredEvents(id) < 8);  // it did die mid-deployment
   auto w = f.Ctl({"watch", id, "--json"});
   REQUIRE_MESSAGE(w.exit_code == 0, (w.out + w.err + f.AgentLog()));
   CheckCompleteEvents(JsonLines(w.out), id);
@@ -238,15 +239,20 @@ int KillAgentDuringDeployRequest(AgentFixture& f, const std::string& project) {
   Process deploy = f.StartCtl({"deploy", "-d", project, "--json"});
   // The agent records the create before it sends it; then the request is on its way.
   std::string db = f.StateDir() + "/agent.db";
-  bool recorded = false;
-  for (int i = 0; i < 100 && !recorded; ++i) {
-    auto q = Run({"sqlite3", db, "SELECT count(*) FROM pending_deploys"});
-    recorded = q.exit_code == 0 && q.out == "1\n";
-    if (!recorded) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  REQUIRE(recorded);
-  // Loopback delivers the request in a few ms; the mock answers only 0.8 s after it came.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  REQUIRE(WaitUntil(
+      [&] {
+        auto q = Run({"sqlite3", db, "SELECT count(*) FROM pending_deploys"});
+        return q.exit_code == 0 && q.out == "1\n";
+      },
+      std::chrono::seconds(5), std::chrono::milliseconds(50)));
+  // The mock made the deployment when the request came, and answers only 0.8 s after that.
+  REQUIRE(WaitUntil(
+      [&] {
+        auto all = HttpRequest("GET", f.mock().http_url() + "/mock/deployments", "",
+                               {"Authorization: Bearer dev-token"});
+        return all.status == 200 && nlohmann::json::parse(all.body).size() == 1;
+      },
+      std::chrono::seconds(5)));
   REQUIRE(::kill(f.AgentPid(), SIGKILL) == 0);
   auto died = deploy.Wait(std::chrono::seconds(10));
   REQUIRE(died.has_value());
@@ -287,11 +293,12 @@ TEST_CASE("an agent killed during the deploy request records the deployment when
   CHECK(KillAgentDuringDeployRequest(f, f.MakeProject("p")) == 4);
   CHECK(f.Ctl({"history", "--json"}).exit_code == 0);  // starts an agent, nothing else
   nlohmann::json history;
-  for (int i = 0; i < 100; ++i) {
-    history = nlohmann::json::parse(f.Ctl({"history", "--json"}).out);
-    if (!history.empty()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  REQUIRE(WaitUntil(
+      [&] {
+        history = nlohmann::json::parse(f.Ctl({"history", "--json"}).out);
+        return !history.empty();
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(50)));
   REQUIRE(history.size() == 1);
   auto all = HttpRequest("GET", f.mock().http_url() + "/mock/deployments", "",
                          {"Authorization: Bearer dev-token"});

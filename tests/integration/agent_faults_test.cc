@@ -57,11 +57,16 @@ TEST_CASE("SIGKILL during database writes: history and events stay intact, no ga
   for (int i = 0; i < 6; ++i)
     ids.push_back(f.Deploy(f.MakeProject("p" + std::to_string(i)))["deploymentId"]);
   for (int round = 0; round < 6; ++round) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(60 + 25 * round));
+    // Killed while the newest deployment's stages are being stored, one stage later each round.
+    const std::string newest = ids.back();
+    REQUIRE(
+        WaitUntil([&] { return f.StoredEvents(newest) >= 2 + round; }, std::chrono::seconds(10)));
     int pid = f.AgentPid();
-    if (pid > 0) ::kill(pid, SIGKILL);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    REQUIRE(f.Ctl({"history", "--json"}).exit_code == 0);  // restarts the agent
+    REQUIRE(pid > 0);
+    ::kill(pid, SIGKILL);
+    REQUIRE(WaitUntil([&] { return AgentGone(f, pid); }, std::chrono::seconds(10)));
+    auto restarted = f.Ctl({"history", "--json"});  // restarts the agent
+    REQUIRE_MESSAGE(restarted.exit_code == 0, (restarted.err + f.AgentLog()));
     ids.push_back(f.Deploy(f.MakeProject("q" + std::to_string(round)))["deploymentId"]);
   }
   for (const auto& id : ids) {
@@ -501,26 +506,20 @@ TEST_CASE(
 TEST_CASE("SIGKILL during a token refresh: history intact, and the login state is explained") {
   // Answers of the token endpoint take 250 ms (500 ms under a sanitizer), so the refresh is in
   // flight long enough to kill the agent: the kill follows the log line within a few 10 ms
-  // polls. The token's lifetime (1 s, 2 s under a sanitizer) outlasts the deploy and watch
-  // below, so no refresh happens before the one killed.
-  const int ttl_s = kSanitized ? 2 : 1;
-  AgentFixture f({"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl",
-                  std::to_string(ttl_s), "--stage-delay-ms", "20", "--delay-ms",
-                  kSanitized ? "500" : "250", "--delay-path", "/oauth/token"});
+  // polls. The token lives an hour on the agent's clock, so no refresh happens before the one
+  // killed; the mock's test clock moves past that hour, and the platform then refuses it.
+  AgentFixture f({"--auto-approve-after", "1", "--device-interval", "1", "--token-ttl", "3600",
+                  "--stage-delay-ms", "20", "--delay-ms", kSanitized ? "500" : "250",
+                  "--delay-path", "/oauth/token", "--test-clock"});
   REQUIRE(f.Ctl({"auth", "login"}).exit_code == 0);
-  // The token came before the login returned, so it has expired ttl_s after that.
-  auto expired = std::chrono::steady_clock::now() + std::chrono::milliseconds(ttl_s * 1000 + 100);
   std::string id = f.Deploy(f.MakeProject("p"))["deploymentId"];
   REQUIRE(f.Ctl({"watch", id}).exit_code == 0);
   REQUIRE(f.AgentLog().find("refreshing the access token") == std::string::npos);
-  std::this_thread::sleep_until(expired);
+  REQUIRE(AdvanceMockClock(f.mock(), std::chrono::seconds(3601)));
   Process status = f.StartCtl({"auth", "status"});
-  bool refreshing = false;
-  for (int i = 0; i < 200 && !refreshing; ++i) {
-    refreshing = f.AgentLog().find("refreshing the access token") != std::string::npos;
-    if (!refreshing) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  REQUIRE(refreshing);
+  REQUIRE(WaitUntil(
+      [&] { return f.AgentLog().find("refreshing the access token") != std::string::npos; },
+      std::chrono::seconds(2)));
   int pid = f.AgentPid();
   REQUIRE(::kill(pid, SIGKILL) == 0);
   status.Wait(std::chrono::seconds(10));

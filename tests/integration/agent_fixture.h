@@ -97,6 +97,13 @@ class AgentFixture {
 
   std::string AgentLog() const { return ReadFile(StateDir() + "/agent.log"); }
 
+  // How many stage events of deployment id the agent's database holds (0 when unreadable).
+  long StoredEvents(const std::string& id) const {
+    auto r = Run({"sqlite3", StateDir() + "/agent.db",
+                  "SELECT COUNT(*) FROM events WHERE deployment_id = '" + id + "';"});
+    return std::atol(r.out.c_str());
+  }
+
   // Deploys dir (without --watch) and returns the deployment as JSON.
   nlohmann::json Deploy(const std::string& dir) {
     auto r = Ctl({"deploy", "-d", dir, "--json"});
@@ -130,6 +137,12 @@ inline bool Listening(const std::string& path) {
   bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
   return ok;
+}
+
+// Whether the agent that ran as pid is gone for its clients: its process, and its socket, which
+// the kernel closes only after the last of its threads (the process can look dead before that).
+inline bool AgentGone(const AgentFixture& f, int pid) {
+  return !Alive(pid) && !Listening(f.SocketPath());
 }
 
 // Parses one JSON object per line.

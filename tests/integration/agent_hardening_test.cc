@@ -183,6 +183,7 @@ TEST_CASE("out of descriptors, the agent backs off instead of spinning, and serv
                               /*in_stderr=*/true));
   double cpu0 = CpuSeconds(pid);
   size_t log0 = agent.Stderr().size();
+  // Kept: measures the CPU and the log over a window of a second; there is no event to wait on.
   std::this_thread::sleep_for(std::chrono::seconds(1));
   double cpu = CpuSeconds(pid) - cpu0;
   size_t logged = agent.Stderr().size() - log0;

@@ -311,12 +311,6 @@ nlohmann::json DeployIntoFlood(AgentFixture& f, std::chrono::seconds limit) {
   return status;
 }
 
-long StoredEvents(const AgentFixture& f) {
-  auto r = Run({"sqlite3", f.StateDir() + "/agent.db",
-                "SELECT COUNT(*) FROM events WHERE deployment_id = 'dep-flood';"});
-  return std::atol(r.out.c_str());
-}
-
 }  // namespace
 
 TEST_CASE("hostile platform: a flood of distinct 10 KB stream messages stops at the log budget") {
@@ -338,7 +332,7 @@ TEST_CASE("hostile platform: a flood of distinct 10 KB stream messages stops at 
   long db = DatabaseBytes(f);
   MESSAGE("peak RSS " << rss / 1024 << " MiB, database " << db / 1024 << " KiB (wal "
                       << FileBytes(f.StateDir() + "/agent.db-wal") / 1024 << " KiB), "
-                      << StoredEvents(f) << " events");
+                      << f.StoredEvents("dep-flood") << " events");
   CHECK_RESOURCE_BOUND(rss, kMaxAgentRssKib);
   // The deployment keeps 4 MiB of log text (some 4.5 MiB of pages in agent.db), and agent.db-wal
   // is cut back to 4 MiB at each checkpoint, which comes every thousand pages (4 MiB) written:
@@ -365,7 +359,7 @@ TEST_CASE("hostile platform: a flood of 10 500 distinct empty stream messages st
   auto status = DeployIntoFlood(f, std::chrono::seconds(25 * kSlowdown));
   CHECK(status["status"] == "complete");
   // 10 000 events, then only the status change to complete.
-  CHECK(StoredEvents(f) == 10001);
+  CHECK(f.StoredEvents("dep-flood") == 10001);
   CHECK(status["logs"].back().get<std::string>().find("[backend-im] this deployment passed") == 0);
   MESSAGE("peak RSS " << PeakRssKib(f.AgentPid()) / 1024 << " MiB, database "
                       << DatabaseBytes(f) / 1024 << " KiB");

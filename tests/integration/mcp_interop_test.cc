@@ -12,7 +12,6 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "tests/integration/agent_fixture.h"
@@ -89,11 +88,12 @@ TEST_CASE("the SDK 1.32 client runs deploy as a 2025-11-25 task to its URL, and 
   // Cancelling the second task stopped its wait, not its deployment: both complete.
   auto h = nlohmann::json::parse(f.Ctl({"history", "--json"}).out);
   REQUIRE(h.size() == 2);
-  for (int i = 0; i < 100 && h[0]["status"] != "complete"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    h = nlohmann::json::parse(f.Ctl({"history", "--json"}).out);
-  }
-  CHECK(h[0]["status"] == "complete");
+  CHECK(WaitUntil(
+      [&] {
+        h = nlohmann::json::parse(f.Ctl({"history", "--json"}).out);
+        return h[0]["status"] == "complete";
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(50)));
   CHECK(h[1]["status"] == "complete");
 }
 

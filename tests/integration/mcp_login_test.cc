@@ -76,9 +76,10 @@ TEST_CASE("2025-11-25: a logged-out generate asks the client to open the login p
   CHECK_FALSE(p.contains("_meta"));  // not on behalf of a task
   CHECK(ReadFile(dir + "/main.py").empty());
 
-  // The client says the person opened the page; the tool waits for the approval.
+  // The client says the person opened the page; the tool, handed that answer, waits for the
+  // approval.
   Answer(s, ask, {{"action", "accept"}});
-  std::this_thread::sleep_for(milliseconds(300));
+  s.WaitUntilRead();
   CHECK_FALSE(LoggedIn(f));
   Approve(f, code);
   auto r = s.Response(call, seconds(60));
@@ -234,7 +235,7 @@ TEST_CASE("2026-07-28: a logged-out generate answers input_required, and the rep
 
   // The repeated call waits for the approval, then generates.
   int64_t again = s.SendRequest("tools/call", call(GenerateArgs(dir), accepted));
-  std::this_thread::sleep_for(milliseconds(500));
+  s.WaitUntilRead();  // the call is taken in before the person approves
   Approve(f, code);
   auto r = s.Response(again, seconds(60));
   REQUIRE(r.has_value());

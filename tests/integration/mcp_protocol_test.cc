@@ -466,18 +466,18 @@ namespace {
 // Polls tasks/get until the task leaves "working"; returns the last task seen.
 json PollTask(McpSession& s, const std::string& task_id, json meta = nullptr,
               seconds timeout = seconds(60)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
   json params{{"taskId", task_id}};
   if (!meta.is_null()) params["_meta"] = meta;
   json task;
-  while (std::chrono::steady_clock::now() < deadline) {
-    json r = s.Call("tasks/get", params);
-    REQUIRE_MESSAGE(r.contains("result"), r.dump());
-    task = r["result"];
-    if (task["status"] != "working") return task;
-    std::this_thread::sleep_for(milliseconds(100));
-  }
-  FAIL("task " << task_id << " still working: " << task.dump());
+  bool ended = WaitUntil(
+      [&] {
+        json r = s.Call("tasks/get", params);
+        REQUIRE_MESSAGE(r.contains("result"), r.dump());
+        task = r["result"];
+        return task["status"] != "working";
+      },
+      timeout, milliseconds(20));
+  if (!ended) FAIL("task " << task_id << " still working: " << task.dump());
   return task;
 }
 

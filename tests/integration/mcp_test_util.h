@@ -158,6 +158,10 @@ class McpSession {
     }
   }
 
+  // Returns once the server has read every line sent before: it reads its input in order, and
+  // answers a ping on the reading thread (with an error where ping is not served, but answers).
+  void WaitUntilRead() { Call("ping"); }
+
   // Sends a request and returns its response (REQUIREs that one comes).
   json Call(const std::string& method, json params = json::object(),
             milliseconds timeout = seconds(30)) {
@@ -291,23 +295,39 @@ inline int ErrorCodeOf(const json& response) {
   return response["error"].value("code", 0);
 }
 
-// Requests the mock platform has served so far (each is one line of its request log).
+// Requests the mock platform has served so far, one line each in its request log; the log folds
+// a line repeated at once into "(the previous message came N more times)", which counts too.
 inline int PlatformRequests(MockPlatform& mock) {
-  std::string log = mock.Log();
-  return CountOf(log, " /api/") + CountOf(log, " /ws") + CountOf(log, " /oauth/");
-}
-
-// PlatformRequests once the mock's log has been quiet for 300 ms: it logs a request after
-// answering it, so a count taken right after a call may miss that call's line.
-inline int SettledPlatformRequests(MockPlatform& mock) {
-  int count = PlatformRequests(mock);
-  for (int i = 0; i < 50; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    int now = PlatformRequests(mock);
-    if (now == count) break;
-    count = now;
+  const std::string log = mock.Log();
+  const std::string folded = "(the previous message came ";
+  int count = 0;
+  bool last = false;  // whether the line before was a platform request
+  for (size_t at = 0, nl; at < log.size(); at = nl + 1) {
+    nl = log.find('\n', at);
+    if (nl == std::string::npos) nl = log.size();
+    const std::string line = log.substr(at, nl - at);
+    if (auto f = line.find(folded); f != std::string::npos) {
+      if (last) count += std::atoi(line.c_str() + f + folded.size());
+      continue;
+    }
+    last = line.find(" /api/") != std::string::npos || line.find(" /ws") != std::string::npos ||
+           line.find(" /oauth/") != std::string::npos;
+    count += last ? 1 : 0;
   }
   return count;
+}
+
+// PlatformRequests once every request the mock answered so far is in its log: it logs a request
+// after answering it, so a count taken right after a call may miss that call's line. The mock
+// serves and logs one request at a time on its one thread, so once a request of ours to a path
+// of its own (never folded into the line before) shows in the log, so does every request
+// answered before it.
+inline int SettledPlatformRequests(MockPlatform& mock) {
+  static int probes = 0;
+  const std::string probe = "/mock/settled-" + std::to_string(++probes);
+  REQUIRE(HttpRequest("GET", mock.http_url() + probe).status != 0);
+  REQUIRE(WaitUntil([&] { return CountOf(mock.Log(), " " + probe + " ") == 1; }, seconds(10)));
+  return PlatformRequests(mock);
 }
 
 // Where value breaks schema, one line per problem, each naming its place (e.g. "$.logs[2]").

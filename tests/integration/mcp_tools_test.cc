@@ -160,6 +160,8 @@ TEST_CASE("notifications/cancelled stops a wait: no response for it, and the ser
   // ...and never answers the cancelled request, even after the deployment has finished.
   json w = Structured(s.CallTool("wait_for_deployment", {{"deploymentId", id}}));
   CHECK(w["status"] == "complete");
+  // Kept: reads until the server has been quiet for 500 ms, a window in which the cancelled
+  // call must stay unanswered; no event would say that it never will be.
   while (s.Next(milliseconds(500))) {
   }
   for (const auto& m : s.lines()) {

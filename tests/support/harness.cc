@@ -195,13 +195,8 @@ std::string Process::Stderr() const { return ReadFile(err_path_); }
 
 bool Process::WaitForOutput(const std::string& needle, std::chrono::milliseconds timeout,
                             bool in_stderr) const {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    std::string text = in_stderr ? Stderr() : Stdout();
-    if (text.find(needle) != std::string::npos) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  return WaitUntil(
+      [&] { return (in_stderr ? Stderr() : Stdout()).find(needle) != std::string::npos; }, timeout);
 }
 
 RunResult Run(std::vector<std::string> argv, ProcessOptions options,
@@ -247,6 +242,16 @@ MockPlatform::~MockPlatform() {
   if (!process_) return;
   process_->Signal(SIGTERM);
   process_->Wait(std::chrono::seconds(5));  // ~Process kills it if it did not stop
+}
+
+bool WaitUntil(const std::function<bool()>& cond, std::chrono::milliseconds timeout,
+               std::chrono::milliseconds every) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (cond()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(every);
+  }
 }
 
 bool Alive(int pid) {

@@ -4,6 +4,7 @@
 // Paths of the built binaries come in as compile definitions (see tests/CMakeLists.txt).
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -118,6 +119,11 @@ bool Alive(int pid);
 // Stops a process that is not our child (a detached agent, say): SIGTERM, up to 5 s to exit,
 // then SIGKILL.
 void Terminate(int pid);
+
+// Checks cond every `every` until it holds (true) or timeout has passed (false, after one last
+// check). Tests wait with it for something they can observe, never for a fixed time.
+bool WaitUntil(const std::function<bool()>& cond, std::chrono::milliseconds timeout,
+               std::chrono::milliseconds every = std::chrono::milliseconds(10));
 
 // Reads a whole file; empty when missing.
 std::string ReadFile(const std::string& path);

@@ -222,15 +222,27 @@ TEST_CASE("watchers that come and go from many threads leave the rest complete")
   auto d = rig.Deploy();
   Followers stayers(rig, d.id, 10);
   std::vector<std::thread> threads;
+  std::atomic<int> late{0};
   for (int i = 0; i < 40; ++i) {
-    threads.emplace_back([&rig, &d, i] {
+    threads.emplace_back([&rig, &d, &late, i] {
       std::mt19937 rng(static_cast<unsigned>(i));
-      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 150));
+      // Comes once one of the first four stages is stored, at a moment within its 40 ms.
+      const int stored = 1 + static_cast<int>(rng() % 4);
+      if (!test::WaitUntil(
+              [&] {
+                auto events = rig.store.EventsAfter(d.id, 0, stored);
+                return events.ok() && static_cast<int>(events->size()) == stored;
+              },
+              std::chrono::seconds(10))) {
+        ++late;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 40));
       Watcher w(rig, d.id);
       w.Follow(1 + rng() % 3);
     });
   }
   for (auto& t : threads) t.join();
+  CHECK(late == 0);
   stayers.Join();
   for (const auto& w : stayers.watchers) {
     CHECK(w->terminal());

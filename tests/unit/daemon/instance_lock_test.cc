@@ -3,8 +3,11 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -21,12 +24,16 @@ using namespace bim::daemon;
 
 namespace {
 
+// When a LockHolder lets go: once killed (SIGTERM ends it, as it ends an agent), or on its own
+// as soon as another process has tried the lock and been refused.
+enum class Leaves { kWhenKilled, kAfterARefusal };
+
 // A child process that takes the lock (and, if socket_path is set, listens there), tells the
-// parent, then holds both until it has slept hold_ms or is killed (SIGTERM ends it, as it ends
-// an agent). With started_by set it writes an agent's record into the lock file.
+// parent, then holds both until it leaves. With started_by set it writes an agent's record into
+// the lock file.
 class LockHolder {
  public:
-  LockHolder(const std::string& lock_path, const std::string& socket_path, int hold_ms,
+  LockHolder(const std::string& lock_path, const std::string& socket_path, Leaves leaves,
              const char* started_by = nullptr) {
     int sync[2];
     REQUIRE(::pipe(sync) == 0);
@@ -36,6 +43,7 @@ class LockHolder {
       // The test stops this holder with SIGTERM, as the agent would be: die of it, rather than
       // have the doctest handler the fork inherited report a crash of a test.
       ::signal(SIGTERM, SIG_DFL);
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // and it goes with a test process that dies
       ::close(sync[0]);
       int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
       if (fd < 0 || ::flock(fd, LOCK_EX) != 0) ::_exit(1);
@@ -51,9 +59,19 @@ class LockHolder {
         if (::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(s, 4) != 0)
           ::_exit(1);
       }
+      int watch = -1;
+      if (leaves == Leaves::kAfterARefusal) {
+        watch = ::inotify_init1(IN_CLOEXEC);
+        if (watch < 0 || ::inotify_add_watch(watch, lock_path.c_str(), IN_CLOSE) < 0) ::_exit(1);
+      }
       (void)!::write(sync[1], "x", 1);
-      ::usleep(static_cast<useconds_t>(hold_ms) * 1000);
-      ::_exit(0);
+      if (watch >= 0) {
+        // A refused taker opens the file, fails to lock it and closes it: that close.
+        char events[sizeof(inotify_event) + NAME_MAX + 1];
+        (void)!::read(watch, events, sizeof events);
+        ::_exit(0);
+      }
+      for (;;) ::pause();
     }
     ::close(sync[1]);
     char c;
@@ -99,7 +117,7 @@ TEST_CASE("the lock holder's record names its pid, socket and starter for client
 
 TEST_CASE("the instance lock is refused while another process holds it") {
   test::TempDir t;
-  LockHolder holder(t / "agent.lock", "", 10'000);
+  LockHolder holder(t / "agent.lock", "", Leaves::kWhenKilled);
   auto lock = InstanceLock::Acquire(t / "agent.lock", {::getpid(), t / "agent.sock", "hand"});
   REQUIRE_FALSE(lock.ok());
   CHECK(lock.error().code == ErrorCode::kConflict);
@@ -108,7 +126,7 @@ TEST_CASE("the instance lock is refused while another process holds it") {
 
 TEST_CASE("a holder that has left its socket is waited for until it exits") {
   test::TempDir t;
-  LockHolder holder(t / "agent.lock", "", 300);
+  LockHolder holder(t / "agent.lock", "", Leaves::kAfterARefusal);
   auto lock = InstanceLock::AcquireAfterStopping(t / "agent.lock", Self(t / "agent.sock"),
                                                  LockWait{std::chrono::seconds(10)});
   CHECK(lock.ok());
@@ -118,14 +136,14 @@ TEST_CASE("a holder that has left its socket is waited for until it exits") {
 TEST_CASE("a holder that still listens is refused at once, and patience has a limit") {
   test::TempDir t;
   {
-    LockHolder holder(t / "agent.lock", t / "agent.sock", 10'000);
+    LockHolder holder(t / "agent.lock", t / "agent.sock", Leaves::kWhenKilled);
     auto lock = InstanceLock::AcquireAfterStopping(t / "agent.lock", Self(t / "agent.sock"),
                                                    LockWait{std::chrono::seconds(10)});
     REQUIRE_FALSE(lock.ok());
     CHECK(lock.error().code == ErrorCode::kConflict);
     CHECK(holder.Running());
   }
-  LockHolder silent(t / "agent.lock", "", 10'000);
+  LockHolder silent(t / "agent.lock", "", Leaves::kWhenKilled);
   auto lock = InstanceLock::AcquireAfterStopping(t / "agent.lock", Self(t / "other.sock"),
                                                  LockWait{std::chrono::milliseconds(200)});
   REQUIRE_FALSE(lock.ok());
@@ -135,7 +153,8 @@ TEST_CASE("a holder that still listens is refused at once, and patience has a li
 
 TEST_CASE("a listening holder that a ctl started is asked to stop when taking over is allowed") {
   test::TempDir t;
-  LockHolder holder(t / "agent.lock", t / "ondemand.sock", 10'000, AgentRecord::kStartedByCtl);
+  LockHolder holder(t / "agent.lock", t / "ondemand.sock", Leaves::kWhenKilled,
+                    AgentRecord::kStartedByCtl);
   // Without permission to take over, the listening holder is refused and left alone.
   auto refused = InstanceLock::AcquireAfterStopping(t / "agent.lock", Self(t / "unit.sock"),
                                                     LockWait{std::chrono::seconds(10)});
@@ -155,7 +174,7 @@ TEST_CASE("a holder started by hand or by systemd is never asked to stop") {
   for (const char* starter : {AgentRecord::kStartedByHand, AgentRecord::kStartedBySystemd}) {
     CAPTURE(starter);
     test::TempDir t;
-    LockHolder holder(t / "agent.lock", t / "agent.sock", 10'000, starter);
+    LockHolder holder(t / "agent.lock", t / "agent.sock", Leaves::kWhenKilled, starter);
     auto lock = InstanceLock::AcquireAfterStopping(t / "agent.lock", Self(t / "agent.sock"),
                                                    LockWait{std::chrono::seconds(10), true});
     REQUIRE_FALSE(lock.ok());

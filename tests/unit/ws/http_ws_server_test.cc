@@ -124,7 +124,12 @@ TEST_CASE("Post and RunAfter run on the io thread, timers in order") {
   s.RunAfter(50ms, [&] { note("50"); });
   s.Post([&] { note("post"); });
   s.Post([] { throw std::runtime_error("a throwing callback does not stop the server"); });
-  std::this_thread::sleep_for(400ms);
+  CHECK(test::WaitUntil(
+      [&] {
+        std::lock_guard lock(mu);
+        return order.size() == 3;
+      },
+      5s));
   std::lock_guard lock(mu);
   CHECK(order == std::vector<std::string>{"post", "50", "150"});
   CHECK(on_io == 3);

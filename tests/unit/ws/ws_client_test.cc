@@ -277,6 +277,7 @@ TEST_CASE("a peer that answers pings keeps the connection") {
   o.pong_timeout = 200ms;
   auto c = MustConnect(*connector, server.ws("/"), o);
   CHECK(c->Receive(5s).kind == EventKind::kMessage);
+  // Kept: a window of more than two pong timeouts in which the connection must stay open.
   CHECK(c->Receive(500ms).kind == EventKind::kTimeout);
   REQUIRE(c->Send("still here"));
   CHECK(c->Receive(5s).payload == "echo:still here");
@@ -293,6 +294,7 @@ TEST_CASE("Close from another thread wakes a blocked Receive") {
     got = c->Receive(10s);
     woke = true;
   });
+  // Kept: a window in which Receive must not return (nothing arrives), so no event to wait on.
   std::this_thread::sleep_for(100ms);
   CHECK_FALSE(woke.load());
   auto start = std::chrono::steady_clock::now();
@@ -348,7 +350,8 @@ TEST_CASE("a reader slower than its peer stops reading the socket and still gets
   auto c = MustConnect(*connector, "ws://127.0.0.1:" + std::to_string(port) + "/", o);
   // Until the peer is blocked: no message sent for 100 ms. Without the pause the client would
   // have read all 20 MiB into memory by then; with it, only what the two sockets' buffers hold
-  // got past the peer.
+  // got past the peer. Kept: a client that has stopped reading shows only as a quiet window,
+  // so there is no event to wait on.
   auto give_up = std::chrono::steady_clock::now() + 5s;
   for (int last = -1; (sent == 0 || sent != last) && std::chrono::steady_clock::now() < give_up;) {
     last = sent;
