@@ -184,26 +184,6 @@ nghttp2_nv Nv(std::string_view name, std::string_view value) {
 
 }  // namespace
 
-std::string First(const Metadata& md, std::string_view key) {
-  auto it = md.find(std::string(key));
-  return it == md.end() ? std::string() : it->second;
-}
-
-void CallContext::Cancel() {
-  std::lock_guard<std::mutex> lock(mu_);
-  cancelled_ = true;
-  if (cancel_fd_ >= 0) {
-    uint64_t one = 1;
-    // Only fails when the counter would overflow, and then the fd is readable anyway.
-    [[maybe_unused]] ssize_t n = ::write(cancel_fd_, &one, sizeof one);
-  }
-}
-
-bool CallContext::cancelled() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return cancelled_;
-}
-
 // One call on its own connection: connect, send the request, then read what the server sends,
 // in a poll loop on this thread. Not thread-safe; the context's Cancel() reaches it through the
 // eventfd that the context holds while the call runs.
