@@ -18,6 +18,12 @@
 // needs no lock, and calls on different threads (the MCP server's) never wait for each other.
 // A call blocks its thread; Cancel() ends it from any other thread.
 //
+// Inside (ctl/wire/), as Envoy keeps codecs and connections apart from streams: an
+// Http2Connection (socket, nghttp2 session, poll) carries the call's one stream and reports its
+// frames to a ResponseDecoder, which reads them as gRPC does (metadata, status, messages through
+// a MessageDeframer); a Call ties the two together with the request and the CallContext. Below
+// this API messages are bytes: grpc_wire.cc alone serializes and parses them.
+//
 // What the transport itself reports (otherwise the code is the server's grpc-status):
 // kUnavailable: nothing to connect to (ENOENT, ECONNREFUSED, a bad path), a GOAWAY that refused
 //   the call, or a connection closed or reset before the call ended;
