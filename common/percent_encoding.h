@@ -1,7 +1,8 @@
 #pragma once
 // Percent-encoding (RFC 3986 §2.1), the one implementation for every protocol that uses it: the
-// platform's URLs and forms (common/contract.h), gRPC's grpc-message (ctl/grpc_wire.cc).
-// A form's '+' for a space is the form's own rule (contract::FormDecode), not this one's.
+// platform's URLs and forms (common/contract.h), gRPC's grpc-message
+// (ctl/wire/response_decoder.cc). A form's '+' for a space is the form's own rule
+// (contract::FormDecode), not this one's.
 
 #include <string>
 #include <string_view>

@@ -365,6 +365,45 @@ TEST_CASE(
   }
 }
 
+TEST_CASE(
+    "a status message with every ASCII character, '%', '+', spaces and UTF-8 of each length "
+    "arrives from gRPC's server exactly as it left") {
+  TestServer server;
+  wire::Channel channel(server.path());
+  auto stub = GrpcStub(server.path(), 4 * 1024 * 1024);
+  std::string text = "\t\r\n\x01\x1f\x7f 100% %41 %zz %4 a+b+ c  é ✓ 😀 %C3%A9 ";
+  for (int i = 0; i < 128; ++i) text += static_cast<char>(i);  // '\0' and every control character
+  Request req;
+  req.set_fail_code(static_cast<int>(grpc::StatusCode::ABORTED));
+  req.set_fail_message(text);
+
+  for (bool stream : {false, true}) {
+    CAPTURE(stream);
+    wire::CallContext ctx;
+    ctx.set_timeout(5s);
+    wire::CallStatus ours;
+    if (stream) {
+      req.set_count(2);
+      auto reader = channel.ServerStream(kStream, req, ctx);
+      for (Reply r; reader->Read(&r);) {
+      }
+      ours = reader->Finish();
+    } else {
+      Reply reply;
+      ours = channel.Unary(kEcho, req, &reply, ctx);
+    }
+    CHECK(ours.code == wire::Code::kAborted);
+    CHECK(ours.message.size() == text.size());
+    CHECK(ours.message == text);
+  }
+  // The text is one gRPC carries intact: its own client gets it back as it left too.
+  grpc::ClientContext gctx;
+  gctx.set_deadline(std::chrono::system_clock::now() + 5s);
+  Reply greply;
+  auto theirs = stub->Echo(&gctx, req, &greply);
+  CHECK(theirs.error_message() == text);
+}
+
 TEST_CASE("the deadline reaches the server as grpc-timeout") {
   TestServer server;
   wire::Channel channel(server.path());
