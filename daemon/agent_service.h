@@ -94,10 +94,14 @@ class AgentService final : public backend_im::v1::Agent::CallbackService {
   grpc::ServerUnaryReactor* OnWorker(grpc::CallbackServerContext* ctx,
                                      std::function<bim::Status()> fn,
                                      grpc::ServerUnaryReactor* reactor = nullptr);
+  // Runs work on a thread of its own, counted among the workers DrainWorkers waits for.
+  void RunOnWorker(std::function<void()> work);
   grpc::ServerUnaryReactor* Inline(grpc::CallbackServerContext* ctx, const bim::Status& s);
   void StampVersion(grpc::CallbackServerContext* ctx);
   void FillAuth(const AuthState& s, backend_im::v1::AuthStatusReply* out);
   void FillDeployment(const DeploymentView& v, backend_im::v1::Deployment* out);
+  // The record as Describe shows it, without its logs.
+  bim::Status FillDescribed(const DeploymentRecord& d, backend_im::v1::Deployment* out);
 
   Agent& agent_;
   ServiceInfo info_;
