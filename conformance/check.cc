@@ -35,6 +35,21 @@ std::string_view OutcomeName(Outcome outcome) {
   return "unknown";
 }
 
+Check AlwaysRun(std::string id, std::string description, std::function<CheckResult(Context&)> run) {
+  return {.id = std::move(id), .description = std::move(description), .run = std::move(run)};
+}
+Check NeedsToken(std::string id, std::string description,
+                 std::function<CheckResult(Context&)> run) {
+  Check c = AlwaysRun(std::move(id), std::move(description), std::move(run));
+  c.needs_token = true;
+  return c;
+}
+Check Creates(std::string id, std::string description, std::function<CheckResult(Context&)> run) {
+  Check c = NeedsToken(std::move(id), std::move(description), std::move(run));
+  c.creates = true;
+  return c;
+}
+
 CheckResult Pass(std::string detail, std::vector<Evidence> evidence) {
   return {Outcome::kPass, std::move(detail), std::move(evidence)};
 }

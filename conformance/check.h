@@ -49,6 +49,12 @@ struct Check {
   std::function<CheckResult(Context&)> run;
 };
 
+// The catalogs' three kinds of check: one every run makes; one that needs the run's token; one
+// that also creates a deployment or runs the generator, so also not with --read-only.
+Check AlwaysRun(std::string id, std::string description, std::function<CheckResult(Context&)> run);
+Check NeedsToken(std::string id, std::string description, std::function<CheckResult(Context&)> run);
+Check Creates(std::string id, std::string description, std::function<CheckResult(Context&)> run);
+
 CheckResult Pass(std::string detail = "", std::vector<Evidence> evidence = {});
 CheckResult Fail(std::string detail, std::vector<Evidence> evidence = {});
 CheckResult NotSupported(std::string detail, std::vector<Evidence> evidence = {});

@@ -546,67 +546,60 @@ CheckResult StatusSeq(Context& ctx) {
 }  // namespace
 
 std::vector<Check> StreamChecks() {
-  auto check = [](std::string id, std::string description, CheckResult (*run)(Context&)) {
-    return Check{.id = std::move(id),
-                 .description = std::move(description),
-                 .creates = true,
-                 .needs_token = true,
-                 .run = run};
-  };
   return {
-      check("ws.connect",
-            "The WebSocket /ws?deploymentId= of the sample deployment accepts the "
-            "run's token",
-            WsConnect),
-      check("ws.message_shape",
-            "Every WebSocket message is JSON with deploymentId, projectId, "
-            "commitHash, status, logs (url, seq optional)",
-            WsMessageShape),
-      check("ws.ids_match",
-            "Every message names the deploymentId, projectId and commitHash of the "
-            "deploy answer",
-            WsIdsMatch),
-      check("ws.status_order",
-            "WebSocket statuses only move forward (jumps allowed), never "
-            "repeat, and nothing follows complete or failed",
-            WsStatusOrder),
-      check("ws.terminal",
-            "The stream reaches complete (with an https url) or failed before it "
-            "ends",
-            WsTerminal),
-      check("ws.close_after_terminal",
-            "Extension: the server closes the WebSocket with 1000 after "
-            "the terminal message",
-            WsCloseAfterTerminal),
-      check("deploy.completes",
-            "The sample FastAPI app's deployment ends complete within the "
-            "deploy timeout",
-            DeployCompletes),
-      check("status.shape",
-            "Every GET /api/status/{id} answer has id, projectId, commitHash, "
-            "status, logs (url, seq optional)",
-            StatusShape),
-      check("status.ids_match",
-            "Every status answer names the deployment, project and commit of "
-            "the deploy answer",
-            StatusIdsMatch),
-      check("status.order",
-            "Polled statuses never go backwards and polling reaches a terminal "
-            "status",
-            StatusOrder),
-      check("status.final",
-            "The final status agrees with the WebSocket: same terminal status, the "
-            "url once complete, every streamed log line in order",
-            StatusFinal),
-      check("ext.seq", "Extension: messages carry seq 1, 2, 3... one per message", Seq),
-      check("ext.since",
-            "Extension: /ws?deploymentId=&since=N replays exactly the messages with "
-            "seq > N",
-            Since),
-      check("ext.status_seq", "Extension: status answers carry the seq of the newest message",
-            StatusSeq),
-      check("ext.ws_auth", "Extension: the WebSocket upgrade without a token is refused with 401",
-            WsAuth),
+      Creates("ws.connect",
+              "The WebSocket /ws?deploymentId= of the sample deployment accepts the "
+              "run's token",
+              WsConnect),
+      Creates("ws.message_shape",
+              "Every WebSocket message is JSON with deploymentId, projectId, "
+              "commitHash, status, logs (url, seq optional)",
+              WsMessageShape),
+      Creates("ws.ids_match",
+              "Every message names the deploymentId, projectId and commitHash of the "
+              "deploy answer",
+              WsIdsMatch),
+      Creates("ws.status_order",
+              "WebSocket statuses only move forward (jumps allowed), never "
+              "repeat, and nothing follows complete or failed",
+              WsStatusOrder),
+      Creates("ws.terminal",
+              "The stream reaches complete (with an https url) or failed before it "
+              "ends",
+              WsTerminal),
+      Creates("ws.close_after_terminal",
+              "Extension: the server closes the WebSocket with 1000 after "
+              "the terminal message",
+              WsCloseAfterTerminal),
+      Creates("deploy.completes",
+              "The sample FastAPI app's deployment ends complete within the "
+              "deploy timeout",
+              DeployCompletes),
+      Creates("status.shape",
+              "Every GET /api/status/{id} answer has id, projectId, commitHash, "
+              "status, logs (url, seq optional)",
+              StatusShape),
+      Creates("status.ids_match",
+              "Every status answer names the deployment, project and commit of "
+              "the deploy answer",
+              StatusIdsMatch),
+      Creates("status.order",
+              "Polled statuses never go backwards and polling reaches a terminal "
+              "status",
+              StatusOrder),
+      Creates("status.final",
+              "The final status agrees with the WebSocket: same terminal status, the "
+              "url once complete, every streamed log line in order",
+              StatusFinal),
+      Creates("ext.seq", "Extension: messages carry seq 1, 2, 3... one per message", Seq),
+      Creates("ext.since",
+              "Extension: /ws?deploymentId=&since=N replays exactly the messages with "
+              "seq > N",
+              Since),
+      Creates("ext.status_seq", "Extension: status answers carry the seq of the newest message",
+              StatusSeq),
+      Creates("ext.ws_auth", "Extension: the WebSocket upgrade without a token is refused with 401",
+              WsAuth),
   };
 }
 
