@@ -27,6 +27,8 @@ enum class Outcome { kPass, kFail, kNotSupported, kSkipped };
 
 // "pass", "fail", "not-supported", "skipped": the words of the report and its JSON.
 std::string_view OutcomeName(Outcome outcome);
+// "PASS", "FAIL", "N/S ", "SKIP": the same in the text report, each four columns wide.
+std::string_view OutcomeTag(Outcome outcome);
 
 struct Evidence {
   std::string request;  // e.g. "POST /api/deploy [no Authorization]", "WS /ws?deploymentId=..."
