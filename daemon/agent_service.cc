@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include <deque>
-#include <thread>
+#include <mutex>
 
 #include "common/limits.h"
 #include "common/log.h"
@@ -165,8 +165,7 @@ AgentService::AgentService(Agent& agent, ServiceInfo info, std::function<void()>
 AgentService::~AgentService() { DrainWorkers(std::chrono::seconds(5)); }
 
 bool AgentService::DrainWorkers(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(workers_mu_);
-  return workers_cv_.wait_for(lock, timeout, [this] { return workers_ == 0; });
+  return workers_.WaitIdleFor(timeout);
 }
 
 void AgentService::StampVersion(grpc::CallbackServerContext* ctx) {
@@ -186,21 +185,8 @@ grpc::ServerUnaryReactor* AgentService::OnWorker(grpc::CallbackServerContext* ct
                                                  grpc::ServerUnaryReactor* reactor) {
   StampVersion(ctx);
   if (!reactor) reactor = ctx->DefaultReactor();
-  RunOnWorker([ctx, reactor, fn = std::move(fn)] { FinishCall(ctx, reactor, fn()); });
+  workers_.Start([ctx, reactor, fn = std::move(fn)] { FinishCall(ctx, reactor, fn()); });
   return reactor;
-}
-
-void AgentService::RunOnWorker(std::function<void()> work) {
-  {
-    std::lock_guard lock(workers_mu_);
-    ++workers_;
-  }
-  std::thread([this, work = std::move(work)] {
-    work();
-    std::lock_guard lock(workers_mu_);
-    --workers_;
-    workers_cv_.notify_all();
-  }).detach();
 }
 
 void AgentService::FillAuth(const AuthState& s, pb::AuthStatusReply* out) {
@@ -445,7 +431,7 @@ grpc::ServerWriteReactor<pb::DeploymentEvent>* AgentService::Watch(grpc::Callbac
   // starts before this method returns it.
   if (agent_.BeginWatchIfRecorded(reactor->subscription())) return reactor;
   // Finding the deployment may ask the platform; never block a gRPC thread on that.
-  RunOnWorker([this, reactor] { agent_.BeginWatch(reactor->subscription()); });
+  workers_.Start([this, reactor] { agent_.BeginWatch(reactor->subscription()); });
   return reactor;
 }
 

@@ -13,13 +13,12 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
 
 #include "backend_im/v1/agent.grpc.pb.h"
 #include "common/agent_wire.h"
+#include "common/worker_threads.h"
 #include "daemon/agent.h"
 
 namespace bim::daemon {
@@ -94,8 +93,6 @@ class AgentService final : public backend_im::v1::Agent::CallbackService {
   grpc::ServerUnaryReactor* OnWorker(grpc::CallbackServerContext* ctx,
                                      std::function<bim::Status()> fn,
                                      grpc::ServerUnaryReactor* reactor = nullptr);
-  // Runs work on a thread of its own, counted among the workers DrainWorkers waits for.
-  void RunOnWorker(std::function<void()> work);
   grpc::ServerUnaryReactor* Inline(grpc::CallbackServerContext* ctx, const bim::Status& s);
   void StampVersion(grpc::CallbackServerContext* ctx);
   void FillAuth(const AuthState& s, backend_im::v1::AuthStatusReply* out);
@@ -107,9 +104,7 @@ class AgentService final : public backend_im::v1::Agent::CallbackService {
   ServiceInfo info_;
   std::function<void()> request_shutdown_;
 
-  std::mutex workers_mu_;
-  std::condition_variable workers_cv_;
-  int workers_ = 0;  // guarded by workers_mu_
+  WorkerThreads workers_;  // the calls that reach the platform, and Watch's lookups
 };
 
 grpc::Status ToGrpcStatus(const bim::Status& s);
