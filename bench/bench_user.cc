@@ -29,8 +29,11 @@ std::string BinPath(const std::string& name) {
   return ctl.substr(0, ctl.rfind('/') + 1) + name;
 }
 
-BenchUser::BenchUser(std::vector<std::string> mock_args) {
+BenchUser::BenchUser(int stage_delay_ms, std::vector<std::string> more_mock_args) {
   ::mkdir((home_ / "run").c_str(), 0700);
+  std::vector<std::string> mock_args = {"--token", kToken, "--stage-delay-ms",
+                                        std::to_string(stage_delay_ms)};
+  mock_args.insert(mock_args.end(), more_mock_args.begin(), more_mock_args.end());
   mock_ = std::make_unique<test::MockPlatform>(std::move(mock_args));
   env_ = {{"HOME", home_.path()},
           {"XDG_RUNTIME_DIR", home_ / "run"},
@@ -96,7 +99,7 @@ double BenchUser::TimeCommand(const std::vector<std::string>& argv) {
   return ms;
 }
 
-void BenchUser::Login() { Ctl({"auth", "login", "--with-token"}, "dev-token\n"); }
+void BenchUser::Login() { Ctl({"auth", "login", "--with-token"}, std::string(kToken) + "\n"); }
 
 std::string BenchUser::Deploy(const std::string& dir) {
   auto r = Ctl({"deploy", "-d", dir, "--json"});

@@ -13,7 +13,12 @@ namespace bim::bench {
 
 class BenchUser {
  public:
-  explicit BenchUser(std::vector<std::string> mock_args);
+  // The bearer token the mock accepts and Login() logs in with.
+  static constexpr const char* kToken = "dev-token";
+
+  // The mock gets stage_delay_ms (--stage-delay-ms), accepts the token Login() uses, and takes
+  // more_mock_args on top.
+  explicit BenchUser(int stage_delay_ms, std::vector<std::string> more_mock_args = {});
   ~BenchUser();
   BenchUser(const BenchUser&) = delete;
   BenchUser& operator=(const BenchUser&) = delete;

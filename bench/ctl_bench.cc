@@ -12,7 +12,7 @@
 namespace bim::bench {
 
 void RunCtlBench(const BenchOptions& o, Report& r) {
-  BenchUser u({"--token", "dev-token", "--stage-delay-ms", "0"});
+  BenchUser u(0);
   u.Login();
   std::string dir = u.MakeProject("app");
   std::string id;

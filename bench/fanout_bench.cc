@@ -144,8 +144,7 @@ void Evaluate(const std::string& label, bool check_targets, const std::vector<Wa
 int StageDelay(const BenchOptions& o) { return o.quick ? 1000 : 1500; }
 
 void RunGrpcWatchers(const BenchOptions& o, int n, Report& r) {
-  BenchUser u(
-      {"--token", "dev-token", "--stage-delay-ms", std::to_string(StageDelay(o)), "--log-sends"});
+  BenchUser u(StageDelay(o), {"--log-sends"});
   u.Login();
   std::string dir = u.MakeProject("app");
   ProcSample before = ReadProc(u.AgentPid());
@@ -167,8 +166,7 @@ void RunGrpcWatchers(const BenchOptions& o, int n, Report& r) {
 // Real `backend-im watch ID --json` processes; their stdout comes back through pipes and a
 // line's arrival time is its receive time (it includes the ctl's printing and the pipe).
 void RunCtlWatchers(const BenchOptions& o, int n, Report& r) {
-  BenchUser u({"--token", "dev-token", "--stage-delay-ms", std::to_string(StageDelay(o) * 2),
-               "--log-sends"});
+  BenchUser u(StageDelay(o) * 2, {"--log-sends"});
   u.Login();
   std::string dir = u.MakeProject("app");
   ProcSample before = ReadProc(u.AgentPid());

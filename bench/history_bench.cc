@@ -144,7 +144,8 @@ void RunHistoryBench(const BenchOptions& o, Report& r) {
   };
   std::vector<Scale> scales;
   for (int n : {small, large}) {
-    auto u = std::make_unique<BenchUser>(std::vector<std::string>{"--token", "dev-token"});
+    // The mock's default stage delay: nothing is deployed here.
+    auto u = std::make_unique<BenchUser>(/*stage_delay_ms=*/1000);
     ::mkdir((u->home() + "/state").c_str(), 0700);
     ::mkdir(u->StateDir().c_str(), 0700);
     auto t0 = std::chrono::steady_clock::now();

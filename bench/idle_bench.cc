@@ -49,7 +49,7 @@ void Measure(const std::string& label, int pid, int seconds, bool rss_target, Re
 
 void RunIdleBench(const BenchOptions& o, Report& r) {
   int seconds = o.quick ? 15 : 60;
-  BenchUser u({"--token", "dev-token", "--stage-delay-ms", "3600000"});
+  BenchUser u(3600000);
   u.Login();
   int pid = u.AgentPid();
   Measure("no deployments", pid, seconds, true, r);

@@ -13,7 +13,7 @@
 namespace bim::bench {
 
 void RunUploadBench(const BenchOptions& o, Report& r) {
-  BenchUser u({"--token", "dev-token", "--stage-delay-ms", "3600000"});
+  BenchUser u(3600000);
   u.Login();
   std::string dir = u.MakeProject("big");
   contract::DeployRequest body;
@@ -57,7 +57,7 @@ void RunUploadBench(const BenchOptions& o, Report& r) {
                                      "-o",
                                      "/dev/null",
                                      "-H",
-                                     "Authorization: Bearer dev-token",
+                                     std::string("Authorization: Bearer ") + BenchUser::kToken,
                                      "-H",
                                      "Content-Type: application/json",
                                      "-H",

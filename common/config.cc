@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -15,6 +16,31 @@ std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
     s.remove_suffix(1);
   return s;
+}
+
+struct Key {
+  std::string_view name;
+  std::optional<std::string> Config::*value;
+};
+
+// Every key of the file, and the field it sets.
+constexpr Key kKeys[] = {
+    {"api_url", &Config::api_url},
+    {"ca_file", &Config::ca_file},
+    {"log_level", &Config::log_level},
+    {"log_max_mb", &Config::log_max_mb},
+    {"notify", &Config::notify},
+    {"snapshot_keep", &Config::snapshot_keep},
+    {"snapshot_max_mb", &Config::snapshot_max_mb},
+};
+
+std::string KnownKeys() {
+  std::string names;
+  for (const Key& k : kKeys) {
+    if (!names.empty()) names += ", ";
+    names += k.name;
+  }
+  return names;
 }
 
 }  // namespace
@@ -44,26 +70,14 @@ Result<Config> ParseConfig(std::string_view text) {
       return Error(ErrorCode::kInvalidArgument,
                    fmt::format("config line {}: NUL in value", line_no));
     }
-    if (key == "api_url") {
-      c.api_url = std::string(value);
-    } else if (key == "ca_file") {
-      c.ca_file = std::string(value);
-    } else if (key == "log_level") {
-      c.log_level = std::string(value);
-    } else if (key == "log_max_mb") {
-      c.log_max_mb = std::string(value);
-    } else if (key == "notify") {
-      c.notify = std::string(value);
-    } else if (key == "snapshot_keep") {
-      c.snapshot_keep = std::string(value);
-    } else if (key == "snapshot_max_mb") {
-      c.snapshot_max_mb = std::string(value);
-    } else {
+    auto known = std::find_if(std::begin(kKeys), std::end(kKeys),
+                              [&](const Key& k) { return k.name == key; });
+    if (known == std::end(kKeys)) {
       return Error(ErrorCode::kInvalidArgument,
-                   fmt::format("config line {}: unknown key \"{}\" (known: api_url, ca_file, "
-                               "log_level, log_max_mb, notify, snapshot_keep, snapshot_max_mb)",
-                               line_no, key.substr(0, 64)));
+                   fmt::format("config line {}: unknown key \"{}\" (known: {})", line_no,
+                               key.substr(0, 64), KnownKeys()));
     }
+    c.*(known->value) = std::string(value);
   }
   return c;
 }

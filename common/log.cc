@@ -36,42 +36,44 @@ struct Sink {
 Sink g_sink;
 constexpr std::chrono::seconds kFoldWindow{60};
 
-const char* LevelName(Level l) {
-  switch (l) {
-    case Level::kDebug:
-      return "debug";
-    case Level::kInfo:
-      return "info";
-    case Level::kWarn:
-      return "warn";
-    case Level::kError:
-      return "error";
+// Each level's name in the log and in BACKEND_IM_LOG_LEVEL, and its sd-daemon(3) priority.
+struct LevelInfo {
+  Level level;
+  const char* name;
+  int syslog_priority;
+};
+
+constexpr LevelInfo kLevels[] = {
+    {Level::kDebug, "debug", 7},
+    {Level::kInfo, "info", 6},
+    {Level::kWarn, "warn", 4},
+    {Level::kError, "error", 3},
+};
+
+const LevelInfo* InfoOf(Level l) {
+  for (const auto& info : kLevels) {
+    if (info.level == l) return &info;
   }
-  return "?";
+  return nullptr;
 }
 
-// sd-daemon(3) priorities.
+const char* LevelName(Level l) {
+  const LevelInfo* info = InfoOf(l);
+  return info ? info->name : "?";
+}
+
 int SyslogPriority(Level l) {
-  switch (l) {
-    case Level::kDebug:
-      return 7;
-    case Level::kInfo:
-      return 6;
-    case Level::kWarn:
-      return 4;
-    case Level::kError:
-      return 3;
-  }
-  return 6;
+  const LevelInfo* info = InfoOf(l);
+  return info ? info->syslog_priority : 6;
 }
 
 }  // namespace
 
 std::optional<Level> ParseLevel(std::string_view name) {
-  if (name == "debug") return Level::kDebug;
-  if (name == "info") return Level::kInfo;
-  if (name == "warn" || name == "warning") return Level::kWarn;
-  if (name == "error") return Level::kError;
+  if (name == "warning") return Level::kWarn;
+  for (const auto& info : kLevels) {
+    if (name == info.name) return info.level;
+  }
   return std::nullopt;
 }
 

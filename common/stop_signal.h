@@ -22,10 +22,16 @@ class StopSignal {
     return stopped_;
   }
   // Sleeps for d, or less if Stop() is called; returns false when stopped.
-  bool SleepFor(std::chrono::milliseconds d) {
+  template <typename Rep, typename Period>
+  bool SleepFor(std::chrono::duration<Rep, Period> d) {
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, d, [this] { return stopped_; });
     return !stopped_;
+  }
+  // Sleeps until Stop() is called.
+  void Wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return stopped_; });
   }
 
  private:

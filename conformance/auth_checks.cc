@@ -124,43 +124,33 @@ CheckResult BadDeployBody(Context& ctx) {
 
 std::vector<Check> AuthAndErrorChecks() {
   return {
-      {.id = "auth.no_token",
-       .description = "Without a token, /api/auth/verify, /api/status, /api/generate and "
-                      "/api/deploy answer 401",
-       .run = NoToken},
-      {.id = "auth.bad_token",
-       .description = "With an unknown bearer token, verify and status answer 401",
-       .run = BadToken},
-      {.id = "auth.verify",
-       .description = "GET /api/auth/verify accepts the run's token: 200 {\"valid\": true}",
-       .needs_token = true,
-       .run = Verify},
-      {.id = "ext.verify_user",
-       .description = "Extension: verify also names the user (userId, email)",
-       .needs_token = true,
-       .run = VerifyUser},
-      {.id = "auth.callback_missing_code",
-       .description = "GET /api/auth/callback without ?code= answers 400",
-       .run = CallbackMissingCode},
-      {.id = "status.unknown_id",
-       .description = "GET /api/status/{id} of a deployment that does not exist answers 404",
-       .needs_token = true,
-       .run = UnknownStatus},
-      {.id = "ws.unknown_id",
-       .description = "The WebSocket upgrade for a deployment that does not exist is refused "
-                      "with 404",
-       .needs_token = true,
-       .run = UnknownWs},
-      {.id = "errors.bad_body.generate",
-       .description = "POST /api/generate answers 400 to a body that is not JSON, a blank prompt "
-                      "and a prompt that is not a string",
-       .needs_token = true,
-       .run = BadGenerateBody},
-      {.id = "errors.bad_body.deploy",
-       .description = "POST /api/deploy answers 400 to a body that is not JSON and to a JSON "
-                      "array (bodies no platform could deploy, so this runs under --read-only)",
-       .needs_token = true,
-       .run = BadDeployBody},
+      AlwaysRun("auth.no_token",
+                "Without a token, /api/auth/verify, /api/status, /api/generate and "
+                "/api/deploy answer 401",
+                NoToken),
+      AlwaysRun("auth.bad_token", "With an unknown bearer token, verify and status answer 401",
+                BadToken),
+      NeedsToken("auth.verify",
+                 "GET /api/auth/verify accepts the run's token: 200 {\"valid\": true}", Verify),
+      NeedsToken("ext.verify_user", "Extension: verify also names the user (userId, email)",
+                 VerifyUser),
+      AlwaysRun("auth.callback_missing_code", "GET /api/auth/callback without ?code= answers 400",
+                CallbackMissingCode),
+      NeedsToken("status.unknown_id",
+                 "GET /api/status/{id} of a deployment that does not exist answers 404",
+                 UnknownStatus),
+      NeedsToken("ws.unknown_id",
+                 "The WebSocket upgrade for a deployment that does not exist is refused "
+                 "with 404",
+                 UnknownWs),
+      NeedsToken("errors.bad_body.generate",
+                 "POST /api/generate answers 400 to a body that is not JSON, a blank prompt "
+                 "and a prompt that is not a string",
+                 BadGenerateBody),
+      NeedsToken("errors.bad_body.deploy",
+                 "POST /api/deploy answers 400 to a body that is not JSON and to a JSON "
+                 "array (bodies no platform could deploy, so this runs under --read-only)",
+                 BadDeployBody),
   };
 }
 

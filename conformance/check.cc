@@ -19,20 +19,52 @@ bool MaskSecrets(nlohmann::json& j) {
   return masked;
 }
 
+// An outcome's name in the JSON report and its tag in the text report.
+struct OutcomeWords {
+  Outcome outcome;
+  std::string_view name;
+  std::string_view tag;
+};
+
+constexpr OutcomeWords kOutcomeWords[] = {
+    {Outcome::kPass, "pass", "PASS"},
+    {Outcome::kFail, "fail", "FAIL"},
+    {Outcome::kNotSupported, "not-supported", "N/S "},
+    {Outcome::kSkipped, "skipped", "SKIP"},
+};
+
+const OutcomeWords* WordsOf(Outcome outcome) {
+  for (const auto& w : kOutcomeWords) {
+    if (w.outcome == outcome) return &w;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 std::string_view OutcomeName(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kPass:
-      return "pass";
-    case Outcome::kFail:
-      return "fail";
-    case Outcome::kNotSupported:
-      return "not-supported";
-    case Outcome::kSkipped:
-      return "skipped";
-  }
-  return "unknown";
+  const OutcomeWords* w = WordsOf(outcome);
+  return w ? w->name : "unknown";
+}
+
+std::string_view OutcomeTag(Outcome outcome) {
+  const OutcomeWords* w = WordsOf(outcome);
+  return w ? w->tag : "????";
+}
+
+Check AlwaysRun(std::string id, std::string description, std::function<CheckResult(Context&)> run) {
+  return {.id = std::move(id), .description = std::move(description), .run = std::move(run)};
+}
+Check NeedsToken(std::string id, std::string description,
+                 std::function<CheckResult(Context&)> run) {
+  Check c = AlwaysRun(std::move(id), std::move(description), std::move(run));
+  c.needs_token = true;
+  return c;
+}
+Check Creates(std::string id, std::string description, std::function<CheckResult(Context&)> run) {
+  Check c = NeedsToken(std::move(id), std::move(description), std::move(run));
+  c.creates = true;
+  return c;
 }
 
 CheckResult Pass(std::string detail, std::vector<Evidence> evidence) {

@@ -27,6 +27,8 @@ enum class Outcome { kPass, kFail, kNotSupported, kSkipped };
 
 // "pass", "fail", "not-supported", "skipped": the words of the report and its JSON.
 std::string_view OutcomeName(Outcome outcome);
+// "PASS", "FAIL", "N/S ", "SKIP": the same in the text report, each four columns wide.
+std::string_view OutcomeTag(Outcome outcome);
 
 struct Evidence {
   std::string request;  // e.g. "POST /api/deploy [no Authorization]", "WS /ws?deploymentId=..."
@@ -48,6 +50,12 @@ struct Check {
   bool needs_token = false;  // skipped without --token or --device-login
   std::function<CheckResult(Context&)> run;
 };
+
+// The catalogs' three kinds of check: one every run makes; one that needs the run's token; one
+// that also creates a deployment or runs the generator, so also not with --read-only.
+Check AlwaysRun(std::string id, std::string description, std::function<CheckResult(Context&)> run);
+Check NeedsToken(std::string id, std::string description, std::function<CheckResult(Context&)> run);
+Check Creates(std::string id, std::string description, std::function<CheckResult(Context&)> run);
 
 CheckResult Pass(std::string detail = "", std::vector<Evidence> evidence = {});
 CheckResult Fail(std::string detail, std::vector<Evidence> evidence = {});

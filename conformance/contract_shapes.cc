@@ -10,6 +10,18 @@ constexpr FieldType kString = FieldType::kString;
 constexpr FieldType kNonEmpty = FieldType::kNonEmptyString;
 constexpr FieldType kInteger = FieldType::kInteger;
 
+// The fields of a status answer and a stage message, which differ only in the name of the
+// deployment's id (contract::StatusResponse and contract::StageMessage).
+std::vector<Field> StageFields(const char* id_field) {
+  return {Required(id_field, kNonEmpty),
+          Required("projectId", kNonEmpty),
+          Required("commitHash", kNonEmpty),
+          Required("status", FieldType::kStatus),
+          Required("logs", FieldType::kStringList),
+          Optional("url", kString),
+          Optional("seq", kInteger)};
+}
+
 }  // namespace
 
 const Shape& GenerateAnswer() {
@@ -27,20 +39,12 @@ const Shape& DeployAnswer() {
 }
 
 const Shape& StatusAnswer() {
-  static const Shape s("status answer",
-                       {Required("id", kNonEmpty), Required("projectId", kNonEmpty),
-                        Required("commitHash", kNonEmpty), Required("status", FieldType::kStatus),
-                        Required("logs", FieldType::kStringList), Optional("url", kString),
-                        Optional("seq", kInteger)});
+  static const Shape s("status answer", StageFields("id"));
   return s;
 }
 
 const Shape& StageMessage() {
-  static const Shape s("stage message",
-                       {Required("deploymentId", kNonEmpty), Required("projectId", kNonEmpty),
-                        Required("commitHash", kNonEmpty), Required("status", FieldType::kStatus),
-                        Required("logs", FieldType::kStringList), Optional("url", kString),
-                        Optional("seq", kInteger)});
+  static const Shape s("stage message", StageFields("deploymentId"));
   return s;
 }
 

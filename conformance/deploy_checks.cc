@@ -168,44 +168,25 @@ CheckResult WebsocketUrl(Context& ctx) {
 
 std::vector<Check> DeployChecks() {
   return {
-      {.id = "generate.shape",
-       .description = "POST /api/generate answers 200 with files (path -> content, relative "
-                      "paths)",
-       .creates = true,
-       .needs_token = true,
-       .run = GenerateShape},
-      {.id = "ext.generate_project_id",
-       .description = "Extension: generate suggests a projectId",
-       .creates = true,
-       .needs_token = true,
-       .run = GenerateProjectId},
-      {.id = "deploy.shape",
-       .description = "POST /api/deploy answers 200 with deploymentId, projectId, commitHash, "
-                      "status (websocketUrl optional)",
-       .creates = true,
-       .needs_token = true,
-       .run = DeployShape},
-      {.id = "deploy.deployment_id",
-       .description = "The deploymentId is a UUID",
-       .creates = true,
-       .needs_token = true,
-       .run = DeploymentId},
-      {.id = "deploy.project_id",
-       .description = "The deploy answer keeps the projectId the client sent",
-       .creates = true,
-       .needs_token = true,
-       .run = ProjectId},
-      {.id = "deploy.commit_hash",
-       .description = "commitHash is the first 12 hex digits of SHA-256 over path + content in "
-                      "byte-wise path order (bim::CommitHash)",
-       .creates = true,
-       .needs_token = true,
-       .run = CommitHashRule},
-      {.id = "deploy.websocket_url",
-       .description = "websocketUrl, when given, is a ws(s):// URL naming the deployment",
-       .creates = true,
-       .needs_token = true,
-       .run = WebsocketUrl},
+      Creates("generate.shape",
+              "POST /api/generate answers 200 with files (path -> content, relative "
+              "paths)",
+              GenerateShape),
+      Creates("ext.generate_project_id", "Extension: generate suggests a projectId",
+              GenerateProjectId),
+      Creates("deploy.shape",
+              "POST /api/deploy answers 200 with deploymentId, projectId, commitHash, "
+              "status (websocketUrl optional)",
+              DeployShape),
+      Creates("deploy.deployment_id", "The deploymentId is a UUID", DeploymentId),
+      Creates("deploy.project_id", "The deploy answer keeps the projectId the client sent",
+              ProjectId),
+      Creates("deploy.commit_hash",
+              "commitHash is the first 12 hex digits of SHA-256 over path + content in "
+              "byte-wise path order (bim::CommitHash)",
+              CommitHashRule),
+      Creates("deploy.websocket_url",
+              "websocketUrl, when given, is a ws(s):// URL naming the deployment", WebsocketUrl),
   };
 }
 

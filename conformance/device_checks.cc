@@ -185,38 +185,33 @@ CheckResult RefreshToken(Context& ctx) {
 
 std::vector<Check> DeviceFlowChecks() {
   return {
-      {.id = "device.code",
-       .description = "POST /oauth/device/code answers 200 with device_code, user_code, "
-                      "verification_uri, expires_in (RFC 8628 §3.2)",
-       .run = Code},
-      {.id = "device.invalid_client",
-       .description = "An unknown client_id is 400 invalid_client",
-       .run = InvalidClient},
-      {.id = "device.pending",
-       .description = "Polling an unapproved code is 400 authorization_pending",
-       .run = Pending},
-      {.id = "device.slow_down",
-       .description = "Polling faster than the interval is 400 slow_down (not-supported when the "
-                      "platform does not enforce the interval)",
-       .run = SlowDown},
-      {.id = "device.invalid_grant",
-       .description = "Polling with an unknown device_code is 400 invalid_grant",
-       .run = InvalidGrant},
-      {.id = "device.unsupported_grant_type",
-       .description = "An unknown grant_type is 400 unsupported_grant_type",
-       .run = UnsupportedGrantType},
-      {.id = "device.missing_grant_type",
-       .description = "A token request without grant_type is 400 invalid_request",
-       .run = MissingGrantType},
+      AlwaysRun("device.code",
+                "POST /oauth/device/code answers 200 with device_code, user_code, "
+                "verification_uri, expires_in (RFC 8628 §3.2)",
+                Code),
+      AlwaysRun("device.invalid_client", "An unknown client_id is 400 invalid_client",
+                InvalidClient),
+      AlwaysRun("device.pending", "Polling an unapproved code is 400 authorization_pending",
+                Pending),
+      AlwaysRun("device.slow_down",
+                "Polling faster than the interval is 400 slow_down (not-supported when the "
+                "platform does not enforce the interval)",
+                SlowDown),
+      AlwaysRun("device.invalid_grant", "Polling with an unknown device_code is 400 invalid_grant",
+                InvalidGrant),
+      AlwaysRun("device.unsupported_grant_type",
+                "An unknown grant_type is 400 unsupported_grant_type", UnsupportedGrantType),
+      AlwaysRun("device.missing_grant_type",
+                "A token request without grant_type is 400 invalid_request", MissingGrantType),
   };
 }
 
 std::vector<Check> RefreshChecks() {
   return {
-      {.id = "ext.refresh_token",
-       .description = "Extension: the device login's refresh token gets a new access token and a "
-                      "new refresh token, and the old refresh token then fails with invalid_grant",
-       .run = RefreshToken},
+      AlwaysRun("ext.refresh_token",
+                "Extension: the device login's refresh token gets a new access token and a "
+                "new refresh token, and the old refresh token then fails with invalid_grant",
+                RefreshToken),
   };
 }
 

@@ -7,20 +7,6 @@
 namespace bim::conformance {
 namespace {
 
-std::string Tag(Outcome o) {
-  switch (o) {
-    case Outcome::kPass:
-      return "PASS";
-    case Outcome::kFail:
-      return "FAIL";
-    case Outcome::kNotSupported:
-      return "N/S ";
-    case Outcome::kSkipped:
-      return "SKIP";
-  }
-  return "????";
-}
-
 // Indents every line of text after the first by `indent` spaces.
 std::string Indented(const std::string& text, size_t indent) {
   std::string out;
@@ -68,7 +54,7 @@ std::string Report::Text() const {
       "PASS: as the contract says. FAIL: a contract violation. N/S: an optional extension "
       "the platform lacks. SKIP: not run.\n\n";
   for (const auto& e : entries_) {
-    out += fmt::format("{}  {}  {}\n", Tag(e.result.outcome), e.id, e.description);
+    out += fmt::format("{}  {}  {}\n", OutcomeTag(e.result.outcome), e.id, e.description);
     if (!e.result.detail.empty()) out += "      " + Indented(e.result.detail, 6) + "\n";
     for (const auto& ev : e.result.evidence) {
       std::string status = ev.status ? std::to_string(ev.status) : "no answer";

@@ -139,29 +139,20 @@ CheckResult IdempotencyConflict(Context& ctx) {
 
 std::vector<Check> RetryAndValidationChecks() {
   return {
-      {.id = "ext.idempotency_replay",
-       .description = "Extension: the same deploy sent again with the same Idempotency-Key "
-                      "returns the same deployment and creates nothing",
-       .creates = true,
-       .needs_token = true,
-       .run = IdempotencyReplay},
-      {.id = "ext.idempotency_conflict",
-       .description = "Extension: an Idempotency-Key reused for other files is 422",
-       .creates = true,
-       .needs_token = true,
-       .run = IdempotencyConflict},
-      {.id = "errors.deploy_validation",
-       .description = "POST /api/deploy answers 400 to a body without files, with empty files, "
-                      "and with a file whose content is not a string",
-       .creates = true,
-       .needs_token = true,
-       .run = DeployValidation},
-      {.id = "deploy.unsafe_paths",
-       .description = "POST /api/deploy answers 400 to a path with a .. segment, an absolute "
-                      "path, a backslash, an empty segment",
-       .creates = true,
-       .needs_token = true,
-       .run = UnsafePaths},
+      Creates("ext.idempotency_replay",
+              "Extension: the same deploy sent again with the same Idempotency-Key "
+              "returns the same deployment and creates nothing",
+              IdempotencyReplay),
+      Creates("ext.idempotency_conflict",
+              "Extension: an Idempotency-Key reused for other files is 422", IdempotencyConflict),
+      Creates("errors.deploy_validation",
+              "POST /api/deploy answers 400 to a body without files, with empty files, "
+              "and with a file whose content is not a string",
+              DeployValidation),
+      Creates("deploy.unsafe_paths",
+              "POST /api/deploy answers 400 to a path with a .. segment, an absolute "
+              "path, a backslash, an empty segment",
+              UnsafePaths),
   };
 }
 

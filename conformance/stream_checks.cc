@@ -87,11 +87,13 @@ CheckResult Streamed(Context& ctx, Judge judge) {
   });
 }
 
-// Problems where bodies name another deploymentId, projectId or commitHash than the deploy
-// answer. what(i) names body i, e.g. "message 3".
+// Pass when every body names the deploymentId, projectId and commitHash of the deploy answer
+// (id_field holds the deploymentId); otherwise fail, naming each that differs. what(i) names body
+// i, e.g. "message 3"; item says what one body is, e.g. "message", for the pass detail.
 template <typename Name>
-std::vector<std::string> IdMismatches(const std::vector<json>& bodies, const char* id_field,
-                                      const CreatedDeployment& d, Name what) {
+CheckResult IdsMatch(const std::vector<json>& bodies, const char* id_field,
+                     const CreatedDeployment& d, Name what, std::vector<Evidence> evidence,
+                     const std::string& item) {
   std::vector<std::pair<const char*, std::optional<std::string>>> expected = {
       {id_field, d.id},
       {"projectId", StringField(d.answer, "projectId")},
@@ -106,7 +108,9 @@ std::vector<std::string> IdMismatches(const std::vector<json>& bodies, const cha
                          " differs from the deploy answer's " + Quoted(*want));
     }
   }
-  return problems;
+  return FromProblems(
+      problems, std::move(evidence),
+      "every " + item + " names the deployment, project and commit of the deploy answer");
 }
 
 // Problems with the order of statuses. strict: each status at most once (the WebSocket);
@@ -159,6 +163,15 @@ std::vector<Evidence> Sampled(size_t count, Make make) {
   return out;
 }
 
+// The first and the last WebSocket message; the first and the last poll.
+std::vector<Evidence> SampledFrames(const Observation& o) {
+  return Sampled(o.frames.size(), [&](size_t i) { return FrameEvidence(o, i); });
+}
+
+std::vector<Evidence> SampledPolls(const Observation& o) {
+  return Sampled(o.polls.size(), [&](size_t i) { return PollEvidence(o, i); });
+}
+
 // The final status of the deployment: the stream's terminal message, else the last poll.
 std::optional<json> FinalBody(const Observation& o) {
   for (const auto& j : Parsed(o.frames)) {
@@ -206,8 +219,7 @@ CheckResult WsMessageShape(Context& ctx) {
       }
       if (evidence.size() < 4) evidence.push_back(FrameEvidence(o, i));
     }
-    if (evidence.empty())
-      evidence = Sampled(o.frames.size(), [&](size_t i) { return FrameEvidence(o, i); });
+    if (evidence.empty()) evidence = SampledFrames(o);
     return FromProblems(problems, evidence,
                         std::to_string(o.frames.size()) +
                             " messages, each with the contract's "
@@ -217,11 +229,7 @@ CheckResult WsMessageShape(Context& ctx) {
 
 CheckResult WsIdsMatch(Context& ctx) {
   return Streamed(ctx, [](const Observation& o, const CreatedDeployment& d) {
-    auto problems = IdMismatches(Parsed(o.frames), "deploymentId", d, MessageName);
-    return FromProblems(problems,
-                        Sampled(o.frames.size(), [&](size_t i) { return FrameEvidence(o, i); }),
-                        "every message names the deployment, project and commit of the deploy "
-                        "answer");
+    return IdsMatch(Parsed(o.frames), "deploymentId", d, MessageName, SampledFrames(o), "message");
   });
 }
 
@@ -307,7 +315,7 @@ CheckResult Seq(Context& ctx) {
     if (bodies.empty()) return Skipped("no messages (see ws.message_shape)");
     std::vector<std::optional<int64_t>> seqs;
     for (const auto& j : bodies) seqs.push_back(IntField(j, "seq"));
-    auto evidence = Sampled(o.frames.size(), [&](size_t i) { return FrameEvidence(o, i); });
+    auto evidence = SampledFrames(o);
     if (std::none_of(seqs.begin(), seqs.end(), [](const auto& s) { return s.has_value(); })) {
       return NotSupported("messages carry no seq; clients de-duplicate by status", evidence);
     }
@@ -424,7 +432,7 @@ CheckResult StatusShape(Context& ctx) {
       if (!found.empty() && evidence.size() < 4) evidence.push_back(PollEvidence(o, i));
     }
     if (evidence.empty()) {
-      evidence = Sampled(o.polls.size(), [&](size_t i) { return PollEvidence(o, i); });
+      evidence = SampledPolls(o);
     }
     return FromProblems(problems, evidence,
                         std::to_string(o.polls.size()) + " polls, each with the contract's fields");
@@ -433,11 +441,7 @@ CheckResult StatusShape(Context& ctx) {
 
 CheckResult StatusIdsMatch(Context& ctx) {
   return Observed(ctx, [](const Observation& o, const CreatedDeployment& d) {
-    auto problems = IdMismatches(PollBodies(o), "id", d, PollName);
-    return FromProblems(problems,
-                        Sampled(o.polls.size(), [&](size_t i) { return PollEvidence(o, i); }),
-                        "every poll names the deployment, project and commit of the deploy "
-                        "answer");
+    return IdsMatch(PollBodies(o), "id", d, PollName, SampledPolls(o), "poll");
   });
 }
 
@@ -448,7 +452,7 @@ CheckResult StatusOrder(Context& ctx) {
     if (!o.timed_out && (bodies.empty() || !IsTerminalBody(bodies.back()))) {
       problems.push_back("polling stopped without a terminal status (the last polls failed)");
     }
-    auto evidence = Sampled(o.polls.size(), [&](size_t i) { return PollEvidence(o, i); });
+    auto evidence = SampledPolls(o);
     if (!evidence.empty()) evidence.back().note += "; statuses polled: " + Sequence(bodies);
     return FromProblems(problems, evidence, Sequence(bodies));
   });
@@ -516,7 +520,7 @@ CheckResult StatusSeq(Context& ctx) {
     for (size_t i = 0; i < bodies.size(); ++i) {
       if (auto s = IntField(bodies[i], "seq")) seqs.emplace_back(i, *s);
     }
-    auto evidence = Sampled(o.polls.size(), [&](size_t i) { return PollEvidence(o, i); });
+    auto evidence = SampledPolls(o);
     if (seqs.empty()) {
       return NotSupported("status answers carry no seq", evidence);
     }
@@ -546,67 +550,60 @@ CheckResult StatusSeq(Context& ctx) {
 }  // namespace
 
 std::vector<Check> StreamChecks() {
-  auto check = [](std::string id, std::string description, CheckResult (*run)(Context&)) {
-    return Check{.id = std::move(id),
-                 .description = std::move(description),
-                 .creates = true,
-                 .needs_token = true,
-                 .run = run};
-  };
   return {
-      check("ws.connect",
-            "The WebSocket /ws?deploymentId= of the sample deployment accepts the "
-            "run's token",
-            WsConnect),
-      check("ws.message_shape",
-            "Every WebSocket message is JSON with deploymentId, projectId, "
-            "commitHash, status, logs (url, seq optional)",
-            WsMessageShape),
-      check("ws.ids_match",
-            "Every message names the deploymentId, projectId and commitHash of the "
-            "deploy answer",
-            WsIdsMatch),
-      check("ws.status_order",
-            "WebSocket statuses only move forward (jumps allowed), never "
-            "repeat, and nothing follows complete or failed",
-            WsStatusOrder),
-      check("ws.terminal",
-            "The stream reaches complete (with an https url) or failed before it "
-            "ends",
-            WsTerminal),
-      check("ws.close_after_terminal",
-            "Extension: the server closes the WebSocket with 1000 after "
-            "the terminal message",
-            WsCloseAfterTerminal),
-      check("deploy.completes",
-            "The sample FastAPI app's deployment ends complete within the "
-            "deploy timeout",
-            DeployCompletes),
-      check("status.shape",
-            "Every GET /api/status/{id} answer has id, projectId, commitHash, "
-            "status, logs (url, seq optional)",
-            StatusShape),
-      check("status.ids_match",
-            "Every status answer names the deployment, project and commit of "
-            "the deploy answer",
-            StatusIdsMatch),
-      check("status.order",
-            "Polled statuses never go backwards and polling reaches a terminal "
-            "status",
-            StatusOrder),
-      check("status.final",
-            "The final status agrees with the WebSocket: same terminal status, the "
-            "url once complete, every streamed log line in order",
-            StatusFinal),
-      check("ext.seq", "Extension: messages carry seq 1, 2, 3... one per message", Seq),
-      check("ext.since",
-            "Extension: /ws?deploymentId=&since=N replays exactly the messages with "
-            "seq > N",
-            Since),
-      check("ext.status_seq", "Extension: status answers carry the seq of the newest message",
-            StatusSeq),
-      check("ext.ws_auth", "Extension: the WebSocket upgrade without a token is refused with 401",
-            WsAuth),
+      Creates("ws.connect",
+              "The WebSocket /ws?deploymentId= of the sample deployment accepts the "
+              "run's token",
+              WsConnect),
+      Creates("ws.message_shape",
+              "Every WebSocket message is JSON with deploymentId, projectId, "
+              "commitHash, status, logs (url, seq optional)",
+              WsMessageShape),
+      Creates("ws.ids_match",
+              "Every message names the deploymentId, projectId and commitHash of the "
+              "deploy answer",
+              WsIdsMatch),
+      Creates("ws.status_order",
+              "WebSocket statuses only move forward (jumps allowed), never "
+              "repeat, and nothing follows complete or failed",
+              WsStatusOrder),
+      Creates("ws.terminal",
+              "The stream reaches complete (with an https url) or failed before it "
+              "ends",
+              WsTerminal),
+      Creates("ws.close_after_terminal",
+              "Extension: the server closes the WebSocket with 1000 after "
+              "the terminal message",
+              WsCloseAfterTerminal),
+      Creates("deploy.completes",
+              "The sample FastAPI app's deployment ends complete within the "
+              "deploy timeout",
+              DeployCompletes),
+      Creates("status.shape",
+              "Every GET /api/status/{id} answer has id, projectId, commitHash, "
+              "status, logs (url, seq optional)",
+              StatusShape),
+      Creates("status.ids_match",
+              "Every status answer names the deployment, project and commit of "
+              "the deploy answer",
+              StatusIdsMatch),
+      Creates("status.order",
+              "Polled statuses never go backwards and polling reaches a terminal "
+              "status",
+              StatusOrder),
+      Creates("status.final",
+              "The final status agrees with the WebSocket: same terminal status, the "
+              "url once complete, every streamed log line in order",
+              StatusFinal),
+      Creates("ext.seq", "Extension: messages carry seq 1, 2, 3... one per message", Seq),
+      Creates("ext.since",
+              "Extension: /ws?deploymentId=&since=N replays exactly the messages with "
+              "seq > N",
+              Since),
+      Creates("ext.status_seq", "Extension: status answers carry the seq of the newest message",
+              StatusSeq),
+      Creates("ext.ws_auth", "Extension: the WebSocket upgrade without a token is refused with 401",
+              WsAuth),
   };
 }
 

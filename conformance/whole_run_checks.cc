@@ -161,18 +161,17 @@ CheckResult RetryAfter(Context& ctx) {
 
 std::vector<Check> WholeRunChecks() {
   return {
-      {.id = "ext.error_body",
-       .description = "Extension: every /api/* error has the body {\"error\", \"message\"} with "
-                      "the code of its status (401 unauthorized, 400 invalid_request, 404 "
-                      "not_found, ...)",
-       .run = ErrorBody},
-      {.id = "ext.www_authenticate",
-       .description = "Extension: every 401 carries WWW-Authenticate: Bearer",
-       .run = WwwAuthenticate},
-      {.id = "ext.retry_after",
-       .description = "Extension: 429 and 503 answers carry a valid Retry-After (judged when "
-                      "seen)",
-       .run = RetryAfter},
+      AlwaysRun("ext.error_body",
+                "Extension: every /api/* error has the body {\"error\", \"message\"} with "
+                "the code of its status (401 unauthorized, 400 invalid_request, 404 "
+                "not_found, ...)",
+                ErrorBody),
+      AlwaysRun("ext.www_authenticate", "Extension: every 401 carries WWW-Authenticate: Bearer",
+                WwwAuthenticate),
+      AlwaysRun("ext.retry_after",
+                "Extension: 429 and 503 answers carry a valid Retry-After (judged when "
+                "seen)",
+                RetryAfter),
   };
 }
 

@@ -62,15 +62,8 @@ void Agent::EnsureWatching(const DeploymentRecord& record) {
     return;
   }
   if (!*current || (*current)->terminal) return;
-  WatcherDeps wd{deps_.store,
-                 deps_.hub,
-                 deps_.platform,
-                 deps_.auth,
-                 deps_.clock,
-                 deps_.random,
-                 deps_.stop,
-                 deps_.keepalive,
-                 std::chrono::seconds(30),
+  const WatcherServices& services = deps_;
+  WatcherDeps wd{services, deps_.keepalive, std::chrono::seconds(30),
                  [this] {
                    --active_;
                    ReportStatus();

@@ -34,15 +34,8 @@
 
 namespace bim::daemon {
 
-struct AgentDeps {
-  DeploymentStore& store;
+struct AgentDeps : WatcherServices {
   SnapshotStore& snapshots;
-  WatchHub& hub;
-  Platform& platform;
-  AuthManager& auth;
-  const Clock& clock;
-  Random& random;
-  StopSignal& stop;
   // Told what the agent is doing whenever the set of followed deployments changes, e.g.
   // "watching 2 deployments" (the daemon passes it to systemd as STATUS=). May be empty.
   std::function<void(const std::string&)> report_status;

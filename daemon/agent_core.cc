@@ -9,8 +9,10 @@ AgentCore::AgentCore(Database& db, Platform& platform, const Clock& clock, Rando
       snapshots_(db, clock, settings.snapshots),
       tokens_(db),
       auth_(platform, tokens_, clock, random, stop, std::move(settings.environment_token)),
-      agent_(AgentDeps{store_, snapshots_, hub_, platform, auth_, clock, random, stop,
-                       std::move(settings.report_status), settings.keepalive,
+      agent_(AgentDeps{{store_, hub_, platform, auth_, clock, random, stop},
+                       snapshots_,
+                       std::move(settings.report_status),
+                       settings.keepalive,
                        settings.notify ? settings.notifier : nullptr}) {}
 
 AgentCore::~AgentCore() {

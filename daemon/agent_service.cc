@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include <deque>
-#include <thread>
+#include <mutex>
 
 #include "common/limits.h"
 #include "common/log.h"
@@ -16,45 +16,43 @@ namespace bim::daemon {
 
 namespace pb = backend_im::v1;
 
-grpc::Status ToGrpcStatus(const bim::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  grpc::StatusCode code = grpc::StatusCode::INTERNAL;
-  switch (s.error().code) {
+namespace {
+
+grpc::StatusCode GrpcCode(ErrorCode code) {
+  switch (code) {
     case ErrorCode::kInvalidArgument:
-      code = grpc::StatusCode::INVALID_ARGUMENT;
-      break;
+      return grpc::StatusCode::INVALID_ARGUMENT;
     case ErrorCode::kNotFound:
-      code = grpc::StatusCode::NOT_FOUND;
-      break;
+      return grpc::StatusCode::NOT_FOUND;
     case ErrorCode::kUnauthenticated:
-      code = grpc::StatusCode::UNAUTHENTICATED;
-      break;
+      return grpc::StatusCode::UNAUTHENTICATED;
     case ErrorCode::kPermissionDenied:
-      code = grpc::StatusCode::PERMISSION_DENIED;
-      break;
+      return grpc::StatusCode::PERMISSION_DENIED;
     case ErrorCode::kUnavailable:
     case ErrorCode::kRateLimited:
     case ErrorCode::kTimeout:
-      code = grpc::StatusCode::UNAVAILABLE;
-      break;
+      return grpc::StatusCode::UNAVAILABLE;
     case ErrorCode::kRejected:
     case ErrorCode::kConflict:
-      code = grpc::StatusCode::FAILED_PRECONDITION;
-      break;
+      return grpc::StatusCode::FAILED_PRECONDITION;
     case ErrorCode::kProtocol:
-      code = grpc::StatusCode::DATA_LOSS;
-      break;
+      return grpc::StatusCode::DATA_LOSS;
     case ErrorCode::kCancelled:
-      code = grpc::StatusCode::CANCELLED;
-      break;
+      return grpc::StatusCode::CANCELLED;
     case ErrorCode::kIo:
     case ErrorCode::kInternal:
-      code = grpc::StatusCode::INTERNAL;
-      break;
+      return grpc::StatusCode::INTERNAL;
   }
+  return grpc::StatusCode::INTERNAL;
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const bim::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
   // The message may quote the platform (an error body, a field outside the contract): every
   // client shows it to a person, so nothing in it may drive a terminal.
-  return grpc::Status(code, terminal::Escape(s.error().message));
+  return grpc::Status(GrpcCode(s.error().code), terminal::Escape(s.error().message));
 }
 
 namespace {
@@ -69,6 +67,29 @@ Deadline CallDeadline(const grpc::CallbackServerContext* ctx, const Clock& clock
       std::chrono::duration_cast<std::chrono::milliseconds>(at - std::chrono::system_clock::now());
   auto margin = std::min<std::chrono::milliseconds>(std::chrono::seconds(1), left / 4);
   return clock.Steady() + (left - margin);
+}
+
+pb::LoginCheckReply::State ProtoLoginState(LoginState state) {
+  switch (state) {
+    case LoginState::kPending:
+      return pb::LoginCheckReply::PENDING;
+    case LoginState::kApproved:
+      return pb::LoginCheckReply::APPROVED;
+    case LoginState::kDenied:
+      return pb::LoginCheckReply::DENIED;
+    case LoginState::kExpired:
+      return pb::LoginCheckReply::EXPIRED;
+    case LoginState::kFailed:
+      return pb::LoginCheckReply::FAILED;
+  }
+  return pb::LoginCheckReply::STATE_UNSPECIFIED;
+}
+
+// Finishes a unary call with s; a failure's ErrorCode name goes in the trailing metadata.
+void FinishCall(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
+                const bim::Status& s) {
+  if (!s.ok()) ctx->AddTrailingMetadata(kErrorCodeKey, ErrorCodeName(s.error().code));
+  reactor->Finish(ToGrpcStatus(s));
 }
 
 void FillEvent(const EventRecord& e, pb::DeploymentEvent* out) {
@@ -144,8 +165,7 @@ AgentService::AgentService(Agent& agent, ServiceInfo info, std::function<void()>
 AgentService::~AgentService() { DrainWorkers(std::chrono::seconds(5)); }
 
 bool AgentService::DrainWorkers(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(workers_mu_);
-  return workers_cv_.wait_for(lock, timeout, [this] { return workers_ == 0; });
+  return workers_.WaitIdleFor(timeout);
 }
 
 void AgentService::StampVersion(grpc::CallbackServerContext* ctx) {
@@ -155,9 +175,8 @@ void AgentService::StampVersion(grpc::CallbackServerContext* ctx) {
 
 grpc::ServerUnaryReactor* AgentService::Inline(grpc::CallbackServerContext* ctx,
                                                const bim::Status& s) {
-  if (!s.ok()) ctx->AddTrailingMetadata(kErrorCodeKey, ErrorCodeName(s.error().code));
   auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(s));
+  FinishCall(ctx, reactor, s);
   return reactor;
 }
 
@@ -166,18 +185,7 @@ grpc::ServerUnaryReactor* AgentService::OnWorker(grpc::CallbackServerContext* ct
                                                  grpc::ServerUnaryReactor* reactor) {
   StampVersion(ctx);
   if (!reactor) reactor = ctx->DefaultReactor();
-  {
-    std::lock_guard lock(workers_mu_);
-    ++workers_;
-  }
-  std::thread([this, ctx, reactor, fn = std::move(fn)] {
-    bim::Status s = fn();
-    if (!s.ok()) ctx->AddTrailingMetadata(kErrorCodeKey, ErrorCodeName(s.error().code));
-    reactor->Finish(ToGrpcStatus(s));
-    std::lock_guard lock(workers_mu_);
-    --workers_;
-    workers_cv_.notify_all();
-  }).detach();
+  workers_.Start([ctx, reactor, fn = std::move(fn)] { FinishCall(ctx, reactor, fn()); });
   return reactor;
 }
 
@@ -212,6 +220,13 @@ void AgentService::FillDeployment(const DeploymentView& v, pb::Deployment* out) 
     out->add_logs(fmt::format("[backend-im] more log lines not shown: a reply carries at most {}",
                               limits::Describe(limits::kMaxReplyLogBytes)));
   }
+}
+
+bim::Status AgentService::FillDescribed(const DeploymentRecord& d, pb::Deployment* out) {
+  auto v = agent_.Describe(d, /*with_logs=*/false);
+  if (!v.ok()) return v.error();
+  FillDeployment(*v, out);
+  return OkStatus();
 }
 
 grpc::ServerUnaryReactor* AgentService::GetInfo(grpc::CallbackServerContext* ctx,
@@ -292,23 +307,7 @@ grpc::ServerUnaryReactor* AgentService::LoginCheck(grpc::CallbackServerContext* 
   return OnWorker(ctx, [this, id, wait, resp]() -> bim::Status {
     auto o = agent_.LoginCheck(id, wait);
     if (!o.ok()) return o.error();
-    switch (o->state) {
-      case LoginState::kPending:
-        resp->set_state(pb::LoginCheckReply::PENDING);
-        break;
-      case LoginState::kApproved:
-        resp->set_state(pb::LoginCheckReply::APPROVED);
-        break;
-      case LoginState::kDenied:
-        resp->set_state(pb::LoginCheckReply::DENIED);
-        break;
-      case LoginState::kExpired:
-        resp->set_state(pb::LoginCheckReply::EXPIRED);
-        break;
-      case LoginState::kFailed:
-        resp->set_state(pb::LoginCheckReply::FAILED);
-        break;
-    }
+    resp->set_state(ProtoLoginState(o->state));
     resp->set_message(o->message);
     FillAuth(agent_.Auth(), resp->mutable_auth());
     return OkStatus();
@@ -400,10 +399,7 @@ grpc::ServerUnaryReactor* AgentService::Deploy(grpc::CallbackServerContext* ctx,
     }
     auto d = agent_.Deploy(files, req->project_id(), req->directory(), deadline);
     if (!d.ok()) return d.error();
-    auto v = agent_.Describe(*d, /*with_logs=*/false);
-    if (!v.ok()) return v.error();
-    FillDeployment(*v, resp->mutable_deployment());
-    return OkStatus();
+    return FillDescribed(*d, resp->mutable_deployment());
   });
 }
 
@@ -434,17 +430,8 @@ grpc::ServerWriteReactor<pb::DeploymentEvent>* AgentService::Watch(grpc::Callbac
   // As Status: begun here when the store holds the deployment. gRPC keeps the writes a reactor
   // starts before this method returns it.
   if (agent_.BeginWatchIfRecorded(reactor->subscription())) return reactor;
-  {
-    std::lock_guard lock(workers_mu_);
-    ++workers_;
-  }
   // Finding the deployment may ask the platform; never block a gRPC thread on that.
-  std::thread([this, reactor] {
-    agent_.BeginWatch(reactor->subscription());
-    std::lock_guard lock(workers_mu_);
-    --workers_;
-    workers_cv_.notify_all();
-  }).detach();
+  workers_.Start([this, reactor] { agent_.BeginWatch(reactor->subscription()); });
   return reactor;
 }
 
@@ -467,10 +454,7 @@ grpc::ServerUnaryReactor* AgentService::Rollback(grpc::CallbackServerContext* ct
   return OnWorker(ctx, [this, project, to, deadline, resp]() -> bim::Status {
     auto d = agent_.Rollback(project, to, deadline);
     if (!d.ok()) return d.error();
-    auto v = agent_.Describe(*d, /*with_logs=*/false);
-    if (!v.ok()) return v.error();
-    FillDeployment(*v, resp->mutable_deployment());
-    return OkStatus();
+    return FillDescribed(*d, resp->mutable_deployment());
   });
 }
 
@@ -481,9 +465,7 @@ grpc::ServerUnaryReactor* AgentService::GetFiles(grpc::CallbackServerContext* ct
   return OnWorker(ctx, [this, id, resp]() -> bim::Status {
     auto f = agent_.Files(id);
     if (!f.ok()) return f.error();
-    auto v = agent_.Describe(f->record, /*with_logs=*/false);
-    if (!v.ok()) return v.error();
-    FillDeployment(*v, resp->mutable_deployment());
+    if (auto st = FillDescribed(f->record, resp->mutable_deployment()); !st.ok()) return st;
     for (const auto& [path, content] : f->files) {
       auto* file = resp->add_files();
       file->set_path(path);

@@ -13,13 +13,12 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
 
 #include "backend_im/v1/agent.grpc.pb.h"
 #include "common/agent_wire.h"
+#include "common/worker_threads.h"
 #include "daemon/agent.h"
 
 namespace bim::daemon {
@@ -98,14 +97,14 @@ class AgentService final : public backend_im::v1::Agent::CallbackService {
   void StampVersion(grpc::CallbackServerContext* ctx);
   void FillAuth(const AuthState& s, backend_im::v1::AuthStatusReply* out);
   void FillDeployment(const DeploymentView& v, backend_im::v1::Deployment* out);
+  // The record as Describe shows it, without its logs.
+  bim::Status FillDescribed(const DeploymentRecord& d, backend_im::v1::Deployment* out);
 
   Agent& agent_;
   ServiceInfo info_;
   std::function<void()> request_shutdown_;
 
-  std::mutex workers_mu_;
-  std::condition_variable workers_cv_;
-  int workers_ = 0;  // guarded by workers_mu_
+  WorkerThreads workers_;  // the calls that reach the platform, and Watch's lookups
 };
 
 grpc::Status ToGrpcStatus(const bim::Status& s);

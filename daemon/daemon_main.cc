@@ -12,11 +12,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <thread>
 
 #include "common/agent_record.h"
@@ -42,32 +40,6 @@
 
 namespace bim::daemon {
 namespace {
-
-// Set by a signal thread or the Shutdown RPC; main waits on it.
-class ShutdownLatch {
- public:
-  void Request() {
-    {
-      std::lock_guard lock(mu_);
-      requested_ = true;
-    }
-    cv_.notify_all();
-  }
-  // True once a stop was requested; false when timeout passed first.
-  bool WaitFor(std::chrono::microseconds timeout) {
-    std::unique_lock lock(mu_);
-    if (timeout.count() <= 0) {
-      cv_.wait(lock, [this] { return requested_; });
-      return true;
-    }
-    return cv_.wait_for(lock, timeout, [this] { return requested_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool requested_ = false;
-};
 
 constexpr int kMaxMessageBytes = 256 * 1024 * 1024;
 
@@ -225,7 +197,8 @@ int RunDaemon(const DaemonOptions& options) {
   AgentCore core(**db, platform, clock, random, stop, std::move(core_settings));
   Agent& agent = core.agent();
 
-  ShutdownLatch latch;
+  // Set by the signal thread or the Shutdown RPC; main waits on it.
+  StopSignal shutdown_requested;
   ServiceInfo info;
   info.version = settings->version;
   info.started_at_ms = clock.NowUnixMs();
@@ -234,7 +207,7 @@ int RunDaemon(const DaemonOptions& options) {
   info.socket_path = socket_path;
   if (!platform.url_problem().ok()) info.platform_problem = platform.url_problem().error().message;
   info.state_dir = state_dir;
-  AgentService service(agent, info, [&latch] { latch.Request(); });
+  AgentService service(agent, info, [&shutdown_requested] { shutdown_requested.Stop(); });
 
   auto listener = PeerCheckedListener::Listen(socket_path);
   if (!listener.ok()) return FailStart(1, EIO, listener.error().message);
@@ -251,7 +224,7 @@ int RunDaemon(const DaemonOptions& options) {
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig != 0) log::Info("received signal {}; stopping", sig);
-    latch.Request();
+    shutdown_requested.Stop();
   });
 
   agent.ResumeWatching();
@@ -272,7 +245,11 @@ int RunDaemon(const DaemonOptions& options) {
   uint64_t watchdog_usec = 0;
   if (sd_watchdog_enabled(0, &watchdog_usec) <= 0) watchdog_usec = 0;
   std::chrono::microseconds tick(watchdog_usec / 2);
-  while (!latch.WaitFor(tick)) sd_notify(0, "WATCHDOG=1");
+  if (tick.count() > 0) {
+    while (shutdown_requested.SleepFor(tick)) sd_notify(0, "WATCHDOG=1");
+  } else {
+    shutdown_requested.Wait();
+  }
   sd_notify(0, "STOPPING=1\nSTATUS=stopping");
   core.BeginShutdown();
   (*listener)->Stop();

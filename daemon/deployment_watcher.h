@@ -56,7 +56,9 @@ namespace bim::daemon {
 NewEvent PlatformEvent(const std::string& deployment_id, contract::StageEvent event,
                        EventSource source, std::optional<int64_t> upstream_seq);
 
-struct WatcherDeps {
+// What a watcher works with; owned by the agent's core and outliving every watcher. The agent
+// works with the same (AgentDeps) and hands them on to each watcher it starts.
+struct WatcherServices {
   DeploymentStore& store;
   WatchHub& hub;
   Platform& platform;
@@ -64,6 +66,9 @@ struct WatcherDeps {
   const Clock& clock;
   Random& random;
   StopSignal& stop;
+};
+
+struct WatcherDeps : WatcherServices {
   // A ping this often; no pong within the same time ends the stream (a stalled connection).
   std::chrono::milliseconds ping_interval{20000};
   std::chrono::milliseconds max_backoff{30000};

@@ -2,34 +2,10 @@
 
 #include <fmt/format.h>
 
+#include "common/markup_escape.h"
 #include "common/terminal_text.h"
 
 namespace bim::daemon {
-namespace {
-
-// Servers that announce "body-markup" read the body as a small subset of XML.
-std::string EscapeMarkup(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 DesktopNotice NoticeFor(const DeploymentEnd& end) {
   const bool complete = end.outcome == contract::Stage::kComplete;
@@ -45,7 +21,8 @@ DesktopNotice NoticeFor(const DeploymentEnd& end) {
     body = end.failed_stage.empty() ? "Failed" : "Failed at " + end.failed_stage;
     if (!end.last_log_line.empty()) body += ": " + end.last_log_line;
   }
-  n.body = EscapeMarkup(terminal::Escape(body));
+  // Servers that announce body-markup read the body as markup.
+  n.body = EscapeMarkupText(terminal::Escape(body));
   return n;
 }
 

@@ -6,6 +6,7 @@
 
 #include "common/contract.h"
 #include "common/log.h"
+#include "common/markup_escape.h"
 #include "mock-api/responses.h"
 
 namespace bim::mock {
@@ -216,14 +217,14 @@ ws::HttpResponse AuthServer::Decide(const ws::HttpRequest& req, bool approve) {
   std::string what = g.state == GrantState::kApproved ? "approved" : "denied";
   if (html) {
     return HtmlResponse(200, "<!doctype html><title>backend-im-mock</title><p>Login " + what +
-                                 " for code " + HtmlEscape(user_code) +
+                                 " for code " + EscapeMarkupAttribute(user_code) +
                                  ". You can return to your terminal.</p>\n");
   }
   return JsonResponse(200, fmt::format(R"({{"user_code":"{}","status":"{}"}})", user_code, what));
 }
 
 ws::HttpResponse AuthServer::DevicePage(const ws::HttpRequest& req) const {
-  std::string code = HtmlEscape(NormalizeUserCode(Get(req.query, "user_code")));
+  std::string code = EscapeMarkupAttribute(NormalizeUserCode(Get(req.query, "user_code")));
   return HtmlResponse(
       200,
       "<!doctype html>\n<html><head><title>backend-im-mock: device login</title></head><body>\n"

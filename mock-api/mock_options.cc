@@ -6,6 +6,14 @@
 #include "common/version.h"
 
 namespace bim::mock {
+namespace {
+
+// The check of --fault-path and --delay-path.
+std::string CheckPathPrefix(const std::string& v) {
+  return !v.empty() && v[0] == '/' ? std::string() : "a path prefix starts with /";
+}
+
+}  // namespace
 
 int ParseMockOptions(int argc, char** argv, MockOptions& o) {
   CLI::App app{
@@ -87,9 +95,7 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
                  "With --fault-first or --fault-rate: only requests for paths that start with "
                  "PREFIX (repeatable) count and fail, e.g. /api/deploy")
       ->type_name("PREFIX")
-      ->check([](const std::string& v) {
-        return !v.empty() && v[0] == '/' ? std::string() : "a path prefix starts with /";
-      });
+      ->check(CheckPathPrefix);
   app.add_option("--retry-after", o.retry_after_s,
                  "Retry-After header (seconds) on injected 429/503 responses")
       ->check(CLI::Range(0, 86400))
@@ -100,9 +106,7 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
                  "With --delay-ms: delay only responses to paths that start with PREFIX "
                  "(repeatable), e.g. /api/deploy or /oauth/token")
       ->type_name("PREFIX")
-      ->check([](const std::string& v) {
-        return !v.empty() && v[0] == '/' ? std::string() : "a path prefix starts with /";
-      });
+      ->check(CheckPathPrefix);
   app.add_option("--drop-deploy-response-first", o.drop_deploy_response_first,
                  "Fault: for the first N successful POST /api/deploy, create (or replay) the "
                  "deployment, then close the connection without a response")

@@ -16,6 +16,5 @@ ws::HttpResponse ErrorResponse(int status, const std::string& code, const std::s
 ws::HttpResponse OAuthErrorResponse(int status, const std::string& error,
                                     const std::string& description);
 ws::HttpResponse HtmlResponse(int status, std::string body);
-std::string HtmlEscape(const std::string& s);
 
 }  // namespace bim::mock

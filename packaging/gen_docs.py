@@ -102,6 +102,20 @@ def make_man(binary, name, version, extra_file, out):
         f.write("\n".join(page) + "\n")
 
 
+def completion_function(fn, head, loop, table, reply):
+    """The completion function of bash and of zsh, alike but for the shell's own lines: head
+    (its locals), loop (the loop over the words typed so far, each in $w) and reply(words), the
+    way to offer a command's words. The loop follows the subcommands typed into $path; then the
+    command at $path offers its subcommands and options."""
+    lines = [f"{fn}() {{", *head, "  path=\"\"", *loop,
+             "    [[ $w == -* ]] && continue",
+             "    case \"$path${path:+ }$w\" in"]
+    lines += [f"      \"{key}\") path=\"{key}\" ;;" for key in table if key]
+    lines += ["    esac", "  done", "  case \"$path\" in"]
+    lines += [f"    \"{key}\") {reply(words)} ;;" for key, words in table.items()]
+    return lines + ["  esac", "}"]
+
+
 def make_completions(binary, name, out_dir):
     commands = list(walk(binary))
     table = {}
@@ -112,39 +126,20 @@ def make_completions(binary, name, out_dir):
         table[" ".join(path)] = words
     fn = "_" + name.replace("-", "_")
 
-    bash = [f"# bash completion for {name}; generated from `{name} --help` by gen_docs.py",
-            f"{fn}() {{",
-            "  local cur path w i",
-            "  cur=\"${COMP_WORDS[COMP_CWORD]}\"",
-            "  path=\"\"",
-            "  for ((i = 1; i < COMP_CWORD; i++)); do",
-            "    w=\"${COMP_WORDS[i]}\"",
-            "    [[ $w == -* ]] && continue",
-            "    case \"$path${path:+ }$w\" in"]
-    for key in table:
-        if key:
-            bash.append(f"      \"{key}\") path=\"{key}\" ;;")
-    bash += ["    esac", "  done", "  case \"$path\" in"]
-    for key, words in table.items():
-        bash.append(f"    \"{key}\") COMPREPLY=($(compgen -W \"{' '.join(words)}\" -- \"$cur\")) ;;")
-    bash += ["  esac", "}", f"complete -F {fn} {name}", ""]
+    bash = [f"# bash completion for {name}; generated from `{name} --help` by gen_docs.py"]
+    bash += completion_function(
+        fn, ["  local cur path w i", "  cur=\"${COMP_WORDS[COMP_CWORD]}\""],
+        ["  for ((i = 1; i < COMP_CWORD; i++)); do", "    w=\"${COMP_WORDS[i]}\""], table,
+        lambda words: f"COMPREPLY=($(compgen -W \"{' '.join(words)}\" -- \"$cur\"))")
+    bash += [f"complete -F {fn} {name}", ""]
     with open(os.path.join(out_dir, name), "w") as f:
         f.write("\n".join(bash))
 
-    zsh = [f"#compdef {name}", f"# zsh completion for {name}; generated from `{name} --help` by gen_docs.py",
-           f"{fn}() {{",
-           "  local path w",
-           "  path=\"\"",
-           "  for w in ${words[2,CURRENT-1]}; do",
-           "    [[ $w == -* ]] && continue",
-           "    case \"$path${path:+ }$w\" in"]
-    for key in table:
-        if key:
-            zsh.append(f"      \"{key}\") path=\"{key}\" ;;")
-    zsh += ["    esac", "  done", "  case \"$path\" in"]
-    for key, words in table.items():
-        zsh.append(f"    \"{key}\") compadd -- {' '.join(words)} ;;")
-    zsh += ["  esac", "}", f'{fn} "$@"', ""]
+    zsh = [f"#compdef {name}", f"# zsh completion for {name}; generated from `{name} --help` by gen_docs.py"]
+    zsh += completion_function(
+        fn, ["  local path w"], ["  for w in ${words[2,CURRENT-1]}; do"], table,
+        lambda words: f"compadd -- {' '.join(words)}")
+    zsh += [f'{fn} "$@"', ""]
     with open(os.path.join(out_dir, "_" + name), "w") as f:
         f.write("\n".join(zsh))
 
