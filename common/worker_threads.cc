@@ -28,4 +28,9 @@ bool WorkerThreads::WaitIdleFor(std::chrono::milliseconds timeout) {
   return cv_.wait_for(lock, timeout, [this] { return running_ == 0; });
 }
 
+void WorkerThreads::WaitIdle() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return running_ == 0; });
+}
+
 }  // namespace bim

@@ -1,6 +1,7 @@
 #pragma once
 // Detached worker threads, counted so that their owner can wait for them to end before it
-// goes away: the agent's calls that reach the platform (daemon/agent_service.h) run on them.
+// goes away: the agent's calls that reach the platform (daemon/agent_service.h) and the MCP
+// server's tool calls and tasks (ctl/mcp/server.h) run on them.
 // Thread-safe; the owner must outlive every work it starts, or wait for them first.
 
 #include <chrono>
@@ -17,6 +18,8 @@ class WorkerThreads {
   void Start(std::function<void()> work);
   // Waits until no work runs, or at most timeout; false when some still runs.
   bool WaitIdleFor(std::chrono::milliseconds timeout);
+  // Waits until no work runs.
+  void WaitIdle();
 
  private:
   std::mutex mu_;

@@ -3,6 +3,8 @@
 // of a CLI command (ExitCodeFor) and the advice of an MCP tool's error result. Failures are
 // classified once, where they arise: the agent's (AgentApi), the local files' (operations).
 
+#include <cstddef>
+#include <iterator>
 #include <string>
 #include <utility>
 
@@ -49,27 +51,13 @@ inline OpError OpFail(OpFailure kind, std::string message) {
 }
 inline OpError OpCancelled() { return OpFail(OpFailure::kCancelled, "cancelled"); }
 
-constexpr int ExitCodeFor(OpFailure kind) {
-  switch (kind) {
-    case OpFailure::kUsage:
-      return kExitUsage;
-    case OpFailure::kAuth:
-      return kExitAuth;
-    case OpFailure::kAgent:
-      return kExitAgent;
-    case OpFailure::kPlatform:
-      return kExitPlatform;
-    case OpFailure::kLocalFiles:
-    case OpFailure::kConflict:
-      return kExitLocalFiles;
-    case OpFailure::kNotFound:
-      return kExitNotFound;
-    case OpFailure::kDeployFailed:
-      return kExitDeployFailed;
-    case OpFailure::kCancelled:
-      return kExitInterrupted;
-  }
-  return kExitPlatform;
-}
+// Each class's exit code, in OpFailure's order.
+inline constexpr int kExitCodeOf[] = {kExitUsage,    kExitAuth,         kExitAgent,
+                                      kExitPlatform, kExitLocalFiles,   kExitLocalFiles,
+                                      kExitNotFound, kExitDeployFailed, kExitInterrupted};
+static_assert(std::size(kExitCodeOf) == static_cast<size_t>(OpFailure::kCancelled) + 1,
+              "an exit code for every OpFailure");
+
+constexpr int ExitCodeFor(OpFailure kind) { return kExitCodeOf[static_cast<size_t>(kind)]; }
 
 }  // namespace bim::ctl

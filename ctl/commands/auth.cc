@@ -108,13 +108,10 @@ void AddAuthCommand(CommandLine& cli) {
                                      "--with-token to read a token from standard input");
   bool& with_token = cli.Value<bool>();
   login->add_flag("--with-token", with_token, "Read an access token from standard input");
-  cli.JsonFlag(login);
   cli.OnRun(login, [&with_token](CommandContext& c) { return Login(c, with_token); });
   auto* status = auth->add_subcommand("status", "Show who is logged in (exit 3 when nobody is)");
-  cli.JsonFlag(status);
   cli.OnRun(status, Status);
   auto* logout = auth->add_subcommand("logout", "Erase the stored credentials");
-  cli.JsonFlag(logout);
   cli.OnRun(logout, Logout);
 }
 

@@ -15,11 +15,12 @@ int CommandContext::Failed(const OpError& e, const std::string& what) const {
   return ExitCodeFor(e.kind);
 }
 
-void CommandLine::JsonFlag(CLI::App* cmd) {
+void CommandLine::OnRun(CLI::App* cmd, Run run) {
   cmd->add_flag("--json", json_, "Machine-readable JSON output");
+  OnRunWithoutJson(cmd, std::move(run));
 }
 
-void CommandLine::OnRun(CLI::App* cmd, Run run) {
+void CommandLine::OnRunWithoutJson(CLI::App* cmd, Run run) {
   cmd->callback([this, run = std::move(run)] {
     AgentApi& agent = agent_();
     {

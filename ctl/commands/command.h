@@ -64,10 +64,11 @@ class CommandLine {
     values_.push_back(std::move(v));
     return ref;
   }
-  // Adds --json to cmd.
-  void JsonFlag(CLI::App* cmd);
-  // Runs `run` when cmd is the command given, and keeps its exit code.
+  // Adds --json to cmd (the last of its options, as help lists them), and runs `run` when cmd
+  // is the command given, keeping its exit code.
   void OnRun(CLI::App* cmd, Run run);
+  // The same for a command without --json.
+  void OnRunWithoutJson(CLI::App* cmd, Run run);
   int& exit_code() { return exit_code_; }
   // The agent's API, made now: for a command that runs otherwise than through OnRun.
   AgentApi& agent() { return agent_(); }

@@ -103,10 +103,9 @@ void AddDaemonCommand(CommandLine& cli) {
   daemon->require_subcommand(1);
   auto* status = daemon->add_subcommand(
       "status", "Show the agent's pid, version, uptime, platform, login and watches");
-  cli.JsonFlag(status);
   cli.OnRun(status, Status);
   auto* stop = daemon->add_subcommand("stop", "Stop the agent cleanly");
-  cli.OnRun(stop, Stop);
+  cli.OnRunWithoutJson(stop, Stop);
 }
 
 }  // namespace bim::ctl

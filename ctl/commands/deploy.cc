@@ -116,7 +116,6 @@ void AddDeployCommand(CommandLine& cli) {
   dep->add_flag("--dry-run", a.dry_run,
                 "List what would be uploaded, and what changed since the project's last "
                 "deployment; uploads nothing");
-  cli.JsonFlag(dep);
   cli.OnRun(dep, [&a](CommandContext& c) { return Deploy(c, a); });
 }
 

@@ -50,7 +50,6 @@ void AddDiffCommand(CommandLine& cli) {
   df->add_option("from", a.from, "Deployment id (default: the folder's last deployment)");
   df->add_option("to", a.to, "Another deployment id, or a folder (default: the project folder)");
   df->add_option("-d,--dir", a.dir, "Project folder (default: the current folder)");
-  cli.JsonFlag(df);
   cli.OnRun(df, [&a](CommandContext& c) { return Diff(c, a); });
 }
 

@@ -59,7 +59,6 @@ void AddGenerateCommand(CommandLine& cli) {
                       "Open the folder in this editor afterwards (no name: $VISUAL, then $EDITOR)")
           ->expected(0, 1);
   gen->add_flag("--force", a.force, "Overwrite local files whose content differs");
-  cli.JsonFlag(gen);
   cli.OnRun(gen, [&a, editor](CommandContext& c) {
     a.open_editor = editor->count() > 0;
     return Generate(c, a);

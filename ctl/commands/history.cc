@@ -42,7 +42,6 @@ void AddHistoryCommand(CommandLine& cli) {
   int& limit = cli.Value<int>(20);
   hist->add_option("--project", project, "Only this project");
   hist->add_option("--limit", limit, "How many (1-1000, default 20)");
-  cli.JsonFlag(hist);
   cli.OnRun(hist, [&project, &limit](CommandContext& c) { return History(c, project, limit); });
 }
 

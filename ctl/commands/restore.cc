@@ -37,7 +37,6 @@ void AddRestoreCommand(CommandLine& cli) {
       ->required();
   rs->add_option("-o,--output", a.dir, "Folder to write to")->required();
   rs->add_flag("--force", a.force, "Overwrite local files whose content differs");
-  cli.JsonFlag(rs);
   cli.OnRun(rs, [&a](CommandContext& c) { return Restore(c, a); });
 }
 

@@ -41,7 +41,6 @@ void AddRollbackCommand(CommandLine& cli) {
   rb->add_option("--project", a.project, "Project id (default: from .backend-im/project.json)");
   rb->add_option("--to", a.to, "Roll back to exactly this deployment");
   rb->add_flag("-w,--watch", a.watch, "Follow the new deployment until it completes or fails");
-  cli.JsonFlag(rb);
   cli.OnRun(rb, [&a](CommandContext& c) { return Rollback(c, a); });
 }
 

@@ -47,7 +47,6 @@ void AddStatusCommand(CommandLine& cli) {
   auto* status = cli.app().add_subcommand("status", "Show a deployment's status and logs");
   auto& id = cli.Value<std::string>();
   status->add_option("id", id, "Deployment id")->required();
-  cli.JsonFlag(status);
   cli.OnRun(status, [&id](CommandContext& c) { return Status(c, id); });
 }
 

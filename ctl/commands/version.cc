@@ -26,7 +26,6 @@ int Version(CommandContext& c) {
 void AddVersionCommand(CommandLine& cli) {
   auto* ver = cli.app().add_subcommand("version",
                                        "Print the versions of backend-im and of the running agent");
-  cli.JsonFlag(ver);
   cli.OnRun(ver, Version);
 }
 

@@ -103,7 +103,6 @@ void AddWatchCommand(CommandLine& cli) {
   auto* w = cli.app().add_subcommand("watch", "Follow a deployment's stages live; Ctrl-C detaches");
   auto& id = cli.Value<std::string>();
   w->add_option("id", id, "Deployment id")->required();
-  cli.JsonFlag(w);
   cli.OnRun(w, [&id](CommandContext& c) { return FollowDeployment(c, id); });
 }
 

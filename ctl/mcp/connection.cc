@@ -17,36 +17,7 @@ namespace bim::ctl::mcp {
 
 using nlohmann::json;
 
-void Workers::Start(std::function<void()> work) {
-  {
-    std::lock_guard lock(mu_);
-    ++running_;
-  }
-  try {
-    std::thread([this, work = std::move(work)] {
-      work();
-      std::lock_guard lock(mu_);
-      --running_;
-      cv_.notify_all();
-    }).detach();
-  } catch (...) {
-    std::lock_guard lock(mu_);
-    --running_;
-    throw;
-  }
-}
-
-void Workers::WaitIdleFor(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, timeout, [this] { return running_ == 0; });
-}
-
-void Workers::WaitIdle() {
-  std::unique_lock lock(mu_);
-  cv_.wait(lock, [this] { return running_ == 0; });
-}
-
-Connection::Connection(int in_fd, MessageWriter& writer, Handler& handler, Workers& workers,
+Connection::Connection(int in_fd, MessageWriter& writer, Handler& handler, WorkerThreads& workers,
                        RequestsInFlight& in_flight, size_t max_line_bytes)
     : in_fd_(in_fd),
       writer_(writer),

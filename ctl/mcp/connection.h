@@ -21,24 +21,10 @@
 #include <string_view>
 #include <vector>
 
+#include "common/worker_threads.h"
 #include "ctl/mcp/jsonrpc.h"
 
 namespace bim::ctl::mcp {
-
-// The worker threads of a server, counted so that it can wait for them to end. Thread-safe.
-class Workers {
- public:
-  // Runs work on a new thread; throws (and runs nothing) when no thread can be started.
-  void Start(std::function<void()> work);
-  // Waits until no worker runs, or at most timeout.
-  void WaitIdleFor(std::chrono::milliseconds timeout);
-  void WaitIdle();
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;  // with mu_: a worker ended
-  size_t running_ = 0;          // guarded by mu_
-};
 
 // An answer computed later, on a worker: the request's id (key, in RequestsInFlight) stays in
 // flight until the answer that run returns has been sent, or nothing when it returns nullopt (a
@@ -76,7 +62,7 @@ class Handler {
 class Connection {
  public:
   // in_fd is borrowed, not closed.
-  Connection(int in_fd, MessageWriter& writer, Handler& handler, Workers& workers,
+  Connection(int in_fd, MessageWriter& writer, Handler& handler, WorkerThreads& workers,
              RequestsInFlight& in_flight, size_t max_line_bytes = kMaxLineBytes);
   ~Connection();
   Connection(const Connection&) = delete;
@@ -103,7 +89,7 @@ class Connection {
   const int in_fd_;
   MessageWriter& writer_;
   Handler& handler_;
-  Workers& workers_;
+  WorkerThreads& workers_;
   RequestsInFlight& in_flight_;
   const size_t max_line_bytes_;
   int wake_fds_[2] = {-1, -1};  // Stop() writes to [1]; Serve() polls [0]

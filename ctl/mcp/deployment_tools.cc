@@ -8,8 +8,6 @@ namespace bim::ctl {
 
 namespace pb = backend_im::v1;
 using namespace mcp_tools;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
 
 // generate, deploy, wait_for_deployment, deployment_status, list_deployments
 void McpTools::DefineDeploymentTools() {
@@ -183,7 +181,7 @@ McpTools::Answer McpTools::WaitForDeployment(const json& args, McpToolCall& call
     if (ev.logs_size() > 0) message += ": " + ev.logs(ev.logs_size() - 1);
     call.progress(progress, total, message);
   };
-  auto done = ops_.Watch(id, 0, seconds(timeout_s), hooks, *call.cancel);
+  auto done = ops_.Watch(id, 0, std::chrono::seconds(timeout_s), hooks, *call.cancel);
   if (!done.ok()) return FailureOf(done.error(), "wait_for_deployment");
   json out = DeploymentModel(done->deployment);
   out["timedOut"] = done->timed_out;

@@ -159,7 +159,7 @@ class McpServer : private mcp::CallHandler {
   const std::unique_ptr<mcp::Output> out_;
   const Clock& clock_;
   std::set<std::string> task_tools_;  // set in the constructor: tools with taskSupport
-  mcp::Workers workers_;
+  WorkerThreads workers_;
   mcp::RequestsInFlight in_flight_;
   mcp::MessageWriter writer_;
   mcp::TaskStore tasks_;

@@ -4,10 +4,7 @@
 
 namespace bim::ctl {
 
-namespace pb = backend_im::v1;
 using namespace mcp_tools;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
 
 // rollback, diff, restore
 void McpTools::DefineSnapshotTools() {

@@ -51,16 +51,7 @@ class McpSession {
 
     std::vector<std::string> argv = {CtlBinary(), "mcp"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    std::map<std::string, std::string> env;
-    for (char** e = environ; *e; ++e) {
-      std::string kv = *e;
-      auto eq = kv.find('=');
-      if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-    for (const auto& name : options.unset_env) env.erase(name);
-    for (const auto& [k, v] : options.env) env[k] = v;
-    std::vector<std::string> env_strings;
-    for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+    std::vector<std::string> env_strings = ChildEnvironment(options);
     std::vector<char*> c_argv, c_env;
     for (auto& a : argv) c_argv.push_back(a.data());
     c_argv.push_back(nullptr);

@@ -32,6 +32,13 @@ std::optional<ctl::OpError> FakeAgentApi::Enter(const std::string& method,
   return std::nullopt;
 }
 
+std::optional<ctl::OpError> FakeAgentApi::EnterLoggedIn(const std::string& method,
+                                                        ctl::CancelToken& cancel) {
+  if (auto e = Enter(method, cancel)) return e;
+  if (!logged_in) return OpFail(OpFailure::kAuth, "not logged in");
+  return std::nullopt;
+}
+
 int FakeAgentApi::Count(const std::string& method) const {
   return static_cast<int>(std::count(calls.begin(), calls.end(), method));
 }
@@ -179,8 +186,7 @@ OpResult<pb::LogoutReply> FakeAgentApi::Logout(ctl::CancelToken& cancel) {
 OpResult<pb::GenerateReply> FakeAgentApi::Generate(const pb::GenerateRequest& request,
                                                    ctl::CancelToken& cancel) {
   last_generate = request;
-  if (auto e = Enter("Generate", cancel)) return *e;
-  if (!logged_in) return OpFail(OpFailure::kAuth, "not logged in");
+  if (auto e = EnterLoggedIn("Generate", cancel)) return *e;
   pb::GenerateReply r;
   for (const auto& [path, content] : generate_files) {
     auto* f = r.add_files();
@@ -194,8 +200,7 @@ OpResult<pb::GenerateReply> FakeAgentApi::Generate(const pb::GenerateRequest& re
 OpResult<pb::DeployReply> FakeAgentApi::Deploy(const pb::DeployRequest& request,
                                                ctl::CancelToken& cancel) {
   last_deploy = request;
-  if (auto e = Enter("Deploy", cancel)) return *e;
-  if (!logged_in) return OpFail(OpFailure::kAuth, "not logged in");
+  if (auto e = EnterLoggedIn("Deploy", cancel)) return *e;
   contract::FileMap files;
   for (const auto& f : request.files()) files[f.path()] = f.content();
   std::string project =
@@ -210,8 +215,7 @@ OpResult<pb::DeployReply> FakeAgentApi::Deploy(const pb::DeployRequest& request,
 OpResult<pb::DeployReply> FakeAgentApi::Rollback(const pb::RollbackRequest& request,
                                                  ctl::CancelToken& cancel) {
   last_rollback = request;
-  if (auto e = Enter("Rollback", cancel)) return *e;
-  if (!logged_in) return OpFail(OpFailure::kAuth, "not logged in");
+  if (auto e = EnterLoggedIn("Rollback", cancel)) return *e;
   const Stored* from = nullptr;
   if (!request.to_deployment_id().empty()) {
     from = Find(request.to_deployment_id());

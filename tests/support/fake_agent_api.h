@@ -111,6 +111,8 @@ class FakeAgentApi final : public ctl::AgentApi {
  private:
   // Records the call; its failure when one is set, or the cancel.
   std::optional<ctl::OpError> Enter(const std::string& method, ctl::CancelToken& cancel);
+  // Enter, and the platform's refusal when nobody is logged in (the calls that reach it).
+  std::optional<ctl::OpError> EnterLoggedIn(const std::string& method, ctl::CancelToken& cancel);
   backend_im::v1::AuthStatusReply Auth() const;
   Stored& Store(const std::string& project, const contract::FileMap& files, Outcome how, bool hold);
 

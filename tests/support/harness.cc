@@ -81,6 +81,20 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+std::vector<std::string> ChildEnvironment(const ProcessOptions& options) {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (const auto& name : options.unset_env) env.erase(name);
+  for (const auto& [k, v] : options.env) env[k] = v;
+  std::vector<std::string> out;
+  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  return out;
+}
+
 Process::Process(std::vector<std::string> argv, ProcessOptions options)
     : io_dir_(std::make_unique<TempDir>()) {
   if (argv.empty()) throw std::invalid_argument("Process: empty argv");
@@ -93,17 +107,7 @@ Process::Process(std::vector<std::string> argv, ProcessOptions options)
     WriteFile(in_path, options.stdin_data);
   }
 
-  // The environment: ours, minus unset_env, with env on top.
-  std::map<std::string, std::string> env;
-  for (char** e = environ; *e; ++e) {
-    std::string kv = *e;
-    auto eq = kv.find('=');
-    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  for (const auto& name : options.unset_env) env.erase(name);
-  for (const auto& [k, v] : options.env) env[k] = v;
-  std::vector<std::string> env_strings;
-  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<std::string> env_strings = ChildEnvironment(options);
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);

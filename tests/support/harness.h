@@ -42,6 +42,10 @@ struct ProcessOptions {
   bool new_process_group = false;
 };
 
+// A child's environment as "NAME=value" strings: the test's own, minus options.unset_env, with
+// options.env on top.
+std::vector<std::string> ChildEnvironment(const ProcessOptions& options);
+
 // A child process; its stdout and stderr go to files read back on demand. The destructor
 // kills (SIGKILL) and reaps a child that is still running.
 class Process {

@@ -80,7 +80,7 @@ struct ConnectionRig {
   MemoryOutput out{lines};
   mcp::MessageWriter writer{out, nullptr};
   RecordingHandler handler;
-  mcp::Workers workers;
+  bim::WorkerThreads workers;
   mcp::RequestsInFlight in_flight;
   int in[2] = {-1, -1};
   std::unique_ptr<mcp::Connection> connection;
