@@ -12,32 +12,23 @@ using namespace mcp_tools;
 // generate, deploy, wait_for_deployment, deployment_status, list_deployments
 void McpTools::DefineDeploymentTools() {
   tools_.push_back(
-      Tool{"generate",
-           "Generate a FastAPI backend",
+      Tool{"generate", "Generate a FastAPI backend",
            "Generate a FastAPI (Python) backend from a plain-language description and write its "
            "files into a local folder. Returns the files written. Nothing is written outside the "
            "folder, and a local file with different content is never overwritten unless force is "
            "true (then nothing is written and the conflicts are listed). Next: read or adapt the "
            "files, then call deploy with the same directory. Needs a login (see auth_status).",
-           {{"prompt", ArgType::kString, true,
-             "What the backend should do, in plain words, e.g. \"REST API for users and orders "
-             "with SQLite\".",
-             1, 20000, Check::kNone, nullptr},
-            {"directory", ArgType::kString, true,
-             "The folder to write the project into; created if missing, but its parent folder must "
-             "exist. " +
-                 Where(),
-             1, 4096, Check::kNewDir, nullptr},
-            {"force", ArgType::kBoolean, false,
-             "Overwrite local files whose content differs from the generated ones. Default false.",
-             0, 0, Check::kNone, false}},
+           WithWriteArgs({"prompt", ArgType::kString, true,
+                          "What the backend should do, in plain words, e.g. \"REST API for users "
+                          "and orders with SQLite\".",
+                          1, 20000, Check::kNone, nullptr},
+                         "the project", "the generated ones"),
            WrittenFilesFields(
                {{"directory", Str("The absolute folder the project is in")},
                 {"projectId", OptStr("The platform's project for this code, remembered in the "
                                      "folder for deploy; absent when the platform names none")}},
                "Every generated file"),
-           WriteHints(true, true, true),
-           &McpTools::Generate});
+           WriteHints(true, true, true), &McpTools::Generate});
 
   tools_.push_back(Tool{
       "deploy",

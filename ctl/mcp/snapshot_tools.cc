@@ -63,29 +63,20 @@ void McpTools::DefineSnapshotTools() {
       &McpTools::Diff});
 
   tools_.push_back(Tool{
-      "restore",
-      "Restore a deployment's files",
+      "restore", "Restore a deployment's files",
       "Write the exact files of an earlier deployment into a local folder, with the same safe "
       "writing as generate: nothing is written outside the folder, and a local file with "
       "different content is never overwritten unless force is true (then nothing is written and "
       "the conflicts are listed). The agent keeps the files of recent deployments "
       "(list_deployments shows restorable). Next: read or change them, then deploy the folder.",
-      {{"deploymentId", ArgType::kString, true,
-        "The deployment whose files to write (list_deployments lists them).", 1, 128, Check::kId,
-        nullptr},
-       {"directory", ArgType::kString, true,
-        "The folder to write the files into; created if missing, but its parent folder must "
-        "exist. " +
-            Where(),
-        1, 4096, Check::kNewDir, nullptr},
-       {"force", ArgType::kBoolean, false,
-        "Overwrite local files whose content differs from the deployment's. Default false.", 0, 0,
-        Check::kNone, false}},
+      WithWriteArgs({"deploymentId", ArgType::kString, true,
+                     "The deployment whose files to write (list_deployments lists them).", 1, 128,
+                     Check::kId, nullptr},
+                    "the files", "the deployment's"),
       WrittenFilesFields({{"deploymentId", Str("The deployment whose files were written")},
                           {"directory", Str("The absolute folder the files are in")}},
                          "Every file of the deployment"),
-      WriteHints(true, true, false),
-      &McpTools::Restore});
+      WriteHints(true, true, false), &McpTools::Restore});
 }
 
 McpTools::Answer McpTools::Rollback(const json& args, McpToolCall& call) {

@@ -64,6 +64,18 @@ std::string McpTools::Where() const {
   return fmt::format("An absolute path is best; a relative one is taken from {}.", cwd_);
 }
 
+std::vector<McpTools::Arg> McpTools::WithWriteArgs(Arg first, const std::string& what,
+                                                   const std::string& whose) const {
+  return {std::move(first),
+          {"directory", ArgType::kString, true,
+           "The folder to write " + what +
+               " into; created if missing, but its parent folder must exist. " + Where(),
+           1, 4096, Check::kNewDir, nullptr},
+          {"force", ArgType::kBoolean, false,
+           "Overwrite local files whose content differs from " + whose + ". Default false.", 0, 0,
+           Check::kNone, false}};
+}
+
 McpTools::Arg McpTools::DeploymentIdArg() {
   return Arg{"deploymentId",
              ArgType::kString,

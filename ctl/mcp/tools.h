@@ -103,6 +103,10 @@ class McpTools : public McpToolProvider {
   // How a directory argument's description ends: where relative paths resolve.
   std::string Where() const;
   static Arg DeploymentIdArg();
+  // first, then the arguments of a tool that writes files into a folder (generate, restore):
+  // directory, where `what` goes, and force, to overwrite files that differ from `whose`.
+  std::vector<Arg> WithWriteArgs(Arg first, const std::string& what,
+                                 const std::string& whose) const;
   const Tool* Find(const std::string& name) const;
   // The arguments with defaults left out and directories made absolute, or an error result.
   std::optional<McpToolResult> Validate(const Tool& tool, nlohmann::json& args) const;
