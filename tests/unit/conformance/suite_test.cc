@@ -41,6 +41,13 @@ Check Counting(std::string id, bool creates, bool needs_token, int& runs) {
                }};
 }
 
+// The platform starts a device login: code "dc", polls every 5 s.
+void AnswerDeviceCode(FakeWorld& w) {
+  w.http.On("POST", "/oauth/device/code",
+            Answer(200, R"({"device_code":"dc","user_code":"BCDF-GHJK",)"
+                        R"("verification_uri":"https://x/device","expires_in":600,"interval":5})"));
+}
+
 Check FromCatalog(const std::string& id) {
   for (auto& c : AllChecks()) {
     if (c.id == id) return c;
@@ -242,9 +249,7 @@ TEST_CASE("ext.idempotency_conflict: a platform that replays but does not answer
 
 TEST_CASE("device.slow_down is not-supported when fast polls only get authorization_pending") {
   FakeWorld w;
-  w.http.On("POST", "/oauth/device/code",
-            Answer(200, R"({"device_code":"dc","user_code":"BCDF-GHJK",)"
-                        R"("verification_uri":"https://x/device","expires_in":600,"interval":5})"));
+  AnswerDeviceCode(w);
   w.http.On("POST", "/oauth/token", Answer(400, R"({"error":"authorization_pending"})"));
   auto ctx = w.MakeContext();
   CHECK(FromCatalog("device.code").run(ctx).outcome == Outcome::kPass);
@@ -279,9 +284,7 @@ TEST_CASE("the WebSocket refusal's status is read from the connector's error") {
 
 TEST_CASE("device login waits the interval, adds 5 s on slow_down and returns the tokens") {
   FakeWorld w;
-  w.http.On("POST", "/oauth/device/code",
-            Answer(200, R"({"device_code":"dc","user_code":"BCDF-GHJK",)"
-                        R"("verification_uri":"https://x/device","expires_in":600,"interval":5})"));
+  AnswerDeviceCode(w);
   int polls = 0;
   w.http.On("POST", "/oauth/token", [&polls](const HttpCall& call) {
     CHECK(call.body.find("device_code=dc") != std::string::npos);
