@@ -56,6 +56,15 @@ Check FromCatalog(const std::string& id) {
   return {};
 }
 
+// Runs the catalog's check `id`: its outcome is `outcome` and its detail says `says`.
+CheckResult CheckRun(const std::string& id, Context& ctx, Outcome outcome,
+                     const std::string& says) {
+  CheckResult r = FromCatalog(id).run(ctx);
+  CHECK(r.outcome == outcome);
+  CHECK_MESSAGE(r.detail.find(says) != std::string::npos, r.detail);
+  return r;
+}
+
 TEST_CASE("the catalog's ids are unique and name their area") {
   std::set<std::string> ids;
   for (const auto& c : AllChecks()) {
@@ -189,10 +198,8 @@ TEST_CASE("ext.error_body: the contract's codes pass, other codes or no body are
     auto ctx = w.MakeContext(WithToken());
     CHECK(FromCatalog("status.unknown_id").run(ctx).outcome == Outcome::kPass);
     CHECK(FromCatalog("auth.callback_missing_code").run(ctx).outcome == Outcome::kPass);
-    CheckResult r = FromCatalog("ext.error_body").run(ctx);
-    CHECK(r.outcome == Outcome::kNotSupported);
-    CHECK(r.detail.find("404 with error \"missing\" (the contract's code is \"not_found\")") !=
-          std::string::npos);
+    CheckResult r = CheckRun("ext.error_body", ctx, Outcome::kNotSupported,
+                             "404 with error \"missing\" (the contract's code is \"not_found\")");
     CHECK(r.detail.find("400 with error \"bad_request\" (the contract's code is "
                         "\"invalid_request\")") != std::string::npos);
     CHECK(r.evidence.size() == 2);
@@ -205,9 +212,7 @@ TEST_CASE("ext.error_body: the contract's codes pass, other codes or no body are
     auto ctx = w.MakeContext(WithToken());
     CHECK(FromCatalog("status.unknown_id").run(ctx).outcome == Outcome::kPass);
     CHECK(FromCatalog("auth.callback_missing_code").run(ctx).outcome == Outcome::kPass);
-    CheckResult r = FromCatalog("ext.error_body").run(ctx);
-    CHECK(r.outcome == Outcome::kNotSupported);
-    CHECK(r.detail.find("1 of the 2") != std::string::npos);
+    CheckRun("ext.error_body", ctx, Outcome::kNotSupported, "1 of the 2");
   }
   SUBCASE("plain-text errors") {
     FakeWorld w;
@@ -223,9 +228,8 @@ TEST_CASE("ext.generate_project_id: a projectId of another type is the extension
   w.http.On("POST", "/api/generate",
             Answer(200, R"({"files":{"main.py":"print(1)\n"},"projectId":42})"));
   auto ctx = w.MakeContext(WithToken());
-  CheckResult r = FromCatalog("ext.generate_project_id").run(ctx);
-  CHECK(r.outcome == Outcome::kNotSupported);
-  CHECK(r.detail.find("is an integer, not the extension's non-empty string") != std::string::npos);
+  CheckRun("ext.generate_project_id", ctx, Outcome::kNotSupported,
+           "is an integer, not the extension's non-empty string");
 }
 
 TEST_CASE("ext.idempotency_conflict: a platform that replays but does not answer 422") {
@@ -242,9 +246,7 @@ TEST_CASE("ext.idempotency_conflict: a platform that replays but does not answer
   });
   auto ctx = w.MakeContext(WithToken());
   CHECK(FromCatalog("ext.idempotency_replay").run(ctx).outcome == Outcome::kPass);
-  CheckResult r = FromCatalog("ext.idempotency_conflict").run(ctx);
-  CHECK(r.outcome == Outcome::kNotSupported);
-  CHECK(r.detail.find("409") != std::string::npos);
+  CheckRun("ext.idempotency_conflict", ctx, Outcome::kNotSupported, "409");
 }
 
 TEST_CASE("device.slow_down is not-supported when fast polls only get authorization_pending") {
@@ -277,9 +279,7 @@ TEST_CASE("the WebSocket refusal's status is read from the connector's error") {
 
   test::RefusingConnector refuses_400(400);
   Context other(WithToken(), w.http, refuses_400, w.clock, w.sleeper, w.random);
-  CheckResult r = FromCatalog("ws.unknown_id").run(other);
-  CHECK(r.outcome == Outcome::kFail);
-  CHECK(r.detail.find("refused with 400, expected 404") != std::string::npos);
+  CheckRun("ws.unknown_id", other, Outcome::kFail, "refused with 400, expected 404");
 }
 
 TEST_CASE("device login waits the interval, adds 5 s on slow_down and returns the tokens") {
