@@ -20,8 +20,6 @@
 
 using namespace std::chrono_literals;
 using bim::test::TempDir;
-using bim::wiretest::Reply;
-using bim::wiretest::Request;
 using namespace bim::test::wire;
 
 namespace {
@@ -163,6 +161,13 @@ int64_t PayloadForReplyOf(size_t bytes) {
   return 0;
 }
 
+// A test server, our channel to it, and gRPC's own client of it with its default 4 MiB limit.
+struct ServerAndBothClients {
+  TestServer server;
+  wire::Channel channel{server.path()};
+  std::unique_ptr<bim::wiretest::WireTest::Stub> stub = GrpcStub(server.path(), 4 * 1024 * 1024);
+};
+
 }  // namespace
 
 TEST_CASE("a unary call echoes its request through gRPC's own server") {
@@ -268,12 +273,10 @@ TEST_CASE("a server stream delivers thousands of messages and a big one, in orde
   CHECK(stream->Finish().ok());
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    ServerAndBothClients,
     "request metadata reaches the server, and its initial and trailing metadata reach the client "
     "as gRPC's client sees them") {
-  TestServer server;
-  wire::Channel channel(server.path());
-  auto stub = GrpcStub(server.path(), 4 * 1024 * 1024);
   const std::string binary("\0\x01\xfe\xff bin", 8);
 
   wire::CallContext ctx;
@@ -318,12 +321,10 @@ TEST_CASE(
   CHECK(wire::First(sctx.trailing_metadata(), "trailing-x-s") == "1");
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    ServerAndBothClients,
     "an error whose message needs percent-encoding arrives intact, trailers-only and after stream "
     "messages, as for gRPC's client") {
-  TestServer server;
-  wire::Channel channel(server.path());
-  auto stub = GrpcStub(server.path(), 4 * 1024 * 1024);
   const std::string text = "naïve 100% sure\nline two ✓ %41 a+b";
   Request req;
   req.set_fail_code(static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
@@ -365,12 +366,10 @@ TEST_CASE(
   }
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    ServerAndBothClients,
     "a status message with every ASCII character, '%', '+', spaces and UTF-8 of each length "
     "arrives from gRPC's server exactly as it left") {
-  TestServer server;
-  wire::Channel channel(server.path());
-  auto stub = GrpcStub(server.path(), 4 * 1024 * 1024);
   std::string text = "\t\r\n\x01\x1f\x7f 100% %41 %zz %4 a+b+ c  é ✓ 😀 %C3%A9 ";
   for (int i = 0; i < 128; ++i) text += static_cast<char>(i);  // '\0' and every control character
   Request req;

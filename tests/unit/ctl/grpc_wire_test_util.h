@@ -16,6 +16,9 @@
 namespace bim::test::wire {
 
 namespace wire = bim::ctl::wire;
+// The test service's messages, by the names both files use.
+using bim::wiretest::Reply;
+using bim::wiretest::Request;
 
 constexpr char kEcho[] = "/bim.wiretest.WireTest/Echo";
 constexpr char kStream[] = "/bim.wiretest.WireTest/Stream";
