@@ -227,15 +227,11 @@ TEST_CASE(
   });
   wire::CallContext ctx;
   auto reader = wire::Channel(server.path()).ServerStream(kStream, Request(), ctx);
-  int n = 0;
-  for (Reply r; reader->Read(&r);) ++n;
-  auto ours = reader->Finish();
+  auto [n, ours] = ReadToEnd(*reader);
   grpc::ClientContext gctx;
   gctx.set_deadline(std::chrono::system_clock::now() + 2s);
   auto greader = GrpcStub(server.path(), 1024)->Stream(&gctx, Request());
-  int gn = 0;
-  for (Reply r; greader->Read(&r);) ++gn;
-  auto theirs = greader->Finish();
+  auto [gn, theirs] = ReadToEnd(*greader);
   CHECK(n == 2);
   CHECK(gn == 2);
   CHECK(ours.code == wire::Code::kUnavailable);

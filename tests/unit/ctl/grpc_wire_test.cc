@@ -350,14 +350,10 @@ TEST_CASE_FIXTURE(
     req.set_count(3);
     wire::CallContext ctx;
     auto stream = channel.ServerStream(kStream, req, ctx);
-    int n = 0;
-    for (Reply r; stream->Read(&r);) ++n;
-    auto ours = stream->Finish();
+    auto [n, ours] = ReadToEnd(*stream);
     grpc::ClientContext gctx;
     auto reader = stub->Stream(&gctx, req);
-    int gn = 0;
-    for (Reply r; reader->Read(&r);) ++gn;
-    auto theirs = reader->Finish();
+    auto [gn, theirs] = ReadToEnd(*reader);
     CHECK(n == 3);
     CHECK(gn == 3);
     CHECK(ours.code == wire::Code::kFailedPrecondition);
@@ -602,9 +598,7 @@ TEST_CASE(
     wire::CallContext ctx;
     ctx.set_timeout(5s);
     auto stream = channel.ServerStream(kStream, req, ctx);
-    int n = 0;
-    for (Reply r; stream->Read(&r);) ++n;
-    auto status = stream->Finish();
+    auto [n, status] = ReadToEnd(*stream);
     MESSAGE("ours: " << CodeOf(status) << " " << status.message);
     return std::pair(n, CodeOf(status));
   });
@@ -613,9 +607,7 @@ TEST_CASE(
     grpc::ClientContext gctx;
     gctx.set_deadline(std::chrono::system_clock::now() + 5s);
     auto reader = stub->Stream(&gctx, req);
-    int n = 0;
-    for (Reply r; reader->Read(&r);) ++n;
-    auto status = reader->Finish();
+    auto [n, status] = ReadToEnd(*reader);
     MESSAGE("gRPC C++: " << CodeOf(status) << " " << status.error_message());
     return std::pair(n, CodeOf(status));
   });
@@ -668,11 +660,8 @@ TEST_CASE(
 TEST_CASE("a socket nobody listens on is UNAVAILABLE, as for gRPC's client") {
   TempDir dir;
   std::string path = dir / "dead.sock";
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strcpy(addr.sun_path, path.c_str());
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  int fd = bim::test::BindUnixSocket(path);
+  REQUIRE(fd >= 0);
   ::close(fd);  // the file stays, nothing listens
 
   wire::CallContext ctx;
@@ -773,11 +762,8 @@ TEST_CASE("a channel's verifier sees the call's own connection before anything i
     // whatever the client sent waits there to be read.
     TempDir dir;
     std::string path = dir / "listener.sock";
-    int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strcpy(addr.sun_path, path.c_str());
-    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    int listener = bim::test::BindUnixSocket(path);
+    REQUIRE(listener >= 0);
     REQUIRE(::listen(listener, 8) == 0);
 
     int verified = 0;
