@@ -184,14 +184,9 @@ namespace {
 class NotifyListener {
  public:
   NotifyListener() {
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    path_ = dir_ / "notify";
+    fd_ = BindUnixSocket(path_, SOCK_DGRAM);
     REQUIRE(fd_ >= 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::string path = dir_ / "notify";
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    path_ = path;
   }
   ~NotifyListener() { ::close(fd_); }
   const std::string& path() const { return path_; }

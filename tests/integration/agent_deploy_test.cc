@@ -22,6 +22,30 @@ void CheckCompleteEvents(const std::vector<nlohmann::json>& events, const std::s
   }
 }
 
+// The mock made one deployment, and it is id.
+void CheckMockMadeOnly(AgentFixture& f, const std::string& id) {
+  auto all = HttpRequest("GET", f.mock().http_url() + "/mock/deployments", "",
+                         {"Authorization: Bearer dev-token"});
+  REQUIRE(all.status == 200);
+  auto list = nlohmann::json::parse(all.body);
+  REQUIRE(list.size() == 1);
+  CHECK(list[0]["id"] == id);
+}
+
+// An agent logged in with the mock's token that has deployed a new project "p" without waiting
+// for it, on a mock whose stages come stage_delay_ms apart.
+struct Deployed {
+  explicit Deployed(const char* stage_delay_ms)
+      : f({"--token", "dev-token", "--stage-delay-ms", stage_delay_ms}) {
+    f.LoginWithToken();
+    d = f.Deploy(f.MakeProject("p"));
+    id = d["deploymentId"];
+  }
+  AgentFixture f;
+  nlohmann::json d;
+  std::string id;
+};
+
 }  // namespace
 
 TEST_CASE("generate writes a project that deploy --watch takes to its URL") {
@@ -66,10 +90,8 @@ TEST_CASE("generate writes a project that deploy --watch takes to its URL") {
 }
 
 TEST_CASE("deploy without --watch returns at once with the id, and status and watch follow it") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100"});
-  f.LoginWithToken();
-  auto d = f.Deploy(f.MakeProject("p"));
-  std::string id = d["deploymentId"];
+  Deployed deployed("100");
+  auto& [f, d, id] = deployed;
   CHECK(d["terminal"] == false);
   auto w = f.Ctl({"watch", id, "--json"});
   REQUIRE_MESSAGE(w.exit_code == 0, (w.out + w.err));
@@ -96,10 +118,8 @@ TEST_CASE("a deployment the platform fails exits 1 and shows why") {
 
 TEST_CASE("five concurrent watchers each see every stage in order, over one upstream socket") {
   // The five start within some 100 ms; the deployment takes 1 s.
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "150"});
-  f.LoginWithToken();
-  auto d = f.Deploy(f.MakeProject("p"));
-  std::string id = d["deploymentId"];
+  Deployed deployed("150");
+  auto& [f, d, id] = deployed;
   std::vector<Process> watchers;
   for (int i = 0; i < 5; ++i) watchers.push_back(f.StartCtl({"watch", id, "--json"}));
   for (auto& w : watchers) {
@@ -112,10 +132,8 @@ TEST_CASE("five concurrent watchers each see every stage in order, over one upst
 }
 
 TEST_CASE("a late watcher replays a finished deployment from the agent's history") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "30"});  // nothing here is timed
-  f.LoginWithToken();
-  auto d = f.Deploy(f.MakeProject("p"));
-  std::string id = d["deploymentId"];
+  Deployed deployed("30");  // nothing here is timed
+  auto& [f, d, id] = deployed;
   REQUIRE(f.Ctl({"watch", id}).exit_code == 0);
   auto late = f.Ctl({"watch", id, "--json"});
   REQUIRE(late.exit_code == 0);
@@ -155,20 +173,13 @@ TEST_CASE("a lost deploy response is retried with the same Idempotency-Key: one 
   auto r = f.Ctl({"deploy", "-d", f.MakeProject("p"), "--watch", "--json"});
   REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err + f.AgentLog()));
   std::string id = JsonLines(r.out)[0]["deploymentId"];
-  auto all = HttpRequest("GET", f.mock().http_url() + "/mock/deployments", "",
-                         {"Authorization: Bearer dev-token"});
-  REQUIRE(all.status == 200);
-  auto list = nlohmann::json::parse(all.body);
-  REQUIRE(list.size() == 1);
-  CHECK(list[0]["id"] == id);
+  CheckMockMadeOnly(f, id);
 }
 
 TEST_CASE("an agent killed mid-deployment resumes it, and watch sees it complete") {
   // Killed once it stored two stages of seven after queued; the rest come to the next agent live.
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "200"});
-  f.LoginWithToken();
-  auto d = f.Deploy(f.MakeProject("p"));
-  std::string id = d["deploymentId"];
+  Deployed deployed("200");
+  auto& [f, d, id] = deployed;
   REQUIRE(WaitUntil([&] { return f.StoredEvents(id) >= 3; }, std::chrono::seconds(10)));
   int pid = f.AgentPid();
   REQUIRE(pid > 0);
@@ -182,10 +193,8 @@ TEST_CASE("an agent killed mid-deployment resumes it, and watch sees it complete
 }
 
 TEST_CASE("Ctrl-C while watching detaches, and the deployment goes on") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "150"});
-  f.LoginWithToken();
-  auto d = f.Deploy(f.MakeProject("p"));
-  std::string id = d["deploymentId"];
+  Deployed deployed("150");
+  auto& [f, d, id] = deployed;
   Process w = f.StartCtl({"watch", id});
   REQUIRE(w.WaitForOutput("committing", std::chrono::seconds(10)));
   w.Signal(SIGINT);
@@ -274,12 +283,7 @@ TEST_CASE(
   auto again = f.Ctl({"deploy", "-d", project, "--json"}, "", "", std::chrono::seconds(60));
   REQUIRE_MESSAGE(again.exit_code == 0, (again.out + again.err + f.AgentLog()));
   std::string id = nlohmann::json::parse(again.out)["deploymentId"];
-  auto all = HttpRequest("GET", f.mock().http_url() + "/mock/deployments", "",
-                         {"Authorization: Bearer dev-token"});
-  REQUIRE(all.status == 200);
-  auto list = nlohmann::json::parse(all.body);
-  REQUIRE(list.size() == 1);
-  CHECK(list[0]["id"] == id);
+  CheckMockMadeOnly(f, id);
   auto history = nlohmann::json::parse(f.Ctl({"history", "--json"}).out);
   REQUIRE(history.size() == 1);
   CHECK(history[0]["deploymentId"] == id);

@@ -204,10 +204,7 @@ TEST_CASE("hostile platform: invalid UTF-8 and broken JSON in answers are clear 
   hp.Set("GET /api/status/dep-x", [](const bim::ws::HttpRequest&) {
     return bim::ws::HttpResponse{200, "application/json", {}, "{\"id\": \"dep-x\", \"status\": "};
   });
-  hp.Start();
-  AgentFixture f({}, false);
-  f.env()["BACKEND_IM_API_URL"] = hp.url();
-  f.LoginWithToken("t");
+  AgentAgainst f(hp);
   auto g = f.Ctl({"generate", "x", "-o", f.home() / "out"});
   CHECK(g.exit_code == 5);
   CHECK(g.err.find("outside the API contract") != std::string::npos);
@@ -241,10 +238,7 @@ TEST_CASE(
     return bim::ws::HttpResponse{
         200, "application/json", {}, R"({"valid":true,"userId":"u","email":"u@example.com"})"};
   });
-  hp.Start();
-  AgentFixture f({}, false);
-  f.env()["BACKEND_IM_API_URL"] = hp.url();
-  f.LoginWithToken("t");
+  AgentAgainst f(hp);
   f.env()["BACKEND_IM_CALL_TIMEOUT_MS"] = "1200";
   auto started = std::chrono::steady_clock::now();
   auto s = f.Ctl({"status", "dep-slow"});
@@ -392,7 +386,11 @@ class SmallDisk {
     if (!lock.empty()) Terminate(std::atoi(lock.c_str()));
     ::umount2(path_.c_str(), MNT_DETACH);
   }
-  bool mounted() const { return mounted_; }
+  // Whether the disk is there; when it is not, says that the test is skipped.
+  bool MountedOrSaySkipped() const {
+    if (!mounted_) MESSAGE("skipped: cannot mount a tmpfs here (needs root)");
+    return mounted_;
+  }
   // Fills the disk with one file; returns its path. A tmpfs has nothing to sync: it is full
   // once dd returns (a sync would flush every other file system, slow on a busy machine).
   std::string Fill() {
@@ -413,10 +411,7 @@ TEST_CASE(
     "returns") {
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "60"});
   SmallDisk disk(f.home() / "state", "8m");
-  if (!disk.mounted()) {
-    MESSAGE("skipped: cannot mount a tmpfs here (needs root)");
-    return;
-  }
+  if (!disk.MountedOrSaySkipped()) return;
   f.LoginWithToken();
   std::string first = f.Deploy(f.MakeProject("p"))["deploymentId"];
   REQUIRE(f.Ctl({"watch", first}).exit_code == 0);
@@ -449,10 +444,7 @@ TEST_CASE(
   // The disk fills in some 20 ms after "committing"; six stages of 300 ms remain to hit it.
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "300"});
   SmallDisk disk(f.home() / "state", "8m");
-  if (!disk.mounted()) {
-    MESSAGE("skipped: cannot mount a tmpfs here (needs root)");
-    return;
-  }
+  if (!disk.MountedOrSaySkipped()) return;
   f.LoginWithToken();
   Process w = f.StartCtl({"deploy", "-d", f.MakeProject("p"), "--watch", "--json"});
   REQUIRE_MESSAGE(w.WaitForOutput("\"committing\"", std::chrono::seconds(15)),

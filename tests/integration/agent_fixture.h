@@ -130,13 +130,10 @@ class AgentFixture {
 
 // True when something accepts connections on the Unix socket at path.
 inline bool Listening(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), std::min(path.size() + 1, sizeof addr.sun_path - 1));
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  int fd = ConnectUnixSocket(path);
+  if (fd < 0) return false;
   ::close(fd);
-  return ok;
+  return true;
 }
 
 // Whether the agent that ran as pid is gone for its clients: its process, and its socket, which

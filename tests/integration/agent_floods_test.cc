@@ -190,10 +190,7 @@ long PeakOfGenerates(const std::string& body, int answers) {
       if (!c.Write(std::string_view(body).substr(at, kMiB))) return;
     }
   });
-  hp.Start();
-  AgentFixture f({}, false);
-  f.env()["BACKEND_IM_API_URL"] = hp.url();
-  f.LoginWithToken("t");
+  AgentAgainst f(hp);
   int pid = f.AgentPid();
   REQUIRE(pid > 0);
   long before = PeakRssKib(pid);
@@ -272,10 +269,7 @@ TEST_CASE(
     for (int i = 0; i < 1024 && c.Write(chunk); ++i) {
     }
   });
-  hp.Start();
-  AgentFixture f({}, false);
-  f.env()["BACKEND_IM_API_URL"] = hp.url();
-  f.LoginWithToken("t");
+  AgentAgainst f(hp);
   auto r = f.Ctl({"generate", "x", "-o", f.home() / "out"});
   CHECK(r.exit_code == 5);
   CHECK_MESSAGE(r.err.find("exceeded 64 MiB") != std::string::npos, r.err);

@@ -44,12 +44,8 @@ class Impostor {
           ::setresuid(kNobody, kNobody, kNobody) != 0)
         ::_exit(1);
       if (make_dir && ::mkdir(dir.c_str(), 0700) != 0) ::_exit(2);
-      int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
-      sockaddr_un addr{};
-      addr.sun_family = AF_UNIX;
-      std::memcpy(addr.sun_path, path_.c_str(), path_.size() + 1);
-      if (::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(s, 16) != 0)
-        ::_exit(3);
+      int s = BindUnixSocket(path_);
+      if (s < 0 || ::listen(s, 16) != 0) ::_exit(3);
       (void)!::write(ready[1], "x", 1);
       long received = 0;
       std::vector<int> conns;
@@ -100,18 +96,6 @@ class Impostor {
   int stop_ = -1, result_ = -1;
   std::string path_;
 };
-
-int ConnectTo(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 }  // namespace
 
@@ -175,7 +159,7 @@ TEST_CASE("out of descriptors, the agent backs off instead of spinning, and serv
   int pid = agent.pid();
   std::vector<int> idle;
   for (int i = 0; i < 100; ++i) {
-    int fd = ConnectTo(f.SocketPath());
+    int fd = ConnectUnixSocket(f.SocketPath());
     if (fd >= 0) idle.push_back(fd);
   }
   // Once it has run out: its first failed accept is logged.

@@ -86,10 +86,7 @@ TEST_CASE("hostile platform: control sequences in deployments reach no terminal 
     s->Close(1000, "done");
   };
   hp.SetWs(std::move(h));
-  hp.Start();
-  AgentFixture f({}, false);
-  f.env()["BACKEND_IM_API_URL"] = hp.url();
-  f.LoginWithToken("t");
+  AgentAgainst f(hp);
 
   auto deploy = f.Ctl({"deploy", "-d", f.MakeProject("p"), "--watch"});
   REQUIRE_MESSAGE(deploy.exit_code == 0, (deploy.out + deploy.err + f.AgentLog()));
@@ -159,10 +156,7 @@ TEST_CASE("hostile platform: a project id that is no id is refused where it ente
     return Json(
         {{"id", "dep-2"}, {"projectId", bad_id()}, {"commitHash", "c"}, {"status", "queued"}});
   });
-  hp.Start();
-  AgentFixture f({}, false);
-  f.env()["BACKEND_IM_API_URL"] = hp.url();
-  f.LoginWithToken("t");
+  AgentAgainst f(hp);
   for (int i = 0; i < 2; ++i) {
     CAPTURE(i);
     std::string out = f.home() / ("gen" + std::to_string(i));
@@ -209,9 +203,7 @@ TEST_CASE(
     if (!current.complete.empty()) j["verification_uri_complete"] = current.complete;
     return Json(j);
   });
-  hp.Start();
-  AgentFixture f({}, false);
-  f.env()["BACKEND_IM_API_URL"] = hp.url();
+  AgentAgainst f(hp, /*log_in=*/false);
   for (const auto& c : cases) {
     {
       std::lock_guard lock(mu);
@@ -261,9 +253,7 @@ TEST_CASE("hostile platform: control sequences in the login and the identity rea
   hp.Set("GET /api/auth/verify", [](const bim::ws::HttpRequest&) {
     return Json({{"valid", true}, {"userId", kHostile}, {"email", kHostile}});
   });
-  hp.Start();
-  AgentFixture f({}, false);
-  f.env()["BACKEND_IM_API_URL"] = hp.url();
+  AgentAgainst f(hp, /*log_in=*/false);
 
   // Both logins at once (each waits out the 1 s interval before its poll).
   REQUIRE(f.Ctl({"history"}).exit_code == 0);  // one agent for both
@@ -330,10 +320,7 @@ TEST_CASE(
     s->Close(1000, "done");
   };
   hp.SetWs(std::move(h));
-  hp.Start();
-  AgentFixture f({}, false);
-  f.env()["BACKEND_IM_API_URL"] = hp.url();
-  f.LoginWithToken("t");
+  AgentAgainst f(hp);
   for (size_t i = 0; i < urls.size(); ++i) {
     std::string id = "dep-url-" + std::to_string(i);
     CAPTURE(urls[i].value_or("(none)"));
@@ -389,10 +376,7 @@ TEST_CASE("a deploy the platform answers as already complete or failed ends ever
   });
   // A stream that accepts and then says nothing, as a platform may for a deployment long over.
   hp.SetWs(bim::ws::WsHandlers{});
-  hp.Start();
-  AgentFixture f({}, false);
-  f.env()["BACKEND_IM_API_URL"] = hp.url();
-  f.LoginWithToken("t");
+  AgentAgainst f(hp);
   // Bounded: a watch that waits for the stream would be killed here (exit -1).
   constexpr auto kBound = std::chrono::seconds(20);
 
@@ -414,9 +398,7 @@ TEST_CASE("a deploy the platform answers as already complete or failed ends ever
 
 TEST_CASE("a deployment an older agent stored as ended but without its event is watched at once") {
   HostilePlatform hp;  // asked nothing: the agent's own record is the answer
-  hp.Start();
-  AgentFixture f({}, false);
-  f.env()["BACKEND_IM_API_URL"] = hp.url();
+  AgentAgainst f(hp, /*log_in=*/false);
   REQUIRE(f.Ctl({"history"}).exit_code == 0);  // the agent makes its database
   f.StopAgent();
   // What an agent before this fix stored for a deploy answered as ended: terminal, no event.

@@ -97,10 +97,7 @@ void CheckHostileStatusAnswer(const HostilePlatform::RawRoute& hostile, const st
       WriteGood(c);
     }
   });
-  hp.Start();
-  AgentFixture f({}, false);
-  f.env()["BACKEND_IM_API_URL"] = hp.url();
-  f.LoginWithToken("t");
+  AgentAgainst f(hp);
   auto started = steady_clock::now();
   auto s = f.Ctl({"status", "dep-big"});
   auto took = steady_clock::now() - started;
@@ -180,10 +177,7 @@ TEST_CASE("hostile platform: a 100 MiB generate answer with a Content-Length is 
     for (int i = 0; i < 100 && c.Write(mib); ++i) {
     }
   });
-  hp.Start();
-  AgentFixture f({}, false);
-  f.env()["BACKEND_IM_API_URL"] = hp.url();
-  f.LoginWithToken("t");
+  AgentAgainst f(hp);
   auto g = f.Ctl({"generate", "x", "-o", f.home() / "out"});
   CHECK(g.exit_code == 5);
   MESSAGE("peak RSS " << PeakRssKib(f.AgentPid()) / 1024 << " MiB");
@@ -224,10 +218,7 @@ TEST_CASE("hostile platform: a status answer of millions of empty log lines is r
   hp.Set("GET /api/status/dep-big", [&](const bim::ws::HttpRequest&) {
     return bim::ws::HttpResponse{200, "application/json", {}, calls++ == 0 ? huge : many};
   });
-  hp.Start();
-  AgentFixture f({}, false);
-  f.env()["BACKEND_IM_API_URL"] = hp.url();
-  f.LoginWithToken("t");
+  AgentAgainst f(hp);
   auto refused = f.Ctl({"status", "dep-big"});
   CHECK(refused.exit_code == 5);
   CHECK_MESSAGE(

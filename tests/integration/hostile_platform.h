@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "tests/integration/agent_fixture.h"
 #include "tests/integration/loopback.h"
 #include "ws/http_ws_server.h"
 
@@ -237,6 +238,17 @@ class HostilePlatform {
   std::thread front_thread_;
   std::mutex conns_mu_;
   std::vector<std::thread> conns_;  // guarded by conns_mu_
+};
+
+// Starts hp, then an agent with no mock that takes hp for the platform, logged in with the token
+// "t" that hp accepts unless log_in is false.
+class AgentAgainst : public AgentFixture {
+ public:
+  explicit AgentAgainst(HostilePlatform& hp, bool log_in = true) : AgentFixture({}, false) {
+    hp.Start();
+    env()["BACKEND_IM_API_URL"] = hp.url();
+    if (log_in) LoginWithToken("t");
+  }
 };
 
 }  // namespace bim::test

@@ -50,18 +50,30 @@ std::string Missing() {
   return "";
 }
 
+// What a client printed, and what the agent logged meanwhile.
+std::string Transcript(const RunResult& r, AgentFixture& f) {
+  return "stdout:\n" + r.out + "\nstderr:\n" + r.err + "\nagent log:\n" + f.AgentLog();
+}
+
+// Logs f's agent in and runs the Node client `script` with the ctl and a new work folder; the
+// client must exit 0 and print `ok`.
+RunResult RunClient(AgentFixture& f, const std::string& script, const std::string& ok,
+                    std::chrono::seconds limit) {
+  f.LoginWithToken();
+  std::string work = f.home() / "work";
+  ::mkdir(work.c_str(), 0755);
+  auto r = Run({"node", kPackageDir + "/" + script, CtlBinary(), work}, f.Options(), limit);
+  REQUIRE_MESSAGE(r.exit_code == 0, Transcript(r, f));
+  CHECK_MESSAGE(r.out.find(ok) != std::string::npos, Transcript(r, f));
+  return r;
+}
+
 }  // namespace
 
 TEST_CASE("the official MCP TypeScript SDK client generates, deploys and waits for the URL") {
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "20"});
-  f.LoginWithToken();
-  std::string work = f.home() / "work";
-  ::mkdir(work.c_str(), 0755);
-  auto r = Run({"node", kPackageDir + "/client.mjs", CtlBinary(), work}, f.Options(),
-               std::chrono::seconds(60));
-  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err << "\nagent log:\n" << f.AgentLog());
-  REQUIRE(r.exit_code == 0);
-  CHECK(r.out.find("interop ok https://") != std::string::npos);
+  auto r = RunClient(f, "client.mjs", "interop ok https://", std::chrono::seconds(60));
+  INFO(Transcript(r, f));
   CHECK(r.out.find("progress: queued > committing") != std::string::npos);
   // What the SDK client saw is what the agent recorded.
   auto hist = f.Ctl({"history", "--json"});
@@ -74,14 +86,8 @@ TEST_CASE("the official MCP TypeScript SDK client generates, deploys and waits f
 
 TEST_CASE("the SDK 1.32 client runs deploy as a 2025-11-25 task to its URL, and cancels one") {
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "150"});
-  f.LoginWithToken();
-  std::string work = f.home() / "work";
-  ::mkdir(work.c_str(), 0755);
-  auto r = Run({"node", kPackageDir + "/tasks_client.mjs", CtlBinary(), work}, f.Options(),
-               std::chrono::seconds(90));
-  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err << "\nagent log:\n" << f.AgentLog());
-  REQUIRE(r.exit_code == 0);
-  CHECK(r.out.find("tasks ok https://") != std::string::npos);
+  auto r = RunClient(f, "tasks_client.mjs", "tasks ok https://", std::chrono::seconds(90));
+  INFO(Transcript(r, f));
   // The stages the client polled, from the task's statusMessage.
   CHECK(r.out.find("working(") != std::string::npos);
   CHECK(r.out.find("completed(") != std::string::npos);
@@ -99,15 +105,9 @@ TEST_CASE("the SDK 1.32 client runs deploy as a 2025-11-25 task to its URL, and 
 
 TEST_CASE("the 2.x client pinned to 2026-07-28 discovers, lists the tools and deploys") {
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "20"});
-  f.LoginWithToken();
-  std::string work = f.home() / "work";
-  ::mkdir(work.c_str(), 0755);
-  auto r = Run({"node", kPackageDir + "/modern_client.mjs", CtlBinary(), work}, f.Options(),
-               std::chrono::seconds(60));
-  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err << "\nagent log:\n" << f.AgentLog());
-  REQUIRE(r.exit_code == 0);
+  auto r = RunClient(f, "modern_client.mjs", "modern ok https://", std::chrono::seconds(60));
+  INFO(Transcript(r, f));
   CHECK(r.out.find("connected to backend-im at 2026-07-28") != std::string::npos);
-  CHECK(r.out.find("modern ok https://") != std::string::npos);
 }
 
 // The MCP Inspector's CLI (2.12.0, on the 2.x client and the tasks extension package) at
@@ -151,7 +151,7 @@ TEST_CASE("the MCP Inspector at 2026-07-28 deploys as a task to the URL") {
   argv.insert(argv.end(), {"--", CtlBinary(), "mcp"});
   o.env["PATH"] = dir + "/.node/package/bin:" + std::string(std::getenv("PATH"));
   auto r = Run(argv, o, std::chrono::seconds(90));
-  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err << "\nagent log:\n" << f.AgentLog());
+  INFO(Transcript(r, f));
   REQUIRE(r.exit_code == 0);
   auto out = nlohmann::json::parse(r.out);
   auto sc = out["result"]["structuredContent"];

@@ -261,9 +261,8 @@ TEST_CASE("2025-03-26 sessions may send batches, and each request in one is answ
 }
 
 TEST_CASE("a request that reuses the id of a call in flight is -32600, and the call goes on") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "150"});
-  f.LoginWithToken();
-  McpSession s(f.Options());
+  AgentWithSession rig("150");
+  auto& [f, s] = rig;
   s.Initialize();
   // One wait under a string id and one under an integer id, both for a deployment of 1.05 s,
   // so both are still waiting while the reuses arrive (they are answered in milliseconds; each
@@ -481,6 +480,13 @@ json PollTask(McpSession& s, const std::string& task_id, json meta = nullptr,
   return task;
 }
 
+// A 2025-11-25 tools/call of deploy, as a task that lives ttl_ms, for a new project `name`.
+json DeployAsTask(AgentFixture& f, McpSession& s, const std::string& name, int ttl_ms) {
+  return s.Call("tools/call", {{"name", "deploy"},
+                               {"arguments", {{"directory", f.MakeProject(name)}}},
+                               {"task", {{"ttl", ttl_ms}}}});
+}
+
 }  // namespace
 
 TEST_CASE("2025-11-25 is negotiated with tasks declared, and only its tools/list has execution") {
@@ -514,14 +520,10 @@ TEST_CASE("2025-11-25 is negotiated with tasks declared, and only its tools/list
 
 TEST_CASE(
     "2025-11-25 task deploy: answered at once, tasks/get shows stages, tasks/result has the URL") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "150"});
-  f.LoginWithToken();
-  McpSession s(f.Options());
+  AgentWithSession rig("150");
+  auto& [f, s] = rig;
   s.Initialize("2025-11-25");
-  std::string dir = f.MakeProject("task-api");
-  json created =
-      s.Call("tools/call",
-             {{"name", "deploy"}, {"arguments", {{"directory", dir}}}, {"task", {{"ttl", 60000}}}});
+  json created = DeployAsTask(f, s, "task-api", 60000);
   REQUIRE_MESSAGE(created.contains("result"), created.dump());
   json task = created["result"]["task"];
   std::string id = task["taskId"];
@@ -581,9 +583,8 @@ TEST_CASE(
 
 TEST_CASE("2025-11-25 tasks/result blocks until the task ends, and an error result fails it") {
   // A deployment of 1.05 s, from a deploy made once the session is up.
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "150"});
-  f.LoginWithToken();
-  McpSession s(f.Options());
+  AgentWithSession rig("150");
+  auto& [f, s] = rig;
   s.Initialize("2025-11-25");
   auto d = f.Deploy(f.MakeProject("p"));
   json created = s.Call(
@@ -617,14 +618,10 @@ TEST_CASE("2025-11-25 tasks/result blocks until the task ends, and an error resu
 
 TEST_CASE("2025-11-25 tasks/cancel stops the task's wait, never the deployment") {
   // The cancel comes at "queued" or "committing", 1.2 s or more before the end.
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "200"});
-  f.LoginWithToken();
-  McpSession s(f.Options());
+  AgentWithSession rig("200");
+  auto& [f, s] = rig;
   s.Initialize("2025-11-25");
-  std::string dir = f.MakeProject("cancel-api");
-  json created =
-      s.Call("tools/call",
-             {{"name", "deploy"}, {"arguments", {{"directory", dir}}}, {"task", {{"ttl", 30000}}}});
+  json created = DeployAsTask(f, s, "cancel-api", 30000);
   std::string id = created["result"]["task"]["taskId"];
   // A tasks/result waiting meanwhile is answered by the cancel.
   int64_t waiting = s.SendRequest("tasks/result", {{"taskId", id}});
@@ -716,9 +713,8 @@ TEST_CASE("2026-07-28: server/discover without initialize, and requests that car
 
 TEST_CASE(
     "2026-07-28 tasks extension: deploy is a task, tasks/get embeds the result with the URL") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100"});
-  f.LoginWithToken();
-  McpSession s(f.Options());
+  AgentWithSession rig("100");
+  auto& [f, s] = rig;
   std::string dir = f.MakeProject("modern-api");
   json created =
       s.Call("tools/call", ModernParams({{"name", "deploy"}, {"arguments", {{"directory", dir}}}}));

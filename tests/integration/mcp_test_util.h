@@ -253,6 +253,21 @@ class McpSession {
   std::vector<std::string> stray_;
 };
 
+// An agent logged in with the mock's token, the mock's stages stage_delay_ms apart.
+struct LoggedInAgent : AgentFixture {
+  explicit LoggedInAgent(const char* stage_delay_ms)
+      : AgentFixture({"--token", "dev-token", "--stage-delay-ms", stage_delay_ms}) {
+    LoginWithToken();
+  }
+};
+
+// Such an agent and an MCP server session for it, not yet initialized.
+struct AgentWithSession {
+  explicit AgentWithSession(const char* stage_delay_ms) : f(stage_delay_ms) {}
+  LoggedInAgent f;
+  McpSession s{f.Options()};
+};
+
 const char* const kRelatedTask = "io.modelcontextprotocol/related-task";
 
 // The 2026-07-28 envelope every modern request carries in params._meta; extra_caps are merged

@@ -30,9 +30,8 @@ std::vector<json> ProgressFor(const std::vector<json>& messages, const json& tok
 }  // namespace
 
 TEST_CASE("generate, deploy and wait_for_deployment take a prompt to its URL, with progress") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100"});
-  f.LoginWithToken();
-  McpSession s(f.Options());
+  AgentWithSession rig("100");
+  auto& [f, s] = rig;
   s.Initialize();
 
   std::string dir = f.home() / "users-api";
@@ -99,9 +98,8 @@ TEST_CASE("generate, deploy and wait_for_deployment take a prompt to its URL, wi
 
 TEST_CASE(
     "wait_for_deployment without a progressToken sends no progress, and a failure is a result") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "50"});
-  f.LoginWithToken();
-  McpSession s(f.Options());
+  AgentWithSession rig("50");
+  auto& [f, s] = rig;
   s.Initialize();
   json d = Structured(s.CallTool("deploy", {{"directory", f.MakeProject("nomain", false)}}));
   json w = Structured(s.CallTool("wait_for_deployment", {{"deploymentId", d["deploymentId"]}}));
@@ -114,9 +112,8 @@ TEST_CASE(
 
 TEST_CASE("wait_for_deployment returns timedOut when the deployment is slower, and it goes on") {
   // 1.75 s of deployment against a wait of 1 s that starts milliseconds after the deploy.
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "250"});
-  f.LoginWithToken();
-  McpSession s(f.Options());
+  AgentWithSession rig("250");
+  auto& [f, s] = rig;
   s.Initialize();
   auto d = f.Deploy(f.MakeProject("p"));
   auto started = std::chrono::steady_clock::now();
@@ -483,9 +480,8 @@ TEST_CASE("device login that the user denies, and one that expires") {
 
 TEST_CASE("tool calls run side by side: a status answers while a wait is in flight") {
   // The status is asked milliseconds after the wait; the deployment takes 700 ms.
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "100"});
-  f.LoginWithToken();
-  McpSession s(f.Options());
+  AgentWithSession rig("100");
+  auto& [f, s] = rig;
   s.Initialize();
   auto d = f.Deploy(f.MakeProject("p"));
   int64_t wait_id = s.SendRequest(
@@ -501,9 +497,8 @@ TEST_CASE("tool calls run side by side: a status answers while a wait is in flig
 TEST_CASE(
     "diff, rollback and restore tools: compare two deployments, deploy the earlier files, write "
     "them") {
-  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "30"});
-  f.LoginWithToken();
-  McpSession s(f.Options());
+  AgentWithSession rig("30");
+  auto& [f, s] = rig;
   s.Initialize();
   std::string dir = f.MakeProject("api");
   auto deploy_to_end = [&] {

@@ -12,22 +12,13 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { args, check, run, serverTransport } from "./common.mjs";
 
-const [bin, workdir] = process.argv.slice(2);
-if (!bin || !workdir) {
-  console.error("usage: node client.mjs BACKEND_IM_BINARY WORK_FOLDER");
-  process.exit(2);
-}
+const [bin, workdir] = args("client.mjs BACKEND_IM_BINARY WORK_FOLDER", 2);
 
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-}
-
-const env = {};
-for (const [k, v] of Object.entries(process.env)) if (typeof v === "string") env[k] = v;
 
 const client = new Client({ name: "backend-im-interop-test", version: "1.0.0" });
-const transport = new StdioClientTransport({ command: bin, args: ["mcp"], env, stderr: "inherit" });
+const transport = serverTransport(StdioClientTransport, bin);
 
 async function main() {
   await client.connect(transport);
@@ -108,12 +99,4 @@ async function main() {
   console.log(`interop ok ${url}`);
 }
 
-main().then(
-  () => process.exit(0),
-  async (e) => {
-    console.error(`interop FAILED: ${e?.stack ?? e}`);
-    try {
-      await client.close();
-    } catch {}
-    process.exit(1);
-  });
+run("interop", main, () => client);

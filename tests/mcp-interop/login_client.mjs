@@ -13,19 +13,11 @@
 // Exits 0 and prints "login ok <era>"; exits 1 with the reason otherwise.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { args, check, run, serverTransport } from "./common.mjs";
 
-const [era, bin, workdir] = process.argv.slice(2);
-if (!["2025-11-25", "2026-07-28"].includes(era) || !bin || !workdir) {
-  console.error("usage: node login_client.mjs 2025-11-25|2026-07-28 BACKEND_IM_BINARY WORK_FOLDER");
-  process.exit(2);
-}
-
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-}
-
-const env = {};
-for (const [k, v] of Object.entries(process.env)) if (typeof v === "string") env[k] = v;
+const [era, bin, workdir] = args(
+  "login_client.mjs 2025-11-25|2026-07-28 BACKEND_IM_BINARY WORK_FOLDER", 3,
+  ([era]) => ["2025-11-25", "2026-07-28"].includes(era));
 
 const asked = [];
 // What a person does with the page the assistant shows them.
@@ -58,7 +50,7 @@ if (era === "2025-11-25") {
   client.setRequestHandler(ElicitRequestSchema, (request) => openAndApprove(request.params));
   client.setNotificationHandler(ElicitationCompleteNotificationSchema,
     (n) => completed.push(n.params.elicitationId));
-  await client.connect(new StdioClientTransport({ command: bin, args: ["mcp"], env, stderr: "inherit" }));
+  await client.connect(serverTransport(StdioClientTransport, bin));
   check(client.getServerVersion()?.name === "backend-im", "connected");
 } else {
   const { Client } = await import("@modelcontextprotocol/client");
@@ -66,7 +58,7 @@ if (era === "2025-11-25") {
   client = new Client({ name: "backend-im-login-test", version: "1.0.0" },
     { capabilities: { elicitation: { url: {} } }, versionNegotiation: { mode: { pin: era } } });
   client.setRequestHandler("elicitation/create", (request) => openAndApprove(request.params));
-  await client.connect(new StdioClientTransport({ command: bin, args: ["mcp"], env, stderr: "inherit" }));
+  await client.connect(serverTransport(StdioClientTransport, bin));
   check(client.getNegotiatedProtocolVersion() === era, `negotiated ${era}`);
 }
 
@@ -90,8 +82,4 @@ async function main() {
   console.log(`login ok ${era}`);
 }
 
-main().catch(async (e) => {
-  console.error(e?.stack ?? String(e));
-  try { await client.close(); } catch {}
-  process.exit(1);
-});
+run("login", main, () => client);

@@ -8,24 +8,13 @@
 // Exits 0 and prints "modern ok <url>"; exits 1 with the reason otherwise.
 import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { args, check, project, run, serverTransport } from "./common.mjs";
 
-const [bin, workdir] = process.argv.slice(2);
-if (!bin || !workdir) {
-  console.error("usage: node modern_client.mjs BACKEND_IM_BINARY WORK_FOLDER");
-  process.exit(2);
-}
+const [bin, workdir] = args("modern_client.mjs BACKEND_IM_BINARY WORK_FOLDER", 2);
 
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-}
-
-const env = {};
-for (const [k, v] of Object.entries(process.env)) if (typeof v === "string") env[k] = v;
 const client = new Client({ name: "backend-im-modern-test", version: "1.0.0" },
   { versionNegotiation: { mode: { pin: "2026-07-28" } } });
-const transport = new StdioClientTransport({ command: bin, args: ["mcp"], env, stderr: "inherit" });
+const transport = serverTransport(StdioClientTransport, bin);
 
 async function main() {
   await client.connect(transport);
@@ -46,10 +35,7 @@ async function main() {
     return r.structuredContent;
   };
   check((await call("auth_status", {})).loggedIn === true, "logged in");
-  const dir = join(workdir, "modern-api");
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "main.py"), "from fastapi import FastAPI\napp = FastAPI()\n");
-  const dep = await call("deploy", { directory: dir });
+  const dep = await call("deploy", { directory: project(workdir, "modern-api") });
   const done = await call("wait_for_deployment",
     { deploymentId: dep.deploymentId, timeoutSeconds: 30 });
   const url = `https://${dep.commitHash}.backend.im`;
@@ -58,12 +44,4 @@ async function main() {
   console.log(`modern ok ${url}`);
 }
 
-main().then(
-  () => process.exit(0),
-  async (e) => {
-    console.error(`modern FAILED: ${e?.stack ?? e}`);
-    try {
-      await client.close();
-    } catch {}
-    process.exit(1);
-  });
+run("modern", main, () => client);

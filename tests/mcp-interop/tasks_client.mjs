@@ -9,31 +9,14 @@
 // Exits 0 and prints "tasks ok <url>"; exits 1 with the reason otherwise.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { args, check, project as fastApiProject, run, serverTransport } from "./common.mjs";
 
-const [bin, workdir] = process.argv.slice(2);
-if (!bin || !workdir) {
-  console.error("usage: node tasks_client.mjs BACKEND_IM_BINARY WORK_FOLDER");
-  process.exit(2);
-}
+const [bin, workdir] = args("tasks_client.mjs BACKEND_IM_BINARY WORK_FOLDER", 2);
 
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-}
+const project = (name) => fastApiProject(workdir, name, { "requirements.txt": "fastapi\n" });
 
-function project(name) {
-  const dir = join(workdir, name);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "main.py"), "from fastapi import FastAPI\napp = FastAPI()\n");
-  writeFileSync(join(dir, "requirements.txt"), "fastapi\n");
-  return dir;
-}
-
-const env = {};
-for (const [k, v] of Object.entries(process.env)) if (typeof v === "string") env[k] = v;
 const client = new Client({ name: "backend-im-tasks-test", version: "1.0.0" });
-const transport = new StdioClientTransport({ command: bin, args: ["mcp"], env, stderr: "inherit" });
+const transport = serverTransport(StdioClientTransport, bin);
 
 async function main() {
   await client.connect(transport);
@@ -85,12 +68,4 @@ async function main() {
   console.log(`tasks ok ${url}`);
 }
 
-main().then(
-  () => process.exit(0),
-  async (e) => {
-    console.error(`tasks FAILED: ${e?.stack ?? e}`);
-    try {
-      await client.close();
-    } catch {}
-    process.exit(1);
-  });
+run("tasks", main, () => client);

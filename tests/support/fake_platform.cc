@@ -229,71 +229,38 @@ void FakePlatform::DropStreamsAfter(int messages, int streams) {
   drop_streams_ = streams == 0 ? -1 : streams;
 }
 
-void FakePlatform::RefuseStreams(int n) {
-  std::lock_guard lock(mu_);
-  refuse_streams_ = n;
-}
+void FakePlatform::RefuseStreams(int n) { Set(refuse_streams_, n); }
 
-void FakePlatform::StallStreams(bool stalled) {
-  std::lock_guard lock(mu_);
-  stalled_ = stalled;
-}
+void FakePlatform::StallStreams(bool stalled) { Set(stalled_, stalled); }
 
-void FakePlatform::ReorderStreams(bool reorder) {
-  std::lock_guard lock(mu_);
-  reorder_ = reorder;
-}
+void FakePlatform::ReorderStreams(bool reorder) { Set(reorder_, reorder); }
 
-void FakePlatform::SendJunkFrames(int per_message) {
-  std::lock_guard lock(mu_);
-  junk_per_message_ = per_message;
-}
+void FakePlatform::SendJunkFrames(int per_message) { Set(junk_per_message_, per_message); }
 
 void FakePlatform::RevokeAccessTokens() {
   std::lock_guard lock(mu_);
   access_.clear();
 }
 
-void FakePlatform::RefuseRefresh(bool refuse) {
-  std::lock_guard lock(mu_);
-  refuse_refresh_ = refuse;
-}
+void FakePlatform::RefuseRefresh(bool refuse) { Set(refuse_refresh_, refuse); }
 
 void FakePlatform::AddToken(const std::string& token) {
   std::lock_guard lock(mu_);
   access_[token] = Token{0};
 }
 
-void FakePlatform::ApproveDeviceLogin() {
-  std::lock_guard lock(mu_);
-  device_approved_ = true;
-}
+void FakePlatform::ApproveDeviceLogin() { Set(device_approved_, true); }
 
-int FakePlatform::deploy_calls() const {
-  std::lock_guard lock(mu_);
-  return deploy_calls_;
-}
+int FakePlatform::deploy_calls() const { return Get(deploy_calls_); }
 int FakePlatform::deployments() const {
   std::lock_guard lock(mu_);
   return static_cast<int>(deployments_.size());
 }
-int FakePlatform::status_calls() const {
-  std::lock_guard lock(mu_);
-  return status_calls_;
-}
-int FakePlatform::stream_opens() const {
-  std::lock_guard lock(mu_);
-  return stream_opens_;
-}
+int FakePlatform::status_calls() const { return Get(status_calls_); }
+int FakePlatform::stream_opens() const { return Get(stream_opens_); }
 
-int FakePlatform::junk_frames_sent() const {
-  std::lock_guard lock(mu_);
-  return junk_sent_;
-}
-int FakePlatform::refreshes() const {
-  std::lock_guard lock(mu_);
-  return refreshes_;
-}
+int FakePlatform::junk_frames_sent() const { return Get(junk_sent_); }
+int FakePlatform::refreshes() const { return Get(refreshes_); }
 std::vector<int64_t> FakePlatform::stream_since() const {
   std::lock_guard lock(mu_);
   return stream_since_;

@@ -137,6 +137,17 @@ class FakePlatform final : public daemon::Platform {
   // The error of a call at this moment (outage, scripted failure, bad token), or ok.
   bim::Status GateLocked(const std::string& token, const std::string& what);
   contract::TokenResponse IssueLocked();
+  // A member guarded by mu_, written or read under it.
+  template <typename T>
+  void Set(T& member, T value) {
+    std::lock_guard lock(mu_);
+    member = value;
+  }
+  template <typename T>
+  T Get(const T& member) const {
+    std::lock_guard lock(mu_);
+    return member;
+  }
 
   FakeClock& clock_;
   const Options options_;

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -337,6 +338,42 @@ HttpReply HttpRequest(const std::string& method, const std::string& url, const s
   curl_slist_free_all(list);
   curl_easy_cleanup(curl);
   return reply;
+}
+
+namespace {
+
+// False when path does not fit in a sockaddr_un.
+bool UnixAddress(const std::string& path, sockaddr_un& addr) {
+  addr = sockaddr_un{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    errno = ENAMETOOLONG;
+    return false;
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return true;
+}
+
+int UnixSocketThen(const std::string& path, int type, int (*op)(int, const sockaddr*, socklen_t)) {
+  sockaddr_un addr;
+  if (!UnixAddress(path, addr)) return -1;
+  int fd = ::socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (op(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    int saved = errno;
+    ::close(fd);
+    errno = saved;
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+int BindUnixSocket(const std::string& path, int type) { return UnixSocketThen(path, type, ::bind); }
+
+int ConnectUnixSocket(const std::string& path, int type) {
+  return UnixSocketThen(path, type, ::connect);
 }
 
 std::string ReadFile(const std::string& path) {

@@ -3,6 +3,8 @@
 // environment, temporary XDG folders, and a running backend-im-mock on a free port.
 // Paths of the built binaries come in as compile definitions (see tests/CMakeLists.txt).
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <functional>
 #include <map>
@@ -128,6 +130,13 @@ void Terminate(int pid);
 // check). Tests wait with it for something they can observe, never for a fixed time.
 bool WaitUntil(const std::function<bool()>& cond, std::chrono::milliseconds timeout,
                std::chrono::milliseconds every = std::chrono::milliseconds(10));
+
+// A new Unix socket of `type` (SOCK_STREAM, SOCK_DGRAM), close-on-exec, bound at path: the
+// socket file exists, nothing listens yet. -1 with errno set when that fails; the caller closes it.
+int BindUnixSocket(const std::string& path, int type = SOCK_STREAM);
+// A new Unix socket of `type`, close-on-exec, connected to path; -1 with errno set when nothing
+// accepts there. The caller closes it.
+int ConnectUnixSocket(const std::string& path, int type = SOCK_STREAM);
 
 // Reads a whole file; empty when missing.
 std::string ReadFile(const std::string& path);

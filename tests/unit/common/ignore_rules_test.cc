@@ -6,6 +6,7 @@
 
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "tests/support/harness.h"
 
@@ -126,18 +127,27 @@ TEST_CASE("the ignore matcher agrees with git check-ignore on every corpus") {
 }
 
 TEST_CASE("glob basics") {
-  CHECK(bim::GlobMatch("*.py", "main.py"));
-  CHECK_FALSE(bim::GlobMatch("*.py", "app/main.py"));
-  CHECK(bim::GlobMatch("**/main.py", "app/x/main.py"));
-  CHECK(bim::GlobMatch("**/main.py", "main.py"));
-  CHECK(bim::GlobMatch("a/**/b", "a/b"));
-  CHECK(bim::GlobMatch("a/**/b", "a/x/y/b"));
-  CHECK_FALSE(bim::GlobMatch("a/**", "a"));
-  CHECK(bim::GlobMatch("[a-c]?", "bz"));
-  CHECK_FALSE(bim::GlobMatch("[!a-c]?", "bz"));
-  CHECK(bim::GlobMatch("[[:digit:]]x", "7x"));
-  CHECK_FALSE(bim::GlobMatch("[", "x"));
-  CHECK(bim::GlobMatch("[", "["));
+  // Each pattern with the paths it matches, then the paths it does not.
+  struct Case {
+    const char* pattern;
+    std::vector<const char*> matched;
+    std::vector<const char*> missed;
+  };
+  const Case cases[] = {
+      {"*.py", {"main.py"}, {"app/main.py"}},
+      {"**/main.py", {"app/x/main.py", "main.py"}, {}},
+      {"a/**/b", {"a/b", "a/x/y/b"}, {}},
+      {"a/**", {}, {"a"}},
+      {"[a-c]?", {"bz"}, {}},
+      {"[!a-c]?", {}, {"bz"}},
+      {"[[:digit:]]x", {"7x"}, {}},
+      {"[", {"["}, {"x"}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.pattern);
+    for (const char* path : c.matched) CHECK_MESSAGE(bim::GlobMatch(c.pattern, path), path);
+    for (const char* path : c.missed) CHECK_FALSE_MESSAGE(bim::GlobMatch(c.pattern, path), path);
+  }
 }
 
 TEST_CASE("patterns that make naive backtracking exponential are decided quickly") {

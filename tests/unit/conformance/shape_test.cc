@@ -22,6 +22,13 @@ const Shape kShape("thing", {{"name", FieldType::kNonEmptyString, true},
 
 json Valid() { return {{"name", "x"}, {"count", 3}, {"status", "building"}}; }
 
+// What kShape finds in Valid() with the fields of `changed` set to their values there.
+std::vector<std::string> ProblemsWith(const json& changed) {
+  auto j = Valid();
+  j.update(changed);
+  return kShape.Check(j);
+}
+
 TEST_CASE("a value with every required field of the right type has no problems") {
   CHECK(kShape.Check(Valid()).empty());
   auto full = Valid();
@@ -45,32 +52,21 @@ TEST_CASE("a missing required field is named") {
 }
 
 TEST_CASE("a required field that is null is a wrong type, an optional one counts as absent") {
-  auto j = Valid();
-  j["count"] = nullptr;
-  j["tags"] = nullptr;
-  CHECK(kShape.Check(j) ==
+  CHECK(ProblemsWith({{"count", nullptr}, {"tags", nullptr}}) ==
         std::vector<std::string>{"field \"count\" is null, expected an integer"});
 }
 
 TEST_CASE("a field of the wrong type names the field, what it is and what was expected") {
-  auto j = Valid();
-  j["count"] = "3";
-  CHECK(kShape.Check(j) ==
+  CHECK(ProblemsWith({{"count", "3"}}) ==
         std::vector<std::string>{"field \"count\" is a string, expected an integer"});
-  j = Valid();
-  j["count"] = 2.5;
-  CHECK(kShape.Check(j) ==
+  CHECK(ProblemsWith({{"count", 2.5}}) ==
         std::vector<std::string>{"field \"count\" is a non-integer number, expected an integer"});
-  j = Valid();
-  j["ok"] = "yes";
-  CHECK(kShape.Check(j) ==
+  CHECK(ProblemsWith({{"ok", "yes"}}) ==
         std::vector<std::string>{"field \"ok\" is a string, expected a boolean"});
 }
 
 TEST_CASE("an empty string is not a non-empty string") {
-  auto j = Valid();
-  j["name"] = "";
-  CHECK(kShape.Check(j) ==
+  CHECK(ProblemsWith({{"name", ""}}) ==
         std::vector<std::string>{"field \"name\" is an empty string, expected a non-empty string"});
 }
 

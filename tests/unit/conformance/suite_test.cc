@@ -41,12 +41,28 @@ Check Counting(std::string id, bool creates, bool needs_token, int& runs) {
                }};
 }
 
+// The platform starts a device login: code "dc", polls every 5 s.
+void AnswerDeviceCode(FakeWorld& w) {
+  w.http.On("POST", "/oauth/device/code",
+            Answer(200, R"({"device_code":"dc","user_code":"BCDF-GHJK",)"
+                        R"("verification_uri":"https://x/device","expires_in":600,"interval":5})"));
+}
+
 Check FromCatalog(const std::string& id) {
   for (auto& c : AllChecks()) {
     if (c.id == id) return c;
   }
   FAIL("no check " << id);
   return {};
+}
+
+// Runs the catalog's check `id`: its outcome is `outcome` and its detail says `says`.
+CheckResult CheckRun(const std::string& id, Context& ctx, Outcome outcome,
+                     const std::string& says) {
+  CheckResult r = FromCatalog(id).run(ctx);
+  CHECK(r.outcome == outcome);
+  CHECK_MESSAGE(r.detail.find(says) != std::string::npos, r.detail);
+  return r;
 }
 
 TEST_CASE("the catalog's ids are unique and name their area") {
@@ -182,10 +198,8 @@ TEST_CASE("ext.error_body: the contract's codes pass, other codes or no body are
     auto ctx = w.MakeContext(WithToken());
     CHECK(FromCatalog("status.unknown_id").run(ctx).outcome == Outcome::kPass);
     CHECK(FromCatalog("auth.callback_missing_code").run(ctx).outcome == Outcome::kPass);
-    CheckResult r = FromCatalog("ext.error_body").run(ctx);
-    CHECK(r.outcome == Outcome::kNotSupported);
-    CHECK(r.detail.find("404 with error \"missing\" (the contract's code is \"not_found\")") !=
-          std::string::npos);
+    CheckResult r = CheckRun("ext.error_body", ctx, Outcome::kNotSupported,
+                             "404 with error \"missing\" (the contract's code is \"not_found\")");
     CHECK(r.detail.find("400 with error \"bad_request\" (the contract's code is "
                         "\"invalid_request\")") != std::string::npos);
     CHECK(r.evidence.size() == 2);
@@ -198,9 +212,7 @@ TEST_CASE("ext.error_body: the contract's codes pass, other codes or no body are
     auto ctx = w.MakeContext(WithToken());
     CHECK(FromCatalog("status.unknown_id").run(ctx).outcome == Outcome::kPass);
     CHECK(FromCatalog("auth.callback_missing_code").run(ctx).outcome == Outcome::kPass);
-    CheckResult r = FromCatalog("ext.error_body").run(ctx);
-    CHECK(r.outcome == Outcome::kNotSupported);
-    CHECK(r.detail.find("1 of the 2") != std::string::npos);
+    CheckRun("ext.error_body", ctx, Outcome::kNotSupported, "1 of the 2");
   }
   SUBCASE("plain-text errors") {
     FakeWorld w;
@@ -216,9 +228,8 @@ TEST_CASE("ext.generate_project_id: a projectId of another type is the extension
   w.http.On("POST", "/api/generate",
             Answer(200, R"({"files":{"main.py":"print(1)\n"},"projectId":42})"));
   auto ctx = w.MakeContext(WithToken());
-  CheckResult r = FromCatalog("ext.generate_project_id").run(ctx);
-  CHECK(r.outcome == Outcome::kNotSupported);
-  CHECK(r.detail.find("is an integer, not the extension's non-empty string") != std::string::npos);
+  CheckRun("ext.generate_project_id", ctx, Outcome::kNotSupported,
+           "is an integer, not the extension's non-empty string");
 }
 
 TEST_CASE("ext.idempotency_conflict: a platform that replays but does not answer 422") {
@@ -235,16 +246,12 @@ TEST_CASE("ext.idempotency_conflict: a platform that replays but does not answer
   });
   auto ctx = w.MakeContext(WithToken());
   CHECK(FromCatalog("ext.idempotency_replay").run(ctx).outcome == Outcome::kPass);
-  CheckResult r = FromCatalog("ext.idempotency_conflict").run(ctx);
-  CHECK(r.outcome == Outcome::kNotSupported);
-  CHECK(r.detail.find("409") != std::string::npos);
+  CheckRun("ext.idempotency_conflict", ctx, Outcome::kNotSupported, "409");
 }
 
 TEST_CASE("device.slow_down is not-supported when fast polls only get authorization_pending") {
   FakeWorld w;
-  w.http.On("POST", "/oauth/device/code",
-            Answer(200, R"({"device_code":"dc","user_code":"BCDF-GHJK",)"
-                        R"("verification_uri":"https://x/device","expires_in":600,"interval":5})"));
+  AnswerDeviceCode(w);
   w.http.On("POST", "/oauth/token", Answer(400, R"({"error":"authorization_pending"})"));
   auto ctx = w.MakeContext();
   CHECK(FromCatalog("device.code").run(ctx).outcome == Outcome::kPass);
@@ -272,16 +279,12 @@ TEST_CASE("the WebSocket refusal's status is read from the connector's error") {
 
   test::RefusingConnector refuses_400(400);
   Context other(WithToken(), w.http, refuses_400, w.clock, w.sleeper, w.random);
-  CheckResult r = FromCatalog("ws.unknown_id").run(other);
-  CHECK(r.outcome == Outcome::kFail);
-  CHECK(r.detail.find("refused with 400, expected 404") != std::string::npos);
+  CheckRun("ws.unknown_id", other, Outcome::kFail, "refused with 400, expected 404");
 }
 
 TEST_CASE("device login waits the interval, adds 5 s on slow_down and returns the tokens") {
   FakeWorld w;
-  w.http.On("POST", "/oauth/device/code",
-            Answer(200, R"({"device_code":"dc","user_code":"BCDF-GHJK",)"
-                        R"("verification_uri":"https://x/device","expires_in":600,"interval":5})"));
+  AnswerDeviceCode(w);
   int polls = 0;
   w.http.On("POST", "/oauth/token", [&polls](const HttpCall& call) {
     CHECK(call.body.find("device_code=dc") != std::string::npos);

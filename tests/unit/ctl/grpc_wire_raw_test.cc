@@ -22,8 +22,6 @@
 
 using namespace std::chrono_literals;
 using bim::test::TempDir;
-using bim::wiretest::Reply;
-using bim::wiretest::Request;
 using namespace bim::test::wire;
 
 namespace {
@@ -74,16 +72,22 @@ Outcome BothUnary(const RawServer& server, Reply* reply = nullptr,
 
 constexpr int kCode(wire::Code c) { return static_cast<int>(c); }
 
+// The same unary call from both clients ends with `code`, ours saying `says` when it is given.
+Outcome BothEndWith(const RawServer& server, wire::Code code, const std::string& says = "") {
+  auto o = BothUnary(server);
+  CHECK(o.ours == kCode(code));
+  if (!says.empty()) CHECK_MESSAGE(o.our_message.find(says) != std::string::npos, o.our_message);
+  CHECK(o.ours == o.theirs);
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("HTTP 503 without grpc-status is UNAVAILABLE, as for gRPC's client") {
   RawServer server([](RawConnection& c, int32_t s) {
     c.Respond(s, {{":status", "503"}, {"content-type", "text/plain"}}, "busy");
   });
-  auto o = BothUnary(server);
-  CHECK(o.ours == kCode(wire::Code::kUnavailable));
-  CHECK(o.our_message.find("503") != std::string::npos);
-  CHECK(o.ours == o.theirs);
+  BothEndWith(server, wire::Code::kUnavailable, "503");
 }
 
 TEST_CASE(
@@ -99,9 +103,7 @@ TEST_CASE(
     RawServer server([http = http](RawConnection& c, int32_t s) {
       c.SendHeaders(s, {{":status", std::to_string(http)}}, true);
     });
-    auto o = BothUnary(server);
-    CHECK(o.ours == kCode(code));
-    CHECK(o.ours == o.theirs);
+    BothEndWith(server, code);
   }
 }
 
@@ -111,10 +113,7 @@ TEST_CASE("a non-200 response that carries grpc-status reports that status") {
     for (auto& kv : Status(7, "denied")) h.push_back(kv);
     c.SendHeaders(s, h, true);
   });
-  auto o = BothUnary(server);
-  CHECK(o.ours == kCode(wire::Code::kPermissionDenied));
-  CHECK(o.our_message == "denied");
-  CHECK(o.ours == o.theirs);
+  CHECK(BothEndWith(server, wire::Code::kPermissionDenied).our_message == "denied");
 }
 
 TEST_CASE("trailers without grpc-status are UNKNOWN") {
@@ -177,9 +176,7 @@ TEST_CASE("a unary reply that fails to parse is INTERNAL") {
 
 TEST_CASE("a unary call answered without a message is UNIMPLEMENTED, as for gRPC's client") {
   RawServer server([](RawConnection& c, int32_t s) { c.Respond(s, kOk, "", 16384, Status(0)); });
-  auto o = BothUnary(server);
-  CHECK(o.ours == kCode(wire::Code::kUnimplemented));
-  CHECK(o.ours == o.theirs);
+  BothEndWith(server, wire::Code::kUnimplemented);
 }
 
 TEST_CASE("a GOAWAY with last-stream-id 0 before any reply is UNAVAILABLE") {
@@ -218,10 +215,7 @@ TEST_CASE("a connection closed after the response headers is UNAVAILABLE, as for
     c.SendHeaders(s, kOk, false);
     c.CloseAfterWrite();
   });
-  auto o = BothUnary(server);
-  CHECK(o.ours == kCode(wire::Code::kUnavailable));
-  CHECK(o.our_message.find("closed the connection") != std::string::npos);
-  CHECK(o.ours == o.theirs);
+  BothEndWith(server, wire::Code::kUnavailable, "closed the connection");
 }
 
 TEST_CASE(
@@ -233,15 +227,11 @@ TEST_CASE(
   });
   wire::CallContext ctx;
   auto reader = wire::Channel(server.path()).ServerStream(kStream, Request(), ctx);
-  int n = 0;
-  for (Reply r; reader->Read(&r);) ++n;
-  auto ours = reader->Finish();
+  auto [n, ours] = ReadToEnd(*reader);
   grpc::ClientContext gctx;
   gctx.set_deadline(std::chrono::system_clock::now() + 2s);
   auto greader = GrpcStub(server.path(), 1024)->Stream(&gctx, Request());
-  int gn = 0;
-  for (Reply r; greader->Read(&r);) ++gn;
-  auto theirs = greader->Finish();
+  auto [gn, theirs] = ReadToEnd(*greader);
   CHECK(n == 2);
   CHECK(gn == 2);
   CHECK(ours.code == wire::Code::kUnavailable);
@@ -261,9 +251,7 @@ TEST_CASE("RST_STREAM maps its HTTP/2 error code to a gRPC code, as for gRPC's c
       c.SendHeaders(s, kOk, false);
       c.Reset(s, error);
     });
-    auto o = BothUnary(server);
-    CHECK(o.ours == kCode(code));
-    CHECK(o.ours == o.theirs);
+    BothEndWith(server, code);
   }
 }
 
@@ -276,10 +264,8 @@ TEST_CASE("a grpc-message with malformed percent escapes arrives as sent, as for
                    {"grpc-message", "50%zz done %4"}},
                   true);
   });
-  auto o = BothUnary(server);
-  CHECK(o.ours == kCode(wire::Code::kFailedPrecondition));
+  auto o = BothEndWith(server, wire::Code::kFailedPrecondition);
   CHECK(o.our_message == "50%zz done %4");
-  CHECK(o.ours == o.theirs);
   CHECK(o.our_message == o.their_message);
 }
 
@@ -288,9 +274,7 @@ TEST_CASE("a grpc-status that is not a number is UNKNOWN, as for gRPC's client")
     c.SendHeaders(
         s, {{":status", "200"}, {"content-type", "application/grpc"}, {"grpc-status", "x1"}}, true);
   });
-  auto o = BothUnary(server);
-  CHECK(o.ours == kCode(wire::Code::kUnknown));
-  CHECK(o.ours == o.theirs);
+  BothEndWith(server, wire::Code::kUnknown);
 }
 
 TEST_CASE("binary metadata that is not base64 does not break the call") {

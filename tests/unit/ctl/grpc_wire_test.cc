@@ -20,8 +20,6 @@
 
 using namespace std::chrono_literals;
 using bim::test::TempDir;
-using bim::wiretest::Reply;
-using bim::wiretest::Request;
 using namespace bim::test::wire;
 
 namespace {
@@ -163,6 +161,13 @@ int64_t PayloadForReplyOf(size_t bytes) {
   return 0;
 }
 
+// A test server, our channel to it, and gRPC's own client of it with its default 4 MiB limit.
+struct ServerAndBothClients {
+  TestServer server;
+  wire::Channel channel{server.path()};
+  std::unique_ptr<bim::wiretest::WireTest::Stub> stub = GrpcStub(server.path(), 4 * 1024 * 1024);
+};
+
 }  // namespace
 
 TEST_CASE("a unary call echoes its request through gRPC's own server") {
@@ -268,12 +273,10 @@ TEST_CASE("a server stream delivers thousands of messages and a big one, in orde
   CHECK(stream->Finish().ok());
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    ServerAndBothClients,
     "request metadata reaches the server, and its initial and trailing metadata reach the client "
     "as gRPC's client sees them") {
-  TestServer server;
-  wire::Channel channel(server.path());
-  auto stub = GrpcStub(server.path(), 4 * 1024 * 1024);
   const std::string binary("\0\x01\xfe\xff bin", 8);
 
   wire::CallContext ctx;
@@ -318,12 +321,10 @@ TEST_CASE(
   CHECK(wire::First(sctx.trailing_metadata(), "trailing-x-s") == "1");
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    ServerAndBothClients,
     "an error whose message needs percent-encoding arrives intact, trailers-only and after stream "
     "messages, as for gRPC's client") {
-  TestServer server;
-  wire::Channel channel(server.path());
-  auto stub = GrpcStub(server.path(), 4 * 1024 * 1024);
   const std::string text = "naïve 100% sure\nline two ✓ %41 a+b";
   Request req;
   req.set_fail_code(static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
@@ -349,14 +350,10 @@ TEST_CASE(
     req.set_count(3);
     wire::CallContext ctx;
     auto stream = channel.ServerStream(kStream, req, ctx);
-    int n = 0;
-    for (Reply r; stream->Read(&r);) ++n;
-    auto ours = stream->Finish();
+    auto [n, ours] = ReadToEnd(*stream);
     grpc::ClientContext gctx;
     auto reader = stub->Stream(&gctx, req);
-    int gn = 0;
-    for (Reply r; reader->Read(&r);) ++gn;
-    auto theirs = reader->Finish();
+    auto [gn, theirs] = ReadToEnd(*reader);
     CHECK(n == 3);
     CHECK(gn == 3);
     CHECK(ours.code == wire::Code::kFailedPrecondition);
@@ -365,12 +362,10 @@ TEST_CASE(
   }
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    ServerAndBothClients,
     "a status message with every ASCII character, '%', '+', spaces and UTF-8 of each length "
     "arrives from gRPC's server exactly as it left") {
-  TestServer server;
-  wire::Channel channel(server.path());
-  auto stub = GrpcStub(server.path(), 4 * 1024 * 1024);
   std::string text = "\t\r\n\x01\x1f\x7f 100% %41 %zz %4 a+b+ c  é ✓ 😀 %C3%A9 ";
   for (int i = 0; i < 128; ++i) text += static_cast<char>(i);  // '\0' and every control character
   Request req;
@@ -603,9 +598,7 @@ TEST_CASE(
     wire::CallContext ctx;
     ctx.set_timeout(5s);
     auto stream = channel.ServerStream(kStream, req, ctx);
-    int n = 0;
-    for (Reply r; stream->Read(&r);) ++n;
-    auto status = stream->Finish();
+    auto [n, status] = ReadToEnd(*stream);
     MESSAGE("ours: " << CodeOf(status) << " " << status.message);
     return std::pair(n, CodeOf(status));
   });
@@ -614,9 +607,7 @@ TEST_CASE(
     grpc::ClientContext gctx;
     gctx.set_deadline(std::chrono::system_clock::now() + 5s);
     auto reader = stub->Stream(&gctx, req);
-    int n = 0;
-    for (Reply r; reader->Read(&r);) ++n;
-    auto status = reader->Finish();
+    auto [n, status] = ReadToEnd(*reader);
     MESSAGE("gRPC C++: " << CodeOf(status) << " " << status.error_message());
     return std::pair(n, CodeOf(status));
   });
@@ -669,11 +660,8 @@ TEST_CASE(
 TEST_CASE("a socket nobody listens on is UNAVAILABLE, as for gRPC's client") {
   TempDir dir;
   std::string path = dir / "dead.sock";
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strcpy(addr.sun_path, path.c_str());
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  int fd = bim::test::BindUnixSocket(path);
+  REQUIRE(fd >= 0);
   ::close(fd);  // the file stays, nothing listens
 
   wire::CallContext ctx;
@@ -774,11 +762,8 @@ TEST_CASE("a channel's verifier sees the call's own connection before anything i
     // whatever the client sent waits there to be read.
     TempDir dir;
     std::string path = dir / "listener.sock";
-    int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strcpy(addr.sun_path, path.c_str());
-    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    int listener = bim::test::BindUnixSocket(path);
+    REQUIRE(listener >= 0);
     REQUIRE(::listen(listener, 8) == 0);
 
     int verified = 0;

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "ctl/grpc_wire.h"
 #include "unit/ctl/wire_test.grpc.pb.h"
@@ -16,6 +17,9 @@
 namespace bim::test::wire {
 
 namespace wire = bim::ctl::wire;
+// The test service's messages, by the names both files use.
+using bim::wiretest::Reply;
+using bim::wiretest::Request;
 
 constexpr char kEcho[] = "/bim.wiretest.WireTest/Echo";
 constexpr char kStream[] = "/bim.wiretest.WireTest/Stream";
@@ -48,6 +52,14 @@ inline int OpenFdCount() {
     ::closedir(d);
   }
   return n;
+}
+
+// Reads a server stream, ours or gRPC's, to its end: how many messages came, and how it ended.
+template <typename Reader>
+auto ReadToEnd(Reader& reader) {
+  int messages = 0;
+  for (Reply r; reader.Read(&r);) ++messages;
+  return std::pair{messages, reader.Finish()};
 }
 
 inline std::chrono::milliseconds Since(std::chrono::steady_clock::time_point start) {

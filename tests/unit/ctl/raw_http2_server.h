@@ -122,11 +122,8 @@ class RawServer {
  public:
   using Script = std::function<void(RawConnection&, int32_t stream)>;
   explicit RawServer(Script script) : path_(dir_ / "raw.sock"), script_(std::move(script)) {
-    listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strcpy(addr.sun_path, path_.c_str());
-    REQUIRE(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    listen_fd_ = BindUnixSocket(path_);
+    REQUIRE(listen_fd_ >= 0);
     REQUIRE(::listen(listen_fd_, 16) == 0);
     REQUIRE(::pipe(stop_) == 0);
     acceptor_ = std::thread([this] { Accept(); });

@@ -33,6 +33,13 @@ std::vector<std::string> StageNames(const std::vector<contract::Stage>& stages) 
   return out;
 }
 
+// A platform on which every deployment fails at the building stage.
+FakePlatform::Options FailingAtBuilding() {
+  FakePlatform::Options o;
+  o.fail_at = contract::Stage::kBuilding;
+  return o;
+}
+
 struct Rig {
   explicit Rig(FakePlatform::Options options = {}, std::string environment_token = "dev-token",
                bool notify = true)
@@ -130,9 +137,7 @@ TEST_CASE("simulated time: a deployment is followed from queued to complete over
 }
 
 TEST_CASE("a deployment that fails is followed to failed, with its stages before") {
-  FakePlatform::Options o;
-  o.fail_at = contract::Stage::kBuilding;
-  Rig r(o);
+  Rig r(FailingAtBuilding());
   auto d = r.Deploy();
   r.WaitEnded(d.id);
   using S = contract::Stage;
@@ -454,9 +459,7 @@ TEST_CASE("a deployment made here that completes gives one desktop notice, with 
 }
 
 TEST_CASE("a deployment made here that fails gives one desktop notice, with the stage and log") {
-  FakePlatform::Options o;
-  o.fail_at = contract::Stage::kBuilding;
-  Rig r(o);
+  Rig r(FailingAtBuilding());
   auto d = r.Deploy();
   r.WaitEnded(d.id);
   auto ends = EndsAfterWatchers(r);

@@ -61,6 +61,13 @@ struct ServiceRig {
     req.set_directory(dir.path());
     return stub->Deploy(ctx, req, reply);
   }
+  // Deploys, which must succeed; returns the deployment's id.
+  std::string DeployedId() {
+    grpc::ClientContext ctx;
+    pb::DeployReply reply;
+    REQUIRE(Deploy(&reply, &ctx).ok());
+    return reply.deployment().id();
+  }
 
   grpc::Status StatusOf(const std::string& id, pb::Deployment* out) {
     grpc::ClientContext ctx;
@@ -80,10 +87,7 @@ std::string ErrorCodeOf(const grpc::ClientContext& ctx) {
 
 TEST_CASE("the service over the core: deploy, watch to the end, status and history") {
   ServiceRig rig;
-  grpc::ClientContext deploy_ctx;
-  pb::DeployReply deployed;
-  REQUIRE(rig.Deploy(&deployed, &deploy_ctx).ok());
-  const std::string id = deployed.deployment().id();
+  const std::string id = rig.DeployedId();
   CHECK_FALSE(id.empty());
 
   grpc::ClientContext watch_ctx;
@@ -144,10 +148,7 @@ TEST_CASE("every stage goes out typed and by its name, on a deployment as on an 
 
 TEST_CASE("a stored status the agent does not know goes out as the stage it reads as") {
   ServiceRig rig;
-  grpc::ClientContext deploy_ctx;
-  pb::DeployReply deployed;
-  REQUIRE(rig.Deploy(&deployed, &deploy_ctx).ok());
-  const std::string id = deployed.deployment().id();
+  const std::string id = rig.DeployedId();
   grpc::ClientContext watch_ctx;
   pb::WatchRequest watch;
   watch.set_deployment_id(id);

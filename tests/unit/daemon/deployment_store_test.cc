@@ -31,18 +31,34 @@ DeploymentRecord Record(const std::string& id, const std::string& project, int64
   d.created_at_ms = d.updated_at_ms = created;
   return d;
 }
-struct StoreRig {
-  test::TempDir t;
+std::unique_ptr<Database> OpenDatabase(const std::string& file) {
+  auto db = Database::Open(file);
+  REQUIRE(db.ok());
+  return std::move(*db);
+}
+
+// The store over a database file as an agent that starts opens it: nothing in memory yet.
+struct OpenedStore {
+  explicit OpenedStore(const std::string& file) : db(OpenDatabase(file)), store(*db, clock) {}
   std::unique_ptr<Database> db;
   FakeClock clock;
-  std::unique_ptr<DeploymentStore> store;
-  StoreRig() {
-    auto opened = Database::Open(t / "agent.db");
-    REQUIRE(opened.ok());
-    db = std::move(*opened);
-    store = std::make_unique<DeploymentStore>(*db, clock);
-    REQUIRE(store->Insert(Record("d", "p", 1)).ok());
-  }
+  DeploymentStore store;
+};
+
+// The ids of the history List gives, in its order.
+std::vector<std::string> ListedIds(DeploymentStore& store, const std::string& project, int limit) {
+  auto listed = store.List(project, limit);
+  REQUIRE(listed.ok());
+  std::vector<std::string> ids;
+  for (const auto& d : *listed) ids.push_back(d.id);
+  return ids;
+}
+
+struct StoreRig {
+  test::TempDir t;
+  OpenedStore opened{t / "agent.db"};
+  DeploymentStore* const store = &opened.store;
+  StoreRig() { REQUIRE(store->Insert(Record("d", "p", 1)).ok()); }
   Appended Add(const std::string& status, std::vector<std::string> logs, std::string url = "") {
     auto r =
         store->Append("d", Ev(status, std::move(logs), url, EventSource::kStream, std::nullopt));
@@ -56,10 +72,8 @@ struct StoreRig {
 
 TEST_CASE("events get gap-free sequence numbers and move the deployment on") {
   test::TempDir t;
-  auto db = Database::Open(t / "agent.db");
-  REQUIRE(db.ok());
-  FakeClock clock;
-  DeploymentStore store(**db, clock);
+  OpenedStore o(t / "agent.db");
+  DeploymentStore& store = o.store;
   REQUIRE(store.Insert(Record("d1", "p", 1)).ok());
   REQUIRE(store.Insert(Record("d1", "p", 1)).ok());  // idempotent
   for (const char* s : {"queued", "committing", "building"}) {
@@ -95,61 +109,40 @@ TEST_CASE("events get gap-free sequence numbers and move the deployment on") {
 
 TEST_CASE("history lists newest first and filters by project") {
   test::TempDir t;
-  auto db = Database::Open(t / "agent.db");
-  REQUIRE(db.ok());
-  FakeClock clock;
-  DeploymentStore store(**db, clock);
+  OpenedStore o(t / "agent.db");
+  DeploymentStore& store = o.store;
   REQUIRE(store.Insert(Record("a", "p1", 100)).ok());
   REQUIRE(store.Insert(Record("b", "p2", 200)).ok());
   REQUIRE(store.Insert(Record("c", "p1", 300)).ok());
-  auto all = store.List("", 10);
-  REQUIRE(all.ok());
-  REQUIRE(all->size() == 3);
-  CHECK((*all)[0].id == "c");
-  CHECK((*all)[2].id == "a");
-  auto p1 = store.List("p1", 1);
-  REQUIRE(p1->size() == 1);
-  CHECK((*p1)[0].id == "c");
+  CHECK(ListedIds(store, "", 10) == std::vector<std::string>{"c", "b", "a"});
+  CHECK(ListedIds(store, "p1", 1) == std::vector<std::string>{"c"});
   CHECK(store.ListActive()->size() == 3);
 }
 
 TEST_CASE("history is in the order deployments were recorded, whatever the clock said") {
   test::TempDir t;
-  auto db = Database::Open(t / "agent.db");
-  REQUIRE(db.ok());
-  FakeClock clock;
-  DeploymentStore store(**db, clock);
+  OpenedStore o(t / "agent.db");
+  DeploymentStore& store = o.store;
   // Recorded while the clock was 30 years ahead, then the clock was put right.
   constexpr int64_t kThirtyYearsMs = 30LL * 365 * 24 * 3600 * 1000;
   REQUIRE(store.Insert(Record("future", "p1", 1'700'000'000'000 + kThirtyYearsMs)).ok());
   REQUIRE(store.Insert(Record("later", "p1", 1'700'000'100'000)).ok());
-  auto all = store.List("", 10);
-  REQUIRE(all.ok());
-  REQUIRE(all->size() == 2);
-  CHECK((*all)[0].id == "later");
-  CHECK((*all)[1].id == "future");
-  auto p1 = store.List("p1", 1);
-  REQUIRE(p1.ok());
-  REQUIRE(p1->size() == 1);
-  CHECK((*p1)[0].id == "later");
+  CHECK(ListedIds(store, "", 10) == std::vector<std::string>{"later", "future"});
+  CHECK(ListedIds(store, "p1", 1) == std::vector<std::string>{"later"});
 }
 
 TEST_CASE("the database survives reopening, is 0600, and its schema version is recorded") {
   test::TempDir t;
   {
-    auto db = Database::Open(t / "agent.db");
-    REQUIRE(db.ok());
-    FakeClock clock;
-    DeploymentStore store(**db, clock);
+    OpenedStore o(t / "agent.db");
+    DeploymentStore& store = o.store;
     REQUIRE(store.Insert(Record("a", "p", 1)).ok());
   }
   struct stat st {};
   REQUIRE(::stat((t / "agent.db").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
-  auto db = Database::Open(t / "agent.db");
-  REQUIRE(db.ok());
-  FakeClock clock;
-  DeploymentStore store(**db, clock);
+  OpenedStore o(t / "agent.db");
+  DeploymentStore& store = o.store;
   CHECK(store.Get("a")->has_value());
   auto r = test::Run({"sqlite3", t / "agent.db", "PRAGMA user_version; PRAGMA journal_mode;"});
   CHECK(r.out == "6\nwal\n");
@@ -158,10 +151,8 @@ TEST_CASE("the database survives reopening, is 0600, and its schema version is r
 TEST_CASE("a database of the previous schema gains pending creates and keeps its history") {
   test::TempDir t;
   {
-    auto db = Database::Open(t / "agent.db");
-    REQUIRE(db.ok());
-    FakeClock clock;
-    DeploymentStore store(**db, clock);
+    OpenedStore o(t / "agent.db");
+    DeploymentStore& store = o.store;
     REQUIRE(store.Insert(Record("a", "p", 1)).ok());
     REQUIRE(
         store.Append("a", Ev("complete", {"done"}, "https://abc.backend.im", EventSource::kPoll, 3))
@@ -181,10 +172,8 @@ TEST_CASE("a database of the previous schema gains pending creates and keeps its
                      "CREATE INDEX deployments_by_project ON "
                      "deployments(project_id, created_at DESC); PRAGMA user_version=1;"})
               .exit_code == 0);
-  auto db = Database::Open(t / "agent.db");
-  REQUIRE(db.ok());
-  FakeClock clock;
-  DeploymentStore store(**db, clock);
+  OpenedStore o(t / "agent.db");
+  DeploymentStore& store = o.store;
   CHECK(store.Get("a")->has_value());
   // An event stored before bodies were: read from its status and url columns.
   auto old_events = store.EventsAfter("a", 0, 10);
@@ -222,9 +211,8 @@ TEST_CASE("a database from a newer agent is refused with advice") {
 
 TEST_CASE("token store saves, loads and erases, leaving no trace in the files") {
   test::TempDir t;
-  auto db = Database::Open(t / "agent.db");
-  REQUIRE(db.ok());
-  TokenStore tokens(**db);
+  auto db = OpenDatabase(t / "agent.db");
+  TokenStore tokens(*db);
   CHECK_FALSE(tokens.Load()->has_value());
   Credentials c;
   c.access_token = "secret-access-token-1234";
@@ -330,11 +318,9 @@ TEST_CASE("a deployment keeps 10 000 events and then only status changes") {
 
 TEST_CASE("the budget survives reopening the database") {
   test::TempDir t;
-  FakeClock clock;
   {
-    auto db = Database::Open(t / "agent.db");
-    REQUIRE(db.ok());
-    DeploymentStore store(**db, clock);
+    OpenedStore o(t / "agent.db");
+    DeploymentStore& store = o.store;
     REQUIRE(store.Insert(Record("d", "p", 1)).ok());
     std::string big(limits::kMaxLogLineBytes, 'b');
     for (int i = 0; i < 600; ++i) {
@@ -343,9 +329,8 @@ TEST_CASE("the budget survives reopening the database") {
     }
     CHECK((*store.Get("d"))->over_budget);
   }
-  auto db = Database::Open(t / "agent.db");
-  REQUIRE(db.ok());
-  DeploymentStore store(**db, clock);
+  OpenedStore o(t / "agent.db");
+  DeploymentStore& store = o.store;
   auto a = store.Append("d", Ev("building", {"more"}, "", EventSource::kStream, std::nullopt));
   REQUIRE(a.ok());
   CHECK_FALSE(a->event);
@@ -396,10 +381,8 @@ TEST_CASE(
     "back to its columns") {
   test::TempDir t;
   {
-    auto db = Database::Open(t / "agent.db");
-    REQUIRE(db.ok());
-    FakeClock clock;
-    DeploymentStore store(**db, clock);
+    OpenedStore o(t / "agent.db");
+    DeploymentStore& store = o.store;
     REQUIRE(store.Insert(Record("a", "p", 1)).ok());
     REQUIRE(store.Append("a", Ev("building", {"one", "two"}, "", EventSource::kStream, 5)).ok());
     REQUIRE(
@@ -407,10 +390,8 @@ TEST_CASE(
             .ok());
   }
   auto read = [&] {
-    auto db = Database::Open(t / "agent.db");
-    REQUIRE(db.ok());
-    FakeClock clock;
-    DeploymentStore store(**db, clock);  // a new store: no events in memory, all from SQLite
+    OpenedStore o(t / "agent.db");  // a new store: no events in memory, all from SQLite
+    DeploymentStore& store = o.store;
     auto events = store.EventsAfter("a", 0, 10);
     REQUIRE(events.ok());
     REQUIRE(events->size() == 2);
@@ -500,19 +481,6 @@ TEST_CASE("a poll stores only the log lines not yet taken in, and nothing when i
   CHECK(Offer(rig, Newness::kStream, "deploying", {"e"}, 5) == S::kNo);
   CHECK(rig.Get().log_count == 5);
 }
-
-namespace {
-
-// The store over a database file as an agent that starts opens it: nothing in memory yet.
-struct OpenedStore {
-  explicit OpenedStore(const std::string& file)
-      : db(std::move(Database::Open(file).value())), store(*db, clock) {}
-  std::unique_ptr<Database> db;
-  FakeClock clock;
-  DeploymentStore store;
-};
-
-}  // namespace
 
 TEST_CASE("each event source has its own name, and the name reads back as the same source") {
   const EventSource all[] = {EventSource::kStream, EventSource::kPoll, EventSource::kDeploy,

@@ -52,12 +52,8 @@ class LockHolder {
         if (::write(fd, record.data(), record.size()) < 0) ::_exit(1);
       }
       if (!socket_path.empty()) {
-        int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-        if (::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(s, 4) != 0)
-          ::_exit(1);
+        int s = test::BindUnixSocket(socket_path);
+        if (s < 0 || ::listen(s, 4) != 0) ::_exit(1);
       }
       int watch = -1;
       if (leaves == Leaves::kAfterARefusal) {

@@ -75,31 +75,31 @@ bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+// Verify fails after one request with `code`, its message saying `says`; returns the error.
+bim::Error VerifyGivesUp(Rig& r, ErrorCode code, const std::string& says) {
+  auto v = r.platform.Verify("t");
+  REQUIRE_FALSE(v.ok());
+  CHECK(r.http.sent.size() == 1);
+  CHECK(v.error().code == code);
+  CHECK_MESSAGE(Contains(v.error().message, says), v.error().message);
+  return v.error();
+}
+
 }  // namespace
 
 TEST_CASE("a Retry-After of 60 s ends the call at once, saying when the platform wants a retry") {
   Rig r;
   r.http.Add(Busy(429, 60));
   auto started = std::chrono::steady_clock::now();
-  auto v = r.platform.Verify("t");
-  REQUIRE_FALSE(v.ok());
-  CHECK(r.http.sent.size() == 1);
-  CHECK(v.error().code == ErrorCode::kRateLimited);
-  CHECK_MESSAGE(Contains(v.error().message, "the platform asks to retry in 60 s"),
-                v.error().message);
-  CHECK(Contains(v.error().message, "slow down"));                 // the platform's own words stay
+  bim::Error e = VerifyGivesUp(r, ErrorCode::kRateLimited, "the platform asks to retry in 60 s");
+  CHECK(Contains(e.message, "slow down"));                         // the platform's own words stay
   CHECK(std::chrono::steady_clock::now() - started < seconds(1));  // and nothing waited for it
 }
 
 TEST_CASE("a Retry-After that would outlast what is left of the budget is not waited for") {
   Rig r;
   r.http.Add(Busy(503, 30), seconds(35));  // 35 s spent, 25 s of the budget left
-  auto v = r.platform.Verify("t");
-  REQUIRE_FALSE(v.ok());
-  CHECK(r.http.sent.size() == 1);
-  CHECK(v.error().code == ErrorCode::kUnavailable);
-  CHECK_MESSAGE(Contains(v.error().message, "the platform asks to retry in 30 s"),
-                v.error().message);
+  VerifyGivesUp(r, ErrorCode::kUnavailable, "the platform asks to retry in 30 s");
 }
 
 TEST_CASE("a Retry-After that fits in the budget is waited for, then the call is retried") {

@@ -79,17 +79,13 @@ wire::CallStatus RunUntilClosed(wire::Http2Connection& connection, const Recordi
 class FullListener {
  public:
   FullListener() : path_(dir_ / "full.sock") {
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strcpy(addr.sun_path, path_.c_str());
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    fd_ = bim::test::BindUnixSocket(path_);
+    REQUIRE(fd_ >= 0);
     REQUIRE(::listen(fd_, 0) == 0);
     for (int i = 0; i < 64; ++i) {
-      int c = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      if (::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      int c = bim::test::ConnectUnixSocket(path_, SOCK_STREAM | SOCK_NONBLOCK);
+      if (c < 0) {
         REQUIRE(errno == EAGAIN);
-        ::close(c);
         return;
       }
       clients_.push_back(c);
@@ -256,11 +252,8 @@ TEST_CASE("Http2Connection::Connect: no socket, nothing listening, or a bad path
     CHECK(status.code == wire::Code::kUnavailable);
   }
   std::string dead = dir / "dead.sock";
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strcpy(addr.sun_path, dead.c_str());
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  int fd = bim::test::BindUnixSocket(dead);
+  REQUIRE(fd >= 0);
   ::close(fd);  // the file stays, nothing listens
   wire::Http2Connection connection(stream);
   auto status = connection.Connect(dead, std::nullopt, {-1, -1});
