@@ -59,8 +59,7 @@ void McpTools::DefineAuthTools() {
            "Check a login started with auth_login_start (device flow, step 2). state is pending "
            "(the user has not approved yet: call again), approved (logged in), denied, expired or "
            "failed (start again with auth_login_start if the user wants).",
-           {{"loginId", ArgType::kString, true, "The loginId that auth_login_start returned.", 1,
-             128, Check::kId, nullptr},
+           {IdArg("loginId", true, "The loginId that auth_login_start returned."),
             {"waitSeconds", ArgType::kInteger, false,
              "Wait up to this long for the user to finish (0 to 50, default 5).", 0, 50,
              Check::kNone, 5}},

@@ -42,13 +42,11 @@ void McpTools::DefineDeploymentTools() {
       "virtualenvs and secrets "
       "(.env*, *.pem, *.key) are never uploaded. Deploying again replaces the project's "
       "previous deployment. Needs a login (see auth_status).",
-      {{"directory", ArgType::kString, true,
-        "The project folder to upload; it must exist, e.g. the one given to generate. " + Where(),
-        1, 4096, Check::kExistingDir, nullptr},
-       {"projectId", ArgType::kString, false,
-        "The project to deploy to. Default: the one generate or an earlier deploy remembered "
-        "in the folder (.backend-im/project.json), else a new project.",
-        1, 128, Check::kId, nullptr}},
+      {FolderArg("directory", true,
+                 "The project folder to upload; it must exist, e.g. the one given to generate. "),
+       IdArg("projectId", false,
+             "The project to deploy to. Default: the one generate or an earlier deploy remembered "
+             "in the folder (.backend-im/project.json), else a new project.")},
       // The deployment, as every tool and `backend-im deploy --json` show it, and the upload.
       WithFields(DeploymentModelSchema(),
                  {{"directory", Str("The absolute folder that was uploaded")},
@@ -96,8 +94,7 @@ void McpTools::DefineDeploymentTools() {
       Tool{"list_deployments",
            "List deployments",
            "Past deployments made from this computer, newest first, with their status and URL.",
-           {{"projectId", ArgType::kString, false, "Only the deployments of this project.", 1, 128,
-             Check::kId, nullptr},
+           {IdArg("projectId", false, "Only the deployments of this project."),
             {"limit", ArgType::kInteger, false, "How many at most (1 to 100, default 20).", 1, 100,
              Check::kNone, 20}},
            Object({{"deployments",

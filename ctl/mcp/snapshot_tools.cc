@@ -17,15 +17,12 @@ void McpTools::DefineSnapshotTools() {
       "(list_deployments shows restorable); the new deployment's commitHash equals the earlier "
       "one's. Returns at once; next: call wait_for_deployment with the deploymentId. Give "
       "directory, projectId or toDeploymentId. Needs a login (see auth_status).",
-      {{"directory", ArgType::kString, false,
-        "A project folder: its remembered project (.backend-im/project.json) is rolled back. " +
-            Where(),
-        1, 4096, Check::kExistingDir, nullptr},
-       {"projectId", ArgType::kString, false, "The project to roll back.", 1, 128, Check::kId,
-        nullptr},
-       {"toDeploymentId", ArgType::kString, false,
-        "Roll back to exactly this deployment (list_deployments lists them).", 1, 128, Check::kId,
-        nullptr}},
+      {FolderArg(
+           "directory", false,
+           "A project folder: its remembered project (.backend-im/project.json) is rolled back. "),
+       IdArg("projectId", false, "The project to roll back."),
+       IdArg("toDeploymentId", false,
+             "Roll back to exactly this deployment (list_deployments lists them).")},
       WithFields(DeploymentModelSchema(), {{"nextStep", Str("What to do next")}}),
       DeployHints(),
       &McpTools::Rollback});
@@ -37,14 +34,12 @@ void McpTools::DefineSnapshotTools() {
       "folder, or between two deployments. With only directory: the folder against its "
       "project's last deployment, i.e. what the next deploy would change. The agent keeps the "
       "files of recent deployments (list_deployments shows restorable).",
-      {{"deploymentId", ArgType::kString, false,
-        "The deployment to compare from. Default: the last deployment of directory's project.", 1,
-        128, Check::kId, nullptr},
-       {"otherDeploymentId", ArgType::kString, false,
-        "Compare with this deployment instead of a folder.", 1, 128, Check::kId, nullptr},
-       {"directory", ArgType::kString, false,
-        "The project folder to compare with (what deploy would upload from it). " + Where(), 1,
-        4096, Check::kExistingDir, nullptr}},
+      {IdArg(
+           "deploymentId", false,
+           "The deployment to compare from. Default: the last deployment of directory's project."),
+       IdArg("otherDeploymentId", false, "Compare with this deployment instead of a folder."),
+       FolderArg("directory", false,
+                 "The project folder to compare with (what deploy would upload from it). ")},
       Object({{"from", Str("The deployment compared from")},
               {"to", Str("The deployment or folder compared with")},
               {"same", Bool("True when the two hold the same files")},
@@ -69,9 +64,8 @@ void McpTools::DefineSnapshotTools() {
       "different content is never overwritten unless force is true (then nothing is written and "
       "the conflicts are listed). The agent keeps the files of recent deployments "
       "(list_deployments shows restorable). Next: read or change them, then deploy the folder.",
-      WithWriteArgs({"deploymentId", ArgType::kString, true,
-                     "The deployment whose files to write (list_deployments lists them).", 1, 128,
-                     Check::kId, nullptr},
+      WithWriteArgs(IdArg("deploymentId", true,
+                          "The deployment whose files to write (list_deployments lists them)."),
                     "the files", "the deployment's"),
       WrittenFilesFields({{"deploymentId", Str("The deployment whose files were written")},
                           {"directory", Str("The absolute folder the files are in")}},

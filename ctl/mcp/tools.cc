@@ -77,14 +77,19 @@ std::vector<McpTools::Arg> McpTools::WithWriteArgs(Arg first, const std::string&
 }
 
 McpTools::Arg McpTools::DeploymentIdArg() {
-  return Arg{"deploymentId",
-             ArgType::kString,
-             true,
-             "The deploymentId that deploy returned (list_deployments lists them).",
-             1,
-             128,
-             Check::kId,
-             nullptr};
+  return IdArg("deploymentId", true,
+               "The deploymentId that deploy returned (list_deployments lists them).");
+}
+
+McpTools::Arg McpTools::IdArg(std::string name, bool required, std::string description) {
+  return Arg{std::move(name), ArgType::kString, required, std::move(description), 1, 128,
+             Check::kId,      nullptr};
+}
+
+McpTools::Arg McpTools::FolderArg(std::string name, bool required,
+                                  const std::string& description) const {
+  return Arg{std::move(name),     ArgType::kString, required, description + Where(), 1, 4096,
+             Check::kExistingDir, nullptr};
 }
 
 const McpTools::Tool* McpTools::Find(const std::string& name) const {

@@ -103,6 +103,10 @@ class McpTools : public McpToolProvider {
   // How a directory argument's description ends: where relative paths resolve.
   std::string Where() const;
   static Arg DeploymentIdArg();
+  // An id argument (1 to 128 characters, letters, digits, '-', '_', '.').
+  static Arg IdArg(std::string name, bool required, std::string description);
+  // A folder that must exist; the description ends with Where().
+  Arg FolderArg(std::string name, bool required, const std::string& description) const;
   // first, then the arguments of a tool that writes files into a folder (generate, restore):
   // directory, where `what` goes, and force, to overwrite files that differ from `whose`.
   std::vector<Arg> WithWriteArgs(Arg first, const std::string& what,

@@ -13,6 +13,20 @@ using ctl::OpFail;
 using ctl::OpFailure;
 using ctl::OpResult;
 
+namespace {
+
+// files as a reply's repeated File.
+template <typename Reply>
+void AddFiles(const contract::FileMap& files, Reply* reply) {
+  for (const auto& [path, content] : files) {
+    auto* f = reply->add_files();
+    f->set_path(path);
+    f->set_content(content);
+  }
+}
+
+}  // namespace
+
 FakeAgentApi::FakeAgentApi() {
   generate_files = {{"main.py", "from fastapi import FastAPI\n\napp = FastAPI()\n"},
                     {"requirements.txt", "fastapi\nuvicorn\n"}};
@@ -188,11 +202,7 @@ OpResult<pb::GenerateReply> FakeAgentApi::Generate(const pb::GenerateRequest& re
   last_generate = request;
   if (auto e = EnterLoggedIn("Generate", cancel)) return *e;
   pb::GenerateReply r;
-  for (const auto& [path, content] : generate_files) {
-    auto* f = r.add_files();
-    f->set_path(path);
-    f->set_content(content);
-  }
+  AddFiles(generate_files, &r);
   r.set_project_id(generate_project);
   return r;
 }
@@ -283,11 +293,7 @@ OpResult<pb::FilesReply> FakeAgentApi::GetFiles(const pb::GetFilesRequest& reque
   }
   pb::FilesReply r;
   *r.mutable_deployment() = s->deployment;
-  for (const auto& [path, content] : s->files) {
-    auto* f = r.add_files();
-    f->set_path(path);
-    f->set_content(content);
-  }
+  AddFiles(s->files, &r);
   return r;
 }
 

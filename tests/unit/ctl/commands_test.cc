@@ -16,10 +16,7 @@
 #include "tests/support/harness.h"
 
 using namespace bim;
-using bim::test::FakeAgentApi;
-using bim::test::ReadFile;
-using bim::test::TempDir;
-using bim::test::WriteFile;
+using namespace bim::test;
 using nlohmann::json;
 
 namespace {

@@ -9,10 +9,7 @@
 #include "tests/support/harness.h"
 
 using namespace bim;
-using bim::test::FakeAgentApi;
-using bim::test::ReadFile;
-using bim::test::TempDir;
-using bim::test::WriteFile;
+using namespace bim::test;
 using nlohmann::json;
 
 namespace {
@@ -27,8 +24,8 @@ struct Fixture {
   std::vector<std::pair<double, std::string>> progress;
   ctl::McpToolCall call;
 
-  Fixture() {
-    agent.logged_in = true;
+  explicit Fixture(bool logged_in = true) {
+    agent.logged_in = logged_in;
     call.protocol_version = kVersion;
     call.cancel = &cancel;
     call.progress = [this](double p, double, const std::string& m) { progress.push_back({p, m}); };
@@ -223,8 +220,7 @@ TEST_CASE("mcp tools: rollback, diff and restore") {
 }
 
 TEST_CASE("mcp tools: auth_status and the device login in two steps") {
-  Fixture f;
-  f.agent.logged_in = false;
+  Fixture f(/*logged_in=*/false);
   auto s = f.Call("auth_status", json::object());
   REQUIRE_FALSE(s.is_error);
   CHECK(s.structured["loggedIn"] == false);
@@ -246,8 +242,7 @@ TEST_CASE("mcp tools: auth_status and the device login in two steps") {
 }
 
 TEST_CASE("mcp tools: without a login and without a way to show a page, the error says how") {
-  Fixture f;
-  f.agent.logged_in = false;
+  Fixture f(/*logged_in=*/false);
   auto r = f.Call("generate", {{"prompt", "api"}, {"directory", "g"}});
   CHECK(r.is_error);
   CHECK(Has(r.message, "not logged in: ask the user to run `backend-im auth login`"));
@@ -257,8 +252,7 @@ TEST_CASE("mcp tools: without a login and without a way to show a page, the erro
 TEST_CASE(
     "mcp tools: 2025-11-25, a tool without a login sends the person to the page, then "
     "runs") {
-  Fixture f;
-  f.agent.logged_in = false;
+  Fixture f(/*logged_in=*/false);
   f.agent.login_pending_checks = 1;
   std::string opened;
   int done = 0;
@@ -286,8 +280,7 @@ TEST_CASE(
 TEST_CASE(
     "mcp tools: 2026-07-28, a tool without a login asks for input, then runs on the next "
     "round") {
-  Fixture f;
-  f.agent.logged_in = false;
+  Fixture f(/*logged_in=*/false);
   f.call.protocol_version = "2026-07-28";
   f.call.can_request_url = true;
   // A tool that needs no login (the agent's own records) asks for nothing.

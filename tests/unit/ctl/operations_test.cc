@@ -10,16 +10,14 @@
 #include "tests/support/harness.h"
 
 using namespace bim;
+using namespace bim::test;
 using bim::ctl::OpFailure;
-using bim::test::FakeAgentApi;
-using bim::test::ReadFile;
-using bim::test::TempDir;
-using bim::test::WriteFile;
 namespace pb = backend_im::v1;
 
 namespace {
 
 struct Fixture {
+  explicit Fixture(bool logged_in = false) { agent.logged_in = logged_in; }
   FakeAgentApi agent;
   ctl::Operations ops{agent};
   ctl::CancelToken cancel;
@@ -93,8 +91,7 @@ TEST_CASE("operations: a login the agent does not know says to start again") {
 }
 
 TEST_CASE("operations: generate writes the files and remembers the project") {
-  Fixture f;
-  f.agent.logged_in = true;
+  Fixture f(/*logged_in=*/true);
   std::string dir = f.tmp / "users-api";
   auto done = f.ops.Generate("REST API for users", dir, false, f.cancel);
   REQUIRE(done.ok());
@@ -126,8 +123,7 @@ TEST_CASE("operations: generate writes the files and remembers the project") {
 }
 
 TEST_CASE("operations: generate refuses a bad prompt or folder before asking the agent") {
-  Fixture f;
-  f.agent.logged_in = true;
+  Fixture f(/*logged_in=*/true);
   auto bad_prompt = f.ops.Generate(std::string("api \xff\xfe"), f.tmp / "a", false, f.cancel);
   REQUIRE_FALSE(bad_prompt.ok());
   CHECK(bad_prompt.error().kind == OpFailure::kUsage);
@@ -142,8 +138,7 @@ TEST_CASE("operations: generate refuses a bad prompt or folder before asking the
 TEST_CASE(
     "operations: generate answers with an unsafe file name: a platform error, nothing "
     "written") {
-  Fixture f;
-  f.agent.logged_in = true;
+  Fixture f(/*logged_in=*/true);
   f.agent.generate_files = {{"main.py", "x"}, {"../escape.py", "y"}};
   std::string dir = f.tmp / "proj";
   auto done = f.ops.Generate("api", dir, false, f.cancel);
@@ -164,8 +159,7 @@ TEST_CASE("operations: the agent's failure comes through as classified") {
 }
 
 TEST_CASE("operations: deploy uploads the folder without its secrets and remembers the project") {
-  Fixture f;
-  f.agent.logged_in = true;
+  Fixture f(/*logged_in=*/true);
   std::string dir = f.tmp / "api";
   WriteFile(dir + "/main.py", "app = 1\n");
   WriteFile(dir + "/.env", "SECRET=1\n");
@@ -197,8 +191,7 @@ TEST_CASE("operations: deploying an empty folder is a usage error and the agent 
 }
 
 TEST_CASE("operations: rollback needs a project or a deployment") {
-  Fixture f;
-  f.agent.logged_in = true;
+  Fixture f(/*logged_in=*/true);
   ::mkdir((f.tmp / "none").c_str(), 0755);
   auto none = f.ops.Rollback(f.tmp / "none", "", "", f.cancel);
   REQUIRE_FALSE(none.ok());
@@ -271,8 +264,7 @@ TEST_CASE("operations: diff compares the folder with its project's last deployme
 }
 
 TEST_CASE("operations: watch delivers events and notices, and settles the outcome") {
-  Fixture f;
-  f.agent.logged_in = true;
+  Fixture f(/*logged_in=*/true);
   f.agent.notices = {"cannot store events: disk full", ""};
   const auto d = f.agent.AddDeployment("p1", {{"main.py", "x"}});
   std::vector<int64_t> seqs;
@@ -341,8 +333,7 @@ TEST_CASE("operations: FinalOutcome refuses a complete deployment whose URL is n
 }
 
 TEST_CASE("operations: a watch whose deadline comes first has timed out") {
-  Fixture f;
-  f.agent.logged_in = true;
+  Fixture f(/*logged_in=*/true);
   f.agent.hold = true;
   ::mkdir((f.tmp / "p").c_str(), 0755);
   WriteFile(f.tmp / "p/main.py", "x");
