@@ -15,6 +15,10 @@ int CommandContext::Failed(const OpError& e, const std::string& what) const {
   return ExitCodeFor(e.kind);
 }
 
+void PrintUnchanged(const WriteReport& report) {
+  if (!report.unchanged.empty()) Print("  ({} already up to date)\n", report.unchanged.size());
+}
+
 void CommandLine::OnRun(CLI::App* cmd, Run run) {
   cmd->add_flag("--json", json_, "Machine-readable JSON output");
   OnRunWithoutJson(cmd, std::move(run));

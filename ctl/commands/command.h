@@ -64,6 +64,12 @@ class CommandLine {
     values_.push_back(std::move(v));
     return ref;
   }
+  // The deployment id that cmd takes as its one positional argument.
+  std::string& DeploymentId(CLI::App* cmd) {
+    auto& id = Value<std::string>();
+    cmd->add_option("id", id, "Deployment id")->required();
+    return id;
+  }
   // Adds --json to cmd (the last of its options, as help lists them), and runs `run` when cmd
   // is the command given, keeping its exit code.
   void OnRun(CLI::App* cmd, Run run);
@@ -80,6 +86,9 @@ class CommandLine {
   bool json_ = false;
   int exit_code_ = 0;
 };
+
+// After a list of files written: how many were already up to date, when some were.
+void PrintUnchanged(const WriteReport& report);
 
 // A top-level command: its name (argv[1]) and what adds it to the command line.
 struct Command {

@@ -36,9 +36,7 @@ int Generate(CommandContext& c, const GenerateArgs& a) {
   }
   Print("{} Generated {} files in {}\n", c.style().Green("✓"), done->files.size(), dir);
   for (const auto& [path, content] : done->files) Print("  {}\n", path);
-  if (!done->report.unchanged.empty()) {
-    Print("  ({} already up to date)\n", done->report.unchanged.size());
-  }
+  PrintUnchanged(done->report);
   if (!editor_note.empty()) PrintErr("{}\n", editor_note);
   Print("Next: edit the files, then `cd {} && backend-im deploy --watch`\n", dir);
   return kExitOk;

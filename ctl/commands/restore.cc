@@ -21,9 +21,7 @@ int Restore(CommandContext& c, const RestoreArgs& a) {
   Print("{} Restored the {} files of {} into {}\n", c.style().Green("✓"), done->files.size(), a.id,
         a.dir);
   for (const auto& path : done->report.written) Print("  {}\n", path);
-  if (!done->report.unchanged.empty()) {
-    Print("  ({} already up to date)\n", done->report.unchanged.size());
-  }
+  PrintUnchanged(done->report);
   return kExitOk;
 }
 

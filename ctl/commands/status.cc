@@ -45,8 +45,7 @@ int Status(CommandContext& c, const std::string& id) {
 
 void AddStatusCommand(CommandLine& cli) {
   auto* status = cli.app().add_subcommand("status", "Show a deployment's status and logs");
-  auto& id = cli.Value<std::string>();
-  status->add_option("id", id, "Deployment id")->required();
+  auto& id = cli.DeploymentId(status);
   cli.OnRun(status, [&id](CommandContext& c) { return Status(c, id); });
 }
 
