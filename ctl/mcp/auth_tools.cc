@@ -13,13 +13,14 @@ using std::chrono::seconds;
 
 // auth_status, auth_login_start, auth_login_check
 void McpTools::DefineAuthTools() {
-  tools_.push_back(
-      Tool{"auth_status",
-           "Login status",
-           "Whether the user is logged in to Backend.im, as whom, and to which platform. Checks "
-           "the stored login with the platform. Call it before generate or deploy when unsure.",
-           {},
-           Object({{"loggedIn", Bool("True when generate and deploy can run")},
+  tools_.push_back(Tool{
+      "auth_status",
+      "Login status",
+      "Whether the user is logged in to Backend.im, as whom, and to which platform. Checks "
+      "the stored login with the platform. Call it before generate or deploy when unsure.",
+      {},
+      Object(
+          Stepped({{"loggedIn", Bool("True when generate and deploy can run")},
                    {"apiUrl", Str("The Backend.im platform in use")},
                    {"source", OptStr("How the login was made: device, token or environment; "
                                      "absent when nobody is logged in")},
@@ -30,28 +31,27 @@ void McpTools::DefineAuthTools() {
                    {"verified", OptBool("Whether the platform confirmed the login just now; "
                                         "present when logged in")},
                    {"expiresAt", OptStr("When the access token expires (renewed automatically "
-                                        "when possible); absent when it has no known expiry")},
-                   {"nextStep", Str("What to do next")}}),
-           ReadHints(),
-           &McpTools::AuthStatus});
+                                        "when possible); absent when it has no known expiry")}})),
+      ReadHints(),
+      &McpTools::AuthStatus});
 
-  tools_.push_back(
-      Tool{"auth_login_start",
-           "Start a login",
-           "Start a browser login to Backend.im for the user (device flow, step 1). Returns a URL "
-           "and a one-time code: show both to the user and ask them to open the URL and approve; "
-           "only the user can approve. Then call auth_login_check with the loginId.",
-           {},
-           Object({{"loginId", Str("Pass this to auth_login_check")},
+  tools_.push_back(Tool{
+      "auth_login_start",
+      "Start a login",
+      "Start a browser login to Backend.im for the user (device flow, step 1). Returns a URL "
+      "and a one-time code: show both to the user and ask them to open the URL and approve; "
+      "only the user can approve. Then call auth_login_check with the loginId.",
+      {},
+      Object(
+          Stepped({{"loginId", Str("Pass this to auth_login_check")},
                    {"verificationUri", Str("The page the user opens")},
                    {"verificationUriComplete",
                     OptStr("The same page with the code filled in, when the platform offers one")},
                    {"userCode", Str("The code the user enters there")},
                    {"expiresInSeconds", Int("How long the code is valid")},
-                   {"intervalSeconds", Int("How often the platform may be asked")},
-                   {"nextStep", Str("What to do next")}}),
-           WriteHints(false, false, true),
-           &McpTools::AuthLoginStart});
+                   {"intervalSeconds", Int("How often the platform may be asked")}})),
+      WriteHints(false, false, true),
+      &McpTools::AuthLoginStart});
 
   tools_.push_back(
       Tool{"auth_login_check",
@@ -63,14 +63,14 @@ void McpTools::DefineAuthTools() {
             {"waitSeconds", ArgType::kInteger, false,
              "Wait up to this long for the user to finish (0 to 50, default 5).", 0, 50,
              Check::kNone, 5}},
-           Object({{"state",
-                    {{"type", "string"},
-                     {"enum", {"pending", "approved", "denied", "expired", "failed"}},
-                     {"description", "Where the login is"}}},
-                   {"message", Str("The platform's words about it, if any")},
-                   {"loggedIn", Bool("True once approved")},
-                   {"email", OptStr("The user's email once logged in, when the platform says it")},
-                   {"nextStep", Str("What to do next")}}),
+           Object(Stepped(
+               {{"state",
+                 {{"type", "string"},
+                  {"enum", {"pending", "approved", "denied", "expired", "failed"}},
+                  {"description", "Where the login is"}}},
+                {"message", Str("The platform's words about it, if any")},
+                {"loggedIn", Bool("True once approved")},
+                {"email", OptStr("The user's email once logged in, when the platform says it")}})),
            WriteHints(false, true, true),
            &McpTools::AuthLoginCheck});
 }

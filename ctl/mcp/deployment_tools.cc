@@ -48,19 +48,19 @@ void McpTools::DefineDeploymentTools() {
              "The project to deploy to. Default: the one generate or an earlier deploy remembered "
              "in the folder (.backend-im/project.json), else a new project.")},
       // The deployment, as every tool and `backend-im deploy --json` show it, and the upload.
-      WithFields(DeploymentModelSchema(),
-                 {{"directory", Str("The absolute folder that was uploaded")},
-                  {"fileCount", Int("How many files were uploaded")},
-                  {"totalBytes", Int("How many bytes were uploaded")},
-                  {"skipped",
-                   {{"type", "array"},
-                    {"description", "Files left out, and why"},
-                    {"items", Object({{"path", Str("Path inside the folder")},
-                                      {"reason", Str("Why it was left out")}})}}},
-                  // As a task, deploy ends the way wait_for_deployment does.
-                  {"timedOut", OptBool("As a task only: true when the wait ended before the "
-                                       "deployment did")},
-                  {"nextStep", Str("What to do next")}}),
+      WithFields(
+          DeploymentModelSchema(),
+          Stepped({{"directory", Str("The absolute folder that was uploaded")},
+                   {"fileCount", Int("How many files were uploaded")},
+                   {"totalBytes", Int("How many bytes were uploaded")},
+                   {"skipped",
+                    {{"type", "array"},
+                     {"description", "Files left out, and why"},
+                     {"items", Object({{"path", Str("Path inside the folder")},
+                                       {"reason", Str("Why it was left out")}})}}},
+                   // As a task, deploy ends the way wait_for_deployment does.
+                   {"timedOut", OptBool("As a task only: true when the wait ended before the "
+                                        "deployment did")}})),
       DeployHints(),
       &McpTools::DeployAndWait});
 
@@ -77,8 +77,7 @@ void McpTools::DefineDeploymentTools() {
         "client's request timeout.",
         1, 900, Check::kNone, 50}},
       WithFields(DeploymentModelSchema(),
-                 {{"timedOut", Bool("True when timeoutSeconds passed first")},
-                  {"nextStep", Str("What to do next")}}),
+                 Stepped({{"timedOut", Bool("True when timeoutSeconds passed first")}})),
       ReadHints(),
       &McpTools::WaitForDeployment});
 
@@ -86,7 +85,7 @@ void McpTools::DefineDeploymentTools() {
                         "Deployment status",
                         "The current status, URL and logs of one deployment, without waiting.",
                         {DeploymentIdArg()},
-                        WithFields(DeploymentModelSchema(), {{"nextStep", Str("What to do next")}}),
+                        WithFields(DeploymentModelSchema(), Stepped(json::object())),
                         ReadHints(),
                         &McpTools::DeploymentStatus});
 

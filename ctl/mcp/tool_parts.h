@@ -115,6 +115,12 @@ inline json WithFields(json schema, json more) {
   return schema;
 }
 
+// A tool's result fields, with the nextStep that every tool's result but list_deployments' has.
+inline json Stepped(json fields) {
+  fields["nextStep"] = Str("What to do next");
+  return fields;
+}
+
 // The fields of a result that wrote files into a folder (generate, restore), besides its own:
 // every file, and which were written or already there.
 inline json WrittenFilesFields(json fields, const std::string& every_file) {
@@ -124,8 +130,7 @@ inline json WrittenFilesFields(json fields, const std::string& every_file) {
                                        {"bytes", Int("Size in bytes")}})}};
   fields["written"] = StrArray("Files created or changed");
   fields["unchanged"] = StrArray("Files that already had this content");
-  fields["nextStep"] = Str("What to do next");
-  return Object(std::move(fields));
+  return Object(Stepped(std::move(fields)));
 }
 
 // The annotations of a tool that changes something, of one that starts a deployment, and of
