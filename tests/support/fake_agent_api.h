@@ -8,7 +8,8 @@
 // (queued, building with a log line, deploying, then complete with its URL or failed, as
 // `outcome` says), and with its final status; Watch sends the events after after_seq. A
 // deployment made while `hold` is set stays at its first events and never ends: a Watch with a
-// deadline then ends as if the deadline had come, without waiting.
+// deadline then ends as if the deadline had come, without waiting; one without a deadline ends
+// at once with an agent error (the fake never blocks).
 //
 // One thread at a time.
 
