@@ -15,7 +15,20 @@ using contract::Stage;
 
 DeploymentRunner::DeploymentRunner(ws::HttpWsServer& server, const MockOptions& options,
                                    Random& random)
-    : server_(server), options_(options), breaks_(options), random_(random) {}
+    : server_(server), options_(options), breaks_(options), random_(random) {
+  if (options_.run_apps) {
+    AppSupervisorOptions o;
+    o.python = options_.app_python;
+    o.root = options_.apps_dir;
+    o.health_timeout = std::chrono::seconds(options_.app_health_timeout_s);
+    o.limits.address_space_bytes = static_cast<uint64_t>(options_.app_memory_mb) << 20;
+    apps_ = std::make_unique<AppSupervisor>(std::move(o));
+  }
+}
+
+// The supervisor goes first: its thread stops every app and ends before the deployments it
+// reports on do.
+DeploymentRunner::~DeploymentRunner() { apps_.reset(); }
 
 contract::DeployResponse DeploymentRunner::Create(const contract::DeployRequest& request,
                                                   const std::string& ws_base) {
@@ -65,6 +78,10 @@ contract::DeployResponse DeploymentRunner::Create(const contract::DeployRequest&
     }
   }
   d.plan = breaks_.Plan(std::move(d.plan));
+  // A deployment that fails on purpose (--fail-at, no main.py) or walks the stages out of order
+  // (--break status-order) stays on timers.
+  d.real = apps_ && d.failure.empty() && !options_.break_status_order;
+  if (d.real) d.files = request.files;
 
   contract::DeployResponse r;
   r.deployment_id = d.id;
@@ -106,13 +123,91 @@ void DeploymentRunner::Advance(const std::string& id) {
   if (++d.next >= d.plan.size()) return;
   Stage stage = d.plan[d.next];
   Emit(d, stage);
-  if (!contract::IsTerminal(stage)) {
-    server_.RunAfter(std::chrono::milliseconds(options_.stage_delay_ms),
-                     [this, id] { Advance(id); });
+  if (contract::IsTerminal(stage)) return;
+  if (d.real && (stage == Stage::kCommitting || stage == Stage::kBuilding ||
+                 stage == Stage::kDeploying || stage == Stage::kHealthCheck)) {
+    return Work(d, stage);
+  }
+  server_.RunAfter(std::chrono::milliseconds(options_.stage_delay_ms), [this, id] { Advance(id); });
+}
+
+void DeploymentRunner::Work(Deployment& d, Stage stage) {
+  // The supervisor answers on its own thread; the answer is taken on the server's.
+  auto then = [this, id = d.id](AppStep step) {
+    server_.Post([this, id, step = std::move(step)]() mutable { StepDone(id, std::move(step)); });
+  };
+  switch (stage) {
+    case Stage::kCommitting:
+      apps_->Keep(d.id, d.project_id, d.files, then);
+      d.files.clear();
+      return;
+    case Stage::kBuilding:
+      return apps_->Build(d.id, then);
+    case Stage::kDeploying:
+      return apps_->Start(d.id, then);
+    case Stage::kHealthCheck:
+      // Healthy: it becomes the project's app at once, so that `complete` names a URL that
+      // answers.
+      return apps_->CheckHealth(d.id, [this, id = d.id, then](AppStep health) {
+        if (!health.ok) return then(std::move(health));
+        apps_->Promote(id, [health, then](AppStep promoted) {
+          promoted.logs.insert(promoted.logs.begin(), health.logs.begin(), health.logs.end());
+          then(std::move(promoted));
+        });
+      });
+    default:
+      return;
   }
 }
 
+void DeploymentRunner::StepDone(const std::string& id, AppStep step) {
+  auto it = deployments_.find(id);
+  if (it == deployments_.end()) return;
+  Deployment& d = it->second;
+  if (!step.ok) {
+    d.failure_logs = std::move(step.logs);
+    d.plan.resize(d.next + 1);
+    d.plan.push_back(Stage::kFailed);
+    apps_->Discard(id);
+  } else {
+    d.carried = std::move(step.logs);
+    if (!step.url.empty()) d.url = step.url;
+  }
+  Advance(id);
+}
+
 std::vector<std::string> DeploymentRunner::LogsFor(const Deployment& d, Stage stage) const {
+  if (!d.real) return SimulatedLogs(d, stage);
+  std::vector<std::string> logs = d.carried;
+  switch (stage) {
+    case Stage::kBuilding:
+      logs.push_back(
+          fmt::format("Checking the project with {}: the Python compiles, "
+                      "requirements.txt is met",
+                      options_.app_python));
+      return logs;
+    case Stage::kDeploying:
+      logs.push_back("Starting the app: uvicorn main:app");
+      return logs;
+    case Stage::kHealthCheck:
+      logs.push_back(fmt::format("Asking the app GET /health (else /), for up to {} s",
+                                 options_.app_health_timeout_s));
+      return logs;
+    case Stage::kComplete:
+      logs.push_back("Deployment complete: " + d.url);
+      return logs;
+    case Stage::kFailed:
+      logs.insert(logs.end(), d.failure_logs.begin(), d.failure_logs.end());
+      return logs;
+    default:
+      break;  // the rest is simulated, as without --run-apps
+  }
+  auto simulated = SimulatedLogs(d, stage);
+  logs.insert(logs.end(), simulated.begin(), simulated.end());
+  return logs;
+}
+
+std::vector<std::string> DeploymentRunner::SimulatedLogs(const Deployment& d, Stage stage) const {
   const std::string ns = d.project_id + "-" + d.commit_hash;
   switch (stage) {
     case Stage::kQueued:
@@ -159,7 +254,9 @@ void DeploymentRunner::Emit(Deployment& d, Stage stage) {
   m.commit_hash = d.commit_hash;
   m.status = stage;
   m.logs = LogsFor(d, stage);
-  if (stage == Stage::kComplete) m.url = "https://" + d.commit_hash + ".backend.im";
+  d.carried.clear();
+  if (stage == Stage::kComplete)
+    m.url = d.real ? d.url : "https://" + d.commit_hash + ".backend.im";
   m.seq = static_cast<int64_t>(d.messages.size()) + 1;
   d.messages.push_back(m);
   if (options_.log_sends) {
@@ -273,6 +370,19 @@ std::string DeploymentRunner::SummaryJson() const {
                     {"watchers", d.watchers.size()}});
   }
   return list.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string DeploymentRunner::AppsJson() const {
+  nlohmann::json list = nlohmann::json::array();
+  if (!apps_) return list.dump();
+  for (const auto& a : apps_->Apps()) {
+    list.push_back({{"deploymentId", a.deployment_id},
+                    {"projectId", a.project_id},
+                    {"pid", a.pid},
+                    {"serving", a.serving},
+                    {"url", a.url}});
+  }
+  return list.dump();
 }
 
 }  // namespace bim::mock

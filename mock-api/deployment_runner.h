@@ -1,9 +1,11 @@
 #pragma once
 // The mock's deployments: each one walks the seed's stages on timers (one per
-// --stage-delay-ms), keeps every stage message it produced (numbered by seq 1, 2, 3...),
-// and streams them to any number of WebSocket watchers, each of which first gets the ones
-// it missed. Fault flags that act on WebSockets (--ws-drop-after, --ws-malformed-after) are
-// applied here, per watcher.
+// --stage-delay-ms); with --run-apps, the stages that have real work on this machine
+// (committing, building, deploying, health_check, complete) move on when an AppSupervisor has
+// done it, and a step that fails ends the deployment `failed` with its logs. It keeps every stage
+// message it produced (numbered by seq 1, 2, 3...), and streams them to any number of WebSocket
+// watchers, each of which first gets the ones it missed. Fault flags that act on WebSockets
+// (--ws-drop-after, --ws-malformed-after) are applied here, per watcher.
 //
 // Threading: not thread-safe; every method runs on the server's io thread, and so do the
 // timers it sets on the server.
@@ -17,6 +19,7 @@
 
 #include "common/contract.h"
 #include "common/random.h"
+#include "mock-api/app_supervisor.h"
 #include "mock-api/contract_breaks.h"
 #include "mock-api/mock_options.h"
 #include "ws/http_ws_server.h"
@@ -26,6 +29,7 @@ namespace bim::mock {
 class DeploymentRunner {
  public:
   DeploymentRunner(ws::HttpWsServer& server, const MockOptions& options, Random& random);
+  ~DeploymentRunner();
 
   // Starts a deployment of an already validated request; ws_base is "ws://host:port".
   contract::DeployResponse Create(const contract::DeployRequest& request,
@@ -44,6 +48,9 @@ class DeploymentRunner {
   // Mock only (GET /mock/deployments): a JSON array with every deployment's id, projectId,
   // commitHash, status, seq and number of watchers, oldest first.
   std::string SummaryJson() const;
+  // Mock only (GET /mock/apps): with --run-apps, a JSON array of the apps the platform runs
+  // (deploymentId, projectId, pid, serving, url); without, an empty array.
+  std::string AppsJson() const;
 
  private:
   struct Watcher {
@@ -61,15 +68,25 @@ class DeploymentRunner {
     bool has_requirements = false;
     std::optional<std::string> previous_commit;  // of the same project, if different
     std::string failure;                         // why it fails, when it does
-    std::vector<contract::Stage> plan;           // the stages it will pass, in order
-    size_t next = 0;                             // index into plan of the next stage
+    std::vector<std::string> failure_logs;       // --run-apps: what the failed step said
+    bool real = false;                  // --run-apps: its stages do their work (AppSupervisor)
+    contract::FileMap files;            // until the supervisor kept them
+    std::vector<std::string> carried;   // what the last step did, opening the next message
+    std::string url;                    // the address the supervisor serves it at
+    std::vector<contract::Stage> plan;  // the stages it will pass, in order
+    size_t next = 0;                    // index into plan of the next stage
     std::vector<contract::StageMessage> messages;
     std::vector<Watcher> watchers;
   };
 
   void Advance(const std::string& id);
+  // --run-apps: hands stage's work to the supervisor; StepDone moves on when it is done.
+  void Work(Deployment& d, contract::Stage stage);
+  void StepDone(const std::string& id, AppStep step);
   void Emit(Deployment& d, contract::Stage stage);
   std::vector<std::string> LogsFor(const Deployment& d, contract::Stage stage) const;
+  // What a stage says when it is a timer (every stage without --run-apps).
+  std::vector<std::string> SimulatedLogs(const Deployment& d, contract::Stage stage) const;
   void Deliver(Watcher& w, const contract::StageMessage& m);
   void SendMalformed(Watcher& w);
   std::string WireJson(const contract::StageMessage& m) const;
@@ -83,6 +100,7 @@ class DeploymentRunner {
   std::map<std::string, std::string> last_commit_;  // project -> commit hash
   std::map<uint64_t, std::string> watched_;         // session id -> deployment id
   int ws_connections_ = 0;
+  std::unique_ptr<AppSupervisor> apps_;  // with --run-apps
 };
 
 }  // namespace bim::mock

@@ -45,7 +45,7 @@ const std::set<std::string>& ReservedNames() {
       "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return",
       "try", "while", "with", "yield", "match", "case", "base", "column", "integer", "string",
       "text", "datetime", "float", "boolean", "func", "session", "optional", "basemodel",
-      "configdict", "router", "models", "schemas", "database", "main", "app", "status", "depends",
+      "configdict", "compat", "fields_of", "row", "response", "router", "models", "schemas", "database", "main", "app", "status", "depends",
       "httpexception", "apirouter", "fastapi", "typing", "engine", "payload", "db", "skip",
       "limit", "self", "type", "id", "int", "str", "bool", "dict", "bytes", "object", "record"};
   // clang-format on
@@ -220,9 +220,11 @@ std::string ModelsPy(const std::vector<std::string>& resources) {
 }
 
 std::string SchemasPy(const std::vector<std::string>& resources) {
+  // Plain models, with no ORM mode: the routers hand them dicts (app/compat.py), which both
+  // pydantic 1 (Debian 12) and pydantic 2 validate the same way.
   std::string out =
       "from datetime import datetime\nfrom typing import Optional\n\n"
-      "from pydantic import BaseModel, ConfigDict\n";
+      "from pydantic import BaseModel\n";
   for (const auto& r : resources) {
     std::string c = Camel(r);
     out += fmt::format("\n\nclass {}Base(BaseModel):\n", c);
@@ -233,66 +235,81 @@ std::string SchemasPy(const std::vector<std::string>& resources) {
       out += fmt::format("    {}: Optional[{}] = None\n", f.name, f.py_type);
     }
     out += fmt::format(
-        "\n\nclass {0}({0}Base):\n    model_config = ConfigDict(from_attributes=True)\n\n"
-        "    id: int\n    created_at: Optional[datetime] = None\n",
-        c);
+        "\n\nclass {0}({0}Base):\n    id: int\n    created_at: Optional[datetime] = None\n", c);
   }
   return out;
 }
 
+// What differs between pydantic 1 and 2, in one place.
+const char* kCompatPy =
+    R"("""The few calls that differ between pydantic 1 and 2, and a row as a dict."""
+
+
+def fields_of(model, exclude_unset=False):
+    """The fields of a pydantic model as a dict (model_dump in pydantic 2, dict in 1)."""
+    dump = getattr(model, "model_dump", None) or model.dict
+    return dump(exclude_unset=exclude_unset)
+
+
+def row(record):
+    """A SQLAlchemy row as a dict of its columns, for a response model to validate."""
+    return {column.name: getattr(record, column.name) for column in record.__table__.columns}
+)";
+
 std::string RouterPy(const std::string& r) {
   return fmt::format(R"(from typing import List
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 from sqlalchemy.orm import Session
 
 from app import models, schemas
+from app.compat import fields_of, row
 from app.database import get_db
 
 router = APIRouter(prefix="/{plural}", tags=["{plural}"])
 
 
+def find_{name}(db: Session, {name}_id: int):
+    record = db.get(models.{cls}, {name}_id)
+    if record is None:
+        raise HTTPException(status_code=404, detail="{cls} not found")
+    return record
+
+
 @router.get("/", response_model=List[schemas.{cls}])
 def list_{plural}(skip: int = 0, limit: int = 100, db: Session = Depends(get_db)):
-    return db.query(models.{cls}).offset(skip).limit(limit).all()
+    return [row(r) for r in db.query(models.{cls}).offset(skip).limit(limit).all()]
 
 
 @router.post("/", response_model=schemas.{cls}, status_code=status.HTTP_201_CREATED)
 def create_{name}(payload: schemas.{cls}Create, db: Session = Depends(get_db)):
-    record = models.{cls}(**payload.model_dump())
+    record = models.{cls}(**fields_of(payload))
     db.add(record)
     db.commit()
     db.refresh(record)
-    return record
+    return row(record)
 
 
 @router.get("/{{{name}_id}}", response_model=schemas.{cls})
 def get_{name}({name}_id: int, db: Session = Depends(get_db)):
-    record = db.get(models.{cls}, {name}_id)
-    if record is None:
-        raise HTTPException(status_code=404, detail="{cls} not found")
-    return record
+    return row(find_{name}(db, {name}_id))
 
 
 @router.put("/{{{name}_id}}", response_model=schemas.{cls})
 def update_{name}({name}_id: int, payload: schemas.{cls}Update, db: Session = Depends(get_db)):
-    record = db.get(models.{cls}, {name}_id)
-    if record is None:
-        raise HTTPException(status_code=404, detail="{cls} not found")
-    for key, value in payload.model_dump(exclude_unset=True).items():
+    record = find_{name}(db, {name}_id)
+    for key, value in fields_of(payload, exclude_unset=True).items():
         setattr(record, key, value)
     db.commit()
     db.refresh(record)
-    return record
+    return row(record)
 
 
 @router.delete("/{{{name}_id}}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_{name}({name}_id: int, db: Session = Depends(get_db)):
-    record = db.get(models.{cls}, {name}_id)
-    if record is None:
-        raise HTTPException(status_code=404, detail="{cls} not found")
-    db.delete(record)
+    db.delete(find_{name}(db, {name}_id))
     db.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 )",
                      fmt::arg("plural", Plural(r)), fmt::arg("name", r), fmt::arg("cls", Camel(r)));
 }
@@ -322,7 +339,9 @@ std::string ReadmeMd(const std::string& prompt, const std::vector<std::string>& 
   return fmt::format(
       "# Generated API\n\nGenerated by backend-im-mock from the prompt:\n\n> {}\n\n"
       "## Endpoints\n\n{}\n"
-      "## Run locally\n\n```sh\npip install -r requirements.txt\nuvicorn main:app --reload\n```\n\n"
+      "## Run locally\n\n```sh\nbackend-im dev\n```\n\nor, in a virtualenv of your own: `pip "
+      "install -r requirements.txt`, then "
+      "`uvicorn main:app --reload`.\n\n"
       "Set `DATABASE_URL` to use a database other than the local SQLite file; `schema.sql` "
       "holds the same tables as plain SQL.\n",
       OneLine(prompt), endpoints);
@@ -368,13 +387,17 @@ contract::FileMap FastApiGenerator::Generate(const std::string& prompt) {
   contract::FileMap files;
   files["main.py"] = MainPy(prompt, resources);
   files["app/__init__.py"] = "";
+  files["app/compat.py"] = kCompatPy;
   files["app/database.py"] = kDatabasePy;
   files["app/models.py"] = ModelsPy(resources);
   files["app/schemas.py"] = SchemasPy(resources);
   files["app/routers/__init__.py"] = "";
   for (const auto& r : resources) files["app/routers/" + r + ".py"] = RouterPy(r);
   files["requirements.txt"] =
-      "fastapi==0.104.1\nuvicorn[standard]==0.24.0\nsqlalchemy==2.0.23\npydantic==2.5.2\n";
+      // Ranges that Debian 12's packages (fastapi 0.92, uvicorn 0.17, SQLAlchemy 1.4, pydantic
+      // 1.10) and current releases both satisfy; the code uses no call that differs between them
+      // outside app/compat.py.
+      "fastapi>=0.92,<1\nuvicorn>=0.17,<1\nsqlalchemy>=1.4,<3\npydantic>=1.10,<3\n";
   files["schema.sql"] = SchemaSql(prompt, resources);
   files["README.md"] = ReadmeMd(prompt, resources);
   return files;

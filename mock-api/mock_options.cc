@@ -134,6 +134,26 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
   app.add_option("--fail-at", fail_at,
                  "Fault: every deployment fails at this stage (queued, committing, "
                  "creating_namespace, creating_pvc, building, deploying, health_check)");
+  app.add_flag("--run-apps", o.run_apps,
+               "Run what is deployed: keep the uploaded files, check that the Python compiles "
+               "and requirements.txt is met, start the app with uvicorn, ask GET /health (else /) "
+               "and serve it at http://127.0.0.1:PORT, one address per project (loopback only). "
+               "Off: every stage is a timer");
+  app.add_option("--apps-dir", o.apps_dir,
+                 "With --run-apps: where each deployment's folder goes (default: a new temporary "
+                 "folder, removed at exit)");
+  app.add_option("--app-python", o.app_python,
+                 "With --run-apps: the Python that checks and runs the apps (it needs uvicorn "
+                 "and what requirements.txt names)")
+      ->capture_default_str();
+  app.add_option("--app-health-timeout", o.app_health_timeout_s,
+                 "With --run-apps: seconds an app has to answer its health check")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  app.add_option("--app-memory-mb", o.app_memory_mb,
+                 "With --run-apps: each app's address-space limit in MiB")
+      ->check(CLI::Range(64, 1 << 20))
+      ->capture_default_str();
   std::vector<std::string> breaks;
   app.add_option("--break", breaks,
                  "Break the contract on purpose, to test backend-im-contract-test (repeatable): "

@@ -52,6 +52,14 @@ struct MockOptions {
   bool test_clock = false;
   std::optional<contract::Stage> fail_at;
 
+  // --run-apps: committing, building, deploying, health_check and complete do their real work
+  // on this machine (AppSupervisor); off: every stage is a timer.
+  bool run_apps = false;
+  std::string apps_dir;  // the apps' folders; empty: a new temporary folder
+  std::string app_python = "/usr/bin/python3";
+  int app_health_timeout_s = 20;
+  int app_memory_mb = 2048;
+
   // Deliberate contract breaks (--break), so backend-im-contract-test can be shown to catch
   // them. Off by default; see ContractBreaks.
   bool break_rename_field = false;  // commitHash is sent as commit_hash

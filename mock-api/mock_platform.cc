@@ -220,6 +220,10 @@ MockPlatform::Reply MockPlatform::Handle(const ws::HttpRequest& req) {
     if (m != "GET") return {MethodNotAllowed("GET")};
     return {JsonResponse(200, runner_.SummaryJson())};
   }
+  if (p == "/mock/apps") {
+    if (m != "GET") return {MethodNotAllowed("GET")};
+    return {JsonResponse(200, runner_.AppsJson())};
+  }
   if (p == "/mock/clock/advance" && test_clock_) {
     if (m != "POST") return {MethodNotAllowed("POST")};
     auto ms = req.query.find("ms");

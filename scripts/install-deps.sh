@@ -14,6 +14,9 @@ packages=(
   clang libclang-rt-14-dev
   file systemd util-linux mount passwd dpkg-dev
   dbus-daemon dbus-bin  # a private session bus for the desktop notice tests
+  # The runtime of the apps the embedded platform runs (backend-im-mock --run-apps) and of
+  # `backend-im dev` without a virtualenv: Debian's FastAPI stack.
+  python3-fastapi python3-uvicorn python3-sqlalchemy python3-packaging
 )
 # Node.js and npm for the MCP interop test (tests/mcp-interop, the official MCP SDK): Debian's
 # (Node 18, which the SDK supports) only when the machine has none. A Node.js from elsewhere

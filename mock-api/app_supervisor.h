@@ -1,0 +1,85 @@
+#pragma once
+// AppSupervisor: the embedded platform's app runner (backend-im-mock --run-apps). It does the
+// real work behind the deployment stages on this machine:
+//   Keep        (committing)    writes the uploaded tree into the deployment's own folder;
+//   Build       (building)      checks it without running it: the Python compiles and
+//                               requirements.txt is met by the runtime (common/app_runtime.h);
+//   Start       (deploying)     starts it with uvicorn on a Unix socket in its folder, as a
+//                               ContainedProcess: own PID and network namespaces, limits;
+//   CheckHealth (health_check)  asks it GET /health (else /) over that socket within a deadline;
+//   Promote     (complete)      points the project's address at it and stops the one before.
+// Each project has one address for the supervisor's life, http://127.0.0.1:PORT, a proxy on
+// loopback that forwards to the project's current app; a deployment that fails leaves the
+// previous one serving. Discard stops a deployment that will not be promoted.
+//
+// Threading: one thread of its own runs every step, the proxies and the output readers; the
+// public methods may be called from any thread and return at once; each Done runs on the
+// supervisor's thread, so a caller with a thread of its own posts from it. Apps are started
+// from that thread, which lives as long as the supervisor: they die with it (PR_SET_PDEATHSIG),
+// also when the whole process is killed. The destructor stops every app (SIGTERM, then SIGKILL
+// after stop_grace) and removes the folders it made.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/contained_process.h"
+#include "common/contract.h"
+
+namespace bim::mock {
+
+struct AppSupervisorOptions {
+  std::string python = "/usr/bin/python3";  // the runtime: Debian's Python and FastAPI stack
+  std::string root;                         // the apps' folders; empty: a new temporary folder
+  ProcessLimits limits{2048ull << 20, 600, 256ull << 20, 1024};
+  std::chrono::milliseconds build_timeout{60000};
+  std::chrono::milliseconds health_timeout{20000};
+  std::chrono::milliseconds stop_grace{3000};
+};
+
+// What a step did: ok, and the lines it adds to the deployment's logs (on failure: why, and the
+// app's own last output, e.g. its Python traceback). Promote sets url.
+struct AppStep {
+  bool ok = false;
+  std::vector<std::string> logs;
+  std::string url;
+};
+
+// What the supervisor runs now, for GET /mock/apps and the tests.
+struct AppInfo {
+  std::string deployment_id;
+  std::string project_id;
+  int pid = 0;           // as this machine sees it; 0 once it ended
+  bool serving = false;  // the project's address forwards to it
+  std::string url;       // the project's address, once it has one
+};
+
+class AppSupervisor {
+ public:
+  using Done = std::function<void(AppStep)>;
+
+  explicit AppSupervisor(AppSupervisorOptions options);
+  ~AppSupervisor();
+  AppSupervisor(const AppSupervisor&) = delete;
+  AppSupervisor& operator=(const AppSupervisor&) = delete;
+
+  void Keep(const std::string& deployment, const std::string& project,
+            const contract::FileMap& files, Done done);
+  void Build(const std::string& deployment, Done done);
+  void Start(const std::string& deployment, Done done);
+  void CheckHealth(const std::string& deployment, Done done);
+  void Promote(const std::string& deployment, Done done);
+  void Discard(const std::string& deployment);
+
+  // Waits for the supervisor's thread to answer.
+  std::vector<AppInfo> Apps();
+  std::string root() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bim::mock
