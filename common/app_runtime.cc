@@ -50,7 +50,10 @@ out["uvicorn"] = installed("uvicorn")
 try:
     from packaging.requirements import Requirement, InvalidRequirement
 except ImportError:
-    Requirement = None
+    try:  # a virtual environment has pip's copy of packaging
+        from pip._vendor.packaging.requirements import Requirement, InvalidRequirement
+    except ImportError:
+        Requirement = None
 if os.path.exists("requirements.txt"):
     with open("requirements.txt", encoding="utf-8", errors="replace") as f:
         lines = f.read().splitlines()

@@ -20,8 +20,8 @@ class FastApiGenerator {
   static std::vector<std::string> ResourceNames(const std::string& prompt);
 
   // main.py, app/__init__.py, app/database.py, app/models.py, app/schemas.py,
-  // app/routers/__init__.py, app/routers/<resource>.py, requirements.txt, schema.sql,
-  // README.md.
+  // app/compat.py, app/routers/__init__.py, app/routers/<resource>.py, requirements.txt,
+  // schema.sql, README.md.
   static contract::FileMap Generate(const std::string& prompt);
 
   // "proj-" and the first 8 hex digits of SHA-256 of the prompt.

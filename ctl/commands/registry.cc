@@ -13,6 +13,7 @@
   X("rollback", AddRollbackCommand) \
   X("restore", AddRestoreCommand)   \
   X("diff", AddDiffCommand)         \
+  X("dev", AddDevCommand)           \
   X("daemon", AddDaemonCommand)     \
   X("version", AddVersionCommand)   \
   X("mcp", AddMcpCommand)
