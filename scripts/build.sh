@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds backend-im into build/ (or $BUILD_DIR). Extra arguments go to cmake.
+# BUILD_TARGETS (space-separated) builds only those targets, e.g. the three programs the demo
+# runs; unset: everything, tests included.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
@@ -10,4 +12,6 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
 elif [ $# -gt 0 ]; then
   cmake -S "$root" -B "$build" "$@"
 fi
-cmake --build "$build" --parallel "$(nproc)"
+targets=()
+for t in ${BUILD_TARGETS:-}; do targets+=(--target "$t"); done
+cmake --build "$build" --parallel "$(nproc)" "${targets[@]}"
