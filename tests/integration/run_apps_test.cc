@@ -171,7 +171,9 @@ TEST_CASE("killing the platform with SIGKILL leaves none of its apps running") {
   CHECK(WaitUntil([&] { return !Alive(pid); }, 5s));
 }
 
-TEST_CASE("a deploy that raises at import fails with its traceback; the previous one serves on") {
+TEST_CASE(
+    "a deploy that raises at import fails with its traceback; the previous one serves on, and a "
+    "rollback runs it again") {
   TempDir apps;
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "10", "--run-apps", "--apps-dir",
                   apps / "apps"});
@@ -208,6 +210,15 @@ TEST_CASE("a deploy that raises at import fails with its traceback; the previous
   auto users = HttpRequest("GET", url + "/users/");
   CHECK(users.status == 200);
   CHECK(users.body.find("ada@example.com") != std::string::npos);
+
+  // A rollback deploys the first deployment's files again, the same way, at the same address.
+  const std::string first_id = history[1]["deploymentId"];
+  auto rollback = f.Ctl({"rollback", "-d", dir, "--to", first_id, "--watch"});
+  INFO(rollback.out << rollback.err);
+  CHECK(rollback.exit_code == 0);
+  CHECK(rollback.out.find("GET /health answered 200") != std::string::npos);
+  CHECK(rollback.out.find("Deployed: " + url) != std::string::npos);
+  CHECK(HttpRequest("GET", url + "/users/").status == 200);
 }
 
 }  // namespace bim::test
