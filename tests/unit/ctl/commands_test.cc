@@ -1,17 +1,14 @@
 // Every command of the command line (ctl/commands/) run in this process against the agent in
-// memory (FakeAgentApi): its output, text and --json, and its exit code. stdout and stderr are
-// the process's own, redirected to files for the run.
+// memory (FakeAgentApi, through tests/support/ctl_run.h): its output, text and --json, and its
+// exit code.
 #include <doctest/doctest.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "ctl/commands/command.h"
+#include "tests/support/ctl_run.h"
 #include "tests/support/fake_agent_api.h"
 #include "tests/support/harness.h"
 
@@ -20,50 +17,6 @@ using namespace bim::test;
 using nlohmann::json;
 
 namespace {
-
-struct CtlRun {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs `backend-im args...` against agent, with stdin_text on standard input.
-CtlRun Ctl(FakeAgentApi& agent, std::vector<std::string> args, const std::string& stdin_text = "") {
-  TempDir io;
-  WriteFile(io / "in", stdin_text);
-  std::fflush(stdout);
-  std::fflush(stderr);
-  int saved[3] = {::dup(0), ::dup(1), ::dup(2)};
-  int in = ::open((io / "in").c_str(), O_RDONLY);
-  int out = ::open((io / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  int err = ::open((io / "err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  ::dup2(in, 0);
-  ::dup2(out, 1);
-  ::dup2(err, 2);
-  std::clearerr(stdin);
-  std::cin.clear();
-  args.insert(args.begin(), "backend-im");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  CtlRun r;
-  r.code = ctl::RunCommandLine(static_cast<int>(argv.size()), argv.data(),
-                               [&agent]() -> ctl::AgentApi& { return agent; });
-  std::fflush(stdout);
-  std::fflush(stderr);
-  std::cout.flush();
-  for (int fd = 0; fd < 3; ++fd) {
-    ::dup2(saved[fd], fd);
-    ::close(saved[fd]);
-  }
-  ::close(in);
-  ::close(out);
-  ::close(err);
-  std::clearerr(stdin);
-  std::cin.clear();
-  r.out = ReadFile(io / "out");
-  r.err = ReadFile(io / "err");
-  return r;
-}
 
 bool Has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -197,13 +150,7 @@ TEST_CASE("ctl: deploy --watch follows the deployment to its URL") {
   SUBCASE("--json: the deploy model, then one event a line") {
     auto j = Ctl(agent, {"deploy", "-d", t / "api", "-w", "--json"});
     CHECK(j.code == 0);
-    std::vector<json> lines;
-    size_t at = 0;
-    while (at < j.out.size()) {
-      size_t nl = j.out.find('\n', at);
-      lines.push_back(json::parse(j.out.substr(at, nl - at)));
-      at = nl + 1;
-    }
+    auto lines = JsonLines(j.out);
     REQUIRE(lines.size() == 5);
     CHECK(lines[0]["fileCount"] == 1);
     CHECK(lines[0]["deploymentId"] == "dep-2");
