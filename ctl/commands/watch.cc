@@ -100,7 +100,7 @@ int FollowOrHint(CommandContext& c, const std::string& id, bool watch) {
 }
 
 void AddWatchCommand(CommandLine& cli) {
-  auto* w = cli.app().add_subcommand("watch", "Follow a deployment's stages live; Ctrl-C detaches");
+  auto* w = cli.Add("watch");
   auto& id = cli.DeploymentId(w);
   cli.OnRun(w, [&id](CommandContext& c) { return FollowDeployment(c, id); });
 }
