@@ -75,14 +75,11 @@ int Deploy(CommandContext& c, const DeployArgs& a) {
   if (!done.ok()) return c.Failed(done.error(), "deploy failed");
   const auto& d = done->deployment;
   if (!done->note.empty()) PrintErr("warning: {}\n", done->note);
-  if (c.json()) {
-    PrintJson(DeployModel(*done));
-  } else {
+  if (!c.json()) {
     Print("Deploying {} files ({} bytes) to project {}\n", done->snapshot.files.size(),
           done->snapshot.total_bytes, d.project_id());
-    Print("  deployment {}  commit {}\n", c.style().Bold(d.id()), d.commit_hash());
   }
-  return FollowOrHint(c, d.id(), a.watch);
+  return Started(c, d, DeployModel(*done), a.watch);
 }
 
 }  // namespace

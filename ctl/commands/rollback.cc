@@ -19,13 +19,10 @@ int Rollback(CommandContext& c, const RollbackArgs& a) {
                     done.error().kind == OpFailure::kUsage ? "rollback" : "rollback failed");
   }
   const auto& d = *done;
-  if (c.json()) {
-    PrintJson(DeploymentModel(d));
-  } else {
+  if (!c.json()) {
     Print("Rolling project {} back to the files of {}\n", d.project_id(), d.restored_of());
-    Print("  deployment {}  commit {}\n", c.style().Bold(d.id()), d.commit_hash());
   }
-  return FollowOrHint(c, d.id(), a.watch);
+  return Started(c, d, DeploymentModel(d), a.watch);
 }
 
 }  // namespace
