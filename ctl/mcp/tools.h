@@ -88,7 +88,9 @@ class McpTools : public McpToolProvider {
     McpToolResult result;
     bool needs_login = false;
   };
-  using Handler = Answer (McpTools::*)(const nlohmann::json& args, McpToolCall& call);
+  // A tool's handler: its arguments (checked, defaults filled in) and the call; its answer.
+  using HandlerFn = Answer(const nlohmann::json& args, McpToolCall& call);
+  using Handler = HandlerFn McpTools::*;
   struct Tool {
     const OperationSpec* spec;  // its name, title, description and outputSchema
     std::vector<Arg> args;
@@ -121,20 +123,12 @@ class McpTools : public McpToolProvider {
   // An operation's failure as a tool result; a missing login is marked (Answer::needs_login).
   static Answer FailureOf(const OpError& e, const std::string& what);
 
-  Answer Generate(const nlohmann::json& args, McpToolCall& call);
-  Answer Deploy(const nlohmann::json& args, McpToolCall& call);
+  // The tools' handlers, defined in their groups' files.
+  HandlerFn Generate, Deploy, WaitForDeployment, DeploymentStatus, ListDeployments, Rollback, Diff,
+      Restore, AuthStatus, AuthLoginStart, AuthLoginCheck;
   // deploy; as a task (call.as_task), it then follows the deployment to its end the way
   // wait_for_deployment does, and returns deploy's fields with the final status, URL and logs.
-  Answer DeployAndWait(const nlohmann::json& args, McpToolCall& call);
-  Answer WaitForDeployment(const nlohmann::json& args, McpToolCall& call);
-  Answer DeploymentStatus(const nlohmann::json& args, McpToolCall& call);
-  Answer ListDeployments(const nlohmann::json& args, McpToolCall& call);
-  Answer Rollback(const nlohmann::json& args, McpToolCall& call);
-  Answer Diff(const nlohmann::json& args, McpToolCall& call);
-  Answer Restore(const nlohmann::json& args, McpToolCall& call);
-  Answer AuthStatus(const nlohmann::json& args, McpToolCall& call);
-  Answer AuthLoginStart(const nlohmann::json& args, McpToolCall& call);
-  Answer AuthLoginCheck(const nlohmann::json& args, McpToolCall& call);
+  HandlerFn DeployAndWait;
 
   // Login through the client, for a tool that failed for want of one (the device flow, with
   // the person sent to its verification page by URL-mode elicitation). Each gives nullopt once
