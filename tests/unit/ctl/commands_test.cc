@@ -22,6 +22,12 @@ bool Has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// The run ended with `code`, and its stdout holds each of parts.
+void CheckOut(const CtlRun& r, int code, std::initializer_list<std::string> parts) {
+  CHECK(r.code == code);
+  for (const auto& part : parts) CHECK_MESSAGE(Has(r.out, part), "stdout lacks: " << part);
+}
+
 }  // namespace
 
 TEST_CASE("ctl: --help lists every command of the registry, and a typo is a usage error") {
@@ -44,9 +50,9 @@ TEST_CASE("ctl: auth status, logged out and in, as text and JSON") {
   agent.logged_in = true;
   agent.source = "device";
   auto in = Ctl(agent, {"auth", "status"});
-  CHECK(in.code == 0);
-  CHECK(Has(in.out, "Logged in to https://api.backend.im as dev@example.com\n"));
-  CHECK(Has(in.out, "  via:      device login\n"));
+  CheckOut(
+      in, 0,
+      {"Logged in to https://api.backend.im as dev@example.com\n", "  via:      device login\n"});
   auto j = Ctl(agent, {"auth", "status", "--json"});
   CHECK(j.code == 0);
   auto model = json::parse(j.out);
@@ -73,10 +79,9 @@ TEST_CASE("ctl: auth login with the device flow shows the page and the code, the
   FakeAgentApi agent;
   agent.login_pending_checks = 1;
   auto r = Ctl(agent, {"auth", "login"});
-  CHECK(r.code == 0);
-  CHECK(Has(r.out, "To log in, open https://backend.im/device\nand enter the code WXYZ-2345\n"));
-  CHECK(Has(r.out, "Waiting for you to approve...\n"));
-  CHECK(Has(r.out, "✓ Logged in"));
+  CheckOut(r, 0,
+           {"To log in, open https://backend.im/device\nand enter the code WXYZ-2345\n",
+            "Waiting for you to approve...\n", "✓ Logged in"});
   CHECK(agent.Count("LoginCheck") == 2);
   agent.login_end = backend_im::v1::LoginCheckReply::DENIED;
   auto denied = Ctl(agent, {"auth", "login", "--json"});
@@ -127,12 +132,9 @@ TEST_CASE("ctl: deploy --watch follows the deployment to its URL") {
   TempDir t;
   WriteFile(t / "api/main.py", "app = 1\n");
   auto r = Ctl(agent, {"deploy", "-d", t / "api", "--watch"});
-  CHECK(r.code == 0);
-  CHECK(Has(r.out, "Deploying 1 files (8 bytes) to project proj-1\n"));
-  CHECK(Has(r.out, "  deployment dep-1  commit "));
-  CHECK(Has(r.out, "queued"));
-  CHECK(Has(r.out, "Building image for "));
-  CHECK(Has(r.out, "✓ Deployed: https://"));
+  CheckOut(r, 0,
+           {"Deploying 1 files (8 bytes) to project proj-1\n", "  deployment dep-1  commit ",
+            "queued", "Building image for ", "✓ Deployed: https://"});
   CHECK(agent.Count("Status") == 0);  // the terminal event settled it
   SUBCASE("without --watch: how to follow it") {
     auto once = Ctl(agent, {"deploy", "-d", t / "api"});
@@ -165,10 +167,7 @@ TEST_CASE("ctl: deploy --dry-run lists the upload and the changes, and uploads n
   WriteFile(t / "api/main.py", "v2\n");
   WriteFile(t / "api/.env", "SECRET=1\n");
   auto r = Ctl(agent, {"deploy", "-d", t / "api", "--dry-run"});
-  CHECK(r.code == 0);
-  CHECK(Has(r.out, "Would upload:\n"));
-  CHECK(Has(r.out, "main.py"));
-  CHECK(Has(r.out, "Left out:\n  .env"));
+  CheckOut(r, 0, {"Would upload:\n", "main.py", "Left out:\n  .env"});
   const auto last = agent.AddDeployment("p1", {{"main.py", "v1\n"}});
   auto j = Ctl(agent, {"deploy", "-d", t / "api", "--dry-run", "--project", "p1", "--json"});
   CHECK(j.code == 0);
@@ -214,12 +213,9 @@ TEST_CASE("ctl: status shows a deployment, and exits 1 for a failed one") {
   FakeAgentApi agent;
   const auto ok = agent.AddDeployment("p1", {{"main.py", "x"}});
   auto r = Ctl(agent, {"status", ok.id()});
-  CHECK(r.code == 0);
-  CHECK(Has(r.out, "Deployment  " + ok.id() + "\nProject     p1\n"));
-  CHECK(Has(r.out, "Status      complete\n"));
-  CHECK(Has(r.out, "URL         " + ok.url() + "\n"));
-  CHECK(Has(r.out, "Files kept  yes"));
-  CHECK(Has(r.out, "Logs\n  Building image"));
+  CheckOut(r, 0,
+           {"Deployment  " + ok.id() + "\nProject     p1\n", "Status      complete\n",
+            "URL         " + ok.url() + "\n", "Files kept  yes", "Logs\n  Building image"});
   auto j = Ctl(agent, {"status", ok.id(), "--json"});
   auto model = json::parse(j.out);
   CHECK(model["url"] == ok.url());
@@ -272,9 +268,9 @@ TEST_CASE("ctl: rollback starts a deployment of earlier files") {
   const auto first = agent.AddDeployment("p1", {{"main.py", "1"}});
   agent.AddDeployment("p1", {{"main.py", "2"}});
   auto r = Ctl(agent, {"rollback", "--project", "p1"});
-  CHECK(r.code == 0);
-  CHECK(Has(r.out, "Rolling project p1 back to the files of " + first.id() + "\n"));
-  CHECK(Has(r.out, "Follow it with: backend-im watch dep-3\n"));
+  CheckOut(r, 0,
+           {"Rolling project p1 back to the files of " + first.id() + "\n",
+            "Follow it with: backend-im watch dep-3\n"});
   auto w = Ctl(agent, {"rollback", "--to", first.id(), "--watch", "--json"});
   CHECK(w.code == 0);
   CHECK(json::parse(w.out.substr(0, w.out.find('\n')))["restoredOf"] == first.id());
@@ -328,9 +324,9 @@ TEST_CASE("ctl: daemon status and stop, with and without an agent") {
 
   agent.running = true;
   auto up = Ctl(agent, {"daemon", "status"});
-  CHECK(up.code == 0);
-  CHECK(Has(up.out, "Agent       running, pid 4242, version 0.0.0-fake (this ctl is "));
-  CHECK(Has(up.out, "Managed by  nobody (started by hand)\n"));
+  CheckOut(up, 0,
+           {"Agent       running, pid 4242, version 0.0.0-fake (this ctl is ",
+            "Managed by  nobody (started by hand)\n"});
   auto up_json = json::parse(Ctl(agent, {"daemon", "status", "--json"}).out);
   CHECK(up_json["pid"] == 4242);
   CHECK_FALSE(up_json.contains("apiUrlProblem"));
