@@ -29,7 +29,7 @@ std::string BinPath(const std::string& name) {
   return ctl.substr(0, ctl.rfind('/') + 1) + name;
 }
 
-BenchUser::BenchUser(int stage_delay_ms, std::vector<std::string> more_mock_args) {
+BenchUser::BenchUser(int stage_delay_ms, std::vector<std::string> more_mock_args, Start start) {
   ::mkdir((home_ / "run").c_str(), 0700);
   std::vector<std::string> mock_args = {"--token", kToken, "--stage-delay-ms",
                                         std::to_string(stage_delay_ms)};
@@ -50,6 +50,7 @@ BenchUser::BenchUser(int stage_delay_ms, std::vector<std::string> more_mock_args
     if (!drop) env_strings_.push_back(kv);
   }
   for (const auto& [k, v] : env_) env_strings_.push_back(k + "=" + v);
+  if (start == Start::kLoggedIn) Login();
 }
 
 BenchUser::~BenchUser() { StopAgent(); }

@@ -15,10 +15,13 @@ class BenchUser {
  public:
   // The bearer token the mock accepts and Login() logs in with.
   static constexpr const char* kToken = "dev-token";
+  // Whether the user logs in at once (which starts the agent), or later through Login().
+  enum class Start { kLoggedIn, kLoggedOut };
 
   // The mock gets stage_delay_ms (--stage-delay-ms), accepts the token Login() uses, and takes
   // more_mock_args on top.
-  explicit BenchUser(int stage_delay_ms, std::vector<std::string> more_mock_args = {});
+  explicit BenchUser(int stage_delay_ms, std::vector<std::string> more_mock_args = {},
+                     Start start = Start::kLoggedIn);
   ~BenchUser();
   BenchUser(const BenchUser&) = delete;
   BenchUser& operator=(const BenchUser&) = delete;

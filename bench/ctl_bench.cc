@@ -13,7 +13,6 @@ namespace bim::bench {
 
 void RunCtlBench(const BenchOptions& o, Report& r) {
   BenchUser u(0);
-  u.Login();
   std::string dir = u.MakeProject("app");
   std::string id;
   for (int i = 0; i < 5; ++i) id = u.Deploy(dir);

@@ -145,7 +145,6 @@ int StageDelay(const BenchOptions& o) { return o.quick ? 1000 : 1500; }
 
 void RunGrpcWatchers(const BenchOptions& o, int n, Report& r) {
   BenchUser u(StageDelay(o), {"--log-sends"});
-  u.Login();
   std::string dir = u.MakeProject("app");
   ProcSample before = ReadProc(u.AgentPid());
   std::string id = u.Deploy(dir);
@@ -167,7 +166,6 @@ void RunGrpcWatchers(const BenchOptions& o, int n, Report& r) {
 // line's arrival time is its receive time (it includes the ctl's printing and the pipe).
 void RunCtlWatchers(const BenchOptions& o, int n, Report& r) {
   BenchUser u(StageDelay(o) * 2, {"--log-sends"});
-  u.Login();
   std::string dir = u.MakeProject("app");
   ProcSample before = ReadProc(u.AgentPid());
   std::string id = u.Deploy(dir);

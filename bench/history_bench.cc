@@ -144,8 +144,10 @@ void RunHistoryBench(const BenchOptions& o, Report& r) {
   };
   std::vector<Scale> scales;
   for (int n : {small, large}) {
-    // The mock's default stage delay: nothing is deployed here.
-    auto u = std::make_unique<BenchUser>(/*stage_delay_ms=*/1000);
+    // The mock's default stage delay: nothing is deployed here. The agent starts at the login,
+    // once its database is there.
+    auto u = std::make_unique<BenchUser>(/*stage_delay_ms=*/1000, std::vector<std::string>{},
+                                         BenchUser::Start::kLoggedOut);
     ::mkdir((u->home() + "/state").c_str(), 0700);
     ::mkdir(u->StateDir().c_str(), 0700);
     auto t0 = std::chrono::steady_clock::now();

@@ -50,7 +50,6 @@ void Measure(const std::string& label, int pid, int seconds, bool rss_target, Re
 void RunIdleBench(const BenchOptions& o, Report& r) {
   int seconds = o.quick ? 15 : 60;
   BenchUser u(3600000);
-  u.Login();
   int pid = u.AgentPid();
   Measure("no deployments", pid, seconds, true, r);
 

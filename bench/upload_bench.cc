@@ -14,7 +14,6 @@ namespace bim::bench {
 
 void RunUploadBench(const BenchOptions& o, Report& r) {
   BenchUser u(3600000);
-  u.Login();
   std::string dir = u.MakeProject("big");
   contract::DeployRequest body;
   body.files["main.py"] = test::ReadFile(dir + "/main.py");

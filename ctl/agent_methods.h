@@ -27,29 +27,26 @@ struct ServerStream {
 
 namespace v1 = backend_im::v1;
 
-inline constexpr Unary<v1::GetInfoRequest, v1::AgentInfo> kGetInfo{"/backend_im.v1.Agent/GetInfo"};
-inline constexpr Unary<v1::ShutdownRequest, v1::ShutdownReply> kShutdown{
-    "/backend_im.v1.Agent/Shutdown"};
-inline constexpr Unary<v1::AuthStatusRequest, v1::AuthStatusReply> kAuthStatus{
-    "/backend_im.v1.Agent/AuthStatus"};
-inline constexpr Unary<v1::LoginStartRequest, v1::LoginStartReply> kLoginStart{
-    "/backend_im.v1.Agent/LoginStart"};
-inline constexpr Unary<v1::LoginCheckRequest, v1::LoginCheckReply> kLoginCheck{
-    "/backend_im.v1.Agent/LoginCheck"};
-inline constexpr Unary<v1::LoginWithTokenRequest, v1::AuthStatusReply> kLoginWithToken{
-    "/backend_im.v1.Agent/LoginWithToken"};
-inline constexpr Unary<v1::LogoutRequest, v1::LogoutReply> kLogout{"/backend_im.v1.Agent/Logout"};
-inline constexpr Unary<v1::GenerateRequest, v1::GenerateReply> kGenerate{
-    "/backend_im.v1.Agent/Generate"};
-inline constexpr Unary<v1::DeployRequest, v1::DeployReply> kDeploy{"/backend_im.v1.Agent/Deploy"};
-inline constexpr Unary<v1::StatusRequest, v1::Deployment> kStatus{"/backend_im.v1.Agent/Status"};
-inline constexpr ServerStream<v1::WatchRequest, v1::DeploymentEvent> kWatch{
-    "/backend_im.v1.Agent/Watch"};
-inline constexpr Unary<v1::HistoryRequest, v1::HistoryReply> kHistory{
-    "/backend_im.v1.Agent/History"};
-inline constexpr Unary<v1::RollbackRequest, v1::DeployReply> kRollback{
-    "/backend_im.v1.Agent/Rollback"};
-inline constexpr Unary<v1::GetFilesRequest, v1::FilesReply> kGetFiles{
-    "/backend_im.v1.Agent/GetFiles"};
+// Each method once, by its name (its path's last part; its request is <name>Request, as
+// agent.proto names them all) and its reply.
+#define BIM_AGENT_PATH(name) "/backend_im.v1.Agent/" #name
+#define BIM_AGENT_UNARY(name, reply) \
+  inline constexpr Unary<v1::name##Request, v1::reply> k##name{BIM_AGENT_PATH(name)};
+BIM_AGENT_UNARY(GetInfo, AgentInfo)
+BIM_AGENT_UNARY(Shutdown, ShutdownReply)
+BIM_AGENT_UNARY(AuthStatus, AuthStatusReply)
+BIM_AGENT_UNARY(LoginStart, LoginStartReply)
+BIM_AGENT_UNARY(LoginCheck, LoginCheckReply)
+BIM_AGENT_UNARY(LoginWithToken, AuthStatusReply)
+BIM_AGENT_UNARY(Logout, LogoutReply)
+BIM_AGENT_UNARY(Generate, GenerateReply)
+BIM_AGENT_UNARY(Deploy, DeployReply)
+BIM_AGENT_UNARY(Status, Deployment)
+BIM_AGENT_UNARY(History, HistoryReply)
+BIM_AGENT_UNARY(Rollback, DeployReply)
+BIM_AGENT_UNARY(GetFiles, FilesReply)
+inline constexpr ServerStream<v1::WatchRequest, v1::DeploymentEvent> kWatch{BIM_AGENT_PATH(Watch)};
+#undef BIM_AGENT_UNARY
+#undef BIM_AGENT_PATH
 
 }  // namespace bim::ctl::rpc

@@ -1,11 +1,13 @@
 #include "ctl/models.h"
 
+#include "ctl/json_schema.h"
 #include "ctl/output.h"
 
 namespace bim::ctl {
 
 namespace pb = backend_im::v1;
 using nlohmann::json;
+using namespace schema;
 
 // ---- the model ------------------------------------------------------------------------------
 
@@ -29,43 +31,29 @@ json DeploymentModel(const pb::Deployment& d) {
 }
 
 json DeploymentModelSchema() {
-  auto str = [](const char* description) {
-    return json{{"type", "string"}, {"description", description}};
-  };
-  json properties{
-      {"deploymentId", str("The deployment's id")},
-      {"projectId", str("The project it belongs to")},
-      {"commitHash", str("Hash of the uploaded files; the URL is https://<commitHash>.backend.im")},
-      {"status", str("queued, committing, creating_namespace, creating_pvc, building, "
-                     "deploying, health_check, complete or failed")},
-      {"terminal", {{"type", "boolean"}, {"description", "True once complete or failed"}}},
-      {"createdAt", str("When it was created (ISO 8601, UTC)")},
-      {"updatedAt", str("When it last changed (ISO 8601, UTC)")},
-      {"lastSeq", {{"type", "integer"}, {"description", "The number of its newest event"}}},
-      {"url", str("The live URL (https); present once complete")},
-      {"directory", str("The local folder it was deployed from, when known")},
-      {"streamProblem", str("Present while the agent cannot follow the platform's live stream, "
-                            "or when the platform said something unusable")},
-      {"logs",
-       {{"type", "array"},
-        {"items", {{"type", "string"}}},
-        {"description",
-         "The platform's log lines, oldest first; absent when there are none "
-         "(history leaves them out)"}}},
-      {"logsTruncated",
-       {{"type", "boolean"},
-        {"description", "Present (true) when the logs were too long to return whole"}}},
-      {"restoredOf", str("Present on a rollback: the deployment whose files it deployed again")},
-      {"restorable",
-       {{"type", "boolean"},
-        {"description",
-         "True when the agent keeps its files, so it can be rolled back to, restored and "
-         "diffed"}}}};
-  return json{{"type", "object"},
-              {"properties", std::move(properties)},
-              {"required",
-               {"deploymentId", "projectId", "commitHash", "status", "terminal", "createdAt",
-                "updatedAt", "lastSeq", "restorable"}}};
+  return Object(
+      {Str("deploymentId", "The deployment's id"), Str("projectId", "The project it belongs to"),
+       Str("commitHash", "Hash of the uploaded files; the URL is https://<commitHash>.backend.im"),
+       Str("status",
+           "queued, committing, creating_namespace, creating_pvc, building, "
+           "deploying, health_check, complete or failed"),
+       Bool("terminal", "True once complete or failed"),
+       Str("createdAt", "When it was created (ISO 8601, UTC)"),
+       Str("updatedAt", "When it last changed (ISO 8601, UTC)"),
+       Int("lastSeq", "The number of its newest event"),
+       OptStr("url", "The live URL (https); present once complete"),
+       OptStr("directory", "The local folder it was deployed from, when known"),
+       OptStr("streamProblem",
+              "Present while the agent cannot follow the platform's live "
+              "stream, or when the platform said something unusable"),
+       Optional(StrArray("logs",
+                         "The platform's log lines, oldest first; absent when there "
+                         "are none (history leaves them out)")),
+       OptBool("logsTruncated", "Present (true) when the logs were too long to return whole"),
+       OptStr("restoredOf", "Present on a rollback: the deployment whose files it deployed again"),
+       Bool("restorable",
+            "True when the agent keeps its files, so it can be rolled back to, "
+            "restored and diffed")});
 }
 
 json EventModel(const pb::DeploymentEvent& e) {
@@ -80,6 +68,55 @@ json EventModel(const pb::DeploymentEvent& e) {
   return j;
 }
 
+json EventModelSchema() {
+  return Object({Str("deploymentId", "The deployment's id"),
+                 Int("seq", "The event's number, from 1"),
+                 Str("status", "The stage it reached (see status in a deployment)"),
+                 StrArray("logs", "The log lines that came with it"),
+                 Bool("terminal", "True when the deployment is complete or failed"),
+                 Str("source", "How the agent learned it: stream or poll"),
+                 Str("receivedAt", "When the agent received it (ISO 8601, UTC)"),
+                 OptStr("url", "The live URL, on the event that completes it")});
+}
+
+json LoginCodeModel(const pb::LoginStartReply& s) {
+  json j{{"verificationUri", s.verification_uri()},
+         {"userCode", s.user_code()},
+         {"expiresInSeconds", s.expires_in_seconds()}};
+  if (!s.verification_uri_complete().empty()) {
+    j["verificationUriComplete"] = s.verification_uri_complete();
+  }
+  return j;
+}
+
+json LoginCodeModelSchema() {
+  return Object({Str("verificationUri", "The page the user opens"),
+                 OptStr("verificationUriComplete",
+                        "The same page with the code filled in, when the platform offers one"),
+                 Str("userCode", "The code the user enters there"),
+                 Int("expiresInSeconds", "How long the code is valid")});
+}
+
+json LoginCheckModel(const pb::LoginCheckReply& r) {
+  const bool approved = r.state() == pb::LoginCheckReply::APPROVED;
+  const char* state = approved ? "approved" : "failed";
+  if (r.state() == pb::LoginCheckReply::PENDING) state = "pending";
+  if (r.state() == pb::LoginCheckReply::DENIED) state = "denied";
+  if (r.state() == pb::LoginCheckReply::EXPIRED) state = "expired";
+  json j{
+      {"state", state}, {"message", r.message()}, {"loggedIn", approved && r.auth().logged_in()}};
+  if (approved && !r.auth().email().empty()) j["email"] = r.auth().email();
+  return j;
+}
+
+json LoginCheckModelSchema() {
+  return Object(
+      {Enum("state", {"pending", "approved", "denied", "expired", "failed"}, "Where the login is"),
+       Str("message", "The platform's words about it, if any"),
+       Bool("loggedIn", "True once approved"),
+       OptStr("email", "The user's email once logged in, when the platform says it")});
+}
+
 json AuthModel(const pb::AuthStatusReply& a) {
   json j{{"loggedIn", a.logged_in()}, {"apiUrl", a.api_url()}};
   if (!a.logged_in()) return j;
@@ -92,29 +129,94 @@ json AuthModel(const pb::AuthStatusReply& a) {
   return j;
 }
 
-json GenerateModel(const GenerateOutcome& g) {
-  json files = json::array();
-  for (const auto& [path, content] : g.files) {
-    files.push_back({{"path", path}, {"bytes", content.size()}});
+json AuthModelSchema() {
+  return Object(
+      {Bool("loggedIn", "True when generate and deploy can run"),
+       Str("apiUrl", "The Backend.im platform in use"),
+       OptStr("source",
+              "How the login was made: device, token or environment; absent when "
+              "nobody is logged in"),
+       OptStr("userId", "The user's id, when the platform says it"),
+       OptStr("email", "The user's email, when the platform says it"),
+       OptBool("canRefresh",
+               "Whether the agent can renew the login by itself; present when logged in"),
+       OptBool("verified",
+               "Whether the platform confirmed the login just now; present when logged in"),
+       OptStr("expiresAt",
+              "When the access token expires (renewed automatically when "
+              "possible); absent when it has no known expiry")});
+}
+
+namespace {
+
+// files[{path, bytes}]
+json FileSizes(const contract::FileMap& files) {
+  json out = json::array();
+  for (const auto& [path, content] : files) {
+    out.push_back({{"path", path}, {"bytes", content.size()}});
   }
-  json j{{"directory", g.directory},
-         {"files", std::move(files)},
-         {"written", g.report.written},
-         {"unchanged", g.report.unchanged}};
+  return out;
+}
+Property FileSizesField(std::string name, std::string description) {
+  return ArrayOf(std::move(name),
+                 Object({Str("path", "Path inside the folder"), Int("bytes", "Size in bytes")}),
+                 std::move(description));
+}
+
+// skipped[{path, reason}]
+json Skipped(const std::vector<SkippedFile>& skipped) {
+  json out = json::array();
+  for (const auto& s : skipped) out.push_back({{"path", s.path}, {"reason", s.reason}});
+  return out;
+}
+Property SkippedField() {
+  return ArrayOf(
+      "skipped",
+      Object({Str("path", "Path inside the folder"), Str("reason", "Why it was left out")}),
+      "Files left out, and why");
+}
+
+// What a result that wrote files into a folder (generate, restore) has besides its own fields:
+// every file, and which were written or already there.
+json WrittenFiles(json fields, const contract::FileMap& files, const WriteReport& report) {
+  fields["files"] = FileSizes(files);
+  fields["written"] = report.written;
+  fields["unchanged"] = report.unchanged;
+  return fields;
+}
+json WrittenFilesSchema(std::vector<Property> fields, std::string every_file) {
+  fields.push_back(FileSizesField("files", std::move(every_file)));
+  fields.push_back(StrArray("written", "Files created or changed"));
+  fields.push_back(StrArray("unchanged", "Files that already had this content"));
+  return Object(std::move(fields));
+}
+
+}  // namespace
+
+json GenerateModel(const GenerateOutcome& g) {
+  json j = WrittenFiles({{"directory", g.directory}}, g.files, g.report);
   if (!g.project_id.empty()) j["projectId"] = g.project_id;
   return j;
 }
 
+json GenerateModelSchema() {
+  return WrittenFilesSchema(
+      {Str("directory", "The absolute folder the project is in"),
+       OptStr("projectId",
+              "The platform's project for this code, remembered in the folder for "
+              "deploy; absent when the platform names none")},
+      "Every generated file");
+}
+
 json RestoreModel(const RestoreOutcome& r) {
-  json files = json::array();
-  for (const auto& [path, content] : r.files) {
-    files.push_back({{"path", path}, {"bytes", content.size()}});
-  }
-  return json{{"deploymentId", r.deployment.id()},
-              {"directory", r.directory},
-              {"files", std::move(files)},
-              {"written", r.report.written},
-              {"unchanged", r.report.unchanged}};
+  return WrittenFiles({{"deploymentId", r.deployment.id()}, {"directory", r.directory}}, r.files,
+                      r.report);
+}
+
+json RestoreModelSchema() {
+  return WrittenFilesSchema({Str("deploymentId", "The deployment whose files were written"),
+                             Str("directory", "The absolute folder the files are in")},
+                            "Every file of the deployment");
 }
 
 json DiffModel(const DiffOutcome& d) {
@@ -129,17 +231,60 @@ json DiffModel(const DiffOutcome& d) {
               {"diff", d.diff.Unified()}};
 }
 
+json DiffModelSchema() {
+  return Object({Str("from", "The deployment compared from"),
+                 Str("to", "The deployment or folder compared with"),
+                 Bool("same", "True when the two hold the same files"),
+                 ArrayOf("files",
+                         Object({Str("path", "Path inside the project"),
+                                 Enum("change", {"added", "removed", "changed"}, "How it differs"),
+                                 Bool("binary", "True for a binary file (no text diff)")}),
+                         "The files that differ, in path order"),
+                 Str("diff", "The unified diff; empty when same")});
+}
+
 json DeployModel(const DeployOutcome& d) {
   json j = DeploymentModel(d.deployment);
-  json skipped = json::array();
-  for (const auto& s : d.snapshot.skipped) {
-    skipped.push_back({{"path", s.path}, {"reason", s.reason}});
-  }
   j["directory"] = d.directory;
   j["fileCount"] = d.snapshot.files.size();
   j["totalBytes"] = d.snapshot.total_bytes;
-  j["skipped"] = std::move(skipped);
+  j["skipped"] = Skipped(d.snapshot.skipped);
   return j;
+}
+
+json DeployModelSchema() {
+  return WithFields(DeploymentModelSchema(),
+                    {Str("directory", "The absolute folder that was uploaded"),
+                     Int("fileCount", "How many files were uploaded"),
+                     Int("totalBytes", "How many bytes were uploaded"), SkippedField()});
+}
+
+json DryRunModel(const ProjectSnapshot& snap, const std::optional<TreeDiff>& changes,
+                 const std::string& against) {
+  json j{{"files", FileSizes(snap.files)},
+         {"skipped", Skipped(snap.skipped)},
+         {"fileCount", snap.files.size()},
+         {"totalBytes", snap.total_bytes}};
+  if (changes) {
+    json ch{{"against", against},
+            {"added", json::array()},
+            {"changed", json::array()},
+            {"removed", json::array()}};
+    for (const auto& f : changes->changes) ch[ChangeName(f.kind)].push_back(f.path);
+    j["changes"] = std::move(ch);
+  }
+  return j;
+}
+
+json DryRunModelSchema() {
+  return Object(
+      {FileSizesField("files", "The files that would be uploaded"), SkippedField(),
+       Int("fileCount", "How many files would be uploaded"),
+       Int("totalBytes", "How many bytes would be uploaded"),
+       Optional(Field("changes", Object({Str("against", "The project's last deployment"),
+                                         StrArray("added", "Files it does not have"),
+                                         StrArray("changed", "Files whose content differs"),
+                                         StrArray("removed", "Files only it has")})))});
 }
 
 }  // namespace bim::ctl

@@ -11,6 +11,9 @@
 
 namespace bim::ctl {
 
+// Each model has its JSON Schema beside it (XModelSchema), the shape that `--json` prints and
+// that the operations' catalog (ctl/operation_specs.h) gives both front ends.
+
 // ---- the one model of a deployment ----
 // Field names shared by `--json` and MCP's structuredContent. Fields without a value are left
 // out, never null (one JSON type per field): url until complete, directory when unknown,
@@ -18,20 +21,40 @@ namespace bim::ctl {
 //   deploymentId projectId commitHash status terminal createdAt updatedAt lastSeq restorable
 //   url? directory? streamProblem? logs? logsTruncated? restoredOf?
 nlohmann::json DeploymentModel(const backend_im::v1::Deployment& d);
-// Its JSON Schema (every field above; logs and logsTruncated optional).
 nlohmann::json DeploymentModelSchema();
 //   deploymentId seq status logs terminal source receivedAt url?
 nlohmann::json EventModel(const backend_im::v1::DeploymentEvent& e);
+nlohmann::json EventModelSchema();
+// A device login's page and code:
+//   verificationUri userCode expiresInSeconds verificationUriComplete?
+nlohmann::json LoginCodeModel(const backend_im::v1::LoginStartReply& s);
+nlohmann::json LoginCodeModelSchema();
+// Where a device login stands:
+//   state (pending, approved, denied, expired, failed) message loggedIn email?
+nlohmann::json LoginCheckModel(const backend_im::v1::LoginCheckReply& r);
+nlohmann::json LoginCheckModelSchema();
 //   loggedIn apiUrl canRefresh? verified? source? userId? email? expiresAt?
 nlohmann::json AuthModel(const backend_im::v1::AuthStatusReply& a);
+nlohmann::json AuthModelSchema();
 
 //   directory projectId? files[{path, bytes}] written unchanged
 nlohmann::json GenerateModel(const GenerateOutcome& g);
+nlohmann::json GenerateModelSchema();
 //   deploymentId directory files[{path, bytes}] written unchanged
 nlohmann::json RestoreModel(const RestoreOutcome& r);
+nlohmann::json RestoreModelSchema();
 //   from to same files[{path, change, binary}] diff
 nlohmann::json DiffModel(const DiffOutcome& d);
+nlohmann::json DiffModelSchema();
 //   DeploymentModel's fields, and fileCount totalBytes skipped[{path, reason}]
 nlohmann::json DeployModel(const DeployOutcome& d);
+nlohmann::json DeployModelSchema();
+// What `deploy --dry-run` would upload, and how that differs from the project's last deployment
+// (`against`), when there is one to compare with:
+//   files[{path, bytes}] skipped[{path, reason}] fileCount totalBytes
+//   changes?{against, added[], changed[], removed[]}
+nlohmann::json DryRunModel(const ProjectSnapshot& snap, const std::optional<TreeDiff>& changes,
+                           const std::string& against);
+nlohmann::json DryRunModelSchema();
 
 }  // namespace bim::ctl

@@ -40,13 +40,7 @@ int Login(CommandContext& c, bool with_token) {
   auto start = c.ops().LoginStart(c.cancel());
   if (!start.ok()) return c.Failed(start.error(), "cannot start the login");
   if (c.json()) {
-    nlohmann::json j{{"verificationUri", start->verification_uri()},
-                     {"userCode", start->user_code()},
-                     {"expiresInSeconds", start->expires_in_seconds()}};
-    if (!start->verification_uri_complete().empty()) {
-      j["verificationUriComplete"] = start->verification_uri_complete();
-    }
-    PrintJson(j);
+    PrintJson(LoginCodeModel(*start));
   } else {
     Print("To log in, open {}\nand enter the code {}\n", c.style().Bold(start->verification_uri()),
           c.style().Bold(start->user_code()));
@@ -101,17 +95,13 @@ int Logout(CommandContext& c) {
 }  // namespace
 
 void AddAuthCommand(CommandLine& cli) {
-  auto* auth = cli.app().add_subcommand("auth", "Log in to Backend.im, check or end the login");
-  auth->require_subcommand(1);
-  auto* login = auth->add_subcommand("login",
-                                     "Log in with the device flow (open a URL, enter a code), or "
-                                     "--with-token to read a token from standard input");
+  cli.Add("auth")->require_subcommand(1);
+  auto* login = cli.Add("auth login");
   bool& with_token = cli.Value<bool>();
-  login->add_flag("--with-token", with_token, "Read an access token from standard input");
+  cli.Flag(login, "--with-token", with_token);
   cli.OnRun(login, [&with_token](CommandContext& c) { return Login(c, with_token); });
-  auto* status = auth->add_subcommand("status", "Show who is logged in (exit 3 when nobody is)");
-  cli.OnRun(status, Status);
-  auto* logout = auth->add_subcommand("logout", "Erase the stored credentials");
+  cli.OnRun(cli.Add("auth status"), Status);
+  auto* logout = cli.Add("auth logout");
   cli.OnRun(logout, Logout);
 }
 

@@ -1,6 +1,8 @@
 #include "ctl/commands/command.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "common/limits.h"
 #include "common/version.h"
@@ -17,6 +19,32 @@ int CommandContext::Failed(const OpError& e, const std::string& what) const {
 
 void PrintUnchanged(const WriteReport& report) {
   if (!report.unchanged.empty()) Print("  ({} already up to date)\n", report.unchanged.size());
+}
+
+CLI::App* CommandLine::Add(std::string_view command) {
+  const OperationSpec& op = CliSpec(command);
+  CLI::App* parent = &app_;
+  std::string_view name = command;
+  if (size_t space = command.rfind(' '); space != std::string_view::npos) {
+    name = command.substr(space + 1);
+    for (const auto& [cmd, spec] : specs_) {
+      if (spec->cli == command.substr(0, space)) parent = cmd;
+    }
+  }
+  CLI::App* cmd = parent->add_subcommand(std::string(name), CliHelp(op));
+  specs_.emplace_back(cmd, &op);
+  return cmd;
+}
+
+std::string CommandLine::ArgHelp(const CLI::App* cmd, std::string_view name) const {
+  auto it =
+      std::find_if(specs_.begin(), specs_.end(), [cmd](const auto& s) { return s.first == cmd; });
+  if (it == specs_.end()) {
+    std::fprintf(stderr, "backend-im: %s was not added through CommandLine::Add\n",
+                 cmd->get_name().c_str());
+    std::abort();
+  }
+  return CliHelp(it->second->Arg(name));
 }
 
 void CommandLine::OnRun(CLI::App* cmd, Run run) {

@@ -1,9 +1,10 @@
 #pragma once
 // A command of the backend-im command line. Each top-level command is one file under
-// ctl/commands/ that adds itself to the command line (its name, help, flags and what it runs)
-// and is listed once in ctl/commands/registry.cc. What a command runs calls operations
-// (ctl/operations.h) and presents their outcome: text for people (ctl/output.h), or the shared
-// models with --json (ctl/models.h). It returns the exit code.
+// ctl/commands/ that adds itself to the command line (its name, flags and what it runs) and is
+// listed once in ctl/commands/registry.cc. Its help, and its options', come from the
+// operations' catalog (ctl/operation_specs.h), which the MCP tools read too. What a command runs
+// calls operations (ctl/operations.h) and presents their outcome: text for people (ctl/output.h),
+// or the shared models with --json (ctl/models.h). It returns the exit code.
 
 #include <CLI/CLI.hpp>
 #include <functional>
@@ -16,6 +17,7 @@
 
 #include "ctl/agent_api.h"
 #include "ctl/cancel_token.h"
+#include "ctl/operation_specs.h"
 #include "ctl/operations.h"
 #include "ctl/output.h"
 
@@ -64,10 +66,22 @@ class CommandLine {
     values_.push_back(std::move(v));
     return ref;
   }
+  // Adds the command that `command` names in the catalog ("deploy"; "auth status" under the
+  // "auth" added before), with the catalog's help.
+  CLI::App* Add(std::string_view command);
+  // Adds the argument of cmd's operation that its CLI11 name names ("-d,--dir", "--project", a
+  // positional's "id"), with the catalog's description.
+  template <typename T>
+  CLI::Option* Option(CLI::App* cmd, std::string_view name, T& value) {
+    return cmd->add_option(std::string(name), value, ArgHelp(cmd, name));
+  }
+  CLI::Option* Flag(CLI::App* cmd, std::string_view name, bool& value) {
+    return cmd->add_flag(std::string(name), value, ArgHelp(cmd, name));
+  }
   // The deployment id that cmd takes as its one positional argument.
   std::string& DeploymentId(CLI::App* cmd) {
     auto& id = Value<std::string>();
-    cmd->add_option("id", id, "Deployment id")->required();
+    Option(cmd, "id", id)->required();
     return id;
   }
   // Adds --json to cmd (the last of its options, as help lists them), and runs `run` when cmd
@@ -80,8 +94,11 @@ class CommandLine {
   AgentApi& agent() { return agent_(); }
 
  private:
+  std::string ArgHelp(const CLI::App* cmd, std::string_view name) const;
+
   CLI::App& app_;
   std::function<AgentApi&()> agent_;
+  std::vector<std::pair<CLI::App*, const OperationSpec*>> specs_;  // each command's
   std::vector<std::shared_ptr<void>> values_;
   bool json_ = false;
   int exit_code_ = 0;

@@ -98,14 +98,9 @@ int Stop(CommandContext& c) {
 }  // namespace
 
 void AddDaemonCommand(CommandLine& cli) {
-  auto* daemon =
-      cli.app().add_subcommand("daemon", "Inspect or stop the background agent (backend-imd)");
-  daemon->require_subcommand(1);
-  auto* status = daemon->add_subcommand(
-      "status", "Show the agent's pid, version, uptime, platform, login and watches");
-  cli.OnRun(status, Status);
-  auto* stop = daemon->add_subcommand("stop", "Stop the agent cleanly");
-  cli.OnRunWithoutJson(stop, Stop);
+  cli.Add("daemon")->require_subcommand(1);
+  cli.OnRun(cli.Add("daemon status"), Status);
+  cli.OnRunWithoutJson(cli.Add("daemon stop"), Stop);
 }
 
 }  // namespace bim::ctl

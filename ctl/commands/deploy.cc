@@ -35,29 +35,6 @@ std::optional<FilesOutcome> LastKept(CommandContext& c, const DeployArgs& a) {
   return std::move(*last);
 }
 
-int PrintDryRunJson(const ProjectSnapshot& snap, const std::optional<FilesOutcome>& last,
-                    const std::optional<TreeDiff>& changes) {
-  nlohmann::json j{{"files", nlohmann::json::array()},
-                   {"skipped", nlohmann::json::array()},
-                   {"fileCount", snap.files.size()},
-                   {"totalBytes", snap.total_bytes}};
-  for (const auto& [path, content] : snap.files) {
-    j["files"].push_back({{"path", path}, {"bytes", content.size()}});
-  }
-  for (const auto& s : snap.skipped)
-    j["skipped"].push_back({{"path", s.path}, {"reason", s.reason}});
-  if (changes) {
-    nlohmann::json ch{{"against", last->deployment.id()},
-                      {"added", nlohmann::json::array()},
-                      {"changed", nlohmann::json::array()},
-                      {"removed", nlohmann::json::array()}};
-    for (const auto& f : changes->changes) ch[ChangeName(f.kind)].push_back(f.path);
-    j["changes"] = std::move(ch);
-  }
-  PrintJson(j);
-  return kExitOk;
-}
-
 int DryRun(CommandContext& c, const DeployArgs& a) {
   auto snap = ReadProjectFiles(a.dir);
   if (!snap.ok()) {
@@ -70,7 +47,10 @@ int DryRun(CommandContext& c, const DeployArgs& a) {
   auto last = LastKept(c, a);
   std::optional<TreeDiff> changes;
   if (last) changes = DiffTrees(last->files, snap->files, last->deployment.id(), ".");
-  if (c.json()) return PrintDryRunJson(*snap, last, changes);
+  if (c.json()) {
+    PrintJson(DryRunModel(*snap, changes, last ? last->deployment.id() : ""));
+    return kExitOk;
+  }
   Print("Would upload:\n");
   for (const auto& [path, content] : snap->files) Print("  {:>9}  {}\n", content.size(), path);
   Print("  {:>9}  in {} files\n", snap->total_bytes, snap->files.size());
@@ -95,27 +75,22 @@ int Deploy(CommandContext& c, const DeployArgs& a) {
   if (!done.ok()) return c.Failed(done.error(), "deploy failed");
   const auto& d = done->deployment;
   if (!done->note.empty()) PrintErr("warning: {}\n", done->note);
-  if (c.json()) {
-    PrintJson(DeployModel(*done));
-  } else {
+  if (!c.json()) {
     Print("Deploying {} files ({} bytes) to project {}\n", done->snapshot.files.size(),
           done->snapshot.total_bytes, d.project_id());
-    Print("  deployment {}  commit {}\n", c.style().Bold(d.id()), d.commit_hash());
   }
-  return FollowOrHint(c, d.id(), a.watch);
+  return Started(c, d, DeployModel(*done), a.watch);
 }
 
 }  // namespace
 
 void AddDeployCommand(CommandLine& cli) {
-  auto* dep = cli.app().add_subcommand("deploy", "Upload the project folder and deploy it");
+  auto* dep = cli.Add("deploy");
   auto& a = cli.Value<DeployArgs>();
-  dep->add_option("-d,--dir", a.dir, "Project folder (default: the current folder)");
-  dep->add_flag("-w,--watch", a.watch, "Follow the deployment until it completes or fails");
-  dep->add_option("--project", a.project, "Project id (default: from .backend-im/project.json)");
-  dep->add_flag("--dry-run", a.dry_run,
-                "List what would be uploaded, and what changed since the project's last "
-                "deployment; uploads nothing");
+  cli.Option(dep, "-d,--dir", a.dir);
+  cli.Flag(dep, "-w,--watch", a.watch);
+  cli.Option(dep, "--project", a.project);
+  cli.Flag(dep, "--dry-run", a.dry_run);
   cli.OnRun(dep, [&a](CommandContext& c) { return Deploy(c, a); });
 }
 

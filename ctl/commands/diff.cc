@@ -41,15 +41,11 @@ int Diff(CommandContext& c, const DiffArgs& a) {
 }  // namespace
 
 void AddDiffCommand(CommandLine& cli) {
-  auto* df = cli.app().add_subcommand(
-      "diff",
-      "Show how two deployments differ, or a deployment and a folder (unified diff). With no "
-      "deployment: the project folder against its last deployment. Exit 0 when they are the "
-      "same, 1 when they differ");
+  auto* df = cli.Add("diff");
   auto& a = cli.Value<DiffArgs>();
-  df->add_option("from", a.from, "Deployment id (default: the folder's last deployment)");
-  df->add_option("to", a.to, "Another deployment id, or a folder (default: the project folder)");
-  df->add_option("-d,--dir", a.dir, "Project folder (default: the current folder)");
+  cli.Option(df, "from", a.from);
+  cli.Option(df, "to", a.to);
+  cli.Option(df, "-d,--dir", a.dir);
   cli.OnRun(df, [&a](CommandContext& c) { return Diff(c, a); });
 }
 

@@ -17,7 +17,9 @@ int FollowDeployment(CommandContext& c, const std::string& id);
 int OutcomeExitCode(const CommandContext& c, const backend_im::v1::Deployment& d,
                     const std::string& what);
 
-// After a deploy or rollback started id: follows it when `watch`, else says how to.
-int FollowOrHint(CommandContext& c, const std::string& id, bool watch);
+// After a deploy or rollback started d (and said what it started, as text): shows it (model
+// with --json, else its id and commit), then follows it when `watch`, else says how to.
+int Started(CommandContext& c, const backend_im::v1::Deployment& d, const nlohmann::json& model,
+            bool watch);
 
 }  // namespace bim::ctl

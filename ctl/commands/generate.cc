@@ -45,18 +45,12 @@ int Generate(CommandContext& c, const GenerateArgs& a) {
 }  // namespace
 
 void AddGenerateCommand(CommandLine& cli) {
-  auto* gen = cli.app().add_subcommand(
-      "generate", "Generate a FastAPI backend from a prompt into a local folder");
+  auto* gen = cli.Add("generate");
   auto& a = cli.Value<GenerateArgs>();
-  gen->add_option("prompt", a.prompt, "What the backend should do, e.g. \"REST API for users\"")
-      ->required();
-  gen->add_option("-o,--output", a.dir,
-                  "Folder to write to (default: a name made from the prompt)");
-  auto* editor =
-      gen->add_option("-e,--editor", a.editor,
-                      "Open the folder in this editor afterwards (no name: $VISUAL, then $EDITOR)")
-          ->expected(0, 1);
-  gen->add_flag("--force", a.force, "Overwrite local files whose content differs");
+  cli.Option(gen, "prompt", a.prompt)->required();
+  cli.Option(gen, "-o,--output", a.dir);
+  auto* editor = cli.Option(gen, "-e,--editor", a.editor)->expected(0, 1);
+  cli.Flag(gen, "--force", a.force);
   cli.OnRun(gen, [&a, editor](CommandContext& c) {
     a.open_editor = editor->count() > 0;
     return Generate(c, a);

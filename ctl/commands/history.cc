@@ -37,11 +37,11 @@ int History(CommandContext& c, const std::string& project, int limit) {
 }  // namespace
 
 void AddHistoryCommand(CommandLine& cli) {
-  auto* hist = cli.app().add_subcommand("history", "List past deployments, newest first");
+  auto* hist = cli.Add("history");
   auto& project = cli.Value<std::string>();
   int& limit = cli.Value<int>(20);
-  hist->add_option("--project", project, "Only this project");
-  hist->add_option("--limit", limit, "How many (1-1000, default 20)");
+  cli.Option(hist, "--project", project);
+  cli.Option(hist, "--limit", limit);
   cli.OnRun(hist, [&project, &limit](CommandContext& c) { return History(c, project, limit); });
 }
 

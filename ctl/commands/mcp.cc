@@ -177,15 +177,10 @@ int RunServer(AgentApi& agent) {
 }  // namespace
 
 void AddMcpCommand(CommandLine& cli) {
-  auto* mcp = cli.app().add_subcommand(
-      "mcp",
-      "Serve the Model Context Protocol on stdin/stdout, for AI coding tools (Claude Code, "
-      "Cursor, ...): generate, deploy and follow deployments through this agent and login");
-  auto* config =
-      mcp->add_subcommand("config", "Print what registers `backend-im mcp` with an AI coding tool");
+  auto* mcp = cli.Add("mcp");
+  auto* config = cli.Add("mcp config");
   auto& client = cli.Value<std::string>();
-  config->add_option("--client", client, "claude, cursor or generic (default: all three)")
-      ->check(CLI::IsMember({"claude", "cursor", "generic"}));
+  cli.Option(config, "--client", client)->check(CLI::IsMember({"claude", "cursor", "generic"}));
   config->callback([&client, &cli] { cli.exit_code() = PrintConfig(client); });
   mcp->callback([config, &cli] {
     if (config->parsed()) return;

@@ -28,13 +28,11 @@ int Restore(CommandContext& c, const RestoreArgs& a) {
 }  // namespace
 
 void AddRestoreCommand(CommandLine& cli) {
-  auto* rs = cli.app().add_subcommand(
-      "restore", "Write the files a deployment uploaded into a folder (as generate writes)");
+  auto* rs = cli.Add("restore");
   auto& a = cli.Value<RestoreArgs>();
-  rs->add_option("deployment", a.id, "Deployment id (history shows which can be restored)")
-      ->required();
-  rs->add_option("-o,--output", a.dir, "Folder to write to")->required();
-  rs->add_flag("--force", a.force, "Overwrite local files whose content differs");
+  cli.Option(rs, "deployment", a.id)->required();
+  cli.Option(rs, "-o,--output", a.dir)->required();
+  cli.Flag(rs, "--force", a.force);
   cli.OnRun(rs, [&a](CommandContext& c) { return Restore(c, a); });
 }
 

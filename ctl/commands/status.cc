@@ -44,7 +44,7 @@ int Status(CommandContext& c, const std::string& id) {
 }  // namespace
 
 void AddStatusCommand(CommandLine& cli) {
-  auto* status = cli.app().add_subcommand("status", "Show a deployment's status and logs");
+  auto* status = cli.Add("status");
   auto& id = cli.DeploymentId(status);
   cli.OnRun(status, [&id](CommandContext& c) { return Status(c, id); });
 }

@@ -23,10 +23,6 @@ int Version(CommandContext& c) {
 
 }  // namespace
 
-void AddVersionCommand(CommandLine& cli) {
-  auto* ver = cli.app().add_subcommand("version",
-                                       "Print the versions of backend-im and of the running agent");
-  cli.OnRun(ver, Version);
-}
+void AddVersionCommand(CommandLine& cli) { cli.OnRun(cli.Add("version"), Version); }
 
 }  // namespace bim::ctl

@@ -90,17 +90,22 @@ int OutcomeExitCode(const CommandContext& c, const pb::Deployment& d, const std:
   return c.Failed(final.error(), what);
 }
 
-int FollowOrHint(CommandContext& c, const std::string& id, bool watch) {
+int Started(CommandContext& c, const pb::Deployment& d, const nlohmann::json& model, bool watch) {
+  if (c.json()) {
+    PrintJson(model);
+  } else {
+    Print("  deployment {}  commit {}\n", c.style().Bold(d.id()), d.commit_hash());
+  }
   std::fflush(stdout);
   if (!watch) {
-    if (!c.json()) Print("Follow it with: backend-im watch {}\n", id);
+    if (!c.json()) Print("Follow it with: backend-im watch {}\n", d.id());
     return kExitOk;
   }
-  return FollowDeployment(c, id);
+  return FollowDeployment(c, d.id());
 }
 
 void AddWatchCommand(CommandLine& cli) {
-  auto* w = cli.app().add_subcommand("watch", "Follow a deployment's stages live; Ctrl-C detaches");
+  auto* w = cli.Add("watch");
   auto& id = cli.DeploymentId(w);
   cli.OnRun(w, [&id](CommandContext& c) { return FollowDeployment(c, id); });
 }

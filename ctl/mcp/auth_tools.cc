@@ -13,66 +13,16 @@ using std::chrono::seconds;
 
 // auth_status, auth_login_start, auth_login_check
 void McpTools::DefineAuthTools() {
-  tools_.push_back(Tool{
-      "auth_status",
-      "Login status",
-      "Whether the user is logged in to Backend.im, as whom, and to which platform. Checks "
-      "the stored login with the platform. Call it before generate or deploy when unsure.",
-      {},
-      Object(
-          Stepped({{"loggedIn", Bool("True when generate and deploy can run")},
-                   {"apiUrl", Str("The Backend.im platform in use")},
-                   {"source", OptStr("How the login was made: device, token or environment; "
-                                     "absent when nobody is logged in")},
-                   {"userId", OptStr("The user's id, when the platform says it")},
-                   {"email", OptStr("The user's email, when the platform says it")},
-                   {"canRefresh", OptBool("Whether the agent can renew the login by itself; "
-                                          "present when logged in")},
-                   {"verified", OptBool("Whether the platform confirmed the login just now; "
-                                        "present when logged in")},
-                   {"expiresAt", OptStr("When the access token expires (renewed automatically "
-                                        "when possible); absent when it has no known expiry")}})),
-      ReadHints(),
-      &McpTools::AuthStatus});
-
-  tools_.push_back(Tool{
-      "auth_login_start",
-      "Start a login",
-      "Start a browser login to Backend.im for the user (device flow, step 1). Returns a URL "
-      "and a one-time code: show both to the user and ask them to open the URL and approve; "
-      "only the user can approve. Then call auth_login_check with the loginId.",
-      {},
-      Object(
-          Stepped({{"loginId", Str("Pass this to auth_login_check")},
-                   {"verificationUri", Str("The page the user opens")},
-                   {"verificationUriComplete",
-                    OptStr("The same page with the code filled in, when the platform offers one")},
-                   {"userCode", Str("The code the user enters there")},
-                   {"expiresInSeconds", Int("How long the code is valid")},
-                   {"intervalSeconds", Int("How often the platform may be asked")}})),
-      WriteHints(false, false, true),
-      &McpTools::AuthLoginStart});
-
-  tools_.push_back(
-      Tool{"auth_login_check",
-           "Check a login",
-           "Check a login started with auth_login_start (device flow, step 2). state is pending "
-           "(the user has not approved yet: call again), approved (logged in), denied, expired or "
-           "failed (start again with auth_login_start if the user wants).",
-           {IdArg("loginId", true, "The loginId that auth_login_start returned."),
-            {"waitSeconds", ArgType::kInteger, false,
-             "Wait up to this long for the user to finish (0 to 50, default 5).", 0, 50,
-             Check::kNone, 5}},
-           Object(Stepped(
-               {{"state",
-                 {{"type", "string"},
-                  {"enum", {"pending", "approved", "denied", "expired", "failed"}},
-                  {"description", "Where the login is"}}},
-                {"message", Str("The platform's words about it, if any")},
-                {"loggedIn", Bool("True once approved")},
-                {"email", OptStr("The user's email once logged in, when the platform says it")}})),
-           WriteHints(false, true, true),
-           &McpTools::AuthLoginCheck});
+  tools_.push_back(Tool{&ToolSpec("auth_status"), {}, ReadHints(), &McpTools::AuthStatus});
+  tools_.push_back(Tool{&ToolSpec("auth_login_start"),
+                        {},
+                        WriteHints(false, false, true),
+                        &McpTools::AuthLoginStart});
+  const OperationSpec& check = ToolSpec("auth_login_check");
+  tools_.push_back(Tool{&check,
+                        {IdArg(check, "loginId", true), IntArg(check, "waitSeconds", 0, 50, 5)},
+                        WriteHints(false, true, true),
+                        &McpTools::AuthLoginCheck});
 }
 
 // ---- login through the client ---------------------------------------------------------------
@@ -246,15 +196,12 @@ McpTools::Answer McpTools::AuthLoginStart(const json&, McpToolCall& call) {
           ? fmt::format("open {} and enter the code {}", s->verification_uri(), s->user_code())
           : fmt::format("open {} and enter the code {} (or open {} directly)",
                         s->verification_uri(), s->user_code(), s->verification_uri_complete());
-  json out{{"loginId", s->login_id()},
-           {"verificationUri", s->verification_uri()},
-           {"userCode", s->user_code()},
-           {"expiresInSeconds", s->expires_in_seconds()},
-           {"intervalSeconds", s->interval_seconds()},
-           {"nextStep", fmt::format("Ask the user to {}, and approve. Then call "
-                                    "auth_login_check with loginId \"{}\".",
-                                    show, s->login_id())}};
-  SetIfKnown(out, "verificationUriComplete", s->verification_uri_complete());
+  json out = LoginCodeModel(*s);
+  out["loginId"] = s->login_id();
+  out["intervalSeconds"] = s->interval_seconds();
+  out["nextStep"] = fmt::format(
+      "Ask the user to {}, and approve. Then call auth_login_check with loginId \"{}\".", show,
+      s->login_id());
   return Success(std::move(out));
 }
 
@@ -268,40 +215,31 @@ McpTools::Answer McpTools::AuthLoginCheck(const json& args, McpToolCall& call) {
     }
     return Failure(ToolErrorText(r.error(), "auth_login_check"));
   }
-  std::string state, next;
+  json out = LoginCheckModel(*r);
   switch (r->state()) {
     case pb::LoginCheckReply::PENDING:
-      state = "pending";
-      next = fmt::format(
+      out["nextStep"] = fmt::format(
           "The user has not approved yet: call auth_login_check with loginId "
           "\"{}\" again in a few seconds.",
           id);
       break;
     case pb::LoginCheckReply::APPROVED:
-      state = "approved";
-      next = "Logged in: generate and deploy can run.";
+      out["nextStep"] = "Logged in: generate and deploy can run.";
       break;
     case pb::LoginCheckReply::DENIED:
-      state = "denied";
-      next = "The user denied the login. Start again with auth_login_start only if they want to.";
+      out["nextStep"] =
+          "The user denied the login. Start again with auth_login_start only if they want to.";
       break;
     case pb::LoginCheckReply::EXPIRED:
-      state = "expired";
-      next = "The code expired before it was approved. Start again with auth_login_start.";
+      out["nextStep"] =
+          "The code expired before it was approved. Start again with auth_login_start.";
       break;
     default:
-      state = "failed";
-      next =
+      out["nextStep"] =
           "The login failed (see message). Start again with auth_login_start, or ask the "
           "user to run `backend-im auth login` in a terminal.";
       break;
   }
-  const bool approved = r->state() == pb::LoginCheckReply::APPROVED;
-  json out{{"state", state},
-           {"message", r->message()},
-           {"loggedIn", approved && r->auth().logged_in()},
-           {"nextStep", next}};
-  if (approved) SetIfKnown(out, "email", r->auth().email());
   return Success(std::move(out));
 }
 

@@ -11,97 +11,29 @@ using namespace mcp_tools;
 
 // generate, deploy, wait_for_deployment, deployment_status, list_deployments
 void McpTools::DefineDeploymentTools() {
+  const OperationSpec& generate = ToolSpec("generate");
+  tools_.push_back(Tool{&generate,
+                        WithWriteArgs(generate, TextArg(generate, "prompt", true, 20000)),
+                        WriteHints(true, true, true), &McpTools::Generate});
+  const OperationSpec& deploy = ToolSpec("deploy");
+  tools_.push_back(Tool{&deploy,
+                        {FolderArg(deploy, "directory", true), IdArg(deploy, "projectId", false)},
+                        DeployHints(),
+                        &McpTools::DeployAndWait});
+  const OperationSpec& wait = ToolSpec("wait_for_deployment");
   tools_.push_back(
-      Tool{"generate", "Generate a FastAPI backend",
-           "Generate a FastAPI (Python) backend from a plain-language description and write its "
-           "files into a local folder. Returns the files written. Nothing is written outside the "
-           "folder, and a local file with different content is never overwritten unless force is "
-           "true (then nothing is written and the conflicts are listed). Next: read or adapt the "
-           "files, then call deploy with the same directory. Needs a login (see auth_status).",
-           WithWriteArgs({"prompt", ArgType::kString, true,
-                          "What the backend should do, in plain words, e.g. \"REST API for users "
-                          "and orders with SQLite\".",
-                          1, 20000, Check::kNone, nullptr},
-                         "the project", "the generated ones"),
-           WrittenFilesFields(
-               {{"directory", Str("The absolute folder the project is in")},
-                {"projectId", OptStr("The platform's project for this code, remembered in the "
-                                     "folder for deploy; absent when the platform names none")}},
-               "Every generated file"),
-           WriteHints(true, true, true), &McpTools::Generate});
-
+      Tool{&wait,
+           {IdArg(wait, "deploymentId", true), IntArg(wait, "timeoutSeconds", 1, 900, 50)},
+           ReadHints(),
+           &McpTools::WaitForDeployment});
+  const OperationSpec& status = ToolSpec("deployment_status");
   tools_.push_back(Tool{
-      "deploy",
-      "Deploy a project folder",
-      "Upload a local project folder to Backend.im and start a deployment. Returns at once "
-      "with deploymentId, projectId and commitHash while the platform builds and deploys it, "
-      "which takes a minute or more. Next: call wait_for_deployment with the deploymentId to "
-      "follow it to its URL. As a task (protocol 2025-11-25 and later), it lasts until the "
-      "deployment is complete or failed and ends with its URL and logs; cancelling the task "
-      "stops the waiting, never the deployment. Hidden files, .git, node_modules, caches, "
-      "virtualenvs and secrets "
-      "(.env*, *.pem, *.key) are never uploaded. Deploying again replaces the project's "
-      "previous deployment. Needs a login (see auth_status).",
-      {FolderArg("directory", true,
-                 "The project folder to upload; it must exist, e.g. the one given to generate. "),
-       IdArg("projectId", false,
-             "The project to deploy to. Default: the one generate or an earlier deploy remembered "
-             "in the folder (.backend-im/project.json), else a new project.")},
-      // The deployment, as every tool and `backend-im deploy --json` show it, and the upload.
-      WithFields(
-          DeploymentModelSchema(),
-          Stepped({{"directory", Str("The absolute folder that was uploaded")},
-                   {"fileCount", Int("How many files were uploaded")},
-                   {"totalBytes", Int("How many bytes were uploaded")},
-                   {"skipped",
-                    {{"type", "array"},
-                     {"description", "Files left out, and why"},
-                     {"items", Object({{"path", Str("Path inside the folder")},
-                                       {"reason", Str("Why it was left out")}})}}},
-                   // As a task, deploy ends the way wait_for_deployment does.
-                   {"timedOut", OptBool("As a task only: true when the wait ended before the "
-                                        "deployment did")}})),
-      DeployHints(),
-      &McpTools::DeployAndWait});
-
-  tools_.push_back(Tool{
-      "wait_for_deployment",
-      "Wait for a deployment",
-      "Wait until a deployment is complete or failed, or until timeoutSeconds pass, and return "
-      "its status, URL and logs. Sends a progress notification for each stage when the "
-      "request carries a progressToken. If it returns with timedOut true, call it again. "
-      "Cancelling this request stops the waiting, never the deployment.",
-      {DeploymentIdArg(),
-       {"timeoutSeconds", ArgType::kInteger, false,
-        "How long to wait at most, in seconds (1 to 900, default 50). Keep it below your "
-        "client's request timeout.",
-        1, 900, Check::kNone, 50}},
-      WithFields(DeploymentModelSchema(),
-                 Stepped({{"timedOut", Bool("True when timeoutSeconds passed first")}})),
-      ReadHints(),
-      &McpTools::WaitForDeployment});
-
-  tools_.push_back(Tool{"deployment_status",
-                        "Deployment status",
-                        "The current status, URL and logs of one deployment, without waiting.",
-                        {DeploymentIdArg()},
-                        WithFields(DeploymentModelSchema(), Stepped(json::object())),
-                        ReadHints(),
-                        &McpTools::DeploymentStatus});
-
-  tools_.push_back(
-      Tool{"list_deployments",
-           "List deployments",
-           "Past deployments made from this computer, newest first, with their status and URL.",
-           {IdArg("projectId", false, "Only the deployments of this project."),
-            {"limit", ArgType::kInteger, false, "How many at most (1 to 100, default 20).", 1, 100,
-             Check::kNone, 20}},
-           Object({{"deployments",
-                    {{"type", "array"},
-                     {"description", "Newest first"},
-                     {"items", DeploymentModelSchema()}}}}),
-           {{"readOnlyHint", true}, {"openWorldHint", false}},
-           &McpTools::ListDeployments});
+      &status, {IdArg(status, "deploymentId", true)}, ReadHints(), &McpTools::DeploymentStatus});
+  const OperationSpec& list = ToolSpec("list_deployments");
+  tools_.push_back(Tool{&list,
+                        {IdArg(list, "projectId", false), IntArg(list, "limit", 1, 100, 20)},
+                        {{"readOnlyHint", true}, {"openWorldHint", false}},
+                        &McpTools::ListDeployments});
 }
 
 McpTools::Answer McpTools::Generate(const json& args, McpToolCall& call) {

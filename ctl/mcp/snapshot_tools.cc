@@ -8,69 +8,23 @@ using namespace mcp_tools;
 
 // rollback, diff, restore
 void McpTools::DefineSnapshotTools() {
-  tools_.push_back(Tool{
-      "rollback",
-      "Roll a project back",
-      "Deploy the files of an earlier deployment of a project again, as a new deployment: by "
-      "default those of the newest complete deployment whose files differ from the current "
-      "one, or exactly toDeploymentId. The agent keeps the files of recent deployments "
-      "(list_deployments shows restorable); the new deployment's commitHash equals the earlier "
-      "one's. Returns at once; next: call wait_for_deployment with the deploymentId. Give "
-      "directory, projectId or toDeploymentId. Needs a login (see auth_status).",
-      {FolderArg(
-           "directory", false,
-           "A project folder: its remembered project (.backend-im/project.json) is rolled back. "),
-       IdArg("projectId", false, "The project to roll back."),
-       IdArg("toDeploymentId", false,
-             "Roll back to exactly this deployment (list_deployments lists them).")},
-      WithFields(DeploymentModelSchema(), Stepped(json::object())),
-      DeployHints(),
-      &McpTools::Rollback});
-
-  tools_.push_back(Tool{
-      "diff",
-      "Diff deployments or a folder",
-      "A unified diff (as diff -u) between the files of a deployment and a local project "
-      "folder, or between two deployments. With only directory: the folder against its "
-      "project's last deployment, i.e. what the next deploy would change. The agent keeps the "
-      "files of recent deployments (list_deployments shows restorable).",
-      {IdArg(
-           "deploymentId", false,
-           "The deployment to compare from. Default: the last deployment of directory's project."),
-       IdArg("otherDeploymentId", false, "Compare with this deployment instead of a folder."),
-       FolderArg("directory", false,
-                 "The project folder to compare with (what deploy would upload from it). ")},
-      Object(Stepped(
-          {{"from", Str("The deployment compared from")},
-           {"to", Str("The deployment or folder compared with")},
-           {"same", Bool("True when the two hold the same files")},
-           {"files",
-            {{"type", "array"},
-             {"description", "The files that differ, in path order"},
-             {"items", Object({{"path", Str("Path inside the project")},
-                               {"change",
-                                {{"type", "string"},
-                                 {"enum", {"added", "removed", "changed"}},
-                                 {"description", "How it differs"}}},
-                               {"binary", Bool("True for a binary file (no text diff)")}})}}},
-           {"diff", Str("The unified diff; empty when same")}})),
-      {{"readOnlyHint", true}, {"openWorldHint", false}},
-      &McpTools::Diff});
-
-  tools_.push_back(Tool{
-      "restore", "Restore a deployment's files",
-      "Write the exact files of an earlier deployment into a local folder, with the same safe "
-      "writing as generate: nothing is written outside the folder, and a local file with "
-      "different content is never overwritten unless force is true (then nothing is written and "
-      "the conflicts are listed). The agent keeps the files of recent deployments "
-      "(list_deployments shows restorable). Next: read or change them, then deploy the folder.",
-      WithWriteArgs(IdArg("deploymentId", true,
-                          "The deployment whose files to write (list_deployments lists them)."),
-                    "the files", "the deployment's"),
-      WrittenFilesFields({{"deploymentId", Str("The deployment whose files were written")},
-                          {"directory", Str("The absolute folder the files are in")}},
-                         "Every file of the deployment"),
-      WriteHints(true, true, false), &McpTools::Restore});
+  const OperationSpec& rollback = ToolSpec("rollback");
+  tools_.push_back(
+      Tool{&rollback,
+           {FolderArg(rollback, "directory", false), IdArg(rollback, "projectId", false),
+            IdArg(rollback, "toDeploymentId", false)},
+           DeployHints(),
+           &McpTools::Rollback});
+  const OperationSpec& diff = ToolSpec("diff");
+  tools_.push_back(
+      Tool{&diff,
+           {IdArg(diff, "deploymentId", false), IdArg(diff, "otherDeploymentId", false),
+            FolderArg(diff, "directory", false)},
+           {{"readOnlyHint", true}, {"openWorldHint", false}},
+           &McpTools::Diff});
+  const OperationSpec& restore = ToolSpec("restore");
+  tools_.push_back(Tool{&restore, WithWriteArgs(restore, IdArg(restore, "deploymentId", true)),
+                        WriteHints(true, true, false), &McpTools::Restore});
 }
 
 McpTools::Answer McpTools::Rollback(const json& args, McpToolCall& call) {

@@ -1,6 +1,6 @@
 #pragma once
-// What the MCP tools' files (ctl/mcp/*tools.cc) share: results, the pieces of their JSON
-// Schemas, and small checks. Not for use outside them.
+// What the MCP tools' files (ctl/mcp/*tools.cc) share: results, annotations and small checks.
+// Not for use outside them. Their schemas' pieces are ctl/json_schema.h's.
 
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -70,67 +70,6 @@ inline std::string NextStepFor(const backend_im::v1::Deployment& d) {
       "Do not tell the user it is deployed: {}. Ask them to check the platform, "
       "or deploy again later.",
       final.error().message);
-}
-
-// JSON Schema pieces for the output schemas.
-inline json Str(const std::string& description) {
-  return json{{"type", "string"}, {"description", description}};
-}
-// A string that a result leaves out when it has no value (see SetIfKnown); Object() keeps it
-// out of `required`.
-inline json OptStr(const std::string& description) {
-  return json{{"type", "string"}, {"description", description}, {"x-optional", true}};
-}
-inline json Bool(const std::string& description) {
-  return json{{"type", "boolean"}, {"description", description}};
-}
-inline json Int(const std::string& description) {
-  return json{{"type", "integer"}, {"description", description}};
-}
-inline json StrArray(const std::string& description) {
-  return json{{"type", "array"}, {"items", {{"type", "string"}}}, {"description", description}};
-}
-// A boolean that a result leaves out when it does not apply (see OptStr).
-inline json OptBool(const std::string& description) {
-  return json{{"type", "boolean"}, {"description", description}, {"x-optional", true}};
-}
-// An object schema whose properties are all required except the OptStr and OptBool ones.
-inline json Object(json properties) {
-  json required = json::array();
-  for (auto it = properties.begin(); it != properties.end(); ++it) {
-    if (it->value("x-optional", false)) {
-      it->erase("x-optional");
-    } else {
-      required.push_back(it.key());
-    }
-  }
-  return json{{"type", "object"}, {"properties", std::move(properties)}, {"required", required}};
-}
-
-// schema (an object) with more properties, required unless OptStr/OptBool.
-inline json WithFields(json schema, json more) {
-  json extra = Object(std::move(more));
-  for (auto& [k, v] : extra["properties"].items()) schema["properties"][k] = v;
-  for (auto& r : extra["required"]) schema["required"].push_back(r);
-  return schema;
-}
-
-// A tool's result fields, with the nextStep that every tool's result but list_deployments' has.
-inline json Stepped(json fields) {
-  fields["nextStep"] = Str("What to do next");
-  return fields;
-}
-
-// The fields of a result that wrote files into a folder (generate, restore), besides its own:
-// every file, and which were written or already there.
-inline json WrittenFilesFields(json fields, const std::string& every_file) {
-  fields["files"] = {{"type", "array"},
-                     {"description", every_file},
-                     {"items", Object({{"path", Str("Path inside the folder")},
-                                       {"bytes", Int("Size in bytes")}})}};
-  fields["written"] = StrArray("Files created or changed");
-  fields["unchanged"] = StrArray("Files that already had this content");
-  return Object(Stepped(std::move(fields)));
 }
 
 // The annotations of a tool that changes something, of one that starts a deployment, and of

@@ -64,37 +64,45 @@ std::string McpTools::Where() const {
   return fmt::format("An absolute path is best; a relative one is taken from {}.", cwd_);
 }
 
-std::vector<McpTools::Arg> McpTools::WithWriteArgs(Arg first, const std::string& what,
-                                                   const std::string& whose) const {
+std::vector<McpTools::Arg> McpTools::WithWriteArgs(const OperationSpec& op, Arg first) const {
+  Arg directory = FolderArg(op, "directory", true);
+  directory.check = Check::kNewDir;
   return {std::move(first),
-          {"directory", ArgType::kString, true,
-           "The folder to write " + what +
-               " into; created if missing, but its parent folder must exist. " + Where(),
-           1, 4096, Check::kNewDir, nullptr},
-          {"force", ArgType::kBoolean, false,
-           "Overwrite local files whose content differs from " + whose + ". Default false.", 0, 0,
-           Check::kNone, false}};
+          std::move(directory),
+          {"force", ArgType::kBoolean, false, ToolDescription(op.Arg("force")), 0, 0, Check::kNone,
+           false}};
 }
 
-McpTools::Arg McpTools::DeploymentIdArg() {
-  return IdArg("deploymentId", true,
-               "The deploymentId that deploy returned (list_deployments lists them).");
+McpTools::Arg McpTools::TextArg(const OperationSpec& op, std::string name, bool required,
+                                int64_t max_length) {
+  std::string description = ToolDescription(op.Arg(name));
+  return Arg{std::move(name), ArgType::kString, required, std::move(description), 1,
+             max_length,      Check::kNone,     nullptr};
 }
 
-McpTools::Arg McpTools::IdArg(std::string name, bool required, std::string description) {
-  return Arg{std::move(name), ArgType::kString, required, std::move(description), 1, 128,
-             Check::kId,      nullptr};
+McpTools::Arg McpTools::IdArg(const OperationSpec& op, std::string name, bool required) {
+  Arg a = TextArg(op, std::move(name), required, 128);
+  a.check = Check::kId;
+  return a;
 }
 
-McpTools::Arg McpTools::FolderArg(std::string name, bool required,
-                                  const std::string& description) const {
-  return Arg{std::move(name),     ArgType::kString, required, description + Where(), 1, 4096,
-             Check::kExistingDir, nullptr};
+McpTools::Arg McpTools::FolderArg(const OperationSpec& op, std::string name, bool required) const {
+  Arg a = TextArg(op, std::move(name), required, 4096);
+  a.description += " " + Where();
+  a.check = Check::kExistingDir;
+  return a;
+}
+
+McpTools::Arg McpTools::IntArg(const OperationSpec& op, std::string name, int64_t min, int64_t max,
+                               int64_t default_value) {
+  std::string description = ToolDescription(op.Arg(name));
+  return Arg{std::move(name), ArgType::kInteger, false, std::move(description), min, max,
+             Check::kNone,    default_value};
 }
 
 const McpTools::Tool* McpTools::Find(const std::string& name) const {
   for (const auto& t : tools_) {
-    if (t.name == name) return &t;
+    if (t.spec->tool == name) return &t;
   }
   return nullptr;
 }
@@ -130,15 +138,16 @@ json McpTools::ListTools(const std::string& version) const {
     }
     json schema{{"type", "object"}, {"properties", props}, {"additionalProperties", false}};
     if (!required.empty()) schema["required"] = required;
-    json tool{{"name", t.name}, {"description", t.description}, {"inputSchema", schema}};
+    const OperationSpec& op = *t.spec;
+    json tool{{"name", op.tool}, {"description", ToolDescription(op)}, {"inputSchema", schema}};
     // Titles and output schemas came with 2025-06-18, annotations with 2025-03-26.
     if (version >= "2025-06-18") {
-      tool["title"] = t.title;
-      tool["outputSchema"] = t.output_schema;
+      tool["title"] = op.title;
+      tool["outputSchema"] = ToolOutputSchema(op);
     }
     if (version >= "2025-03-26") {
       json ann = t.annotations;
-      ann["title"] = t.title;
+      ann["title"] = op.title;
       tool["annotations"] = ann;
     }
     // Tasks came with 2025-11-25; 2026-07-28 moved them to an extension without this field.
@@ -167,7 +176,7 @@ std::string McpTools::Absolute(const std::string& path) const {
 
 std::optional<McpToolResult> McpTools::Validate(const Tool& tool, json& args) const {
   auto bad = [&](const std::string& what) {
-    return Failure(fmt::format("invalid arguments for {}: {}", tool.name, what));
+    return Failure(fmt::format("invalid arguments for {}: {}", tool.spec->tool, what));
   };
   for (auto it = args.begin(); it != args.end(); ++it) {
     bool known = std::any_of(tool.args.begin(), tool.args.end(),

@@ -20,8 +20,10 @@
 // offers its verification page, and the tool runs once the person approved. Other clients get
 // an error result that says to use auth_login_start/auth_login_check or `backend-im auth login`.
 //
-// Each tool's arguments are declared once (Arg) and give both its inputSchema and its checks,
-// so the two cannot drift apart. A bad argument (missing, of the wrong type, out of range,
+// A tool's name, title, description, its arguments' descriptions and its outputSchema come from
+// the operations' catalog (ctl/operation_specs.h), which the command line's help reads too. Its
+// arguments are declared once (Arg) and give both its inputSchema and its checks, so the two
+// cannot drift apart. A bad argument (missing, of the wrong type, out of range,
 // unknown, a deployment id that is not an id, a folder that does not exist) is an error result
 // naming the argument, decided before the agent or the platform is asked anything. Failures
 // of the agent or the platform become error results that say what to do next.
@@ -42,6 +44,7 @@
 
 #include "ctl/agent_api.h"
 #include "ctl/mcp/tool_provider.h"
+#include "ctl/operation_specs.h"
 #include "ctl/operations.h"
 
 namespace bim::ctl {
@@ -85,13 +88,12 @@ class McpTools : public McpToolProvider {
     McpToolResult result;
     bool needs_login = false;
   };
-  using Handler = Answer (McpTools::*)(const nlohmann::json& args, McpToolCall& call);
+  // A tool's handler: its arguments (checked, defaults filled in) and the call; its answer.
+  using HandlerFn = Answer(const nlohmann::json& args, McpToolCall& call);
+  using Handler = HandlerFn McpTools::*;
   struct Tool {
-    std::string name;
-    std::string title;
-    std::string description;
+    const OperationSpec* spec;  // its name, title, description and outputSchema
     std::vector<Arg> args;
-    nlohmann::json output_schema;
     nlohmann::json annotations;
     Handler handler = nullptr;
   };
@@ -102,15 +104,17 @@ class McpTools : public McpToolProvider {
   void DefineAuthTools();        // ctl/mcp/auth_tools.cc
   // How a directory argument's description ends: where relative paths resolve.
   std::string Where() const;
-  static Arg DeploymentIdArg();
-  // An id argument (1 to 128 characters, letters, digits, '-', '_', '.').
-  static Arg IdArg(std::string name, bool required, std::string description);
-  // A folder that must exist; the description ends with Where().
-  Arg FolderArg(std::string name, bool required, const std::string& description) const;
+  // The argument `name` of op, described as op's catalog entry says: a string of 1 to
+  // max_length characters; an id (1 to 128 characters, letters, digits, '-', '_', '.'); a
+  // folder that must exist (the description ends with Where()); a whole number from min to max.
+  static Arg TextArg(const OperationSpec& op, std::string name, bool required, int64_t max_length);
+  static Arg IdArg(const OperationSpec& op, std::string name, bool required);
+  Arg FolderArg(const OperationSpec& op, std::string name, bool required) const;
+  static Arg IntArg(const OperationSpec& op, std::string name, int64_t min, int64_t max,
+                    int64_t default_value);
   // first, then the arguments of a tool that writes files into a folder (generate, restore):
-  // directory, where `what` goes, and force, to overwrite files that differ from `whose`.
-  std::vector<Arg> WithWriteArgs(Arg first, const std::string& what,
-                                 const std::string& whose) const;
+  // directory, where they go, and force, to overwrite files that differ.
+  std::vector<Arg> WithWriteArgs(const OperationSpec& op, Arg first) const;
   const Tool* Find(const std::string& name) const;
   // The arguments with defaults left out and directories made absolute, or an error result.
   std::optional<McpToolResult> Validate(const Tool& tool, nlohmann::json& args) const;
@@ -119,20 +123,12 @@ class McpTools : public McpToolProvider {
   // An operation's failure as a tool result; a missing login is marked (Answer::needs_login).
   static Answer FailureOf(const OpError& e, const std::string& what);
 
-  Answer Generate(const nlohmann::json& args, McpToolCall& call);
-  Answer Deploy(const nlohmann::json& args, McpToolCall& call);
+  // The tools' handlers, defined in their groups' files.
+  HandlerFn Generate, Deploy, WaitForDeployment, DeploymentStatus, ListDeployments, Rollback, Diff,
+      Restore, AuthStatus, AuthLoginStart, AuthLoginCheck;
   // deploy; as a task (call.as_task), it then follows the deployment to its end the way
   // wait_for_deployment does, and returns deploy's fields with the final status, URL and logs.
-  Answer DeployAndWait(const nlohmann::json& args, McpToolCall& call);
-  Answer WaitForDeployment(const nlohmann::json& args, McpToolCall& call);
-  Answer DeploymentStatus(const nlohmann::json& args, McpToolCall& call);
-  Answer ListDeployments(const nlohmann::json& args, McpToolCall& call);
-  Answer Rollback(const nlohmann::json& args, McpToolCall& call);
-  Answer Diff(const nlohmann::json& args, McpToolCall& call);
-  Answer Restore(const nlohmann::json& args, McpToolCall& call);
-  Answer AuthStatus(const nlohmann::json& args, McpToolCall& call);
-  Answer AuthLoginStart(const nlohmann::json& args, McpToolCall& call);
-  Answer AuthLoginCheck(const nlohmann::json& args, McpToolCall& call);
+  HandlerFn DeployAndWait;
 
   // Login through the client, for a tool that failed for want of one (the device flow, with
   // the person sent to its verification page by URL-mode elicitation). Each gives nullopt once

@@ -29,6 +29,7 @@
 
 #include "tests/integration/agent_fixture.h"
 #include "tests/support/harness.h"
+#include "tests/support/json_schema_check.h"
 
 extern char** environ;
 
@@ -334,63 +335,6 @@ inline int SettledPlatformRequests(MockPlatform& mock) {
   REQUIRE(HttpRequest("GET", mock.http_url() + probe).status != 0);
   REQUIRE(WaitUntil([&] { return CountOf(mock.Log(), " " + probe + " ") == 1; }, seconds(10)));
   return PlatformRequests(mock);
-}
-
-// Where value breaks schema, one line per problem, each naming its place (e.g. "$.logs[2]").
-// Only the JSON Schema keywords the tools' schemas use: type, enum, properties, required,
-// additionalProperties and items.
-inline void SchemaProblems(const json& schema, const json& value, const std::string& where,
-                           std::vector<std::string>& out) {
-  auto is = [&](const std::string& type) {
-    if (type == "string") return value.is_string();
-    if (type == "integer") return value.is_number_integer();
-    if (type == "number") return value.is_number();
-    if (type == "boolean") return value.is_boolean();
-    if (type == "object") return value.is_object();
-    if (type == "array") return value.is_array();
-    if (type == "null") return value.is_null();
-    return false;
-  };
-  if (auto t = schema.find("type"); t != schema.end()) {
-    bool ok = false;
-    if (t->is_string()) ok = is(*t);
-    for (const auto& one : t->is_array() ? *t : json::array()) ok = ok || is(one);
-    if (!ok) {
-      out.push_back(where + ": " + value.dump().substr(0, 80) + " is not of type " + t->dump());
-      return;
-    }
-  }
-  if (auto e = schema.find("enum"); e != schema.end()) {
-    if (std::find(e->begin(), e->end(), value) == e->end()) {
-      out.push_back(where + ": " + value.dump() + " is not one of " + e->dump());
-    }
-  }
-  if (value.is_object()) {
-    for (const auto& r : schema.value("required", json::array())) {
-      if (!value.contains(r.get<std::string>())) {
-        out.push_back(where + ": required \"" + r.get<std::string>() + "\" is missing");
-      }
-    }
-    const json props = schema.value("properties", json::object());
-    for (const auto& [key, v] : value.items()) {
-      if (props.contains(key)) {
-        SchemaProblems(props[key], v, where + "." + key, out);
-      } else if (!schema.value("additionalProperties", true)) {
-        out.push_back(where + ": \"" + key + "\" is not allowed");
-      }
-    }
-  }
-  if (value.is_array() && schema.contains("items")) {
-    for (size_t i = 0; i < value.size(); ++i) {
-      SchemaProblems(schema["items"], value[i], where + "[" + std::to_string(i) + "]", out);
-    }
-  }
-}
-
-inline std::vector<std::string> SchemaProblems(const json& schema, const json& value) {
-  std::vector<std::string> out;
-  SchemaProblems(schema, value, "$", out);
-  return out;
 }
 
 // Places in a JSON document that hold null, e.g. "$.url".

@@ -328,7 +328,7 @@ TEST_CASE("structuredContent leaves out what is unknown, never null, and fits th
       std::vector<std::string> nulls;
       NullsIn(out, "$", nulls);
       CHECK_MESSAGE(nulls.empty(), out.dump());
-      auto problems = SchemaProblems(schemas.at(tool), out);
+      auto problems = SchemaProblems(schemas.at(tool), out, /*closed=*/true);
       CHECK_MESSAGE(problems.empty(), out.dump());
       for (const auto& p : problems) MESSAGE(p);
       return out;

@@ -25,6 +25,13 @@ void AddFiles(const contract::FileMap& files, Reply* reply) {
   }
 }
 
+// The reply of a Deploy or Rollback that stored d.
+pb::DeployReply Deployed(const pb::Deployment& d) {
+  pb::DeployReply r;
+  *r.mutable_deployment() = d;
+  return r;
+}
+
 }  // namespace
 
 FakeAgentApi::FakeAgentApi() {
@@ -43,13 +50,6 @@ std::optional<ctl::OpError> FakeAgentApi::Enter(const std::string& method,
   calls.push_back(method);
   if (cancel.cancelled()) return ctl::OpCancelled();
   if (auto f = failures.find(method); f != failures.end()) return f->second;
-  return std::nullopt;
-}
-
-std::optional<ctl::OpError> FakeAgentApi::EnterLoggedIn(const std::string& method,
-                                                        ctl::CancelToken& cancel) {
-  if (auto e = Enter(method, cancel)) return e;
-  if (!logged_in) return OpFail(OpFailure::kAuth, "not logged in");
   return std::nullopt;
 }
 
@@ -75,6 +75,11 @@ FakeAgentApi::Stored* FakeAgentApi::Find(const std::string& id) {
     if (s.deployment.id() == id) return &s;
   }
   return nullptr;
+}
+
+OpResult<const FakeAgentApi::Stored*> FakeAgentApi::Known(const std::string& id) {
+  if (const Stored* s = Find(id)) return s;
+  return OpFail(OpFailure::kNotFound, "no deployment " + id);
 }
 
 FakeAgentApi::Stored& FakeAgentApi::Store(const std::string& project,
@@ -199,8 +204,7 @@ OpResult<pb::LogoutReply> FakeAgentApi::Logout(ctl::CancelToken& cancel) {
 
 OpResult<pb::GenerateReply> FakeAgentApi::Generate(const pb::GenerateRequest& request,
                                                    ctl::CancelToken& cancel) {
-  last_generate = request;
-  if (auto e = EnterLoggedIn("Generate", cancel)) return *e;
+  if (auto e = EnterLoggedIn("Generate", request, last_generate, cancel)) return *e;
   pb::GenerateReply r;
   AddFiles(generate_files, &r);
   r.set_project_id(generate_project);
@@ -209,27 +213,24 @@ OpResult<pb::GenerateReply> FakeAgentApi::Generate(const pb::GenerateRequest& re
 
 OpResult<pb::DeployReply> FakeAgentApi::Deploy(const pb::DeployRequest& request,
                                                ctl::CancelToken& cancel) {
-  last_deploy = request;
-  if (auto e = EnterLoggedIn("Deploy", cancel)) return *e;
+  if (auto e = EnterLoggedIn("Deploy", request, last_deploy, cancel)) return *e;
   contract::FileMap files;
   for (const auto& f : request.files()) files[f.path()] = f.content();
   std::string project =
       request.project_id().empty() ? fmt::format("proj-{}", next_id_) : request.project_id();
   Stored& s = Store(project, files, outcome, hold);
   s.deployment.set_directory(request.directory());
-  pb::DeployReply r;
-  *r.mutable_deployment() = s.deployment;
-  return r;
+  return Deployed(s.deployment);
 }
 
 OpResult<pb::DeployReply> FakeAgentApi::Rollback(const pb::RollbackRequest& request,
                                                  ctl::CancelToken& cancel) {
-  last_rollback = request;
-  if (auto e = EnterLoggedIn("Rollback", cancel)) return *e;
+  if (auto e = EnterLoggedIn("Rollback", request, last_rollback, cancel)) return *e;
   const Stored* from = nullptr;
   if (!request.to_deployment_id().empty()) {
-    from = Find(request.to_deployment_id());
-    if (!from) return OpFail(OpFailure::kNotFound, "no deployment " + request.to_deployment_id());
+    auto to = Known(request.to_deployment_id());
+    if (!to.ok()) return to.error();
+    from = *to;
   } else {
     // The newest complete deployment of the project whose files differ from the newest one's.
     const Stored* newest = nullptr;
@@ -252,17 +253,15 @@ OpResult<pb::DeployReply> FakeAgentApi::Rollback(const pb::RollbackRequest& requ
   contract::FileMap files = from->files;
   Stored& s = Store(from->deployment.project_id(), files, outcome, hold);
   s.deployment.set_restored_of(restored_of);
-  pb::DeployReply r;
-  *r.mutable_deployment() = s.deployment;
-  return r;
+  return Deployed(s.deployment);
 }
 
 OpResult<pb::Deployment> FakeAgentApi::Status(const pb::StatusRequest& request,
                                               ctl::CancelToken& cancel) {
   if (auto e = Enter("Status", cancel)) return *e;
-  const Stored* s = Find(request.deployment_id());
-  if (!s) return OpFail(OpFailure::kNotFound, "no deployment " + request.deployment_id());
-  return s->deployment;
+  auto s = Known(request.deployment_id());
+  if (!s.ok()) return s.error();
+  return (*s)->deployment;
 }
 
 OpResult<pb::HistoryReply> FakeAgentApi::History(const pb::HistoryRequest& request,
@@ -285,15 +284,15 @@ OpResult<pb::HistoryReply> FakeAgentApi::History(const pb::HistoryRequest& reque
 OpResult<pb::FilesReply> FakeAgentApi::GetFiles(const pb::GetFilesRequest& request,
                                                 ctl::CancelToken& cancel) {
   if (auto e = Enter("GetFiles", cancel)) return *e;
-  const Stored* s = Find(request.deployment_id());
-  if (!s) return OpFail(OpFailure::kNotFound, "no deployment " + request.deployment_id());
-  if (!s->files_kept || !s->deployment.restorable()) {
+  auto s = Known(request.deployment_id());
+  if (!s.ok()) return s.error();
+  if (!(*s)->files_kept || !(*s)->deployment.restorable()) {
     return OpFail(OpFailure::kNotFound,
                   "the files of " + request.deployment_id() + " are no longer kept");
   }
   pb::FilesReply r;
-  *r.mutable_deployment() = s->deployment;
-  AddFiles(s->files, &r);
+  *r.mutable_deployment() = (*s)->deployment;
+  AddFiles((*s)->files, &r);
   return r;
 }
 
@@ -301,8 +300,9 @@ OpResult<bool> FakeAgentApi::Watch(const pb::WatchRequest& request,
                                    std::optional<std::chrono::steady_clock::time_point> deadline,
                                    const StreamHooks& hooks, ctl::CancelToken& cancel) {
   if (auto e = Enter("Watch", cancel)) return *e;
-  const Stored* s = Find(request.deployment_id());
-  if (!s) return OpFail(OpFailure::kNotFound, "no deployment " + request.deployment_id());
+  auto known = Known(request.deployment_id());
+  if (!known.ok()) return known.error();
+  const Stored* s = *known;
   for (const auto& notice : notices) {
     pb::DeploymentEvent n;
     n.set_deployment_id(request.deployment_id());

@@ -74,6 +74,8 @@ class FakeAgentApi final : public ctl::AgentApi {
                                                   const contract::FileMap& files,
                                                   Outcome how = Outcome::kComplete);
   Stored* Find(const std::string& id);
+  // The stored deployment id, or the agent's answer when there is none (not found).
+  ctl::OpResult<const Stored*> Known(const std::string& id);
   // The number of calls of method.
   int Count(const std::string& method) const;
 
@@ -112,8 +114,17 @@ class FakeAgentApi final : public ctl::AgentApi {
  private:
   // Records the call; its failure when one is set, or the cancel.
   std::optional<ctl::OpError> Enter(const std::string& method, ctl::CancelToken& cancel);
-  // Enter, and the platform's refusal when nobody is logged in (the calls that reach it).
-  std::optional<ctl::OpError> EnterLoggedIn(const std::string& method, ctl::CancelToken& cancel);
+  // Enter, and the platform's refusal when nobody is logged in (the calls that reach it),
+  // keeping the request in `last`.
+  template <typename Request>
+  std::optional<ctl::OpError> EnterLoggedIn(const std::string& method, const Request& request,
+                                            std::optional<Request>& last,
+                                            ctl::CancelToken& cancel) {
+    last = request;
+    if (auto e = Enter(method, cancel)) return e;
+    if (!logged_in) return ctl::OpFail(ctl::OpFailure::kAuth, "not logged in");
+    return std::nullopt;
+  }
   backend_im::v1::AuthStatusReply Auth() const;
   Stored& Store(const std::string& project, const contract::FileMap& files, Outcome how, bool hold);
 

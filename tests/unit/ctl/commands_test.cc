@@ -1,17 +1,14 @@
 // Every command of the command line (ctl/commands/) run in this process against the agent in
-// memory (FakeAgentApi): its output, text and --json, and its exit code. stdout and stderr are
-// the process's own, redirected to files for the run.
+// memory (FakeAgentApi, through tests/support/ctl_run.h): its output, text and --json, and its
+// exit code.
 #include <doctest/doctest.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "ctl/commands/command.h"
+#include "tests/support/ctl_run.h"
 #include "tests/support/fake_agent_api.h"
 #include "tests/support/harness.h"
 
@@ -21,52 +18,14 @@ using nlohmann::json;
 
 namespace {
 
-struct CtlRun {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs `backend-im args...` against agent, with stdin_text on standard input.
-CtlRun Ctl(FakeAgentApi& agent, std::vector<std::string> args, const std::string& stdin_text = "") {
-  TempDir io;
-  WriteFile(io / "in", stdin_text);
-  std::fflush(stdout);
-  std::fflush(stderr);
-  int saved[3] = {::dup(0), ::dup(1), ::dup(2)};
-  int in = ::open((io / "in").c_str(), O_RDONLY);
-  int out = ::open((io / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  int err = ::open((io / "err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  ::dup2(in, 0);
-  ::dup2(out, 1);
-  ::dup2(err, 2);
-  std::clearerr(stdin);
-  std::cin.clear();
-  args.insert(args.begin(), "backend-im");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  CtlRun r;
-  r.code = ctl::RunCommandLine(static_cast<int>(argv.size()), argv.data(),
-                               [&agent]() -> ctl::AgentApi& { return agent; });
-  std::fflush(stdout);
-  std::fflush(stderr);
-  std::cout.flush();
-  for (int fd = 0; fd < 3; ++fd) {
-    ::dup2(saved[fd], fd);
-    ::close(saved[fd]);
-  }
-  ::close(in);
-  ::close(out);
-  ::close(err);
-  std::clearerr(stdin);
-  std::cin.clear();
-  r.out = ReadFile(io / "out");
-  r.err = ReadFile(io / "err");
-  return r;
-}
-
 bool Has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+// The run ended with `code`, and its stdout holds each of parts.
+void CheckOut(const CtlRun& r, int code, std::initializer_list<std::string> parts) {
+  CHECK(r.code == code);
+  for (const auto& part : parts) CHECK_MESSAGE(Has(r.out, part), "stdout lacks: " << part);
 }
 
 }  // namespace
@@ -91,9 +50,9 @@ TEST_CASE("ctl: auth status, logged out and in, as text and JSON") {
   agent.logged_in = true;
   agent.source = "device";
   auto in = Ctl(agent, {"auth", "status"});
-  CHECK(in.code == 0);
-  CHECK(Has(in.out, "Logged in to https://api.backend.im as dev@example.com\n"));
-  CHECK(Has(in.out, "  via:      device login\n"));
+  CheckOut(
+      in, 0,
+      {"Logged in to https://api.backend.im as dev@example.com\n", "  via:      device login\n"});
   auto j = Ctl(agent, {"auth", "status", "--json"});
   CHECK(j.code == 0);
   auto model = json::parse(j.out);
@@ -120,10 +79,9 @@ TEST_CASE("ctl: auth login with the device flow shows the page and the code, the
   FakeAgentApi agent;
   agent.login_pending_checks = 1;
   auto r = Ctl(agent, {"auth", "login"});
-  CHECK(r.code == 0);
-  CHECK(Has(r.out, "To log in, open https://backend.im/device\nand enter the code WXYZ-2345\n"));
-  CHECK(Has(r.out, "Waiting for you to approve...\n"));
-  CHECK(Has(r.out, "✓ Logged in"));
+  CheckOut(r, 0,
+           {"To log in, open https://backend.im/device\nand enter the code WXYZ-2345\n",
+            "Waiting for you to approve...\n", "✓ Logged in"});
   CHECK(agent.Count("LoginCheck") == 2);
   agent.login_end = backend_im::v1::LoginCheckReply::DENIED;
   auto denied = Ctl(agent, {"auth", "login", "--json"});
@@ -174,12 +132,9 @@ TEST_CASE("ctl: deploy --watch follows the deployment to its URL") {
   TempDir t;
   WriteFile(t / "api/main.py", "app = 1\n");
   auto r = Ctl(agent, {"deploy", "-d", t / "api", "--watch"});
-  CHECK(r.code == 0);
-  CHECK(Has(r.out, "Deploying 1 files (8 bytes) to project proj-1\n"));
-  CHECK(Has(r.out, "  deployment dep-1  commit "));
-  CHECK(Has(r.out, "queued"));
-  CHECK(Has(r.out, "Building image for "));
-  CHECK(Has(r.out, "✓ Deployed: https://"));
+  CheckOut(r, 0,
+           {"Deploying 1 files (8 bytes) to project proj-1\n", "  deployment dep-1  commit ",
+            "queued", "Building image for ", "✓ Deployed: https://"});
   CHECK(agent.Count("Status") == 0);  // the terminal event settled it
   SUBCASE("without --watch: how to follow it") {
     auto once = Ctl(agent, {"deploy", "-d", t / "api"});
@@ -197,13 +152,7 @@ TEST_CASE("ctl: deploy --watch follows the deployment to its URL") {
   SUBCASE("--json: the deploy model, then one event a line") {
     auto j = Ctl(agent, {"deploy", "-d", t / "api", "-w", "--json"});
     CHECK(j.code == 0);
-    std::vector<json> lines;
-    size_t at = 0;
-    while (at < j.out.size()) {
-      size_t nl = j.out.find('\n', at);
-      lines.push_back(json::parse(j.out.substr(at, nl - at)));
-      at = nl + 1;
-    }
+    auto lines = JsonLines(j.out);
     REQUIRE(lines.size() == 5);
     CHECK(lines[0]["fileCount"] == 1);
     CHECK(lines[0]["deploymentId"] == "dep-2");
@@ -218,10 +167,7 @@ TEST_CASE("ctl: deploy --dry-run lists the upload and the changes, and uploads n
   WriteFile(t / "api/main.py", "v2\n");
   WriteFile(t / "api/.env", "SECRET=1\n");
   auto r = Ctl(agent, {"deploy", "-d", t / "api", "--dry-run"});
-  CHECK(r.code == 0);
-  CHECK(Has(r.out, "Would upload:\n"));
-  CHECK(Has(r.out, "main.py"));
-  CHECK(Has(r.out, "Left out:\n  .env"));
+  CheckOut(r, 0, {"Would upload:\n", "main.py", "Left out:\n  .env"});
   const auto last = agent.AddDeployment("p1", {{"main.py", "v1\n"}});
   auto j = Ctl(agent, {"deploy", "-d", t / "api", "--dry-run", "--project", "p1", "--json"});
   CHECK(j.code == 0);
@@ -267,12 +213,9 @@ TEST_CASE("ctl: status shows a deployment, and exits 1 for a failed one") {
   FakeAgentApi agent;
   const auto ok = agent.AddDeployment("p1", {{"main.py", "x"}});
   auto r = Ctl(agent, {"status", ok.id()});
-  CHECK(r.code == 0);
-  CHECK(Has(r.out, "Deployment  " + ok.id() + "\nProject     p1\n"));
-  CHECK(Has(r.out, "Status      complete\n"));
-  CHECK(Has(r.out, "URL         " + ok.url() + "\n"));
-  CHECK(Has(r.out, "Files kept  yes"));
-  CHECK(Has(r.out, "Logs\n  Building image"));
+  CheckOut(r, 0,
+           {"Deployment  " + ok.id() + "\nProject     p1\n", "Status      complete\n",
+            "URL         " + ok.url() + "\n", "Files kept  yes", "Logs\n  Building image"});
   auto j = Ctl(agent, {"status", ok.id(), "--json"});
   auto model = json::parse(j.out);
   CHECK(model["url"] == ok.url());
@@ -325,9 +268,9 @@ TEST_CASE("ctl: rollback starts a deployment of earlier files") {
   const auto first = agent.AddDeployment("p1", {{"main.py", "1"}});
   agent.AddDeployment("p1", {{"main.py", "2"}});
   auto r = Ctl(agent, {"rollback", "--project", "p1"});
-  CHECK(r.code == 0);
-  CHECK(Has(r.out, "Rolling project p1 back to the files of " + first.id() + "\n"));
-  CHECK(Has(r.out, "Follow it with: backend-im watch dep-3\n"));
+  CheckOut(r, 0,
+           {"Rolling project p1 back to the files of " + first.id() + "\n",
+            "Follow it with: backend-im watch dep-3\n"});
   auto w = Ctl(agent, {"rollback", "--to", first.id(), "--watch", "--json"});
   CHECK(w.code == 0);
   CHECK(json::parse(w.out.substr(0, w.out.find('\n')))["restoredOf"] == first.id());
@@ -381,9 +324,9 @@ TEST_CASE("ctl: daemon status and stop, with and without an agent") {
 
   agent.running = true;
   auto up = Ctl(agent, {"daemon", "status"});
-  CHECK(up.code == 0);
-  CHECK(Has(up.out, "Agent       running, pid 4242, version 0.0.0-fake (this ctl is "));
-  CHECK(Has(up.out, "Managed by  nobody (started by hand)\n"));
+  CheckOut(up, 0,
+           {"Agent       running, pid 4242, version 0.0.0-fake (this ctl is ",
+            "Managed by  nobody (started by hand)\n"});
   auto up_json = json::parse(Ctl(agent, {"daemon", "status", "--json"}).out);
   CHECK(up_json["pid"] == 4242);
   CHECK_FALSE(up_json.contains("apiUrlProblem"));

@@ -7,6 +7,7 @@
 #include "ctl/mcp/tools.h"
 #include "tests/support/fake_agent_api.h"
 #include "tests/support/harness.h"
+#include "tests/support/json_schema_check.h"
 
 using namespace bim;
 using namespace bim::test;
@@ -39,35 +40,15 @@ struct Fixture {
     return {};
   }
 
-  // Calls the tool; a success must match its outputSchema.
+  // Calls the tool; a success must match its outputSchema, and hold nothing it does not list.
   ctl::McpToolResult Call(const std::string& tool, const json& args) {
     auto r = tools.CallTool(tool, args, call);
-    if (!r.is_error && r.input_requests.is_null())
-      CheckSchema(Schema(tool, "outputSchema"), r.structured);
+    if (!r.is_error && r.input_requests.is_null()) {
+      auto problems = SchemaProblems(Schema(tool, "outputSchema"), r.structured, /*closed=*/true);
+      CHECK_MESSAGE(problems.empty(), tool << ": " << r.structured.dump());
+      for (const auto& p : problems) MESSAGE(p);
+    }
     return r;
-  }
-
-  // Every required property is there, and every property has its schema's type.
-  static void CheckSchema(const json& schema, const json& value) {
-    REQUIRE(value.is_object());
-    for (const auto& name : schema["required"]) {
-      CHECK_MESSAGE(value.contains(name.get<std::string>()), "missing " << name);
-    }
-    for (const auto& [name, v] : value.items()) {
-      REQUIRE_MESSAGE(schema["properties"].contains(name), "not in the schema: " << name);
-      const json& p = schema["properties"][name];
-      const std::string type = p["type"];
-      if (type == "string") CHECK_MESSAGE(v.is_string(), name);
-      if (type == "integer") CHECK_MESSAGE(v.is_number_integer(), name);
-      if (type == "boolean") CHECK_MESSAGE(v.is_boolean(), name);
-      if (type == "array") {
-        REQUIRE_MESSAGE(v.is_array(), name);
-        if (p["items"].value("type", "") == "object") {
-          for (const auto& item : v) CheckSchema(p["items"], item);
-        }
-      }
-      if (type == "object") CheckSchema(p, v);
-    }
   }
 };
 

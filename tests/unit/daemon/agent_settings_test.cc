@@ -15,15 +15,29 @@ Result<AgentSettings> Resolve(const DaemonOptions& flags, std::map<std::string, 
                               /*uid=*/1234);
 }
 
+// One setting given at every level, each its own value: the flag, the environment variable and
+// the config file.
+struct EveryLevel {
+  DaemonOptions flag;
+  std::map<std::string, std::string> env;
+  Config config;
+};
+EveryLevel Given(std::string DaemonOptions::*flag, std::string variable,
+                 std::optional<std::string> Config::*key, const char* by_flag, const char* by_env,
+                 const char* by_config) {
+  EveryLevel l;
+  l.flag.*flag = by_flag;
+  l.env[variable] = by_env;
+  l.config.*key = by_config;
+  return l;
+}
+
 }  // namespace
 
 TEST_CASE("the platform URL: flag, then environment, then config file, then the default") {
-  Config config;
-  config.api_url = "https://from-config.example";
-  DaemonOptions flag;
-  flag.api_url = "https://from-flag.example";
-  std::map<std::string, std::string> env{{"BACKEND_IM_API_URL", "https://from-env.example"}};
-
+  auto [flag, env, config] =
+      Given(&DaemonOptions::api_url, "BACKEND_IM_API_URL", &Config::api_url,
+            "https://from-flag.example", "https://from-env.example", "https://from-config.example");
   auto s = Resolve(flag, env, config);
   REQUIRE(s.ok());
   CHECK(s->api_url == "https://from-flag.example");
@@ -43,12 +57,10 @@ TEST_CASE("the platform URL: flag, then environment, then config file, then the 
 }
 
 TEST_CASE("the log level follows the same order, and an unknown one is refused by name") {
-  Config config;
-  config.log_level = "error";
-  DaemonOptions flag;
-  flag.log_level = "debug";
-  CHECK(Resolve(flag, {{"BACKEND_IM_LOG_LEVEL", "warn"}}, config)->log_level == log::Level::kDebug);
-  CHECK(Resolve({}, {{"BACKEND_IM_LOG_LEVEL", "warn"}}, config)->log_level == log::Level::kWarn);
+  auto [flag, env, config] = Given(&DaemonOptions::log_level, "BACKEND_IM_LOG_LEVEL",
+                                   &Config::log_level, "debug", "warn", "error");
+  CHECK(Resolve(flag, env, config)->log_level == log::Level::kDebug);
+  CHECK(Resolve({}, env, config)->log_level == log::Level::kWarn);
   CHECK(Resolve({}, {}, config)->log_level == log::Level::kError);
   CHECK(Resolve({}, {})->log_level == log::Level::kInfo);
   auto bad = Resolve({}, {{"BACKEND_IM_LOG_LEVEL", "loud"}});
@@ -58,11 +70,8 @@ TEST_CASE("the log level follows the same order, and an unknown one is refused b
 }
 
 TEST_CASE("the log size before it rotates: flag, environment, config file, else 10 MiB, in range") {
-  Config config;
-  config.log_max_mb = "3";
-  DaemonOptions flag;
-  flag.log_max_mb = "1";
-  std::map<std::string, std::string> env{{"BACKEND_IM_LOG_MAX_MB", "2"}};
+  auto [flag, env, config] = Given(&DaemonOptions::log_max_mb, "BACKEND_IM_LOG_MAX_MB",
+                                   &Config::log_max_mb, "1", "2", "3");
   CHECK(Resolve(flag, env, config)->log_max_bytes == 1u << 20);
   CHECK(Resolve({}, env, config)->log_max_bytes == 2u << 20);
   CHECK(Resolve({}, {}, config)->log_max_bytes == 3u << 20);

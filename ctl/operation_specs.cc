@@ -1,0 +1,460 @@
+#include "ctl/operation_specs.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "ctl/json_schema.h"
+#include "ctl/models.h"
+
+namespace bim::ctl {
+namespace {
+
+using nlohmann::json;
+using namespace schema;
+
+// One block an operation, in the order `backend-im --help` lists the commands, then the tools
+// that only MCP has: its arguments, the shapes of what it prints with --json and of what its
+// tool returns (the models', ctl/models.h, with what a front end adds), then its entry.
+
+// schema with the nextStep that every tool's result but list_deployments' has.
+json Stepped(json schema) {
+  return WithFields(std::move(schema), {Str("nextStep", "What to do next")});
+}
+
+// A command whose --json lines have these shapes.
+template <SchemaFn... shapes>
+constexpr SchemaFn kLines[] = {shapes...};
+
+// An entry, built one field at a time: Command("deploy").Tool("deploy", "Deploy a project
+// folder").Summary(...), each setter named as the field it sets.
+class Entry {
+ public:
+  constexpr explicit Entry(OperationSpec spec) : spec_(spec) {}
+  constexpr operator OperationSpec() const { return spec_; }  // NOLINT(google-explicit-constructor)
+
+  constexpr Entry Tool(std::string_view name, std::string_view title) const {
+    return With(&OperationSpec::tool, name).With(&OperationSpec::title, title);
+  }
+  constexpr Entry Summary(std::string_view s) const { return With(&OperationSpec::summary, s); }
+  constexpr Entry CliMore(std::string_view s) const { return With(&OperationSpec::cli_more, s); }
+  constexpr Entry ToolMore(std::string_view s) const { return With(&OperationSpec::tool_more, s); }
+  constexpr Entry Args(std::span<const ArgSpec> a) const { return With(&OperationSpec::args, a); }
+  constexpr Entry Model(SchemaFn f) const { return With(&OperationSpec::model, f); }
+  constexpr Entry JsonLines(std::span<const SchemaFn> l) const {
+    return With(&OperationSpec::json_lines, l);
+  }
+  constexpr Entry ToolOutput(SchemaFn f) const { return With(&OperationSpec::tool_output, f); }
+
+ private:
+  template <typename T, typename V>
+  constexpr Entry With(T OperationSpec::*field, V value) const {
+    OperationSpec s = spec_;
+    s.*field = value;
+    return Entry(s);
+  }
+  OperationSpec spec_;
+};
+
+// A command (that MCP may offer too, through .Tool), or a tool that only MCP has.
+constexpr Entry Command(std::string_view cli) { return Entry(OperationSpec{.cli = cli}); }
+constexpr Entry McpTool(std::string_view name, std::string_view title) {
+  return Entry(OperationSpec{}).Tool(name, title);
+}
+
+// ---- auth -------------------------------------------------------------------------------------
+
+constexpr OperationSpec kAuth =
+    Command("auth").Summary("Log in to Backend.im, check or end the login");
+
+constexpr ArgSpec kLoginArgs[] = {{"--with-token", "", "Read an access token from standard input"}};
+constexpr OperationSpec kLogin =
+    Command("auth login")
+        .Summary(
+            "Log in with the device flow (open a URL, enter a code), or --with-token to read "
+            "a token from standard input")
+        .Args(kLoginArgs)
+        // The device flow: the page and the code, then the login; --with-token: the login.
+        .JsonLines(kLines<LoginCodeModelSchema, AuthModelSchema>);
+
+constexpr OperationSpec kAuthStatus =
+    Command("auth status")
+        .Tool("auth_status", "Login status")
+        .Summary(
+            "Show whether the user is logged in to Backend.im, as whom, and to which platform, "
+            "checking the stored login with the platform")
+        .CliMore("(exit 3 when nobody is)")
+        .ToolMore("Call it before generate or deploy when unsure.")
+        .Model(AuthModelSchema);
+
+json LogoutLine() { return Object({Bool("wasLoggedIn", "Whether someone was logged in before")}); }
+constexpr OperationSpec kLogout =
+    Command("auth logout").Summary("Erase the stored credentials").Model(LogoutLine);
+
+// ---- generate ---------------------------------------------------------------------------------
+
+constexpr ArgSpec kGenerateArgs[] = {
+    {"prompt", "prompt",
+     "What the backend should do, in plain words, e.g. \"REST API for users and orders with "
+     "SQLite\""},
+    {"-o,--output", "directory",
+     "The folder to write the project into; created if missing, but its parent folder must "
+     "exist",
+     "(default: a name made from the prompt)"},
+    {"-e,--editor", "",
+     "Open the folder in this editor afterwards (no name: $VISUAL, then $EDITOR)"},
+    {"--force",
+     "force",
+     "Overwrite local files whose content differs from the generated ones",
+     {},
+     "Default false"},
+};
+json GenerateLine() {
+  return WithFields(GenerateModelSchema(),
+                    {OptStr("editor", "With --editor: the editor that was opened, or why not")});
+}
+constexpr OperationSpec kGenerate =
+    Command("generate")
+        .Tool("generate", "Generate a FastAPI backend")
+        .Summary(
+            "Generate a FastAPI (Python) backend from a plain-language description and write "
+            "its files into a local folder")
+        .ToolMore(
+            "Returns the files written. Nothing is written outside the folder, and a local "
+            "file with different content is never overwritten unless force is true (then "
+            "nothing is written and the conflicts are listed). Next: read or adapt the "
+            "files, then call deploy with the same directory. Needs a login (see "
+            "auth_status).")
+        .Args(kGenerateArgs)
+        .JsonLines(kLines<GenerateLine>)
+        .Model(GenerateModelSchema);
+
+// ---- deploy -----------------------------------------------------------------------------------
+
+constexpr ArgSpec kDeployArgs[] = {
+    {"-d,--dir", "directory", "The project folder to upload", "(default: the current folder)",
+     "It must exist, e.g. the one given to generate"},
+    {"-w,--watch", "", "Follow the deployment until it completes or fails"},
+    {"--project", "projectId",
+     "The project to deploy to. Default: the one generate or an earlier deploy remembered in "
+     "the folder (.backend-im/project.json), else a new project"},
+    {"--dry-run", "",
+     "List what would be uploaded, and what changed since the project's last deployment; "
+     "uploads nothing"},
+};
+json DeployOutput() {
+  // As a task, deploy ends the way wait_for_deployment does.
+  return Stepped(WithFields(
+      DeployModelSchema(),
+      {OptBool("timedOut", "As a task only: true when the wait ended before the deployment did")}));
+}
+constexpr OperationSpec kDeploy =
+    Command("deploy")
+        .Tool("deploy", "Deploy a project folder")
+        .Summary("Upload a local project folder to Backend.im and start a deployment")
+        .ToolMore(
+            "Returns at once with deploymentId, projectId and commitHash while the platform builds "
+            "and deploys it, which takes a minute or more. Next: call wait_for_deployment with the "
+            "deploymentId to follow it to its URL. As a task (protocol 2025-11-25 and later), it "
+            "lasts until the deployment is complete or failed and ends with its URL and logs; "
+            "cancelling the task stops the waiting, never the deployment. Hidden files, .git, "
+            "node_modules, caches, virtualenvs and secrets (.env*, *.pem, *.key) are never "
+            "uploaded. Deploying again replaces the project's previous deployment. Needs a login "
+            "(see auth_status).")
+        .Args(kDeployArgs)
+        // The deployment; with --watch, then each event; with --dry-run, what it would upload.
+        .JsonLines(kLines<DeployModelSchema, EventModelSchema, DryRunModelSchema>)
+        .ToolOutput(DeployOutput);
+
+// ---- watch, status ----------------------------------------------------------------------------
+
+constexpr ArgSpec kDeploymentId{"id", "deploymentId",
+                                "The deployment's id, as deploy or rollback returned it",
+                                "(history lists them)", "(list_deployments lists them)"};
+
+constexpr ArgSpec kWaitArgs[] = {
+    kDeploymentId,
+    {"",
+     "timeoutSeconds",
+     "How long to wait at most, in seconds (1 to 900, default 50)",
+     {},
+     "Keep it below your client's request timeout"},
+};
+json WaitOutput() {
+  return Stepped(WithFields(DeploymentModelSchema(),
+                            {Bool("timedOut", "True when timeoutSeconds passed first")}));
+}
+constexpr OperationSpec kWatch =
+    Command("watch")
+        .Tool("wait_for_deployment", "Wait for a deployment")
+        .Summary("Follow a deployment's stages until it is complete or failed")
+        .CliMore("(live; Ctrl-C detaches, the deployment goes on)")
+        .ToolMore(
+            "Returns its status, URL and logs then, or once timeoutSeconds pass. Sends a "
+            "progress notification for each stage when the request carries a "
+            "progressToken. If it returns with timedOut true, call it again. Cancelling "
+            "this request stops the waiting, never the deployment.")
+        .Args(kWaitArgs)
+        .JsonLines(kLines<EventModelSchema>)
+        .ToolOutput(WaitOutput);
+
+constexpr ArgSpec kStatusArgs[] = {kDeploymentId};
+constexpr OperationSpec kStatus =
+    Command("status")
+        .Tool("deployment_status", "Deployment status")
+        .Summary("Show a deployment's current status, URL and logs, without waiting")
+        .Args(kStatusArgs)
+        .Model(DeploymentModelSchema);
+
+// ---- history ----------------------------------------------------------------------------------
+
+constexpr ArgSpec kHistoryArgs[] = {
+    {"--project", "projectId", "Only the deployments of this project"},
+    {"--limit", "limit", "How many at most", "(1-1000, default 20)", "(1 to 100, default 20)"},
+};
+json HistoryLine() { return Array(DeploymentModelSchema(), "Newest first"); }
+json ListOutput() { return Object({Field("deployments", HistoryLine())}); }
+constexpr OperationSpec kHistory =
+    Command("history")
+        .Tool("list_deployments", "List deployments")
+        .Summary(
+            "List past deployments made from this computer, newest first, with their status "
+            "and URL")
+        .Args(kHistoryArgs)
+        .Model(HistoryLine)
+        .ToolOutput(ListOutput);
+
+// ---- rollback, restore, diff: the files the agent keeps ---------------------------------------
+
+constexpr ArgSpec kRollbackArgs[] = {
+    {"-d,--dir", "directory",
+     "A project folder: its remembered project (.backend-im/project.json) is rolled back",
+     "(default: the current folder)"},
+    {"--project", "projectId", "The project to roll back", "(default: the folder's)"},
+    {"--to",
+     "toDeploymentId",
+     "Roll back to exactly this deployment",
+     {},
+     "(list_deployments lists them)"},
+    {"-w,--watch", "", "Follow the new deployment until it completes or fails"},
+};
+constexpr OperationSpec kRollback =
+    Command("rollback")
+        .Tool("rollback", "Roll a project back")
+        .Summary(
+            "Deploy the files of an earlier deployment of a project again, as a new "
+            "deployment: by default those of the newest complete deployment whose files "
+            "differ from the current one")
+        .ToolMore(
+            "With toDeploymentId, exactly that deployment's. The agent keeps the files of "
+            "recent deployments (list_deployments shows restorable); the new deployment's "
+            "commitHash equals the earlier one's. Returns at once; next: call "
+            "wait_for_deployment with the deploymentId. Give directory, projectId or "
+            "toDeploymentId. Needs a login (see auth_status).")
+        .Args(kRollbackArgs)
+        // The deployment; with --watch, then each event.
+        .Model(DeploymentModelSchema)
+        .JsonLines(kLines<DeploymentModelSchema, EventModelSchema>);
+
+constexpr ArgSpec kRestoreArgs[] = {
+    {"deployment", "deploymentId", "The deployment whose files to write",
+     "(history shows which can be restored)", "(list_deployments lists them)"},
+    {"-o,--output", "directory",
+     "The folder to write the files into; created if missing, but its parent folder must "
+     "exist"},
+    {"--force",
+     "force",
+     "Overwrite local files whose content differs from the deployment's",
+     {},
+     "Default false"},
+};
+constexpr OperationSpec kRestore =
+    Command("restore")
+        .Tool("restore", "Restore a deployment's files")
+        .Summary(
+            "Write the exact files of an earlier deployment into a local folder, with the "
+            "same safe writing as generate")
+        .ToolMore(
+            "Nothing is written outside the folder, and a local file with different "
+            "content is never overwritten unless force is true (then nothing is written "
+            "and the conflicts are listed). The agent keeps the files of recent "
+            "deployments (list_deployments shows restorable). Next: read or change them, "
+            "then deploy the folder.")
+        .Args(kRestoreArgs)
+        .Model(RestoreModelSchema);
+
+constexpr ArgSpec kDiffArgs[] = {
+    {"from", "deploymentId", "The deployment to compare from",
+     "(default: the folder's last deployment)",
+     "Default: the last deployment of directory's project"},
+    {"to", "", "Another deployment id, or a folder", "(default: the project folder)"},
+    {"", "otherDeploymentId", "Compare with this deployment instead of a folder"},
+    {"-d,--dir", "directory", "The project folder to compare with, as deploy would upload it",
+     "(default: the current folder)"},
+};
+constexpr OperationSpec kDiff =
+    Command("diff")
+        .Tool("diff", "Diff deployments or a folder")
+        .Summary(
+            "Show a unified diff (as diff -u) between the files of a deployment and a local "
+            "project folder, or between two deployments")
+        .CliMore(
+            "With no deployment: the project folder against its last deployment. Exit 0 "
+            "when they are the same, 1 when they differ")
+        .ToolMore(
+            "With only directory: the folder against its project's last deployment, i.e. "
+            "what the next deploy would change. The agent keeps the files of recent "
+            "deployments (list_deployments shows restorable).")
+        .Args(kDiffArgs)
+        .Model(DiffModelSchema);
+
+// ---- daemon, version, mcp ---------------------------------------------------------------------
+
+constexpr OperationSpec kDaemon =
+    Command("daemon").Summary("Inspect or stop the background agent (backend-imd)");
+
+json AgentLine() {
+  return Object({Bool("running", "True: an agent answered"), Int("pid", "The agent's process"),
+                 Str("version", "The agent's version"),
+                 Str("ctlVersion", "This backend-im's version"),
+                 Int("uptimeSeconds", "Since the agent started"),
+                 Str("apiUrl", "The Backend.im platform the agent uses"),
+                 OptStr("apiUrlProblem", "Why that platform cannot be used, when it cannot"),
+                 Bool("loggedIn", "Whether someone is logged in"),
+                 StrArray("watchedDeployments", "The deployments whose streams it follows"),
+                 Int("watchers", "How many Watch streams are open"),
+                 Bool("systemd", "Whether systemd manages it"),
+                 Bool("autostarted", "Whether a backend-im started it"),
+                 Str("socket", "Its Unix socket"), Str("stateDir", "Its state folder")});
+}
+json NoAgentLine() {
+  return Object(
+      {Bool("running", "False: no agent is running"), Str("socket", "Where one would listen")});
+}
+constexpr OperationSpec kDaemonStatus =
+    Command("daemon status")
+        .Summary("Show the agent's pid, version, uptime, platform, login and watches")
+        // An agent that answered, or none.
+        .JsonLines(kLines<AgentLine, NoAgentLine>);
+
+constexpr OperationSpec kDaemonStop = Command("daemon stop").Summary("Stop the agent cleanly");
+
+json VersionLine() {
+  return Object({Str("version", "This backend-im's version"),
+                 OptStr("agentVersion", "The running agent's, when one answers")});
+}
+constexpr OperationSpec kVersion =
+    Command("version")
+        .Summary("Print the versions of backend-im and of the running agent")
+        .Model(VersionLine);
+
+constexpr OperationSpec kMcp = Command("mcp").Summary(
+    "Serve the Model Context Protocol on stdin/stdout, for AI coding tools (Claude "
+    "Code, Cursor, ...): generate, deploy and follow deployments through this agent "
+    "and login");
+
+constexpr ArgSpec kMcpConfigArgs[] = {
+    {"--client", "", "claude, cursor or generic", "(default: all three)"}};
+constexpr OperationSpec kMcpConfig =
+    Command("mcp config")
+        .Summary("Print what registers `backend-im mcp` with an AI coding tool")
+        .Args(kMcpConfigArgs);
+
+// ---- the device login, as MCP's two steps -----------------------------------------------------
+
+json LoginStartOutput() {
+  return Stepped(WithFields(LoginCodeModelSchema(),
+                            {Str("loginId", "Pass this to auth_login_check"),
+                             Int("intervalSeconds", "How often the platform may be asked")}));
+}
+constexpr OperationSpec kLoginStart =
+    McpTool("auth_login_start", "Start a login")
+        .Summary("Start a browser login to Backend.im for the user (device flow, step 1)")
+        .ToolMore(
+            "Returns a URL and a one-time code: show both to the user and ask them to open "
+            "the URL and approve; only the user can approve. Then call auth_login_check "
+            "with the loginId.")
+        .ToolOutput(LoginStartOutput);
+
+constexpr ArgSpec kLoginCheckArgs[] = {
+    {"", "loginId", "The loginId that auth_login_start returned"},
+    {"", "waitSeconds", "Wait up to this long for the user to finish (0 to 50, default 5)"},
+};
+constexpr OperationSpec kLoginCheck =
+    McpTool("auth_login_check", "Check a login")
+        .Summary("Check a login started with auth_login_start (device flow, step 2)")
+        .ToolMore(
+            "state is pending (the user has not approved yet: call again), approved "
+            "(logged in), denied, expired or failed (start again with auth_login_start if "
+            "the user wants).")
+        .Args(kLoginCheckArgs)
+        .Model(LoginCheckModelSchema);
+
+constexpr OperationSpec kSpecs[] = {kAuth,    kLogin, kAuthStatus, kLogout,       kGenerate,
+                                    kDeploy,  kWatch, kStatus,     kHistory,      kRollback,
+                                    kRestore, kDiff,  kDaemon,     kDaemonStatus, kDaemonStop,
+                                    kVersion, kMcp,   kMcpConfig,  kLoginStart,   kLoginCheck};
+
+[[noreturn]] void NoSuch(const char* what, std::string_view name) {
+  std::fprintf(stderr, "backend-im: the operation catalog has no %s \"%.*s\"\n", what,
+               static_cast<int>(name.size()), name.data());
+  std::abort();
+}
+
+// text, then more: "(...)" after a space, a sentence after a period.
+std::string Join(std::string_view text, std::string_view more) {
+  std::string out(text);
+  if (more.empty()) return out;
+  out += more.front() == '(' ? " " : ". ";
+  out += more;
+  return out;
+}
+
+std::string Sentence(std::string s) {
+  if (!s.empty() && s.back() != '.') s += '.';
+  return s;
+}
+
+}  // namespace
+
+const ArgSpec& OperationSpec::Arg(std::string_view name) const {
+  for (const ArgSpec& a : args) {
+    if (!name.empty() && (a.cli == name || a.tool == name)) return a;
+  }
+  NoSuch("argument", name);
+}
+
+std::span<const OperationSpec> OperationSpecs() { return kSpecs; }
+
+const OperationSpec& CliSpec(std::string_view command) {
+  for (const OperationSpec& op : kSpecs) {
+    if (!command.empty() && op.cli == command) return op;
+  }
+  NoSuch("command", command);
+}
+
+const OperationSpec& ToolSpec(std::string_view tool) {
+  for (const OperationSpec& op : kSpecs) {
+    if (!tool.empty() && op.tool == tool) return op;
+  }
+  NoSuch("tool", tool);
+}
+
+std::vector<json> JsonLineSchemas(const OperationSpec& op) {
+  std::vector<json> out;
+  for (SchemaFn line : op.json_lines) out.push_back(line());
+  if (out.empty() && op.model) out.push_back(op.model());
+  return out;
+}
+
+json ToolOutputSchema(const OperationSpec& op) {
+  return op.tool_output ? op.tool_output() : Stepped(op.model());
+}
+
+std::string CliHelp(const OperationSpec& op) { return Join(op.summary, op.cli_more); }
+std::string CliHelp(const ArgSpec& arg) { return Join(arg.text, arg.cli_more); }
+std::string ToolDescription(const OperationSpec& op) {
+  return Sentence(Join(op.summary, op.tool_more));
+}
+std::string ToolDescription(const ArgSpec& arg) { return Sentence(Join(arg.text, arg.tool_more)); }
+
+}  // namespace bim::ctl
