@@ -33,7 +33,7 @@ json DeploymentModel(const pb::Deployment& d) {
 json DeploymentModelSchema() {
   return Object(
       {Str("deploymentId", "The deployment's id"), Str("projectId", "The project it belongs to"),
-       Str("commitHash", "Hash of the uploaded files; the URL is https://<commitHash>.backend.im"),
+       Str("commitHash", "Hash of the uploaded files"),
        Str("status",
            "queued, committing, creating_namespace, creating_pvc, building, "
            "deploying, health_check, complete or failed"),
@@ -41,7 +41,9 @@ json DeploymentModelSchema() {
        Str("createdAt", "When it was created (ISO 8601, UTC)"),
        Str("updatedAt", "When it last changed (ISO 8601, UTC)"),
        Int("lastSeq", "The number of its newest event"),
-       OptStr("url", "The live URL (https); present once complete"),
+       OptStr("url",
+              "The live URL, present once complete: https://<commitHash>.backend.im on "
+              "Backend.im, http://127.0.0.1:PORT on the embedded platform when it runs apps"),
        OptStr("directory", "The local folder it was deployed from, when known"),
        OptStr("streamProblem",
               "Present while the agent cannot follow the platform's live "

@@ -307,6 +307,25 @@ constexpr OperationSpec kDiff =
         .Args(kDiffArgs)
         .Model(DiffModelSchema);
 
+// ---- dev ----------------------------------------------------------------------------------------
+
+// Only on the command line: a dev server lives longer than a tool call (README, "MCP").
+constexpr ArgSpec kDevArgs[] = {
+    {"-d,--dir", "", "The project folder to run", "(default: the current folder)"},
+    {"--port", "", "The port on 127.0.0.1 to serve on", "(default: 8000)"},
+};
+constexpr OperationSpec kDev =
+    Command("dev")
+        .Summary(
+            "Run the project on this machine with reload: uvicorn main:app on 127.0.0.1, "
+            "restarted when a .py file changes, health-checked as the platform does; Ctrl-C "
+            "stops it and all it started")
+        .CliMore(
+            "Python: the project's .venv when it has one, else python3 on PATH or "
+            "/usr/bin/python3, whichever has uvicorn. Exit 0 when stopped with Ctrl-C, 1 when "
+            "it could not start or stopped by itself, 2 without main.py")
+        .Args(kDevArgs);
+
 // ---- daemon, version, mcp ---------------------------------------------------------------------
 
 constexpr OperationSpec kDaemon =
@@ -389,10 +408,10 @@ constexpr OperationSpec kLoginCheck =
         .Args(kLoginCheckArgs)
         .Model(LoginCheckModelSchema);
 
-constexpr OperationSpec kSpecs[] = {kAuth,    kLogin, kAuthStatus, kLogout,       kGenerate,
-                                    kDeploy,  kWatch, kStatus,     kHistory,      kRollback,
-                                    kRestore, kDiff,  kDaemon,     kDaemonStatus, kDaemonStop,
-                                    kVersion, kMcp,   kMcpConfig,  kLoginStart,   kLoginCheck};
+constexpr OperationSpec kSpecs[] = {
+    kAuth,         kLogin,      kAuthStatus, kLogout,  kGenerate,  kDeploy,     kWatch,
+    kStatus,       kHistory,    kRollback,   kRestore, kDiff,      kDev,        kDaemon,
+    kDaemonStatus, kDaemonStop, kVersion,    kMcp,     kMcpConfig, kLoginStart, kLoginCheck};
 
 [[noreturn]] void NoSuch(const char* what, std::string_view name) {
   std::fprintf(stderr, "backend-im: the operation catalog has no %s \"%.*s\"\n", what,
