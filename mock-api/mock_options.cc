@@ -13,6 +13,11 @@ std::string CheckPathPrefix(const std::string& v) {
   return !v.empty() && v[0] == '/' ? std::string() : "a path prefix starts with /";
 }
 
+// An integer option within [lo, hi], its default shown in --help.
+void Ranged(CLI::App& app, const char* name, int& value, const std::string& help, int lo, int hi) {
+  app.add_option(name, value, help)->check(CLI::Range(lo, hi))->capture_default_str();
+}
+
 }  // namespace
 
 int ParseMockOptions(int argc, char** argv, MockOptions& o) {
@@ -24,35 +29,27 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
   app.set_version_flag("--version", std::string(bim::kVersion));
 
   app.add_option("--host", o.host, "Address to listen on")->capture_default_str();
-  app.add_option("--port", o.port, "Port to listen on; 0 picks any free port")
-      ->check(CLI::Range(0, 65535))
-      ->capture_default_str();
+  Ranged(app, "--port", o.port, "Port to listen on; 0 picks any free port", 0, 65535);
   app.add_option("--port-file", o.port_file,
                  "Write the bound port to this file (atomically, via rename) once listening");
   app.add_option("--token", o.tokens,
                  "A bearer token accepted forever on /api/* and /ws (repeatable)");
-  app.add_option("--stage-delay-ms", o.stage_delay_ms, "Milliseconds between two deployment stages")
-      ->check(CLI::Range(0, 3600000))
-      ->capture_default_str();
-  app.add_option("--token-ttl", o.token_ttl_s,
-                 "Lifetime in seconds of access tokens issued by /oauth/token and "
-                 "/api/auth/callback")
-      ->check(CLI::Range(1, 365 * 86400))
-      ->capture_default_str();
-  app.add_option("--auto-approve-after", o.auto_approve_after,
-                 "Device flow: approve a device code on its Nth token poll (0 = only "
-                 "POST /oauth/device/approve approves)")
-      ->check(CLI::Range(0, 1000000))
-      ->capture_default_str();
-  app.add_option("--device-interval", o.device_interval_s,
-                 "Device flow: polling interval in seconds returned by /oauth/device/code; "
-                 "polls faster than this get slow_down (0 = no limit)")
-      ->check(CLI::Range(0, 3600))
-      ->capture_default_str();
-  app.add_option("--device-code-ttl", o.device_code_ttl_s,
-                 "Device flow: seconds until a device code expires (expired_token)")
-      ->check(CLI::Range(1, 86400))
-      ->capture_default_str();
+  Ranged(app, "--stage-delay-ms", o.stage_delay_ms, "Milliseconds between two deployment stages", 0,
+         3600000);
+  Ranged(app, "--token-ttl", o.token_ttl_s,
+         "Lifetime in seconds of access tokens issued by /oauth/token and "
+         "/api/auth/callback",
+         1, 365 * 86400);
+  Ranged(app, "--auto-approve-after", o.auto_approve_after,
+         "Device flow: approve a device code on its Nth token poll (0 = only "
+         "POST /oauth/device/approve approves)",
+         0, 1000000);
+  Ranged(app, "--device-interval", o.device_interval_s,
+         "Device flow: polling interval in seconds returned by /oauth/device/code; "
+         "polls faster than this get slow_down (0 = no limit)",
+         0, 3600);
+  Ranged(app, "--device-code-ttl", o.device_code_ttl_s,
+         "Device flow: seconds until a device code expires (expired_token)", 1, 86400);
   app.add_option("--oauth-client-id", o.oauth_client_id,
                  "The only client_id the OAuth endpoints accept")
       ->capture_default_str();
@@ -71,11 +68,10 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
                  "Fault: cut each WebSocket (no close frame; the client sees 1006) after N "
                  "messages were sent on it")
       ->check(CLI::Range(0, 1000000));
-  app.add_option("--ws-drop-times", o.ws_drop_times,
-                 "Fault: --ws-drop-after applies to the first K WebSocket connections only "
-                 "(0 = every connection)")
-      ->check(CLI::Range(0, 1000000))
-      ->capture_default_str();
+  Ranged(app, "--ws-drop-times", o.ws_drop_times,
+         "Fault: --ws-drop-after applies to the first K WebSocket connections only "
+         "(0 = every connection)",
+         0, 1000000);
   app.add_option("--ws-malformed-after", o.ws_malformed_after,
                  "Fault: after N messages on a WebSocket, send one frame that is not JSON, then "
                  "carry on")
@@ -96,10 +92,8 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
                  "PREFIX (repeatable) count and fail, e.g. /api/deploy")
       ->type_name("PREFIX")
       ->check(CheckPathPrefix);
-  app.add_option("--retry-after", o.retry_after_s,
-                 "Retry-After header (seconds) on injected 429/503 responses")
-      ->check(CLI::Range(0, 86400))
-      ->capture_default_str();
+  Ranged(app, "--retry-after", o.retry_after_s,
+         "Retry-After header (seconds) on injected 429/503 responses", 0, 86400);
   app.add_option("--delay-ms", o.delay_ms, "Fault: delay every HTTP response by N ms")
       ->check(CLI::Range(0, 600000));
   app.add_option("--delay-path", o.delay_paths,
@@ -146,14 +140,10 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
                  "With --run-apps: the Python that checks and runs the apps (it needs uvicorn "
                  "and what requirements.txt names)")
       ->capture_default_str();
-  app.add_option("--app-health-timeout", o.app_health_timeout_s,
-                 "With --run-apps: seconds an app has to answer its health check")
-      ->check(CLI::Range(1, 3600))
-      ->capture_default_str();
-  app.add_option("--app-memory-mb", o.app_memory_mb,
-                 "With --run-apps: each app's address-space limit in MiB")
-      ->check(CLI::Range(64, 1 << 20))
-      ->capture_default_str();
+  Ranged(app, "--app-health-timeout", o.app_health_timeout_s,
+         "With --run-apps: seconds an app has to answer its health check", 1, 3600);
+  Ranged(app, "--app-memory-mb", o.app_memory_mb,
+         "With --run-apps: each app's address-space limit in MiB", 64, 1 << 20);
   std::vector<std::string> breaks;
   app.add_option("--break", breaks,
                  "Break the contract on purpose, to test backend-im-contract-test (repeatable): "

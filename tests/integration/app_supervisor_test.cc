@@ -2,10 +2,7 @@
 // run by Debian's Python and uvicorn, reached over HTTP through the project's address.
 #include "mock-api/app_supervisor.h"
 
-#include <arpa/inet.h>
 #include <doctest/doctest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -14,6 +11,7 @@
 #include <random>
 #include <string>
 
+#include "tests/integration/loopback.h"
 #include "tests/support/harness.h"
 
 namespace bim::mock {
@@ -200,15 +198,9 @@ TEST_CASE("the health check asks / when /health is missing, and gives up on an a
 
 TEST_CASE("an app is contained: its own PID and network namespaces, limits, its environment") {
   // A TCP port on this machine's loopback that the app tries to reach.
-  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::listen(listener, 4) == 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
-  const std::string port = std::to_string(ntohs(addr.sin_port));
+  int port_number = 0;
+  int listener = test::ListenOnLoopback(&port_number);
+  const std::string port = std::to_string(port_number);
 
   test::TempDir dir;
   auto options = Options(dir);

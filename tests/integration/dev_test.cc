@@ -1,17 +1,15 @@
 // backend-im dev as a person runs it: the real ctl on a generated project, with Debian's Python
 // and uvicorn; edits while it runs; Ctrl-C.
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <doctest/doctest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
 
 #include "mock-api/fastapi_generator.h"
+#include "tests/integration/loopback.h"
 #include "tests/support/harness.h"
 
 namespace bim::test {
@@ -21,15 +19,9 @@ using namespace std::chrono_literals;
 
 // A free TCP port on loopback, and the socket that holds it (closed by the caller to free it).
 std::pair<int, int> HoldPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::listen(fd, 1) == 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  return {fd, ntohs(addr.sin_port)};
+  int port = 0;
+  int fd = ListenOnLoopback(&port);
+  return {fd, port};
 }
 
 // The processes whose working folder is dir (all that `dev` started there).
