@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -72,7 +73,7 @@ std::optional<std::string> Capture(const ContainedSpec& spec, std::chrono::secon
     pollfd pfd{p->output_fd(), POLLIN, 0};
     if (::poll(&pfd, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
     ssize_t n = ::read(p->output_fd(), buf, sizeof buf);
-    if (n == 0) break;
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;
     if (n > 0 && out.size() < (1u << 20)) out.append(buf, static_cast<size_t>(n));
   }
   p->Wait();

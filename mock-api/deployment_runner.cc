@@ -148,9 +148,11 @@ void DeploymentRunner::Work(Deployment& d, Stage stage) {
     case Stage::kHealthCheck:
       // Healthy: it becomes the project's app at once, so that `complete` names a URL that
       // answers.
-      return apps_->CheckHealth(d.id, [this, id = d.id, then](AppStep health) {
+      // (On the supervisor's thread, which may run while apps_ is being reset: hence the plain
+      // pointer, valid until that thread has ended.)
+      return apps_->CheckHealth(d.id, [apps = apps_.get(), id = d.id, then](AppStep health) {
         if (!health.ok) return then(std::move(health));
-        apps_->Promote(id, [health, then](AppStep promoted) {
+        apps->Promote(id, [health, then](AppStep promoted) {
           promoted.logs.insert(promoted.logs.begin(), health.logs.begin(), health.logs.end());
           then(std::move(promoted));
         });
