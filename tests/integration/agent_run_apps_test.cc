@@ -13,8 +13,8 @@ namespace bim::test {
 using nlohmann::json;
 
 TEST_CASE(
-    "a deploy that raises at import fails with its traceback; the previous one serves on, and a "
-    "rollback runs it again") {
+    "a deploy that raises at import fails with its traceback while the previous one serves on, "
+    "and a rollback runs it again") {
   TempDir apps;
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "10", "--run-apps", "--apps-dir",
                   apps / "apps"});

@@ -127,7 +127,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a project's address serves its newest healthy deployment; a broken one changes nothing") {
+    "a project's address serves its newest healthy deployment, and a broken one changes nothing") {
   test::TempDir dir;
   AppSupervisor apps(Options(dir));
   REQUIRE(Deploy(apps, "a", "shop", {{"main.py", App("A")}}).ok);

@@ -26,7 +26,8 @@ TEST_CASE("the build check's JSON is read from its last line, and its problems t
                                  "Requirements met: fastapi 0.92.0 (fastapi>=0.92,<1)"});
 }
 
-TEST_CASE("a runtime without uvicorn fails the check; output that is not the check's is an error") {
+TEST_CASE(
+    "a runtime without uvicorn fails the check, and output that is not the check's is an error") {
   auto c = ParseBuildCheck(R"({"python": "3.11.2", "uvicorn": "", "files": 1})");
   REQUIRE(c.ok());
   CHECK(c->Problems() ==

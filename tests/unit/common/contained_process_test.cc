@@ -142,7 +142,7 @@ TEST_CASE("Kill stops the program and everything it started, even what left its 
   }
 }
 
-TEST_CASE("Terminate asks the program to stop; Poll says how it ended") {
+TEST_CASE("Terminate asks the program to stop, and Poll says how it ended") {
   auto p =
       Started(Shell("trap 'echo got-term; exit 0' TERM; echo ready; while :; do sleep 0.05; done"));
   char buf[6] = {};
