@@ -38,28 +38,26 @@ struct ChildArgs {
 
 void WriteAll(int fd, const char* text) { (void)!::write(fd, text, ::strlen(text)); }
 
-// The child's own exit, straight to the kernel: a sanitizer's _exit would run its end-of-process
-// work on the parent's copied state (TSan then changes the status to its own).
-[[noreturn]] void ExitChild(int status) {
-  for (;;) ::syscall(SYS_exit_group, status);
-}
-
-[[noreturn]] void Fail(const char* what) {
+// The child's failures return its exit status from ChildMain, and clone's trampoline ends it
+// with the exit system call: no exit() or _exit(), whose sanitizer versions would run their
+// end-of-process work on the parent's copied state, and no [[noreturn]] call, before which ASan
+// checks the stack it runs on (the child's is ours).
+int Fail(const char* what) {
   int e = errno;
   WriteAll(2, "backend-im: cannot start the program: ");
   WriteAll(2, what);
   WriteAll(2, ": ");
   WriteAll(2, ::strerrordesc_np(e) ? ::strerrordesc_np(e) : "error");
   WriteAll(2, "\n");
-  ExitChild(127);
+  return 127;
 }
 
-void Limit(int resource, uint64_t value) {
-  if (value == 0) return;
+bool Limit(int resource, uint64_t value) {
+  if (value == 0) return true;
   rlimit r{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
   // CPU: SIGXCPU at the soft limit (Python's default action ends it), SIGKILL a second later.
   if (resource == RLIMIT_CPU) r.rlim_max = r.rlim_cur + 1;
-  if (::setrlimit(resource, &r) != 0) Fail("setrlimit");
+  return ::setrlimit(resource, &r) == 0;
 }
 
 int ChildMain(void* raw) {
@@ -67,11 +65,11 @@ int ChildMain(void* raw) {
   // Dies with the thread that started it; checked against a parent that already ended
   // (outside a PID namespace getppid() names the parent, inside it is 0).
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (!a->namespaced && ::getppid() != a->parent) ExitChild(126);
+  if (!a->namespaced && ::getppid() != a->parent) return 126;
   ::close(a->sync_w);
   ::close(a->ack_w);
   char go = 0;
-  if (::read(a->sync_r, &go, 1) != 1) ExitChild(126);  // the parent failed or ended
+  if (::read(a->sync_r, &go, 1) != 1) return 126;  // the parent failed or ended
   ::close(a->sync_r);
   ::setpgid(0, 0);
 
@@ -82,20 +80,21 @@ int ChildMain(void* raw) {
   dfl.sa_handler = SIG_DFL;
   for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);  // ignored ones stay so at exec
 
-  Limit(RLIMIT_AS, a->limits.address_space_bytes);
-  Limit(RLIMIT_CPU, a->limits.cpu_seconds);
-  Limit(RLIMIT_FSIZE, a->limits.file_bytes);
-  Limit(RLIMIT_NOFILE, a->limits.open_files);
+  if (!Limit(RLIMIT_AS, a->limits.address_space_bytes) ||
+      !Limit(RLIMIT_CPU, a->limits.cpu_seconds) || !Limit(RLIMIT_FSIZE, a->limits.file_bytes) ||
+      !Limit(RLIMIT_NOFILE, a->limits.open_files)) {
+    return Fail("setrlimit");
+  }
   rlimit no_core{0, 0};
   ::setrlimit(RLIMIT_CORE, &no_core);
 
   int null = ::open("/dev/null", O_RDONLY);
-  if (null < 0 || ::dup2(null, 0) < 0) Fail("/dev/null");
-  if (::dup2(a->output_w, 1) < 0 || ::dup2(a->output_w, 2) < 0) Fail("dup2");
-  if (::chdir(a->dir) != 0) Fail(a->dir);
+  if (null < 0 || ::dup2(null, 0) < 0) return Fail("/dev/null");
+  if (::dup2(a->output_w, 1) < 0 || ::dup2(a->output_w, 2) < 0) return Fail("dup2");
+  if (::chdir(a->dir) != 0) return Fail(a->dir);
   ::syscall(SYS_close_range, 3U, ~0U, 0U);
   ::execve(a->argv[0], a->argv.data(), a->envp.data());
-  Fail(a->argv[0]);
+  return Fail(a->argv[0]);
 }
 
 bool WriteProcFile(pid_t pid, const char* name, const std::string& text) {

@@ -84,7 +84,8 @@ int ExerciseCrud(const std::string& url) {
     CHECK(Parsed(read) == record);
 
     // Update one field; the others stay.
-    const auto& [field, property] = *create["properties"].items().begin();
+    const std::string field = create["properties"].begin().key();
+    const json property = create["properties"].begin().value();
     json change = {{field, SampleOf(property, 2)}};
     auto updated = HttpRequest("PUT", item, change.dump(), JsonBody());
     CHECK(updated.status == 200);
