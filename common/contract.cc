@@ -222,6 +222,7 @@ std::string ToJson(const GenerateResponse& v) {
 std::string ToJson(const DeployRequest& v) {
   json j{{"files", FilesJson(v.files)}};
   if (!v.project_id.empty()) j["projectId"] = v.project_id;
+  if (!v.environment.empty()) j["environment"] = v.environment;
   return Dump(j);
 }
 
@@ -322,6 +323,7 @@ Result<DeployRequest> ParseDeployRequest(std::string_view body) {
     DeployRequest d;
     d.files = r.Files("files");
     d.project_id = r.OptStr("projectId").value_or("");
+    d.environment = r.OptStr("environment").value_or("");
     return d;
   });
 }

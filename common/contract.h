@@ -57,7 +57,8 @@ struct GenerateResponse {
 
 struct DeployRequest {
   FileMap files;
-  std::string project_id;  // empty: the platform makes one
+  std::string project_id;   // empty: the platform makes one
+  std::string environment;  // EXTENSION; empty: the platform's default (production)
 };
 
 struct DeployResponse {

@@ -170,7 +170,7 @@ const CreatedDeployment* Context::Deployment() {
   }
   CreatedDeployment d;
   d.files = SampleProject(options_.label);
-  d.request_body = contract::ToJson(contract::DeployRequest{d.files, options_.label});
+  d.request_body = contract::ToJson(contract::DeployRequest{d.files, options_.label, ""});
   d.idempotency_key = NewId();
   Progress("deploying the sample project as " + options_.label);
   d.exchange = PostJson("/api/deploy", d.request_body, Auth::kToken,

@@ -74,7 +74,7 @@ CheckResult UnsafePaths(Context& ctx) {
   auto with_file = [&](const std::string& path) {
     auto files = SampleProject(label);
     files[path] = "print('conformance')\n";
-    return contract::ToJson(contract::DeployRequest{files, label});
+    return contract::ToJson(contract::DeployRequest{files, label, ""});
   };
   return ExpectRejected(ctx, {
                                  {"path with a .. segment", with_file("../escape.py")},
@@ -124,7 +124,8 @@ CheckResult IdempotencyConflict(Context& ctx) {
   if (!ctx.MayCreateDeployment()) return Skipped("the run reached its deployment cap");
   const std::string& label = ctx.options().label;
   Exchange ex = ctx.PostJson(
-      "/api/deploy", contract::ToJson(contract::DeployRequest{ChangedSampleProject(label), label}),
+      "/api/deploy",
+      contract::ToJson(contract::DeployRequest{ChangedSampleProject(label), label, ""}),
       Auth::kToken, {{"Idempotency-Key", d.idempotency_key}}, "same Idempotency-Key, other files");
   if (ex.answer.status == 422) return Pass("refused with 422", {ex.ToEvidence()});
   NoteIfCreated(ctx, ex);

@@ -170,7 +170,7 @@ Result<DeploymentRecord> Agent::DeployTree(const contract::FileMap& files,
   if (files.empty()) {
     return Error(ErrorCode::kInvalidArgument, "there are no files to deploy");
   }
-  contract::DeployRequest req{files, project_id};
+  contract::DeployRequest req{files, project_id, ""};
   PendingDeploy pending;
   pending.project_id = project_id;
   pending.commit_hash = CommitHash(files);

@@ -71,9 +71,11 @@ class AppSupervisor::Impl {
   }
 
   void Keep(const std::string& deployment, const std::string& project,
+            const std::string& environment, std::map<std::string, std::string> variables,
             const contract::FileMap& files, Done done) {
-    asio::post(io_, [this, deployment, project, files, done = std::move(done)] {
-      done(DoKeep(deployment, project, files));
+    asio::post(io_, [this, deployment, project, environment, variables = std::move(variables),
+                     files, done = std::move(done)]() mutable {
+      done(DoKeep(deployment, project, environment, std::move(variables), files));
     });
   }
 
@@ -125,9 +127,10 @@ class AppSupervisor::Impl {
         AppInfo info;
         info.deployment_id = id;
         info.project_id = app->project;
+        info.environment = app->environment;
         info.pid = app->proc && !app->ended ? app->proc->pid() : 0;
         info.serving = app->serving;
-        if (auto p = proxies_.find(app->project); p != proxies_.end()) info.url = p->second->url();
+        if (auto p = proxies_.find(Address(*app)); p != proxies_.end()) info.url = p->second->url();
         out.push_back(std::move(info));
       }
       answer.set_value(std::move(out));
@@ -141,7 +144,9 @@ class AppSupervisor::Impl {
   struct App {
     std::string deployment;
     std::string project;
-    std::string dir;     // root/<n>: the app's own folder (its HOME)
+    std::string environment;
+    std::map<std::string, std::string> variables;  // its environment's, as they were at the deploy
+    std::string dir;                               // root/<n>: the app's own folder (its HOME)
     std::string src;     // dir/src: the project's files, the app's working folder
     std::string socket;  // dir/app.sock: where uvicorn listens
     std::optional<ContainedProcess> proc;
@@ -180,11 +185,17 @@ class AppSupervisor::Impl {
     return it == apps_.end() ? nullptr : it->second.get();
   }
 
+  // The key of the proxy that serves app's project and environment.
+  static std::string Address(const App& app) { return app.project + '\n' + app.environment; }
+
   AppStep DoKeep(const std::string& deployment, const std::string& project,
+                 const std::string& environment, std::map<std::string, std::string> variables,
                  const contract::FileMap& files) {
     auto app = std::make_unique<App>();
     app->deployment = deployment;
     app->project = project;
+    app->environment = environment;
+    app->variables = std::move(variables);
     // A short name of its own, so that the socket's path stays under the 107 bytes a Unix
     // socket's path may have.
     app->dir = fmt::format("{}/{}", root_, ++made_);
@@ -219,10 +230,20 @@ class AppSupervisor::Impl {
     return step;
   }
 
-  ContainedSpec SpecFor(const App& app, std::vector<std::string> argv) const {
+  // with_variables: the app itself, which gets its environment's variables (over ours of the
+  // same name); the build check runs without them.
+  ContainedSpec SpecFor(const App& app, std::vector<std::string> argv,
+                        bool with_variables = false) const {
     ContainedSpec spec;
     spec.argv = std::move(argv);
-    spec.env = app_runtime::AppEnvironment(app.dir);
+    for (auto& entry : app_runtime::AppEnvironment(app.dir)) {
+      if (!with_variables || !app.variables.count(entry.substr(0, entry.find('=')))) {
+        spec.env.push_back(std::move(entry));
+      }
+    }
+    if (with_variables) {
+      for (const auto& [key, value] : app.variables) spec.env.push_back(key + "=" + value);
+    }
     spec.dir = app.src;
     spec.limits = options_.limits;
     spec.own_network = true;
@@ -303,7 +324,7 @@ class AppSupervisor::Impl {
     if (app.proc)
       return {false, {"The app of deployment " + app.deployment + " was already started"}, ""};
     auto argv = app_runtime::UvicornArgv(options_.python, {app.socket, 0}, false);
-    auto started = ContainedProcess::Start(SpecFor(app, argv));
+    auto started = ContainedProcess::Start(SpecFor(app, argv, /*with_variables=*/true));
     if (!started.ok()) return {false, {"Cannot start the app: " + started.error().message}, ""};
     app.proc.emplace(std::move(*started));
     app.output =
@@ -491,12 +512,12 @@ class AppSupervisor::Impl {
       AddOutput(app, step.logs);
       return step;
     }
-    auto& proxy = proxies_[app.project];
-    if (!proxy) proxy = std::make_unique<AppProxy>(io_, app.project);
+    auto& proxy = proxies_[Address(app)];
+    if (!proxy) proxy = std::make_unique<AppProxy>(io_, app.project + " (" + app.environment + ")");
     proxy->SetUpstream(app.socket);
     AppStep step{true, {}, proxy->url()};
     for (auto& [id, other] : apps_) {
-      if (other.get() == &app || other->project != app.project || !other->serving) continue;
+      if (other.get() == &app || Address(*other) != Address(app) || !other->serving) continue;
       other->serving = false;
       step.logs.push_back(fmt::format("Stopped deployment {}, which served before", id));
       Retire(*other);
@@ -558,7 +579,7 @@ class AppSupervisor::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{
       asio::make_work_guard(io_)};
   std::map<std::string, std::unique_ptr<App>> apps_;          // by deployment id
-  std::map<std::string, std::unique_ptr<AppProxy>> proxies_;  // by project id
+  std::map<std::string, std::unique_ptr<AppProxy>> proxies_;  // by Address
   std::thread thread_;
 };
 
@@ -567,8 +588,10 @@ AppSupervisor::AppSupervisor(AppSupervisorOptions options)
 AppSupervisor::~AppSupervisor() = default;
 
 void AppSupervisor::Keep(const std::string& deployment, const std::string& project,
+                         const std::string& environment,
+                         std::map<std::string, std::string> variables,
                          const contract::FileMap& files, Done done) {
-  impl_->Keep(deployment, project, files, std::move(done));
+  impl_->Keep(deployment, project, environment, std::move(variables), files, std::move(done));
 }
 void AppSupervisor::Build(const std::string& deployment, Done done) {
   impl_->Build(deployment, std::move(done));

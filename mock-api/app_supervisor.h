@@ -8,8 +8,8 @@
 //                               ContainedProcess: own PID and network namespaces, limits;
 //   CheckHealth (health_check)  asks it GET /health (else /) over that socket within a deadline;
 //   Promote     (complete)      points the project's address at it and stops the one before.
-// Each project has one address for the supervisor's life, http://127.0.0.1:PORT, a proxy on
-// loopback that forwards to the project's current app; a deployment that fails leaves the
+// Each project's environment has one address for the supervisor's life, http://127.0.0.1:PORT,
+// a proxy on loopback that forwards to its current app; a deployment that fails leaves the
 // previous one serving. Discard stops a deployment that will not be promoted.
 //
 // Threading: one thread of its own runs every step, the proxies and the output readers; the
@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +52,7 @@ struct AppStep {
 struct AppInfo {
   std::string deployment_id;
   std::string project_id;
+  std::string environment;
   int pid = 0;           // as this machine sees it; 0 once it ended
   bool serving = false;  // the project's address forwards to it
   std::string url;       // the project's address, once it has one
@@ -65,7 +67,10 @@ class AppSupervisor {
   AppSupervisor(const AppSupervisor&) = delete;
   AppSupervisor& operator=(const AppSupervisor&) = delete;
 
+  // environment: where it will serve (each project's environments have addresses of their
+  // own); variables: that environment's, which its app gets in its process environment.
   void Keep(const std::string& deployment, const std::string& project,
+            const std::string& environment, std::map<std::string, std::string> variables,
             const contract::FileMap& files, Done done);
   void Build(const std::string& deployment, Done done);
   void Start(const std::string& deployment, Done done);

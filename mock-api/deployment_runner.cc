@@ -14,8 +14,12 @@ namespace bim::mock {
 using contract::Stage;
 
 DeploymentRunner::DeploymentRunner(ws::HttpWsServer& server, const MockOptions& options,
-                                   Random& random)
-    : server_(server), options_(options), breaks_(options), random_(random) {
+                                   Random& random, Environments& environments)
+    : server_(server),
+      options_(options),
+      breaks_(options),
+      random_(random),
+      environments_(environments) {
   if (options_.run_apps) {
     AppSupervisorOptions o;
     o.python = options_.app_python;
@@ -37,6 +41,8 @@ contract::DeployResponse DeploymentRunner::Create(const contract::DeployRequest&
   d.project_id = request.project_id.empty()
                      ? fmt::format("proj-{:08x}", static_cast<uint32_t>(random_.Next64()))
                      : request.project_id;
+  d.environment = request.environment.empty() ? Environments::kProduction : request.environment;
+  environments_.Ensure(d.project_id);
   d.commit_hash = breaks_.CommitHash(request.files);
   d.file_count = request.files.size();
   for (const auto& [path, content] : request.files) d.bytes += content.size();
@@ -138,7 +144,8 @@ void DeploymentRunner::Work(Deployment& d, Stage stage) {
   };
   switch (stage) {
     case Stage::kCommitting:
-      apps_->Keep(d.id, d.project_id, d.files, then);
+      apps_->Keep(d.id, d.project_id, d.environment,
+                  environments_.Variables(d.project_id, d.environment), d.files, then);
       d.files.clear();
       return;
     case Stage::kBuilding:
@@ -257,8 +264,10 @@ void DeploymentRunner::Emit(Deployment& d, Stage stage) {
   m.status = stage;
   m.logs = LogsFor(d, stage);
   d.carried.clear();
-  if (stage == Stage::kComplete)
+  if (stage == Stage::kComplete) {
     m.url = d.real ? d.url : "https://" + d.commit_hash + ".backend.im";
+    environments_.Serve(d.project_id, d.environment, d.id, *m.url);
+  }
   m.seq = static_cast<int64_t>(d.messages.size()) + 1;
   d.messages.push_back(m);
   if (options_.log_sends) {
@@ -366,6 +375,7 @@ std::string DeploymentRunner::SummaryJson() const {
     const Deployment& d = deployments_.at(id);
     list.push_back({{"id", d.id},
                     {"projectId", d.project_id},
+                    {"environment", d.environment},
                     {"commitHash", d.commit_hash},
                     {"status", contract::StageName(d.messages.back().status)},
                     {"seq", d.messages.back().seq.value_or(0)},
@@ -380,6 +390,7 @@ std::string DeploymentRunner::AppsJson() const {
   for (const auto& a : apps_->Apps()) {
     list.push_back({{"deploymentId", a.deployment_id},
                     {"projectId", a.project_id},
+                    {"environment", a.environment},
                     {"pid", a.pid},
                     {"serving", a.serving},
                     {"url", a.url}});

@@ -2,9 +2,11 @@
 // The mock's deployments: each one walks the seed's stages on timers (one per
 // --stage-delay-ms); with --run-apps, the stages that have real work on this machine
 // (committing, building, deploying, health_check, complete) move on when an AppSupervisor has
-// done it, and a step that fails ends the deployment `failed` with its logs. It keeps every stage
-// message it produced (numbered by seq 1, 2, 3...), and streams them to any number of WebSocket
-// watchers, each of which first gets the ones it missed. Fault flags that act on WebSockets
+// done it, and a step that fails ends the deployment `failed` with its logs. A deployment that
+// completes serves its environment (production unless the deploy named another). It keeps every
+// stage message it produced (numbered by seq 1, 2, 3...), and streams them to any number of
+// WebSocket watchers, each of which first gets the ones it missed. Fault flags that act on
+// WebSockets
 // (--ws-drop-after, --ws-malformed-after) are applied here, per watcher.
 //
 // Threading: not thread-safe; every method runs on the server's io thread, and so do the
@@ -21,6 +23,7 @@
 #include "common/random.h"
 #include "mock-api/app_supervisor.h"
 #include "mock-api/contract_breaks.h"
+#include "mock-api/environments.h"
 #include "mock-api/mock_options.h"
 #include "ws/http_ws_server.h"
 
@@ -28,10 +31,14 @@ namespace bim::mock {
 
 class DeploymentRunner {
  public:
-  DeploymentRunner(ws::HttpWsServer& server, const MockOptions& options, Random& random);
+  // environments: the projects' environments; a deployment serves in one, and its app gets
+  // that environment's variables.
+  DeploymentRunner(ws::HttpWsServer& server, const MockOptions& options, Random& random,
+                   Environments& environments);
   ~DeploymentRunner();
 
-  // Starts a deployment of an already validated request; ws_base is "ws://host:port".
+  // Starts a deployment of an already validated request (its environment, when it names one,
+  // exists); ws_base is "ws://host:port".
   contract::DeployResponse Create(const contract::DeployRequest& request,
                                   const std::string& ws_base);
   bool Exists(const std::string& id) const;
@@ -62,6 +69,7 @@ class DeploymentRunner {
   struct Deployment {
     std::string id;
     std::string project_id;
+    std::string environment;
     std::string commit_hash;
     size_t file_count = 0;
     size_t bytes = 0;
@@ -95,6 +103,7 @@ class DeploymentRunner {
   const MockOptions& options_;
   ContractBreaks breaks_;
   Random& random_;
+  Environments& environments_;
   std::map<std::string, Deployment> deployments_;   // by id
   std::vector<std::string> order_;                  // ids, oldest first
   std::map<std::string, std::string> last_commit_;  // project -> commit hash

@@ -89,7 +89,7 @@ MockPlatform::MockPlatform(ws::HttpWsServer& server, const MockOptions& options,
       faults_(faults),
       breaks_(options),
       auth_(options, clock, ids),
-      runner_(server, options, ids),
+      runner_(server, options, ids, environments_),
       idempotency_(clock) {
   server_.SetServerName("backend-im-mock");
   server_.SetHttpHandler(
@@ -267,6 +267,10 @@ MockPlatform::Reply MockPlatform::Handle(const ws::HttpRequest& req) {
       if (m != "GET") return {MethodNotAllowed("GET")};
       return {auth_.Verify()};
     }
+    // An extension: a platform with only the seed's contract answers 404 here.
+    if (!options_.seed_only) {
+      if (auto r = environments_.Handle(req)) return {std::move(*r)};
+    }
   } else if (oauth) {
     if (p == "/oauth/device/code") {
       if (m != "POST") return {MethodNotAllowed("POST")};
@@ -320,6 +324,14 @@ MockPlatform::Reply MockPlatform::Deploy(const ws::HttpRequest& req) {
     if (auto bad = BadPath(path)) {
       return {ErrorResponse(400, "invalid_request", "the upload has " + *bad)};
     }
+  }
+  if (options_.seed_only) parsed->environment.clear();  // not in the seed's contract
+  if (!parsed->environment.empty() &&
+      !environments_.Exists(parsed->project_id, parsed->environment)) {
+    return {ErrorResponse(404, "environment_not_found",
+                          "no environment \"" + parsed->environment.substr(0, 64) +
+                              "\" in this project: GET /api/projects/{projectId}/environments "
+                              "lists them")};
   }
   std::string key = options_.seed_only ? std::string() : req.Header("idempotency-key");
   if (key.size() > 255) {

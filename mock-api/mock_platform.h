@@ -63,6 +63,7 @@ class MockPlatform {
   Random& faults_;
   ContractBreaks breaks_;
   AuthServer auth_;
+  Environments environments_;  // before runner_, which keeps a reference
   DeploymentRunner runner_;
   IdempotencyCache idempotency_;
   std::string listen_address_ = "127.0.0.1:8080";

@@ -63,7 +63,7 @@ AppStep Deploy(AppSupervisor& apps, const std::string& id, const std::string& pr
   std::vector<std::string> logs;
   AppStep last;
   const std::vector<std::function<void(AppSupervisor::Done)>> steps = {
-      [&](auto d) { apps.Keep(id, project, files, d); },
+      [&](auto d) { apps.Keep(id, project, "production", {}, files, d); },
       [&](auto d) { apps.Build(id, d); },
       [&](auto d) { apps.Start(id, d); },
       [&](auto d) { apps.CheckHealth(id, d); },

@@ -47,7 +47,7 @@ inline contract::FileMap SampleFiles(const std::string& salt = "") {
 }
 
 inline std::string DeployBody(const contract::FileMap& files, const std::string& project_id = "") {
-  return contract::ToJson(contract::DeployRequest{files, project_id});
+  return contract::ToJson(contract::DeployRequest{files, project_id, ""});
 }
 
 inline contract::DeployResponse Deploy(const MockPlatform& mock, const contract::FileMap& files,

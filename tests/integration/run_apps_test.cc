@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -169,6 +170,36 @@ TEST_CASE("killing the platform with SIGKILL leaves none of its apps running") {
   REQUIRE(Alive(pid));
   mock.process().Signal(SIGKILL);
   CHECK(WaitUntil([&] { return !Alive(pid); }, 5s));
+}
+
+TEST_CASE("an app gets its environment's variables, and each environment has its own address") {
+  TempDir apps;
+  MockPlatform mock(
+      {"--token", kToken, "--stage-delay-ms", "10", "--run-apps", "--apps-dir", apps / "apps"});
+  const std::string api = mock.http_url() + "/api/projects/shop/environments";
+  REQUIRE(HttpRequest("PUT", api + "/staging/variables/GREETING", R"({"value": "hello staging"})",
+                      {"Authorization: Bearer " + kToken, "Content-Type: application/json"})
+              .status == 200);
+  const contract::FileMap files = {
+      {"main.py",
+       "import os\nfrom fastapi import FastAPI\napp = FastAPI()\n\n@app.get('/health')\n"
+       "def health():\n    return {'greeting': os.environ.get('GREETING', '')}\n"}};
+  std::map<std::string, std::string> urls;
+  for (const std::string environment : {"production", "staging"}) {
+    auto body = json::parse(DeployBody(files, "shop"));
+    body["environment"] = environment;
+    auto r = HttpRequest("POST", mock.http_url() + "/api/deploy", body.dump(),
+                         {"Authorization: Bearer " + kToken, "Content-Type: application/json"});
+    REQUIRE(r.status == 200);
+    auto s = WaitTerminal(mock, Parsed(r)["deploymentId"], 60s);
+    REQUIRE(s.status == contract::Stage::kComplete);
+    urls[environment] = *s.url;
+  }
+  CHECK(urls["production"] != urls["staging"]);
+  CHECK(Parsed(HttpRequest("GET", urls["staging"] + "/health"))["greeting"] == "hello staging");
+  CHECK(Parsed(HttpRequest("GET", urls["production"] + "/health"))["greeting"] == "");
+  // The platform's own log never shows the value.
+  CHECK(mock.Log().find("hello staging") == std::string::npos);
 }
 
 }  // namespace bim::test

@@ -82,7 +82,7 @@ TEST_CASE("generate and deploy bodies round-trip their files") {
   REQUIRE(g.ok());
   CHECK(g->files == files);
   CHECK(g->project_id == "proj-1");
-  auto d = ParseDeployRequest(ToJson(DeployRequest{files, ""}));
+  auto d = ParseDeployRequest(ToJson(DeployRequest{files, "", ""}));
   REQUIRE(d.ok());
   CHECK(d->files == files);
   CHECK(d->project_id.empty());

@@ -476,7 +476,7 @@ TEST_CASE("a deployment made here that fails gives one desktop notice, with the 
 TEST_CASE("a deployment looked up by id, not made here, gives no desktop notice") {
   Rig r;
   // Made by someone else (another machine, the platform's web page): only its id is known here.
-  contract::DeployRequest req{{{"main.py", "print('hi')\n"}}, ""};
+  contract::DeployRequest req{{{"main.py", "print('hi')\n"}}, "", ""};
   auto made = r.platform.Deploy("dev-token", req, "someone-elses-key");
   REQUIRE(made.ok());
   auto found = r.agent().Find(made->deployment_id);
@@ -648,7 +648,7 @@ TEST_CASE("history says which deployments can be restored") {
 
 TEST_CASE("a create sent again after a restart keeps its files too") {
   Rig r;
-  contract::DeployRequest req{Version("v1"), ""};
+  contract::DeployRequest req{Version("v1"), "", ""};
   PendingDeploy p;
   p.idempotency_key = "key-1";
   p.commit_hash = CommitHash(req.files);

@@ -1,0 +1,205 @@
+#include "mock-api/environments.h"
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "common/percent_encoding.h"
+#include "mock-api/responses.h"
+
+namespace bim::mock {
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kMaxValueBytes = 32 * 1024;
+constexpr size_t kMaxVariables = 200;
+constexpr size_t kMaxEnvironments = 20;
+
+ws::HttpResponse NoContent() {
+  ws::HttpResponse r;
+  r.status = 204;
+  r.content_type.clear();
+  return r;
+}
+
+ws::HttpResponse WrongMethod(const char* allowed) {
+  auto r = ErrorResponse(405, "method_not_allowed", std::string("use ") + allowed);
+  r.headers.emplace_back("Allow", allowed);
+  return r;
+}
+
+// The path's segments after /api/projects/, decoded.
+std::vector<std::string> Segments(const std::string& rest) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= rest.size()) {
+    size_t end = rest.find('/', start);
+    if (end == std::string::npos) end = rest.size();
+    out.push_back(PercentDecode(rest.substr(start, end - start)));
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+void Environments::Ensure(const std::string& project) {
+  auto& envs = projects_[project];
+  if (envs.empty()) {
+    envs[kProduction];
+    envs["staging"];
+  }
+}
+
+bool Environments::Exists(const std::string& project, const std::string& environment) const {
+  auto p = projects_.find(project);
+  if (p == projects_.end()) return environment == kProduction || environment == "staging";
+  return p->second.count(environment) > 0;
+}
+
+std::map<std::string, std::string> Environments::Variables(const std::string& project,
+                                                           const std::string& environment) const {
+  auto p = projects_.find(project);
+  if (p == projects_.end()) return {};
+  auto e = p->second.find(environment);
+  return e == p->second.end() ? std::map<std::string, std::string>{} : e->second.variables;
+}
+
+void Environments::Serve(const std::string& project, const std::string& environment,
+                         const std::string& deployment, const std::string& url) {
+  Ensure(project);
+  auto& e = projects_[project][environment];
+  e.deployment = deployment;
+  e.url = url;
+}
+
+bool Environments::ValidName(const std::string& name) {
+  if (name.empty() || name.size() > 32 || name[0] < 'a' || name[0] > 'z') return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+std::optional<std::string> Environments::CheckKey(const std::string& key) {
+  auto word = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (c >= '0' && c <= '9');
+  };
+  if (key.empty() || key.size() > 128 || (key[0] >= '0' && key[0] <= '9')) {
+    return "a variable's name is 1 to 128 letters, digits and '_', not starting with a digit";
+  }
+  for (char c : key) {
+    if (!word(c)) {
+      return "a variable's name is 1 to 128 letters, digits and '_', not starting with a digit";
+    }
+  }
+  if (key == "PATH" || key == "HOME" || key.rfind("BACKEND_IM_", 0) == 0) {
+    return "the platform sets " + key + " itself";
+  }
+  return std::nullopt;
+}
+
+ws::HttpResponse Environments::List(const std::string& project) {
+  Ensure(project);
+  json list = json::array();
+  for (const auto& [name, e] : projects_[project]) {
+    json j{{"name", name}, {"variables", e.variables.size()}};
+    if (!e.deployment.empty()) j["deploymentId"] = e.deployment;
+    if (!e.url.empty()) j["url"] = e.url;
+    list.push_back(std::move(j));
+  }
+  return JsonResponse(200, json{{"projectId", project}, {"environments", list}}.dump());
+}
+
+ws::HttpResponse Environments::ListVariables(const std::string& project,
+                                             const std::string& environment, bool values) {
+  json list = json::array();
+  for (const auto& [key, value] : projects_[project][environment].variables) {
+    json j{{"key", key}};
+    if (values) j["value"] = value;
+    list.push_back(std::move(j));
+  }
+  return JsonResponse(
+      200, json{{"projectId", project}, {"environment", environment}, {"variables", list}}.dump(
+               -1, ' ', false, json::error_handler_t::replace));
+}
+
+std::optional<ws::HttpResponse> Environments::Handle(const ws::HttpRequest& req) {
+  static const std::string kPrefix = "/api/projects/";
+  if (req.path.rfind(kPrefix, 0) != 0) return std::nullopt;
+  auto s = Segments(req.path.substr(kPrefix.size()));
+  if (s.size() < 2 || s[1] != "environments" || s.size() > 5) return std::nullopt;
+  const std::string& project = s[0];
+  const std::string& m = req.method;
+  if (project.empty() || project.size() > 256) {
+    return ErrorResponse(400, "invalid_request", "a project id is 1 to 256 bytes");
+  }
+  if (s.size() == 2) {
+    if (m == "GET") return List(project);
+    if (m != "POST") return WrongMethod("GET, POST");
+    auto body = json::parse(req.body, nullptr, false);
+    std::string name = body.is_object() && body["name"].is_string() ? body["name"] : "";
+    if (!ValidName(name)) {
+      return ErrorResponse(400, "invalid_request",
+                           "the body is {\"name\": NAME}, NAME 1 to 32 of a-z, 0-9 and '-', "
+                           "starting with a letter");
+    }
+    Ensure(project);
+    auto& envs = projects_[project];
+    if (envs.count(name)) {
+      return ErrorResponse(409, "environment_exists", "environment " + name + " already exists");
+    }
+    if (envs.size() >= kMaxEnvironments) {
+      return ErrorResponse(409, "too_many_environments", "a project has at most 20 environments");
+    }
+    envs[name];
+    return JsonResponse(201, json{{"projectId", project}, {"name", name}}.dump());
+  }
+  const std::string& environment = s[2];
+  if (!Exists(project, environment)) {
+    return ErrorResponse(
+        404, "environment_not_found",
+        "project " + project.substr(0, 64) + " has no environment " + environment.substr(0, 64));
+  }
+  Ensure(project);
+  auto& env = projects_[project][environment];
+  if (s.size() == 3) {
+    if (m != "DELETE") return WrongMethod("DELETE");
+    if (environment == kProduction) {
+      return ErrorResponse(409, "environment_protected", "production cannot be removed");
+    }
+    projects_[project].erase(environment);
+    return NoContent();
+  }
+  if (s[3] != "variables") return std::nullopt;
+  if (s.size() == 4) {
+    if (m != "GET") return WrongMethod("GET");
+    auto values = req.query.find("values");
+    return ListVariables(project, environment,
+                         values != req.query.end() && values->second == "true");
+  }
+  const std::string& key = s[4];
+  if (auto bad = CheckKey(key)) return ErrorResponse(400, "invalid_request", *bad);
+  if (m == "DELETE") {
+    if (!env.variables.erase(key)) {
+      return ErrorResponse(404, "variable_not_found", "no variable " + key + " in " + environment);
+    }
+    return NoContent();
+  }
+  if (m != "PUT") return WrongMethod("PUT, DELETE");
+  auto body = json::parse(req.body, nullptr, false);
+  if (!body.is_object() || !body["value"].is_string()) {
+    return ErrorResponse(400, "invalid_request", "the body is {\"value\": \"...\"}");
+  }
+  std::string value = body["value"];
+  if (value.size() > kMaxValueBytes || value.find('\0') != std::string::npos) {
+    return ErrorResponse(400, "invalid_request", "a value is at most 32 KiB, without NUL");
+  }
+  if (!env.variables.count(key) && env.variables.size() >= kMaxVariables) {
+    return ErrorResponse(409, "too_many_variables", "an environment has at most 200 variables");
+  }
+  env.variables[key] = std::move(value);
+  return JsonResponse(200, json{{"key", key}, {"environment", environment}}.dump());
+}
+
+}  // namespace bim::mock
