@@ -15,6 +15,9 @@ constexpr size_t kMaxValueBytes = 32 * 1024;
 constexpr size_t kMaxVariables = 200;
 constexpr size_t kMaxEnvironments = 20;
 
+// Names come from the path, decoded, and need not be UTF-8: replaced, never a throw.
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 ws::HttpResponse NoContent() {
   ws::HttpResponse r;
   r.status = 204;
@@ -108,7 +111,7 @@ ws::HttpResponse Environments::List(const std::string& project) {
     if (!e.url.empty()) j["url"] = e.url;
     list.push_back(std::move(j));
   }
-  return JsonResponse(200, json{{"projectId", project}, {"environments", list}}.dump());
+  return JsonResponse(200, Dump(json{{"projectId", project}, {"environments", list}}));
 }
 
 ws::HttpResponse Environments::ListVariables(const std::string& project,
@@ -120,8 +123,7 @@ ws::HttpResponse Environments::ListVariables(const std::string& project,
     list.push_back(std::move(j));
   }
   return JsonResponse(
-      200, json{{"projectId", project}, {"environment", environment}, {"variables", list}}.dump(
-               -1, ' ', false, json::error_handler_t::replace));
+      200, Dump(json{{"projectId", project}, {"environment", environment}, {"variables", list}}));
 }
 
 std::optional<ws::HttpResponse> Environments::Handle(const ws::HttpRequest& req) {
@@ -153,7 +155,7 @@ std::optional<ws::HttpResponse> Environments::Handle(const ws::HttpRequest& req)
       return ErrorResponse(409, "too_many_environments", "a project has at most 20 environments");
     }
     envs[name];
-    return JsonResponse(201, json{{"projectId", project}, {"name", name}}.dump());
+    return JsonResponse(201, Dump(json{{"projectId", project}, {"name", name}}));
   }
   const std::string& environment = s[2];
   if (!Exists(project, environment)) {
@@ -199,7 +201,7 @@ std::optional<ws::HttpResponse> Environments::Handle(const ws::HttpRequest& req)
     return ErrorResponse(409, "too_many_variables", "an environment has at most 200 variables");
   }
   env.variables[key] = std::move(value);
-  return JsonResponse(200, json{{"key", key}, {"environment", environment}}.dump());
+  return JsonResponse(200, Dump(json{{"key", key}, {"environment", environment}}));
 }
 
 }  // namespace bim::mock

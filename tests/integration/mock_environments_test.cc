@@ -42,6 +42,11 @@ TEST_CASE("a project starts with production and staging, and environments are ad
   CheckError(HttpRequest("DELETE", base + "/production", "", Bearer()), 409,
              "environment_protected");
   CHECK(HttpRequest("GET", base).status == 401);
+  // A project id that is not UTF-8 is answered, replaced, not a crash.
+  auto odd =
+      HttpRequest("GET", mock.http_url() + "/api/projects/%FF%FE/environments", "", Bearer());
+  CHECK(odd.status == 200);
+  CHECK(HttpRequest("GET", mock.http_url() + "/healthz").status == 200);
 }
 
 TEST_CASE("variables are set, listed without values unless asked, and unset") {
