@@ -138,8 +138,6 @@ class AppSupervisor::Impl {
     return apps.get();
   }
 
-  const std::string& root() const { return root_; }
-
  private:
   struct App {
     std::string deployment;
@@ -607,6 +605,5 @@ void AppSupervisor::Promote(const std::string& deployment, Done done) {
 }
 void AppSupervisor::Discard(const std::string& deployment) { impl_->Discard(deployment); }
 std::vector<AppInfo> AppSupervisor::Apps() { return impl_->Apps(); }
-std::string AppSupervisor::root() const { return impl_->root(); }
 
 }  // namespace bim::mock

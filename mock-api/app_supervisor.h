@@ -80,7 +80,6 @@ class AppSupervisor {
 
   // Waits for the supervisor's thread to answer.
   std::vector<AppInfo> Apps();
-  std::string root() const;
 
  private:
   class Impl;
