@@ -120,6 +120,32 @@ class Reader {
     return out;
   }
 
+  // Each object of an array field, read by each(Reader&); required: the field must be there.
+  template <typename Each>
+  void Objects(const char* key, bool required, Each each) {
+    auto it = j_.find(key);
+    if (it == j_.end() || it->is_null()) {
+      if (required) Fail(std::string("missing field \"") + key + "\"");
+      return;
+    }
+    if (!it->is_array()) {
+      Fail(std::string("field \"") + key + "\" is not an array");
+      return;
+    }
+    for (auto& e : *it) {
+      if (!e.is_object()) {
+        Fail(std::string("field \"") + key + "\" holds a non-object");
+        return;
+      }
+      Reader inner(e);
+      each(inner);
+      if (!inner.ok()) {
+        Fail(std::string(key) + ": " + inner.error_);
+        return;
+      }
+    }
+  }
+
   bool ok() const { return error_.empty(); }
   Error error() const { return ProtocolError(error_); }
 
@@ -232,6 +258,7 @@ std::string ToJson(const DeployResponse& v) {
          {"commitHash", v.commit_hash},
          {"status", StageName(v.status)}};
   if (v.websocket_url) j["websocketUrl"] = *v.websocket_url;
+  if (v.environment) j["environment"] = *v.environment;
   return Dump(j);
 }
 
@@ -336,6 +363,7 @@ Result<DeployResponse> ParseDeployResponse(std::string_view body) {
     d.commit_hash = r.Str("commitHash");
     d.status = r.StageField("status");
     d.websocket_url = r.OptStr("websocketUrl");
+    d.environment = r.OptStr("environment");
     return d;
   });
 }
@@ -426,6 +454,106 @@ Result<OAuthError> ParseOAuthError(std::string_view body) {
     e.error_description = r.OptStr("error_description").value_or("");
     return e;
   });
+}
+
+bool IsEnvironmentsNotFoundCode(std::string_view error_code) {
+  return error_code == "environment_not_found" || error_code == "variable_not_found" ||
+         error_code == "deployment_not_found";
+}
+
+namespace {
+
+std::string Shown(std::string_view text) {
+  std::string shown(text.substr(0, 64));
+  for (char& c : shown) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return shown;
+}
+
+}  // namespace
+
+Status ValidateVariableKey(std::string_view key) {
+  bool ok = !key.empty() && key.size() <= 128 && !(key[0] >= '0' && key[0] <= '9');
+  for (char c : key) {
+    ok = ok &&
+         ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_');
+  }
+  if (ok) return OkStatus();
+  return Error(ErrorCode::kInvalidArgument,
+               "\"" + Shown(key) +
+                   "\" is not a variable name (a letter or '_', then letters, digits and '_', at "
+                   "most 128)");
+}
+
+Status ValidateEnvironmentName(std::string_view name) {
+  bool ok = !name.empty() && name.size() <= 32 && name[0] >= 'a' && name[0] <= 'z';
+  for (char c : name) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+  if (ok) return OkStatus();
+  return Error(ErrorCode::kInvalidArgument,
+               "\"" + Shown(name) +
+                   "\" is not an environment name (1 to 32 of a-z, 0-9 and '-', starting with a "
+                   "letter)");
+}
+
+std::string ToJson(const EnvironmentList& v) {
+  json list = json::array();
+  for (const auto& e : v.environments) {
+    json o{{"name", e.name}, {"variables", e.variables}};
+    if (!e.deployment_id.empty()) o["deploymentId"] = e.deployment_id;
+    if (!e.url.empty()) o["url"] = e.url;
+    list.push_back(std::move(o));
+  }
+  return Dump(json{{"projectId", v.project_id}, {"environments", std::move(list)}});
+}
+
+std::string ToJson(const VariableList& v) {
+  json list = json::array();
+  for (const auto& e : v.variables) {
+    json o{{"key", e.key}};
+    if (e.value) o["value"] = *e.value;
+    list.push_back(std::move(o));
+  }
+  return Dump(json{
+      {"projectId", v.project_id}, {"environment", v.environment}, {"variables", std::move(list)}});
+}
+
+std::string ToJson(const PromoteRequest& v) { return Dump(json{{"environment", v.environment}}); }
+
+Result<EnvironmentList> ParseEnvironmentList(std::string_view body) {
+  return ParseObject<EnvironmentList>(body, "environments answer", [](Reader& r) {
+    EnvironmentList l;
+    l.project_id = r.OptStr("projectId").value_or("");
+    r.Objects("environments", /*required=*/true, [&](Reader& e) {
+      EnvironmentInfo info;
+      info.name = e.Str("name");
+      info.variables = e.OptInt("variables").value_or(0);
+      info.deployment_id = e.OptStr("deploymentId").value_or("");
+      info.url = e.OptStr("url").value_or("");
+      l.environments.push_back(std::move(info));
+    });
+    return l;
+  });
+}
+
+Result<VariableList> ParseVariableList(std::string_view body) {
+  return ParseObject<VariableList>(body, "variables answer", [](Reader& r) {
+    VariableList l;
+    l.project_id = r.OptStr("projectId").value_or("");
+    l.environment = r.OptStr("environment").value_or("");
+    r.Objects("variables", /*required=*/true, [&](Reader& e) {
+      Variable v;
+      v.key = e.Str("key");
+      v.value = e.OptStr("value");
+      l.variables.push_back(std::move(v));
+    });
+    return l;
+  });
+}
+
+Result<PromoteRequest> ParsePromoteRequest(std::string_view body) {
+  return ParseObject<PromoteRequest>(
+      body, "promote request", [](Reader& r) { return PromoteRequest{r.Str("environment")}; });
 }
 
 Status ValidateId(std::string_view id, std::string_view what) {

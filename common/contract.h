@@ -67,6 +67,8 @@ struct DeployResponse {
   std::string commit_hash;
   Stage status = Stage::kQueued;
   std::optional<std::string> websocket_url;
+  // EXTENSION: the environment the deployment goes to, as the platform names it.
+  std::optional<std::string> environment;
 };
 
 // What the platform says about a deployment's progress, typed: the part of a stage message (and
@@ -129,6 +131,53 @@ struct OAuthError {
   std::string error;  // authorization_pending, slow_down, expired_token, access_denied, ...
   std::string error_description;
 };
+
+// ---- Environments, variables and promote: an EXTENSION (docs/API_CONTRACTS.md §6.1) ----
+
+struct EnvironmentInfo {
+  std::string name;
+  int64_t variables = 0;      // how many it has
+  std::string deployment_id;  // what it serves now; empty: nothing yet
+  std::string url;
+};
+
+struct EnvironmentList {
+  std::string project_id;
+  std::vector<EnvironmentInfo> environments;
+};
+
+struct Variable {
+  std::string key;
+  std::optional<std::string> value;  // only in an answer to ?values=true
+};
+
+struct VariableList {
+  std::string project_id;
+  std::string environment;
+  std::vector<Variable> variables;
+};
+
+// POST /api/deployments/{id}/promote.
+struct PromoteRequest {
+  std::string environment;
+};
+
+// The error codes the extension's own 404s carry. Any other 404 on its paths means the
+// platform does not offer the extension (a seed-only platform answers its generic one).
+bool IsEnvironmentsNotFoundCode(std::string_view error_code);
+
+// A variable's name as the extension allows it: a letter or '_', then letters, digits and
+// '_', at most 128 bytes. The platform may refuse more (names it sets itself).
+Status ValidateVariableKey(std::string_view key);
+// An environment's name: 1 to 32 of a-z, 0-9 and '-', starting with a letter.
+Status ValidateEnvironmentName(std::string_view name);
+
+std::string ToJson(const EnvironmentList& v);
+std::string ToJson(const VariableList& v);
+std::string ToJson(const PromoteRequest& v);
+Result<EnvironmentList> ParseEnvironmentList(std::string_view body);
+Result<VariableList> ParseVariableList(std::string_view body);
+Result<PromoteRequest> ParsePromoteRequest(std::string_view body);
 
 std::string ToJson(const ErrorBody& v);
 std::string ToJson(const GenerateRequest& v);

@@ -45,6 +45,13 @@ BIM_AGENT_UNARY(Status, Deployment)
 BIM_AGENT_UNARY(History, HistoryReply)
 BIM_AGENT_UNARY(Rollback, DeployReply)
 BIM_AGENT_UNARY(GetFiles, FilesReply)
+BIM_AGENT_UNARY(ListEnvironments, ListEnvironmentsReply)
+BIM_AGENT_UNARY(AddEnvironment, AddEnvironmentReply)
+BIM_AGENT_UNARY(RemoveEnvironment, RemoveEnvironmentReply)
+BIM_AGENT_UNARY(ListVariables, ListVariablesReply)
+BIM_AGENT_UNARY(SetVariable, SetVariableReply)
+BIM_AGENT_UNARY(UnsetVariable, UnsetVariableReply)
+BIM_AGENT_UNARY(Promote, DeployReply)
 inline constexpr ServerStream<v1::WatchRequest, v1::DeploymentEvent> kWatch{BIM_AGENT_PATH(Watch)};
 #undef BIM_AGENT_UNARY
 #undef BIM_AGENT_PATH
