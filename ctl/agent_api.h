@@ -48,6 +48,22 @@ class AgentApi {
       const backend_im::v1::HistoryRequest& request, CancelToken& cancel) = 0;
   virtual OpResult<backend_im::v1::FilesReply> GetFiles(
       const backend_im::v1::GetFilesRequest& request, CancelToken& cancel) = 0;
+  // Environments, variables and promote (an extension of the platform: on one without it, a
+  // kPlatform error that says so). ListVariables carries values only when asked for.
+  virtual OpResult<backend_im::v1::ListEnvironmentsReply> ListEnvironments(
+      const backend_im::v1::ListEnvironmentsRequest& request, CancelToken& cancel) = 0;
+  virtual OpResult<backend_im::v1::AddEnvironmentReply> AddEnvironment(
+      const backend_im::v1::AddEnvironmentRequest& request, CancelToken& cancel) = 0;
+  virtual OpResult<backend_im::v1::RemoveEnvironmentReply> RemoveEnvironment(
+      const backend_im::v1::RemoveEnvironmentRequest& request, CancelToken& cancel) = 0;
+  virtual OpResult<backend_im::v1::ListVariablesReply> ListVariables(
+      const backend_im::v1::ListVariablesRequest& request, CancelToken& cancel) = 0;
+  virtual OpResult<backend_im::v1::SetVariableReply> SetVariable(
+      const backend_im::v1::SetVariableRequest& request, CancelToken& cancel) = 0;
+  virtual OpResult<backend_im::v1::UnsetVariableReply> UnsetVariable(
+      const backend_im::v1::UnsetVariableRequest& request, CancelToken& cancel) = 0;
+  virtual OpResult<backend_im::v1::DeployReply> Promote(
+      const backend_im::v1::PromoteRequest& request, CancelToken& cancel) = 0;
 
   // The Watch stream of one deployment, from request.after_seq on.
   struct StreamHooks {

@@ -155,6 +155,41 @@ OpResult<pb::FilesReply> WireAgentApi::GetFiles(const pb::GetFilesRequest& reque
   return Unary(rpc::kGetFiles, request, kQuick, cancel);
 }
 
+OpResult<pb::ListEnvironmentsReply> WireAgentApi::ListEnvironments(const pb::ListEnvironmentsRequest& request,
+                                          CancelToken& cancel) {
+  return Unary(rpc::kListEnvironments, request, kQuick, cancel);
+}
+
+OpResult<pb::AddEnvironmentReply> WireAgentApi::AddEnvironment(const pb::AddEnvironmentRequest& request,
+                                          CancelToken& cancel) {
+  return Unary(rpc::kAddEnvironment, request, kQuick, cancel);
+}
+
+OpResult<pb::RemoveEnvironmentReply> WireAgentApi::RemoveEnvironment(const pb::RemoveEnvironmentRequest& request,
+                                          CancelToken& cancel) {
+  return Unary(rpc::kRemoveEnvironment, request, kQuick, cancel);
+}
+
+OpResult<pb::ListVariablesReply> WireAgentApi::ListVariables(const pb::ListVariablesRequest& request,
+                                          CancelToken& cancel) {
+  return Unary(rpc::kListVariables, request, kQuick, cancel);
+}
+
+OpResult<pb::SetVariableReply> WireAgentApi::SetVariable(const pb::SetVariableRequest& request,
+                                          CancelToken& cancel) {
+  return Unary(rpc::kSetVariable, request, kQuick, cancel);
+}
+
+OpResult<pb::UnsetVariableReply> WireAgentApi::UnsetVariable(const pb::UnsetVariableRequest& request,
+                                          CancelToken& cancel) {
+  return Unary(rpc::kUnsetVariable, request, kQuick, cancel);
+}
+
+OpResult<pb::DeployReply> WireAgentApi::Promote(const pb::PromoteRequest& request,
+                                          CancelToken& cancel) {
+  return Unary(rpc::kPromote, request, kSlow, cancel);
+}
+
 OpResult<bool> WireAgentApi::Watch(const pb::WatchRequest& request,
                                    std::optional<std::chrono::steady_clock::time_point> deadline,
                                    const StreamHooks& hooks, CancelToken& cancel) {

@@ -83,7 +83,8 @@ OpResult<const FakeAgentApi::Stored*> FakeAgentApi::Known(const std::string& id)
 }
 
 FakeAgentApi::Stored& FakeAgentApi::Store(const std::string& project,
-                                          const contract::FileMap& files, Outcome how, bool held) {
+                                          const contract::FileMap& files, Outcome how, bool held,
+                                          const std::string& environment) {
   int n = next_id_++;
   now_ms_ += 1000;
   Stored s;
@@ -94,6 +95,7 @@ FakeAgentApi::Stored& FakeAgentApi::Store(const std::string& project,
   d.set_created_at_unix_ms(now_ms_);
   d.set_updated_at_unix_ms(now_ms_);
   d.set_restorable(true);
+  if (environments_offered) d.set_environment(environment.empty() ? "production" : environment);
   s.files = files;
   std::vector<contract::Stage> stages = {contract::Stage::kQueued, contract::Stage::kBuilding};
   if (!held) {
@@ -122,6 +124,13 @@ FakeAgentApi::Stored& FakeAgentApi::Store(const std::string& project,
     d.set_terminal(ev.terminal());
     d.set_last_seq(ev.seq());
     s.events.push_back(std::move(ev));
+  }
+  if (d.terminal() && !d.url().empty() && environments_offered) {
+    if (auto envs = Environments(project); envs.ok()) {
+      FakeEnvironment& env = (**envs)[d.environment()];
+      env.deployment_id = d.id();
+      env.url = d.url();
+    }
   }
   deployments_.push_back(std::move(s));
   return deployments_.back();
@@ -218,7 +227,11 @@ OpResult<pb::DeployReply> FakeAgentApi::Deploy(const pb::DeployRequest& request,
   for (const auto& f : request.files()) files[f.path()] = f.content();
   std::string project =
       request.project_id().empty() ? fmt::format("proj-{}", next_id_) : request.project_id();
-  Stored& s = Store(project, files, outcome, hold);
+  if (!request.environment().empty()) {
+    auto env = EnvironmentOf(project, request.environment());
+    if (!env.ok()) return env.error();
+  }
+  Stored& s = Store(project, files, outcome, hold, request.environment());
   s.deployment.set_directory(request.directory());
   return Deployed(s.deployment);
 }
@@ -236,6 +249,9 @@ OpResult<pb::DeployReply> FakeAgentApi::Rollback(const pb::RollbackRequest& requ
     const Stored* newest = nullptr;
     for (auto it = deployments_.rbegin(); it != deployments_.rend(); ++it) {
       if (it->deployment.project_id() != request.project_id()) continue;
+      if (!request.environment().empty() && it->deployment.environment() != request.environment()) {
+        continue;
+      }
       if (!newest) {
         newest = &*it;
       } else if (it->deployment.status() == "complete" && it->files != newest->files) {
@@ -251,7 +267,9 @@ OpResult<pb::DeployReply> FakeAgentApi::Rollback(const pb::RollbackRequest& requ
   }
   std::string restored_of = from->deployment.id();
   contract::FileMap files = from->files;
-  Stored& s = Store(from->deployment.project_id(), files, outcome, hold);
+  std::string environment =
+      request.environment().empty() ? from->deployment.environment() : request.environment();
+  Stored& s = Store(from->deployment.project_id(), files, outcome, hold, environment);
   s.deployment.set_restored_of(restored_of);
   return Deployed(s.deployment);
 }
@@ -274,6 +292,9 @@ OpResult<pb::HistoryReply> FakeAgentApi::History(const pb::HistoryRequest& reque
     if (!request.project_id().empty() && it->deployment.project_id() != request.project_id()) {
       continue;
     }
+    if (!request.environment().empty() && it->deployment.environment() != request.environment()) {
+      continue;
+    }
     pb::Deployment d = it->deployment;
     d.clear_logs();  // as the agent's history: without logs
     *r.add_deployments() = std::move(d);
@@ -294,6 +315,149 @@ OpResult<pb::FilesReply> FakeAgentApi::GetFiles(const pb::GetFilesRequest& reque
   *r.mutable_deployment() = (*s)->deployment;
   AddFiles((*s)->files, &r);
   return r;
+}
+
+OpResult<std::map<std::string, FakeAgentApi::FakeEnvironment>*> FakeAgentApi::Environments(
+    const std::string& project) {
+  if (!environments_offered) {
+    return OpFail(OpFailure::kPlatform,
+                  "this platform does not offer environments (an extension of its API; see "
+                  "docs/API_CONTRACTS.md)");
+  }
+  if (project.empty()) return OpFail(OpFailure::kUsage, "name the project");
+  auto& envs = environments[project];
+  if (envs.empty()) {
+    envs["production"];
+    envs["staging"];
+  }
+  return &envs;
+}
+
+OpResult<FakeAgentApi::FakeEnvironment*> FakeAgentApi::EnvironmentOf(const std::string& project,
+                                                                     const std::string& name) {
+  auto envs = Environments(project);
+  if (!envs.ok()) return envs.error();
+  auto it = (*envs)->find(name);
+  if (it == (*envs)->end()) {
+    return OpFail(OpFailure::kNotFound, "project " + project + " has no environment " + name);
+  }
+  return &it->second;
+}
+
+OpResult<pb::ListEnvironmentsReply> FakeAgentApi::ListEnvironments(
+    const pb::ListEnvironmentsRequest& request, ctl::CancelToken& cancel) {
+  if (auto e = Enter("ListEnvironments", cancel)) return *e;
+  if (!logged_in) return OpFail(OpFailure::kAuth, "not logged in");
+  auto envs = Environments(request.project_id());
+  if (!envs.ok()) return envs.error();
+  pb::ListEnvironmentsReply r;
+  r.set_project_id(request.project_id());
+  for (const auto& [name, env] : **envs) {
+    auto* e = r.add_environments();
+    e->set_name(name);
+    e->set_variables(static_cast<int64_t>(env.variables.size()));
+    e->set_deployment_id(env.deployment_id);
+    e->set_url(env.url);
+  }
+  return r;
+}
+
+OpResult<pb::AddEnvironmentReply> FakeAgentApi::AddEnvironment(
+    const pb::AddEnvironmentRequest& request, ctl::CancelToken& cancel) {
+  if (auto e = Enter("AddEnvironment", cancel)) return *e;
+  if (!logged_in) return OpFail(OpFailure::kAuth, "not logged in");
+  auto envs = Environments(request.project_id());
+  if (!envs.ok()) return envs.error();
+  if (auto bad = contract::ValidateEnvironmentName(request.name()); !bad.ok()) {
+    return OpFail(OpFailure::kUsage, bad.error().message);
+  }
+  if (!(*envs)->emplace(request.name(), FakeEnvironment{}).second) {
+    return OpFail(OpFailure::kPlatform, "environment " + request.name() + " exists already");
+  }
+  pb::AddEnvironmentReply r;
+  r.mutable_environment()->set_name(request.name());
+  return r;
+}
+
+OpResult<pb::RemoveEnvironmentReply> FakeAgentApi::RemoveEnvironment(
+    const pb::RemoveEnvironmentRequest& request, ctl::CancelToken& cancel) {
+  if (auto e = Enter("RemoveEnvironment", cancel)) return *e;
+  if (!logged_in) return OpFail(OpFailure::kAuth, "not logged in");
+  auto env = EnvironmentOf(request.project_id(), request.name());
+  if (!env.ok()) return env.error();
+  if (request.name() == "production") {
+    return OpFail(OpFailure::kPlatform, "production cannot be removed");
+  }
+  environments[request.project_id()].erase(request.name());
+  return pb::RemoveEnvironmentReply();
+}
+
+OpResult<pb::ListVariablesReply> FakeAgentApi::ListVariables(
+    const pb::ListVariablesRequest& request, ctl::CancelToken& cancel) {
+  if (auto e = Enter("ListVariables", cancel)) return *e;
+  if (!logged_in) return OpFail(OpFailure::kAuth, "not logged in");
+  auto env = EnvironmentOf(request.project_id(), request.environment());
+  if (!env.ok()) return env.error();
+  pb::ListVariablesReply r;
+  r.set_project_id(request.project_id());
+  r.set_environment(request.environment());
+  for (const auto& [key, value] : (*env)->variables) {
+    auto* v = r.add_variables();
+    v->set_key(key);
+    if (request.with_values()) {
+      v->set_value(value);
+      v->set_has_value(true);
+    }
+  }
+  return r;
+}
+
+OpResult<pb::SetVariableReply> FakeAgentApi::SetVariable(const pb::SetVariableRequest& request,
+                                                         ctl::CancelToken& cancel) {
+  if (auto e = EnterLoggedIn("SetVariable", request, last_set, cancel)) return *e;
+  auto env = EnvironmentOf(request.project_id(), request.environment());
+  if (!env.ok()) return env.error();
+  if (auto bad = contract::ValidateVariableKey(request.key()); !bad.ok()) {
+    return OpFail(OpFailure::kUsage, bad.error().message);
+  }
+  (*env)->variables[request.key()] = request.value();
+  pb::SetVariableReply r;
+  r.set_key(request.key());
+  r.set_environment(request.environment());
+  return r;
+}
+
+OpResult<pb::UnsetVariableReply> FakeAgentApi::UnsetVariable(
+    const pb::UnsetVariableRequest& request, ctl::CancelToken& cancel) {
+  if (auto e = Enter("UnsetVariable", cancel)) return *e;
+  if (!logged_in) return OpFail(OpFailure::kAuth, "not logged in");
+  auto env = EnvironmentOf(request.project_id(), request.environment());
+  if (!env.ok()) return env.error();
+  if ((*env)->variables.erase(request.key()) == 0) {
+    return OpFail(OpFailure::kNotFound,
+                  "no variable " + request.key() + " in " + request.environment());
+  }
+  return pb::UnsetVariableReply();
+}
+
+OpResult<pb::DeployReply> FakeAgentApi::Promote(const pb::PromoteRequest& request,
+                                                ctl::CancelToken& cancel) {
+  if (auto e = EnterLoggedIn("Promote", request, last_promote, cancel)) return *e;
+  auto from = Known(request.deployment_id());
+  if (!from.ok()) return from.error();
+  const pb::Deployment& source = (*from)->deployment;
+  auto env = EnvironmentOf(source.project_id(), request.environment());
+  if (!env.ok()) return env.error();
+  if (source.status() != "complete") {
+    return OpFail(OpFailure::kPlatform,
+                  "only a complete deployment can be promoted; " + source.id() + " is " +
+                      source.status());
+  }
+  std::string promoted_of = source.id();
+  contract::FileMap files = (*from)->files;
+  Stored& s = Store(source.project_id(), files, outcome, hold, request.environment());
+  s.deployment.set_promoted_of(promoted_of);
+  return Deployed(s.deployment);
 }
 
 OpResult<bool> FakeAgentApi::Watch(const pb::WatchRequest& request,

@@ -56,6 +56,16 @@ class FakeAgentApi final : public ctl::AgentApi {
   std::vector<std::string> notices;
   // Every call of a method named here (GetInfo, AuthStatus, Deploy, ...) fails with its error.
   std::map<std::string, ctl::OpError> failures;
+  // The platform's environments (an extension): false as on a seed-only platform, where every
+  // environment call fails with the agent's "not offered" error and deployments name none.
+  bool environments_offered = true;
+  struct FakeEnvironment {
+    std::map<std::string, std::string> variables;
+    std::string deployment_id;  // what it serves
+    std::string url;
+  };
+  // Per project; a project gets production and staging when it is first touched.
+  std::map<std::string, std::map<std::string, FakeEnvironment>> environments;
   // Running(): false when no agent runs; refused: what listens is not the user's agent.
   bool running = true;
   std::string refused;
@@ -66,6 +76,8 @@ class FakeAgentApi final : public ctl::AgentApi {
   std::optional<backend_im::v1::DeployRequest> last_deploy;
   std::optional<backend_im::v1::GenerateRequest> last_generate;
   std::optional<backend_im::v1::RollbackRequest> last_rollback;
+  std::optional<backend_im::v1::SetVariableRequest> last_set;
+  std::optional<backend_im::v1::PromoteRequest> last_promote;
   int finished = 0;
   bool stopped = false;
 
@@ -101,6 +113,20 @@ class FakeAgentApi final : public ctl::AgentApi {
                                                       ctl::CancelToken& cancel) override;
   ctl::OpResult<backend_im::v1::FilesReply> GetFiles(const backend_im::v1::GetFilesRequest& request,
                                                      ctl::CancelToken& cancel) override;
+  ctl::OpResult<backend_im::v1::ListEnvironmentsReply> ListEnvironments(
+      const backend_im::v1::ListEnvironmentsRequest& request, ctl::CancelToken& cancel) override;
+  ctl::OpResult<backend_im::v1::AddEnvironmentReply> AddEnvironment(
+      const backend_im::v1::AddEnvironmentRequest& request, ctl::CancelToken& cancel) override;
+  ctl::OpResult<backend_im::v1::RemoveEnvironmentReply> RemoveEnvironment(
+      const backend_im::v1::RemoveEnvironmentRequest& request, ctl::CancelToken& cancel) override;
+  ctl::OpResult<backend_im::v1::ListVariablesReply> ListVariables(
+      const backend_im::v1::ListVariablesRequest& request, ctl::CancelToken& cancel) override;
+  ctl::OpResult<backend_im::v1::SetVariableReply> SetVariable(
+      const backend_im::v1::SetVariableRequest& request, ctl::CancelToken& cancel) override;
+  ctl::OpResult<backend_im::v1::UnsetVariableReply> UnsetVariable(
+      const backend_im::v1::UnsetVariableRequest& request, ctl::CancelToken& cancel) override;
+  ctl::OpResult<backend_im::v1::DeployReply> Promote(
+      const backend_im::v1::PromoteRequest& request, ctl::CancelToken& cancel) override;
   ctl::OpResult<bool> Watch(const backend_im::v1::WatchRequest& request,
                             std::optional<std::chrono::steady_clock::time_point> deadline,
                             const StreamHooks& hooks, ctl::CancelToken& cancel) override;
@@ -126,7 +152,13 @@ class FakeAgentApi final : public ctl::AgentApi {
     return std::nullopt;
   }
   backend_im::v1::AuthStatusReply Auth() const;
-  Stored& Store(const std::string& project, const contract::FileMap& files, Outcome how, bool hold);
+  Stored& Store(const std::string& project, const contract::FileMap& files, Outcome how, bool hold,
+               const std::string& environment = "");
+  // The project's environments (made on first touch), or the agent's answer on a platform
+  // without them.
+  ctl::OpResult<std::map<std::string, FakeEnvironment>*> Environments(const std::string& project);
+  ctl::OpResult<FakeEnvironment*> EnvironmentOf(const std::string& project,
+                                                const std::string& name);
 
   std::string socket_ = "/run/user/1000/backend-im/agent.sock";
   std::vector<Stored> deployments_;  // oldest first
