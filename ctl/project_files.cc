@@ -55,9 +55,8 @@ Result<std::string> ReadWhole(const std::string& path) {
   return ss.str();
 }
 
-Status WriteWhole(const std::string& path, const std::string& content, mode_t mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) return Error(ErrorCode::kIo, Errno("cannot write", path));
+// Writes content to fd (path names it in errors) and closes it.
+Status WriteAndClose(int fd, const std::string& path, const std::string& content) {
   size_t off = 0;
   while (off < content.size()) {
     ssize_t n = ::write(fd, content.data() + off, content.size() - off);
@@ -71,6 +70,12 @@ Status WriteWhole(const std::string& path, const std::string& content, mode_t mo
   }
   if (::close(fd) != 0) return Error(ErrorCode::kIo, Errno("cannot write", path));
   return OkStatus();
+}
+
+Status WriteWhole(const std::string& path, const std::string& content, mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return Error(ErrorCode::kIo, Errno("cannot write", path));
+  return WriteAndClose(fd, path, content);
 }
 
 void RemoveTree(const std::string& path) {
@@ -139,27 +144,34 @@ std::string DefaultSkipReason(const std::string& name, bool is_dir) {
   return "";
 }
 
+// Why deploy leaves rel (named name, at abs) out, or empty to upload it. The user's rules come
+// after the defaults, so any of them that matches decides (gitignore's "last match wins").
+std::string Exclusion(const IgnoreRules& user_rules, const std::string& rel,
+                      const std::string& name, bool is_dir, const std::string& abs) {
+  if (name == ".git") return "version control";
+  if (name == ".backend-im") return "backend-im's own metadata";
+  int user = user_rules.Decide(rel, is_dir);
+  if (user > 0) return "excluded by .backendimignore";
+  if (user < 0) return "";
+  std::string why = DefaultSkipReason(name, is_dir);
+  if (why.empty() && is_dir && ::access((abs + "/pyvenv.cfg").c_str(), F_OK) == 0)
+    why = "virtualenv";
+  return why;
+}
+
+// The project's .backendimignore, or no rules.
+IgnoreRules UserRules(const std::string& dir) {
+  IgnoreRules rules;
+  if (auto text = ReadWhole(dir + "/.backendimignore"); text.ok()) rules.Add(*text);
+  return rules;
+}
+
 struct Walker {
   const std::string& root;
   const std::string& root_real;
   const ReadLimits& limits;
   const IgnoreRules& user_rules;
   ProjectSnapshot& snap;
-
-  // Why to leave rel out, or empty to upload it. The user's rules come after the defaults, so
-  // any of them that matches decides (gitignore's "last match wins").
-  std::string Exclusion(const std::string& rel, const std::string& name, bool is_dir,
-                        const std::string& abs) const {
-    if (name == ".git") return "version control";
-    if (name == ".backend-im") return "backend-im's own metadata";
-    int user = user_rules.Decide(rel, is_dir);
-    if (user > 0) return "excluded by .backendimignore";
-    if (user < 0) return "";
-    std::string why = DefaultSkipReason(name, is_dir);
-    if (why.empty() && is_dir && ::access((abs + "/pyvenv.cfg").c_str(), F_OK) == 0)
-      why = "virtualenv";
-    return why;
-  }
 
   Status Walk(const std::string& rel_dir) {
     std::string abs_dir = rel_dir.empty() ? root : root + "/" + rel_dir;
@@ -192,7 +204,7 @@ struct Walker {
         }
       }
       if (S_ISDIR(st.st_mode)) {
-        std::string why = Exclusion(rel, name, true, abs);
+        std::string why = Exclusion(user_rules, rel, name, true, abs);
         if (!why.empty()) {
           snap.skipped.push_back({rel + "/", why});
           continue;
@@ -204,7 +216,7 @@ struct Walker {
         snap.skipped.push_back({rel, "not a regular file"});
         continue;
       }
-      if (std::string why = Exclusion(rel, name, false, abs); !why.empty()) {
+      if (std::string why = Exclusion(user_rules, rel, name, false, abs); !why.empty()) {
         snap.skipped.push_back({rel, why});
         continue;
       }
@@ -434,12 +446,79 @@ Result<ProjectSnapshot> ReadProjectFiles(const std::string& dir, const ReadLimit
   }
   auto root_real = RealPath(dir);
   if (!root_real) return Error(ErrorCode::kIo, Errno("cannot resolve", dir));
-  IgnoreRules user_rules;
-  if (auto text = ReadWhole(dir + "/.backendimignore"); text.ok()) user_rules.Add(*text);
+  IgnoreRules user_rules = UserRules(dir);
   ProjectSnapshot snap;
   Walker w{dir, *root_real, limits, user_rules, snap};
   if (auto s = w.Walk(""); !s.ok()) return s.error();
   return snap;
+}
+
+Status WritePrivateFile(const std::string& path, const std::string& content, bool replace) {
+  if (auto s = CheckFolderName(path); !s.ok()) return s;
+  const size_t slash = path.find_last_of('/');
+  const std::string folder =
+      slash == std::string::npos ? "." : path.substr(0, std::max<size_t>(slash, 1));
+  const std::string name = path.substr(slash == std::string::npos ? 0 : slash + 1);
+  std::string tmpl = folder + "/." + name + ".backend-im-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  int fd = ::mkostemp(buf.data(), O_CLOEXEC);  // 0600 whatever the umask
+  if (fd < 0) return Error(ErrorCode::kIo, Errno("cannot write a file in", folder));
+  const std::string tmp = buf.data();
+  Status s = WriteAndClose(fd, tmp, content);
+  if (s.ok() && replace && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    s = Error(ErrorCode::kIo, Errno("cannot write", path));
+  }
+  // Without replace, link(2) puts it in place only if nothing is there, in one step.
+  if (s.ok() && !replace && ::link(tmp.c_str(), path.c_str()) != 0) {
+    s = errno == EEXIST ? Error(ErrorCode::kConflict, path + " exists; nothing was written")
+                        : Error(ErrorCode::kIo, Errno("cannot write", path));
+  }
+  if (!s.ok() || !replace) ::unlink(tmp.c_str());
+  return s;
+}
+
+Result<std::string> ReadLocalFile(const std::string& path, uint64_t max_bytes) {
+  if (auto s = CheckFolderName(path); !s.ok()) return s.error();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error(ErrorCode::kIo, Errno("cannot read", path));
+  std::string text;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      Error e(ErrorCode::kIo, Errno("cannot read", path));
+      ::close(fd);
+      return e;
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+    if (text.size() > max_bytes) {
+      ::close(fd);
+      return Error(ErrorCode::kInvalidArgument,
+                   fmt::format("{} is over {} bytes, more than is read", path, max_bytes));
+    }
+  }
+  ::close(fd);
+  return text;
+}
+
+bool WouldUpload(const std::string& dir, const std::string& rel) {
+  const IgnoreRules user_rules = UserRules(dir);
+  std::string so_far;
+  for (size_t start = 0; start <= rel.size();) {
+    size_t slash = rel.find('/', start);
+    const bool last = slash == std::string::npos;
+    const std::string name = rel.substr(start, last ? std::string::npos : slash - start);
+    if (!name.empty() && name != ".") {
+      so_far += (so_far.empty() ? "" : "/") + name;
+      if (!Exclusion(user_rules, so_far, name, !last, dir + "/" + so_far).empty()) return false;
+    }
+    if (last) break;
+    start = slash + 1;
+  }
+  return !so_far.empty();
 }
 
 std::optional<ProjectMeta> LoadProjectMeta(const std::string& dir) {

@@ -58,6 +58,18 @@ struct ProjectSnapshot {
 
 Result<ProjectSnapshot> ReadProjectFiles(const std::string& dir, const ReadLimits& limits = {});
 
+// Whether deploy, reading dir, would upload a file at rel (a path inside dir, "/"-separated,
+// that need not exist yet): the same rules as ReadProjectFiles, .backendimignore over the
+// defaults, applied to each folder on the way and to the file. `env pull` refuses such a path.
+bool WouldUpload(const std::string& dir, const std::string& rel);
+
+// A file only its owner may read or write (a pulled .env): written under a hidden temporary name
+// beside path, created 0600, then moved into place, so no one ever sees a wider mode or half of
+// it. Over an existing file only when replace; else kConflict, and nothing is written.
+Status WritePrivateFile(const std::string& path, const std::string& content, bool replace);
+// A whole local file; kInvalidArgument when it is over max_bytes.
+Result<std::string> ReadLocalFile(const std::string& path, uint64_t max_bytes);
+
 // DIR/.backend-im/project.json: which platform project this folder deploys to.
 struct ProjectMeta {
   std::string project_id;
