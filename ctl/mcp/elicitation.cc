@@ -11,13 +11,9 @@ namespace bim::ctl::mcp {
 
 using nlohmann::json;
 
-McpToolCall::UrlAnswer UrlElicitation::Open(const std::string& url, const std::string& message,
-                                            const std::string& task_id, const CancelToken& cancel,
-                                            std::string& elicitation_id) {
-  using Answer = McpToolCall::UrlAnswer;
-  elicitation_id = NewRandomId();
-  json params{
-      {"mode", "url"}, {"elicitationId", elicitation_id}, {"url", url}, {"message", message}};
+json Elicitation::Ask(json params, const std::string& what, const std::string& message,
+                      const std::string& resumed, const std::string& task_id,
+                      const CancelToken& cancel) {
   json id;
   {
     std::lock_guard lock(mu_);
@@ -28,39 +24,68 @@ McpToolCall::UrlAnswer UrlElicitation::Open(const std::string& url, const std::s
     params["_meta"][kRelatedTaskKey] = {{"taskId", task_id}};
     tasks_.AwaitInput(task_id, message);
   }
-  log::Info("mcp: asking the client to open {} (request {})", url, id.dump());
+  log::Info("mcp: {} (request {})", what, id.dump());
   writer_.Send(
       json{{"jsonrpc", "2.0"}, {"id", id}, {"method", "elicitation/create"}, {"params", params}});
   json response = Wait(id.dump(), cancel);
-  if (!task_id.empty()) tasks_.Resume(task_id, "waiting for the login to be approved");
+  if (!task_id.empty()) tasks_.Resume(task_id, resumed);
   if (response.is_null()) {  // cancelled before the client answered: it may close its prompt
     writer_.Send(Notification("notifications/cancelled",
                               {{"requestId", id}, {"reason", "the tool call was cancelled"}}));
-    return Answer::kCancel;
+    return response;
   }
-  return AnswerOf(response, id);
+  if (auto result = ResultOf(response); result) {
+    const json action = result->is_object() ? result->value("action", json()) : json();
+    log::Info("mcp: the client answered {} to request {}",
+              action.is_string() ? action.get<std::string>() : "?", id.dump());
+  }
+  return response;
 }
 
-McpToolCall::UrlAnswer UrlElicitation::AnswerOf(const json& response, const json& id) {
-  using Answer = McpToolCall::UrlAnswer;
+std::optional<json> Elicitation::ResultOf(const json& response) {
   if (auto e = response.find("error"); e != response.end()) {
-    log::Warn("mcp: the client could not open the page: {}",
+    log::Warn("mcp: the client could not ask the person: {}",
               e->is_object() ? e->value("message", Dump(*e)) : Dump(*e));
-    return Answer::kFailed;
+    return std::nullopt;
   }
-  const json result = response.value("result", json::object());
+  return response.value("result", json::object());
+}
+
+McpToolCall::UrlAnswer Elicitation::Open(const std::string& url, const std::string& message,
+                                         const std::string& task_id, const CancelToken& cancel,
+                                         std::string& elicitation_id) {
+  using Answer = McpToolCall::UrlAnswer;
+  elicitation_id = NewRandomId();
+  json params{
+      {"mode", "url"}, {"elicitationId", elicitation_id}, {"url", url}, {"message", message}};
+  json response = Ask(std::move(params), "asking the client to open " + url, message,
+                      "waiting for the login to be approved", task_id, cancel);
+  if (response.is_null()) return Answer::kCancel;
+  const auto result = ResultOf(response);
+  if (!result) return Answer::kFailed;
   const std::string action =
-      result.is_object() && result.contains("action") && result["action"].is_string()
-          ? result["action"].get<std::string>()
+      result->is_object() && result->contains("action") && (*result)["action"].is_string()
+          ? (*result)["action"].get<std::string>()
           : "";
-  log::Info("mcp: the client answered {} to request {}", action.empty() ? "?" : action, id.dump());
   if (action == "accept") return Answer::kAccept;
   if (action == "decline") return Answer::kDecline;
   if (action == "cancel") return Answer::kCancel;
   return Answer::kFailed;
 }
 
-json UrlElicitation::Wait(const std::string& key, const CancelToken& cancel) {
+McpToolCall::ConfirmAnswer Elicitation::Confirm(const std::string& message,
+                                                const std::string& version,
+                                                const std::string& task_id,
+                                                const CancelToken& cancel) {
+  json response = Ask(ConfirmFormParams(message, AtLeast(version, "2025-11-25")),
+                      "asking the person to confirm", message, "confirmed", task_id, cancel);
+  if (response.is_null()) return McpToolCall::ConfirmAnswer::kRefused;
+  const auto result = ResultOf(response);
+  if (!result) return McpToolCall::ConfirmAnswer::kFailed;
+  return ConfirmAnswerOf(*result);
+}
+
+json Elicitation::Wait(const std::string& key, const CancelToken& cancel) {
   std::unique_lock lock(mu_);
   // The client answers when the person has; a cancel of the call or the end of the server
   // (which cancels every call) stops the wait. A cancel comes with no notification to this
@@ -73,12 +98,12 @@ json UrlElicitation::Wait(const std::string& key, const CancelToken& cancel) {
   return response;
 }
 
-void UrlElicitation::Completed(const std::string& elicitation_id) {
+void Elicitation::Completed(const std::string& elicitation_id) {
   writer_.Send(
       Notification("notifications/elicitation/complete", {{"elicitationId", elicitation_id}}));
 }
 
-bool UrlElicitation::TakeResponse(const json& response) {
+bool Elicitation::TakeResponse(const json& response) {
   auto id = response.find("id");
   if (id == response.end() || !ValidId(*id)) return false;
   std::lock_guard lock(mu_);

@@ -1,8 +1,10 @@
 #pragma once
-// Sending the person to a web page through the client (URL-mode elicitation), in each era:
-//   - UrlElicitation (2025-11-25): the server's own requests to the client, elicitation/create
-//     {mode "url", elicitationId, url, message} under ids "bim-1", "bim-2"...; the tool's worker
-//     waits in Open() for the response, which the reading thread routes back (TakeResponse);
+// Reaching the person through the client (elicitation), in each era:
+//   - Elicitation (2025-06-18 and later): the server's own requests to the client,
+//     elicitation/create under ids "bim-1", "bim-2"...: {mode "url", elicitationId, url, message}
+//     to send them to a web page (Open, 2025-11-25), or a form that asks them to confirm an
+//     action (Confirm: {mode "form" (from 2025-11-25), message, requestedSchema}); the tool's
+//     worker waits for the response, which the reading thread routes back (TakeResponse);
 //   - InputRounds (2026-07-28, which has no server-to-client requests): a tools/call answers
 //     resultType "input_required" with a requestState, the random id of a round kept here; the
 //     client calls again with that requestState, which only the same tool with the same
@@ -30,9 +32,9 @@ namespace bim::ctl::mcp {
 inline constexpr size_t kMaxInputRounds = 64;                // kept requestStates
 inline constexpr int64_t kInputRoundTtlMs = 15 * 60 * 1000;  // how long one stays valid
 
-class UrlElicitation {
+class Elicitation {
  public:
-  UrlElicitation(MessageWriter& writer, TaskStore& tasks) : writer_(writer), tasks_(tasks) {}
+  Elicitation(MessageWriter& writer, TaskStore& tasks) : writer_(writer), tasks_(tasks) {}
 
   // Asks the client to offer url to the person with message, and waits for its answer, or for
   // cancel (which the end of the server also sets). For a task's tool (task_id not empty) the
@@ -41,6 +43,11 @@ class UrlElicitation {
   McpToolCall::UrlAnswer Open(const std::string& url, const std::string& message,
                               const std::string& task_id, const CancelToken& cancel,
                               std::string& elicitation_id);
+  // Asks the client to show message with a form of one boolean, confirm, and waits for the
+  // answer as Open does (a task shows input_required meanwhile). version: the call's, which
+  // decides whether the request names its mode.
+  McpToolCall::ConfirmAnswer Confirm(const std::string& message, const std::string& version,
+                                     const std::string& task_id, const CancelToken& cancel);
   // notifications/elicitation/complete: the page's flow is done.
   void Completed(const std::string& elicitation_id);
   // The response to a request of ours; false when no request of ours waits for its id.
@@ -51,8 +58,14 @@ class UrlElicitation {
     bool answered = false;
     nlohmann::json response;
   };
-  // What the client's response to our request id says.
-  static McpToolCall::UrlAnswer AnswerOf(const nlohmann::json& response, const nlohmann::json& id);
+  // Sends elicitation/create with params (for a task's tool, with its related-task _meta while
+  // the task shows input_required with message, then resumed with resumed) and waits for the
+  // response: null when cancelled first. what says in the log what is asked.
+  nlohmann::json Ask(nlohmann::json params, const std::string& what, const std::string& message,
+                     const std::string& resumed, const std::string& task_id,
+                     const CancelToken& cancel);
+  // The result of the client's response, or nullopt (logged) when it answered with an error.
+  static std::optional<nlohmann::json> ResultOf(const nlohmann::json& response);
   // Waits for the response to the request keyed key: null when cancelled first.
   nlohmann::json Wait(const std::string& key, const CancelToken& cancel);
 

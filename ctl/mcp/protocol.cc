@@ -29,6 +29,37 @@ bool DeclaresUrlElicitation(const json& client_capabilities) {
          (*e)["url"].is_object();
 }
 
+bool DeclaresFormElicitation(const json& client_capabilities) {
+  auto e = client_capabilities.find("elicitation");
+  if (e == client_capabilities.end() || !e->is_object()) return false;
+  if (auto form = e->find("form"); form != e->end()) return form->is_object();
+  return !e->contains("url");
+}
+
+json ConfirmFormParams(const std::string& message, bool with_mode) {
+  json params{{"message", message},
+              {"requestedSchema",
+               {{"type", "object"},
+                {"properties",
+                 {{"confirm",
+                   {{"type", "boolean"},
+                    {"title", "Confirm"},
+                    {"description", "Yes, go ahead"},
+                    {"default", false}}}}},
+                {"required", {"confirm"}}}}};
+  if (with_mode) params["mode"] = "form";
+  return params;
+}
+
+McpToolCall::ConfirmAnswer ConfirmAnswerOf(const json& result) {
+  using Answer = McpToolCall::ConfirmAnswer;
+  if (!result.is_object() || result.value("action", json()) != "accept") return Answer::kRefused;
+  auto content = result.find("content");
+  if (content == result.end() || !content->is_object()) return Answer::kRefused;
+  auto confirm = content->find("confirm");
+  return confirm != content->end() && *confirm == true ? Answer::kConfirmed : Answer::kRefused;
+}
+
 json ToolResultJson(const McpToolResult& r, const std::string& version) {
   if (r.is_error) {
     return json{{"content", json::array({{{"type", "text"}, {"text", r.message}}})},

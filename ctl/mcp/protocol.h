@@ -52,6 +52,16 @@ struct RequestContext {
 bool HasTasksExtension(const nlohmann::json& client_capabilities);
 // Whether capabilities declare URL-mode elicitation: {"elicitation": {"url": {}}}.
 bool DeclaresUrlElicitation(const nlohmann::json& client_capabilities);
+// Whether capabilities declare form-mode elicitation: {"elicitation": {"form": {}}}, or
+// {"elicitation": {}}, which means forms (2025-06-18 had no other mode).
+bool DeclaresFormElicitation(const nlohmann::json& client_capabilities);
+
+// The params of an elicitation/create that asks the person to confirm: message, and a form of
+// one required boolean, confirm. with_mode: name the mode ("form"; 2025-11-25 and later).
+nlohmann::json ConfirmFormParams(const std::string& message, bool with_mode);
+// What the client's result for that form says: kConfirmed only for action "accept" with
+// content.confirm true.
+McpToolCall::ConfirmAnswer ConfirmAnswerOf(const nlohmann::json& result);
 
 // A CallToolResult as `version` shapes it.
 nlohmann::json ToolResultJson(const McpToolResult& result, const std::string& version);

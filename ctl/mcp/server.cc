@@ -139,8 +139,13 @@ std::optional<json> McpServer::NewJob(const json& id, const json& params,
                            "requestState and inputResponses");
     }
     job.can_request_url = mcp::DeclaresUrlElicitation(ctx.client_capabilities);
-  } else if (mcp::AtLeast(ctx.version, mcp::kTasksVersion)) {
-    job.can_open_url = mcp::DeclaresUrlElicitation(ctx.client_capabilities);
+    job.can_request_form = mcp::DeclaresFormElicitation(ctx.client_capabilities);
+  } else {
+    // URL mode came with 2025-11-25, elicitation itself (forms) with 2025-06-18.
+    job.can_open_url = mcp::AtLeast(ctx.version, mcp::kTasksVersion) &&
+                       mcp::DeclaresUrlElicitation(ctx.client_capabilities);
+    job.can_confirm = mcp::AtLeast(ctx.version, "2025-06-18") &&
+                      mcp::DeclaresFormElicitation(ctx.client_capabilities);
   }
   job.id = id;
   job.key = mcp::RequestsInFlight::Key(id);
@@ -233,13 +238,19 @@ McpToolResult McpServer::CallTool(ToolJob& job, const mcp::TaskStore::StageRepor
       if (!elicitation_id.empty()) elicitation_.Completed(elicitation_id);
     };
   }
+  if (job.can_confirm) {
+    call.confirm = [this, &job](const std::string& message) {
+      return elicitation_.Confirm(message, job.version, job.task_id, *job.cancel);
+    };
+  }
   call.can_request_url = job.can_request_url && job.task_id.empty();
+  call.can_request_form = job.can_request_form && job.task_id.empty();
   call.input_state = job.input_state;
   call.input_responses = job.input_responses;
   McpToolResult result;
   try {
     result = tools_.CallTool(job.name, job.arguments, call);
-    if (!result.input_requests.is_null() && !call.can_request_url) {
+    if (!result.input_requests.is_null() && !call.can_request_url && !call.can_request_form) {
       throw std::logic_error("the tool asked for input the client cannot give");
     }
   } catch (const std::exception& e) {

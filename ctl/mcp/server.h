@@ -37,12 +37,17 @@
 //   - 2025-11-25: the server sends `elicitation/create` {mode "url", elicitationId, url,
 //     message} (ids "bim-1", "bim-2"...; for a task with the related-task _meta while the task
 //     shows input_required) and the tool waits for the client's response, which the reading
-//     thread routes back (UrlElicitation::TakeResponse); `notifications/elicitation/complete`
+//     thread routes back (Elicitation::TakeResponse); `notifications/elicitation/complete`
 //     follows once the page's flow is done;
 //   - 2026-07-28 (no server-to-client requests): tools/call answers resultType
 //     "input_required" with inputRequests and a requestState, a random id of a round the
 //     server keeps (InputRounds); the client calls again with inputResponses and that
 //     requestState, which only the same tool with the same arguments may use, once.
+// A tool that changes a variable or what an environment serves asks the person to confirm
+// first, the same two ways, when the client declared form-mode elicitation
+// (capabilities.elicitation.form, or an empty capabilities.elicitation): an elicitation/create
+// with a message and a form of one boolean, `confirm` (2025-06-18 and later; mode "form" from
+// 2025-11-25), or an input-required round (2026-07-28).
 //
 // Protocol decisions (see the README's MCP section):
 //   -32700 a line that is not JSON, or longer than kMaxLineBytes, or nested deeper than
@@ -122,6 +127,10 @@ class McpServer : private mcp::CallHandler {
     // (2026-07-28, same declaration, not a task), whose next round brings these back.
     bool can_open_url = false;
     bool can_request_url = false;
+    // Asking the person to confirm (see McpToolCall): by elicitation/create (2025-06-18 and
+    // later, client declared form elicitation), or by an input-required result (2026-07-28).
+    bool can_confirm = false;
+    bool can_request_form = false;
     nlohmann::json input_state;
     nlohmann::json input_responses;
   };
@@ -163,7 +172,7 @@ class McpServer : private mcp::CallHandler {
   mcp::RequestsInFlight in_flight_;
   mcp::MessageWriter writer_;
   mcp::TaskStore tasks_;
-  mcp::UrlElicitation elicitation_;
+  mcp::Elicitation elicitation_;
   mcp::InputRounds rounds_;
   mcp::Session session_;
   mcp::Connection connection_;

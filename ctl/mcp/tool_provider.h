@@ -50,6 +50,21 @@ struct McpToolCall {
   bool can_request_url = false;
   nlohmann::json input_state;
   nlohmann::json input_responses;
+
+  // Asking the person to confirm an action through the client (form-mode elicitation: a message
+  // and one boolean, `confirm`), before a tool changes a variable or what an environment serves.
+  // At most one form is available; with neither, the tool acts (its destructiveHint lets the
+  // client ask).
+  //
+  // 2025-06-18 and later (elicitation/create): confirm shows message and blocks until the
+  // client answers, the call is cancelled or the server stops: kConfirmed only for an accept
+  // with confirm true; kRefused for a decline, a cancel, or confirm false; kFailed when the
+  // client answered with an error. Empty when the client did not declare form elicitation.
+  enum class ConfirmAnswer { kConfirmed, kRefused, kFailed };
+  std::function<ConfirmAnswer(const std::string& message)> confirm;
+  // 2026-07-28: the client declared form elicitation on this request; the tool asks with
+  // input_requests, as for a login (not for a task, which cannot take rounds).
+  bool can_request_form = false;
 };
 
 struct McpToolResult {

@@ -1,5 +1,6 @@
-// URL-mode elicitation in both eras: the 2025-11-25 elicitation/create round trip and the
-// 2026-07-28 input-required rounds, on their own and through the server.
+// Elicitation in both eras: the elicitation/create round trip (URL mode from 2025-11-25, and
+// forms that ask to confirm from 2025-06-18) and the 2026-07-28 input-required rounds, on their
+// own and through the server.
 #include "ctl/mcp/elicitation.h"
 
 #include <doctest/doctest.h>
@@ -22,7 +23,7 @@ struct Rig {
   McpServerInfo info{"bim-test", "Test", "1.2.3", ""};
   mcp::RequestsInFlight in_flight;
   mcp::TaskStore tasks{clock, info, in_flight};
-  mcp::UrlElicitation elicitation{writer, tasks};
+  mcp::Elicitation elicitation{writer, tasks};
   CancelToken cancel;
   std::string elicitation_id;
 
@@ -232,4 +233,108 @@ TEST_CASE("through the server: without elicitation.url the tool gets no way to t
                      {"text", "internal error in backend-im: no way to reach the person"}}}},
                   {"isError", true}});
   CHECK(h.Request(Req(2, "ping"))["id"] == 2);
+}
+
+TEST_CASE("capabilities: form elicitation is elicitation.form, or an elicitation with no mode") {
+  CHECK(mcp::DeclaresFormElicitation({{"elicitation", json::object()}}));
+  CHECK(mcp::DeclaresFormElicitation({{"elicitation", {{"form", json::object()}}}}));
+  CHECK(mcp::DeclaresFormElicitation(
+      {{"elicitation", {{"form", json::object()}, {"url", json::object()}}}}));
+  CHECK_FALSE(mcp::DeclaresFormElicitation({{"elicitation", {{"url", json::object()}}}}));
+  CHECK_FALSE(mcp::DeclaresFormElicitation(json::object()));
+  CHECK_FALSE(mcp::DeclaresFormElicitation({{"elicitation", true}}));
+}
+
+TEST_CASE("a confirmation is accepted only with confirm true") {
+  using Confirm = McpToolCall::ConfirmAnswer;
+  CHECK(mcp::ConfirmAnswerOf({{"action", "accept"}, {"content", {{"confirm", true}}}}) ==
+        Confirm::kConfirmed);
+  CHECK(mcp::ConfirmAnswerOf({{"action", "accept"}, {"content", {{"confirm", false}}}}) ==
+        Confirm::kRefused);
+  CHECK(mcp::ConfirmAnswerOf({{"action", "accept"}, {"content", {{"confirm", "yes"}}}}) ==
+        Confirm::kRefused);
+  CHECK(mcp::ConfirmAnswerOf({{"action", "accept"}}) == Confirm::kRefused);
+  CHECK(mcp::ConfirmAnswerOf({{"action", "decline"}}) == Confirm::kRefused);
+  CHECK(mcp::ConfirmAnswerOf({{"action", "cancel"}}) == Confirm::kRefused);
+  CHECK(mcp::ConfirmAnswerOf(json()) == Confirm::kRefused);
+}
+
+TEST_CASE("Confirm sends a form with one boolean and returns the person's answer") {
+  Rig rig;
+  using Confirm = McpToolCall::ConfirmAnswer;
+  auto answer = std::async(std::launch::async, [&rig] {
+    return rig.elicitation.Confirm("Set API_KEY in staging?", "2025-11-25", "", rig.cancel);
+  });
+  json request = rig.lines->Next();
+  CHECK(request["method"] == "elicitation/create");
+  CHECK(request["params"]["mode"] == "form");
+  CHECK(request["params"]["message"] == "Set API_KEY in staging?");
+  const json& schema = request["params"]["requestedSchema"];
+  CHECK(schema["type"] == "object");
+  CHECK(schema["properties"]["confirm"]["type"] == "boolean");
+  CHECK(schema["required"] == json::array({"confirm"}));
+  CHECK(rig.Respond(request["id"],
+                    {{"result", {{"action", "accept"}, {"content", {{"confirm", true}}}}}}));
+  CHECK(answer.get() == Confirm::kConfirmed);
+
+  // 2025-06-18 has forms only, and no mode to name.
+  auto older = std::async(std::launch::async, [&rig] {
+    return rig.elicitation.Confirm("Go?", "2025-06-18", "", rig.cancel);
+  });
+  request = rig.lines->Next();
+  CHECK_FALSE(request["params"].contains("mode"));
+  CHECK(rig.Respond(request["id"], {{"result", {{"action", "decline"}}}}));
+  CHECK(older.get() == Confirm::kRefused);
+
+  auto failed = std::async(std::launch::async, [&rig] {
+    return rig.elicitation.Confirm("Go?", "2025-11-25", "", rig.cancel);
+  });
+  request = rig.lines->Next();
+  CHECK(rig.Respond(request["id"], {{"error", {{"code", -1}, {"message", "no forms"}}}}));
+  CHECK(failed.get() == Confirm::kFailed);
+}
+
+TEST_CASE("through the server: a form-elicitation client is asked to confirm, others are not") {
+  SUBCASE("2025-11-25 with elicitation.form") {
+    ServerHarness h;
+    h.Initialize("2025-11-25", {{"elicitation", {{"form", json::object()}}}});
+    h.Send(Req(1, "tools/call", {{"name", "confirm"}}));
+    json request = h.Next();
+    CHECK(request["method"] == "elicitation/create");
+    CHECK(request["params"]["mode"] == "form");
+    CHECK(request["params"]["message"] == "Go ahead?");
+    h.Send({{"jsonrpc", "2.0"},
+            {"id", request["id"]},
+            {"result", {{"action", "accept"}, {"content", {{"confirm", true}}}}}});
+    json r = h.Next();
+    CHECK(r["id"] == 1);
+    CHECK(r["result"]["structuredContent"] ==
+          json{{"answer", static_cast<int>(McpToolCall::ConfirmAnswer::kConfirmed)}});
+    CHECK_FALSE(h.tools.calls().back().can_open_url);
+  }
+  SUBCASE("2025-06-18 with an empty elicitation: forms, without a mode") {
+    ServerHarness h;
+    h.Initialize("2025-06-18", {{"elicitation", json::object()}});
+    h.Send(Req(1, "tools/call", {{"name", "confirm"}}));
+    json request = h.Next();
+    CHECK_FALSE(request["params"].contains("mode"));
+    h.Send({{"jsonrpc", "2.0"}, {"id", request["id"]}, {"result", {{"action", "cancel"}}}});
+    CHECK(h.Next()["result"]["structuredContent"] ==
+          json{{"answer", static_cast<int>(McpToolCall::ConfirmAnswer::kRefused)}});
+  }
+  SUBCASE("URL mode only, or no elicitation: the tool is not given a way to ask") {
+    ServerHarness h;
+    h.Initialize("2025-11-25", {{"elicitation", {{"url", json::object()}}}});
+    json r = h.Request(Req(1, "tools/call", {{"name", "confirm"}}));
+    CHECK(r["result"]["structuredContent"] == json{{"asked", false}});
+    CHECK_FALSE(h.tools.calls().back().can_confirm);
+  }
+  SUBCASE("2026-07-28 with elicitation.form: an input-required round") {
+    ServerHarness h;
+    json caps{{"elicitation", {{"form", json::object()}}}};
+    json first = h.Request(Req(1, "tools/call", Modern({{"name", "confirm"}}, caps)))["result"];
+    CHECK(first["resultType"] == "input_required");
+    CHECK(h.tools.calls().back().can_request_form);
+    CHECK_FALSE(h.tools.calls().back().can_confirm);
+  }
 }

@@ -36,15 +36,18 @@ inline constexpr auto kPatience = 10s;
 //   fail   answers an error result, "it failed";
 //   slow   reports the stage "stage one", then waits for Release() or its cancel (taskSupport);
 //   login  needs the person: open_url under 2025-11-25, input_requests under 2026-07-28, and
-//          answers what it got; throws when the client offers neither.
+//          answers what it got; throws when the client offers neither;
+//   confirm asks the person to confirm: call.confirm, else input_requests under 2026-07-28
+//          (with can_request_form), and answers what it got, or {"asked": false}.
 class FakeTools : public McpToolProvider {
  public:
   json ListTools(const std::string& version) const override {
     if (throw_on_list) throw std::runtime_error("the tool list broke");
     json tools = json::array();
-    for (const char* name : {"echo", "fail", "slow", "login"}) {
+    for (const char* name : {"echo", "fail", "slow", "login", "confirm"}) {
       json tool{{"name", name}, {"inputSchema", {{"type", "object"}}}};
-      if (version >= "2025-11-25" && std::string(name) != "echo" && std::string(name) != "login") {
+      const std::string n = name;
+      if (version >= "2025-11-25" && n != "echo" && n != "login" && n != "confirm") {
         tool["execution"] = {{"taskSupport", "optional"}};
       }
       tools.push_back(tool);
@@ -53,7 +56,8 @@ class FakeTools : public McpToolProvider {
   }
 
   bool HasTool(const std::string& name) const override {
-    return name == "echo" || name == "fail" || name == "slow" || name == "login";
+    return name == "echo" || name == "fail" || name == "slow" || name == "login" ||
+           name == "confirm";
   }
 
   McpToolResult CallTool(const std::string& name, const json& arguments,
@@ -62,7 +66,8 @@ class FakeTools : public McpToolProvider {
       std::lock_guard lock(mu_);
       calls_.push_back(Seen{name, call.protocol_version, call.as_task, call.can_request_url,
                             static_cast<bool>(call.open_url), call.input_state,
-                            call.input_responses});
+                            call.input_responses, static_cast<bool>(call.confirm),
+                            call.can_request_form});
     }
     McpToolResult r;
     if (name == "fail") {
@@ -80,6 +85,8 @@ class FakeTools : public McpToolProvider {
       r.structured = {{"slow", "done"}};
     } else if (name == "login") {
       r = Login(call);
+    } else if (name == "confirm") {
+      r = Confirm(call);
     } else {
       r.structured = {{"echo", arguments}};
     }
@@ -105,6 +112,8 @@ class FakeTools : public McpToolProvider {
     bool can_open_url = false;
     json input_state;
     json input_responses;
+    bool can_confirm = false;
+    bool can_request_form = false;
   };
   std::vector<Seen> calls() {
     std::lock_guard lock(mu_);
@@ -127,6 +136,19 @@ class FakeTools : public McpToolProvider {
       r.structured = {{"state", call.input_state}, {"responses", call.input_responses}};
     } else {
       throw std::runtime_error("no way to reach the person");
+    }
+    return r;
+  }
+
+  McpToolResult Confirm(McpToolCall& call) {
+    McpToolResult r;
+    if (call.confirm) {
+      r.structured = {{"answer", static_cast<int>(call.confirm("Go ahead?"))}};
+    } else if (call.can_request_form && call.input_state.is_null()) {
+      r.input_requests = {{"confirm", {{"method", "elicitation/create"}}}};
+      r.input_state = {{"step", 1}};
+    } else {
+      r.structured = {{"asked", false}};
     }
     return r;
   }
