@@ -43,20 +43,6 @@ std::string RealPath(const std::string& path) {
   return out;
 }
 
-// The environment the server gets: ours, unbuffered, without the ctl's own token.
-std::vector<std::string> DevEnvironment() {
-  std::vector<std::string> env;
-  for (char** e = environ; e && *e; ++e) {
-    std::string_view entry(*e);
-    if (entry.rfind("BACKEND_IM_TOKEN=", 0) == 0 || entry.rfind("PYTHONUNBUFFERED=", 0) == 0) {
-      continue;
-    }
-    env.emplace_back(entry);
-  }
-  env.emplace_back("PYTHONUNBUFFERED=1");
-  return env;
-}
-
 // Runs a program to its end (up to timeout) and returns what it printed.
 std::optional<std::string> Capture(const ContainedSpec& spec, std::chrono::seconds timeout) {
   auto p = ContainedProcess::Start(spec);
@@ -84,7 +70,7 @@ std::optional<app_runtime::BuildCheck> CheckWith(const std::string& python,
                                                  const std::string& dir) {
   ContainedSpec spec;
   spec.argv = {python, "-c", app_runtime::BuildCheckScript()};
-  spec.env = DevEnvironment();
+  spec.env = DevEnvironment(environ, {});
   spec.dir = dir;
   auto out = Capture(spec, std::chrono::seconds(60));
   if (!out) return std::nullopt;
@@ -158,6 +144,23 @@ class LineForwarder {
 };
 
 }  // namespace
+
+std::vector<std::string> DevEnvironment(char** ours,
+                                        const std::map<std::string, std::string>& variables) {
+  std::vector<std::string> env;
+  for (char** e = ours; e && *e; ++e) {
+    std::string_view entry(*e);
+    std::string_view name = entry.substr(0, entry.find('='));
+    if (name == "BACKEND_IM_TOKEN" || name == "PYTHONUNBUFFERED" ||
+        variables.count(std::string(name))) {
+      continue;
+    }
+    env.emplace_back(entry);
+  }
+  for (const auto& [key, value] : variables) env.push_back(key + "=" + value);
+  if (!variables.count("PYTHONUNBUFFERED")) env.emplace_back("PYTHONUNBUFFERED=1");
+  return env;
+}
 
 std::vector<std::string> DevPythonCandidates(const std::string& dir, const std::string& path_env) {
   std::vector<std::string> found;
@@ -282,7 +285,7 @@ int RunDevServer(const DevOptions& options) {
 
   ContainedSpec spec;
   spec.argv = app_runtime::UvicornArgv(python, {"", options.port}, /*reload=*/true);
-  spec.env = DevEnvironment();
+  spec.env = DevEnvironment(environ, options.variables);
   spec.dir = dir;
   interrupt::Interruptible interruptible;
   auto started = ContainedProcess::Start(spec);

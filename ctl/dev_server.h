@@ -11,6 +11,7 @@
 // fix). The server runs as a ContainedProcess (its own PID namespace when the kernel allows):
 // Ctrl-C stops uvicorn, its reloader's worker and whatever the app started.
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,7 +24,14 @@ namespace bim::ctl {
 struct DevOptions {
   std::string dir = ".";
   int port = 8000;
+  // `dev --env`: an environment's variables, given to the server's process only.
+  std::map<std::string, std::string> variables;
 };
+
+// The environment the dev server gets: ours without the ctl's own token, unbuffered, with
+// variables over ours of the same name. ours: this process's (environ).
+std::vector<std::string> DevEnvironment(char** ours,
+                                        const std::map<std::string, std::string>& variables);
 
 // The Pythons to try, in order, that exist: dir/.venv/bin/python, python3 on $PATH,
 // /usr/bin/python3 (each once).

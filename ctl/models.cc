@@ -26,6 +26,8 @@ json DeploymentModel(const pb::Deployment& d) {
   if (d.logs_size() > 0) j["logs"] = std::vector<std::string>(d.logs().begin(), d.logs().end());
   if (d.logs_truncated()) j["logsTruncated"] = true;
   if (!d.restored_of().empty()) j["restoredOf"] = d.restored_of();
+  if (!d.environment().empty()) j["environment"] = d.environment();
+  if (!d.promoted_of().empty()) j["promotedOf"] = d.promoted_of();
   j["restorable"] = d.restorable();
   return j;
 }
@@ -53,6 +55,11 @@ json DeploymentModelSchema() {
                          "are none (history leaves them out)")),
        OptBool("logsTruncated", "Present (true) when the logs were too long to return whole"),
        OptStr("restoredOf", "Present on a rollback: the deployment whose files it deployed again"),
+       OptStr("environment",
+              "The environment it went to (production, staging, ...); absent on a platform "
+              "without environments"),
+       OptStr("promotedOf",
+              "Present on a promote: the deployment whose files it started in this environment"),
        Bool("restorable",
             "True when the agent keeps its files, so it can be rolled back to, "
             "restored and diffed")});
@@ -287,6 +294,82 @@ json DryRunModelSchema() {
                                          StrArray("added", "Files it does not have"),
                                          StrArray("changed", "Files whose content differs"),
                                          StrArray("removed", "Files only it has")})))});
+}
+
+// ---- environments and variables ---------------------------------------------------------------
+
+json EnvironmentsModel(const pb::ListEnvironmentsReply& r) {
+  json list = json::array();
+  for (const auto& e : r.environments()) {
+    json j{{"name", e.name()}, {"variables", e.variables()}};
+    if (!e.deployment_id().empty()) j["deploymentId"] = e.deployment_id();
+    if (!e.url().empty()) j["url"] = e.url();
+    list.push_back(std::move(j));
+  }
+  return json{{"projectId", r.project_id()}, {"environments", std::move(list)}};
+}
+
+json EnvironmentsModelSchema() {
+  return Object(
+      {Str("projectId", "The project"),
+       ArrayOf("environments",
+               Object({Str("name", "The environment's name"),
+                       Int("variables", "How many variables it has"),
+                       OptStr("deploymentId", "The deployment it serves now; absent: none yet"),
+                       OptStr("url", "Where it serves it")}),
+               "Its environments, by name")});
+}
+
+json ChangeModel(const EnvironmentChange& c) {
+  json j{{"projectId", c.project_id}, {"environment", c.environment}};
+  if (!c.key.empty()) j["key"] = c.key;
+  return j;
+}
+
+json ChangeModelSchema() {
+  return Object({Str("projectId", "The project"), Str("environment", "The environment"),
+                 OptStr("key", "The variable, for a change to one (never its value)")});
+}
+
+json VariablesModel(const pb::ListVariablesReply& r, bool with_values) {
+  json list = json::array();
+  for (const auto& v : r.variables()) {
+    json j{{"key", v.key()}};
+    if (with_values && v.has_value()) j["value"] = v.value();
+    list.push_back(std::move(j));
+  }
+  return json{{"projectId", r.project_id()},
+              {"environment", r.environment()},
+              {"variables", std::move(list)}};
+}
+
+json VariablesModelSchema() {
+  return Object({Str("projectId", "The project"), Str("environment", "The environment"),
+                 ArrayOf("variables",
+                         Object({Str("key", "The variable's name"),
+                                 OptStr("value",
+                                        "Its value: only with --show-values, when the platform "
+                                        "gave it")}),
+                         "Its variables, by name")});
+}
+
+json VariableFileModel(const VariableFileOutcome& f) {
+  json j{{"projectId", f.project_id},
+         {"environment", f.environment},
+         {"file", f.file},
+         {"keys", f.keys}};
+  if (!f.expanded.empty()) j["expanded"] = f.expanded;
+  return j;
+}
+
+json VariableFileModelSchema() {
+  return Object(
+      {Str("projectId", "The project"), Str("environment", "The environment"),
+       Str("file", "The dotenv file, absolute"),
+       StrArray("keys", "The variables written (pull) or set (import), in the file's order"),
+       Optional(StrArray("expanded",
+                         "pull: the keys whose values hold ${, which python-dotenv expands "
+                         "unless read with interpolate=False"))});
 }
 
 }  // namespace bim::ctl

@@ -19,7 +19,7 @@ namespace bim::ctl {
 // out, never null (one JSON type per field): url until complete, directory when unknown,
 // streamProblem when the stream is healthy.
 //   deploymentId projectId commitHash status terminal createdAt updatedAt lastSeq restorable
-//   url? directory? streamProblem? logs? logsTruncated? restoredOf?
+//   url? directory? streamProblem? logs? logsTruncated? restoredOf? environment? promotedOf?
 nlohmann::json DeploymentModel(const backend_im::v1::Deployment& d);
 nlohmann::json DeploymentModelSchema();
 //   deploymentId seq status logs terminal source receivedAt url?
@@ -56,5 +56,22 @@ nlohmann::json DeployModelSchema();
 nlohmann::json DryRunModel(const ProjectSnapshot& snap, const std::optional<TreeDiff>& changes,
                            const std::string& against);
 nlohmann::json DryRunModelSchema();
+
+// ---- environments and variables: never a value, but in `env ls --show-values` ----
+//   projectId environments[{name, variables, deploymentId?, url?}]
+nlohmann::json EnvironmentsModel(const backend_im::v1::ListEnvironmentsReply& r);
+nlohmann::json EnvironmentsModelSchema();
+// An environment added or removed, a variable set or unset:
+//   projectId environment key?
+nlohmann::json ChangeModel(const EnvironmentChange& c);
+nlohmann::json ChangeModelSchema();
+// One environment's variables; value only when with_values and the platform gave it:
+//   projectId environment variables[{key, value?}]
+nlohmann::json VariablesModel(const backend_im::v1::ListVariablesReply& r, bool with_values);
+nlohmann::json VariablesModelSchema();
+// A dotenv file pulled or imported: its keys, never their values:
+//   projectId environment file keys[] expanded?[]
+nlohmann::json VariableFileModel(const VariableFileOutcome& f);
+nlohmann::json VariableFileModelSchema();
 
 }  // namespace bim::ctl

@@ -140,6 +140,9 @@ constexpr ArgSpec kDeployArgs[] = {
     {"--dry-run", "",
      "List what would be uploaded, and what changed since the project's last deployment; "
      "uploads nothing"},
+    {"--env", "environment", "The environment to deploy to",
+     "(default: the platform's, production)",
+     "Default: the platform's, production. list_environments lists them"},
 };
 json DeployOutput() {
   // As a task, deploy ends the way wait_for_deployment does.
@@ -209,6 +212,7 @@ constexpr OperationSpec kStatus =
 
 constexpr ArgSpec kHistoryArgs[] = {
     {"--project", "projectId", "Only the deployments of this project"},
+    {"--env", "environment", "Only the deployments to this environment"},
     {"--limit", "limit", "How many at most", "(1-1000, default 20)", "(1 to 100, default 20)"},
 };
 json HistoryLine() { return Array(DeploymentModelSchema(), "Newest first"); }
@@ -236,6 +240,9 @@ constexpr ArgSpec kRollbackArgs[] = {
      {},
      "(list_deployments lists them)"},
     {"-w,--watch", "", "Follow the new deployment until it completes or fails"},
+    {"--env", "environment",
+     "Roll back this environment of the project: to its newest complete deployment whose files "
+     "differ from those it serves, deployed to it again"},
 };
 constexpr OperationSpec kRollback =
     Command("rollback")
@@ -307,12 +314,222 @@ constexpr OperationSpec kDiff =
         .Args(kDiffArgs)
         .Model(DiffModelSchema);
 
+// ---- environments, variables, promote: an extension of the platform's ------------------------
+
+// How the environment commands and tools name their project.
+constexpr ArgSpec kProjectDir{"-d,--dir", "",
+                              "A project folder: its remembered project "
+                              "(.backend-im/project.json) is the one meant",
+                              "(default: the current folder)"};
+constexpr ArgSpec kProjectId{"--project", "project", "The project", "(default: the folder's)",
+                             "Its id: the projectId that deploy and list_deployments return"};
+// The same argument for a command that MCP does not offer.
+constexpr ArgSpec CliOnly(ArgSpec a) {
+  a.tool = {};
+  a.tool_more = {};
+  return a;
+}
+constexpr std::string_view kNotOffered =
+    "On a platform without environments, exit 5 with the agent's words";
+
+constexpr ArgSpec kEnvironmentsArgs[] = {kProjectDir, kProjectId};
+constexpr ArgSpec kEnvironmentsCliArgs[] = {kProjectDir, CliOnly(kProjectId)};
+constexpr OperationSpec kEnvironments =
+    Command("environments")
+        .Summary(
+            "List a project's environments and what each serves (as environments ls), or add or "
+            "remove one")
+        .CliMore("(exit 5 on a platform without environments)")
+        .Args(kEnvironmentsCliArgs)
+        .Model(EnvironmentsModelSchema);
+constexpr OperationSpec kEnvironmentsLs =
+    Command("environments ls")
+        .Tool("list_environments", "List environments")
+        .Summary(
+            "List a project's environments (production, staging, ...) and what each serves now: "
+            "how many variables it has, its deployment and URL")
+        .CliMore(kNotOffered)
+        .ToolMore(
+            "Next: list_variables for one environment's variable names, or deploy with an "
+            "environment.")
+        .Args(kEnvironmentsArgs)
+        .Model(EnvironmentsModelSchema);
+
+constexpr ArgSpec kEnvironmentName{"name", "",
+                                   "The environment's name: 1 to 32 of a-z, 0-9 and "
+                                   "'-', starting with a letter"};
+constexpr ArgSpec kEnvironmentsAddArgs[] = {kEnvironmentName, kProjectDir, CliOnly(kProjectId)};
+constexpr OperationSpec kEnvironmentsAdd =
+    Command("environments add")
+        .Summary("Add an environment to a project, with no variables and no deployment yet")
+        .CliMore(kNotOffered)
+        .Args(kEnvironmentsAddArgs)
+        .Model(ChangeModelSchema);
+
+constexpr ArgSpec kEnvironmentsRmArgs[] = {
+    kEnvironmentName,
+    kProjectDir,
+    CliOnly(kProjectId),
+    {"--yes", "", "Remove it without asking (required when standard input is not a terminal)"}};
+constexpr OperationSpec kEnvironmentsRm =
+    Command("environments rm")
+        .Summary("Remove an environment from a project, with its variables")
+        .CliMore(
+            "Asks first on a terminal. Without a terminal and without --yes, exit 2 and nothing "
+            "is removed. On a platform without environments, exit 5")
+        .Args(kEnvironmentsRmArgs)
+        .Model(ChangeModelSchema);
+
+constexpr OperationSpec kEnv = Command("env").Summary(
+    "List, set, unset, pull and import the variables of a project's environments (a value is "
+    "never taken from the command line)");
+
+// The environment a variable command acts on: required, so production is never a silent
+// default for a secret.
+constexpr ArgSpec kEnvRequired{"--env", "environment", "The environment (production, staging, ...)",
+                               "(required)", "list_environments lists them"};
+json VariableNamesOutput() {
+  return Stepped(Object({Str("projectId", "The project"), Str("environment", "The environment"),
+                         ArrayOf("variables", Object({Str("key", "The variable's name")}),
+                                 "Its variables' names, by name; never their values")}));
+}
+constexpr ArgSpec kEnvLsArgs[] = {
+    {"--env", "environment", "The environment (production, staging, ...)", "(default: every one)",
+     "list_environments lists them"},
+    kProjectDir,
+    kProjectId,
+    {"--show-values", "",
+     "Show the values too (they are fetched only then); without it they are masked"},
+};
+constexpr OperationSpec kEnvLs =
+    Command("env ls")
+        .Tool("list_variables", "List variable names")
+        .Summary("List the names of the variables of a project's environment")
+        .CliMore(
+            "Without --env, every environment's (--json: one line each). On a platform without "
+            "environments, exit 5")
+        .ToolMore(
+            "Values are never returned. To change one, call set_variable (the user is asked to "
+            "confirm when the client can ask).")
+        .Args(kEnvLsArgs)
+        .Model(VariablesModelSchema)
+        .ToolOutput(VariableNamesOutput);
+
+constexpr ArgSpec kVariableKey{"key", "key",
+                               "The variable's name: a letter or '_', then letters, digits and "
+                               "'_', at most 128"};
+constexpr ArgSpec kEnvSetArgs[] = {
+    kVariableKey,
+    kEnvRequired,
+    kProjectDir,
+    kProjectId,
+    {"", "value",
+     "The value, 1 to 32768 bytes of text; it is sent to the platform and never shown in a "
+     "result, an error or a log"},
+};
+constexpr OperationSpec kEnvSet =
+    Command("env set")
+        .Tool("set_variable", "Set a variable")
+        .Summary("Set a variable of a project's environment, replacing its value if it has one")
+        .CliMore(
+            "The value is read from standard input only: typed without echo on a terminal, else "
+            "all of it without one trailing newline. Never an argument, where ps and the shell's "
+            "history would see it. An empty value is refused (env unset removes a variable). On "
+            "a platform without environments, exit 5")
+        .ToolMore(
+            "The result names the key and the environment, never the value. A deployment gets "
+            "the variables its environment has when it is deployed: deploy again (or promote) "
+            "for the app to see the change.")
+        .Args(kEnvSetArgs)
+        .Model(ChangeModelSchema);
+
+constexpr ArgSpec kEnvUnsetArgs[] = {kVariableKey, kEnvRequired, kProjectDir, kProjectId};
+constexpr OperationSpec kEnvUnset =
+    Command("env unset")
+        .Tool("unset_variable", "Remove a variable")
+        .Summary("Remove a variable from a project's environment")
+        .CliMore("Exit 7 when it has no such variable, 5 on a platform without environments")
+        .ToolMore("A running deployment keeps it until the environment is deployed again.")
+        .Args(kEnvUnsetArgs)
+        .Model(ChangeModelSchema);
+
+constexpr ArgSpec kEnvPullArgs[] = {
+    {"file", "", "The dotenv file to write",
+     "(default: .env.NAME in the project folder, which deploy leaves out)"},
+    CliOnly(kEnvRequired),
+    kProjectDir,
+    CliOnly(kProjectId),
+    {"--force", "", "Replace the file if it exists"},
+};
+constexpr OperationSpec kEnvPull =
+    Command("env pull")
+        .Summary(
+            "Write an environment's variables, with their values, into a dotenv file that only "
+            "you can read (mode 0600)")
+        .CliMore(
+            "Quoted so python-dotenv reads each value back as it was. Refuses an existing file "
+            "without --force (exit 6), a file deploy would upload (exit 2), and any value the "
+            "platform withheld (exit 5, nothing written)")
+        .Args(kEnvPullArgs)
+        .Model(VariableFileModelSchema);
+
+constexpr ArgSpec kEnvImportArgs[] = {
+    {"file", "",
+     "The dotenv file to read: KEY=VALUE lines, # comments, optional export and quotes"},
+    CliOnly(kEnvRequired),
+    kProjectDir,
+    CliOnly(kProjectId),
+};
+constexpr OperationSpec kEnvImport =
+    Command("env import")
+        .Summary(
+            "Set an environment's variables from a dotenv file; prints the keys, never a value")
+        .CliMore(
+            "A line it cannot read is exit 2, naming the line, and nothing is set. On a platform "
+            "without environments, exit 5")
+        .Args(kEnvImportArgs)
+        .Model(VariableFileModelSchema);
+
+constexpr ArgSpec kPromoteArgs[] = {
+    {"deployment", "deploymentId", "The complete deployment whose files to start",
+     "(history lists them)", "(list_deployments lists them)"},
+    {"--to", "environment", "The environment to start them in", "(required)",
+     "list_environments lists them"},
+    {"-w,--watch", "", "Follow the new deployment until it completes or fails"},
+};
+json PromoteOutput() {
+  return Stepped(WithFields(
+      DeploymentModelSchema(),
+      {OptBool("timedOut", "As a task only: true when the wait ended before the deployment did")}));
+}
+constexpr OperationSpec kPromote =
+    Command("promote")
+        .Tool("promote", "Promote a deployment")
+        .Summary(
+            "Start the files of a complete deployment in another environment, as a new "
+            "deployment, with no upload")
+        .CliMore("(exit 5 on a platform without environments)")
+        .ToolMore(
+            "The new deployment's promotedOf names the one promoted; it gets the variables of "
+            "its new environment. Returns at once; next: call wait_for_deployment with the "
+            "deploymentId. As a task, it lasts until the deployment is complete or failed. The "
+            "user is asked to confirm first when the client can ask. Needs a login (see "
+            "auth_status).")
+        .Args(kPromoteArgs)
+        // The deployment; with --watch, then each event.
+        .JsonLines(kLines<DeploymentModelSchema, EventModelSchema>)
+        .ToolOutput(PromoteOutput);
+
 // ---- dev ----------------------------------------------------------------------------------------
 
 // Only on the command line: a dev server lives longer than a tool call (README, "MCP").
 constexpr ArgSpec kDevArgs[] = {
     {"-d,--dir", "", "The project folder to run", "(default: the current folder)"},
     {"--port", "", "The port on 127.0.0.1 to serve on", "(default: 8000)"},
+    {"--env", "",
+     "Give the app this environment's variables (fetched with their values, in its process "
+     "environment only; no file is written)"},
+    {"--project", "", "The project whose environment --env names", "(default: the folder's)"},
 };
 constexpr OperationSpec kDev =
     Command("dev")
@@ -408,10 +625,38 @@ constexpr OperationSpec kLoginCheck =
         .Args(kLoginCheckArgs)
         .Model(LoginCheckModelSchema);
 
-constexpr OperationSpec kSpecs[] = {
-    kAuth,         kLogin,      kAuthStatus, kLogout,  kGenerate,  kDeploy,     kWatch,
-    kStatus,       kHistory,    kRollback,   kRestore, kDiff,      kDev,        kDaemon,
-    kDaemonStatus, kDaemonStop, kVersion,    kMcp,     kMcpConfig, kLoginStart, kLoginCheck};
+constexpr OperationSpec kSpecs[] = {kAuth,
+                                    kLogin,
+                                    kAuthStatus,
+                                    kLogout,
+                                    kGenerate,
+                                    kDeploy,
+                                    kWatch,
+                                    kStatus,
+                                    kHistory,
+                                    kRollback,
+                                    kRestore,
+                                    kDiff,
+                                    kPromote,
+                                    kEnvironments,
+                                    kEnvironmentsLs,
+                                    kEnvironmentsAdd,
+                                    kEnvironmentsRm,
+                                    kEnv,
+                                    kEnvLs,
+                                    kEnvSet,
+                                    kEnvUnset,
+                                    kEnvPull,
+                                    kEnvImport,
+                                    kDev,
+                                    kDaemon,
+                                    kDaemonStatus,
+                                    kDaemonStop,
+                                    kVersion,
+                                    kMcp,
+                                    kMcpConfig,
+                                    kLoginStart,
+                                    kLoginCheck};
 
 [[noreturn]] void NoSuch(const char* what, std::string_view name) {
   std::fprintf(stderr, "backend-im: the operation catalog has no %s \"%.*s\"\n", what,

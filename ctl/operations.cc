@@ -1,12 +1,14 @@
 #include "ctl/operations.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <climits>
 
 #include "common/path_policy.h"
+#include "ctl/dotenv.h"
 #include "ctl/interrupt.h"
 #include "proto/convert.h"
 
@@ -37,7 +39,84 @@ OpError Local(const Error& e) {
   }
 }
 
+// The largest dotenv file `env import` reads: more than the platform's 200 variables of 32 KiB.
+constexpr uint64_t kMaxDotenvBytes = 8 * 1024 * 1024;
+
+// "A, B and C".
+std::string Listed(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    out += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+  }
+  return out;
+}
+
+// Why the platform would refuse key as a variable's name, if it would. A "name" with '=' in it
+// is most likely KEY=VALUE, so it is never shown.
+std::optional<OpError> RefusedKey(const std::string& key) {
+  if (key.find('=') != std::string::npos) {
+    return OpFail(OpFailure::kUsage,
+                  "a variable's name has no '='; give the name alone (env set reads the value "
+                  "from standard input)");
+  }
+  if (auto s = contract::ValidateVariableKey(key); !s.ok()) {
+    return OpFail(OpFailure::kUsage, s.error().message);
+  }
+  return std::nullopt;
+}
+
+// Why the platform would refuse value for key, if it would; never shows the value.
+std::optional<OpError> RefusedValue(const std::string& key, const std::string& value) {
+  if (value.empty()) {
+    return OpFail(OpFailure::kUsage,
+                  fmt::format("the value of {} is empty; a variable is removed with unset", key));
+  }
+  if (value.size() > kMaxVariableValueBytes) {
+    return OpFail(OpFailure::kUsage,
+                  fmt::format("the value of {} is {} bytes; the platform keeps at most {}", key,
+                              value.size(), kMaxVariableValueBytes));
+  }
+  if (value.find('\0') != std::string::npos) {
+    return OpFail(
+        OpFailure::kUsage,
+        fmt::format("the value of {} holds a NUL character, which the platform refuses", key));
+  }
+  if (!IsValidUtf8(value)) {
+    return OpFail(OpFailure::kUsage, fmt::format("the value of {} is not UTF-8 text", key));
+  }
+  return std::nullopt;
+}
+
+// file's path relative to dir when it lies inside it (its folder must exist), else nullopt.
+std::optional<std::string> InsideFolder(const std::string& dir, const std::string& file) {
+  const size_t slash = file.find_last_of('/');
+  const std::string parent = slash == 0 ? "/" : file.substr(0, slash);
+  char dir_real[PATH_MAX];
+  char parent_real[PATH_MAX];
+  if (!::realpath(dir.c_str(), dir_real) || !::realpath(parent.c_str(), parent_real)) {
+    return std::nullopt;
+  }
+  std::string root = dir_real;
+  std::string at = parent_real;
+  const std::string name = file.substr(slash + 1);
+  if (at == root) return name;
+  if (root != "/") root += '/';
+  if (at.compare(0, root.size(), root) != 0) return std::nullopt;
+  return at.substr(root.size()) + "/" + name;
+}
+
 }  // namespace
+
+OpResult<std::string> Operations::ProjectOf(const std::string& dir, const std::string& project_id) {
+  if (!project_id.empty()) return project_id;
+  if (auto meta = LoadProjectMeta(dir.empty() ? "." : dir); meta && !meta->project_id.empty()) {
+    return meta->project_id;
+  }
+  return OpFail(OpFailure::kUsage,
+                fmt::format("{} remembers no project (.backend-im/project.json); name one with "
+                            "--project",
+                            AbsolutePath(dir.empty() ? "." : dir)));
+}
 
 Result<void, OpError> Operations::FinalOutcome(const pb::Deployment& d) {
   auto stage = proto::StageOf(d);
@@ -162,7 +241,7 @@ OpResult<GenerateOutcome> Operations::Generate(const std::string& prompt, const 
 // ---- deploy ---------------------------------------------------------------------------------
 
 OpResult<DeployOutcome> Operations::Deploy(const std::string& dir, const std::string& project_id,
-                                           CancelToken& cancel) {
+                                           const std::string& environment, CancelToken& cancel) {
   DeployOutcome out;
   out.directory = AbsolutePath(dir);
   auto snap = ReadProjectFiles(dir);
@@ -186,6 +265,7 @@ OpResult<DeployOutcome> Operations::Deploy(const std::string& dir, const std::st
   }
   req.set_project_id(project);
   req.set_directory(out.directory);
+  req.set_environment(environment);
   auto reply = agent_.Deploy(req, cancel);
   if (!reply.ok()) return reply.error();
   out.deployment = reply->deployment();
@@ -202,21 +282,33 @@ OpResult<DeployOutcome> Operations::Deploy(const std::string& dir, const std::st
 // ---- snapshots: rollback, restore, diff -----------------------------------------------------
 
 OpResult<pb::Deployment> Operations::Rollback(const std::string& dir, const std::string& project_id,
-                                              const std::string& to, CancelToken& cancel) {
+                                              const std::string& to, const std::string& environment,
+                                              CancelToken& cancel) {
   pb::RollbackRequest req;
   std::string project = project_id;
-  if (project.empty() && to.empty()) {
-    if (auto meta = LoadProjectMeta(dir)) project = meta->project_id;
-    if (project.empty()) {
-      return OpFail(OpFailure::kUsage,
-                    fmt::format("{} remembers no project (.backend-im/project.json); name one with "
-                                "--project, or a deployment with --to",
-                                AbsolutePath(dir)));
+  // An environment is rolled back within its project, which --to alone does not need.
+  if (project.empty() && (to.empty() || !environment.empty())) {
+    auto named = ProjectOf(dir, "");
+    if (!named.ok()) {
+      if (!to.empty()) return named.error();
+      return OpFail(OpFailure::kUsage, named.error().message + ", or a deployment with --to");
     }
+    project = *named;
   }
   req.set_project_id(project);
   req.set_to_deployment_id(to);
+  req.set_environment(environment);
   auto reply = agent_.Rollback(req, cancel);
+  if (!reply.ok()) return reply.error();
+  return reply->deployment();
+}
+
+OpResult<pb::Deployment> Operations::Promote(const std::string& id, const std::string& environment,
+                                             CancelToken& cancel) {
+  pb::PromoteRequest req;
+  req.set_deployment_id(id);
+  req.set_environment(environment);
+  auto reply = agent_.Promote(req, cancel);
   if (!reply.ok()) return reply.error();
   return reply->deployment();
 }
@@ -256,7 +348,7 @@ OpResult<RestoreOutcome> Operations::Restore(const std::string& id, const std::s
 
 OpResult<std::optional<FilesOutcome>> Operations::LastDeployment(const std::string& project_id,
                                                                  CancelToken& cancel) {
-  auto list = History(project_id, 1, cancel);
+  auto list = History(project_id, 1, "", cancel);
   if (!list.ok()) return list.error();
   if (list->empty()) return std::optional<FilesOutcome>();
   const pb::Deployment& last = list->front();
@@ -376,13 +468,237 @@ OpResult<pb::Deployment> Operations::Status(const std::string& id, CancelToken& 
 }
 
 OpResult<std::vector<pb::Deployment>> Operations::History(const std::string& project_id, int limit,
+                                                          const std::string& environment,
                                                           CancelToken& cancel) {
   pb::HistoryRequest req;
   req.set_project_id(project_id);
   req.set_limit(limit);
+  req.set_environment(environment);
   auto reply = agent_.History(req, cancel);
   if (!reply.ok()) return reply.error();
   return std::vector<pb::Deployment>(reply->deployments().begin(), reply->deployments().end());
+}
+
+// ---- environments and variables -------------------------------------------------------------
+
+OpResult<pb::ListEnvironmentsReply> Operations::Environments(const std::string& dir,
+                                                             const std::string& project_id,
+                                                             CancelToken& cancel) {
+  auto project = ProjectOf(dir, project_id);
+  if (!project.ok()) return project.error();
+  pb::ListEnvironmentsRequest req;
+  req.set_project_id(*project);
+  auto reply = agent_.ListEnvironments(req, cancel);
+  if (!reply.ok()) return reply.error();
+  if (reply->project_id().empty()) reply->set_project_id(*project);
+  return reply;
+}
+
+OpResult<EnvironmentChange> Operations::AddEnvironment(const std::string& dir,
+                                                       const std::string& project_id,
+                                                       const std::string& name,
+                                                       CancelToken& cancel) {
+  if (auto s = contract::ValidateEnvironmentName(name); !s.ok()) {
+    return OpFail(OpFailure::kUsage, s.error().message);
+  }
+  auto project = ProjectOf(dir, project_id);
+  if (!project.ok()) return project.error();
+  pb::AddEnvironmentRequest req;
+  req.set_project_id(*project);
+  req.set_name(name);
+  auto reply = agent_.AddEnvironment(req, cancel);
+  if (!reply.ok()) return reply.error();
+  return EnvironmentChange{*project, name, ""};
+}
+
+OpResult<EnvironmentChange> Operations::RemoveEnvironment(const std::string& dir,
+                                                          const std::string& project_id,
+                                                          const std::string& name,
+                                                          CancelToken& cancel) {
+  auto project = ProjectOf(dir, project_id);
+  if (!project.ok()) return project.error();
+  pb::RemoveEnvironmentRequest req;
+  req.set_project_id(*project);
+  req.set_name(name);
+  auto reply = agent_.RemoveEnvironment(req, cancel);
+  if (!reply.ok()) return reply.error();
+  return EnvironmentChange{*project, name, ""};
+}
+
+OpResult<VariablesOutcome> Operations::Variables(const std::string& dir,
+                                                 const std::string& project_id,
+                                                 const std::string& environment, bool with_values,
+                                                 CancelToken& cancel) {
+  VariablesOutcome out;
+  std::vector<std::string> names;
+  if (environment.empty()) {
+    auto envs = Environments(dir, project_id, cancel);
+    if (!envs.ok()) return envs.error();
+    out.project_id = envs->project_id();
+    for (const auto& e : envs->environments()) names.push_back(e.name());
+  } else {
+    auto project = ProjectOf(dir, project_id);
+    if (!project.ok()) return project.error();
+    out.project_id = *project;
+    names.push_back(environment);
+  }
+  for (const auto& name : names) {
+    pb::ListVariablesRequest req;
+    req.set_project_id(out.project_id);
+    req.set_environment(name);
+    req.set_with_values(with_values);
+    auto reply = agent_.ListVariables(req, cancel);
+    if (!reply.ok()) return reply.error();
+    if (reply->environment().empty()) reply->set_environment(name);
+    out.environments.push_back(std::move(*reply));
+  }
+  return out;
+}
+
+OpResult<pb::ListVariablesReply> Operations::Values(const std::string& dir,
+                                                    const std::string& project_id,
+                                                    const std::string& environment,
+                                                    CancelToken& cancel) {
+  auto got = Variables(dir, project_id, environment, /*with_values=*/true, cancel);
+  if (!got.ok()) return got.error();
+  pb::ListVariablesReply reply = std::move(got->environments.front());
+  reply.set_project_id(got->project_id);
+  std::vector<std::string> withheld;
+  for (const auto& v : reply.variables()) {
+    if (!v.has_value()) withheld.push_back(v.key());
+  }
+  if (!withheld.empty()) {
+    return OpFail(OpFailure::kPlatform,
+                  fmt::format("the platform withheld the value{} of {} in {} (it gave the "
+                              "name{} only)",
+                              withheld.size() == 1 ? "" : "s", Listed(withheld), environment,
+                              withheld.size() == 1 ? "" : "s"));
+  }
+  return reply;
+}
+
+OpResult<EnvironmentChange> Operations::SetVariable(const std::string& dir,
+                                                    const std::string& project_id,
+                                                    const std::string& environment,
+                                                    const std::string& key,
+                                                    const std::string& value, CancelToken& cancel) {
+  if (auto refused = RefusedKey(key)) return *refused;
+  if (auto refused = RefusedValue(key, value)) return *refused;
+  auto project = ProjectOf(dir, project_id);
+  if (!project.ok()) return project.error();
+  pb::SetVariableRequest req;
+  req.set_project_id(*project);
+  req.set_environment(environment);
+  req.set_key(key);
+  req.set_value(value);
+  auto reply = agent_.SetVariable(req, cancel);
+  if (!reply.ok()) return reply.error();
+  return EnvironmentChange{*project, environment, key};
+}
+
+OpResult<EnvironmentChange> Operations::UnsetVariable(const std::string& dir,
+                                                      const std::string& project_id,
+                                                      const std::string& environment,
+                                                      const std::string& key, CancelToken& cancel) {
+  if (auto refused = RefusedKey(key)) return *refused;
+  auto project = ProjectOf(dir, project_id);
+  if (!project.ok()) return project.error();
+  pb::UnsetVariableRequest req;
+  req.set_project_id(*project);
+  req.set_environment(environment);
+  req.set_key(key);
+  auto reply = agent_.UnsetVariable(req, cancel);
+  if (!reply.ok()) return reply.error();
+  return EnvironmentChange{*project, environment, key};
+}
+
+OpResult<VariableFileOutcome> Operations::Pull(const std::string& dir,
+                                               const std::string& project_id,
+                                               const std::string& environment,
+                                               const std::string& file, bool force,
+                                               CancelToken& cancel) {
+  if (file.empty()) {  // the name is made from the environment's: it must be one
+    if (auto s = contract::ValidateEnvironmentName(environment); !s.ok()) {
+      return OpFail(OpFailure::kUsage, s.error().message);
+    }
+  }
+  VariableFileOutcome out;
+  out.environment = environment;
+  out.file = AbsolutePath(file.empty() ? dir + "/.env." + environment : file);
+  // A usage error comes before the platform is asked. dir is the project's folder when it
+  // names the project, or remembers one (with --project alone, "." may be any folder).
+  const bool project_folder = project_id.empty() || LoadProjectMeta(dir).has_value();
+  if (auto rel = InsideFolder(dir, out.file); project_folder && rel && WouldUpload(dir, *rel)) {
+    return OpFail(OpFailure::kUsage,
+                  fmt::format("{} is in the project folder, and deploy would upload it; write the "
+                              "variables to a file deploy leaves out, such as .env.{}",
+                              out.file, environment));
+  }
+  auto values = Values(dir, project_id, environment, cancel);
+  if (!values.ok()) {
+    OpError e = values.error();
+    if (e.kind == OpFailure::kPlatform) e.message += "; nothing was written";
+    return e;
+  }
+  struct stat st {};
+  if (!force && ::lstat(out.file.c_str(), &st) == 0) {
+    return OpFail(
+        OpFailure::kConflict,
+        fmt::format("{} exists; nothing was written. Pass --force to replace it", out.file));
+  }
+  out.project_id = values->project_id();
+  std::string text;
+  for (const auto& v : values->variables()) {
+    auto line = DotenvLine(v.key(), v.value());
+    if (!line.ok()) {
+      return OpFail(OpFailure::kPlatform, line.error().message + "; nothing was written");
+    }
+    text += *line;
+    out.keys.push_back(v.key());
+    if (HasExpansion(v.value())) out.expanded.push_back(v.key());
+  }
+  if (auto s = WritePrivateFile(out.file, text, force); !s.ok()) return Local(s.error());
+  return out;
+}
+
+OpResult<VariableFileOutcome> Operations::Import(const std::string& dir,
+                                                 const std::string& project_id,
+                                                 const std::string& environment,
+                                                 const std::string& file, CancelToken& cancel) {
+  VariableFileOutcome out;
+  out.environment = environment;
+  out.file = AbsolutePath(file);
+  auto text = ReadLocalFile(out.file, kMaxDotenvBytes);
+  if (!text.ok()) return Local(text.error());
+  auto entries = ParseDotenv(*text);
+  if (!entries.ok()) {
+    return OpFail(OpFailure::kUsage,
+                  fmt::format("{}: {}; nothing was set", out.file, entries.error().message));
+  }
+  if (entries->empty()) {
+    return OpFail(OpFailure::kUsage, fmt::format("{} sets no variable", out.file));
+  }
+  for (const auto& e : *entries) {
+    if (auto refused = RefusedValue(e.key, e.value)) {
+      return OpFail(OpFailure::kUsage,
+                    fmt::format("{}: {}; nothing was set", out.file, refused->message));
+    }
+  }
+  auto project = ProjectOf(dir, project_id);
+  if (!project.ok()) return project.error();
+  out.project_id = *project;
+  for (const auto& e : *entries) {
+    auto set = SetVariable(dir, *project, environment, e.key, e.value, cancel);
+    if (!set.ok()) {
+      OpError failed = set.error();
+      failed.message = fmt::format("setting {}: {}", e.key, failed.message);
+      if (!out.keys.empty())
+        failed.message += fmt::format(" (set before it: {})", Listed(out.keys));
+      return failed;
+    }
+    out.keys.push_back(e.key);
+  }
+  return out;
 }
 
 }  // namespace bim::ctl

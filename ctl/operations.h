@@ -74,6 +74,32 @@ struct DiffOutcome {
   TreeDiff diff;
 };
 
+// The largest value of a variable that the platform keeps (docs/API_CONTRACTS.md §6.1).
+inline constexpr size_t kMaxVariableValueBytes = 32 * 1024;
+
+// What a change to an environment or a variable named: never a value.
+struct EnvironmentChange {
+  std::string project_id;
+  std::string environment;
+  std::string key;  // the variable's; empty for a change to the environment itself
+};
+
+// The variables of a project's environments (one reply per environment, by name).
+struct VariablesOutcome {
+  std::string project_id;
+  std::vector<backend_im::v1::ListVariablesReply> environments;
+};
+
+// A dotenv file written (`env pull`) or read (`env import`): its keys, never their values.
+struct VariableFileOutcome {
+  std::string project_id;
+  std::string environment;
+  std::string file;               // absolute
+  std::vector<std::string> keys;  // in the file's order
+  // pull: the keys whose values hold "${", which python-dotenv expands unless told not to.
+  std::vector<std::string> expanded;
+};
+
 class Operations {
  public:
   explicit Operations(AgentApi& agent) : agent_(agent) {}
@@ -102,15 +128,22 @@ class Operations {
                                      CancelToken& cancel);
 
   // Reads the project in dir (ReadProjectFiles), uploads it to project_id (default: the one
-  // remembered in the folder) and remembers the project the platform chose.
+  // remembered in the folder) and remembers the project the platform chose. environment: where
+  // it goes (empty: where the platform deploys by default).
   OpResult<DeployOutcome> Deploy(const std::string& dir, const std::string& project_id,
-                                 CancelToken& cancel);
+                                 const std::string& environment, CancelToken& cancel);
 
   // Deploys an earlier deployment's files again (the agent's Rollback): to `to` when given, else
-  // to the previous complete deployment of project_id (default: the one remembered in dir).
+  // to the previous complete deployment of project_id (default: the one remembered in dir); with
+  // environment, that environment's previous one, deployed to it again.
   OpResult<backend_im::v1::Deployment> Rollback(const std::string& dir,
                                                 const std::string& project_id,
-                                                const std::string& to, CancelToken& cancel);
+                                                const std::string& to,
+                                                const std::string& environment,
+                                                CancelToken& cancel);
+  // Starts the files of a complete deployment in another environment, as a new deployment.
+  OpResult<backend_im::v1::Deployment> Promote(const std::string& id,
+                                               const std::string& environment, CancelToken& cancel);
   // The files a deployment uploaded, from the agent's snapshots.
   OpResult<FilesOutcome> Files(const std::string& id, CancelToken& cancel);
   // Writes a deployment's files into dir with generate's safe writing (WriteProjectFiles), and
@@ -155,8 +188,54 @@ class Operations {
   OpResult<backend_im::v1::AgentInfo> Info(CancelToken& cancel);
 
   OpResult<backend_im::v1::Deployment> Status(const std::string& id, CancelToken& cancel);
+  // environment: only that environment's deployments; empty: all.
   OpResult<std::vector<backend_im::v1::Deployment>> History(const std::string& project_id,
-                                                            int limit, CancelToken& cancel);
+                                                            int limit,
+                                                            const std::string& environment,
+                                                            CancelToken& cancel);
+
+  // ---- environments and variables: an extension of the platform's (on one without it, every
+  // call fails kPlatform with the agent's words). Each names its project by project_id, else by
+  // the one remembered in dir (a usage error when neither does). No value is ever in an error.
+  OpResult<backend_im::v1::ListEnvironmentsReply> Environments(const std::string& dir,
+                                                               const std::string& project_id,
+                                                               CancelToken& cancel);
+  OpResult<EnvironmentChange> AddEnvironment(const std::string& dir, const std::string& project_id,
+                                             const std::string& name, CancelToken& cancel);
+  OpResult<EnvironmentChange> RemoveEnvironment(const std::string& dir,
+                                                const std::string& project_id,
+                                                const std::string& name, CancelToken& cancel);
+  // The variables of environment, or of every environment when it is empty (one
+  // ListEnvironments, then one ListVariables each); values only when with_values.
+  OpResult<VariablesOutcome> Variables(const std::string& dir, const std::string& project_id,
+                                       const std::string& environment, bool with_values,
+                                       CancelToken& cancel);
+  // Every variable of environment with its value; a kPlatform error naming the keys whose value
+  // the platform withheld (`env pull` and `dev --env` refuse to go on without them).
+  OpResult<backend_im::v1::ListVariablesReply> Values(const std::string& dir,
+                                                      const std::string& project_id,
+                                                      const std::string& environment,
+                                                      CancelToken& cancel);
+  // value: 1 to kMaxVariableValueBytes of UTF-8 without NUL, as the platform takes it.
+  OpResult<EnvironmentChange> SetVariable(const std::string& dir, const std::string& project_id,
+                                          const std::string& environment, const std::string& key,
+                                          const std::string& value, CancelToken& cancel);
+  OpResult<EnvironmentChange> UnsetVariable(const std::string& dir, const std::string& project_id,
+                                            const std::string& environment, const std::string& key,
+                                            CancelToken& cancel);
+  // Writes environment's variables into file as dotenv (ctl/dotenv.h), mode 0600 from its
+  // creation on: never over an existing file unless force (kConflict), never where deploy would
+  // upload it from dir, when dir is the project's folder (a usage error, before the platform is
+  // asked), and nothing at all when a value was withheld.
+  OpResult<VariableFileOutcome> Pull(const std::string& dir, const std::string& project_id,
+                                     const std::string& environment, const std::string& file,
+                                     bool force, CancelToken& cancel);
+  // Sets each variable of the dotenv file in environment. A line it cannot read, or a value the
+  // platform would refuse, is a usage error before anything is set. When a set fails half-way,
+  // the error says which keys were set before it.
+  OpResult<VariableFileOutcome> Import(const std::string& dir, const std::string& project_id,
+                                       const std::string& environment, const std::string& file,
+                                       CancelToken& cancel);
 
   // How a deployment that has ended ended, for every front end: ok when complete with an https
   // URL; kDeployFailed when failed; kPlatform when complete without a usable URL (the URL
@@ -166,6 +245,9 @@ class Operations {
   AgentApi& agent() { return agent_; }
 
  private:
+  // project_id, else the project remembered in dir; a usage error when neither names one.
+  static OpResult<std::string> ProjectOf(const std::string& dir, const std::string& project_id);
+
   AgentApi& agent_;
 };
 

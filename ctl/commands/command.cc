@@ -53,7 +53,10 @@ void CommandLine::OnRun(CLI::App* cmd, Run run) {
 }
 
 void CommandLine::OnRunWithoutJson(CLI::App* cmd, Run run) {
-  cmd->callback([this, run = std::move(run)] {
+  cmd->callback([this, cmd, run = std::move(run)] {
+    // A command that also runs alone (`environments`) leaves the work to its subcommand, whose
+    // callback CLI11 runs first.
+    if (!cmd->get_subcommands().empty()) return;
     AgentApi& agent = agent_();
     {
       CommandContext context(agent, json_);

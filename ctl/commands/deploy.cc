@@ -1,4 +1,4 @@
-// backend-im deploy [-d DIR] [--project ID] [--watch] [--dry-run]
+// backend-im deploy [-d DIR] [--project ID] [--env NAME] [--watch] [--dry-run]
 #include "ctl/commands/follow.h"
 #include "ctl/models.h"
 #include "ctl/project_files.h"
@@ -10,6 +10,7 @@ namespace {
 struct DeployArgs {
   std::string dir = ".";
   std::string project;
+  std::string env;  // empty: where the platform deploys by default
   bool watch = false;
   bool dry_run = false;
 };
@@ -71,13 +72,14 @@ int DryRun(CommandContext& c, const DeployArgs& a) {
 
 int Deploy(CommandContext& c, const DeployArgs& a) {
   if (a.dry_run) return DryRun(c, a);
-  auto done = c.ops().Deploy(a.dir, a.project, c.cancel());
+  auto done = c.ops().Deploy(a.dir, a.project, a.env, c.cancel());
   if (!done.ok()) return c.Failed(done.error(), "deploy failed");
   const auto& d = done->deployment;
   if (!done->note.empty()) PrintErr("warning: {}\n", done->note);
   if (!c.json()) {
-    Print("Deploying {} files ({} bytes) to project {}\n", done->snapshot.files.size(),
-          done->snapshot.total_bytes, d.project_id());
+    Print("Deploying {} files ({} bytes) to project {}{}\n", done->snapshot.files.size(),
+          done->snapshot.total_bytes, d.project_id(),
+          d.environment().empty() ? "" : Terminal(", environment {}", d.environment()));
   }
   return Started(c, d, DeployModel(*done), a.watch);
 }
@@ -91,6 +93,7 @@ void AddDeployCommand(CommandLine& cli) {
   cli.Flag(dep, "-w,--watch", a.watch);
   cli.Option(dep, "--project", a.project);
   cli.Flag(dep, "--dry-run", a.dry_run);
+  cli.Option(dep, "--env", a.env);
   cli.OnRun(dep, [&a](CommandContext& c) { return Deploy(c, a); });
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// Following a deployment live until it ends: `backend-im watch`, and `deploy --watch` and
-// `rollback --watch` once they started one (ctl/commands/watch.cc).
+// Following a deployment live until it ends: `backend-im watch`, and `deploy --watch`,
+// `rollback --watch` and `promote --watch` once they started one (ctl/commands/watch.cc).
 
 #include <string>
 
@@ -17,8 +17,8 @@ int FollowDeployment(CommandContext& c, const std::string& id);
 int OutcomeExitCode(const CommandContext& c, const backend_im::v1::Deployment& d,
                     const std::string& what);
 
-// After a deploy or rollback started d (and said what it started, as text): shows it (model
-// with --json, else its id and commit), then follows it when `watch`, else says how to.
+// After a deploy, rollback or promote started d (and said what it started, as text): shows it
+// (model with --json, else its id and commit), then follows it when `watch`, else says how to.
 int Started(CommandContext& c, const backend_im::v1::Deployment& d, const nlohmann::json& model,
             bool watch);
 

@@ -3,19 +3,22 @@
 // Adding a command is its file and one line in BIM_CTL_COMMANDS.
 #include "ctl/commands/command.h"
 
-#define BIM_CTL_COMMANDS(X)         \
-  X("auth", AddAuthCommand)         \
-  X("generate", AddGenerateCommand) \
-  X("deploy", AddDeployCommand)     \
-  X("watch", AddWatchCommand)       \
-  X("status", AddStatusCommand)     \
-  X("history", AddHistoryCommand)   \
-  X("rollback", AddRollbackCommand) \
-  X("restore", AddRestoreCommand)   \
-  X("diff", AddDiffCommand)         \
-  X("dev", AddDevCommand)           \
-  X("daemon", AddDaemonCommand)     \
-  X("version", AddVersionCommand)   \
+#define BIM_CTL_COMMANDS(X)                 \
+  X("auth", AddAuthCommand)                 \
+  X("generate", AddGenerateCommand)         \
+  X("deploy", AddDeployCommand)             \
+  X("watch", AddWatchCommand)               \
+  X("status", AddStatusCommand)             \
+  X("history", AddHistoryCommand)           \
+  X("rollback", AddRollbackCommand)         \
+  X("restore", AddRestoreCommand)           \
+  X("diff", AddDiffCommand)                 \
+  X("promote", AddPromoteCommand)           \
+  X("environments", AddEnvironmentsCommand) \
+  X("env", AddEnvCommand)                   \
+  X("dev", AddDevCommand)                   \
+  X("daemon", AddDaemonCommand)             \
+  X("version", AddVersionCommand)           \
   X("mcp", AddMcpCommand)
 
 namespace bim::ctl {

@@ -18,7 +18,9 @@ void PrintDeployment(const CommandContext& c, const backend_im::v1::Deployment& 
   if (!d.url().empty()) Print("URL         {}\n", d.url());
   Print("Created     {}\n", FormatTime(d.created_at_unix_ms()));
   if (!d.directory().empty()) Print("Folder      {}\n", d.directory());
+  if (!d.environment().empty()) Print("Environment {}\n", d.environment());
   if (!d.restored_of().empty()) Print("Rollback to {}\n", d.restored_of());
+  if (!d.promoted_of().empty()) Print("Promote of  {}\n", d.promoted_of());
   Print("Files kept  {}\n",
         d.restorable() ? "yes (rollback, restore and diff can use them)" : "no");
   if (!d.stream_problem().empty()) {

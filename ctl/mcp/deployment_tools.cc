@@ -17,7 +17,8 @@ void McpTools::DefineDeploymentTools() {
                         WriteHints(true, true, true), &McpTools::Generate});
   const OperationSpec& deploy = ToolSpec("deploy");
   tools_.push_back(Tool{&deploy,
-                        {FolderArg(deploy, "directory", true), IdArg(deploy, "projectId", false)},
+                        {FolderArg(deploy, "directory", true), IdArg(deploy, "projectId", false),
+                         TextArg(deploy, "environment", false, 32)},
                         DeployHints(),
                         &McpTools::DeployAndWait});
   const OperationSpec& wait = ToolSpec("wait_for_deployment");
@@ -31,7 +32,8 @@ void McpTools::DefineDeploymentTools() {
       &status, {IdArg(status, "deploymentId", true)}, ReadHints(), &McpTools::DeploymentStatus});
   const OperationSpec& list = ToolSpec("list_deployments");
   tools_.push_back(Tool{&list,
-                        {IdArg(list, "projectId", false), IntArg(list, "limit", 1, 100, 20)},
+                        {IdArg(list, "projectId", false), TextArg(list, "environment", false, 32),
+                         IntArg(list, "limit", 1, 100, 20)},
                         {{"readOnlyHint", true}, {"openWorldHint", false}},
                         &McpTools::ListDeployments});
 }
@@ -49,8 +51,8 @@ McpTools::Answer McpTools::Generate(const json& args, McpToolCall& call) {
 
 McpTools::Answer McpTools::Deploy(const json& args, McpToolCall& call) {
   const std::string dir = args["directory"];
-  std::string project = args.contains("projectId") ? args["projectId"].get<std::string>() : "";
-  auto done = ops_.Deploy(dir, project, *call.cancel);
+  auto done =
+      ops_.Deploy(dir, args.value("projectId", ""), args.value("environment", ""), *call.cancel);
   if (!done.ok()) return FailureOf(done.error(), "deploy");
   if (!done->note.empty()) log::Warn("mcp: deploy of {}: {}", dir, done->note);
   json out = DeployModel(*done);
@@ -62,12 +64,20 @@ McpTools::Answer McpTools::Deploy(const json& args, McpToolCall& call) {
 }
 
 McpTools::Answer McpTools::DeployAndWait(const json& args, McpToolCall& call) {
-  if (!call.as_task) return Deploy(args, call);
-  // Cancelling a task stops its waiting, never the deployment: the upload runs to its end.
-  CancelToken upload_token;
-  McpToolCall upload = call;
-  upload.cancel = &upload_token;
-  Answer deployed_answer = Deploy(args, upload);
+  return AndWait(&McpTools::Deploy, args, call);
+}
+
+McpTools::Answer McpTools::PromoteAndWait(const json& args, McpToolCall& call) {
+  return AndWait(&McpTools::Promote, args, call);
+}
+
+McpTools::Answer McpTools::AndWait(Handler start, const json& args, McpToolCall& call) {
+  if (!call.as_task) return (this->*start)(args, call);
+  // Cancelling a task stops its waiting, never the deployment: the start runs to its end.
+  CancelToken start_token;
+  McpToolCall starting = call;
+  starting.cancel = &start_token;
+  Answer deployed_answer = (this->*start)(args, starting);
   if (deployed_answer.result.is_error) return deployed_answer;
   McpToolResult deployed = std::move(deployed_answer.result);
   // No time limit: the task lasts as long as the deployment (a year stands for "no limit").
@@ -75,7 +85,7 @@ McpTools::Answer McpTools::DeployAndWait(const json& args, McpToolCall& call) {
                  {"timeoutSeconds", 365LL * 24 * 3600}};
   McpToolResult waited = WaitForDeployment(wait_args, call).result;
   if (waited.is_error) {
-    waited.message += fmt::format(" (deploymentId \"{}\" was uploaded)",
+    waited.message += fmt::format(" (deploymentId \"{}\" was started)",
                                   deployed.structured["deploymentId"].get<std::string>());
     return waited;
   }
@@ -117,8 +127,9 @@ McpTools::Answer McpTools::DeploymentStatus(const json& args, McpToolCall& call)
 }
 
 McpTools::Answer McpTools::ListDeployments(const json& args, McpToolCall& call) {
-  std::string project = args.contains("projectId") ? args["projectId"].get<std::string>() : "";
-  auto list = ops_.History(project, static_cast<int>(args["limit"].get<int64_t>()), *call.cancel);
+  auto list =
+      ops_.History(args.value("projectId", ""), static_cast<int>(args["limit"].get<int64_t>()),
+                   args.value("environment", ""), *call.cancel);
   if (!list.ok()) return FailureOf(list.error(), "list_deployments");
   json deployments = json::array();
   for (const auto& d : *list) deployments.push_back(DeploymentModel(d));

@@ -12,7 +12,7 @@ void McpTools::DefineSnapshotTools() {
   tools_.push_back(
       Tool{&rollback,
            {FolderArg(rollback, "directory", false), IdArg(rollback, "projectId", false),
-            IdArg(rollback, "toDeploymentId", false)},
+            IdArg(rollback, "toDeploymentId", false), TextArg(rollback, "environment", false, 32)},
            DeployHints(),
            &McpTools::Rollback});
   const OperationSpec& diff = ToolSpec("diff");
@@ -35,7 +35,7 @@ McpTools::Answer McpTools::Rollback(const json& args, McpToolCall& call) {
   if (dir.empty() && project.empty() && to.empty()) {
     return Failure("rollback needs directory, projectId or toDeploymentId");
   }
-  auto d = ops_.Rollback(dir.empty() ? "." : dir, project, to, *call.cancel);
+  auto d = ops_.Rollback(dir.empty() ? "." : dir, project, to, str("environment"), *call.cancel);
   if (!d.ok()) return FailureOf(d.error(), "rollback");
   json out = DeploymentModel(*d);
   out["nextStep"] = fmt::format(

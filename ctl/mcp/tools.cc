@@ -11,6 +11,7 @@
 
 #include "common/contract.h"
 #include "common/log.h"
+#include "ctl/mcp/protocol.h"
 #include "ctl/mcp/tool_parts.h"
 #include "ctl/models.h"
 #include "ctl/operations.h"
@@ -57,6 +58,7 @@ std::string ToolErrorText(const OpError& e, const std::string& what) {
 McpTools::McpTools(AgentApi& agent, std::string cwd) : ops_(agent), cwd_(std::move(cwd)) {
   DefineDeploymentTools();
   DefineSnapshotTools();
+  DefineEnvironmentTools();
   DefineAuthTools();
 }
 
@@ -151,8 +153,9 @@ json McpTools::ListTools(const std::string& version) const {
       tool["annotations"] = ann;
     }
     // Tasks came with 2025-11-25; 2026-07-28 moved them to an extension without this field.
-    const bool task_tool =
-        t.handler == &McpTools::DeployAndWait || t.handler == &McpTools::WaitForDeployment;
+    const bool task_tool = t.handler == &McpTools::DeployAndWait ||
+                           t.handler == &McpTools::PromoteAndWait ||
+                           t.handler == &McpTools::WaitForDeployment;
     if (task_tool && version >= "2025-11-25" && version < "2026-07-28") {
       tool["execution"] = {{"taskSupport", "optional"}};
     }
@@ -291,9 +294,19 @@ McpToolResult McpTools::CallTool(const std::string& name, const json& arguments,
   // waiting, never the deployment (DeployAndWait uploads under a token of its own).
   if (call.cancel->cancelled() && !call.as_task) return Cancelled();
   bool logged_in_here = false;
-  if (!call.input_state.is_null()) {  // 2026-07-28: a login through the client goes on
+  bool confirmed = false;
+  if (call.input_state.is_object() && call.input_state.contains(kConfirmInputKey)) {
+    // 2026-07-28: the person's answer to the confirmation asked last round
+    if (auto stop = ConfirmAnswered(name, call)) return std::move(*stop);
+    confirmed = true;
+  } else if (!call.input_state.is_null()) {  // 2026-07-28: a login through the client goes on
     if (auto stop = ContinueLogin(name, call)) return std::move(*stop);
     logged_in_here = true;
+    confirmed = call.input_state.value("confirmed", false);
+  }
+  if (tool->confirm && !confirmed) {
+    if (auto stop = Confirm(name, tool->confirm(args), call)) return std::move(*stop);
+    confirmed = true;
   }
   Answer a = (this->*(tool->handler))(args, call);
   if (!a.needs_login || logged_in_here || call.cancel->cancelled()) return std::move(a.result);
@@ -302,8 +315,61 @@ McpToolResult McpTools::CallTool(const std::string& name, const json& arguments,
     log::Info("mcp: logged in through the client; {} again", name);
     return std::move((this->*(tool->handler))(args, call).result);
   }
-  if (call.can_request_url) return RequestLogin(name, a.result, call);
+  if (call.can_request_url) {
+    McpToolResult ask = RequestLogin(name, a.result, call);
+    // The next round runs the tool without asking for the confirmation again.
+    if (confirmed && ask.input_state.is_object()) ask.input_state["confirmed"] = true;
+    return ask;
+  }
   return std::move(a.result);
+}
+
+namespace {
+
+std::string DeclinedText(const std::string& tool) {
+  return fmt::format(
+      "{}: the user declined; nothing was changed. Do not call {} again unless they ask for it.",
+      tool, tool);
+}
+
+}  // namespace
+
+std::optional<McpToolResult> McpTools::Confirm(const std::string& tool, const std::string& message,
+                                               McpToolCall& call) {
+  if (call.confirm) {
+    log::Info("mcp: {} asks the person to confirm", tool);
+    McpToolCall::ConfirmAnswer answer = call.confirm(message);
+    if (call.cancel->cancelled()) return Cancelled();
+    switch (answer) {
+      case McpToolCall::ConfirmAnswer::kConfirmed:
+        return std::nullopt;
+      case McpToolCall::ConfirmAnswer::kRefused:
+        return Failure(DeclinedText(tool));
+      case McpToolCall::ConfirmAnswer::kFailed:
+        return Failure(fmt::format(
+            "{}: the client could not ask the user to confirm, so nothing was changed. Ask the "
+            "user in the conversation, then call {} again only if they agree.",
+            tool, tool));
+    }
+  }
+  if (call.can_request_form) {
+    McpToolResult r;
+    r.input_requests = {{kConfirmInputKey,
+                         {{"method", "elicitation/create"},
+                          {"params", mcp::ConfirmFormParams(message, /*with_mode=*/true)}}}};
+    r.input_state = {{kConfirmInputKey, true}};
+    return r;
+  }
+  return std::nullopt;  // no way to ask here: the destructiveHint lets the client ask
+}
+
+std::optional<McpToolResult> McpTools::ConfirmAnswered(const std::string& tool,
+                                                       const McpToolCall& call) {
+  const json answer = call.input_responses.is_object()
+                          ? call.input_responses.value(kConfirmInputKey, json())
+                          : json();
+  if (mcp::ConfirmAnswerOf(answer) == McpToolCall::ConfirmAnswer::kConfirmed) return std::nullopt;
+  return Failure(DeclinedText(tool));
 }
 
 McpTools::Answer McpTools::FailureOf(const OpError& e, const std::string& what) {

@@ -4,13 +4,21 @@
 // handling (WriteProjectFiles, ReadProjectFiles, the project meta).
 //
 //   generate             {prompt, directory, force?}     files written locally
-//   deploy               {directory, projectId?}         returns at once with the deployment id
-//                                                        (as a task: once it is complete/failed)
+//   deploy               {directory, projectId?, environment?}  returns at once with the
+//                                                        deployment id (as a task: once it is
+//                                                        complete/failed)
 //   wait_for_deployment  {deploymentId, timeoutSeconds?}  follows the agent's Watch stream
 //   deployment_status    {deploymentId}
-//   list_deployments     {projectId?, limit?}
-//   rollback             {directory?, projectId?, toDeploymentId?}  an earlier tree, deployed again
+//   list_deployments     {projectId?, environment?, limit?}
+//   rollback             {directory?, projectId?, toDeploymentId?, environment?}  an earlier
+//                                                        tree, deployed again
 //   diff                 {deploymentId?, otherDeploymentId?, directory?}  unified diff
+//   promote              {deploymentId, environment}     a complete deployment's files started
+//                                                        in another environment (as deploy)
+//   list_environments    {project}
+//   list_variables       {project, environment}           names only, never values
+//   set_variable         {project, environment, key, value}
+//   unset_variable       {project, environment, key}
 //   auth_status          {}
 //   auth_login_start     {}                               device flow, step 1
 //   auth_login_check     {loginId, waitSeconds?}          device flow, step 2
@@ -19,6 +27,12 @@
 // the person to a web page (URL-mode elicitation): the agent starts the device flow, the client
 // offers its verification page, and the tool runs once the person approved. Other clients get
 // an error result that says to use auth_login_start/auth_login_check or `backend-im auth login`.
+//
+// A tool that changes a variable or what an environment serves (set_variable, unset_variable,
+// promote) asks the person to confirm first when the client can show a form (form-mode
+// elicitation): confirmed, it acts; declined, it changes nothing and says so. A client without
+// forms gets the action directly; those tools' destructiveHint lets the client ask. No variable's
+// value is ever in a result, an error or a log.
 //
 // A tool's name, title, description, its arguments' descriptions and its outputSchema come from
 // the operations' catalog (ctl/operation_specs.h), which the command line's help reads too. Its
@@ -57,8 +71,10 @@ class McpTools : public McpToolProvider {
   // cwd: where relative directories resolve (the server's working folder).
   McpTools(AgentApi& agent, std::string cwd);
 
-  // The key of the login's entry in a 2026-07-28 input-required result's inputRequests.
+  // The keys of the login's and of the confirmation's entries in a 2026-07-28 input-required
+  // result's inputRequests.
   static constexpr const char* kLoginInputKey = "backend_im_login";
+  static constexpr const char* kConfirmInputKey = "backend_im_confirm";
   // How long one 2026-07-28 round waits for the approval before asking to be called again;
   // under the 60 s a client waits for an answer by default.
   static constexpr std::chrono::seconds kLoginRoundWait{40};
@@ -96,12 +112,16 @@ class McpTools : public McpToolProvider {
     std::vector<Arg> args;
     nlohmann::json annotations;
     Handler handler = nullptr;
+    // A tool the person confirms first (when the client can ask): what it is about to do, from
+    // its arguments (checked), for the person. Null for the others.
+    std::string (*confirm)(const nlohmann::json& args) = nullptr;
   };
 
   // Each group of tools is defined next to its handlers, in a file of its own.
-  void DefineDeploymentTools();  // ctl/mcp/deployment_tools.cc
-  void DefineSnapshotTools();    // ctl/mcp/snapshot_tools.cc
-  void DefineAuthTools();        // ctl/mcp/auth_tools.cc
+  void DefineDeploymentTools();   // ctl/mcp/deployment_tools.cc
+  void DefineSnapshotTools();     // ctl/mcp/snapshot_tools.cc
+  void DefineAuthTools();         // ctl/mcp/auth_tools.cc
+  void DefineEnvironmentTools();  // ctl/mcp/environment_tools.cc
   // How a directory argument's description ends: where relative paths resolve.
   std::string Where() const;
   // The argument `name` of op, described as op's catalog entry says: a string of 1 to
@@ -125,10 +145,22 @@ class McpTools : public McpToolProvider {
 
   // The tools' handlers, defined in their groups' files.
   HandlerFn Generate, Deploy, WaitForDeployment, DeploymentStatus, ListDeployments, Rollback, Diff,
-      Restore, AuthStatus, AuthLoginStart, AuthLoginCheck;
-  // deploy; as a task (call.as_task), it then follows the deployment to its end the way
-  // wait_for_deployment does, and returns deploy's fields with the final status, URL and logs.
-  HandlerFn DeployAndWait;
+      Restore, AuthStatus, AuthLoginStart, AuthLoginCheck, Promote, ListEnvironments, ListVariables,
+      SetVariable, UnsetVariable;
+  // deploy and promote; as a task (call.as_task), each then follows the deployment it started to
+  // its end the way wait_for_deployment does, and returns its fields with the final status, URL
+  // and logs.
+  HandlerFn DeployAndWait, PromoteAndWait;
+  Answer AndWait(Handler start, const nlohmann::json& args, McpToolCall& call);
+
+  // The person's confirmation through the client, for a tool with Tool::confirm: nullopt once
+  // they confirmed, or when the client cannot ask (the tool then acts); else the result to
+  // return instead: their refusal, or under 2026-07-28 the input-required round that asks.
+  std::optional<McpToolResult> Confirm(const std::string& tool, const std::string& message,
+                                       McpToolCall& call);
+  //   2026-07-28, the round after: the client's answer; nullopt when the person confirmed.
+  static std::optional<McpToolResult> ConfirmAnswered(const std::string& tool,
+                                                      const McpToolCall& call);
 
   // Login through the client, for a tool that failed for want of one (the device flow, with
   // the person sent to its verification page by URL-mode elicitation). Each gives nullopt once

@@ -394,6 +394,7 @@ OpResult<pb::RemoveEnvironmentReply> FakeAgentApi::RemoveEnvironment(
 
 OpResult<pb::ListVariablesReply> FakeAgentApi::ListVariables(
     const pb::ListVariablesRequest& request, ctl::CancelToken& cancel) {
+  last_list_variables = request;
   if (auto e = Enter("ListVariables", cancel)) return *e;
   if (!logged_in) return OpFail(OpFailure::kAuth, "not logged in");
   auto env = EnvironmentOf(request.project_id(), request.environment());
@@ -404,7 +405,7 @@ OpResult<pb::ListVariablesReply> FakeAgentApi::ListVariables(
   for (const auto& [key, value] : (*env)->variables) {
     auto* v = r.add_variables();
     v->set_key(key);
-    if (request.with_values()) {
+    if (request.with_values() && !withheld_values.count(key)) {
       v->set_value(value);
       v->set_has_value(true);
     }
@@ -449,9 +450,8 @@ OpResult<pb::DeployReply> FakeAgentApi::Promote(const pb::PromoteRequest& reques
   auto env = EnvironmentOf(source.project_id(), request.environment());
   if (!env.ok()) return env.error();
   if (source.status() != "complete") {
-    return OpFail(OpFailure::kPlatform,
-                  "only a complete deployment can be promoted; " + source.id() + " is " +
-                      source.status());
+    return OpFail(OpFailure::kPlatform, "only a complete deployment can be promoted; " +
+                                            source.id() + " is " + source.status());
   }
   std::string promoted_of = source.id();
   contract::FileMap files = (*from)->files;

@@ -15,6 +15,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,8 @@ class FakeAgentApi final : public ctl::AgentApi {
   };
   // Per project; a project gets production and staging when it is first touched.
   std::map<std::string, std::map<std::string, FakeEnvironment>> environments;
+  // Variables whose values ListVariables withholds even when asked for them (has_value false).
+  std::set<std::string> withheld_values;
   // Running(): false when no agent runs; refused: what listens is not the user's agent.
   bool running = true;
   std::string refused;
@@ -77,6 +80,7 @@ class FakeAgentApi final : public ctl::AgentApi {
   std::optional<backend_im::v1::GenerateRequest> last_generate;
   std::optional<backend_im::v1::RollbackRequest> last_rollback;
   std::optional<backend_im::v1::SetVariableRequest> last_set;
+  std::optional<backend_im::v1::ListVariablesRequest> last_list_variables;
   std::optional<backend_im::v1::PromoteRequest> last_promote;
   int finished = 0;
   bool stopped = false;
@@ -125,8 +129,8 @@ class FakeAgentApi final : public ctl::AgentApi {
       const backend_im::v1::SetVariableRequest& request, ctl::CancelToken& cancel) override;
   ctl::OpResult<backend_im::v1::UnsetVariableReply> UnsetVariable(
       const backend_im::v1::UnsetVariableRequest& request, ctl::CancelToken& cancel) override;
-  ctl::OpResult<backend_im::v1::DeployReply> Promote(
-      const backend_im::v1::PromoteRequest& request, ctl::CancelToken& cancel) override;
+  ctl::OpResult<backend_im::v1::DeployReply> Promote(const backend_im::v1::PromoteRequest& request,
+                                                     ctl::CancelToken& cancel) override;
   ctl::OpResult<bool> Watch(const backend_im::v1::WatchRequest& request,
                             std::optional<std::chrono::steady_clock::time_point> deadline,
                             const StreamHooks& hooks, ctl::CancelToken& cancel) override;
@@ -153,7 +157,7 @@ class FakeAgentApi final : public ctl::AgentApi {
   }
   backend_im::v1::AuthStatusReply Auth() const;
   Stored& Store(const std::string& project, const contract::FileMap& files, Outcome how, bool hold,
-               const std::string& environment = "");
+                const std::string& environment = "");
   // The project's environments (made on first touch), or the agent's answer on a platform
   // without them.
   ctl::OpResult<std::map<std::string, FakeEnvironment>*> Environments(const std::string& project);

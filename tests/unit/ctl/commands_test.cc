@@ -132,9 +132,10 @@ TEST_CASE("ctl: deploy --watch follows the deployment to its URL") {
   TempDir t;
   WriteFile(t / "api/main.py", "app = 1\n");
   auto r = Ctl(agent, {"deploy", "-d", t / "api", "--watch"});
-  CheckOut(r, 0,
-           {"Deploying 1 files (8 bytes) to project proj-1\n", "  deployment dep-1  commit ",
-            "queued", "Building image for ", "✓ Deployed: https://"});
+  CheckOut(
+      r, 0,
+      {"Deploying 1 files (8 bytes) to project proj-1, environment production\n",
+       "  deployment dep-1  commit ", "queued", "Building image for ", "✓ Deployed: https://"});
   CHECK(agent.Count("Status") == 0);  // the terminal event settled it
   SUBCASE("without --watch: how to follow it") {
     auto once = Ctl(agent, {"deploy", "-d", t / "api"});
@@ -269,7 +270,7 @@ TEST_CASE("ctl: rollback starts a deployment of earlier files") {
   agent.AddDeployment("p1", {{"main.py", "2"}});
   auto r = Ctl(agent, {"rollback", "--project", "p1"});
   CheckOut(r, 0,
-           {"Rolling project p1 back to the files of " + first.id() + "\n",
+           {"Rolling project p1, environment production, back to the files of " + first.id() + "\n",
             "Follow it with: backend-im watch dep-3\n"});
   auto w = Ctl(agent, {"rollback", "--to", first.id(), "--watch", "--json"});
   CHECK(w.code == 0);

@@ -54,4 +54,15 @@ TEST_CASE("dev's Pythons: the project's .venv first, then python3 on PATH, then 
   CHECK(DebianPackageFor("ruamel.yaml") == "python3-ruamel-yaml");
 }
 
+TEST_CASE("dev --env's variables reach the server's environment over ours, the token never") {
+  std::string ours[] = {"PATH=/usr/bin", "BACKEND_IM_TOKEN=tok", "API_KEY=local",
+                        "PYTHONUNBUFFERED=0"};
+  char* environ_like[] = {ours[0].data(), ours[1].data(), ours[2].data(), ours[3].data(), nullptr};
+  CHECK(DevEnvironment(environ_like, {}) ==
+        std::vector<std::string>{"PATH=/usr/bin", "API_KEY=local", "PYTHONUNBUFFERED=1"});
+  CHECK(DevEnvironment(environ_like, {{"API_KEY", "staging's"}, {"DEBUG", "1"}}) ==
+        std::vector<std::string>{"PATH=/usr/bin", "API_KEY=staging's", "DEBUG=1",
+                                 "PYTHONUNBUFFERED=1"});
+}
+
 }  // namespace bim::ctl

@@ -12,6 +12,7 @@
 
 #include "ctl/commands/command.h"
 #include "ctl/mcp/tools.h"
+#include "ctl/project_files.h"
 #include "tests/support/ctl_run.h"
 #include "tests/support/fake_agent_api.h"
 #include "tests/support/harness.h"
@@ -191,7 +192,7 @@ TEST_CASE(
                        a.text));
     }
   }
-  CHECK(both == 9);
+  CHECK(both == 14);
 }
 
 TEST_CASE("operation specs: every command's --json output has its entry's shapes") {
@@ -248,6 +249,30 @@ TEST_CASE("operation specs: every command's --json output has its entry's shapes
   run("restore", {"restore", first, "-o", t / "restored"});
   run("diff", {"diff", first, "-d", t / "api"});
   run("diff", {"diff", first, t / "restored"});
+  // Environments, variables and promote, in project p1.
+  agent.logged_in = true;
+  WriteFile(t / "p1/main.py", "app = 1\n");
+  REQUIRE(ctl::SaveProjectMeta(t / "p1", {"p1"}).ok());
+  const std::string p1 = t / "p1";
+  run("deploy", {"deploy", "-d", p1});  // to production
+  WriteFile(p1 + "/main.py", "app = 2\n");
+  const std::string staged =
+      run("deploy", {"deploy", "-d", p1, "--env", "staging"})[0]["deploymentId"];
+  run("status", {"status", staged});
+  run("promote", {"promote", staged, "--to", "production"});
+  run("promote", {"promote", staged, "--to", "production", "-w"});
+  run("history", {"history", "--env", "production"});
+  run("rollback", {"rollback", "-d", p1, "--env", "production"});
+  run("environments", {"environments", "-d", p1});
+  run("environments ls", {"environments", "ls", "--project", "p1"});
+  run("environments add", {"environments", "add", "qa", "-d", p1});
+  run("environments rm", {"environments", "rm", "qa", "--yes", "-d", p1});
+  run("env set", {"env", "set", "API_KEY", "--env", "staging", "-d", p1}, "s3cret\n");
+  run("env ls", {"env", "ls", "-d", p1});
+  run("env ls", {"env", "ls", "--env", "staging", "--show-values", "-d", p1});
+  run("env pull", {"env", "pull", "--env", "staging", "-d", p1});
+  run("env import", {"env", "import", p1 + "/.env.staging", "--env", "production", "-d", p1});
+  run("env unset", {"env", "unset", "API_KEY", "--env", "staging", "-d", p1});
   run("daemon status", {"daemon", "status"});
   agent.running = false;
   run("daemon status", {"daemon", "status"});

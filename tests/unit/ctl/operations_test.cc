@@ -163,7 +163,7 @@ TEST_CASE("operations: deploy uploads the folder without its secrets and remembe
   std::string dir = f.tmp / "api";
   WriteFile(dir + "/main.py", "app = 1\n");
   WriteFile(dir + "/.env", "SECRET=1\n");
-  auto done = f.ops.Deploy(dir, "", f.cancel);
+  auto done = f.ops.Deploy(dir, "", "", f.cancel);
   REQUIRE(done.ok());
   const auto& req = *f.agent.last_deploy;
   REQUIRE(req.files_size() == 1);
@@ -176,14 +176,14 @@ TEST_CASE("operations: deploy uploads the folder without its secrets and remembe
   // The platform chose the project: the folder remembers it, and the next deploy names it.
   REQUIRE(ctl::LoadProjectMeta(dir));
   CHECK(ctl::LoadProjectMeta(dir)->project_id == done->deployment.project_id());
-  REQUIRE(f.ops.Deploy(dir, "", f.cancel).ok());
+  REQUIRE(f.ops.Deploy(dir, "", "", f.cancel).ok());
   CHECK(f.agent.last_deploy->project_id() == done->deployment.project_id());
 }
 
 TEST_CASE("operations: deploying an empty folder is a usage error and the agent is not asked") {
   Fixture f;
   ::mkdir((f.tmp / "empty").c_str(), 0755);
-  auto done = f.ops.Deploy(f.tmp / "empty", "", f.cancel);
+  auto done = f.ops.Deploy(f.tmp / "empty", "", "", f.cancel);
   REQUIRE_FALSE(done.ok());
   CHECK(done.error().kind == OpFailure::kUsage);
   CHECK(done.error().message.find("nothing to upload") != std::string::npos);
@@ -193,7 +193,7 @@ TEST_CASE("operations: deploying an empty folder is a usage error and the agent 
 TEST_CASE("operations: rollback needs a project or a deployment") {
   Fixture f(/*logged_in=*/true);
   ::mkdir((f.tmp / "none").c_str(), 0755);
-  auto none = f.ops.Rollback(f.tmp / "none", "", "", f.cancel);
+  auto none = f.ops.Rollback(f.tmp / "none", "", "", "", f.cancel);
   REQUIRE_FALSE(none.ok());
   CHECK(none.error().kind == OpFailure::kUsage);
   CHECK(f.agent.Count("Rollback") == 0);
@@ -201,7 +201,7 @@ TEST_CASE("operations: rollback needs a project or a deployment") {
   const auto first = f.agent.AddDeployment("p1", {{"main.py", "v1"}});
   f.agent.AddDeployment("p1", {{"main.py", "v2"}});
   REQUIRE(ctl::SaveProjectMeta(f.tmp / "none", {"p1"}).ok());
-  auto back = f.ops.Rollback(f.tmp / "none", "", "", f.cancel);
+  auto back = f.ops.Rollback(f.tmp / "none", "", "", "", f.cancel);
   REQUIRE(back.ok());
   CHECK(f.agent.last_rollback->project_id() == "p1");
   CHECK(back->restored_of() == first.id());
@@ -337,7 +337,7 @@ TEST_CASE("operations: a watch whose deadline comes first has timed out") {
   f.agent.hold = true;
   ::mkdir((f.tmp / "p").c_str(), 0755);
   WriteFile(f.tmp / "p/main.py", "x");
-  auto dep = f.ops.Deploy(f.tmp / "p", "", f.cancel);
+  auto dep = f.ops.Deploy(f.tmp / "p", "", "", f.cancel);
   REQUIRE(dep.ok());
   ctl::Operations::WatchHooks hooks;
   int events = 0;
@@ -355,7 +355,7 @@ TEST_CASE("operations: a cancelled token stops an operation before the agent is 
   auto r = f.ops.Status("dep-1", f.cancel);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().kind == OpFailure::kCancelled);
-  auto h = f.ops.History("", 5, f.cancel);
+  auto h = f.ops.History("", 5, "", f.cancel);
   REQUIRE_FALSE(h.ok());
   CHECK(h.error().kind == OpFailure::kCancelled);
 }
@@ -365,10 +365,10 @@ TEST_CASE("operations: history and the last deployment of a project") {
   f.agent.AddDeployment("p1", {{"main.py", "1"}});
   f.agent.AddDeployment("p2", {{"main.py", "2"}});
   const auto newest = f.agent.AddDeployment("p1", {{"main.py", "3"}});
-  auto all = f.ops.History("", 10, f.cancel);
+  auto all = f.ops.History("", 10, "", f.cancel);
   REQUIRE(all.ok());
   CHECK(all->size() == 3);
-  auto p1 = f.ops.History("p1", 1, f.cancel);
+  auto p1 = f.ops.History("p1", 1, "", f.cancel);
   REQUIRE(p1.ok());
   REQUIRE(p1->size() == 1);
   CHECK(p1->front().id() == newest.id());
@@ -382,4 +382,37 @@ TEST_CASE("operations: history and the last deployment of a project") {
   auto info = f.ops.Info(f.cancel);
   REQUIRE(info.ok());
   CHECK(info->pid() == 4242);
+}
+
+TEST_CASE("operations: an import names the key it failed on, and sets nothing from a bad file") {
+  Fixture f(/*logged_in=*/true);
+  WriteFile(f.tmp / "in.env", "A=1\nB=2\nC=3\n");
+  f.agent.environments["p1"]["production"];
+  f.agent.environments["p1"]["staging"];
+  f.agent.failures["SetVariable"] = {OpFailure::kAgent, "lost the agent"};
+  auto none = f.ops.Import("", "p1", "staging", f.tmp / "in.env", f.cancel);
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.error().message == "setting A: lost the agent");
+  f.agent.failures.clear();
+  WriteFile(f.tmp / "in2.env", "A=1\nB=2\n" + std::string("BAD KEY=3\n"));
+  auto bad = f.ops.Import("", "p1", "staging", f.tmp / "in2.env", f.cancel);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().kind == OpFailure::kUsage);
+  CHECK(f.agent.Count("SetVariable") == 1);  // the failed one only: nothing of in2.env was set
+}
+
+TEST_CASE("operations: a value is checked before the agent is asked, and never shown") {
+  Fixture f(/*logged_in=*/true);
+  const std::string secret = "hunter2-secret";
+  for (const std::string& value : {std::string(), std::string(ctl::kMaxVariableValueBytes + 1, 'x'),
+                                   secret + '\0', secret + "\xff"}) {
+    auto r = f.ops.SetVariable("", "p1", "staging", "K", value, f.cancel);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().kind == OpFailure::kUsage);
+    CHECK(r.error().message.find(secret) == std::string::npos);
+  }
+  auto joined = f.ops.SetVariable("", "p1", "staging", "K=" + secret, "v", f.cancel);
+  REQUIRE_FALSE(joined.ok());
+  CHECK(joined.error().message.find(secret) == std::string::npos);
+  CHECK(f.agent.Count("SetVariable") == 0);
 }
