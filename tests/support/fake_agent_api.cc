@@ -449,9 +449,8 @@ OpResult<pb::DeployReply> FakeAgentApi::Promote(const pb::PromoteRequest& reques
   auto env = EnvironmentOf(source.project_id(), request.environment());
   if (!env.ok()) return env.error();
   if (source.status() != "complete") {
-    return OpFail(OpFailure::kPlatform,
-                  "only a complete deployment can be promoted; " + source.id() + " is " +
-                      source.status());
+    return OpFail(OpFailure::kPlatform, "only a complete deployment can be promoted; " +
+                                            source.id() + " is " + source.status());
   }
   std::string promoted_of = source.id();
   contract::FileMap files = (*from)->files;

@@ -125,8 +125,8 @@ class FakeAgentApi final : public ctl::AgentApi {
       const backend_im::v1::SetVariableRequest& request, ctl::CancelToken& cancel) override;
   ctl::OpResult<backend_im::v1::UnsetVariableReply> UnsetVariable(
       const backend_im::v1::UnsetVariableRequest& request, ctl::CancelToken& cancel) override;
-  ctl::OpResult<backend_im::v1::DeployReply> Promote(
-      const backend_im::v1::PromoteRequest& request, ctl::CancelToken& cancel) override;
+  ctl::OpResult<backend_im::v1::DeployReply> Promote(const backend_im::v1::PromoteRequest& request,
+                                                     ctl::CancelToken& cancel) override;
   ctl::OpResult<bool> Watch(const backend_im::v1::WatchRequest& request,
                             std::optional<std::chrono::steady_clock::time_point> deadline,
                             const StreamHooks& hooks, ctl::CancelToken& cancel) override;
@@ -153,7 +153,7 @@ class FakeAgentApi final : public ctl::AgentApi {
   }
   backend_im::v1::AuthStatusReply Auth() const;
   Stored& Store(const std::string& project, const contract::FileMap& files, Outcome how, bool hold,
-               const std::string& environment = "");
+                const std::string& environment = "");
   // The project's environments (made on first touch), or the agent's answer on a platform
   // without them.
   ctl::OpResult<std::map<std::string, FakeEnvironment>*> Environments(const std::string& project);
