@@ -748,7 +748,7 @@ TEST_CASE("environments: added, removed, production protected") {
   CHECK(r.agent().AddEnvironment("shop", "Bad Name").error().code == ErrorCode::kInvalidArgument);
 }
 
-TEST_CASE("a seed-only platform: every environment call says it is not offered; deploy works") {
+TEST_CASE("a seed-only platform: every environment call says it is not offered, and deploy works") {
   FakePlatform::Options o;
   o.seed_only = true;
   Rig r(o);
