@@ -187,6 +187,27 @@ Result<PendingDeploy> Agent::Pending(PendingDeploy pending) {
   return pending;
 }
 
+bim::Status Agent::CheckDeployEnvironment(const std::string& project_id,
+                                          const std::string& environment, Deadline deadline) {
+  if (auto s = contract::ValidateEnvironmentName(environment); !s.ok()) return s;
+  if (project_id.empty()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "a deploy to an environment needs its project: deploy once without --env (the "
+                 "platform makes the project), or name it with --project");
+  }
+  auto list = Environments(project_id, deadline);
+  if (!list.ok()) return list.error();
+  std::string names;
+  for (const auto& e : list->environments) {
+    if (e.name == environment) return OkStatus();
+    names += (names.empty() ? "" : ", ") + e.name;
+  }
+  return Error(ErrorCode::kNotFound,
+               fmt::format("project {} has no environment {} (it has: {}); add it with "
+                           "`backend-im environments add {}`",
+                           project_id, environment, names.empty() ? "none" : names, environment));
+}
+
 Result<DeploymentRecord> Agent::DeployTree(const contract::FileMap& files,
                                            const std::string& project_id,
                                            const std::string& directory,
@@ -196,7 +217,11 @@ Result<DeploymentRecord> Agent::DeployTree(const contract::FileMap& files,
     return Error(ErrorCode::kInvalidArgument, "there are no files to deploy");
   }
   if (!environment.empty()) {
-    if (auto s = contract::ValidateEnvironmentName(environment); !s.ok()) return s.error();
+    // A platform without environments would ignore the name and deploy where it deploys by
+    // default: ask it first, so a deploy meant for staging never lands in production.
+    if (auto s = CheckDeployEnvironment(project_id, environment, deadline); !s.ok()) {
+      return s.error();
+    }
   }
   contract::DeployRequest req{files, project_id, environment};
   PendingDeploy pending;

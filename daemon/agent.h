@@ -188,6 +188,9 @@ class Agent {
   Result<DeploymentRecord> DeployTree(const contract::FileMap& files, const std::string& project_id,
                                       const std::string& directory, const std::string& environment,
                                       const std::string& restored_of, Deadline deadline);
+  // A deploy may go to environment: the platform offers environments and the project has it.
+  bim::Status CheckDeployEnvironment(const std::string& project_id, const std::string& environment,
+                                     Deadline deadline);
   Result<DeploymentRecord> RollbackTarget(const std::string& project_id, const std::string& to_id,
                                           const std::string& environment);
   Error NotKept(const DeploymentRecord& d) const;

@@ -763,6 +763,11 @@ TEST_CASE("a seed-only platform: every environment call says it is not offered, 
   auto d = DeployAndEnd(r, Version("v1"), "");
   CHECK(d.status == contract::Stage::kComplete);
   CHECK(d.environment.empty());
+  // Asked for an environment, the platform is asked first: it would deploy to its default.
+  auto staged = r.agent().Deploy(Version("v2"), d.project_id, r.dir.path(), "staging");
+  REQUIRE_FALSE(staged.ok());
+  CHECK(staged.error().code == ErrorCode::kRejected);
+  CHECK(r.platform.deploy_calls() == 1);
   auto promoted = r.agent().Promote(d.id, "production");
   REQUIRE_FALSE(promoted.ok());
   CHECK(promoted.error().code == ErrorCode::kRejected);
