@@ -239,7 +239,7 @@ TEST_CASE("a seed-only platform: each environment command says it is not offered
 }
 
 TEST_CASE(
-    "staging's variable is seen by staging's app and not production's; promote serves the "
+    "staging's variable is seen by staging's app and not production's, and promote serves the "
     "promoted files with production's variables") {
   TempDir apps;
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "10", "--run-apps", "--apps-dir",
