@@ -98,6 +98,22 @@ TEST_CASE("a deploy names its environment, which must exist, and then serves the
   CHECK(envs[1].contains("url"));
 }
 
+TEST_CASE("an environment removed while its deployment runs stays removed") {
+  MockPlatform mock({"--token", kToken, "--stage-delay-ms", "50"});
+  const std::string base = mock.http_url() + "/api/projects/shop/environments";
+  REQUIRE(HttpRequest("POST", base, R"({"name": "preview"})", JsonBearer()).status == 201);
+  auto body = json::parse(DeployBody(SampleFiles(), "shop"));
+  body["environment"] = "preview";
+  auto r = HttpRequest("POST", mock.http_url() + "/api/deploy", body.dump(), JsonBearer());
+  REQUIRE(r.status == 200);
+  REQUIRE(HttpRequest("DELETE", base + "/preview", "", Bearer()).status == 204);
+  REQUIRE(WaitTerminal(mock, ParseJson(r.body)["deploymentId"]).status ==
+          contract::Stage::kComplete);
+  auto envs = ParseJson(HttpRequest("GET", base, "", Bearer()).body)["environments"];
+  CHECK(envs.size() == 2);
+  for (const auto& e : envs) CHECK(e["name"] != "preview");
+}
+
 TEST_CASE("a platform with only the seed's contract has no environments") {
   MockPlatform mock({"--token", kToken, "--seed-only"});
   auto r = HttpRequest("GET", mock.http_url() + "/api/projects/shop/environments", "", Bearer());
