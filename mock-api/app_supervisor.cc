@@ -105,10 +105,10 @@ class AppSupervisor::Impl {
     });
   }
 
-  void Promote(const std::string& deployment, Done done) {
+  void Serve(const std::string& deployment, Done done) {
     asio::post(io_, [this, deployment, done = std::move(done)] {
       App* app = Find(deployment);
-      done(app ? DoPromote(*app) : Missing(deployment));
+      done(app ? DoServe(*app) : Missing(deployment));
     });
   }
 
@@ -504,7 +504,7 @@ class AppSupervisor::Impl {
         });
   }
 
-  AppStep DoPromote(App& app) {
+  AppStep DoServe(App& app) {
     if (!app.proc || app.ended) {
       AppStep step{false, {fmt::format("The app {} before it could serve", app.end_text)}, ""};
       AddOutput(app, step.logs);
@@ -600,8 +600,8 @@ void AppSupervisor::Start(const std::string& deployment, Done done) {
 void AppSupervisor::CheckHealth(const std::string& deployment, Done done) {
   impl_->CheckHealth(deployment, std::move(done));
 }
-void AppSupervisor::Promote(const std::string& deployment, Done done) {
-  impl_->Promote(deployment, std::move(done));
+void AppSupervisor::Serve(const std::string& deployment, Done done) {
+  impl_->Serve(deployment, std::move(done));
 }
 void AppSupervisor::Discard(const std::string& deployment) { impl_->Discard(deployment); }
 std::vector<AppInfo> AppSupervisor::Apps() { return impl_->Apps(); }

@@ -7,10 +7,10 @@
 //   Start       (deploying)     starts it with uvicorn on a Unix socket in its folder, as a
 //                               ContainedProcess: own PID and network namespaces, limits;
 //   CheckHealth (health_check)  asks it GET /health (else /) over that socket within a deadline;
-//   Promote     (complete)      points the project's address at it and stops the one before.
+//   Serve       (complete)      points the project's address at it and stops the one before.
 // Each project's environment has one address for the supervisor's life, http://127.0.0.1:PORT,
 // a proxy on loopback that forwards to its current app; a deployment that fails leaves the
-// previous one serving. Discard stops a deployment that will not be promoted.
+// previous one serving. Discard stops a deployment that will not serve.
 //
 // Threading: one thread of its own runs every step, the proxies and the output readers; the
 // public methods may be called from any thread and return at once; each Done runs on the
@@ -41,7 +41,7 @@ struct AppSupervisorOptions {
 };
 
 // What a step did: ok, and the lines it adds to the deployment's logs (on failure: why, and the
-// app's own last output, e.g. its Python traceback). Promote sets url.
+// app's own last output, e.g. its Python traceback). Serve sets url.
 struct AppStep {
   bool ok = false;
   std::vector<std::string> logs;
@@ -75,7 +75,7 @@ class AppSupervisor {
   void Build(const std::string& deployment, Done done);
   void Start(const std::string& deployment, Done done);
   void CheckHealth(const std::string& deployment, Done done);
-  void Promote(const std::string& deployment, Done done);
+  void Serve(const std::string& deployment, Done done);
   void Discard(const std::string& deployment);
 
   // Waits for the supervisor's thread to answer.

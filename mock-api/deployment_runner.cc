@@ -159,9 +159,9 @@ void DeploymentRunner::Work(Deployment& d, Stage stage) {
       // pointer, valid until that thread has ended.)
       return apps_->CheckHealth(d.id, [apps = apps_.get(), id = d.id, then](AppStep health) {
         if (!health.ok) return then(std::move(health));
-        apps->Promote(id, [health, then](AppStep promoted) {
-          promoted.logs.insert(promoted.logs.begin(), health.logs.begin(), health.logs.end());
-          then(std::move(promoted));
+        apps->Serve(id, [health, then](AppStep serving) {
+          serving.logs.insert(serving.logs.begin(), health.logs.begin(), health.logs.end());
+          then(std::move(serving));
         });
       });
     default:

@@ -131,9 +131,9 @@ TEST_CASE(
   test::TempDir dir;
   AppSupervisor apps(Options(dir));
   REQUIRE(Deploy(apps, "a", "shop", {{"main.py", App("A")}}).ok);
-  auto promoted = Await([&](auto d) { apps.Promote("a", d); });
-  REQUIRE(promoted.ok);
-  const std::string url = promoted.url;
+  auto served = Await([&](auto d) { apps.Serve("a", d); });
+  REQUIRE(served.ok);
+  const std::string url = served.url;
   CHECK(url.rfind("http://127.0.0.1:", 0) == 0);
   CHECK(NameAt(url) == "A");
 
@@ -155,7 +155,7 @@ TEST_CASE(
   const int a_pid = PidOf(apps, "a");
   REQUIRE(a_pid > 0);
   REQUIRE(Deploy(apps, "c", "shop", {{"main.py", App("C")}}).ok);
-  auto replaced = Await([&](auto d) { apps.Promote("c", d); });
+  auto replaced = Await([&](auto d) { apps.Serve("c", d); });
   CHECK(replaced.url == url);
   CHECK(Joined(replaced.logs).find("Stopped deployment a, which served before") !=
         std::string::npos);
@@ -165,7 +165,7 @@ TEST_CASE(
 
   // Another project gets an address of its own.
   REQUIRE(Deploy(apps, "d", "blog", {{"main.py", App("D")}}).ok);
-  auto other = Await([&](auto d) { apps.Promote("d", d); });
+  auto other = Await([&](auto d) { apps.Serve("d", d); });
   CHECK(other.url != url);
   CHECK(NameAt(other.url) == "D");
   CHECK(NameAt(url) == "C");
@@ -226,7 +226,7 @@ TEST_CASE("an app is contained: its own PID and network namespaces, limits, its 
       "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
       "    await send({'type': 'http.response.body', 'body': json.dumps(info).encode()})\n";
   REQUIRE(Deploy(apps, "x", "p", {{"main.py", probe}}).ok);
-  auto url = Await([&](auto d) { apps.Promote("x", d); }).url;
+  auto url = Await([&](auto d) { apps.Serve("x", d); }).url;
   auto r = HttpRequest("GET", url + "/", "", {}, 10s);
   REQUIRE(r.status == 200);
   auto info = nlohmann::json::parse(r.body);
