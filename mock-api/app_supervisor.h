@@ -2,6 +2,8 @@
 // AppSupervisor: the embedded platform's app runner (backend-im-mock --run-apps). It does the
 // real work behind the deployment stages on this machine:
 //   Keep        (committing)    writes the uploaded tree into the deployment's own folder;
+//   KeepFrom    (deploying,     copies the tree another deployment kept, as it was uploaded,
+//                promoted)      into the deployment's own folder: nothing is built again;
 //   Build       (building)      checks it without running it: the Python compiles and
 //                               requirements.txt is met by the runtime (common/app_runtime.h);
 //   Start       (deploying)     starts it with uvicorn on a Unix socket in its folder, as a
@@ -11,6 +13,8 @@
 // Each project's environment has one address for the supervisor's life, http://127.0.0.1:PORT,
 // a proxy on loopback that forwards to its current app; a deployment that fails leaves the
 // previous one serving. Discard stops a deployment that will not serve.
+// Each deployment's tree is also kept as it was uploaded, apart from the folder its app runs in
+// (where the app may write), for a later KeepFrom; that copy outlives the app once it served.
 //
 // Threading: one thread of its own runs every step, the proxies and the output readers; the
 // public methods may be called from any thread and return at once; each Done runs on the
@@ -72,6 +76,11 @@ class AppSupervisor {
   void Keep(const std::string& deployment, const std::string& project,
             const std::string& environment, std::map<std::string, std::string> variables,
             const contract::FileMap& files, Done done);
+  // Keep's work with the tree source kept (a deployment that served, or still does), for a
+  // deployment promoted from it.
+  void KeepFrom(const std::string& deployment, const std::string& source,
+                const std::string& project, const std::string& environment,
+                std::map<std::string, std::string> variables, Done done);
   void Build(const std::string& deployment, Done done);
   void Start(const std::string& deployment, Done done);
   void CheckHealth(const std::string& deployment, Done done);

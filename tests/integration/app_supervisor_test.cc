@@ -171,6 +171,44 @@ TEST_CASE(
   CHECK(NameAt(url) == "C");
 }
 
+TEST_CASE("a deployment kept from another runs that one's files as uploaded, also once replaced") {
+  test::TempDir dir;
+  AppSupervisor apps(Options(dir));
+  // A writes into its folder; B then replaces it: A is stopped and its folder removed.
+  REQUIRE(Deploy(apps, "a", "shop", {{"main.py", App("A", "", "", "open('written', 'w').close()")}})
+              .ok);
+  REQUIRE(Await([&](auto d) { apps.Serve("a", d); }).ok);
+  REQUIRE(std::filesystem::exists(dir / "apps/1/src/written"));
+  REQUIRE(Deploy(apps, "b", "shop", {{"main.py", App("B")}}).ok);
+  auto production = Await([&](auto d) { apps.Serve("b", d); });
+  REQUIRE(production.ok);
+  CHECK(test::WaitUntil([&] { return !std::filesystem::exists(dir / "apps/1"); }, 10s));
+
+  // A's files, not what A wrote, start a deployment of its own in staging; nothing is built.
+  auto kept = Await([&](auto d) { apps.KeepFrom("p", "a", "shop", "staging", {}, d); });
+  INFO(Joined(kept.logs));
+  REQUIRE(kept.ok);
+  CHECK(Joined(kept.logs).find("Kept 1 file (") != std::string::npos);
+  CHECK(Joined(kept.logs).find("of deployment a in " + (dir / "apps/3/src")) != std::string::npos);
+  CHECK(std::filesystem::exists(dir / "apps/3/src/main.py"));
+  CHECK_FALSE(std::filesystem::exists(dir / "apps/3/src/written"));
+  REQUIRE(Await([&](auto d) { apps.Start("p", d); }).ok);
+  REQUIRE(Await([&](auto d) { apps.CheckHealth("p", d); }).ok);
+  auto staging = Await([&](auto d) { apps.Serve("p", d); });
+  REQUIRE(staging.ok);
+  CHECK(staging.url != production.url);
+  CHECK(NameAt(staging.url) == "A");
+  CHECK(NameAt(production.url) == "B");
+
+  // A deployment that never served leaves no files behind: there is nothing to keep from it.
+  REQUIRE_FALSE(Deploy(apps, "x", "shop", {{"main.py", "raise RuntimeError('x')\n"}}).ok);
+  apps.Discard("x");
+  CHECK(test::WaitUntil([&] { return !std::filesystem::exists(dir / "apps/4.tree"); }, 10s));
+  auto none = Await([&](auto d) { apps.KeepFrom("q", "x", "shop", "staging", {}, d); });
+  CHECK_FALSE(none.ok);
+  CHECK(Joined(none.logs) == "The platform no longer has the files of deployment x\n");
+}
+
 TEST_CASE("the health check asks / when /health is missing, and gives up on an app that hangs") {
   test::TempDir dir;
   auto options = Options(dir);
