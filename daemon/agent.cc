@@ -646,6 +646,15 @@ Error WithoutValue(Error err, const std::string& value) {
 
 }  // namespace
 
+bim::Status Agent::CallPlatform(const std::function<bim::Status(const std::string&)>& call) {
+  auto r = deps_.auth.Call<bool>([&](const std::string& token) -> Result<bool> {
+    if (auto s = call(token); !s.ok()) return s.error();
+    return true;
+  });
+  if (!r.ok()) return r.error();
+  return OkStatus();
+}
+
 Result<contract::EnvironmentList> Agent::Environments(const std::string& project_id,
                                                       Deadline deadline) {
   if (auto s = CheckEnvironment(project_id, ""); !s.ok()) return s.error();
@@ -658,13 +667,10 @@ bim::Status Agent::AddEnvironment(const std::string& project_id, const std::stri
                                   Deadline deadline) {
   if (auto s = CheckEnvironment(project_id, name); !s.ok()) return s;
   if (name.empty()) return Error(ErrorCode::kInvalidArgument, "name the environment to add");
-  auto r = deps_.auth.Call<bool>([&](const std::string& token) -> Result<bool> {
-    if (auto s = deps_.platform.AddEnvironment(token, project_id, name, deadline); !s.ok()) {
-      return s.error();
-    }
-    return true;
+  auto r = CallPlatform([&](const std::string& token) {
+    return deps_.platform.AddEnvironment(token, project_id, name, deadline);
   });
-  if (!r.ok()) return r.error();
+  if (!r.ok()) return r;
   log::Info("project {}: environment {} added", project_id, name);
   return OkStatus();
 }
@@ -673,13 +679,10 @@ bim::Status Agent::RemoveEnvironment(const std::string& project_id, const std::s
                                      Deadline deadline) {
   if (auto s = CheckEnvironment(project_id, name); !s.ok()) return s;
   if (name.empty()) return Error(ErrorCode::kInvalidArgument, "name the environment to remove");
-  auto r = deps_.auth.Call<bool>([&](const std::string& token) -> Result<bool> {
-    if (auto s = deps_.platform.RemoveEnvironment(token, project_id, name, deadline); !s.ok()) {
-      return s.error();
-    }
-    return true;
+  auto r = CallPlatform([&](const std::string& token) {
+    return deps_.platform.RemoveEnvironment(token, project_id, name, deadline);
   });
-  if (!r.ok()) return r.error();
+  if (!r.ok()) return r;
   log::Info("project {}: environment {} removed", project_id, name);
   return OkStatus();
 }
@@ -708,12 +711,13 @@ bim::Status Agent::SetVariable(const std::string& project_id, const std::string&
   if (auto s = CheckEnvironment(project_id, environment); !s.ok()) return s;
   if (environment.empty()) return Error(ErrorCode::kInvalidArgument, "name the environment");
   if (auto s = contract::ValidateVariableKey(key); !s.ok()) return s;
-  auto r = deps_.auth.Call<bool>([&](const std::string& token) -> Result<bool> {
+  auto r = CallPlatform([&](const std::string& token) -> bim::Status {
+    // Hidden before the error goes anywhere, the login's handling of it included.
     auto s = deps_.platform.SetVariable(token, project_id, environment, key, value, deadline);
     if (!s.ok()) return WithoutValue(s.error(), value);
-    return true;
+    return s;
   });
-  if (!r.ok()) return WithoutValue(r.error(), value);
+  if (!r.ok()) return r;
   log::Info("project {}: variable {} set in {}", project_id, key, environment);
   return OkStatus();
 }
@@ -723,14 +727,10 @@ bim::Status Agent::UnsetVariable(const std::string& project_id, const std::strin
   if (auto s = CheckEnvironment(project_id, environment); !s.ok()) return s;
   if (environment.empty()) return Error(ErrorCode::kInvalidArgument, "name the environment");
   if (auto s = contract::ValidateVariableKey(key); !s.ok()) return s;
-  auto r = deps_.auth.Call<bool>([&](const std::string& token) -> Result<bool> {
-    if (auto s = deps_.platform.UnsetVariable(token, project_id, environment, key, deadline);
-        !s.ok()) {
-      return s.error();
-    }
-    return true;
+  auto r = CallPlatform([&](const std::string& token) {
+    return deps_.platform.UnsetVariable(token, project_id, environment, key, deadline);
   });
-  if (!r.ok()) return r.error();
+  if (!r.ok()) return r;
   log::Info("project {}: variable {} unset in {}", project_id, key, environment);
   return OkStatus();
 }

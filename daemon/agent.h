@@ -188,6 +188,8 @@ class Agent {
   Result<DeploymentRecord> DeployTree(const contract::FileMap& files, const std::string& project_id,
                                       const std::string& directory, const std::string& environment,
                                       const std::string& restored_of, Deadline deadline);
+  // A platform call that answers ok or an error, with the token (refreshed once on a 401).
+  bim::Status CallPlatform(const std::function<bim::Status(const std::string& token)>& call);
   // A deploy may go to environment: the platform offers environments and the project has it.
   bim::Status CheckDeployEnvironment(const std::string& project_id, const std::string& environment,
                                      Deadline deadline);

@@ -327,7 +327,10 @@ Result<contract::DeployResponse> FakePlatform::Deploy(const std::string& token,
     deployments_[id] = d;
     by_key_[idempotency_key] = id;
   }
-  const Deployment& d = deployments_.at(id);
+  return DeployAnswerLocked(deployments_.at(id));
+}
+
+contract::DeployResponse FakePlatform::DeployAnswerLocked(const Deployment& d) const {
   contract::DeployResponse r;
   r.deployment_id = d.id;
   r.project_id = d.project_id;
@@ -497,14 +500,7 @@ Result<contract::DeployResponse> FakePlatform::Promote(const std::string& token,
     deployments_[id] = d;
     by_key_[idempotency_key] = id;
   }
-  const Deployment& d = deployments_.at(id);
-  contract::DeployResponse r;
-  r.deployment_id = d.id;
-  r.project_id = d.project_id;
-  r.commit_hash = d.commit_hash;
-  r.status = PathLocked().at(ReachedLocked(d, NowMs()) - 1);
-  r.environment = d.environment;
-  return r;
+  return DeployAnswerLocked(deployments_.at(id));
 }
 
 std::optional<std::string> FakePlatform::VariableValue(const std::string& project,

@@ -158,6 +158,8 @@ class FakePlatform final : public daemon::Platform {
     int64_t created_ms = 0;  // steady
     std::string environment;
   };
+  // Locked: what a deploy (or promote) of d answers now.
+  contract::DeployResponse DeployAnswerLocked(const Deployment& d) const;
   // Locked: a project's environments (production and staging at first), or not offered.
   Result<std::map<std::string, std::map<std::string, std::string>>*> EnvironmentsLocked(
       const std::string& project);
