@@ -10,4 +10,13 @@ void Wipe(std::string& secret) {
   secret.clear();
 }
 
+void HideSecret(std::string& text, std::string_view secret) {
+  if (secret.empty()) return;
+  constexpr std::string_view kHidden = "[value hidden]";
+  for (size_t at = text.find(secret); at != std::string::npos;
+       at = text.find(secret, at + kHidden.size())) {
+    text.replace(at, secret.size(), kHidden);
+  }
+}
+
 }  // namespace bim

@@ -4,9 +4,14 @@
 // string's whole buffer (its capacity, not just its size) before it is freed or reused.
 
 #include <string>
+#include <string_view>
 
 namespace bim {
 
 void Wipe(std::string& secret);
+
+// Replaces every occurrence of secret in text with "[value hidden]": for messages made from what
+// another side answered, which may quote a secret it was sent. An empty secret hides nothing.
+void HideSecret(std::string& text, std::string_view secret);
 
 }  // namespace bim

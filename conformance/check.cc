@@ -5,16 +5,21 @@
 namespace bim::conformance {
 namespace {
 
-// Whether a JSON object holds a secret of the OAuth flows under one of these names.
+// Masks the secrets a JSON object holds: the OAuth flows' tokens and codes, and a variable's
+// value (environments extension), alone or in a list of variables. Whether it masked any.
 bool MaskSecrets(nlohmann::json& j) {
   bool masked = false;
   if (!j.is_object()) return false;
-  for (const char* key : {"access_token", "refresh_token", "device_code"}) {
+  for (const char* key : {"access_token", "refresh_token", "device_code", "value"}) {
     auto it = j.find(key);
-    if (it != j.end() && it->is_string()) {
+    if (it != j.end() && !it->is_null()) {
       *it = "<redacted>";
       masked = true;
     }
+  }
+  auto variables = j.find("variables");
+  if (variables != j.end() && variables->is_array()) {
+    for (auto& v : *variables) masked = MaskSecrets(v) || masked;
   }
   return masked;
 }

@@ -46,13 +46,14 @@ struct CheckResult {
 struct Check {
   std::string id;
   std::string description;
-  bool creates = false;      // creates a deployment or runs the generator: not with --read-only
+  bool creates = false;      // creates or changes something, or runs the generator: not --read-only
   bool needs_token = false;  // skipped without --token or --device-login
   std::function<CheckResult(Context&)> run;
 };
 
 // The catalogs' three kinds of check: one every run makes; one that needs the run's token; one
-// that also creates a deployment or runs the generator, so also not with --read-only.
+// that also creates or changes something on the platform (a deployment, an environment) or runs
+// the generator, so also not with --read-only.
 Check AlwaysRun(std::string id, std::string description, std::function<CheckResult(Context&)> run);
 Check NeedsToken(std::string id, std::string description, std::function<CheckResult(Context&)> run);
 Check Creates(std::string id, std::string description, std::function<CheckResult(Context&)> run);
@@ -62,8 +63,9 @@ CheckResult Fail(std::string detail, std::vector<Evidence> evidence = {});
 CheckResult NotSupported(std::string detail, std::vector<Evidence> evidence = {});
 CheckResult Skipped(std::string detail, std::vector<Evidence> evidence = {});
 
-// A body as evidence shows it: values of access_token, refresh_token and device_code masked,
-// cut to max_bytes at a UTF-8 boundary with the full size noted.
+// A body as evidence shows it: values of access_token, refresh_token and device_code masked, and
+// variables' values (a "value", alone or in "variables"), cut to max_bytes at a UTF-8 boundary
+// with the full size noted.
 std::string EvidenceBody(std::string_view body, size_t max_bytes = 300);
 
 }  // namespace bim::conformance

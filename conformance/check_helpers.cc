@@ -95,4 +95,33 @@ CheckResult NoDeployment(Context& ctx) {
                  std::to_string(d->exchange.answer.status) + "; see deploy.shape)");
 }
 
+std::string StatusName(const nlohmann::json& j) { return StringField(j, "status").value_or(""); }
+
+std::optional<contract::Stage> StageOf(const nlohmann::json& j) {
+  return contract::ParseStage(StatusName(j));
+}
+
+bool IsTerminalBody(const nlohmann::json& j) {
+  auto s = StageOf(j);
+  return s && contract::IsTerminal(*s);
+}
+
+std::vector<std::string> LogsOf(const nlohmann::json& j) {
+  std::vector<std::string> out;
+  if (!j.is_object() || !j.contains("logs") || !j["logs"].is_array()) return out;
+  for (const auto& line : j["logs"]) {
+    if (line.is_string()) out.push_back(line.get<std::string>());
+  }
+  return out;
+}
+
+std::optional<nlohmann::json> FinalBody(const Observation& o) {
+  for (const auto& frame : o.frames) {
+    auto j = nlohmann::json::parse(frame, nullptr, /*allow_exceptions=*/false);
+    if (IsTerminalBody(j)) return j;
+  }
+  if (!o.polls.empty() && IsTerminalBody(o.polls.back().Json())) return o.polls.back().Json();
+  return std::nullopt;
+}
+
 }  // namespace bim::conformance

@@ -1,8 +1,8 @@
 #pragma once
 // Small pieces the checks share: expecting a status from several requests and naming each one
-// that differs, judging an OAuth error answer, reading fields of parsed bodies, and the
-// "skipped" a check gives when the sample deployment it needs does not exist. Free functions,
-// no state.
+// that differs, judging an OAuth error answer, reading fields of parsed bodies, the "skipped" a
+// check gives when the sample deployment it needs does not exist, and how a watched deployment
+// ended. Free functions, no state.
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -50,5 +50,15 @@ std::string FieldNames(const nlohmann::json& j);
 
 // The skip of a check that needs the sample deployment and has none, saying why.
 CheckResult NoDeployment(Context& ctx);
+
+// Of a stage message or a status answer: its status ("" without one), as a stage when it is
+// one, whether that ends the deployment, and its log lines.
+std::string StatusName(const nlohmann::json& j);
+std::optional<contract::Stage> StageOf(const nlohmann::json& j);
+bool IsTerminalBody(const nlohmann::json& j);
+std::vector<std::string> LogsOf(const nlohmann::json& j);
+// The final status of a watched deployment: the stream's terminal message, else the last poll;
+// nullopt when neither ended.
+std::optional<nlohmann::json> FinalBody(const Observation& o);
 
 }  // namespace bim::conformance

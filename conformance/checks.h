@@ -22,6 +22,9 @@ std::vector<Check> StreamChecks();
 // ext.idempotency_*, errors.deploy_validation, deploy.unsafe_paths: requests that may create a
 // deployment on a platform that breaks the contract.
 std::vector<Check> RetryAndValidationChecks();
+// ext.environments*: environments, variables and promote in the run's own project; the writing
+// ones make an environment, set a variable, deploy and promote to it, and remove it.
+std::vector<Check> EnvironmentChecks();
 // ext.refresh_token: needs the tokens of --device-login.
 std::vector<Check> RefreshChecks();
 // ext.error_body, ext.www_authenticate, ext.retry_after: judged over every answer of the run,

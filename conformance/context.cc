@@ -119,6 +119,15 @@ Exchange Context::PostForm(const std::string& path, std::string body, std::strin
               std::move(variant));
 }
 
+Exchange Context::PutJson(const std::string& path, std::string body, std::string variant) {
+  return Send("PUT", path, std::move(body), "application/json", AuthHeaders(Auth::kToken),
+              std::move(variant));
+}
+
+Exchange Context::Delete(const std::string& path, std::string variant) {
+  return Send("DELETE", path, "", "", AuthHeaders(Auth::kToken), std::move(variant));
+}
+
 std::string Context::WsPath(const std::string& deployment_id, std::optional<int64_t> since) const {
   std::string path = "/ws?deploymentId=" + contract::PercentEncode(deployment_id);
   if (since) path += "&since=" + std::to_string(*since);
@@ -237,6 +246,53 @@ const Exchange* Context::IdempotentReplay() {
     NoteDeployment(j["deploymentId"].get<std::string>());
   }
   return &*replay_;
+}
+
+std::string Context::EnvironmentsPath(const std::string& name) const {
+  std::string path = "/api/projects/" + contract::PercentEncode(options_.label) + "/environments";
+  if (!name.empty()) path += "/" + contract::PercentEncode(name);
+  return path;
+}
+
+const Exchange& Context::EnvironmentsAnswer() {
+  if (!environments_) environments_ = Get(EnvironmentsPath());
+  return *environments_;
+}
+
+const MadeEnvironment* Context::Environment() {
+  if (environment_tried_) return environment_ ? &*environment_ : nullptr;
+  environment_tried_ = true;
+  if (options_.read_only) {
+    why_ = "--read-only: the run makes no environment";
+    return nullptr;
+  }
+  if (!has_token()) {
+    why_ = "no token: pass --token or --device-login";
+    return nullptr;
+  }
+  MadeEnvironment e;
+  e.name = "conformance-" + NewId().substr(0, 8);
+  Progress("making environment " + e.name + " in project " + options_.label);
+  e.exchange = PostJson(EnvironmentsPath(), nlohmann::json{{"name", e.name}}.dump());
+  e.made = e.exchange.answer.status >= 200 && e.exchange.answer.status < 300;
+  environment_ = std::move(e);
+  return &*environment_;
+}
+
+void Context::NoteEnvironmentRemoved() {
+  if (environment_) environment_->removed = true;
+}
+
+void Context::CleanUp() {
+  if (!environment_ || !environment_->made || environment_->removed) return;
+  Progress("removing environment " + environment_->name);
+  Exchange ex = Delete(EnvironmentsPath(environment_->name), "cleaning up");
+  if (ex.answer.status >= 200 && ex.answer.status < 300) {
+    environment_->removed = true;
+  } else {
+    Progress("could not remove environment " + environment_->name + " of project " +
+             options_.label + ": DELETE answered " + std::to_string(ex.answer.status));
+  }
 }
 
 }  // namespace bim::conformance

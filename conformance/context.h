@@ -6,7 +6,9 @@
 // first time a check asks, so any subset of checks (--check) still works.
 //
 // Safety: every deployment the run creates is labelled with options().label as its projectId,
-// counted, and capped at options().max_deployments; the run never deletes anything.
+// counted, and capped at options().max_deployments. The run deletes only what it made and
+// nothing else: the environment of the environments checks (with its variable), which CleanUp
+// removes at the end if no check did.
 //
 // Ownership: holds references to the transport, connector, clock, sleeper and random source,
 // which must outlive it. Threading: one thread, the suite's.
@@ -76,6 +78,14 @@ struct Observation {
   bool timed_out = false;        // deploy_timeout passed before both ended
 };
 
+// The environment the run makes in its project for the environments checks.
+struct MadeEnvironment {
+  std::string name;   // a new one: conformance- and 8 hex digits
+  Exchange exchange;  // the POST that asked for it
+  bool made = false;  // the platform answered 2xx: it exists until removed
+  bool removed = false;
+};
+
 // A WebSocket upgrade's outcome.
 struct WsAttempt {
   std::unique_ptr<ws::Connection> connection;  // set when the upgrade succeeded
@@ -101,6 +111,8 @@ class Context {
   Exchange PostJson(const std::string& path, std::string body, Auth auth = Auth::kToken,
                     Headers extra = {}, std::string variant = "");
   Exchange PostForm(const std::string& path, std::string body, std::string variant = "");
+  Exchange PutJson(const std::string& path, std::string body, std::string variant = "");
+  Exchange Delete(const std::string& path, std::string variant = "");
   const std::vector<Exchange>& history() const { return history_; }
 
   // ws(s)://.../ws?deploymentId=ID[&since=N], from the API URL the way the agent makes it.
@@ -126,7 +138,19 @@ class Context {
   // The sample deploy sent again, same body and Idempotency-Key; nullptr without a
   // deployment or when the deployment cap forbids it.
   const Exchange* IdempotentReplay();
-  // Why Deployment() or IdempotentReplay() gave nullptr.
+  // GET /api/projects/{label}/environments, on first use.
+  const Exchange& EnvironmentsAnswer();
+  // The run's environment, asked for on first use; nullptr when it was not (why() says:
+  // --read-only, no token).
+  const MadeEnvironment* Environment();
+  // A check removed the run's environment.
+  void NoteEnvironmentRemoved();
+  // /api/projects/{label}/environments[/{name}], the name percent-encoded.
+  std::string EnvironmentsPath(const std::string& name = "") const;
+  // Removes what the run made and no check removed (the environment). The suite calls it after
+  // the last check.
+  void CleanUp();
+  // Why Deployment(), IdempotentReplay() or Environment() gave nullptr.
   const std::string& why() const { return why_; }
 
   // Progress lines for a person (the suite prints them to stderr); no-op by default.
@@ -167,6 +191,9 @@ class Context {
   bool replay_tried_ = false;
   std::optional<Exchange> replay_;
   std::optional<contract::TokenResponse> login_tokens_;
+  std::optional<Exchange> environments_;
+  bool environment_tried_ = false;
+  std::optional<MadeEnvironment> environment_;
   std::function<void(const std::string&)> progress_;
 };
 

@@ -15,7 +15,7 @@
 namespace bim::conformance {
 
 struct HttpCall {
-  std::string method;  // GET, POST
+  std::string method;  // GET, POST, PUT, DELETE
   std::string url;     // absolute
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;

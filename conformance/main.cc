@@ -55,7 +55,7 @@ int Run(int argc, char** argv) {
       "docs/API_CONTRACTS.md and reports each check as pass, fail (a contract violation),\n"
       "not-supported (an optional extension is missing) or skipped, with evidence.\n"
       "It creates at most a handful of deployments, all with projectId conformance-<time>, and\n"
-      "never deletes anything; --read-only creates nothing.\n"
+      "deletes none; it removes only the environment it made. --read-only changes nothing.\n"
       "Exit codes: 0 no violation, 1 a check failed, 2 usage error or platform unusable.",
       "backend-im-contract-test"};
   app.set_version_flag("--version", std::string(bim::kVersion));

@@ -68,7 +68,7 @@ std::string Report::Text() const {
   if (created_.empty()) {
     out += "deployments created: none\n";
   } else {
-    out += fmt::format("deployments created: {} (projectId {}; the suite never deletes):\n",
+    out += fmt::format("deployments created: {} (projectId {}; the suite deletes no deployment):\n",
                        created_.size(), label_);
     for (const auto& id : created_) out += "  " + id + "\n";
   }

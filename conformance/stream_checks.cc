@@ -26,17 +26,6 @@ std::vector<json> PollBodies(const Observation& o) {
   return out;
 }
 
-std::string StatusName(const json& j) { return StringField(j, "status").value_or(""); }
-
-std::optional<contract::Stage> StageOf(const json& j) {
-  return contract::ParseStage(StatusName(j));
-}
-
-bool IsTerminalBody(const json& j) {
-  auto s = StageOf(j);
-  return s && contract::IsTerminal(*s);
-}
-
 std::string Sequence(const std::vector<json>& bodies) {
   std::vector<std::string> names;
   for (const auto& j : bodies) {
@@ -170,24 +159,6 @@ std::vector<Evidence> SampledFrames(const Observation& o) {
 
 std::vector<Evidence> SampledPolls(const Observation& o) {
   return Sampled(o.polls.size(), [&](size_t i) { return PollEvidence(o, i); });
-}
-
-// The final status of the deployment: the stream's terminal message, else the last poll.
-std::optional<json> FinalBody(const Observation& o) {
-  for (const auto& j : Parsed(o.frames)) {
-    if (IsTerminalBody(j)) return j;
-  }
-  if (!o.polls.empty() && IsTerminalBody(o.polls.back().Json())) return o.polls.back().Json();
-  return std::nullopt;
-}
-
-std::vector<std::string> LogsOf(const json& j) {
-  std::vector<std::string> out;
-  if (!j.is_object() || !j.contains("logs") || !j["logs"].is_array()) return out;
-  for (const auto& line : j["logs"]) {
-    if (line.is_string()) out.push_back(line.get<std::string>());
-  }
-  return out;
 }
 
 CheckResult WsConnect(Context& ctx) {

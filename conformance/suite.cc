@@ -19,7 +19,9 @@ Report Suite::Run(Context& ctx) const {
     if (!Selected(check.id, o.only)) continue;
     CheckResult result;
     if (check.creates && o.read_only) {
-      result = Skipped("--read-only: this check creates a deployment or runs the generator");
+      result = Skipped(
+          "--read-only: this check creates or changes something on the platform (a deployment, "
+          "an environment) or runs the generator");
     } else if (check.needs_token && !ctx.has_token()) {
       result = Skipped("no token: pass --token or --device-login");
     } else {
@@ -32,6 +34,7 @@ Report Suite::Run(Context& ctx) const {
     ctx.Progress(check.id + ": " + std::string(OutcomeName(result.outcome)));
     report.Add(check, std::move(result));
   }
+  ctx.CleanUp();
   report.SetCreatedDeployments(ctx.created_deployments());
   return report;
 }

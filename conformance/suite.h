@@ -2,7 +2,8 @@
 // Runs a list of checks against a Context, in order, into a Report. It decides what not to
 // run: checks that create something under --read-only, checks that need a token when there is
 // none, checks outside the --check filter (left out of the report entirely). A check that
-// throws is a failure naming the exception, so one surprise cannot end the run.
+// throws is a failure naming the exception, so one surprise cannot end the run. After the last
+// check it removes what the run made and no check removed (Context::CleanUp).
 //
 // One thread; the Context is used for the duration of Run.
 

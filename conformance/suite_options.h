@@ -20,7 +20,7 @@ struct SuiteOptions {
   std::chrono::milliseconds deploy_timeout{600000};
   std::chrono::milliseconds request_timeout{30000};
   // The most deployments one run may create; a check that would need another is skipped.
-  int max_deployments = 5;
+  int max_deployments = 7;
   // Attempts per request on 429, 502, 503 and 504, waiting Retry-After (clamped) in between.
   int max_attempts = 4;
   std::chrono::milliseconds max_retry_wait{30000};

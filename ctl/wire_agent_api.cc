@@ -155,38 +155,38 @@ OpResult<pb::FilesReply> WireAgentApi::GetFiles(const pb::GetFilesRequest& reque
   return Unary(rpc::kGetFiles, request, kQuick, cancel);
 }
 
-OpResult<pb::ListEnvironmentsReply> WireAgentApi::ListEnvironments(const pb::ListEnvironmentsRequest& request,
-                                          CancelToken& cancel) {
+OpResult<pb::ListEnvironmentsReply> WireAgentApi::ListEnvironments(
+    const pb::ListEnvironmentsRequest& request, CancelToken& cancel) {
   return Unary(rpc::kListEnvironments, request, kQuick, cancel);
 }
 
-OpResult<pb::AddEnvironmentReply> WireAgentApi::AddEnvironment(const pb::AddEnvironmentRequest& request,
-                                          CancelToken& cancel) {
+OpResult<pb::AddEnvironmentReply> WireAgentApi::AddEnvironment(
+    const pb::AddEnvironmentRequest& request, CancelToken& cancel) {
   return Unary(rpc::kAddEnvironment, request, kQuick, cancel);
 }
 
-OpResult<pb::RemoveEnvironmentReply> WireAgentApi::RemoveEnvironment(const pb::RemoveEnvironmentRequest& request,
-                                          CancelToken& cancel) {
+OpResult<pb::RemoveEnvironmentReply> WireAgentApi::RemoveEnvironment(
+    const pb::RemoveEnvironmentRequest& request, CancelToken& cancel) {
   return Unary(rpc::kRemoveEnvironment, request, kQuick, cancel);
 }
 
-OpResult<pb::ListVariablesReply> WireAgentApi::ListVariables(const pb::ListVariablesRequest& request,
-                                          CancelToken& cancel) {
+OpResult<pb::ListVariablesReply> WireAgentApi::ListVariables(
+    const pb::ListVariablesRequest& request, CancelToken& cancel) {
   return Unary(rpc::kListVariables, request, kQuick, cancel);
 }
 
 OpResult<pb::SetVariableReply> WireAgentApi::SetVariable(const pb::SetVariableRequest& request,
-                                          CancelToken& cancel) {
+                                                         CancelToken& cancel) {
   return Unary(rpc::kSetVariable, request, kQuick, cancel);
 }
 
-OpResult<pb::UnsetVariableReply> WireAgentApi::UnsetVariable(const pb::UnsetVariableRequest& request,
-                                          CancelToken& cancel) {
+OpResult<pb::UnsetVariableReply> WireAgentApi::UnsetVariable(
+    const pb::UnsetVariableRequest& request, CancelToken& cancel) {
   return Unary(rpc::kUnsetVariable, request, kQuick, cancel);
 }
 
 OpResult<pb::DeployReply> WireAgentApi::Promote(const pb::PromoteRequest& request,
-                                          CancelToken& cancel) {
+                                                CancelToken& cancel) {
   return Unary(rpc::kPromote, request, kSlow, cancel);
 }
 

@@ -48,20 +48,20 @@ class WireAgentApi final : public AgentApi {
                                                  CancelToken& cancel) override;
   OpResult<backend_im::v1::FilesReply> GetFiles(const backend_im::v1::GetFilesRequest& request,
                                                 CancelToken& cancel) override;
-  OpResult<backend_im::v1::ListEnvironmentsReply> ListEnvironments(const backend_im::v1::ListEnvironmentsRequest& request,
-                                     CancelToken& cancel) override;
-  OpResult<backend_im::v1::AddEnvironmentReply> AddEnvironment(const backend_im::v1::AddEnvironmentRequest& request,
-                                     CancelToken& cancel) override;
-  OpResult<backend_im::v1::RemoveEnvironmentReply> RemoveEnvironment(const backend_im::v1::RemoveEnvironmentRequest& request,
-                                     CancelToken& cancel) override;
-  OpResult<backend_im::v1::ListVariablesReply> ListVariables(const backend_im::v1::ListVariablesRequest& request,
-                                     CancelToken& cancel) override;
-  OpResult<backend_im::v1::SetVariableReply> SetVariable(const backend_im::v1::SetVariableRequest& request,
-                                     CancelToken& cancel) override;
-  OpResult<backend_im::v1::UnsetVariableReply> UnsetVariable(const backend_im::v1::UnsetVariableRequest& request,
-                                     CancelToken& cancel) override;
+  OpResult<backend_im::v1::ListEnvironmentsReply> ListEnvironments(
+      const backend_im::v1::ListEnvironmentsRequest& request, CancelToken& cancel) override;
+  OpResult<backend_im::v1::AddEnvironmentReply> AddEnvironment(
+      const backend_im::v1::AddEnvironmentRequest& request, CancelToken& cancel) override;
+  OpResult<backend_im::v1::RemoveEnvironmentReply> RemoveEnvironment(
+      const backend_im::v1::RemoveEnvironmentRequest& request, CancelToken& cancel) override;
+  OpResult<backend_im::v1::ListVariablesReply> ListVariables(
+      const backend_im::v1::ListVariablesRequest& request, CancelToken& cancel) override;
+  OpResult<backend_im::v1::SetVariableReply> SetVariable(
+      const backend_im::v1::SetVariableRequest& request, CancelToken& cancel) override;
+  OpResult<backend_im::v1::UnsetVariableReply> UnsetVariable(
+      const backend_im::v1::UnsetVariableRequest& request, CancelToken& cancel) override;
   OpResult<backend_im::v1::DeployReply> Promote(const backend_im::v1::PromoteRequest& request,
-                                     CancelToken& cancel) override;
+                                                CancelToken& cancel) override;
   OpResult<bool> Watch(const backend_im::v1::WatchRequest& request,
                        std::optional<std::chrono::steady_clock::time_point> deadline,
                        const StreamHooks& hooks, CancelToken& cancel) override;

@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <set>
+
 #include "common/commit_hash.h"
 #include "common/log.h"
+#include "common/secret.h"
 
 namespace bim::daemon {
 
@@ -159,49 +162,88 @@ bool Definitive(const Error& e) {
 
 Result<DeploymentRecord> Agent::Deploy(const contract::FileMap& files,
                                        const std::string& project_id, const std::string& directory,
-                                       Deadline deadline) {
-  return DeployTree(files, project_id, directory, "", deadline);
+                                       const std::string& environment, Deadline deadline) {
+  return DeployTree(files, project_id, directory, environment, "", deadline);
+}
+
+Result<PendingDeploy> Agent::Pending(PendingDeploy pending) {
+  pending.api_url = api_url();
+  // The same create made again while an earlier one is unanswered (the agent died during it,
+  // say) reuses its key, so the platform answers with the deployment it made, if it did.
+  auto earlier = deps_.store.FindPending(pending);
+  if (earlier.ok() && *earlier) {
+    log::Info("an earlier create like this one is unanswered; sending it with the same key");
+    PendingDeploy again = **earlier;
+    again.directory = pending.directory;
+    again.restored_of = pending.restored_of;
+    return again;
+  }
+  pending.idempotency_key = NewUuid(deps_.random);
+  pending.created_at_ms = deps_.clock.NowUnixMs();
+  if (auto s = deps_.store.AddPending(pending); !s.ok()) {
+    return Error(s.error().code,
+                 "cannot record the deploy before sending it: " + s.error().message);
+  }
+  return pending;
+}
+
+bim::Status Agent::CheckDeployEnvironment(const std::string& project_id,
+                                          const std::string& environment, Deadline deadline) {
+  if (auto s = contract::ValidateEnvironmentName(environment); !s.ok()) return s;
+  if (project_id.empty()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "a deploy to an environment needs its project: deploy once without --env (the "
+                 "platform makes the project), or name it with --project");
+  }
+  auto list = Environments(project_id, deadline);
+  if (!list.ok()) return list.error();
+  std::string names;
+  for (const auto& e : list->environments) {
+    if (e.name == environment) return OkStatus();
+    names += (names.empty() ? "" : ", ") + e.name;
+  }
+  return Error(ErrorCode::kNotFound,
+               fmt::format("project {} has no environment {} (it has: {}); add it with "
+                           "`backend-im environments add {}`",
+                           project_id, environment, names.empty() ? "none" : names, environment));
 }
 
 Result<DeploymentRecord> Agent::DeployTree(const contract::FileMap& files,
                                            const std::string& project_id,
                                            const std::string& directory,
+                                           const std::string& environment,
                                            const std::string& restored_of, Deadline deadline) {
   if (files.empty()) {
     return Error(ErrorCode::kInvalidArgument, "there are no files to deploy");
   }
-  contract::DeployRequest req{files, project_id, ""};
+  if (!environment.empty()) {
+    // A platform without environments would ignore the name and deploy where it deploys by
+    // default: ask it first, so a deploy meant for staging never lands in production.
+    if (auto s = CheckDeployEnvironment(project_id, environment, deadline); !s.ok()) {
+      return s.error();
+    }
+  }
+  contract::DeployRequest req{files, project_id, environment};
   PendingDeploy pending;
   pending.project_id = project_id;
   pending.commit_hash = CommitHash(files);
   pending.directory = directory;
-  pending.api_url = api_url();
-  // The same files deployed again while an earlier create is unanswered (the agent died during
-  // it, say) reuse its key, so the platform answers with the deployment it made, if it did.
-  auto earlier = deps_.store.FindPending(project_id, pending.commit_hash, pending.api_url);
-  if (earlier.ok() && *earlier) {
-    pending = **earlier;
-    pending.directory = directory;
-    pending.restored_of = restored_of;
-    log::Info("an earlier deploy of the same files is unanswered; sending it with the same key");
-  } else {
-    pending.idempotency_key = NewUuid(deps_.random);
-    pending.request = contract::ToJson(req);
-    pending.created_at_ms = deps_.clock.NowUnixMs();
-    pending.restored_of = restored_of;
-    if (auto s = deps_.store.AddPending(pending); !s.ok()) {
-      return Error(s.error().code,
-                   "cannot record the deploy before sending it: " + s.error().message);
-    }
-  }
-  return Create(pending, req, deadline);
+  pending.environment = environment;
+  pending.restored_of = restored_of;
+  pending.request = contract::ToJson(req);
+  auto p = Pending(std::move(pending));
+  if (!p.ok()) return p.error();
+  return Create(*p, &req, &req.files, deadline);
 }
 
 Result<DeploymentRecord> Agent::Create(const PendingDeploy& pending,
-                                       const contract::DeployRequest& req, Deadline deadline) {
-  // One key for every retry of this one deploy: the platform makes at most one deployment.
+                                       const contract::DeployRequest* req,
+                                       const contract::FileMap* files, Deadline deadline) {
+  // One key for every retry of this one create: the platform makes at most one deployment.
   auto r = deps_.auth.Call<contract::DeployResponse>([&](const std::string& token) {
-    return deps_.platform.Deploy(token, req, pending.idempotency_key, deadline);
+    if (req) return deps_.platform.Deploy(token, *req, pending.idempotency_key, deadline);
+    return deps_.platform.Promote(token, pending.promoted_of, pending.environment,
+                                  pending.idempotency_key, deadline);
   });
   if (!r.ok()) {
     if (Definitive(r.error())) (void)deps_.store.RemovePending(pending.idempotency_key);
@@ -216,6 +258,15 @@ Result<DeploymentRecord> Agent::Create(const PendingDeploy& pending,
     (void)deps_.store.RemovePending(pending.idempotency_key);
     return s.error();
   }
+  std::string environment = pending.environment;
+  if (r->environment) {
+    if (contract::ValidateEnvironmentName(*r->environment).ok()) {
+      environment = *r->environment;
+    } else {
+      log::Warn("deployment {}: the platform names a bad environment; recorded as {}",
+                r->deployment_id, environment.empty() ? "none" : environment);
+    }
+  }
   if (r->commit_hash != pending.commit_hash) {
     log::Warn("deployment {}: the platform's commit hash {} differs from the local {}",
               r->deployment_id, r->commit_hash, pending.commit_hash);
@@ -229,11 +280,16 @@ Result<DeploymentRecord> Agent::Create(const PendingDeploy& pending,
   d.api_url = api_url();
   d.created_at_ms = d.updated_at_ms = deps_.clock.NowUnixMs();
   d.restored_of = pending.restored_of;
+  d.environment = environment;
+  d.promoted_of = pending.promoted_of;
   // Terminal only through a stored terminal event: that is what every watch ends on.
   d.terminal = false;
   // The tree first: once the create is forgotten, nothing else holds the files. After a crash
   // in between, the create is sent again and saves the same tree under the same id.
-  if (auto s = deps_.snapshots.Save(d.id, d.project_id, req.files); !s.ok()) {
+  if (!files) {
+    log::Info("deployment {}: its files are not kept here (the promoted deployment's were not)",
+              d.id);
+  } else if (auto s = deps_.snapshots.Save(d.id, d.project_id, *files); !s.ok()) {
     log::Warn("deployment {}: cannot keep its files for a rollback: {}", d.id, s.error().message);
   }
   if (auto s = deps_.store.RecordCreated(d, pending.idempotency_key); !s.ok()) {
@@ -242,7 +298,8 @@ Result<DeploymentRecord> Agent::Create(const PendingDeploy& pending,
                                              "it: {}",
                                              d.id, s.error().message));
   }
-  log::Info("deployment {} created for project {} (commit {})", d.id, d.project_id, d.commit_hash);
+  log::Info("deployment {} created for project {} (commit {}{}{})", d.id, d.project_id,
+            d.commit_hash, d.environment.empty() ? "" : ", environment ", d.environment);
   if (contract::IsTerminal(r->status)) RecordEnded(d.id, r->status, deadline);
   EnsureWatching(d);
   auto stored = deps_.store.Get(d.id);
@@ -352,6 +409,15 @@ void Agent::ResumePendingDeploys() {
   for (const auto& p : *pending) {
     if (deps_.stop.stopped()) return;
     if (p.api_url != api_url()) continue;  // for another platform; kept until the agent uses it
+    if (!p.promoted_of.empty()) {
+      log::Info("sending an unanswered promote of {} to {} again, with its key", p.promoted_of,
+                p.environment);
+      auto files = deps_.snapshots.Load(p.promoted_of);
+      const contract::FileMap* kept = files.ok() && *files ? &**files : nullptr;
+      auto d = Create(p, nullptr, kept, kNoDeadline);
+      if (!d.ok()) log::Warn("the unanswered promote is still unanswered: {}", d.error().message);
+      continue;
+    }
     auto req = contract::ParseDeployRequest(p.request);
     if (!req.ok()) {
       log::Error("dropping an unanswered deploy that cannot be read: {}", req.error().message);
@@ -360,7 +426,7 @@ void Agent::ResumePendingDeploys() {
     }
     log::Info("sending an unanswered deploy of project {} (commit {}) again, with its key",
               p.project_id.empty() ? "(new)" : p.project_id, p.commit_hash);
-    auto d = Create(p, *req, kNoDeadline);
+    auto d = Create(p, &*req, &req->files, kNoDeadline);
     if (!d.ok()) log::Warn("the unanswered deploy is still unanswered: {}", d.error().message);
   }
 }
@@ -444,7 +510,8 @@ Result<DeploymentRecord> Agent::Recorded(const std::string& id) {
 }
 
 Result<DeploymentRecord> Agent::RollbackTarget(const std::string& project_id,
-                                               const std::string& to_id) {
+                                               const std::string& to_id,
+                                               const std::string& environment) {
   if (!to_id.empty()) {
     auto d = Recorded(to_id);
     if (!d.ok()) return d.error();
@@ -461,8 +528,27 @@ Result<DeploymentRecord> Agent::RollbackTarget(const std::string& project_id,
                  "deployment to roll back to");
   }
   if (auto s = contract::ValidateId(project_id); !s.ok()) return s.error();
-  auto list = deps_.store.List(project_id, 1000);
+  auto list = deps_.store.List(project_id, 1000, environment);
   if (!list.ok()) return list.error();
+  if (environment.empty()) {
+    // Each environment serves its own deployment: one must be named when there are several.
+    std::set<std::string> environments;
+    for (const auto& d : *list) {
+      if (d.api_url == api_url() && d.status == contract::Stage::kComplete) {
+        environments.insert(d.environment);
+      }
+    }
+    if (environments.size() > 1) {
+      std::string names;
+      for (const auto& e : environments) {
+        names += (names.empty() ? "" : ", ") + (e.empty() ? std::string("(none)") : e);
+      }
+      return Error(ErrorCode::kInvalidArgument,
+                   fmt::format("project {} has complete deployments in several environments "
+                               "({}); say which one to roll back: --env NAME",
+                               project_id, names));
+    }
+  }
   const DeploymentRecord* current = nullptr;
   for (const auto& d : *list) {
     if (d.api_url != api_url() || d.status != contract::Stage::kComplete) {
@@ -487,8 +573,11 @@ Result<DeploymentRecord> Agent::RollbackTarget(const std::string& project_id,
 }
 
 Result<DeploymentRecord> Agent::Rollback(const std::string& project_id, const std::string& to_id,
-                                         Deadline deadline) {
-  auto target = RollbackTarget(project_id, to_id);
+                                         const std::string& environment, Deadline deadline) {
+  if (!environment.empty()) {
+    if (auto s = contract::ValidateEnvironmentName(environment); !s.ok()) return s.error();
+  }
+  auto target = RollbackTarget(project_id, to_id, environment);
   if (!target.ok()) return target.error();
   if (target->api_url != api_url()) {
     return Error(ErrorCode::kInvalidArgument,
@@ -500,7 +589,150 @@ Result<DeploymentRecord> Agent::Rollback(const std::string& project_id, const st
   if (!*files) return NotKept(*target);
   log::Info("rolling project {} back to deployment {} (commit {})", target->project_id, target->id,
             target->commit_hash);
-  return DeployTree(**files, target->project_id, target->directory, target->id, deadline);
+  return DeployTree(**files, target->project_id, target->directory,
+                    environment.empty() ? target->environment : environment, target->id, deadline);
+}
+
+Result<DeploymentRecord> Agent::Promote(const std::string& deployment_id,
+                                        const std::string& environment, Deadline deadline) {
+  if (auto s = contract::ValidateEnvironmentName(environment); !s.ok()) return s.error();
+  auto source = Find(deployment_id, deadline);
+  if (!source.ok()) return source.error();
+  if (source->api_url != api_url()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("deployment {} was made on {}; the agent now talks to {}", source->id,
+                             source->api_url, api_url()));
+  }
+  if (source->status != contract::Stage::kComplete) {
+    return Error(ErrorCode::kConflict,
+                 fmt::format("deployment {} is {}: only a complete deployment can be promoted",
+                             source->id, contract::StageName(source->status)));
+  }
+  PendingDeploy pending;
+  pending.project_id = source->project_id;
+  pending.commit_hash = source->commit_hash;
+  pending.directory = source->directory;
+  pending.environment = environment;
+  pending.promoted_of = source->id;
+  pending.request = contract::ToJson(contract::PromoteRequest{environment});
+  auto p = Pending(std::move(pending));
+  if (!p.ok()) return p.error();
+  auto files = deps_.snapshots.Load(source->id);
+  const contract::FileMap* kept = files.ok() && *files ? &**files : nullptr;
+  log::Info("promoting deployment {} (commit {}) to {}", source->id, source->commit_hash,
+            environment);
+  return Create(*p, nullptr, kept, deadline);
+}
+
+namespace {
+
+// Checks what names a project's environment before it goes into a URL.
+bim::Status CheckEnvironment(const std::string& project_id, const std::string& environment) {
+  if (project_id.empty()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "say which project (a project folder or its id): environments belong to one");
+  }
+  if (auto s = contract::ValidateId(project_id, "project id"); !s.ok()) return s;
+  if (environment.empty()) return OkStatus();
+  return contract::ValidateEnvironmentName(environment);
+}
+
+// err with every occurrence of value hidden: whatever a platform answers, an error never
+// carries a variable's value on (the real client hides it already; this holds for any).
+Error WithoutValue(Error err, const std::string& value) {
+  HideSecret(err.message, value);
+  return err;
+}
+
+}  // namespace
+
+bim::Status Agent::CallPlatform(const std::function<bim::Status(const std::string&)>& call) {
+  auto r = deps_.auth.Call<bool>([&](const std::string& token) -> Result<bool> {
+    if (auto s = call(token); !s.ok()) return s.error();
+    return true;
+  });
+  if (!r.ok()) return r.error();
+  return OkStatus();
+}
+
+Result<contract::EnvironmentList> Agent::Environments(const std::string& project_id,
+                                                      Deadline deadline) {
+  if (auto s = CheckEnvironment(project_id, ""); !s.ok()) return s.error();
+  return deps_.auth.Call<contract::EnvironmentList>([&](const std::string& token) {
+    return deps_.platform.ListEnvironments(token, project_id, deadline);
+  });
+}
+
+bim::Status Agent::AddEnvironment(const std::string& project_id, const std::string& name,
+                                  Deadline deadline) {
+  if (auto s = CheckEnvironment(project_id, name); !s.ok()) return s;
+  if (name.empty()) return Error(ErrorCode::kInvalidArgument, "name the environment to add");
+  auto r = CallPlatform([&](const std::string& token) {
+    return deps_.platform.AddEnvironment(token, project_id, name, deadline);
+  });
+  if (!r.ok()) return r;
+  log::Info("project {}: environment {} added", project_id, name);
+  return OkStatus();
+}
+
+bim::Status Agent::RemoveEnvironment(const std::string& project_id, const std::string& name,
+                                     Deadline deadline) {
+  if (auto s = CheckEnvironment(project_id, name); !s.ok()) return s;
+  if (name.empty()) return Error(ErrorCode::kInvalidArgument, "name the environment to remove");
+  auto r = CallPlatform([&](const std::string& token) {
+    return deps_.platform.RemoveEnvironment(token, project_id, name, deadline);
+  });
+  if (!r.ok()) return r;
+  log::Info("project {}: environment {} removed", project_id, name);
+  return OkStatus();
+}
+
+Result<contract::VariableList> Agent::Variables(const std::string& project_id,
+                                                const std::string& environment, bool with_values,
+                                                Deadline deadline) {
+  if (auto s = CheckEnvironment(project_id, environment); !s.ok()) return s.error();
+  if (environment.empty()) return Error(ErrorCode::kInvalidArgument, "name the environment");
+  auto list = deps_.auth.Call<contract::VariableList>([&](const std::string& token) {
+    return deps_.platform.ListVariables(token, project_id, environment, with_values, deadline);
+  });
+  if (list.ok() && !with_values) {
+    // Names were asked for: a value the platform sent anyway goes no further.
+    for (auto& v : list->variables) {
+      if (v.value) Wipe(*v.value);
+      v.value.reset();
+    }
+  }
+  return list;
+}
+
+bim::Status Agent::SetVariable(const std::string& project_id, const std::string& environment,
+                               const std::string& key, const std::string& value,
+                               Deadline deadline) {
+  if (auto s = CheckEnvironment(project_id, environment); !s.ok()) return s;
+  if (environment.empty()) return Error(ErrorCode::kInvalidArgument, "name the environment");
+  if (auto s = contract::ValidateVariableKey(key); !s.ok()) return s;
+  auto r = CallPlatform([&](const std::string& token) -> bim::Status {
+    // Hidden before the error goes anywhere, the login's handling of it included.
+    auto s = deps_.platform.SetVariable(token, project_id, environment, key, value, deadline);
+    if (!s.ok()) return WithoutValue(s.error(), value);
+    return s;
+  });
+  if (!r.ok()) return r;
+  log::Info("project {}: variable {} set in {}", project_id, key, environment);
+  return OkStatus();
+}
+
+bim::Status Agent::UnsetVariable(const std::string& project_id, const std::string& environment,
+                                 const std::string& key, Deadline deadline) {
+  if (auto s = CheckEnvironment(project_id, environment); !s.ok()) return s;
+  if (environment.empty()) return Error(ErrorCode::kInvalidArgument, "name the environment");
+  if (auto s = contract::ValidateVariableKey(key); !s.ok()) return s;
+  auto r = CallPlatform([&](const std::string& token) {
+    return deps_.platform.UnsetVariable(token, project_id, environment, key, deadline);
+  });
+  if (!r.ok()) return r;
+  log::Info("project {}: variable {} unset in {}", project_id, key, environment);
+  return OkStatus();
 }
 
 Result<DeploymentFiles> Agent::Files(const std::string& id) {
@@ -541,9 +773,10 @@ std::optional<Result<DeploymentView>> Agent::StatusIfRecorded(const std::string&
   return Describe(**d, /*with_logs=*/true);
 }
 
-Result<std::vector<DeploymentView>> Agent::History(const std::string& project_id, int limit) {
+Result<std::vector<DeploymentView>> Agent::History(const std::string& project_id, int limit,
+                                                   const std::string& environment) {
   limit = limit <= 0 ? 20 : std::min(limit, 1000);
-  auto list = deps_.store.List(project_id, limit);
+  auto list = deps_.store.List(project_id, limit, environment);
   if (!list.ok()) return list.error();
   std::vector<DeploymentView> out;
   for (const auto& d : *list) {

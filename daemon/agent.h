@@ -87,16 +87,45 @@ class Agent {
   // Records the create (its Idempotency-Key and body) before sending it, so that an agent that
   // dies before the answer is recorded sends the same create again when it next starts; one cut
   // off by the deadline is among those.
+  // environment empty: where the platform deploys by default.
   Result<DeploymentRecord> Deploy(const contract::FileMap& files, const std::string& project_id,
-                                  const std::string& directory, Deadline deadline = kNoDeadline);
+                                  const std::string& directory, const std::string& environment = "",
+                                  Deadline deadline = kNoDeadline);
   // Deploys the files of an earlier deployment again: a new deployment through Deploy's path
   // (its own Idempotency-Key), recorded with restored_of. to_id empty: the newest complete
   // deployment of project_id whose files differ from the current one (the project's newest
   // complete deployment), so rolling back again steps further back. kNotFound when there is
   // nothing to roll back to, the deployment is unknown, or its files are no longer kept;
-  // kInvalidArgument when neither is named, or they disagree.
+  // kInvalidArgument when neither is named, or they disagree. environment: roll back that
+  // environment only (its deployments, and the new one goes there); empty with to_id: the new one
+  // goes where to_id went; empty without: refused when the project's complete deployments went
+  // to more than one environment (which one is meant?).
   Result<DeploymentRecord> Rollback(const std::string& project_id, const std::string& to_id,
+                                    const std::string& environment = "",
                                     Deadline deadline = kNoDeadline);
+  // Starts a complete deployment's files in another environment: a new deployment, no upload,
+  // recorded with promoted_of. As a deploy, the create is recorded before it is sent and sent
+  // again with its key by the next agent when this one dies first (ResumePendingDeploys).
+  Result<DeploymentRecord> Promote(const std::string& deployment_id, const std::string& environment,
+                                   Deadline deadline = kNoDeadline);
+
+  // Environments and variables: the platform's (an extension; see Platform). Values pass
+  // through: a value is in the agent only for the call that carries it, and no error, log line
+  // or record ever holds one.
+  Result<contract::EnvironmentList> Environments(const std::string& project_id,
+                                                 Deadline deadline = kNoDeadline);
+  bim::Status AddEnvironment(const std::string& project_id, const std::string& name,
+                             Deadline deadline = kNoDeadline);
+  bim::Status RemoveEnvironment(const std::string& project_id, const std::string& name,
+                                Deadline deadline = kNoDeadline);
+  Result<contract::VariableList> Variables(const std::string& project_id,
+                                           const std::string& environment, bool with_values,
+                                           Deadline deadline = kNoDeadline);
+  bim::Status SetVariable(const std::string& project_id, const std::string& environment,
+                          const std::string& key, const std::string& value,
+                          Deadline deadline = kNoDeadline);
+  bim::Status UnsetVariable(const std::string& project_id, const std::string& environment,
+                            const std::string& key, Deadline deadline = kNoDeadline);
   // A deployment of this agent's history and the files it uploaded; kNotFound when the
   // deployment is unknown or its files are no longer kept.
   Result<DeploymentFiles> Files(const std::string& id);
@@ -118,8 +147,10 @@ class Agent {
   std::optional<Result<DeploymentView>> StatusIfRecorded(const std::string& id);
   // A record as `status` and `history` show it (with its logs when asked).
   Result<DeploymentView> Describe(const DeploymentRecord& d, bool with_logs);
-  // Newest first, at most limit (1..1000; 0 or less: 20). project_id empty: every project.
-  Result<std::vector<DeploymentView>> History(const std::string& project_id, int limit);
+  // Newest first, at most limit (1..1000; 0 or less: 20). project_id empty: every project;
+  // environment empty: every environment.
+  Result<std::vector<DeploymentView>> History(const std::string& project_id, int limit,
+                                              const std::string& environment = "");
   // A watch of one deployment from after_seq on, delivered to sink: see Subscription. Begin it
   // once the deployment was found (Find, which may ask the platform).
   std::unique_ptr<Subscription> Subscribe(const std::string& id, int64_t after_seq,
@@ -155,14 +186,24 @@ class Agent {
  private:
   void EnsureWatching(const DeploymentRecord& record);
   Result<DeploymentRecord> DeployTree(const contract::FileMap& files, const std::string& project_id,
-                                      const std::string& directory, const std::string& restored_of,
-                                      Deadline deadline);
-  Result<DeploymentRecord> RollbackTarget(const std::string& project_id, const std::string& to_id);
+                                      const std::string& directory, const std::string& environment,
+                                      const std::string& restored_of, Deadline deadline);
+  // A platform call that answers ok or an error, with the token (refreshed once on a 401).
+  bim::Status CallPlatform(const std::function<bim::Status(const std::string& token)>& call);
+  // A deploy may go to environment: the platform offers environments and the project has it.
+  bim::Status CheckDeployEnvironment(const std::string& project_id, const std::string& environment,
+                                     Deadline deadline);
+  Result<DeploymentRecord> RollbackTarget(const std::string& project_id, const std::string& to_id,
+                                          const std::string& environment);
   Error NotKept(const DeploymentRecord& d) const;
   // The stored record of id; kNotFound (saying where to look) when the agent has none.
   Result<DeploymentRecord> Recorded(const std::string& id);
-  Result<DeploymentRecord> Create(const PendingDeploy& pending, const contract::DeployRequest& req,
-                                  Deadline deadline);
+  // Sends a pending create (a deploy with req, or a promote: pending.promoted_of) and records the
+  // deployment it made, with files (when known) kept as its snapshot.
+  Result<DeploymentRecord> Create(const PendingDeploy& pending, const contract::DeployRequest* req,
+                                  const contract::FileMap* files, Deadline deadline);
+  // The pending create like this one, with its key, or this one recorded with a new key.
+  Result<PendingDeploy> Pending(PendingDeploy pending);
   // Stores how a deployment that the platform's deploy answer says has ended, ended.
   void RecordEnded(const std::string& id, contract::Stage answered, Deadline deadline);
   // The deployment's end was stored just now, by this agent: tells the notifier when the

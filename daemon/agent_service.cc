@@ -8,6 +8,7 @@
 
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/terminal_text.h"
 #include "daemon/subscription.h"
 #include "proto/convert.h"
@@ -214,6 +215,8 @@ void AgentService::FillDeployment(const DeploymentView& v, pb::Deployment* out) 
   out->set_stream_problem(v.problem);
   out->set_restored_of(d.restored_of);
   out->set_restorable(v.restorable);
+  out->set_environment(d.environment);
+  out->set_promoted_of(d.promoted_of);
   for (const auto& l : v.logs.lines) out->add_logs(l);
   if (v.logs.truncated) {
     out->set_logs_truncated(true);
@@ -397,7 +400,8 @@ grpc::ServerUnaryReactor* AgentService::Deploy(grpc::CallbackServerContext* ctx,
         return Error(ErrorCode::kInvalidArgument, "the upload names " + f.path() + " twice");
       }
     }
-    auto d = agent_.Deploy(files, req->project_id(), req->directory(), deadline);
+    auto d =
+        agent_.Deploy(files, req->project_id(), req->directory(), req->environment(), deadline);
     if (!d.ok()) return d.error();
     return FillDescribed(*d, resp->mutable_deployment());
   });
@@ -439,7 +443,7 @@ grpc::ServerUnaryReactor* AgentService::History(grpc::CallbackServerContext* ctx
                                                 const pb::HistoryRequest* req,
                                                 pb::HistoryReply* resp) {
   StampVersion(ctx);
-  auto list = agent_.History(req->project_id(), req->limit());
+  auto list = agent_.History(req->project_id(), req->limit(), req->environment());
   if (!list.ok()) return Inline(ctx, list.error());
   for (const auto& d : *list) FillDeployment(d, resp->add_deployments());
   return Inline(ctx, OkStatus());
@@ -450,9 +454,10 @@ grpc::ServerUnaryReactor* AgentService::Rollback(grpc::CallbackServerContext* ct
                                                  pb::DeployReply* resp) {
   std::string project = req->project_id();
   std::string to = req->to_deployment_id();
+  std::string environment = req->environment();
   Deadline deadline = CallDeadline(ctx, agent_.clock());
-  return OnWorker(ctx, [this, project, to, deadline, resp]() -> bim::Status {
-    auto d = agent_.Rollback(project, to, deadline);
+  return OnWorker(ctx, [this, project, to, environment, deadline, resp]() -> bim::Status {
+    auto d = agent_.Rollback(project, to, environment, deadline);
     if (!d.ok()) return d.error();
     return FillDescribed(*d, resp->mutable_deployment());
   });
@@ -472,6 +477,104 @@ grpc::ServerUnaryReactor* AgentService::GetFiles(grpc::CallbackServerContext* ct
       file->set_content(content);
     }
     return OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AgentService::ListEnvironments(grpc::CallbackServerContext* ctx,
+                                                         const pb::ListEnvironmentsRequest* req,
+                                                         pb::ListEnvironmentsReply* resp) {
+  Deadline deadline = CallDeadline(ctx, agent_.clock());
+  return OnWorker(ctx, [this, req, deadline, resp]() -> bim::Status {
+    auto list = agent_.Environments(req->project_id(), deadline);
+    if (!list.ok()) return list.error();
+    resp->set_project_id(req->project_id());
+    for (const auto& e : list->environments) {
+      auto* out = resp->add_environments();
+      out->set_name(e.name);
+      out->set_variables(e.variables);
+      out->set_deployment_id(e.deployment_id);
+      out->set_url(e.url);
+    }
+    return OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AgentService::AddEnvironment(grpc::CallbackServerContext* ctx,
+                                                       const pb::AddEnvironmentRequest* req,
+                                                       pb::AddEnvironmentReply* resp) {
+  Deadline deadline = CallDeadline(ctx, agent_.clock());
+  return OnWorker(ctx, [this, req, deadline, resp]() -> bim::Status {
+    if (auto s = agent_.AddEnvironment(req->project_id(), req->name(), deadline); !s.ok()) return s;
+    resp->mutable_environment()->set_name(req->name());
+    return OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AgentService::RemoveEnvironment(grpc::CallbackServerContext* ctx,
+                                                          const pb::RemoveEnvironmentRequest* req,
+                                                          pb::RemoveEnvironmentReply*) {
+  Deadline deadline = CallDeadline(ctx, agent_.clock());
+  return OnWorker(ctx, [this, req, deadline]() -> bim::Status {
+    return agent_.RemoveEnvironment(req->project_id(), req->name(), deadline);
+  });
+}
+
+grpc::ServerUnaryReactor* AgentService::ListVariables(grpc::CallbackServerContext* ctx,
+                                                      const pb::ListVariablesRequest* req,
+                                                      pb::ListVariablesReply* resp) {
+  Deadline deadline = CallDeadline(ctx, agent_.clock());
+  return OnWorker(ctx, [this, req, deadline, resp]() -> bim::Status {
+    auto list =
+        agent_.Variables(req->project_id(), req->environment(), req->with_values(), deadline);
+    if (!list.ok()) return list.error();
+    resp->set_project_id(req->project_id());
+    resp->set_environment(req->environment());
+    for (auto& v : list->variables) {
+      auto* out = resp->add_variables();
+      out->set_key(v.key);
+      if (v.value) {
+        out->set_value(*v.value);
+        out->set_has_value(true);
+        Wipe(*v.value);
+      }
+    }
+    return OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AgentService::SetVariable(grpc::CallbackServerContext* ctx,
+                                                    const pb::SetVariableRequest* req,
+                                                    pb::SetVariableReply* resp) {
+  Deadline deadline = CallDeadline(ctx, agent_.clock());
+  return OnWorker(ctx, [this, req, deadline, resp]() -> bim::Status {
+    if (auto s = agent_.SetVariable(req->project_id(), req->environment(), req->key(), req->value(),
+                                    deadline);
+        !s.ok()) {
+      return s;
+    }
+    resp->set_key(req->key());
+    resp->set_environment(req->environment());
+    return OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AgentService::UnsetVariable(grpc::CallbackServerContext* ctx,
+                                                      const pb::UnsetVariableRequest* req,
+                                                      pb::UnsetVariableReply*) {
+  Deadline deadline = CallDeadline(ctx, agent_.clock());
+  return OnWorker(ctx, [this, req, deadline]() -> bim::Status {
+    return agent_.UnsetVariable(req->project_id(), req->environment(), req->key(), deadline);
+  });
+}
+
+grpc::ServerUnaryReactor* AgentService::Promote(grpc::CallbackServerContext* ctx,
+                                                const pb::PromoteRequest* req,
+                                                pb::DeployReply* resp) {
+  Deadline deadline = CallDeadline(ctx, agent_.clock());
+  return OnWorker(ctx, [this, req, deadline, resp]() -> bim::Status {
+    auto d = agent_.Promote(req->deployment_id(), req->environment(), deadline);
+    if (!d.ok()) return d.error();
+    return FillDescribed(*d, resp->mutable_deployment());
   });
 }
 

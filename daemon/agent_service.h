@@ -86,6 +86,27 @@ class AgentService final : public backend_im::v1::Agent::CallbackService {
   grpc::ServerUnaryReactor* GetFiles(grpc::CallbackServerContext* ctx,
                                      const backend_im::v1::GetFilesRequest* req,
                                      backend_im::v1::FilesReply* resp) override;
+  grpc::ServerUnaryReactor* ListEnvironments(grpc::CallbackServerContext* ctx,
+                                             const backend_im::v1::ListEnvironmentsRequest* req,
+                                             backend_im::v1::ListEnvironmentsReply* resp) override;
+  grpc::ServerUnaryReactor* AddEnvironment(grpc::CallbackServerContext* ctx,
+                                           const backend_im::v1::AddEnvironmentRequest* req,
+                                           backend_im::v1::AddEnvironmentReply* resp) override;
+  grpc::ServerUnaryReactor* RemoveEnvironment(
+      grpc::CallbackServerContext* ctx, const backend_im::v1::RemoveEnvironmentRequest* req,
+      backend_im::v1::RemoveEnvironmentReply* resp) override;
+  grpc::ServerUnaryReactor* ListVariables(grpc::CallbackServerContext* ctx,
+                                          const backend_im::v1::ListVariablesRequest* req,
+                                          backend_im::v1::ListVariablesReply* resp) override;
+  grpc::ServerUnaryReactor* SetVariable(grpc::CallbackServerContext* ctx,
+                                        const backend_im::v1::SetVariableRequest* req,
+                                        backend_im::v1::SetVariableReply* resp) override;
+  grpc::ServerUnaryReactor* UnsetVariable(grpc::CallbackServerContext* ctx,
+                                          const backend_im::v1::UnsetVariableRequest* req,
+                                          backend_im::v1::UnsetVariableReply* resp) override;
+  grpc::ServerUnaryReactor* Promote(grpc::CallbackServerContext* ctx,
+                                    const backend_im::v1::PromoteRequest* req,
+                                    backend_im::v1::DeployReply* resp) override;
 
  private:
   // Finishes the call with fn's Status, run on a worker thread, through `reactor` (null: the

@@ -122,6 +122,15 @@ CREATE INDEX snapshot_files_by_blob ON snapshot_files(sha256);
 ALTER TABLE deployments ADD COLUMN restored_of TEXT;
 ALTER TABLE pending_deploys ADD COLUMN restored_of TEXT;
 )sql",
+    // Environments (a platform extension): where a deployment went, and a promote (a new
+    // deployment of another's files in another environment). A pending promote is a pending
+    // create whose promoted_of names its source; its request is the promote's body.
+    R"sql(
+ALTER TABLE deployments ADD COLUMN environment TEXT;
+ALTER TABLE deployments ADD COLUMN promoted_of TEXT;
+ALTER TABLE pending_deploys ADD COLUMN environment TEXT;
+ALTER TABLE pending_deploys ADD COLUMN promoted_of TEXT;
+)sql",
 };
 
 }  // namespace

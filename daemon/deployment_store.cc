@@ -39,10 +39,14 @@ EventSource ParseEventSource(std::string_view name) {
 
 namespace {
 
+std::optional<std::string> NullIfEmpty(const std::string& v) {
+  return v.empty() ? std::nullopt : std::optional(v);
+}
+
 constexpr const char* kColumns =
     "id, project_id, commit_hash, status, url, directory, api_url, created_at, updated_at, "
     "terminal, last_seq, upstream_seq, log_count, stream_problem, log_lines, log_bytes, "
-    "over_budget, restored_of";
+    "over_budget, restored_of, environment, promoted_of";
 
 // A deployment's status column (see DeploymentRecord::status).
 contract::Stage DeploymentStage(const std::string& name, bool terminal) {
@@ -70,6 +74,8 @@ DeploymentRecord ReadDeployment(const Statement& st) {
   d.log_bytes = st.Int(15);
   d.over_budget = st.Int(16) != 0;
   d.restored_of = st.OptText(17).value_or("");
+  d.environment = st.OptText(18).value_or("");
+  d.promoted_of = st.OptText(19).value_or("");
   return d;
 }
 
@@ -180,13 +186,16 @@ Status DeploymentStore::Insert(const DeploymentRecord& d) {
   std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare(
       "INSERT OR IGNORE INTO deployments (id, project_id, commit_hash, status, url, directory, "
-      "api_url, created_at, updated_at, terminal, restored_of) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+      "api_url, created_at, updated_at, terminal, restored_of, environment, promoted_of) VALUES "
+      "(?,?,?,?,?,?,?,?,?,?,?,?,?)");
   if (!st.ok()) return st.error();
   st->Bind(1, d.id).Bind(2, d.project_id).Bind(3, d.commit_hash);
   st->Bind(4, contract::StageName(d.status));
   st->Bind(5, d.url).Bind(6, d.directory).Bind(7, d.api_url);
   st->Bind(8, d.created_at_ms).Bind(9, d.updated_at_ms).Bind(10, int64_t{d.terminal ? 1 : 0});
-  st->BindOptional(11, d.restored_of.empty() ? std::nullopt : std::optional(d.restored_of));
+  st->BindOptional(11, NullIfEmpty(d.restored_of));
+  st->BindOptional(12, NullIfEmpty(d.environment));
+  st->BindOptional(13, NullIfEmpty(d.promoted_of));
   return st->Run();
 }
 
@@ -194,7 +203,7 @@ namespace {
 
 constexpr const char* kPendingColumns =
     "idempotency_key, project_id, commit_hash, directory, api_url, request, created_at, "
-    "restored_of";
+    "restored_of, environment, promoted_of";
 
 PendingDeploy PendingFromRow(const Statement& st) {
   PendingDeploy p;
@@ -206,6 +215,8 @@ PendingDeploy PendingFromRow(const Statement& st) {
   p.request = st.Text(5);
   p.created_at_ms = st.Int(6);
   p.restored_of = st.OptText(7).value_or("");
+  p.environment = st.OptText(8).value_or("");
+  p.promoted_of = st.OptText(9).value_or("");
   return p;
 }
 
@@ -214,23 +225,25 @@ PendingDeploy PendingFromRow(const Statement& st) {
 Status DeploymentStore::AddPending(const PendingDeploy& p) {
   std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare(std::string("INSERT OR REPLACE INTO pending_deploys (") + kPendingColumns +
-                        ") VALUES (?,?,?,?,?,?,?,?)");
+                        ") VALUES (?,?,?,?,?,?,?,?,?,?)");
   if (!st.ok()) return st.error();
   st->Bind(1, p.idempotency_key).Bind(2, p.project_id).Bind(3, p.commit_hash);
   st->Bind(4, p.directory).Bind(5, p.api_url).Bind(6, p.request).Bind(7, p.created_at_ms);
-  st->BindOptional(8, p.restored_of.empty() ? std::nullopt : std::optional(p.restored_of));
+  st->BindOptional(8, NullIfEmpty(p.restored_of));
+  st->BindOptional(9, NullIfEmpty(p.environment));
+  st->BindOptional(10, NullIfEmpty(p.promoted_of));
   return st->Run();
 }
 
-Result<std::optional<PendingDeploy>> DeploymentStore::FindPending(const std::string& project_id,
-                                                                  const std::string& commit_hash,
-                                                                  const std::string& api_url) {
+Result<std::optional<PendingDeploy>> DeploymentStore::FindPending(const PendingDeploy& like) {
   std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare(std::string("SELECT ") + kPendingColumns +
                         " FROM pending_deploys WHERE project_id = ? AND commit_hash = ? AND "
-                        "api_url = ? ORDER BY created_at DESC LIMIT 1");
+                        "api_url = ? AND COALESCE(environment, '') = ? AND "
+                        "COALESCE(promoted_of, '') = ? ORDER BY created_at DESC LIMIT 1");
   if (!st.ok()) return st.error();
-  st->Bind(1, project_id).Bind(2, commit_hash).Bind(3, api_url);
+  st->Bind(1, like.project_id).Bind(2, like.commit_hash).Bind(3, like.api_url);
+  st->Bind(4, like.environment).Bind(5, like.promoted_of);
   auto row = st->Step();
   if (!row.ok()) return row.error();
   if (!*row) return std::optional<PendingDeploy>();
@@ -277,17 +290,21 @@ Result<std::optional<DeploymentRecord>> DeploymentStore::Get(const std::string& 
 }
 
 Result<std::vector<DeploymentRecord>> DeploymentStore::List(const std::string& project_id,
-                                                            int limit) {
+                                                            int limit,
+                                                            const std::string& environment) {
   std::lock_guard lock(db_.mutex());
   std::string sql = std::string("SELECT ") + kColumns + " FROM deployments";
+  if (!project_id.empty()) sql += " WHERE project_id = ?";
+  if (!environment.empty())
+    sql += project_id.empty() ? " WHERE environment = ?" : " AND environment = ?";
   // Newest first in the order this agent recorded them, not by created_at: a clock that was set
   // wrong (years ahead, say) for one deploy would keep that deployment on top for good.
-  sql += project_id.empty() ? " ORDER BY rowid DESC LIMIT ?"
-                            : " WHERE project_id = ? ORDER BY rowid DESC LIMIT ?";
+  sql += " ORDER BY rowid DESC LIMIT ?";
   auto st = db_.Prepare(sql);
   if (!st.ok()) return st.error();
   int i = 1;
   if (!project_id.empty()) st->Bind(i++, project_id);
+  if (!environment.empty()) st->Bind(i++, environment);
   st->Bind(i, int64_t{limit});
   return ReadDeployments(*st);
 }

@@ -73,6 +73,10 @@ struct DeploymentRecord {
   int64_t log_bytes = 0;     // their bytes
   bool over_budget = false;  // passed a budget: only status changes are stored from now on
   std::string restored_of;   // a rollback: the deployment whose files it deployed again
+  // Where it went, as the platform named it (or as it was asked for); empty: a platform without
+  // environments, or a deploy that named none to one that did not say.
+  std::string environment;
+  std::string promoted_of;  // a promote: the deployment whose files it started here
 };
 
 // A stored event: what the platform said (the contract's StageEvent, kept whole, whatever
@@ -122,6 +126,9 @@ struct PendingDeploy {
   std::string request;  // the exact JSON body
   int64_t created_at_ms = 0;
   std::string restored_of;  // a rollback: the deployment whose files it sends again
+  std::string environment;  // the environment asked for; empty: the platform's default
+  // A promote of this deployment: request is the promote's body, sent to its promote endpoint.
+  std::string promoted_of;
 };
 
 // What Append did with an event.
@@ -157,8 +164,9 @@ class DeploymentStore {
   // A projectId or commitHash over limits::kMaxNameBytes is a kProtocol error.
   Status Insert(const DeploymentRecord& d);
   Result<std::optional<DeploymentRecord>> Get(const std::string& id);
-  // Newest first. project_id empty: all projects.
-  Result<std::vector<DeploymentRecord>> List(const std::string& project_id, int limit);
+  // Newest first. project_id empty: all projects; environment empty: every environment.
+  Result<std::vector<DeploymentRecord>> List(const std::string& project_id, int limit,
+                                             const std::string& environment = "");
   Result<std::vector<DeploymentRecord>> ListActive();
 
   // Appends what the budgets keep of an event, if it is new (NewEvent::newness), and moves the
@@ -175,10 +183,9 @@ class DeploymentStore {
 
   // Creates sent to the platform and not yet answered. Written before the request goes out.
   Status AddPending(const PendingDeploy& p);
-  // The pending create of the same files for the same project and platform, if any.
-  Result<std::optional<PendingDeploy>> FindPending(const std::string& project_id,
-                                                   const std::string& commit_hash,
-                                                   const std::string& api_url);
+  // The pending create like this one (the same files for the same project, platform and
+  // environment; a promote of the same deployment), if any.
+  Result<std::optional<PendingDeploy>> FindPending(const PendingDeploy& like);
   Result<std::vector<PendingDeploy>> ListPending();
   Status RemovePending(const std::string& idempotency_key);
   // Records the deployment a pending create made, then forgets the create. After a crash in

@@ -107,6 +107,37 @@ class Platform {
   virtual Result<contract::TokenResponse> Refresh(const std::string& client_id,
                                                   const std::string& refresh_token) = 0;
 
+  // ---- Environments, variables and promote: an extension (docs/API_CONTRACTS.md §6.1). A
+  // platform without it answers each with kRejected, saying that it does not offer them (its
+  // 404 carries none of contract::IsEnvironmentsNotFoundCode's codes). Values travel only in
+  // SetVariable's request and in ListVariables' answer with values.
+  virtual Result<contract::EnvironmentList> ListEnvironments(const std::string& token,
+                                                             const std::string& project_id,
+                                                             Deadline deadline = kNoDeadline) = 0;
+  virtual bim::Status AddEnvironment(const std::string& token, const std::string& project_id,
+                                     const std::string& name, Deadline deadline = kNoDeadline) = 0;
+  virtual bim::Status RemoveEnvironment(const std::string& token, const std::string& project_id,
+                                        const std::string& name,
+                                        Deadline deadline = kNoDeadline) = 0;
+  virtual Result<contract::VariableList> ListVariables(const std::string& token,
+                                                       const std::string& project_id,
+                                                       const std::string& environment,
+                                                       bool with_values,
+                                                       Deadline deadline = kNoDeadline) = 0;
+  virtual bim::Status SetVariable(const std::string& token, const std::string& project_id,
+                                  const std::string& environment, const std::string& key,
+                                  const std::string& value, Deadline deadline = kNoDeadline) = 0;
+  virtual bim::Status UnsetVariable(const std::string& token, const std::string& project_id,
+                                    const std::string& environment, const std::string& key,
+                                    Deadline deadline = kNoDeadline) = 0;
+  // A new deployment of a complete one's files in environment, as deploy answers it. The key
+  // works as Deploy's.
+  virtual Result<contract::DeployResponse> Promote(const std::string& token,
+                                                   const std::string& deployment_id,
+                                                   const std::string& environment,
+                                                   const std::string& idempotency_key,
+                                                   Deadline deadline = kNoDeadline) = 0;
+
   // Opens the deployment's stream of stage messages. since > 0 asks for those after the
   // platform's seq `since` only; a platform without seq replays from the start, and the reader
   // drops what it has. keepalive: how often the connection is checked; a peer silent past it

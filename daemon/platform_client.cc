@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 
 #include "common/backoff.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/secret.h"
 
 namespace bim::daemon {
 namespace {
@@ -72,7 +74,22 @@ PlatformClient::PlatformClient(std::string base_url, HttpClient& http, ws::Conne
   }
 }
 
-Result<HttpResponse> PlatformClient::Execute(HttpRequest request, Deadline deadline) {
+namespace {
+
+// Wipes a request's body (which carries a secret) when the request goes.
+struct WipeBody {
+  HttpRequest& request;
+  bool armed;
+  ~WipeBody() {
+    if (armed) Wipe(request.body);
+  }
+};
+
+}  // namespace
+
+Result<HttpResponse> PlatformClient::Execute(HttpRequest request, Deadline deadline,
+                                             std::string_view secret) {
+  WipeBody wipe{request, !secret.empty()};
   if (!url_problem_.ok()) return url_problem_.error();
   Backoff backoff(policy_.base_delay, policy_.max_delay, random_);
   const auto started = clock_.Steady();
@@ -105,7 +122,7 @@ Result<HttpResponse> PlatformClient::Execute(HttpRequest request, Deadline deadl
         asked = std::max<int64_t>(*r->retry_after_seconds, 1);
         delay = std::chrono::seconds(std::min<int64_t>(*asked, kLongestWait.count()));
       }
-      last = ErrorFromResponse(*r, request.method + " " + request.url);
+      last = ErrorFromResponse(*r, request.method + " " + request.url, secret);
     } else {
       // An answer outside the contract or over a limit would come again: never asked twice.
       if (r.error().code == ErrorCode::kProtocol) return r.error();
@@ -127,7 +144,8 @@ Result<HttpResponse> PlatformClient::Execute(HttpRequest request, Deadline deadl
   return last;
 }
 
-Error PlatformClient::ErrorFromResponse(const HttpResponse& r, const std::string& what) const {
+Error PlatformClient::ErrorFromResponse(const HttpResponse& r, const std::string& what,
+                                        std::string_view secret) const {
   std::string detail;
   if (auto body = contract::ParseErrorBody(r.body); body.ok()) {
     detail = body->message.empty() ? body->error : body->error + ": " + body->message;
@@ -137,6 +155,8 @@ Error PlatformClient::ErrorFromResponse(const HttpResponse& r, const std::string
   } else {
     detail = r.body.substr(0, 200);
   }
+  // A platform that echoes a value it was sent must not put it into logs or errors.
+  HideSecret(detail, secret);
   // The platform's own message goes into logs and gRPC trailers: bounded, cut at a character.
   detail.resize(limits::Utf8CutPoint(detail, limits::kMaxPlatformMessageBytes));
   std::string msg = fmt::format("the platform answered {} to {}{}{}", r.status, what,
@@ -329,6 +349,124 @@ class WsEventStream final : public EventStream {
 };
 
 }  // namespace
+
+namespace {
+
+std::string EnvironmentsPath(const std::string& project_id) {
+  return "/api/projects/" + contract::PercentEncode(project_id) + "/environments";
+}
+
+std::string EnvironmentPath(const std::string& project_id, const std::string& name) {
+  return EnvironmentsPath(project_id) + "/" + contract::PercentEncode(name);
+}
+
+std::string VariablePath(const std::string& project_id, const std::string& environment,
+                         const std::string& key) {
+  return EnvironmentPath(project_id, environment) + "/variables/" + contract::PercentEncode(key);
+}
+
+}  // namespace
+
+Result<HttpResponse> PlatformClient::EnvironmentsCall(HttpRequest request,
+                                                      std::initializer_list<long> ok,
+                                                      Deadline deadline, std::string_view secret) {
+  // The path relative to the API, for messages.
+  std::string what = request.method + " " + request.url.substr(base_url_.size());
+  auto r = Execute(std::move(request), deadline, secret);
+  if (!r.ok()) return r.error();
+  if (std::find(ok.begin(), ok.end(), r->status) != ok.end()) return r;
+  if (r->status == 404) {
+    auto body = contract::ParseErrorBody(r->body);
+    if (!body.ok() || !contract::IsEnvironmentsNotFoundCode(body->error)) {
+      return Error(ErrorCode::kRejected,
+                   fmt::format("this platform does not offer environments and variables ({} is "
+                               "404); they are an extension of the Backend.im API that {} does "
+                               "not implement. Deploys work as before, without --env",
+                               what, base_url_));
+    }
+  }
+  return ErrorFromResponse(*r, what, secret);
+}
+
+Result<contract::EnvironmentList> PlatformClient::ListEnvironments(const std::string& token,
+                                                                   const std::string& project_id,
+                                                                   Deadline deadline) {
+  auto r = EnvironmentsCall(JsonRequest("GET", base_url_ + EnvironmentsPath(project_id), token),
+                            {200}, deadline);
+  return Decode<contract::EnvironmentList>(r, contract::ParseEnvironmentList);
+}
+
+bim::Status PlatformClient::AddEnvironment(const std::string& token, const std::string& project_id,
+                                           const std::string& name, Deadline deadline) {
+  nlohmann::json body{{"name", name}};
+  auto r = EnvironmentsCall(
+      JsonRequest("POST", base_url_ + EnvironmentsPath(project_id), token, body.dump()), {200, 201},
+      deadline);
+  if (!r.ok()) return r.error();
+  return OkStatus();
+}
+
+bim::Status PlatformClient::RemoveEnvironment(const std::string& token,
+                                              const std::string& project_id,
+                                              const std::string& name, Deadline deadline) {
+  auto r =
+      EnvironmentsCall(JsonRequest("DELETE", base_url_ + EnvironmentPath(project_id, name), token),
+                       {200, 204}, deadline);
+  if (!r.ok()) return r.error();
+  return OkStatus();
+}
+
+Result<contract::VariableList> PlatformClient::ListVariables(const std::string& token,
+                                                             const std::string& project_id,
+                                                             const std::string& environment,
+                                                             bool with_values, Deadline deadline) {
+  std::string url = base_url_ + EnvironmentPath(project_id, environment) + "/variables";
+  if (with_values) url += "?values=true";
+  auto r = EnvironmentsCall(JsonRequest("GET", url, token), {200}, deadline);
+  if (!r.ok()) return r.error();
+  auto list = contract::ParseVariableList(r->body);
+  Wipe(r->body);
+  return list;
+}
+
+bim::Status PlatformClient::SetVariable(const std::string& token, const std::string& project_id,
+                                        const std::string& environment, const std::string& key,
+                                        const std::string& value, Deadline deadline) {
+  nlohmann::json body{{"value", value}};
+  std::string text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // The json's own copy of the value goes with it; the text is wiped by Execute.
+  body["value"].get_ref<std::string&>().assign(value.size(), '\0');
+  auto r =
+      EnvironmentsCall(JsonRequest("PUT", base_url_ + VariablePath(project_id, environment, key),
+                                   token, std::move(text)),
+                       {200, 201, 204}, deadline, value);
+  if (!r.ok()) return r.error();
+  return OkStatus();
+}
+
+bim::Status PlatformClient::UnsetVariable(const std::string& token, const std::string& project_id,
+                                          const std::string& environment, const std::string& key,
+                                          Deadline deadline) {
+  auto r = EnvironmentsCall(
+      JsonRequest("DELETE", base_url_ + VariablePath(project_id, environment, key), token),
+      {200, 204}, deadline);
+  if (!r.ok()) return r.error();
+  return OkStatus();
+}
+
+Result<contract::DeployResponse> PlatformClient::Promote(const std::string& token,
+                                                         const std::string& deployment_id,
+                                                         const std::string& environment,
+                                                         const std::string& idempotency_key,
+                                                         Deadline deadline) {
+  auto req = JsonRequest(
+      "POST", base_url_ + "/api/deployments/" + contract::PercentEncode(deployment_id) + "/promote",
+      token, contract::ToJson(contract::PromoteRequest{environment}));
+  req.headers.emplace_back("Idempotency-Key", idempotency_key);
+  req.timeout = std::chrono::minutes(5);
+  auto r = EnvironmentsCall(std::move(req), {200, 201, 202}, deadline);
+  return Decode<contract::DeployResponse>(r, contract::ParseDeployResponse);
+}
 
 Result<std::unique_ptr<EventStream>> PlatformClient::OpenEventStream(
     const std::string& token, const std::string& deployment_id, int64_t since,

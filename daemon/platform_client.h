@@ -28,7 +28,9 @@
 // Thread-safe; calls block. Tokens are passed in per call: AuthManager owns them.
 
 #include <chrono>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 
 #include "common/clock.h"
 #include "common/contract.h"
@@ -79,6 +81,28 @@ class PlatformClient final : public Platform {
   Result<contract::TokenResponse> Refresh(const std::string& client_id,
                                           const std::string& refresh_token) override;
 
+  Result<contract::EnvironmentList> ListEnvironments(const std::string& token,
+                                                     const std::string& project_id,
+                                                     Deadline deadline) override;
+  bim::Status AddEnvironment(const std::string& token, const std::string& project_id,
+                             const std::string& name, Deadline deadline) override;
+  bim::Status RemoveEnvironment(const std::string& token, const std::string& project_id,
+                                const std::string& name, Deadline deadline) override;
+  Result<contract::VariableList> ListVariables(const std::string& token,
+                                               const std::string& project_id,
+                                               const std::string& environment, bool with_values,
+                                               Deadline deadline) override;
+  bim::Status SetVariable(const std::string& token, const std::string& project_id,
+                          const std::string& environment, const std::string& key,
+                          const std::string& value, Deadline deadline) override;
+  bim::Status UnsetVariable(const std::string& token, const std::string& project_id,
+                            const std::string& environment, const std::string& key,
+                            Deadline deadline) override;
+  Result<contract::DeployResponse> Promote(const std::string& token,
+                                           const std::string& deployment_id,
+                                           const std::string& environment,
+                                           const std::string& idempotency_key,
+                                           Deadline deadline) override;
   Result<std::unique_ptr<EventStream>> OpenEventStream(
       const std::string& token, const std::string& deployment_id, int64_t since,
       std::chrono::milliseconds keepalive) override;
@@ -86,8 +110,16 @@ class PlatformClient final : public Platform {
  private:
   // ws(s)://host/ws?deploymentId=ID[&since=N]
   std::string WebSocketUrl(const std::string& deployment_id, int64_t since) const;
-  Result<HttpResponse> Execute(HttpRequest request, Deadline deadline = kNoDeadline);
-  Error ErrorFromResponse(const HttpResponse& r, const std::string& what) const;
+  // secret: a value the request carries (a variable's), hidden in every error and log line made
+  // from the platform's answers, and wiped from the request's body before it is freed.
+  Result<HttpResponse> Execute(HttpRequest request, Deadline deadline = kNoDeadline,
+                               std::string_view secret = {});
+  Error ErrorFromResponse(const HttpResponse& r, const std::string& what,
+                          std::string_view secret = {}) const;
+  // A call of the environments extension: its answer when the status is one of ok, else the
+  // error, where a 404 without one of the extension's codes says the platform does not offer it.
+  Result<HttpResponse> EnvironmentsCall(HttpRequest request, std::initializer_list<long> ok,
+                                        Deadline deadline, std::string_view secret = {});
 
   std::string base_url_;
   HttpClient& http_;

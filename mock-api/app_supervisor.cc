@@ -66,6 +66,7 @@ class AppSupervisor::Impl {
     thread_.join();
     std::error_code ignored;
     for (const auto& [id, app] : apps_) fs::remove_all(app->dir, ignored);
+    for (const auto& [id, tree] : trees_) fs::remove_all(tree, ignored);
     apps_.clear();
     if (owns_root_) fs::remove_all(root_, ignored);
   }
@@ -76,6 +77,15 @@ class AppSupervisor::Impl {
     asio::post(io_, [this, deployment, project, environment, variables = std::move(variables),
                      files, done = std::move(done)]() mutable {
       done(DoKeep(deployment, project, environment, std::move(variables), files));
+    });
+  }
+
+  void KeepFrom(const std::string& deployment, const std::string& source,
+                const std::string& project, const std::string& environment,
+                std::map<std::string, std::string> variables, Done done) {
+    asio::post(io_, [this, deployment, source, project, environment,
+                     variables = std::move(variables), done = std::move(done)]() mutable {
+      done(DoKeepFrom(deployment, source, project, environment, std::move(variables)));
     });
   }
 
@@ -105,10 +115,10 @@ class AppSupervisor::Impl {
     });
   }
 
-  void Promote(const std::string& deployment, Done done) {
+  void Serve(const std::string& deployment, Done done) {
     asio::post(io_, [this, deployment, done = std::move(done)] {
       App* app = Find(deployment);
-      done(app ? DoPromote(*app) : Missing(deployment));
+      done(app ? DoServe(*app) : Missing(deployment));
     });
   }
 
@@ -147,6 +157,7 @@ class AppSupervisor::Impl {
     std::string dir;                               // root/<n>: the app's own folder (its HOME)
     std::string src;     // dir/src: the project's files, the app's working folder
     std::string socket;  // dir/app.sock: where uvicorn listens
+    std::string tree;    // root/<n>.tree: the files as uploaded, which src starts as
     std::optional<ContainedProcess> proc;
     std::unique_ptr<asio::posix::stream_descriptor> output;
     std::unique_ptr<asio::posix::stream_descriptor> exit;
@@ -158,6 +169,7 @@ class AppSupervisor::Impl {
     bool output_done = false;  // its output reached EOF: all it printed is in lines
     std::string end_text;      // how it ended
     bool serving = false;
+    bool served = false;   // it was the project's app once: its tree outlives it
     bool retired = false;  // stopping for good: its folder goes once it ended
     std::vector<std::function<void()>> on_end;
   };
@@ -186,9 +198,10 @@ class AppSupervisor::Impl {
   // The key of the proxy that serves app's project and environment.
   static std::string Address(const App& app) { return app.project + '\n' + app.environment; }
 
-  AppStep DoKeep(const std::string& deployment, const std::string& project,
-                 const std::string& environment, std::map<std::string, std::string> variables,
-                 const contract::FileMap& files) {
+  // A new app, its folders not made yet.
+  std::unique_ptr<App> NewApp(const std::string& deployment, const std::string& project,
+                              const std::string& environment,
+                              std::map<std::string, std::string> variables) {
     auto app = std::make_unique<App>();
     app->deployment = deployment;
     app->project = project;
@@ -199,32 +212,111 @@ class AppSupervisor::Impl {
     app->dir = fmt::format("{}/{}", root_, ++made_);
     app->src = app->dir + "/src";
     app->socket = app->dir + "/app.sock";
-    if (app->socket.size() > 100) {
-      return {false,
-              {fmt::format("The apps' folder {} is too long a path for a Unix socket", root_)},
-              ""};
+    app->tree = app->dir + ".tree";
+    return app;
+  }
+
+  // Makes app's folders; a failed step says why it could not.
+  static std::optional<AppStep> MakeFolders(const App& app, const std::string& root) {
+    if (app.socket.size() > 100) {
+      return AppStep{
+          false,
+          {fmt::format("The apps' folder {} is too long a path for a Unix socket", root)},
+          ""};
     }
+    for (const std::string& folder : {app.src, app.tree}) {
+      std::error_code ec;
+      fs::create_directories(folder, ec);
+      if (ec) {
+        return AppStep{
+            false, {fmt::format("Cannot make the folder {}: {}", folder, ec.message())}, ""};
+      }
+    }
+    return std::nullopt;
+  }
+
+  // Copies the folder from into to, which exists; counts what it copied when asked.
+  static std::optional<AppStep> CopyTree(const std::string& from, const std::string& to,
+                                         size_t* files = nullptr, size_t* bytes = nullptr) {
     std::error_code ec;
-    fs::create_directories(app->src, ec);
-    if (ec)
-      return {false, {fmt::format("Cannot make the folder {}: {}", app->src, ec.message())}, ""};
+    fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+    if (ec) {
+      return AppStep{false, {fmt::format("Cannot copy {} to {}: {}", from, to, ec.message())}, ""};
+    }
+    if (files) {
+      for (auto it = fs::recursive_directory_iterator(from, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (!it->is_regular_file()) continue;
+        ++*files;
+        *bytes += it->file_size();
+      }
+    }
+    return std::nullopt;
+  }
+
+  // A keep that failed half-way leaves nothing behind.
+  static AppStep Abandon(const App& app, AppStep failed) {
+    std::error_code ignored;
+    fs::remove_all(app.dir, ignored);
+    fs::remove_all(app.tree, ignored);
+    return failed;
+  }
+
+  void Adopt(std::unique_ptr<App> app) {
+    trees_[app->deployment] = app->tree;
+    apps_[app->deployment] = std::move(app);
+  }
+
+  AppStep DoKeep(const std::string& deployment, const std::string& project,
+                 const std::string& environment, std::map<std::string, std::string> variables,
+                 const contract::FileMap& files) {
+    auto app = NewApp(deployment, project, environment, std::move(variables));
+    if (auto failed = MakeFolders(*app, root_)) return Abandon(*app, std::move(*failed));
     size_t bytes = 0;
     for (const auto& [path, content] : files) {
       if (auto bad = CheckRelativePath(path); !bad.ok()) {
-        return {false, {fmt::format("Refused the file \"{}\": {}", path, bad.error().message)}, ""};
+        return Abandon(
+            *app,
+            {false, {fmt::format("Refused the file \"{}\": {}", path, bad.error().message)}, ""});
       }
-      fs::path target = fs::path(app->src) / path;
+      fs::path target = fs::path(app->tree) / path;
+      std::error_code ec;
       fs::create_directories(target.parent_path(), ec);
       std::ofstream out(target, std::ios::binary | std::ios::trunc);
       out.write(content.data(), static_cast<std::streamsize>(content.size()));
-      if (!out.flush()) return {false, {fmt::format("Cannot write {}", target.string())}, ""};
+      if (!out.flush()) {
+        return Abandon(*app, {false, {fmt::format("Cannot write {}", target.string())}, ""});
+      }
       bytes += content.size();
     }
+    if (auto failed = CopyTree(app->tree, app->src)) return Abandon(*app, std::move(*failed));
     AppStep step{
         true,
         {fmt::format("Kept {} ({} bytes) in {}", Plural(files.size(), "file"), bytes, app->src)},
         ""};
-    apps_[deployment] = std::move(app);
+    Adopt(std::move(app));
+    return step;
+  }
+
+  AppStep DoKeepFrom(const std::string& deployment, const std::string& source,
+                     const std::string& project, const std::string& environment,
+                     std::map<std::string, std::string> variables) {
+    auto tree = trees_.find(source);
+    if (tree == trees_.end()) {
+      return {false, {"The platform no longer has the files of deployment " + source}, ""};
+    }
+    auto app = NewApp(deployment, project, environment, std::move(variables));
+    if (auto failed = MakeFolders(*app, root_)) return Abandon(*app, std::move(*failed));
+    size_t files = 0, bytes = 0;
+    if (auto failed = CopyTree(tree->second, app->tree, &files, &bytes)) {
+      return Abandon(*app, std::move(*failed));
+    }
+    if (auto failed = CopyTree(app->tree, app->src)) return Abandon(*app, std::move(*failed));
+    AppStep step{true,
+                 {fmt::format("Kept {} ({} bytes) of deployment {} in {}, as it was built then",
+                              Plural(files, "file"), bytes, source, app->src)},
+                 ""};
+    Adopt(std::move(app));
     return step;
   }
 
@@ -504,7 +596,7 @@ class AppSupervisor::Impl {
         });
   }
 
-  AppStep DoPromote(App& app) {
+  AppStep DoServe(App& app) {
     if (!app.proc || app.ended) {
       AppStep step{false, {fmt::format("The app {} before it could serve", app.end_text)}, ""};
       AddOutput(app, step.logs);
@@ -522,6 +614,7 @@ class AppSupervisor::Impl {
       break;
     }
     app.serving = true;
+    app.served = true;
     step.logs.push_back(fmt::format("Serving at {}", proxy->url()));
     return step;
   }
@@ -550,6 +643,10 @@ class AppSupervisor::Impl {
     if (it == apps_.end()) return;
     std::error_code ignored;
     fs::remove_all(it->second->dir, ignored);
+    if (!it->second->served) {
+      fs::remove_all(it->second->tree, ignored);
+      trees_.erase(deployment);
+    }
     // Handlers may still name it: let them run out first.
     asio::post(io_, [this, deployment] { apps_.erase(deployment); });
   }
@@ -578,6 +675,9 @@ class AppSupervisor::Impl {
       asio::make_work_guard(io_)};
   std::map<std::string, std::unique_ptr<App>> apps_;          // by deployment id
   std::map<std::string, std::unique_ptr<AppProxy>> proxies_;  // by Address
+  // The trees KeepFrom can copy, by deployment id: of every app kept and not removed, and of
+  // every app that served.
+  std::map<std::string, std::string> trees_;
   std::thread thread_;
 };
 
@@ -591,6 +691,11 @@ void AppSupervisor::Keep(const std::string& deployment, const std::string& proje
                          const contract::FileMap& files, Done done) {
   impl_->Keep(deployment, project, environment, std::move(variables), files, std::move(done));
 }
+void AppSupervisor::KeepFrom(const std::string& deployment, const std::string& source,
+                             const std::string& project, const std::string& environment,
+                             std::map<std::string, std::string> variables, Done done) {
+  impl_->KeepFrom(deployment, source, project, environment, std::move(variables), std::move(done));
+}
 void AppSupervisor::Build(const std::string& deployment, Done done) {
   impl_->Build(deployment, std::move(done));
 }
@@ -600,8 +705,8 @@ void AppSupervisor::Start(const std::string& deployment, Done done) {
 void AppSupervisor::CheckHealth(const std::string& deployment, Done done) {
   impl_->CheckHealth(deployment, std::move(done));
 }
-void AppSupervisor::Promote(const std::string& deployment, Done done) {
-  impl_->Promote(deployment, std::move(done));
+void AppSupervisor::Serve(const std::string& deployment, Done done) {
+  impl_->Serve(deployment, std::move(done));
 }
 void AppSupervisor::Discard(const std::string& deployment) { impl_->Discard(deployment); }
 std::vector<AppInfo> AppSupervisor::Apps() { return impl_->Apps(); }

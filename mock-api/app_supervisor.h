@@ -2,15 +2,19 @@
 // AppSupervisor: the embedded platform's app runner (backend-im-mock --run-apps). It does the
 // real work behind the deployment stages on this machine:
 //   Keep        (committing)    writes the uploaded tree into the deployment's own folder;
+//   KeepFrom    (deploying,     copies the tree another deployment kept, as it was uploaded,
+//                promoted)      into the deployment's own folder: nothing is built again;
 //   Build       (building)      checks it without running it: the Python compiles and
 //                               requirements.txt is met by the runtime (common/app_runtime.h);
 //   Start       (deploying)     starts it with uvicorn on a Unix socket in its folder, as a
 //                               ContainedProcess: own PID and network namespaces, limits;
 //   CheckHealth (health_check)  asks it GET /health (else /) over that socket within a deadline;
-//   Promote     (complete)      points the project's address at it and stops the one before.
+//   Serve       (complete)      points the project's address at it and stops the one before.
 // Each project's environment has one address for the supervisor's life, http://127.0.0.1:PORT,
 // a proxy on loopback that forwards to its current app; a deployment that fails leaves the
-// previous one serving. Discard stops a deployment that will not be promoted.
+// previous one serving. Discard stops a deployment that will not serve.
+// Each deployment's tree is also kept as it was uploaded, apart from the folder its app runs in
+// (where the app may write), for a later KeepFrom; that copy outlives the app once it served.
 //
 // Threading: one thread of its own runs every step, the proxies and the output readers; the
 // public methods may be called from any thread and return at once; each Done runs on the
@@ -41,7 +45,7 @@ struct AppSupervisorOptions {
 };
 
 // What a step did: ok, and the lines it adds to the deployment's logs (on failure: why, and the
-// app's own last output, e.g. its Python traceback). Promote sets url.
+// app's own last output, e.g. its Python traceback). Serve sets url.
 struct AppStep {
   bool ok = false;
   std::vector<std::string> logs;
@@ -72,10 +76,15 @@ class AppSupervisor {
   void Keep(const std::string& deployment, const std::string& project,
             const std::string& environment, std::map<std::string, std::string> variables,
             const contract::FileMap& files, Done done);
+  // Keep's work with the tree source kept (a deployment that served, or still does), for a
+  // deployment promoted from it.
+  void KeepFrom(const std::string& deployment, const std::string& source,
+                const std::string& project, const std::string& environment,
+                std::map<std::string, std::string> variables, Done done);
   void Build(const std::string& deployment, Done done);
   void Start(const std::string& deployment, Done done);
   void CheckHealth(const std::string& deployment, Done done);
-  void Promote(const std::string& deployment, Done done);
+  void Serve(const std::string& deployment, Done done);
   void Discard(const std::string& deployment);
 
   // Waits for the supervisor's thread to answer.

@@ -89,12 +89,41 @@ contract::DeployResponse DeploymentRunner::Create(const contract::DeployRequest&
   d.real = apps_ && d.failure.empty() && !options_.break_status_order;
   if (d.real) d.files = request.files;
 
+  return Begin(std::move(d), ws_base);
+}
+
+contract::DeployResponse DeploymentRunner::Promote(const std::string& source,
+                                                   const std::string& environment,
+                                                   const std::string& ws_base) {
+  const Deployment& from = deployments_.at(source);
+  Deployment d;
+  d.id = NewUuid(random_);
+  d.project_id = from.project_id;
+  d.environment = environment;
+  d.commit_hash = from.commit_hash;
+  d.file_count = from.file_count;
+  d.bytes = from.bytes;
+  d.has_requirements = from.has_requirements;
+  d.promoted_from = from.id;
+  // Nothing is committed or built again. (With --fail-at no deployment completes, so none is
+  // promoted.)
+  for (Stage s : contract::SuccessPath()) {
+    if (s != Stage::kCommitting && s != Stage::kBuilding) d.plan.push_back(s);
+  }
+  d.plan = breaks_.Plan(std::move(d.plan));
+  d.real = from.real && !options_.break_status_order;
+  if (d.real) d.variables = environments_.Variables(d.project_id, environment);
+  return Begin(std::move(d), ws_base);
+}
+
+contract::DeployResponse DeploymentRunner::Begin(Deployment d, const std::string& ws_base) {
   contract::DeployResponse r;
   r.deployment_id = d.id;
   r.project_id = d.project_id;
   r.commit_hash = d.commit_hash;
   r.status = Stage::kQueued;
   r.websocket_url = ws_base + "/ws?deploymentId=" + d.id;
+  if (!options_.seed_only) r.environment = d.environment;
 
   std::string id = d.id;
   order_.push_back(id);
@@ -151,7 +180,20 @@ void DeploymentRunner::Work(Deployment& d, Stage stage) {
     case Stage::kBuilding:
       return apps_->Build(d.id, then);
     case Stage::kDeploying:
-      return apps_->Start(d.id, then);
+      if (d.promoted_from.empty()) return apps_->Start(d.id, then);
+      // A promote starts from the files its source kept, kept again as its own. (The plain
+      // pointer as below.)
+      apps_->KeepFrom(d.id, d.promoted_from, d.project_id, d.environment, std::move(d.variables),
+                      [apps = apps_.get(), id = d.id, then](AppStep kept) {
+                        if (!kept.ok) return then(std::move(kept));
+                        apps->Start(id, [kept, then](AppStep started) {
+                          started.logs.insert(started.logs.begin(), kept.logs.begin(),
+                                              kept.logs.end());
+                          then(std::move(started));
+                        });
+                      });
+      d.variables.clear();
+      return;
     case Stage::kHealthCheck:
       // Healthy: it becomes the project's app at once, so that `complete` names a URL that
       // answers.
@@ -159,9 +201,9 @@ void DeploymentRunner::Work(Deployment& d, Stage stage) {
       // pointer, valid until that thread has ended.)
       return apps_->CheckHealth(d.id, [apps = apps_.get(), id = d.id, then](AppStep health) {
         if (!health.ok) return then(std::move(health));
-        apps->Promote(id, [health, then](AppStep promoted) {
-          promoted.logs.insert(promoted.logs.begin(), health.logs.begin(), health.logs.end());
-          then(std::move(promoted));
+        apps->Serve(id, [health, then](AppStep serving) {
+          serving.logs.insert(serving.logs.begin(), health.logs.begin(), health.logs.end());
+          then(std::move(serving));
         });
       });
     default:
@@ -220,6 +262,12 @@ std::vector<std::string> DeploymentRunner::SimulatedLogs(const Deployment& d, St
   const std::string ns = d.project_id + "-" + d.commit_hash;
   switch (stage) {
     case Stage::kQueued:
+      if (!d.promoted_from.empty()) {
+        return {fmt::format(
+            "Deployment {} queued: promotes deployment {} (commit {}) to {} without a new build, "
+            "project {}",
+            d.id, d.promoted_from, d.commit_hash, d.environment, d.project_id)};
+      }
       return {fmt::format("Deployment {} queued: {} file{}, {} bytes, project {}", d.id,
                           d.file_count, d.file_count == 1 ? "" : "s", d.bytes, d.project_id)};
     case Stage::kCommitting:

@@ -3,10 +3,11 @@
 // --stage-delay-ms); with --run-apps, the stages that have real work on this machine
 // (committing, building, deploying, health_check, complete) move on when an AppSupervisor has
 // done it, and a step that fails ends the deployment `failed` with its logs. A deployment that
-// completes serves its environment (production unless the deploy named another). It keeps every
-// stage message it produced (numbered by seq 1, 2, 3...), and streams them to any number of
-// WebSocket watchers, each of which first gets the ones it missed. Fault flags that act on
-// WebSockets
+// completes serves its environment (production unless the deploy named another). A promote is a
+// deployment too: of a complete one's commit to another environment, without committing and
+// building (with --run-apps, from the files the supervisor kept of it). It keeps every stage
+// message it produced (numbered by seq 1, 2, 3...), and streams them to any number of WebSocket
+// watchers, each of which first gets the ones it missed. Fault flags that act on WebSockets
 // (--ws-drop-after, --ws-malformed-after) are applied here, per watcher.
 //
 // Threading: not thread-safe; every method runs on the server's io thread, and so do the
@@ -41,6 +42,10 @@ class DeploymentRunner {
   // exists); ws_base is "ws://host:port".
   contract::DeployResponse Create(const contract::DeployRequest& request,
                                   const std::string& ws_base);
+  // Starts a deployment of source, which is complete, to environment, which exists in its
+  // project. Its app gets environment's variables as they are now.
+  contract::DeployResponse Promote(const std::string& source, const std::string& environment,
+                                   const std::string& ws_base);
   bool Exists(const std::string& id) const;
   std::optional<contract::StatusResponse> Status(const std::string& id) const;
 
@@ -75,10 +80,12 @@ class DeploymentRunner {
     size_t bytes = 0;
     bool has_requirements = false;
     std::optional<std::string> previous_commit;  // of the same project, if different
+    std::string promoted_from;                   // a promote: the deployment it promotes
     std::string failure;                         // why it fails, when it does
     std::vector<std::string> failure_logs;       // --run-apps: what the failed step said
-    bool real = false;                  // --run-apps: its stages do their work (AppSupervisor)
-    contract::FileMap files;            // until the supervisor kept them
+    bool real = false;        // --run-apps: its stages do their work (AppSupervisor)
+    contract::FileMap files;  // until the supervisor kept them
+    std::map<std::string, std::string> variables;  // a promote's, until the supervisor has them
     std::vector<std::string> carried;   // what the last step did, opening the next message
     std::string url;                    // the address the supervisor serves it at
     std::vector<contract::Stage> plan;  // the stages it will pass, in order
@@ -87,6 +94,8 @@ class DeploymentRunner {
     std::vector<Watcher> watchers;
   };
 
+  // Stores d, sends its first message and sets its timer; the answer to its request.
+  contract::DeployResponse Begin(Deployment d, const std::string& ws_base);
   void Advance(const std::string& id);
   // --run-apps: hands stage's work to the supervisor; StepDone moves on when it is done.
   void Work(Deployment& d, contract::Stage stage);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "common/contract.h"
 #include "common/percent_encoding.h"
 #include "mock-api/responses.h"
 
@@ -71,31 +72,14 @@ std::map<std::string, std::string> Environments::Variables(const std::string& pr
 void Environments::Serve(const std::string& project, const std::string& environment,
                          const std::string& deployment, const std::string& url) {
   Ensure(project);
-  auto& e = projects_[project][environment];
-  e.deployment = deployment;
-  e.url = url;
-}
-
-bool Environments::ValidName(const std::string& name) {
-  if (name.empty() || name.size() > 32 || name[0] < 'a' || name[0] > 'z') return false;
-  for (char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-  }
-  return true;
+  auto e = projects_[project].find(environment);
+  if (e == projects_[project].end()) return;  // removed while the deployment ran
+  e->second.deployment = deployment;
+  e->second.url = url;
 }
 
 std::optional<std::string> Environments::CheckKey(const std::string& key) {
-  auto word = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (c >= '0' && c <= '9');
-  };
-  if (key.empty() || key.size() > 128 || (key[0] >= '0' && key[0] <= '9')) {
-    return "a variable's name is 1 to 128 letters, digits and '_', not starting with a digit";
-  }
-  for (char c : key) {
-    if (!word(c)) {
-      return "a variable's name is 1 to 128 letters, digits and '_', not starting with a digit";
-    }
-  }
+  if (auto valid = contract::ValidateVariableKey(key); !valid.ok()) return valid.error().message;
   if (key == "PATH" || key == "HOME" || key.rfind("BACKEND_IM_", 0) == 0) {
     return "the platform sets " + key + " itself";
   }
@@ -140,11 +124,14 @@ std::optional<ws::HttpResponse> Environments::Handle(const ws::HttpRequest& req)
     if (m == "GET") return List(project);
     if (m != "POST") return WrongMethod("GET, POST");
     auto body = json::parse(req.body, nullptr, false);
-    std::string name = body.is_object() && body["name"].is_string() ? body["name"] : "";
-    if (!ValidName(name)) {
+    if (!body.is_object() || !body["name"].is_string()) {
       return ErrorResponse(400, "invalid_request",
                            "the body is {\"name\": NAME}, NAME 1 to 32 of a-z, 0-9 and '-', "
                            "starting with a letter");
+    }
+    std::string name = body["name"];
+    if (auto valid = contract::ValidateEnvironmentName(name); !valid.ok()) {
+      return ErrorResponse(400, "invalid_request", valid.error().message);
     }
     Ensure(project);
     auto& envs = projects_[project];

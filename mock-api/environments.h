@@ -26,7 +26,8 @@ class Environments {
   // The variables of an environment (empty when it has none or does not exist).
   std::map<std::string, std::string> Variables(const std::string& project,
                                                const std::string& environment) const;
-  // A deployment of that environment is complete and serves at url.
+  // A deployment of that environment is complete and serves at url (unless the environment was
+  // removed while it ran).
   void Serve(const std::string& project, const std::string& environment,
              const std::string& deployment, const std::string& url);
 
@@ -34,10 +35,8 @@ class Environments {
   // any other path. The caller has checked the bearer token.
   std::optional<ws::HttpResponse> Handle(const ws::HttpRequest& req);
 
-  // A name an environment may have: 1 to 32 of a-z, 0-9 and '-', starting with a letter.
-  static bool ValidName(const std::string& name);
-  // A variable's name: a letter or '_', then letters, digits and '_', at most 128; not one the
-  // platform sets itself (PATH, HOME, BACKEND_IM_*).
+  // Why key cannot name a variable: not one by contract::ValidateVariableKey, or one the
+  // platform sets itself (PATH, HOME, BACKEND_IM_*); nullopt when it can.
   static std::optional<std::string> CheckKey(const std::string& key);
 
  private:

@@ -41,6 +41,18 @@ std::optional<std::string> BadPath(const std::string& path) {
   return std::nullopt;
 }
 
+// The deployment id of /api/deployments/{id}/promote, decoded; nullopt for any other path.
+std::optional<std::string> PromotePath(const std::string& path) {
+  static constexpr std::string_view kPrefix = "/api/deployments/", kSuffix = "/promote";
+  if (!StartsWith(path, kPrefix) || path.size() <= kPrefix.size() + kSuffix.size() ||
+      path.compare(path.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
+    return std::nullopt;
+  }
+  std::string id = path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size());
+  if (id.find('/') != std::string::npos) return std::nullopt;
+  return contract::PercentDecode(id);
+}
+
 std::string Trimmed(const std::string& s) {
   auto first = s.find_first_not_of(" \t\r\n");
   if (first == std::string::npos) return "";
@@ -267,8 +279,12 @@ MockPlatform::Reply MockPlatform::Handle(const ws::HttpRequest& req) {
       if (m != "GET") return {MethodNotAllowed("GET")};
       return {auth_.Verify()};
     }
-    // An extension: a platform with only the seed's contract answers 404 here.
+    // Extensions: a platform with only the seed's contract answers 404 here.
     if (!options_.seed_only) {
+      if (auto source = PromotePath(p)) {
+        if (m != "POST") return {MethodNotAllowed("POST")};
+        return Promote(req, *source);
+      }
       if (auto r = environments_.Handle(req)) return {std::move(*r)};
     }
   } else if (oauth) {
@@ -333,11 +349,56 @@ MockPlatform::Reply MockPlatform::Deploy(const ws::HttpRequest& req) {
                               "\" in this project: GET /api/projects/{projectId}/environments "
                               "lists them")};
   }
+  Reply reply = Idempotent(req, Sha256Hex(contract::ToJson(*parsed)), [&] {
+    return breaks_.Wire(contract::ToJson(runner_.Create(*parsed, BaseUrl(req, "ws"))));
+  });
+  if (reply.response.status == 200 && deploy_responses_++ < options_.drop_deploy_response_first) {
+    reply.drop = true;
+  }
+  return reply;
+}
+
+MockPlatform::Reply MockPlatform::Promote(const ws::HttpRequest& req, const std::string& source) {
+  auto parsed = contract::ParsePromoteRequest(req.body);
+  if (!parsed.ok()) {
+    return {ErrorResponse(400, "invalid_request",
+                          "the body must be JSON of the form {\"environment\": \"NAME\"}")};
+  }
+  if (auto valid = contract::ValidateEnvironmentName(parsed->environment); !valid.ok()) {
+    return {ErrorResponse(400, "invalid_request", valid.error().message)};
+  }
+  auto from = runner_.Status(source);
+  if (!from) {
+    return {ErrorResponse(404, "deployment_not_found",
+                          "no deployment with id \"" + source.substr(0, 100) + "\"")};
+  }
+  if (!environments_.Exists(from->project_id, parsed->environment)) {
+    return {ErrorResponse(404, "environment_not_found",
+                          "no environment \"" + parsed->environment + "\" in project " +
+                              from->project_id.substr(0, 64) +
+                              ": GET /api/projects/{projectId}/environments lists them")};
+  }
+  if (from->status != contract::Stage::kComplete) {
+    return {ErrorResponse(409, "deployment_not_complete",
+                          fmt::format("deployment {} is {}: only a complete deployment can be "
+                                      "promoted",
+                                      source.substr(0, 100), contract::StageName(from->status)))};
+  }
+  // The source is part of the request: the same body for another source is another request.
+  std::string fingerprint = Sha256Hex("promote " + source + " " + contract::ToJson(*parsed));
+  return Idempotent(req, fingerprint, [&] {
+    return breaks_.Wire(
+        contract::ToJson(runner_.Promote(source, parsed->environment, BaseUrl(req, "ws"))));
+  });
+}
+
+MockPlatform::Reply MockPlatform::Idempotent(const ws::HttpRequest& req,
+                                             const std::string& fingerprint,
+                                             const std::function<std::string()>& create) {
   std::string key = options_.seed_only ? std::string() : req.Header("idempotency-key");
   if (key.size() > 255) {
     return {ErrorResponse(400, "invalid_request", "Idempotency-Key is longer than 255 bytes")};
   }
-  std::string fingerprint = Sha256Hex(contract::ToJson(*parsed));
   std::string body;
   if (!key.empty()) {
     switch (idempotency_.Lookup(key, fingerprint, body)) {
@@ -353,12 +414,10 @@ MockPlatform::Reply MockPlatform::Deploy(const ws::HttpRequest& req) {
     }
   }
   if (body.empty()) {
-    body = breaks_.Wire(contract::ToJson(runner_.Create(*parsed, BaseUrl(req, "ws"))));
+    body = create();
     if (!key.empty()) idempotency_.Store(key, fingerprint, body);
   }
-  Reply reply{JsonResponse(200, body)};
-  if (deploy_responses_++ < options_.drop_deploy_response_first) reply.drop = true;
-  return reply;
+  return {JsonResponse(200, body)};
 }
 
 MockPlatform::Reply MockPlatform::StatusOf(const std::string& id) {

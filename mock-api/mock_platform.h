@@ -7,6 +7,7 @@
 // outlive it. Threading: registers its handlers on the server, so all of it runs on the
 // server's io thread; construct it before server.Run().
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -42,6 +43,12 @@ class MockPlatform {
   Reply Handle(const ws::HttpRequest& req);
   Reply Generate(const ws::HttpRequest& req);
   Reply Deploy(const ws::HttpRequest& req);
+  // POST /api/deployments/{source}/promote (an extension).
+  Reply Promote(const ws::HttpRequest& req, const std::string& source);
+  // 200 with the body create() makes; for an Idempotency-Key seen before, the body made then
+  // when the request's fingerprint is the same, and 422 when it is not.
+  Reply Idempotent(const ws::HttpRequest& req, const std::string& fingerprint,
+                   const std::function<std::string()>& create);
   Reply StatusOf(const std::string& id);
   std::optional<ws::HttpResponse> ValidateUpgrade(const ws::HttpRequest& req);
   // Whether --delay-ms applies to a request for path (--delay-path).

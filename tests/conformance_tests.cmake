@@ -4,7 +4,7 @@
 # mode, which must fail naming the check). `ctest -L conformance` runs both.
 bim_add_test(conformance_unit_tests
   SOURCES unit/conformance/shape_test.cc unit/conformance/report_test.cc
-          unit/conformance/suite_test.cc
+          unit/conformance/suite_test.cc unit/conformance/environment_checks_test.cc
   LIBS bim::conformance
   LABELS unit conformance)
 

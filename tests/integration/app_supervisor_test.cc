@@ -131,9 +131,9 @@ TEST_CASE(
   test::TempDir dir;
   AppSupervisor apps(Options(dir));
   REQUIRE(Deploy(apps, "a", "shop", {{"main.py", App("A")}}).ok);
-  auto promoted = Await([&](auto d) { apps.Promote("a", d); });
-  REQUIRE(promoted.ok);
-  const std::string url = promoted.url;
+  auto served = Await([&](auto d) { apps.Serve("a", d); });
+  REQUIRE(served.ok);
+  const std::string url = served.url;
   CHECK(url.rfind("http://127.0.0.1:", 0) == 0);
   CHECK(NameAt(url) == "A");
 
@@ -155,7 +155,7 @@ TEST_CASE(
   const int a_pid = PidOf(apps, "a");
   REQUIRE(a_pid > 0);
   REQUIRE(Deploy(apps, "c", "shop", {{"main.py", App("C")}}).ok);
-  auto replaced = Await([&](auto d) { apps.Promote("c", d); });
+  auto replaced = Await([&](auto d) { apps.Serve("c", d); });
   CHECK(replaced.url == url);
   CHECK(Joined(replaced.logs).find("Stopped deployment a, which served before") !=
         std::string::npos);
@@ -165,10 +165,48 @@ TEST_CASE(
 
   // Another project gets an address of its own.
   REQUIRE(Deploy(apps, "d", "blog", {{"main.py", App("D")}}).ok);
-  auto other = Await([&](auto d) { apps.Promote("d", d); });
+  auto other = Await([&](auto d) { apps.Serve("d", d); });
   CHECK(other.url != url);
   CHECK(NameAt(other.url) == "D");
   CHECK(NameAt(url) == "C");
+}
+
+TEST_CASE("a deployment kept from another runs that one's files as uploaded, also once replaced") {
+  test::TempDir dir;
+  AppSupervisor apps(Options(dir));
+  // A writes into its folder; B then replaces it: A is stopped and its folder removed.
+  REQUIRE(Deploy(apps, "a", "shop", {{"main.py", App("A", "", "", "open('written', 'w').close()")}})
+              .ok);
+  REQUIRE(Await([&](auto d) { apps.Serve("a", d); }).ok);
+  REQUIRE(std::filesystem::exists(dir / "apps/1/src/written"));
+  REQUIRE(Deploy(apps, "b", "shop", {{"main.py", App("B")}}).ok);
+  auto production = Await([&](auto d) { apps.Serve("b", d); });
+  REQUIRE(production.ok);
+  CHECK(test::WaitUntil([&] { return !std::filesystem::exists(dir / "apps/1"); }, 10s));
+
+  // A's files, not what A wrote, start a deployment of its own in staging; nothing is built.
+  auto kept = Await([&](auto d) { apps.KeepFrom("p", "a", "shop", "staging", {}, d); });
+  INFO(Joined(kept.logs));
+  REQUIRE(kept.ok);
+  CHECK(Joined(kept.logs).find("Kept 1 file (") != std::string::npos);
+  CHECK(Joined(kept.logs).find("of deployment a in " + (dir / "apps/3/src")) != std::string::npos);
+  CHECK(std::filesystem::exists(dir / "apps/3/src/main.py"));
+  CHECK_FALSE(std::filesystem::exists(dir / "apps/3/src/written"));
+  REQUIRE(Await([&](auto d) { apps.Start("p", d); }).ok);
+  REQUIRE(Await([&](auto d) { apps.CheckHealth("p", d); }).ok);
+  auto staging = Await([&](auto d) { apps.Serve("p", d); });
+  REQUIRE(staging.ok);
+  CHECK(staging.url != production.url);
+  CHECK(NameAt(staging.url) == "A");
+  CHECK(NameAt(production.url) == "B");
+
+  // A deployment that never served leaves no files behind: there is nothing to keep from it.
+  REQUIRE_FALSE(Deploy(apps, "x", "shop", {{"main.py", "raise RuntimeError('x')\n"}}).ok);
+  apps.Discard("x");
+  CHECK(test::WaitUntil([&] { return !std::filesystem::exists(dir / "apps/4.tree"); }, 10s));
+  auto none = Await([&](auto d) { apps.KeepFrom("q", "x", "shop", "staging", {}, d); });
+  CHECK_FALSE(none.ok);
+  CHECK(Joined(none.logs) == "The platform no longer has the files of deployment x\n");
 }
 
 TEST_CASE("the health check asks / when /health is missing, and gives up on an app that hangs") {
@@ -226,7 +264,7 @@ TEST_CASE("an app is contained: its own PID and network namespaces, limits, its 
       "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
       "    await send({'type': 'http.response.body', 'body': json.dumps(info).encode()})\n";
   REQUIRE(Deploy(apps, "x", "p", {{"main.py", probe}}).ok);
-  auto url = Await([&](auto d) { apps.Promote("x", d); }).url;
+  auto url = Await([&](auto d) { apps.Serve("x", d); }).url;
   auto r = HttpRequest("GET", url + "/", "", {}, 10s);
   REQUIRE(r.status == 200);
   auto info = nlohmann::json::parse(r.body);

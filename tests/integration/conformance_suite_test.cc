@@ -99,6 +99,18 @@ const std::vector<std::string> kExtensions = {"ext.seq",
                                               "ext.idempotency_conflict",
                                               "ext.generate_project_id"};
 
+const std::vector<std::string> kEnvironmentChecks = {
+    "ext.environments",        "ext.environments_create",  "ext.environments_variables",
+    "ext.environments_deploy", "ext.environments_promote", "ext.environments_protected",
+    "ext.environments_delete"};
+
+json EnvironmentsOf(const MockPlatform& mock, const std::string& project) {
+  auto r = HttpRequest("GET", mock.http_url() + "/api/projects/" + project + "/environments", "",
+                       {"Authorization: Bearer " + kToken});
+  REQUIRE(r.status == 200);
+  return json::parse(r.body)["environments"];
+}
+
 TEST_CASE("the suite passes the mock with every extension, and reports each extension present") {
   MockPlatform mock(MockArgs());
   auto r = RunSuite(mock, {"--token", kToken, "--json"});
@@ -107,6 +119,7 @@ TEST_CASE("the suite passes the mock with every extension, and reports each exte
   CHECK(rep.Count("failed") == 0);
   CHECK(rep.Count("notSupported") == 0);
   for (const auto& id : kExtensions) CHECK_MESSAGE(rep.Outcome(id) == "pass", id);
+  for (const auto& id : kEnvironmentChecks) CHECK_MESSAGE(rep.Outcome(id) == "pass", id);
   for (const char* id : {"deploy.commit_hash", "ws.status_order", "status.order", "ws.terminal",
                          "deploy.completes", "ext.error_body", "device.slow_down"}) {
     CHECK_MESSAGE(rep.Outcome(id) == "pass", id);
@@ -117,12 +130,27 @@ TEST_CASE("the suite passes the mock with every extension, and reports each exte
   CHECK(rep.Count("skipped") == 2);
   CHECK(rep.checks.size() == ListedIds().size());
 
-  // One deployment, labelled, and the report names it.
+  // Three deployments, labelled, and the report names them: the sample, one deploy to the
+  // run's environment and the sample's promote to it.
   auto deployments = MockDeployments(mock);
-  REQUIRE(deployments.size() == 1);
-  CHECK(deployments[0]["projectId"].get<std::string>().rfind("conformance-", 0) == 0);
-  CHECK(deployments[0]["projectId"] == rep.doc["label"]);
-  CHECK(rep.doc["deploymentsCreated"] == json::array({deployments[0]["id"]}));
+  REQUIRE(deployments.size() == 3);
+  json ids = json::array();
+  for (const auto& d : deployments) {
+    CHECK(d["projectId"].get<std::string>().rfind("conformance-", 0) == 0);
+    CHECK(d["projectId"] == rep.doc["label"]);
+    CHECK(d["status"] == "complete");
+    ids.push_back(d["id"]);
+  }
+  CHECK(rep.doc["deploymentsCreated"] == ids);
+  CHECK(deployments[0]["environment"] == "production");
+  CHECK(deployments[1]["environment"].get<std::string>().rfind("conformance-", 0) == 0);
+  CHECK(deployments[2]["environment"] == deployments[1]["environment"]);
+  // The environment it made is gone again, and production still serves the sample.
+  auto environments = EnvironmentsOf(mock, rep.doc["label"]);
+  REQUIRE(environments.size() == 2);
+  CHECK(environments[0]["name"] == "production");
+  CHECK(environments[0]["deploymentId"] == deployments[0]["id"]);
+  CHECK(environments[1]["name"] == "staging");
 }
 
 TEST_CASE("against the seed-only mock the extensions are not-supported and the run still passes") {
@@ -135,6 +163,11 @@ TEST_CASE("against the seed-only mock the extensions are not-supported and the r
   for (const char* id :
        {"device.code", "device.pending", "device.slow_down", "device.unsupported_grant_type"}) {
     CHECK_MESSAGE(rep.Outcome(id) == "not-supported", id);
+  }
+  for (const auto& id : kEnvironmentChecks) {
+    CHECK_MESSAGE(rep.Outcome(id) == "not-supported", id);
+    CHECK(rep.Detail(id).find("answered 404 (error \"not_found\"): the platform has no "
+                              "environments, variables or promote") != std::string::npos);
   }
   CHECK(rep.Detail("ext.seq").find("no seq") != std::string::npos);
   // Its errors have a body, in codes of its own (400 bad_request): the error-body extension is
@@ -181,9 +214,14 @@ TEST_CASE("a renamed field fails the run, naming the checks and the field") {
     CHECK(r.exit_code == 1);
     CHECK(r.out.find("FAIL  deploy.shape") != std::string::npos);
     CHECK(r.out.find("      field \"commitHash\" is missing\n") != std::string::npos);
+    // The promote's answer, a deploy answer, has the renamed field too: an extension not as
+    // described, so not-supported.
+    CHECK(r.out.find("N/S   ext.environments_promote") != std::string::npos);
+    CHECK(r.out.find("      not as the contract describes the extension, so clients do without "
+                     "it:\n      field \"commitHash\" is missing\n") != std::string::npos);
     CHECK(std::regex_search(
         r.out,
-        std::regex("\nconformance: [0-9]+ passed, 4 failed, 0 not supported, 2 skipped\n$")));
+        std::regex("\nconformance: [0-9]+ passed, 4 failed, 1 not supported, 2 skipped\n$")));
   }
 }
 
@@ -229,6 +267,13 @@ TEST_CASE("--read-only creates no deployment and skips every check that would") 
     CHECK_MESSAGE(rep.Outcome(id) == "skipped", id);
     CHECK(rep.Detail(id).find("--read-only") != std::string::npos);
   }
+  // Environments are listed, and nothing is made, set or removed.
+  CHECK(rep.Outcome("ext.environments") == "pass");
+  for (size_t i = 1; i < kEnvironmentChecks.size(); ++i) {
+    CHECK_MESSAGE(rep.Outcome(kEnvironmentChecks[i]) == "skipped", kEnvironmentChecks[i]);
+    CHECK(rep.Detail(kEnvironmentChecks[i]).find("--read-only") != std::string::npos);
+  }
+  CHECK(EnvironmentsOf(mock, rep.doc["label"]).size() == 2);
   // Generate is not called either: the mock saw no successful POST /api/generate.
   CHECK(rep.EvidenceText("errors.bad_body.generate").find("\"status\":200") == std::string::npos);
 }
@@ -334,7 +379,7 @@ TEST_CASE("the text report lists every check and ends with the summary line") {
   }
   CHECK(std::regex_search(
       r.out, std::regex("\nconformance: [0-9]+ passed, 0 failed, 0 not supported, 2 skipped\n$")));
-  CHECK(r.out.find("deployments created: 1") != std::string::npos);
+  CHECK(r.out.find("deployments created: 3") != std::string::npos);
 }
 
 TEST_CASE("the token can come from BACKEND_IM_TOKEN, and --check narrows the run") {

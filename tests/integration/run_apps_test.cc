@@ -202,4 +202,64 @@ TEST_CASE("an app gets its environment's variables, and each environment has its
   CHECK(mock.Log().find("hello staging") == std::string::npos);
 }
 
+TEST_CASE("a promoted deployment serves its source's files with its own environment's variables") {
+  TempDir apps;
+  MockPlatform mock(
+      {"--token", kToken, "--stage-delay-ms", "10", "--run-apps", "--apps-dir", apps / "apps"});
+  const std::vector<std::string> headers = {"Authorization: Bearer " + kToken,
+                                            "Content-Type: application/json"};
+  const std::string api = mock.http_url() + "/api/projects/shop/environments";
+  for (const std::string environment : {"staging", "production"}) {
+    REQUIRE(HttpRequest("PUT", api + "/" + environment + "/variables/GREETING",
+                        json{{"value", "hello " + environment}}.dump(), headers)
+                .status == 200);
+  }
+  auto deploy = [&](const std::string& version, const std::string& environment) {
+    const contract::FileMap files = {
+        {"main.py",
+         "import os\nfrom fastapi import FastAPI\napp = FastAPI()\n\n@app.get('/health')\n"
+         "def health():\n    return {'greeting': os.environ.get('GREETING', ''), 'files': '" +
+             version + "'}\n"}};
+    auto body = json::parse(DeployBody(files, "shop"));
+    body["environment"] = environment;
+    auto r = HttpRequest("POST", mock.http_url() + "/api/deploy", body.dump(), headers);
+    REQUIRE(r.status == 200);
+    return Parsed(r)["deploymentId"].get<std::string>();
+  };
+  const std::string before = deploy("v0", "production");
+  REQUIRE(WaitTerminal(mock, before, 60s).status == contract::Stage::kComplete);
+  const std::string source = deploy("v1", "staging");
+  auto staging = WaitTerminal(mock, source, 60s);
+  REQUIRE(staging.status == contract::Stage::kComplete);
+
+  auto promoted = HttpRequest("POST", mock.http_url() + "/api/deployments/" + source + "/promote",
+                              R"({"environment": "production"})", headers);
+  REQUIRE(promoted.status == 200);
+  auto s = WaitTerminal(mock, Parsed(promoted)["deploymentId"], 60s);
+  std::string logs;
+  for (const auto& l : s.logs) logs += l + "\n";
+  INFO(logs);
+  REQUIRE(s.status == contract::Stage::kComplete);
+  CHECK(*s.url != *staging.url);
+  CHECK(Parsed(HttpRequest("GET", *s.url + "/health")) ==
+        json{{"greeting", "hello production"}, {"files", "v1"}});
+  CHECK(Parsed(HttpRequest("GET", *staging.url + "/health"))["greeting"] == "hello staging");
+  // Production's app before it was stopped, as a deploy's would be.
+  CHECK(logs.find("Stopped deployment " + before + ", which served before") != std::string::npos);
+  CHECK(WaitUntil(
+      [&] {
+        auto listed = Parsed(HttpRequest("GET", mock.http_url() + "/mock/apps"));
+        for (const auto& a : listed) {
+          if (a["deploymentId"] == before) return false;
+        }
+        return listed.size() == 2;
+      },
+      10s));
+  // The source's files, not built again.
+  CHECK(logs.find("Kept 1 file (") != std::string::npos);
+  CHECK(logs.find("of deployment " + source) != std::string::npos);
+  CHECK(logs.find("Checking the project") == std::string::npos);
+  CHECK(mock.Log().find("hello production") == std::string::npos);
+}
+
 }  // namespace bim::test

@@ -303,11 +303,22 @@ Result<contract::DeployResponse> FakePlatform::Deploy(const std::string& token,
   std::lock_guard lock(mu_);
   ++deploy_calls_;
   if (auto s = GateLocked(token, "POST /api/deploy"); !s.ok()) return s.error();
+  std::string environment = options_.seed_only ? "" : request.environment;
+  if (!environment.empty()) {
+    auto envs = EnvironmentsLocked(request.project_id);
+    if (!envs.ok()) return envs.error();
+    if (!(*envs)->count(environment)) {
+      return Error(ErrorCode::kNotFound,
+                   "the platform answered 404 to POST /api/deploy: "
+                   "environment_not_found");
+    }
+  }
   std::string id;
   if (auto it = by_key_.find(idempotency_key); it != by_key_.end() && !options_.seed_only) {
     id = it->second;
   } else {
     Deployment d;
+    d.environment = environment.empty() && !options_.seed_only ? "production" : environment;
     d.id = fmt::format("dep-{}", next_id_++);
     d.project_id = request.project_id.empty() ? "proj-" + d.id : request.project_id;
     d.commit_hash = CommitHash(request.files);
@@ -316,14 +327,198 @@ Result<contract::DeployResponse> FakePlatform::Deploy(const std::string& token,
     deployments_[id] = d;
     by_key_[idempotency_key] = id;
   }
-  const Deployment& d = deployments_.at(id);
+  return DeployAnswerLocked(deployments_.at(id));
+}
+
+contract::DeployResponse FakePlatform::DeployAnswerLocked(const Deployment& d) const {
   contract::DeployResponse r;
   r.deployment_id = d.id;
   r.project_id = d.project_id;
   r.commit_hash = d.commit_hash;
   r.status = PathLocked().at(ReachedLocked(d, NowMs()) - 1);
+  if (!d.environment.empty()) r.environment = d.environment;
   return r;
 }
+
+Result<std::map<std::string, std::map<std::string, std::string>>*> FakePlatform::EnvironmentsLocked(
+    const std::string& project) {
+  if (options_.seed_only) {
+    return Error(ErrorCode::kRejected, "this platform does not offer environments");
+  }
+  auto& envs = environments_[project];
+  if (envs.empty()) {
+    envs["production"];
+    envs["staging"];
+  }
+  return &envs;
+}
+
+namespace {
+
+Error NoEnvironment(const std::string& name) {
+  return Error(ErrorCode::kNotFound,
+               "the platform answered 404: environment_not_found: no environment " + name);
+}
+
+}  // namespace
+
+Result<contract::EnvironmentList> FakePlatform::ListEnvironments(const std::string& token,
+                                                                 const std::string& project_id,
+                                                                 daemon::Deadline) {
+  std::lock_guard lock(mu_);
+  if (auto s = GateLocked(token, "GET environments"); !s.ok()) return s.error();
+  auto envs = EnvironmentsLocked(project_id);
+  if (!envs.ok()) return envs.error();
+  contract::EnvironmentList l;
+  l.project_id = project_id;
+  for (const auto& [name, vars] : **envs) {
+    contract::EnvironmentInfo e;
+    e.name = name;
+    e.variables = static_cast<int64_t>(vars.size());
+    // What it serves: its newest complete deployment.
+    auto path = PathLocked();
+    int64_t newest = -1;
+    for (const auto& [id, d] : deployments_) {
+      if (d.project_id != project_id || d.environment != name || d.created_ms < newest) continue;
+      if (ReachedLocked(d, NowMs()) == path.size() && path.back() == contract::Stage::kComplete) {
+        e.deployment_id = id;
+        newest = d.created_ms;
+      }
+    }
+    l.environments.push_back(std::move(e));
+  }
+  return l;
+}
+
+bim::Status FakePlatform::AddEnvironment(const std::string& token, const std::string& project_id,
+                                         const std::string& name, daemon::Deadline) {
+  std::lock_guard lock(mu_);
+  if (auto s = GateLocked(token, "POST environments"); !s.ok()) return s;
+  auto envs = EnvironmentsLocked(project_id);
+  if (!envs.ok()) return envs.error();
+  if (!(*envs)->emplace(name, std::map<std::string, std::string>{}).second) {
+    return Error(ErrorCode::kConflict, "the platform answered 409: environment_exists");
+  }
+  return OkStatus();
+}
+
+bim::Status FakePlatform::RemoveEnvironment(const std::string& token, const std::string& project_id,
+                                            const std::string& name, daemon::Deadline) {
+  std::lock_guard lock(mu_);
+  if (auto s = GateLocked(token, "DELETE environment"); !s.ok()) return s;
+  auto envs = EnvironmentsLocked(project_id);
+  if (!envs.ok()) return envs.error();
+  if (name == "production") {
+    return Error(ErrorCode::kConflict, "the platform answered 409: environment_protected");
+  }
+  if ((*envs)->erase(name) == 0) return NoEnvironment(name);
+  return OkStatus();
+}
+
+Result<contract::VariableList> FakePlatform::ListVariables(const std::string& token,
+                                                           const std::string& project_id,
+                                                           const std::string& environment,
+                                                           bool with_values, daemon::Deadline) {
+  std::lock_guard lock(mu_);
+  if (auto s = GateLocked(token, "GET variables"); !s.ok()) return s.error();
+  auto envs = EnvironmentsLocked(project_id);
+  if (!envs.ok()) return envs.error();
+  auto env = (*envs)->find(environment);
+  if (env == (*envs)->end()) return NoEnvironment(environment);
+  contract::VariableList l{project_id, environment, {}};
+  for (const auto& [key, value] : env->second) {
+    contract::Variable v{key, std::nullopt};
+    if (with_values && !withhold_values_) v.value = value;
+    l.variables.push_back(std::move(v));
+  }
+  return l;
+}
+
+bim::Status FakePlatform::SetVariable(const std::string& token, const std::string& project_id,
+                                      const std::string& environment, const std::string& key,
+                                      const std::string& value, daemon::Deadline) {
+  std::lock_guard lock(mu_);
+  if (auto s = GateLocked(token, "PUT variable"); !s.ok()) return s;
+  auto envs = EnvironmentsLocked(project_id);
+  if (!envs.ok()) return envs.error();
+  auto env = (*envs)->find(environment);
+  if (env == (*envs)->end()) return NoEnvironment(environment);
+  if (echo_values_) {
+    return Error(
+        ErrorCode::kInvalidArgument,
+        "the platform answered 400: invalid_request: the value \"" + value + "\" is not allowed");
+  }
+  env->second[key] = value;
+  return OkStatus();
+}
+
+bim::Status FakePlatform::UnsetVariable(const std::string& token, const std::string& project_id,
+                                        const std::string& environment, const std::string& key,
+                                        daemon::Deadline) {
+  std::lock_guard lock(mu_);
+  if (auto s = GateLocked(token, "DELETE variable"); !s.ok()) return s;
+  auto envs = EnvironmentsLocked(project_id);
+  if (!envs.ok()) return envs.error();
+  auto env = (*envs)->find(environment);
+  if (env == (*envs)->end()) return NoEnvironment(environment);
+  if (env->second.erase(key) == 0) {
+    return Error(ErrorCode::kNotFound, "the platform answered 404: variable_not_found");
+  }
+  return OkStatus();
+}
+
+Result<contract::DeployResponse> FakePlatform::Promote(const std::string& token,
+                                                       const std::string& deployment_id,
+                                                       const std::string& environment,
+                                                       const std::string& idempotency_key,
+                                                       daemon::Deadline) {
+  std::lock_guard lock(mu_);
+  ++promote_calls_;
+  if (auto s = GateLocked(token, "POST promote"); !s.ok()) return s.error();
+  auto src = deployments_.find(deployment_id);
+  if (options_.seed_only || src == deployments_.end()) {
+    if (options_.seed_only) return Error(ErrorCode::kRejected, "does not offer environments");
+    return Error(ErrorCode::kNotFound, "the platform answered 404: deployment_not_found");
+  }
+  auto envs = EnvironmentsLocked(src->second.project_id);
+  if (!envs.ok()) return envs.error();
+  if (!(*envs)->count(environment)) return NoEnvironment(environment);
+  auto path = PathLocked();
+  if (ReachedLocked(src->second, NowMs()) != path.size() ||
+      path.back() != contract::Stage::kComplete) {
+    return Error(ErrorCode::kConflict, "the platform answered 409: deployment_not_complete");
+  }
+  std::string id;
+  if (auto it = by_key_.find(idempotency_key); it != by_key_.end()) {
+    id = it->second;
+  } else {
+    Deployment d = src->second;
+    d.id = fmt::format("dep-{}", next_id_++);
+    d.created_ms = NowMs();
+    d.environment = environment;
+    id = d.id;
+    deployments_[id] = d;
+    by_key_[idempotency_key] = id;
+  }
+  return DeployAnswerLocked(deployments_.at(id));
+}
+
+std::optional<std::string> FakePlatform::VariableValue(const std::string& project,
+                                                       const std::string& environment,
+                                                       const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto p = environments_.find(project);
+  if (p == environments_.end()) return std::nullopt;
+  auto e = p->second.find(environment);
+  if (e == p->second.end()) return std::nullopt;
+  auto v = e->second.find(key);
+  if (v == e->second.end()) return std::nullopt;
+  return v->second;
+}
+
+void FakePlatform::EchoValuesInErrors(bool echo) { Set(echo_values_, echo); }
+void FakePlatform::WithholdValues(bool withhold) { Set(withhold_values_, withhold); }
+int FakePlatform::promote_calls() const { return Get(promote_calls_); }
 
 Result<contract::StatusResponse> FakePlatform::Status(const std::string& token,
                                                       const std::string& id, daemon::Deadline) {

@@ -111,6 +111,41 @@ class FakePlatform final : public daemon::Platform {
       const std::string& token, const std::string& deployment_id, int64_t since,
       std::chrono::milliseconds keepalive) override;
 
+  Result<contract::EnvironmentList> ListEnvironments(
+      const std::string& token, const std::string& project_id,
+      daemon::Deadline deadline = daemon::kNoDeadline) override;
+  bim::Status AddEnvironment(const std::string& token, const std::string& project_id,
+                             const std::string& name,
+                             daemon::Deadline deadline = daemon::kNoDeadline) override;
+  bim::Status RemoveEnvironment(const std::string& token, const std::string& project_id,
+                                const std::string& name,
+                                daemon::Deadline deadline = daemon::kNoDeadline) override;
+  Result<contract::VariableList> ListVariables(
+      const std::string& token, const std::string& project_id, const std::string& environment,
+      bool with_values, daemon::Deadline deadline = daemon::kNoDeadline) override;
+  bim::Status SetVariable(const std::string& token, const std::string& project_id,
+                          const std::string& environment, const std::string& key,
+                          const std::string& value,
+                          daemon::Deadline deadline = daemon::kNoDeadline) override;
+  bim::Status UnsetVariable(const std::string& token, const std::string& project_id,
+                            const std::string& environment, const std::string& key,
+                            daemon::Deadline deadline = daemon::kNoDeadline) override;
+  Result<contract::DeployResponse> Promote(
+      const std::string& token, const std::string& deployment_id, const std::string& environment,
+      const std::string& idempotency_key, daemon::Deadline deadline = daemon::kNoDeadline) override;
+
+  // ---- Environments (not with seed_only: every call is refused as not offered).
+  // A variable's value as the platform holds it; nullopt when it has none.
+  std::optional<std::string> VariableValue(const std::string& project,
+                                           const std::string& environment,
+                                           const std::string& key) const;
+  // The platform's refusals of a SetVariable quote the value they were sent, as a careless or
+  // hostile platform's might: the agent must not pass it on.
+  void EchoValuesInErrors(bool echo);
+  // Answers to ?values=true withhold the values (the key without "value").
+  void WithholdValues(bool withhold);
+  int promote_calls() const;
+
   // The messages a deployment has reached by now, oldest first (for assertions).
   std::vector<contract::StageMessage> Reached(const std::string& deployment_id) const;
 
@@ -121,7 +156,13 @@ class FakePlatform final : public daemon::Platform {
     std::string project_id;
     std::string commit_hash;
     int64_t created_ms = 0;  // steady
+    std::string environment;
   };
+  // Locked: what a deploy (or promote) of d answers now.
+  contract::DeployResponse DeployAnswerLocked(const Deployment& d) const;
+  // Locked: a project's environments (production and staging at first), or not offered.
+  Result<std::map<std::string, std::map<std::string, std::string>>*> EnvironmentsLocked(
+      const std::string& project);
   struct Token {
     int64_t expires_ms = 0;  // steady; 0: never
   };
@@ -169,7 +210,11 @@ class FakePlatform final : public daemon::Platform {
   int next_id_ = 1, next_token_ = 1;
   int deploy_calls_ = 0, status_calls_ = 0, stream_opens_ = 0, refreshes_ = 0;
   std::vector<int64_t> stream_since_;  // guarded by mu_
-  std::string newest_access_;          // guarded by mu_
+  // project -> environment -> variables; guarded by mu_
+  std::map<std::string, std::map<std::string, std::map<std::string, std::string>>> environments_;
+  bool echo_values_ = false, withhold_values_ = false;  // guarded by mu_
+  int promote_calls_ = 0;                               // guarded by mu_
+  std::string newest_access_;                           // guarded by mu_
 };
 
 }  // namespace bim::test

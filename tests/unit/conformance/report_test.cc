@@ -76,12 +76,16 @@ TEST_CASE("the JSON report is one document with every check, the summary and the
   CHECK(j["exitCode"] == 1);
 }
 
-TEST_CASE("evidence bodies mask tokens and device codes and are cut at a UTF-8 boundary") {
+TEST_CASE("evidence bodies mask tokens, device codes and values, and are cut at a UTF-8 boundary") {
   std::string masked =
       EvidenceBody(R"({"access_token":"secret-a","refresh_token":"secret-r","user_code":"AB"})");
   CHECK(masked.find("secret") == std::string::npos);
   CHECK(masked.find("\"user_code\":\"AB\"") != std::string::npos);
   CHECK(EvidenceBody(R"({"device_code":"dc-1"})") == R"({"device_code":"<redacted>"})");
+  // A variable's value, alone or listed.
+  CHECK(EvidenceBody(R"({"key":"K","value":"v-1"})") == R"({"key":"K","value":"<redacted>"})");
+  CHECK(EvidenceBody(R"({"variables":[{"key":"K","value":"v-1"},{"key":"L"}]})") ==
+        R"({"variables":[{"key":"K","value":"<redacted>"},{"key":"L"}]})");
 
   std::string long_body(10, 'a');
   long_body += "\xC3\xA9\xC3\xA9";                // two two-byte characters from byte 10

@@ -74,11 +74,27 @@ std::string Check(const rpc::ServerStream<Request, Message>& m) {
 TEST_CASE("the ctl's table of the agent's methods matches agent.proto, method for method") {
   REQUIRE(ProtoMethods().size() >= 14);
   std::set<std::string> seen = {
-      Check(rpc::kGetInfo),    Check(rpc::kShutdown),   Check(rpc::kAuthStatus),
-      Check(rpc::kLoginStart), Check(rpc::kLoginCheck), Check(rpc::kLoginWithToken),
-      Check(rpc::kLogout),     Check(rpc::kGenerate),   Check(rpc::kDeploy),
-      Check(rpc::kStatus),     Check(rpc::kWatch),      Check(rpc::kHistory),
-      Check(rpc::kRollback),   Check(rpc::kGetFiles),
+      Check(rpc::kGetInfo),
+      Check(rpc::kShutdown),
+      Check(rpc::kAuthStatus),
+      Check(rpc::kLoginStart),
+      Check(rpc::kLoginCheck),
+      Check(rpc::kLoginWithToken),
+      Check(rpc::kLogout),
+      Check(rpc::kGenerate),
+      Check(rpc::kDeploy),
+      Check(rpc::kStatus),
+      Check(rpc::kWatch),
+      Check(rpc::kHistory),
+      Check(rpc::kRollback),
+      Check(rpc::kGetFiles),
+      Check(rpc::kListEnvironments),
+      Check(rpc::kAddEnvironment),
+      Check(rpc::kRemoveEnvironment),
+      Check(rpc::kListVariables),
+      Check(rpc::kSetVariable),
+      Check(rpc::kUnsetVariable),
+      Check(rpc::kPromote),
   };
   CHECK(seen.size() == ProtoMethods().size());
 }

@@ -665,3 +665,184 @@ TEST_CASE("a create sent again after a restart keeps its files too") {
   REQUIRE(files.ok());
   CHECK(files->files == Version("v1"));
 }
+
+// ---- Environments, variables and promote (a platform extension).
+
+namespace {
+
+DeploymentRecord DeployToAndEnd(Rig& r, const contract::FileMap& files, const std::string& project,
+                                const std::string& environment) {
+  auto d = r.agent().Deploy(files, project, r.dir.path(), environment);
+  REQUIRE_MESSAGE(d.ok(), (d.ok() ? "" : d.error().message));
+  return r.WaitEnded(d->id);
+}
+
+}  // namespace
+
+TEST_CASE("a deploy names its environment, and history lists one environment's deployments") {
+  Rig r;
+  auto prod = DeployAndEnd(r, Version("v1"), "");
+  CHECK(prod.environment == "production");  // as the platform answered it
+  auto staging = DeployToAndEnd(r, Version("v2"), prod.project_id, "staging");
+  CHECK(staging.environment == "staging");
+  auto only = r.agent().History(prod.project_id, 10, "staging");
+  REQUIRE(only.ok());
+  REQUIRE(only->size() == 1);
+  CHECK(only->front().record.id == staging.id);
+  auto bad = r.agent().Deploy(Version("v3"), prod.project_id, r.dir.path(), "Prod/../x");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().code == ErrorCode::kInvalidArgument);
+  auto unknown = r.agent().Deploy(Version("v3"), prod.project_id, r.dir.path(), "qa");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().code == ErrorCode::kNotFound);
+}
+
+TEST_CASE("variables: set, names only unless values are asked for, unset") {
+  Rig r;
+  const std::string secret = "s3cr3t-value-Zq81";
+  REQUIRE(r.agent().SetVariable("shop", "staging", "API_KEY", secret).ok());
+  CHECK(r.platform.VariableValue("shop", "staging", "API_KEY") == secret);
+  CHECK_FALSE(r.platform.VariableValue("shop", "production", "API_KEY"));
+  auto names = r.agent().Variables("shop", "staging", /*with_values=*/false);
+  REQUIRE(names.ok());
+  REQUIRE(names->variables.size() == 1);
+  CHECK(names->variables[0].key == "API_KEY");
+  CHECK_FALSE(names->variables[0].value);
+  auto values = r.agent().Variables("shop", "staging", /*with_values=*/true);
+  REQUIRE(values.ok());
+  CHECK(values->variables.at(0).value == secret);
+  auto envs = r.agent().Environments("shop");
+  REQUIRE(envs.ok());
+  REQUIRE(envs->environments.size() == 2);
+  CHECK(envs->environments[1].name == "staging");
+  CHECK(envs->environments[1].variables == 1);
+  REQUIRE(r.agent().UnsetVariable("shop", "staging", "API_KEY").ok());
+  auto again = r.agent().UnsetVariable("shop", "staging", "API_KEY");
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code == ErrorCode::kNotFound);
+  // Checked before anything is sent.
+  CHECK(r.agent().SetVariable("shop", "staging", "1BAD", "x").error().code ==
+        ErrorCode::kInvalidArgument);
+  CHECK(r.agent().SetVariable("", "staging", "KEY", "x").error().code ==
+        ErrorCode::kInvalidArgument);
+  CHECK(r.agent().SetVariable("shop", "", "KEY", "x").error().code == ErrorCode::kInvalidArgument);
+}
+
+TEST_CASE("a platform that quotes a value in its refusal: the agent's error does not") {
+  Rig r;
+  r.platform.EchoValuesInErrors(true);
+  const std::string secret = "hunter2-Xy7";
+  auto s = r.agent().SetVariable("shop", "staging", "PASSWORD", secret);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().message.find(secret) == std::string::npos);
+  CHECK(s.error().message.find("[value hidden]") != std::string::npos);
+}
+
+TEST_CASE("environments: added, removed, production protected") {
+  Rig r;
+  REQUIRE(r.agent().AddEnvironment("shop", "preview-1").ok());
+  CHECK(r.agent().AddEnvironment("shop", "preview-1").error().code == ErrorCode::kConflict);
+  CHECK(r.agent().Environments("shop")->environments.size() == 3);
+  REQUIRE(r.agent().RemoveEnvironment("shop", "preview-1").ok());
+  CHECK(r.agent().RemoveEnvironment("shop", "production").error().code == ErrorCode::kConflict);
+  CHECK(r.agent().AddEnvironment("shop", "Bad Name").error().code == ErrorCode::kInvalidArgument);
+}
+
+TEST_CASE("a seed-only platform: every environment call says it is not offered, and deploy works") {
+  FakePlatform::Options o;
+  o.seed_only = true;
+  Rig r(o);
+  for (const auto& s :
+       {r.agent().Environments("shop").ok() ? OkStatus() : r.agent().Environments("shop").error(),
+        r.agent().SetVariable("shop", "staging", "KEY", "v"),
+        r.agent().UnsetVariable("shop", "staging", "KEY"),
+        r.agent().AddEnvironment("shop", "qa")}) {
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().code == ErrorCode::kRejected);
+  }
+  auto d = DeployAndEnd(r, Version("v1"), "");
+  CHECK(d.status == contract::Stage::kComplete);
+  CHECK(d.environment.empty());
+  // Asked for an environment, the platform is asked first: it would deploy to its default.
+  auto staged = r.agent().Deploy(Version("v2"), d.project_id, r.dir.path(), "staging");
+  REQUIRE_FALSE(staged.ok());
+  CHECK(staged.error().code == ErrorCode::kRejected);
+  CHECK(r.platform.deploy_calls() == 1);
+  auto promoted = r.agent().Promote(d.id, "production");
+  REQUIRE_FALSE(promoted.ok());
+  CHECK(promoted.error().code == ErrorCode::kRejected);
+  CHECK(r.store().ListPending()->empty());  // a refusal is definitive: nothing to send again
+}
+
+TEST_CASE("promote starts a complete deployment's files in another environment, no upload") {
+  Rig r;
+  auto staging = DeployToAndEnd(r, Version("v1"), "shop", "staging");
+  REQUIRE(staging.status == contract::Stage::kComplete);
+  auto p = r.agent().Promote(staging.id, "production");
+  REQUIRE_MESSAGE(p.ok(), (p.ok() ? "" : p.error().message));
+  CHECK(p->id != staging.id);
+  CHECK(p->promoted_of == staging.id);
+  CHECK(p->environment == "production");
+  CHECK(p->commit_hash == staging.commit_hash);
+  CHECK(r.platform.deploy_calls() == 1);  // the files went up once
+  auto ended = r.WaitEnded(p->id);
+  CHECK(ended.status == contract::Stage::kComplete);
+  auto files = r.agent().Files(p->id);  // kept: it can be rolled back to and restored
+  REQUIRE(files.ok());
+  CHECK(files->files == Version("v1"));
+  auto envs = r.agent().Environments("shop");
+  REQUIRE(envs.ok());
+  CHECK(envs->environments[0].name == "production");
+  CHECK(envs->environments[0].deployment_id == p->id);
+  // Only a complete deployment, to an environment that exists.
+  CHECK(r.agent().Promote(staging.id, "qa").error().code == ErrorCode::kNotFound);
+  CHECK(r.agent().Promote(staging.id, "NOT VALID").error().code == ErrorCode::kInvalidArgument);
+  FakePlatform::Options failing = FailingAtBuilding();
+  Rig f(failing);
+  auto broken = DeployToAndEnd(f, Version("v1"), "shop", "staging");
+  REQUIRE(broken.status == contract::Stage::kFailed);
+  auto refused = f.agent().Promote(broken.id, "production");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::kConflict);
+  CHECK(f.platform.promote_calls() == 0);
+}
+
+TEST_CASE("a promote whose answer never came is sent again with its key: one deployment") {
+  Rig r;
+  auto staging = DeployToAndEnd(r, Version("v1"), "shop", "staging");
+  // Unanswered (a 503, as an overloaded platform's): the promote stays pending with its key.
+  r.platform.FailNext(1, 503);
+  auto first = r.agent().Promote(staging.id, "production");
+  REQUIRE_FALSE(first.ok());
+  auto pending = r.store().ListPending();
+  REQUIRE(pending.ok());
+  REQUIRE(pending->size() == 1);
+  CHECK(pending->front().promoted_of == staging.id);
+  CHECK(pending->front().environment == "production");
+  // What a restarted agent does first (the end-to-end test kills one: agent_environments_test).
+  r.agent().ResumePendingDeploys();
+  CHECK(r.store().ListPending()->empty());
+  auto list = r.agent().History("shop", 10, "production");
+  REQUIRE(list.ok());
+  REQUIRE(list->size() == 1);
+  CHECK(list->front().record.promoted_of == staging.id);
+  r.agent().ResumePendingDeploys();  // nothing left to send
+  CHECK(r.platform.deployments() == 2);
+}
+
+TEST_CASE("rollback of one environment: its own deployments, back to the same environment") {
+  Rig r;
+  auto p1 = DeployToAndEnd(r, Version("v1"), "shop", "production");
+  auto s1 = DeployToAndEnd(r, Version("s1"), "shop", "staging");
+  auto p2 = DeployToAndEnd(r, Version("v2"), "shop", "production");
+  auto unnamed = r.agent().Rollback("shop", "");
+  REQUIRE_FALSE(unnamed.ok());
+  CHECK(unnamed.error().code == ErrorCode::kInvalidArgument);
+  CHECK(unnamed.error().message.find("--env") != std::string::npos);
+  auto back = r.agent().Rollback("shop", "", "production");
+  REQUIRE_MESSAGE(back.ok(), (back.ok() ? "" : back.error().message));
+  CHECK(back->restored_of == p1.id);
+  CHECK(back->environment == "production");
+  (void)s1;
+  (void)p2;
+}

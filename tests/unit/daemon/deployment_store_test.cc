@@ -145,7 +145,7 @@ TEST_CASE("the database survives reopening, is 0600, and its schema version is r
   DeploymentStore& store = o.store;
   CHECK(store.Get("a")->has_value());
   auto r = test::Run({"sqlite3", t / "agent.db", "PRAGMA user_version; PRAGMA journal_mode;"});
-  CHECK(r.out == "6\nwal\n");
+  CHECK(r.out == "7\nwal\n");
 }
 
 TEST_CASE("a database of the previous schema gains pending creates and keeps its history") {
@@ -164,6 +164,8 @@ TEST_CASE("a database of the previous schema gains pending creates and keeps its
                      "ALTER TABLE events DROP COLUMN body; "
                      "DROP TABLE snapshot_files; DROP TABLE snapshots; DROP TABLE blobs; "
                      "ALTER TABLE deployments DROP COLUMN restored_of; "
+                     "ALTER TABLE deployments DROP COLUMN environment; "
+                     "ALTER TABLE deployments DROP COLUMN promoted_of; "
                      "DROP TABLE pending_deploys; ALTER TABLE deployments DROP COLUMN log_lines; "
                      "ALTER TABLE deployments DROP COLUMN log_bytes; "
                      "ALTER TABLE deployments DROP COLUMN over_budget; "
@@ -182,15 +184,23 @@ TEST_CASE("a database of the previous schema gains pending creates and keeps its
   CHECK((*old_events)[0].event.status == contract::Stage::kComplete);
   CHECK((*old_events)[0].event.url == "https://abc.backend.im");
   CHECK((*old_events)[0].event.logs == std::vector<std::string>{"done"});
-  PendingDeploy p{"key-1", "proj", "abc123", "/w", "http://x", "{\"files\":{}}", 5, ""};
+  PendingDeploy p{"key-1", "proj", "abc123", "/w", "http://x", "{\"files\":{}}", 5, "", "", ""};
   REQUIRE(store.AddPending(p).ok());
-  auto same = store.FindPending("proj", "abc123", "http://x");
+  auto same = store.FindPending(p);
   REQUIRE(same.ok());
   REQUIRE(same->has_value());
   CHECK((*same)->idempotency_key == "key-1");
   CHECK((*same)->request == p.request);
-  CHECK_FALSE(store.FindPending("proj", "other", "http://x")->has_value());
-  CHECK_FALSE(store.FindPending("proj", "abc123", "http://elsewhere")->has_value());
+  auto unlike = [&](auto change) {
+    PendingDeploy q = p;
+    change(q);
+    return !store.FindPending(q)->has_value();
+  };
+  CHECK(unlike([](PendingDeploy& q) { q.commit_hash = "other"; }));
+  CHECK(unlike([](PendingDeploy& q) { q.api_url = "http://elsewhere"; }));
+  // Schema 7: the same files to another environment, or a promote, is another create.
+  CHECK(unlike([](PendingDeploy& q) { q.environment = "staging"; }));
+  CHECK(unlike([](PendingDeploy& q) { q.promoted_of = "a"; }));
   REQUIRE(store.RecordCreated(Record("b", "proj", 2), "key-1").ok());
   CHECK(store.Get("b")->has_value());
   CHECK(store.ListPending()->empty());
@@ -198,6 +208,20 @@ TEST_CASE("a database of the previous schema gains pending creates and keeps its
   DeploymentRecord rolled = Record("c", "proj", 3);
   rolled.restored_of = "b";
   REQUIRE(store.Insert(rolled).ok());
+  // Schema 7: environments and promotes, and history by environment.
+  DeploymentRecord promoted = Record("d", "proj", 4);
+  promoted.environment = "staging";
+  promoted.promoted_of = "c";
+  REQUIRE(store.Insert(promoted).ok());
+  CHECK((*store.Get("d"))->environment == "staging");
+  CHECK((*store.Get("d"))->promoted_of == "c");
+  CHECK((*store.Get("c"))->environment.empty());
+  auto staging = store.List("proj", 10, "staging");
+  REQUIRE(staging.ok());
+  REQUIRE(staging->size() == 1);
+  CHECK((*staging)[0].id == "d");
+  CHECK(store.List("", 10, "staging")->size() == 1);
+  CHECK(store.List("other", 10, "staging")->empty());
   CHECK((*store.Get("c"))->restored_of == "b");
 }
 

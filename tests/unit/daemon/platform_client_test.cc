@@ -142,3 +142,97 @@ TEST_CASE("no retry is made that the caller's deadline would not wait for") {
   CHECK(r.http.sent.size() == 1);
   CHECK(v.error().code == ErrorCode::kUnavailable);  // the platform's own answer, 503
 }
+
+// ---- The environments extension.
+
+namespace {
+
+// The calls as the agent makes them, through the interface (with its default deadline).
+Platform& P(Rig& r) { return r.platform; }
+
+HttpResponse Answer(long status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("environments: a 404 without the extension's codes means the platform lacks it") {
+  Rig r;
+  r.http.Add(Answer(404, R"({"error":"not_found","message":"no such endpoint"})"));
+  auto none = P(r).ListEnvironments("t", "shop");
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.error().code == ErrorCode::kRejected);
+  CHECK(Contains(none.error().message, "does not offer environments"));
+  CHECK(Contains(none.error().message, "GET /api/projects/shop/environments"));
+  // A 404 that is not JSON at all (a plain web server) says the same.
+  r.http.Add(Answer(404, "<html>Not Found</html>"));
+  CHECK(P(r).UnsetVariable("t", "shop", "staging", "KEY").error().code == ErrorCode::kRejected);
+  // The extension's own 404s are answers about what was asked.
+  r.http.Add(Answer(404, R"({"error":"environment_not_found","message":"no environment qa"})"));
+  auto missing = P(r).ListVariables("t", "shop", "qa", false);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code == ErrorCode::kNotFound);
+  CHECK(Contains(missing.error().message, "no environment qa"));
+  CHECK(r.http.sent.back().url == "http://127.0.0.1:1/api/projects/shop/environments/qa/variables");
+}
+
+TEST_CASE("environments: the requests the extension describes, names percent-encoded") {
+  Rig r;
+  r.http.Add(Answer(200, R"({"projectId":"shop","environments":[{"name":"production",)"
+                         R"("variables":2,"deploymentId":"d1","url":"https://x"}]})"));
+  auto list = P(r).ListEnvironments("t", "shop");
+  REQUIRE(list.ok());
+  REQUIRE(list->environments.size() == 1);
+  CHECK(list->environments[0].variables == 2);
+  CHECK(list->environments[0].deployment_id == "d1");
+  r.http.Add(Answer(200, R"({"projectId":"shop","environment":"staging","variables":[)"
+                         R"({"key":"A","value":"1"},{"key":"B"}]})"));
+  auto vars = P(r).ListVariables("t", "shop", "staging", true);
+  REQUIRE(vars.ok());
+  CHECK(r.http.sent.back().url ==
+        "http://127.0.0.1:1/api/projects/shop/environments/staging/variables?values=true");
+  CHECK(vars->variables[0].value == "1");
+  CHECK_FALSE(vars->variables[1].value);
+  r.http.Add(Answer(200, R"({"key":"A","environment":"staging"})"));
+  REQUIRE(P(r).SetVariable("t", "shop", "staging", "A", "va\"lue").ok());
+  CHECK(r.http.sent.back().method == "PUT");
+  CHECK(r.http.sent.back().body == R"({"value":"va\"lue"})");
+  r.http.Add(Answer(200, R"({"deploymentId":"d2","projectId":"shop","commitHash":"abc",)"
+                         R"("status":"queued","environment":"production"})"));
+  auto p = P(r).Promote("t", "d 1", "production", "key-9");
+  REQUIRE(p.ok());
+  CHECK(p->environment == "production");
+  const HttpRequest& sent = r.http.sent.back();
+  CHECK(sent.method == "POST");
+  CHECK(sent.url == "http://127.0.0.1:1/api/deployments/d%201/promote");
+  CHECK(sent.body == R"({"environment":"production"})");
+  bool keyed = false;
+  for (const auto& [name, value] : sent.headers)
+    keyed = keyed || (name == "Idempotency-Key" && value == "key-9");
+  CHECK(keyed);
+}
+
+TEST_CASE("a value the platform quotes back is hidden in the error, after retries too") {
+  Rig r;
+  const std::string secret = "pa55-Word-991";
+  r.http.Add(Answer(503, R"({"error":"busy","message":"cannot store pa55-Word-991 now"})"));
+  r.http.Add(Answer(400, R"({"error":"invalid_request","message":"pa55-Word-991 is too weak"})"));
+  auto s = P(r).SetVariable("t", "shop", "staging", "PASSWORD", secret);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().code == ErrorCode::kInvalidArgument);
+  CHECK_FALSE(Contains(s.error().message, secret));
+  CHECK(Contains(s.error().message, "[value hidden] is too weak"));
+  r.http.Add(Answer(503, "pa55-Word-991"));
+  r.http.Add(Answer(503, "pa55-Word-991"));
+  r.http.Add(Answer(503, "pa55-Word-991"));
+  r.http.Add(Answer(503, "pa55-Word-991"));
+  r.http.Add(Answer(503, "pa55-Word-991"));
+  r.http.Add(Answer(503, "pa55-Word-991"));
+  auto busy = P(r).SetVariable("t", "shop", "staging", "PASSWORD", secret);
+  REQUIRE_FALSE(busy.ok());
+  CHECK(busy.error().code == ErrorCode::kUnavailable);
+  CHECK_FALSE(Contains(busy.error().message, secret));
+}
