@@ -20,7 +20,12 @@ const std::set<std::string> kToolNames = {"generate",
                                           "auth_login_check",
                                           "rollback",
                                           "diff",
-                                          "restore"};
+                                          "restore",
+                                          "promote",
+                                          "list_environments",
+                                          "list_variables",
+                                          "set_variable",
+                                          "unset_variable"};
 
 std::string Join(const std::vector<std::string>& lines) {
   std::string out;

@@ -43,14 +43,15 @@ modern=$!
 wait "$legacy" || { echo "FAILED: the inspector's legacy tools/list (exit $?)" >&2; exit 1; }
 wait "$modern" || { echo "FAILED: the inspector's modern tools/list (exit $?)" >&2; exit 1; }
 
-# Each era's file: eleven tools, deploy's taskSupport only where the era has it.
+# Each era's file: sixteen tools, deploy's taskSupport only where the era has it.
 "$node" -e '
   for (const [era, file] of [["legacy", process.argv[1]], ["modern", process.argv[2]]]) {
     const out = JSON.parse(require("fs").readFileSync(file, "utf8"));
     const tools = out.result.tools;
     const names = tools.map((t) => t.name).sort().join(",");
     const want = "auth_login_check,auth_login_start,auth_status,deploy,deployment_status," +
-      "diff,generate,list_deployments,restore,rollback,wait_for_deployment";
+      "diff,generate,list_deployments,list_environments,list_variables,promote,restore," +
+      "rollback,set_variable,unset_variable,wait_for_deployment";
     if (names !== want) throw new Error(`${era}: tools ${names}`);
     const exec = tools.find((t) => t.name === "deploy").execution;
     if (era === "legacy" && exec?.taskSupport !== "optional") throw new Error("no taskSupport");

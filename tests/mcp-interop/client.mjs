@@ -30,7 +30,8 @@ async function main() {
   const { tools } = await client.listTools();
   const names = tools.map((t) => t.name).sort();
   const expected = ["auth_login_check", "auth_login_start", "auth_status", "deploy",
-    "deployment_status", "diff", "generate", "list_deployments", "restore", "rollback",
+    "deployment_status", "diff", "generate", "list_deployments", "list_environments",
+    "list_variables", "promote", "restore", "rollback", "set_variable", "unset_variable",
     "wait_for_deployment"];
   check(JSON.stringify(names) === JSON.stringify(expected), `tools are ${expected}, got ${names}`);
   for (const t of tools) {

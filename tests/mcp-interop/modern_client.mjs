@@ -26,7 +26,7 @@ async function main() {
 
   const { tools } = await client.listTools();
   const names = tools.map((t) => t.name).sort();
-  check(names.length === 11 && names.includes("deploy"), `eleven tools, got ${names}`);
+  check(names.length === 16 && names.includes("deploy"), `sixteen tools, got ${names}`);
   console.log(`tools: ${names.join(", ")}`);
 
   const call = async (name, args) => {
