@@ -11,7 +11,7 @@ void Wipe(std::string& secret) {
 }
 
 void HideSecret(std::string& text, std::string_view secret) {
-  if (secret.empty()) return;
+  if (secret.size() < kShortestHiddenSecret) return;
   constexpr std::string_view kHidden = "[value hidden]";
   for (size_t at = text.find(secret); at != std::string::npos;
        at = text.find(secret, at + kHidden.size())) {

@@ -11,7 +11,10 @@ namespace bim {
 void Wipe(std::string& secret);
 
 // Replaces every occurrence of secret in text with "[value hidden]": for messages made from what
-// another side answered, which may quote a secret it was sent. An empty secret hides nothing.
+// another side answered, which may quote a secret it was sent. A secret shorter than
+// kShortestHiddenSecret bytes hides nothing: such a string turns up in any text by chance (a
+// value "v" in "environments"), so hiding it would garble the message and protect nothing.
+inline constexpr size_t kShortestHiddenSecret = 4;
 void HideSecret(std::string& text, std::string_view secret);
 
 }  // namespace bim

@@ -36,7 +36,14 @@ std::vector<std::string> FilesContaining(const std::string& dir, const std::stri
   return found;
 }
 
-// The deployment a `--watch --json` run ended with: its last line.
+// The deployment a `--watch --json` run started: its first line.
+json First(const std::string& out) {
+  auto lines = JsonLines(out);
+  REQUIRE_FALSE(lines.empty());
+  return lines.front();
+}
+
+// The event a `--watch --json` run ended with: its last line.
 json LastLine(const std::string& out) {
   auto lines = JsonLines(out);
   REQUIRE_FALSE(lines.empty());
@@ -69,10 +76,11 @@ TEST_CASE("a variable's value goes to the platform and nowhere the agent writes"
     return r;
   };
   std::string dir = f.MakeProject("shop");
-  auto deployed = ctl({"deploy", "-d", dir, "--env", "staging", "--watch", "--json"});
+  auto deployed =
+      ctl({"deploy", "-d", dir, "--project", "shop", "--env", "staging", "--watch", "--json"});
   REQUIRE_MESSAGE(deployed.exit_code == 0, (deployed.out + deployed.err));
-  const std::string project = LastLine(deployed.out)["projectId"];
-  CHECK(LastLine(deployed.out)["environment"] == "staging");
+  const std::string project = First(deployed.out)["projectId"];
+  CHECK(First(deployed.out)["environment"] == "staging");
 
   auto set = ctl({"env", "set", "API_KEY", "--env", "staging", "--project", project}, secret);
   REQUIRE_MESSAGE(set.exit_code == 0, (set.out + set.err));
@@ -94,7 +102,7 @@ TEST_CASE("a variable's value goes to the platform and nowhere the agent writes"
   CHECK(refused.exit_code != 0);
   auto envs = ctl({"environments", "--project", project, "--json"});
   CHECK(envs.exit_code == 0);
-  auto status = ctl({"status", LastLine(deployed.out)["deploymentId"], "--json"});
+  auto status = ctl({"status", First(deployed.out)["deploymentId"], "--json"});
   CHECK(status.exit_code == 0);
   {
     McpSession s(f.Options());
@@ -159,8 +167,12 @@ TEST_CASE("ten env sets at once from ten terminals: every variable is there") {
       "GET", f.mock().http_url() + "/api/projects/shop/environments/staging/variables?values=true",
       "", {"Authorization: Bearer dev-token"});
   REQUIRE(held.status == 200);
+  INFO(held.body);
   std::map<std::string, std::string> values;
-  for (const auto& v : json::parse(held.body)["variables"]) values[v["key"]] = v["value"];
+  const json answer = json::parse(held.body);
+  for (const auto& v : answer.at("variables")) {
+    values[v.at("key").get<std::string>()] = v.at("value").get<std::string>();
+  }
   REQUIRE(values.size() == 10);
   for (int i = 0; i < 10; ++i)
     CHECK(values["KEY_" + std::to_string(i)] == "value-" + std::to_string(i));
@@ -171,9 +183,10 @@ TEST_CASE("a promote interrupted by killing the agent completes once, after it r
   AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "20", "--delay-ms", "800",
                   "--delay-path", "/api/deployments/"});
   f.LoginWithToken();
-  auto staging = f.Ctl({"deploy", "-d", f.MakeProject("shop"), "--env", "staging", "-w", "--json"});
+  auto staging = f.Ctl({"deploy", "-d", f.MakeProject("shop"), "--project", "shop", "--env",
+                        "staging", "-w", "--json"});
   REQUIRE_MESSAGE(staging.exit_code == 0, (staging.out + staging.err));
-  const std::string source = LastLine(staging.out)["deploymentId"];
+  const std::string source = First(staging.out)["deploymentId"];
   Process promote = f.StartCtl({"promote", source, "--to", "production", "--json"});
   std::string db = f.StateDir() + "/agent.db";
   REQUIRE(WaitUntil(
@@ -215,8 +228,8 @@ TEST_CASE("a seed-only platform: each environment command says it is not offered
   f.LoginWithToken();
   auto deployed = f.Ctl({"deploy", "-d", f.MakeProject("shop"), "--watch", "--json"});
   REQUIRE_MESSAGE(deployed.exit_code == 0, (deployed.out + deployed.err));
-  const std::string id = LastLine(deployed.out)["deploymentId"];
-  const std::string project = LastLine(deployed.out)["projectId"];
+  const std::string id = First(deployed.out)["deploymentId"];
+  const std::string project = First(deployed.out)["projectId"];
   std::vector<std::pair<std::vector<std::string>, std::string>> commands = {
       {{"environments", "--project", project}, ""},
       {{"environments", "add", "qa", "--project", project}, ""},
@@ -248,7 +261,7 @@ TEST_CASE(
   std::string v1 = MakeGreeter(f, "greeter", "v1");
   auto prod = f.Ctl({"deploy", "-d", v1, "-w", "--json"});
   REQUIRE_MESSAGE(prod.exit_code == 0, (prod.out + prod.err));
-  const std::string project = LastLine(prod.out)["projectId"];
+  const std::string project = First(prod.out)["projectId"];
   REQUIRE(f.Ctl({"env", "set", "GREETING", "--env", "staging", "--project", project},
                 "hello from staging")
               .exit_code == 0);
@@ -268,10 +281,11 @@ TEST_CASE(
   CHECK(at_production["version"] == "v1");  // deployed before production had a GREETING
   CHECK(at_production["greeting"] == "");
 
-  auto promoted = f.Ctl(
-      {"promote", LastLine(staged.out)["deploymentId"], "--to", "production", "-w", "--json"});
+  auto promoted =
+      f.Ctl({"promote", First(staged.out)["deploymentId"], "--to", "production", "-w", "--json"});
   REQUIRE_MESSAGE(promoted.exit_code == 0, (promoted.out + promoted.err));
-  CHECK(LastLine(promoted.out)["environment"] == "production");
+  CHECK(First(promoted.out)["environment"] == "production");
+  CHECK(LastLine(promoted.out)["status"] == "complete");
   json now = json::parse(HttpRequest("GET", production_url + "/hello").body);
   CHECK(now["version"] == "v2");
   CHECK(now["greeting"] == "hello from production");
@@ -280,7 +294,7 @@ TEST_CASE(
   bool serves = false;
   for (const auto& e : envs["environments"]) {
     if (e["name"] == "production")
-      serves = e["deploymentId"] == LastLine(promoted.out)["deploymentId"];
+      serves = e["deploymentId"] == First(promoted.out)["deploymentId"];
   }
   CHECK(serves);
 }
