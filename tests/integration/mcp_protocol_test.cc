@@ -511,7 +511,7 @@ TEST_CASE("2025-11-25 is negotiated with tasks declared, and only its tools/list
       task_tools.insert(t["name"].get<std::string>());
     }
   }
-  CHECK(task_tools == std::set<std::string>{"deploy", "wait_for_deployment"});
+  CHECK(task_tools == std::set<std::string>{"deploy", "promote", "wait_for_deployment"});
   // Older revisions: no tasks capability, no execution, and params.task is ignored.
   McpSession old(f.Options());
   json r2 = old.Initialize("2025-06-18");
