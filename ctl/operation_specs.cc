@@ -321,7 +321,7 @@ constexpr ArgSpec kProjectDir{"-d,--dir", "",
                               "A project folder: its remembered project "
                               "(.backend-im/project.json) is the one meant",
                               "(default: the current folder)"};
-constexpr ArgSpec kProjectId{"--project", "project", "The project", "(default: the folder's)",
+constexpr ArgSpec kProjectId{"--project", "projectId", "The project", "(default: the folder's)",
                              "Its id: the projectId that deploy and list_deployments return"};
 // The same argument for a command that MCP does not offer.
 constexpr ArgSpec CliOnly(ArgSpec a) {

@@ -14,13 +14,13 @@ namespace {
 std::string ConfirmSet(const json& args) {
   return fmt::format("Set the variable {} in {} of project {}? (The value is not shown here.)",
                      args["key"].get<std::string>(), args["environment"].get<std::string>(),
-                     args["project"].get<std::string>());
+                     args["projectId"].get<std::string>());
 }
 
 std::string ConfirmUnset(const json& args) {
   return fmt::format("Remove the variable {} from {} of project {}?",
                      args["key"].get<std::string>(), args["environment"].get<std::string>(),
-                     args["project"].get<std::string>());
+                     args["projectId"].get<std::string>());
 }
 
 std::string ConfirmPromote(const json& args) {
@@ -45,18 +45,18 @@ void McpTools::DefineEnvironmentTools() {
 
   const OperationSpec& envs = ToolSpec("list_environments");
   tools_.push_back(
-      Tool{&envs, {IdArg(envs, "project", true)}, ReadHints(), &McpTools::ListEnvironments});
+      Tool{&envs, {IdArg(envs, "projectId", true)}, ReadHints(), &McpTools::ListEnvironments});
 
   const OperationSpec& vars = ToolSpec("list_variables");
   tools_.push_back(Tool{&vars,
-                        {IdArg(vars, "project", true), TextArg(vars, "environment", true, 32)},
+                        {IdArg(vars, "projectId", true), TextArg(vars, "environment", true, 32)},
                         ReadHints(),
                         &McpTools::ListVariables});
 
   const OperationSpec& set = ToolSpec("set_variable");
   Tool set_tool{
       &set,
-      {IdArg(set, "project", true), TextArg(set, "environment", true, 32),
+      {IdArg(set, "projectId", true), TextArg(set, "environment", true, 32),
        TextArg(set, "key", true, 128), TextArg(set, "value", true, kMaxVariableValueBytes)},
       WriteHints(true, true, true),
       &McpTools::SetVariable};
@@ -65,7 +65,7 @@ void McpTools::DefineEnvironmentTools() {
 
   const OperationSpec& unset = ToolSpec("unset_variable");
   Tool unset_tool{&unset,
-                  {IdArg(unset, "project", true), TextArg(unset, "environment", true, 32),
+                  {IdArg(unset, "projectId", true), TextArg(unset, "environment", true, 32),
                    TextArg(unset, "key", true, 128)},
                   WriteHints(true, false, true),
                   &McpTools::UnsetVariable};
@@ -85,7 +85,7 @@ McpTools::Answer McpTools::Promote(const json& args, McpToolCall& call) {
 }
 
 McpTools::Answer McpTools::ListEnvironments(const json& args, McpToolCall& call) {
-  auto list = ops_.Environments("", args["project"].get<std::string>(), *call.cancel);
+  auto list = ops_.Environments("", args["projectId"].get<std::string>(), *call.cancel);
   if (!list.ok()) return FailureOf(list.error(), "list_environments");
   json out = EnvironmentsModel(*list);
   out["nextStep"] =
@@ -95,9 +95,9 @@ McpTools::Answer McpTools::ListEnvironments(const json& args, McpToolCall& call)
 }
 
 McpTools::Answer McpTools::ListVariables(const json& args, McpToolCall& call) {
-  auto got =
-      ops_.Variables("", args["project"].get<std::string>(), args["environment"].get<std::string>(),
-                     /*with_values=*/false, *call.cancel);
+  auto got = ops_.Variables("", args["projectId"].get<std::string>(),
+                            args["environment"].get<std::string>(),
+                            /*with_values=*/false, *call.cancel);
   if (!got.ok()) return FailureOf(got.error(), "list_variables");
   auto& reply = got->environments.front();
   reply.set_project_id(got->project_id);
@@ -109,7 +109,7 @@ McpTools::Answer McpTools::ListVariables(const json& args, McpToolCall& call) {
 
 McpTools::Answer McpTools::SetVariable(const json& args, McpToolCall& call) {
   const std::string environment = args["environment"];
-  auto set = ops_.SetVariable("", args["project"].get<std::string>(), environment,
+  auto set = ops_.SetVariable("", args["projectId"].get<std::string>(), environment,
                               args["key"].get<std::string>(), args["value"].get<std::string>(),
                               *call.cancel);
   if (!set.ok()) return FailureOf(set.error(), "set_variable");
@@ -124,7 +124,7 @@ McpTools::Answer McpTools::SetVariable(const json& args, McpToolCall& call) {
 
 McpTools::Answer McpTools::UnsetVariable(const json& args, McpToolCall& call) {
   const std::string environment = args["environment"];
-  auto unset = ops_.UnsetVariable("", args["project"].get<std::string>(), environment,
+  auto unset = ops_.UnsetVariable("", args["projectId"].get<std::string>(), environment,
                                   args["key"].get<std::string>(), *call.cancel);
   if (!unset.ok()) return FailureOf(unset.error(), "unset_variable");
   json out = ChangeModel(*unset);

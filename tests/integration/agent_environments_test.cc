@@ -107,10 +107,11 @@ TEST_CASE("a variable's value goes to the platform and nowhere the agent writes"
   {
     McpSession s(f.Options());
     s.Initialize();
-    json listed = s.CallTool("list_variables", {{"project", project}, {"environment", "staging"}});
+    json listed =
+        s.CallTool("list_variables", {{"projectId", project}, {"environment", "staging"}});
     outputs.push_back(listed.dump());
     CHECK(listed.dump().find("API_KEY") != std::string::npos);
-    json envs_tool = s.CallTool("list_environments", {{"project", project}});
+    json envs_tool = s.CallTool("list_environments", {{"projectId", project}});
     outputs.push_back(envs_tool.dump());
   }
 

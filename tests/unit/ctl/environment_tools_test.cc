@@ -77,7 +77,7 @@ struct Fixture {
 };
 
 json SetArgs() {
-  return {{"key", "API_KEY"}, {"environment", "staging"}, {"project", "p1"}, {"value", kSecret}};
+  return {{"key", "API_KEY"}, {"environment", "staging"}, {"projectId", "p1"}, {"value", kSecret}};
 }
 
 bool Has(const std::string& text, const std::string& part) {
@@ -100,31 +100,31 @@ TEST_CASE("environment tools: listed with annotations, list_variables with no wa
   }
   json vars = f.Listed("list_variables");
   CHECK(vars["inputSchema"]["properties"].size() == 2);
-  CHECK(vars["inputSchema"]["required"] == json::array({"project", "environment"}));
+  CHECK(vars["inputSchema"]["required"] == json::array({"projectId", "environment"}));
   CHECK_FALSE(
       vars["outputSchema"]["properties"]["variables"]["items"]["properties"].contains("value"));
   CHECK(f.Listed("promote")["execution"]["taskSupport"] == "optional");
   CHECK(f.Listed("deploy")["inputSchema"]["properties"].contains("environment"));
   CHECK(f.Listed("set_variable")["inputSchema"]["required"] ==
-        json::array({"project", "environment", "key", "value"}));
+        json::array({"projectId", "environment", "key", "value"}));
 }
 
 TEST_CASE("environment tools: list_environments and list_variables give names, never values") {
   Fixture f;
   f.Variables("staging")["API_KEY"] = kSecret;
-  auto envs = f.Call("list_environments", {{"project", "p1"}});
+  auto envs = f.Call("list_environments", {{"projectId", "p1"}});
   REQUIRE_FALSE(envs.is_error);
   CHECK(envs.structured["projectId"] == "p1");
   CHECK(envs.structured["environments"][1] == json{{"name", "staging"}, {"variables", 1}});
-  auto vars = f.Call("list_variables", {{"project", "p1"}, {"environment", "staging"}});
+  auto vars = f.Call("list_variables", {{"projectId", "p1"}, {"environment", "staging"}});
   REQUIRE_FALSE(vars.is_error);
   CHECK(vars.structured["variables"] == json::array({{{"key", "API_KEY"}}}));
   CHECK_FALSE(f.agent.last_list_variables->with_values());
   auto neither = f.Call("list_variables", {{"environment", "staging"}});
   CHECK(neither.is_error);
-  CHECK(Has(neither.message, "missing \"project\""));
+  CHECK(Has(neither.message, "missing \"projectId\""));
   auto values = f.Call("list_variables",
-                       {{"project", "p1"}, {"environment", "staging"}, {"withValues", true}});
+                       {{"projectId", "p1"}, {"environment", "staging"}, {"withValues", true}});
   CHECK(values.is_error);
   CHECK(Has(values.message, "unknown argument \"withValues\""));
 }
@@ -136,8 +136,8 @@ TEST_CASE("environment tools: a client without forms gets the change directly") 
   CHECK(r.structured["key"] == "API_KEY");
   CHECK(r.structured["environment"] == "staging");
   CHECK(f.Variables("staging")["API_KEY"] == kSecret);
-  auto unset =
-      f.Call("unset_variable", {{"key", "API_KEY"}, {"environment", "staging"}, {"project", "p1"}});
+  auto unset = f.Call("unset_variable",
+                      {{"key", "API_KEY"}, {"environment", "staging"}, {"projectId", "p1"}});
   REQUIRE_FALSE(unset.is_error);
   CHECK(f.Variables("staging").empty());
   // A value-shaped key is refused without being shown.
@@ -168,7 +168,7 @@ TEST_CASE("environment tools: with forms, the person confirms before anything ch
     CHECK(f.agent.Count("SetVariable") == 0);
     f.Variables("staging")["OLD"] = "1";
     auto unset =
-        f.Call("unset_variable", {{"key", "OLD"}, {"environment", "staging"}, {"project", "p1"}});
+        f.Call("unset_variable", {{"key", "OLD"}, {"environment", "staging"}, {"projectId", "p1"}});
     CHECK(unset.is_error);
     CHECK(f.Variables("staging").count("OLD") == 1);
   }
@@ -181,7 +181,7 @@ TEST_CASE("environment tools: with forms, the person confirms before anything ch
   }
   SUBCASE("read-only tools ask nothing") {
     f.AnswerForms(Confirm::kRefused);
-    CHECK_FALSE(f.Call("list_environments", {{"project", "p1"}}).is_error);
+    CHECK_FALSE(f.Call("list_environments", {{"projectId", "p1"}}).is_error);
     CHECK(f.asked.empty());
   }
 }
@@ -270,10 +270,10 @@ TEST_CASE("environment tools: on a platform without environments each says so") 
   f.agent.environments_offered = false;
   const auto d = f.agent.AddDeployment("p1", {{"main.py", "1"}});
   const std::vector<std::pair<std::string, json>> calls = {
-      {"list_environments", {{"project", "p1"}}},
-      {"list_variables", {{"project", "p1"}, {"environment", "staging"}}},
+      {"list_environments", {{"projectId", "p1"}}},
+      {"list_variables", {{"projectId", "p1"}, {"environment", "staging"}}},
       {"set_variable", SetArgs()},
-      {"unset_variable", {{"key", "K"}, {"environment", "staging"}, {"project", "p1"}}},
+      {"unset_variable", {{"key", "K"}, {"environment", "staging"}, {"projectId", "p1"}}},
       {"promote", {{"deploymentId", d.id()}, {"environment", "staging"}}},
       {"deploy", {{"directory", "api"}, {"environment", "staging"}}},
   };
