@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tests/integration/agent_fixture.h"
+#include "tests/integration/loopback.h"
 #include "tests/integration/mcp_test_util.h"
 
 namespace bim::test {
@@ -298,6 +299,32 @@ TEST_CASE(
       serves = e["deploymentId"] == First(promoted.out)["deploymentId"];
   }
   CHECK(serves);
+}
+
+}  // namespace bim::test
+
+namespace bim::test {
+
+TEST_CASE("dev --env gives the local app that environment's variables, and writes no file") {
+  AgentFixture f({"--token", "dev-token", "--stage-delay-ms", "10"});
+  f.LoginWithToken();
+  const std::string secret = "dev-only-" + std::to_string(::getpid()) + "-Hk3";
+  REQUIRE(f.Ctl({"env", "set", "GREETING", "--env", "staging", "--project", "shop"}, secret)
+              .exit_code == 0);
+  std::string dir = MakeGreeter(f, "greeter", "local");
+  int port = 0;
+  ::close(ListenOnLoopback(&port));
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  Process dev = f.StartCtl(
+      {"dev", "-d", dir, "--env", "staging", "--project", "shop", "--port", std::to_string(port)});
+  REQUIRE_MESSAGE(dev.WaitForOutput("✓ Serving " + url, std::chrono::seconds(30)),
+                  (dev.Stdout() + dev.Stderr()));
+  json hello = json::parse(HttpRequest("GET", url + "/hello").body);
+  CHECK(hello["greeting"] == secret);
+  dev.Signal(SIGINT);
+  CHECK(dev.Wait(std::chrono::seconds(10)) == std::optional<int>(0));
+  CHECK(FilesContaining(dir, secret).empty());
+  CHECK((dev.Stdout() + dev.Stderr()).find(secret) == std::string::npos);
 }
 
 }  // namespace bim::test
