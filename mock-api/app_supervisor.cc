@@ -264,7 +264,23 @@ class AppSupervisor::Impl {
 
   void Adopt(std::unique_ptr<App> app) {
     trees_[app->deployment] = app->tree;
+    tree_order_.push_back(app->deployment);
     apps_[app->deployment] = std::move(app);
+    // The disk a long-running platform uses for promotes stays bounded: the oldest trees whose
+    // apps are gone go first.
+    for (auto it = tree_order_.begin(); trees_.size() > kMaxKeptTrees && it != tree_order_.end();) {
+      auto tree = trees_.find(*it);
+      if (tree != trees_.end() && apps_.count(*it)) {
+        ++it;
+        continue;
+      }
+      if (tree != trees_.end()) {
+        std::error_code ignored;
+        fs::remove_all(tree->second, ignored);
+        trees_.erase(tree);
+      }
+      it = tree_order_.erase(it);
+    }
   }
 
   AppStep DoKeep(const std::string& deployment, const std::string& project,
@@ -678,6 +694,9 @@ class AppSupervisor::Impl {
   // The trees KeepFrom can copy, by deployment id: of every app kept and not removed, and of
   // every app that served.
   std::map<std::string, std::string> trees_;
+  std::deque<std::string> tree_order_;  // trees_' keys, oldest first
+  // At most this many trees are kept for promotes once their apps are gone.
+  static constexpr size_t kMaxKeptTrees = 100;
   std::thread thread_;
 };
 
