@@ -1,6 +1,7 @@
 #pragma once
 // The agent's core and its application API: every operation of `backend-imd` exists here once
-// (deploy, rollback, generate, status, history, snapshots, watch, login), independent of gRPC.
+// (deploy, rollback, promote, generate, status, history, snapshots, watch, login, environments
+// and variables), independent of gRPC.
 // AgentService only translates messages and errors; the unit tests drive the same calls against a
 // fake platform (agent_scenarios_test.cc, agent_service_test.cc).
 //
