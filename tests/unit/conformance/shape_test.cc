@@ -100,8 +100,12 @@ TEST_CASE("a body that is not JSON, or not an object, is one problem naming the 
 }
 
 TEST_CASE("the contract's shapes accept what common/contract.h serializes") {
-  contract::DeployResponse d{"550e8400-e29b-41d4-a716-446655440000", "p", "a1b2c3d4e5f6",
-                             contract::Stage::kQueued, "ws://h/ws?deploymentId=x", std::nullopt};
+  contract::DeployResponse d{"550e8400-e29b-41d4-a716-446655440000",
+                             "p",
+                             "a1b2c3d4e5f6",
+                             contract::Stage::kQueued,
+                             "ws://h/ws?deploymentId=x",
+                             std::nullopt};
   CHECK(shapes::DeployAnswer().CheckBody(contract::ToJson(d)).empty());
   d.websocket_url.reset();
   CHECK(shapes::DeployAnswer().CheckBody(contract::ToJson(d)).empty());
