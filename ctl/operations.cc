@@ -634,17 +634,19 @@ OpResult<VariableFileOutcome> Operations::Pull(const std::string& dir,
                               "variables to a file deploy leaves out, such as .env.{}",
                               out.file, environment));
   }
-  auto values = Values(dir, project_id, environment, cancel);
-  if (!values.ok()) {
-    OpError e = values.error();
-    if (e.kind == OpFailure::kPlatform) e.message += "; nothing was written";
-    return e;
-  }
+  // Before the values are fetched: none is asked for that would not be written. (The write
+  // itself refuses an existing file too, so a file made meanwhile is not replaced either.)
   struct stat st {};
   if (!force && ::lstat(out.file.c_str(), &st) == 0) {
     return OpFail(
         OpFailure::kConflict,
         fmt::format("{} exists; nothing was written. Pass --force to replace it", out.file));
+  }
+  auto values = Values(dir, project_id, environment, cancel);
+  if (!values.ok()) {
+    OpError e = values.error();
+    if (e.kind == OpFailure::kPlatform) e.message += "; nothing was written";
+    return e;
   }
   out.project_id = values->project_id();
   std::string text;
