@@ -103,6 +103,8 @@ TEST_CASE("a variable's value goes to the platform and nowhere the agent writes"
   CHECK(refused.exit_code != 0);
   auto envs = ctl({"environments", "--project", project, "--json"});
   CHECK(envs.exit_code == 0);
+  CHECK(ctl({"env", "unset", "NOT_SET", "--env", "staging", "--project", project}).exit_code == 7);
+  CHECK(ctl({"env", "ls", "--env", "qa", "--project", project}).exit_code == 7);
   auto status = ctl({"status", First(deployed.out)["deploymentId"], "--json"});
   CHECK(status.exit_code == 0);
   {
