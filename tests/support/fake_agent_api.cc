@@ -53,6 +53,13 @@ std::optional<ctl::OpError> FakeAgentApi::Enter(const std::string& method,
   return std::nullopt;
 }
 
+std::optional<ctl::OpError> FakeAgentApi::EnterLoggedIn(const std::string& method,
+                                                        ctl::CancelToken& cancel) {
+  if (auto e = Enter(method, cancel)) return e;
+  if (!logged_in) return OpFail(OpFailure::kAuth, "not logged in");
+  return std::nullopt;
+}
+
 int FakeAgentApi::Count(const std::string& method) const {
   return static_cast<int>(std::count(calls.begin(), calls.end(), method));
 }
@@ -346,8 +353,7 @@ OpResult<FakeAgentApi::FakeEnvironment*> FakeAgentApi::EnvironmentOf(const std::
 
 OpResult<pb::ListEnvironmentsReply> FakeAgentApi::ListEnvironments(
     const pb::ListEnvironmentsRequest& request, ctl::CancelToken& cancel) {
-  if (auto e = Enter("ListEnvironments", cancel)) return *e;
-  if (!logged_in) return OpFail(OpFailure::kAuth, "not logged in");
+  if (auto e = EnterLoggedIn("ListEnvironments", cancel)) return *e;
   auto envs = Environments(request.project_id());
   if (!envs.ok()) return envs.error();
   pb::ListEnvironmentsReply r;
@@ -364,8 +370,7 @@ OpResult<pb::ListEnvironmentsReply> FakeAgentApi::ListEnvironments(
 
 OpResult<pb::AddEnvironmentReply> FakeAgentApi::AddEnvironment(
     const pb::AddEnvironmentRequest& request, ctl::CancelToken& cancel) {
-  if (auto e = Enter("AddEnvironment", cancel)) return *e;
-  if (!logged_in) return OpFail(OpFailure::kAuth, "not logged in");
+  if (auto e = EnterLoggedIn("AddEnvironment", cancel)) return *e;
   auto envs = Environments(request.project_id());
   if (!envs.ok()) return envs.error();
   if (auto bad = contract::ValidateEnvironmentName(request.name()); !bad.ok()) {
@@ -381,8 +386,7 @@ OpResult<pb::AddEnvironmentReply> FakeAgentApi::AddEnvironment(
 
 OpResult<pb::RemoveEnvironmentReply> FakeAgentApi::RemoveEnvironment(
     const pb::RemoveEnvironmentRequest& request, ctl::CancelToken& cancel) {
-  if (auto e = Enter("RemoveEnvironment", cancel)) return *e;
-  if (!logged_in) return OpFail(OpFailure::kAuth, "not logged in");
+  if (auto e = EnterLoggedIn("RemoveEnvironment", cancel)) return *e;
   auto env = EnvironmentOf(request.project_id(), request.name());
   if (!env.ok()) return env.error();
   if (request.name() == "production") {
@@ -395,8 +399,7 @@ OpResult<pb::RemoveEnvironmentReply> FakeAgentApi::RemoveEnvironment(
 OpResult<pb::ListVariablesReply> FakeAgentApi::ListVariables(
     const pb::ListVariablesRequest& request, ctl::CancelToken& cancel) {
   last_list_variables = request;
-  if (auto e = Enter("ListVariables", cancel)) return *e;
-  if (!logged_in) return OpFail(OpFailure::kAuth, "not logged in");
+  if (auto e = EnterLoggedIn("ListVariables", cancel)) return *e;
   auto env = EnvironmentOf(request.project_id(), request.environment());
   if (!env.ok()) return env.error();
   pb::ListVariablesReply r;
@@ -430,8 +433,7 @@ OpResult<pb::SetVariableReply> FakeAgentApi::SetVariable(const pb::SetVariableRe
 
 OpResult<pb::UnsetVariableReply> FakeAgentApi::UnsetVariable(
     const pb::UnsetVariableRequest& request, ctl::CancelToken& cancel) {
-  if (auto e = Enter("UnsetVariable", cancel)) return *e;
-  if (!logged_in) return OpFail(OpFailure::kAuth, "not logged in");
+  if (auto e = EnterLoggedIn("UnsetVariable", cancel)) return *e;
   auto env = EnvironmentOf(request.project_id(), request.environment());
   if (!env.ok()) return env.error();
   if ((*env)->variables.erase(request.key()) == 0) {

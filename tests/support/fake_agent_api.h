@@ -146,14 +146,13 @@ class FakeAgentApi final : public ctl::AgentApi {
   std::optional<ctl::OpError> Enter(const std::string& method, ctl::CancelToken& cancel);
   // Enter, and the platform's refusal when nobody is logged in (the calls that reach it),
   // keeping the request in `last`.
+  std::optional<ctl::OpError> EnterLoggedIn(const std::string& method, ctl::CancelToken& cancel);
   template <typename Request>
   std::optional<ctl::OpError> EnterLoggedIn(const std::string& method, const Request& request,
                                             std::optional<Request>& last,
                                             ctl::CancelToken& cancel) {
     last = request;
-    if (auto e = Enter(method, cancel)) return e;
-    if (!logged_in) return ctl::OpFail(ctl::OpFailure::kAuth, "not logged in");
-    return std::nullopt;
+    return EnterLoggedIn(method, cancel);
   }
   backend_im::v1::AuthStatusReply Auth() const;
   Stored& Store(const std::string& project, const contract::FileMap& files, Outcome how, bool hold,
