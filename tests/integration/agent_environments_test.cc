@@ -241,7 +241,7 @@ TEST_CASE("a seed-only platform: each environment command says it is not offered
       {{"env", "ls", "--project", project}, ""},
       {{"env", "set", "KEY", "--env", "staging", "--project", project}, "v"},
       {{"env", "unset", "KEY", "--env", "staging", "--project", project}, ""},
-      {{"env", "pull", f.home() / "x.env", "--env", "staging", "--project", project}, ""},
+      {{"env", "pull", f.home() / "pulled.env", "--env", "staging", "--project", project}, ""},
       {{"env", "import", f.home() / "x.env", "--env", "staging", "--project", project}, ""},
       {{"promote", id, "--to", "production"}, ""},
       {{"deploy", "-d", f.home() / "shop", "--env", "staging"}, ""},
