@@ -65,6 +65,27 @@ class Reader {
     }
     return it->get<int64_t>();
   }
+  std::optional<bool> OptBool(const char* key) {
+    auto it = j_.find(key);
+    if (it == j_.end() || it->is_null()) return std::nullopt;
+    if (!it->is_boolean()) {
+      Fail(std::string("field \"") + key + "\" is not a boolean");
+      return std::nullopt;
+    }
+    return it->get<bool>();
+  }
+  // A string field that must be one of a set of names: parse maps a name to its value.
+  template <typename T, typename ParseName>
+  T NamedField(const char* key, T fallback, ParseName parse) {
+    std::string name = Str(key);
+    if (!error_.empty()) return fallback;
+    auto v = parse(name);
+    if (!v) {
+      Fail(std::string("unknown ") + key + " \"" + name.substr(0, 64) + "\"");
+      return fallback;
+    }
+    return *v;
+  }
   bool Bool(const char* key) {
     auto it = j_.find(key);
     if (it == j_.end() || !it->is_boolean()) {
@@ -145,6 +166,9 @@ class Reader {
       }
     }
   }
+
+  // Records what is wrong with the object (the first such report wins).
+  void Invalid(std::string what) { Fail(std::move(what)); }
 
   bool ok() const { return error_.empty(); }
   Error error() const { return ProtocolError(error_); }
@@ -548,6 +572,246 @@ Result<VariableList> ParseVariableList(std::string_view body) {
       l.variables.push_back(std::move(v));
     });
     return l;
+  });
+}
+
+// ---- Runtime logs ----
+
+namespace {
+
+constexpr std::string_view kLogLevelNames[] = {"debug", "info", "warning", "error"};
+constexpr std::string_view kDnsStateNames[] = {"pending", "valid", "invalid"};
+constexpr std::string_view kCertificateStateNames[] = {"pending", "issued", "failed"};
+
+template <typename E, size_t N>
+std::optional<E> FromName(const std::string_view (&names)[N], std::string_view name) {
+  for (size_t i = 0; i < N; ++i) {
+    if (names[i] == name) return static_cast<E>(i);
+  }
+  return std::nullopt;
+}
+
+json LineJson(const LogLine& v) {
+  return json{{"type", "line"},          {"seq", v.seq},       {"timestamp", v.timestamp},
+              {"level", LogLevelName(v.level)}, {"source", v.source}, {"text", v.text}};
+}
+
+LogLine ReadLine(Reader& r) {
+  LogLine l;
+  l.seq = r.OptInt("seq").value_or(0);
+  if (l.seq <= 0) r.Invalid("a line's \"seq\" is an integer from 1");
+  l.timestamp = r.OptInt("timestamp").value_or(0);
+  l.level = r.NamedField("level", LogLevel::kInfo, ParseLogLevel);
+  l.source = r.OptStr("source").value_or("app");
+  l.text = r.Str("text");
+  return l;
+}
+
+}  // namespace
+
+std::string_view LogLevelName(LogLevel level) { return kLogLevelNames[static_cast<int>(level)]; }
+
+std::optional<LogLevel> ParseLogLevel(std::string_view name) {
+  return FromName<LogLevel>(kLogLevelNames, name);
+}
+
+bool IsLogsNotFoundCode(std::string_view error_code) {
+  return error_code == "deployment_not_found";
+}
+
+std::string ToJson(const LogLine& v) { return Dump(LineJson(v)); }
+
+std::string ToJson(const LogPage& v) {
+  json lines = json::array();
+  for (const auto& l : v.lines) {
+    json o = LineJson(l);
+    o.erase("type");
+    lines.push_back(std::move(o));
+  }
+  return Dump(json{{"deploymentId", v.deployment_id},
+                   {"lines", std::move(lines)},
+                   {"cursor", v.cursor},
+                   {"first", v.first},
+                   {"more", v.more}});
+}
+
+std::string ToJson(const LogStreamMessage& v) {
+  switch (v.type) {
+    case LogStreamMessage::Type::kLine:
+      return ToJson(v.line);
+    case LogStreamMessage::Type::kSkipped:
+      return Dump(json{{"type", "skipped"}, {"count", v.skipped}, {"next", v.next}});
+    case LogStreamMessage::Type::kEnd:
+      break;
+  }
+  return Dump(json{{"type", "end"}, {"reason", v.reason}});
+}
+
+Result<LogPage> ParseLogPage(std::string_view body) {
+  return ParseObject<LogPage>(body, "logs answer", [](Reader& r) {
+    LogPage p;
+    p.deployment_id = r.OptStr("deploymentId").value_or("");
+    r.Objects("lines", /*required=*/true, [&](Reader& e) {
+      p.lines.push_back(ReadLine(e));
+    });
+    p.cursor = r.OptInt("cursor").value_or(p.lines.empty() ? 0 : p.lines.back().seq);
+    p.first = r.OptInt("first").value_or(1);
+    p.more = r.OptBool("more").value_or(false);
+    return p;
+  });
+}
+
+Result<LogStreamMessage> ParseLogStreamMessage(std::string_view body) {
+  return ParseObject<LogStreamMessage>(body, "log message", [](Reader& r) {
+    LogStreamMessage m;
+    std::string type = r.OptStr("type").value_or("line");
+    if (type == "line") {
+      m.line = ReadLine(r);
+    } else if (type == "skipped") {
+      m.type = LogStreamMessage::Type::kSkipped;
+      m.skipped = r.OptInt("count").value_or(0);
+      m.next = r.OptInt("next").value_or(0);
+    } else if (type == "end") {
+      m.type = LogStreamMessage::Type::kEnd;
+      m.reason = r.OptStr("reason").value_or("");
+    } else {
+      r.Invalid("unknown type \"" + type.substr(0, 64) + "\"");
+    }
+    return m;
+  });
+}
+
+// ---- Custom domains ----
+
+std::string_view DnsStateName(DnsState s) { return kDnsStateNames[static_cast<int>(s)]; }
+std::string_view CertificateStateName(CertificateState s) {
+  return kCertificateStateNames[static_cast<int>(s)];
+}
+std::optional<DnsState> ParseDnsState(std::string_view name) {
+  return FromName<DnsState>(kDnsStateNames, name);
+}
+std::optional<CertificateState> ParseCertificateState(std::string_view name) {
+  return FromName<CertificateState>(kCertificateStateNames, name);
+}
+
+bool IsDomainsNotFoundCode(std::string_view error_code) {
+  return error_code == "domain_not_found" || error_code == "environment_not_found";
+}
+
+Status ValidateDomainName(std::string_view domain) {
+  auto invalid = [&](std::string_view why) {
+    return Error(ErrorCode::kInvalidArgument, "\"" + Shown(domain) + "\" is not a domain name (" +
+                                                  std::string(why) + ")");
+  };
+  if (domain.empty() || domain.size() > 253) return invalid("1 to 253 bytes");
+  size_t labels = 0;
+  size_t start = 0;
+  while (start <= domain.size()) {
+    size_t end = domain.find('.', start);
+    if (end == std::string_view::npos) end = domain.size();
+    std::string_view label = domain.substr(start, end - start);
+    if (label.empty() || label.size() > 63) return invalid("each label is 1 to 63 bytes");
+    if (label.front() == '-' || label.back() == '-') {
+      return invalid("a label neither starts nor ends with '-'");
+    }
+    for (char c : label) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+        return invalid("lower-case letters, digits, '-' and '.' only");
+      }
+    }
+    ++labels;
+    start = end + 1;
+  }
+  if (labels < 2) return invalid("at least two labels, e.g. api.example.com");
+  return OkStatus();
+}
+
+std::string NormalizeDomain(std::string_view domain) {
+  if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+  std::string out(domain);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool RecordValueMatches(const std::string& type, std::string_view expected,
+                        std::string_view found) {
+  if (type == "CNAME") return NormalizeDomain(expected) == NormalizeDomain(found);
+  return expected == found;
+}
+
+namespace {
+
+json DomainJson(const Domain& v) {
+  json records = json::array();
+  for (const auto& r : v.records) {
+    json o{{"type", r.type}, {"name", r.name}, {"value", r.value}, {"found", r.found}};
+    if (r.ok) o["ok"] = *r.ok;
+    records.push_back(std::move(o));
+  }
+  json o{{"domain", v.domain},
+         {"projectId", v.project_id},
+         {"environment", v.environment},
+         {"dns", DnsStateName(v.dns)},
+         {"certificate", CertificateStateName(v.certificate)},
+         {"records", std::move(records)}};
+  if (v.checked_at) o["checkedAt"] = *v.checked_at;
+  if (!v.detail.empty()) o["detail"] = v.detail;
+  return o;
+}
+
+Domain ReadDomain(Reader& r) {
+  Domain d;
+  d.domain = r.Str("domain");
+  d.project_id = r.OptStr("projectId").value_or("");
+  d.environment = r.OptStr("environment").value_or("");
+  d.dns = r.NamedField("dns", DnsState::kPending, ParseDnsState);
+  d.certificate = r.NamedField("certificate", CertificateState::kPending, ParseCertificateState);
+  r.Objects("records", /*required=*/true, [&](Reader& e) {
+    DnsRecord rec;
+    rec.type = e.Str("type");
+    rec.name = e.Str("name");
+    rec.value = e.Str("value");
+    rec.found = e.StrList("found", /*required=*/false);
+    rec.ok = e.OptBool("ok");
+    d.records.push_back(std::move(rec));
+  });
+  d.checked_at = r.OptInt("checkedAt");
+  d.detail = r.OptStr("detail").value_or("");
+  return d;
+}
+
+}  // namespace
+
+std::string ToJson(const Domain& v) { return Dump(DomainJson(v)); }
+
+std::string ToJson(const DomainList& v) {
+  json list = json::array();
+  for (const auto& d : v.domains) list.push_back(DomainJson(d));
+  return Dump(json{{"projectId", v.project_id}, {"domains", std::move(list)}});
+}
+
+std::string ToJson(const AddDomainRequest& v) {
+  json o{{"domain", v.domain}};
+  if (!v.environment.empty()) o["environment"] = v.environment;
+  return Dump(o);
+}
+
+Result<Domain> ParseDomain(std::string_view body) {
+  return ParseObject<Domain>(body, "domain answer", [](Reader& r) { return ReadDomain(r); });
+}
+
+Result<DomainList> ParseDomainList(std::string_view body) {
+  return ParseObject<DomainList>(body, "domains answer", [](Reader& r) {
+    DomainList l;
+    l.project_id = r.OptStr("projectId").value_or("");
+    r.Objects("domains", /*required=*/true, [&](Reader& e) { l.domains.push_back(ReadDomain(e)); });
+    return l;
+  });
+}
+
+Result<AddDomainRequest> ParseAddDomainRequest(std::string_view body) {
+  return ParseObject<AddDomainRequest>(body, "domain request", [](Reader& r) {
+    return AddDomainRequest{r.Str("domain"), r.OptStr("environment").value_or("")};
   });
 }
 

@@ -179,6 +179,113 @@ Result<EnvironmentList> ParseEnvironmentList(std::string_view body);
 Result<VariableList> ParseVariableList(std::string_view body);
 Result<PromoteRequest> ParsePromoteRequest(std::string_view body);
 
+// ---- Runtime logs: an EXTENSION (docs/API_CONTRACTS.md §6.2) ----
+
+enum class LogLevel { kDebug, kInfo, kWarning, kError };
+std::string_view LogLevelName(LogLevel level);  // "debug", "info", "warning", "error"
+std::optional<LogLevel> ParseLogLevel(std::string_view name);
+
+// One line a deployment's app printed (or the platform printed about it).
+struct LogLine {
+  int64_t seq = 0;        // 1, 2, 3... per deployment; never reused
+  int64_t timestamp = 0;  // Unix time in ms, when the platform read the line
+  LogLevel level = LogLevel::kInfo;
+  std::string source;  // "app" (its output), "access" (a request it answered), "platform"
+  std::string text;    // one line, without its newline
+};
+
+// GET /api/deployments/{id}/logs.
+struct LogPage {
+  std::string deployment_id;
+  std::vector<LogLine> lines;  // oldest first
+  int64_t cursor = 0;          // seq of the newest line the platform has, matching or not
+  int64_t first = 1;           // seq of the oldest line it still keeps (cursor + 1: none yet)
+  bool more = false;           // with ?after=: the page was cut at its limit
+};
+
+// One message on /ws/logs?deploymentId=: a line, lines that will not come (no longer kept, or
+// the follower fell too far behind), or the end of the app's output.
+struct LogStreamMessage {
+  enum class Type { kLine, kSkipped, kEnd };
+  Type type = Type::kLine;
+  LogLine line;         // kLine
+  int64_t skipped = 0;  // kSkipped: how many lines
+  int64_t next = 0;     // kSkipped: the seq the stream goes on from
+  std::string reason;   // kEnd: why (e.g. "the deployment was replaced")
+};
+
+// The error code the extension's own 404 carries; any other 404 on its paths means the
+// platform does not offer runtime logs.
+bool IsLogsNotFoundCode(std::string_view error_code);
+
+std::string ToJson(const LogLine& v);  // with "type": "line", as the stream sends it
+std::string ToJson(const LogPage& v);
+std::string ToJson(const LogStreamMessage& v);
+Result<LogPage> ParseLogPage(std::string_view body);
+Result<LogStreamMessage> ParseLogStreamMessage(std::string_view body);
+
+// ---- Custom domains: an EXTENSION (docs/API_CONTRACTS.md §6.3) ----
+
+enum class DnsState { kPending, kValid, kInvalid };
+enum class CertificateState { kPending, kIssued, kFailed };
+std::string_view DnsStateName(DnsState s);
+std::string_view CertificateStateName(CertificateState s);
+std::optional<DnsState> ParseDnsState(std::string_view name);
+std::optional<CertificateState> ParseCertificateState(std::string_view name);
+
+// A record the domain's owner creates: type is "A", "AAAA", "CNAME" or "TXT"; name is a fully
+// qualified name without the trailing dot.
+struct DnsRecord {
+  std::string type;
+  std::string name;
+  std::string value;
+  std::vector<std::string> found;  // what the platform's last lookup found at name
+  std::optional<bool> ok;          // whether found holds value; absent before any lookup
+};
+
+struct Domain {
+  std::string domain;
+  std::string project_id;
+  std::string environment;
+  DnsState dns = DnsState::kPending;
+  CertificateState certificate = CertificateState::kPending;
+  std::vector<DnsRecord> records;
+  std::optional<int64_t> checked_at;  // Unix ms of the platform's last lookup
+  std::string detail;                 // why dns is invalid or the certificate failed
+};
+
+struct DomainList {
+  std::string project_id;
+  std::vector<Domain> domains;
+};
+
+// POST /api/projects/{projectId}/domains.
+struct AddDomainRequest {
+  std::string domain;
+  std::string environment;  // empty: production
+};
+
+// The codes the extension's own 404s carry (domain_not_found, environment_not_found).
+bool IsDomainsNotFoundCode(std::string_view error_code);
+
+// A host name a domain may have: lower case letters, digits and '-' in labels of 1 to 63 that
+// neither start nor end with '-', at least two labels, at most 253 bytes, no trailing dot.
+// Upper case is refused, not folded: NormalizeDomain does that first.
+Status ValidateDomainName(std::string_view domain);
+// Lower case, without one trailing dot.
+std::string NormalizeDomain(std::string_view domain);
+// Whether a value a lookup found is the record's value: names (CNAME) compare without case and
+// trailing dot, addresses as written, TXT exactly.
+bool RecordValueMatches(const std::string& type, std::string_view expected,
+                        std::string_view found);
+
+std::string ToJson(const Domain& v);
+std::string ToJson(const DomainList& v);
+std::string ToJson(const AddDomainRequest& v);
+Result<Domain> ParseDomain(std::string_view body);
+Result<DomainList> ParseDomainList(std::string_view body);
+Result<AddDomainRequest> ParseAddDomainRequest(std::string_view body);
+
 std::string ToJson(const ErrorBody& v);
 std::string ToJson(const GenerateRequest& v);
 std::string ToJson(const GenerateResponse& v);

@@ -14,6 +14,8 @@ packages=(
   clang libclang-rt-14-dev
   file systemd util-linux mount passwd dpkg-dev
   dbus-daemon dbus-bin  # a private session bus for the desktop notice tests
+  libc-ares-dev  # DNS lookups of custom domains, against any server (BACKEND_IM_DNS_SERVER)
+  knot knot-dnsutils  # a real DNS server on loopback for the custom-domain tests
   # The runtime of the apps the embedded platform runs (backend-im-mock --run-apps) and of
   # `backend-im dev` without a virtualenv: Debian's FastAPI stack.
   python3-fastapi python3-uvicorn python3-sqlalchemy python3-packaging
