@@ -50,6 +50,8 @@ class MockPlatform {
   Reply Idempotent(const ws::HttpRequest& req, const std::string& fingerprint,
                    const std::function<std::string()>& create);
   Reply StatusOf(const std::string& id);
+  // GET /api/deployments/{id}/logs (an extension).
+  Reply Logs(const ws::HttpRequest& req, const std::string& id);
   std::optional<ws::HttpResponse> ValidateUpgrade(const ws::HttpRequest& req);
   // Whether --delay-ms applies to a request for path (--delay-path).
   bool Delayed(const std::string& path) const;
