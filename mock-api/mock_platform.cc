@@ -104,6 +104,13 @@ ws::HttpResponse InSeedWords(ws::HttpResponse r) {
   return r;
 }
 
+// The resolver of --dns-server, which ParseMockOptions checked.
+std::unique_ptr<dns::Resolver> MakeDnsResolver(const MockOptions& options) {
+  auto r = dns::MakeResolver(options.dns_server);
+  if (!r.ok()) throw std::invalid_argument("--dns-server: " + r.error().message);
+  return std::move(r.value());
+}
+
 }  // namespace
 
 MockPlatform::MockPlatform(ws::HttpWsServer& server, const MockOptions& options, const Clock& clock,
@@ -116,6 +123,7 @@ MockPlatform::MockPlatform(ws::HttpWsServer& server, const MockOptions& options,
       breaks_(options),
       auth_(options, clock, ids),
       runner_(server, options, ids, environments_, clock),
+      domains_(server, options, clock, ids, environments_, MakeDnsResolver(options)),
       idempotency_(clock) {
   server_.SetServerName("backend-im-mock");
   server_.SetHttpHandler(
@@ -178,6 +186,15 @@ void MockPlatform::OnHttp(const ws::HttpRequest& req,
                           std::shared_ptr<ws::HttpResponder> responder) {
   auto start = clock_.Steady();
   Reply reply = Handle(req);
+  if (reply.later) {
+    reply.later(
+        [this, responder, start, method = req.method, path = req.path](ws::HttpResponse response) {
+          int status = response.status;
+          responder->Respond(std::move(response));
+          LogRequest(method, path, std::to_string(status), start);
+        });
+    return;
+  }
   if (options_.seed_only && StartsWith(req.path, "/api/")) {
     reply.response = InSeedWords(std::move(reply.response));
   }
@@ -318,6 +335,8 @@ MockPlatform::Reply MockPlatform::Handle(const ws::HttpRequest& req) {
         return Logs(req, *id);
       }
       if (auto r = environments_.Handle(req)) return {std::move(*r)};
+      if (auto r = domains_.Handle(req))
+        return {std::move(r->response), false, std::move(r->later)};
     }
   } else if (oauth) {
     if (p == "/oauth/device/code") {
