@@ -255,7 +255,8 @@ TEST_CASE("a DNS server that never answers holds up only the verify that asked i
   CHECK(Contains(v.detail, silent + " did not answer within"));
 }
 
-TEST_CASE("domains are listed, read and removed; names are checked and belong to one project") {
+TEST_CASE(
+    "domains are listed, read and removed, names are checked, and each belongs to one project") {
   DnsServer dns;
   MockPlatform mock(MockArgs(dns));
   CHECK(Add(mock, R"({"domain": "b.example.test"})").status == 201);

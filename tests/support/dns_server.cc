@@ -125,20 +125,22 @@ std::string Tail(const std::string& text, size_t max) {
 
 DnsServer::DnsServer(std::string zone) : zone_(std::move(zone)), dir_(std::make_unique<TempDir>()) {
   ipv6_ = HasIpv6Loopback();
-  port_ = FreePort(ipv6_);
   std::filesystem::create_directories(*dir_ / "db");
-  WriteConfig();
-  Start();
-}
-
-DnsServer::~DnsServer() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  // Another process may take the port between FreePort and knotd's bind: then a new one.
+  for (int attempt = 1;; ++attempt) {
+    port_ = FreePort(ipv6_);
+    WriteConfig();
+    try {
+      Start();
+      return;
+    } catch (const std::runtime_error&) {
+      if (attempt == 5 || Log().find("address already in use") == std::string::npos) throw;
+      WriteFile(*dir_ / "knotd.log", "");
     }
   }
 }
+
+DnsServer::~DnsServer() { Stop(); }
 
 std::string DnsServer::Address() const { return "127.0.0.1:" + std::to_string(port_); }
 
