@@ -292,8 +292,8 @@ TEST_CASE("a domain round-trips with its records, states and detail") {
   auto list = ParseDomainList(ToJson(DomainList{"p1", {d}}));
   REQUIRE(list.ok());
   CHECK(list->domains.size() == 1);
-  CHECK_FALSE(ParseDomain(R"({"domain":"a.b","dns":"maybe","certificate":"pending","records":[]})")
-                  .ok());
+  CHECK_FALSE(
+      ParseDomain(R"({"domain":"a.b","dns":"maybe","certificate":"pending","records":[]})").ok());
   auto add = ParseAddDomainRequest(ToJson(AddDomainRequest{"a.example.test", ""}));
   REQUIRE(add.ok());
   CHECK(add->environment.empty());
