@@ -363,11 +363,13 @@ TEST_CASE(
   // from the first to the access line is accounted for once.
   int64_t next = from + 1;
   int skips = 0;
+  int64_t skipped = 0;
   while (next <= last) {
     auto m = Next(**slow, 30s);
     REQUIRE(m);
     if (m->type == LogStreamMessage::Type::kSkipped) {
       ++skips;
+      skipped += m->skipped;
       CHECK(m->skipped > 0);
       CHECK(m->next == next + m->skipped);
       next = m->next;
@@ -377,7 +379,10 @@ TEST_CASE(
     REQUIRE(m->line.seq == next);
     ++next;
   }
-  CHECK(skips == 1);
+  // Once it fell behind by more than the platform keeps; more than once when it had room for a
+  // while during the flood (its socket's buffers drained into the client's).
+  MESSAGE(skips << " skipped messages, " << skipped << " lines skipped of " << last - from);
+  CHECK(skips >= 1);
   CHECK(Page(mock, id, "?tail=0").first > from + 1);
 }
 
