@@ -608,7 +608,8 @@ int64_t KeepNewest(std::vector<T>& lines, Budget& budget, Size size) {
 OpResult<LogsReport> Operations::LogsForAssistant(const LogsQuery& query, size_t max_lines,
                                                   size_t max_bytes, CancelToken& cancel) {
   LogsQuery q = query;
-  q.tail = static_cast<int>(std::clamp<size_t>(max_lines, 1, 1000));
+  // One more than fits, so that a cut shows.
+  q.tail = static_cast<int>(std::clamp<size_t>(max_lines + 1, 1, 1000));
   auto logs = Logs(q, cancel);
   if (!logs.ok()) return logs.error();
   LogsReport r;

@@ -192,7 +192,7 @@ TEST_CASE(
                        a.text));
     }
   }
-  CHECK(both == 14);
+  CHECK(both == 15);
 }
 
 TEST_CASE("operation specs: every command's --json output has its entry's shapes") {

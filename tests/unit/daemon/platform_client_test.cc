@@ -256,13 +256,6 @@ class RefusingConnector final : public ws::Connector {
   Error answer_;
 };
 
-HttpResponse Answer(long status, std::string body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
 }  // namespace
 
 TEST_CASE("logs: a page is asked for with the query's parameters and read back") {
