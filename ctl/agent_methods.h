@@ -53,6 +53,9 @@ BIM_AGENT_UNARY(SetVariable, SetVariableReply)
 BIM_AGENT_UNARY(UnsetVariable, UnsetVariableReply)
 BIM_AGENT_UNARY(Promote, DeployReply)
 inline constexpr ServerStream<v1::WatchRequest, v1::DeploymentEvent> kWatch{BIM_AGENT_PATH(Watch)};
+BIM_AGENT_UNARY(GetLogs, GetLogsReply)
+inline constexpr ServerStream<v1::FollowLogsRequest, v1::LogItem> kFollowLogs{
+    BIM_AGENT_PATH(FollowLogs)};
 #undef BIM_AGENT_UNARY
 #undef BIM_AGENT_PATH
 

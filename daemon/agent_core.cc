@@ -9,11 +9,14 @@ AgentCore::AgentCore(Database& db, Platform& platform, const Clock& clock, Rando
       snapshots_(db, clock, settings.snapshots),
       tokens_(db),
       auth_(platform, tokens_, clock, random, stop, std::move(settings.environment_token)),
+      log_hub_(LogHubDeps{platform, auth_, clock, random, settings.keepalive,
+                          std::chrono::milliseconds(30000), 2000}),
       agent_(AgentDeps{{store_, hub_, platform, auth_, clock, random, stop},
                        snapshots_,
                        std::move(settings.report_status),
                        settings.keepalive,
-                       settings.notify ? settings.notifier : nullptr}) {}
+                       settings.notify ? settings.notifier : nullptr,
+                       &log_hub_}) {}
 
 AgentCore::~AgentCore() {
   BeginShutdown();
@@ -23,6 +26,7 @@ AgentCore::~AgentCore() {
 void AgentCore::BeginShutdown() {
   stop_.Stop();
   hub_.Shutdown();
+  log_hub_.Shutdown();
 }
 
 }  // namespace bim::daemon

@@ -15,6 +15,7 @@
 #include "daemon/auth_manager.h"
 #include "daemon/database.h"
 #include "daemon/deployment_store.h"
+#include "daemon/log_hub.h"
 #include "daemon/notifier.h"
 #include "daemon/platform.h"
 #include "daemon/snapshot_store.h"
@@ -51,6 +52,7 @@ class AgentCore {
   SnapshotStore& snapshots() { return snapshots_; }
   WatchHub& hub() { return hub_; }
   AuthManager& auth() { return auth_; }
+  LogHub& log_hub() { return log_hub_; }
 
   // The first half of stopping: signals stop (every wait on the clock ends) and ends every
   // watch stream. Then the daemon stops its server, and calls StopWatching().
@@ -65,6 +67,7 @@ class AgentCore {
   TokenStore tokens_;
   WatchHub hub_;
   AuthManager auth_;
+  LogHub log_hub_;
   Agent agent_;
 };
 

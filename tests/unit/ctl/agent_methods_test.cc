@@ -95,6 +95,8 @@ TEST_CASE("the ctl's table of the agent's methods matches agent.proto, method fo
       Check(rpc::kSetVariable),
       Check(rpc::kUnsetVariable),
       Check(rpc::kPromote),
+      Check(rpc::kGetLogs),
+      Check(rpc::kFollowLogs),
   };
   CHECK(seen.size() == ProtoMethods().size());
 }
