@@ -290,17 +290,21 @@ TEST_CASE("get_logs explains a deployment that failed at import in one call, wit
   CHECK(out["status"] == "failed");
   REQUIRE(out.contains("failure"));
   CHECK(out["failure"]["status"] == "failed");
-  // The platform's stage logs say at which stage and why.
+  // At which stage, and the platform's logs of it say why.
+  CHECK(out["failure"]["stage"] == "health_check");
   std::string stage_logs;
   for (const auto& l : out["failure"]["logs"]) stage_logs += l.get<std::string>() + "\n";
-  CHECK(stage_logs.find("health") != std::string::npos);
+  CHECK(stage_logs.find("Health check failed: the app exited with status 1") != std::string::npos);
   // The app's traceback, the exception's own line included, among the errors.
   std::string errors;
   for (const auto& l : out["errors"]) {
     CHECK(l["level"] == "error");
     errors += l["text"].get<std::string>() + "\n";
   }
-  CHECK(errors.find("Traceback (most recent call last)") != std::string::npos);
+  // The stage logs quote the traceback from its start, the errors hold its end: where main.py
+  // raised, and the exception's own line.
+  CHECK(stage_logs.find("Traceback (most recent call last)") != std::string::npos);
+  CHECK(errors.find("main.py\", line 3, in <module>") != std::string::npos);
   CHECK(errors.find("RuntimeError: boom at import") != std::string::npos);
   CHECK(Contains(out["nextStep"], "failed"));
   // Within the caps: lines and bytes of all three parts together.
