@@ -105,7 +105,7 @@ TEST_CASE("logs --json: one object a line, with the deployment's id") {
   CHECK(lines[0]["timestamp"].get<std::string>().back() == 'Z');
 }
 
-TEST_CASE("logs: --grep and --level pass to the agent; bad values are usage errors") {
+TEST_CASE("logs: --grep and --level pass to the agent, bad values are usage errors") {
   Fixture f;
   auto r = Ctl(f.agent, {"logs", f.id, "--grep", "GET /"});
   CHECK(r.code == 0);
@@ -139,7 +139,7 @@ TEST_CASE("logs --since: a duration back from now, or a Unix time in ms") {
   CHECK(f.agent.last_get_logs->since_unix_ms() > 0);
 }
 
-TEST_CASE("logs -f: the tail, then skipped counts and the end; exit 0 at the end") {
+TEST_CASE("logs -f: the tail, then skipped counts and the end, exit 0 at the end") {
   Fixture f;
   f.agent.follow_items = {Skipped(4), End("the deployment was replaced")};
   auto r = Ctl(f.agent, {"logs", f.id, "-f", "-n", "1"});
