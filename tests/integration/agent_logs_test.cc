@@ -290,6 +290,15 @@ TEST_CASE("get_logs explains a deployment that failed at import in one call, wit
   WriteFile(dir + "/requirements.txt", "fastapi\n");
   const std::string id = rig.Deploy(dir, 1);
 
+  // Following it gives what it printed, then the end of its output, and exits 0.
+  auto followed = f.Ctl({"logs", "-f", "--json", "-n", "1000", id}, "", "", 30s);
+  INFO(followed.out << followed.err);
+  CHECK(followed.exit_code == 0);
+  auto items = JsonLines(followed.out);
+  REQUIRE_FALSE(items.empty());
+  CHECK(items.back().value("end", "") == "exited with status 1");
+  CHECK(followed.out.find("RuntimeError: boom at import") != std::string::npos);
+
   McpSession s(f.Options());
   s.Initialize();
   json r = s.CallTool("get_logs", {{"deploymentId", id}, {"maxLines", 30}, {"maxBytes", 8192}});
