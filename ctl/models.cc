@@ -426,6 +426,7 @@ json LogsReportModel(const LogsReport& r) {
     j["failure"] = json{
         {"status", r.failure->status()},
         {"logs", std::vector<std::string>(r.failure->logs().begin(), r.failure->logs().end())}};
+    if (!r.failed_stage.empty()) j["failure"]["stage"] = r.failed_stage;
     json errors = json::array();
     for (const auto& l : r.errors) errors.push_back(LogLineModel(l, d.id()));
     j["errors"] = std::move(errors);
@@ -443,9 +444,10 @@ json LogsReportModelSchema() {
        Int("linesLeftOut", "How many lines were left out for the caps"),
        Optional(Field("failure",
                       Object({Str("status", "failed"),
+                              OptStr("stage", "The stage it failed at: building, health_check..."),
                               StrArray("logs",
-                                       "The platform's stage logs, its last lines: why the build "
-                                       "or the health check failed")}))),
+                                       "The platform's logs from that stage on, the first lines: "
+                                       "why the build or the health check failed")}))),
        Optional(ArrayOf("errors", LogLineModelSchema(),
                         "For a failed deployment: its app's last error lines (a traceback)"))});
 }

@@ -262,8 +262,9 @@ constexpr OperationSpec kLogs =
         .ToolMore(
             "Read-only. Capped by maxLines and maxBytes: cut is true (and the text says so) when "
             "lines were left out. For a deployment that failed, the same call also returns "
-            "failure (the platform's stage logs: build or health-check errors) and errors (the "
-            "app's last error lines, e.g. a Python traceback). Give deploymentId, or projectId "
+            "failure (the stage it failed at and the platform's logs from there: build or "
+            "health-check errors) and errors (the app's last error lines, e.g. the end of a "
+            "Python traceback). Give deploymentId, or projectId "
             "(and environment) for its newest complete deployment.")
         .Args(kLogsArgs)
         .JsonLines(kLines<LogLineModelSchema, LogSkippedModelSchema, LogEndModelSchema>)

@@ -593,6 +593,16 @@ struct Budget {
   }
 };
 
+// The oldest of lines that fit; how many did not.
+template <typename T, typename Size>
+int64_t KeepOldest(std::vector<T>& lines, Budget& budget, Size size) {
+  size_t keep = 0;
+  for (auto it = lines.begin(); it != lines.end() && budget.Take(size(*it)); ++it) ++keep;
+  const int64_t left_out = static_cast<int64_t>(lines.size() - keep);
+  lines.resize(keep);
+  return left_out;
+}
+
 // The newest of lines that fit, oldest first; how many did not.
 template <typename T, typename Size>
 int64_t KeepNewest(std::vector<T>& lines, Budget& budget, Size size) {
@@ -616,20 +626,36 @@ OpResult<LogsReport> Operations::LogsForAssistant(const LogsQuery& query, size_t
   Budget budget{max_lines, max_bytes};
   auto line_bytes = [](const pb::LogLine& l) { return l.text().size(); };
   if (proto::StageOf(logs->deployment()) == contract::Stage::kFailed) {
-    // Why it failed first: the platform's stage logs as `status` shows them, then the app's
-    // errors (a traceback), then the lines asked for.
-    auto failed = Status(logs->deployment().id(), cancel);
-    if (!failed.ok()) return failed.error();
-    std::vector<std::string> stage(failed->logs().begin(), failed->logs().end());
-    const size_t stage_lines = std::min<size_t>(budget.lines, 40);
-    Budget stage_budget{stage_lines, budget.bytes / 2};
+    // Why it failed first, each part within its share of the caps so that none crowds out the
+    // others: the stage it failed at and the platform's logs from that stage on, oldest first
+    // (the reason comes before what the platform quotes of the app); then the app's newest
+    // error lines (a traceback ends with its exception); then the lines asked for.
+    std::vector<pb::DeploymentEvent> events;
+    WatchHooks hooks;
+    hooks.outcome_only = true;
+    hooks.on_event = [&](const pb::DeploymentEvent& e) { events.push_back(e); };
+    auto watched = Watch(logs->deployment().id(), 0, seconds(10), hooks, cancel);
+    if (!watched.ok()) return watched.error();
+    size_t from = events.size();
+    while (from > 0 && events[from - 1].terminal()) --from;
+    if (from > 0) {
+      --from;
+      r.failed_stage = events[from].status();
+    }
+    std::vector<std::string> stage;
+    for (size_t i = std::min(from, events.size()); i < events.size(); ++i) {
+      stage.insert(stage.end(), events[i].logs().begin(), events[i].logs().end());
+    }
+    Budget stage_budget{std::clamp<size_t>(budget.lines / 3, 1, 40), budget.bytes / 3};
+    const Budget stage_share = stage_budget;
     r.lines_left_out +=
-        KeepNewest(stage, stage_budget, [](const std::string& s) { return s.size(); });
-    budget.lines -= stage_lines - stage_budget.lines;
-    budget.bytes -= budget.bytes / 2 - stage_budget.bytes;
-    failed->clear_logs();
-    for (auto& l : stage) failed->add_logs(std::move(l));
-    r.failure = std::move(*failed);
+        KeepOldest(stage, stage_budget, [](const std::string& s) { return s.size(); });
+    budget.lines -= stage_share.lines - stage_budget.lines;
+    budget.bytes -= stage_share.bytes - stage_budget.bytes;
+    pb::Deployment failed = logs->deployment();
+    failed.clear_logs();
+    for (auto& l : stage) failed.add_logs(std::move(l));
+    r.failure = std::move(failed);
     LogsQuery eq = q;
     eq.level = "error";
     eq.since.clear();

@@ -117,9 +117,11 @@ struct LogsReport {
   backend_im::v1::GetLogsReply logs;  // its lines as many as the caps left room for, newest kept
   bool cut = false;                   // lines were left out for the caps
   int64_t lines_left_out = 0;
-  // A deployment that failed: itself with the platform's stage logs (its last lines, within the
-  // caps), and the app's last error lines.
+  // A deployment that failed: itself with the platform's stage logs from the stage it failed at
+  // on (their first lines, within a share of the caps), that stage, and the app's last error
+  // lines.
   std::optional<backend_im::v1::Deployment> failure;
+  std::string failed_stage;  // the stage it reached before failed ("health_check"); "": unknown
   std::vector<backend_im::v1::LogLine> errors;
 };
 

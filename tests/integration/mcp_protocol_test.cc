@@ -25,7 +25,8 @@ const std::set<std::string> kToolNames = {"generate",
                                           "list_environments",
                                           "list_variables",
                                           "set_variable",
-                                          "unset_variable"};
+                                          "unset_variable",
+                                          "get_logs"};
 
 std::string Join(const std::vector<std::string>& lines) {
   std::string out;
