@@ -9,11 +9,19 @@ AgentCore::AgentCore(Database& db, Platform& platform, const Clock& clock, Rando
       snapshots_(db, clock, settings.snapshots),
       tokens_(db),
       auth_(platform, tokens_, clock, random, stop, std::move(settings.environment_token)),
+      domain_store_(db, clock),
+      domain_checker_(DomainCheckerDeps{domain_store_, platform, auth_, clock, random,
+                                        settings.notify ? settings.notifier : nullptr,
+                                        settings.domain_check_first_delay,
+                                        settings.domain_check_max_delay}),
       agent_(AgentDeps{{store_, hub_, platform, auth_, clock, random, stop},
                        snapshots_,
                        std::move(settings.report_status),
                        settings.keepalive,
-                       settings.notify ? settings.notifier : nullptr}) {}
+                       settings.notify ? settings.notifier : nullptr,
+                       &domain_store_,
+                       &domain_checker_,
+                       settings.resolver}) {}
 
 AgentCore::~AgentCore() {
   BeginShutdown();
