@@ -627,7 +627,6 @@ Result<contract::Domain> FakePlatform::DomainNowLocked(const std::string& projec
                                                        const std::string& domain, bool verify) {
   auto it = domains_.find(domain);
   if (it == domains_.end() || it->second.domain.project_id != project) return NoDomain(domain);
-  domain_checks_[domain].push_back(NowMs());
   if (verify) ++verify_domain_calls_;
   contract::Domain d = it->second.domain;
   FakeDomain::State now;
@@ -690,9 +689,7 @@ Result<contract::DomainList> FakePlatform::ListDomains(const std::string& token,
   l.project_id = project_id;
   for (const auto& [name, f] : domains_) {
     if (f.domain.project_id != project_id) continue;
-    // A list is not a check: it shows the states without counting as one.
     auto d = DomainNowLocked(project_id, name, false);
-    domain_checks_[name].pop_back();
     if (d.ok()) l.domains.push_back(std::move(*d));
   }
   return l;
@@ -702,6 +699,7 @@ Result<contract::Domain> FakePlatform::GetDomain(const std::string& token,
                                                  const std::string& project_id,
                                                  const std::string& domain, daemon::Deadline) {
   std::lock_guard lock(mu_);
+  domain_checks_[domain].push_back(NowMs());
   if (auto s = GateLocked(token, "GET domain"); !s.ok()) return s.error();
   if (options_.seed_only) return NotOfferedDomains();
   return DomainNowLocked(project_id, domain, false);
@@ -711,6 +709,7 @@ Result<contract::Domain> FakePlatform::VerifyDomain(const std::string& token,
                                                     const std::string& project_id,
                                                     const std::string& domain, daemon::Deadline) {
   std::lock_guard lock(mu_);
+  domain_checks_[domain].push_back(NowMs());
   if (auto s = GateLocked(token, "POST domain verify"); !s.ok()) return s.error();
   if (options_.seed_only) return NotOfferedDomains();
   return DomainNowLocked(project_id, domain, true);

@@ -170,7 +170,8 @@ class FakePlatform final : public daemon::Platform {
   void ScheduleDomainState(const std::string& domain, std::chrono::milliseconds after,
                            contract::DnsState dns, contract::CertificateState certificate,
                            const std::string& detail = "");
-  // The steady ms of every GetDomain and VerifyDomain of domain, in order.
+  // The steady ms of every GetDomain and VerifyDomain of domain, in order, answered or not (an
+  // outage, a scripted failure).
   std::vector<int64_t> DomainChecks(const std::string& domain) const;
   int verify_domain_calls() const;
 

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <deque>
+#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/random.h"
