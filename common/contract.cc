@@ -592,8 +592,9 @@ std::optional<E> FromName(const std::string_view (&names)[N], std::string_view n
 }
 
 json LineJson(const LogLine& v) {
-  return json{{"type", "line"},          {"seq", v.seq},       {"timestamp", v.timestamp},
-              {"level", LogLevelName(v.level)}, {"source", v.source}, {"text", v.text}};
+  return json{{"type", "line"},           {"seq", v.seq},
+              {"timestamp", v.timestamp}, {"level", LogLevelName(v.level)},
+              {"source", v.source},       {"text", v.text}};
 }
 
 LogLine ReadLine(Reader& r) {
@@ -651,9 +652,7 @@ Result<LogPage> ParseLogPage(std::string_view body) {
   return ParseObject<LogPage>(body, "logs answer", [](Reader& r) {
     LogPage p;
     p.deployment_id = r.OptStr("deploymentId").value_or("");
-    r.Objects("lines", /*required=*/true, [&](Reader& e) {
-      p.lines.push_back(ReadLine(e));
-    });
+    r.Objects("lines", /*required=*/true, [&](Reader& e) { p.lines.push_back(ReadLine(e)); });
     p.cursor = r.OptInt("cursor").value_or(p.lines.empty() ? 0 : p.lines.back().seq);
     p.first = r.OptInt("first").value_or(1);
     p.more = r.OptBool("more").value_or(false);
@@ -700,8 +699,8 @@ bool IsDomainsNotFoundCode(std::string_view error_code) {
 
 Status ValidateDomainName(std::string_view domain) {
   auto invalid = [&](std::string_view why) {
-    return Error(ErrorCode::kInvalidArgument, "\"" + Shown(domain) + "\" is not a domain name (" +
-                                                  std::string(why) + ")");
+    return Error(ErrorCode::kInvalidArgument,
+                 "\"" + Shown(domain) + "\" is not a domain name (" + std::string(why) + ")");
   };
   if (domain.empty() || domain.size() > 253) return invalid("1 to 253 bytes");
   size_t labels = 0;

@@ -276,8 +276,7 @@ Status ValidateDomainName(std::string_view domain);
 std::string NormalizeDomain(std::string_view domain);
 // Whether a value a lookup found is the record's value: names (CNAME) compare without case and
 // trailing dot, addresses as written, TXT exactly.
-bool RecordValueMatches(const std::string& type, std::string_view expected,
-                        std::string_view found);
+bool RecordValueMatches(const std::string& type, std::string_view expected, std::string_view found);
 
 std::string ToJson(const Domain& v);
 std::string ToJson(const DomainList& v);

@@ -4,8 +4,9 @@ namespace bim::conformance {
 
 std::vector<Check> AllChecks() {
   std::vector<Check> all;
-  for (auto group : {AuthAndErrorChecks, DeviceFlowChecks, DeployChecks, StreamChecks,
-                     RetryAndValidationChecks, EnvironmentChecks, RefreshChecks, WholeRunChecks}) {
+  for (auto group :
+       {AuthAndErrorChecks, DeviceFlowChecks, DeployChecks, StreamChecks, RetryAndValidationChecks,
+        EnvironmentChecks, DomainChecks, RefreshChecks, WholeRunChecks}) {
     auto checks = group();
     all.insert(all.end(), std::make_move_iterator(checks.begin()),
                std::make_move_iterator(checks.end()));

@@ -25,6 +25,9 @@ std::vector<Check> RetryAndValidationChecks();
 // ext.environments*: environments, variables and promote in the run's own project; the writing
 // ones make an environment, set a variable, deploy and promote to it, and remove it.
 std::vector<Check> EnvironmentChecks();
+// ext.domains*: custom domains in the run's own project; the writing ones add a domain, read,
+// verify and remove it. They cannot publish DNS records, so they judge pending domains only.
+std::vector<Check> DomainChecks();
 // ext.refresh_token: needs the tokens of --device-login.
 std::vector<Check> RefreshChecks();
 // ext.error_body, ext.www_authenticate, ext.retry_after: judged over every answer of the run,

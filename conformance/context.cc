@@ -283,7 +283,53 @@ void Context::NoteEnvironmentRemoved() {
   if (environment_) environment_->removed = true;
 }
 
+std::string Context::DomainsPath(const std::string& name) const {
+  std::string path = "/api/projects/" + contract::PercentEncode(options_.label) + "/domains";
+  if (!name.empty()) path += "/" + contract::PercentEncode(name);
+  return path;
+}
+
+const Exchange& Context::DomainsAnswer() {
+  if (!domains_) domains_ = Get(DomainsPath());
+  return *domains_;
+}
+
+const MadeDomain* Context::Domain() {
+  if (domain_tried_) return domain_ ? &*domain_ : nullptr;
+  domain_tried_ = true;
+  if (options_.read_only) {
+    why_ = "--read-only: the run adds no domain";
+    return nullptr;
+  }
+  if (!has_token()) {
+    why_ = "no token: pass --token or --device-login";
+    return nullptr;
+  }
+  MadeDomain d;
+  // Under example.com (RFC 2606), whose names have no records, so it stays pending.
+  d.name = NewId().substr(0, 8) + "." + options_.label + ".example.com";
+  Progress("adding domain " + d.name + " to project " + options_.label);
+  d.exchange = PostJson(DomainsPath(), contract::ToJson(contract::AddDomainRequest{d.name, ""}));
+  d.made = d.exchange.answer.status >= 200 && d.exchange.answer.status < 300;
+  domain_ = std::move(d);
+  return &*domain_;
+}
+
+void Context::NoteDomainRemoved() {
+  if (domain_) domain_->removed = true;
+}
+
 void Context::CleanUp() {
+  if (domain_ && domain_->made && !domain_->removed) {
+    Progress("removing domain " + domain_->name);
+    Exchange ex = Delete(DomainsPath(domain_->name), "cleaning up");
+    if (ex.answer.status >= 200 && ex.answer.status < 300) {
+      domain_->removed = true;
+    } else {
+      Progress("could not remove domain " + domain_->name + " of project " + options_.label +
+               ": DELETE answered " + std::to_string(ex.answer.status));
+    }
+  }
   if (!environment_ || !environment_->made || environment_->removed) return;
   Progress("removing environment " + environment_->name);
   Exchange ex = Delete(EnvironmentsPath(environment_->name), "cleaning up");

@@ -7,8 +7,8 @@
 //
 // Safety: every deployment the run creates is labelled with options().label as its projectId,
 // counted, and capped at options().max_deployments. The run deletes only what it made and
-// nothing else: the environment of the environments checks (with its variable), which CleanUp
-// removes at the end if no check did.
+// nothing else: the environment of the environments checks (with its variable) and the domain
+// of the domains checks, which CleanUp removes at the end if no check did.
 //
 // Ownership: holds references to the transport, connector, clock, sleeper and random source,
 // which must outlive it. Threading: one thread, the suite's.
@@ -86,6 +86,14 @@ struct MadeEnvironment {
   bool removed = false;
 };
 
+// The domain the run adds to its project for the domains checks.
+struct MadeDomain {
+  std::string name;   // a new one: 8 hex digits, the run's label, then example.com
+  Exchange exchange;  // the POST that asked for it
+  bool made = false;  // the platform answered 2xx: it exists until removed
+  bool removed = false;
+};
+
 // A WebSocket upgrade's outcome.
 struct WsAttempt {
   std::unique_ptr<ws::Connection> connection;  // set when the upgrade succeeded
@@ -147,10 +155,18 @@ class Context {
   void NoteEnvironmentRemoved();
   // /api/projects/{label}/environments[/{name}], the name percent-encoded.
   std::string EnvironmentsPath(const std::string& name = "") const;
-  // Removes what the run made and no check removed (the environment). The suite calls it after
-  // the last check.
+  // GET /api/projects/{label}/domains, on first use.
+  const Exchange& DomainsAnswer();
+  // The run's domain, asked for on first use; nullptr when it was not (why() says).
+  const MadeDomain* Domain();
+  // A check removed the run's domain.
+  void NoteDomainRemoved();
+  // /api/projects/{label}/domains[/{name}], the name percent-encoded.
+  std::string DomainsPath(const std::string& name = "") const;
+  // Removes what the run made and no check removed (the environment, the domain). The suite
+  // calls it after the last check.
   void CleanUp();
-  // Why Deployment(), IdempotentReplay() or Environment() gave nullptr.
+  // Why Deployment(), IdempotentReplay(), Environment() or Domain() gave nullptr.
   const std::string& why() const { return why_; }
 
   // Progress lines for a person (the suite prints them to stderr); no-op by default.
@@ -194,6 +210,9 @@ class Context {
   std::optional<Exchange> environments_;
   bool environment_tried_ = false;
   std::optional<MadeEnvironment> environment_;
+  std::optional<Exchange> domains_;
+  bool domain_tried_ = false;
+  std::optional<MadeDomain> domain_;
   std::function<void(const std::string&)> progress_;
 };
 

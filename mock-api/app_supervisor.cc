@@ -31,6 +31,9 @@ constexpr size_t kLineBytes = 2000;
 // The build check's output is read whole up to this.
 constexpr size_t kCheckOutputBytes = 1 << 20;
 constexpr auto kHealthRetry = std::chrono::milliseconds(200);
+// After an app ended, how long its output may take to reach EOF (something it started may hold
+// the pipe open) before its logs end without the rest.
+constexpr auto kDrainWait = std::chrono::milliseconds(1000);
 
 std::string Plural(size_t n, const char* one) {
   return fmt::format("{} {}{}", n, one, n == 1 ? "" : "s");
@@ -58,6 +61,9 @@ class AppSupervisor::Impl {
     auto all_stopped = stopped.get_future();
     asio::post(io_, [this, &stopped] {
       proxies_.clear();
+      for (auto& [id, app] : apps_) {
+        if (app->stop_reason.empty()) app->stop_reason = "the platform stopped";
+      }
       StopAll([&stopped] { stopped.set_value(); });
     });
     all_stopped.wait();
@@ -122,9 +128,9 @@ class AppSupervisor::Impl {
     });
   }
 
-  void Discard(const std::string& deployment) {
-    asio::post(io_, [this, deployment] {
-      if (App* app = Find(deployment); app && !app->serving) Retire(*app);
+  void Discard(const std::string& deployment, const std::string& reason) {
+    asio::post(io_, [this, deployment, reason] {
+      if (App* app = Find(deployment); app && !app->serving) Retire(*app, reason);
     });
   }
 
@@ -161,13 +167,16 @@ class AppSupervisor::Impl {
     std::optional<ContainedProcess> proc;
     std::unique_ptr<asio::posix::stream_descriptor> output;
     std::unique_ptr<asio::posix::stream_descriptor> exit;
-    std::unique_ptr<asio::steady_timer> poll_timer;  // without a pidfd: looks for its end
+    std::unique_ptr<asio::steady_timer> poll_timer;   // without a pidfd: looks for its end
+    std::unique_ptr<asio::steady_timer> drain_timer;  // bounds the wait for its output's EOF
     std::array<char, 4096> buf{};
     std::deque<std::string> lines;  // its last lines of output
     std::string partial;            // a line not yet ended
     bool ended = false;
     bool output_done = false;  // its output reached EOF: all it printed is in lines
     std::string end_text;      // how it ended
+    bool finished = false;     // ended, and its output read (or given up on): kEnded reported
+    std::string stop_reason;   // why the platform stopped it; empty: it was not stopped
     bool serving = false;
     bool served = false;   // it was the project's app once: its tree outlives it
     bool retired = false;  // stopping for good: its folder goes once it ended
@@ -430,18 +439,31 @@ class AppSupervisor::Impl {
     if (app.proc)
       return {false, {"The app of deployment " + app.deployment + " was already started"}, ""};
     auto argv = app_runtime::UvicornArgv(options_.python, {app.socket, 0}, false);
+    // Its logs show each line as it is printed, and each request it answered: Python does not
+    // buffer (whatever the app's variables say) and uvicorn's access log is on.
+    argv.insert(argv.begin() + 1, "-u");
+    argv.push_back("--access-log");
     auto started = ContainedProcess::Start(SpecFor(app, argv, /*with_variables=*/true));
     if (!started.ok()) return {false, {"Cannot start the app: " + started.error().message}, ""};
     app.proc.emplace(std::move(*started));
     app.output =
         std::make_unique<asio::posix::stream_descriptor>(io_, ::dup(app.proc->output_fd()));
+    std::string started_line =
+        fmt::format("Started uvicorn {} (pid {}){}", app_runtime::kEntryPoint, app.proc->pid(),
+                    app.proc->namespaced() ? " in its own PID and network namespaces"
+                                           : " in its own process group");
+    AppOutput out;
+    out.kind = AppOutput::Kind::kStarted;
+    out.deployment = app.deployment;
+    out.text = started_line;
+    Report(std::move(out));
     ReadOutput(app);
     WatchExit(app);
-    return {true,
-            {fmt::format("Started uvicorn {} (pid {}){}", app_runtime::kEntryPoint, app.proc->pid(),
-                         app.proc->namespaced() ? " in its own PID and network namespaces"
-                                                : " in its own process group")},
-            ""};
+    return {true, {std::move(started_line)}, ""};
+  }
+
+  void Report(AppOutput out) const {
+    if (options_.on_output) options_.on_output(std::move(out));
   }
 
   void ReadOutput(App& app) {
@@ -449,18 +471,24 @@ class AppSupervisor::Impl {
     a->output->async_read_some(
         asio::buffer(a->buf), [this, a](const asio::error_code& ec, size_t n) {
           if (ec) {  // EOF: it and all it started are gone; or it was removed
-            if (ec != asio::error::operation_aborted) a->output_done = true;
+            if (ec == asio::error::operation_aborted) return;
+            a->output_done = true;
+            if (a->ended) Finished(*a);
             return;
           }
+          AppOutput out;
+          out.deployment = a->deployment;
           for (size_t i = 0; i < n; ++i) {
             char c = a->buf[i];
             if (c == '\n') {
+              out.lines.push_back(a->partial);
               KeepLine(*a, std::move(a->partial));
               a->partial.clear();
             } else if (c != '\r' && a->partial.size() < kLineBytes) {
               a->partial += c;
             }
           }
+          if (!out.lines.empty() && !a->finished) Report(std::move(out));
           ReadOutput(*a);
         });
   }
@@ -498,12 +526,41 @@ class AppSupervisor::Impl {
   void Ended(App& app) {
     app.ended = true;
     app.end_text = app.proc->Wait();
-    if (!app.partial.empty()) KeepLine(app, std::move(app.partial));
-    app.partial.clear();
     if (app.poll_timer) app.poll_timer->cancel();
     log::Info("app of deployment {} {}", app.deployment, app.end_text);
     auto callbacks = std::move(app.on_end);
     for (auto& f : callbacks) f();
+    if (app.output_done) return Finished(app);
+    App* a = &app;
+    a->drain_timer = std::make_unique<asio::steady_timer>(io_, kDrainWait);
+    a->drain_timer->async_wait([this, a](const asio::error_code& ec) {
+      if (!ec) Finished(*a);
+    });
+  }
+
+  // The app ended and all it printed was read (or its output was given up on): the end of its
+  // logs. A retired app's folder goes now, not before, so no output is lost.
+  void Finished(App& app) {
+    if (app.finished) return;
+    app.finished = true;
+    if (app.drain_timer) app.drain_timer->cancel();
+    if (!app.partial.empty()) {
+      AppOutput out;
+      out.deployment = app.deployment;
+      out.lines.push_back(app.partial);
+      Report(std::move(out));
+      KeepLine(app, std::move(app.partial));
+    }
+    app.partial.clear();
+    AppOutput out;
+    out.kind = AppOutput::Kind::kEnded;
+    out.deployment = app.deployment;
+    out.stopped = !app.stop_reason.empty();
+    out.reason = out.stopped ? app.stop_reason : app.end_text;
+    out.text = out.stopped
+                   ? fmt::format("Stopped the app ({}): it {}", app.stop_reason, app.end_text)
+                   : fmt::format("The app {}", app.end_text);
+    Report(std::move(out));
     if (app.retired) Remove(app.deployment);
   }
 
@@ -530,7 +587,7 @@ class AppSupervisor::Impl {
 
   void TryHealth(App& app, const std::shared_ptr<HealthCheck>& check) {
     App* a = &app;
-    if (a->ended && !a->output_done && check->drain_waits++ < 50) {
+    if (a->ended && !a->finished && check->drain_waits++ < 60) {
       // Its last output may still be in the pipe: read it before quoting it.
       return RetryHealth(*a, check, std::chrono::milliseconds(20));
     }
@@ -626,7 +683,7 @@ class AppSupervisor::Impl {
       if (other.get() == &app || Address(*other) != Address(app) || !other->serving) continue;
       other->serving = false;
       step.logs.push_back(fmt::format("Stopped deployment {}, which served before", id));
-      Retire(*other);
+      Retire(*other, "replaced by deployment " + app.deployment);
       break;
     }
     app.serving = true;
@@ -636,10 +693,12 @@ class AppSupervisor::Impl {
   }
 
   // Stops an app for good (SIGTERM, SIGKILL after stop_grace) and removes its folder.
-  void Retire(App& app) {
+  void Retire(App& app, const std::string& reason) {
     app.retired = true;
     app.serving = false;
-    if (!app.proc || app.ended) return Remove(app.deployment);
+    if (!app.proc || app.finished) return Remove(app.deployment);
+    if (app.ended) return;  // Finished removes it
+    app.stop_reason = reason;
     Stop(app);
   }
 
@@ -727,7 +786,9 @@ void AppSupervisor::CheckHealth(const std::string& deployment, Done done) {
 void AppSupervisor::Serve(const std::string& deployment, Done done) {
   impl_->Serve(deployment, std::move(done));
 }
-void AppSupervisor::Discard(const std::string& deployment) { impl_->Discard(deployment); }
+void AppSupervisor::Discard(const std::string& deployment, const std::string& reason) {
+  impl_->Discard(deployment, reason);
+}
 std::vector<AppInfo> AppSupervisor::Apps() { return impl_->Apps(); }
 
 }  // namespace bim::mock

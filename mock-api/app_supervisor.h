@@ -12,7 +12,8 @@
 //   Serve       (complete)      points the project's address at it and stops the one before.
 // Each project's environment has one address for the supervisor's life, http://127.0.0.1:PORT,
 // a proxy on loopback that forwards to its current app; a deployment that fails leaves the
-// previous one serving. Discard stops a deployment that will not serve.
+// previous one serving. Discard stops a deployment that will not serve. What each app prints is
+// reported as it is read (AppSupervisorOptions::on_output), with its start and its end.
 // Each deployment's tree is also kept as it was uploaded, apart from the folder its app runs in
 // (where the app may write), for a later KeepFrom; that copy outlives the app once it served.
 //
@@ -35,6 +36,19 @@
 
 namespace bim::mock {
 
+// What an app printed, and when it started and ended, for its deployment's runtime logs
+// (docs/API_CONTRACTS.md §6.2). For one app: kStarted, then kLines as its output is read, then
+// kEnded once it ended and all it printed was reported.
+struct AppOutput {
+  enum class Kind { kStarted, kLines, kEnded };
+  Kind kind = Kind::kLines;
+  std::string deployment;
+  std::vector<std::string> lines;  // kLines: whole lines without their newlines, in order
+  std::string text;                // kStarted, kEnded: a line of the platform's about it
+  std::string reason;              // kEnded: why it ended ("replaced by deployment X", ...)
+  bool stopped = false;            // kEnded: the platform stopped it (else it ended by itself)
+};
+
 struct AppSupervisorOptions {
   std::string python = "/usr/bin/python3";  // the runtime: Debian's Python and FastAPI stack
   std::string root;                         // the apps' folders; empty: a new temporary folder
@@ -42,6 +56,8 @@ struct AppSupervisorOptions {
   std::chrono::milliseconds build_timeout{60000};
   std::chrono::milliseconds health_timeout{20000};
   std::chrono::milliseconds stop_grace{3000};
+  // Gets every AppOutput, on the supervisor's thread, as it happens (unset: none is reported).
+  std::function<void(AppOutput)> on_output;
 };
 
 // What a step did: ok, and the lines it adds to the deployment's logs (on failure: why, and the
@@ -85,7 +101,9 @@ class AppSupervisor {
   void Start(const std::string& deployment, Done done);
   void CheckHealth(const std::string& deployment, Done done);
   void Serve(const std::string& deployment, Done done);
-  void Discard(const std::string& deployment);
+  // Stops the app of a deployment that will not serve; reason says why, in its logs (e.g. "its
+  // deployment failed at health_check").
+  void Discard(const std::string& deployment, const std::string& reason);
 
   // Waits for the supervisor's thread to answer.
   std::vector<AppInfo> Apps();

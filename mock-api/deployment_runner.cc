@@ -14,18 +14,27 @@ namespace bim::mock {
 using contract::Stage;
 
 DeploymentRunner::DeploymentRunner(ws::HttpWsServer& server, const MockOptions& options,
-                                   Random& random, Environments& environments)
+                                   Random& random, Environments& environments, const Clock& clock)
     : server_(server),
       options_(options),
       breaks_(options),
       random_(random),
-      environments_(environments) {
+      environments_(environments),
+      clock_(clock),
+      logs_(server) {
   if (options_.run_apps) {
     AppSupervisorOptions o;
     o.python = options_.app_python;
     o.root = options_.apps_dir;
     o.health_timeout = std::chrono::seconds(options_.app_health_timeout_s);
     o.limits.address_space_bytes = static_cast<uint64_t>(options_.app_memory_mb) << 20;
+    // Stamped when read, on the supervisor's thread; numbered on the server's.
+    o.on_output = [this](AppOutput out) {
+      int64_t read_at = clock_.NowUnixMs();
+      server_.Post([this, read_at, out = std::move(out)]() mutable {
+        logs_.OnOutput(std::move(out), read_at);
+      });
+    };
     apps_ = std::make_unique<AppSupervisor>(std::move(o));
   }
 }
@@ -128,6 +137,11 @@ contract::DeployResponse DeploymentRunner::Begin(Deployment d, const std::string
   std::string id = d.id;
   order_.push_back(id);
   Deployment& stored = deployments_.emplace(id, std::move(d)).first->second;
+  logs_.Add(id);
+  if (!stored.real) {
+    logs_.NoApp(id, apps_ ? "this deployment runs no app: it stays on the platform's timers"
+                          : "the platform runs no apps (backend-im-mock without --run-apps)");
+  }
   Emit(stored, stored.plan[0]);
   server_.RunAfter(std::chrono::milliseconds(options_.stage_delay_ms), [this, id] { Advance(id); });
   return r;
@@ -216,10 +230,12 @@ void DeploymentRunner::StepDone(const std::string& id, AppStep step) {
   if (it == deployments_.end()) return;
   Deployment& d = it->second;
   if (!step.ok) {
+    const std::string stage(contract::StageName(d.plan[d.next]));
     d.failure_logs = std::move(step.logs);
     d.plan.resize(d.next + 1);
     d.plan.push_back(Stage::kFailed);
-    apps_->Discard(id);
+    apps_->Discard(id, "its deployment failed at " + stage);
+    logs_.NoApp(id, "the deployment failed at " + stage + " before its app started");
   } else {
     d.carried = std::move(step.logs);
     if (!step.url.empty()) d.url = step.url;
@@ -415,6 +431,7 @@ void DeploymentRunner::DropAll() {
   for (auto& [id, d] : deployments_) {
     for (auto& w : d.watchers) w.session->Drop();
   }
+  logs_.DropAll();
 }
 
 std::string DeploymentRunner::SummaryJson() const {
@@ -427,7 +444,8 @@ std::string DeploymentRunner::SummaryJson() const {
                     {"commitHash", d.commit_hash},
                     {"status", contract::StageName(d.messages.back().status)},
                     {"seq", d.messages.back().seq.value_or(0)},
-                    {"watchers", d.watchers.size()}});
+                    {"watchers", d.watchers.size()},
+                    {"logStreams", logs_.Streams(d.id)}});
   }
   return list.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -8,7 +8,8 @@
 // building (with --run-apps, from the files the supervisor kept of it). It keeps every stage
 // message it produced (numbered by seq 1, 2, 3...), and streams them to any number of WebSocket
 // watchers, each of which first gets the ones it missed. Fault flags that act on WebSockets
-// (--ws-drop-after, --ws-malformed-after) are applied here, per watcher.
+// (--ws-drop-after, --ws-malformed-after) are applied here, per watcher. The runtime logs of its
+// deployments' apps (RuntimeLogs) are kept here too, fed by the supervisor.
 //
 // Threading: not thread-safe; every method runs on the server's io thread, and so do the
 // timers it sets on the server.
@@ -20,12 +21,14 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/contract.h"
 #include "common/random.h"
 #include "mock-api/app_supervisor.h"
 #include "mock-api/contract_breaks.h"
 #include "mock-api/environments.h"
 #include "mock-api/mock_options.h"
+#include "mock-api/runtime_logs.h"
 #include "ws/http_ws_server.h"
 
 namespace bim::mock {
@@ -33,9 +36,9 @@ namespace bim::mock {
 class DeploymentRunner {
  public:
   // environments: the projects' environments; a deployment serves in one, and its app gets
-  // that environment's variables.
+  // that environment's variables. clock: the time its runtime logs' lines are read at.
   DeploymentRunner(ws::HttpWsServer& server, const MockOptions& options, Random& random,
-                   Environments& environments);
+                   Environments& environments, const Clock& clock);
   ~DeploymentRunner();
 
   // Starts a deployment of an already validated request (its environment, when it names one,
@@ -54,11 +57,14 @@ class DeploymentRunner {
   void Watch(const std::shared_ptr<ws::WsSession>& session, const std::string& id,
              std::optional<int64_t> since);
   void Unwatch(uint64_t session_id);
-  // Drops every open stream without a close frame (an outage begins).
+  // Drops every open stream, of stages and of logs, without a close frame (an outage begins).
   void DropAll();
 
+  // The runtime logs of every deployment (each one is Add()ed when it is created).
+  RuntimeLogs& logs() { return logs_; }
+
   // Mock only (GET /mock/deployments): a JSON array with every deployment's id, projectId,
-  // commitHash, status, seq and number of watchers, oldest first.
+  // commitHash, status, seq, number of watchers and of log streams (logStreams), oldest first.
   std::string SummaryJson() const;
   // Mock only (GET /mock/apps): with --run-apps, a JSON array of the apps the platform runs
   // (deploymentId, projectId, pid, serving, url); without, an empty array.
@@ -113,6 +119,8 @@ class DeploymentRunner {
   ContractBreaks breaks_;
   Random& random_;
   Environments& environments_;
+  const Clock& clock_;
+  RuntimeLogs logs_;
   std::map<std::string, Deployment> deployments_;   // by id
   std::vector<std::string> order_;                  // ids, oldest first
   std::map<std::string, std::string> last_commit_;  // project -> commit hash

@@ -1,8 +1,11 @@
 #include "mock-api/mock_options.h"
 
+#include <arpa/inet.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "common/dns_resolver.h"
 #include "common/version.h"
 
 namespace bim::mock {
@@ -144,6 +147,42 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
          "With --run-apps: seconds an app has to answer its health check", 1, 3600);
   Ranged(app, "--app-memory-mb", o.app_memory_mb,
          "With --run-apps: each app's address-space limit in MiB", 64, 1 << 20);
+  app.add_option("--dns-server", o.dns_server,
+                 "Custom domains: the DNS server their records are looked up with, HOST:PORT "
+                 "(an IPv4 address, or an IPv6 one in brackets: [::1]:5353); default: the "
+                 "servers of /etc/resolv.conf")
+      ->type_name("HOST:PORT")
+      ->check([](const std::string& v) {
+        auto r = dns::MakeResolver(v);
+        return r.ok() ? std::string() : r.error().message;
+      });
+  app.add_option("--ingress-ip", o.ingress_ip,
+                 "Custom domains: the address a domain's A record (AAAA for an IPv6 address) "
+                 "must point at")
+      ->type_name("ADDR")
+      ->check([](const std::string& v) {
+        unsigned char buf[16];
+        return inet_pton(AF_INET, v.c_str(), buf) == 1 || inet_pton(AF_INET6, v.c_str(), buf) == 1
+                   ? std::string()
+                   : std::string("not an IPv4 or IPv6 address");
+      })
+      ->capture_default_str();
+  Ranged(app, "--domain-check-ms", o.domain_check_ms,
+         "Custom domains: look the records of a domain that is not valid up again this often", 10,
+         86400000);
+  Ranged(app, "--cert-delay-ms", o.cert_delay_ms,
+         "Custom domains: milliseconds from a domain's DNS first being valid to its certificate "
+         "being issued",
+         0, 86400000);
+  app.add_option("--cert-fail-domain", o.cert_fail_domains,
+                 "Fault: the certificate of this domain fails once its DNS is valid "
+                 "(repeatable, or a comma-separated list)")
+      ->type_name("DOMAIN")
+      ->delimiter(',')
+      ->check([](const std::string& v) {
+        auto valid = contract::ValidateDomainName(contract::NormalizeDomain(v));
+        return valid.ok() ? std::string() : valid.error().message;
+      });
   std::vector<std::string> breaks;
   app.add_option("--break", breaks,
                  "Break the contract on purpose, to test backend-im-contract-test (repeatable): "
@@ -179,6 +218,7 @@ int ParseMockOptions(int argc, char** argv, MockOptions& o) {
     }
     o.fail_at = stage;
   }
+  for (auto& d : o.cert_fail_domains) d = contract::NormalizeDomain(d);
   if (!outage.empty()) {
     std::sscanf(outage.c_str(), "%d:%d", &o.outage_start_ms, &o.outage_duration_ms);
   }

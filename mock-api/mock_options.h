@@ -60,6 +60,13 @@ struct MockOptions {
   int app_health_timeout_s = 20;
   int app_memory_mb = 2048;
 
+  // Custom domains (docs/API_CONTRACTS.md §6.3).
+  std::string dns_server;  // HOST:PORT the records are looked up with; empty: the system's
+  std::string ingress_ip = "127.0.0.1";        // what a domain's A (or AAAA) record must hold
+  int domain_check_ms = 30000;                 // re-check a domain that is not valid this often
+  int cert_delay_ms = 2000;                    // dns first valid -> certificate issued
+  std::vector<std::string> cert_fail_domains;  // normalized: their certificate fails
+
   // Deliberate contract breaks (--break), so backend-im-contract-test can be shown to catch
   // them. Off by default; see ContractBreaks.
   bool break_rename_field = false;  // commitHash is sent as commit_hash

@@ -41,14 +41,14 @@ std::optional<std::string> BadPath(const std::string& path) {
   return std::nullopt;
 }
 
-// The deployment id of /api/deployments/{id}/promote, decoded; nullopt for any other path.
-std::optional<std::string> PromotePath(const std::string& path) {
-  static constexpr std::string_view kPrefix = "/api/deployments/", kSuffix = "/promote";
-  if (!StartsWith(path, kPrefix) || path.size() <= kPrefix.size() + kSuffix.size() ||
-      path.compare(path.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
+// The deployment id of /api/deployments/{id}/SUFFIX, decoded; nullopt for any other path.
+std::optional<std::string> DeploymentPath(const std::string& path, std::string_view suffix) {
+  static constexpr std::string_view kPrefix = "/api/deployments/";
+  if (!StartsWith(path, kPrefix) || path.size() <= kPrefix.size() + suffix.size() ||
+      path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0) {
     return std::nullopt;
   }
-  std::string id = path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size());
+  std::string id = path.substr(kPrefix.size(), path.size() - kPrefix.size() - suffix.size());
   if (id.find('/') != std::string::npos) return std::nullopt;
   return contract::PercentDecode(id);
 }
@@ -57,6 +57,20 @@ std::string Trimmed(const std::string& s) {
   auto first = s.find_first_not_of(" \t\r\n");
   if (first == std::string::npos) return "";
   return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+constexpr std::string_view kLogsStreamPath = "/ws/logs";
+
+// The 404 of the extensions' paths for a deployment that does not exist.
+ws::HttpResponse UnknownDeployment(const std::string& id) {
+  return ErrorResponse(404, "deployment_not_found",
+                       "no deployment with id \"" + id.substr(0, 100) + "\"");
+}
+
+bool NonNegativeInteger(const std::string& s) {
+  int64_t v = -1;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return ec == std::errc() && ptr == s.data() + s.size() && v >= 0;
 }
 
 ws::HttpResponse Unauthorized() {
@@ -90,6 +104,13 @@ ws::HttpResponse InSeedWords(ws::HttpResponse r) {
   return r;
 }
 
+// The resolver of --dns-server, which ParseMockOptions checked.
+std::unique_ptr<dns::Resolver> MakeDnsResolver(const MockOptions& options) {
+  auto r = dns::MakeResolver(options.dns_server);
+  if (!r.ok()) throw std::invalid_argument("--dns-server: " + r.error().message);
+  return std::move(r.value());
+}
+
 }  // namespace
 
 MockPlatform::MockPlatform(ws::HttpWsServer& server, const MockOptions& options, const Clock& clock,
@@ -101,7 +122,8 @@ MockPlatform::MockPlatform(ws::HttpWsServer& server, const MockOptions& options,
       faults_(faults),
       breaks_(options),
       auth_(options, clock, ids),
-      runner_(server, options, ids, environments_),
+      runner_(server, options, ids, environments_, clock),
+      domains_(server, options, clock, ids, environments_, MakeDnsResolver(options)),
       idempotency_(clock) {
   server_.SetServerName("backend-im-mock");
   server_.SetHttpHandler(
@@ -112,13 +134,22 @@ MockPlatform::MockPlatform(ws::HttpWsServer& server, const MockOptions& options,
   h.validate = [this](const ws::HttpRequest& req) { return ValidateUpgrade(req); };
   h.on_open = [this](const std::shared_ptr<ws::WsSession>& s) {
     const auto& q = s->request().query;
+    if (s->request().path == kLogsStreamPath) {
+      std::optional<int64_t> after;
+      if (auto it = q.find("after"); it != q.end()) after = std::stoll(it->second);  // validated
+      runner_.logs().Follow(s, q.at("deploymentId"), after);
+      return;
+    }
     std::optional<int64_t> since;
     if (auto it = q.find("since"); it != q.end() && !options_.seed_only) {
       since = std::stoll(it->second);  // validated in ValidateUpgrade
     }
     runner_.Watch(s, q.at("deploymentId"), since);
   };
-  h.on_close = [this](const std::shared_ptr<ws::WsSession>& s, int) { runner_.Unwatch(s->id()); };
+  h.on_close = [this](const std::shared_ptr<ws::WsSession>& s, int) {
+    runner_.Unwatch(s->id());
+    runner_.logs().Unfollow(s->id());
+  };
   server_.SetWsHandlers(std::move(h));
   if (options_.outage_start_ms >= 0) {
     server_.RunAfter(std::chrono::milliseconds(options_.outage_start_ms), [this] {
@@ -155,6 +186,15 @@ void MockPlatform::OnHttp(const ws::HttpRequest& req,
                           std::shared_ptr<ws::HttpResponder> responder) {
   auto start = clock_.Steady();
   Reply reply = Handle(req);
+  if (reply.later) {
+    reply.later(
+        [this, responder, start, method = req.method, path = req.path](ws::HttpResponse response) {
+          int status = response.status;
+          responder->Respond(std::move(response));
+          LogRequest(method, path, std::to_string(status), start);
+        });
+    return;
+  }
   if (options_.seed_only && StartsWith(req.path, "/api/")) {
     reply.response = InSeedWords(std::move(reply.response));
   }
@@ -247,6 +287,11 @@ MockPlatform::Reply MockPlatform::Handle(const ws::HttpRequest& req) {
     test_clock_->Advance(std::chrono::milliseconds(n));
     return {JsonResponse(200, R"({"ok":true})")};
   }
+  if (p == kLogsStreamPath && !options_.seed_only) {
+    return {ErrorResponse(426, "upgrade_required",
+                          "/ws/logs is a WebSocket endpoint: connect with a WebSocket client, e.g. "
+                          "backend-im-mock --ws-cat 'ws://HOST:PORT/ws/logs?deploymentId=ID'")};
+  }
   if (p == "/ws") {
     return {ErrorResponse(426, "upgrade_required",
                           "/ws is a WebSocket endpoint: connect with a WebSocket client, e.g. "
@@ -281,11 +326,17 @@ MockPlatform::Reply MockPlatform::Handle(const ws::HttpRequest& req) {
     }
     // Extensions: a platform with only the seed's contract answers 404 here.
     if (!options_.seed_only) {
-      if (auto source = PromotePath(p)) {
+      if (auto source = DeploymentPath(p, "/promote")) {
         if (m != "POST") return {MethodNotAllowed("POST")};
         return Promote(req, *source);
       }
+      if (auto id = DeploymentPath(p, "/logs")) {
+        if (m != "GET") return {MethodNotAllowed("GET")};
+        return Logs(req, *id);
+      }
       if (auto r = environments_.Handle(req)) return {std::move(*r)};
+      if (auto r = domains_.Handle(req))
+        return {std::move(r->response), false, std::move(r->later)};
     }
   } else if (oauth) {
     if (p == "/oauth/device/code") {
@@ -368,10 +419,7 @@ MockPlatform::Reply MockPlatform::Promote(const ws::HttpRequest& req, const std:
     return {ErrorResponse(400, "invalid_request", valid.error().message)};
   }
   auto from = runner_.Status(source);
-  if (!from) {
-    return {ErrorResponse(404, "deployment_not_found",
-                          "no deployment with id \"" + source.substr(0, 100) + "\"")};
-  }
+  if (!from) return {UnknownDeployment(source)};
   if (!environments_.Exists(from->project_id, parsed->environment)) {
     return {ErrorResponse(404, "environment_not_found",
                           "no environment \"" + parsed->environment + "\" in project " +
@@ -420,6 +468,13 @@ MockPlatform::Reply MockPlatform::Idempotent(const ws::HttpRequest& req,
   return {JsonResponse(200, body)};
 }
 
+MockPlatform::Reply MockPlatform::Logs(const ws::HttpRequest& req, const std::string& id) {
+  if (!runner_.Exists(id)) return {UnknownDeployment(id)};
+  auto query = ParseLogQuery(req.query);
+  if (!query.ok()) return {ErrorResponse(400, "invalid_request", query.error().message)};
+  return {JsonResponse(200, contract::ToJson(runner_.logs().Page(id, *query)))};
+}
+
 MockPlatform::Reply MockPlatform::StatusOf(const std::string& id) {
   auto s = runner_.Status(id);
   if (!s) {
@@ -436,15 +491,18 @@ std::optional<ws::HttpResponse> MockPlatform::ValidateUpgrade(const ws::HttpRequ
   if (auto id = req.query.find("deploymentId"); id != req.query.end()) {
     target += "?deploymentId=" + contract::PercentEncode(id->second.substr(0, 100));
   }
-  if (auto since = req.query.find("since"); since != req.query.end()) {
-    target += (target.find('?') == std::string::npos ? "?since=" : "&since=") +
-              contract::PercentEncode(since->second.substr(0, 20));
+  for (const char* name : {"since", "after"}) {
+    if (auto v = req.query.find(name); v != req.query.end()) {
+      target += (target.find('?') == std::string::npos ? "?" : "&") + std::string(name) + "=" +
+                contract::PercentEncode(v->second.substr(0, 20));
+    }
   }
   auto reject = [&](ws::HttpResponse r) {
     LogRequest(req.method, target, std::to_string(r.status), start);
     return std::optional<ws::HttpResponse>(std::move(r));
   };
-  if (req.path != "/ws")
+  const bool logs = req.path == kLogsStreamPath && !options_.seed_only;
+  if (req.path != "/ws" && !logs)
     return reject(ErrorResponse(404, "not_found", "no WebSocket endpoint here; use /ws"));
   if (InOutage()) return reject(FaultResponse());
   if (!auth_.IsAuthorized(req.Header("authorization"))) return reject(Unauthorized());
@@ -452,11 +510,19 @@ std::optional<ws::HttpResponse> MockPlatform::ValidateUpgrade(const ws::HttpRequ
   if (id == req.query.end() || id->second.empty()) {
     return reject(ErrorResponse(400, "invalid_request", "missing ?deploymentId="));
   }
+  if (logs) {
+    if (auto after = req.query.find("after"); after != req.query.end()) {
+      if (!NonNegativeInteger(after->second)) {
+        return reject(ErrorResponse(400, "invalid_request",
+                                    "after must be a non-negative integer (a log line's seq)"));
+      }
+    }
+    if (!runner_.Exists(id->second)) return reject(UnknownDeployment(id->second));
+    LogRequest(req.method, target, "101", start);
+    return std::nullopt;
+  }
   if (auto since = req.query.find("since"); since != req.query.end() && !options_.seed_only) {
-    int64_t v = -1;
-    const std::string& s = since->second;
-    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || ptr != s.data() + s.size() || v < 0) {
+    if (!NonNegativeInteger(since->second)) {
       return reject(ErrorResponse(400, "invalid_request",
                                   "since must be a non-negative integer (a seq number)"));
     }

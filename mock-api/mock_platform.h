@@ -16,6 +16,7 @@
 #include "mock-api/auth_server.h"
 #include "mock-api/contract_breaks.h"
 #include "mock-api/deployment_runner.h"
+#include "mock-api/domains.h"
 #include "mock-api/idempotency_cache.h"
 #include "mock-api/mock_options.h"
 #include "mock-api/shiftable_clock.h"
@@ -37,6 +38,8 @@ class MockPlatform {
   struct Reply {
     ws::HttpResponse response;
     bool drop = false;  // close the connection instead of answering
+    // When set, the answer comes later: it is called with the function that sends it.
+    std::function<void(std::function<void(ws::HttpResponse)>)> later = {};
   };
 
   void OnHttp(const ws::HttpRequest& req, std::shared_ptr<ws::HttpResponder> responder);
@@ -50,6 +53,8 @@ class MockPlatform {
   Reply Idempotent(const ws::HttpRequest& req, const std::string& fingerprint,
                    const std::function<std::string()>& create);
   Reply StatusOf(const std::string& id);
+  // GET /api/deployments/{id}/logs (an extension).
+  Reply Logs(const ws::HttpRequest& req, const std::string& id);
   std::optional<ws::HttpResponse> ValidateUpgrade(const ws::HttpRequest& req);
   // Whether --delay-ms applies to a request for path (--delay-path).
   bool Delayed(const std::string& path) const;
@@ -72,6 +77,7 @@ class MockPlatform {
   AuthServer auth_;
   Environments environments_;  // before runner_, which keeps a reference
   DeploymentRunner runner_;
+  Domains domains_;  // after environments_, which it reads
   IdempotencyCache idempotency_;
   std::string listen_address_ = "127.0.0.1:8080";
   int faultable_requests_ = 0;

@@ -295,6 +295,12 @@ class HttpWsServer::Impl::Session final : public WsSession,
     return !ec;
   }
 
+  std::size_t BufferedBytes() const override {
+    websocketpp::lib::error_code ec;
+    auto con = impl_->ep_.get_con_from_hdl(hdl_, ec);
+    return ec ? 0 : con->get_buffered_amount();
+  }
+
   // Both act from a fresh io-thread turn, so on_close never runs inside the caller's code.
   void Close(int code, const std::string& reason) override {
     if (!IsOpen()) return;

@@ -65,6 +65,10 @@ class WsSession {
   virtual bool IsOpen() const = 0;
   // Queues a text message; false when the session is no longer open.
   virtual bool Send(const std::string& text) = 0;
+  // Bytes of the messages Send queued that are not yet being written to the socket (a write
+  // in progress holds what it took from the queue besides), so a sender can stop queueing for
+  // a peer that reads too slowly.
+  virtual std::size_t BufferedBytes() const = 0;
   // Close and Drop end the session at once as far as IsOpen and Send are concerned; the
   // connection itself ends on a later turn of the io thread, so on_close never runs inside
   // the caller.

@@ -148,7 +148,7 @@ TEST_CASE(
   CHECK(logs.find("Traceback (most recent call last)") != std::string::npos);
   CHECK(logs.find("main.py\", line 2, in <module>") != std::string::npos);
   CHECK(logs.find("RuntimeError: boom-B at import") != std::string::npos);
-  apps.Discard("b");
+  apps.Discard("b", "it failed");
   CHECK(NameAt(url) == "A");
 
   // A healthy one takes over the same address; A is stopped and its folder removed.
@@ -202,7 +202,7 @@ TEST_CASE("a deployment kept from another runs that one's files as uploaded, als
 
   // A deployment that never served leaves no files behind: there is nothing to keep from it.
   REQUIRE_FALSE(Deploy(apps, "x", "shop", {{"main.py", "raise RuntimeError('x')\n"}}).ok);
-  apps.Discard("x");
+  apps.Discard("x", "it failed");
   CHECK(test::WaitUntil([&] { return !std::filesystem::exists(dir / "apps/4.tree"); }, 10s));
   auto none = Await([&](auto d) { apps.KeepFrom("q", "x", "shop", "staging", {}, d); });
   CHECK_FALSE(none.ok);

@@ -104,6 +104,17 @@ const std::vector<std::string> kEnvironmentChecks = {
     "ext.environments_deploy", "ext.environments_promote", "ext.environments_protected",
     "ext.environments_delete"};
 
+const std::vector<std::string> kDomainChecks = {"ext.domains",        "ext.domains_add",
+                                                "ext.domains_get",    "ext.domains_verify",
+                                                "ext.domains_errors", "ext.domains_delete"};
+
+json DomainsOf(const MockPlatform& mock, const std::string& project) {
+  auto r = HttpRequest("GET", mock.http_url() + "/api/projects/" + project + "/domains", "",
+                       {"Authorization: Bearer " + kToken});
+  REQUIRE(r.status == 200);
+  return json::parse(r.body)["domains"];
+}
+
 json EnvironmentsOf(const MockPlatform& mock, const std::string& project) {
   auto r = HttpRequest("GET", mock.http_url() + "/api/projects/" + project + "/environments", "",
                        {"Authorization: Bearer " + kToken});
@@ -120,6 +131,7 @@ TEST_CASE("the suite passes the mock with every extension, and reports each exte
   CHECK(rep.Count("notSupported") == 0);
   for (const auto& id : kExtensions) CHECK_MESSAGE(rep.Outcome(id) == "pass", id);
   for (const auto& id : kEnvironmentChecks) CHECK_MESSAGE(rep.Outcome(id) == "pass", id);
+  for (const auto& id : kDomainChecks) CHECK_MESSAGE(rep.Outcome(id) == "pass", id);
   for (const char* id : {"deploy.commit_hash", "ws.status_order", "status.order", "ws.terminal",
                          "deploy.completes", "ext.error_body", "device.slow_down"}) {
     CHECK_MESSAGE(rep.Outcome(id) == "pass", id);
@@ -151,6 +163,8 @@ TEST_CASE("the suite passes the mock with every extension, and reports each exte
   CHECK(environments[0]["name"] == "production");
   CHECK(environments[0]["deploymentId"] == deployments[0]["id"]);
   CHECK(environments[1]["name"] == "staging");
+  // So is the domain it added.
+  CHECK(DomainsOf(mock, rep.doc["label"]).empty());
 }
 
 TEST_CASE("against the seed-only mock the extensions are not-supported and the run still passes") {
@@ -168,6 +182,11 @@ TEST_CASE("against the seed-only mock the extensions are not-supported and the r
     CHECK_MESSAGE(rep.Outcome(id) == "not-supported", id);
     CHECK(rep.Detail(id).find("answered 404 (error \"not_found\"): the platform has no "
                               "environments, variables or promote") != std::string::npos);
+  }
+  for (const auto& id : kDomainChecks) {
+    CHECK_MESSAGE(rep.Outcome(id) == "not-supported", id);
+    CHECK(rep.Detail(id).find("answered 404 (error \"not_found\"): the platform has no custom "
+                              "domains") != std::string::npos);
   }
   CHECK(rep.Detail("ext.seq").find("no seq") != std::string::npos);
   // Its errors have a body, in codes of its own (400 bad_request): the error-body extension is
@@ -274,6 +293,13 @@ TEST_CASE("--read-only creates no deployment and skips every check that would") 
     CHECK(rep.Detail(kEnvironmentChecks[i]).find("--read-only") != std::string::npos);
   }
   CHECK(EnvironmentsOf(mock, rep.doc["label"]).size() == 2);
+  // Domains are listed, and none is added.
+  CHECK(rep.Outcome("ext.domains") == "pass");
+  for (size_t i = 1; i < kDomainChecks.size(); ++i) {
+    CHECK_MESSAGE(rep.Outcome(kDomainChecks[i]) == "skipped", kDomainChecks[i]);
+    CHECK(rep.Detail(kDomainChecks[i]).find("--read-only") != std::string::npos);
+  }
+  CHECK(DomainsOf(mock, rep.doc["label"]).empty());
   // Generate is not called either: the mock saw no successful POST /api/generate.
   CHECK(rep.EvidenceText("errors.bad_body.generate").find("\"status\":200") == std::string::npos);
 }

@@ -223,3 +223,99 @@ TEST_CASE("an answer of more than 100 000 JSON values is refused before it is pa
                      std::string(200000, '[') + std::string(200000, ']') + "}";
   CHECK_FALSE(ParseStatusResponse(deep).ok());
 }
+
+TEST_CASE("a log page and each stream message round-trip, and a line without a seq is refused") {
+  LogPage page{"d1",
+               {{1, 1700000000000, LogLevel::kInfo, "access", R"(- "GET / HTTP/1.1" 200 OK)"},
+                {2, 1700000000001, LogLevel::kError, "app", "ValueError: boom"}},
+               2,
+               1,
+               false};
+  auto back = ParseLogPage(ToJson(page));
+  REQUIRE(back.ok());
+  REQUIRE(back->lines.size() == 2);
+  CHECK(back->lines[1].level == LogLevel::kError);
+  CHECK(back->lines[1].text == "ValueError: boom");
+  CHECK(back->lines[0].source == "access");
+  CHECK(back->cursor == 2);
+  CHECK(back->first == 1);
+
+  LogStreamMessage skipped;
+  skipped.type = LogStreamMessage::Type::kSkipped;
+  skipped.skipped = 40;
+  skipped.next = 51;
+  auto s = ParseLogStreamMessage(ToJson(skipped));
+  REQUIRE(s.ok());
+  CHECK(s->type == LogStreamMessage::Type::kSkipped);
+  CHECK(s->skipped == 40);
+  CHECK(s->next == 51);
+  auto end = ParseLogStreamMessage(R"({"type":"end","reason":"replaced"})");
+  REQUIRE(end.ok());
+  CHECK(end->type == LogStreamMessage::Type::kEnd);
+  CHECK(end->reason == "replaced");
+  auto line = ParseLogStreamMessage(ToJson(page.lines[0]));
+  REQUIRE(line.ok());
+  CHECK(line->line.seq == 1);
+
+  CHECK_FALSE(ParseLogStreamMessage(R"({"type":"line","text":"x","level":"info"})").ok());
+  CHECK_FALSE(ParseLogStreamMessage(R"({"type":"line","seq":1,"text":"x","level":"loud"})").ok());
+  auto unknown = ParseLogStreamMessage(R"({"type":"gossip"})");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().message.find("gossip") != std::string::npos);
+  CHECK(ParseLogLevel("warning") == LogLevel::kWarning);
+  CHECK_FALSE(ParseLogLevel("WARN").has_value());
+  CHECK(IsLogsNotFoundCode("deployment_not_found"));
+  CHECK_FALSE(IsLogsNotFoundCode("not_found"));
+}
+
+TEST_CASE("a domain round-trips with its records, states and detail") {
+  Domain d;
+  d.domain = "api.example.test";
+  d.project_id = "p1";
+  d.environment = "production";
+  d.dns = DnsState::kInvalid;
+  d.certificate = CertificateState::kPending;
+  d.records = {{"TXT", "_backend-im.api.example.test", "backend-im-verify=t", {}, std::nullopt},
+               {"A", "api.example.test", "127.0.0.1", {"192.0.2.9"}, false}};
+  d.checked_at = 1700000000000;
+  d.detail = "A api.example.test points at 192.0.2.9";
+  auto back = ParseDomain(ToJson(d));
+  REQUIRE(back.ok());
+  CHECK(back->dns == DnsState::kInvalid);
+  REQUIRE(back->records.size() == 2);
+  CHECK_FALSE(back->records[0].ok.has_value());
+  CHECK(back->records[1].ok == false);
+  CHECK(back->records[1].found == std::vector<std::string>{"192.0.2.9"});
+  CHECK(back->checked_at == 1700000000000);
+  CHECK(back->detail == d.detail);
+
+  auto list = ParseDomainList(ToJson(DomainList{"p1", {d}}));
+  REQUIRE(list.ok());
+  CHECK(list->domains.size() == 1);
+  CHECK_FALSE(
+      ParseDomain(R"({"domain":"a.b","dns":"maybe","certificate":"pending","records":[]})").ok());
+  auto add = ParseAddDomainRequest(ToJson(AddDomainRequest{"a.example.test", ""}));
+  REQUIRE(add.ok());
+  CHECK(add->environment.empty());
+  CHECK(IsDomainsNotFoundCode("domain_not_found"));
+  CHECK_FALSE(IsDomainsNotFoundCode("not_found"));
+}
+
+TEST_CASE("domain names: folded, then checked label by label") {
+  CHECK(NormalizeDomain("API.Example.TEST.") == "api.example.test");
+  CHECK(ValidateDomainName("api.example.test").ok());
+  CHECK(ValidateDomainName("a-1.b2.example").ok());
+  for (const char* bad : {"", "localhost", "API.example.test", "-a.example", "a-.example",
+                          "a..example", "a.example.", "a_b.example", "a example.test"}) {
+    auto s = ValidateDomainName(bad);
+    CHECK_MESSAGE(!s.ok(), bad);
+    if (!s.ok()) CHECK(s.error().code == bim::ErrorCode::kInvalidArgument);
+  }
+  CHECK_FALSE(ValidateDomainName(std::string(64, 'a') + ".example").ok());
+  std::string long_name;  // labels of 60, each fine, 304 bytes in all
+  for (int i = 0; i < 5; ++i) long_name += (i ? "." : "") + std::string(60, 'a');
+  CHECK_FALSE(ValidateDomainName(long_name).ok());
+  CHECK(RecordValueMatches("CNAME", "apps.backend.im", "Apps.Backend.IM."));
+  CHECK_FALSE(RecordValueMatches("TXT", "abc", "ABC"));
+  CHECK(RecordValueMatches("A", "127.0.0.1", "127.0.0.1"));
+}
