@@ -847,15 +847,6 @@ bim::Status CheckDomain(const std::string& project_id, std::string& domain) {
   return contract::ValidateDomainName(domain);
 }
 
-// The record type as the resolver asks for it; nullopt for a type the contract does not have.
-std::optional<dns::RecordType> LookupType(const std::string& type) {
-  if (type == "A") return dns::RecordType::kA;
-  if (type == "AAAA") return dns::RecordType::kAAAA;
-  if (type == "CNAME") return dns::RecordType::kCNAME;
-  if (type == "TXT") return dns::RecordType::kTXT;
-  return std::nullopt;
-}
-
 // How long the agent's own lookup of one record may take.
 constexpr std::chrono::seconds kLookupTimeout{5};
 // The most records of one domain the agent looks up itself: the platform asks for two.
@@ -946,7 +937,7 @@ Result<DomainVerification> Agent::VerifyDomain(const std::string& project_id,
   if (deps_.resolver) v.resolver = deps_.resolver->server();
   for (const contract::DnsRecord& r : v.domain.records) {
     RecordLookup l;
-    auto type = LookupType(r.type);
+    auto type = dns::ParseRecordType(r.type);
     if (!deps_.resolver) {
       l.error = "the agent has no resolver";
     } else if (v.lookups.size() >= kMaxLookups) {

@@ -49,6 +49,7 @@ bim_add_test(agent_integration_tests
           integration/agent_limits_test.cc integration/agent_notify_test.cc
           integration/agent_snapshots_test.cc integration/agent_floods_test.cc
           integration/agent_run_apps_test.cc integration/agent_environments_test.cc
+          integration/agent_domains_test.cc
   LIBS bim::common bim::ws bim_test_support nlohmann_json::nlohmann_json ZLIB::ZLIB
        PkgConfig::SYSTEMD OpenSSL::Crypto
   LABELS integration grpc)

@@ -1,8 +1,9 @@
 // Custom domains in the agent's core, wired as backend-imd wires it (AgentCore, a real SQLite
 // store) against the in-memory platform in simulated time: the background checks of a domain's
-// certificate, their backoff, the one desktop notice, and what survives a restart. The checks
-// run on their own thread and sleep on the FakeClock, so ten minutes of backoff pass at once;
-// the test waits in real time only for that thread to get there.
+// certificate, their backoff, the one desktop notice, and what survives a restart; and verify's
+// own lookups, asked of a real DNS server (Knot on loopback, tests/support/dns_server.h). The
+// checks run on their own thread and sleep on the FakeClock, so ten minutes of backoff pass at
+// once; the test waits in real time only for that thread to get there.
 #include <doctest/doctest.h>
 
 #include <functional>
@@ -13,6 +14,7 @@
 #include "common/stop_signal.h"
 #include "daemon/agent_core.h"
 #include "daemon/database.h"
+#include "tests/support/dns_server.h"
 #include "tests/support/fake_notifier.h"
 #include "tests/support/fake_platform.h"
 #include "tests/support/harness.h"
@@ -31,7 +33,8 @@ namespace {
 constexpr const char* kProject = "proj-1";
 
 struct Rig {
-  explicit Rig(FakePlatform::Options options = {}) : platform(clock, std::move(options)) {
+  explicit Rig(FakePlatform::Options options = {}, dns::Resolver* resolver = nullptr)
+      : platform(clock, std::move(options)), resolver(resolver) {
     platform.AddToken("dev-token");
     Start(notifier, stop);
   }
@@ -42,6 +45,7 @@ struct Rig {
     CoreSettings settings;
     settings.environment_token = "dev-token";
     settings.notifier = &n;
+    settings.resolver = resolver;
     core = std::make_unique<AgentCore>(*db, platform, clock, random, s, std::move(settings));
   }
 
@@ -50,6 +54,7 @@ struct Rig {
   StdRandom random;
   StopSignal stop;
   FakePlatform platform;
+  dns::Resolver* resolver;
   std::unique_ptr<Database> db = std::move(Database::Open(dir / "agent.db").value());
   test::FakeNotifier notifier;
   std::unique_ptr<AgentCore> core;
@@ -279,4 +284,57 @@ TEST_CASE("domain commands refuse bad names and projects before asking the platf
   REQUIRE_FALSE(no_env.ok());
   CHECK(no_env.error().code == ErrorCode::kNotFound);
   CHECK(r.agent().CheckedDomains().empty());
+}
+
+TEST_CASE(
+    "verify looks each record up itself, at a real DNS server, beside the platform's lookup") {
+  test::DnsServer server;  // example.test
+  auto resolver = dns::MakeResolver(server.Address());
+  REQUIRE_MESSAGE(resolver.ok(), resolver.error().message);
+  Rig r({}, resolver->get());
+  const std::string domain = "api." + server.zone();
+  auto added = r.Add(domain);
+  REQUIRE(added.records.size() == 2);
+  const contract::DnsRecord txt = added.records[0];
+  const contract::DnsRecord a = added.records[1];
+  REQUIRE(txt.type == "TXT");
+  REQUIRE(a.type == "A");
+
+  // Only the A record is published.
+  server.AddRecord(a.name, "A", a.value);
+  auto half = r.agent().VerifyDomain(kProject, domain);
+  REQUIRE_MESSAGE(half.ok(), half.error().message);
+  CHECK(half->resolver == server.Address());
+  REQUIRE(half->lookups.size() == 2);
+  CHECK(half->lookups[0].error.empty());
+  CHECK(half->lookups[0].found.empty());
+  CHECK_FALSE(half->lookups[0].ok);
+  CHECK(half->lookups[1].found == std::vector<std::string>{"127.0.0.1"});
+  CHECK(half->lookups[1].ok);
+  CHECK(half->domain.dns == DnsState::kPending);  // the platform's own answer, as it gave it
+
+  // A TXT record with another value is found, and is not the one asked for.
+  server.AddRecord(txt.name, "TXT", "backend-im-verify=someone-else");
+  auto wrong = r.agent().VerifyDomain(kProject, domain);
+  REQUIRE(wrong.ok());
+  CHECK(wrong->lookups[0].found == std::vector<std::string>{"backend-im-verify=someone-else"});
+  CHECK_FALSE(wrong->lookups[0].ok);
+  server.RemoveRecord(txt.name, "TXT");
+  server.AddRecord(txt.name, "TXT", txt.value);
+  auto both = r.agent().VerifyDomain(kProject, domain);
+  REQUIRE(both.ok());
+  CHECK(both->lookups[0].ok);
+  CHECK(both->lookups[1].ok);
+
+  // No server answers: each lookup says why, and the platform's answer still comes back.
+  server.Stop();
+  auto unanswered = r.agent().VerifyDomain(kProject, domain);
+  REQUIRE(unanswered.ok());
+  for (const RecordLookup& l : unanswered->lookups) {
+    CHECK_FALSE(l.error.empty());
+    CHECK_FALSE(l.ok);
+    CHECK(l.found.empty());
+  }
+  CHECK(unanswered->domain.records.size() == 2);
+  CHECK(r.platform.verify_domain_calls() == 4);
 }
