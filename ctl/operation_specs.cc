@@ -524,7 +524,7 @@ constexpr OperationSpec kPromote =
 
 constexpr std::string_view kDomainsNotOffered =
     "On a platform without custom domains, exit 5 with the agent's words";
-constexpr ArgSpec kDomainName{"domain", "domain",
+constexpr ArgSpec kDomainName{"domain", "",
                               "The domain, e.g. api.example.com (case and a trailing dot do not "
                               "matter)"};
 constexpr ArgSpec kDomainEnv{"--env", "environment", "The environment it serves",
