@@ -28,6 +28,9 @@ std::vector<Check> EnvironmentChecks();
 // ext.domains*: custom domains in the run's own project; the writing ones add a domain, read,
 // verify and remove it. They cannot publish DNS records, so they judge pending domains only.
 std::vector<Check> DomainChecks();
+// ext.logs*: runtime logs, read from the sample deployment by page and by stream; they create
+// nothing but the sample deployment.
+std::vector<Check> LogChecks();
 // ext.refresh_token: needs the tokens of --device-login.
 std::vector<Check> RefreshChecks();
 // ext.error_body, ext.www_authenticate, ext.retry_after: judged over every answer of the run,

@@ -135,8 +135,11 @@ std::string Context::WsPath(const std::string& deployment_id, std::optional<int6
 }
 
 std::string Context::WsUrl(const std::string& deployment_id, std::optional<int64_t> since) const {
+  return WsUrlOf(WsPath(deployment_id, since));
+}
+std::string Context::WsUrlOf(const std::string& path) const {
   // http://x -> ws://x, https://x -> wss://x; main accepts only those two schemes.
-  return "ws" + options_.api_url.substr(4) + WsPath(deployment_id, since);
+  return "ws" + options_.api_url.substr(4) + path;
 }
 
 WsAttempt Context::OpenWs(const std::string& url, Auth auth) {
@@ -257,6 +260,14 @@ std::string Context::EnvironmentsPath(const std::string& name) const {
 const Exchange& Context::EnvironmentsAnswer() {
   if (!environments_) environments_ = Get(EnvironmentsPath());
   return *environments_;
+}
+
+const Exchange& Context::LogsProbeAnswer() {
+  if (!logs_probe_) {
+    logs_probe_ = Get("/api/deployments/" + contract::PercentEncode(NewId()) + "/logs",
+                      Auth::kToken, "unknown deployment");
+  }
+  return *logs_probe_;
 }
 
 const MadeEnvironment* Context::Environment() {

@@ -127,6 +127,8 @@ class Context {
   std::string WsUrl(const std::string& deployment_id, std::optional<int64_t> since = {}) const;
   // The same URL relative to the API, for evidence.
   std::string WsPath(const std::string& deployment_id, std::optional<int64_t> since = {}) const;
+  // The WebSocket URL of any path relative to the API (e.g. /ws/logs?deploymentId=ID).
+  std::string WsUrlOf(const std::string& path) const;
   WsAttempt OpenWs(const std::string& url, Auth auth);
 
   // Whether another deployment may be created, and the record of those that were.
@@ -166,6 +168,8 @@ class Context {
   // Removes what the run made and no check removed (the environment, the domain). The suite
   // calls it after the last check.
   void CleanUp();
+  // GET /api/deployments/{a new id}/logs, on first use: whether the platform has runtime logs.
+  const Exchange& LogsProbeAnswer();
   // Why Deployment(), IdempotentReplay(), Environment() or Domain() gave nullptr.
   const std::string& why() const { return why_; }
 
@@ -213,6 +217,7 @@ class Context {
   std::optional<Exchange> domains_;
   bool domain_tried_ = false;
   std::optional<MadeDomain> domain_;
+  std::optional<Exchange> logs_probe_;
   std::function<void(const std::string&)> progress_;
 };
 

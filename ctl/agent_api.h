@@ -90,6 +90,23 @@ class AgentApi {
                                std::optional<std::chrono::steady_clock::time_point> deadline,
                                const StreamHooks& hooks, CancelToken& cancel) = 0;
 
+  // Runtime logs (an extension of the platform: on one without it, a kPlatform error that says
+  // so and points at `status`).
+  virtual OpResult<backend_im::v1::GetLogsReply> GetLogs(
+      const backend_im::v1::GetLogsRequest& request, CancelToken& cancel) = 0;
+  struct LogHooks {
+    // Each item as it arrives: start (once, first), lines, skipped counts, notices, the end.
+    std::function<void(const backend_im::v1::LogItem&)> on_item;
+    // Before the stream waits for its next item.
+    std::function<void()> before_wait;
+    // The agent went away and another took its place; the follow goes on there, after the
+    // last line delivered (no line twice, none lost that the platform still keeps).
+    std::function<void()> on_reattach;
+  };
+  // Reads the FollowLogs stream until its end item (true) or the agent ends it (false).
+  virtual OpResult<bool> FollowLogs(const backend_im::v1::FollowLogsRequest& request,
+                                    const LogHooks& hooks, CancelToken& cancel) = 0;
+
   // ---- the agent's process (`daemon status`, `daemon stop`, `version`) ----
   // Where the agent listens (or would), for messages.
   virtual const std::string& socket_path() const = 0;

@@ -57,6 +57,9 @@ BIM_AGENT_UNARY(ListDomains, ListDomainsReply)
 BIM_AGENT_UNARY(VerifyDomain, VerifyDomainReply)
 BIM_AGENT_UNARY(RemoveDomain, RemoveDomainReply)
 inline constexpr ServerStream<v1::WatchRequest, v1::DeploymentEvent> kWatch{BIM_AGENT_PATH(Watch)};
+BIM_AGENT_UNARY(GetLogs, GetLogsReply)
+inline constexpr ServerStream<v1::FollowLogsRequest, v1::LogItem> kFollowLogs{
+    BIM_AGENT_PATH(FollowLogs)};
 #undef BIM_AGENT_UNARY
 #undef BIM_AGENT_PATH
 

@@ -482,4 +482,82 @@ json DomainChangeModelSchema() {
   return Object({Str("projectId", "The project"), Str("domain", "The domain")});
 }
 
+// ---- runtime logs ----
+
+json LogLineModel(const pb::LogLine& l, const std::string& deployment_id) {
+  return json{{"deploymentId", deployment_id},
+              {"seq", l.seq()},
+              {"timestamp", FormatIso(l.timestamp_unix_ms())},
+              {"level", l.level()},
+              {"source", l.source()},
+              {"text", l.text()}};
+}
+
+json LogLineModelSchema() {
+  return Object({Str("deploymentId", "The deployment whose app printed it"),
+                 Int("seq", "The line's number: 1, 2, 3... per deployment"),
+                 Str("timestamp", "When the platform read it (ISO 8601, UTC)"),
+                 Str("level", "debug, info, warning or error"),
+                 Str("source", "app (its output), access (a request it answered) or platform"),
+                 Str("text", "The line, without its newline")});
+}
+
+json LogSkippedModel(int64_t count, const std::string& deployment_id) {
+  return json{{"deploymentId", deployment_id}, {"skipped", count}};
+}
+
+json LogSkippedModelSchema() {
+  return Object({Str("deploymentId", "The deployment followed"),
+                 Int("skipped",
+                     "How many lines will not come: no longer kept, or read too "
+                     "slowly")});
+}
+
+json LogEndModel(const std::string& reason, const std::string& deployment_id) {
+  return json{{"deploymentId", deployment_id}, {"end", reason}};
+}
+
+json LogEndModelSchema() {
+  return Object({Str("deploymentId", "The deployment followed"),
+                 Str("end", "Why the app's output ended (replaced, failed, stopped)")});
+}
+
+json LogsReportModel(const LogsReport& r) {
+  const pb::Deployment& d = r.logs.deployment();
+  json lines = json::array();
+  for (const auto& l : r.logs.lines()) lines.push_back(LogLineModel(l, d.id()));
+  json j{{"deploymentId", d.id()},
+         {"status", d.status()},
+         {"lines", std::move(lines)},
+         {"cut", r.cut},
+         {"linesLeftOut", r.lines_left_out}};
+  if (!r.logs.chosen().empty()) j["chosen"] = r.logs.chosen();
+  if (r.failure) {
+    j["failure"] = json{
+        {"status", r.failure->status()},
+        {"logs", std::vector<std::string>(r.failure->logs().begin(), r.failure->logs().end())}};
+    json errors = json::array();
+    for (const auto& l : r.errors) errors.push_back(LogLineModel(l, d.id()));
+    j["errors"] = std::move(errors);
+  }
+  return j;
+}
+
+json LogsReportModelSchema() {
+  return Object(
+      {Str("deploymentId", "The deployment the lines are of"),
+       Str("status", "Its stage: complete, failed, building, ..."),
+       OptStr("chosen", "How it was chosen, when not named by its id"),
+       ArrayOf("lines", LogLineModelSchema(), "Its app's newest lines that match, oldest first"),
+       Bool("cut", "True when lines were left out to stay within maxLines and maxBytes"),
+       Int("linesLeftOut", "How many lines were left out for the caps"),
+       Optional(Field("failure",
+                      Object({Str("status", "failed"),
+                              StrArray("logs",
+                                       "The platform's stage logs, its last lines: why the build "
+                                       "or the health check failed")}))),
+       Optional(ArrayOf("errors", LogLineModelSchema(),
+                        "For a failed deployment: its app's last error lines (a traceback)"))});
+}
+
 }  // namespace bim::ctl

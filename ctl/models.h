@@ -94,5 +94,21 @@ std::vector<std::string> DomainAdvice(const backend_im::v1::Domain& d);
 //   projectId domain
 nlohmann::json DomainChangeModel(const DomainChange& c);
 nlohmann::json DomainChangeModelSchema();
+// ---- runtime logs ----
+// One line an app printed; a follow's skipped lines and its end (each names its deployment):
+//   deploymentId seq timestamp level source text
+//   deploymentId skipped
+//   deploymentId end
+nlohmann::json LogLineModel(const backend_im::v1::LogLine& l, const std::string& deployment_id);
+nlohmann::json LogLineModelSchema();
+nlohmann::json LogSkippedModel(int64_t count, const std::string& deployment_id);
+nlohmann::json LogSkippedModelSchema();
+nlohmann::json LogEndModel(const std::string& reason, const std::string& deployment_id);
+nlohmann::json LogEndModelSchema();
+// get_logs' result (an assistant's): the deployment, how it was chosen, the lines, whether the
+// caps cut them; for a failed deployment, its failure and the app's last error lines:
+//   deploymentId status chosen? lines[] cut linesLeftOut failure?{status logs[]} errors?[]
+nlohmann::json LogsReportModel(const LogsReport& r);
+nlohmann::json LogsReportModelSchema();
 
 }  // namespace bim::ctl

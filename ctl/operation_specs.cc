@@ -227,6 +227,48 @@ constexpr OperationSpec kHistory =
         .Model(HistoryLine)
         .ToolOutput(ListOutput);
 
+// ---- logs: runtime logs, an extension of the platform's ------------------------------------
+
+constexpr ArgSpec kLogsArgs[] = {
+    {"deployment", "deploymentId", "The deployment whose app's lines to show",
+     "(default: the project's, see -d and --project)", "(list_deployments lists them)"},
+    {"-d,--dir", "", "A project folder: its remembered project's deployment",
+     "(default: the current folder)"},
+    {"--project", "projectId",
+     "A project: the newest deployment of its environment that completed, else its newest"},
+    {"--env", "environment", "With a project: the environment", "(default: production)",
+     "Default production"},
+    {"--since", "since",
+     "Only lines from this long ago on: 30s, 15m, 2h, 1d, or a Unix time in ms"},
+    {"--level", "level", "Only lines at this level and above: debug, info, warning or error"},
+    {"--grep", "grep", "Only lines whose text holds this text (plain, case-sensitive)"},
+    {"-n,--lines", "", "How many of the newest lines", "(1-1000, default 100; with -f, 0 to 1000)"},
+    {"-f,--follow", "",
+     "Then print each new line as the app prints it, until Ctrl-C or the app's output ends"},
+    {"", "maxLines", "How many lines at most, in all (1 to 500, default 100)"},
+    {"", "maxBytes", "How many bytes of text at most, in all (1024 to 65536, default 16384)"},
+};
+json LogsOutput() { return Stepped(LogsReportModelSchema()); }
+constexpr OperationSpec kLogs =
+    Command("logs")
+        .Tool("get_logs", "Get a deployment's app logs")
+        .Summary(
+            "Show what a deployment's app printed while it ran (its output, its requests, its "
+            "errors), newest lines last; not the deployment's stages, which status shows")
+        .CliMore(
+            "Lines are TIME LEVEL SOURCE TEXT; with --json one object each, then \"skipped\" "
+            "when lines were lost and \"end\" when the app's output ended. Exit 130 on Ctrl-C "
+            "with -f; 5 on a platform without app logs (status shows the deployment's own)")
+        .ToolMore(
+            "Read-only. Capped by maxLines and maxBytes: cut is true (and the text says so) when "
+            "lines were left out. For a deployment that failed, the same call also returns "
+            "failure (the platform's stage logs: build or health-check errors) and errors (the "
+            "app's last error lines, e.g. a Python traceback). Give deploymentId, or projectId "
+            "(and environment) for its newest complete deployment.")
+        .Args(kLogsArgs)
+        .JsonLines(kLines<LogLineModelSchema, LogSkippedModelSchema, LogEndModelSchema>)
+        .ToolOutput(LogsOutput);
+
 // ---- rollback, restore, diff: the files the agent keeps ---------------------------------------
 
 constexpr ArgSpec kRollbackArgs[] = {
@@ -699,43 +741,15 @@ constexpr OperationSpec kLoginCheck =
         .Args(kLoginCheckArgs)
         .Model(LoginCheckModelSchema);
 
-constexpr OperationSpec kSpecs[] = {kAuth,
-                                    kLogin,
-                                    kAuthStatus,
-                                    kLogout,
-                                    kGenerate,
-                                    kDeploy,
-                                    kWatch,
-                                    kStatus,
-                                    kHistory,
-                                    kRollback,
-                                    kRestore,
-                                    kDiff,
-                                    kPromote,
-                                    kEnvironments,
-                                    kEnvironmentsLs,
-                                    kEnvironmentsAdd,
-                                    kEnvironmentsRm,
-                                    kEnv,
-                                    kEnvLs,
-                                    kEnvSet,
-                                    kEnvUnset,
-                                    kEnvPull,
-                                    kEnvImport,
-                                    kDomains,
-                                    kDomainsLs,
-                                    kDomainsAdd,
-                                    kDomainsVerify,
-                                    kDomainsRm,
-                                    kDev,
-                                    kDaemon,
-                                    kDaemonStatus,
-                                    kDaemonStop,
-                                    kVersion,
-                                    kMcp,
-                                    kMcpConfig,
-                                    kLoginStart,
-                                    kLoginCheck};
+constexpr OperationSpec kSpecs[] = {
+    kAuth,           kLogin,           kAuthStatus,     kLogout,    kGenerate,
+    kDeploy,         kWatch,           kStatus,         kHistory,   kLogs,
+    kRollback,       kRestore,         kDiff,           kPromote,   kEnvironments,
+    kEnvironmentsLs, kEnvironmentsAdd, kEnvironmentsRm, kEnv,       kEnvLs,
+    kEnvSet,         kEnvUnset,        kEnvPull,        kEnvImport, kDomains,
+    kDomainsLs,      kDomainsAdd,      kDomainsVerify,  kDomainsRm, kDev,
+    kDaemon,         kDaemonStatus,    kDaemonStop,     kVersion,   kMcp,
+    kMcpConfig,      kLoginStart,      kLoginCheck};
 
 [[noreturn]] void NoSuch(const char* what, std::string_view name) {
   std::fprintf(stderr, "backend-im: the operation catalog has no %s \"%.*s\"\n", what,

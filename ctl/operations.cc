@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <set>
 
 #include "common/path_policy.h"
 #include "ctl/dotenv.h"
@@ -477,6 +478,186 @@ OpResult<std::vector<pb::Deployment>> Operations::History(const std::string& pro
   auto reply = agent_.History(req, cancel);
   if (!reply.ok()) return reply.error();
   return std::vector<pb::Deployment>(reply->deployments().begin(), reply->deployments().end());
+}
+
+// ---- runtime logs ------------------------------------------------------------------------------
+
+OpResult<int64_t> Operations::SinceUnixMs(const std::string& text, int64_t now_ms) {
+  auto bad = [&] {
+    return OpFail(OpFailure::kUsage,
+                  fmt::format("--since takes a duration back from now, e.g. 30s, 15m, 2h or 1d, "
+                              "or a Unix time in ms; not \"{}\"",
+                              text.substr(0, 40)));
+  };
+  if (text.empty() || text.size() > 19) return bad();
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0) return bad();
+  const int64_t n = std::stoll(text.substr(0, digits));
+  if (digits == text.size()) return n;  // Unix ms
+  if (digits + 1 != text.size()) return bad();
+  int64_t unit = 0;
+  switch (text.back()) {
+    case 's':
+      unit = 1000;
+      break;
+    case 'm':
+      unit = 60 * 1000;
+      break;
+    case 'h':
+      unit = 3600 * 1000;
+      break;
+    case 'd':
+      unit = 24 * 3600 * 1000;
+      break;
+    default:
+      return bad();
+  }
+  if (n > now_ms / unit) return bad();
+  return now_ms - n * unit;
+}
+
+namespace {
+
+// The fields both log requests share, checked.
+template <typename Request>
+std::optional<OpError> FillLogsRequest(const LogsQuery& q, const std::string& project,
+                                       Request& req) {
+  req.set_deployment_id(q.id);
+  req.set_project_id(project);
+  req.set_environment(q.environment);
+  if (!q.level.empty() && !contract::ParseLogLevel(q.level)) {
+    return OpFail(OpFailure::kUsage, fmt::format("--level takes debug, info, warning or error; "
+                                                 "not \"{}\"",
+                                                 q.level.substr(0, 40)));
+  }
+  req.set_level(q.level);
+  req.set_grep(q.grep);
+  if (!q.since.empty()) {
+    const int64_t now = std::chrono::duration_cast<milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    auto since = Operations::SinceUnixMs(q.since, now);
+    if (!since.ok()) return since.error();
+    req.set_since_unix_ms(*since);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+OpResult<pb::GetLogsReply> Operations::Logs(const LogsQuery& query, CancelToken& cancel) {
+  if (query.tail < 1 || query.tail > 1000) {
+    return OpFail(OpFailure::kUsage, "-n takes 1 to 1000 lines");
+  }
+  std::string project;
+  if (query.id.empty()) {
+    auto p = ProjectOf(query.dir, query.project_id);
+    if (!p.ok()) return p.error();
+    project = *p;
+  }
+  pb::GetLogsRequest req;
+  if (auto bad = FillLogsRequest(query, project, req)) return *bad;
+  req.set_tail(query.tail);
+  return agent_.GetLogs(req, cancel);
+}
+
+OpResult<bool> Operations::FollowLogs(const LogsQuery& query, const AgentApi::LogHooks& hooks,
+                                      CancelToken& cancel) {
+  if (query.tail < 0 || query.tail > 1000) {
+    return OpFail(OpFailure::kUsage, "-n takes 0 to 1000 lines when following");
+  }
+  std::string project;
+  if (query.id.empty()) {
+    auto p = ProjectOf(query.dir, query.project_id);
+    if (!p.ok()) return p.error();
+    project = *p;
+  }
+  pb::FollowLogsRequest req;
+  if (auto bad = FillLogsRequest(query, project, req)) return *bad;
+  req.set_tail(query.tail);
+  return agent_.FollowLogs(req, hooks, cancel);
+}
+
+namespace {
+
+// What an assistant is given stays within a number of lines and of bytes.
+struct Budget {
+  size_t lines;
+  size_t bytes;
+  bool Take(size_t n) {
+    if (lines == 0 || n > bytes) return false;
+    --lines;
+    bytes -= n;
+    return true;
+  }
+};
+
+// The newest of lines that fit, oldest first; how many did not.
+template <typename T, typename Size>
+int64_t KeepNewest(std::vector<T>& lines, Budget& budget, Size size) {
+  size_t keep = 0;
+  for (auto it = lines.rbegin(); it != lines.rend() && budget.Take(size(*it)); ++it) ++keep;
+  const int64_t left_out = static_cast<int64_t>(lines.size() - keep);
+  lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(keep));
+  return left_out;
+}
+
+}  // namespace
+
+OpResult<LogsReport> Operations::LogsForAssistant(const LogsQuery& query, size_t max_lines,
+                                                  size_t max_bytes, CancelToken& cancel) {
+  LogsQuery q = query;
+  // One more than fits, so that a cut shows.
+  q.tail = static_cast<int>(std::clamp<size_t>(max_lines + 1, 1, 1000));
+  auto logs = Logs(q, cancel);
+  if (!logs.ok()) return logs.error();
+  LogsReport r;
+  Budget budget{max_lines, max_bytes};
+  auto line_bytes = [](const pb::LogLine& l) { return l.text().size(); };
+  if (proto::StageOf(logs->deployment()) == contract::Stage::kFailed) {
+    // Why it failed first: the platform's stage logs as `status` shows them, then the app's
+    // errors (a traceback), then the lines asked for.
+    auto failed = Status(logs->deployment().id(), cancel);
+    if (!failed.ok()) return failed.error();
+    std::vector<std::string> stage(failed->logs().begin(), failed->logs().end());
+    const size_t stage_lines = std::min<size_t>(budget.lines, 40);
+    Budget stage_budget{stage_lines, budget.bytes / 2};
+    r.lines_left_out +=
+        KeepNewest(stage, stage_budget, [](const std::string& s) { return s.size(); });
+    budget.lines -= stage_lines - stage_budget.lines;
+    budget.bytes -= budget.bytes / 2 - stage_budget.bytes;
+    failed->clear_logs();
+    for (auto& l : stage) failed->add_logs(std::move(l));
+    r.failure = std::move(*failed);
+    LogsQuery eq = q;
+    eq.level = "error";
+    eq.since.clear();
+    eq.grep.clear();
+    eq.id = logs->deployment().id();
+    auto errors = Logs(eq, cancel);
+    if (errors.ok()) {
+      r.errors.assign(errors->lines().begin(), errors->lines().end());
+      const size_t error_lines = std::min(budget.lines, budget.lines / 2 + 1);
+      Budget error_budget{error_lines, budget.bytes / 2};
+      r.lines_left_out += KeepNewest(r.errors, error_budget, line_bytes);
+      budget.lines -= error_lines - error_budget.lines;
+      budget.bytes -= budget.bytes / 2 - error_budget.bytes;
+    }
+  }
+  std::vector<pb::LogLine> lines(logs->lines().begin(), logs->lines().end());
+  // The error lines given above are not given twice.
+  if (!r.errors.empty()) {
+    std::set<int64_t> given;
+    for (const auto& l : r.errors) given.insert(l.seq());
+    std::erase_if(lines, [&](const pb::LogLine& l) { return given.count(l.seq()) > 0; });
+  }
+  r.lines_left_out += KeepNewest(lines, budget, line_bytes);
+  logs->clear_lines();
+  for (auto& l : lines) *logs->add_lines() = std::move(l);
+  r.logs = std::move(*logs);
+  r.cut = r.lines_left_out > 0;
+  return r;
 }
 
 // ---- environments and variables -------------------------------------------------------------

@@ -106,6 +106,29 @@ struct DomainChange {
   std::string domain;
 };
 
+// Which deployment's runtime logs, and which of their lines (docs/API_CONTRACTS.md §6.2).
+struct LogsQuery {
+  std::string id;           // the deployment; when empty, the project's (see Operations::Logs)
+  std::string dir;          // a project folder: its remembered project
+  std::string project_id;   // a project (over dir's)
+  std::string environment;  // the project's environment; empty: production
+  std::string since;        // 30s, 15m, 2h, 1d, or Unix ms; empty: any time
+  std::string level;        // debug, info, warning or error: that level and above; empty: all
+  std::string grep;         // a plain substring of the text; empty: all
+  int tail = 100;           // the newest N lines (1 to 1000; 0 with a follow: none)
+};
+
+// Logs for an assistant, within its caps (LogsForAssistant).
+struct LogsReport {
+  backend_im::v1::GetLogsReply logs;  // its lines as many as the caps left room for, newest kept
+  bool cut = false;                   // lines were left out for the caps
+  int64_t lines_left_out = 0;
+  // A deployment that failed: itself with the platform's stage logs (its last lines, within the
+  // caps), and the app's last error lines.
+  std::optional<backend_im::v1::Deployment> failure;
+  std::vector<backend_im::v1::LogLine> errors;
+};
+
 class Operations {
  public:
   explicit Operations(AgentApi& agent) : agent_(agent) {}
@@ -263,6 +286,22 @@ class Operations {
                                       const std::string& domain, CancelToken& cancel);
   // A domain name as typed, normalised; a usage error that says why it is not one.
   static OpResult<std::string> DomainName(const std::string& typed);
+  // ---- runtime logs: an extension of the platform's (on one without it, kPlatform with the
+  // agent's words, which point at `status`). The deployment is query.id, else the newest that
+  // completed (else the newest) of the project's environment in the agent's history; the reply
+  // names it and how it was chosen.
+  OpResult<backend_im::v1::GetLogsReply> Logs(const LogsQuery& query, CancelToken& cancel);
+  // The newest query.tail lines (none when 0), then every new one, until the app's output ends
+  // (true) or the caller cancels; across a restart of the agent without a line lost or twice.
+  OpResult<bool> FollowLogs(const LogsQuery& query, const AgentApi::LogHooks& hooks,
+                            CancelToken& cancel);
+  // Logs within max_lines and max_bytes of text in all; for a deployment that failed, also
+  // what made it fail (its last stage and the platform's stage logs) and the app's last error
+  // lines, in the same caps, before the lines asked for.
+  OpResult<LogsReport> LogsForAssistant(const LogsQuery& query, size_t max_lines, size_t max_bytes,
+                                        CancelToken& cancel);
+  // A --since: a duration back from now_ms (30s, 15m, 2h, 1d) or Unix ms; a usage error else.
+  static OpResult<int64_t> SinceUnixMs(const std::string& text, int64_t now_ms);
 
   // How a deployment that has ended ended, for every front end: ok when complete with an https
   // URL; kDeployFailed when failed; kPlatform when complete without a usable URL (the URL

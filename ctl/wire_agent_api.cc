@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/agent_wire.h"
 
 namespace bim::ctl {
@@ -252,6 +254,83 @@ OpResult<bool> WireAgentApi::Watch(const pb::WatchRequest& request,
         if (hooks.on_reattach) hooks.on_reattach();
         continue;
       }
+    }
+    if (!st.ok()) return Classify(*ctx, st, cancel);
+    return false;
+  }
+}
+
+OpResult<pb::GetLogsReply> WireAgentApi::GetLogs(const pb::GetLogsRequest& request,
+                                                 CancelToken& cancel) {
+  return Unary(rpc::kGetLogs, request, kQuick, cancel);
+}
+
+OpResult<bool> WireAgentApi::FollowLogs(const pb::FollowLogsRequest& request, const LogHooks& hooks,
+                                        CancelToken& cancel) {
+  wire::Channel channel = QuickChannel();
+  pb::FollowLogsRequest req = request;
+  bool started = false;  // the start went to the hooks: a follow to another agent resumes
+  for (bool first = true;; first = false) {
+    auto ctx = client_.NewContext(milliseconds(0));
+    if (!cancel.Attach(ctx.get())) return OpCancelled();
+    auto reader = channel.ServerStream(rpc::kFollowLogs.path, req, *ctx);
+    pb::LogItem item;
+    bool checked = false;
+    bool ended = false;
+    for (;;) {
+      if (hooks.before_wait && !reader->Ready()) hooks.before_wait();
+      if (!reader->Read(&item)) break;
+      if (!checked) {
+        CheckReply(*ctx);
+        checked = true;
+      }
+      // Where a follow to another agent resumes: the same deployment, after what came here.
+      switch (item.item_case()) {
+        case pb::LogItem::kStart:
+          req.set_deployment_id(item.start().deployment().id());
+          req.clear_project_id();
+          req.clear_environment();
+          if (!req.has_after_seq()) req.set_after_seq(item.start().cursor());
+          if (started) continue;  // a resumed follow: the caller has it
+          started = true;
+          break;
+        case pb::LogItem::kLine:
+          req.set_after_seq(std::max(req.after_seq(), item.line().seq()));
+          break;
+        case pb::LogItem::kSkipped:
+          req.set_after_seq(req.after_seq() + item.skipped());
+          break;
+        case pb::LogItem::kEnd:
+          ended = true;
+          break;
+        default:
+          break;
+      }
+      hooks.on_item(item);
+    }
+    wire::CallStatus st = reader->Finish();
+    cancel.Detach();
+    if (cancel.cancelled()) return OpCancelled();
+    auto again = Reconnected(st, *ctx, first, channel, cancel);
+    if (!again.ok()) return again.error();
+    if (*again) continue;
+    if (ended && st.ok()) return true;
+    if (!st.ok() && !ended && started && AgentClient::AgentGone(*ctx, st)) {
+      bool back;
+      {
+        std::lock_guard lock(mu_);
+        back = client_.Reconnect();
+      }
+      if (!back) {
+        // None came back within the grace: start one, as any command would.
+        auto connected = Connect();
+        if (!connected.ok()) return connected.error();
+        channel = std::move(*connected);
+      } else {
+        channel = QuickChannel();
+      }
+      if (hooks.on_reattach) hooks.on_reattach();
+      continue;
     }
     if (!st.ok()) return Classify(*ctx, st, cancel);
     return false;

@@ -5,8 +5,9 @@
 // A call's first try goes straight to the socket the client found (one connection, verified
 // before anything is sent); only when nothing listened there does AgentClient::Connect() look
 // again and start an agent, and the call is made once more. After each call, the reply's
-// metadata is checked for version skew (AgentClient::CheckReply). Watch follows a replacement
-// agent when the agent goes away mid-stream (AgentClient::Reconnect).
+// metadata is checked for version skew (AgentClient::CheckReply). Watch and FollowLogs follow a
+// replacement agent when the agent goes away mid-stream (AgentClient::Reconnect); FollowLogs,
+// which has no end of its own but the app's, starts one when none comes back.
 //
 // Thread-safety: MCP runs operations on several threads at once. A call needs no lock: it runs
 // on a channel copied under mu_, on a connection of its own; mu_ guards the client's own state.
@@ -73,6 +74,10 @@ class WireAgentApi final : public AgentApi {
   OpResult<bool> Watch(const backend_im::v1::WatchRequest& request,
                        std::optional<std::chrono::steady_clock::time_point> deadline,
                        const StreamHooks& hooks, CancelToken& cancel) override;
+  OpResult<backend_im::v1::GetLogsReply> GetLogs(const backend_im::v1::GetLogsRequest& request,
+                                                 CancelToken& cancel) override;
+  OpResult<bool> FollowLogs(const backend_im::v1::FollowLogsRequest& request, const LogHooks& hooks,
+                            CancelToken& cancel) override;
 
   const std::string& socket_path() const override { return client_.socket_path(); }
   Result<bool> Running() override;

@@ -987,4 +987,102 @@ std::vector<std::string> Agent::CheckedDomains() {
   return deps_.domain_checker->Checking();
 }
 
+Result<LogsSource> Agent::LogsSourceOf(const LogsTarget& target, Deadline deadline) {
+  if (!target.deployment_id.empty()) {
+    if (!target.project_id.empty()) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "name a deployment or a project, not both: a deployment belongs to one project");
+    }
+    auto d = Find(target.deployment_id, deadline);
+    if (!d.ok()) return d.error();
+    return LogsSource{std::move(*d), ""};
+  }
+  if (target.project_id.empty()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "name a deployment, or a project (its folder or its id) whose deployment's logs "
+                 "to show");
+  }
+  const std::string environment =
+      target.environment.empty() ? std::string("production") : target.environment;
+  auto list = deps_.store.List(target.project_id, 1000, "");
+  if (!list.ok()) return list.error();
+  // A deployment to a platform without environments names none: it is the project's production.
+  auto in_environment = [&](const DeploymentRecord& d) {
+    return d.environment == environment || (d.environment.empty() && environment == "production");
+  };
+  const DeploymentRecord* newest = nullptr;
+  for (const auto& d : *list) {  // newest first
+    if (!in_environment(d)) continue;
+    if (!newest) newest = &d;
+    if (d.status == contract::Stage::kComplete) {
+      return LogsSource{d, fmt::format("the newest complete deployment of project {} ({})",
+                                       target.project_id, environment)};
+    }
+  }
+  if (!newest) {
+    return Error(ErrorCode::kNotFound,
+                 fmt::format("this agent has no deployment of project {} in {}; name the "
+                             "deployment by its id, or see `backend-im history`",
+                             target.project_id, environment));
+  }
+  return LogsSource{*newest, fmt::format("the newest deployment of project {} ({}), which did not "
+                                         "complete",
+                                         target.project_id, environment)};
+}
+
+Result<LogsAnswer> Agent::Logs(const LogsTarget& target, const LogFilter& filter, int tail,
+                               Deadline deadline) {
+  tail = tail <= 0 ? 100 : std::min(tail, 1000);
+  auto source = LogsSourceOf(target, deadline);
+  if (!source.ok()) return source.error();
+  LogQuery q;
+  // grep is the agent's own: ask for as many as a page holds, keep the newest that match.
+  q.tail = filter.grep.empty() ? tail : 1000;
+  q.since = filter.since;
+  q.level = filter.level;
+  auto page = deps_.auth.Call<contract::LogPage>([&](const std::string& token) {
+    return deps_.platform.Logs(token, source->record.id, q, deadline);
+  });
+  if (!page.ok()) return page.error();
+  LogsAnswer a;
+  a.source = std::move(*source);
+  a.cursor = page->cursor;
+  a.first = page->first;
+  for (auto& l : page->lines) {
+    if (filter.Matches(l)) a.lines.push_back(std::move(l));
+  }
+  if (a.lines.size() > static_cast<size_t>(tail)) {
+    a.lines.erase(a.lines.begin(), a.lines.end() - tail);
+  }
+  return a;
+}
+
+Result<LogsFollow> Agent::FollowLogs(const LogsTarget& target, const LogFilter& filter, int tail,
+                                     std::optional<int64_t> after, Deadline deadline) {
+  if (!deps_.log_hub) return Error(ErrorCode::kUnavailable, "this agent does not follow logs");
+  LogsFollow f;
+  std::vector<LogItem> first;
+  if (after) {
+    auto source = LogsSourceOf(target, deadline);
+    if (!source.ok()) return source.error();
+    f.source = std::move(*source);
+    f.cursor = std::max<int64_t>(*after, 0);
+  } else {
+    // The tail's page says where the platform is: following goes on from there.
+    auto page = Logs(target, filter, tail <= 0 ? 1 : tail, deadline);
+    if (!page.ok()) return page.error();
+    f.source = std::move(page->source);
+    f.cursor = page->cursor;
+    if (tail > 0) {
+      for (auto& l : page->lines) {
+        LogItem item;
+        item.line = std::move(l);
+        first.push_back(std::move(item));
+      }
+    }
+  }
+  f.follower = deps_.log_hub->Follow(f.source.record.id, f.cursor, filter, std::move(first));
+  return f;
+}
+
 }  // namespace bim::daemon

@@ -30,6 +30,7 @@
 #include "daemon/deployment_watcher.h"
 #include "daemon/domain_checker.h"
 #include "daemon/domain_store.h"
+#include "daemon/log_hub.h"
 #include "daemon/notifier.h"
 #include "daemon/platform.h"
 #include "daemon/snapshot_store.h"
@@ -47,6 +48,8 @@ struct AgentDeps : WatcherServices {
   std::chrono::milliseconds keepalive{20000};
   // Told when a deployment this agent created ends; null: nobody (see Agent::Ended).
   Notifier* notifier = nullptr;
+  // The followers of runtime logs (FollowLogs); null: following is refused.
+  LogHub* log_hub = nullptr;
   // Custom domains: the ones added through this agent, their background checks, and where
   // `domains verify` looks records up itself (BACKEND_IM_DNS_SERVER). Null: the agent offers
   // no domain commands (they fail kInternal); a null resolver only leaves its own lookups out.
@@ -97,6 +100,37 @@ struct Generated {
 struct DeploymentFiles {
   DeploymentRecord record;
   contract::FileMap files;
+};
+
+// Which deployment's runtime logs: one by id, or the one a project's environment shows.
+struct LogsTarget {
+  std::string deployment_id;
+  std::string project_id;
+  std::string environment;  // with project_id; empty: production
+};
+
+// A deployment whose runtime logs were asked for, and how it was chosen.
+struct LogsSource {
+  DeploymentRecord record;
+  // For people: "" when it was named by id, else e.g. "the newest complete deployment of
+  // project p (production)".
+  std::string chosen;
+};
+
+// A page of a deployment's runtime logs, filtered.
+struct LogsAnswer {
+  LogsSource source;
+  std::vector<contract::LogLine> lines;  // oldest first
+  int64_t cursor = 0;                    // the newest seq the platform has (0: none)
+  int64_t first = 1;                     // the oldest it keeps
+};
+
+// A follow of a deployment's runtime logs: its follower gives the items, the first ones being
+// the tail that was asked for (unless it resumed after a seq).
+struct LogsFollow {
+  LogsSource source;
+  int64_t cursor = 0;  // where the follower began
+  std::unique_ptr<LogFollower> follower;
 };
 
 class Agent {
@@ -229,6 +263,19 @@ class Agent {
 
   const std::string& api_url() const { return deps_.platform.base_url(); }
   const Clock& clock() const { return deps_.clock; }
+
+  // ---- Runtime logs: the platform's (an extension; see Platform::Logs). On a platform without
+  // them, kRejected saying so.
+  // The deployment target names: by id (Find), else the newest deployment of the project's
+  // environment in this agent's history that completed, else its newest one.
+  Result<LogsSource> LogsSourceOf(const LogsTarget& target, Deadline deadline = kNoDeadline);
+  // The newest `tail` lines (1..1000; 0 or less: 100) that filter selects.
+  Result<LogsAnswer> Logs(const LogsTarget& target, const LogFilter& filter, int tail,
+                          Deadline deadline = kNoDeadline);
+  // Follows the logs through the LogHub: after the seq `after` when given, else the newest
+  // `tail` lines first (0: none), then every new one.
+  Result<LogsFollow> FollowLogs(const LogsTarget& target, const LogFilter& filter, int tail,
+                                std::optional<int64_t> after, Deadline deadline = kNoDeadline);
 
  private:
   void EnsureWatching(const DeploymentRecord& record);

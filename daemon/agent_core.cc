@@ -14,11 +14,14 @@ AgentCore::AgentCore(Database& db, Platform& platform, const Clock& clock, Rando
                                         settings.notify ? settings.notifier : nullptr,
                                         settings.domain_check_first_delay,
                                         settings.domain_check_max_delay}),
+      log_hub_(LogHubDeps{platform, auth_, clock, random, settings.keepalive,
+                          std::chrono::milliseconds(30000), 2000}),
       agent_(AgentDeps{{store_, hub_, platform, auth_, clock, random, stop},
                        snapshots_,
                        std::move(settings.report_status),
                        settings.keepalive,
                        settings.notify ? settings.notifier : nullptr,
+                       &log_hub_,
                        &domain_store_,
                        &domain_checker_,
                        settings.resolver}) {}
@@ -31,6 +34,7 @@ AgentCore::~AgentCore() {
 void AgentCore::BeginShutdown() {
   stop_.Stop();
   hub_.Shutdown();
+  log_hub_.Shutdown();
 }
 
 }  // namespace bim::daemon

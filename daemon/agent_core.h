@@ -18,6 +18,7 @@
 #include "daemon/deployment_store.h"
 #include "daemon/domain_checker.h"
 #include "daemon/domain_store.h"
+#include "daemon/log_hub.h"
 #include "daemon/notifier.h"
 #include "daemon/platform.h"
 #include "daemon/snapshot_store.h"
@@ -61,6 +62,7 @@ class AgentCore {
   WatchHub& hub() { return hub_; }
   AuthManager& auth() { return auth_; }
   DomainStore& domains() { return domain_store_; }
+  LogHub& log_hub() { return log_hub_; }
 
   // The first half of stopping: signals stop (every wait on the clock ends) and ends every
   // watch stream. Then the daemon stops its server, and calls StopWatching().
@@ -77,6 +79,7 @@ class AgentCore {
   AuthManager auth_;
   DomainStore domain_store_;
   DomainChecker domain_checker_;
+  LogHub log_hub_;
   Agent agent_;
 };
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <deque>
 #include <mutex>
 
@@ -613,6 +614,166 @@ grpc::ServerUnaryReactor* AgentService::AddDomain(grpc::CallbackServerContext* c
   });
 }
 
+namespace {
+
+std::optional<contract::LogLevel> LevelOf(const std::string& name, bim::Status& bad) {
+  if (name.empty()) return std::nullopt;
+  auto level = contract::ParseLogLevel(name);
+  if (!level) {
+    bad = Error(ErrorCode::kInvalidArgument, "unknown log level \"" + name.substr(0, 32) +
+                                                 "\"; use debug, info, warning or error");
+  }
+  return level;
+}
+
+template <typename Request>
+LogsTarget TargetOf(const Request& req) {
+  return LogsTarget{req.deployment_id(), req.project_id(), req.environment()};
+}
+
+template <typename Request>
+LogFilter FilterOf(const Request& req, bim::Status& bad) {
+  LogFilter f;
+  f.level = LevelOf(req.level(), bad);
+  if (req.since_unix_ms() > 0) f.since = req.since_unix_ms();
+  f.grep = req.grep();
+  return f;
+}
+
+void FillLine(const contract::LogLine& l, pb::LogLine* out) {
+  out->set_seq(l.seq);
+  out->set_timestamp_unix_ms(l.timestamp);
+  out->set_level(std::string(contract::LogLevelName(l.level)));
+  out->set_source(l.source);
+  out->set_text(l.text);
+}
+
+// One FollowLogs stream: its LogFollower read on a worker thread, each item a gRPC write, one at
+// a time. The worker finishes the call as its last act; OnDone deletes the reactor.
+class LogsReactor final : public grpc::ServerWriteReactor<pb::LogItem> {
+ public:
+  using Fill = std::function<bim::Status(const DeploymentRecord&, pb::Deployment*)>;
+  LogsReactor(grpc::CallbackServerContext* ctx, Agent& agent, const pb::FollowLogsRequest& req,
+              Fill fill)
+      : ctx_(ctx), agent_(agent), req_(req), fill_(std::move(fill)) {}
+
+  void Run() {
+    bim::Status bad = OkStatus();
+    LogFilter filter = FilterOf(req_, bad);
+    if (!bad.ok()) return End(bad);
+    std::optional<int64_t> after;
+    if (req_.has_after_seq()) after = req_.after_seq();
+    auto f = agent_.FollowLogs(TargetOf(req_), filter, req_.tail(), after,
+                               CallDeadline(ctx_, agent_.clock()));
+    if (!f.ok()) return End(f.error());
+    {
+      std::lock_guard lock(mu_);
+      follower_ = std::move(f->follower);
+      if (cancelled_) follower_->Cancel();
+    }
+    auto* start = msg_.mutable_start();
+    if (auto s = fill_(f->source.record, start->mutable_deployment()); !s.ok()) return End(s);
+    start->set_chosen(f->source.chosen);
+    start->set_cursor(f->cursor);
+    if (!Write()) return End(Error(ErrorCode::kCancelled, "the follower went away"));
+    for (;;) {
+      auto item = follower_->Next();
+      if (!item.ok()) return End(item.error());
+      msg_.Clear();
+      switch (item->kind) {
+        case LogItem::Kind::kLine:
+          FillLine(item->line, msg_.mutable_line());
+          break;
+        case LogItem::Kind::kSkipped:
+          msg_.set_skipped(item->skipped);
+          break;
+        case LogItem::Kind::kEnd:
+          msg_.set_end(item->text);
+          break;
+        case LogItem::Kind::kNotice:
+          msg_.set_notice(item->text);
+          break;
+      }
+      if (!Write()) return End(Error(ErrorCode::kCancelled, "the follower went away"));
+      if (item->kind == LogItem::Kind::kEnd) return End(OkStatus());
+    }
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    writing_ = false;
+    write_ok_ = ok;
+    written_.notify_all();
+  }
+  void OnCancel() override {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    if (follower_) follower_->Cancel();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  // Writes msg_ and waits until it went out (true) or cannot (false).
+  bool Write() {
+    {
+      std::lock_guard lock(mu_);
+      writing_ = true;
+    }
+    StartWrite(&msg_);
+    std::unique_lock lock(mu_);
+    written_.wait(lock, [&] { return !writing_; });
+    return write_ok_;
+  }
+
+  // Leaves the hub, then finishes the call: nothing of this may be touched after Finish.
+  void End(const bim::Status& s) {
+    {
+      std::lock_guard lock(mu_);
+      follower_.reset();
+    }
+    if (s.ok()) return Finish(grpc::Status::OK);
+    if (s.error().code == ErrorCode::kCancelled) return Finish(grpc::Status::CANCELLED);
+    // The agent stopping: no code in the trailers, so the ctl follows on to the next agent.
+    if (s.error().code != ErrorCode::kUnavailable || s.error().message != "the agent is stopping") {
+      ctx_->AddTrailingMetadata(kErrorCodeKey, ErrorCodeName(s.error().code));
+    }
+    Finish(ToGrpcStatus(s));
+  }
+
+  grpc::CallbackServerContext* ctx_;
+  Agent& agent_;
+  const pb::FollowLogsRequest req_;
+  Fill fill_;
+  pb::LogItem msg_;  // lives until OnWriteDone
+  std::mutex mu_;
+  std::condition_variable written_;        // with mu_
+  std::unique_ptr<LogFollower> follower_;  // guarded by mu_ (set once, read by the worker)
+  bool writing_ = false;                   // guarded by mu_
+  bool write_ok_ = true;                   // guarded by mu_
+  bool cancelled_ = false;                 // guarded by mu_
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AgentService::GetLogs(grpc::CallbackServerContext* ctx,
+                                                const pb::GetLogsRequest* req,
+                                                pb::GetLogsReply* resp) {
+  Deadline deadline = CallDeadline(ctx, agent_.clock());
+  return OnWorker(ctx, [this, req, deadline, resp]() -> bim::Status {
+    bim::Status bad = OkStatus();
+    LogFilter filter = FilterOf(*req, bad);
+    if (!bad.ok()) return bad;
+    auto a = agent_.Logs(TargetOf(*req), filter, req->tail(), deadline);
+    if (!a.ok()) return a.error();
+    if (auto s = FillDescribed(a->source.record, resp->mutable_deployment()); !s.ok()) return s;
+    resp->set_chosen(a->source.chosen);
+    for (const auto& l : a->lines) FillLine(l, resp->add_lines());
+    resp->set_cursor(a->cursor);
+    resp->set_first(a->first);
+    return OkStatus();
+  });
+}
+
 grpc::ServerUnaryReactor* AgentService::ListDomains(grpc::CallbackServerContext* ctx,
                                                     const pb::ListDomainsRequest* req,
                                                     pb::ListDomainsReply* resp) {
@@ -654,6 +815,16 @@ grpc::ServerUnaryReactor* AgentService::RemoveDomain(grpc::CallbackServerContext
   return OnWorker(ctx, [this, req, deadline]() -> bim::Status {
     return agent_.RemoveDomain(req->project_id(), req->domain(), deadline);
   });
+}
+
+grpc::ServerWriteReactor<pb::LogItem>* AgentService::FollowLogs(grpc::CallbackServerContext* ctx,
+                                                                const pb::FollowLogsRequest* req) {
+  StampVersion(ctx);
+  auto* reactor = new LogsReactor(
+      ctx, agent_, *req,
+      [this](const DeploymentRecord& d, pb::Deployment* out) { return FillDescribed(d, out); });
+  workers_.Start([reactor] { reactor->Run(); });
+  return reactor;
 }
 
 }  // namespace bim::daemon

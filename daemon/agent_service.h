@@ -8,7 +8,8 @@
 // Calls that reach the platform run on a worker thread of their own, never on gRPC's callback
 // threads, and end their platform work by the caller's deadline (less a margin), so a slow
 // platform is answered as a platform timeout before the caller gives up on the agent. Watch
-// streams are WatchReactors: one write in flight each, fed from the store.
+// streams are WatchReactors: one write in flight each, fed from the store. A FollowLogs stream
+// reads its LogFollower on a worker thread of its own, one write in flight.
 
 #include <grpcpp/grpcpp.h>
 
@@ -119,6 +120,11 @@ class AgentService final : public backend_im::v1::Agent::CallbackService {
   grpc::ServerUnaryReactor* RemoveDomain(grpc::CallbackServerContext* ctx,
                                          const backend_im::v1::RemoveDomainRequest* req,
                                          backend_im::v1::RemoveDomainReply* resp) override;
+  grpc::ServerUnaryReactor* GetLogs(grpc::CallbackServerContext* ctx,
+                                    const backend_im::v1::GetLogsRequest* req,
+                                    backend_im::v1::GetLogsReply* resp) override;
+  grpc::ServerWriteReactor<backend_im::v1::LogItem>* FollowLogs(
+      grpc::CallbackServerContext* ctx, const backend_im::v1::FollowLogsRequest* req) override;
 
  private:
   // Finishes the call with fn's Status, run on a worker thread, through `reactor` (null: the

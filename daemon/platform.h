@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -41,33 +42,55 @@ inline constexpr Deadline kNoDeadline = Deadline::max();
 // One answer of the device flow's token endpoint: tokens, or an RFC 8628 error code.
 using DevicePollResult = std::variant<contract::TokenResponse, contract::OAuthError>;
 
-// What EventStream::Next gives.
-struct StreamItem {
+// What a stream's Next gives: EventStream's (stage messages, /ws) and LogStream's (runtime log
+// messages, /ws/logs) are the same but for their message.
+template <typename Message>
+struct BasicStreamItem {
   enum class Kind {
-    kMessage,  // message holds a stage message of the contract
+    kMessage,  // message holds a message of the contract
     kSkipped,  // a frame outside the contract arrived; detail says what was wrong with it
     kClosed,   // the stream is over (and stays over); detail says why
     kTimeout,  // nothing within the time given to Next
   };
   Kind kind = Kind::kTimeout;
-  contract::StageMessage message;
+  Message message;
   std::string detail;
   // kClosed: this side cut the stream because the platform broke one of its limits (a flood of
   // pings, say); detail says which.
   bool cut = false;
 };
 
-// One deployment's stage messages, as the platform sends them: in its order, possibly again
+// One WebSocket of the platform's, as typed messages: in the platform's order, possibly again
 // after a reconnect (a replay), possibly none for a while. Read by one thread; Close may be
 // called from any thread and wakes a blocked Next.
-class EventStream {
+template <typename Message>
+class BasicStream {
  public:
-  virtual ~EventStream() = default;
-  virtual StreamItem Next(std::chrono::milliseconds timeout) = 0;
+  virtual ~BasicStream() = default;
+  virtual BasicStreamItem<Message> Next(std::chrono::milliseconds timeout) = 0;
   virtual void Close() = 0;
   // Ends the stream at once, reading nothing more (no close handshake): for a platform that
   // floods it.
   virtual void Cut() = 0;
+};
+
+// One deployment's stage messages (/ws).
+using StreamItem = BasicStreamItem<contract::StageMessage>;
+using EventStream = BasicStream<contract::StageMessage>;
+
+// One deployment's runtime log (/ws/logs, an extension: docs/API_CONTRACTS.md §6.2): lines,
+// skipped notes, the end.
+using LogStreamItem = BasicStreamItem<contract::LogStreamMessage>;
+using LogStream = BasicStream<contract::LogStreamMessage>;
+
+// Which lines a logs page holds (GET /api/deployments/{id}/logs): the newest `tail`, or those
+// after `after` (at most `limit`); since (Unix ms) and level only reduce what is sent.
+struct LogQuery {
+  std::optional<int64_t> tail;              // the newest N (1..1000); used when after is not set
+  std::optional<int64_t> after;             // the lines after this seq
+  std::optional<int64_t> limit;             // with after: at most this many (1..1000)
+  std::optional<int64_t> since;             // Unix ms: lines at or after it only
+  std::optional<contract::LogLevel> level;  // this level and above only
 };
 
 class Platform {
@@ -168,6 +191,20 @@ class Platform {
                                                 Deadline deadline = kNoDeadline) = 0;
   virtual bim::Status RemoveDomain(const std::string& token, const std::string& project_id,
                                    const std::string& domain, Deadline deadline = kNoDeadline) = 0;
+  // ---- Runtime logs: an extension (docs/API_CONTRACTS.md §6.2). A platform without it answers
+  // each with kRejected, saying that it does not offer app logs (its 404, over HTTP or at the
+  // WebSocket's upgrade, carries none of contract::IsLogsNotFoundCode's codes); an unknown
+  // deployment is kNotFound.
+  virtual Result<contract::LogPage> Logs(const std::string& token, const std::string& deployment_id,
+                                         const LogQuery& query,
+                                         Deadline deadline = kNoDeadline) = 0;
+  // Opens the deployment's log stream: the lines after seq `after` (0: from the start; the
+  // platform's default, from the next line printed, is not asked for), then each new one.
+  // keepalive as OpenEventStream's.
+  virtual Result<std::unique_ptr<LogStream>> OpenLogStream(const std::string& token,
+                                                           const std::string& deployment_id,
+                                                           int64_t after,
+                                                           std::chrono::milliseconds keepalive) = 0;
 };
 
 }  // namespace bim::daemon

@@ -309,34 +309,37 @@ Result<contract::TokenResponse> PlatformClient::Refresh(const std::string& clien
 
 namespace {
 
-// The deployment's WebSocket, read as stage messages.
-class WsEventStream final : public EventStream {
+// A platform WebSocket whose every text message is one Message of the contract, parsed by
+// parse: the deployment's stage messages (/ws) and its runtime log (/ws/logs).
+template <typename Message, Result<Message> (*parse)(std::string_view)>
+class WsStream final : public BasicStream<Message> {
  public:
-  explicit WsEventStream(std::unique_ptr<ws::Connection> conn) : conn_(std::move(conn)) {}
-  ~WsEventStream() override { conn_->Close(); }
+  using Item = BasicStreamItem<Message>;
+  explicit WsStream(std::unique_ptr<ws::Connection> conn) : conn_(std::move(conn)) {}
+  ~WsStream() override { conn_->Close(); }
 
-  StreamItem Next(std::chrono::milliseconds timeout) override {
+  Item Next(std::chrono::milliseconds timeout) override {
     ws::Event ev = conn_->Receive(timeout);
-    StreamItem item;
+    Item item;
     switch (ev.kind) {
       case ws::EventKind::kTimeout:
-        item.kind = StreamItem::Kind::kTimeout;
+        item.kind = Item::Kind::kTimeout;
         return item;
       case ws::EventKind::kClosed:
-        item.kind = StreamItem::Kind::kClosed;
+        item.kind = Item::Kind::kClosed;
         item.detail = ev.payload.empty() ? "closed" : std::move(ev.payload);
         item.cut = ev.close_code == ws::kPolicyClose;
         return item;
       case ws::EventKind::kMessage:
         break;
     }
-    auto m = contract::ParseStageMessage(ev.payload);
+    auto m = parse(ev.payload);
     if (!m.ok()) {
-      item.kind = StreamItem::Kind::kSkipped;
+      item.kind = Item::Kind::kSkipped;
       item.detail = m.error().message;
       return item;
     }
-    item.kind = StreamItem::Kind::kMessage;
+    item.kind = Item::Kind::kMessage;
     item.message = std::move(*m);
     return item;
   }
@@ -347,6 +350,9 @@ class WsEventStream final : public EventStream {
  private:
   std::unique_ptr<ws::Connection> conn_;
 };
+
+using WsEventStream = WsStream<contract::StageMessage, contract::ParseStageMessage>;
+using WsLogStream = WsStream<contract::LogStreamMessage, contract::ParseLogStreamMessage>;
 
 }  // namespace
 
@@ -468,15 +474,20 @@ Result<contract::DeployResponse> PlatformClient::Promote(const std::string& toke
   return Decode<contract::DeployResponse>(r, contract::ParseDeployResponse);
 }
 
-Result<std::unique_ptr<EventStream>> PlatformClient::OpenEventStream(
-    const std::string& token, const std::string& deployment_id, int64_t since,
-    std::chrono::milliseconds keepalive) {
+Result<std::unique_ptr<ws::Connection>> PlatformClient::ConnectWebSocket(
+    const std::string& token, const std::string& url, std::chrono::milliseconds keepalive) {
   if (!url_problem_.ok()) return url_problem_.error();
   ws::ConnectOptions options;
   options.headers.emplace_back("Authorization", "Bearer " + token);
   options.ping_interval = keepalive;
   options.pong_timeout = std::min(keepalive, options.pong_timeout);
-  auto conn = connector_.Connect(WebSocketUrl(deployment_id, since), options);
+  return connector_.Connect(url, options);
+}
+
+Result<std::unique_ptr<EventStream>> PlatformClient::OpenEventStream(
+    const std::string& token, const std::string& deployment_id, int64_t since,
+    std::chrono::milliseconds keepalive) {
+  auto conn = ConnectWebSocket(token, WebSocketUrl(deployment_id, since), keepalive);
   if (!conn.ok()) return conn.error();
   return std::unique_ptr<EventStream>(std::make_unique<WsEventStream>(std::move(*conn)));
 }
@@ -557,16 +568,74 @@ bim::Status PlatformClient::RemoveDomain(const std::string& token, const std::st
   return OkStatus();
 }
 
+std::string PlatformClient::WebSocketBase() const {
+  if (base_url_.rfind("https://", 0) == 0) return "wss://" + base_url_.substr(8);
+  if (base_url_.rfind("http://", 0) == 0) return "ws://" + base_url_.substr(7);
+  return base_url_;
+}
+
 std::string PlatformClient::WebSocketUrl(const std::string& deployment_id, int64_t since) const {
-  std::string base = base_url_;
-  if (base.rfind("https://", 0) == 0) {
-    base = "wss://" + base.substr(8);
-  } else if (base.rfind("http://", 0) == 0) {
-    base = "ws://" + base.substr(7);
-  }
-  std::string url = base + "/ws?deploymentId=" + contract::PercentEncode(deployment_id);
+  std::string url = WebSocketBase() + "/ws?deploymentId=" + contract::PercentEncode(deployment_id);
   if (since > 0) url += "&since=" + std::to_string(since);
   return url;
+}
+
+namespace {
+
+// How the platform says that it does not offer runtime logs; what stands for them instead.
+Error NoAppLogs(const std::string& what, const std::string& base_url) {
+  return Error(ErrorCode::kRejected,
+               fmt::format("this platform does not offer app logs ({} is 404: runtime logs are an "
+                           "extension of the Backend.im API that {} does not implement); "
+                           "`backend-im status ID` shows the deployment's own logs",
+                           what, base_url));
+}
+
+}  // namespace
+
+Result<contract::LogPage> PlatformClient::Logs(const std::string& token,
+                                               const std::string& deployment_id,
+                                               const LogQuery& query, Deadline deadline) {
+  std::vector<std::pair<std::string, std::string>> params;
+  if (query.after) {
+    params.emplace_back("after", std::to_string(*query.after));
+    if (query.limit) params.emplace_back("limit", std::to_string(*query.limit));
+  } else if (query.tail) {
+    params.emplace_back("tail", std::to_string(*query.tail));
+  }
+  if (query.since) params.emplace_back("since", std::to_string(*query.since));
+  if (query.level) params.emplace_back("level", std::string(contract::LogLevelName(*query.level)));
+  std::string path = "/api/deployments/" + contract::PercentEncode(deployment_id) + "/logs";
+  std::string url = base_url_ + path;
+  if (!params.empty()) url += "?" + contract::FormEncode(params);
+  auto r = Execute(JsonRequest("GET", url, token), deadline);
+  if (!r.ok()) return r.error();
+  if (r->status == 404) {
+    auto body = contract::ParseErrorBody(r->body);
+    if (!body.ok() || !contract::IsLogsNotFoundCode(body->error)) {
+      return NoAppLogs("GET " + path, base_url_);
+    }
+  }
+  if (r->status != 200) return ErrorFromResponse(*r, "GET " + path);
+  return contract::ParseLogPage(r->body);
+}
+
+Result<std::unique_ptr<LogStream>> PlatformClient::OpenLogStream(
+    const std::string& token, const std::string& deployment_id, int64_t after,
+    std::chrono::milliseconds keepalive) {
+  std::string url = WebSocketBase() +
+                    "/ws/logs?deploymentId=" + contract::PercentEncode(deployment_id) +
+                    "&after=" + std::to_string(std::max<int64_t>(after, 0));
+  auto conn = ConnectWebSocket(token, url, keepalive);
+  if (!conn.ok()) {
+    // The upgrade's answer: the connector keeps the start of its body in the message.
+    if (conn.error().code == ErrorCode::kNotFound &&
+        conn.error().message.find("deployment_not_found") == std::string::npos) {
+      return NoAppLogs("GET /ws/logs", base_url_);
+    }
+    return conn.error();
+  }
+  return std::unique_ptr<LogStream>(std::make_unique<WsLogStream>(std::move(*conn)));
 }
 
 }  // namespace bim::daemon

@@ -23,7 +23,8 @@
 //
 // The event stream is the deployment's WebSocket (/ws?deploymentId=ID[&since=N]) with the token
 // in its Authorization header, pinged every keepalive; each frame is parsed here, so a frame
-// outside the contract reaches the reader as StreamItem::kSkipped with the reason.
+// outside the contract reaches the reader as StreamItem::kSkipped with the reason. The runtime
+// log (/ws/logs?deploymentId=ID&after=N, an extension) goes over the same plumbing.
 //
 // Thread-safe; calls block. Tokens are passed in per call: AuthManager owns them.
 
@@ -106,6 +107,11 @@ class PlatformClient final : public Platform {
   Result<std::unique_ptr<EventStream>> OpenEventStream(
       const std::string& token, const std::string& deployment_id, int64_t since,
       std::chrono::milliseconds keepalive) override;
+  Result<contract::LogPage> Logs(const std::string& token, const std::string& deployment_id,
+                                 const LogQuery& query, Deadline deadline) override;
+  Result<std::unique_ptr<LogStream>> OpenLogStream(const std::string& token,
+                                                   const std::string& deployment_id, int64_t after,
+                                                   std::chrono::milliseconds keepalive) override;
 
   Result<contract::Domain> AddDomain(const std::string& token, const std::string& project_id,
                                      const contract::AddDomainRequest& request,
@@ -122,6 +128,12 @@ class PlatformClient final : public Platform {
  private:
   // ws(s)://host/ws?deploymentId=ID[&since=N]
   std::string WebSocketUrl(const std::string& deployment_id, int64_t since) const;
+  // The base URL with ws(s):// for http(s)://.
+  std::string WebSocketBase() const;
+  // A WebSocket of the platform's with the token, pinged every keepalive.
+  Result<std::unique_ptr<ws::Connection>> ConnectWebSocket(const std::string& token,
+                                                           const std::string& url,
+                                                           std::chrono::milliseconds keepalive);
   // secret: a value the request carries (a variable's), hidden in every error and log line made
   // from the platform's answers, and wiped from the request's body before it is freed.
   Result<HttpResponse> Execute(HttpRequest request, Deadline deadline = kNoDeadline,

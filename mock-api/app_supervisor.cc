@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <asio.hpp>
+#include <atomic>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -34,6 +35,10 @@ constexpr auto kHealthRetry = std::chrono::milliseconds(200);
 // After an app ended, how long its output may take to reach EOF (something it started may hold
 // the pipe open) before its logs end without the rest.
 constexpr auto kDrainWait = std::chrono::milliseconds(1000);
+// Output reported and not yet taken (OutputTaken) past which the apps' output is read no further
+// until it is: the apps then wait on their full pipes instead of the platform's memory growing.
+constexpr int64_t kMaxUntakenOutput = 4 << 20;
+constexpr auto kUntakenWait = std::chrono::milliseconds(10);
 
 std::string Plural(size_t n, const char* one) {
   return fmt::format("{} {}{}", n, one, n == 1 ? "" : "s");
@@ -154,6 +159,8 @@ class AppSupervisor::Impl {
     return apps.get();
   }
 
+  void OutputTaken(size_t bytes) { untaken_ -= static_cast<int64_t>(bytes); }
+
  private:
   struct App {
     std::string deployment;
@@ -169,6 +176,7 @@ class AppSupervisor::Impl {
     std::unique_ptr<asio::posix::stream_descriptor> exit;
     std::unique_ptr<asio::steady_timer> poll_timer;   // without a pidfd: looks for its end
     std::unique_ptr<asio::steady_timer> drain_timer;  // bounds the wait for its output's EOF
+    std::unique_ptr<asio::steady_timer> read_timer;   // waits for its reports to be taken
     std::array<char, 4096> buf{};
     std::deque<std::string> lines;  // its last lines of output
     std::string partial;            // a line not yet ended
@@ -462,8 +470,12 @@ class AppSupervisor::Impl {
     return {true, {std::move(started_line)}, ""};
   }
 
-  void Report(AppOutput out) const {
-    if (options_.on_output) options_.on_output(std::move(out));
+  void Report(AppOutput out) {
+    if (!options_.on_output) return;
+    out.bytes = 0;
+    for (const auto& line : out.lines) out.bytes += line.size() + 1;
+    untaken_ += static_cast<int64_t>(out.bytes);
+    options_.on_output(std::move(out));
   }
 
   void ReadOutput(App& app) {
@@ -489,13 +501,26 @@ class AppSupervisor::Impl {
             }
           }
           if (!out.lines.empty() && !a->finished) Report(std::move(out));
-          ReadOutput(*a);
+          if (untaken_.load() <= kMaxUntakenOutput) return ReadOutput(*a);
+          WaitForRoom(*a);
         });
   }
 
   static void KeepLine(App& app, std::string line) {
     app.lines.push_back(std::move(line));
     if (app.lines.size() > kKeptLines) app.lines.pop_front();
+  }
+
+  // Reads the app's output again once the reports before have been taken.
+  void WaitForRoom(App& app) {
+    App* a = &app;
+    if (!a->read_timer) a->read_timer = std::make_unique<asio::steady_timer>(io_);
+    a->read_timer->expires_after(kUntakenWait);
+    a->read_timer->async_wait([this, a](const asio::error_code& ec) {
+      if (ec) return;
+      if (untaken_.load() <= kMaxUntakenOutput) return ReadOutput(*a);
+      WaitForRoom(*a);
+    });
   }
 
   void WatchExit(App& app) {
@@ -756,6 +781,7 @@ class AppSupervisor::Impl {
   std::deque<std::string> tree_order_;  // trees_' keys, oldest first
   // At most this many trees are kept for promotes once their apps are gone.
   static constexpr size_t kMaxKeptTrees = 100;
+  std::atomic<int64_t> untaken_{0};  // bytes of lines reported and not yet taken
   std::thread thread_;
 };
 
@@ -786,6 +812,7 @@ void AppSupervisor::CheckHealth(const std::string& deployment, Done done) {
 void AppSupervisor::Serve(const std::string& deployment, Done done) {
   impl_->Serve(deployment, std::move(done));
 }
+void AppSupervisor::OutputTaken(size_t bytes) { impl_->OutputTaken(bytes); }
 void AppSupervisor::Discard(const std::string& deployment, const std::string& reason) {
   impl_->Discard(deployment, reason);
 }

@@ -47,6 +47,7 @@ struct AppOutput {
   std::string text;                // kStarted, kEnded: a line of the platform's about it
   std::string reason;              // kEnded: why it ended ("replaced by deployment X", ...)
   bool stopped = false;            // kEnded: the platform stopped it (else it ended by itself)
+  size_t bytes = 0;                // kLines: their size, to give back to OutputTaken
 };
 
 struct AppSupervisorOptions {
@@ -57,6 +58,8 @@ struct AppSupervisorOptions {
   std::chrono::milliseconds health_timeout{20000};
   std::chrono::milliseconds stop_grace{3000};
   // Gets every AppOutput, on the supervisor's thread, as it happens (unset: none is reported).
+  // Its receiver calls OutputTaken(bytes) once it has dealt with one: while more than a few MiB
+  // are not taken, the apps' output is not read (they wait on their full pipes).
   std::function<void(AppOutput)> on_output;
 };
 
@@ -107,6 +110,9 @@ class AppSupervisor {
 
   // Waits for the supervisor's thread to answer.
   std::vector<AppInfo> Apps();
+
+  // The receiver of on_output has dealt with reports of this many bytes. Any thread.
+  void OutputTaken(size_t bytes);
 
  private:
   class Impl;

@@ -32,7 +32,9 @@ DeploymentRunner::DeploymentRunner(ws::HttpWsServer& server, const MockOptions& 
     o.on_output = [this](AppOutput out) {
       int64_t read_at = clock_.NowUnixMs();
       server_.Post([this, read_at, out = std::move(out)]() mutable {
+        size_t bytes = out.bytes;
         logs_.OnOutput(std::move(out), read_at);
+        if (apps_) apps_->OutputTaken(bytes);
       });
     };
     apps_ = std::make_unique<AppSupervisor>(std::move(o));

@@ -10,6 +10,7 @@ bim_add_test(agent_unit_tests
           unit/daemon/subscription_test.cc unit/daemon/agent_scenarios_test.cc
           unit/daemon/agent_settings_test.cc unit/daemon/snapshot_store_test.cc
           unit/daemon/domain_store_test.cc unit/daemon/agent_domains_test.cc
+          unit/daemon/log_hub_test.cc
   LIBS bim::daemon bim::ctl bim_test_support bim_fake_platform PkgConfig::SYSTEMD
   LABELS unit)
 add_dependencies(agent_unit_tests backend-im-mock)

@@ -6,6 +6,7 @@ bim_add_test(conformance_unit_tests
   SOURCES unit/conformance/shape_test.cc unit/conformance/report_test.cc
           unit/conformance/suite_test.cc unit/conformance/environment_checks_test.cc
           unit/conformance/domain_checks_test.cc
+          unit/conformance/log_checks_test.cc
   LIBS bim::conformance
   LABELS unit conformance)
 

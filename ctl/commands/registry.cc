@@ -10,6 +10,7 @@
   X("watch", AddWatchCommand)               \
   X("status", AddStatusCommand)             \
   X("history", AddHistoryCommand)           \
+  X("logs", AddLogsCommand)                 \
   X("rollback", AddRollbackCommand)         \
   X("restore", AddRestoreCommand)           \
   X("diff", AddDiffCommand)                 \

@@ -59,6 +59,7 @@ McpTools::McpTools(AgentApi& agent, std::string cwd) : ops_(agent), cwd_(std::mo
   DefineDeploymentTools();
   DefineSnapshotTools();
   DefineEnvironmentTools();
+  DefineLogTools();
   DefineAuthTools();
 }
 

@@ -122,6 +122,7 @@ class McpTools : public McpToolProvider {
   void DefineSnapshotTools();     // ctl/mcp/snapshot_tools.cc
   void DefineAuthTools();         // ctl/mcp/auth_tools.cc
   void DefineEnvironmentTools();  // ctl/mcp/environment_tools.cc
+  void DefineLogTools();          // ctl/mcp/log_tools.cc
   // How a directory argument's description ends: where relative paths resolve.
   std::string Where() const;
   // The argument `name` of op, described as op's catalog entry says: a string of 1 to
@@ -146,7 +147,7 @@ class McpTools : public McpToolProvider {
   // The tools' handlers, defined in their groups' files.
   HandlerFn Generate, Deploy, WaitForDeployment, DeploymentStatus, ListDeployments, Rollback, Diff,
       Restore, AuthStatus, AuthLoginStart, AuthLoginCheck, Promote, ListEnvironments, ListVariables,
-      SetVariable, UnsetVariable;
+      SetVariable, UnsetVariable, GetLogs;
   // deploy and promote; as a task (call.as_task), each then follows the deployment it started to
   // its end the way wait_for_deployment does, and returns its fields with the final status, URL
   // and logs.

@@ -115,6 +115,8 @@ json DomainsOf(const MockPlatform& mock, const std::string& project) {
   return json::parse(r.body)["domains"];
 }
 
+const std::vector<std::string> kLogChecks = {"ext.logs", "ext.logs_page", "ext.logs_stream"};
+
 json EnvironmentsOf(const MockPlatform& mock, const std::string& project) {
   auto r = HttpRequest("GET", mock.http_url() + "/api/projects/" + project + "/environments", "",
                        {"Authorization: Bearer " + kToken});
@@ -132,6 +134,10 @@ TEST_CASE("the suite passes the mock with every extension, and reports each exte
   for (const auto& id : kExtensions) CHECK_MESSAGE(rep.Outcome(id) == "pass", id);
   for (const auto& id : kEnvironmentChecks) CHECK_MESSAGE(rep.Outcome(id) == "pass", id);
   for (const auto& id : kDomainChecks) CHECK_MESSAGE(rep.Outcome(id) == "pass", id);
+  for (const auto& id : kLogChecks) CHECK_MESSAGE(rep.Outcome(id) == "pass", id);
+  // Without --run-apps the sample deployment ran no app: an empty page, a stream that ends.
+  CHECK(rep.Detail("ext.logs_page") == "no lines, cursor 0, first 1");
+  CHECK(rep.Detail("ext.logs_stream").find("no lines, then the end") == 0);
   for (const char* id : {"deploy.commit_hash", "ws.status_order", "status.order", "ws.terminal",
                          "deploy.completes", "ext.error_body", "device.slow_down"}) {
     CHECK_MESSAGE(rep.Outcome(id) == "pass", id);
@@ -187,6 +193,11 @@ TEST_CASE("against the seed-only mock the extensions are not-supported and the r
     CHECK_MESSAGE(rep.Outcome(id) == "not-supported", id);
     CHECK(rep.Detail(id).find("answered 404 (error \"not_found\"): the platform has no custom "
                               "domains") != std::string::npos);
+  }
+  for (const auto& id : kLogChecks) {
+    CHECK_MESSAGE(rep.Outcome(id) == "not-supported", id);
+    CHECK(rep.Detail(id).find("answered 404 (error \"not_found\"): the platform has no runtime "
+                              "logs") != std::string::npos);
   }
   CHECK(rep.Detail("ext.seq").find("no seq") != std::string::npos);
   // Its errors have a body, in codes of its own (400 bad_request): the error-body extension is
@@ -292,6 +303,10 @@ TEST_CASE("--read-only creates no deployment and skips every check that would") 
     CHECK_MESSAGE(rep.Outcome(kEnvironmentChecks[i]) == "skipped", kEnvironmentChecks[i]);
     CHECK(rep.Detail(kEnvironmentChecks[i]).find("--read-only") != std::string::npos);
   }
+  // Runtime logs: only an unknown deployment's are asked for.
+  CHECK(rep.Outcome("ext.logs") == "pass");
+  CHECK(rep.Outcome("ext.logs_page") == "skipped");
+  CHECK(rep.Outcome("ext.logs_stream") == "skipped");
   CHECK(EnvironmentsOf(mock, rep.doc["label"]).size() == 2);
   // Domains are listed, and none is added.
   CHECK(rep.Outcome("ext.domains") == "pass");

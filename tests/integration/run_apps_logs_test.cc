@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "tests/integration/mock_test_util.h"
 #include "tests/integration/resource_bounds.h"
 
@@ -138,17 +139,17 @@ TEST_CASE("a request to a deployed app is an access line in its logs within 2 s"
   MockPlatform mock(AppArgs(apps));
   std::string id;
   const std::string url = Running(mock, {{"main.py", kTalkingApp}}, "talk", &id);
-  const int64_t before_ms = RealClock().NowUnixMs();
+  const int64_t before_ms = bim::RealClock().NowUnixMs();
 
   REQUIRE(HttpRequest("GET", url + "/say?n=2&word=hello").status == 200);
   const auto asked = std::chrono::steady_clock::now();
-  const contract::LogLine* access = nullptr;
+  std::optional<contract::LogLine> access;
   contract::LogPage page;
   CHECK(WaitUntil(
       [&] {
         page = Page(mock, id);
-        access = Find(page, "\"GET /say?n=2&word=hello HTTP/1.1\" 200");
-        return access != nullptr;
+        if (auto* line = Find(page, "\"GET /say?n=2&word=hello HTTP/1.1\" 200")) access = *line;
+        return access.has_value();
       },
       5s, 5ms));
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -160,7 +161,7 @@ TEST_CASE("a request to a deployed app is an access line in its logs within 2 s"
   CHECK(access->source == "access");
   CHECK(access->level == LogLevel::kInfo);
   CHECK(access->timestamp >= before_ms);
-  CHECK(access->timestamp <= RealClock().NowUnixMs());
+  CHECK(access->timestamp <= bim::RealClock().NowUnixMs());
 
   // The app's own lines come before it, and the platform's line opens the logs.
   REQUIRE_FALSE(page.lines.empty());
@@ -182,11 +183,12 @@ TEST_CASE("a request to a deployed app is an access line in its logs within 2 s"
     CHECK(page.lines[i].seq == page.lines[i - 1].seq + 1);
   }
 
-  // A 404 is a warning, a 500 an error with the app's traceback at error too.
+  // A 404 is a warning, a 500 an error with the app's traceback at error too (uvicorn logs it
+  // once the answer went out).
   REQUIRE(HttpRequest("GET", url + "/nowhere").status == 404);
   REQUIRE(HttpRequest("GET", url + "/boom").status == 500);
-  CHECK(
-      WaitUntil([&] { return Find(Page(mock, id), "\"GET /boom HTTP/1.1\" 500") != nullptr; }, 5s));
+  CHECK(WaitUntil(
+      [&] { return Find(Page(mock, id), "RuntimeError: boom in a request") != nullptr; }, 5s));
   page = Page(mock, id);
   INFO(Shown(page));
   CHECK(Must(page, "\"GET /nowhere HTTP/1.1\" 404").level == LogLevel::kWarning);
@@ -361,11 +363,13 @@ TEST_CASE(
   // from the first to the access line is accounted for once.
   int64_t next = from + 1;
   int skips = 0;
+  int64_t skipped = 0;
   while (next <= last) {
     auto m = Next(**slow, 30s);
     REQUIRE(m);
     if (m->type == LogStreamMessage::Type::kSkipped) {
       ++skips;
+      skipped += m->skipped;
       CHECK(m->skipped > 0);
       CHECK(m->next == next + m->skipped);
       next = m->next;
@@ -375,7 +379,10 @@ TEST_CASE(
     REQUIRE(m->line.seq == next);
     ++next;
   }
-  CHECK(skips == 1);
+  // Once it fell behind by more than the platform keeps; more than once when it had room for a
+  // while during the flood (its socket's buffers drained into the client's).
+  MESSAGE(skips << " skipped messages, " << skipped << " lines skipped of " << last - from);
+  CHECK(skips >= 1);
   CHECK(Page(mock, id, "?tail=0").first > from + 1);
 }
 

@@ -568,6 +568,107 @@ OpResult<bool> FakeAgentApi::Watch(const pb::WatchRequest& request,
   return OpFail(OpFailure::kAgent, "the fake agent holds this deployment, and no deadline was set");
 }
 
+pb::LogLine& FakeAgentApi::AddLogLine(const std::string& deployment_id, const std::string& level,
+                                      const std::string& text) {
+  auto& lines = app_logs[deployment_id];
+  pb::LogLine l;
+  l.set_seq(lines.empty() ? 1 : lines.back().seq() + 1);
+  l.set_timestamp_unix_ms(now_ms_ + l.seq());
+  l.set_level(level);
+  l.set_source("app");
+  l.set_text(text);
+  lines.push_back(std::move(l));
+  return lines.back();
+}
+
+template <typename Request>
+OpResult<pb::GetLogsReply> FakeAgentApi::LogsOf(const Request& request, int tail) {
+  if (!logs_offered) {
+    return OpFail(OpFailure::kPlatform,
+                  "this platform does not offer app logs (GET /api/deployments/ID/logs is 404); "
+                  "`backend-im status ID` shows the deployment's own logs");
+  }
+  pb::GetLogsReply r;
+  const Stored* chosen = nullptr;
+  if (!request.deployment_id().empty()) {
+    auto known = Known(request.deployment_id());
+    if (!known.ok()) return known.error();
+    chosen = *known;
+  } else {
+    const std::string env = request.environment().empty() ? "production" : request.environment();
+    const Stored* newest = nullptr;
+    for (auto it = deployments_.rbegin(); it != deployments_.rend(); ++it) {
+      const auto& d = it->deployment;
+      if (d.project_id() != request.project_id()) continue;
+      if (!d.environment().empty() && d.environment() != env) continue;
+      if (!newest) newest = &*it;
+      if (d.status() == "complete") {
+        chosen = &*it;
+        r.set_chosen("the newest complete deployment of project " + d.project_id() + " (" + env +
+                     ")");
+        break;
+      }
+    }
+    if (!chosen && newest) {
+      chosen = newest;
+      r.set_chosen("the newest deployment of project " + newest->deployment.project_id() + " (" +
+                   env + "), which did not complete");
+    }
+    if (!chosen) {
+      return OpFail(OpFailure::kNotFound, "no deployment of project " + request.project_id());
+    }
+  }
+  pb::Deployment d = chosen->deployment;
+  d.clear_logs();
+  *r.mutable_deployment() = d;
+  const auto& lines = app_logs[d.id()];
+  r.set_cursor(lines.empty() ? 0 : lines.back().seq());
+  r.set_first(lines.empty() ? 1 : lines.front().seq());
+  auto level_rank = [](const std::string& l) {
+    return l == "debug" ? 0 : l == "info" ? 1 : l == "warning" ? 2 : 3;
+  };
+  std::vector<pb::LogLine> matching;
+  for (const auto& l : lines) {
+    if (!request.level().empty() && level_rank(l.level()) < level_rank(request.level())) continue;
+    if (request.since_unix_ms() > 0 && l.timestamp_unix_ms() < request.since_unix_ms()) continue;
+    if (!request.grep().empty() && l.text().find(request.grep()) == std::string::npos) continue;
+    matching.push_back(l);
+  }
+  size_t from = matching.size() > static_cast<size_t>(tail) ? matching.size() - tail : 0;
+  for (size_t i = from; i < matching.size(); ++i) *r.add_lines() = matching[i];
+  return r;
+}
+
+OpResult<pb::GetLogsReply> FakeAgentApi::GetLogs(const pb::GetLogsRequest& request,
+                                                 ctl::CancelToken& cancel) {
+  if (auto e = EnterLoggedIn("GetLogs", request, last_get_logs, cancel)) return *e;
+  return LogsOf(request, request.tail() == 0 ? 100 : request.tail());
+}
+
+OpResult<bool> FakeAgentApi::FollowLogs(const pb::FollowLogsRequest& request, const LogHooks& hooks,
+                                        ctl::CancelToken& cancel) {
+  if (auto e = EnterLoggedIn("FollowLogs", request, last_follow_logs, cancel)) return *e;
+  auto head = LogsOf(request, request.has_after_seq() ? 1000 : request.tail());
+  if (!head.ok()) return head.error();
+  pb::LogItem start;
+  *start.mutable_start()->mutable_deployment() = head->deployment();
+  start.mutable_start()->set_chosen(head->chosen());
+  start.mutable_start()->set_cursor(request.has_after_seq() ? request.after_seq() : head->cursor());
+  hooks.on_item(start);
+  for (const auto& l : head->lines()) {
+    if (request.has_after_seq() && l.seq() <= request.after_seq()) continue;
+    pb::LogItem item;
+    *item.mutable_line() = l;
+    hooks.on_item(item);
+  }
+  for (const auto& item : follow_items) {
+    if (hooks.before_wait) hooks.before_wait();
+    hooks.on_item(item);
+    if (item.has_end()) return true;
+  }
+  return ctl::OpCancelled();
+}
+
 Result<bool> FakeAgentApi::Running() {
   calls.push_back("Running");
   if (!refused.empty()) return Error{ErrorCode::kPermissionDenied, refused};

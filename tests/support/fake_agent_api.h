@@ -75,6 +75,16 @@ class FakeAgentApi final : public ctl::AgentApi {
   // (with its records' agent_* fields as the agent's lookup).
   bool domains_offered = true;
   std::map<std::string, std::map<std::string, backend_im::v1::Domain>> domains;
+  // Runtime logs: false as on a platform without them (GetLogs and FollowLogs fail with the
+  // agent's "does not offer app logs" error). app_logs: each deployment's lines, oldest first.
+  // A follow sends start, the tail, then follow_items (skipped counts, notices, an end); with no
+  // end among them it ends as Ctrl-C would (the fake never blocks).
+  bool logs_offered = true;
+  std::map<std::string, std::vector<backend_im::v1::LogLine>> app_logs;
+  std::vector<backend_im::v1::LogItem> follow_items;
+  // Appends a line to a deployment's log (the next seq; its level, text), returning it.
+  backend_im::v1::LogLine& AddLogLine(const std::string& deployment_id, const std::string& level,
+                                      const std::string& text);
   // Running(): false when no agent runs; refused: what listens is not the user's agent.
   bool running = true;
   std::string refused;
@@ -89,6 +99,8 @@ class FakeAgentApi final : public ctl::AgentApi {
   std::optional<backend_im::v1::ListVariablesRequest> last_list_variables;
   std::optional<backend_im::v1::PromoteRequest> last_promote;
   std::optional<backend_im::v1::AddDomainRequest> last_add_domain;
+  std::optional<backend_im::v1::GetLogsRequest> last_get_logs;
+  std::optional<backend_im::v1::FollowLogsRequest> last_follow_logs;
   int finished = 0;
   bool stopped = false;
 
@@ -150,6 +162,11 @@ class FakeAgentApi final : public ctl::AgentApi {
                             std::optional<std::chrono::steady_clock::time_point> deadline,
                             const StreamHooks& hooks, ctl::CancelToken& cancel) override;
 
+  ctl::OpResult<backend_im::v1::GetLogsReply> GetLogs(const backend_im::v1::GetLogsRequest& request,
+                                                      ctl::CancelToken& cancel) override;
+  ctl::OpResult<bool> FollowLogs(const backend_im::v1::FollowLogsRequest& request,
+                                 const LogHooks& hooks, ctl::CancelToken& cancel) override;
+
   const std::string& socket_path() const override { return socket_; }
   Result<bool> Running() override;
   std::optional<backend_im::v1::AgentInfo> RunningInfo() override;
@@ -180,6 +197,9 @@ class FakeAgentApi final : public ctl::AgentApi {
   // The project's domain, or the agent's answer (not offered, not found).
   ctl::OpResult<backend_im::v1::Domain*> DomainOf(const std::string& project,
                                                   const std::string& name);
+  // The deployment a logs request names (as the agent chooses it) and the reply's head.
+  template <typename Request>
+  ctl::OpResult<backend_im::v1::GetLogsReply> LogsOf(const Request& request, int tail);
 
   std::string socket_ = "/run/user/1000/backend-im/agent.sock";
   std::vector<Stored> deployments_;  // oldest first

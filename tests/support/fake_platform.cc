@@ -743,4 +743,196 @@ std::vector<int64_t> FakePlatform::DomainChecks(const std::string& domain) const
 
 int FakePlatform::verify_domain_calls() const { return Get(verify_domain_calls_); }
 
+// A log stream: the lines after its cursor, then whatever is appended, until the log ends, the
+// stream is dropped (DropLogStreams) or closed.
+class FakePlatform::LogStreamImpl final : public daemon::LogStream {
+ public:
+  LogStreamImpl(FakePlatform& p, std::string id, int64_t cursor, int generation)
+      : p_(p), id_(std::move(id)), cursor_(cursor), generation_(generation) {}
+  ~LogStreamImpl() override { Close(); }
+
+  daemon::LogStreamItem Next(milliseconds timeout) override {
+    using Kind = daemon::LogStreamItem::Kind;
+    std::unique_lock lock(p_.mu_);
+    // Real time, but only as a bound: every change a test makes wakes the wait at once.
+    p_.logs_changed_.wait_for(lock, std::min(timeout, milliseconds(200)),
+                              [&] { return ReadyLocked(); });
+    daemon::LogStreamItem item;
+    if (!ReadyLocked()) return item;  // kTimeout
+    if (closed_ || generation_ != p_.log_generation_) {
+      CloseLocked();
+      item.kind = Kind::kClosed;
+      item.detail = "the platform dropped the connection (1006)";
+      return item;
+    }
+    const AppLog& log = p_.logs_.at(id_);
+    item.kind = Kind::kMessage;
+    int64_t first = log.lines.empty() ? log.next_seq : log.lines.front().seq;
+    if (cursor_ + 1 < first) {
+      item.message.type = contract::LogStreamMessage::Type::kSkipped;
+      item.message.skipped = first - cursor_ - 1;
+      item.message.next = first;
+      cursor_ = first - 1;
+      return item;
+    }
+    if (cursor_ + 1 < log.next_seq) {
+      item.message.line = log.lines.at(static_cast<size_t>(cursor_ + 1 - first));
+      cursor_ = item.message.line.seq;
+      return item;
+    }
+    item.message.type = contract::LogStreamMessage::Type::kEnd;
+    item.message.reason = log.end_reason;
+    CloseLocked();
+    return item;
+  }
+
+  void Close() override {
+    std::lock_guard lock(p_.mu_);
+    CloseLocked();
+    p_.logs_changed_.notify_all();
+  }
+  void Cut() override { Close(); }
+
+ private:
+  bool ReadyLocked() const {
+    if (closed_ || generation_ != p_.log_generation_) return true;
+    const AppLog& log = p_.logs_.at(id_);
+    return cursor_ + 1 < log.next_seq || log.ended;
+  }
+  void CloseLocked() {
+    if (counted_) --p_.open_log_streams_;
+    counted_ = false;
+    closed_ = true;
+  }
+
+  FakePlatform& p_;
+  const std::string id_;
+  int64_t cursor_;  // guarded by p_.mu_: the seq of the last line sent
+  const int generation_;
+  bool closed_ = false;  // guarded by p_.mu_
+  bool counted_ = true;  // guarded by p_.mu_: among open_log_streams_
+};
+
+Result<FakePlatform::AppLog*> FakePlatform::AppLogLocked(const std::string& deployment_id,
+                                                         const std::string& what) {
+  if (options_.seed_only) {
+    return Error(ErrorCode::kRejected,
+                 "this platform does not offer app logs (" + what +
+                     " is 404); `backend-im status ID` shows the deployment's own logs");
+  }
+  auto it = logs_.find(deployment_id);
+  if (it != logs_.end()) return &it->second;
+  if (!deployments_.count(deployment_id)) {
+    return Error(ErrorCode::kNotFound,
+                 "the platform answered 404 to " + what + ": deployment_not_found");
+  }
+  return &logs_[deployment_id];
+}
+
+Result<contract::LogPage> FakePlatform::Logs(const std::string& token,
+                                             const std::string& deployment_id,
+                                             const daemon::LogQuery& query, daemon::Deadline) {
+  std::lock_guard lock(mu_);
+  log_queries_.push_back(query);
+  if (auto s = GateLocked(token, "GET /api/deployments/ID/logs"); !s.ok()) return s.error();
+  auto log = AppLogLocked(deployment_id, "GET /api/deployments/ID/logs");
+  if (!log.ok()) return log.error();
+  const auto& lines = (*log)->lines;
+  contract::LogPage page;
+  page.deployment_id = deployment_id;
+  page.cursor = (*log)->next_seq - 1;
+  page.first = lines.empty() ? (*log)->next_seq : lines.front().seq;
+  auto matches = [&](const contract::LogLine& l) {
+    return (!query.since || l.timestamp >= *query.since) &&
+           (!query.level || l.level >= *query.level);
+  };
+  if (query.after) {
+    size_t limit = static_cast<size_t>(query.limit.value_or(500));
+    for (const auto& l : lines) {
+      if (l.seq <= *query.after || !matches(l)) continue;
+      if (page.lines.size() == limit) {
+        page.more = true;
+        break;
+      }
+      page.lines.push_back(l);
+    }
+  } else {
+    size_t tail = static_cast<size_t>(query.tail.value_or(100));
+    for (auto it = lines.rbegin(); it != lines.rend() && page.lines.size() < tail; ++it) {
+      if (matches(*it)) page.lines.insert(page.lines.begin(), *it);
+    }
+  }
+  return page;
+}
+
+Result<std::unique_ptr<daemon::LogStream>> FakePlatform::OpenLogStream(
+    const std::string& token, const std::string& deployment_id, int64_t after, milliseconds) {
+  std::lock_guard lock(mu_);
+  ++log_stream_opens_;
+  log_stream_after_.push_back(after);
+  if (auto s = GateLocked(token, "WebSocket /ws/logs"); !s.ok()) return s.error();
+  if (refuse_streams_ > 0) {
+    --refuse_streams_;
+    return HttpError(503, "WebSocket /ws/logs");
+  }
+  auto log = AppLogLocked(deployment_id, "GET /ws/logs");
+  if (!log.ok()) return log.error();
+  ++open_log_streams_;
+  int64_t cursor = after > 0 ? std::max<int64_t>(after - replay_on_resume_, 0) : after;
+  return std::unique_ptr<daemon::LogStream>(
+      std::make_unique<LogStreamImpl>(*this, deployment_id, cursor, log_generation_));
+}
+
+int64_t FakePlatform::AppendLog(const std::string& deployment_id, contract::LogLevel level,
+                                const std::string& text, const std::string& source) {
+  int64_t seq;
+  {
+    std::lock_guard lock(mu_);
+    AppLog& log = logs_[deployment_id];
+    seq = log.next_seq++;
+    log.lines.push_back(contract::LogLine{seq, clock_.NowUnixMs(), level, source, text});
+    while (log.lines.size() > keep_lines_) log.lines.erase(log.lines.begin());
+  }
+  logs_changed_.notify_all();
+  return seq;
+}
+
+void FakePlatform::EndLog(const std::string& deployment_id, const std::string& reason) {
+  {
+    std::lock_guard lock(mu_);
+    AppLog& log = logs_[deployment_id];
+    log.ended = true;
+    log.end_reason = reason;
+  }
+  logs_changed_.notify_all();
+}
+
+void FakePlatform::KeepLogLines(size_t n) {
+  std::lock_guard lock(mu_);
+  keep_lines_ = n;
+  for (auto& [id, log] : logs_) {
+    while (log.lines.size() > n) log.lines.erase(log.lines.begin());
+  }
+}
+
+void FakePlatform::DropLogStreams() {
+  {
+    std::lock_guard lock(mu_);
+    ++log_generation_;
+  }
+  logs_changed_.notify_all();
+}
+
+void FakePlatform::ReplayOnResume(int64_t n) { Set(replay_on_resume_, n); }
+int FakePlatform::log_stream_opens() const { return Get(log_stream_opens_); }
+int FakePlatform::open_log_streams() const { return Get(open_log_streams_); }
+std::vector<int64_t> FakePlatform::log_stream_after() const {
+  std::lock_guard lock(mu_);
+  return log_stream_after_;
+}
+std::vector<daemon::LogQuery> FakePlatform::log_queries() const {
+  std::lock_guard lock(mu_);
+  return log_queries_;
+}
+
 }  // namespace bim::test

@@ -14,9 +14,15 @@
 // so a test can say "one refresh", "the stream was resumed from seq 3".
 //
 // With Options::seed_only it is a platform that implements only the seed's contract: no seq,
-// no resume (a stream replays from the start), no device login.
+// no resume (a stream replays from the start), no device login, no environments, no app logs.
+//
+// Runtime logs (docs/API_CONTRACTS.md §6.2): each deployment's lines are what the test appends
+// (AppendLog); a log stream sends those after its `after`, then waits, in real time but only
+// until a line is appended, the log ends or the stream is dropped (DropLogStreams), so nothing
+// a test asserts depends on how long it waits.
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -174,12 +180,47 @@ class FakePlatform final : public daemon::Platform {
   // outage, a scripted failure).
   std::vector<int64_t> DomainChecks(const std::string& domain) const;
   int verify_domain_calls() const;
+  Result<contract::LogPage> Logs(const std::string& token, const std::string& deployment_id,
+                                 const daemon::LogQuery& query,
+                                 daemon::Deadline deadline = daemon::kNoDeadline) override;
+  Result<std::unique_ptr<daemon::LogStream>> OpenLogStream(
+      const std::string& token, const std::string& deployment_id, int64_t after,
+      std::chrono::milliseconds keepalive) override;
+
+  // ---- Runtime logs (not with seed_only: every call is refused as not offered).
+  // Appends a line to the deployment's log (the next seq, the clock's wall time); returns its seq.
+  int64_t AppendLog(const std::string& deployment_id, contract::LogLevel level,
+                    const std::string& text, const std::string& source = "app");
+  // The deployment's app ended: streams send what is left, then end with reason.
+  void EndLog(const std::string& deployment_id, const std::string& reason);
+  // The platform keeps only the newest n lines of each deployment from now on.
+  void KeepLogLines(size_t n);
+  // Every log stream open now closes, as when the connection drops.
+  void DropLogStreams();
+  // A stream opened after seq A sends from A - n + 1 on: lines the reader has already, as a
+  // platform that replays a little on resume.
+  void ReplayOnResume(int64_t n);
+  // How many log streams were opened, and are open now; each one's `after`, in order.
+  int log_stream_opens() const;
+  int open_log_streams() const;
+  std::vector<int64_t> log_stream_after() const;
+  // The queries of every Logs call, in order.
+  std::vector<daemon::LogQuery> log_queries() const;
 
   // The messages a deployment has reached by now, oldest first (for assertions).
   std::vector<contract::StageMessage> Reached(const std::string& deployment_id) const;
 
  private:
   class Stream;
+  class LogStreamImpl;
+  struct AppLog {
+    std::vector<contract::LogLine> lines;  // oldest first; only those still kept
+    int64_t next_seq = 1;
+    bool ended = false;
+    std::string end_reason;
+  };
+  // Locked: the deployment's log, or the platform's error for a call about it.
+  Result<AppLog*> AppLogLocked(const std::string& deployment_id, const std::string& what);
   struct Deployment {
     std::string id;
     std::string project_id;
@@ -262,6 +303,15 @@ class FakePlatform final : public daemon::Platform {
   std::map<std::string, std::vector<int64_t>> domain_checks_;        // guarded by mu_
   std::map<std::string, std::vector<FakeDomain::State>> scheduled_;  // guarded by mu_
   int verify_domain_calls_ = 0;                                      // guarded by mu_
+  std::map<std::string, AppLog> logs_;                  // guarded by mu_
+  std::condition_variable logs_changed_;                // with mu_: a line, an end, a drop
+  size_t keep_lines_ = 10000;                           // guarded by mu_
+  int64_t replay_on_resume_ = 0;                        // guarded by mu_
+  int log_generation_ = 0;    // guarded by mu_: DropLogStreams counts up; streams compare
+  int log_stream_opens_ = 0;  // guarded by mu_
+  int open_log_streams_ = 0;  // guarded by mu_
+  std::vector<int64_t> log_stream_after_;      // guarded by mu_
+  std::vector<daemon::LogQuery> log_queries_;  // guarded by mu_
 };
 
 }  // namespace bim::test

@@ -99,6 +99,8 @@ TEST_CASE("the ctl's table of the agent's methods matches agent.proto, method fo
       Check(rpc::kListDomains),
       Check(rpc::kVerifyDomain),
       Check(rpc::kRemoveDomain),
+      Check(rpc::kGetLogs),
+      Check(rpc::kFollowLogs),
   };
   CHECK(seen.size() == ProtoMethods().size());
 }

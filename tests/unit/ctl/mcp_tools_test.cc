@@ -70,11 +70,11 @@ TEST_CASE("mcp tools: every tool lists an input and an output schema, deploy as 
     CHECK_FALSE(t["description"].get<std::string>().empty());
     CHECK(f.tools.HasTool(t["name"]));
   }
-  CHECK(names == std::vector<std::string>{"generate", "deploy", "wait_for_deployment",
-                                          "deployment_status", "list_deployments", "rollback",
-                                          "diff", "restore", "promote", "list_environments",
-                                          "list_variables", "set_variable", "unset_variable",
-                                          "auth_status", "auth_login_start", "auth_login_check"});
+  CHECK(names == std::vector<std::string>{
+                     "generate", "deploy", "wait_for_deployment", "deployment_status",
+                     "list_deployments", "rollback", "diff", "restore", "promote",
+                     "list_environments", "list_variables", "set_variable", "unset_variable",
+                     "get_logs", "auth_status", "auth_login_start", "auth_login_check"});
   CHECK(f.Schema("generate", "inputSchema")["required"] == json::array({"prompt", "directory"}));
   CHECK_FALSE(f.tools.HasTool("shell"));
   json deploy = list[1];

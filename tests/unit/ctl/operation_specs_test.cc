@@ -192,7 +192,7 @@ TEST_CASE(
                        a.text));
     }
   }
-  CHECK(both == 14);
+  CHECK(both == 15);
 }
 
 TEST_CASE("operation specs: every command's --json output has its entry's shapes") {
@@ -244,6 +244,15 @@ TEST_CASE("operation specs: every command's --json output has its entry's shapes
   run("watch", {"watch", first});
   run("status", {"status", first});
   run("history", {"history"});
+  agent.AddLogLine(first, "info", "INFO: started");
+  {
+    backend_im::v1::LogItem skipped, end;
+    skipped.set_skipped(2);
+    end.set_end("the deployment was replaced");
+    agent.follow_items = {skipped, end};
+  }
+  run("logs", {"logs", first});
+  run("logs", {"logs", first, "-f"});
   run("rollback", {"rollback", "-d", t / "api", "-w"});
   run("rollback", {"rollback", "--to", first});
   run("restore", {"restore", first, "-o", t / "restored"});

@@ -322,3 +322,99 @@ TEST_CASE("domains: the requests the extension describes, names percent-encoded 
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().code == ErrorCode::kProtocol);
 }
+
+// ---- runtime logs (docs/API_CONTRACTS.md §6.2) ----
+
+namespace {
+
+// A WebSocket connector that answers every upgrade with one error, and keeps the URLs asked for.
+class RefusingConnector final : public ws::Connector {
+ public:
+  explicit RefusingConnector(Error answer) : answer_(std::move(answer)) {}
+  Result<std::unique_ptr<ws::Connection>> Connect(const std::string& url,
+                                                  const ws::ConnectOptions&) override {
+    urls.push_back(url);
+    return answer_;
+  }
+  std::vector<std::string> urls;
+
+ private:
+  Error answer_;
+};
+
+}  // namespace
+
+TEST_CASE("logs: a page is asked for with the query's parameters and read back") {
+  Rig r;
+  r.http.Add(Answer(200, R"({"deploymentId":"d1","lines":[{"seq":7,"timestamp":5,"level":"error",
+      "source":"app","text":"boom"}],"cursor":9,"first":2,"more":true})"));
+  LogQuery q;
+  q.after = 6;
+  q.limit = 1;
+  q.since = 1700000000000;
+  q.level = contract::LogLevel::kWarning;
+  auto page = r.platform.Logs("t", "d 1", q, kNoDeadline);
+  REQUIRE_MESSAGE(page.ok(), (page.ok() ? "" : page.error().message));
+  CHECK(page->cursor == 9);
+  CHECK(page->first == 2);
+  CHECK(page->more);
+  REQUIRE(page->lines.size() == 1);
+  CHECK(page->lines[0].level == contract::LogLevel::kError);
+  REQUIRE(r.http.sent.size() == 1);
+  CHECK(r.http.sent[0].method == "GET");
+  CHECK(r.http.sent[0].url ==
+        "http://127.0.0.1:1/api/deployments/d%201/logs?after=6&limit=1&since=1700000000000&"
+        "level=warning");
+
+  r.http.Add(Answer(200, R"({"deploymentId":"d1","lines":[],"cursor":0,"first":1,"more":false})"));
+  LogQuery tail;
+  tail.tail = 50;
+  REQUIRE(r.platform.Logs("t", "d1", tail, kNoDeadline).ok());
+  CHECK(r.http.sent[1].url == "http://127.0.0.1:1/api/deployments/d1/logs?tail=50");
+}
+
+TEST_CASE("logs: a 404 without deployment_not_found is a platform without app logs") {
+  Rig r;
+  r.http.Add(Answer(404, R"({"error":"not_found","message":"no route"})"));
+  auto refused = r.platform.Logs("t", "d1", LogQuery{}, kNoDeadline);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::kRejected);
+  CHECK(Contains(refused.error().message, "does not offer app logs"));
+  CHECK(Contains(refused.error().message, "backend-im status ID"));
+
+  r.http.Add(Answer(404, "<html>nothing here</html>"));
+  auto html = r.platform.Logs("t", "d1", LogQuery{}, kNoDeadline);
+  REQUIRE_FALSE(html.ok());
+  CHECK(html.error().code == ErrorCode::kRejected);
+
+  r.http.Add(Answer(404, R"({"error":"deployment_not_found","message":"no such deployment"})"));
+  auto unknown = r.platform.Logs("t", "d1", LogQuery{}, kNoDeadline);
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().code == ErrorCode::kNotFound);
+}
+
+TEST_CASE(
+    "logs: the stream's upgrade answered 404 says the same, unless the deployment is unknown") {
+  FakeClock clock;
+  ScriptedHttp http(clock);
+  StdRandom random;
+  StopSignal stop;
+  RefusingConnector plain(Error(
+      ErrorCode::kNotFound, "WebSocket handshake answered HTTP 404: {\"error\":\"not_found\"}"));
+  PlatformClient platform("https://api.example.com/", http, plain, clock, random, stop);
+  auto refused = platform.OpenLogStream("t", "d/1", 41, milliseconds(20000));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::kRejected);
+  CHECK(Contains(refused.error().message, "does not offer app logs"));
+  REQUIRE(plain.urls.size() == 1);
+  CHECK(plain.urls[0] == "wss://api.example.com/ws/logs?deploymentId=d%2F1&after=41");
+
+  RefusingConnector unknown(
+      Error(ErrorCode::kNotFound,
+            "WebSocket handshake answered HTTP 404: {\"error\":\"deployment_not_found\"}"));
+  PlatformClient platform2("https://api.example.com", http, unknown, clock, random, stop);
+  auto missing = platform2.OpenLogStream("t", "d1", 0, milliseconds(20000));
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code == ErrorCode::kNotFound);
+  CHECK(unknown.urls[0] == "wss://api.example.com/ws/logs?deploymentId=d1&after=0");
+}

@@ -62,7 +62,7 @@ TEST_CASE("an empty book has cursor 0 and first 1, and every page of it is empty
   }
 }
 
-TEST_CASE("lines are numbered from 1; the oldest go past the bound and first moves on") {
+TEST_CASE("lines are numbered from 1, and the oldest go past the bound as first moves on") {
   LogBook book = BookOf(25, 10);
   CHECK(book.cursor() == 25);
   CHECK(book.first() == 16);

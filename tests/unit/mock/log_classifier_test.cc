@@ -73,7 +73,7 @@ TEST_CASE("lines that only look like access lines are the app's") {
   CHECK(AccessStatus(R"(- "GET / HTTP/1.1" 204 No Content)") == 204);
 }
 
-TEST_CASE("uvicorn's prefixes give the level; other lines are info") {
+TEST_CASE("uvicorn's prefixes give the level, and other lines are info") {
   struct Case {
     const char* line;
     LogLevel level;
