@@ -64,6 +64,16 @@ class AgentApi {
       const backend_im::v1::UnsetVariableRequest& request, CancelToken& cancel) = 0;
   virtual OpResult<backend_im::v1::DeployReply> Promote(
       const backend_im::v1::PromoteRequest& request, CancelToken& cancel) = 0;
+  // Custom domains (an extension of the platform: on one without it, a kPlatform error that
+  // says so). VerifyDomain carries the agent's own lookup of each record beside the platform's.
+  virtual OpResult<backend_im::v1::AddDomainReply> AddDomain(
+      const backend_im::v1::AddDomainRequest& request, CancelToken& cancel) = 0;
+  virtual OpResult<backend_im::v1::ListDomainsReply> ListDomains(
+      const backend_im::v1::ListDomainsRequest& request, CancelToken& cancel) = 0;
+  virtual OpResult<backend_im::v1::VerifyDomainReply> VerifyDomain(
+      const backend_im::v1::VerifyDomainRequest& request, CancelToken& cancel) = 0;
+  virtual OpResult<backend_im::v1::RemoveDomainReply> RemoveDomain(
+      const backend_im::v1::RemoveDomainRequest& request, CancelToken& cancel) = 0;
 
   // The Watch stream of one deployment, from request.after_seq on.
   struct StreamHooks {

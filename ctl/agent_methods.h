@@ -52,6 +52,10 @@ BIM_AGENT_UNARY(ListVariables, ListVariablesReply)
 BIM_AGENT_UNARY(SetVariable, SetVariableReply)
 BIM_AGENT_UNARY(UnsetVariable, UnsetVariableReply)
 BIM_AGENT_UNARY(Promote, DeployReply)
+BIM_AGENT_UNARY(AddDomain, AddDomainReply)
+BIM_AGENT_UNARY(ListDomains, ListDomainsReply)
+BIM_AGENT_UNARY(VerifyDomain, VerifyDomainReply)
+BIM_AGENT_UNARY(RemoveDomain, RemoveDomainReply)
 inline constexpr ServerStream<v1::WatchRequest, v1::DeploymentEvent> kWatch{BIM_AGENT_PATH(Watch)};
 BIM_AGENT_UNARY(GetLogs, GetLogsReply)
 inline constexpr ServerStream<v1::FollowLogsRequest, v1::LogItem> kFollowLogs{

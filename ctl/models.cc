@@ -372,6 +372,116 @@ json VariableFileModelSchema() {
                          "unless read with interpolate=False"))});
 }
 
+// ---- custom domains ----------------------------------------------------------------------------
+
+json DomainModel(const pb::Domain& d, bool with_lookups) {
+  json records = json::array();
+  for (const auto& r : d.records()) {
+    json j{{"type", r.type()},
+           {"name", r.name()},
+           {"value", r.value()},
+           {"found", std::vector<std::string>(r.found().begin(), r.found().end())}};
+    if (r.checked()) j["ok"] = r.ok();
+    if (with_lookups) {
+      if (r.agent_checked()) {
+        j["agentFound"] = std::vector<std::string>(r.agent_found().begin(), r.agent_found().end());
+        j["agentOk"] = r.agent_ok();
+      }
+      if (!r.agent_error().empty()) j["agentError"] = r.agent_error();
+    }
+    records.push_back(std::move(j));
+  }
+  json j{{"domain", d.domain()}, {"projectId", d.project_id()},    {"environment", d.environment()},
+         {"dns", d.dns()},       {"certificate", d.certificate()}, {"records", std::move(records)}};
+  if (d.checked_at() > 0) j["checkedAt"] = d.checked_at();
+  if (!d.detail().empty()) j["detail"] = d.detail();
+  return j;
+}
+
+json DomainModelSchema() {
+  return Object(
+      {Str("domain", "The domain name"), Str("projectId", "The project"),
+       Str("environment", "The environment it serves"),
+       Enum("dns", {"pending", "valid", "invalid"},
+            "pending until every record is found as asked; invalid when a name answers with "
+            "another value; valid when every record is there"),
+       Enum("certificate", {"pending", "issued", "failed"},
+            "The TLS certificate: pending until the DNS is first valid, then issued or failed"),
+       ArrayOf(
+           "records",
+           Object({Str("type", "A, AAAA, CNAME or TXT"),
+                   Str("name", "The fully qualified name to create it at"),
+                   Str("value", "What it must hold"),
+                   StrArray("found", "What the platform's last lookup found at the name"),
+                   OptBool("ok", "Whether that holds the value; absent before any lookup"),
+                   Optional(StrArray("agentFound", "verify: what the agent's lookup found now")),
+                   OptBool("agentOk", "verify: whether that holds the value"),
+                   OptStr("agentError", "verify: why the agent's lookup got no answer")}),
+           "The DNS records to create"),
+       Optional(Int("checkedAt", "Unix ms of the platform's last lookup")),
+       OptStr("detail", "Why the DNS is invalid or the certificate failed")});
+}
+
+json DomainsModel(const pb::ListDomainsReply& r) {
+  json list = json::array();
+  for (const auto& d : r.domains()) list.push_back(DomainModel(d));
+  return json{{"projectId", r.project_id()}, {"domains", std::move(list)}};
+}
+
+json DomainsModelSchema() {
+  return Object({Str("projectId", "The project"),
+                 ArrayOf("domains", DomainModelSchema(), "Its custom domains, by name")});
+}
+
+std::vector<std::string> DomainAdvice(const pb::Domain& d) {
+  std::vector<std::string> out;
+  if (d.dns() == "valid") return out;
+  for (const auto& r : d.records()) {
+    if (r.checked() && r.ok()) continue;
+    std::string create = r.type() + " " + r.name() + " with the value " + r.value();
+    if (r.found().empty()) {
+      out.push_back("The platform found no " + r.type() + " record at " + r.name() + ": create " +
+                    create);
+    } else {
+      std::string found;
+      for (const auto& f : r.found()) found += (found.empty() ? "" : ", ") + f;
+      out.push_back("The " + r.type() + " record at " + r.name() + " holds " + found +
+                    ", not the value asked for: change it to " + create);
+    }
+  }
+  if (out.empty()) {
+    out.push_back(
+        "The platform has not found every record yet; DNS changes can take a while to "
+        "be seen: run `backend-im domains verify " +
+        d.domain() + "` again later");
+  }
+  return out;
+}
+
+json DomainVerifyModel(const pb::VerifyDomainReply& r) {
+  json j = DomainModel(r.domain(), true);
+  j["valid"] = r.domain().dns() == "valid";
+  if (!r.resolver().empty()) j["resolver"] = r.resolver();
+  j["advice"] = DomainAdvice(r.domain());
+  return j;
+}
+
+json DomainVerifyModelSchema() {
+  return WithFields(
+      DomainModelSchema(),
+      {Bool("valid", "True when the platform found every record as asked (dns is valid)"),
+       OptStr("resolver", "Where the agent looked the records up itself"),
+       StrArray("advice", "What to create or change, one sentence a record; empty when valid")});
+}
+
+json DomainChangeModel(const DomainChange& c) {
+  return json{{"projectId", c.project_id}, {"domain", c.domain}};
+}
+
+json DomainChangeModelSchema() {
+  return Object({Str("projectId", "The project"), Str("domain", "The domain")});
+}
+
 // ---- runtime logs ----
 
 json LogLineModel(const pb::LogLine& l, const std::string& deployment_id) {

@@ -74,6 +74,26 @@ nlohmann::json VariablesModelSchema();
 nlohmann::json VariableFileModel(const VariableFileOutcome& f);
 nlohmann::json VariableFileModelSchema();
 
+// ---- custom domains ----
+// A domain and the records it needs; with lookups (verify), what the agent's own lookup found:
+//   domain projectId environment dns certificate checkedAt? detail?
+//   records[{type, name, value, found[], ok?, agentFound?[], agentOk?, agentError?}]
+nlohmann::json DomainModel(const backend_im::v1::Domain& d, bool with_lookups = false);
+nlohmann::json DomainModelSchema();
+//   projectId domains[domain...]
+nlohmann::json DomainsModel(const backend_im::v1::ListDomainsReply& r);
+nlohmann::json DomainsModelSchema();
+// A verify: the domain with lookups, and whether it is valid, where the agent asked, and what
+// to do about each record that is not there yet:
+//   ...domain valid resolver? advice[]
+nlohmann::json DomainVerifyModel(const backend_im::v1::VerifyDomainReply& r);
+nlohmann::json DomainVerifyModelSchema();
+// What a person has to do about each record that the platform did not find as asked, one
+// sentence each (empty when none).
+std::vector<std::string> DomainAdvice(const backend_im::v1::Domain& d);
+//   projectId domain
+nlohmann::json DomainChangeModel(const DomainChange& c);
+nlohmann::json DomainChangeModelSchema();
 // ---- runtime logs ----
 // One line an app printed; a follow's skipped lines and its end (each names its deployment):
 //   deploymentId seq timestamp level source text

@@ -16,6 +16,9 @@ namespace bim::ctl {
 enum ExitCode : int {
   kExitOk = 0,
   kExitDeployFailed = 1,
+  // `domains verify`: the platform has not found every record yet (as diff's 1: the check said
+  // no, nothing failed).
+  kExitDomainNotValid = 1,
   kExitUsage = 2,
   kExitAuth = 3,
   kExitAgent = 4,

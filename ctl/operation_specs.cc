@@ -563,6 +563,80 @@ constexpr OperationSpec kPromote =
         .JsonLines(kLines<DeploymentModelSchema, EventModelSchema>)
         .ToolOutput(PromoteOutput);
 
+// ---- custom domains: an extension of the platform's -----------------------------------------
+
+constexpr std::string_view kDomainsNotOffered =
+    "On a platform without custom domains, exit 5 with the agent's words";
+constexpr ArgSpec kDomainName{"domain", "",
+                              "The domain, e.g. api.example.com (case and a trailing dot do not "
+                              "matter)"};
+constexpr ArgSpec kDomainEnv{"--env", "environment", "The environment it serves",
+                             "(default: production)", "list_environments lists them"};
+constexpr ArgSpec kDomainsLsEnv{"--env", "environment", "Only the domains of this environment",
+                                "(default: every one)"};
+
+constexpr ArgSpec kDomainsCliArgs[] = {kProjectDir, CliOnly(kProjectId), CliOnly(kDomainsLsEnv)};
+constexpr OperationSpec kDomains =
+    Command("domains")
+        .Summary(
+            "List a project's custom domains and their DNS and certificate states (as domains "
+            "ls), or add, verify or remove one")
+        .CliMore("(exit 5 on a platform without custom domains)")
+        .Args(kDomainsCliArgs)
+        .Model(DomainsModelSchema);
+
+constexpr ArgSpec kDomainsLsArgs[] = {kProjectDir, CliOnly(kProjectId), CliOnly(kDomainsLsEnv)};
+constexpr OperationSpec kDomainsLs =
+    Command("domains ls")
+        .Summary(
+            "List a project's custom domains: the environment each serves, whether the platform "
+            "found its DNS records (dns) and its TLS certificate's state")
+        .CliMore(kDomainsNotOffered)
+        .Args(kDomainsLsArgs)
+        .Model(DomainsModelSchema);
+
+constexpr ArgSpec kDomainsAddArgs[] = {kDomainName, kProjectDir, CliOnly(kProjectId),
+                                       CliOnly(kDomainEnv)};
+constexpr OperationSpec kDomainsAdd =
+    Command("domains add")
+        .Summary(
+            "Add a custom domain to a project's environment and print the DNS records to create "
+            "for it; the agent then checks its certificate in the background and shows a "
+            "desktop notice when it is issued or fails")
+        .CliMore(
+            "Exit 7 when the project has no such environment, 5 when the platform refuses the "
+            "domain (taken, too many) or does not offer custom domains")
+        .Args(kDomainsAddArgs)
+        .Model(DomainModelSchema);
+
+constexpr ArgSpec kDomainsVerifyArgs[] = {kDomainName, kProjectDir, CliOnly(kProjectId)};
+constexpr OperationSpec kDomainsVerify =
+    Command("domains verify")
+        .Summary(
+            "Make the platform look the domain's DNS records up now, look them up here too, and "
+            "show for each record what was asked for and what each lookup found")
+        .CliMore(
+            "Exit 0 when the platform found every record (dns valid), 1 when not yet (each "
+            "missing or wrong record is named, with what to create), 7 when the project has no "
+            "such domain, 5 on a platform without custom domains")
+        .Args(kDomainsVerifyArgs)
+        .Model(DomainVerifyModelSchema);
+
+constexpr ArgSpec kDomainsRmArgs[] = {
+    kDomainName,
+    kProjectDir,
+    CliOnly(kProjectId),
+    {"--yes", "", "Remove it without asking (required when standard input is not a terminal)"}};
+constexpr OperationSpec kDomainsRm =
+    Command("domains rm")
+        .Summary("Remove a custom domain from a project; the agent stops checking it")
+        .CliMore(
+            "Asks first on a terminal. Without a terminal and without --yes, exit 2 and nothing "
+            "is removed. Exit 7 when the project has no such domain, 5 on a platform without "
+            "custom domains")
+        .Args(kDomainsRmArgs)
+        .Model(DomainChangeModelSchema);
+
 // ---- dev ----------------------------------------------------------------------------------------
 
 // Only on the command line: a dev server lives longer than a tool call (README, "MCP").
@@ -669,12 +743,14 @@ constexpr OperationSpec kLoginCheck =
         .Model(LoginCheckModelSchema);
 
 constexpr OperationSpec kSpecs[] = {
-    kAuth,      kLogin,      kAuthStatus,   kLogout,         kGenerate,        kDeploy,
-    kWatch,     kStatus,     kHistory,      kLogs,           kRollback,        kRestore,
-    kDiff,      kPromote,    kEnvironments, kEnvironmentsLs, kEnvironmentsAdd, kEnvironmentsRm,
-    kEnv,       kEnvLs,      kEnvSet,       kEnvUnset,       kEnvPull,         kEnvImport,
-    kDev,       kDaemon,     kDaemonStatus, kDaemonStop,     kVersion,         kMcp,
-    kMcpConfig, kLoginStart, kLoginCheck};
+    kAuth,           kLogin,           kAuthStatus,     kLogout,    kGenerate,
+    kDeploy,         kWatch,           kStatus,         kHistory,   kLogs,
+    kRollback,       kRestore,         kDiff,           kPromote,   kEnvironments,
+    kEnvironmentsLs, kEnvironmentsAdd, kEnvironmentsRm, kEnv,       kEnvLs,
+    kEnvSet,         kEnvUnset,        kEnvPull,        kEnvImport, kDomains,
+    kDomainsLs,      kDomainsAdd,      kDomainsVerify,  kDomainsRm, kDev,
+    kDaemon,         kDaemonStatus,    kDaemonStop,     kVersion,   kMcp,
+    kMcpConfig,      kLoginStart,      kLoginCheck};
 
 [[noreturn]] void NoSuch(const char* what, std::string_view name) {
   std::fprintf(stderr, "backend-im: the operation catalog has no %s \"%.*s\"\n", what,

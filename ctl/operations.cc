@@ -910,4 +910,84 @@ OpResult<VariableFileOutcome> Operations::Import(const std::string& dir,
   return out;
 }
 
+// ---- custom domains ---------------------------------------------------------------------------
+
+OpResult<std::string> Operations::DomainName(const std::string& typed) {
+  std::string name = contract::NormalizeDomain(typed);
+  if (auto s = contract::ValidateDomainName(name); !s.ok()) {
+    return OpFail(OpFailure::kUsage, s.error().message);
+  }
+  return name;
+}
+
+OpResult<pb::Domain> Operations::AddDomain(const std::string& dir, const std::string& project_id,
+                                           const std::string& domain,
+                                           const std::string& environment, CancelToken& cancel) {
+  auto name = DomainName(domain);
+  if (!name.ok()) return name.error();
+  if (!environment.empty()) {
+    if (auto s = contract::ValidateEnvironmentName(environment); !s.ok()) {
+      return OpFail(OpFailure::kUsage, s.error().message);
+    }
+  }
+  auto project = ProjectOf(dir, project_id);
+  if (!project.ok()) return project.error();
+  pb::AddDomainRequest req;
+  req.set_project_id(*project);
+  req.set_domain(*name);
+  req.set_environment(environment);
+  auto reply = agent_.AddDomain(req, cancel);
+  if (!reply.ok()) return reply.error();
+  return reply->domain();
+}
+
+OpResult<pb::ListDomainsReply> Operations::Domains(const std::string& dir,
+                                                   const std::string& project_id,
+                                                   const std::string& environment,
+                                                   CancelToken& cancel) {
+  if (!environment.empty()) {
+    if (auto s = contract::ValidateEnvironmentName(environment); !s.ok()) {
+      return OpFail(OpFailure::kUsage, s.error().message);
+    }
+  }
+  auto project = ProjectOf(dir, project_id);
+  if (!project.ok()) return project.error();
+  pb::ListDomainsRequest req;
+  req.set_project_id(*project);
+  req.set_environment(environment);
+  auto reply = agent_.ListDomains(req, cancel);
+  if (!reply.ok()) return reply.error();
+  if (reply->project_id().empty()) reply->set_project_id(*project);
+  return reply;
+}
+
+OpResult<pb::VerifyDomainReply> Operations::VerifyDomain(const std::string& dir,
+                                                         const std::string& project_id,
+                                                         const std::string& domain,
+                                                         CancelToken& cancel) {
+  auto name = DomainName(domain);
+  if (!name.ok()) return name.error();
+  auto project = ProjectOf(dir, project_id);
+  if (!project.ok()) return project.error();
+  pb::VerifyDomainRequest req;
+  req.set_project_id(*project);
+  req.set_domain(*name);
+  return agent_.VerifyDomain(req, cancel);
+}
+
+OpResult<DomainChange> Operations::RemoveDomain(const std::string& dir,
+                                                const std::string& project_id,
+                                                const std::string& domain, CancelToken& cancel) {
+  auto name = DomainName(domain);
+  if (!name.ok()) return name.error();
+  auto project = ProjectOf(dir, project_id);
+  if (!project.ok()) return project.error();
+  pb::RemoveDomainRequest req;
+  req.set_project_id(*project);
+  req.set_domain(*name);
+  auto reply = agent_.RemoveDomain(req, cancel);
+  if (!reply.ok()) return reply.error();
+  return DomainChange{*project, *name};
+}
+
 }  // namespace bim::ctl

@@ -100,6 +100,12 @@ struct VariableFileOutcome {
   std::vector<std::string> expanded;
 };
 
+// A custom domain removed: which, from which project.
+struct DomainChange {
+  std::string project_id;
+  std::string domain;
+};
+
 // Which deployment's runtime logs, and which of their lines (docs/API_CONTRACTS.md §6.2).
 struct LogsQuery {
   std::string id;           // the deployment; when empty, the project's (see Operations::Logs)
@@ -262,6 +268,26 @@ class Operations {
                                        const std::string& environment, const std::string& file,
                                        CancelToken& cancel);
 
+  // ---- custom domains: an extension of the platform's (on one without it, every call fails
+  // kPlatform with the agent's words). The project as for environments; a domain as typed,
+  // normalised (case, one trailing dot) and validated first (a usage error, before the agent is
+  // asked). environment: empty for production (add) or for every one (list).
+  OpResult<backend_im::v1::Domain> AddDomain(const std::string& dir, const std::string& project_id,
+                                             const std::string& domain,
+                                             const std::string& environment, CancelToken& cancel);
+  OpResult<backend_im::v1::ListDomainsReply> Domains(const std::string& dir,
+                                                     const std::string& project_id,
+                                                     const std::string& environment,
+                                                     CancelToken& cancel);
+  // The platform's lookup of each record just now, and the agent's own.
+  OpResult<backend_im::v1::VerifyDomainReply> VerifyDomain(const std::string& dir,
+                                                           const std::string& project_id,
+                                                           const std::string& domain,
+                                                           CancelToken& cancel);
+  OpResult<DomainChange> RemoveDomain(const std::string& dir, const std::string& project_id,
+                                      const std::string& domain, CancelToken& cancel);
+  // A domain name as typed, normalised; a usage error that says why it is not one.
+  static OpResult<std::string> DomainName(const std::string& typed);
   // ---- runtime logs: an extension of the platform's (on one without it, kPlatform with the
   // agent's words, which point at `status`). The deployment is query.id, else the newest that
   // completed (else the newest) of the project's environment in the agent's history; the reply

@@ -192,6 +192,26 @@ OpResult<pb::DeployReply> WireAgentApi::Promote(const pb::PromoteRequest& reques
   return Unary(rpc::kPromote, request, kSlow, cancel);
 }
 
+OpResult<pb::AddDomainReply> WireAgentApi::AddDomain(const pb::AddDomainRequest& request,
+                                                     CancelToken& cancel) {
+  return Unary(rpc::kAddDomain, request, kQuick, cancel);
+}
+
+OpResult<pb::ListDomainsReply> WireAgentApi::ListDomains(const pb::ListDomainsRequest& request,
+                                                         CancelToken& cancel) {
+  return Unary(rpc::kListDomains, request, kQuick, cancel);
+}
+
+OpResult<pb::VerifyDomainReply> WireAgentApi::VerifyDomain(const pb::VerifyDomainRequest& request,
+                                                           CancelToken& cancel) {
+  return Unary(rpc::kVerifyDomain, request, kQuick, cancel);
+}
+
+OpResult<pb::RemoveDomainReply> WireAgentApi::RemoveDomain(const pb::RemoveDomainRequest& request,
+                                                           CancelToken& cancel) {
+  return Unary(rpc::kRemoveDomain, request, kQuick, cancel);
+}
+
 OpResult<bool> WireAgentApi::Watch(const pb::WatchRequest& request,
                                    std::optional<std::chrono::steady_clock::time_point> deadline,
                                    const StreamHooks& hooks, CancelToken& cancel) {

@@ -63,6 +63,14 @@ class WireAgentApi final : public AgentApi {
       const backend_im::v1::UnsetVariableRequest& request, CancelToken& cancel) override;
   OpResult<backend_im::v1::DeployReply> Promote(const backend_im::v1::PromoteRequest& request,
                                                 CancelToken& cancel) override;
+  OpResult<backend_im::v1::AddDomainReply> AddDomain(
+      const backend_im::v1::AddDomainRequest& request, CancelToken& cancel) override;
+  OpResult<backend_im::v1::ListDomainsReply> ListDomains(
+      const backend_im::v1::ListDomainsRequest& request, CancelToken& cancel) override;
+  OpResult<backend_im::v1::VerifyDomainReply> VerifyDomain(
+      const backend_im::v1::VerifyDomainRequest& request, CancelToken& cancel) override;
+  OpResult<backend_im::v1::RemoveDomainReply> RemoveDomain(
+      const backend_im::v1::RemoveDomainRequest& request, CancelToken& cancel) override;
   OpResult<bool> Watch(const backend_im::v1::WatchRequest& request,
                        std::optional<std::chrono::steady_clock::time_point> deadline,
                        const StreamHooks& hooks, CancelToken& cancel) override;

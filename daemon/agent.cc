@@ -29,6 +29,7 @@ void Agent::ResumeWatching() {
     log::Info("resuming deployment {} ({})", d.id, contract::StageName(d.status));
     EnsureWatching(d);
   }
+  if (deps_.domain_checker) deps_.domain_checker->Resume();
 }
 
 void Agent::StopWatching() {
@@ -38,6 +39,7 @@ void Agent::StopWatching() {
     watchers.swap(watchers_);
   }
   for (auto& [id, w] : watchers) w->Stop();
+  if (deps_.domain_checker) deps_.domain_checker->Stop();
 }
 
 void Agent::EnsureWatching(const DeploymentRecord& record) {
@@ -827,6 +829,162 @@ Result<AuthState> Agent::AuthStatus(bool verify, Deadline deadline) {
 Result<LoginOutcome> Agent::LoginCheck(const std::string& login_id, std::chrono::seconds wait) {
   return deps_.auth.LoginCheck(login_id,
                                std::clamp(wait, std::chrono::seconds(0), std::chrono::seconds(60)));
+}
+
+// ---- custom domains ------------------------------------------------------------------------
+
+namespace {
+
+// A domain command's project and domain, checked; the domain normalised in place.
+bim::Status CheckDomain(const std::string& project_id, std::string& domain) {
+  if (project_id.empty()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "say which project (a project folder or its id): domains belong to one");
+  }
+  if (auto s = contract::ValidateId(project_id, "project id"); !s.ok()) return s;
+  domain = contract::NormalizeDomain(domain);
+  if (domain.empty()) return Error(ErrorCode::kInvalidArgument, "name the domain");
+  return contract::ValidateDomainName(domain);
+}
+
+// How long the agent's own lookup of one record may take.
+constexpr std::chrono::seconds kLookupTimeout{5};
+// The most records of one domain the agent looks up itself: the platform asks for two.
+constexpr size_t kMaxLookups = 16;
+
+}  // namespace
+
+Result<DomainChecker*> Agent::Checker() {
+  if (!deps_.domain_checker || !deps_.domain_store) {
+    return Error(ErrorCode::kInternal, "this agent was built without custom domains");
+  }
+  return deps_.domain_checker;
+}
+
+Result<contract::Domain> Agent::AddDomain(const std::string& project_id, const std::string& domain,
+                                          const std::string& environment, Deadline deadline) {
+  std::string name = domain;
+  if (auto s = CheckDomain(project_id, name); !s.ok()) return s.error();
+  if (!environment.empty()) {
+    if (auto s = contract::ValidateEnvironmentName(environment); !s.ok()) return s.error();
+  }
+  auto checker = Checker();
+  if (!checker.ok()) return checker.error();
+  auto added = deps_.auth.Call<contract::Domain>([&](const std::string& token) {
+    return deps_.platform.AddDomain(token, project_id,
+                                    contract::AddDomainRequest{name, environment}, deadline);
+  });
+  if (!added.ok()) return added.error();
+  // What the platform says it added is what the checks ask about.
+  added->project_id = project_id;
+  if (added->domain != name) {
+    return Error(ErrorCode::kProtocol,
+                 fmt::format("the platform answered about domain \"{}\" when {} was added",
+                             added->domain.substr(0, 64), name));
+  }
+  if (auto s = deps_.domain_store->Remember(api_url(), *added); !s.ok()) {
+    // Added all the same: only the background check and its notice are lost.
+    log::Error("domain {}: added, but cannot remember it to check its certificate: {}", name,
+               s.error().message);
+  }
+  (*checker)->Saw(*added);
+  log::Info("project {}: domain {} added ({})", project_id, name, added->environment);
+  return added;
+}
+
+Result<contract::DomainList> Agent::Domains(const std::string& project_id,
+                                            const std::string& environment, Deadline deadline) {
+  if (project_id.empty()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "say which project (a project folder or its id): domains belong to one");
+  }
+  if (auto s = contract::ValidateId(project_id, "project id"); !s.ok()) return s.error();
+  if (!environment.empty()) {
+    if (auto s = contract::ValidateEnvironmentName(environment); !s.ok()) return s.error();
+  }
+  auto checker = Checker();
+  if (!checker.ok()) return checker.error();
+  auto list = deps_.auth.Call<contract::DomainList>([&](const std::string& token) {
+    return deps_.platform.ListDomains(token, project_id, deadline);
+  });
+  if (!list.ok()) return list.error();
+  list->project_id = project_id;
+  std::vector<contract::Domain> shown;
+  for (auto& d : list->domains) {
+    d.project_id = project_id;
+    (*checker)->Saw(d);
+    if (environment.empty() || d.environment == environment) shown.push_back(std::move(d));
+  }
+  list->domains = std::move(shown);
+  return list;
+}
+
+Result<DomainVerification> Agent::VerifyDomain(const std::string& project_id,
+                                               const std::string& domain, Deadline deadline) {
+  std::string name = domain;
+  if (auto s = CheckDomain(project_id, name); !s.ok()) return s.error();
+  auto checker = Checker();
+  if (!checker.ok()) return checker.error();
+  auto verified = deps_.auth.Call<contract::Domain>([&](const std::string& token) {
+    return deps_.platform.VerifyDomain(token, project_id, name, deadline);
+  });
+  if (!verified.ok()) return verified.error();
+  verified->project_id = project_id;
+  verified->domain = name;
+  (*checker)->Saw(*verified);
+  DomainVerification v;
+  v.domain = std::move(*verified);
+  if (deps_.resolver) v.resolver = deps_.resolver->server();
+  for (const contract::DnsRecord& r : v.domain.records) {
+    RecordLookup l;
+    auto type = dns::ParseRecordType(r.type);
+    if (!deps_.resolver) {
+      l.error = "the agent has no resolver";
+    } else if (v.lookups.size() >= kMaxLookups) {
+      l.error = fmt::format("not looked up: the agent looks up at most {} records", kMaxLookups);
+    } else if (!type) {
+      l.error = "the agent cannot look up a record of type " + r.type.substr(0, 16);
+    } else {
+      auto found = deps_.resolver->Lookup(r.name, *type, kLookupTimeout);
+      if (found.ok()) {
+        l.found = std::move(*found);
+        for (const auto& f : l.found)
+          l.ok = l.ok || contract::RecordValueMatches(r.type, r.value, f);
+      } else {
+        l.error = found.error().message;
+      }
+    }
+    v.lookups.push_back(std::move(l));
+  }
+  log::Info("project {}: domain {} verified: dns {}, certificate {}", project_id, name,
+            contract::DnsStateName(v.domain.dns),
+            contract::CertificateStateName(v.domain.certificate));
+  return v;
+}
+
+bim::Status Agent::RemoveDomain(const std::string& project_id, const std::string& domain,
+                                Deadline deadline) {
+  std::string name = domain;
+  if (auto s = CheckDomain(project_id, name); !s.ok()) return s;
+  auto checker = Checker();
+  if (!checker.ok()) return checker.error();
+  auto r = CallPlatform([&](const std::string& token) {
+    return deps_.platform.RemoveDomain(token, project_id, name, deadline);
+  });
+  // A domain the platform no longer has is forgotten here too.
+  if (!r.ok() && r.error().code != ErrorCode::kNotFound) return r;
+  (*checker)->Forget(project_id, name);
+  if (auto s = deps_.domain_store->Forget(api_url(), project_id, name); !s.ok()) {
+    log::Error("domain {}: removed, but cannot forget it: {}", name, s.error().message);
+  }
+  if (!r.ok()) return r;
+  log::Info("project {}: domain {} removed", project_id, name);
+  return OkStatus();
+}
+
+std::vector<std::string> Agent::CheckedDomains() {
+  if (!deps_.domain_checker) return {};
+  return deps_.domain_checker->Checking();
 }
 
 Result<LogsSource> Agent::LogsSourceOf(const LogsTarget& target, Deadline deadline) {

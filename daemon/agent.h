@@ -1,7 +1,7 @@
 #pragma once
 // The agent's core and its application API: every operation of `backend-imd` exists here once
 // (deploy, rollback, promote, generate, status, history, snapshots, watch, login, environments
-// and variables), independent of gRPC.
+// and variables, custom domains), independent of gRPC.
 // AgentService only translates messages and errors; the unit tests drive the same calls against a
 // fake platform (agent_scenarios_test.cc, agent_service_test.cc).
 //
@@ -22,11 +22,14 @@
 
 #include "common/clock.h"
 #include "common/contract.h"
+#include "common/dns_resolver.h"
 #include "common/random.h"
 #include "common/stop_signal.h"
 #include "daemon/auth_manager.h"
 #include "daemon/deployment_store.h"
 #include "daemon/deployment_watcher.h"
+#include "daemon/domain_checker.h"
+#include "daemon/domain_store.h"
 #include "daemon/log_hub.h"
 #include "daemon/notifier.h"
 #include "daemon/platform.h"
@@ -47,6 +50,28 @@ struct AgentDeps : WatcherServices {
   Notifier* notifier = nullptr;
   // The followers of runtime logs (FollowLogs); null: following is refused.
   LogHub* log_hub = nullptr;
+  // Custom domains: the ones added through this agent, their background checks, and where
+  // `domains verify` looks records up itself (BACKEND_IM_DNS_SERVER). Null: the agent offers
+  // no domain commands (they fail kInternal); a null resolver only leaves its own lookups out.
+  DomainStore* domain_store = nullptr;
+  DomainChecker* domain_checker = nullptr;
+  dns::Resolver* resolver = nullptr;
+};
+
+// What the agent's own lookup found at one record's name (`domains verify`), beside what the
+// platform found (the record's found and ok).
+struct RecordLookup {
+  std::vector<std::string> found;
+  std::string error;  // why the lookup got no answer; "" when it got one
+  bool ok = false;    // found holds the record's value
+};
+
+// A domain as `domains verify` shows it: the platform's answer after it looked the records up
+// just now, and the agent's own lookup of each record (lookups[i] is of domain.records[i]).
+struct DomainVerification {
+  contract::Domain domain;
+  std::vector<RecordLookup> lookups;
+  std::string resolver;  // where the agent asked; "" when it has no resolver
 };
 
 // A deployment as `status` and `history` show it.
@@ -113,9 +138,10 @@ class Agent {
   explicit Agent(AgentDeps deps);
   ~Agent();
 
-  // Resumes watching every deployment that is not terminal.
+  // Resumes watching every deployment that is not terminal, and checking every custom domain
+  // whose certificate's end the person has not been told.
   void ResumeWatching();
-  // Stops every watcher thread (after deps.stop was signalled).
+  // Stops every watcher thread and the domain checks (after deps.stop was signalled).
   void StopWatching();
 
   Result<Generated> Generate(const std::string& prompt, Deadline deadline = kNoDeadline);
@@ -161,6 +187,26 @@ class Agent {
                           Deadline deadline = kNoDeadline);
   bim::Status UnsetVariable(const std::string& project_id, const std::string& environment,
                             const std::string& key, Deadline deadline = kNoDeadline);
+  // Custom domains: the platform's (an extension; see Platform). Each domain added here is
+  // remembered, and its certificate checked in the background until it is issued or failed,
+  // which the desktop is told once (DomainChecker). domain: normalised (case, one trailing dot)
+  // and validated first. environment empty: production (AddDomain); every one (Domains).
+  Result<contract::Domain> AddDomain(const std::string& project_id, const std::string& domain,
+                                     const std::string& environment,
+                                     Deadline deadline = kNoDeadline);
+  // The project's domains as the platform has them; the states of those added here are recorded.
+  Result<contract::DomainList> Domains(const std::string& project_id,
+                                       const std::string& environment,
+                                       Deadline deadline = kNoDeadline);
+  // Makes the platform look the records up now, and looks each one up itself.
+  Result<DomainVerification> VerifyDomain(const std::string& project_id, const std::string& domain,
+                                          Deadline deadline = kNoDeadline);
+  // Removes it from the platform, and forgets it here (its checks stop).
+  bim::Status RemoveDomain(const std::string& project_id, const std::string& domain,
+                           Deadline deadline = kNoDeadline);
+  // "PROJECT DOMAIN" of each domain whose certificate is being checked.
+  std::vector<std::string> CheckedDomains();
+
   // A deployment of this agent's history and the files it uploaded; kNotFound when the
   // deployment is unknown or its files are no longer kept.
   Result<DeploymentFiles> Files(const std::string& id);
@@ -254,6 +300,8 @@ class Agent {
   Result<PendingDeploy> Pending(PendingDeploy pending);
   // Stores how a deployment that the platform's deploy answer says has ended, ended.
   void RecordEnded(const std::string& id, contract::Stage answered, Deadline deadline);
+  // The domain checks, or the error that says the agent was put together without them.
+  Result<DomainChecker*> Checker();
   // The deployment's end was stored just now, by this agent: tells the notifier when the
   // deployment is one this agent created (a record with a directory; see the .cc).
   void Ended(const EventRecord& end);

@@ -9,6 +9,11 @@ AgentCore::AgentCore(Database& db, Platform& platform, const Clock& clock, Rando
       snapshots_(db, clock, settings.snapshots),
       tokens_(db),
       auth_(platform, tokens_, clock, random, stop, std::move(settings.environment_token)),
+      domain_store_(db, clock),
+      domain_checker_(DomainCheckerDeps{domain_store_, platform, auth_, clock, random,
+                                        settings.notify ? settings.notifier : nullptr,
+                                        settings.domain_check_first_delay,
+                                        settings.domain_check_max_delay}),
       log_hub_(LogHubDeps{platform, auth_, clock, random, settings.keepalive,
                           std::chrono::milliseconds(30000), 2000}),
       agent_(AgentDeps{{store_, hub_, platform, auth_, clock, random, stop},
@@ -16,7 +21,10 @@ AgentCore::AgentCore(Database& db, Platform& platform, const Clock& clock, Rando
                        std::move(settings.report_status),
                        settings.keepalive,
                        settings.notify ? settings.notifier : nullptr,
-                       &log_hub_}) {}
+                       &log_hub_,
+                       &domain_store_,
+                       &domain_checker_,
+                       settings.resolver}) {}
 
 AgentCore::~AgentCore() {
   BeginShutdown();

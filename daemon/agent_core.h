@@ -9,12 +9,15 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/dns_resolver.h"
 #include "common/random.h"
 #include "common/stop_signal.h"
 #include "daemon/agent.h"
 #include "daemon/auth_manager.h"
 #include "daemon/database.h"
 #include "daemon/deployment_store.h"
+#include "daemon/domain_checker.h"
+#include "daemon/domain_store.h"
 #include "daemon/log_hub.h"
 #include "daemon/notifier.h"
 #include "daemon/platform.h"
@@ -38,6 +41,12 @@ struct CoreSettings {
   // What the snapshots of deployed trees keep (BACKEND_IM_SNAPSHOT_KEEP,
   // BACKEND_IM_SNAPSHOT_MAX_MB).
   SnapshotPolicy snapshots;
+  // Where `domains verify` looks records up itself (BACKEND_IM_DNS_SERVER); null: it does not.
+  dns::Resolver* resolver = nullptr;
+  // The first wait of each custom domain's background check (BACKEND_IM_DOMAIN_CHECK_MS); it
+  // doubles up to max.
+  std::chrono::milliseconds domain_check_first_delay = kDomainCheckFirstDelay;
+  std::chrono::milliseconds domain_check_max_delay = kDomainCheckMaxDelay;
 };
 
 class AgentCore {
@@ -52,6 +61,7 @@ class AgentCore {
   SnapshotStore& snapshots() { return snapshots_; }
   WatchHub& hub() { return hub_; }
   AuthManager& auth() { return auth_; }
+  DomainStore& domains() { return domain_store_; }
   LogHub& log_hub() { return log_hub_; }
 
   // The first half of stopping: signals stop (every wait on the clock ends) and ends every
@@ -67,6 +77,8 @@ class AgentCore {
   TokenStore tokens_;
   WatchHub hub_;
   AuthManager auth_;
+  DomainStore domain_store_;
+  DomainChecker domain_checker_;
   LogHub log_hub_;
   Agent agent_;
 };

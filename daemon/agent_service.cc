@@ -581,6 +581,41 @@ grpc::ServerUnaryReactor* AgentService::Promote(grpc::CallbackServerContext* ctx
 
 namespace {
 
+void FillDomain(const contract::Domain& d, pb::Domain* out) {
+  out->set_domain(d.domain);
+  out->set_project_id(d.project_id);
+  out->set_environment(d.environment);
+  out->set_dns(std::string(contract::DnsStateName(d.dns)));
+  out->set_certificate(std::string(contract::CertificateStateName(d.certificate)));
+  out->set_checked_at(d.checked_at.value_or(0));
+  out->set_detail(d.detail);
+  for (const auto& r : d.records) {
+    auto* rec = out->add_records();
+    rec->set_type(r.type);
+    rec->set_name(r.name);
+    rec->set_value(r.value);
+    for (const auto& f : r.found) rec->add_found(f);
+    rec->set_checked(r.ok.has_value());
+    rec->set_ok(r.ok.value_or(false));
+  }
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AgentService::AddDomain(grpc::CallbackServerContext* ctx,
+                                                  const pb::AddDomainRequest* req,
+                                                  pb::AddDomainReply* resp) {
+  Deadline deadline = CallDeadline(ctx, agent_.clock());
+  return OnWorker(ctx, [this, req, deadline, resp]() -> bim::Status {
+    auto d = agent_.AddDomain(req->project_id(), req->domain(), req->environment(), deadline);
+    if (!d.ok()) return d.error();
+    FillDomain(*d, resp->mutable_domain());
+    return OkStatus();
+  });
+}
+
+namespace {
+
 std::optional<contract::LogLevel> LevelOf(const std::string& name, bim::Status& bad) {
   if (name.empty()) return std::nullopt;
   auto level = contract::ParseLogLevel(name);
@@ -736,6 +771,49 @@ grpc::ServerUnaryReactor* AgentService::GetLogs(grpc::CallbackServerContext* ctx
     resp->set_cursor(a->cursor);
     resp->set_first(a->first);
     return OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AgentService::ListDomains(grpc::CallbackServerContext* ctx,
+                                                    const pb::ListDomainsRequest* req,
+                                                    pb::ListDomainsReply* resp) {
+  Deadline deadline = CallDeadline(ctx, agent_.clock());
+  return OnWorker(ctx, [this, req, deadline, resp]() -> bim::Status {
+    auto list = agent_.Domains(req->project_id(), req->environment(), deadline);
+    if (!list.ok()) return list.error();
+    resp->set_project_id(list->project_id);
+    for (const auto& d : list->domains) FillDomain(d, resp->add_domains());
+    return OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AgentService::VerifyDomain(grpc::CallbackServerContext* ctx,
+                                                     const pb::VerifyDomainRequest* req,
+                                                     pb::VerifyDomainReply* resp) {
+  Deadline deadline = CallDeadline(ctx, agent_.clock());
+  return OnWorker(ctx, [this, req, deadline, resp]() -> bim::Status {
+    auto v = agent_.VerifyDomain(req->project_id(), req->domain(), deadline);
+    if (!v.ok()) return v.error();
+    FillDomain(v->domain, resp->mutable_domain());
+    resp->set_resolver(v->resolver);
+    for (size_t i = 0; i < v->lookups.size() && i < v->domain.records.size(); ++i) {
+      const RecordLookup& l = v->lookups[i];
+      auto* rec = resp->mutable_domain()->mutable_records(static_cast<int>(i));
+      rec->set_agent_checked(l.error.empty());
+      for (const auto& f : l.found) rec->add_agent_found(f);
+      rec->set_agent_ok(l.ok);
+      rec->set_agent_error(l.error);
+    }
+    return OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AgentService::RemoveDomain(grpc::CallbackServerContext* ctx,
+                                                     const pb::RemoveDomainRequest* req,
+                                                     pb::RemoveDomainReply*) {
+  Deadline deadline = CallDeadline(ctx, agent_.clock());
+  return OnWorker(ctx, [this, req, deadline]() -> bim::Status {
+    return agent_.RemoveDomain(req->project_id(), req->domain(), deadline);
   });
 }
 

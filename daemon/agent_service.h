@@ -108,6 +108,18 @@ class AgentService final : public backend_im::v1::Agent::CallbackService {
   grpc::ServerUnaryReactor* Promote(grpc::CallbackServerContext* ctx,
                                     const backend_im::v1::PromoteRequest* req,
                                     backend_im::v1::DeployReply* resp) override;
+  grpc::ServerUnaryReactor* AddDomain(grpc::CallbackServerContext* ctx,
+                                      const backend_im::v1::AddDomainRequest* req,
+                                      backend_im::v1::AddDomainReply* resp) override;
+  grpc::ServerUnaryReactor* ListDomains(grpc::CallbackServerContext* ctx,
+                                        const backend_im::v1::ListDomainsRequest* req,
+                                        backend_im::v1::ListDomainsReply* resp) override;
+  grpc::ServerUnaryReactor* VerifyDomain(grpc::CallbackServerContext* ctx,
+                                         const backend_im::v1::VerifyDomainRequest* req,
+                                         backend_im::v1::VerifyDomainReply* resp) override;
+  grpc::ServerUnaryReactor* RemoveDomain(grpc::CallbackServerContext* ctx,
+                                         const backend_im::v1::RemoveDomainRequest* req,
+                                         backend_im::v1::RemoveDomainReply* resp) override;
   grpc::ServerUnaryReactor* GetLogs(grpc::CallbackServerContext* ctx,
                                     const backend_im::v1::GetLogsRequest* req,
                                     backend_im::v1::GetLogsReply* resp) override;

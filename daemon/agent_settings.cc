@@ -126,6 +126,12 @@ Result<AgentSettings> ResolveAgentSettings(const DaemonOptions& flags, const Env
     s.session_bus = BusPathAddress(runtime + "/bus");
   }
   if (s.session_bus.empty()) s.session_bus = fmt::format("unix:path=/run/user/{}/bus", uid);
+  // Its form is the resolver's to judge (dns::MakeResolver), when the agent starts.
+  s.dns_server = env.Get("BACKEND_IM_DNS_SERVER");
+  auto check_ms = Number("", "", env, "BACKEND_IM_DOMAIN_CHECK_MS", std::nullopt, "", 10, 600000,
+                         s.domain_check_first_delay.count());
+  if (!check_ms.ok()) return check_ms.error();
+  s.domain_check_first_delay = std::chrono::milliseconds(*check_ms);
   return s;
 }
 

@@ -15,6 +15,10 @@
 //   snapshots    --snapshot-keep    BACKEND_IM_SNAPSHOT_KEEP  snapshot_keep    20 (0 .. 1000)
 //                --snapshot-max-mb  BACKEND_IM_SNAPSHOT_MAX_MB snapshot_max_mb 200 (1 .. 1048576)
 //   version                    BACKEND_IM_VERSION_OVERRIDE             the build's (tests only)
+//   dns server                 BACKEND_IM_DNS_SERVER                   (the system's resolver):
+//                HOST:PORT where `domains verify` looks records up itself; checked at start
+//   domain checks              BACKEND_IM_DOMAIN_CHECK_MS              5000 (10 .. 600000): the
+//                first wait of a custom domain's background certificate check; it doubles to 10 min
 //
 // Who started the agent comes from the environment too: BACKEND_IM_AUTOSTARTED=1 (a ctl) or
 // INVOCATION_ID (systemd, which sets it for the services it runs). The session bus for desktop
@@ -55,6 +59,8 @@ struct AgentSettings {
   bool systemd_managed = false;  // started by systemd, and not by a ctl
   bool notify = true;            // desktop notices of deployments that end
   std::string session_bus;       // a D-Bus address; "": none
+  std::string dns_server;        // "HOST:PORT"; "": the system's resolver
+  std::chrono::milliseconds domain_check_first_delay{5000};
 };
 
 // A bad value (an unknown log level, a notify that is not on or off, a snapshot setting that is

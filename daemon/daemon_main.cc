@@ -21,6 +21,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/curl_http_client.h"
+#include "common/dns_resolver.h"
 #include "common/environment.h"
 #include "common/log.h"
 #include "common/malloc_tunables.h"
@@ -180,6 +181,13 @@ int RunDaemon(const DaemonOptions& options) {
   PlatformClient platform(api_url, http, *connector, clock, random, stop, RetryPolicy{},
                           settings->api_url_source);
   if (!platform.url_problem().ok()) log::Error("{}", platform.url_problem().error().message);
+  // Where `domains verify` looks records up itself; a value it cannot use is refused now, not
+  // at the first verify.
+  auto resolver = dns::MakeResolver(settings->dns_server);
+  if (!resolver.ok()) {
+    return FailStart(kExitRefusedConfig, EINVAL,
+                     "BACKEND_IM_DNS_SERVER: " + resolver.error().message);
+  }
   // Opens no connection and starts no thread until a deployment this agent created ends.
   DesktopNotifier notifier(settings->session_bus);
   if (!settings->notify) log::Info("desktop notices are off (BACKEND_IM_NOTIFY or notify)");
@@ -189,6 +197,8 @@ int RunDaemon(const DaemonOptions& options) {
   core_settings.notifier = &notifier;
   core_settings.notify = settings->notify;
   core_settings.snapshots = settings->snapshots;
+  core_settings.resolver = resolver->get();
+  core_settings.domain_check_first_delay = settings->domain_check_first_delay;
   std::string status_prefix =
       platform.url_problem().ok() ? "" : "platform URL refused, local commands only; ";
   core_settings.report_status = [status_prefix](const std::string& status) {

@@ -131,6 +131,24 @@ ALTER TABLE deployments ADD COLUMN promoted_of TEXT;
 ALTER TABLE pending_deploys ADD COLUMN environment TEXT;
 ALTER TABLE pending_deploys ADD COLUMN promoted_of TEXT;
 )sql",
+    // Custom domains (a platform extension) added through this agent, with the states it last
+    // saw, so their background checks go on after a restart; noticed: the person was told how
+    // the certificate ended (one desktop notice a domain, never a second after a restart).
+    R"sql(
+CREATE TABLE domains (
+  api_url     TEXT NOT NULL,
+  project_id  TEXT NOT NULL,
+  domain      TEXT NOT NULL,
+  environment TEXT NOT NULL,
+  dns         TEXT NOT NULL,
+  certificate TEXT NOT NULL,
+  detail      TEXT NOT NULL DEFAULT '',
+  noticed     INTEGER NOT NULL DEFAULT 0,
+  added_at    INTEGER NOT NULL,
+  checked_at  INTEGER NOT NULL,
+  PRIMARY KEY (api_url, project_id, domain)
+) WITHOUT ROWID;
+)sql",
 };
 
 }  // namespace

@@ -53,7 +53,14 @@ DesktopNotifier::~DesktopNotifier() {
 }
 
 void DesktopNotifier::Notify(const DeploymentEnd& end) {
-  DesktopNotice notice = NoticeFor(end);
+  Queue(NoticeFor(end), "deployment " + end.deployment_id);
+}
+
+void DesktopNotifier::Notify(const DomainCertificateEnd& end) {
+  Queue(NoticeFor(end), "domain " + end.domain);
+}
+
+void DesktopNotifier::Queue(DesktopNotice notice, const std::string& what) {
   std::lock_guard lock(mu_);
   if (stopping_) return;
   if (address_.empty()) {
@@ -66,8 +73,8 @@ void DesktopNotifier::Notify(const DeploymentEnd& end) {
     return;
   }
   if (queue_.size() >= kMaxQueued) {
-    log::Warn("desktop notice for deployment {} dropped: {} are waiting for the session bus",
-              end.deployment_id, queue_.size());
+    log::Warn("desktop notice for {} dropped: {} are waiting for the session bus", what,
+              queue_.size());
     return;
   }
   queue_.push_back(std::move(notice));

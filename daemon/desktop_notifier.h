@@ -14,8 +14,8 @@
 // debug lines, until a notice is delivered again. Nothing is retried: a notice that cannot be
 // delivered now is stale later.
 //
-// What goes on the bus: the project id, the deployment's URL or failing stage and last log line;
-// never a token.
+// What goes on the bus: the project id, the deployment's URL or failing stage and last log line,
+// a custom domain's name and why its certificate failed; never a token.
 
 #include <chrono>
 #include <condition_variable>
@@ -43,8 +43,11 @@ class DesktopNotifier final : public Notifier {
   ~DesktopNotifier() override;
 
   void Notify(const DeploymentEnd& end) override;
+  void Notify(const DomainCertificateEnd& end) override;
 
  private:
+  // Queues a notice; what: what it is about, for the log line when it is dropped.
+  void Queue(DesktopNotice notice, const std::string& what);
   void Run();
   // Delivers one notice on the bus, connecting first when needed.
   void Deliver(const DesktopNotice& notice);

@@ -26,4 +26,20 @@ DesktopNotice NoticeFor(const DeploymentEnd& end) {
   return n;
 }
 
+DesktopNotice NoticeFor(const DomainCertificateEnd& end) {
+  const bool issued = end.outcome == contract::CertificateState::kIssued;
+  std::string domain = terminal::Escape(end.domain);
+  DesktopNotice n;
+  n.summary = fmt::format("{}: {}", issued ? "Domain ready" : "Certificate failed", domain);
+  std::string body;
+  if (issued) {
+    body = fmt::format("https://{} serves {} of project {}", end.domain,
+                       end.environment.empty() ? "production" : end.environment, end.project_id);
+  } else {
+    body = end.detail.empty() ? "The platform gave no reason: backend-im domains ls" : end.detail;
+  }
+  n.body = EscapeMarkupText(terminal::Escape(body));
+  return n;
+}
+
 }  // namespace bim::daemon

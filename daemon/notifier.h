@@ -1,6 +1,8 @@
 #pragma once
 // The seam between the agent's core and the desktop: told when a deployment that this agent
-// created ends, so that a person who started it and switched windows hears about it.
+// created ends, so that a person who started it and switched windows hears about it; and when
+// the certificate of a custom domain added through this agent is issued or fails, which may be
+// minutes after the person last looked.
 //
 // Agent calls Notify on whichever thread stored the deployment's end (a watcher's, or the
 // deploy call's worker), once per deployment: the store decides in one transaction that an
@@ -28,6 +30,16 @@ struct DeploymentEnd {
   std::string last_log_line;
 };
 
+// A custom domain whose certificate the platform issued, or could not issue: it now serves
+// (or will not serve) the environment over https. Text comes from the platform, as above.
+struct DomainCertificateEnd {
+  std::string domain;
+  std::string project_id;
+  std::string environment;
+  contract::CertificateState outcome = contract::CertificateState::kIssued;  // issued or failed
+  std::string detail;  // failed: why, as the platform said it
+};
+
 // What the desktop shows. The body is escaped for notification servers that read it as markup.
 struct DesktopNotice {
   std::string summary;
@@ -38,6 +50,9 @@ struct DesktopNotice {
 // and the last log line. Pure.
 DesktopNotice NoticeFor(const DeploymentEnd& end);
 
+// "Domain ready: DOMAIN" with what it serves, or "Certificate failed: DOMAIN" with why. Pure.
+DesktopNotice NoticeFor(const DomainCertificateEnd& end);
+
 // The longest log line a notice quotes; a longer one is left out rather than cut.
 inline constexpr size_t kMaxNoticeLogLine = 160;
 
@@ -46,6 +61,9 @@ class Notifier {
   virtual ~Notifier() = default;
   // Returns at once; see the contract above.
   virtual void Notify(const DeploymentEnd& end) = 0;
+  // The same for a custom domain's certificate: once per domain added through this agent
+  // (DomainChecker decides, with the store).
+  virtual void Notify(const DomainCertificateEnd& end) = 0;
 };
 
 }  // namespace bim::daemon

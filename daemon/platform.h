@@ -169,6 +169,28 @@ class Platform {
       const std::string& token, const std::string& deployment_id, int64_t since,
       std::chrono::milliseconds keepalive) = 0;
 
+  // ---- Custom domains: an extension (docs/API_CONTRACTS.md §6.3). A platform without it
+  // answers each with kRejected, saying that it does not offer custom domains (its 404 carries
+  // none of contract::IsDomainsNotFoundCode's codes). A domain the project does not have is
+  // kNotFound. VerifyDomain makes the platform look the records up now; GetDomain reads what it
+  // found last.
+  virtual Result<contract::Domain> AddDomain(const std::string& token,
+                                             const std::string& project_id,
+                                             const contract::AddDomainRequest& request,
+                                             Deadline deadline = kNoDeadline) = 0;
+  virtual Result<contract::DomainList> ListDomains(const std::string& token,
+                                                   const std::string& project_id,
+                                                   Deadline deadline = kNoDeadline) = 0;
+  virtual Result<contract::Domain> GetDomain(const std::string& token,
+                                             const std::string& project_id,
+                                             const std::string& domain,
+                                             Deadline deadline = kNoDeadline) = 0;
+  virtual Result<contract::Domain> VerifyDomain(const std::string& token,
+                                                const std::string& project_id,
+                                                const std::string& domain,
+                                                Deadline deadline = kNoDeadline) = 0;
+  virtual bim::Status RemoveDomain(const std::string& token, const std::string& project_id,
+                                   const std::string& domain, Deadline deadline = kNoDeadline) = 0;
   // ---- Runtime logs: an extension (docs/API_CONTRACTS.md §6.2). A platform without it answers
   // each with kRejected, saying that it does not offer app logs (its 404, over HTTP or at the
   // WebSocket's upgrade, carries none of contract::IsLogsNotFoundCode's codes); an unknown

@@ -492,6 +492,82 @@ Result<std::unique_ptr<EventStream>> PlatformClient::OpenEventStream(
   return std::unique_ptr<EventStream>(std::make_unique<WsEventStream>(std::move(*conn)));
 }
 
+namespace {
+
+std::string DomainsPath(const std::string& project_id) {
+  return "/api/projects/" + contract::PercentEncode(project_id) + "/domains";
+}
+
+std::string DomainPath(const std::string& project_id, const std::string& domain) {
+  return DomainsPath(project_id) + "/" + contract::PercentEncode(domain);
+}
+
+}  // namespace
+
+Result<HttpResponse> PlatformClient::DomainsCall(HttpRequest request,
+                                                 std::initializer_list<long> ok,
+                                                 Deadline deadline) {
+  std::string what = request.method + " " + request.url.substr(base_url_.size());
+  auto r = Execute(std::move(request), deadline);
+  if (!r.ok()) return r.error();
+  if (std::find(ok.begin(), ok.end(), r->status) != ok.end()) return r;
+  if (r->status == 404) {
+    auto body = contract::ParseErrorBody(r->body);
+    if (!body.ok() || !contract::IsDomainsNotFoundCode(body->error)) {
+      return Error(ErrorCode::kRejected,
+                   fmt::format("this platform does not offer custom domains ({} is 404); they "
+                               "are an extension of the Backend.im API that {} does not "
+                               "implement. The deployment's own URL works as before",
+                               what, base_url_));
+    }
+  }
+  return ErrorFromResponse(*r, what);
+}
+
+Result<contract::Domain> PlatformClient::AddDomain(const std::string& token,
+                                                   const std::string& project_id,
+                                                   const contract::AddDomainRequest& request,
+                                                   Deadline deadline) {
+  auto r = DomainsCall(
+      JsonRequest("POST", base_url_ + DomainsPath(project_id), token, contract::ToJson(request)),
+      {200, 201}, deadline);
+  return Decode<contract::Domain>(r, contract::ParseDomain);
+}
+
+Result<contract::DomainList> PlatformClient::ListDomains(const std::string& token,
+                                                         const std::string& project_id,
+                                                         Deadline deadline) {
+  auto r =
+      DomainsCall(JsonRequest("GET", base_url_ + DomainsPath(project_id), token), {200}, deadline);
+  return Decode<contract::DomainList>(r, contract::ParseDomainList);
+}
+
+Result<contract::Domain> PlatformClient::GetDomain(const std::string& token,
+                                                   const std::string& project_id,
+                                                   const std::string& domain, Deadline deadline) {
+  auto r = DomainsCall(JsonRequest("GET", base_url_ + DomainPath(project_id, domain), token), {200},
+                       deadline);
+  return Decode<contract::Domain>(r, contract::ParseDomain);
+}
+
+Result<contract::Domain> PlatformClient::VerifyDomain(const std::string& token,
+                                                      const std::string& project_id,
+                                                      const std::string& domain,
+                                                      Deadline deadline) {
+  auto r = DomainsCall(
+      JsonRequest("POST", base_url_ + DomainPath(project_id, domain) + "/verify", token), {200},
+      deadline);
+  return Decode<contract::Domain>(r, contract::ParseDomain);
+}
+
+bim::Status PlatformClient::RemoveDomain(const std::string& token, const std::string& project_id,
+                                         const std::string& domain, Deadline deadline) {
+  auto r = DomainsCall(JsonRequest("DELETE", base_url_ + DomainPath(project_id, domain), token),
+                       {200, 204}, deadline);
+  if (!r.ok()) return r.error();
+  return OkStatus();
+}
+
 std::string PlatformClient::WebSocketBase() const {
   if (base_url_.rfind("https://", 0) == 0) return "wss://" + base_url_.substr(8);
   if (base_url_.rfind("http://", 0) == 0) return "ws://" + base_url_.substr(7);

@@ -113,6 +113,18 @@ class PlatformClient final : public Platform {
                                                    const std::string& deployment_id, int64_t after,
                                                    std::chrono::milliseconds keepalive) override;
 
+  Result<contract::Domain> AddDomain(const std::string& token, const std::string& project_id,
+                                     const contract::AddDomainRequest& request,
+                                     Deadline deadline) override;
+  Result<contract::DomainList> ListDomains(const std::string& token, const std::string& project_id,
+                                           Deadline deadline) override;
+  Result<contract::Domain> GetDomain(const std::string& token, const std::string& project_id,
+                                     const std::string& domain, Deadline deadline) override;
+  Result<contract::Domain> VerifyDomain(const std::string& token, const std::string& project_id,
+                                        const std::string& domain, Deadline deadline) override;
+  bim::Status RemoveDomain(const std::string& token, const std::string& project_id,
+                           const std::string& domain, Deadline deadline) override;
+
  private:
   // ws(s)://host/ws?deploymentId=ID[&since=N]
   std::string WebSocketUrl(const std::string& deployment_id, int64_t since) const;
@@ -132,6 +144,10 @@ class PlatformClient final : public Platform {
   // error, where a 404 without one of the extension's codes says the platform does not offer it.
   Result<HttpResponse> EnvironmentsCall(HttpRequest request, std::initializer_list<long> ok,
                                         Deadline deadline, std::string_view secret = {});
+  // The same for the custom domains extension: a 404 without one of its codes (domain_not_found,
+  // environment_not_found) says the platform does not offer custom domains.
+  Result<HttpResponse> DomainsCall(HttpRequest request, std::initializer_list<long> ok,
+                                   Deadline deadline);
 
   std::string base_url_;
   HttpClient& http_;

@@ -9,6 +9,7 @@ bim_add_test(agent_unit_tests
           unit/daemon/instance_lock_test.cc unit/daemon/platform_client_test.cc
           unit/daemon/subscription_test.cc unit/daemon/agent_scenarios_test.cc
           unit/daemon/agent_settings_test.cc unit/daemon/snapshot_store_test.cc
+          unit/daemon/domain_store_test.cc unit/daemon/agent_domains_test.cc
           unit/daemon/log_hub_test.cc
   LIBS bim::daemon bim::ctl bim_test_support bim_fake_platform PkgConfig::SYSTEMD
   LABELS unit)
@@ -49,7 +50,7 @@ bim_add_test(agent_integration_tests
           integration/agent_limits_test.cc integration/agent_notify_test.cc
           integration/agent_snapshots_test.cc integration/agent_floods_test.cc
           integration/agent_run_apps_test.cc integration/agent_environments_test.cc
-          integration/agent_logs_test.cc
+          integration/agent_logs_test.cc integration/agent_domains_test.cc
   LIBS bim::common bim::ws bim_test_support nlohmann_json::nlohmann_json ZLIB::ZLIB
        PkgConfig::SYSTEMD OpenSSL::Crypto
   LABELS integration grpc)

@@ -17,6 +17,7 @@
   X("promote", AddPromoteCommand)           \
   X("environments", AddEnvironmentsCommand) \
   X("env", AddEnvCommand)                   \
+  X("domains", AddDomainsCommand)           \
   X("dev", AddDevCommand)                   \
   X("daemon", AddDaemonCommand)             \
   X("version", AddVersionCommand)           \

@@ -462,6 +462,87 @@ OpResult<pb::DeployReply> FakeAgentApi::Promote(const pb::PromoteRequest& reques
   return Deployed(s.deployment);
 }
 
+OpResult<pb::Domain*> FakeAgentApi::DomainOf(const std::string& project, const std::string& name) {
+  if (!domains_offered) {
+    return OpFail(OpFailure::kPlatform, "this platform does not offer custom domains");
+  }
+  auto& of = domains[project];
+  auto it = of.find(name);
+  if (it == of.end()) {
+    return OpFail(OpFailure::kNotFound, "the platform answered 404: domain_not_found: no domain " +
+                                            name + " in project " + project);
+  }
+  return &it->second;
+}
+
+OpResult<pb::AddDomainReply> FakeAgentApi::AddDomain(const pb::AddDomainRequest& request,
+                                                     ctl::CancelToken& cancel) {
+  if (auto e = EnterLoggedIn("AddDomain", request, last_add_domain, cancel)) return *e;
+  if (!domains_offered) {
+    return OpFail(OpFailure::kPlatform, "this platform does not offer custom domains");
+  }
+  std::string environment = request.environment().empty() ? "production" : request.environment();
+  auto env = EnvironmentOf(request.project_id(), environment);
+  if (!env.ok()) return env.error();
+  auto& of = domains[request.project_id()];
+  if (of.count(request.domain())) {
+    return OpFail(OpFailure::kPlatform, "the platform answered 409: domain_exists");
+  }
+  pb::Domain& d = of[request.domain()];
+  d.set_domain(request.domain());
+  d.set_project_id(request.project_id());
+  d.set_environment(environment);
+  d.set_dns("pending");
+  d.set_certificate("pending");
+  auto* txt = d.add_records();
+  txt->set_type("TXT");
+  txt->set_name("_backend-im." + request.domain());
+  txt->set_value("backend-im-verify=tok-1");
+  auto* a = d.add_records();
+  a->set_type("A");
+  a->set_name(request.domain());
+  a->set_value("127.0.0.1");
+  pb::AddDomainReply r;
+  *r.mutable_domain() = d;
+  return r;
+}
+
+OpResult<pb::ListDomainsReply> FakeAgentApi::ListDomains(const pb::ListDomainsRequest& request,
+                                                         ctl::CancelToken& cancel) {
+  if (auto e = EnterLoggedIn("ListDomains", cancel)) return *e;
+  if (!domains_offered) {
+    return OpFail(OpFailure::kPlatform, "this platform does not offer custom domains");
+  }
+  pb::ListDomainsReply r;
+  r.set_project_id(request.project_id());
+  for (const auto& [name, d] : domains[request.project_id()]) {
+    if (request.environment().empty() || d.environment() == request.environment()) {
+      *r.add_domains() = d;
+    }
+  }
+  return r;
+}
+
+OpResult<pb::VerifyDomainReply> FakeAgentApi::VerifyDomain(const pb::VerifyDomainRequest& request,
+                                                           ctl::CancelToken& cancel) {
+  if (auto e = EnterLoggedIn("VerifyDomain", cancel)) return *e;
+  auto d = DomainOf(request.project_id(), request.domain());
+  if (!d.ok()) return d.error();
+  pb::VerifyDomainReply r;
+  *r.mutable_domain() = **d;
+  r.set_resolver("127.0.0.1:5353");
+  return r;
+}
+
+OpResult<pb::RemoveDomainReply> FakeAgentApi::RemoveDomain(const pb::RemoveDomainRequest& request,
+                                                           ctl::CancelToken& cancel) {
+  if (auto e = EnterLoggedIn("RemoveDomain", cancel)) return *e;
+  auto d = DomainOf(request.project_id(), request.domain());
+  if (!d.ok()) return d.error();
+  domains[request.project_id()].erase(request.domain());
+  return pb::RemoveDomainReply();
+}
+
 OpResult<bool> FakeAgentApi::Watch(const pb::WatchRequest& request,
                                    std::optional<std::chrono::steady_clock::time_point> deadline,
                                    const StreamHooks& hooks, ctl::CancelToken& cancel) {

@@ -69,6 +69,12 @@ class FakeAgentApi final : public ctl::AgentApi {
   std::map<std::string, std::map<std::string, FakeEnvironment>> environments;
   // Variables whose values ListVariables withholds even when asked for them (has_value false).
   std::set<std::string> withheld_values;
+  // Custom domains (an extension): false as on a seed-only platform, where every domain call
+  // fails with the agent's "not offered" error. Per project, by name; AddDomain makes a domain
+  // asking for a TXT and an A record, pending, and VerifyDomain answers what a test put here
+  // (with its records' agent_* fields as the agent's lookup).
+  bool domains_offered = true;
+  std::map<std::string, std::map<std::string, backend_im::v1::Domain>> domains;
   // Runtime logs: false as on a platform without them (GetLogs and FollowLogs fail with the
   // agent's "does not offer app logs" error). app_logs: each deployment's lines, oldest first.
   // A follow sends start, the tail, then follow_items (skipped counts, notices, an end); with no
@@ -92,6 +98,7 @@ class FakeAgentApi final : public ctl::AgentApi {
   std::optional<backend_im::v1::SetVariableRequest> last_set;
   std::optional<backend_im::v1::ListVariablesRequest> last_list_variables;
   std::optional<backend_im::v1::PromoteRequest> last_promote;
+  std::optional<backend_im::v1::AddDomainRequest> last_add_domain;
   std::optional<backend_im::v1::GetLogsRequest> last_get_logs;
   std::optional<backend_im::v1::FollowLogsRequest> last_follow_logs;
   int finished = 0;
@@ -143,6 +150,14 @@ class FakeAgentApi final : public ctl::AgentApi {
       const backend_im::v1::UnsetVariableRequest& request, ctl::CancelToken& cancel) override;
   ctl::OpResult<backend_im::v1::DeployReply> Promote(const backend_im::v1::PromoteRequest& request,
                                                      ctl::CancelToken& cancel) override;
+  ctl::OpResult<backend_im::v1::AddDomainReply> AddDomain(
+      const backend_im::v1::AddDomainRequest& request, ctl::CancelToken& cancel) override;
+  ctl::OpResult<backend_im::v1::ListDomainsReply> ListDomains(
+      const backend_im::v1::ListDomainsRequest& request, ctl::CancelToken& cancel) override;
+  ctl::OpResult<backend_im::v1::VerifyDomainReply> VerifyDomain(
+      const backend_im::v1::VerifyDomainRequest& request, ctl::CancelToken& cancel) override;
+  ctl::OpResult<backend_im::v1::RemoveDomainReply> RemoveDomain(
+      const backend_im::v1::RemoveDomainRequest& request, ctl::CancelToken& cancel) override;
   ctl::OpResult<bool> Watch(const backend_im::v1::WatchRequest& request,
                             std::optional<std::chrono::steady_clock::time_point> deadline,
                             const StreamHooks& hooks, ctl::CancelToken& cancel) override;
@@ -179,6 +194,9 @@ class FakeAgentApi final : public ctl::AgentApi {
   ctl::OpResult<std::map<std::string, FakeEnvironment>*> Environments(const std::string& project);
   ctl::OpResult<FakeEnvironment*> EnvironmentOf(const std::string& project,
                                                 const std::string& name);
+  // The project's domain, or the agent's answer (not offered, not found).
+  ctl::OpResult<backend_im::v1::Domain*> DomainOf(const std::string& project,
+                                                  const std::string& name);
   // The deployment a logs request names (as the agent chooses it) and the reply's head.
   template <typename Request>
   ctl::OpResult<backend_im::v1::GetLogsReply> LogsOf(const Request& request, int tail);

@@ -608,6 +608,141 @@ Result<std::unique_ptr<daemon::EventStream>> FakePlatform::OpenEventStream(
       std::make_unique<Stream>(*this, deployment_id, cursor, keepalive, drop_after));
 }
 
+// ---- Custom domains ----------------------------------------------------------------------------
+
+namespace {
+
+Error NotOfferedDomains() {
+  return Error(ErrorCode::kRejected, "this platform does not offer custom domains");
+}
+
+Error NoDomain(const std::string& name) {
+  return Error(ErrorCode::kNotFound,
+               "the platform answered 404: domain_not_found: no domain " + name);
+}
+
+}  // namespace
+
+Result<contract::Domain> FakePlatform::DomainNowLocked(const std::string& project,
+                                                       const std::string& domain, bool verify) {
+  auto it = domains_.find(domain);
+  if (it == domains_.end() || it->second.domain.project_id != project) return NoDomain(domain);
+  if (verify) ++verify_domain_calls_;
+  contract::Domain d = it->second.domain;
+  FakeDomain::State now;
+  for (const auto& s : scheduled_[domain]) {
+    if (s.from_ms <= NowMs()) now = s;
+  }
+  d.dns = now.dns;
+  d.certificate = now.certificate;
+  d.detail = now.detail;
+  d.checked_at = clock_.NowUnixMs();
+  for (auto& r : d.records) {
+    r.found.clear();
+    if (now.dns == contract::DnsState::kValid) {
+      r.found.push_back(r.value);
+    } else if (now.dns == contract::DnsState::kInvalid && r.type == "A") {
+      r.found.push_back("192.0.2.99");
+    }
+    r.ok = now.dns == contract::DnsState::kValid ||
+           (now.dns == contract::DnsState::kInvalid && r.type != "A");
+  }
+  return d;
+}
+
+Result<contract::Domain> FakePlatform::AddDomain(const std::string& token,
+                                                 const std::string& project_id,
+                                                 const contract::AddDomainRequest& request,
+                                                 daemon::Deadline) {
+  std::lock_guard lock(mu_);
+  if (auto s = GateLocked(token, "POST domains"); !s.ok()) return s.error();
+  if (options_.seed_only) return NotOfferedDomains();
+  if (auto bad = contract::ValidateDomainName(request.domain); !bad.ok()) {
+    return Error(ErrorCode::kInvalidArgument, "the platform answered 400: " + bad.error().message);
+  }
+  std::string environment = request.environment.empty() ? "production" : request.environment;
+  auto envs = EnvironmentsLocked(project_id);
+  if (!envs.ok()) return envs.error();
+  if (!(*envs)->count(environment)) return NoEnvironment(environment);
+  if (auto it = domains_.find(request.domain); it != domains_.end()) {
+    return Error(ErrorCode::kConflict, it->second.domain.project_id == project_id
+                                           ? "the platform answered 409: domain_exists"
+                                           : "the platform answered 409: domain_taken");
+  }
+  FakeDomain& f = domains_[request.domain];
+  f.domain.domain = request.domain;
+  f.domain.project_id = project_id;
+  f.domain.environment = environment;
+  f.domain.records = {
+      {"TXT", "_backend-im." + request.domain, "backend-im-verify=tok-" + request.domain, {}, {}},
+      {"A", request.domain, "127.0.0.1", {}, {}}};
+  return f.domain;
+}
+
+Result<contract::DomainList> FakePlatform::ListDomains(const std::string& token,
+                                                       const std::string& project_id,
+                                                       daemon::Deadline) {
+  std::lock_guard lock(mu_);
+  if (auto s = GateLocked(token, "GET domains"); !s.ok()) return s.error();
+  if (options_.seed_only) return NotOfferedDomains();
+  contract::DomainList l;
+  l.project_id = project_id;
+  for (const auto& [name, f] : domains_) {
+    if (f.domain.project_id != project_id) continue;
+    auto d = DomainNowLocked(project_id, name, false);
+    if (d.ok()) l.domains.push_back(std::move(*d));
+  }
+  return l;
+}
+
+Result<contract::Domain> FakePlatform::GetDomain(const std::string& token,
+                                                 const std::string& project_id,
+                                                 const std::string& domain, daemon::Deadline) {
+  std::lock_guard lock(mu_);
+  domain_checks_[domain].push_back(NowMs());
+  if (auto s = GateLocked(token, "GET domain"); !s.ok()) return s.error();
+  if (options_.seed_only) return NotOfferedDomains();
+  return DomainNowLocked(project_id, domain, false);
+}
+
+Result<contract::Domain> FakePlatform::VerifyDomain(const std::string& token,
+                                                    const std::string& project_id,
+                                                    const std::string& domain, daemon::Deadline) {
+  std::lock_guard lock(mu_);
+  domain_checks_[domain].push_back(NowMs());
+  if (auto s = GateLocked(token, "POST domain verify"); !s.ok()) return s.error();
+  if (options_.seed_only) return NotOfferedDomains();
+  return DomainNowLocked(project_id, domain, true);
+}
+
+bim::Status FakePlatform::RemoveDomain(const std::string& token, const std::string& project_id,
+                                       const std::string& domain, daemon::Deadline) {
+  std::lock_guard lock(mu_);
+  if (auto s = GateLocked(token, "DELETE domain"); !s.ok()) return s;
+  if (options_.seed_only) return NotOfferedDomains();
+  auto it = domains_.find(domain);
+  if (it == domains_.end() || it->second.domain.project_id != project_id) return NoDomain(domain);
+  domains_.erase(it);
+  scheduled_.erase(domain);
+  return OkStatus();
+}
+
+void FakePlatform::ScheduleDomainState(const std::string& domain, std::chrono::milliseconds after,
+                                       contract::DnsState dns,
+                                       contract::CertificateState certificate,
+                                       const std::string& detail) {
+  std::lock_guard lock(mu_);
+  scheduled_[domain].push_back({NowMs() + after.count(), dns, certificate, detail});
+}
+
+std::vector<int64_t> FakePlatform::DomainChecks(const std::string& domain) const {
+  std::lock_guard lock(mu_);
+  auto it = domain_checks_.find(domain);
+  return it == domain_checks_.end() ? std::vector<int64_t>{} : it->second;
+}
+
+int FakePlatform::verify_domain_calls() const { return Get(verify_domain_calls_); }
+
 // A log stream: the lines after its cursor, then whatever is appended, until the log ends, the
 // stream is dropped (DropLogStreams) or closed.
 class FakePlatform::LogStreamImpl final : public daemon::LogStream {

@@ -152,6 +152,34 @@ class FakePlatform final : public daemon::Platform {
   void WithholdValues(bool withhold);
   int promote_calls() const;
 
+  // ---- Custom domains (not with seed_only: every call is refused as not offered). A domain
+  // asks for two records, TXT _backend-im.{domain} and A {domain} (127.0.0.1), and answers the
+  // states a test gives it: pending/pending until then.
+  Result<contract::Domain> AddDomain(const std::string& token, const std::string& project_id,
+                                     const contract::AddDomainRequest& request,
+                                     daemon::Deadline deadline = daemon::kNoDeadline) override;
+  Result<contract::DomainList> ListDomains(
+      const std::string& token, const std::string& project_id,
+      daemon::Deadline deadline = daemon::kNoDeadline) override;
+  Result<contract::Domain> GetDomain(const std::string& token, const std::string& project_id,
+                                     const std::string& domain,
+                                     daemon::Deadline deadline = daemon::kNoDeadline) override;
+  Result<contract::Domain> VerifyDomain(const std::string& token, const std::string& project_id,
+                                        const std::string& domain,
+                                        daemon::Deadline deadline = daemon::kNoDeadline) override;
+  bim::Status RemoveDomain(const std::string& token, const std::string& project_id,
+                           const std::string& domain,
+                           daemon::Deadline deadline = daemon::kNoDeadline) override;
+  // From `after` on the clock's steady time from now, domain answers these states (the records'
+  // found/ok follow dns: valid finds every value, invalid finds another address for the A
+  // record, pending finds nothing). Later schedules win once their time comes.
+  void ScheduleDomainState(const std::string& domain, std::chrono::milliseconds after,
+                           contract::DnsState dns, contract::CertificateState certificate,
+                           const std::string& detail = "");
+  // The steady ms of every GetDomain and VerifyDomain of domain, in order, answered or not (an
+  // outage, a scripted failure).
+  std::vector<int64_t> DomainChecks(const std::string& domain) const;
+  int verify_domain_calls() const;
   Result<contract::LogPage> Logs(const std::string& token, const std::string& deployment_id,
                                  const daemon::LogQuery& query,
                                  daemon::Deadline deadline = daemon::kNoDeadline) override;
@@ -257,6 +285,24 @@ class FakePlatform final : public daemon::Platform {
   bool echo_values_ = false, withhold_values_ = false;  // guarded by mu_
   int promote_calls_ = 0;                               // guarded by mu_
   std::string newest_access_;                           // guarded by mu_
+  struct FakeDomain {
+    contract::Domain domain;
+    // (steady ms, dns, certificate, detail), in the order given.
+    struct State {
+      int64_t from_ms = 0;
+      contract::DnsState dns = contract::DnsState::kPending;
+      contract::CertificateState certificate = contract::CertificateState::kPending;
+      std::string detail;
+    };
+    std::vector<State> states;
+  };
+  // Locked: the domain as it answers now, or domain_not_found.
+  Result<contract::Domain> DomainNowLocked(const std::string& project, const std::string& domain,
+                                           bool verify);
+  std::map<std::string, FakeDomain> domains_;                        // by name; guarded by mu_
+  std::map<std::string, std::vector<int64_t>> domain_checks_;        // guarded by mu_
+  std::map<std::string, std::vector<FakeDomain::State>> scheduled_;  // guarded by mu_
+  int verify_domain_calls_ = 0;                                      // guarded by mu_
   std::map<std::string, AppLog> logs_;                  // guarded by mu_
   std::condition_variable logs_changed_;                // with mu_: a line, an end, a drop
   size_t keep_lines_ = 10000;                           // guarded by mu_

@@ -95,6 +95,10 @@ TEST_CASE("the ctl's table of the agent's methods matches agent.proto, method fo
       Check(rpc::kSetVariable),
       Check(rpc::kUnsetVariable),
       Check(rpc::kPromote),
+      Check(rpc::kAddDomain),
+      Check(rpc::kListDomains),
+      Check(rpc::kVerifyDomain),
+      Check(rpc::kRemoveDomain),
       Check(rpc::kGetLogs),
       Check(rpc::kFollowLogs),
   };

@@ -282,6 +282,11 @@ TEST_CASE("operation specs: every command's --json output has its entry's shapes
   run("env pull", {"env", "pull", "--env", "staging", "-d", p1});
   run("env import", {"env", "import", p1 + "/.env.staging", "--env", "production", "-d", p1});
   run("env unset", {"env", "unset", "API_KEY", "--env", "staging", "-d", p1});
+  run("domains add", {"domains", "add", "api.example.com", "-d", p1});
+  run("domains", {"domains", "-d", p1});
+  run("domains ls", {"domains", "ls", "--project", "p1"});
+  run("domains verify", {"domains", "verify", "api.example.com", "-d", p1});
+  run("domains rm", {"domains", "rm", "api.example.com", "--yes", "-d", p1});
   run("daemon status", {"daemon", "status"});
   agent.running = false;
   run("daemon status", {"daemon", "status"});

@@ -193,3 +193,22 @@ TEST_CASE("a snapshot setting that is not a number in its range is refused, name
   REQUIRE_FALSE(zero_mb.ok());
   CHECK(zero_mb.error().message.find("BACKEND_IM_SNAPSHOT_MAX_MB") != std::string::npos);
 }
+
+TEST_CASE("custom domains: the DNS server and the first wait of the checks, from the environment") {
+  auto none = Resolve({}, {});
+  REQUIRE(none.ok());
+  CHECK(none->dns_server.empty());
+  CHECK(none->domain_check_first_delay == std::chrono::milliseconds(5000));
+  auto set = Resolve(
+      {}, {{"BACKEND_IM_DNS_SERVER", "127.0.0.1:5353"}, {"BACKEND_IM_DOMAIN_CHECK_MS", "100"}});
+  REQUIRE(set.ok());
+  CHECK(set->dns_server == "127.0.0.1:5353");
+  CHECK(set->domain_check_first_delay == std::chrono::milliseconds(100));
+  for (const char* bad : {"0", "9", "600001", "soon"}) {
+    CAPTURE(bad);
+    auto refused = Resolve({}, {{"BACKEND_IM_DOMAIN_CHECK_MS", bad}});
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().message.find("BACKEND_IM_DOMAIN_CHECK_MS") != std::string::npos);
+    CHECK(refused.error().message.find("from 10 to 600000") != std::string::npos);
+  }
+}

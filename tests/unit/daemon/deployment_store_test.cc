@@ -145,7 +145,7 @@ TEST_CASE("the database survives reopening, is 0600, and its schema version is r
   DeploymentStore& store = o.store;
   CHECK(store.Get("a")->has_value());
   auto r = test::Run({"sqlite3", t / "agent.db", "PRAGMA user_version; PRAGMA journal_mode;"});
-  CHECK(r.out == "7\nwal\n");
+  CHECK(r.out == "8\nwal\n");
 }
 
 TEST_CASE("a database of the previous schema gains pending creates and keeps its history") {
@@ -161,7 +161,7 @@ TEST_CASE("a database of the previous schema gains pending creates and keeps its
   // As the agent before pending creates (schema 1) left it: no pending_deploys, no budget,
   // history indexed by created_at, events without their body, and no snapshots.
   REQUIRE(test::Run({"sqlite3", t / "agent.db",
-                     "ALTER TABLE events DROP COLUMN body; "
+                     "DROP TABLE domains; ALTER TABLE events DROP COLUMN body; "
                      "DROP TABLE snapshot_files; DROP TABLE snapshots; DROP TABLE blobs; "
                      "ALTER TABLE deployments DROP COLUMN restored_of; "
                      "ALTER TABLE deployments DROP COLUMN environment; "

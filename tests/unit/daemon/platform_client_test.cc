@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <deque>
+#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/random.h"
@@ -235,6 +236,91 @@ TEST_CASE("a value the platform quotes back is hidden in the error, after retrie
   REQUIRE_FALSE(busy.ok());
   CHECK(busy.error().code == ErrorCode::kUnavailable);
   CHECK_FALSE(Contains(busy.error().message, secret));
+}
+
+namespace {
+
+// A domain as the platform answers it: one TXT record, before any lookup.
+std::string DomainBody(const std::string& name) {
+  return R"({"domain":")" + name +
+         R"(","projectId":"shop","environment":"production","dns":"pending",)"
+         R"("certificate":"pending","records":[{"type":"TXT","name":"_backend-im.)" +
+         name + R"(","value":"backend-im-verify=t1","found":[]}]})";
+}
+
+}  // namespace
+
+TEST_CASE("domains: a 404 without the extension's codes means the platform does not offer them") {
+  Rig r;
+  r.http.Add(Answer(404, R"({"error":"not_found","message":"no such endpoint"})"));
+  auto none = P(r).ListDomains("t", "shop");
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.error().code == ErrorCode::kRejected);
+  CHECK(Contains(none.error().message, "does not offer custom domains"));
+  CHECK(Contains(none.error().message, "GET /api/projects/shop/domains"));
+  r.http.Add(Answer(404, "<html>Not Found</html>"));
+  CHECK(P(r).RemoveDomain("t", "shop", "api.example.com").error().code == ErrorCode::kRejected);
+  // An environments code is not a domains answer on an environments path, but it is one here:
+  // the domain's environment is missing.
+  r.http.Add(Answer(404, R"({"error":"environment_not_found","message":"no environment qa"})"));
+  contract::AddDomainRequest add{"api.example.com", "qa"};
+  auto no_env = P(r).AddDomain("t", "shop", add);
+  REQUIRE_FALSE(no_env.ok());
+  CHECK(no_env.error().code == ErrorCode::kNotFound);
+  CHECK(Contains(no_env.error().message, "no environment qa"));
+  r.http.Add(Answer(404, R"({"error":"domain_not_found","message":"no domain x.example.com"})"));
+  auto missing = P(r).GetDomain("t", "shop", "x.example.com");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code == ErrorCode::kNotFound);
+  // A 409 is the platform's refusal, passed on with its words.
+  r.http.Add(Answer(409, R"({"error":"domain_taken","message":"another project has it"})"));
+  auto taken = P(r).AddDomain("t", "shop", add);
+  REQUIRE_FALSE(taken.ok());
+  CHECK(Contains(taken.error().message, "another project has it"));
+}
+
+TEST_CASE("domains: the requests the extension describes, names percent-encoded in paths") {
+  Rig r;
+  r.http.Add(Answer(201, DomainBody("api.example.com")));
+  auto added = P(r).AddDomain("t", "my shop", {"api.example.com", "staging"});
+  REQUIRE(added.ok());
+  CHECK(added->records.size() == 1);
+  CHECK(added->records[0].type == "TXT");
+  CHECK(r.http.sent.back().method == "POST");
+  CHECK(r.http.sent.back().url == "http://127.0.0.1:1/api/projects/my%20shop/domains");
+  CHECK(nlohmann::json::parse(r.http.sent.back().body) ==
+        nlohmann::json{{"domain", "api.example.com"}, {"environment", "staging"}});
+
+  r.http.Add(Answer(200, R"({"projectId":"shop","domains":[)" + DomainBody("a.example.com") + "," +
+                             DomainBody("b.example.com") + "]}"));
+  auto list = P(r).ListDomains("t", "shop");
+  REQUIRE(list.ok());
+  REQUIRE(list->domains.size() == 2);
+  CHECK(list->domains[1].domain == "b.example.com");
+  CHECK(r.http.sent.back().method == "GET");
+  CHECK(r.http.sent.back().url == "http://127.0.0.1:1/api/projects/shop/domains");
+
+  // Whatever a caller passes, a name cannot leave its path segment.
+  r.http.Add(Answer(200, DomainBody("api.example.com")));
+  REQUIRE(P(r).GetDomain("t", "shop", "a/b?c").ok());
+  CHECK(r.http.sent.back().url == "http://127.0.0.1:1/api/projects/shop/domains/a%2Fb%3Fc");
+
+  r.http.Add(Answer(200, DomainBody("api.example.com")));
+  REQUIRE(P(r).VerifyDomain("t", "shop", "api.example.com").ok());
+  CHECK(r.http.sent.back().method == "POST");
+  CHECK(r.http.sent.back().url ==
+        "http://127.0.0.1:1/api/projects/shop/domains/api.example.com/verify");
+
+  r.http.Add(Answer(204, ""));
+  REQUIRE(P(r).RemoveDomain("t", "shop", "api.example.com").ok());
+  CHECK(r.http.sent.back().method == "DELETE");
+  CHECK(r.http.sent.back().url == "http://127.0.0.1:1/api/projects/shop/domains/api.example.com");
+
+  // An answer outside the contract is a protocol error, not a domain.
+  r.http.Add(Answer(200, R"({"domain":"api.example.com"})"));
+  auto bad = P(r).GetDomain("t", "shop", "api.example.com");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().code == ErrorCode::kProtocol);
 }
 
 // ---- runtime logs (docs/API_CONTRACTS.md §6.2) ----
