@@ -303,10 +303,10 @@ class FakePlatform final : public daemon::Platform {
   std::map<std::string, std::vector<int64_t>> domain_checks_;        // guarded by mu_
   std::map<std::string, std::vector<FakeDomain::State>> scheduled_;  // guarded by mu_
   int verify_domain_calls_ = 0;                                      // guarded by mu_
-  std::map<std::string, AppLog> logs_;                  // guarded by mu_
-  std::condition_variable logs_changed_;                // with mu_: a line, an end, a drop
-  size_t keep_lines_ = 10000;                           // guarded by mu_
-  int64_t replay_on_resume_ = 0;                        // guarded by mu_
+  std::map<std::string, AppLog> logs_;                               // guarded by mu_
+  std::condition_variable logs_changed_;  // with mu_: a line, an end, a drop
+  size_t keep_lines_ = 10000;             // guarded by mu_
+  int64_t replay_on_resume_ = 0;          // guarded by mu_
   int log_generation_ = 0;    // guarded by mu_: DropLogStreams counts up; streams compare
   int log_stream_opens_ = 0;  // guarded by mu_
   int open_log_streams_ = 0;  // guarded by mu_
