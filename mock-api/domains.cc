@@ -21,31 +21,6 @@ constexpr auto kLookupTimeout = std::chrono::milliseconds(2000);
 constexpr size_t kMaxFoundValues = 16;
 constexpr size_t kMaxFoundBytes = 1024;
 
-ws::HttpResponse NoContent() {
-  ws::HttpResponse r;
-  r.status = 204;
-  r.content_type.clear();
-  return r;
-}
-
-ws::HttpResponse WrongMethod(const char* allowed) {
-  auto r = ErrorResponse(405, "method_not_allowed", std::string("use ") + allowed);
-  r.headers.emplace_back("Allow", allowed);
-  return r;
-}
-
-std::vector<std::string> Segments(const std::string& rest) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= rest.size()) {
-    size_t end = rest.find('/', start);
-    if (end == std::string::npos) end = rest.size();
-    out.push_back(PercentDecode(rest.substr(start, end - start)));
-    start = end + 1;
-  }
-  return out;
-}
-
 ws::HttpResponse DomainResponse(int status, const contract::Domain& d) {
   return JsonResponse(status, contract::ToJson(d));
 }
@@ -286,7 +261,7 @@ ws::HttpResponse Domains::Add(const std::string& project, const ws::HttpRequest&
 std::optional<Domains::Answer> Domains::Handle(const ws::HttpRequest& req) {
   static const std::string kPrefix = "/api/projects/";
   if (req.path.rfind(kPrefix, 0) != 0) return std::nullopt;
-  auto s = Segments(req.path.substr(kPrefix.size()));
+  auto s = PathSegments(req.path.substr(kPrefix.size()));
   if (s.size() < 2 || s[1] != "domains" || s.size() > 4) return std::nullopt;
   if (s.size() == 4 && s[3] != "verify") return std::nullopt;
   const std::string& project = s[0];
@@ -296,7 +271,7 @@ std::optional<Domains::Answer> Domains::Handle(const ws::HttpRequest& req) {
   }
   if (s.size() == 2) {
     if (m == "GET") return Answer{List(project), {}};
-    if (m != "POST") return Answer{WrongMethod("GET, POST"), {}};
+    if (m != "POST") return Answer{MethodNotAllowed("GET, POST"), {}};
     return Answer{Add(project, req), {}};
   }
   std::string name = contract::NormalizeDomain(s[2]);
@@ -310,11 +285,11 @@ std::optional<Domains::Answer> Domains::Handle(const ws::HttpRequest& req) {
   Entry& e = it->second;
   if (s.size() == 3) {
     if (m == "GET") return Answer{DomainResponse(200, e.domain), {}};
-    if (m != "DELETE") return Answer{WrongMethod("GET, DELETE"), {}};
+    if (m != "DELETE") return Answer{MethodNotAllowed("GET, DELETE"), {}};
     domains_.erase(it);
-    return Answer{NoContent(), {}};
+    return Answer{NoContentResponse(), {}};
   }
-  if (m != "POST") return Answer{WrongMethod("POST"), {}};
+  if (m != "POST") return Answer{MethodNotAllowed("POST"), {}};
   uint64_t serial = e.serial;
   return Answer{{}, [this, project, name, serial](Respond respond) {
                   Check(name, serial, [this, project, name, serial, respond](Entry* e) {

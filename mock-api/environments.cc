@@ -19,32 +19,6 @@ constexpr size_t kMaxEnvironments = 20;
 // Names come from the path, decoded, and need not be UTF-8: replaced, never a throw.
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-ws::HttpResponse NoContent() {
-  ws::HttpResponse r;
-  r.status = 204;
-  r.content_type.clear();
-  return r;
-}
-
-ws::HttpResponse WrongMethod(const char* allowed) {
-  auto r = ErrorResponse(405, "method_not_allowed", std::string("use ") + allowed);
-  r.headers.emplace_back("Allow", allowed);
-  return r;
-}
-
-// The path's segments after /api/projects/, decoded.
-std::vector<std::string> Segments(const std::string& rest) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= rest.size()) {
-    size_t end = rest.find('/', start);
-    if (end == std::string::npos) end = rest.size();
-    out.push_back(PercentDecode(rest.substr(start, end - start)));
-    start = end + 1;
-  }
-  return out;
-}
-
 }  // namespace
 
 void Environments::Ensure(const std::string& project) {
@@ -113,7 +87,7 @@ ws::HttpResponse Environments::ListVariables(const std::string& project,
 std::optional<ws::HttpResponse> Environments::Handle(const ws::HttpRequest& req) {
   static const std::string kPrefix = "/api/projects/";
   if (req.path.rfind(kPrefix, 0) != 0) return std::nullopt;
-  auto s = Segments(req.path.substr(kPrefix.size()));
+  auto s = PathSegments(req.path.substr(kPrefix.size()));
   if (s.size() < 2 || s[1] != "environments" || s.size() > 5) return std::nullopt;
   const std::string& project = s[0];
   const std::string& m = req.method;
@@ -122,7 +96,7 @@ std::optional<ws::HttpResponse> Environments::Handle(const ws::HttpRequest& req)
   }
   if (s.size() == 2) {
     if (m == "GET") return List(project);
-    if (m != "POST") return WrongMethod("GET, POST");
+    if (m != "POST") return MethodNotAllowed("GET, POST");
     auto body = json::parse(req.body, nullptr, false);
     if (!body.is_object() || !body["name"].is_string()) {
       return ErrorResponse(400, "invalid_request",
@@ -153,16 +127,16 @@ std::optional<ws::HttpResponse> Environments::Handle(const ws::HttpRequest& req)
   Ensure(project);
   auto& env = projects_[project][environment];
   if (s.size() == 3) {
-    if (m != "DELETE") return WrongMethod("DELETE");
+    if (m != "DELETE") return MethodNotAllowed("DELETE");
     if (environment == kProduction) {
       return ErrorResponse(409, "environment_protected", "production cannot be removed");
     }
     projects_[project].erase(environment);
-    return NoContent();
+    return NoContentResponse();
   }
   if (s[3] != "variables") return std::nullopt;
   if (s.size() == 4) {
-    if (m != "GET") return WrongMethod("GET");
+    if (m != "GET") return MethodNotAllowed("GET");
     auto values = req.query.find("values");
     return ListVariables(project, environment,
                          values != req.query.end() && values->second == "true");
@@ -173,9 +147,9 @@ std::optional<ws::HttpResponse> Environments::Handle(const ws::HttpRequest& req)
     if (!env.variables.erase(key)) {
       return ErrorResponse(404, "variable_not_found", "no variable " + key + " in " + environment);
     }
-    return NoContent();
+    return NoContentResponse();
   }
-  if (m != "PUT") return WrongMethod("PUT, DELETE");
+  if (m != "PUT") return MethodNotAllowed("PUT, DELETE");
   auto body = json::parse(req.body, nullptr, false);
   if (!body.is_object() || !body["value"].is_string()) {
     return ErrorResponse(400, "invalid_request", "the body is {\"value\": \"...\"}");

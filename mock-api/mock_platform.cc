@@ -82,12 +82,6 @@ ws::HttpResponse Unauthorized() {
   return r;
 }
 
-ws::HttpResponse MethodNotAllowed(const char* allow) {
-  auto r = ErrorResponse(405, "method_not_allowed", std::string("use ") + allow);
-  r.headers.emplace_back("Allow", allow);
-  return r;
-}
-
 // --seed-only: an /api/* error in words of the platform's own. The codes of the error body are
 // one of our extensions (docs/API_CONTRACTS.md section 2); the seed promises only the status, so
 // a seed-only platform names its errors as it likes. This one takes the HTTP reason phrase

@@ -1,6 +1,7 @@
 #include "mock-api/responses.h"
 
 #include "common/contract.h"
+#include "common/percent_encoding.h"
 
 namespace bim::mock {
 
@@ -27,6 +28,31 @@ ws::HttpResponse HtmlResponse(int status, std::string body) {
   r.content_type = "text/html; charset=utf-8";
   r.body = std::move(body);
   return r;
+}
+
+ws::HttpResponse NoContentResponse() {
+  ws::HttpResponse r;
+  r.status = 204;
+  r.content_type.clear();
+  return r;
+}
+
+ws::HttpResponse MethodNotAllowed(const char* allowed) {
+  auto r = ErrorResponse(405, "method_not_allowed", std::string("use ") + allowed);
+  r.headers.emplace_back("Allow", allowed);
+  return r;
+}
+
+std::vector<std::string> PathSegments(const std::string& rest) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= rest.size()) {
+    size_t end = rest.find('/', start);
+    if (end == std::string::npos) end = rest.size();
+    out.push_back(PercentDecode(rest.substr(start, end - start)));
+    start = end + 1;
+  }
+  return out;
 }
 
 }  // namespace bim::mock

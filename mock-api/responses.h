@@ -4,6 +4,7 @@
 // Free functions, no state.
 
 #include <string>
+#include <vector>
 
 #include "ws/http_ws_server.h"
 
@@ -16,5 +17,11 @@ ws::HttpResponse ErrorResponse(int status, const std::string& code, const std::s
 ws::HttpResponse OAuthErrorResponse(int status, const std::string& error,
                                     const std::string& description);
 ws::HttpResponse HtmlResponse(int status, std::string body);
+// 204 with no body.
+ws::HttpResponse NoContentResponse();
+// 405 method_not_allowed with an Allow header naming the method(s) the path takes.
+ws::HttpResponse MethodNotAllowed(const char* allowed);
+// The segments of a path's rest (e.g. after /api/projects/), each percent-decoded.
+std::vector<std::string> PathSegments(const std::string& rest);
 
 }  // namespace bim::mock
