@@ -67,6 +67,24 @@ CheckResult ExtensionFromProblems(const std::vector<std::string>& problems,
                       std::move(evidence));
 }
 
+std::string Answered(const Exchange& ex) {
+  return ex.Line() + " answered " + std::to_string(ex.answer.status);
+}
+
+bool IsForeignNotFound(const Exchange& ex, bool (*is_own_code)(std::string_view)) {
+  if (ex.answer.status != 404) return false;
+  auto error = contract::ParseErrorBody(ex.answer.body);
+  return !error.ok() || !is_own_code(error->error);
+}
+
+CheckResult ExtensionAbsent(const Exchange& ex, const std::string& what) {
+  auto error = contract::ParseErrorBody(ex.answer.body);
+  return NotSupported(Answered(ex) +
+                          (error.ok() ? " (error " + Quoted(error->error) + ")" : std::string()) +
+                          ": the platform has no " + what,
+                      {ex.ToEvidence()});
+}
+
 std::optional<std::string> StringField(const nlohmann::json& j, const char* key) {
   if (!j.is_object()) return std::nullopt;
   auto it = j.find(key);

@@ -42,6 +42,14 @@ CheckResult ExtensionFromProblems(const std::vector<std::string>& problems,
                                   std::vector<Evidence> evidence = {},
                                   std::string pass_detail = "");
 
+// "GET /path answered 404": an exchange's request line and status.
+std::string Answered(const Exchange& ex);
+// Whether ex is a 404 that none of an extension's own 404 codes (is_own_code) explains (also one
+// without an error body): the platform does not have the extension (docs/API_CONTRACTS.md 9).
+bool IsForeignNotFound(const Exchange& ex, bool (*is_own_code)(std::string_view));
+// Not-supported, for such a 404: "LINE answered 404 (error "CODE"): the platform has no WHAT".
+CheckResult ExtensionAbsent(const Exchange& ex, const std::string& what);
+
 // Fields of a parsed object, when present with the right type.
 std::optional<std::string> StringField(const nlohmann::json& j, const char* key);
 std::optional<int64_t> IntField(const nlohmann::json& j, const char* key);

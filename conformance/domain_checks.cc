@@ -17,10 +17,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Answered(const Exchange& ex) {
-  return ex.Line() + " answered " + std::to_string(ex.answer.status);
-}
-
 std::string WithCode(const Exchange& ex) {
   auto code = StringField(ex.Json(), "error");
   return Answered(ex) + (code ? " (error " + Quoted(*code) + ")" : std::string());
@@ -32,20 +28,13 @@ Presence PresenceOf(const Exchange& list) {
   if (list.answer.status == 200 && contract::ParseDomainList(list.answer.body).ok()) {
     return Presence::kPresent;
   }
-  if (list.answer.status == 404) {
-    auto error = contract::ParseErrorBody(list.answer.body);
-    if (!error.ok() || !contract::IsDomainsNotFoundCode(error->error)) return Presence::kAbsent;
-  }
+  if (IsForeignNotFound(list, contract::IsDomainsNotFoundCode)) return Presence::kAbsent;
   return Presence::kUnclear;
 }
 
 CheckResult Absent(const Exchange& list) {
-  auto error = contract::ParseErrorBody(list.answer.body);
-  return NotSupported(Answered(list) +
-                          (error.ok() ? " (error " + Quoted(error->error) + ")" : std::string()) +
-                          ": the platform has no custom domains (an extension); apps answer at "
-                          "the platform's own addresses only",
-                      {list.ToEvidence()});
+  return ExtensionAbsent(
+      list, "custom domains (an extension); apps answer at the platform's own addresses only");
 }
 
 // Runs judge() when the platform has the extension; otherwise not-supported, or skipped when

@@ -24,10 +24,6 @@ constexpr const char* kVariable = "CONFORMANCE_CHECK";
 
 bool Is2xx(const Exchange& ex) { return ex.answer.status >= 200 && ex.answer.status < 300; }
 
-std::string Answered(const Exchange& ex) {
-  return ex.Line() + " answered " + std::to_string(ex.answer.status);
-}
-
 // What the first listing says of the extension.
 enum class Presence { kPresent, kAbsent, kUnclear };
 
@@ -35,21 +31,14 @@ Presence PresenceOf(const Exchange& list) {
   if (list.answer.status == 200 && contract::ParseEnvironmentList(list.answer.body).ok()) {
     return Presence::kPresent;
   }
-  if (list.answer.status == 404) {
-    auto error = contract::ParseErrorBody(list.answer.body);
-    if (!error.ok() || !contract::IsEnvironmentsNotFoundCode(error->error))
-      return Presence::kAbsent;
-  }
+  if (IsForeignNotFound(list, contract::IsEnvironmentsNotFoundCode)) return Presence::kAbsent;
   return Presence::kUnclear;
 }
 
 CheckResult Absent(const Exchange& list) {
-  auto error = contract::ParseErrorBody(list.answer.body);
-  return NotSupported(Answered(list) +
-                          (error.ok() ? " (error " + Quoted(error->error) + ")" : std::string()) +
-                          ": the platform has no environments, variables or promote (an "
-                          "extension); clients deploy to the one place the seed knows",
-                      {list.ToEvidence()});
+  return ExtensionAbsent(list,
+                         "environments, variables or promote (an extension); clients deploy to the "
+                         "one place the seed knows");
 }
 
 // Runs judge() when the platform has the extension; otherwise not-supported, or skipped when

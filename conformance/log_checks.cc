@@ -23,26 +23,18 @@ constexpr auto kQuiet = 2s;
 constexpr auto kReadFor = 10s;
 constexpr size_t kMostMessages = 2000;
 
-std::string Answered(const Exchange& ex) {
-  return ex.Line() + " answered " + std::to_string(ex.answer.status);
-}
-
 enum class Presence { kPresent, kAbsent, kUnclear };
 
 Presence PresenceOf(const Exchange& probe) {
   if (probe.answer.status != 404) return Presence::kUnclear;
-  auto error = contract::ParseErrorBody(probe.answer.body);
-  return error.ok() && contract::IsLogsNotFoundCode(error->error) ? Presence::kPresent
-                                                                  : Presence::kAbsent;
+  return IsForeignNotFound(probe, contract::IsLogsNotFoundCode) ? Presence::kAbsent
+                                                                : Presence::kPresent;
 }
 
 CheckResult Absent(const Exchange& probe) {
-  auto error = contract::ParseErrorBody(probe.answer.body);
-  return NotSupported(Answered(probe) +
-                          (error.ok() ? " (error " + Quoted(error->error) + ")" : std::string()) +
-                          ": the platform has no runtime logs (an extension); clients show the "
-                          "deployment's stage logs from GET /api/status/{id} instead",
-                      {probe.ToEvidence()});
+  return ExtensionAbsent(probe,
+                         "runtime logs (an extension); clients show the deployment's stage logs "
+                         "from GET /api/status/{id} instead");
 }
 
 // Runs judge(deployment id) when the platform has the extension and the sample deployment ended;
