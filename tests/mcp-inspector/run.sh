@@ -50,7 +50,7 @@ wait "$modern" || { echo "FAILED: the inspector's modern tools/list (exit $?)" >
     const tools = out.result.tools;
     const names = tools.map((t) => t.name).sort().join(",");
     const want = "auth_login_check,auth_login_start,auth_status,deploy,deployment_status," +
-      "diff,generate,list_deployments,list_environments,list_variables,promote,restore," +
+      "diff,generate,get_logs,list_deployments,list_environments,list_variables,promote,restore," +
       "rollback,set_variable,unset_variable,wait_for_deployment";
     if (names !== want) throw new Error(`${era}: tools ${names}`);
     const exec = tools.find((t) => t.name === "deploy").execution;

@@ -30,7 +30,7 @@ async function main() {
   const { tools } = await client.listTools();
   const names = tools.map((t) => t.name).sort();
   const expected = ["auth_login_check", "auth_login_start", "auth_status", "deploy",
-    "deployment_status", "diff", "generate", "list_deployments", "list_environments",
+    "deployment_status", "diff", "generate", "get_logs", "list_deployments", "list_environments",
     "list_variables", "promote", "restore", "rollback", "set_variable", "unset_variable",
     "wait_for_deployment"];
   check(JSON.stringify(names) === JSON.stringify(expected), `tools are ${expected}, got ${names}`);
@@ -86,6 +86,11 @@ async function main() {
   const list = await call("list_deployments", { limit: 5 });
   check(list.deployments.length === 1 && list.deployments[0].deploymentId === dep.deploymentId,
     "list_deployments shows it");
+  // The mock runs no apps here, so the app printed nothing; the SDK checks the result against
+  // the tool's output schema.
+  const logs = await call("get_logs", { deploymentId: dep.deploymentId, maxLines: 10 });
+  check(logs.deploymentId === dep.deploymentId && Array.isArray(logs.lines) &&
+    logs.lines.length === 0 && logs.cut === false, `get_logs answers, got ${JSON.stringify(logs)}`);
 
   // An unknown tool is a protocol error (-32602), which the SDK raises.
   let code = 0;

@@ -26,7 +26,8 @@ async function main() {
 
   const { tools } = await client.listTools();
   const names = tools.map((t) => t.name).sort();
-  check(names.length === 16 && names.includes("deploy"), `sixteen tools, got ${names}`);
+  check(names.length === 17 && names.includes("deploy") && names.includes("get_logs"),
+    `seventeen tools, get_logs among them, got ${names}`);
   console.log(`tools: ${names.join(", ")}`);
 
   const call = async (name, args) => {
